@@ -1,0 +1,1 @@
+Console.WriteLine("Ebpf.NET demo: under construction");

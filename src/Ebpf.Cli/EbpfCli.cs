@@ -1,0 +1,27 @@
+using System.CommandLine;
+
+namespace Ebpf.Cli;
+
+/// <summary>Builds the `ebpf` command tree and runs it; the tests call <see cref="Run"/> in-process.</summary>
+public static class EbpfCli
+{
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        var root = new RootCommand("ebpf: load, inspect, verify and run BPF programs (bpftool-style verbs)");
+        root.Add(CliOptions.Json);
+        foreach (var command in CommandCatalog.Create())
+            root.Add(command);
+        var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
+        var previous = (CliConsole.Out, CliConsole.Error);
+        CliConsole.Out = stdout;
+        CliConsole.Error = stderr;
+        try
+        {
+            return root.Parse(args).Invoke(config);
+        }
+        finally
+        {
+            (CliConsole.Out, CliConsole.Error) = previous;
+        }
+    }
+}

@@ -1,0 +1,3 @@
+using Ebpf.Cli;
+
+return EbpfCli.Run(args, Console.Out, Console.Error);
