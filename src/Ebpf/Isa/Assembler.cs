@@ -254,7 +254,11 @@ public static class Assembler
                     throw new AsmError($"unknown lddw source '{value[..space]}' (expected map_fd, map_value, btf_id, func, map_idx or map_idx_value)");
                 value = value[(space + 1)..].Trim();
             }
-            var (first, second) = Isa.Instruction.LoadImm64(dst, AsmOperands.Imm64(value), source);
+            // lddw %rN, func label: the imm is the pc-relative slot offset of the function, like call local.
+            long imm64 = source == LoadImm64Source.Function && !AsmOperands.IsNumber(value)
+                ? Target(value, FixupField.Imm, wide: true)
+                : AsmOperands.Imm64(value);
+            var (first, second) = Isa.Instruction.LoadImm64(dst, imm64, source);
             Emit(first);
             Emit(second);
         }
