@@ -9,7 +9,7 @@ namespace Ebpf.Isa;
 /// Extensions beyond the suite, so that every instruction the kernel accepts has a text form
 /// (the conformance-style disassembler emits them): <c>lddw %r1, map_fd 3</c> (pseudo sources
 /// map_fd, map_value, btf_id, func, map_idx, map_idx_value), <c>call helper N</c>, <c>call runtime N</c> (kfunc, src=2),
-/// <c>callx %rN</c>, <c>gotol</c> (= <c>ja32</c>), <c>ldabs{b,h,w,dw} imm</c>, <c>ldind{b,h,w,dw} %rS, imm</c>,
+/// <c>callx %rN</c>, <c>gotol</c> (= <c>ja32</c>), <c>may_goto +N</c>, <c>ldabs{b,h,w,dw} imm</c>, <c>ldind{b,h,w,dw} %rS, imm</c>,
 /// and <c>.insn 0x…</c> for one raw slot (a little-endian u64 as in <c>-- raw</c>), which covers anything else.
 /// </para>
 /// Errors are <see cref="BpfException"/> (EINVAL) formatted <c>name:line: reason</c>.
@@ -184,6 +184,12 @@ public static class Assembler
             if (mnemonic == "lddw")
             {
                 LoadImm64(rest);
+                return;
+            }
+            if (mnemonic == "may_goto")
+            {
+                var op = Operands(rest, 1, mnemonic);
+                Emit(new Instruction(OpcodeExtras.MayGoto, 0, 0, (short)Target(op[0], FixupField.Offset, wide: false), 0));
                 return;
             }
             if (mnemonic is "ja" or "ja32" or "gotol")
