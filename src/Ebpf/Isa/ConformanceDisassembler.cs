@@ -27,7 +27,7 @@ public static class ConformanceDisassembler
     public static string Format(ReadOnlySpan<Instruction> program, int index, out int slotCount)
     {
         slotCount = 1;
-        if (!Decoder.TryDecode(program, index, out var d, out _, IsaExtensions.Callx))
+        if (!InstructionDecoder.TryDecode(program, index, out var d, out _, IsaExtensions.Callx))
             return Raw(program[index]);
         slotCount = d.SlotCount;
         return Format(d) ?? Raw(program[index]);

@@ -1,8 +1,8 @@
 namespace Ebpf.Isa;
 
 /// <summary>
-/// The semantic form of one instruction (one slot, or two for lddw) as <see cref="Decoder"/> produces it
-/// and <see cref="Encoder"/> consumes it. Only the fields meaningful for <see cref="Kind"/> are set; the
+/// The semantic form of one instruction (one slot, or two for lddw) as <see cref="InstructionDecoder"/> produces it
+/// and <see cref="InstructionEncoder"/> consumes it. Only the fields meaningful for <see cref="Kind"/> are set; the
 /// others are zero. Because the decoder only accepts instructions whose reserved fields are zero
 /// (as the kernel does), decode→encode reproduces every slot bit for bit.
 /// </summary>

@@ -17,7 +17,7 @@ public sealed record ValidatorOptions
 
 /// <summary>
 /// The structural checks the kernel makes before (and outside) abstract interpretation — not the verifier.
-/// Every instruction must decode (<see cref="Decoder"/>: known opcode, zero reserved fields, complete lddw,
+/// Every instruction must decode (<see cref="InstructionDecoder"/>: known opcode, zero reserved fields, complete lddw,
 /// registers r0..r10); calls and function references must land on an instruction of the program
 /// ("call to invalid destination"); each jump must stay inside its own function
 /// ("jump out of range from insn %d to %d") and never land on the second slot of an lddw; and each function
@@ -37,7 +37,7 @@ public static class ProgramValidator
             throw new BpfException(Errno.E2BIG, $"program has {program.Length} instructions, more than the limit of {options.MaxInstructions}",
                 $"BPF program is too large. Processed {program.Length} insn\n");
 
-        var decoded = Decoder.DecodeProgram(program, options.Extensions);
+        var decoded = InstructionDecoder.DecodeProgram(program, options.Extensions);
 
         // slotToInstruction[s] = index into decoded of the instruction starting at slot s, or -1 for an lddw's second slot.
         var slotToInstruction = new int[program.Length];
@@ -56,9 +56,9 @@ public static class ProgramValidator
                 continue;
             long target = d.Target!.Value;
             if (target < 0 || target >= program.Length)
-                throw Decoder.Invalid(d.Index, "call to invalid destination");
+                throw InstructionDecoder.Invalid(d.Index, "call to invalid destination");
             if (slotToInstruction[target] < 0)
-                throw Decoder.Invalid(d.Index, $"call to the middle of ldimm64 insn {target - 1}");
+                throw InstructionDecoder.Invalid(d.Index, $"call to the middle of ldimm64 insn {target - 1}");
             starts.Add((int)target);
         }
         int[] functionStarts = starts.ToArray();
@@ -74,13 +74,13 @@ public static class ProgramValidator
             {
                 long target = d.Target!.Value;
                 if (target < start || target >= end)
-                    throw Decoder.Invalid(d.Index, $"jump out of range from insn {d.Index} to {target}");
+                    throw InstructionDecoder.Invalid(d.Index, $"jump out of range from insn {d.Index} to {target}");
                 if (slotToInstruction[target] < 0)
-                    throw Decoder.Invalid(d.Index, $"jump into the middle of ldimm64 insn {target - 1} from insn {d.Index}");
+                    throw InstructionDecoder.Invalid(d.Index, $"jump into the middle of ldimm64 insn {target - 1} from insn {d.Index}");
             }
             bool lastOfFunction = d.Index + d.SlotCount == end;
             if (lastOfFunction && d.Kind is not (InstructionKind.Exit or InstructionKind.Jump))
-                throw Decoder.Invalid(d.Index, "last insn is not an exit or jmp");
+                throw InstructionDecoder.Invalid(d.Index, "last insn is not an exit or jmp");
         }
         return new ValidatedProgram(decoded, functionStarts, slotToInstruction);
     }

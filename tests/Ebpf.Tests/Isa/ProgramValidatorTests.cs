@@ -78,7 +78,7 @@ public class ProgramValidatorTests
         int validated = 0;
         foreach (var section in IsaCorpus.Sections())
         {
-            var decoded = Decoder.DecodeProgram(section.Instructions);
+            var decoded = InstructionDecoder.DecodeProgram(section.Instructions);
             if (decoded.Any(d => d.IsLocalCall || d.IsFunctionReference))
                 continue;
             ProgramValidator.Validate(section.Instructions);

@@ -5,7 +5,7 @@ namespace Ebpf.Isa;
 /// fields (kind, class, operation, source, size, sign extension, atomic op, byte order) and only the fields
 /// that kind uses are written, so encoding a decoded instruction proves the decoded form is complete.
 /// </summary>
-public static class Encoder
+public static class InstructionEncoder
 {
     /// <summary>Writes the instruction's slots (1, or 2 for lddw) into <paramref name="destination"/>; returns the count.</summary>
     public static int Encode(in DecodedInstruction d, Span<Instruction> destination)

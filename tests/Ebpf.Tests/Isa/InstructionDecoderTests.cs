@@ -2,13 +2,13 @@ using Ebpf.Isa;
 
 namespace Ebpf.Tests.Isa;
 
-public class DecoderTests
+public class InstructionDecoderTests
 {
-    private static DecodedInstruction DecodeOne(params Instruction[] slots) => Decoder.Decode(slots, 0);
+    private static DecodedInstruction DecodeOne(params Instruction[] slots) => InstructionDecoder.Decode(slots, 0);
 
     private static string Error(params Instruction[] slots)
     {
-        Assert.False(Decoder.TryDecode(slots, 0, out _, out string? error));
+        Assert.False(InstructionDecoder.TryDecode(slots, 0, out _, out string? error));
         return error!;
     }
 
@@ -23,13 +23,13 @@ public class DecoderTests
             var program = section.Instructions;
             for (int i = 0; i < program.Length;)
             {
-                if (!Decoder.TryDecode(program, i, out var d, out string? error))
+                if (!InstructionDecoder.TryDecode(program, i, out var d, out string? error))
                 {
                     failures.Add($"{section} insn {i} {program[i]}: {error}");
                     i++;
                     continue;
                 }
-                var encoded = Encoder.Encode(d);
+                var encoded = InstructionEncoder.Encode(d);
                 for (int k = 0; k < encoded.Length; k++)
                 {
                     if (encoded[k] != program[i + k])
@@ -49,8 +49,8 @@ public class DecoderTests
         foreach (string path in Directory.EnumerateFiles(SharedData.Require("conformance/tests"), "*.data"))
         {
             var program = ConformanceDataFile.Load(path).Instructions;
-            var decoded = Decoder.DecodeProgram(program, IsaExtensions.Callx);
-            Assert.Equal(program, Encoder.EncodeProgram(decoded));
+            var decoded = InstructionDecoder.DecodeProgram(program, IsaExtensions.Callx);
+            Assert.Equal(program, InstructionEncoder.EncodeProgram(decoded));
         }
     }
 
@@ -89,7 +89,7 @@ public class DecoderTests
         var bswap = DecodeOne(One("bswap64 %r0"));
         Assert.Equal((InstructionKind.ByteSwap, ByteSwapKind.Unconditional, 64), (bswap.Kind, bswap.ByteSwap, bswap.SwapBits));
 
-        var gotol = Decoder.Decode([new Instruction(0xbf, 0, 0, 0, 0), new Instruction(Opcodes.Ja32, 0, 0, 0, -2)], 1);
+        var gotol = InstructionDecoder.Decode([new Instruction(0xbf, 0, 0, 0, 0), new Instruction(Opcodes.Ja32, 0, 0, 0, -2)], 1);
         Assert.True(gotol.IsLongJump);
         Assert.Equal(0, gotol.Target);
 
@@ -187,17 +187,17 @@ public class DecoderTests
         Assert.Equal("unknown opcode 8d", Error(dstForm));
         foreach (var insn in new[] { dstForm, immForm })
         {
-            var d = Decoder.Decode([insn], 0, IsaExtensions.Callx);
+            var d = InstructionDecoder.Decode([insn], 0, IsaExtensions.Callx);
             Assert.Equal(InstructionKind.CallRegister, d.Kind);
-            Assert.Equal(insn, Encoder.Encode(d)[0]);
+            Assert.Equal(insn, InstructionEncoder.Encode(d)[0]);
         }
-        Assert.False(Decoder.TryDecode([new Instruction(Opcodes.Callx, 2, 0, 0, 3)], 0, out _, out _, IsaExtensions.Callx));
+        Assert.False(InstructionDecoder.TryDecode([new Instruction(Opcodes.Callx, 2, 0, 0, 3)], 0, out _, out _, IsaExtensions.Callx));
     }
 
     [Fact]
     public void Decode_throws_with_the_index()
     {
-        var e = Assert.Throws<BpfException>(() => Decoder.DecodeProgram([Instruction.Mov64(0, 0), new Instruction(0xff, 0, 0, 0, 0)]));
+        var e = Assert.Throws<BpfException>(() => InstructionDecoder.DecodeProgram([Instruction.Mov64(0, 0), new Instruction(0xff, 0, 0, 0, 0)]));
         Assert.Equal(Errno.EINVAL, e.Errno);
         Assert.Equal("insn 1: unknown opcode ff", e.Message);
         Assert.Equal("unknown opcode ff\n", e.Log);

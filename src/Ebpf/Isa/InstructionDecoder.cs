@@ -15,7 +15,7 @@ public enum IsaExtensions
 /// not zero ("BPF_ALU uses reserved fields", …), malformed lddw pairs ("invalid bpf_ld_imm64 insn") and
 /// registers above r10 ("R%d is invalid"). The messages are the kernel verifier's.
 /// </summary>
-public static class Decoder
+public static class InstructionDecoder
 {
     /// <summary>Decodes the instruction starting at <paramref name="index"/>; false with the kernel's message when invalid.</summary>
     public static bool TryDecode(ReadOnlySpan<Instruction> program, int index, out DecodedInstruction result, out string? error,
