@@ -35,6 +35,8 @@ public class IsaCliTests
         Assert.Contains("0000000000000000 <calls>:", r.Stdout);
         Assert.Contains("if r6 == 0 goto +19 <LBB2_2>", r.Stdout);
         Assert.Contains("       8:\tcall 1\n", r.Stdout);
+        var empty = CliRunner.Run("disasm", SharedData.Fixture("isa/atomics.bpf.o"));
+        Assert.StartsWith("\nDisassembly of section tc:\n", empty.Stdout); // the empty .text is not listed
     }
 
     [Fact]
@@ -95,6 +97,17 @@ public class IsaCliTests
         var c = CliRunner.Run("disasm", data, "--style", "conformance");
         Assert.Equal(0, c.ExitCode);
         Assert.Contains("lock cmpxchg [%r10-8], %r1\n", c.Stdout);
+    }
+
+    [Fact]
+    public void Disasm_kernel_style_uses_verifier_log_lines()
+    {
+        var r = CliRunner.Run("disasm", SharedData.Fixture("isa/calls.bpf.o"), "--section", "tc", "--style", "kernel");
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("\n0: (bf) r7 = r1\n", r.Stdout);
+        Assert.Contains("\n10: (15) if r6 == 0x0 goto pc+19\n", r.Stdout);
+        Assert.Contains("\n21: (85) call pc+7\n", r.Stdout);
+        Assert.Contains("\n16: (b7) r4 = 0\n", r.Stdout); // after the two-slot lddw at 14
     }
 
     [Fact]

@@ -33,7 +33,8 @@ internal static class IsaInput
         if (IsElf(bytes))
         {
             var elf = ElfFile.Parse(bytes, path);
-            var sections = elf.Sections.Where(s => s.IsExecutable && !s.IsNoBits).ToList();
+            // Like objdump, empty code sections (a bare .text) are not listed unless asked for by name.
+            var sections = elf.Sections.Where(s => s.IsExecutable && !s.IsNoBits && s.Size > 0).ToList();
             if (section is not null)
             {
                 var named = elf.FindSection(section)
