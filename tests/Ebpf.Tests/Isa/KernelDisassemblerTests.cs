@@ -65,3 +65,48 @@ public class KernelDisassemblerTests
             KernelDisassembler.Format([new Instruction(0xbf, 1, 2, 1, 1)], 0));
     }
 }
+
+/// <summary>
+/// Compares with instruction lines the Linux 6.18 verifier printed for the ISA fixtures (recorded next to them as
+/// NAME.verifier.log). Map addresses in lddw and relocated bpf-to-bpf call offsets differ by construction and
+/// are compared up to the value; lines beyond the main section (appended subprograms) are skipped.
+/// </summary>
+public class KernelDisassemblerLogTests
+{
+    [Theory]
+    [InlineData("atomics", "tc")]
+    [InlineData("endian", "socket")]
+    [InlineData("alu32", "xdp")]
+    [InlineData("calls", "tc")]
+    [InlineData("cpuv4", "socket")]
+    public void Matches_the_kernel_verifier_log(string fixture, string section)
+    {
+        var elf = Ebpf.Elf.ElfFile.Open(SharedData.Fixture($"isa/{fixture}.bpf.o"));
+        var program = InstructionStream.Read(elf.FindSection(section)!.Data.Span);
+        var lines = File.ReadAllLines(SharedData.Fixture($"isa/{fixture}.verifier.log"))
+            .Where(l => !l.StartsWith('#'))
+            .Select(l => (Index: int.Parse(l[..l.IndexOf(':')]), Text: l[(l.IndexOf(':') + 2)..]))
+            .ToList();
+        var names = lines.Select(l => System.Text.RegularExpressions.Regex.Match(l.Text, @"^\(85\) call (\w+)#(\d+)$"))
+            .Where(m => m.Success)
+            .ToDictionary(m => int.Parse(m.Groups[2].Value), m => m.Groups[1].Value);
+        int compared = 0;
+        foreach (var (index, kernel) in lines)
+        {
+            if (index >= program.Length)
+                continue;
+            string ours = KernelDisassembler.Format(program, index, call => call.Src == 0 ? names.GetValueOrDefault(call.Imm) : null);
+            if (kernel.StartsWith("(18) ", StringComparison.Ordinal) || kernel.Contains("call pc", StringComparison.Ordinal))
+            {
+                string stem = kernel.Contains("call pc", StringComparison.Ordinal) ? "(85) call pc" : kernel[..(kernel.IndexOf("= 0x", StringComparison.Ordinal) + 4)];
+                Assert.StartsWith(stem, ours);
+            }
+            else
+            {
+                Assert.Equal(kernel, ours);
+            }
+            compared++;
+        }
+        Assert.True(compared >= 30, $"only {compared} lines compared");
+    }
+}
