@@ -30,8 +30,12 @@ public static class ConformanceDisassembler
         if (!InstructionDecoder.TryDecode(program, index, out var d, out _, IsaExtensions.Callx))
             return Raw(program[index]);
         slotCount = d.SlotCount;
-        return Format(d) ?? Raw(program[index]);
+        return Format(d, 0) ?? Raw(program[index]);
     }
+
+    /// <summary>The text of a decoded instruction (<c>.insn</c> with its encoding when the dialect has no words for it).</summary>
+    public static string Format(in DecodedInstruction instruction) =>
+        Format(instruction, 0) ?? Raw(InstructionEncoder.Encode(instruction)[0]);
 
     private static string Raw(Instruction insn) => $".insn 0x{insn.ToRaw():x16}";
 
@@ -51,7 +55,7 @@ public static class ConformanceDisassembler
         _ => "dw",
     };
 
-    private static string? Format(in DecodedInstruction d)
+    private static string? Format(in DecodedInstruction d, int _)
     {
         string w = d.Is64 ? "" : "32";
         switch (d.Kind)

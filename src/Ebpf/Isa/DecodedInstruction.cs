@@ -72,6 +72,9 @@ public readonly record struct DecodedInstruction
         _ => null,
     };
 
+    /// <summary>The instruction in the bpf_conformance dialect, e.g. <c>lock fetch add32 [%r1+4], %r2</c>.</summary>
+    public override string ToString() => ConformanceDisassembler.Format(this);
+
     /// <summary>True for kinds that can transfer control to <see cref="Target"/> within the same function.</summary>
     public bool IsBranch => Kind is InstructionKind.Jump or InstructionKind.ConditionalJump or InstructionKind.MayGoto;
 }

@@ -82,3 +82,15 @@ public class ConformanceDisassemblerTests
         Assert.Equal(program, Assembler.Assemble(text));
     }
 }
+
+public class DecodedInstructionTextTests
+{
+    [Fact]
+    public void ToString_is_conformance_text()
+    {
+        var d = InstructionDecoder.Decode(Assembler.Assemble("lock fetch add32 [%r1+4], %r2"), 0);
+        Assert.Equal("lock fetch add32 [%r1+4], %r2", d.ToString());
+        var cast = InstructionDecoder.Decode([new Instruction(0xbf, 1, 2, 1, 1)], 0);
+        Assert.Equal(".insn 0x00000001000121bf", cast.ToString());
+    }
+}
