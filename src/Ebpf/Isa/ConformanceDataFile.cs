@@ -89,7 +89,9 @@ public sealed record ConformanceDataFile(
                 case Section.Mem:
                     foreach (string word in Words(trimmed))
                     {
-                        if (word.Length is < 1 or > 2 || !byte.TryParse(word, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out byte b))
+                        // bpf_conformance reads these with std::hex, which also takes a 0x prefix.
+                        string digits = word.StartsWith("0x", StringComparison.OrdinalIgnoreCase) ? word[2..] : word;
+                        if (digits.Length is < 1 or > 2 || !byte.TryParse(digits, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out byte b))
                             throw new BpfException(Errno.EINVAL, $"{path}:{lineNumber}: bad hex byte '{word}' in -- mem");
                         memory.Add(b);
                     }

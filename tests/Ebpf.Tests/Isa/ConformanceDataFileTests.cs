@@ -70,7 +70,7 @@ public class ConformanceDataFileTests
             exit
             -- mem
             00 ff
-            aa
+            0xaa
             -- result
             0xff
             """, "x.data");
@@ -92,6 +92,7 @@ public class ConformanceDataFileTests
     [Theory]
     [InlineData("-- asm\nexit\n-- bogus\n", "z.data:3: unknown section '-- bogus'")]
     [InlineData("-- asm\nexit\n-- mem\n00 zz\n-- result\n0\n", "z.data:4: bad hex byte 'zz'")]
+    [InlineData("-- asm\nexit\n-- mem\n100\n-- result\n0\n", "z.data:4: bad hex byte '100'")]
     [InlineData("-- result\n0x1\n", "z.data: no program")]
     [InlineData("-- asm\nexit\n", "z.data: no expectation")]
     [InlineData("-- asm\nexit\n-- result\n0xq\n", "z.data:4: bad result '0xq'")]
