@@ -28,6 +28,7 @@ public abstract unsafe class BpfMapBase : IDisposable
     private long _userRefs = 1;
     private int _frozen;
     private int _freed;
+    private int _creatorClosed;
     private GCHandle _self;
 
     protected BpfMapBase(MapAttributes attributes, uint effectiveMaxEntries)
@@ -114,11 +115,14 @@ public abstract unsafe class BpfMapBase : IDisposable
     /// <summary>The kernel's map_release_uref hook.</summary>
     protected virtual void OnUserRefsReleased() { }
 
-    /// <summary>Frees the map now, whatever the counts (standalone use: tests, benchmarks, hosts without a registry).</summary>
+    /// <summary>
+    /// Closes the creator's handle: drops the user reference taken at creation (once; later calls do
+    /// nothing). The map is freed now unless something else (a program, a map-in-map slot, a pin)
+    /// still holds a reference — exactly like closing the fd returned by BPF_MAP_CREATE.
+    /// </summary>
     public void Dispose()
     {
-        Interlocked.Exchange(ref _refs, 0);
-        Free();
+        if (Interlocked.Exchange(ref _creatorClosed, 1) == 0 && !IsFreed) ReleaseUserRef();
         GC.SuppressFinalize(this);
     }
 
@@ -359,7 +363,8 @@ public abstract unsafe class BpfMapBase : IDisposable
     {
         if (delete) return new(0, Errno.ENOTSUPP);
         int ks = (int)KeySize, vs = HostValueSize;
-        byte[] prev = inBatch.ToArray(), next = new byte[ks];
+        byte[] prev = new byte[ks], next = new byte[ks];
+        inBatch.CopyTo(prev);
         bool hasPrev = !inBatch.IsEmpty;
         uint cp = 0;
         Errno err = Errno.None;

@@ -144,6 +144,28 @@ public static unsafe class EpochManager
         return free.Count;
     }
 
+    /// <summary>
+    /// synchronize_rcu: waits until every thread that was inside a critical section when this was
+    /// called has left it, then frees what is reclaimable. Must not be called from inside one.
+    /// </summary>
+    public static void Synchronize()
+    {
+        if (IsInCriticalSection)
+            throw new InvalidOperationException("EpochManager.Synchronize inside a critical section would wait for itself");
+        long target = Interlocked.Increment(ref s_global);
+        foreach (var r in Volatile.Read(ref s_records))
+        {
+            var spin = new SpinWait();
+            while (true)
+            {
+                long e = Volatile.Read(ref r.Epoch);
+                if (e == 0 || e >= target) break;
+                spin.SpinOnce();
+            }
+        }
+        Collect();
+    }
+
     private static ThreadRecord Register()
     {
         var r = new ThreadRecord();
