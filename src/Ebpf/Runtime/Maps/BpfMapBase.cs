@@ -58,6 +58,12 @@ public abstract unsafe class BpfMapBase : IDisposable
     /// <summary>Size of the opaque in_batch/out_batch token of the batch commands.</summary>
     public virtual int BatchTokenSize => (int)KeySize;
 
+    /// <summary>False with BPF_F_WRONLY_PROG: the verifier must reject program reads of values.</summary>
+    public bool ProgramCanRead => (Flags & MapFlags.WronlyProg) == 0;
+
+    /// <summary>False with BPF_F_RDONLY_PROG: the verifier must reject program writes (stores and update/delete helpers).</summary>
+    public bool ProgramCanWrite => (Flags & MapFlags.RdonlyProg) == 0;
+
     public bool IsFrozen => Volatile.Read(ref _frozen) != 0;
     public bool IsFreed => Volatile.Read(ref _freed) != 0;
     protected bool HasSpinLock => Attributes.SpinLockOffset >= 0;

@@ -14,7 +14,8 @@ namespace Ebpf.Runtime.Maps;
 /// epoch critical section. Writers take a per-bucket spin lock (striped).</para>
 /// <para>Guarantees: an update of an existing key in a (non-per-CPU) hash publishes a new element
 /// and retires the old one, as the kernel does, so a reader sees either the whole old value or the
-/// whole new value, never a mix; per-CPU maps and BPF_F_LOCK updates copy in place (the kernel does
+/// whole new value, never a mix (values of 1, 2, 4 or 8 bytes in a plain hash are instead replaced
+/// with one atomic store, equally untearable, and need no allocation); per-CPU maps and BPF_F_LOCK updates copy in place (the kernel does
 /// too). Pointers returned to programs stay valid until the program's epoch ends, even if the key is
 /// deleted meanwhile. The element count never exceeds max_entries: full → E2BIG for HASH/PERCPU_HASH;
 /// LRU maps evict (second-chance approximation of LRU, common list or per-CPU lists with
@@ -36,6 +37,7 @@ public sealed unsafe class HashMap : BpfMapBase
     private readonly int _lockOff;
     private readonly LruList[]? _lru;
     private readonly bool _lruPerCpu;
+    private readonly bool _inPlaceSmall;
     private int _count;
 
     internal HashMap(MapAttributes a, uint effectiveMax) : base(a, effectiveMax)
@@ -54,6 +56,7 @@ public sealed unsafe class HashMap : BpfMapBase
         _valueOffset = HashElem.HeaderSize + NativeBlock.RoundUp8(_keySize);
         _elemSize = _valueOffset + (_percpu ? _stride * BpfCpu.PossibleCount : _stride);
         _lockOff = a.SpinLockOffset;
+        _inPlaceSmall = a.Type is MapType.Hash or MapType.HashOfMaps && _lockOff < 0 && _valueSize is 1 or 2 or 4 or 8;
         if (a.Type is MapType.LruHash or MapType.LruPercpuHash)
         {
             _lruPerCpu = (a.Flags & MapFlags.NoCommonLru) != 0;
@@ -224,6 +227,26 @@ public sealed unsafe class HashMap : BpfMapBase
             {
                 if (op == MapUpdateFlags.NoExist) return Errno.EEXIST;
                 ValueCopy.In(Value(cur), value, _valueSize, _lockOff, flags);
+                return Errno.None;
+            }
+            if (op == MapUpdateFlags.Exist) return Errno.ENOENT;
+        }
+
+        if (_inPlaceSmall && op != MapUpdateFlags.NoExist)
+        {
+            // 1/2/4/8-byte values of a plain hash: one aligned store replaces the value atomically,
+            // which readers cannot tell from the kernel's element replacement, without an allocation.
+            nint cur = Find(key, hash);
+            if (cur != 0)
+            {
+                byte* dst = Value(cur);
+                switch (_valueSize)
+                {
+                    case 8: Volatile.Write(ref *(ulong*)dst, Unsafe.ReadUnaligned<ulong>(value)); break;
+                    case 4: Volatile.Write(ref *(uint*)dst, Unsafe.ReadUnaligned<uint>(value)); break;
+                    case 2: Volatile.Write(ref *(ushort*)dst, Unsafe.ReadUnaligned<ushort>(value)); break;
+                    default: Volatile.Write(ref *dst, *value); break;
+                }
                 return Errno.None;
             }
             if (op == MapUpdateFlags.Exist) return Errno.ENOENT;

@@ -44,7 +44,8 @@ public static unsafe class EpochManager
     private static ThreadRecord[] s_records = [];
     private static readonly object s_registerLock = new();
     private static readonly object s_retireLock = new();
-    private static readonly List<Retired> s_retired = new();
+    private static readonly Queue<Retired> s_retired = new(); // ordered by epoch (assigned under the lock)
+    private static int s_sinceCollect;
     private static long s_global = 1;
     private static long s_freed;
 
@@ -106,8 +107,10 @@ public static unsafe class EpochManager
         lock (s_retireLock)
         {
             item.Epoch = Interlocked.Increment(ref s_global); // full fence after the caller's unlink
-            s_retired.Add(item);
-            reclaim = s_retired.Count >= ReclaimThreshold;
+            s_retired.Enqueue(item);
+            // Collect every ReclaimThreshold retirements: one scan of the thread records each time.
+            reclaim = ++s_sinceCollect >= ReclaimThreshold;
+            if (reclaim) s_sinceCollect = 0;
         }
         if (reclaim) Collect();
     }
@@ -125,14 +128,9 @@ public static unsafe class EpochManager
                 long e = Volatile.Read(ref r.Epoch);
                 if (e != 0 && e < min) min = e;
             }
-            int kept = 0;
-            for (int i = 0; i < s_retired.Count; i++)
-            {
-                var item = s_retired[i];
-                if (item.Epoch <= min) (free ??= new()).Add(item);
-                else s_retired[kept++] = item;
-            }
-            s_retired.RemoveRange(kept, s_retired.Count - kept);
+            // Epochs increase along the queue, so the reclaimable items are a prefix.
+            while (s_retired.TryPeek(out var item) && item.Epoch <= min)
+                (free ??= new()).Add(s_retired.Dequeue());
         }
         if (free is null) return 0;
         foreach (var item in free)
