@@ -113,7 +113,8 @@ public sealed unsafe class ArrayMap : BpfMapBase
         uint idx = *(uint*)key;
         if (idx >= _max) return null;
         byte* p = Elem(idx);
-        return _percpu ? p + cpu * _stride : p;
+        if (!_percpu) return p;
+        return (uint)cpu < (uint)BpfCpu.PossibleCount ? p + cpu * _stride : null;
     }
 
     public override byte* ProgramLookupPercpu(byte* key, uint cpu)
@@ -132,7 +133,11 @@ public sealed unsafe class ArrayMap : BpfMapBase
         if (idx >= _max) return -(long)Errno.E2BIG;
         if ((flags & ~(ulong)MapUpdateFlags.Lock) == (ulong)MapUpdateFlags.NoExist) return -(long)Errno.EEXIST;
         byte* dst = Elem(idx);
-        if (_percpu) dst += cpu * _stride;
+        if (_percpu)
+        {
+            if ((uint)cpu >= (uint)BpfCpu.PossibleCount) return -(long)Errno.EINVAL;
+            dst += cpu * _stride;
+        }
         ValueCopy.In(dst, value, (int)ValueSize, _lockOff, (MapUpdateFlags)flags);
         return 0;
     }

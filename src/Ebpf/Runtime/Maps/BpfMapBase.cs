@@ -432,7 +432,7 @@ public abstract unsafe class BpfMapBase : IDisposable
     /// <summary>bpf_for_each_map_elem: number of elements visited (including the one that returned 1), or a negative errno.</summary>
     public long ForEachElement(MapElementCallback callback, ulong flags, int cpu)
     {
-        if (flags != 0) return -(long)Errno.EINVAL;
+        if (flags != 0 || (uint)cpu >= (uint)BpfCpu.PossibleCount) return -(long)Errno.EINVAL;
         EpochManager.Enter();
         try { return ForEachCore(callback, cpu); }
         finally { EpochManager.Exit(); }
