@@ -44,6 +44,14 @@ public sealed unsafe class ArrayMap : BpfMapBase
 
     public nuint MemoryLength { get; }
 
+    /// <summary>
+    /// Address of element 0's value (any array): what a JIT inlines lookups against
+    /// (<c>index &lt; max_entries ? ValueBase + index × Stride : 0</c>, the kernel's map_gen_lookup) and
+    /// what BPF_PSEUDO_MAP_VALUE / global data (.data, .rodata, .bss) relocations resolve to.
+    /// Stable for the map's lifetime.
+    /// </summary>
+    public byte* ValueBase => _data;
+
     /// <summary>Distance between consecutive elements' values.</summary>
     public int Stride => _elemSize;
 

@@ -48,6 +48,7 @@ public static unsafe class EpochManager
     private static int s_sinceCollect;
     private static long s_global = 1;
     private static long s_freed;
+    private static int s_inFlight; // dequeued by some Collect, not yet freed (guarded by s_retireLock)
 
     /// <summary>Enters a read-side critical section (nestable). Pair with <see cref="Exit"/>.</summary>
     public static void Enter()
@@ -131,6 +132,7 @@ public static unsafe class EpochManager
             // Epochs increase along the queue, so the reclaimable items are a prefix.
             while (s_retired.TryPeek(out var item) && item.Epoch <= min)
                 (free ??= new()).Add(s_retired.Dequeue());
+            if (free is not null) s_inFlight += free.Count;
         }
         if (free is null) return 0;
         foreach (var item in free)
@@ -139,12 +141,14 @@ public static unsafe class EpochManager
             else NativeMemory.Free((void*)item.Pointer);
         }
         Interlocked.Add(ref s_freed, free.Count);
+        lock (s_retireLock) s_inFlight -= free.Count;
         return free.Count;
     }
 
     /// <summary>
-    /// synchronize_rcu: waits until every thread that was inside a critical section when this was
-    /// called has left it, then frees what is reclaimable. Must not be called from inside one.
+    /// synchronize_rcu + rcu_barrier: waits until every thread that was inside a critical section
+    /// when this was called has left it; on return everything retired before the call has been
+    /// freed. Must not be called from inside a critical section.
     /// </summary>
     public static void Synchronize()
     {
@@ -162,6 +166,15 @@ public static unsafe class EpochManager
             }
         }
         Collect();
+        // Another thread's Collect may have dequeued items retired before us and still be freeing them.
+        var wait = new SpinWait();
+        while (true)
+        {
+            lock (s_retireLock)
+                if (s_inFlight == 0 && (!s_retired.TryPeek(out var first) || first.Epoch >= target)) return;
+            wait.SpinOnce();
+            Collect();
+        }
     }
 
     private static ThreadRecord Register()
