@@ -16,8 +16,8 @@ namespace Ebpf.Runtime.Memory;
 /// the unlink, so it cannot reach the retired memory; a reader with a smaller epoch might.
 /// Retired memory with epoch e is freed when every active reader has epoch ≥ e.
 /// Enter/Exit nest (a depth counter) and cost one interlocked store on the outermost Enter.
-/// One record is kept per thread that ever entered; a thread that dies outside a critical
-/// section leaves an idle record behind (8 words), which never blocks reclamation.
+/// One record is kept per thread that ever entered (a dead thread's record is idle and never
+/// blocks reclamation, even if the thread died inside a critical section).
 /// </remarks>
 public static unsafe class EpochManager
 {
@@ -29,6 +29,15 @@ public static unsafe class EpochManager
         #pragma warning restore CS0169, IDE0051
         public long Epoch; // 0 = not inside a critical section
         public int Depth;
+        public Thread Owner = Thread.CurrentThread;
+
+        /// <summary>The published epoch, ignoring a thread that died inside a critical section.</summary>
+        public long ActiveEpoch()
+        {
+            long e = Volatile.Read(ref Epoch);
+            if (e != 0 && !Owner.IsAlive) { Volatile.Write(ref Epoch, 0); return 0; }
+            return e;
+        }
     }
 
     private struct Retired
@@ -126,7 +135,7 @@ public static unsafe class EpochManager
             long min = long.MaxValue;
             foreach (var r in Volatile.Read(ref s_records))
             {
-                long e = Volatile.Read(ref r.Epoch);
+                long e = r.ActiveEpoch();
                 if (e != 0 && e < min) min = e;
             }
             // Epochs increase along the queue, so the reclaimable items are a prefix.
@@ -160,7 +169,7 @@ public static unsafe class EpochManager
             var spin = new SpinWait();
             while (true)
             {
-                long e = Volatile.Read(ref r.Epoch);
+                long e = r.ActiveEpoch();
                 if (e == 0 || e >= target) break;
                 spin.SpinOnce();
             }

@@ -65,6 +65,18 @@ public unsafe class EpochTests
     }
 
     [Fact]
+    public void AThreadThatDiedInsideDoesNotBlockReclamation()
+    {
+        var t = new Thread(() => EpochManager.Enter()); // never exits
+        t.Start();
+        t.Join();
+        bool ran = false;
+        EpochManager.Retire(() => ran = true);
+        EpochManager.Synchronize();
+        Assert.True(ran);
+    }
+
+    [Fact]
     public void NestingAndMisuse()
     {
         Assert.False(EpochManager.IsInCriticalSection);
