@@ -54,6 +54,8 @@ public sealed unsafe partial class Interpreter
         if (options.InstructionBudget <= 0)
             throw new ArgumentOutOfRangeException(nameof(options), "InstructionBudget must be positive");
         var code = ProgramDecoder.Decode(program, options.Name);
+        if (options.Mode == ExecutionMode.Unchecked)
+            ProgramFuser.Fuse(code, program.Length);
         return new Interpreter(code, program.Length, options);
     }
 

@@ -16,7 +16,10 @@ public sealed unsafe partial class Interpreter
     /// The hot loop. One switch over a dense operation code; registers in a native array; unchecked
     /// pointer accesses in <see cref="UncheckedMode"/>. Runs until the exit of frame <paramref name="baseDepth"/>.
     /// </summary>
+    // AggressiveOptimization: compiled fully optimised at once. A method with stackalloc cannot use
+    // on-stack replacement, so under tiering it would otherwise run its loops unoptimised for a long time.
     [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static ulong Execute<TMode>(ExecutionContext ctx, Interpreter program, int start, ulong* r, int baseDepth)
         where TMode : struct, IExecutionMode
     {
@@ -114,50 +117,50 @@ public sealed unsafe partial class Interpreter
 
                 // ---- jumps ----
                 case Operation.Ja: ip = code + i->Offset; continue;
-                case Operation.Jeq64K: if (r[i->Dst] == (ulong)i->Imm) ip = code + i->Offset; continue;
-                case Operation.Jeq64X: if (r[i->Dst] == r[i->Src]) ip = code + i->Offset; continue;
-                case Operation.Jgt64K: if (r[i->Dst] > (ulong)i->Imm) ip = code + i->Offset; continue;
-                case Operation.Jgt64X: if (r[i->Dst] > r[i->Src]) ip = code + i->Offset; continue;
-                case Operation.Jge64K: if (r[i->Dst] >= (ulong)i->Imm) ip = code + i->Offset; continue;
-                case Operation.Jge64X: if (r[i->Dst] >= r[i->Src]) ip = code + i->Offset; continue;
-                case Operation.Jset64K: if ((r[i->Dst] & (ulong)i->Imm) != 0) ip = code + i->Offset; continue;
-                case Operation.Jset64X: if ((r[i->Dst] & r[i->Src]) != 0) ip = code + i->Offset; continue;
-                case Operation.Jne64K: if (r[i->Dst] != (ulong)i->Imm) ip = code + i->Offset; continue;
-                case Operation.Jne64X: if (r[i->Dst] != r[i->Src]) ip = code + i->Offset; continue;
-                case Operation.Jsgt64K: if ((long)r[i->Dst] > i->Imm) ip = code + i->Offset; continue;
-                case Operation.Jsgt64X: if ((long)r[i->Dst] > (long)r[i->Src]) ip = code + i->Offset; continue;
-                case Operation.Jsge64K: if ((long)r[i->Dst] >= i->Imm) ip = code + i->Offset; continue;
-                case Operation.Jsge64X: if ((long)r[i->Dst] >= (long)r[i->Src]) ip = code + i->Offset; continue;
-                case Operation.Jlt64K: if (r[i->Dst] < (ulong)i->Imm) ip = code + i->Offset; continue;
-                case Operation.Jlt64X: if (r[i->Dst] < r[i->Src]) ip = code + i->Offset; continue;
-                case Operation.Jle64K: if (r[i->Dst] <= (ulong)i->Imm) ip = code + i->Offset; continue;
-                case Operation.Jle64X: if (r[i->Dst] <= r[i->Src]) ip = code + i->Offset; continue;
-                case Operation.Jslt64K: if ((long)r[i->Dst] < i->Imm) ip = code + i->Offset; continue;
-                case Operation.Jslt64X: if ((long)r[i->Dst] < (long)r[i->Src]) ip = code + i->Offset; continue;
-                case Operation.Jsle64K: if ((long)r[i->Dst] <= i->Imm) ip = code + i->Offset; continue;
-                case Operation.Jsle64X: if ((long)r[i->Dst] <= (long)r[i->Src]) ip = code + i->Offset; continue;
-                case Operation.Jeq32K: if ((uint)r[i->Dst] == (uint)i->Imm) ip = code + i->Offset; continue;
-                case Operation.Jeq32X: if ((uint)r[i->Dst] == (uint)r[i->Src]) ip = code + i->Offset; continue;
-                case Operation.Jgt32K: if ((uint)r[i->Dst] > (uint)i->Imm) ip = code + i->Offset; continue;
-                case Operation.Jgt32X: if ((uint)r[i->Dst] > (uint)r[i->Src]) ip = code + i->Offset; continue;
-                case Operation.Jge32K: if ((uint)r[i->Dst] >= (uint)i->Imm) ip = code + i->Offset; continue;
-                case Operation.Jge32X: if ((uint)r[i->Dst] >= (uint)r[i->Src]) ip = code + i->Offset; continue;
-                case Operation.Jset32K: if (((uint)r[i->Dst] & (uint)i->Imm) != 0) ip = code + i->Offset; continue;
-                case Operation.Jset32X: if (((uint)r[i->Dst] & (uint)r[i->Src]) != 0) ip = code + i->Offset; continue;
-                case Operation.Jne32K: if ((uint)r[i->Dst] != (uint)i->Imm) ip = code + i->Offset; continue;
-                case Operation.Jne32X: if ((uint)r[i->Dst] != (uint)r[i->Src]) ip = code + i->Offset; continue;
-                case Operation.Jsgt32K: if ((int)r[i->Dst] > (int)i->Imm) ip = code + i->Offset; continue;
-                case Operation.Jsgt32X: if ((int)r[i->Dst] > (int)r[i->Src]) ip = code + i->Offset; continue;
-                case Operation.Jsge32K: if ((int)r[i->Dst] >= (int)i->Imm) ip = code + i->Offset; continue;
-                case Operation.Jsge32X: if ((int)r[i->Dst] >= (int)r[i->Src]) ip = code + i->Offset; continue;
-                case Operation.Jlt32K: if ((uint)r[i->Dst] < (uint)i->Imm) ip = code + i->Offset; continue;
-                case Operation.Jlt32X: if ((uint)r[i->Dst] < (uint)r[i->Src]) ip = code + i->Offset; continue;
-                case Operation.Jle32K: if ((uint)r[i->Dst] <= (uint)i->Imm) ip = code + i->Offset; continue;
-                case Operation.Jle32X: if ((uint)r[i->Dst] <= (uint)r[i->Src]) ip = code + i->Offset; continue;
-                case Operation.Jslt32K: if ((int)r[i->Dst] < (int)i->Imm) ip = code + i->Offset; continue;
-                case Operation.Jslt32X: if ((int)r[i->Dst] < (int)r[i->Src]) ip = code + i->Offset; continue;
-                case Operation.Jsle32K: if ((int)r[i->Dst] <= (int)i->Imm) ip = code + i->Offset; continue;
-                case Operation.Jsle32X: if ((int)r[i->Dst] <= (int)r[i->Src]) ip = code + i->Offset; continue;
+                case Operation.Jeq64K: ip = code + (r[i->Dst] == (ulong)(long)i->JumpImm ? i->Offset : i->NotTaken); continue;
+                case Operation.Jeq64X: ip = code + (r[i->Dst] == r[i->Src] ? i->Offset : i->NotTaken); continue;
+                case Operation.Jgt64K: ip = code + (r[i->Dst] > (ulong)(long)i->JumpImm ? i->Offset : i->NotTaken); continue;
+                case Operation.Jgt64X: ip = code + (r[i->Dst] > r[i->Src] ? i->Offset : i->NotTaken); continue;
+                case Operation.Jge64K: ip = code + (r[i->Dst] >= (ulong)(long)i->JumpImm ? i->Offset : i->NotTaken); continue;
+                case Operation.Jge64X: ip = code + (r[i->Dst] >= r[i->Src] ? i->Offset : i->NotTaken); continue;
+                case Operation.Jset64K: ip = code + ((r[i->Dst] & (ulong)(long)i->JumpImm) != 0 ? i->Offset : i->NotTaken); continue;
+                case Operation.Jset64X: ip = code + ((r[i->Dst] & r[i->Src]) != 0 ? i->Offset : i->NotTaken); continue;
+                case Operation.Jne64K: ip = code + (r[i->Dst] != (ulong)(long)i->JumpImm ? i->Offset : i->NotTaken); continue;
+                case Operation.Jne64X: ip = code + (r[i->Dst] != r[i->Src] ? i->Offset : i->NotTaken); continue;
+                case Operation.Jsgt64K: ip = code + ((long)r[i->Dst] > (long)i->JumpImm ? i->Offset : i->NotTaken); continue;
+                case Operation.Jsgt64X: ip = code + ((long)r[i->Dst] > (long)r[i->Src] ? i->Offset : i->NotTaken); continue;
+                case Operation.Jsge64K: ip = code + ((long)r[i->Dst] >= (long)i->JumpImm ? i->Offset : i->NotTaken); continue;
+                case Operation.Jsge64X: ip = code + ((long)r[i->Dst] >= (long)r[i->Src] ? i->Offset : i->NotTaken); continue;
+                case Operation.Jlt64K: ip = code + (r[i->Dst] < (ulong)(long)i->JumpImm ? i->Offset : i->NotTaken); continue;
+                case Operation.Jlt64X: ip = code + (r[i->Dst] < r[i->Src] ? i->Offset : i->NotTaken); continue;
+                case Operation.Jle64K: ip = code + (r[i->Dst] <= (ulong)(long)i->JumpImm ? i->Offset : i->NotTaken); continue;
+                case Operation.Jle64X: ip = code + (r[i->Dst] <= r[i->Src] ? i->Offset : i->NotTaken); continue;
+                case Operation.Jslt64K: ip = code + ((long)r[i->Dst] < (long)i->JumpImm ? i->Offset : i->NotTaken); continue;
+                case Operation.Jslt64X: ip = code + ((long)r[i->Dst] < (long)r[i->Src] ? i->Offset : i->NotTaken); continue;
+                case Operation.Jsle64K: ip = code + ((long)r[i->Dst] <= (long)i->JumpImm ? i->Offset : i->NotTaken); continue;
+                case Operation.Jsle64X: ip = code + ((long)r[i->Dst] <= (long)r[i->Src] ? i->Offset : i->NotTaken); continue;
+                case Operation.Jeq32K: ip = code + ((uint)r[i->Dst] == (uint)i->JumpImm ? i->Offset : i->NotTaken); continue;
+                case Operation.Jeq32X: ip = code + ((uint)r[i->Dst] == (uint)r[i->Src] ? i->Offset : i->NotTaken); continue;
+                case Operation.Jgt32K: ip = code + ((uint)r[i->Dst] > (uint)i->JumpImm ? i->Offset : i->NotTaken); continue;
+                case Operation.Jgt32X: ip = code + ((uint)r[i->Dst] > (uint)r[i->Src] ? i->Offset : i->NotTaken); continue;
+                case Operation.Jge32K: ip = code + ((uint)r[i->Dst] >= (uint)i->JumpImm ? i->Offset : i->NotTaken); continue;
+                case Operation.Jge32X: ip = code + ((uint)r[i->Dst] >= (uint)r[i->Src] ? i->Offset : i->NotTaken); continue;
+                case Operation.Jset32K: ip = code + (((uint)r[i->Dst] & (uint)i->JumpImm) != 0 ? i->Offset : i->NotTaken); continue;
+                case Operation.Jset32X: ip = code + (((uint)r[i->Dst] & (uint)r[i->Src]) != 0 ? i->Offset : i->NotTaken); continue;
+                case Operation.Jne32K: ip = code + ((uint)r[i->Dst] != (uint)i->JumpImm ? i->Offset : i->NotTaken); continue;
+                case Operation.Jne32X: ip = code + ((uint)r[i->Dst] != (uint)r[i->Src] ? i->Offset : i->NotTaken); continue;
+                case Operation.Jsgt32K: ip = code + ((int)r[i->Dst] > i->JumpImm ? i->Offset : i->NotTaken); continue;
+                case Operation.Jsgt32X: ip = code + ((int)r[i->Dst] > (int)r[i->Src] ? i->Offset : i->NotTaken); continue;
+                case Operation.Jsge32K: ip = code + ((int)r[i->Dst] >= i->JumpImm ? i->Offset : i->NotTaken); continue;
+                case Operation.Jsge32X: ip = code + ((int)r[i->Dst] >= (int)r[i->Src] ? i->Offset : i->NotTaken); continue;
+                case Operation.Jlt32K: ip = code + ((uint)r[i->Dst] < (uint)i->JumpImm ? i->Offset : i->NotTaken); continue;
+                case Operation.Jlt32X: ip = code + ((uint)r[i->Dst] < (uint)r[i->Src] ? i->Offset : i->NotTaken); continue;
+                case Operation.Jle32K: ip = code + ((uint)r[i->Dst] <= (uint)i->JumpImm ? i->Offset : i->NotTaken); continue;
+                case Operation.Jle32X: ip = code + ((uint)r[i->Dst] <= (uint)r[i->Src] ? i->Offset : i->NotTaken); continue;
+                case Operation.Jslt32K: ip = code + ((int)r[i->Dst] < i->JumpImm ? i->Offset : i->NotTaken); continue;
+                case Operation.Jslt32X: ip = code + ((int)r[i->Dst] < (int)r[i->Src] ? i->Offset : i->NotTaken); continue;
+                case Operation.Jsle32K: ip = code + ((int)r[i->Dst] <= i->JumpImm ? i->Offset : i->NotTaken); continue;
+                case Operation.Jsle32X: ip = code + ((int)r[i->Dst] <= (int)r[i->Src] ? i->Offset : i->NotTaken); continue;
 
                 // ---- lddw ----
                 case Operation.LoadImm64: r[i->Dst] = (ulong)i->Imm; ip++; continue;
@@ -243,7 +246,12 @@ public sealed unsafe partial class Interpreter
                     continue;
 
                 // ---- atomics ----
-                case >= Operation.AtomicAdd32 and <= Operation.Cmpxchg64:
+                case Operation.AtomicAdd32: case Operation.AtomicOr32: case Operation.AtomicAnd32: case Operation.AtomicXor32:
+                case Operation.AtomicFetchAdd32: case Operation.AtomicFetchOr32: case Operation.AtomicFetchAnd32: case Operation.AtomicFetchXor32:
+                case Operation.Xchg32: case Operation.Cmpxchg32:
+                case Operation.AtomicAdd64: case Operation.AtomicOr64: case Operation.AtomicAnd64: case Operation.AtomicXor64:
+                case Operation.AtomicFetchAdd64: case Operation.AtomicFetchOr64: case Operation.AtomicFetchAnd64: case Operation.AtomicFetchXor64:
+                case Operation.Xchg64: case Operation.Cmpxchg64:
                     ExecuteAtomic<TMode>(ctx, program, code, i, r, depth);
                     continue;
 
@@ -332,7 +340,8 @@ public sealed unsafe partial class Interpreter
                 }
 
                 // ---- legacy packet loads ----
-                case >= Operation.LdAbsB and <= Operation.LdIndW:
+                case Operation.LdAbsB: case Operation.LdAbsH: case Operation.LdAbsW:
+                case Operation.LdIndB: case Operation.LdIndH: case Operation.LdIndW:
                 {
                     if (!LegacyLoad(ctx, program, code, i, r))
                     {
@@ -343,8 +352,16 @@ public sealed unsafe partial class Interpreter
                     continue;
                 }
 
+                // ---- superinstructions (unchecked only) ----
+                case Operation.Add3: r[i->Dst] = r[i->Src] + r[i->Src2]; ip++; continue;
+                case Operation.LoadIndexedB: r[i->Dst] = *(byte*)(r[i->Src] + r[i->Src2] + (ulong)(long)i->Offset); ip += 2; continue;
+                case Operation.LoadIndexedH: r[i->Dst] = Unsafe.ReadUnaligned<ushort>((void*)(r[i->Src] + r[i->Src2] + (ulong)(long)i->Offset)); ip += 2; continue;
+                case Operation.LoadIndexedW: r[i->Dst] = Unsafe.ReadUnaligned<uint>((void*)(r[i->Src] + r[i->Src2] + (ulong)(long)i->Offset)); ip += 2; continue;
+                case Operation.LoadIndexedDW: r[i->Dst] = Unsafe.ReadUnaligned<ulong>((void*)(r[i->Src] + r[i->Src2] + (ulong)(long)i->Offset)); ip += 2; continue;
+
                 case Operation.FellOffEnd:
                     throw Fault(program, (int)(i - code), Errno.EINVAL, "fell off the end of the program (no exit)");
+                case Operation.LoadImm64Tail:
                 default:
                     throw Fault(program, (int)(i - code), Errno.EINVAL, $"jump into the second half of an ldimm64 ({i->Op})");
             }

@@ -33,6 +33,8 @@ internal enum Operation : byte
     AtomicAdd64, AtomicOr64, AtomicAnd64, AtomicXor64, AtomicFetchAdd64, AtomicFetchOr64, AtomicFetchAnd64, AtomicFetchXor64, Xchg64, Cmpxchg64,
     // legacy packet access (needs an skb hook)
     LdAbsB, LdAbsH, LdAbsW, LdIndB, LdIndH, LdIndW,
+    // superinstructions (unchecked mode only, see ProgramFuser): rD = rS + rS2, and that followed by a load through rD
+    Add3, LoadIndexedB, LoadIndexedH, LoadIndexedW, LoadIndexedDW,
     // the second slot of an lddw (never reached: jumps into it are rejected) and the sentinel after the last slot
     LoadImm64Tail, FellOffEnd,
 }

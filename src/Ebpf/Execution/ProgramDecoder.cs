@@ -247,7 +247,7 @@ internal static class ProgramDecoder
         if (reg)
             CheckRegister(insn.Src, pc, name, write: false);
         int shift = (is64 ? 0 : Operation.Jeq32K - Operation.Jeq64K) + (reg ? 1 : 0);
-        return new DecodedInstruction((Operation)((int)baseOp + shift), insn.Dst, reg ? insn.Src : (byte)0, pc + 1 + insn.Offset, insn.Imm);
+        return DecodedInstruction.Jump((Operation)((int)baseOp + shift), insn.Dst, reg ? insn.Src : (byte)0, pc + 1 + insn.Offset, insn.Imm, pc + 1);
     }
 
     private static DecodedInstruction DecodeLegacyLoad(Instruction insn, int pc, string name)
