@@ -35,6 +35,8 @@ public sealed unsafe partial class Interpreter
             if (TMode.IsChecked && --budget < 0)
                 throw BudgetExhausted(ctx, program, (int)(i - code));
             ulong a;
+            long helperId;
+            int callTarget;
             switch (i->Op)
             {
                 // ---- ALU64 ----
@@ -256,24 +258,19 @@ public sealed unsafe partial class Interpreter
                     continue;
 
                 // ---- calls ----
-                case Operation.CallHelper:
                 case Operation.CallRegister:
+                    callTarget = program.FunctionIndexOf(r[i->Dst]);
+                    if (callTarget >= 0)
+                        goto localCall;
+                    // Not a function reference: the conformance suite's convention (as in ubpf) is a helper id.
+                    helperId = r[i->Dst] <= int.MaxValue ? (long)r[i->Dst] : -1;
+                    goto helperCall;
+                case Operation.CallHelper:
+                    helperId = i->Imm;
+                helperCall:
                 {
-                    long helperId = i->Imm;
-                    if (i->Op == Operation.CallRegister)
-                    {
-                        ulong target = r[i->Dst];
-                        int index = program.FunctionIndexOf(target);
-                        if (index >= 0)
-                            goto localCall;
-                        // Not a function reference: the conformance suite's convention (as in ubpf) is a helper id.
-                        if (!program.Helpers.Contains(target <= int.MaxValue ? (int)target : -1))
-                            throw Fault(program, (int)(i - code), Errno.EINVAL,
-                                $"callx to 0x{target:x}, which is neither a function reference of this program nor a helper id");
-                        helperId = (long)target;
-                    }
                     if (!program.Helpers.TryGet(helperId, out var helper))
-                        throw Fault(program, (int)(i - code), Errno.EINVAL, $"invalid func unknown#{helperId}");
+                        throw UnknownHelper(program, (int)(i - code), i->Op, helperId, r[i->Dst]);
                     ulong arg1 = r[1];
                     if (TMode.IsChecked)
                         ctx.Budget = budget;
@@ -294,9 +291,9 @@ public sealed unsafe partial class Interpreter
                     continue;
                 }
                 case Operation.CallLocal:
+                    callTarget = i->Offset;
                 localCall:
                 {
-                    int target = i->Op == Operation.CallLocal ? i->Offset : program.FunctionIndexOf(r[i->Dst]);
                     if (depth + 1 >= MaxFrames)
                         throw Fault(program, (int)(i - code), Errno.E2BIG, $"the call stack of {depth + 2} frames is too deep (at most {MaxFrames})");
                     Frame* f = frames + (depth - baseDepth);
@@ -309,7 +306,7 @@ public sealed unsafe partial class Interpreter
                     ctx.FramePrograms[depth] = program;
                     depth++;
                     r[10] -= StackSize;
-                    ip = code + target;
+                    ip = code + callTarget;
                     continue;
                 }
                 case Operation.Exit:
@@ -354,6 +351,10 @@ public sealed unsafe partial class Interpreter
 
                 // ---- superinstructions (unchecked only) ----
                 case Operation.Add3: r[i->Dst] = r[i->Src] + r[i->Src2]; ip++; continue;
+                case Operation.Mov64XJa: r[i->Dst] = r[i->Src]; ip = code + i->Offset; continue;
+                case Operation.Mov64KJa: r[i->Dst] = (ulong)i->Imm; ip = code + i->Offset; continue;
+                case Operation.Add64KJa: r[i->Dst] += (ulong)i->Imm; ip = code + i->Offset; continue;
+                case Operation.Add64XJa: r[i->Dst] += r[i->Src]; ip = code + i->Offset; continue;
                 case Operation.LoadIndexedB: r[i->Dst] = *(byte*)(r[i->Src] + r[i->Src2] + (ulong)(long)i->Offset); ip += 2; continue;
                 case Operation.LoadIndexedH: r[i->Dst] = Unsafe.ReadUnaligned<ushort>((void*)(r[i->Src] + r[i->Src2] + (ulong)(long)i->Offset)); ip += 2; continue;
                 case Operation.LoadIndexedW: r[i->Dst] = Unsafe.ReadUnaligned<uint>((void*)(r[i->Src] + r[i->Src2] + (ulong)(long)i->Offset)); ip += 2; continue;
@@ -367,6 +368,11 @@ public sealed unsafe partial class Interpreter
             }
         }
     }
+
+    private static BpfException UnknownHelper(Interpreter program, int pc, Operation op, long helperId, ulong register) =>
+        op == Operation.CallRegister
+            ? Fault(program, pc, Errno.EINVAL, $"callx to 0x{register:x}, which is neither a function reference of this program nor a helper id")
+            : Fault(program, pc, Errno.EINVAL, $"invalid func unknown#{helperId}");
 
     private static ulong Div64(ulong divisor, ulong dividend) => divisor == 0 ? 0 : dividend / divisor;
     private static ulong Mod64(ulong divisor, ulong dividend) => divisor == 0 ? dividend : dividend % divisor;

@@ -35,6 +35,8 @@ internal enum Operation : byte
     LdAbsB, LdAbsH, LdAbsW, LdIndB, LdIndH, LdIndW,
     // superinstructions (unchecked mode only, see ProgramFuser): rD = rS + rS2, and that followed by a load through rD
     Add3, LoadIndexedB, LoadIndexedH, LoadIndexedW, LoadIndexedDW,
+    // a move/add followed by ja: Offset holds the ja's target
+    Mov64XJa, Mov64KJa, Add64KJa, Add64XJa,
     // the second slot of an lddw (never reached: jumps into it are rejected) and the sentinel after the last slot
     LoadImm64Tail, FellOffEnd,
 }

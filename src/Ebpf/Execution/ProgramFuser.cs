@@ -8,6 +8,7 @@ namespace Ebpf.Execution;
 /// <list type="bullet">
 /// <item>conditional jump followed by <c>ja</c>: the not-taken target becomes the ja's target (clang's loop shape);</item>
 /// <item>jump threading: a jump to a <c>ja</c> goes straight to its target;</item>
+/// <item><c>mov</c> or <c>add</c> followed by <c>ja</c>: one operation that moves and jumps;</item>
 /// <item><c>mov rX, rY; add rX, rZ</c> becomes a three-operand add, and when followed by
 /// <c>ldx rX, [rX+off]</c> an indexed load (array and packet indexing).</item>
 /// </list>
@@ -27,6 +28,18 @@ internal static class ProgramFuser
             else if (insn.Op == Operation.Ja)
             {
                 insn.Offset = Thread(code, insn.Offset);
+            }
+            else if (insn.Op is Operation.Mov64X or Operation.Mov64K or Operation.Add64K or Operation.Add64X
+                     && pc + 1 < length && code[pc + 1].Op == Operation.Ja)
+            {
+                insn.Offset = Thread(code, code[pc + 1].Offset);
+                insn.Op = insn.Op switch
+                {
+                    Operation.Mov64X => Operation.Mov64XJa,
+                    Operation.Mov64K => Operation.Mov64KJa,
+                    Operation.Add64K => Operation.Add64KJa,
+                    _ => Operation.Add64XJa,
+                };
             }
             else if (insn.Op == Operation.Mov64X && pc + 1 < length)
             {
