@@ -4,7 +4,7 @@ namespace Ebpf.Execution;
 
 /// <summary>
 /// A program prepared for interpretation: decoded once, then runnable any number of times from any
-/// number of threads at once (all mutable state lives in the per-invocation <see cref="ExecutionContext"/>
+/// number of threads at once (all mutable state lives in the per-invocation <see cref="InvocationContext"/>
 /// and on the calling thread's stack).
 /// </summary>
 /// <example>
@@ -110,7 +110,7 @@ public sealed unsafe partial class Interpreter
         regs[4] = r4;
         regs[5] = r5;
         regs[10] = (ulong)top;
-        var context = ExecutionContext.Enter(this, request, stack, top);
+        var context = InvocationContext.Enter(this, request, stack, top);
         try
         {
             return Mode == ExecutionMode.Checked
@@ -125,7 +125,7 @@ public sealed unsafe partial class Interpreter
 
     /// <summary>Runs the function at <paramref name="index"/> one frame deeper (a callback called by a helper).</summary>
     [System.Runtime.CompilerServices.SkipLocalsInit]
-    internal ulong ExecuteCallback(ExecutionContext context, int index, ulong r1, ulong r2, ulong r3, ulong r4, ulong r5)
+    internal ulong ExecuteCallback(InvocationContext context, int index, ulong r1, ulong r2, ulong r3, ulong r4, ulong r5)
     {
         int depth = context.Depth + 1;
         if (depth >= MaxFrames)

@@ -20,7 +20,7 @@ public sealed unsafe partial class Interpreter
     // on-stack replacement, so under tiering it would otherwise run its loops unoptimised for a long time.
     [SkipLocalsInit]
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static ulong Execute<TMode>(ExecutionContext ctx, Interpreter program, int start, ulong* r, int baseDepth)
+    private static ulong Execute<TMode>(InvocationContext ctx, Interpreter program, int start, ulong* r, int baseDepth)
         where TMode : struct, IExecutionMode
     {
         DecodedInstruction* code = program._codePointer;
@@ -389,7 +389,7 @@ public sealed unsafe partial class Interpreter
     private static uint SMod32(int divisor, int dividend) =>
         divisor == 0 ? (uint)dividend : divisor == -1 ? 0 : (uint)(dividend % divisor);
 
-    private static void ExecuteAtomic<TMode>(ExecutionContext ctx, Interpreter program, DecodedInstruction* code, DecodedInstruction* i, ulong* r, int depth)
+    private static void ExecuteAtomic<TMode>(InvocationContext ctx, Interpreter program, DecodedInstruction* code, DecodedInstruction* i, ulong* r, int depth)
         where TMode : struct, IExecutionMode
     {
         ulong a = r[i->Dst] + (ulong)(long)i->Offset;
@@ -465,7 +465,7 @@ public sealed unsafe partial class Interpreter
     }
 
     /// <summary>LD_ABS/LD_IND: r0 = big-endian load from the skb in r6; false = out of packet, program returns 0.</summary>
-    private static bool LegacyLoad(ExecutionContext ctx, Interpreter program, DecodedInstruction* code, DecodedInstruction* i, ulong* r)
+    private static bool LegacyLoad(InvocationContext ctx, Interpreter program, DecodedInstruction* code, DecodedInstruction* i, ulong* r)
     {
         var access = ctx.PacketAccess
             ?? throw Fault(program, (int)(i - code), Errno.EOPNOTSUPP, "LD_ABS/LD_IND needs a socket buffer context, and this invocation has none");
@@ -479,7 +479,7 @@ public sealed unsafe partial class Interpreter
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void Check(ExecutionContext ctx, Interpreter program, DecodedInstruction* code, DecodedInstruction* i, ulong address, int size, MemoryAccess access, int depth)
+    private static void Check(InvocationContext ctx, Interpreter program, DecodedInstruction* code, DecodedInstruction* i, ulong address, int size, MemoryAccess access, int depth)
     {
         // Fast accept: inside the active stack frames.
         ulong stackLow = (ulong)(ctx.StackTop - (depth + 1) * StackSize);
@@ -493,7 +493,7 @@ public sealed unsafe partial class Interpreter
     private static BpfException Fault(Interpreter program, int pc, Errno errno, string message, string? what = null) =>
         new(errno, what is null ? $"{program.Name}: insn {pc}: {message}" : $"{program.Name}: {what} at insn {pc}: {message}");
 
-    private static BpfException BudgetExhausted(ExecutionContext ctx, Interpreter program, int pc)
+    private static BpfException BudgetExhausted(InvocationContext ctx, Interpreter program, int pc)
     {
         ctx.Budget = 0;
         return Fault(program, pc, Errno.ETIME,
