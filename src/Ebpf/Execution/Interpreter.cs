@@ -44,8 +44,8 @@ public sealed unsafe partial class Interpreter
     public int InstructionCount { get; }
 
     /// <summary>
-    /// Decodes and structurally checks <paramref name="program"/> (unknown opcodes, invalid registers,
-    /// lddw halves, jump and call targets). Unresolved map/BTF/kfunc references are rejected: the
+    /// Validates (<see cref="InterpreterOptions.Validation"/>), decodes and structurally checks
+    /// <paramref name="program"/> (unknown opcodes, invalid registers, lddw halves, jump and call targets). Unresolved map/BTF/kfunc references are rejected: the
     /// loader resolves them first. Throws <see cref="BpfException"/> naming the instruction.
     /// </summary>
     public static Interpreter Load(ReadOnlySpan<Instruction> program, InterpreterOptions? options = null)
@@ -53,6 +53,17 @@ public sealed unsafe partial class Interpreter
         options ??= new InterpreterOptions();
         if (options.InstructionBudget <= 0)
             throw new ArgumentOutOfRangeException(nameof(options), "InstructionBudget must be positive");
+        if (options.Validation is not null)
+        {
+            try
+            {
+                ProgramValidator.Validate(program, options.Validation);
+            }
+            catch (BpfException e)
+            {
+                throw new BpfException(e.Errno, $"{options.Name}: {e.Message}", e) { Log = e.Log };
+            }
+        }
         var code = ProgramDecoder.Decode(program, options.Name);
         if (options.Mode == ExecutionMode.Unchecked)
             ProgramFuser.Fuse(code, program.Length);
