@@ -37,6 +37,7 @@ public sealed unsafe partial class Interpreter
             ulong a;
             long helperId;
             int callTarget;
+            DecodedInstruction* callSite;
             switch (i->Op)
             {
                 // ---- ALU64 ----
@@ -259,18 +260,22 @@ public sealed unsafe partial class Interpreter
 
                 // ---- calls ----
                 case Operation.CallRegister:
-                    callTarget = program.FunctionIndexOf(r[i->Dst]);
+                    // Calls are rare: work on a copy of i so that i itself is never live across a call
+                    // (which would make the JIT spill it on every dispatch).
+                    callSite = i;
+                    callTarget = program.FunctionIndexOf(r[callSite->Dst]);
                     if (callTarget >= 0)
                         goto localCall;
                     // Not a function reference: the conformance suite's convention (as in ubpf) is a helper id.
-                    helperId = r[i->Dst] <= int.MaxValue ? (long)r[i->Dst] : -1;
+                    helperId = r[callSite->Dst] <= int.MaxValue ? (long)r[callSite->Dst] : -1;
                     goto helperCall;
                 case Operation.CallHelper:
+                    callSite = i;
                     helperId = i->Imm;
                 helperCall:
                 {
                     if (!program.Helpers.TryGet(helperId, out var helper))
-                        throw UnknownHelper(program, (int)(i - code), i->Op, helperId, r[i->Dst]);
+                        throw UnknownHelper(program, (int)(callSite - code), callSite->Op, helperId, r[callSite->Dst]);
                     ulong arg1 = r[1];
                     if (TMode.IsChecked)
                         ctx.Budget = budget;
@@ -291,11 +296,12 @@ public sealed unsafe partial class Interpreter
                     continue;
                 }
                 case Operation.CallLocal:
+                    callSite = i;
                     callTarget = i->Offset;
                 localCall:
                 {
                     if (depth + 1 >= MaxFrames)
-                        throw Fault(program, (int)(i - code), Errno.E2BIG, $"the call stack of {depth + 2} frames is too deep (at most {MaxFrames})");
+                        throw Fault(program, (int)(callSite - code), Errno.E2BIG, $"the call stack of {depth + 2} frames is too deep (at most {MaxFrames})");
                     Frame* f = frames + (depth - baseDepth);
                     f->R6 = r[6];
                     f->R7 = r[7];
@@ -351,6 +357,7 @@ public sealed unsafe partial class Interpreter
 
                 // ---- superinstructions (unchecked only) ----
                 case Operation.Add3: r[i->Dst] = r[i->Src] + r[i->Src2]; ip++; continue;
+                case Operation.Add64KK: r[i->Dst] += (ulong)(long)i->JumpImm; r[i->Src] += (ulong)(long)i->NotTaken; ip++; continue;
                 case Operation.Mov64XJa: r[i->Dst] = r[i->Src]; ip = code + i->Offset; continue;
                 case Operation.Mov64KJa: r[i->Dst] = (ulong)i->Imm; ip = code + i->Offset; continue;
                 case Operation.Add64KJa: r[i->Dst] += (ulong)i->Imm; ip = code + i->Offset; continue;
