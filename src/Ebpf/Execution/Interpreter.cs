@@ -108,11 +108,12 @@ public sealed unsafe partial class Interpreter
         // for the whole run. Frame 0 is at the top; r10 points one past its end.
         byte* stack = stackalloc byte[StackSize * MaxFrames];
         ulong* regs = stackalloc ulong[16];
+        // Registers start at 0 in both modes (deterministic even for a program that reads one before writing it).
+        new Span<ulong>(regs, 16).Clear();
         if (Mode == ExecutionMode.Checked)
         {
-            // Unverified code may read what it never wrote: do not show it host stack contents.
+            // Unverified code may read stack it never wrote: do not show it host stack contents.
             new Span<byte>(stack, StackSize * MaxFrames).Clear();
-            new Span<ulong>(regs, 16).Clear();
         }
         byte* top = stack + StackSize * MaxFrames;
         regs[1] = r1;
