@@ -37,7 +37,8 @@ public sealed unsafe partial class Interpreter
             ulong a;
             long helperId;
             int callTarget;
-            DecodedInstruction* callSite;
+            int sitePc;
+            ulong registerValue;
             switch (i->Op)
             {
                 // ---- ALU64 ----
@@ -255,27 +256,29 @@ public sealed unsafe partial class Interpreter
                 case Operation.AtomicAdd64: case Operation.AtomicOr64: case Operation.AtomicAnd64: case Operation.AtomicXor64:
                 case Operation.AtomicFetchAdd64: case Operation.AtomicFetchOr64: case Operation.AtomicFetchAnd64: case Operation.AtomicFetchXor64:
                 case Operation.Xchg64: case Operation.Cmpxchg64:
-                    ExecuteAtomic<TMode>(ctx, program, code, i, r, depth);
+                    ExecuteAtomic<TMode>(ctx, program, code, (int)(i - code), r, depth);
                     continue;
 
                 // ---- calls ----
                 case Operation.CallRegister:
-                    // Calls are rare: work on a copy of i so that i itself is never live across a call
-                    // (which would make the JIT spill it on every dispatch).
-                    callSite = i;
-                    callTarget = program.FunctionIndexOf(r[callSite->Dst]);
+                    // Calls are rare: everything needed from i is read before the first call, so that i itself
+                    // is never live across a call (which would make the JIT spill it on every dispatch).
+                    sitePc = (int)(i - code);
+                    registerValue = r[i->Dst];
+                    callTarget = program.FunctionIndexOf(registerValue);
                     if (callTarget >= 0)
                         goto localCall;
                     // Not a function reference: the conformance suite's convention (as in ubpf) is a helper id.
-                    helperId = r[callSite->Dst] <= int.MaxValue ? (long)r[callSite->Dst] : -1;
+                    helperId = registerValue <= int.MaxValue ? (long)registerValue : -1;
                     goto helperCall;
                 case Operation.CallHelper:
-                    callSite = i;
+                    sitePc = (int)(i - code);
+                    registerValue = 0;
                     helperId = i->Imm;
                 helperCall:
                 {
                     if (!program.Helpers.TryGet(helperId, out var helper))
-                        throw UnknownHelper(program, (int)(callSite - code), callSite->Op, helperId, r[callSite->Dst]);
+                        throw UnknownHelper(program, sitePc, code[sitePc].Op, helperId, registerValue);
                     ulong arg1 = r[1];
                     if (TMode.IsChecked)
                         ctx.Budget = budget;
@@ -296,12 +299,12 @@ public sealed unsafe partial class Interpreter
                     continue;
                 }
                 case Operation.CallLocal:
-                    callSite = i;
+                    sitePc = (int)(i - code);
                     callTarget = i->Offset;
                 localCall:
                 {
                     if (depth + 1 >= MaxFrames)
-                        throw Fault(program, (int)(callSite - code), Errno.E2BIG, $"the call stack of {depth + 2} frames is too deep (at most {MaxFrames})");
+                        throw Fault(program, sitePc, Errno.E2BIG, $"the call stack of {depth + 2} frames is too deep (at most {MaxFrames})");
                     Frame* f = frames + (depth - baseDepth);
                     f->R6 = r[6];
                     f->R7 = r[7];
@@ -346,7 +349,7 @@ public sealed unsafe partial class Interpreter
                 case Operation.LdAbsB: case Operation.LdAbsH: case Operation.LdAbsW:
                 case Operation.LdIndB: case Operation.LdIndH: case Operation.LdIndW:
                 {
-                    if (!LegacyLoad(ctx, program, code, i, r))
+                    if (!LegacyLoad(ctx, program, code, (int)(i - code), r))
                     {
                         if (TMode.IsChecked)
                             ctx.Budget = budget;
@@ -396,9 +399,10 @@ public sealed unsafe partial class Interpreter
     private static uint SMod32(int divisor, int dividend) =>
         divisor == 0 ? (uint)dividend : divisor == -1 ? 0 : (uint)(dividend % divisor);
 
-    private static void ExecuteAtomic<TMode>(InvocationContext ctx, Interpreter program, DecodedInstruction* code, DecodedInstruction* i, ulong* r, int depth)
+    private static void ExecuteAtomic<TMode>(InvocationContext ctx, Interpreter program, DecodedInstruction* code, int pc, ulong* r, int depth)
         where TMode : struct, IExecutionMode
     {
+        DecodedInstruction* i = code + pc;
         ulong a = r[i->Dst] + (ulong)(long)i->Offset;
         bool is64 = i->Op >= Operation.AtomicAdd64;
         if (TMode.IsChecked)
@@ -472,8 +476,9 @@ public sealed unsafe partial class Interpreter
     }
 
     /// <summary>LD_ABS/LD_IND: r0 = big-endian load from the skb in r6; false = out of packet, program returns 0.</summary>
-    private static bool LegacyLoad(InvocationContext ctx, Interpreter program, DecodedInstruction* code, DecodedInstruction* i, ulong* r)
+    private static bool LegacyLoad(InvocationContext ctx, Interpreter program, DecodedInstruction* code, int pc, ulong* r)
     {
+        DecodedInstruction* i = code + pc;
         var access = ctx.PacketAccess
             ?? throw Fault(program, (int)(i - code), Errno.EOPNOTSUPP, "LD_ABS/LD_IND needs a socket buffer context, and this invocation has none");
         bool ind = i->Op >= Operation.LdIndB;

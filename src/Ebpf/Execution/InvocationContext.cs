@@ -163,7 +163,13 @@ public sealed unsafe class InvocationContext
         _previous = null;
         State = null;
         PacketAccess = null;
+        PendingTailCall = null;
+        // The thread keeps this object for its next invocation: drop references so it keeps nothing alive.
+        Program = null!;
+        EntryProgram = null!;
         Array.Clear(FramePrograms);
+        Array.Clear(_regions, 0, _regionCount);
+        _regionCount = 0;
         _inUse = false;
     }
 }
