@@ -11,7 +11,12 @@ public sealed class ObjectSpec
     public required string Name { get; set; }
     public List<ProgramSpec> Programs { get; set; } = [];
     public List<MapSpec> Maps { get; set; } = [];
-    // BTF_MEMBERS
+    /// <summary>The object's BTF (.BTF), or null when it has none (or it was unusable and nothing needed it).</summary>
+    public Ebpf.Btf.Btf? Btf { get; set; }
+    /// <summary>The object's .BTF.ext, or null when it has none.</summary>
+    public Ebpf.Btf.BtfExt? BtfExt { get; set; }
+    /// <summary>What the reader skipped, as libbpf would warn (e.g. a malformed .BTF.ext nothing depended on).</summary>
+    public List<string> Warnings { get; set; } = [];
     /// <summary>Contents of the "license" section ("" when there is none).</summary>
     public string License { get; set; } = "";
     /// <summary>The "version" section's u32 (LINUX_VERSION_CODE the object was built for), 0 when absent.</summary>

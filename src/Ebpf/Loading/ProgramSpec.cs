@@ -104,4 +104,4 @@ public sealed record ProgramLineInfo(int InstructionIndex, uint FileNameOffset, 
     string FileName, string LineText);
 
 /// <summary>bpf_core_relo record of a linked program (kept for the CO-RE engine).</summary>
-public sealed record ProgramCoreRelocation(int InstructionIndex, uint TypeId, uint AccessStringOffset, string AccessString, uint Kind);
+public sealed record ProgramCoreRelocation(int InstructionIndex, uint TypeId, uint AccessStringOffset, string AccessString, Ebpf.Btf.BtfCoreReloKind Kind);
