@@ -59,11 +59,18 @@ internal sealed class ObjectShowCommand : ICliVerb
         externs = spec.Externs.Select(e => new
         {
             name = e.Name,
-            kind = e.Kind switch { ExternKind.Kconfig => "kconfig", ExternKind.KsymFunction => "ksym_func", _ => "ksym" },
+            kind = ExternKindName(e.Kind),
             weak = e.IsWeak,
             type = e.TypeName,
             offset = e.DataOffset,
         }).ToList(),
+    };
+
+    private static string ExternKindName(ExternKind kind) => kind switch
+    {
+        ExternKind.Kconfig => "kconfig",
+        ExternKind.KsymFunction => "kfunc",
+        _ => "ksym",
     };
 
     internal static void WriteText(ObjectSpec spec, TextWriter o)
@@ -87,7 +94,7 @@ internal sealed class ObjectShowCommand : ICliVerb
             o.WriteLine($"map {m.Name}: {KernelNames.Of(m.Type)}  key {m.KeySize}B  value {m.ValueSize}B  max_entries {m.MaxEntries}{flags}{pin}{inner}{slots}{frozen}");
         }
         foreach (var e in spec.Externs)
-            o.WriteLine($"extern {e.Name}: {e.Kind.ToString().ToLowerInvariant()}{(e.IsWeak ? " weak" : "")}  type {e.TypeName}" +
+            o.WriteLine($"extern {e.Name}: {ExternKindName(e.Kind)}{(e.IsWeak ? " weak" : "")}  type {e.TypeName}" +
                 (e.Kind == ExternKind.Kconfig ? $"  offset {e.DataOffset}" : ""));
     }
 }
