@@ -32,6 +32,8 @@ internal sealed partial class ObjectReader
 
     private ObjectSpec Read()
     {
+        if (_elf.Type != 1)
+            throw new BpfException(Errno.EINVAL, $"{_source}: not a valid eBPF object file: e_type {_elf.Type} is not ET_REL");
         if (_elf.SymbolTableSection is null)
             throw new BpfException(Errno.EINVAL, $"{_source}: object has no symbol table");
         ReadLicenseAndVersion();
