@@ -40,7 +40,7 @@ public class BtfRobustnessTests
                 }
             }
             _ = BtfRawDumper.Dump(btf);
-            //CPRINT
+            _ = new BtfCPrinter(btf).Print();
             _ = btf.ToBytes();
         }
         catch (BpfException)
