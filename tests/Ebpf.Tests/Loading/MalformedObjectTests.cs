@@ -34,8 +34,11 @@ public sealed class MalformedObjectTests
     public void RandomByteCorruptionNeverEscapesAsAnotherException(string fixture)
     {
         byte[] original = File.ReadAllBytes(SharedData.Fixture($"loading/{fixture}.bpf.o"));
-        var random = new Random(fixture.GetHashCode(StringComparison.Ordinal) ^ 0x5eed);
-        for (int round = 0; round < 1500; round++)
+        int seed = int.TryParse(Environment.GetEnvironmentVariable("EBPF_FUZZ_SEED"), out int s) ? s : 0x5eed;
+        var random = new Random(seed ^ fixture.Length * 7919);
+        // EBPF_FUZZ_ROUNDS raises the count for longer local runs.
+        int rounds = int.TryParse(Environment.GetEnvironmentVariable("EBPF_FUZZ_ROUNDS"), out int r) ? r : 1500;
+        for (int round = 0; round < rounds; round++)
         {
             byte[] bytes = (byte[])original.Clone();
             int flips = 1 + random.Next(8);
