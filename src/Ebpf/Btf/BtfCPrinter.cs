@@ -25,6 +25,28 @@ public sealed class BtfCPrinter
     private readonly Dictionary<string, int> _identNames = new(StringComparer.Ordinal);
     private readonly List<uint> _queue = [];
     private TextWriter _w = TextWriter.Null;
+    private int _depth;
+
+    /// <summary>Deeper nesting than this can only come from a cycle in malformed BTF.</summary>
+    private const int MaxDepth = 512;
+
+    /// <summary>Padding gaps larger than this (in bits) can only come from malformed sizes; refuse to print megabytes of it.</summary>
+    private const long MaxPaddingBits = 1L << 20;
+
+    private DepthScope Enter(uint id)
+    {
+        if (++_depth > MaxDepth)
+        {
+            _depth = 0;
+            throw new BpfException(Errno.ELOOP, $"[{id}] type references nest deeper than {MaxDepth}: cyclic BTF cannot be printed as C");
+        }
+        return new DepthScope(this);
+    }
+
+    private readonly struct DepthScope(BtfCPrinter printer) : IDisposable
+    {
+        public void Dispose() => printer._depth = Math.Max(0, printer._depth - 1);
+    }
 
     public BtfCPrinter(Btf btf)
     {
@@ -108,6 +130,7 @@ public sealed class BtfCPrinter
 
     private int OrderType(uint id, bool throughPtr)
     {
+        using var _ = Enter(id);
         if (id == 0 || !_btf.TryGetType(id, out var t))
             return 0;
         if (_order[id] == Order.Ordered)
@@ -193,6 +216,7 @@ public sealed class BtfCPrinter
 
     private void EmitType(uint id, uint containerId)
     {
+        using var _ = Enter(id);
         if (id == 0 || !_btf.TryGetType(id, out var t))
             return;
         bool topLevel = containerId == 0;
@@ -410,6 +434,7 @@ public sealed class BtfCPrinter
 
     private void EmitStructDef(uint id, BtfComposite c, int level)
     {
+        using var _ = Enter(id);
         uint structAlign = 1;
         bool packed = !c.IsUnion && IsPacked(c, out structAlign);
         _w.Write(StructFwd(id, c));
@@ -458,6 +483,8 @@ public sealed class BtfCPrinter
     {
         if (cur >= next)
             return;
+        if (next - cur > MaxPaddingBits)
+            throw new BpfException(Errno.E2BIG, $"padding gap of {next - cur} bits (from bit {cur} to {next}) is too large to print");
         long newOff = 0;
         int padBits = 0;
         string padType = "";
@@ -504,6 +531,7 @@ public sealed class BtfCPrinter
 
     private void EmitTypeDecl(uint id, string name, int level)
     {
+        using var _ = Enter(id);
         var chain = new List<uint>();
         for (int guard = 0; guard < 4096; guard++)
         {

@@ -80,10 +80,14 @@ internal static class BtfReader
             throw Invalid("Invalid string section: base and split strings exceed the maximum name offset");
     }
 
-    /// <summary>Decodes names, reusing the string for repeated offsets within one type's members.</summary>
+    /// <summary>
+    /// Decodes names once per string offset: BTF strings are deduplicated, so member names such as "next"
+    /// or "flags" share one offset and, here, one .NET string.
+    /// </summary>
     private sealed class NameReader(byte[] strings, Btf? baseBtf)
     {
         private readonly uint _base = baseBtf?.TotalStringLength ?? 0;
+        private readonly Dictionary<uint, string> _cache = new(Math.Min(strings.Length / 16, 1 << 18));
 
         public string Read(uint offset, uint typeId, string what)
         {
@@ -96,7 +100,9 @@ internal static class BtfReader
             }
             else if (offset - _base < (uint)strings.Length)
             {
-                return Btf.DecodeString(strings, offset - _base);
+                if (!_cache.TryGetValue(offset, out var s))
+                    _cache[offset] = s = Btf.DecodeString(strings, offset - _base);
+                return s;
             }
             throw Invalid($"[{typeId}] Invalid name_offset:{offset} ({what})");
         }

@@ -5,7 +5,7 @@ namespace Ebpf.Btf;
 /// header layout, per-kind meta rules (names, vlen, kind_flag, sizes), type ids in range, members and
 /// params of valid kinds and within their struct, no cycles except through pointers, DATASEC variables
 /// sorted and in range, DECL_TAG targets and component indexes. The first violation is reported as
-/// EINVAL (ENOTSUPP for unsupported encodings) with a message in the kernel's log style:
+/// EINVAL (ENOTSUPP for unsupported encodings, EEXIST for loops, as the kernel returns) with a message in the kernel's log style:
 /// <c>[id] KIND name problem</c>.
 /// </summary>
 public static class BtfValidator
@@ -323,7 +323,7 @@ public static class BtfValidator
                 switch (state[child - first])
                 {
                     case 1:
-                        throw Fail(btf.GetType(child), "Loop detected");
+                        throw Fail(btf.GetType(child), "Loop detected", Errno.EEXIST);
                     case 0:
                         state[child - first] = 1;
                         stack.Push((child, LayoutEdges(btf.GetType(child)).GetEnumerator()));

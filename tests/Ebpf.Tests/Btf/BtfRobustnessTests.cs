@@ -64,7 +64,7 @@ public class BtfRobustnessTests
     {
         byte[] raw = BtfFixtures.TypesElf().FindSection(BtfElf.BtfSection)!.Data.ToArray();
         var rng = new Random(1234);
-        for (int round = 0; round < 3000; round++)
+        for (int round = 0; round < 1500; round++)
         {
             byte[] m = (byte[])raw.Clone();
             int edits = rng.Next(1, 4);
@@ -112,6 +112,28 @@ public class BtfRobustnessTests
         byte[] strEnd = (byte[])raw.Clone();
         strEnd[^1] = (byte)'x';
         Assert.Contains("Invalid string section", Assert.Throws<BpfException>(() => Ebpf.Btf.Btf.Parse(strEnd)).Message);
+    }
+
+    [Fact]
+    public void Cyclic_types_fail_to_print_instead_of_overflowing_the_stack()
+    {
+        var b = new BtfBuilder();
+        b.AddTypedef("a", 2);
+        b.AddTypedef("b", 1);
+        b.AddPtr(4);
+        b.AddPtr(3);
+        b.AddStruct("", 8, new BtfMember("self", 5, 0));
+        b.AddConst(5);
+        b.AddStruct("user", 8, new BtfMember("x", 5, 0));
+        var btf = b.Build();
+        Assert.NotNull(BtfValidator.Check(btf));
+        var e = Record.Exception(() => new BtfCPrinter(btf).Print());
+        Assert.True(e is null or BpfException, e?.ToString());
+
+        var huge = new BtfBuilder();
+        uint i = huge.AddInt("int", 4, BtfIntEncoding.Signed);
+        huge.AddStruct("huge", uint.MaxValue, new BtfMember("x", i, 0));
+        Assert.Equal(Errno.E2BIG, Assert.Throws<BpfException>(() => new BtfCPrinter(huge.Build()).Print()).Errno);
     }
 
     [Fact]

@@ -54,6 +54,24 @@ public class BtfValidatorTests
     }
 
     [Fact]
+    public void Fixture_passes_after_libbpf_style_datasec_fixups()
+    {
+        // Fill DATASEC sizes and variable offsets the way libbpf does from ELF section sizes and symbols.
+        var elf = BtfFixtures.TypesElf();
+        var btf = BtfFixtures.Types();
+        var symbols = elf.Symbols.Where(s => s.Name.Length > 0).GroupBy(s => s.Name).ToDictionary(g => g.Key, g => g.First());
+        var fixedBtf = btf.Rewrite(t => t is BtfDatasec d
+            ? new BtfDatasec(d.Name, (uint)(elf.FindSection(d.Name)?.Size ?? 0),
+                d.Variables.Select(v => v with { Offset = (uint)symbols[btf.GetType(v.Type).Name].Value }).ToList())
+            : t);
+        Assert.Equal(btf.Types.Count, fixedBtf.Types.Count);
+        Assert.Null(BtfValidator.Check(fixedBtf));
+        var bss = fixedBtf.FindDatasec(".bss")!;
+        Assert.True(bss.Size >= 128 + 48 + 8);
+        Assert.Equal(bss.Variables.Select(v => v.Offset).Order(), bss.Variables.Select(v => v.Offset));
+    }
+
+    [Fact]
     public void Names_must_be_identifiers_or_empty_per_kind()
     {
         var (b, i) = WithInt();
