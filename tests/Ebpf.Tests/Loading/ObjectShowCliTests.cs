@@ -43,6 +43,15 @@ public sealed class ObjectShowCliTests
     }
 
     [Fact]
+    public void ProgramsWithUndefinedSymbolsAreMarked()
+    {
+        var result = CliRunner.Run("object", "show", SharedData.Fixture("loading/unresolved.bpf.o"));
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("prog uses_missing: socket_filter  section socket  insns 4  unresolved defined_elsewhere", result.Stdout);
+        Assert.Contains("prog self_contained: socket_filter  section socket  insns 2\n", result.Stdout.Replace("\r", ""));
+    }
+
+    [Fact]
     public void BadFileIsAnErrorWithErrno()
     {
         var result = CliRunner.Run("object", "show", "/nonexistent.o");
