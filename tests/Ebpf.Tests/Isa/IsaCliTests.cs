@@ -28,14 +28,14 @@ public class IsaCliTests
     [Fact]
     public void Disasm_object_in_llvm_style_prints_sections_symbols_and_labels()
     {
-        var r = CliRunner.Run("disasm", SharedData.Fixture("isa/calls.bpf.o"));
+        var r = CliRunner.Run("disasm", SharedData.Fixture("isa/calls.bpf.o"), "--sections");
         Assert.Equal(0, r.ExitCode);
         Assert.Contains("Disassembly of section .text:", r.Stdout);
         Assert.Contains("Disassembly of section tc:", r.Stdout);
         Assert.Contains("0000000000000000 <calls>:", r.Stdout);
         Assert.Contains("if r6 == 0 goto +19 <LBB2_2>", r.Stdout);
         Assert.Contains("       8:\tcall 1\n", r.Stdout);
-        var empty = CliRunner.Run("disasm", SharedData.Fixture("isa/atomics.bpf.o"));
+        var empty = CliRunner.Run("disasm", SharedData.Fixture("isa/atomics.bpf.o"), "--sections");
         Assert.StartsWith("\nDisassembly of section tc:\n", empty.Stdout); // the empty .text is not listed
     }
 

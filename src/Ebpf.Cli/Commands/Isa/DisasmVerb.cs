@@ -26,11 +26,20 @@ internal sealed class DisasmVerb : ICliVerb
         style.AcceptOnlyFromAmong("llvm", "conformance", "kernel");
         var bytes = new Option<bool>("--bytes") { Description = "Show the instruction bytes" };
         var lenient = new Option<bool>("--lenient") { Description = "Print undecodable instructions instead of failing" };
-        var command = new Command("disasm", "Disassemble BPF instructions from an object, a .bin or a .data file") { file, section, style, bytes, lenient };
+        var sections = new Option<bool>("--sections") { Description = "For an ELF object: print raw code sections like llvm-objdump -d instead of linked programs" };
+        var command = new Command("disasm", "Disassemble BPF instructions from an object (each program after linking, with source lines), a .bin or a .data file")
+        {
+            file, section, style, bytes, lenient, sections,
+        };
         CliConsole.SetBody(command, pr =>
         {
             string path = pr.GetValue(file)!;
             var chosen = pr.GetValue(style) switch { "conformance" => Style.Conformance, "kernel" => Style.Kernel, _ => Style.Llvm };
+            // An object without --section/--sections is shown the way it will be loaded: per program, linked,
+            // with line_info source lines (libbpf's view); the section view is llvm-objdump's.
+            if (pr.GetValue(section) is null && !pr.GetValue(sections) && LinkedProgramListing.IsElf(path))
+                return LinkedProgramListing.Print(path, chosen == Style.Llvm ? LinkedProgramListing.Dialect.Llvm
+                    : chosen == Style.Kernel ? LinkedProgramListing.Dialect.Kernel : LinkedProgramListing.Dialect.Conformance, CliConsole.IsJson(pr));
             var programs = IsaInput.Load(path, pr.GetValue(section));
             if (!pr.GetValue(lenient))
             {
