@@ -30,7 +30,7 @@ public class ProgramLoadTests
     ];
 
     [Fact]
-    public void SocketFilterTestRunReturnsSkbLengthAndEchoesData()
+    public void SocketFilterTestRunReturnsL3LengthAndZeroedL2Header()
     {
         Require();
         using var prog = LoadSocketFilter(ReturnSkbLen, "sf_len");
@@ -38,7 +38,8 @@ public class ProgramLoadTests
         var result = prog.TestRun(new TestRunOptions { Data = packet });
         // eth_type_trans pulls the 14-byte Ethernet header before a socket filter runs (§3.2 step 9).
         Assert.Equal(64u - 14, result.ReturnValue);
-        Assert.Equal(packet, result.DataOut);
+        // An L3 program's data_out starts with 14 zeroed bytes in place of the Ethernet header (§3.2 step 18).
+        Assert.Equal(new byte[14].Concat(packet.Skip(14)).ToArray(), result.DataOut);
         Assert.Equal(ProgramType.SocketFilter, prog.Type);
         Assert.Equal("sf_len", prog.Name);
     }
