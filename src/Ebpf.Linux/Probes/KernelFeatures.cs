@@ -79,6 +79,7 @@ public static class KernelFeatures
         ProgramType.Netfilter => AttachType.Netfilter,
         ProgramType.CgroupSkb => AttachType.CgroupInetIngress,
         ProgramType.CgroupSock => AttachType.CgroupInetSockCreate,
+        ProgramType.Lsm => AttachType.LsmMac,
         _ => 0,
     };
 
@@ -99,12 +100,21 @@ public static class KernelFeatures
             // still fails here (missing attach target, sleepable-only) got as far as the verifier, which
             // explains itself in the log: the type exists.
             bool reachedVerifier = !string.IsNullOrWhiteSpace(e.Log);
-            string firstLine = e.Log?.Split('\n', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault() ?? e.Message;
-            if (NeedsAttachTarget(t) && !reachedVerifier && e.Errno == Errno.EINVAL)
-                return new FeatureProbe(false, e.Errno, $"{e.Message} (needs an attach target; could not confirm)");
-            return new FeatureProbe(reachedVerifier, e.Errno, reachedVerifier ? $"known: {firstLine}" : e.Message);
+            if (reachedVerifier)
+                return new FeatureProbe(true, e.Errno, $"known: {VerdictLine(e.Log!) ?? e.Message}");
+            // Types that need a BTF attach target may be refused before the verifier. An unknown type is
+            // always EINVAL (find_prog_type), so any other errno means the kernel recognised the type.
+            if (NeedsAttachTarget(t) && e.Errno != Errno.EINVAL)
+                return new FeatureProbe(true, e.Errno, $"known: refused without an attach target ({e.Message})");
+            return new FeatureProbe(false, e.Errno, e.Message);
         }
     });
+
+    /// <summary>The verifier's verdict in a log: the first line that is neither an instruction/state trace nor the stats line.</summary>
+    private static string? VerdictLine(string log) =>
+        log.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .FirstOrDefault(l => !char.IsAsciiDigit(l[0]) && !l.StartsWith("processed ", StringComparison.Ordinal)
+                && !l.StartsWith("func#", StringComparison.Ordinal) && !l.StartsWith("Live regs", StringComparison.Ordinal) && !l.StartsWith(' '));
 
     private static ProgramLoadOptions ProbeOptions(ProgramType type, Instruction[] insns, VerifierLogLevel level) => new()
     {
@@ -143,8 +153,7 @@ public static class KernelFeatures
                 || log.Contains("program of this type cannot use helper", StringComparison.Ordinal);
             if (log.Length == 0)
                 return new FeatureProbe(false, e.Errno, e.Message);
-            string line = log.Split('\n').FirstOrDefault(l => l.Contains("func", StringComparison.Ordinal)) ?? e.Message;
-            return new FeatureProbe(!gated, e.Errno, line);
+            return new FeatureProbe(!gated, e.Errno, VerdictLine(log) ?? e.Message);
         }
     });
 
