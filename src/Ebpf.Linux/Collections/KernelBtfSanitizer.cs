@@ -13,8 +13,8 @@ namespace Ebpf.Linux.Collections;
 /// </summary>
 public static class KernelBtfSanitizer
 {
-    /// <summary>The sanitised BTF, or null with a reason when a DATASEC cannot be fixed without the ELF.</summary>
-    public static (Btf.Btf? Btf, string? Problem) Sanitize(ObjectSpec spec, ElfFile? elf)
+    /// <summary>The sanitised BTF (parsed, and the raw bytes to load), or null with a reason when a DATASEC cannot be fixed without the ELF.</summary>
+    public static (Btf.Btf? Btf, byte[]? Raw, string? Problem) Sanitize(ObjectSpec spec, ElfFile? elf)
     {
         var btf = spec.Btf ?? throw new BpfException(Errno.EINVAL, $"{spec.Name}: no BTF to sanitise");
         var types = new List<BtfType>(btf.Types);
@@ -47,6 +47,14 @@ public static class KernelBtfSanitizer
                     types.Add(new BtfVar("dummy_ksym", intId, BtfVarLinkage.GlobalAllocated));
                     dummyKsymVar = firstId + (uint)types.Count - 1;
                 }
+                // Kernel variables are typed `const void` or an opaque struct in objects: give them a sized type.
+                uint dummyInt = dummyKsymVar.Value - 1;
+                foreach (var v in ds.Variables)
+                {
+                    int index = (int)(v.Type - firstId);
+                    if (index >= 0 && index < types.Count && types[index] is BtfVar kv)
+                        types[index] = new BtfVar(kv.Name, dummyInt, BtfVarLinkage.GlobalAllocated);
+                }
                 types[i] = new BtfDatasec(ds.Name, 4, [new BtfVarSecinfo(dummyKsymVar.Value, 0, 4)]);
                 continue;
             }
@@ -58,7 +66,7 @@ public static class KernelBtfSanitizer
                     string name = btf.GetType(v.Type).Name;
                     var ext = spec.Externs.FirstOrDefault(e => e.Name == name && e.Kind == ExternKind.Kconfig);
                     return new BtfVarSecinfo(v.Type, ext?.DataOffset ?? 0, v.Size);
-                }).ToList();
+                }).OrderBy(v => v.Offset).ToList();
                 types[i] = new BtfDatasec(ds.Name, map?.ValueSize ?? (uint)vars.Sum(v => (long)v.Size), vars);
                 continue;
             }
@@ -74,7 +82,7 @@ public static class KernelBtfSanitizer
                     types[i] = new BtfDatasec(ds.Name, dataMap.ValueSize, ds.Variables.ToList());
                     continue;
                 }
-                return (null, $"DATASEC '{ds.Name}': needs the ELF symbols to place its {ds.Variables.Count} variables");
+                return (null, null, $"DATASEC '{ds.Name}': needs the ELF symbols to place its {ds.Variables.Count} variables");
             }
             var offsets = elf!.Symbols
                 .Where(s => s.SectionIndex == section.Index && s.Name.Length > 0 && s.Type != ElfSymbolType.Section)
@@ -85,7 +93,7 @@ public static class KernelBtfSanitizer
             {
                 string name = btf.GetType(v.Type).Name;
                 if (!offsets.TryGetValue(name, out ulong offset))
-                    return (null, $"DATASEC '{ds.Name}': no ELF symbol for variable '{name}'");
+                    return (null, null, $"DATASEC '{ds.Name}': no ELF symbol for variable '{name}'");
                 placed.Add(new BtfVarSecinfo(v.Type, (uint)offset, v.Size));
             }
             placed.Sort((a, b) => a.Offset.CompareTo(b.Offset));
@@ -93,6 +101,33 @@ public static class KernelBtfSanitizer
         }
 
         byte[] raw = BtfWriter.Write(types);
-        return (Btf.Btf.Parse(raw), null);
+        // The writer keeps only the strings types use; line_info names file and source-line strings too.
+        var lineStrings = spec.Programs.SelectMany(p => p.LineInfos).SelectMany(l => new[] { l.FileName, l.LineText });
+        raw = AppendStrings(raw, lineStrings);
+        return (Btf.Btf.Parse(raw), raw, null);
+    }
+
+    /// <summary>Adds strings missing from a raw BTF's string section at its end (header str_len grows).</summary>
+    public static byte[] AppendStrings(byte[] raw, IEnumerable<string> strings)
+    {
+        var parsed = Btf.Btf.Parse(raw);
+        var extra = new MemoryStream();
+        var added = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var str in strings)
+        {
+            if (str.Length == 0 || parsed.TryFindString(str, out _) || !added.Add(str))
+                continue;
+            extra.Write(System.Text.Encoding.UTF8.GetBytes(str));
+            extra.WriteByte(0);
+        }
+        if (extra.Length == 0)
+            return raw;
+        var result = new byte[raw.Length + extra.Length];
+        raw.CopyTo(result, 0);
+        extra.ToArray().CopyTo(result, raw.Length);
+        // The writer puts the string section last, so growing str_len is enough.
+        uint strLen = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(result.AsSpan(20));
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(result.AsSpan(20), strLen + (uint)extra.Length);
+        return result;
     }
 }

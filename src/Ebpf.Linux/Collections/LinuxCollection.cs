@@ -79,15 +79,15 @@ public sealed class LinuxCollection : IDisposable
     {
         if (!options.LoadBtf || spec.Btf is null)
             return null;
-        var (sanitized, problem) = KernelBtfSanitizer.Sanitize(spec, options.Elf);
-        if (sanitized is null)
+        var (sanitized, raw, problem) = KernelBtfSanitizer.Sanitize(spec, options.Elf);
+        if (sanitized is null || raw is null)
         {
             Warnings.Add($"{spec.Name}: loading without BTF: {problem}");
             return null;
         }
         try
         {
-            Btf = KernelBtf.Load(sanitized.ToBytes());
+            Btf = KernelBtf.Load(raw);
             return sanitized;
         }
         catch (BpfException e)
