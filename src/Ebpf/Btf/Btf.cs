@@ -36,6 +36,9 @@ public sealed partial class Btf
 
     public BtfHeader Header { get; }
 
+    /// <summary>The length of the raw blob this BTF was parsed from (null when built in code).</summary>
+    public int? SourceLength { get; internal set; }
+
     /// <summary>The base BTF of a split BTF, or null.</summary>
     public Btf? Base { get; }
 

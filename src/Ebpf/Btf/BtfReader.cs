@@ -19,7 +19,7 @@ internal static class BtfReader
         var strings = strSection.ToArray();
         var names = new NameReader(strings, baseBtf);
         var types = ReadTypes(typeSection, baseBtf is null ? 1 : baseBtf.MaxTypeId + 1, names);
-        return new Btf(header, baseBtf, types, strings);
+        return new Btf(header, baseBtf, types, strings) { SourceLength = data.Length };
     }
 
     private static BpfException Invalid(string message) => new(Errno.EINVAL, message);
@@ -169,7 +169,7 @@ internal static class BtfReader
             case BtfKind.Volatile: return new BtfVolatile(sizeOrType, name);
             case BtfKind.Const: return new BtfConst(sizeOrType, name);
             case BtfKind.Restrict: return new BtfRestrict(sizeOrType, name);
-            case BtfKind.TypeTag: return new BtfTypeTag(name, sizeOrType);
+            case BtfKind.TypeTag: return new BtfTypeTag(name, sizeOrType, kflag);
             case BtfKind.Float: return new BtfFloat(name, sizeOrType);
             case BtfKind.Fwd: return new BtfFwd(name, kflag);
             case BtfKind.Array: return new BtfArray(U32(extra, 0), U32(extra, 4), U32(extra, 8), name);
@@ -230,7 +230,7 @@ internal static class BtfReader
                 return new BtfDatasec(name, sizeOrType, vars);
             }
             case BtfKind.DeclTag:
-                return new BtfDeclTag(name, sizeOrType, (int)U32(extra, 0));
+                return new BtfDeclTag(name, sizeOrType, (int)U32(extra, 0), kflag);
             default:
                 throw Invalid($"[{id}] Invalid kind:{(int)kind}");
         }

@@ -112,13 +112,17 @@ internal sealed partial class ObjectReader
         kconfig.Sort((a, b) => a.Align != b.Align ? b.Align.CompareTo(a.Align)
             : a.Size != b.Size ? a.Size.CompareTo(b.Size)
             : string.CompareOrdinal(a.Name, b.Name));
-        uint offset = 0;
+        ulong end = 0;
         foreach (var k in kconfig)
         {
-            offset = (offset + k.Align - 1) / k.Align * k.Align;
-            AddExtern(new ExternSpec(k.Name, ExternKind.Kconfig, k.Weak, k.Id, k.TypeName, k.Size, k.Align, offset));
-            offset += k.Size;
+            ulong start = (end + k.Align - 1) / k.Align * k.Align;
+            end = start + k.Size;
+            // Kconfig values are scalars and small char arrays; a huge one means corrupt BTF.
+            if (end > DataMapReader.MaxDataSectionSize)
+                throw new BpfException(Errno.E2BIG, $"{_source}: extern (kcfg) '{k.Name}': .kconfig data would be {end} bytes");
+            AddExtern(new ExternSpec(k.Name, ExternKind.Kconfig, k.Weak, k.Id, k.TypeName, k.Size, k.Align, (uint)start));
         }
+        uint offset = (uint)end;
         SetKconfigMap(new MapSpec
         {
             Name = DataMapReader.InternalMapName(_spec.Name, ".kconfig"),
@@ -174,7 +178,7 @@ internal sealed partial class ObjectReader
                 {
                     var candidate = _spec.Maps[index];
                     ulong size = Math.Max(symbolSizes.GetValueOrDefault(candidate.Name), BtfMapReader.DefinitionSize(btf, candidate));
-                    if (off <= rel.Offset && rel.Offset + 8 <= off + size)
+                    if (size >= 8 && off <= rel.Offset && rel.Offset - off <= size - 8)
                     {
                         outer = candidate;
                         outerOffset = off;
@@ -186,11 +190,15 @@ internal sealed partial class ObjectReader
                     ?? throw new BpfException(Errno.EINVAL, $"{_source}: map '{outer.Name}': relo #{r} for a map without a trailing 'values' member");
                 if (rel.Offset - outerOffset < valuesOffset || (rel.Offset - outerOffset - valuesOffset) % 8 != 0)
                     throw new BpfException(Errno.EINVAL, $"{_source}: map '{outer.Name}': relo #{r} at offset {rel.Offset} is not a 'values' slot");
-                uint slot = (uint)((rel.Offset - outerOffset - valuesOffset) / 8);
+                ulong slotIndex = (rel.Offset - outerOffset - valuesOffset) / 8;
+                if (slotIndex >= outer.MaxEntries)
+                    throw new BpfException(Errno.EINVAL, $"{_source}: map '{outer.Name}': slot {slotIndex} is beyond max_entries {outer.MaxEntries}");
+                uint slot = (uint)slotIndex;
                 string target;
                 if (outer.Type == Abi.MapType.ProgArray)
                 {
-                    var prog = _code.ContainsKey(sym.SectionIndex) ? FunctionAt(sym.SectionIndex, (int)(sym.Value / Instruction.Size)) : null;
+                    var prog = _code.ContainsKey(sym.SectionIndex) && sym.Value / Instruction.Size < int.MaxValue
+                        ? FunctionAt(sym.SectionIndex, (int)(sym.Value / Instruction.Size)) : null;
                     if (prog is null || !prog.IsEntry)
                         throw new BpfException(Errno.EINVAL, $"{_source}: map '{outer.Name}': slot {slot} names '{sym.Name}', which is not a program");
                     target = prog.Name;
