@@ -84,3 +84,28 @@ public class FeatureTests(ITestOutputHelper output)
         Assert.Same(KernelFeatures.ProbeHelper(ProgramType.Xdp, 1), KernelFeatures.ProbeHelper(ProgramType.Xdp, 1));
     }
 }
+
+public class FeatureProbeCliTests
+{
+    [Fact]
+    public void FeatureProbePrintsBpftoolStyleLines()
+    {
+        KernelRequirement.Require();
+        var r = CliRunner.Run("feature", "probe");
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("eBPF program_type xdp is available", r.Stdout);
+        Assert.Contains("eBPF map_type percpu_hash is available", r.Stdout);
+        Assert.Contains("Global subprogram arg:ctx decl tag is supported", r.Stdout);
+    }
+
+    [Fact]
+    public void FeatureProbeJson()
+    {
+        KernelRequirement.Require();
+        var r = CliRunner.Run("-j", "feature", "probe");
+        Assert.Equal(0, r.ExitCode);
+        using var doc = System.Text.Json.JsonDocument.Parse(r.Stdout);
+        Assert.True(doc.RootElement.GetProperty("program_types").GetProperty("sched_cls").GetBoolean());
+        Assert.True(doc.RootElement.GetProperty("arg_ctx_decl_tag").GetBoolean());
+    }
+}
