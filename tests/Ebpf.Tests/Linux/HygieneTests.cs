@@ -79,6 +79,12 @@ public class HygieneTests
         Assert.Throws<BpfException>(() => KernelBtf.Load(bad.ToArray()));
         Assert.Throws<BpfException>(() => KernelMap.Create(new MapCreateOptions { Type = MapType.Array, KeySize = 3, ValueSize = 4, MaxEntries = 1 }));
         Assert.Throws<BpfException>(() => KernelMap.FromId(uint.MaxValue));
+        // A whole collection (BTF, maps, inner templates, programs), and a failing one.
+        using (var c = LinuxKernel.LoadFile(SharedData.Fixture("linux/collection.bpf.o")))
+            c.Programs["entry"].TestRun(new TestRunOptions { Data = Packet(64) });
+        var broken = Ebpf.Loading.ObjectSpec.Load(SharedData.Fixture("linux/collection.bpf.o"));
+        broken.FindProgram("do_tail")!.Instructions = [Instruction.Exit()];
+        Assert.Throws<BpfException>(() => LinuxKernel.Load(broken));
         // Probes create and drop objects of every kind.
         KernelFeatures.ProbeMapType(MapType.SkStorage);
         KernelFeatures.ProbeMapType(MapType.HashOfMaps);
