@@ -1,0 +1,65 @@
+using System.CommandLine;
+using Ebpf.Abi;
+using Ebpf.Cli.Commands.Loading;
+using Ebpf.Linux.Probes;
+
+namespace Ebpf.Cli.Commands.Linux;
+
+/// <summary>
+/// `ebpf feature probe [--helpers]`: what the running kernel supports, found by loading tiny programs and
+/// creating tiny maps (bpftool feature probe kernel). Needs bpf(2) (root or CAP_BPF).
+/// </summary>
+internal sealed class FeatureProbeCommand : ICliVerb
+{
+    public IReadOnlyList<string> Path => ["feature", "probe"];
+
+    public Command Create()
+    {
+        var helpers = new Option<bool>("--helpers") { Description = "Also probe which helpers each program type may call" };
+        var command = new Command("probe", "Probe the running kernel's program types, map types, helpers and BTF features") { helpers };
+        CliConsole.SetBody(command, pr =>
+        {
+            var bpf = KernelFeatures.Bpf;
+            if (!bpf.Supported)
+                throw new BpfException(bpf.Errno, $"bpf(2) is not usable: {bpf.Detail}");
+            var progTypes = Enum.GetValues<ProgramType>().Where(t => t != ProgramType.Unspec)
+                .Select(t => (Name: KernelNames.Of(t), Type: t, Probe: KernelFeatures.ProbeProgramType(t))).ToList();
+            var mapTypes = Enum.GetValues<MapType>().Where(t => t != MapType.Unspec)
+                .Select(t => (Name: KernelNames.Of(t), Probe: KernelFeatures.ProbeMapType(t))).ToList();
+            var helperSets = pr.GetValue(helpers)
+                ? progTypes.Where(p => p.Probe.Supported).ToDictionary(p => p.Name, p => KernelFeatures.SupportedHelpers(p.Type))
+                : null;
+            bool argCtx = KernelFeatures.SupportsArgCtxTag;
+            if (CliConsole.IsJson(pr))
+            {
+                CliConsole.WriteJson(new
+                {
+                    program_types = progTypes.ToDictionary(p => p.Name, p => p.Probe.Supported),
+                    map_types = mapTypes.ToDictionary(m => m.Name, m => m.Probe.Supported),
+                    helpers = helperSets,
+                    arg_ctx_decl_tag = argCtx,
+                });
+                return 0;
+            }
+            var o = CliConsole.Out;
+            o.WriteLine("Scanning eBPF program types...");
+            foreach (var p in progTypes)
+                o.WriteLine($"eBPF program_type {p.Name} is {(p.Probe.Supported ? "" : "NOT ")}available");
+            o.WriteLine();
+            o.WriteLine("Scanning eBPF map types...");
+            foreach (var m in mapTypes)
+                o.WriteLine($"eBPF map_type {m.Name} is {(m.Probe.Supported ? "" : "NOT ")}available");
+            if (helperSets is not null)
+            {
+                o.WriteLine();
+                o.WriteLine("Scanning eBPF helper functions...");
+                foreach (var (name, ids) in helperSets)
+                    o.WriteLine($"eBPF helpers supported for program type {name}: {string.Join(", ", ids)}");
+            }
+            o.WriteLine();
+            o.WriteLine($"Global subprogram arg:ctx decl tag is {(argCtx ? "" : "NOT ")}supported");
+            return 0;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,135 @@
+using System.Text;
+using Ebpf.Abi;
+using Ebpf.Linux.Native;
+
+namespace Ebpf.Linux;
+
+/// <summary>Inputs of BPF_LINK_CREATE (the generic head; per-type extras go in the union words).</summary>
+public sealed class LinkCreateOptions
+{
+    public required KernelProgram Program { get; init; }
+    /// <summary>The object to attach to: a cgroup or netns directory fd, a map fd, or a program fd.</summary>
+    public System.Runtime.InteropServices.SafeHandle? TargetFd { get; init; }
+    /// <summary>The interface index (XDP, tcx, netkit) when there is no target fd.</summary>
+    public uint TargetIfindex { get; init; }
+    public required AttachType AttachType { get; init; }
+    public uint Flags { get; init; }
+    /// <summary>target_btf_id (freplace/fentry to a program's BTF function).</summary>
+    public uint TargetBtfId { get; init; }
+}
+
+/// <summary>A link: a program attached to a hook, held by this fd (or a pin) and detached when the last reference goes.</summary>
+public sealed unsafe class KernelLink : IDisposable
+{
+    private KernelLink(BpfFd fd, string what)
+    {
+        Fd = fd;
+        What = what;
+    }
+
+    public BpfFd Fd { get; }
+    private string What { get; }
+
+    /// <summary>BPF_LINK_CREATE.</summary>
+    public static KernelLink Create(LinkCreateOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        string what = $"{options.Program.Name} {options.AttachType}";
+        using var prog = options.Program.Fd.Lease();
+        bool targetAdded = false;
+        options.TargetFd?.DangerousAddRef(ref targetAdded);
+        try
+        {
+        var attr = new LinkCreateAttr
+        {
+            ProgFd = prog.Value,
+            TargetFdOrIfindex = options.TargetFd is { } t ? (uint)t.DangerousGetHandle().ToInt64() : options.TargetIfindex,
+            AttachType = (uint)options.AttachType,
+            Flags = options.Flags,
+            Union0 = options.TargetBtfId,
+        };
+        long fd = BpfSyscall.Invoke(BpfCommand.LinkCreate, ref attr, what);
+        return new KernelLink(BpfSyscall.NewFd(fd, BpfObjectKind.Link), what);
+        }
+        finally
+        {
+            if (targetAdded)
+                options.TargetFd!.DangerousRelease();
+        }
+    }
+
+    /// <summary>BPF_RAW_TRACEPOINT_OPEN: attaches a raw_tracepoint program; the result is a link (5.8+).</summary>
+    public static KernelLink AttachRawTracepoint(KernelProgram program, string tracepoint)
+    {
+        string what = $"{program.Name} {tracepoint}";
+        byte[] name = Encoding.ASCII.GetBytes(tracepoint + "\0");
+        using var prog = program.Fd.Lease();
+        fixed (byte* n = name)
+        {
+            var attr = new RawTracepointOpenAttr { Name = (ulong)n, ProgFd = prog.Value };
+            long fd = BpfSyscall.Invoke(BpfCommand.RawTracepointOpen, ref attr, what);
+            return new KernelLink(BpfSyscall.NewFd(fd, BpfObjectKind.Link), what);
+        }
+    }
+
+    public static KernelLink FromFd(BpfFd fd) => new(fd, "link");
+
+    /// <summary>BPF_LINK_GET_FD_BY_ID.</summary>
+    public static KernelLink FromId(uint id) => new(KernelObjects.OpenById(BpfObjectKind.Link, id), $"link {id}");
+
+    public static KernelLink LoadPinned(string path) => new(BpfFs.Get(path, BpfObjectKind.Link), path);
+
+    public void Pin(string path) => BpfFs.Pin(Fd, path, What);
+
+    /// <summary>BPF_LINK_UPDATE: swaps the program; with <paramref name="expected"/>, only if that one is attached (BPF_F_REPLACE).</summary>
+    public void Update(KernelProgram newProgram, KernelProgram? expected = null)
+    {
+        using var link = Fd.Lease();
+        using var prog = newProgram.Fd.Lease();
+        using var old = FdLease.Of(expected?.Fd);
+        var attr = new LinkUpdateAttr
+        {
+            LinkFd = link.Value,
+            NewProgFd = prog.Value,
+            Flags = expected is null ? 0u : 4u, // BPF_F_REPLACE
+            OldProgFd = old.Value,
+        };
+        BpfSyscall.Invoke(BpfCommand.LinkUpdate, ref attr, What);
+    }
+
+    /// <summary>BPF_LINK_DETACH: detaches the program while the link object (and this fd) stays valid.</summary>
+    public void Detach()
+    {
+        using var link = Fd.Lease();
+        var attr = new LinkDetachAttr { LinkFd = link.Value };
+        BpfSyscall.Invoke(BpfCommand.LinkDetach, ref attr, What);
+    }
+
+    public LinkInfo GetInfo()
+    {
+        var name = new byte[256];
+        var probe = new LinkInfoNative();
+        ObjectInfo.Get(Fd, ref probe, What);
+        string? tracepoint = null;
+        if ((LinkType)probe.Type == LinkType.RawTracepoint)
+        {
+            fixed (byte* n = name)
+            {
+                var again = new LinkInfoNative { Union0 = (ulong)n, Union1 = (uint)name.Length };
+                ObjectInfo.Get(Fd, ref again, What);
+                tracepoint = KernelProgram.ReadCString(name);
+                probe = again;
+            }
+        }
+        return new LinkInfo
+        {
+            Type = (LinkType)probe.Type,
+            Id = probe.Id,
+            ProgramId = probe.ProgId,
+            TracepointName = tracepoint,
+            TypeSpecific = tracepoint is null ? [probe.Union0, probe.Union1, probe.Union2, probe.Union3] : [],
+        };
+    }
+
+    public void Dispose() => Fd.Dispose();
+}

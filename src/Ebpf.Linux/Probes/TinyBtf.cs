@@ -1,0 +1,115 @@
+using System.Buffers.Binary;
+using System.Text;
+
+namespace Ebpf.Linux.Probes;
+
+/// <summary>
+/// A minimal writer of raw .BTF blobs (header, type section, string section) for the handful of
+/// types feature probes and tests need. Not a general BTF library: that lives in Ebpf.Btf.
+/// </summary>
+public sealed class TinyBtf
+{
+    private const int KindInt = 1, KindPtr = 2, KindStruct = 4, KindFunc = 12, KindFuncProto = 13, KindDeclTag = 17;
+
+    private readonly MemoryStream _types = new();
+    private readonly MemoryStream _strings = new();
+    private readonly Dictionary<string, uint> _stringOffsets = new(StringComparer.Ordinal);
+    private uint _nextId = 1;
+
+    public TinyBtf()
+    {
+        _strings.WriteByte(0);
+        _stringOffsets[""] = 0;
+    }
+
+    public uint String(string s)
+    {
+        if (_stringOffsets.TryGetValue(s, out uint off))
+            return off;
+        off = (uint)_strings.Length;
+        _strings.Write(Encoding.UTF8.GetBytes(s));
+        _strings.WriteByte(0);
+        _stringOffsets[s] = off;
+        return off;
+    }
+
+    private void U32(uint v)
+    {
+        Span<byte> b = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(b, v);
+        _types.Write(b);
+    }
+
+    private uint Type(string name, int kind, int vlen, uint sizeOrType, bool kindFlag = false)
+    {
+        U32(String(name));
+        U32((uint)vlen | ((uint)kind << 24) | (kindFlag ? 1u << 31 : 0));
+        U32(sizeOrType);
+        return _nextId++;
+    }
+
+    /// <summary>INT: size in bytes; signed sets BTF_INT_SIGNED.</summary>
+    public uint Int(string name, uint size, bool signed = true)
+    {
+        uint id = Type(name, KindInt, 0, size);
+        U32((signed ? 1u << 24 : 0) | (size * 8));
+        return id;
+    }
+
+    public uint Pointer(uint target) => Type("", KindPtr, 0, target);
+
+    /// <summary>STRUCT with (name, type, bit offset) members.</summary>
+    public uint Struct(string name, uint size, params (string Name, uint Type, uint BitOffset)[] members)
+    {
+        uint id = Type(name, KindStruct, members.Length, size);
+        foreach (var m in members)
+        {
+            U32(String(m.Name));
+            U32(m.Type);
+            U32(m.BitOffset);
+        }
+        return id;
+    }
+
+    public uint FuncProto(uint returnType, params (string Name, uint Type)[] parameters)
+    {
+        uint id = Type("", KindFuncProto, parameters.Length, returnType);
+        foreach (var p in parameters)
+        {
+            U32(String(p.Name));
+            U32(p.Type);
+        }
+        return id;
+    }
+
+    /// <summary>FUNC with linkage 0 static, 1 global.</summary>
+    public uint Func(string name, uint proto, bool global) => Type(name, KindFunc, global ? 1 : 0, proto);
+
+    /// <summary>DECL_TAG on a type (componentIndex -1) or on a member/parameter.</summary>
+    public uint DeclTag(string value, uint target, int componentIndex)
+    {
+        uint id = Type(value, KindDeclTag, 0, target);
+        U32((uint)componentIndex);
+        return id;
+    }
+
+    /// <summary>The blob: 24-byte header, types, strings.</summary>
+    public byte[] ToArray()
+    {
+        var types = _types.ToArray();
+        var strings = _strings.ToArray();
+        var blob = new byte[24 + types.Length + strings.Length];
+        var h = blob.AsSpan();
+        BinaryPrimitives.WriteUInt16LittleEndian(h, 0xEB9F);
+        h[2] = 1; // version
+        h[3] = 0; // flags
+        BinaryPrimitives.WriteUInt32LittleEndian(h[4..], 24);
+        BinaryPrimitives.WriteUInt32LittleEndian(h[8..], 0);
+        BinaryPrimitives.WriteUInt32LittleEndian(h[12..], (uint)types.Length);
+        BinaryPrimitives.WriteUInt32LittleEndian(h[16..], (uint)types.Length);
+        BinaryPrimitives.WriteUInt32LittleEndian(h[20..], (uint)strings.Length);
+        types.CopyTo(blob, 24);
+        strings.CopyTo(blob, 24 + types.Length);
+        return blob;
+    }
+}
