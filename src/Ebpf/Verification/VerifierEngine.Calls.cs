@@ -75,14 +75,15 @@ internal sealed partial class VerifierEngine
                 case HelperArgKind.ConstMapPtr:
                     if (reg.Type != RegisterType.MapPtr) throw TypeMismatch(regno, reg, "map_ptr");
                     map = reg.Map!;
-                    CheckMapCompatibility(map, proto, name, id);
                     break;
                 case HelperArgKind.PtrToMapKey:
                 case HelperArgKind.PtrToMapValue:
                 {
                     if (map is null) throw Fail($"invalid map_ptr to access map->{(arg.Kind == HelperArgKind.PtrToMapKey ? "key" : "value")}", Errno.EACCES);
                     int size = (int)(arg.Kind == HelperArgKind.PtrToMapKey ? map.KeySize : map.ValueSize);
+                    if (size == 0) throw Fail("invalid zero-sized read");
                     CheckHelperMemory(regno, reg, arg, proto, size, zeroSizeAllowed: false);
+                    if (arg.Kind == HelperArgKind.PtrToMapKey) _constKey = ConstStackKey(reg, size);
                     if (arg.Has(HelperArgFlags.Uninit)) writes.Add((regno, size));
                     break;
                 }
@@ -172,6 +173,7 @@ internal sealed partial class VerifierEngine
             }
         }
 
+        if (map is not null) CheckMapCompatibility(map, proto, name, id);
         if ((HelperId)id == HelperId.TailCall && _cur.References.Count > 0)
             throw Fail("tail_call would lead to reference leak", Errno.EINVAL);
 
@@ -196,6 +198,8 @@ internal sealed partial class VerifierEngine
         int allocSize = _allocSize;
         _retBound = -1;
         _allocSize = 0;
+        var constKey = _constKey;
+        _constKey = null;
 
         if (callbackInsn >= 0)
         {
@@ -204,13 +208,30 @@ internal sealed partial class VerifierEngine
         }
 
         ClobberCallerSaved();
-        SetReg(0, ReturnValue(proto, retMap, retBound, allocSize));
+        SetReg(0, ReturnValue(proto, retMap, retBound, allocSize, constKey));
     }
 
     private long _retBound = -1;
+    private ulong? _constKey;
+
+    /// <summary>The key's value when it sits on the stack as known bytes (zero bytes or a spilled constant).</summary>
+    private ulong? ConstStackKey(in RegisterState reg, int size)
+    {
+        if (reg.Type != RegisterType.Stack || !reg.VarOff.IsConst || size > 8) return null;
+        var frame = StackFrame(reg);
+        long off = reg.Off + (long)reg.VarOff.Value;
+        if (off % 8 == 0 && frame.Stack[FrameState.SlotOf((int)off)] is { IsFullSpill: true } spill && spill.Spilled.IsConst)
+            return size == 8 ? spill.Spilled.ConstValue : spill.Spilled.ConstValue & ((1UL << (size * 8)) - 1);
+        for (long o = off; o < off + size; o++)
+        {
+            var s = frame.Stack[FrameState.SlotOf((int)o)];
+            if (s.IsFullSpill || s[FrameState.ByteOf((int)o)] != StackByte.Zero) return null;
+        }
+        return 0;
+    }
     private int _allocSize;
 
-    private RegisterState ReturnValue(HelperPrototype proto, IVerifierMapInfo? map, long retBound, int allocSize)
+    private RegisterState ReturnValue(HelperPrototype proto, IVerifierMapInfo? map, long retBound, int allocSize, ulong? constKey)
     {
         switch (proto.Return)
         {
@@ -221,8 +242,14 @@ internal sealed partial class VerifierEngine
                 if (map is null) throw Fail("kernel subsystem misconfigured verifier", Errno.EINVAL);
                 var r = RegisterState.Pointer(RegisterType.MapValue);
                 r.Map = map;
-                r.MaybeNull = true;
-                r.Id = NewId();
+                // Array lookups with a constant in-range key cannot fail (6.12+: can_elide_value_nullness).
+                bool elide = proto.Id == HelperId.MapLookupElem && map.Type is MapType.Array or MapType.PercpuArray
+                    && constKey is { } key && key < map.MaxEntries;
+                if (!elide)
+                {
+                    r.MaybeNull = true;
+                    r.Id = NewId();
+                }
                 if ((map.Flags & MapFlags.RdonlyProg) != 0) r.ReadOnly = true;
                 return r;
             }
@@ -230,6 +257,7 @@ internal sealed partial class VerifierEngine
             {
                 var r = RegisterState.Pointer(RegisterType.RingbufMem);
                 r.MaybeNull = true;
+                NewId();
                 r.Id = NewId();
                 r.RefObjId = r.Id;
                 r.MemSize = allocSize;

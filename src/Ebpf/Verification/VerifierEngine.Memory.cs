@@ -305,10 +305,10 @@ internal sealed partial class VerifierEngine
         if (!reg.VarOff.IsConst)
             return VariableStackAccess(regno, reg, frame, off, size, write);
         long total = off + (long)reg.VarOff.Value;
-        if (total < -FrameState.StackSize || total + size > 0)
-            throw Fail($"invalid {(write ? "write to" : "read from")} stack R{regno} off={total} size={size}");
         if (total % size != 0)
             throw Fail($"misaligned stack access off {TnumText(reg.VarOff)}+{reg.Off}+{off - reg.Off} size {size}");
+        if (total < -FrameState.StackSize || total + size > 0)
+            throw Fail($"invalid {(write ? "write to" : "read from")} stack R{regno} off={total} size={size}");
         int o = (int)total;
         TouchStack(frame, o);
         if (write)

@@ -31,12 +31,12 @@ internal sealed partial class VerifierEngine
             int victim = list.FindIndex(c => c.Branches == 0);
             if (victim >= 0) list.RemoveAt(victim);
         }
+        if (list.Count > _maxStatesPerInsn) _maxStatesPerInsn = list.Count;
         var checkpoint = new Checkpoint { State = _cur.Clone(), Parent = _cur.Parent, Insn = insn };
         checkpoint.State.Parent = null;
         _cur.Parent = checkpoint;
         list.Add(checkpoint);
         _totalStates++;
-        if (list.Count > _maxStatesPerInsn) _maxStatesPerInsn = list.Count;
         return false;
     }
 
