@@ -50,7 +50,7 @@ internal static unsafe class KernelBpf
     }
 
     /// <summary>Loads the program; returns (accepted, errno, log).</summary>
-    public static (bool Accepted, int Errno, string Log) Load(IReadOnlyList<Instruction> insns, uint progType, uint expectedAttachType = 0, uint logLevel = 1, string license = "GPL")
+    public static (bool Accepted, int Errno, string Log) Load(IReadOnlyList<Instruction> insns, uint progType, uint expectedAttachType = 0, uint logLevel = 1, string license = "GPL", object? funcInfo = null)
     {
         var raw = new ulong[insns.Count];
         for (int i = 0; i < raw.Length; i++) raw[i] = insns[i].ToRaw();
