@@ -9,10 +9,12 @@ namespace Ebpf.Verification;
 public sealed class MapSpecInfo : IVerifierMapInfo
 {
     private readonly MapSpec _spec;
+    private readonly Btf.Btf? _btf;
 
     public MapSpecInfo(MapSpec spec, Btf.Btf? btf)
     {
         _spec = spec;
+        _btf = btf;
         SpinLockOffset = btf is not null && spec.ValueTypeId != 0 ? FindStructMember(btf, spec.ValueTypeId, "bpf_spin_lock", 0) : -1;
     }
 
@@ -24,6 +26,7 @@ public sealed class MapSpecInfo : IVerifierMapInfo
     public MapFlags Flags => _spec.Flags | (_spec.Freeze ? MapFlags.RdonlyProg : MapFlags.None);
     public bool Frozen => _spec.Freeze;
     public int SpinLockOffset { get; }
+    public IVerifierMapInfo? InnerMap => _spec.InnerMap is null ? null : new MapSpecInfo(_spec.InnerMap, _btf);
 
     /// <summary>Byte offset of the first member whose type is <c>struct <paramref name="structName"/></c>, searching nested structs.</summary>
     internal static int FindStructMember(Btf.Btf btf, uint typeId, string structName, int depth)

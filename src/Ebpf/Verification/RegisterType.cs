@@ -58,9 +58,12 @@ public interface IVerifierMapInfo
     int SpinLockOffset => -1;
     /// <summary>Offset of a <c>struct bpf_timer</c> in the value (from BTF), or -1.</summary>
     int TimerOffset => -1;
+    /// <summary>For array/hash of maps: the inner map template that lookups return.</summary>
+    IVerifierMapInfo? InnerMap => null;
 }
 
 /// <summary>A plain <see cref="IVerifierMapInfo"/> for callers without a map object (tests, tools).</summary>
 public sealed record VerifierMapInfo(
     Abi.MapType Type, uint KeySize, uint ValueSize, uint MaxEntries,
-    Abi.MapFlags Flags = Abi.MapFlags.None, bool Frozen = false, string Name = "", int SpinLockOffset = -1) : IVerifierMapInfo;
+    Abi.MapFlags Flags = Abi.MapFlags.None, bool Frozen = false, string Name = "", int SpinLockOffset = -1,
+    IVerifierMapInfo? InnerMap = null) : IVerifierMapInfo;

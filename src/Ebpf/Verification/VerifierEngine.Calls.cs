@@ -73,7 +73,7 @@ internal sealed partial class VerifierEngine
                     if (reg.IsPointer && !_privileged) throw Fail($"R{regno} leaks addr into helper function");
                     break;
                 case HelperArgKind.ConstMapPtr:
-                    if (reg.Type != RegisterType.MapPtr) throw TypeMismatch(regno, reg, "map_ptr");
+                    if (reg.Type != RegisterType.MapPtr || reg.MaybeNull) throw TypeMismatch(regno, reg, "map_ptr");
                     map = reg.Map!;
                     break;
                 case HelperArgKind.PtrToMapKey:
@@ -240,6 +240,15 @@ internal sealed partial class VerifierEngine
             case HelperReturnKind.MapValueOrNull:
             {
                 if (map is null) throw Fail("kernel subsystem misconfigured verifier", Errno.EINVAL);
+                if (map.Type is MapType.ArrayOfMaps or MapType.HashOfMaps && proto.Id == HelperId.MapLookupElem)
+                {
+                    // Map-in-map: the value is the inner map (CONST_PTR_TO_MAP | PTR_MAYBE_NULL).
+                    var inner = RegisterState.Pointer(RegisterType.MapPtr);
+                    inner.Map = map.InnerMap ?? throw Fail("map-in-map without an inner map template", Errno.EINVAL);
+                    inner.MaybeNull = true;
+                    inner.Id = NewId();
+                    return inner;
+                }
                 var r = RegisterState.Pointer(RegisterType.MapValue);
                 r.Map = map;
                 // Array lookups with a constant in-range key cannot fail (6.12+: can_elide_value_nullness).

@@ -167,6 +167,7 @@ internal sealed partial class VerifierEngine
         {
             if (_insnIdx < 0 || _insnIdx >= _insns.Count)
                 throw Fail($"invalid insn idx {_insnIdx} insn_cnt {_insns.Count}", Errno.EFAULT);
+            if ((_processed & 4095) == 0) _input.Cancellation.ThrowIfCancellationRequested();
             if (++_processed > _input.InstructionLimit)
                 throw Fail($"BPF program is too large. Processed {_processed} insn", Errno.E2BIG);
 

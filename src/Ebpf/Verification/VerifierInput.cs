@@ -52,4 +52,7 @@ public sealed class VerifierInput
     public bool StrictAlignment { get; init; }
     /// <summary>Instruction budget (BPF_COMPLEXITY_LIMIT_INSNS).</summary>
     public int InstructionLimit { get; init; } = 1_000_000;
+    /// <summary>Lets a host bound verification time; checked every 4096 processed instructions
+    /// (throws <see cref="OperationCanceledException"/>).</summary>
+    public CancellationToken Cancellation { get; init; }
 }
