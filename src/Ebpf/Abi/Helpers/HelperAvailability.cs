@@ -1,0 +1,67 @@
+namespace Ebpf.Abi.Helpers;
+
+/// <summary>How privileged the loader is, for the capability tiers of <c>bpf_base_func_proto</c> (§4.3).</summary>
+public enum HelperPrivilege
+{
+    /// <summary>No CAP_BPF: only the first tier (map ops, ktime, prandom, ringbuf, tail_call, strncmp, …).</summary>
+    Unprivileged,
+    /// <summary>CAP_BPF without CAP_PERFMON: no printk/probe_read/snprintf/get_current_comm for networking types.</summary>
+    Bpf,
+    /// <summary>CAP_BPF + CAP_PERFMON (or CAP_SYS_ADMIN): everything the type offers.</summary>
+    Full,
+}
+
+/// <summary>
+/// Which helpers a program type may call (<c>get_func_proto</c>), from the 6.18 observations in
+/// program-types.md Appendix A and the tiers of §4.3.
+/// </summary>
+public static class HelperAvailability
+{
+    /// <summary>Helpers every type gets without CAP_BPF (tier 1 of bpf_base_func_proto).</summary>
+    private static readonly HashSet<int> Tier1 =
+    [
+        1, 2, 3, 87, 88, 89, 195 /* map_lookup_percpu_elem */, 7, 8, 42, 12, 5, 125, 208, 130, 131, 132, 133, 134, 182, 105, 106,
+    ];
+
+    /// <summary>Helpers that need CAP_PERFMON in networking program types (§4.3 tier 3, observed).</summary>
+    private static readonly HashSet<int> PerfmonOnly = [6, 177, 165, 112, 113, 114, 115, 16, 149, 35, 158];
+
+    private static readonly HashSet<ProgramType> NetworkingTypes =
+        [ProgramType.SocketFilter, ProgramType.SchedCls, ProgramType.SchedAct, ProgramType.Xdp, ProgramType.CgroupSkb];
+
+    private static readonly Dictionary<ProgramType, HashSet<int>> ByType = new()
+    {
+        [ProgramType.SocketFilter] = [.. HelperAvailabilityData.SocketFilter],
+        [ProgramType.Kprobe] = [.. HelperAvailabilityData.Kprobe],
+        [ProgramType.SchedCls] = [.. HelperAvailabilityData.SchedCls],
+        [ProgramType.SchedAct] = [.. HelperAvailabilityData.SchedAct],
+        [ProgramType.Tracepoint] = [.. HelperAvailabilityData.Tracepoint],
+        [ProgramType.Xdp] = [.. HelperAvailabilityData.Xdp],
+        [ProgramType.PerfEvent] = [.. HelperAvailabilityData.PerfEvent],
+        [ProgramType.RawTracepoint] = [.. HelperAvailabilityData.RawTracepoint],
+        [ProgramType.RawTracepointWritable] = [.. HelperAvailabilityData.RawTracepoint],
+        [ProgramType.Tracing] = [.. HelperAvailabilityData.TracingRawTp],
+        [ProgramType.Syscall] = [.. HelperAvailabilityData.Syscall],
+    };
+
+    /// <summary>True when this table has observed data for <paramref name="type"/>.</summary>
+    public static bool IsKnownType(ProgramType type) => ByType.ContainsKey(type);
+
+    /// <summary>
+    /// True when <paramref name="type"/> may call helper <paramref name="id"/> at the given privilege.
+    /// Types without observed data (cgroup, lsm, …) fall back to the base set (tier 1 + what a tracing
+    /// program gets), which is an approximation.
+    /// </summary>
+    public static bool IsAllowed(ProgramType type, int id, HelperPrivilege privilege = HelperPrivilege.Full)
+    {
+        if (!HelperNames.IsKnown(id)) return false;
+        if (privilege == HelperPrivilege.Unprivileged) return Tier1.Contains(id) && (!ByType.TryGetValue(type, out var s0) || s0.Contains(id));
+        if (privilege == HelperPrivilege.Bpf && NetworkingTypes.Contains(type) && PerfmonOnly.Contains(id)) return false;
+        if (ByType.TryGetValue(type, out var set)) return set.Contains(id);
+        return Tier1.Contains(id) || HelperAvailabilityData.SocketFilter.Contains(id);
+    }
+
+    /// <summary>The ids allowed for <paramref name="type"/> at full privilege (for listings, e.g. `feature probe`).</summary>
+    public static IEnumerable<int> AllowedIds(ProgramType type) =>
+        Enumerable.Range(1, HelperNames.MaxId - 1).Where(id => IsAllowed(type, id));
+}

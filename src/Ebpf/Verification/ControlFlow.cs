@@ -1,0 +1,248 @@
+using Ebpf.Isa;
+
+namespace Ebpf.Verification;
+
+/// <summary>
+/// The structural checks that run before abstract interpretation (<c>check_subprogs</c>, <c>check_cfg</c>):
+/// opcodes and reserved fields, subprogram boundaries, jump ranges, the last instruction, reachability,
+/// back-edges for loaders without CAP_BPF; and a static register liveness used for state pruning.
+/// </summary>
+internal sealed class ControlFlow
+{
+    public readonly List<int> SubprogStarts = [0];
+    public bool[] PrunePoint = [];
+    /// <summary>Per instruction: bit i set when register Ri may be read before being written.</summary>
+    public ushort[] LiveIn = [];
+    private readonly IReadOnlyList<Instruction> _insns;
+
+    public ControlFlow(IReadOnlyList<Instruction> insns) => _insns = insns;
+
+    public int SubprogOf(int insn)
+    {
+        int idx = SubprogStarts.BinarySearch(insn);
+        return idx >= 0 ? idx : ~idx - 1;
+    }
+
+    public int SubprogEnd(int subprog) => subprog + 1 < SubprogStarts.Count ? SubprogStarts[subprog + 1] : _insns.Count;
+
+    public void Check(bool allowLoops)
+    {
+        int n = _insns.Count;
+        if (n == 0) throw new VerifierError(Errno.EINVAL, "empty program", 0);
+        var isSecondSlot = new bool[n];
+        for (int i = 0; i < n; i++)
+        {
+            var insn = _insns[i];
+            if (insn.IsLoadImm64)
+            {
+                if (i + 1 >= n || _insns[i + 1].Opcode != 0 || _insns[i + 1].Dst != 0 || _insns[i + 1].Src != 0 || _insns[i + 1].Offset != 0)
+                    throw new VerifierError(Errno.EINVAL, "invalid bpf_ld_imm64 insn", i);
+                isSecondSlot[i + 1] = true;
+                if (insn.Src == (byte)LoadImm64Source.Function) AddSubprog(i + insn.Imm + 1, i);
+                i++;
+                continue;
+            }
+            if (insn.IsLocalCall) AddSubprog(i + insn.Imm + 1, i);
+        }
+        SubprogStarts.Sort();
+
+        // Jumps must stay inside their subprogram, and every subprogram must end in exit or goto.
+        for (int s = 0; s < SubprogStarts.Count; s++)
+        {
+            int start = SubprogStarts[s], end = SubprogEnd(s);
+            for (int i = start; i < end; i++)
+            {
+                if (isSecondSlot[i]) continue;
+                var insn = _insns[i];
+                if (!insn.IsJump || insn.JumpOperation is JumpOperation.Call or JumpOperation.Exit) continue;
+                int target = JumpTarget(i);
+                if (target < start || target >= end)
+                    throw new VerifierError(Errno.EINVAL, $"jump out of range from insn {i} to {target}", i);
+            }
+            var last = _insns[end - 1];
+            bool ok = !isSecondSlot[end - 1] && (last.IsExit || (last.IsJump && last.JumpOperation == JumpOperation.Ja));
+            if (!ok) throw new VerifierError(Errno.EINVAL, "last insn is not an exit or jmp", end - 1);
+        }
+
+        Walk(allowLoops, isSecondSlot);
+        ComputeLiveness(isSecondSlot);
+    }
+
+    private void AddSubprog(int start, int at)
+    {
+        if (start < 0 || start >= _insns.Count)
+            throw new VerifierError(Errno.EINVAL, $"call to invalid destination", at);
+        if (!SubprogStarts.Contains(start)) SubprogStarts.Add(start);
+    }
+
+    public int JumpTarget(int i)
+    {
+        var insn = _insns[i];
+        if (insn.Class == InstructionClass.Jmp32 && insn.JumpOperation == JumpOperation.Ja) return i + insn.Imm + 1;
+        return i + insn.Offset + 1;
+    }
+
+    /// <summary>Successors of instruction <paramref name="i"/> inside its function (calls fall through).</summary>
+    public IEnumerable<int> Successors(int i)
+    {
+        var insn = _insns[i];
+        if (insn.IsLoadImm64) { yield return i + 2; yield break; }
+        if (!insn.IsJump) { yield return i + 1; yield break; }
+        switch (insn.JumpOperation)
+        {
+            case JumpOperation.Exit: yield break;
+            case JumpOperation.Call: yield return i + 1; yield break;
+            case JumpOperation.Ja: yield return JumpTarget(i); yield break;
+            default:
+                yield return i + 1;
+                yield return JumpTarget(i);
+                yield break;
+        }
+    }
+
+    private void Walk(bool allowLoops, bool[] isSecondSlot)
+    {
+        int n = _insns.Count;
+        var state = new byte[n]; // 0 unseen, 1 on the DFS stack, 2 done
+        PrunePoint = new bool[n];
+        var stack = new Stack<(int Insn, IEnumerator<int> Next)>();
+        foreach (int entry in new[] { 0 })
+        {
+            Push(entry);
+            while (stack.Count > 0)
+            {
+                var (at, it) = stack.Peek();
+                if (!it.MoveNext())
+                {
+                    state[at] = 2;
+                    stack.Pop();
+                    continue;
+                }
+                int t = it.Current;
+                if (t >= n) throw new VerifierError(Errno.EINVAL, $"jump out of range from insn {at} to {t}", at);
+                if (isSecondSlot[t]) throw new VerifierError(Errno.EINVAL, $"jump into the middle of ldimm64 insn {t - 1}", at);
+                var insn = _insns[at];
+                bool isBranch = insn.IsJump && insn.JumpOperation is not (JumpOperation.Call or JumpOperation.Exit);
+                if (isBranch)
+                {
+                    PrunePoint[t] = true;
+                    if (insn.JumpOperation != JumpOperation.Ja) PrunePoint[at + 1] = true;
+                }
+                if (insn.IsCall && insn.Src == (byte)CallSource.Local) PrunePoint[at + 1] = true;
+                if (state[t] == 1)
+                {
+                    if (!allowLoops) throw new VerifierError(Errno.EINVAL, $"back-edge from insn {at} to {t}", at);
+                    PrunePoint[t] = true;
+                }
+                else if (state[t] == 0)
+                {
+                    Push(t);
+                }
+            }
+        }
+        // Function entries are reached through calls and callbacks.
+        for (int s = 1; s < SubprogStarts.Count; s++)
+        {
+            if (state[SubprogStarts[s]] != 0) continue;
+            Push(SubprogStarts[s]);
+            while (stack.Count > 0)
+            {
+                var (at, it) = stack.Peek();
+                if (!it.MoveNext()) { state[at] = 2; stack.Pop(); continue; }
+                int t = it.Current;
+                if (t >= n) throw new VerifierError(Errno.EINVAL, $"jump out of range from insn {at} to {t}", at);
+                var insn = _insns[at];
+                if (insn.IsJump && insn.JumpOperation is not (JumpOperation.Call or JumpOperation.Exit))
+                {
+                    PrunePoint[t] = true;
+                    if (insn.JumpOperation != JumpOperation.Ja) PrunePoint[at + 1] = true;
+                }
+                if (insn.IsCall && insn.Src == (byte)CallSource.Local) PrunePoint[at + 1] = true;
+                if (state[t] == 1)
+                {
+                    if (!allowLoops) throw new VerifierError(Errno.EINVAL, $"back-edge from insn {at} to {t}", at);
+                    PrunePoint[t] = true;
+                }
+                else if (state[t] == 0) Push(t);
+            }
+        }
+        for (int i = 0; i < n; i++)
+        {
+            if (state[i] == 0 && !isSecondSlot[i])
+                throw new VerifierError(Errno.EINVAL, $"unreachable insn {i}", i);
+        }
+
+        void Push(int insn)
+        {
+            state[insn] = 1;
+            stack.Push((insn, Successors(insn).GetEnumerator()));
+        }
+    }
+
+    private void ComputeLiveness(bool[] isSecondSlot)
+    {
+        int n = _insns.Count;
+        var use = new ushort[n];
+        var def = new ushort[n];
+        for (int i = 0; i < n; i++)
+        {
+            if (isSecondSlot[i]) continue;
+            (use[i], def[i]) = UseDef(_insns[i]);
+        }
+        LiveIn = new ushort[n];
+        var liveOut = new ushort[n];
+        bool changed = true;
+        while (changed)
+        {
+            changed = false;
+            for (int i = n - 1; i >= 0; i--)
+            {
+                if (isSecondSlot[i]) continue;
+                ushort outSet = 0;
+                foreach (int s in Successors(i)) if (s < n) outSet |= LiveIn[s];
+                ushort inSet = (ushort)(use[i] | (outSet & ~def[i]));
+                if (inSet != LiveIn[i] || outSet != liveOut[i])
+                {
+                    LiveIn[i] = inSet;
+                    liveOut[i] = outSet;
+                    changed = true;
+                }
+            }
+        }
+    }
+
+    private static (ushort Use, ushort Def) UseDef(Instruction insn)
+    {
+        ushort R(int r) => (ushort)(1 << r);
+        switch (insn.Class)
+        {
+            case InstructionClass.Alu:
+            case InstructionClass.Alu64:
+            {
+                ushort u = insn.AluOperation == AluOperation.Mov ? (ushort)0 : R(insn.Dst);
+                if (insn.Source == OperandSource.Register && insn.AluOperation is not (AluOperation.Neg or AluOperation.End)) u |= R(insn.Src);
+                return (u, R(insn.Dst));
+            }
+            case InstructionClass.Ldx:
+                return (R(insn.Src), R(insn.Dst));
+            case InstructionClass.St:
+                return (R(insn.Dst), 0);
+            case InstructionClass.Stx:
+                if (insn.AccessMode == AccessMode.Atomic)
+                {
+                    ushort u = (ushort)(R(insn.Dst) | R(insn.Src));
+                    if (insn.Imm == AtomicOperation.Cmpxchg) return ((ushort)(u | R(0)), R(0));
+                    return (u, (insn.Imm & AtomicOperation.Fetch) != 0 ? R(insn.Src) : (ushort)0);
+                }
+                return ((ushort)(R(insn.Dst) | R(insn.Src)), 0);
+            case InstructionClass.Ld:
+                if (insn.IsLoadImm64) return (0, R(insn.Dst));
+                return ((ushort)(R(6) | (insn.AccessMode == AccessMode.Ind ? R(insn.Src) : 0)), 0x3f);
+            default:
+                if (insn.IsExit) return (R(0), 0);
+                if (insn.IsCall) return (0x3e, 0x3f);
+                if (insn.JumpOperation == JumpOperation.Ja) return (0, 0);
+                return ((ushort)(R(insn.Dst) | (insn.Source == OperandSource.Register ? R(insn.Src) : 0)), 0);
+        }
+    }
+}

@@ -1,0 +1,101 @@
+using Ebpf.Abi;
+using Ebpf.Abi.Helpers;
+using Ebpf.Btf;
+using Ebpf.Loading;
+
+namespace Ebpf.Verification;
+
+/// <summary>A <see cref="MapSpec"/> as the verifier sees it (sizes, flags, frozen, bpf_spin_lock offset from BTF).</summary>
+public sealed class MapSpecInfo : IVerifierMapInfo
+{
+    private readonly MapSpec _spec;
+    private readonly Btf.Btf? _btf;
+
+    public MapSpecInfo(MapSpec spec, Btf.Btf? btf)
+    {
+        _spec = spec;
+        _btf = btf;
+        SpinLockOffset = btf is not null && spec.ValueTypeId != 0 ? FindStructMember(btf, spec.ValueTypeId, "bpf_spin_lock", 0) : -1;
+    }
+
+    public string Name => _spec.Name;
+    public MapType Type => _spec.Type;
+    public uint KeySize => _spec.KeySize;
+    public uint ValueSize => _spec.ValueSize;
+    public uint MaxEntries => _spec.MaxEntries;
+    public MapFlags Flags => _spec.Flags | (_spec.Freeze ? MapFlags.RdonlyProg : MapFlags.None);
+    public bool Frozen => _spec.Freeze;
+    public int SpinLockOffset { get; }
+    public IVerifierMapInfo? InnerMap => _spec.InnerMap is null ? null : new MapSpecInfo(_spec.InnerMap, _btf);
+
+    /// <summary>Byte offset of the first member whose type is <c>struct <paramref name="structName"/></c>, searching nested structs.</summary>
+    internal static int FindStructMember(Btf.Btf btf, uint typeId, string structName, int depth)
+    {
+        if (depth > 8 || !btf.TryGetType(btf.SkipTypedefs(typeId), out var t) || t is not BtfComposite c) return -1;
+        foreach (var m in c.Members)
+        {
+            if (!btf.TryGetType(btf.SkipTypedefs(m.Type), out var mt)) continue;
+            if (mt is BtfComposite mc && mc.Name == structName) return (int)m.ByteOffset;
+            int inner = FindStructMember(btf, m.Type, structName, depth + 1);
+            if (inner >= 0) return (int)m.ByteOffset + inner;
+        }
+        return -1;
+    }
+}
+
+/// <summary>Builds a <see cref="VerifierInput"/> from a loaded object's program (maps by index, functions from BTF).</summary>
+public static class ProgramSpecInput
+{
+    public static VerifierInput Create(ObjectSpec obj, ProgramSpec program, int logLevel = 1, HelperPrivilege privilege = HelperPrivilege.Full)
+    {
+        var maps = obj.Maps.Select(m => (IVerifierMapInfo)new MapSpecInfo(m, obj.Btf)).ToList();
+        var functions = new List<VerifierFunction>();
+        foreach (var f in program.Functions)
+        {
+            var args = new List<FunctionArgument>();
+            var info = program.FuncInfos.FirstOrDefault(fi => fi.InstructionIndex == f.Offset);
+            bool returnsVoid = false;
+            if (info is not null && obj.Btf is { } btf && btf.TryGetType(info.TypeId, out var ft) && ft is BtfFunc func
+                && btf.TryGetType(func.ProtoType, out var pt) && pt is BtfFuncProto proto)
+            {
+                returnsVoid = proto.ReturnType == 0;
+                foreach (var p in proto.Parameters) args.Add(Classify(btf, p.Type, program.Type));
+            }
+            functions.Add(new VerifierFunction(f.Offset, f.Name, f.IsGlobal && f.Offset != 0, args, returnsVoid));
+        }
+        string license = string.IsNullOrEmpty(program.License) ? obj.License : program.License;
+        return new VerifierInput
+        {
+            Instructions = program.Instructions,
+            ProgramType = program.Type,
+            ExpectedAttachType = program.ExpectedAttachType ?? default,
+            Name = program.Name,
+            MapsByIndex = maps,
+            Functions = program.FuncInfos.Count > 0 ? functions : null,
+            LogLevel = logLevel,
+            Privilege = privilege,
+            GplCompatible = IsGplCompatible(license),
+            Sleepable = (program.Flags & ProgramLoadFlags.Sleepable) != 0,
+        };
+    }
+
+    /// <summary>license_is_gpl_compatible.</summary>
+    public static bool IsGplCompatible(string license) =>
+        license is "GPL" or "GPL v2" or "GPL and additional rights" or "Dual BSD/GPL" or "Dual MIT/GPL" or "Dual MPL/GPL";
+
+    private static readonly HashSet<string> ContextStructs =
+        ["__sk_buff", "xdp_md", "pt_regs", "bpf_perf_event_data", "bpf_raw_tracepoint_args", "bpf_sock_addr", "bpf_sock_ops", "sk_msg_md", "bpf_sock", "bpf_sysctl", "bpf_sockopt", "sk_reuseport_md", "bpf_sk_lookup", "bpf_cgroup_dev_ctx"];
+
+    private static FunctionArgument Classify(Btf.Btf btf, uint typeId, ProgramType programType)
+    {
+        var t = btf.ResolveType(typeId);
+        if (t.Kind != BtfKind.Ptr) return new FunctionArgument(FunctionArgumentKind.Scalar);
+        if (!btf.TryGetPointee(btf.SkipTypedefs(typeId), out uint pointee) || pointee == 0) return new FunctionArgument(FunctionArgumentKind.Scalar);
+        var target = btf.ResolveType(pointee);
+        if (target is BtfComposite c && ContextStructs.Contains(c.Name)) return new FunctionArgument(FunctionArgumentKind.Context);
+        uint size;
+        try { size = btf.SizeOf(pointee); } catch (BpfException) { size = 0; }
+        if (size == 0) return new FunctionArgument(FunctionArgumentKind.Scalar);
+        return new FunctionArgument(FunctionArgumentKind.Memory, (int)size, Nullable: true);
+    }
+}

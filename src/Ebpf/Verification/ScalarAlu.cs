@@ -1,0 +1,212 @@
+using Ebpf.Isa;
+
+namespace Ebpf.Verification;
+
+/// <summary>
+/// Abstract arithmetic on scalars (the kernel's <c>adjust_scalar_min_max_vals</c>). 64-bit operations
+/// work on the full bounds; 32-bit ones run the 64-bit rule on the zero- (or, for arsh, sign-) extended
+/// subregisters and truncate the result, which is exact for add/sub/mul/bitwise/shift low halves.
+/// </summary>
+public static class ScalarAlu
+{
+    /// <summary>Applies <paramref name="op"/> (with signed div/mod when <paramref name="signed"/>) to <paramref name="dst"/>.</summary>
+    public static void Apply(ref RegisterState dst, in RegisterState src, AluOperation op, bool is64, bool signed = false)
+    {
+        if (is64)
+        {
+            Apply64(ref dst, src, op, 64, signed);
+            return;
+        }
+        var a = op == AluOperation.Arsh ? ScalarBounds.Low32Signed(dst) : ScalarBounds.Low32(dst);
+        var b = ScalarBounds.Low32(src);
+        if (signed && op is AluOperation.Div or AluOperation.Mod)
+        {
+            a = ScalarBounds.Low32Signed(dst);
+            b = ScalarBounds.Low32Signed(src);
+        }
+        Apply64(ref a, b, op, 32, signed);
+        a.Type = RegisterType.Scalar;
+        ScalarBounds.Truncate(ref a, 4);
+        int id = dst.Id;
+        dst = a;
+        dst.Id = id;
+    }
+
+    private static void Apply64(ref RegisterState d, in RegisterState s, AluOperation op, int bits, bool signed)
+    {
+        switch (op)
+        {
+            case AluOperation.Add: Add(ref d, s); break;
+            case AluOperation.Sub: Sub(ref d, s); break;
+            case AluOperation.Mul: Mul(ref d, s); break;
+            case AluOperation.Div:
+            case AluOperation.Mod: DivMod(ref d, s, op == AluOperation.Div, signed, bits); break;
+            case AluOperation.And: Bitwise(ref d, s, d.VarOff & s.VarOff, op); break;
+            case AluOperation.Or: Bitwise(ref d, s, d.VarOff | s.VarOff, op); break;
+            case AluOperation.Xor: Bitwise(ref d, s, d.VarOff ^ s.VarOff, op); break;
+            case AluOperation.Lsh:
+            case AluOperation.Rsh:
+            case AluOperation.Arsh: Shift(ref d, s, op, bits); break;
+            default: ScalarBounds.MarkUnbounded(ref d); break;
+        }
+        ScalarBounds.Sync(ref d);
+    }
+
+    private static void Add(ref RegisterState d, in RegisterState s)
+    {
+        var t = d.VarOff + s.VarOff;
+        long smin = d.SMin + s.SMin, smax = d.SMax + s.SMax;
+        bool sOverflow = ((d.SMin ^ smin) & (s.SMin ^ smin)) < 0 || ((d.SMax ^ smax) & (s.SMax ^ smax)) < 0;
+        ulong umin = d.UMin + s.UMin, umax = d.UMax + s.UMax;
+        bool uOverflow = umin < d.UMin || umax < d.UMax;
+        ScalarBounds.MarkUnbounded(ref d);
+        d.VarOff = t;
+        if (!sOverflow) { d.SMin = smin; d.SMax = smax; }
+        if (!uOverflow) { d.UMin = umin; d.UMax = umax; }
+    }
+
+    private static void Sub(ref RegisterState d, in RegisterState s)
+    {
+        var t = d.VarOff - s.VarOff;
+        long smin = d.SMin - s.SMax, smax = d.SMax - s.SMin;
+        bool sOverflow = ((d.SMin ^ s.SMax) & (d.SMin ^ smin)) < 0 || ((d.SMax ^ s.SMin) & (d.SMax ^ smax)) < 0;
+        bool uUnderflow = d.UMin < s.UMax;
+        ulong umin = d.UMin - s.UMax, umax = d.UMax - s.UMin;
+        ScalarBounds.MarkUnbounded(ref d);
+        d.VarOff = t;
+        if (!sOverflow) { d.SMin = smin; d.SMax = smax; }
+        if (!uUnderflow) { d.UMin = umin; d.UMax = umax; }
+    }
+
+    private static void Mul(ref RegisterState d, in RegisterState s)
+    {
+        var t = d.VarOff * s.VarOff;
+        bool small = d.UMax <= uint.MaxValue && s.UMax <= uint.MaxValue;
+        ulong umin = d.UMin * s.UMin, umax = d.UMax * s.UMax;
+        bool nonNegative = d.SMin >= 0 && s.SMin >= 0;
+        ScalarBounds.MarkUnbounded(ref d);
+        d.VarOff = t;
+        if (small)
+        {
+            d.UMin = umin; d.UMax = umax;
+            if (nonNegative && umax <= long.MaxValue) { d.SMin = (long)umin; d.SMax = (long)umax; }
+        }
+    }
+
+    private static void DivMod(ref RegisterState d, in RegisterState s, bool div, bool signed, int bits)
+    {
+        if (d.VarOff.IsConst && s.VarOff.IsConst)
+        {
+            ScalarBounds.MarkKnown(ref d, Evaluate(d.VarOff.Value, s.VarOff.Value, div, signed, bits));
+            return;
+        }
+        if (!signed && s.VarOff.IsConst && s.VarOff.Value != 0)
+        {
+            ulong c = s.VarOff.Value;
+            ulong umin = div ? d.UMin / c : 0, umax = div ? d.UMax / c : Math.Min(d.UMax, c - 1);
+            ScalarBounds.MarkUnbounded(ref d);
+            d.UMin = umin; d.UMax = umax;
+            return;
+        }
+        if (!signed && s.UMin > 0 && !div)
+        {
+            // x % y < y and x % y <= x.
+            ulong umax = Math.Min(d.UMax, s.UMax - 1);
+            ScalarBounds.MarkUnbounded(ref d);
+            d.UMax = umax;
+            return;
+        }
+        ScalarBounds.MarkUnbounded(ref d);
+    }
+
+    /// <summary>Concrete BPF division/modulo (division by zero gives 0, modulo by zero leaves the dividend).</summary>
+    public static ulong Evaluate(ulong a, ulong b, bool div, bool signed, int bits)
+    {
+        if (bits == 32) { a = (uint)a; b = (uint)b; }
+        if (b == 0) return div ? 0 : a;
+        if (!signed) return div ? a / b : a % b;
+        if (bits == 32)
+        {
+            int x = (int)(uint)a, y = (int)(uint)b;
+            if (y == -1) return div ? (uint)unchecked(-x) : 0;
+            return (uint)(div ? x / y : x % y);
+        }
+        long lx = (long)a, ly = (long)b;
+        if (ly == -1) return div ? (ulong)unchecked(-lx) : 0;
+        return (ulong)(div ? lx / ly : lx % ly);
+    }
+
+    private static void Bitwise(ref RegisterState d, in RegisterState s, Tnum t, AluOperation op)
+    {
+        bool nonNegative = d.SMin >= 0 && s.SMin >= 0;
+        ulong umin, umax;
+        if (op == AluOperation.And) { umin = t.Value; umax = Math.Min(d.UMax, s.UMax); }
+        else if (op == AluOperation.Or) { umin = Math.Max(d.UMin, s.UMin); umax = t.Max; }
+        else { umin = t.Value; umax = t.Max; }
+        ScalarBounds.MarkUnbounded(ref d);
+        d.VarOff = t;
+        d.UMin = umin; d.UMax = umax;
+        if (nonNegative && umax <= long.MaxValue) { d.SMin = (long)umin; d.SMax = (long)umax; }
+    }
+
+    private static void Shift(ref RegisterState d, in RegisterState s, AluOperation op, int bits)
+    {
+        // The kernel only tracks shifts by a known amount below the width; anything else is unknown.
+        if (!s.VarOff.IsConst || s.VarOff.Value >= (ulong)bits)
+        {
+            ScalarBounds.MarkUnbounded(ref d);
+            return;
+        }
+        int k = (int)s.VarOff.Value;
+        if (op == AluOperation.Lsh)
+        {
+            var t = d.VarOff.Lsh(k);
+            bool fits = d.UMax <= (ulong.MaxValue >> k);
+            ulong umin = d.UMin << k, umax = d.UMax << k;
+            ScalarBounds.MarkUnbounded(ref d);
+            d.VarOff = t;
+            if (fits) { d.UMin = umin; d.UMax = umax; }
+        }
+        else if (op == AluOperation.Rsh)
+        {
+            var t = d.VarOff.Rsh(k);
+            ulong umin = d.UMin >> k, umax = d.UMax >> k;
+            ScalarBounds.MarkUnbounded(ref d);
+            d.VarOff = t;
+            d.UMin = umin; d.UMax = umax;
+        }
+        else
+        {
+            var t = d.VarOff.Arsh(k, 64);
+            long smin = d.SMin >> k, smax = d.SMax >> k;
+            ScalarBounds.MarkUnbounded(ref d);
+            d.VarOff = t;
+            d.SMin = smin; d.SMax = smax;
+        }
+    }
+
+    /// <summary>Byte swap / endianness conversion of <paramref name="size"/> bytes (BPF_END, host little-endian).</summary>
+    public static void Endian(ref RegisterState d, int size, bool swap)
+    {
+        if (!swap)
+        {
+            ScalarBounds.Truncate(ref d, size / 8 == 8 ? 8 : size / 8);
+            return;
+        }
+        int bytes = size / 8;
+        if (d.VarOff.IsConst)
+        {
+            ulong v = d.VarOff.Value;
+            ulong r = bytes switch
+            {
+                2 => System.Buffers.Binary.BinaryPrimitives.ReverseEndianness((ushort)v),
+                4 => System.Buffers.Binary.BinaryPrimitives.ReverseEndianness((uint)v),
+                _ => System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(v),
+            };
+            ScalarBounds.MarkKnown(ref d, r);
+            return;
+        }
+        ScalarBounds.MarkUnbounded(ref d);
+        if (bytes < 8) ScalarBounds.Truncate(ref d, bytes);
+    }
+}

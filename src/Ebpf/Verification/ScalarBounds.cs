@@ -1,0 +1,228 @@
+namespace Ebpf.Verification;
+
+/// <summary>
+/// Bounds bookkeeping for the variable part of a register: the kernel's <c>reg_bounds_sync</c> (deduce the
+/// 32/64-bit signed/unsigned bounds from each other and from the tnum, then tighten the tnum from the
+/// bounds), plus truncation and extension between widths.
+/// </summary>
+public static class ScalarBounds
+{
+    public static void MarkUnbounded(ref RegisterState r)
+    {
+        r.VarOff = Tnum.Unknown;
+        r.SMin = long.MinValue; r.SMax = long.MaxValue;
+        r.UMin = 0; r.UMax = ulong.MaxValue;
+        r.S32Min = int.MinValue; r.S32Max = int.MaxValue;
+        r.U32Min = 0; r.U32Max = uint.MaxValue;
+    }
+
+    public static void MarkKnown(ref RegisterState r, ulong value)
+    {
+        r.VarOff = Tnum.Const(value);
+        r.SMin = r.SMax = (long)value;
+        r.UMin = r.UMax = value;
+        r.S32Min = r.S32Max = (int)(uint)value;
+        r.U32Min = r.U32Max = (uint)value;
+    }
+
+    /// <summary>Forgets the bounds and recomputes them from the tnum alone.</summary>
+    public static void ResetFromTnum(ref RegisterState r)
+    {
+        var t = r.VarOff;
+        MarkUnbounded(ref r);
+        r.VarOff = t;
+        Sync(ref r);
+    }
+
+    /// <summary>True when the bounds describe at least one value (an empty set means an impossible path).</summary>
+    public static bool IsConsistent(in RegisterState r) =>
+        r.SMin <= r.SMax && r.UMin <= r.UMax && r.S32Min <= r.S32Max && r.U32Min <= r.U32Max
+        && (r.VarOff.Value & r.VarOff.Mask) == 0
+        && r.VarOff.Min <= r.UMax && r.VarOff.Max >= r.UMin;
+
+    /// <summary><c>reg_bounds_sync</c>: bounds from tnum, cross-deduction, tnum from bounds, bounds again.</summary>
+    public static void Sync(ref RegisterState r)
+    {
+        UpdateFromTnum(ref r);
+        Deduce32(ref r);
+        Deduce64(ref r);
+        DeduceMixed(ref r);
+        Deduce32(ref r);
+        Deduce64(ref r);
+        // __reg_bound_offset: tighten the tnum with what the ranges say.
+        var t64 = r.VarOff.Intersect(Tnum.Range(r.UMin, r.UMax));
+        var t32 = t64.Subreg.Intersect(Tnum.Range(r.U32Min, r.U32Max));
+        r.VarOff = t64.ClearSubreg | t32;
+        UpdateFromTnum(ref r);
+    }
+
+    private static void UpdateFromTnum(ref RegisterState r)
+    {
+        var t = r.VarOff;
+        r.SMin = Math.Max(r.SMin, (long)(t.Value | (t.Mask & 0x8000_0000_0000_0000UL)));
+        r.SMax = Math.Min(r.SMax, (long)(t.Value | (t.Mask & 0x7fff_ffff_ffff_ffffUL)));
+        r.UMin = Math.Max(r.UMin, t.Value);
+        r.UMax = Math.Min(r.UMax, t.Value | t.Mask);
+        var s = t.Subreg;
+        r.S32Min = Math.Max(r.S32Min, (int)(uint)(s.Value | (s.Mask & 0x8000_0000UL)));
+        r.S32Max = Math.Min(r.S32Max, (int)(uint)(s.Value | (s.Mask & 0x7fff_ffffUL)));
+        r.U32Min = Math.Max(r.U32Min, (uint)s.Value);
+        r.U32Max = Math.Min(r.U32Max, (uint)(s.Value | s.Mask));
+    }
+
+    private static void Deduce32(ref RegisterState r)
+    {
+        // When the 64-bit range stays within one 2^32 block, its low halves bound the subregister.
+        if ((r.UMin >> 32) == (r.UMax >> 32))
+        {
+            r.U32Min = Math.Max(r.U32Min, (uint)r.UMin);
+            r.U32Max = Math.Min(r.U32Max, (uint)r.UMax);
+            if ((int)(uint)r.UMin <= (int)(uint)r.UMax)
+            {
+                r.S32Min = Math.Max(r.S32Min, (int)(uint)r.UMin);
+                r.S32Max = Math.Min(r.S32Max, (int)(uint)r.UMax);
+            }
+        }
+        if ((r.SMin >> 32) == (r.SMax >> 32))
+        {
+            if ((uint)r.SMin <= (uint)r.SMax)
+            {
+                r.U32Min = Math.Max(r.U32Min, (uint)r.SMin);
+                r.U32Max = Math.Min(r.U32Max, (uint)r.SMax);
+            }
+            if ((int)r.SMin <= (int)r.SMax)
+            {
+                r.S32Min = Math.Max(r.S32Min, (int)r.SMin);
+                r.S32Max = Math.Min(r.S32Max, (int)r.SMax);
+            }
+        }
+        // Signed and unsigned 32-bit views agree when the range does not cross the sign boundary.
+        if ((int)r.U32Min <= (int)r.U32Max)
+        {
+            r.S32Min = Math.Max(r.S32Min, (int)r.U32Min);
+            r.S32Max = Math.Min(r.S32Max, (int)r.U32Max);
+        }
+        if ((uint)r.S32Min <= (uint)r.S32Max)
+        {
+            r.U32Min = Math.Max(r.U32Min, (uint)r.S32Min);
+            r.U32Max = Math.Min(r.U32Max, (uint)r.S32Max);
+        }
+    }
+
+    private static void Deduce64(ref RegisterState r)
+    {
+        if ((long)r.UMin <= (long)r.UMax)
+        {
+            r.SMin = Math.Max(r.SMin, (long)r.UMin);
+            r.SMax = Math.Min(r.SMax, (long)r.UMax);
+        }
+        if ((ulong)r.SMin <= (ulong)r.SMax)
+        {
+            r.UMin = Math.Max(r.UMin, (ulong)r.SMin);
+            r.UMax = Math.Min(r.UMax, (ulong)r.SMax);
+        }
+    }
+
+    private static void DeduceMixed(ref RegisterState r)
+    {
+        // The subregister bounds constrain the low half of any 64-bit value: keep the high half of the
+        // 64-bit bounds and substitute the 32-bit bounds.
+        ulong newUMin = (r.UMin & ~0xffffffffUL) | r.U32Min;
+        ulong newUMax = (r.UMax & ~0xffffffffUL) | r.U32Max;
+        r.UMin = Math.Max(r.UMin, newUMin);
+        r.UMax = Math.Min(r.UMax, newUMax);
+        long newSMin = (long)(((ulong)r.SMin & ~0xffffffffUL) | r.U32Min);
+        long newSMax = (long)(((ulong)r.SMax & ~0xffffffffUL) | r.U32Max);
+        r.SMin = Math.Max(r.SMin, newSMin);
+        r.SMax = Math.Min(r.SMax, newSMax);
+    }
+
+    /// <summary>Truncates to the low <paramref name="size"/> bytes, zero-extended (<c>coerce_reg_to_size</c>).</summary>
+    public static void Truncate(ref RegisterState r, int size)
+    {
+        if (size >= 8) return;
+        ulong mask = (1UL << (size * 8)) - 1;
+        r.VarOff = r.VarOff.Cast(size);
+        if ((r.UMin & ~mask) == (r.UMax & ~mask))
+        {
+            r.UMin &= mask;
+            r.UMax &= mask;
+        }
+        else
+        {
+            r.UMin = 0;
+            r.UMax = mask;
+        }
+        r.SMin = (long)r.UMin;
+        r.SMax = (long)r.UMax;
+        r.S32Min = int.MinValue; r.S32Max = int.MaxValue;
+        r.U32Min = 0; r.U32Max = uint.MaxValue;
+        if (size == 4 && r.UMax <= uint.MaxValue)
+        {
+            r.U32Min = (uint)r.UMin;
+            r.U32Max = (uint)r.UMax;
+        }
+        Sync(ref r);
+    }
+
+    /// <summary>Sign-extends the low <paramref name="size"/> bytes to 64 bits (movsx, ldsx).</summary>
+    public static void SignExtend(ref RegisterState r, int size)
+    {
+        int bits = size * 8;
+        if (r.VarOff.IsConst)
+        {
+            ulong v = r.VarOff.Value;
+            long sv = (long)(v << (64 - bits)) >> (64 - bits);
+            MarkKnown(ref r, (ulong)sv);
+            return;
+        }
+        long lo = -(1L << (bits - 1)), hi = (1L << (bits - 1)) - 1;
+        bool fits = r.SMin >= lo && r.SMax <= hi && r.UMax <= (ulong)hi;
+        if (fits)
+        {
+            // Non-negative values below the sign bit are unchanged by sign extension.
+            return;
+        }
+        MarkUnbounded(ref r);
+        r.SMin = lo; r.SMax = hi;
+        Sync(ref r);
+    }
+
+    /// <summary>The subregister as a zero-extended 64-bit scalar.</summary>
+    public static RegisterState Low32(in RegisterState src)
+    {
+        var r = src;
+        r.VarOff = src.VarOff.Subreg;
+        r.UMin = src.U32Min; r.UMax = src.U32Max;
+        r.SMin = src.U32Min; r.SMax = src.U32Max;
+        r.S32Min = src.S32Min; r.S32Max = src.S32Max;
+        r.U32Min = src.U32Min; r.U32Max = src.U32Max;
+        Sync(ref r);
+        return r;
+    }
+
+    /// <summary>The subregister sign-extended to 64 bits (for arithmetic shifts and signed 32-bit ops).</summary>
+    public static RegisterState Low32Signed(in RegisterState src)
+    {
+        var r = UnknownScalarLike(src);
+        if (src.VarOff.Subreg.IsConst)
+        {
+            MarkKnown(ref r, (ulong)(long)(int)(uint)src.VarOff.Value);
+            return r;
+        }
+        r.SMin = src.S32Min; r.SMax = src.S32Max;
+        if (src.S32Min >= 0) { r.VarOff = src.VarOff.Subreg; }
+        Sync(ref r);
+        return r;
+    }
+
+    private static RegisterState UnknownScalarLike(in RegisterState src)
+    {
+        var r = src;
+        MarkUnbounded(ref r);
+        return r;
+    }
+
+    /// <summary>True when the value is the same for every concrete instance and equal to <paramref name="v"/>.</summary>
+    public static bool IsConst(in RegisterState r, ulong v) => r.VarOff.IsConst && r.VarOff.Value == v;
+}

@@ -1,0 +1,138 @@
+using System.Globalization;
+using System.Text;
+
+namespace Ebpf.Verification;
+
+/// <summary>Register and stack notation of the 6.18 verifier log (program-types.md §5.2).</summary>
+public static class StateFormatter
+{
+    /// <summary>Numbers in the s16 range print in decimal, anything else as hex of the u64.</summary>
+    public static string Number(ulong v) =>
+        (long)v >= -32768 && (long)v <= 32767 ? ((long)v).ToString(CultureInfo.InvariantCulture) : $"0x{v:x}";
+
+    private static string Number32(uint v) =>
+        (int)v >= -32768 && (int)v <= 32767 ? ((int)v).ToString(CultureInfo.InvariantCulture) : $"0x{v:x}";
+
+    /// <summary>The kernel's <c>reg_type_str</c>.</summary>
+    public static string TypeName(in RegisterState r)
+    {
+        string b = r.Type switch
+        {
+            RegisterType.NotInit => "?",
+            RegisterType.Scalar => "scalar",
+            RegisterType.Ctx => "ctx",
+            RegisterType.MapPtr => "map_ptr",
+            RegisterType.MapValue => "map_value",
+            RegisterType.MapKey => "map_key",
+            RegisterType.Stack => "fp",
+            RegisterType.Packet => "pkt",
+            RegisterType.PacketMeta => "pkt_meta",
+            RegisterType.PacketEnd => "pkt_end",
+            RegisterType.Mem => "mem",
+            RegisterType.RingbufMem => "ringbuf_mem",
+            RegisterType.SockCommon => "sock_common",
+            RegisterType.Socket => "sock",
+            RegisterType.TcpSock => "tcp_sock",
+            RegisterType.BtfId => "ptr_",
+            RegisterType.Func => "func",
+            RegisterType.FlowKeys => "flow_keys",
+            RegisterType.TpBuffer => "tp_buffer",
+            _ => "?",
+        };
+        if (r.ReadOnly && r.Type == RegisterType.Mem) b = "rdonly_" + b;
+        return r.MaybeNull ? b + "_or_null" : b;
+    }
+
+    /// <summary>One register value, e.g. <c>map_value_or_null(id=1,ks=4,vs=8)</c>, <c>fp-4</c>, <c>16</c>.</summary>
+    public static string Register(in RegisterState r)
+    {
+        if (r.Type == RegisterType.Scalar)
+        {
+            if (r.VarOff.IsConst) return Number(r.VarOff.Value);
+            return "scalar(" + ScalarRanges(r) + ")";
+        }
+        if (r.Type == RegisterType.Stack && r.VarOff.IsConst && !r.MaybeNull)
+            return "fp" + ((long)r.Off + (long)r.VarOff.Value).ToString(CultureInfo.InvariantCulture);
+        var parts = new List<string>();
+        if (r.Id != 0) parts.Add($"id={r.Id}");
+        if (r.RefObjId != 0) parts.Add($"ref_obj_id={r.RefObjId}");
+        if (r.Type is RegisterType.MapPtr or RegisterType.MapValue or RegisterType.MapKey && r.Map is not null)
+        {
+            if (!string.IsNullOrEmpty(r.Map.Name)) parts.Add($"map={r.Map.Name}");
+            parts.Add($"ks={r.Map.KeySize},vs={r.Map.ValueSize}");
+        }
+        if (r.Off != 0) parts.Add($"off={r.Off}");
+        if (r.IsPacketPointer) parts.Add($"r={Number((ulong)r.Range)}");
+        if (r.Type is RegisterType.Mem or RegisterType.RingbufMem) parts.Add($"sz={r.MemSize}");
+        if (r.VarOff.IsConst)
+        {
+            if (r.VarOff.Value != 0) parts.Add($"imm={r.VarOff.Value:x}");
+        }
+        else
+        {
+            parts.Add(ScalarRanges(r));
+        }
+        return TypeName(r) + "(" + string.Join(",", parts) + ")";
+    }
+
+    /// <summary><c>print_scalar_ranges</c>: non-default bounds, equal values merged with '='.</summary>
+    public static string ScalarRanges(in RegisterState r)
+    {
+        var items = new List<(string Name, ulong Value, bool Is32, bool Default)>
+        {
+            ("smin", (ulong)r.SMin, false, r.SMin == long.MinValue),
+            ("smax", (ulong)r.SMax, false, r.SMax == long.MaxValue),
+            ("umin", r.UMin, false, r.UMin == 0),
+            ("umax", r.UMax, false, r.UMax == ulong.MaxValue),
+            ("smin32", (ulong)(long)r.S32Min, true, r.S32Min == int.MinValue),
+            ("smax32", (ulong)(long)r.S32Max, true, r.S32Max == int.MaxValue),
+            ("umin32", r.U32Min, true, r.U32Min == 0),
+            ("umax32", r.U32Max, true, r.U32Max == uint.MaxValue),
+        };
+        var done = new bool[items.Count];
+        var sb = new StringBuilder();
+        for (int i = 0; i < items.Count; i++)
+        {
+            if (done[i] || items[i].Default) continue;
+            if (sb.Length > 0) sb.Append(',');
+            sb.Append(items[i].Name);
+            for (int j = i + 1; j < items.Count; j++)
+            {
+                if (done[j] || items[j].Default || items[j].Value != items[i].Value) continue;
+                sb.Append('=').Append(items[j].Name);
+                done[j] = true;
+            }
+            sb.Append('=').Append(items[i].Is32 ? Number32((uint)items[i].Value) : Number(items[i].Value));
+        }
+        if (!r.VarOff.IsUnknown)
+        {
+            if (sb.Length > 0) sb.Append(',');
+            sb.Append($"var_off=(0x{r.VarOff.Value:x}; 0x{r.VarOff.Mask:x})");
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>A stack slot, e.g. <c>fp-8=0000????</c>, <c>fp-16=ctx()</c>, <c>fp-8=42</c>.</summary>
+    public static string Slot(int slotIndex, in StackSlot slot)
+    {
+        string name = $"fp{-(slotIndex + 1) * 8}";
+        if (slot.IsFullSpill) return name + "=" + Register(slot.Spilled);
+        var sb = new StringBuilder(8);
+        for (int i = 0; i < 8; i++)
+            sb.Append(slot[i] switch { StackByte.Zero => '0', StackByte.Misc => 'm', StackByte.Spill => 'r', _ => '?' });
+        return name + "=" + sb;
+    }
+
+    /// <summary>A whole frame: live registers then non-empty stack slots.</summary>
+    public static string Frame(FrameState f, VerifierState? state = null)
+    {
+        var parts = new List<string>();
+        for (int i = 0; i < 11; i++)
+            if (f.Registers[i].Type != RegisterType.NotInit) parts.Add($"R{i}={Register(f.Registers[i])}");
+        for (int s = 0; s < FrameState.Slots; s++)
+            if (!f.Stack[s].IsEmpty) parts.Add(Slot(s, f.Stack[s]));
+        if (state is not null && state.References.Count > 0)
+            parts.Add("refs=" + string.Join(",", state.References.Select(r => r.Id)));
+        return string.Join(" ", parts);
+    }
+}

@@ -1,0 +1,65 @@
+using Ebpf.Abi.Contexts;
+
+namespace Ebpf.Verification;
+
+/// <summary>Per-function facts in a verified program.</summary>
+public sealed record VerifiedFunction(int StartInstruction, int EndInstruction, int StackDepth, bool IsGlobal, string Name);
+
+/// <summary>A context access the runtime must rewrite (<c>convert_ctx_access</c>): the instruction, the UAPI field and width.</summary>
+public sealed record ContextAccessSite(int InstructionIndex, ContextField Field, int Offset, int Size, bool IsWrite);
+
+/// <summary>What a call instruction resolved to.</summary>
+public readonly record struct ResolvedCall(int InstructionIndex, bool IsHelper, int Target);
+
+/// <summary>
+/// The output of verification (the kernel's post-verifier program): the instructions, each function's
+/// stack depth, the resolved calls and the context accesses to rewrite. Context rewriting itself is done
+/// by the runtime's program type, which owns the internal context layout.
+/// </summary>
+public sealed class VerifiedProgram
+{
+    public required IReadOnlyList<Isa.Instruction> Instructions { get; init; }
+    public required Abi.ProgramType ProgramType { get; init; }
+    public required IReadOnlyList<VerifiedFunction> Functions { get; init; }
+    public required IReadOnlyList<ResolvedCall> Calls { get; init; }
+    public required IReadOnlyList<ContextAccessSite> ContextAccesses { get; init; }
+    /// <summary>Stack depth of the entry function (bytes).</summary>
+    public int StackDepth => Functions.Count > 0 ? Functions[0].StackDepth : 0;
+    /// <summary>True when some helper call changes packet data (tc: needs the unclone prologue when writing).</summary>
+    public bool ChangesPacketData { get; init; }
+    public bool WritesPacket { get; init; }
+}
+
+/// <summary>The verdict with the kernel-style log and statistics.</summary>
+public sealed class VerificationResult
+{
+    public bool Accepted => Error is null;
+    /// <summary>The errno the kernel would return (0 when accepted).</summary>
+    public Errno Errno { get; init; }
+    /// <summary>The first error line(s), as in the log (without the stats line).</summary>
+    public string? Error { get; init; }
+    /// <summary>Instruction where the error was found, or -1.</summary>
+    public int ErrorInstruction { get; init; } = -1;
+    /// <summary>Register state at the error (log notation), if any.</summary>
+    public string? ErrorState { get; init; }
+    /// <summary>The verifier log at the requested level (empty at level 0).</summary>
+    public string Log { get; init; } = "";
+    public int ProcessedInstructions { get; init; }
+    public int MaxStatesPerInstruction { get; init; }
+    public int TotalStates { get; init; }
+    public int PeakStates { get; init; }
+    public TimeSpan Elapsed { get; init; }
+    public VerifiedProgram? Program { get; init; }
+
+    /// <summary>The stats line exactly as the kernel prints it.</summary>
+    public string StatsLine =>
+        $"processed {ProcessedInstructions} insns (limit 1000000) max_states_per_insn {MaxStatesPerInstruction} total_states {TotalStates} peak_states {PeakStates} mark_read 0";
+
+    /// <summary>Throws <see cref="BpfException"/> with the errno and log when the program was rejected.</summary>
+    public VerifiedProgram ThrowIfRejected(string what = "program")
+    {
+        if (Error is not null)
+            throw new BpfException(Errno, $"load {what}: verifier rejected it at insn {ErrorInstruction}: {Error.Split('\n')[0]}", Log);
+        return Program!;
+    }
+}

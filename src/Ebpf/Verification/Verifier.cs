@@ -1,0 +1,16 @@
+namespace Ebpf.Verification;
+
+/// <summary>
+/// The kernel-style BPF verifier. <see cref="Verify"/> never throws for a bad program: the verdict, the
+/// kernel's errno and message, the log and the statistics are in the <see cref="VerificationResult"/>.
+/// </summary>
+public static class Verifier
+{
+    public static VerificationResult Verify(VerifierInput input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        if (input.Instructions.Count > 1_000_000)
+            return new VerificationResult { Errno = Errno.E2BIG, Error = $"BPF program is too large ({input.Instructions.Count} insns)" };
+        return new VerifierEngine(input).Run();
+    }
+}

@@ -1,0 +1,58 @@
+using Ebpf.Abi;
+using Ebpf.Isa;
+
+namespace Ebpf.Verification;
+
+/// <summary>How a function argument of a global (BTF-described) function is typed (<c>btf_prepare_func_args</c>,
+/// with the <c>arg:</c> decl tags of kernel-semantics.md §3).</summary>
+public enum FunctionArgumentKind
+{
+    Scalar,
+    /// <summary>A pointer to the program's context (<c>struct __sk_buff *</c>, <c>arg:ctx</c>).</summary>
+    Context,
+    /// <summary>A pointer to <see cref="FunctionArgument.MemorySize"/> bytes of memory (pointer to sized type).</summary>
+    Memory,
+    /// <summary>An untrusted pointer (<c>arg:untrusted</c>): a scalar to the callee.</summary>
+    Untrusted,
+}
+
+/// <summary>One argument of a global function.</summary>
+public readonly record struct FunctionArgument(FunctionArgumentKind Kind, int MemorySize = 0, bool Nullable = false);
+
+/// <summary>A function of the program as func_info describes it. Functions not listed are static.</summary>
+public sealed record VerifierFunction(int StartInstruction, string Name, bool IsGlobal, IReadOnlyList<FunctionArgument> Arguments, bool ReturnsVoid = false);
+
+/// <summary>Everything <see cref="Verifier.Verify"/> needs about one program.</summary>
+public sealed class VerifierInput
+{
+    public required IReadOnlyList<Instruction> Instructions { get; init; }
+    public required ProgramType ProgramType { get; init; }
+    public AttachType ExpectedAttachType { get; init; }
+    public string Name { get; init; } = "";
+
+    /// <summary>Maps referenced by ld_imm64 instructions, keyed by the index of the ld_imm64's first slot.
+    /// Takes precedence over <see cref="MapsByFd"/> / <see cref="MapsByIndex"/>.</summary>
+    public IReadOnlyDictionary<int, IVerifierMapInfo>? MapReferences { get; init; }
+    /// <summary>Maps for BPF_PSEUDO_MAP_FD / MAP_VALUE, keyed by the fd in imm.</summary>
+    public IReadOnlyDictionary<int, IVerifierMapInfo>? MapsByFd { get; init; }
+    /// <summary>Maps for BPF_PSEUDO_MAP_IDX / MAP_IDX_VALUE (fd_array), by index.</summary>
+    public IReadOnlyList<IVerifierMapInfo>? MapsByIndex { get; init; }
+
+    /// <summary>func_info-derived descriptions; global functions are verified once on their own.</summary>
+    public IReadOnlyList<VerifierFunction>? Functions { get; init; }
+
+    /// <summary>BPF_LOG_LEVEL bits: 1 = failing path trace, 2 = everything, 4 = stats.</summary>
+    public int LogLevel { get; init; }
+    /// <summary>Loader privilege: Full = CAP_BPF + CAP_PERFMON (the default, as root).</summary>
+    public Abi.Helpers.HelperPrivilege Privilege { get; init; } = Abi.Helpers.HelperPrivilege.Full;
+    public bool GplCompatible { get; init; } = true;
+    /// <summary>BPF_F_SLEEPABLE.</summary>
+    public bool Sleepable { get; init; }
+    /// <summary>BPF_F_STRICT_ALIGNMENT.</summary>
+    public bool StrictAlignment { get; init; }
+    /// <summary>Instruction budget (BPF_COMPLEXITY_LIMIT_INSNS).</summary>
+    public int InstructionLimit { get; init; } = 1_000_000;
+    /// <summary>Lets a host bound verification time; checked every 4096 processed instructions
+    /// (throws <see cref="OperationCanceledException"/>).</summary>
+    public CancellationToken Cancellation { get; init; }
+}

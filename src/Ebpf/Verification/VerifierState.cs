@@ -1,0 +1,112 @@
+namespace Ebpf.Verification;
+
+/// <summary>Per-byte stack slot state (<c>STACK_INVALID</c>, <c>STACK_SPILL</c>, <c>STACK_MISC</c>, <c>STACK_ZERO</c>).</summary>
+public enum StackByte : byte
+{
+    Invalid = 0,
+    Spill = 1,
+    Misc = 2,
+    Zero = 3,
+}
+
+/// <summary>One 8-byte stack slot: a type per byte and, for spills, the spilled register.</summary>
+public struct StackSlot
+{
+    /// <summary>Byte i (0 = the highest address, as the kernel's <c>slot_type[]</c>) in bits 8i..8i+7.</summary>
+    public ulong Types;
+    public RegisterState Spilled;
+
+    public readonly StackByte this[int i] => (StackByte)((Types >> (i * 8)) & 0xff);
+
+    public void Set(int i, StackByte type) => Types = (Types & ~(0xffUL << (i * 8))) | ((ulong)type << (i * 8));
+
+    public readonly bool IsEmpty => Types == 0;
+    public readonly bool IsFullSpill => Types == 0x0101010101010101UL;
+}
+
+/// <summary>One call frame: registers R0–R10 and its stack (the kernel's <c>bpf_func_state</c>).</summary>
+public sealed class FrameState
+{
+    public const int StackSize = 512;
+    public const int Slots = StackSize / 8;
+
+    public RegisterState[] Registers = new RegisterState[11];
+    public StackSlot[] Stack = new StackSlot[Slots];
+    /// <summary>Instruction of the call that created this frame (-1 for the entry frame).</summary>
+    public int CallSite = -1;
+    /// <summary>First instruction of the function this frame runs.</summary>
+    public int FunctionStart;
+    public int FrameNo;
+    /// <summary>Deepest stack byte touched, as a positive depth.</summary>
+    public int Depth;
+    /// <summary>True when this frame runs a helper callback (bpf_loop, for_each_map_elem).</summary>
+    public bool IsCallback;
+
+    public FrameState Clone()
+    {
+        var f = (FrameState)MemberwiseClone();
+        f.Registers = (RegisterState[])Registers.Clone();
+        f.Stack = (StackSlot[])Stack.Clone();
+        return f;
+    }
+
+    /// <summary>Slot index for the byte at stack offset <paramref name="off"/> (negative, from the frame pointer).</summary>
+    public static int SlotOf(int off) => (-off - 1) / 8;
+
+    /// <summary>Byte index within its slot for stack offset <paramref name="off"/> (kernel order).</summary>
+    public static int ByteOf(int off) => (-off - 1) % 8;
+}
+
+/// <summary>An acquired reference that must be released on every path (ringbuf record, socket).</summary>
+public readonly record struct AcquiredReference(int Id, int InsnIndex);
+
+/// <summary>A state stored at a pruning point, with the count of paths from it still being explored.</summary>
+internal sealed class Checkpoint
+{
+    public required VerifierState State;
+    public Checkpoint? Parent;
+    public int Branches = 1;
+    public int Insn;
+}
+
+/// <summary>The whole abstract machine state on one path (the kernel's <c>bpf_verifier_state</c>).</summary>
+public sealed class VerifierState
+{
+    public List<FrameState> Frames = [];
+    public List<AcquiredReference> References = [];
+    /// <summary>Id of the held bpf_spin_lock (the map value register's id), or 0.</summary>
+    public int ActiveLockId;
+    public IVerifierMapInfo? ActiveLockMap;
+    public int ActiveLockOffset;
+    internal Checkpoint? Parent;
+
+    public FrameState Current => Frames[^1];
+
+    public VerifierState Clone()
+    {
+        var s = new VerifierState
+        {
+            References = [.. References],
+            ActiveLockId = ActiveLockId,
+            ActiveLockMap = ActiveLockMap,
+            ActiveLockOffset = ActiveLockOffset,
+            Parent = Parent,
+        };
+        foreach (var f in Frames) s.Frames.Add(f.Clone());
+        return s;
+    }
+
+    /// <summary>Every register and spilled register of every frame, for id-based updates.</summary>
+    public IEnumerable<(FrameState Frame, int Index, bool Spilled)> AllRegisters()
+    {
+        foreach (var f in Frames)
+        {
+            for (int i = 0; i < 11; i++) yield return (f, i, false);
+            for (int s = 0; s < FrameState.Slots; s++)
+                if (f.Stack[s].IsFullSpill || f.Stack[s][0] == StackByte.Spill) yield return (f, s, true);
+        }
+    }
+
+    public static ref RegisterState Get(FrameState f, int index, bool spilled) =>
+        ref spilled ? ref f.Stack[index].Spilled : ref f.Registers[index];
+}
