@@ -39,6 +39,12 @@ public sealed partial class Btf
     /// <summary>The length of the raw blob this BTF was parsed from (null when built in code).</summary>
     public int? SourceLength { get; internal set; }
 
+    /// <summary>
+    /// Names (type: component -1, else member/value/param index) whose offset is non-zero but points at an
+    /// empty string: the model reads them as anonymous, but the kernel rejects a non-zero offset there.
+    /// </summary>
+    internal IReadOnlySet<(uint Id, int Component)> EmptyNamesAtNonZeroOffset { get; init; } = new HashSet<(uint, int)>();
+
     /// <summary>The base BTF of a split BTF, or null.</summary>
     public Btf? Base { get; }
 
