@@ -174,7 +174,8 @@ public sealed partial class Btf
         var mapped = new BtfType[_types.Length];
         for (int i = 0; i < mapped.Length; i++)
             mapped[i] = map(_types[i]) ?? throw new ArgumentException($"map returned null for {_types[i]}", nameof(map));
-        return Parse(BtfWriter.Write(mapped, Base), Base);
+        // Keep the string table so offsets held by .BTF.ext records still resolve in the rewritten BTF.
+        return Parse(BtfWriter.Write(mapped, Base, this), Base);
     }
 
     /// <summary>Encodes this BTF (split on top of <see cref="Base"/> when it has one) as raw BTF bytes.</summary>
