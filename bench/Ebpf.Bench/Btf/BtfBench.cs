@@ -24,6 +24,9 @@ public sealed class BtfBench : IBenchSuite
         byte[] raw = File.ReadAllBytes(path);
         var btf = Ebpf.Btf.Btf.Parse(raw);
         Console.WriteLine($"{path}: {raw.Length / 1024} KiB, {btf.Types.Count} types, {runs} runs");
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Ebpf.Btf.Btf.Parse(raw);
+        Console.WriteLine($"  parse allocates {(GC.GetAllocatedBytesForCurrentThread() - before) / (1024 * 1024)} MiB");
         Report("parse", runs, () => Ebpf.Btf.Btf.Parse(raw));
         Report("parse + name index", runs, () => Ebpf.Btf.Btf.Parse(raw).FindByName("task_struct"));
         Report("validate", runs, () => BtfValidator.Validate(btf));

@@ -54,6 +54,20 @@ public sealed partial class Btf
         return type is not null;
     }
 
+    /// <summary>
+    /// The CO-RE "essential" name: everything before a trailing <c>___flavor</c> suffix
+    /// (<c>task_struct___old</c> → <c>task_struct</c>), used to match local types against target candidates.
+    /// </summary>
+    public static string EssentialName(string name)
+    {
+        int at = name.LastIndexOf("___", StringComparison.Ordinal);
+        return at > 0 ? name[..at] : name;
+    }
+
+    /// <summary>Ids of every type whose essential name is <paramref name="essentialName"/>, of <paramref name="kind"/> (CO-RE candidates).</summary>
+    public IEnumerable<uint> FindByEssentialName(string essentialName, BtfKind kind) =>
+        AllTypes.Where(t => t.Kind == kind && !t.IsAnonymous && EssentialName(t.Name) == essentialName).Select(t => t.Id);
+
     /// <summary>The DATASEC named <paramref name="name"/> (".data", ".bss", ".rodata", ".maps", …), or null.</summary>
     public BtfDatasec? FindDatasec(string name) => FindByName(name, BtfKind.Datasec) as BtfDatasec;
 

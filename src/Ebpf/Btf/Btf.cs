@@ -39,6 +39,12 @@ public sealed partial class Btf
     /// <summary>The length of the raw blob this BTF was parsed from (null when built in code).</summary>
     public int? SourceLength { get; internal set; }
 
+    /// <summary>
+    /// Names (type: component -1, else member/value/param index) whose offset is non-zero but points at an
+    /// empty string: the model reads them as anonymous, but the kernel rejects a non-zero offset there.
+    /// </summary>
+    internal IReadOnlySet<(uint Id, int Component)> EmptyNamesAtNonZeroOffset { get; init; } = new HashSet<(uint, int)>();
+
     /// <summary>The base BTF of a split BTF, or null.</summary>
     public Btf? Base { get; }
 
@@ -168,7 +174,8 @@ public sealed partial class Btf
         var mapped = new BtfType[_types.Length];
         for (int i = 0; i < mapped.Length; i++)
             mapped[i] = map(_types[i]) ?? throw new ArgumentException($"map returned null for {_types[i]}", nameof(map));
-        return Parse(BtfWriter.Write(mapped, Base), Base);
+        // Keep the string table so offsets held by .BTF.ext records still resolve in the rewritten BTF.
+        return Parse(BtfWriter.Write(mapped, Base, this), Base);
     }
 
     /// <summary>Encodes this BTF (split on top of <see cref="Base"/> when it has one) as raw BTF bytes.</summary>

@@ -19,7 +19,7 @@ internal static class BtfReader
         var strings = strSection.ToArray();
         var names = new NameReader(strings, baseBtf);
         var types = ReadTypes(typeSection, baseBtf is null ? 1 : baseBtf.MaxTypeId + 1, names);
-        return new Btf(header, baseBtf, types, strings) { SourceLength = data.Length };
+        return new Btf(header, baseBtf, types, strings) { SourceLength = data.Length, EmptyNamesAtNonZeroOffset = names.EmptyAtNonZero };
     }
 
     private static BpfException Invalid(string message) => new(Errno.EINVAL, message);
@@ -89,10 +89,21 @@ internal static class BtfReader
         private readonly uint _base = baseBtf?.TotalStringLength ?? 0;
         private readonly Dictionary<uint, string> _cache = new(Math.Min(strings.Length / 16, 1 << 18));
 
-        public string Read(uint offset, uint typeId, string what)
+        /// <summary>(type id, component or -1) whose name offset is non-zero but names the empty string.</summary>
+        public HashSet<(uint Id, int Component)> EmptyAtNonZero { get; } = [];
+
+        public string Read(uint offset, uint typeId, int component, string what)
         {
             if (offset == 0)
                 return "";
+            string name = ReadNonZero(offset, typeId, what);
+            if (name.Length == 0)
+                EmptyAtNonZero.Add((typeId, component));
+            return name;
+        }
+
+        private string ReadNonZero(uint offset, uint typeId, string what)
+        {
             if (offset < _base)
             {
                 if (baseBtf!.TryGetString(offset, out var s))
@@ -146,7 +157,7 @@ internal static class BtfReader
             if (section.Length - pos - 12 < trailer)
                 throw Invalid($"[{id}] {kind.ToKernelName()} meta_left:{section.Length - pos - 12} meta_needed:{trailer} (vlen {vlen} overruns the type section)");
             var extra = section.Slice(pos + 12, trailer);
-            string name = names.Read(nameOff, id, "name");
+            string name = names.Read(nameOff, id, -1, "name");
             var type = Decode(kind, kflag, vlen, sizeOrType, name, extra, id, names);
             type.RawInfo = info;
             type.RawSizeOrType = sizeOrType;
@@ -187,7 +198,7 @@ internal static class BtfReader
                 {
                     int at = i * 12;
                     uint off = U32(extra, at + 8);
-                    string mname = names.Read(U32(extra, at), id, $"member {i}");
+                    string mname = names.Read(U32(extra, at), id, i, $"member {i}");
                     members[i] = kflag
                         ? new BtfMember(mname, U32(extra, at + 4), off & 0xffffff, off >> 24)
                         : new BtfMember(mname, U32(extra, at + 4), off);
@@ -202,7 +213,7 @@ internal static class BtfReader
                 for (int i = 0; i < vlen; i++)
                 {
                     uint raw = U32(extra, i * 8 + 4);
-                    values[i] = new BtfEnumValue(names.Read(U32(extra, i * 8), id, $"enumerator {i}"), kflag ? (int)raw : raw);
+                    values[i] = new BtfEnumValue(names.Read(U32(extra, i * 8), id, i, $"enumerator {i}"), kflag ? (int)raw : raw);
                 }
                 return new BtfEnum(name, sizeOrType, values, kflag);
             }
@@ -213,7 +224,7 @@ internal static class BtfReader
                 {
                     int at = i * 12;
                     ulong raw = U32(extra, at + 4) | ((ulong)U32(extra, at + 8) << 32);
-                    values[i] = new BtfEnumValue(names.Read(U32(extra, at), id, $"enumerator {i}"), (long)raw);
+                    values[i] = new BtfEnumValue(names.Read(U32(extra, at), id, i, $"enumerator {i}"), (long)raw);
                 }
                 return new BtfEnum64(name, sizeOrType, values, kflag);
             }
@@ -223,7 +234,7 @@ internal static class BtfReader
             {
                 var ps = new BtfParam[vlen];
                 for (int i = 0; i < vlen; i++)
-                    ps[i] = new BtfParam(names.Read(U32(extra, i * 8), id, $"param {i}"), U32(extra, i * 8 + 4));
+                    ps[i] = new BtfParam(names.Read(U32(extra, i * 8), id, i, $"param {i}"), U32(extra, i * 8 + 4));
                 return new BtfFuncProto(sizeOrType, ps, name);
             }
             case BtfKind.Var:

@@ -14,19 +14,38 @@ internal sealed class BtfStringTableBuilder
     private byte[] _bytes = new byte[256];
     private int _length;
 
-    public BtfStringTableBuilder(Btf? baseBtf)
+    private readonly Btf? _preserved;
+
+    public BtfStringTableBuilder(Btf? baseBtf, Btf? preserve = null)
     {
         _base = baseBtf;
         _start = baseBtf?.TotalStringLength ?? 0;
         _offsets[""] = 0;
-        if (baseBtf is null)
+        if (preserve is not null)
+        {
+            // Keep the original table byte for byte so every old offset (e.g. .BTF.ext line_info strings,
+            // which no type references) stays valid; new strings are appended.
+            _preserved = preserve;
+            var table = preserve.StringTable;
+            _bytes = new byte[Math.Max(table.Length * 2, 256)];
+            table.CopyTo(_bytes);
+            _length = table.Length;
+        }
+        else if (baseBtf is null)
+        {
             _length = 1; // the mandatory empty string at offset 0
+        }
     }
 
     public uint Add(string s)
     {
         if (_offsets.TryGetValue(s, out uint off))
             return off;
+        if (_preserved is not null && _preserved.TryFindString(s, out off))
+        {
+            _offsets[s] = off;
+            return off;
+        }
         if (_base is not null && _base.TryFindString(s, out off))
         {
             _offsets[s] = off;

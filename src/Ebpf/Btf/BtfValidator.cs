@@ -28,6 +28,7 @@ public static class BtfValidator
             CheckHeader(btf);
             foreach (var t in btf.Types)
                 CheckMeta(btf, t);
+            CheckPointerLoops(btf);
             CheckCycles(btf);
             foreach (var t in btf.Types)
                 CheckResolved(btf, t);
@@ -105,9 +106,10 @@ public static class BtfValidator
             if (rawKflag)
                 throw Fail(t, "Invalid btf_info kind_flag");
         }
+        bool EmptyAtNonZero(int component) => btf.EmptyNamesAtNonZeroOffset.Contains((t.Id, component));
         void NoName()
         {
-            if (!t.IsAnonymous)
+            if (!t.IsAnonymous || EmptyAtNonZero(-1))
                 throw Fail(t, "Invalid name");
         }
         void IdentifierName()
@@ -117,7 +119,7 @@ public static class BtfValidator
         }
         void OptionalIdentifierName()
         {
-            if (!t.IsAnonymous && !IsIdentifier(t.Name))
+            if ((!t.IsAnonymous || EmptyAtNonZero(-1)) && !IsIdentifier(t.Name))
                 throw Fail(t, "Invalid name");
         }
 
@@ -174,7 +176,7 @@ public static class BtfValidator
                 {
                     var member = c.Members[m];
                     string where = $"member '{member.Name}' (#{m}) type_id={member.Type} bits_offset={member.BitOffset}";
-                    if (member.Name.Length > 0 && !IsIdentifier(member.Name))
+                    if ((member.Name.Length > 0 || EmptyAtNonZero(m)) && !IsIdentifier(member.Name))
                         throw Fail(t, $"{where} Invalid name");
                     if (member.Type == 0 || !ValidId(btf, member.Type))
                         throw Fail(t, $"{where} Invalid type_id");
@@ -219,13 +221,13 @@ public static class BtfValidator
                 {
                     var param = p.Parameters[i];
                     bool variadicMarker = param.Type == 0 && i == p.Parameters.Count - 1;
-                    if (variadicMarker && param.Name.Length > 0)
+                    if (variadicMarker && (param.Name.Length > 0 || EmptyAtNonZero(i)))
                         throw Fail(t, $"Invalid arg#{i + 1}");
                     if (param.Type == 0 && !variadicMarker)
                         throw Fail(t, $"Invalid arg#{i + 1}");
                     if (!ValidId(btf, param.Type))
                         throw Fail(t, $"Invalid arg#{i + 1}");
-                    if (param.Name.Length > 0 && !IsIdentifier(param.Name))
+                    if ((param.Name.Length > 0 || EmptyAtNonZero(i)) && !IsIdentifier(param.Name))
                         throw Fail(t, $"Invalid arg#{i + 1}");
                 }
                 break;
@@ -288,9 +290,9 @@ public static class BtfValidator
     /// <summary>Kinds only valid at the top (never as a member/element/pointee).</summary>
     private static bool IsSourceOnly(BtfType t) => t.Kind is BtfKind.Var or BtfKind.Datasec or BtfKind.DeclTag;
 
-    /// <summary>Regular ints: no bit offset, bits = 8 * size, size a power of two ≤ 16.</summary>
+    /// <summary>The kernel's btf_type_int_is_regular: no bit offset and a whole 1/2/4/8-byte bit count.</summary>
     private static bool IsRegularInt(BtfInt i) =>
-        i.BitOffset == 0 && i.Bits == i.Size * 8 && i.Size is 1 or 2 or 4 or 8 or 16;
+        i.BitOffset == 0 && i.Bits % 8 == 0 && i.Bits / 8 is 1 or 2 or 4 or 8;
 
     /// <summary>
     /// Finds cycles that do not pass through a pointer (typedef loops, a struct containing itself, an array
@@ -333,6 +335,34 @@ public static class BtfValidator
         }
     }
 
+    /// <summary>
+    /// A chain of only PTR, TYPEDEF and modifiers that comes back on itself never reaches a real type
+    /// (<c>typedef T *T</c>): the kernel's pointer resolution reports "Loop detected" for it.
+    /// </summary>
+    private static void CheckPointerLoops(Btf btf)
+    {
+        uint first = btf.FirstTypeId;
+        var state = new byte[btf.Types.Count]; // 0 new, 1 on the current walk, 2 known to end
+        var walk = new List<uint>();
+        foreach (var start in btf.Types)
+        {
+            walk.Clear();
+            var t = start;
+            while (t is BtfReferenceType r && t.Id >= first && state[t.Id - first] == 0)
+            {
+                state[t.Id - first] = 1;
+                walk.Add(t.Id);
+                if (!btf.TryGetType(r.Type, out var next))
+                    break;
+                t = next;
+            }
+            if (t.Id >= first && t.Id <= btf.MaxTypeId && state[t.Id - first] == 1 && t is BtfReferenceType)
+                throw Fail(t, "Loop detected", Errno.EEXIST);
+            foreach (uint id in walk)
+                state[id - first] = 2;
+        }
+    }
+
     /// <summary>References that must resolve before this type does: every reference except a PTR's.</summary>
     private static IEnumerable<uint> LayoutEdges(BtfType t) => t is BtfPtr ? [] : t.References();
 
@@ -358,6 +388,8 @@ public static class BtfValidator
                     throw Fail(t, "Invalid elem");
                 if (resolvedElem is BtfInt ei && !IsRegularInt(ei))
                     throw Fail(t, "Invalid array of int");
+                // The index must be a regular int (clang uses a 4-byte "__ARRAY_SIZE_TYPE__"); pointers,
+                // arrays and the like are refused by the kernel.
                 if (btf.ResolveType(a.IndexType) is not BtfInt index || !IsRegularInt(index))
                     throw Fail(t, "Invalid index");
                 uint elemSize = btf.SizeOf(a.ElementType);

@@ -181,4 +181,58 @@ public class BtfKernelAgreementTests
         Assert.EndsWith("size == 0", raw.Log.TrimEnd());
         Assert.EndsWith("size == 0", BtfValidator.Check(btf)!.Message);
     }
+
+    /// <summary>The fixture with DATASEC sizes/offsets filled as libbpf does, so the kernel accepts it.</summary>
+    internal static Ebpf.Btf.Btf FixedFixture()
+    {
+        var elf = BtfFixtures.TypesElf();
+        var btf = BtfFixtures.Types();
+        var symbols = elf.Symbols.Where(s => s.Name.Length > 0).GroupBy(s => s.Name).ToDictionary(g => g.Key, g => g.First());
+        return btf.Rewrite(t => t is BtfDatasec d
+            ? new BtfDatasec(d.Name, (uint)(elf.FindSection(d.Name)?.Size ?? 0),
+                d.Variables.Select(v => v with { Offset = (uint)symbols[btf.GetType(v.Type).Name].Value }).ToList())
+            : t);
+    }
+
+    [Fact]
+    public void Mutated_fixture_verdicts_match_the_kernel()
+    {
+        if (KernelBtfLoad.Unavailable() is { } why)
+            Assert.Skip(why);
+        byte[] raw = FixedFixture().ToBytes();
+        var rng = new Random(4242);
+        var disagreements = new List<string>();
+        int kernelAccepted = 0, tried = 0;
+        for (int round = 0; round < 600; round++)
+        {
+            byte[] m = (byte[])raw.Clone();
+            // Mutate the type section only (header and strings have their own tests) with small values,
+            // so ids, sizes and offsets move into interesting ranges.
+            int at = 24 + rng.Next((m.Length - 24) / 4 / 2) * 4;
+            uint word = BitConverter.ToUInt32(m, at);
+            uint replacement = rng.Next(3) switch
+            {
+                0 => word + (uint)rng.Next(1, 4),
+                1 => word - (uint)rng.Next(1, 4),
+                _ => word ^ (1u << rng.Next(32)),
+            };
+            BitConverter.TryWriteBytes(m.AsSpan(at), replacement);
+            BpfException? ours;
+            try
+            {
+                ours = BtfValidator.Check(Ebpf.Btf.Btf.Parse(m));
+            }
+            catch (BpfException e)
+            {
+                ours = e;
+            }
+            var (accepted, log, errno) = KernelBtfLoad.Load(m);
+            tried++;
+            if (accepted)
+                kernelAccepted++;
+            if (accepted != (ours is null))
+                disagreements.Add($"word at {at}: 0x{word:x} -> 0x{replacement:x}: kernel {(accepted ? "accepts" : $"rejects ({log.TrimEnd().Split('\n').Last()})")}, we {(ours is null ? "accept" : $"reject ({ours.Message})")}");
+        }
+        Assert.True(disagreements.Count == 0, $"{disagreements.Count}/{tried} disagreements ({kernelAccepted} accepted by the kernel):\n" + string.Join("\n", disagreements.Take(30)));
+    }
 }

@@ -119,6 +119,20 @@ public class BtfReaderTests
     }
 
     [Fact]
+    public void Essential_names_strip_flavors()
+    {
+        Assert.Equal("task_struct", Ebpf.Btf.Btf.EssentialName("task_struct___old"));
+        Assert.Equal("a___b", Ebpf.Btf.Btf.EssentialName("a___b___c"));
+        Assert.Equal("___x", Ebpf.Btf.Btf.EssentialName("___x"));
+        var b = new BtfBuilder();
+        uint i = b.AddInt("int", 4, BtfIntEncoding.Signed);
+        uint s1 = b.AddStruct("foo", 4, new BtfMember("x", i, 0));
+        uint s2 = b.AddStruct("foo___v2", 4, new BtfMember("x", i, 0));
+        b.AddStruct("foobar", 4, new BtfMember("x", i, 0));
+        Assert.Equal([s1, s2], b.Build().FindByEssentialName("foo", BtfKind.Struct));
+    }
+
+    [Fact]
     public void Btf_defined_maps_decode_through_pointer_to_array()
     {
         var btf = BtfFixtures.Types();

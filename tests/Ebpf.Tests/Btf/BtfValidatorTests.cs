@@ -69,6 +69,16 @@ public class BtfValidatorTests
         var bss = fixedBtf.FindDatasec(".bss")!;
         Assert.True(bss.Size >= 128 + 48 + 8);
         Assert.Equal(bss.Variables.Select(v => v.Offset).Order(), bss.Variables.Select(v => v.Offset));
+        // The string table is preserved, so .BTF.ext line_info offsets resolve the same in the rewritten BTF.
+        var ext = BtfElf.ReadBtfExt(elf, btf)!;
+        foreach (var line in ext.LineInfos.SelectMany(s => s.Records))
+        {
+            Assert.Equal(line.FileName, fixedBtf.GetString(line.FileNameOffset));
+            Assert.Equal(line.SourceLine, fixedBtf.GetString(line.LineOffset));
+        }
+        var renamed = btf.Rewrite(t => t is BtfVar { Name: "counter" } v ? new BtfVar("counter_renamed", v.Type, v.Linkage) : t);
+        Assert.NotNull(renamed.FindByName("counter_renamed", BtfKind.Var));
+        Assert.Equal(ext.LineInfos[0].Records[0].SourceLine, renamed.GetString(ext.LineInfos[0].Records[0].LineOffset));
     }
 
     [Fact]
