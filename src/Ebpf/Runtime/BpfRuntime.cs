@@ -100,6 +100,8 @@ public sealed partial class BpfRuntime
             throw;
         }
         var program = new ProgramObject(this, definition, maps, btfObject);
+        // Until the verifier produces xlated code, the runtime rewrites ctx pointer loads itself.
+        program.Instructions = ProgramTypes.ContextRewriter.Rewrite(program.Instructions, program.TypeInfo);
         ProgramLoaded?.Invoke(program);
         Publish(program);
         return new BpfProgram(program);

@@ -32,6 +32,7 @@ internal static class BuiltinHelpers
         r.SetBuiltin(HelperId.L4CsumReplace, "l4_csum_replace", ChecksumHelpers.L4CsumReplace);
         r.SetBuiltin(HelperId.SpinLock, "spin_lock", LockHelpers.SpinLock);
         r.SetBuiltin(HelperId.SpinUnlock, "spin_unlock", LockHelpers.SpinUnlock);
+        PacketHelpers.RegisterAll(r);
     }
 
     /// <summary>A negative errno as the u64 a helper returns.</summary>
