@@ -152,12 +152,13 @@ public unsafe class TestRunTests
     [Fact]
     public void Socket_filter_consumes_ethernet_header()
     {
-        uint len = 0, pktType = 9, protocol = 0, ifindex = 0, wireLen = 9; byte first = 0; ulong sk = 0;
+        uint len = 0, pktType = 9, protocol = 0, ifindex = 0, wireLen = 9, family = 0, saddr = 0, state = 0; byte first = 0;
         var (rt, prog) = Setup(ProgramType.SocketFilter, ctx =>
         {
             len = U32(ctx, 0); pktType = U32(ctx, 4); protocol = U32(ctx, 16); ifindex = U32(ctx, 40); wireLen = U32(ctx, 160);
             first = *(byte*)U64(ctx, ProgramTypeInfo.SkbDataSlot);
-            sk = U64(ctx, 168);
+            ulong sk = U64(ctx, 168);
+            family = *(uint*)(sk + 4); saddr = *(uint*)(sk + 24); state = *(uint*)(sk + 72);
             var skb = (SkbContext)HelperInvocation.Current!.PacketState!;
             Assert.Equal(0x45, skb.Packet[0]);
             return 0;
@@ -169,7 +170,9 @@ public unsafe class TestRunTests
         Assert.Equal(1u, ifindex);
         Assert.Equal(0u, wireLen);
         Assert.Equal(0x45, first);
-        Assert.Equal(2u, *(uint*)(sk + 4) == 2 ? 2u : 0u);
+        Assert.Equal(2u, family);
+        Assert.Equal(0x0100000au, saddr); // 10.0.0.1 in network order
+        Assert.Equal(7u, state);
         // data_out: 14 zero bytes then L3
         Assert.Equal(50, r.DataOut!.Length);
         Assert.All(r.DataOut[..14], b => Assert.Equal(0, b));
