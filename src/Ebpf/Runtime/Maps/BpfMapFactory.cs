@@ -1,0 +1,41 @@
+using Ebpf.Abi;
+
+namespace Ebpf.Runtime.Maps;
+
+/// <summary>BPF_MAP_CREATE for the managed runtime: validates (<see cref="MapValidation"/>) and allocates.</summary>
+public static class BpfMapFactory
+{
+    /// <summary>Creates a map. Bad attributes throw <see cref="BpfException"/> with the kernel's errno before anything is allocated.</summary>
+    public static BpfMapBase Create(MapAttributes attributes)
+    {
+        ArgumentNullException.ThrowIfNull(attributes);
+        uint max = MapValidation.Validate(attributes);
+        return attributes.Type switch
+        {
+            MapType.Array or MapType.PercpuArray => new ArrayMap(attributes),
+            MapType.Hash or MapType.PercpuHash or MapType.LruHash or MapType.LruPercpuHash => new HashMap(attributes, max),
+            MapType.ProgArray => new ProgArrayMap(attributes),
+            MapType.ArrayOfMaps or MapType.HashOfMaps => new MapInMap(attributes, max),
+            MapType.PerfEventArray => new PerfEventArrayMap(attributes),
+            MapType.Queue or MapType.Stack => new QueueStackMap(attributes),
+            MapType.Ringbuf => new RingBufMap(attributes),
+            MapType.LpmTrie => new LpmTrieMap(attributes),
+            MapType.BloomFilter => new BloomFilterMap(attributes),
+            _ => throw new BpfException(Errno.EINVAL, $"map '{attributes.Name}': type {attributes.Type} not supported"),
+        };
+    }
+
+    /// <summary>Shorthand for the common fields.</summary>
+    public static BpfMapBase Create(MapType type, uint keySize, uint valueSize, uint maxEntries,
+        MapFlags flags = MapFlags.None, string name = "") =>
+        Create(new MapAttributes { Type = type, KeySize = keySize, ValueSize = valueSize, MaxEntries = maxEntries, Flags = flags, Name = name });
+
+    /// <summary>Typed shorthand: <c>BpfMapFactory.Create&lt;HashMap&gt;(...)</c>.</summary>
+    public static T Create<T>(MapAttributes attributes) where T : BpfMapBase
+    {
+        var m = Create(attributes);
+        if (m is T t) return t;
+        m.Dispose();
+        throw new BpfException(Errno.EINVAL, $"map '{attributes.Name}': {attributes.Type} is not a {typeof(T).Name}");
+    }
+}

@@ -1,0 +1,187 @@
+using System.Runtime.InteropServices;
+
+namespace Ebpf.Runtime.Memory;
+
+/// <summary>
+/// Epoch-based reclamation: the runtime's analogue of RCU. Execution engines (and every map
+/// operation) run inside a read-side critical section (<see cref="Enter"/> / <see cref="Exit"/>);
+/// memory that a reader might still hold (a deleted hash element, a replaced value) is
+/// <see cref="Retire(void*)"/>d and freed only once every thread that was inside the critical
+/// section when it was retired has left it.
+/// </summary>
+/// <remarks>
+/// Protocol. A reader publishes the global epoch it observed (full fence), then reads.
+/// A writer unlinks, then retires with a freshly incremented epoch <c>e</c> (full fence).
+/// A reader whose published epoch is ≥ e read the global epoch after the increment, hence after
+/// the unlink, so it cannot reach the retired memory; a reader with a smaller epoch might.
+/// Retired memory with epoch e is freed when every active reader has epoch ≥ e.
+/// Enter/Exit nest (a depth counter) and cost one interlocked store on the outermost Enter.
+/// One record is kept per thread that ever entered; a thread that dies outside a critical
+/// section leaves an idle record behind (8 words), which never blocks reclamation.
+/// </remarks>
+public static unsafe class EpochManager
+{
+    private sealed class ThreadRecord
+    {
+        // Padding keeps records of different threads off one cache line.
+        #pragma warning disable CS0169, IDE0051
+        private readonly long _pad0, _pad1, _pad2, _pad3, _pad4, _pad5, _pad6;
+        #pragma warning restore CS0169, IDE0051
+        public long Epoch; // 0 = not inside a critical section
+        public int Depth;
+    }
+
+    private struct Retired
+    {
+        public long Epoch;
+        public nint Pointer;
+        public Action? Action;
+    }
+
+    private const int ReclaimThreshold = 256;
+
+    [ThreadStatic] private static ThreadRecord? t_record;
+    private static ThreadRecord[] s_records = [];
+    private static readonly object s_registerLock = new();
+    private static readonly object s_retireLock = new();
+    private static readonly Queue<Retired> s_retired = new(); // ordered by epoch (assigned under the lock)
+    private static int s_sinceCollect;
+    private static long s_global = 1;
+    private static long s_freed;
+
+    /// <summary>Enters a read-side critical section (nestable). Pair with <see cref="Exit"/>.</summary>
+    public static void Enter()
+    {
+        var r = t_record ?? Register();
+        if (r.Depth++ == 0)
+            Interlocked.Exchange(ref r.Epoch, Volatile.Read(ref s_global)); // full fence: publish before reading
+    }
+
+    /// <summary>Leaves the critical section entered by the matching <see cref="Enter"/>.</summary>
+    public static void Exit()
+    {
+        var r = t_record;
+        if (r is null || r.Depth == 0)
+            throw new InvalidOperationException("EpochManager.Exit without a matching Enter");
+        if (--r.Depth == 0)
+            Volatile.Write(ref r.Epoch, 0);
+    }
+
+    /// <summary><c>using var _ = EpochManager.Guard();</c> — Enter now, Exit on dispose.</summary>
+    public static EpochGuard Guard()
+    {
+        Enter();
+        return default;
+    }
+
+    /// <summary>True when the calling thread is inside a critical section.</summary>
+    public static bool IsInCriticalSection => t_record is { Depth: > 0 };
+
+    /// <summary>Number of retired blocks not yet freed.</summary>
+    public static int PendingCount { get { lock (s_retireLock) return s_retired.Count; } }
+
+    /// <summary>Total number of retired blocks freed since start (for tests and diagnostics).</summary>
+    public static long FreedCount => Interlocked.Read(ref s_freed);
+
+    /// <summary>Frees <paramref name="p"/> (allocated with NativeMemory.Alloc/AllocZeroed) once no reader can hold it.</summary>
+    public static void Retire(void* p)
+    {
+        if (p == null) return;
+        Add(new Retired { Pointer = (nint)p });
+    }
+
+    /// <summary>Frees <paramref name="p"/> (allocated with NativeMemory.AlignedAlloc) once no reader can hold it.</summary>
+    public static void RetireAligned(void* p)
+    {
+        if (p == null) return;
+        nint q = (nint)p;
+        Add(new Retired { Action = () => NativeMemory.AlignedFree((void*)q) });
+    }
+
+    /// <summary>Runs <paramref name="release"/> once no reader that could see the retired object is still running.</summary>
+    public static void Retire(Action release) => Add(new Retired { Action = release });
+
+    private static void Add(Retired item)
+    {
+        bool reclaim;
+        lock (s_retireLock)
+        {
+            item.Epoch = Interlocked.Increment(ref s_global); // full fence after the caller's unlink
+            s_retired.Enqueue(item);
+            // Collect every ReclaimThreshold retirements: one scan of the thread records each time.
+            reclaim = ++s_sinceCollect >= ReclaimThreshold;
+            if (reclaim) s_sinceCollect = 0;
+        }
+        if (reclaim) Collect();
+    }
+
+    /// <summary>Frees everything retired that no active reader can still hold. Returns the number freed.</summary>
+    public static int Collect()
+    {
+        List<Retired>? free = null;
+        lock (s_retireLock)
+        {
+            if (s_retired.Count == 0) return 0;
+            long min = long.MaxValue;
+            foreach (var r in Volatile.Read(ref s_records))
+            {
+                long e = Volatile.Read(ref r.Epoch);
+                if (e != 0 && e < min) min = e;
+            }
+            // Epochs increase along the queue, so the reclaimable items are a prefix.
+            while (s_retired.TryPeek(out var item) && item.Epoch <= min)
+                (free ??= new()).Add(s_retired.Dequeue());
+        }
+        if (free is null) return 0;
+        foreach (var item in free)
+        {
+            if (item.Action is not null) item.Action();
+            else NativeMemory.Free((void*)item.Pointer);
+        }
+        Interlocked.Add(ref s_freed, free.Count);
+        return free.Count;
+    }
+
+    /// <summary>
+    /// synchronize_rcu: waits until every thread that was inside a critical section when this was
+    /// called has left it, then frees what is reclaimable. Must not be called from inside one.
+    /// </summary>
+    public static void Synchronize()
+    {
+        if (IsInCriticalSection)
+            throw new InvalidOperationException("EpochManager.Synchronize inside a critical section would wait for itself");
+        long target = Interlocked.Increment(ref s_global);
+        foreach (var r in Volatile.Read(ref s_records))
+        {
+            var spin = new SpinWait();
+            while (true)
+            {
+                long e = Volatile.Read(ref r.Epoch);
+                if (e == 0 || e >= target) break;
+                spin.SpinOnce();
+            }
+        }
+        Collect();
+    }
+
+    private static ThreadRecord Register()
+    {
+        var r = new ThreadRecord();
+        lock (s_registerLock)
+        {
+            var old = s_records;
+            var next = new ThreadRecord[old.Length + 1];
+            old.CopyTo(next, 0);
+            next[^1] = r;
+            Volatile.Write(ref s_records, next);
+        }
+        t_record = r;
+        return r;
+    }
+}
+
+/// <summary>Leaves the epoch critical section on dispose (see <see cref="EpochManager.Guard"/>).</summary>
+public readonly struct EpochGuard : IDisposable
+{
+    public void Dispose() => EpochManager.Exit();
+}
