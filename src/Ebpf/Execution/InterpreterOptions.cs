@@ -1,0 +1,19 @@
+namespace Ebpf.Execution;
+
+/// <summary>How a program is prepared for interpretation.</summary>
+public sealed class InterpreterOptions
+{
+    /// <summary>Default checked-mode budget: enough for any verifiable program, small enough to end a runaway one in seconds.</summary>
+    public const long DefaultInstructionBudget = 100_000_000;
+
+    /// <summary>Used in error messages.</summary>
+    public string Name { get; init; } = "prog";
+
+    public ExecutionMode Mode { get; init; } = ExecutionMode.Checked;
+
+    /// <summary>Helper id -> implementation. Shared, may be filled after loading (resolved at call time).</summary>
+    public HelperTable Helpers { get; init; } = new();
+
+    /// <summary>Checked mode: executed instructions after which the run ends with ETIME.</summary>
+    public long InstructionBudget { get; init; } = DefaultInstructionBudget;
+}

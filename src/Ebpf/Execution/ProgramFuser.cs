@@ -1,0 +1,74 @@
+namespace Ebpf.Execution;
+
+/// <summary>
+/// Unchecked-mode peephole pass over decoded code: fewer dispatches per BPF instruction. It only
+/// rewrites the first slot of a pattern; the following slots stay as they were, so jumps into the
+/// middle of a pattern still execute the original instructions. Checked mode skips this pass so that
+/// the instruction budget and fault positions stay exact.
+/// <list type="bullet">
+/// <item>conditional jump followed by <c>ja</c>: the not-taken target becomes the ja's target (clang's loop shape);</item>
+/// <item>jump threading: a jump to a <c>ja</c> goes straight to its target;</item>
+/// <item><c>mov</c> or <c>add</c> followed by <c>ja</c>: one operation that moves and jumps;</item>
+/// <item><c>mov rX, rY; add rX, rZ</c> becomes a three-operand add, and when followed by
+/// <c>ldx rX, [rX+off]</c> an indexed load (array and packet indexing).</item>
+/// </list>
+/// </summary>
+internal static class ProgramFuser
+{
+    public static void Fuse(DecodedInstruction[] code, int length)
+    {
+        for (int pc = 0; pc < length; pc++)
+        {
+            ref var insn = ref code[pc];
+            if (insn.IsConditionalJump)
+            {
+                insn.Offset = Thread(code, insn.Offset);
+                insn.NotTaken = Thread(code, insn.NotTaken);
+            }
+            else if (insn.Op == Operation.Ja)
+            {
+                insn.Offset = Thread(code, insn.Offset);
+            }
+            else if (insn.Op is Operation.Mov64X or Operation.Mov64K or Operation.Add64K or Operation.Add64X
+                     && pc + 1 < length && code[pc + 1].Op == Operation.Ja)
+            {
+                insn.Offset = Thread(code, code[pc + 1].Offset);
+                insn.Op = insn.Op switch
+                {
+                    Operation.Mov64X => Operation.Mov64XJa,
+                    Operation.Mov64K => Operation.Mov64KJa,
+                    Operation.Add64K => Operation.Add64KJa,
+                    _ => Operation.Add64XJa,
+                };
+            }
+            else if (insn.Op == Operation.Mov64X && pc + 1 < length)
+            {
+                ref readonly var add = ref code[pc + 1];
+                if (add.Op == Operation.Add64X && add.Dst == insn.Dst && add.Src != insn.Dst)
+                {
+                    byte x = insn.Dst, y = insn.Src, z = add.Src;
+                    Operation load = pc + 2 < length ? code[pc + 2].Op switch
+                    {
+                        Operation.LdxB => Operation.LoadIndexedB,
+                        Operation.LdxH => Operation.LoadIndexedH,
+                        Operation.LdxW => Operation.LoadIndexedW,
+                        Operation.LdxDW => Operation.LoadIndexedDW,
+                        _ => Operation.Add3,
+                    } : Operation.Add3;
+                    if (load != Operation.Add3 && (code[pc + 2].Dst != x || code[pc + 2].Src != x))
+                        load = Operation.Add3;
+                    int offset = load == Operation.Add3 ? 0 : code[pc + 2].Offset;
+                    insn = new DecodedInstruction(load, x, y, offset, 0) { Src2 = z };
+                }
+            }
+        }
+    }
+
+    /// <summary>Follows chains of <c>ja</c> (bounded, so a ja cycle stays a loop instead of hanging the pass).</summary>
+    private static int Thread(DecodedInstruction[] code, int target)
+    {
+        for (int hops = 0; hops < 8 && code[target].Op == Operation.Ja; hops++)
+            target = code[target].Offset;
+        return target;
+    }
+}

@@ -1,0 +1,53 @@
+using System.Runtime.InteropServices;
+using Ebpf.Execution;
+using Ebpf.Isa;
+
+namespace Ebpf.Tests.Execution;
+
+/// <summary>Runs small programs in both modes and checks that they agree.</summary>
+internal static unsafe class InterpreterTestKit
+{
+    public static Instruction[] Asm(string source) => Assembler.Assemble(source, "test");
+
+    public static Interpreter Load(Instruction[] program, ExecutionMode mode = ExecutionMode.Checked, HelperTable? helpers = null, long budget = InterpreterOptions.DefaultInstructionBudget) =>
+        Interpreter.Load(program, new InterpreterOptions { Name = "test", Mode = mode, Helpers = helpers ?? HelperTable.ForConformance(), InstructionBudget = budget });
+
+    /// <summary>Runs in checked and unchecked mode (with a fresh copy of <paramref name="memory"/> each); both must give the same r0.</summary>
+    public static ulong RunBoth(Instruction[] program, byte[]? memory = null, HelperTable? helpers = null)
+    {
+        ulong checkedResult = ConformanceRunner.Execute(program, memory ?? [], Options(ExecutionMode.Checked, helpers));
+        ulong uncheckedResult = ConformanceRunner.Execute(program, memory ?? [], Options(ExecutionMode.Unchecked, helpers));
+        Assert.Equal(checkedResult, uncheckedResult);
+        return checkedResult;
+    }
+
+    public static ulong RunBoth(string asm, byte[]? memory = null, HelperTable? helpers = null) => RunBoth(Asm(asm), memory, helpers);
+
+    public static ulong RunChecked(Instruction[] program, byte[]? memory = null, HelperTable? helpers = null) =>
+        ConformanceRunner.Execute(program, memory ?? [], Options(ExecutionMode.Checked, helpers));
+
+    private static InterpreterOptions Options(ExecutionMode mode, HelperTable? helpers) =>
+        new() { Name = "test", Mode = mode, Helpers = helpers ?? HelperTable.ForConformance() };
+
+    /// <summary>Native memory freed on dispose.</summary>
+    public sealed class NativeBuffer : IDisposable
+    {
+        public NativeBuffer(int length)
+        {
+            Length = length;
+            Pointer = (byte*)NativeMemory.AllocZeroed((nuint)length);
+        }
+
+        public byte* Pointer { get; private set; }
+        public int Length { get; }
+        public ulong Address => (ulong)Pointer;
+        public Span<byte> Span => new(Pointer, Length);
+        public MemoryRegion Region(MemoryAccess access, string name = "buf") => new((nuint)Pointer, (nuint)Length, access, name);
+
+        public void Dispose()
+        {
+            NativeMemory.Free(Pointer);
+            Pointer = null;
+        }
+    }
+}
