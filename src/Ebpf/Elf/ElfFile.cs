@@ -82,7 +82,8 @@ public sealed class ElfFile
         for (int i = 0; i < shnum; i++)
         {
             var h = headers[i];
-            string name = i == 0 && h.Name == 0 ? "" : ReadString(names.Span, h.Name, $"section {i} name");
+            // A corrupt name is tolerated as libelf does: the section is only unusable by name.
+            string name = i == 0 && h.Name == 0 ? "" : TryReadString(names.Span, h.Name) ?? "";
             var data = h.Type == ElfSectionType.NoBits ? ReadOnlyMemory<byte>.Empty : SectionBytes(h);
             _sections[i] = new ElfSection(i, name, h.Type, (ElfSectionFlags)h.Flags, h.Address, h.Offset, h.Size,
                 h.Link, h.Info, h.AddressAlign, h.EntrySize, data);
@@ -183,8 +184,12 @@ public sealed class ElfFile
             ushort shndx = BinaryPrimitives.ReadUInt16LittleEndian(entry[6..]);
             ulong value = BinaryPrimitives.ReadUInt64LittleEndian(entry[8..]);
             ulong size = BinaryPrimitives.ReadUInt64LittleEndian(entry[16..]);
-            string name = nameOffset == 0 ? "" : ReadString(strings, nameOffset, $"symbol {i} name");
-            result[i] = new ElfSymbol(i, name, value, size, (ElfSymbolBinding)(info >> 4), (ElfSymbolType)(info & 0xf), other, shndx);
+            // Names are resolved leniently (as libelf does); consumers that need a name check NameIsValid.
+            string? name = nameOffset == 0 ? "" : TryReadString(strings, nameOffset);
+            result[i] = new ElfSymbol(i, name ?? "", value, size, (ElfSymbolBinding)(info >> 4), (ElfSymbolType)(info & 0xf), other, shndx)
+            {
+                NameIsValid = name is not null,
+            };
         }
         return result;
     }
@@ -197,6 +202,15 @@ public sealed class ElfFile
         if (h.Offset > length || h.Size > length - h.Offset)
             throw Format($"section {h.Index}: data at 0x{h.Offset:x}+0x{h.Size:x} is outside the file (0x{length:x} bytes)");
         return _image.Slice((int)h.Offset, (int)h.Size);
+    }
+
+    private static string? TryReadString(ReadOnlySpan<byte> table, uint offset)
+    {
+        if (offset >= (uint)table.Length)
+            return null;
+        var rest = table[(int)offset..];
+        int end = rest.IndexOf((byte)0);
+        return end < 0 ? null : Encoding.UTF8.GetString(rest[..end]);
     }
 
     private string ReadString(ReadOnlySpan<byte> table, uint offset, string what)

@@ -35,6 +35,8 @@ public sealed record ElfSymbol(
     /// <summary>STV_HIDDEN: libbpf treats hidden globals like statics (no slot of their own).</summary>
     public bool IsHidden => (Visibility & 0x3) == 2;
     public bool IsUndefined => SectionIndex == SectionUndefined;
+    /// <summary>False when st_name pointed outside the string table; <see cref="Name"/> is then empty.</summary>
+    public bool NameIsValid { get; init; } = true;
 }
 
 /// <summary>One REL or RELA entry, with the section it patches.</summary>

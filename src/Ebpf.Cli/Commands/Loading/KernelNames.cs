@@ -1,0 +1,33 @@
+using System.Text;
+using Ebpf.Abi;
+
+namespace Ebpf.Cli.Commands.Loading;
+
+/// <summary>The lowercase names bpftool prints for program, map and attach types ("sched_cls", "percpu_hash").</summary>
+internal static class KernelNames
+{
+    public static string Of(ProgramType type) => type switch
+    {
+        ProgramType.LwtSeg6Local => "lwt_seg6local",
+        ProgramType.RawTracepointWritable => "raw_tracepoint_writable",
+        _ => Snake(type.ToString()),
+    };
+
+    public static string Of(MapType type) => Snake(type.ToString());
+
+    public static string Of(AttachType type) => Snake(type.ToString());
+
+    /// <summary>PascalCase enum member to snake_case (digits stay attached to the word before them).</summary>
+    public static string Snake(string pascal)
+    {
+        var sb = new StringBuilder(pascal.Length + 8);
+        for (int i = 0; i < pascal.Length; i++)
+        {
+            char c = pascal[i];
+            if (char.IsUpper(c) && i > 0)
+                sb.Append('_');
+            sb.Append(char.ToLowerInvariant(c));
+        }
+        return sb.ToString();
+    }
+}

@@ -1,0 +1,48 @@
+namespace Ebpf.Btf;
+
+/// <summary>One struct/union member. <see cref="BitfieldSize"/> is 0 unless the member is a bitfield.</summary>
+public readonly record struct BtfMember(string Name, uint Type, uint BitOffset, uint BitfieldSize = 0)
+{
+    public bool IsBitfield => BitfieldSize != 0;
+    public uint ByteOffset => BitOffset / 8;
+}
+
+/// <summary>BTF_KIND_STRUCT or BTF_KIND_UNION.</summary>
+public abstract class BtfComposite : BtfType
+{
+    private readonly BtfMember[] _members;
+    private readonly bool _kindFlag;
+
+    protected BtfComposite(string name, uint size, IReadOnlyList<BtfMember> members, bool? kindFlag)
+        : base(name)
+    {
+        Size = size;
+        _members = [.. members];
+        // kind_flag = 1 means member offsets carry a bitfield size in their top 8 bits; needed as soon as
+        // any member is a bitfield, otherwise keep what the producer chose.
+        _kindFlag = kindFlag ?? _members.Any(m => m.BitfieldSize != 0);
+    }
+
+    public uint Size { get; }
+    public IReadOnlyList<BtfMember> Members => _members;
+    public bool IsUnion => Kind == BtfKind.Union;
+    public override bool KindFlag => _kindFlag;
+    public override int Vlen => _members.Length;
+    public override int EncodedSize => 12 + 12 * _members.Length;
+    public override IEnumerable<uint> References() => _members.Select(m => m.Type);
+
+    /// <summary>The raw <c>btf_member.offset</c> word as encoded under this type's kind_flag.</summary>
+    public uint EncodeOffset(in BtfMember m) => _kindFlag ? (m.BitfieldSize << 24) | (m.BitOffset & 0xffffff) : m.BitOffset;
+}
+
+public sealed class BtfStruct(string name, uint size, IReadOnlyList<BtfMember> members, bool? kindFlag = null)
+    : BtfComposite(name, size, members, kindFlag)
+{
+    public override BtfKind Kind => BtfKind.Struct;
+}
+
+public sealed class BtfUnion(string name, uint size, IReadOnlyList<BtfMember> members, bool? kindFlag = null)
+    : BtfComposite(name, size, members, kindFlag)
+{
+    public override BtfKind Kind => BtfKind.Union;
+}

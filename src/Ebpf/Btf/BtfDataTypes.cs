@@ -1,0 +1,36 @@
+namespace Ebpf.Btf;
+
+/// <summary>BTF_KIND_VAR: a global or static variable.</summary>
+public sealed class BtfVar(string name, uint type, BtfVarLinkage linkage) : BtfType(name)
+{
+    public override BtfKind Kind => BtfKind.Var;
+    public uint Type { get; } = type;
+    public BtfVarLinkage Linkage { get; } = linkage;
+    public override int EncodedSize => 16;
+    public override IEnumerable<uint> References() => [Type];
+}
+
+/// <summary>One <c>btf_var_secinfo</c>: a VAR (or FUNC for extern ksyms) placed at Offset in the section.</summary>
+public readonly record struct BtfVarSecinfo(uint Type, uint Offset, uint Size);
+
+/// <summary>BTF_KIND_DATASEC: an ELF data section (.data, .bss, .rodata, .maps, .kconfig, …) and its variables.</summary>
+public sealed class BtfDatasec : BtfType
+{
+    private readonly BtfVarSecinfo[] _vars;
+
+    public BtfDatasec(string name, uint size, IReadOnlyList<BtfVarSecinfo> variables) : base(name)
+    {
+        Size = size;
+        _vars = [.. variables];
+    }
+
+    public override BtfKind Kind => BtfKind.Datasec;
+
+    /// <summary>Section size (clang writes 0 and libbpf fills it from the ELF section before loading).</summary>
+    public uint Size { get; }
+
+    public IReadOnlyList<BtfVarSecinfo> Variables => _vars;
+    public override int Vlen => _vars.Length;
+    public override int EncodedSize => 12 + 12 * _vars.Length;
+    public override IEnumerable<uint> References() => _vars.Select(v => v.Type);
+}

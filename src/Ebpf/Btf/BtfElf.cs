@@ -1,0 +1,64 @@
+using Ebpf.Elf;
+
+namespace Ebpf.Btf;
+
+/// <summary>Finds the .BTF and .BTF.ext sections of a BPF ELF object.</summary>
+public static class BtfElf
+{
+    public const string BtfSection = ".BTF";
+    public const string BtfExtSection = ".BTF.ext";
+
+    /// <summary>The object's BTF, or null when it has no .BTF section.</summary>
+    public static Btf? ReadBtf(ElfFile elf, Btf? baseBtf = null)
+    {
+        var section = elf.FindSection(BtfSection);
+        if (section is null)
+            return null;
+        try
+        {
+            return Btf.Parse(section.Data, baseBtf);
+        }
+        catch (BpfException e)
+        {
+            throw e.Wrap($"{elf.Source}: {BtfSection}");
+        }
+    }
+
+    /// <summary>The object's .BTF.ext, or null when it has none.</summary>
+    public static BtfExt? ReadBtfExt(ElfFile elf, Btf btf)
+    {
+        var section = elf.FindSection(BtfExtSection);
+        if (section is null)
+            return null;
+        try
+        {
+            return BtfExt.Parse(section.Data, btf);
+        }
+        catch (BpfException e)
+        {
+            throw e.Wrap($"{elf.Source}: {BtfExtSection}");
+        }
+    }
+
+    /// <summary>Reads FILE as an ELF object's .BTF when it starts with the ELF magic, else as raw BTF.</summary>
+    public static Btf LoadAny(string path, Btf? baseBtf = null)
+    {
+        byte[] head = new byte[4];
+        try
+        {
+            using var f = File.OpenRead(path);
+            f.ReadAtLeast(head, 4, throwOnEndOfStream: false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new BpfException(e is FileNotFoundException or DirectoryNotFoundException ? Errno.ENOENT : Errno.EIO,
+                $"{path}: {e.Message}", e);
+        }
+        if (head is [0x7f, (byte)'E', (byte)'L', (byte)'F'])
+        {
+            var elf = ElfFile.Open(path);
+            return ReadBtf(elf, baseBtf) ?? throw new BpfException(Errno.ENOENT, $"{path}: no {BtfSection} section");
+        }
+        return Btf.LoadFile(path, baseBtf);
+    }
+}

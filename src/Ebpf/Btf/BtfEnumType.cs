@@ -1,0 +1,40 @@
+namespace Ebpf.Btf;
+
+/// <summary>One enumerator. <see cref="Value"/> holds the value already sign- or zero-extended per the enum's signedness.</summary>
+public readonly record struct BtfEnumValue(string Name, long Value);
+
+/// <summary>BTF_KIND_ENUM (32-bit values) or BTF_KIND_ENUM64.</summary>
+public abstract class BtfEnumType : BtfType
+{
+    private readonly BtfEnumValue[] _values;
+
+    protected BtfEnumType(string name, uint size, IReadOnlyList<BtfEnumValue> values, bool isSigned) : base(name)
+    {
+        Size = size;
+        _values = [.. values];
+        IsSigned = isSigned;
+    }
+
+    public uint Size { get; }
+    public IReadOnlyList<BtfEnumValue> Values => _values;
+
+    /// <summary>kind_flag: the enumerators are signed.</summary>
+    public bool IsSigned { get; }
+
+    public override bool KindFlag => IsSigned;
+    public override int Vlen => _values.Length;
+}
+
+public sealed class BtfEnum(string name, uint size, IReadOnlyList<BtfEnumValue> values, bool isSigned = false)
+    : BtfEnumType(name, size, values, isSigned)
+{
+    public override BtfKind Kind => BtfKind.Enum;
+    public override int EncodedSize => 12 + 8 * Vlen;
+}
+
+public sealed class BtfEnum64(string name, uint size, IReadOnlyList<BtfEnumValue> values, bool isSigned = false)
+    : BtfEnumType(name, size, values, isSigned)
+{
+    public override BtfKind Kind => BtfKind.Enum64;
+    public override int EncodedSize => 12 + 12 * Vlen;
+}

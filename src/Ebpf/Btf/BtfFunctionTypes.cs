@@ -1,0 +1,55 @@
+namespace Ebpf.Btf;
+
+/// <summary>One FUNC_PROTO parameter. A trailing parameter with no name and type 0 marks "...".</summary>
+public readonly record struct BtfParam(string Name, uint Type);
+
+/// <summary>BTF_KIND_FUNC_PROTO: the signature; parameters are kept exactly as encoded (including the "..." marker).</summary>
+public sealed class BtfFuncProto : BtfType
+{
+    private readonly BtfParam[] _params;
+
+    public BtfFuncProto(uint returnType, IReadOnlyList<BtfParam> parameters, string name = "") : base(name)
+    {
+        ReturnType = returnType;
+        _params = [.. parameters];
+    }
+
+    public override BtfKind Kind => BtfKind.FuncProto;
+    public uint ReturnType { get; }
+
+    /// <summary>Parameters as encoded, including the trailing variadic marker when present.</summary>
+    public IReadOnlyList<BtfParam> Parameters => _params;
+
+    public bool IsVariadic => _params.Length > 0 && _params[^1].Type == 0 && _params[^1].Name.Length == 0;
+
+    /// <summary>Parameters without the variadic marker.</summary>
+    public IEnumerable<BtfParam> NamedParameters => IsVariadic ? _params[..^1] : _params;
+
+    public override int Vlen => _params.Length;
+    public override int EncodedSize => 12 + 8 * _params.Length;
+    public override IEnumerable<uint> References() => _params.Select(p => p.Type).Prepend(ReturnType);
+}
+
+/// <summary>BTF_KIND_FUNC: a named function whose signature is a FUNC_PROTO; vlen carries the linkage.</summary>
+public sealed class BtfFunc(string name, uint protoType, BtfFuncLinkage linkage = BtfFuncLinkage.Static) : BtfType(name)
+{
+    public override BtfKind Kind => BtfKind.Func;
+    public uint ProtoType { get; } = protoType;
+    public BtfFuncLinkage Linkage { get; } = linkage;
+    public override int Vlen => (int)Linkage;
+    public override IEnumerable<uint> References() => [ProtoType];
+}
+
+/// <summary>BTF_KIND_DECL_TAG: <c>btf_decl_tag("…")</c> on a type (ComponentIndex -1), a member or a parameter.</summary>
+public sealed class BtfDeclTag(string value, uint type, int componentIndex) : BtfType(value)
+{
+    public override BtfKind Kind => BtfKind.DeclTag;
+    public uint Type { get; } = type;
+
+    /// <summary>-1 for the type itself, else the member (struct/union) or parameter (func) index.</summary>
+    public int ComponentIndex { get; } = componentIndex;
+
+    public string Value => Name;
+    public override int EncodedSize => 16;
+    public override IEnumerable<uint> References() => [Type];
+}
