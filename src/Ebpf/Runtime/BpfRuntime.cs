@@ -21,6 +21,8 @@ public sealed partial class BpfRuntime
     {
         Pins = new PinFileSystem(this);
         Helpers = HelperRegistry.CreateDefault();
+        MapStorageFactory = DefaultMapStorage;
+        Executor = new InterpreterExecutor();
     }
 
     /// <summary>The bpffs of this kernel (mounted at /sys/fs/bpf).</summary>
@@ -44,6 +46,18 @@ public sealed partial class BpfRuntime
     /// <summary>Runs a program on a context (interpreter or JIT); installed once execution exists.</summary>
     public IProgramExecutor? Executor { get; set; }
 
+    /// <summary>Map storage from Runtime/Maps (prog arrays keep their slots in the object itself).</summary>
+    private static IDisposable? DefaultMapStorage(MapDefinition d)
+    {
+        if (d.Type == MapType.ProgArray)
+            return null;
+        var storage = Maps.BpfMapFactory.Create(new Maps.MapAttributes
+        {
+            Type = d.Type, KeySize = d.KeySize, ValueSize = d.ValueSize, MaxEntries = d.MaxEntries, Flags = d.Flags, Name = d.Name,
+        });
+        return storage;
+    }
+
     internal IdTable Table(ObjectKind kind) => _tables[(int)kind];
 
     // ---- creation ----------------------------------------------------------------------------
@@ -61,6 +75,8 @@ public sealed partial class BpfRuntime
         var map = new MapObject(this, definition, btfObject, storage);
         map.MarkCreatorIsUser();
         Publish(map);
+        if (map.Maps is { } m)
+            m.Id = map.Id;
         return new BpfMap(map, MapAccess.ReadWrite);
     }
 
@@ -80,12 +96,14 @@ public sealed partial class BpfRuntime
         definition = definition with { Name = name };
 
         var maps = new List<MapObject>();
+        var indexed = new List<MapObject>(); // src=5/6 map indexes refer to this order
         var btfObject = btf?.Btf;
         try
         {
             foreach (var handle in usedMaps ?? [])
             {
                 var map = handle.Map;
+                indexed.Add(map);
                 if (maps.Contains(map))
                     continue;
                 map.Acquire();
@@ -100,11 +118,49 @@ public sealed partial class BpfRuntime
             throw;
         }
         var program = new ProgramObject(this, definition, maps, btfObject);
-        // Until the verifier produces xlated code, the runtime rewrites ctx pointer loads itself.
-        program.Instructions = ProgramTypes.ContextRewriter.Rewrite(program.Instructions, program.TypeInfo);
-        ProgramLoaded?.Invoke(program);
+        try
+        {
+            // Until the verifier produces xlated code, the runtime rewrites ctx pointer loads itself.
+            var xlated = ProgramTypes.ContextRewriter.Rewrite(program.Instructions, program.TypeInfo);
+            xlated = ProgramPreparation.ResolveMapReferences(this, program, xlated, indexed);
+            program.Instructions = xlated;
+            var interpreter = Execution.Interpreter.Load(xlated, new Execution.InterpreterOptions
+            {
+                Name = string.IsNullOrEmpty(program.Name) ? "prog" : program.Name,
+                Mode = Execution.ExecutionMode.Checked,
+                Helpers = ProgramPreparation.BuildHelperTable(this),
+            });
+            program.Executable = new PreparedProgram(interpreter, StaticRegions(program));
+            ProgramLoaded?.Invoke(program);
+        }
+        catch
+        {
+            program.Release(); // never published: frees and drops the map/BTF references
+            throw;
+        }
         Publish(program);
         return new BpfProgram(program);
+    }
+
+    /// <summary>Array maps' values are addressable by the program (global data, direct value loads).</summary>
+    private static unsafe Execution.MemoryRegion[] StaticRegions(ProgramObject program)
+    {
+        var regions = new List<Execution.MemoryRegion>();
+        foreach (var map in program.UsedMaps)
+        {
+            if (map.Maps is Maps.ArrayMap array && map.Type == MapType.Array)
+            {
+                uint key = 0;
+                var p = array.ProgramLookup((byte*)&key, 0);
+                if (p == null)
+                    continue;
+                ulong size = (ulong)Memory.NativeBlock.RoundUp8((int)map.Definition.ValueSize) * map.Definition.MaxEntries;
+                var access = (map.Definition.Flags & MapFlags.RdonlyProg) != 0 || map.IsFrozen && map.Name.Contains(".rodata", StringComparison.Ordinal)
+                    ? Execution.MemoryAccess.Read : Execution.MemoryAccess.ReadWrite;
+                regions.Add(new Execution.MemoryRegion((nuint)p, (nuint)size, access, map.Name));
+            }
+        }
+        return regions.ToArray();
     }
 
     /// <summary>Hook run after a program object exists and before its id is published (ctx rewriting, executor set-up).</summary>

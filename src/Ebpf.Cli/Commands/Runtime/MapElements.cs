@@ -1,17 +1,18 @@
 using Ebpf.Abi;
-using Ebpf.Runtime;
 using Ebpf.Runtime.Objects;
 
 namespace Ebpf.Cli.Commands.Runtime;
 
 /// <summary>
 /// Host-side element access for the CLI (the bpf(2) map commands). Prog arrays are served by the
-/// runtime's slot table; other map types go through the map storage (Runtime/Maps).
+/// runtime's slot table (values are program ids); every other type by the map storage.
 /// </summary>
 internal static class MapElements
 {
-    private static BpfException NoStorage(MapObject map) =>
-        new(Errno.EOPNOTSUPP, $"map {map.Id} ({map.Type}) has no element storage in this runtime");
+    private static Ebpf.Runtime.Maps.BpfMapBase Storage(MapObject map) =>
+        map.Maps ?? throw new BpfException(Errno.EOPNOTSUPP, $"map {map.Id} ({map.Type}) has no element storage");
+
+    private static int ValueSize(MapObject map) => map.Maps?.HostValueSize ?? (int)map.Definition.ValueSize;
 
     public static byte[]? Lookup(MapObject map, byte[] key)
     {
@@ -20,26 +21,32 @@ internal static class MapElements
             var prog = slots.Get(BitConverter.ToUInt32(key));
             return prog is null ? null : BitConverter.GetBytes(prog.Id);
         }
-        throw NoStorage(map);
+        var value = new byte[ValueSize(map)];
+        var err = Storage(map).LookupElem(key, value);
+        if (err == Errno.ENOENT)
+            return null;
+        if (err != Errno.None)
+            throw new BpfException(err, $"lookup failed: {err}");
+        return value;
     }
 
     public static void Update(MapObject map, byte[] key, byte[] value, ulong flags)
     {
-        if (map.IsFrozen)
-            throw new BpfException(Errno.EPERM, $"map {map.Id} is frozen");
-        throw NoStorage(map);
+        var storage = Storage(map);
+        if (value.Length != ValueSize(map))
+            throw new CliUsageException($"value expected {ValueSize(map)} bytes got {value.Length}");
+        var err = storage.UpdateElem(key, value, (MapUpdateFlags)flags);
+        if (err != Errno.None)
+            throw new BpfException(err, $"update failed: {err}");
     }
 
     public static void SetProgram(MapObject map, byte[] key, ProgramObject program, ulong flags)
     {
         if (map.ProgramSlots is not { } slots)
             throw new BpfException(Errno.EINVAL, $"map {map.Id} is not a prog array");
-        uint index = BitConverter.ToUInt32(key);
-        if (flags == 1)
-            throw new BpfException(Errno.EEXIST, "prog array elements always exist (BPF_NOEXIST)");
-        if (flags > 2)
-            throw new BpfException(Errno.EINVAL, $"flags {flags}");
-        slots.Set(index, program);
+        if (flags != 0)
+            throw new BpfException(Errno.EINVAL, "update failed: prog arrays only accept BPF_ANY");
+        slots.Set(BitConverter.ToUInt32(key), program);
     }
 
     public static void Delete(MapObject map, byte[] key)
@@ -49,20 +56,28 @@ internal static class MapElements
             slots.Delete(BitConverter.ToUInt32(key));
             return;
         }
-        throw NoStorage(map);
+        var err = Storage(map).DeleteElem(key);
+        if (err != Errno.None)
+            throw new BpfException(err, err == Errno.ENOENT ? "No such file or directory" : err.ToString());
     }
 
     public static byte[]? NextKey(MapObject map, byte[]? key)
     {
         if (map.Type is MapType.ProgArray)
         {
-            // Arrays: index+1, or 0 for a missing/out-of-range key (array_map_get_next_key).
-            uint next = key is null ? 0 : BitConverter.ToUInt32(key) + 1;
-            if (key is not null && BitConverter.ToUInt32(key) >= map.Definition.MaxEntries)
-                next = 0;
-            return next >= map.Definition.MaxEntries ? null : BitConverter.GetBytes(next);
+            uint max = map.Definition.MaxEntries;
+            uint next = 0;
+            if (key is not null && BitConverter.ToUInt32(key) < max)
+                next = BitConverter.ToUInt32(key) + 1;
+            return next >= max ? null : BitConverter.GetBytes(next);
         }
-        throw NoStorage(map);
+        var nextKey = new byte[map.Definition.KeySize];
+        var err = Storage(map).GetNextKeyElem(key ?? ReadOnlySpan<byte>.Empty, nextKey);
+        if (err == Errno.ENOENT)
+            return null;
+        if (err != Errno.None)
+            throw new BpfException(err, $"can't get next key: {err}");
+        return nextKey;
     }
 
     public static IEnumerable<(byte[] Key, byte[] Value)> Entries(MapObject map)
@@ -75,10 +90,31 @@ internal static class MapElements
                     yield return (BitConverter.GetBytes(i), BitConverter.GetBytes(ids[i]));
             yield break;
         }
-        throw NoStorage(map);
+        var storage = Storage(map);
+        foreach (var key in storage.Keys())
+        {
+            var value = new byte[ValueSize(map)];
+            if (storage.LookupElem(key, value) == Errno.None)
+                yield return (key, value);
+        }
     }
 
-    public static byte[]? Pop(MapObject map, bool remove) => throw NoStorage(map);
+    public static byte[]? Pop(MapObject map, bool remove)
+    {
+        var storage = Storage(map);
+        var value = new byte[ValueSize(map)];
+        var err = remove ? storage.LookupAndDeleteElem(ReadOnlySpan<byte>.Empty, value) : storage.LookupElem(ReadOnlySpan<byte>.Empty, value);
+        if (err == Errno.ENOENT)
+            return null;
+        if (err != Errno.None)
+            throw new BpfException(err, $"{(remove ? "pop" : "peek")} failed: {err}");
+        return value;
+    }
 
-    public static void Push(MapObject map, byte[] value, ulong flags) => throw NoStorage(map);
+    public static void Push(MapObject map, byte[] value, ulong flags)
+    {
+        var err = Storage(map).UpdateElem(ReadOnlySpan<byte>.Empty, value, (MapUpdateFlags)flags);
+        if (err != Errno.None)
+            throw new BpfException(err, $"push failed: {err}");
+    }
 }

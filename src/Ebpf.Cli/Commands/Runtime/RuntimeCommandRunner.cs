@@ -8,9 +8,6 @@ namespace Ebpf.Cli.Commands.Runtime;
 /// <summary>Executes parsed runtime commands against a <see cref="BpfRuntime"/>, printing as bpftool prints.</summary>
 internal sealed class RuntimeCommandRunner(BpfRuntime runtime, TextWriter output, bool json)
 {
-    /// <summary>Installed by the loader integration: loads OBJ into the runtime and pins (prog load/loadall).</summary>
-    public static Func<BpfRuntime, ProgLoad, IReadOnlyList<BpfProgram>>? Loader { get; set; }
-
     public int Execute(RuntimeCommand command) => command switch
     {
         ProgLoad c => Load(c),
@@ -83,10 +80,7 @@ internal sealed class RuntimeCommandRunner(BpfRuntime runtime, TextWriter output
 
     private int Load(ProgLoad c)
     {
-        var loader = Loader ?? throw new BpfException(Errno.EOPNOTSUPP, "object loading is not available in this build");
-        var programs = loader(runtime, c);
-        foreach (var p in programs)
-            p.Dispose(); // pins hold them
+        CliLoader.Load(runtime, c);
         return 0;
     }
 

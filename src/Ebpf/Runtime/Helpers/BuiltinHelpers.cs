@@ -33,6 +33,7 @@ internal static class BuiltinHelpers
         r.SetBuiltin(HelperId.SpinLock, "spin_lock", LockHelpers.SpinLock);
         r.SetBuiltin(HelperId.SpinUnlock, "spin_unlock", LockHelpers.SpinUnlock);
         PacketHelpers.RegisterAll(r);
+        MapHelpers.RegisterAll(r);
     }
 
     /// <summary>A negative errno as the u64 a helper returns.</summary>

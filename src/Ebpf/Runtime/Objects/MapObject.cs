@@ -35,7 +35,44 @@ public sealed class MapObject : KernelObject
             ProgramSlots = new ProgramArraySlots(this, definition.MaxEntries);
     }
 
+    private System.Runtime.InteropServices.GCHandle _handle;
+
     public MapDefinition Definition { get; }
+
+    /// <summary>The map storage (Runtime/Maps), or null for prog arrays (slots live in <see cref="ProgramSlots"/>).</summary>
+    public Maps.BpfMapBase? Maps => Storage as Maps.BpfMapBase;
+
+    /// <summary>
+    /// What an lddw of this map puts in a register (the kernel's struct bpf_map *): an opaque handle
+    /// helpers turn back into the map with <see cref="FromNativeHandle"/>. Valid while the map lives.
+    /// </summary>
+    public nint NativeHandle
+    {
+        get
+        {
+            lock (_lock)
+            {
+                if (!_handle.IsAllocated)
+                    _handle = System.Runtime.InteropServices.GCHandle.Alloc(this, System.Runtime.InteropServices.GCHandleType.Normal);
+                return System.Runtime.InteropServices.GCHandle.ToIntPtr(_handle);
+            }
+        }
+    }
+
+    /// <summary>The map behind a register value produced by <see cref="NativeHandle"/>, or null when it is not one.</summary>
+    public static MapObject? FromNativeHandle(ulong handle)
+    {
+        if (handle == 0)
+            return null;
+        try
+        {
+            return System.Runtime.InteropServices.GCHandle.FromIntPtr((nint)handle).Target as MapObject;
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
     public MapType Type => Definition.Type;
     public string Name => Definition.Name;
     public BtfObject? Btf { get; }
@@ -109,6 +146,9 @@ public sealed class MapObject : KernelObject
         ProgramSlots?.Clear();
         Storage?.Dispose();
         Btf?.Release();
+        lock (_lock)
+            if (_handle.IsAllocated)
+                _handle.Free();
     }
 }
 

@@ -11,7 +11,7 @@ namespace Ebpf.Runtime.ProgramTypes;
 /// __sk_buff fields ctx_in may set. The program's ctx is the internal block: __sk_buff then
 /// data/data_end/data_meta as u64.
 /// </summary>
-public sealed unsafe class SkbContext : IDisposable, IPacketBuffer
+public sealed unsafe class SkbContext : IDisposable, IPacketBuffer, Ebpf.Execution.ILegacyPacketAccess
 {
     public const int Headroom = 64;
     public const int Tailroom = 320;
@@ -44,6 +44,38 @@ public sealed unsafe class SkbContext : IDisposable, IPacketBuffer
     /// <summary>skb->len (linear: all of it).</summary>
     public uint Length { get; private set; }
     public uint Ifindex { get; private set; }
+    /// <summary>The dummy socket (struct bpf_sock) skb->sk points to.</summary>
+    public nint SockPointer => _sock.Pointer;
+
+    /// <summary>
+    /// LD_ABS/LD_IND: offsets from skb->data; SKF_NET_OFF (-0x100000) addresses the network header
+    /// and SKF_LL_OFF (-0x200000) the MAC header. Big-endian bytes; false outside the packet.
+    /// </summary>
+    public bool TryLoad(ulong skb, long offset, int size, out uint value)
+    {
+        value = 0;
+        ulong frameStart = (ulong)_buffer.Pointer + Headroom;
+        ulong baseAddress = DataPointer;
+        if (offset >= -0x200000 && offset < -0x100000)
+        {
+            baseAddress = frameStart;
+            offset += 0x200000;
+        }
+        else if (offset >= -0x100000 && offset < 0)
+        {
+            baseAddress = frameStart + EthernetHeaderLength;
+            offset += 0x100000;
+        }
+        else if (offset < 0)
+            return false;
+        ulong start = baseAddress + (ulong)offset;
+        ulong end = DataPointer + Length;
+        if (start < frameStart || start + (ulong)size > end)
+            return false;
+        for (int i = 0; i < size; i++)
+            value = (value << 8) | *(byte*)(start + (ulong)i);
+        return true;
+    }
 
     /// <summary>The packet from skb->data (what skb_load_bytes offsets and LD_ABS address).</summary>
     public Span<byte> Packet => new((void*)DataPointer, (int)Length);
