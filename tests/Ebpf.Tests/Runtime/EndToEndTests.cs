@@ -99,6 +99,60 @@ public class EndToEndTests
     }
 
     [Fact]
+    public void Loop_and_for_each_callbacks()
+    {
+        var rt = new BpfRuntime();
+        using var coll = rt.Load(Spec("callbacks"));
+        var values = coll.Maps["values"].Map.Maps!;
+        values.Update(BitConverter.GetBytes(0u), BitConverter.GetBytes(5ul));
+        values.Update(BitConverter.GetBytes(1u), BitConverter.GetBytes(7ul));
+        values.Update(BitConverter.GetBytes(2u), BitConverter.GetBytes(0xfful)); // stops here
+        values.Update(BitConverter.GetBytes(3u), BitConverter.GetBytes(1000ul));
+        Assert.Equal(2u, rt.TestRun(coll.Programs["callbacks"], new TestRunOptions { DataIn = Frame(0x0800) }).ReturnValue);
+        var result = coll.Maps["result"].Map.Maps!;
+        ulong Get(uint k) { var v = new byte[8]; result.Lookup(BitConverter.GetBytes(k), v); return BitConverter.ToUInt64(v); }
+        Assert.Equal(55ul, Get(0)); // 1 + … + 10
+        Assert.Equal(10ul, Get(1));
+        Assert.Equal(12ul, Get(2));
+        Assert.Equal(3ul, Get(3));  // visited includes the element whose callback returned 1
+    }
+
+    [Fact]
+    public void Cli_batch_tail_calls_through_pinned_prog_array_and_tracelog()
+    {
+        string obj = SharedData.Fixture("runtime/tail_call.bpf.o");
+        string pkt = Path.GetTempFileName();
+        string batch = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllBytes(pkt, Frame(0x0800));
+            File.WriteAllText(batch, $"""
+                prog loadall {obj} /sys/fs/bpf/tc pinmaps /sys/fs/bpf/tcmaps
+                map update pinned /sys/fs/bpf/tcmaps/jmp key 1 0 0 0 value pinned /sys/fs/bpf/tc/stage1
+                map update pinned /sys/fs/bpf/tcmaps/jmp key 2 0 0 0 value pinned /sys/fs/bpf/tc/stage2
+                map dump pinned /sys/fs/bpf/tcmaps/jmp
+                prog run pinned /sys/fs/bpf/tc/entry data_in {pkt} data_out -
+                prog tracelog
+                """);
+            var r = CliRunner.Run("batch", "file", batch);
+            Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
+            Assert.Contains("Found 2 elements", r.Stdout);
+            Assert.Contains("0000000\taaaa aaaa aaaa", r.Stdout);
+            Assert.Matches(@"Return value: 102, duration: \d+ns", r.Stdout);
+            Assert.Contains("bpf_trace_printk: stage2 visits=11", r.Stdout);
+            var json = CliRunner.Run("-j", "batch", "file", batch);
+            Assert.True(json.ExitCode == 0, json.Stderr);
+            Assert.Contains("\"retval\":102", json.Stdout);
+            Assert.Contains("\"data_out\":[170,170,", json.Stdout);
+        }
+        finally
+        {
+            File.Delete(pkt);
+            File.Delete(batch);
+        }
+    }
+
+    [Fact]
     public void Map_outlives_its_handle_while_the_program_lives()
     {
         var rt = new BpfRuntime();
