@@ -17,11 +17,15 @@ public sealed record ObjectLoadOptions
 /// <summary>The live objects of one loaded object file: dispose to drop the collection's handles.</summary>
 public sealed class BpfCollection : IDisposable
 {
-    internal BpfCollection(Dictionary<string, BpfMap> maps, Dictionary<string, BpfProgram> programs)
+    internal BpfCollection(Dictionary<string, BpfMap> maps, Dictionary<string, BpfProgram> programs, BtfHandle? btf)
     {
         Maps = maps;
         Programs = programs;
+        Btf = btf;
     }
+
+    /// <summary>The object's BTF as loaded into the runtime (held by its programs and BTF-defined maps), if it had one.</summary>
+    public BtfHandle? Btf { get; }
 
     public IReadOnlyDictionary<string, BpfMap> Maps { get; }
     public IReadOnlyDictionary<string, BpfProgram> Programs { get; }
@@ -30,6 +34,7 @@ public sealed class BpfCollection : IDisposable
     {
         foreach (var p in Programs.Values) p.Dispose();
         foreach (var m in Maps.Values) m.Dispose();
+        Btf?.Dispose();
     }
 }
 
@@ -48,15 +53,18 @@ public sealed partial class BpfRuntime
         var maps = new Dictionary<string, BpfMap>();
         var programs = new Dictionary<string, BpfProgram>();
         var newPins = new List<string>();
+        BtfHandle? btf = null;
         try
         {
+            if (spec.Btf is { } objectBtf)
+                btf = LoadBtf(objectBtf.ToBytes(), spec.Name);
             var byIndex = new BpfMap?[spec.Maps.Count];
             for (int i = 0; i < spec.Maps.Count; i++)
             {
                 var ms = spec.Maps[i];
                 if (ms.Origin == MapOrigin.InnerTemplate)
                     continue;
-                var map = CreateOrReuseMap(ms, options, newPins);
+                var map = CreateOrReuseMap(ms, options, newPins, ms.Origin == MapOrigin.Btf || ms.IsGlobalData ? btf : null);
                 maps[ms.Name] = map;
                 byIndex[i] = map;
             }
@@ -64,7 +72,7 @@ public sealed partial class BpfRuntime
             {
                 if (!ps.Autoload)
                     continue;
-                programs[ps.Name] = LoadProgramSpec(spec, ps, byIndex, options);
+                programs[ps.Name] = LoadProgramSpec(spec, ps, byIndex, options, btf);
             }
             // Prog-array / map-in-map initial slots name programs (or maps) of this object.
             foreach (var ms in spec.Maps)
@@ -83,7 +91,7 @@ public sealed partial class BpfRuntime
                         throw new BpfException(Errno.EOPNOTSUPP, $"map '{ms.Name}': initial inner-map slots are not supported yet");
                 }
             }
-            return new BpfCollection(maps, programs);
+            return new BpfCollection(maps, programs, btf);
         }
         catch
         {
@@ -93,11 +101,12 @@ public sealed partial class BpfRuntime
                 try { Pins.Unpin(path); } catch (BpfException) { }
             }
             foreach (var m in maps.Values) m.Dispose();
+            btf?.Dispose();
             throw;
         }
     }
 
-    private BpfMap CreateOrReuseMap(MapSpec ms, ObjectLoadOptions options, List<string> newPins)
+    private BpfMap CreateOrReuseMap(MapSpec ms, ObjectLoadOptions options, List<string> newPins, BtfHandle? btf)
     {
         string pinPath = options.PinRoot.TrimEnd('/') + "/" + ms.Name;
         if (ms.Pinning == MapPinning.ByName && Pins.Peek(pinPath) is MapObject)
@@ -118,7 +127,7 @@ public sealed partial class BpfRuntime
         BpfMap map;
         try
         {
-            map = CreateMap(new MapDefinition(ms.Type, ms.KeySize, ms.ValueSize, ms.MaxEntries, ms.Flags & ~MapFlags.Rdonly, name));
+            map = CreateMap(new MapDefinition(ms.Type, ms.KeySize, ms.ValueSize, ms.MaxEntries, ms.Flags & ~MapFlags.Rdonly, name), btf);
         }
         catch (BpfException e)
         {
@@ -155,7 +164,7 @@ public sealed partial class BpfRuntime
     private static string SanitiseName(string name) =>
         new(name.Select(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '.' ? c : '_').ToArray());
 
-    private BpfProgram LoadProgramSpec(ObjectSpec spec, ProgramSpec ps, BpfMap?[] byIndex, ObjectLoadOptions options)
+    private BpfProgram LoadProgramSpec(ObjectSpec spec, ProgramSpec ps, BpfMap?[] byIndex, ObjectLoadOptions options, BtfHandle? btf)
     {
         ps.EnsureResolved();
         var type = options.ProgramType ?? ps.Type;
@@ -194,7 +203,7 @@ public sealed partial class BpfRuntime
         try
         {
             return LoadProgram(new ProgramDefinition(type, insns, name, string.IsNullOrEmpty(ps.License) ? spec.License : ps.License,
-                ps.ExpectedAttachType ?? default, (uint)ps.Flags), used);
+                ps.ExpectedAttachType ?? default, (uint)ps.Flags), used, btf);
         }
         catch (BpfException e)
         {

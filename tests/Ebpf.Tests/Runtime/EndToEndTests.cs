@@ -43,6 +43,8 @@ public class EndToEndTests
         counts.Lookup(BitConverter.GetBytes(0x86ddu), value);
         Assert.Equal(1ul, BitConverter.ToUInt64(value));
         Assert.Equal([coll.Maps["counts"].Id], prog.GetInfo().MapIds);
+        Assert.Equal(coll.Btf!.Id, prog.GetInfo().BtfId);
+        Assert.Equal(coll.Btf.Id, coll.Maps["counts"].GetInfo().BtfId);
         // A runt frame: the program's bounds check drops it (data_end - data = 14 is fine, so cut via ctx).
         var ctx = new byte[24];
         BinaryPrimitives.WriteUInt32LittleEndian(ctx.AsSpan(4), 10);
@@ -161,9 +163,11 @@ public class EndToEndTests
         coll.Dispose();
         Assert.Single(rt.GetIds(ObjectKind.Map));
         rt.TestRun(prog, new TestRunOptions { DataIn = Frame(0x0800) }); // still uses the map
+        Assert.Single(rt.GetIds(ObjectKind.Btf)); // the program holds the object's BTF
         prog.Dispose();
         Assert.Empty(rt.GetIds(ObjectKind.Map));
         Assert.Empty(rt.GetIds(ObjectKind.Program));
+        Assert.Empty(rt.GetIds(ObjectKind.Btf));
     }
 
     [Fact]
@@ -178,6 +182,7 @@ public class EndToEndTests
             Assert.Equal(expected, e.Errno);
             Assert.Empty(rt.GetIds(ObjectKind.Map));
             Assert.Empty(rt.GetIds(ObjectKind.Program));
+            Assert.Empty(rt.GetIds(ObjectKind.Btf));
             Assert.Empty(rt.Pins.List(recursive: true));
         }
         Check(s => s.FindMap("jmp")!.Type = (MapType)99, Errno.EINVAL);
