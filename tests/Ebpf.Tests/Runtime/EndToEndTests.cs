@@ -101,6 +101,27 @@ public class EndToEndTests
     }
 
     [Fact]
+    public void Concurrent_test_runs_share_maps_without_losing_counts()
+    {
+        var rt = new BpfRuntime();
+        using var coll = rt.Load(Spec("xdp_count"));
+        var prog = coll.Programs["xdp_count"];
+        rt.TestRun(prog, new TestRunOptions { DataIn = Frame(0x0800) }); // creates the element (BPF_NOEXIST race avoided)
+        Parallel.For(0, 4, t =>
+        {
+            var frame = Frame(t % 2 == 0 ? (ushort)0x0800 : (ushort)0x0806);
+            for (int i = 0; i < 50; i++)
+                Assert.Equal(2u, rt.TestRun(prog, new TestRunOptions { DataIn = frame, Repeat = 20 }).ReturnValue);
+        });
+        var counts = coll.Maps["counts"].Map.Maps!;
+        var value = new byte[8];
+        counts.Lookup(BitConverter.GetBytes(0x0800u), value);
+        Assert.Equal(1ul + 2 * 50 * 20, BitConverter.ToUInt64(value)); // atomic adds from parallel invocations
+        Assert.True(counts.TryLookup(BitConverter.GetBytes(0x0806u), value));
+        Assert.InRange(BitConverter.ToUInt64(value), 2ul * 50 * 20 - 1, 2ul * 50 * 20); // first two inserts may race on BPF_NOEXIST
+    }
+
+    [Fact]
     public void Loop_and_for_each_callbacks()
     {
         var rt = new BpfRuntime();
