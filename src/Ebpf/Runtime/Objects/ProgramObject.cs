@@ -40,7 +40,7 @@ public sealed class ProgramObject : KernelObject
     /// <summary>The instructions as the runtime executes them ("xlated").</summary>
     public Instruction[] Instructions { get; internal set; }
     public BtfObject? Btf { get; }
-    /// <summary>The kernel's prog tag: first 8 bytes of SHA-1 over the instructions, map references zeroed.</summary>
+    /// <summary>The kernel's prog tag: first 8 bytes of SHA-256 (Linux 6.18) over the instructions, map references zeroed.</summary>
     public byte[] Tag { get; }
     public DateTimeOffset LoadTime { get; }
     /// <summary>Executable form chosen by the runtime (interpreter program, JIT delegate …).</summary>
@@ -83,15 +83,17 @@ public sealed class ProgramObject : KernelObject
         (Executable as IDisposable)?.Dispose();
     }
 
-    /// <summary>bpf_prog_calc_tag: ld_imm64 of a map (src 1..6) has both imm halves zeroed first.</summary>
+    /// <summary>bpf_prog_calc_tag: ld_imm64 of a map (src 1/2, and the index forms 5/6 as 1/2) has both imm halves zeroed first.</summary>
     internal static byte[] ComputeTag(ReadOnlySpan<Instruction> instructions)
     {
         var bytes = new byte[instructions.Length * Instruction.Size];
         for (int i = 0; i < instructions.Length; i++)
         {
             var insn = instructions[i];
-            bool mapLoad = insn.IsLoadImm64 && insn.Src is >= 1 and <= 6 && insn.Src != 4 && i + 1 < instructions.Length;
-            ulong raw = mapLoad ? insn.WithImm(0).ToRaw() : insn.ToRaw();
+            bool mapLoad = insn.IsLoadImm64 && insn.Src is 1 or 2 or 5 or 6 && i + 1 < instructions.Length;
+            // libbpf hands the kernel src=1/2 with fds; the index forms (5/6) hash as those.
+            var hashed = mapLoad ? insn.WithImm(0).WithSrc(insn.Src switch { 5 => 1, 6 => 2, _ => insn.Src }) : insn;
+            ulong raw = hashed.ToRaw();
             System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(i * 8), raw);
             if (mapLoad)
             {
@@ -99,7 +101,8 @@ public sealed class ProgramObject : KernelObject
                 System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(i * 8), instructions[i].WithImm(0).ToRaw());
             }
         }
-        return SHA1.HashData(bytes)[..8];
+        // 6.18 hashes with SHA-256 (the program digest also used for signing); older kernels used SHA-1.
+        return SHA256.HashData(bytes)[..8];
     }
 }
 
