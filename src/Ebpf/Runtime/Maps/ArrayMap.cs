@@ -44,6 +44,14 @@ public sealed unsafe class ArrayMap : BpfMapBase
 
     public nuint MemoryLength { get; }
 
+    /// <summary>
+    /// Address of element 0's value (any array): what a JIT inlines lookups against
+    /// (<c>index &lt; max_entries ? ValueBase + index × Stride : 0</c>, the kernel's map_gen_lookup) and
+    /// what BPF_PSEUDO_MAP_VALUE / global data (.data, .rodata, .bss) relocations resolve to.
+    /// Stable for the map's lifetime.
+    /// </summary>
+    public byte* ValueBase => _data;
+
     /// <summary>Distance between consecutive elements' values.</summary>
     public int Stride => _elemSize;
 
@@ -113,7 +121,8 @@ public sealed unsafe class ArrayMap : BpfMapBase
         uint idx = *(uint*)key;
         if (idx >= _max) return null;
         byte* p = Elem(idx);
-        return _percpu ? p + cpu * _stride : p;
+        if (!_percpu) return p;
+        return (uint)cpu < (uint)BpfCpu.PossibleCount ? p + cpu * _stride : null;
     }
 
     public override byte* ProgramLookupPercpu(byte* key, uint cpu)
@@ -132,7 +141,11 @@ public sealed unsafe class ArrayMap : BpfMapBase
         if (idx >= _max) return -(long)Errno.E2BIG;
         if ((flags & ~(ulong)MapUpdateFlags.Lock) == (ulong)MapUpdateFlags.NoExist) return -(long)Errno.EEXIST;
         byte* dst = Elem(idx);
-        if (_percpu) dst += cpu * _stride;
+        if (_percpu)
+        {
+            if ((uint)cpu >= (uint)BpfCpu.PossibleCount) return -(long)Errno.EINVAL;
+            dst += cpu * _stride;
+        }
         ValueCopy.In(dst, value, (int)ValueSize, _lockOff, (MapUpdateFlags)flags);
         return 0;
     }

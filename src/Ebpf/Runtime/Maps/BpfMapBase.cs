@@ -30,12 +30,12 @@ public abstract unsafe class BpfMapBase : IDisposable
     private int _freed;
     private int _creatorClosed;
     private GCHandle _self;
+    private readonly object _handleLock = new();
 
     protected BpfMapBase(MapAttributes attributes, uint effectiveMaxEntries)
     {
         Attributes = attributes;
         MaxEntries = effectiveMaxEntries;
-        _self = GCHandle.Alloc(this, GCHandleType.Normal);
     }
 
     public MapAttributes Attributes { get; }
@@ -74,7 +74,22 @@ public abstract unsafe class BpfMapBase : IDisposable
     // ---------------------------------------------------------------- references
 
     /// <summary>GCHandle-backed pointer identifying this map in a register (map pointer of ld_imm64 / map-in-map lookups).</summary>
-    public nint NativeHandle => GCHandle.ToIntPtr(_self);
+    /// Created on first use, so a constructor that fails leaves nothing pinned behind.
+    public nint NativeHandle
+    {
+        get
+        {
+            if (!_self.IsAllocated)
+            {
+                lock (_handleLock)
+                {
+                    ThrowIfFreed();
+                    if (!_self.IsAllocated) _self = GCHandle.Alloc(this, GCHandleType.Normal);
+                }
+            }
+            return GCHandle.ToIntPtr(_self);
+        }
+    }
 
     /// <summary>The map behind a <see cref="NativeHandle"/>.</summary>
     public static BpfMapBase FromNativeHandle(nint handle) => (BpfMapBase)GCHandle.FromIntPtr(handle).Target!;
@@ -138,7 +153,8 @@ public abstract unsafe class BpfMapBase : IDisposable
         Releasing?.Invoke(this);
         // Programs may be mid-flight on another thread in standalone use: defer through the epoch.
         FreeNative();
-        _self.Free();
+        lock (_handleLock)
+            if (_self.IsAllocated) _self.Free();
     }
 
     /// <summary>Frees native memory (through <see cref="EpochManager"/> where a reader might still hold it).</summary>
@@ -432,7 +448,7 @@ public abstract unsafe class BpfMapBase : IDisposable
     /// <summary>bpf_for_each_map_elem: number of elements visited (including the one that returned 1), or a negative errno.</summary>
     public long ForEachElement(MapElementCallback callback, ulong flags, int cpu)
     {
-        if (flags != 0) return -(long)Errno.EINVAL;
+        if (flags != 0 || (uint)cpu >= (uint)BpfCpu.PossibleCount) return -(long)Errno.EINVAL;
         EpochManager.Enter();
         try { return ForEachCore(callback, cpu); }
         finally { EpochManager.Exit(); }

@@ -10,6 +10,19 @@ public static class BpfMapFactory
     {
         ArgumentNullException.ThrowIfNull(attributes);
         uint max = MapValidation.Validate(attributes);
+        try
+        {
+            return Construct(attributes, max);
+        }
+        catch (OutOfMemoryException e)
+        {
+            // Constructors allocate native memory last, so nothing is left behind.
+            throw new BpfException(Errno.ENOMEM, $"map '{attributes.Name}' ({attributes.Type}): cannot allocate", e);
+        }
+    }
+
+    private static BpfMapBase Construct(MapAttributes attributes, uint max)
+    {
         return attributes.Type switch
         {
             MapType.Array or MapType.PercpuArray => new ArrayMap(attributes),

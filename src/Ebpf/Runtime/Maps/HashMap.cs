@@ -492,7 +492,8 @@ public sealed unsafe class HashMap : BpfMapBase
         if (e == 0) return null;
         if (_lru is not null && HashElem.Ref(e) == 0) HashElem.Ref(e) = 1;
         byte* v = Value(e);
-        return _percpu ? v + cpu * _stride : v;
+        if (!_percpu) return v;
+        return (uint)cpu < (uint)BpfCpu.PossibleCount ? v + cpu * _stride : null;
     }
 
     public override byte* ProgramLookupPercpu(byte* key, uint cpu)
@@ -508,6 +509,7 @@ public sealed unsafe class HashMap : BpfMapBase
     {
         if ((flags & ~(ulong)MapUpdateFlags.Lock) > (ulong)MapUpdateFlags.Exist) return -(long)Errno.EINVAL;
         if ((flags & (ulong)MapUpdateFlags.Lock) != 0 && _lockOff < 0) return -(long)Errno.EINVAL;
+        if ((uint)cpu >= (uint)BpfCpu.PossibleCount) return -(long)Errno.EINVAL;
         return -(long)UpdateInternal(key, value, (MapUpdateFlags)flags, host: false, cpu);
     }
 

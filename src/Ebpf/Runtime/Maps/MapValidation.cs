@@ -168,7 +168,8 @@ public static class MapValidation
             ulong up = ((ulong)a.MaxEntries + cpus - 1) / cpus * cpus;
             effective = up > uint.MaxValue ? a.MaxEntries / cpus * cpus : (uint)up;
         }
-        if ((ulong)effective * 8 > 1ul << 32) throw fail(Errno.ENOMEM, "too many buckets");
+        // The bucket array is allocated at creation (as the kernel's): cap it at 2^26 buckets (512 MiB).
+        if (effective > 1u << 26) throw fail(Errno.ENOMEM, $"max_entries {a.MaxEntries}: bucket array too large");
         return effective;
     }
 

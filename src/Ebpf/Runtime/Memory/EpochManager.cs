@@ -16,8 +16,8 @@ namespace Ebpf.Runtime.Memory;
 /// the unlink, so it cannot reach the retired memory; a reader with a smaller epoch might.
 /// Retired memory with epoch e is freed when every active reader has epoch ≥ e.
 /// Enter/Exit nest (a depth counter) and cost one interlocked store on the outermost Enter.
-/// One record is kept per thread that ever entered; a thread that dies outside a critical
-/// section leaves an idle record behind (8 words), which never blocks reclamation.
+/// One record is kept per thread that ever entered (a dead thread's record is idle and never
+/// blocks reclamation, even if the thread died inside a critical section).
 /// </remarks>
 public static unsafe class EpochManager
 {
@@ -29,6 +29,15 @@ public static unsafe class EpochManager
         #pragma warning restore CS0169, IDE0051
         public long Epoch; // 0 = not inside a critical section
         public int Depth;
+        public Thread Owner = Thread.CurrentThread;
+
+        /// <summary>The published epoch, ignoring a thread that died inside a critical section.</summary>
+        public long ActiveEpoch()
+        {
+            long e = Volatile.Read(ref Epoch);
+            if (e != 0 && !Owner.IsAlive) { Volatile.Write(ref Epoch, 0); return 0; }
+            return e;
+        }
     }
 
     private struct Retired
@@ -48,6 +57,7 @@ public static unsafe class EpochManager
     private static int s_sinceCollect;
     private static long s_global = 1;
     private static long s_freed;
+    private static int s_inFlight; // dequeued by some Collect, not yet freed (guarded by s_retireLock)
 
     /// <summary>Enters a read-side critical section (nestable). Pair with <see cref="Exit"/>.</summary>
     public static void Enter()
@@ -125,12 +135,13 @@ public static unsafe class EpochManager
             long min = long.MaxValue;
             foreach (var r in Volatile.Read(ref s_records))
             {
-                long e = Volatile.Read(ref r.Epoch);
+                long e = r.ActiveEpoch();
                 if (e != 0 && e < min) min = e;
             }
             // Epochs increase along the queue, so the reclaimable items are a prefix.
             while (s_retired.TryPeek(out var item) && item.Epoch <= min)
                 (free ??= new()).Add(s_retired.Dequeue());
+            if (free is not null) s_inFlight += free.Count;
         }
         if (free is null) return 0;
         foreach (var item in free)
@@ -139,12 +150,14 @@ public static unsafe class EpochManager
             else NativeMemory.Free((void*)item.Pointer);
         }
         Interlocked.Add(ref s_freed, free.Count);
+        lock (s_retireLock) s_inFlight -= free.Count;
         return free.Count;
     }
 
     /// <summary>
-    /// synchronize_rcu: waits until every thread that was inside a critical section when this was
-    /// called has left it, then frees what is reclaimable. Must not be called from inside one.
+    /// synchronize_rcu + rcu_barrier: waits until every thread that was inside a critical section
+    /// when this was called has left it; on return everything retired before the call has been
+    /// freed. Must not be called from inside a critical section.
     /// </summary>
     public static void Synchronize()
     {
@@ -156,12 +169,21 @@ public static unsafe class EpochManager
             var spin = new SpinWait();
             while (true)
             {
-                long e = Volatile.Read(ref r.Epoch);
+                long e = r.ActiveEpoch();
                 if (e == 0 || e >= target) break;
                 spin.SpinOnce();
             }
         }
         Collect();
+        // Another thread's Collect may have dequeued items retired before us and still be freeing them.
+        var wait = new SpinWait();
+        while (true)
+        {
+            lock (s_retireLock)
+                if (s_inFlight == 0 && (!s_retired.TryPeek(out var first) || first.Epoch >= target)) return;
+            wait.SpinOnce();
+            Collect();
+        }
     }
 
     private static ThreadRecord Register()

@@ -15,8 +15,7 @@ public unsafe class EpochTests
         m.Update(U64(1), pattern);
         using var got = new ManualResetEventSlim();
         using var deleted = new ManualResetEventSlim();
-        long freedBefore = 0;
-        bool unchanged = false, stillPending = false;
+        bool unchanged = false, actionRanEarly = true, actionRan = false;
         var reader = new Thread(() =>
         {
             EpochManager.Enter();
@@ -26,23 +25,23 @@ public unsafe class EpochTests
             deleted.Wait();
             // The element is unlinked and retired, and the writer churned allocations of the same size.
             unchanged = new ReadOnlySpan<byte>(p, 64).SequenceEqual(pattern);
-            stillPending = EpochManager.PendingCount > 0;
+            actionRanEarly = Volatile.Read(ref actionRan);
             EpochManager.Exit();
         });
         reader.Start();
         got.Wait(TestContext.Current.CancellationToken);
         m.Delete(U64(1));
+        EpochManager.Retire(() => Volatile.Write(ref actionRan, true));
         Assert.False(m.TryLookup(U64(1), new byte[64]));
         var other = Enumerable.Repeat((byte)0x5A, 64).ToArray();
         for (ulong i = 2; i < 2000; i++) { m.Update(U64(i), other); m.Delete(U64(i)); }
         EpochManager.Collect();
-        freedBefore = EpochManager.FreedCount;
         deleted.Set();
         reader.Join();
         Assert.True(unchanged, "the retired element was freed or reused while a reader held it");
-        Assert.True(stillPending);
+        Assert.False(actionRanEarly, "a retire callback ran while a reader from before it was still inside");
         EpochManager.Synchronize();
-        Assert.True(EpochManager.FreedCount > freedBefore);
+        Assert.True(Volatile.Read(ref actionRan), "Synchronize returned before reclaiming what was retired before it");
     }
 
     [Fact]
@@ -63,6 +62,18 @@ public unsafe class EpochTests
             Assert.Equal(2, m.ProgramLookup((byte*)&k, 0)[0]); // new lookups see the new one
         }
         finally { EpochManager.Exit(); }
+    }
+
+    [Fact]
+    public void AThreadThatDiedInsideDoesNotBlockReclamation()
+    {
+        var t = new Thread(() => EpochManager.Enter()); // never exits
+        t.Start();
+        t.Join();
+        bool ran = false;
+        EpochManager.Retire(() => ran = true);
+        EpochManager.Synchronize();
+        Assert.True(ran);
     }
 
     [Fact]

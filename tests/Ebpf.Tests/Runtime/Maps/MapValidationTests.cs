@@ -43,6 +43,9 @@ public class MapValidationTests
         { MapType.ArrayOfMaps, 4, 4, 4, MapFlags.None, 0, Errno.EBADF },      // no inner map
         { MapType.HashOfMaps, 4, 8, 4, MapFlags.None, 0, Errno.EINVAL },
         { MapType.Sockmap, 4, 4, 4, MapFlags.None, 0, Errno.EINVAL },
+        { MapType.Hash, 4, 4, 1u << 27, MapFlags.None, 0, Errno.ENOMEM },
+        { MapType.Hash, 4, 4, (1u << 31) + 1, MapFlags.None, 0, Errno.E2BIG },
+        { MapType.Array, 4, 4096, 1u << 20, MapFlags.None, 0, Errno.ENOMEM },
     };
 
     [Theory]
