@@ -93,3 +93,25 @@ public static unsafe class ConformanceRunner
         }
     }
 }
+
+/// <summary>Hex text as the bpf_conformance runner and the CLI exchange it ("0a1b…", spaces/newlines and a 0x prefix allowed).</summary>
+public static class HexBytes
+{
+    public static byte[] Parse(string text, string what = "hex")
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var digits = new System.Text.StringBuilder(text.Length);
+        foreach (string token in text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries))
+            digits.Append(token.StartsWith("0x", StringComparison.OrdinalIgnoreCase) ? token[2..] : token);
+        if (digits.Length % 2 != 0)
+            throw new BpfException(Errno.EINVAL, $"{what}: odd number of hex digits ({digits.Length})");
+        try
+        {
+            return Convert.FromHexString(digits.ToString());
+        }
+        catch (FormatException)
+        {
+            throw new BpfException(Errno.EINVAL, $"{what}: not hexadecimal: '{(digits.Length > 40 ? digits.ToString(0, 40) + "…" : digits.ToString())}'");
+        }
+    }
+}

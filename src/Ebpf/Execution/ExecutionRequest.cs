@@ -2,7 +2,7 @@ namespace Ebpf.Execution;
 
 /// <summary>
 /// The inputs of one invocation: argument registers, the memory a checked run may touch, and the
-/// per-invocation objects helpers reach through <see cref="ExecutionContext.Current"/>. A request may be
+/// per-invocation objects helpers reach through <see cref="InvocationContext.Current"/>. A request may be
 /// reused for many invocations, but not by two threads at once.
 /// </summary>
 public sealed class ExecutionRequest

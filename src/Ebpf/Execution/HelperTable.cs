@@ -6,7 +6,7 @@ public delegate ulong HelperFunction(ulong r1, ulong r2, ulong r3, ulong r4, ulo
 /// <summary>
 /// Helper id -> implementation, as <c>call imm</c> resolves it. Helpers are C# methods
 /// <c>(ulong r1..r5) -> ulong</c>; per-invocation state (program, regions, runtime object) is reached
-/// through <see cref="ExecutionContext.Current"/>. Fill the table before running programs; registration
+/// through <see cref="InvocationContext.Current"/>. Fill the table before running programs; registration
 /// copies the entry array, so running programs see either the old or the new table, never a torn one.
 /// </summary>
 public sealed unsafe class HelperTable

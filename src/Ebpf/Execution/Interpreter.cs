@@ -4,7 +4,7 @@ namespace Ebpf.Execution;
 
 /// <summary>
 /// A program prepared for interpretation: decoded once, then runnable any number of times from any
-/// number of threads at once (all mutable state lives in the per-invocation <see cref="ExecutionContext"/>
+/// number of threads at once (all mutable state lives in the per-invocation <see cref="InvocationContext"/>
 /// and on the calling thread's stack).
 /// </summary>
 /// <example>
@@ -44,8 +44,8 @@ public sealed unsafe partial class Interpreter
     public int InstructionCount { get; }
 
     /// <summary>
-    /// Decodes and structurally checks <paramref name="program"/> (unknown opcodes, invalid registers,
-    /// lddw halves, jump and call targets). Unresolved map/BTF/kfunc references are rejected: the
+    /// Validates (<see cref="InterpreterOptions.Validation"/>), decodes and structurally checks
+    /// <paramref name="program"/> (unknown opcodes, invalid registers, lddw halves, jump and call targets). Unresolved map/BTF/kfunc references are rejected: the
     /// loader resolves them first. Throws <see cref="BpfException"/> naming the instruction.
     /// </summary>
     public static Interpreter Load(ReadOnlySpan<Instruction> program, InterpreterOptions? options = null)
@@ -53,6 +53,17 @@ public sealed unsafe partial class Interpreter
         options ??= new InterpreterOptions();
         if (options.InstructionBudget <= 0)
             throw new ArgumentOutOfRangeException(nameof(options), "InstructionBudget must be positive");
+        if (options.Validation is not null)
+        {
+            try
+            {
+                ProgramValidator.Validate(program, options.Validation);
+            }
+            catch (BpfException e)
+            {
+                throw new BpfException(e.Errno, $"{options.Name}: {e.Message}", e) { Log = e.Log };
+            }
+        }
         var code = ProgramDecoder.Decode(program, options.Name);
         if (options.Mode == ExecutionMode.Unchecked)
             ProgramFuser.Fuse(code, program.Length);
@@ -97,11 +108,12 @@ public sealed unsafe partial class Interpreter
         // for the whole run. Frame 0 is at the top; r10 points one past its end.
         byte* stack = stackalloc byte[StackSize * MaxFrames];
         ulong* regs = stackalloc ulong[16];
+        // Registers start at 0 in both modes (deterministic even for a program that reads one before writing it).
+        new Span<ulong>(regs, 16).Clear();
         if (Mode == ExecutionMode.Checked)
         {
-            // Unverified code may read what it never wrote: do not show it host stack contents.
+            // Unverified code may read stack it never wrote: do not show it host stack contents.
             new Span<byte>(stack, StackSize * MaxFrames).Clear();
-            new Span<ulong>(regs, 16).Clear();
         }
         byte* top = stack + StackSize * MaxFrames;
         regs[1] = r1;
@@ -110,7 +122,7 @@ public sealed unsafe partial class Interpreter
         regs[4] = r4;
         regs[5] = r5;
         regs[10] = (ulong)top;
-        var context = ExecutionContext.Enter(this, request, stack, top);
+        var context = InvocationContext.Enter(this, request, stack, top);
         try
         {
             return Mode == ExecutionMode.Checked
@@ -125,7 +137,7 @@ public sealed unsafe partial class Interpreter
 
     /// <summary>Runs the function at <paramref name="index"/> one frame deeper (a callback called by a helper).</summary>
     [System.Runtime.CompilerServices.SkipLocalsInit]
-    internal ulong ExecuteCallback(ExecutionContext context, int index, ulong r1, ulong r2, ulong r3, ulong r4, ulong r5)
+    internal ulong ExecuteCallback(InvocationContext context, int index, ulong r1, ulong r2, ulong r3, ulong r4, ulong r5)
     {
         int depth = context.Depth + 1;
         if (depth >= MaxFrames)

@@ -20,7 +20,7 @@ public sealed unsafe partial class Interpreter
     // on-stack replacement, so under tiering it would otherwise run its loops unoptimised for a long time.
     [SkipLocalsInit]
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static ulong Execute<TMode>(ExecutionContext ctx, Interpreter program, int start, ulong* r, int baseDepth)
+    private static ulong Execute<TMode>(InvocationContext ctx, Interpreter program, int start, ulong* r, int baseDepth)
         where TMode : struct, IExecutionMode
     {
         DecodedInstruction* code = program._codePointer;
@@ -37,6 +37,8 @@ public sealed unsafe partial class Interpreter
             ulong a;
             long helperId;
             int callTarget;
+            int sitePc;
+            ulong registerValue;
             switch (i->Op)
             {
                 // ---- ALU64 ----
@@ -254,23 +256,29 @@ public sealed unsafe partial class Interpreter
                 case Operation.AtomicAdd64: case Operation.AtomicOr64: case Operation.AtomicAnd64: case Operation.AtomicXor64:
                 case Operation.AtomicFetchAdd64: case Operation.AtomicFetchOr64: case Operation.AtomicFetchAnd64: case Operation.AtomicFetchXor64:
                 case Operation.Xchg64: case Operation.Cmpxchg64:
-                    ExecuteAtomic<TMode>(ctx, program, code, i, r, depth);
+                    ExecuteAtomic<TMode>(ctx, program, code, (int)(i - code), r, depth);
                     continue;
 
                 // ---- calls ----
                 case Operation.CallRegister:
-                    callTarget = program.FunctionIndexOf(r[i->Dst]);
+                    // Calls are rare: everything needed from i is read before the first call, so that i itself
+                    // is never live across a call (which would make the JIT spill it on every dispatch).
+                    sitePc = (int)(i - code);
+                    registerValue = r[i->Dst];
+                    callTarget = program.FunctionIndexOf(registerValue);
                     if (callTarget >= 0)
                         goto localCall;
                     // Not a function reference: the conformance suite's convention (as in ubpf) is a helper id.
-                    helperId = r[i->Dst] <= int.MaxValue ? (long)r[i->Dst] : -1;
+                    helperId = registerValue <= int.MaxValue ? (long)registerValue : -1;
                     goto helperCall;
                 case Operation.CallHelper:
+                    sitePc = (int)(i - code);
+                    registerValue = 0;
                     helperId = i->Imm;
                 helperCall:
                 {
                     if (!program.Helpers.TryGet(helperId, out var helper))
-                        throw UnknownHelper(program, (int)(i - code), i->Op, helperId, r[i->Dst]);
+                        throw UnknownHelper(program, sitePc, code[sitePc].Op, helperId, registerValue);
                     ulong arg1 = r[1];
                     if (TMode.IsChecked)
                         ctx.Budget = budget;
@@ -291,11 +299,12 @@ public sealed unsafe partial class Interpreter
                     continue;
                 }
                 case Operation.CallLocal:
+                    sitePc = (int)(i - code);
                     callTarget = i->Offset;
                 localCall:
                 {
                     if (depth + 1 >= MaxFrames)
-                        throw Fault(program, (int)(i - code), Errno.E2BIG, $"the call stack of {depth + 2} frames is too deep (at most {MaxFrames})");
+                        throw Fault(program, sitePc, Errno.E2BIG, $"the call stack of {depth + 2} frames is too deep (at most {MaxFrames})");
                     Frame* f = frames + (depth - baseDepth);
                     f->R6 = r[6];
                     f->R7 = r[7];
@@ -340,7 +349,7 @@ public sealed unsafe partial class Interpreter
                 case Operation.LdAbsB: case Operation.LdAbsH: case Operation.LdAbsW:
                 case Operation.LdIndB: case Operation.LdIndH: case Operation.LdIndW:
                 {
-                    if (!LegacyLoad(ctx, program, code, i, r))
+                    if (!LegacyLoad(ctx, program, code, (int)(i - code), r))
                     {
                         if (TMode.IsChecked)
                             ctx.Budget = budget;
@@ -351,6 +360,7 @@ public sealed unsafe partial class Interpreter
 
                 // ---- superinstructions (unchecked only) ----
                 case Operation.Add3: r[i->Dst] = r[i->Src] + r[i->Src2]; ip++; continue;
+                case Operation.Add64KK: r[i->Dst] += (ulong)(long)i->JumpImm; r[i->Src] += (ulong)(long)i->NotTaken; ip++; continue;
                 case Operation.Mov64XJa: r[i->Dst] = r[i->Src]; ip = code + i->Offset; continue;
                 case Operation.Mov64KJa: r[i->Dst] = (ulong)i->Imm; ip = code + i->Offset; continue;
                 case Operation.Add64KJa: r[i->Dst] += (ulong)i->Imm; ip = code + i->Offset; continue;
@@ -389,9 +399,10 @@ public sealed unsafe partial class Interpreter
     private static uint SMod32(int divisor, int dividend) =>
         divisor == 0 ? (uint)dividend : divisor == -1 ? 0 : (uint)(dividend % divisor);
 
-    private static void ExecuteAtomic<TMode>(ExecutionContext ctx, Interpreter program, DecodedInstruction* code, DecodedInstruction* i, ulong* r, int depth)
+    private static void ExecuteAtomic<TMode>(InvocationContext ctx, Interpreter program, DecodedInstruction* code, int pc, ulong* r, int depth)
         where TMode : struct, IExecutionMode
     {
+        DecodedInstruction* i = code + pc;
         ulong a = r[i->Dst] + (ulong)(long)i->Offset;
         bool is64 = i->Op >= Operation.AtomicAdd64;
         if (TMode.IsChecked)
@@ -465,8 +476,9 @@ public sealed unsafe partial class Interpreter
     }
 
     /// <summary>LD_ABS/LD_IND: r0 = big-endian load from the skb in r6; false = out of packet, program returns 0.</summary>
-    private static bool LegacyLoad(ExecutionContext ctx, Interpreter program, DecodedInstruction* code, DecodedInstruction* i, ulong* r)
+    private static bool LegacyLoad(InvocationContext ctx, Interpreter program, DecodedInstruction* code, int pc, ulong* r)
     {
+        DecodedInstruction* i = code + pc;
         var access = ctx.PacketAccess
             ?? throw Fault(program, (int)(i - code), Errno.EOPNOTSUPP, "LD_ABS/LD_IND needs a socket buffer context, and this invocation has none");
         bool ind = i->Op >= Operation.LdIndB;
@@ -479,7 +491,7 @@ public sealed unsafe partial class Interpreter
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void Check(ExecutionContext ctx, Interpreter program, DecodedInstruction* code, DecodedInstruction* i, ulong address, int size, MemoryAccess access, int depth)
+    private static void Check(InvocationContext ctx, Interpreter program, DecodedInstruction* code, DecodedInstruction* i, ulong address, int size, MemoryAccess access, int depth)
     {
         // Fast accept: inside the active stack frames.
         ulong stackLow = (ulong)(ctx.StackTop - (depth + 1) * StackSize);
@@ -493,7 +505,7 @@ public sealed unsafe partial class Interpreter
     private static BpfException Fault(Interpreter program, int pc, Errno errno, string message, string? what = null) =>
         new(errno, what is null ? $"{program.Name}: insn {pc}: {message}" : $"{program.Name}: {what} at insn {pc}: {message}");
 
-    private static BpfException BudgetExhausted(ExecutionContext ctx, Interpreter program, int pc)
+    private static BpfException BudgetExhausted(InvocationContext ctx, Interpreter program, int pc)
     {
         ctx.Budget = 0;
         return Fault(program, pc, Errno.ETIME,

@@ -1,3 +1,5 @@
+using Ebpf.Isa;
+
 namespace Ebpf.Execution;
 
 /// <summary>How a program is prepared for interpretation.</summary>
@@ -13,6 +15,14 @@ public sealed class InterpreterOptions
 
     /// <summary>Helper id -> implementation. Shared, may be filled after loading (resolved at call time).</summary>
     public HelperTable Helpers { get; init; } = new();
+
+    /// <summary>
+    /// Structural validation run before decoding (unknown opcodes, reserved fields, lddw halves, jumps
+    /// leaving their function, last instruction). Default: kernel rules plus callx, which the interpreter
+    /// supports. Null skips it (the decoder still rejects everything the interpreter cannot run safely),
+    /// e.g. for a program the verifier has already accepted.
+    /// </summary>
+    public ValidatorOptions? Validation { get; init; } = ValidatorOptions.Conformance;
 
     /// <summary>Checked mode: executed instructions after which the run ends with ETIME.</summary>
     public long InstructionBudget { get; init; } = DefaultInstructionBudget;

@@ -37,6 +37,8 @@ internal enum Operation : byte
     Add3, LoadIndexedB, LoadIndexedH, LoadIndexedW, LoadIndexedDW,
     // a move/add followed by ja: Offset holds the ja's target
     Mov64XJa, Mov64KJa, Add64KJa, Add64XJa,
+    // two consecutive add-immediates (loop counters): Dst += JumpImm, Src += NotTaken
+    Add64KK,
     // the second slot of an lddw (never reached: jumps into it are rejected) and the sentinel after the last slot
     LoadImm64Tail, FellOffEnd,
 }

@@ -8,6 +8,7 @@ namespace Ebpf.Execution;
 /// <list type="bullet">
 /// <item>conditional jump followed by <c>ja</c>: the not-taken target becomes the ja's target (clang's loop shape);</item>
 /// <item>jump threading: a jump to a <c>ja</c> goes straight to its target;</item>
+/// <item>two <c>add rX, imm</c> in a row (loop counters): one operation;</item>
 /// <item><c>mov</c> or <c>add</c> followed by <c>ja</c>: one operation that moves and jumps;</item>
 /// <item><c>mov rX, rY; add rX, rZ</c> becomes a three-operand add, and when followed by
 /// <c>ldx rX, [rX+off]</c> an indexed load (array and packet indexing).</item>
@@ -40,6 +41,13 @@ internal static class ProgramFuser
                     Operation.Add64K => Operation.Add64KJa,
                     _ => Operation.Add64XJa,
                 };
+            }
+            else if (insn.Op == Operation.Add64K && pc + 1 < length && code[pc + 1].Op == Operation.Add64K
+                     && insn.Imm == (int)insn.Imm && code[pc + 1].Imm == (int)code[pc + 1].Imm)
+            {
+                var second = code[pc + 1];
+                var fused = DecodedInstruction.Jump(Operation.Add64KK, insn.Dst, second.Dst, 0, (int)insn.Imm, (int)second.Imm);
+                insn = fused;
             }
             else if (insn.Op == Operation.Mov64X && pc + 1 < length)
             {

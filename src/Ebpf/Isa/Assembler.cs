@@ -9,7 +9,7 @@ namespace Ebpf.Isa;
 /// Extensions beyond the suite, so that every instruction the kernel accepts has a text form
 /// (the conformance-style disassembler emits them): <c>lddw %r1, map_fd 3</c> (pseudo sources
 /// map_fd, map_value, btf_id, func, map_idx, map_idx_value), <c>call helper N</c>, <c>call runtime N</c> (kfunc, src=2),
-/// <c>callx %rN</c>, <c>gotol</c> (= <c>ja32</c>), <c>ldabs{b,h,w,dw} imm</c>, <c>ldind{b,h,w,dw} %rS, imm</c>,
+/// <c>callx %rN</c>, <c>gotol</c> (= <c>ja32</c>), <c>may_goto +N</c>, <c>ldabs{b,h,w,dw} imm</c>, <c>ldind{b,h,w,dw} %rS, imm</c>,
 /// and <c>.insn 0x…</c> for one raw slot (a little-endian u64 as in <c>-- raw</c>), which covers anything else.
 /// </para>
 /// Errors are <see cref="BpfException"/> (EINVAL) formatted <c>name:line: reason</c>.
@@ -186,6 +186,12 @@ public static class Assembler
                 LoadImm64(rest);
                 return;
             }
+            if (mnemonic == "may_goto")
+            {
+                var op = Operands(rest, 1, mnemonic);
+                Emit(new Instruction(OpcodeExtras.MayGoto, 0, 0, (short)Target(op[0], FixupField.Offset, wide: false), 0));
+                return;
+            }
             if (mnemonic is "ja" or "ja32" or "gotol")
             {
                 var op = Operands(rest, 1, mnemonic);
@@ -254,7 +260,11 @@ public static class Assembler
                     throw new AsmError($"unknown lddw source '{value[..space]}' (expected map_fd, map_value, btf_id, func, map_idx or map_idx_value)");
                 value = value[(space + 1)..].Trim();
             }
-            var (first, second) = Isa.Instruction.LoadImm64(dst, AsmOperands.Imm64(value), source);
+            // lddw %rN, func label: the imm is the pc-relative slot offset of the function, like call local.
+            long imm64 = source == LoadImm64Source.Function && !AsmOperands.IsNumber(value)
+                ? Target(value, FixupField.Imm, wide: true)
+                : AsmOperands.Imm64(value);
+            var (first, second) = Isa.Instruction.LoadImm64(dst, imm64, source);
             Emit(first);
             Emit(second);
         }

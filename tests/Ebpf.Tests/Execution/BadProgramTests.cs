@@ -7,8 +7,17 @@ namespace Ebpf.Tests.Execution;
 /// <summary>Malformed and misbehaving programs end with a BpfException naming the instruction, never a host crash or hang.</summary>
 public class BadProgramTests
 {
-    private static BpfException LoadFails(Instruction[] program, ExecutionMode mode = ExecutionMode.Checked) =>
-        Assert.Throws<BpfException>(() => Load(program, mode));
+    /// <summary>
+    /// The program must be refused both by the structural validator (the default) and by the interpreter's
+    /// own decoder (validation off): the decoder is what keeps the unchecked hot loop safe on its own.
+    /// Returns the decoder's error; the validator's must name the same errno family and an instruction.
+    /// </summary>
+    private static BpfException LoadFails(Instruction[] program, ExecutionMode mode = ExecutionMode.Checked)
+    {
+        var validated = Assert.Throws<BpfException>(() => Load(program, mode));
+        Assert.Contains("test: ", validated.Message);
+        return Assert.Throws<BpfException>(() => Load(program, mode, validate: false));
+    }
 
     [Fact]
     public void Truncated_stream_is_rejected_with_the_offset() =>
@@ -16,6 +25,14 @@ public class BadProgramTests
 
     [Fact]
     public void Empty_program_is_rejected() => Assert.Equal(Errno.EINVAL, LoadFails([]).Errno);
+
+    [Fact]
+    public void Validator_error_keeps_the_kernel_log_line()
+    {
+        var e = Assert.Throws<BpfException>(() => Load([Instruction.Jump(JumpOperation.Jeq, 1, 0, 5), Instruction.Exit()]));
+        Assert.Contains("jump out of range from insn 0 to 6", e.Message);
+        Assert.False(string.IsNullOrEmpty(e.Log));
+    }
 
     [Fact]
     public void Lddw_without_second_half()
@@ -91,7 +108,10 @@ public class BadProgramTests
     [InlineData(ExecutionMode.Unchecked)]
     public void Falling_off_the_end(ExecutionMode mode)
     {
-        var program = Load([Instruction.Mov64(0, 1), Instruction.Jump(JumpOperation.Jeq, 0, 2, -2)], mode);
+        Instruction[] slots = [Instruction.Mov64(0, 1), Instruction.Jump(JumpOperation.Jeq, 0, 2, -2)];
+        // The validator refuses it at load, like the kernel; without validation it faults when it gets there.
+        Assert.Contains("last insn is not an exit or jmp", Assert.Throws<BpfException>(() => Load(slots, mode)).Message);
+        var program = Load(slots, mode, validate: false);
         var e = Assert.Throws<BpfException>(() => program.Run());
         Assert.Contains("insn 2: fell off the end", e.Message);
     }

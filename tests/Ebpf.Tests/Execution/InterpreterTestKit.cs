@@ -9,8 +9,16 @@ internal static unsafe class InterpreterTestKit
 {
     public static Instruction[] Asm(string source) => Assembler.Assemble(source, "test");
 
-    public static Interpreter Load(Instruction[] program, ExecutionMode mode = ExecutionMode.Checked, HelperTable? helpers = null, long budget = InterpreterOptions.DefaultInstructionBudget) =>
-        Interpreter.Load(program, new InterpreterOptions { Name = "test", Mode = mode, Helpers = helpers ?? HelperTable.ForConformance(), InstructionBudget = budget });
+    public static Interpreter Load(Instruction[] program, ExecutionMode mode = ExecutionMode.Checked, HelperTable? helpers = null,
+        long budget = InterpreterOptions.DefaultInstructionBudget, bool validate = true) =>
+        Interpreter.Load(program, new InterpreterOptions
+        {
+            Name = "test",
+            Mode = mode,
+            Helpers = helpers ?? HelperTable.ForConformance(),
+            InstructionBudget = budget,
+            Validation = validate ? ValidatorOptions.Conformance : null,
+        });
 
     /// <summary>Runs in checked and unchecked mode (with a fresh copy of <paramref name="memory"/> each); both must give the same r0.</summary>
     public static ulong RunBoth(Instruction[] program, byte[]? memory = null, HelperTable? helpers = null)

@@ -5,17 +5,17 @@ namespace Ebpf.Execution;
 /// thread-static, so concurrent invocations on different threads never see each other's state, and a
 /// helper that runs another program nests correctly). Valid only while the invocation runs.
 /// </summary>
-public sealed unsafe class ExecutionContext
+public sealed unsafe class InvocationContext
 {
     /// <summary>At most this many programs in one tail-call chain (the kernel's MAX_TAIL_CALL_CNT).</summary>
     public const int MaxTailCalls = 33;
 
-    [ThreadStatic] private static ExecutionContext? t_current;
-    [ThreadStatic] private static ExecutionContext? t_cached;
+    [ThreadStatic] private static InvocationContext? t_current;
+    [ThreadStatic] private static InvocationContext? t_cached;
 
     private MemoryRegion[] _regions = new MemoryRegion[4];
     private int _regionCount;
-    private ExecutionContext? _previous;
+    private InvocationContext? _previous;
     private bool _inUse;
 
     internal readonly Interpreter?[] FramePrograms = new Interpreter?[Interpreter.MaxFrames];
@@ -26,10 +26,10 @@ public sealed unsafe class ExecutionContext
     internal long InitialBudget;
     internal Interpreter? PendingTailCall;
 
-    private ExecutionContext() { }
+    private InvocationContext() { }
 
     /// <summary>The invocation running on this thread (null outside a program).</summary>
-    public static ExecutionContext? Current => t_current;
+    public static InvocationContext? Current => t_current;
 
     /// <summary>The program now running (changes on a tail call).</summary>
     public Interpreter Program { get; internal set; } = null!;
@@ -126,12 +126,12 @@ public sealed unsafe class ExecutionContext
         _ => "atomic",
     };
 
-    internal static ExecutionContext Enter(Interpreter program, ExecutionRequest? request, byte* stackBase, byte* stackTop)
+    internal static InvocationContext Enter(Interpreter program, ExecutionRequest? request, byte* stackBase, byte* stackTop)
     {
         var context = t_cached;
         if (context is null || context._inUse)
         {
-            context = new ExecutionContext();
+            context = new InvocationContext();
             t_cached ??= context;
         }
         context._inUse = true;
@@ -163,7 +163,13 @@ public sealed unsafe class ExecutionContext
         _previous = null;
         State = null;
         PacketAccess = null;
+        PendingTailCall = null;
+        // The thread keeps this object for its next invocation: drop references so it keeps nothing alive.
+        Program = null!;
+        EntryProgram = null!;
         Array.Clear(FramePrograms);
+        Array.Clear(_regions, 0, _regionCount);
+        _regionCount = 0;
         _inUse = false;
     }
 }

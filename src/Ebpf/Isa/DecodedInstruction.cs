@@ -1,0 +1,77 @@
+namespace Ebpf.Isa;
+
+/// <summary>
+/// The semantic form of one instruction (one slot, or two for lddw) as <see cref="InstructionDecoder"/> produces it
+/// and <see cref="InstructionEncoder"/> consumes it. Only the fields meaningful for <see cref="Kind"/> are set; the
+/// others are zero. Because the decoder only accepts instructions whose reserved fields are zero
+/// (as the kernel does), decode→encode reproduces every slot bit for bit.
+/// </summary>
+public readonly record struct DecodedInstruction
+{
+    /// <summary>Slot index of the (first) slot in its program.</summary>
+    public int Index { get; init; }
+    public InstructionKind Kind { get; init; }
+    /// <summary>The opcode class: selects 32/64-bit width for ALU and JMP, gotol vs ja, le/be vs bswap.</summary>
+    public InstructionClass Class { get; init; }
+    public byte Dst { get; init; }
+    public byte Src { get; init; }
+    public short Offset { get; init; }
+    public int Imm { get; init; }
+
+    /// <summary>ALU operation (<see cref="InstructionKind.Alu"/>).</summary>
+    public AluOperation AluOperation { get; init; }
+    /// <summary>sdiv/smod (ALU DIV/MOD with off=1).</summary>
+    public bool Signed { get; init; }
+    /// <summary>Jump condition (<see cref="InstructionKind.ConditionalJump"/>).</summary>
+    public JumpOperation Condition { get; init; }
+    /// <summary>Immediate or register second operand (ALU and conditional jumps).</summary>
+    public OperandSource Source { get; init; }
+    /// <summary>Access width of loads, stores, atomics and packet loads.</summary>
+    public AccessSize Size { get; init; }
+    /// <summary>movsx source width (8/16/32) or, for sign-extending loads, the loaded width; 0 otherwise.</summary>
+    public int SignExtendBits { get; init; }
+    public AtomicKind Atomic { get; init; }
+    /// <summary>The atomic returns the old value in src (always true for xchg/cmpxchg).</summary>
+    public bool Fetch { get; init; }
+    public ByteSwapKind ByteSwap { get; init; }
+    /// <summary>Byte-swap width: 16, 32 or 64.</summary>
+    public int SwapBits { get; init; }
+    /// <summary>Abs or Ind for <see cref="InstructionKind.PacketLoad"/>.</summary>
+    public AccessMode PacketMode { get; init; }
+    /// <summary>The 64-bit value of an lddw (low half from the first slot, high half from the second).</summary>
+    public long Imm64 { get; init; }
+    public LoadImm64Source PseudoSource { get; init; }
+    public CallSource CallSource { get; init; }
+
+    public int SlotCount => Kind == InstructionKind.LoadImm64 ? 2 : 1;
+
+    /// <summary>True for 64-bit ALU (ALU64) and 64-bit compares (JMP).</summary>
+    public bool Is64 => Class is InstructionClass.Alu64 or InstructionClass.Jmp;
+
+    /// <summary>gotol: the JMP32 form of ja, whose displacement is imm (32 bits) instead of off.</summary>
+    public bool IsLongJump => Kind == InstructionKind.Jump && Class == InstructionClass.Jmp32;
+
+    public bool IsLocalCall => Kind == InstructionKind.Call && CallSource == CallSource.Local;
+    public bool IsHelperCall => Kind == InstructionKind.Call && CallSource == CallSource.Helper;
+    public bool IsKfuncCall => Kind == InstructionKind.Call && CallSource == CallSource.Kfunc;
+    public bool IsFunctionReference => Kind == InstructionKind.LoadImm64 && PseudoSource == LoadImm64Source.Function;
+
+    /// <summary>Load size in bytes (1, 2, 4 or 8).</summary>
+    public int SizeInBytes => Opcodes.SizeInBytes(Size);
+
+    /// <summary>
+    /// Slot index a jump, may_goto, local call or function reference goes to (index + displacement + 1),
+    /// or null for everything else.
+    /// </summary>
+    public long? Target => Kind switch
+    {
+        InstructionKind.Jump => Index + (long)(IsLongJump ? Imm : Offset) + 1,
+        InstructionKind.ConditionalJump or InstructionKind.MayGoto => Index + (long)Offset + 1,
+        InstructionKind.Call when CallSource == CallSource.Local => Index + (long)Imm + 1,
+        InstructionKind.LoadImm64 when PseudoSource == LoadImm64Source.Function => Index + (long)Imm + 1,
+        _ => null,
+    };
+
+    /// <summary>True for kinds that can transfer control to <see cref="Target"/> within the same function.</summary>
+    public bool IsBranch => Kind is InstructionKind.Jump or InstructionKind.ConditionalJump or InstructionKind.MayGoto;
+}
