@@ -36,6 +36,9 @@ public sealed partial class Btf
 
     public BtfHeader Header { get; }
 
+    /// <summary>The length of the raw blob this BTF was parsed from (null when built in code).</summary>
+    public int? SourceLength { get; internal set; }
+
     /// <summary>The base BTF of a split BTF, or null.</summary>
     public Btf? Base { get; }
 
@@ -153,6 +156,20 @@ public sealed partial class Btf
     public T GetType<T>(uint id) where T : BtfType =>
         GetType(id) as T ?? throw new BpfException(Errno.EINVAL,
             $"{GetType(id)}: expected {typeof(T).Name.Replace("Btf", "").ToUpperInvariant()}");
+
+    /// <summary>
+    /// A copy with every own type passed through <paramref name="map"/> (same ids, so references stay valid):
+    /// what a loader uses to fill DATASEC sizes and variable offsets from the ELF, or to sanitize kinds an
+    /// older kernel lacks, before BPF_BTF_LOAD. The result is encoded and parsed back, so it is exactly what
+    /// the kernel will see.
+    /// </summary>
+    public Btf Rewrite(Func<BtfType, BtfType> map)
+    {
+        var mapped = new BtfType[_types.Length];
+        for (int i = 0; i < mapped.Length; i++)
+            mapped[i] = map(_types[i]) ?? throw new ArgumentException($"map returned null for {_types[i]}", nameof(map));
+        return Parse(BtfWriter.Write(mapped, Base), Base);
+    }
 
     /// <summary>Encodes this BTF (split on top of <see cref="Base"/> when it has one) as raw BTF bytes.</summary>
     public byte[] ToBytes() => BtfWriter.Write(_types, Base);

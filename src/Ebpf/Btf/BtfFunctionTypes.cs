@@ -41,9 +41,14 @@ public sealed class BtfFunc(string name, uint protoType, BtfFuncLinkage linkage 
 }
 
 /// <summary>BTF_KIND_DECL_TAG: <c>btf_decl_tag("…")</c> on a type (ComponentIndex -1), a member or a parameter.</summary>
-public sealed class BtfDeclTag(string value, uint type, int componentIndex) : BtfType(value)
+public sealed class BtfDeclTag(string value, uint type, int componentIndex, bool isAttribute = false) : BtfType(value)
 {
     public override BtfKind Kind => BtfKind.DeclTag;
+
+    /// <summary>kind_flag: the tag is a plain C attribute rather than a btf_decl_tag.</summary>
+    public bool IsAttribute { get; } = isAttribute;
+
+    public override bool KindFlag => IsAttribute;
     public uint Type { get; } = type;
 
     /// <summary>-1 for the type itself, else the member (struct/union) or parameter (func) index.</summary>

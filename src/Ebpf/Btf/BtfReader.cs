@@ -19,7 +19,7 @@ internal static class BtfReader
         var strings = strSection.ToArray();
         var names = new NameReader(strings, baseBtf);
         var types = ReadTypes(typeSection, baseBtf is null ? 1 : baseBtf.MaxTypeId + 1, names);
-        return new Btf(header, baseBtf, types, strings);
+        return new Btf(header, baseBtf, types, strings) { SourceLength = data.Length };
     }
 
     private static BpfException Invalid(string message) => new(Errno.EINVAL, message);
@@ -80,10 +80,14 @@ internal static class BtfReader
             throw Invalid("Invalid string section: base and split strings exceed the maximum name offset");
     }
 
-    /// <summary>Decodes names, reusing the string for repeated offsets within one type's members.</summary>
+    /// <summary>
+    /// Decodes names once per string offset: BTF strings are deduplicated, so member names such as "next"
+    /// or "flags" share one offset and, here, one .NET string.
+    /// </summary>
     private sealed class NameReader(byte[] strings, Btf? baseBtf)
     {
         private readonly uint _base = baseBtf?.TotalStringLength ?? 0;
+        private readonly Dictionary<uint, string> _cache = new(Math.Min(strings.Length / 16, 1 << 18));
 
         public string Read(uint offset, uint typeId, string what)
         {
@@ -96,7 +100,9 @@ internal static class BtfReader
             }
             else if (offset - _base < (uint)strings.Length)
             {
-                return Btf.DecodeString(strings, offset - _base);
+                if (!_cache.TryGetValue(offset, out var s))
+                    _cache[offset] = s = Btf.DecodeString(strings, offset - _base);
+                return s;
             }
             throw Invalid($"[{typeId}] Invalid name_offset:{offset} ({what})");
         }
@@ -169,7 +175,7 @@ internal static class BtfReader
             case BtfKind.Volatile: return new BtfVolatile(sizeOrType, name);
             case BtfKind.Const: return new BtfConst(sizeOrType, name);
             case BtfKind.Restrict: return new BtfRestrict(sizeOrType, name);
-            case BtfKind.TypeTag: return new BtfTypeTag(name, sizeOrType);
+            case BtfKind.TypeTag: return new BtfTypeTag(name, sizeOrType, kflag);
             case BtfKind.Float: return new BtfFloat(name, sizeOrType);
             case BtfKind.Fwd: return new BtfFwd(name, kflag);
             case BtfKind.Array: return new BtfArray(U32(extra, 0), U32(extra, 4), U32(extra, 8), name);
@@ -230,7 +236,7 @@ internal static class BtfReader
                 return new BtfDatasec(name, sizeOrType, vars);
             }
             case BtfKind.DeclTag:
-                return new BtfDeclTag(name, sizeOrType, (int)U32(extra, 0));
+                return new BtfDeclTag(name, sizeOrType, (int)U32(extra, 0), kflag);
             default:
                 throw Invalid($"[{id}] Invalid kind:{(int)kind}");
         }

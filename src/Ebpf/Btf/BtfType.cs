@@ -114,11 +114,16 @@ public sealed class BtfRestrict(uint type, string name = "") : BtfReferenceType(
     public override bool IsModifier => true;
 }
 
-/// <summary>BTF_KIND_TYPE_TAG: <c>__attribute__((btf_type_tag("name")))</c> on a pointee.</summary>
-public sealed class BtfTypeTag(string name, uint type) : BtfReferenceType(name, type)
+/// <summary>
+/// BTF_KIND_TYPE_TAG: <c>__attribute__((btf_type_tag("name")))</c> on a pointee. kind_flag set means the
+/// tag is a plain C attribute (<c>__attribute__((name))</c>) rather than a btf_type_tag.
+/// </summary>
+public sealed class BtfTypeTag(string name, uint type, bool isAttribute = false) : BtfReferenceType(name, type)
 {
     public override BtfKind Kind => BtfKind.TypeTag;
     public override bool IsModifier => true;
+    public bool IsAttribute { get; } = isAttribute;
+    public override bool KindFlag => IsAttribute;
 }
 
 /// <summary>BTF_KIND_ARRAY.</summary>

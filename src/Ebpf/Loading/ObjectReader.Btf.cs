@@ -112,13 +112,17 @@ internal sealed partial class ObjectReader
         kconfig.Sort((a, b) => a.Align != b.Align ? b.Align.CompareTo(a.Align)
             : a.Size != b.Size ? a.Size.CompareTo(b.Size)
             : string.CompareOrdinal(a.Name, b.Name));
-        uint offset = 0;
+        ulong end = 0;
         foreach (var k in kconfig)
         {
-            offset = (offset + k.Align - 1) / k.Align * k.Align;
-            AddExtern(new ExternSpec(k.Name, ExternKind.Kconfig, k.Weak, k.Id, k.TypeName, k.Size, k.Align, offset));
-            offset += k.Size;
+            ulong start = (end + k.Align - 1) / k.Align * k.Align;
+            end = start + k.Size;
+            // Kconfig values are scalars and small char arrays; a huge one means corrupt BTF.
+            if (end > DataMapReader.MaxDataSectionSize)
+                throw new BpfException(Errno.E2BIG, $"{_source}: extern (kcfg) '{k.Name}': .kconfig data would be {end} bytes");
+            AddExtern(new ExternSpec(k.Name, ExternKind.Kconfig, k.Weak, k.Id, k.TypeName, k.Size, k.Align, (uint)start));
         }
+        uint offset = (uint)end;
         SetKconfigMap(new MapSpec
         {
             Name = DataMapReader.InternalMapName(_spec.Name, ".kconfig"),
@@ -174,7 +178,7 @@ internal sealed partial class ObjectReader
                 {
                     var candidate = _spec.Maps[index];
                     ulong size = Math.Max(symbolSizes.GetValueOrDefault(candidate.Name), BtfMapReader.DefinitionSize(btf, candidate));
-                    if (off <= rel.Offset && rel.Offset + 8 <= off + size)
+                    if (size >= 8 && off <= rel.Offset && rel.Offset - off <= size - 8)
                     {
                         outer = candidate;
                         outerOffset = off;
@@ -186,11 +190,15 @@ internal sealed partial class ObjectReader
                     ?? throw new BpfException(Errno.EINVAL, $"{_source}: map '{outer.Name}': relo #{r} for a map without a trailing 'values' member");
                 if (rel.Offset - outerOffset < valuesOffset || (rel.Offset - outerOffset - valuesOffset) % 8 != 0)
                     throw new BpfException(Errno.EINVAL, $"{_source}: map '{outer.Name}': relo #{r} at offset {rel.Offset} is not a 'values' slot");
-                uint slot = (uint)((rel.Offset - outerOffset - valuesOffset) / 8);
+                ulong slotIndex = (rel.Offset - outerOffset - valuesOffset) / 8;
+                if (slotIndex >= outer.MaxEntries)
+                    throw new BpfException(Errno.EINVAL, $"{_source}: map '{outer.Name}': slot {slotIndex} is beyond max_entries {outer.MaxEntries}");
+                uint slot = (uint)slotIndex;
                 string target;
                 if (outer.Type == Abi.MapType.ProgArray)
                 {
-                    var prog = _code.ContainsKey(sym.SectionIndex) ? FunctionAt(sym.SectionIndex, (int)(sym.Value / Instruction.Size)) : null;
+                    var prog = _code.ContainsKey(sym.SectionIndex) && sym.Value / Instruction.Size < int.MaxValue
+                        ? FunctionAt(sym.SectionIndex, (int)(sym.Value / Instruction.Size)) : null;
                     if (prog is null || !prog.IsEntry)
                         throw new BpfException(Errno.EINVAL, $"{_source}: map '{outer.Name}': slot {slot} names '{sym.Name}', which is not a program");
                     target = prog.Name;
@@ -212,6 +220,40 @@ internal sealed partial class ObjectReader
         }
     }
 
+    private readonly Dictionary<string, SectionExtRecords> _extBySection = new(StringComparer.Ordinal);
+
+    /// <summary>A section's .BTF.ext records sorted by instruction offset, so each function finds its own by binary search.</summary>
+    private sealed record SectionExtRecords(BtfFuncInfo[] Funcs, BtfLineInfo[] Lines, BtfCoreRelo[] Cores);
+
+    private SectionExtRecords ExtRecords(BtfExt ext, string section)
+    {
+        if (!_extBySection.TryGetValue(section, out var records))
+        {
+            records = new SectionExtRecords(
+                [.. ext.GetFuncInfos(section).OrderBy(r => r.InsnOffset)],
+                [.. ext.GetLineInfos(section).OrderBy(r => r.InsnOffset)],
+                [.. ext.GetCoreRelos(section).OrderBy(r => r.InsnOffset)]);
+            _extBySection[section] = records;
+        }
+        return records;
+    }
+
+    /// <summary>The records whose byte offset lies in [from, to), from sorted input.</summary>
+    private static IEnumerable<T> InRange<T>(T[] sorted, Func<T, uint> offsetOf, ulong from, ulong to)
+    {
+        int lo = 0, hi = sorted.Length;
+        while (lo < hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (offsetOf(sorted[mid]) < from)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        for (int i = lo; i < sorted.Length && offsetOf(sorted[i]) < to; i++)
+            yield return sorted[i];
+    }
+
     /// <summary>Copies func_info, line_info and CO-RE records of every placed function, rebased to the linked program.</summary>
     internal void AttachLineAndFuncInfo(ProgramSpec spec, IReadOnlyDictionary<ObjectFunction, int> placed)
     {
@@ -219,18 +261,18 @@ internal sealed partial class ObjectReader
             return;
         foreach (var (function, offset) in placed.OrderBy(p => p.Value))
         {
+            var records = ExtRecords(ext, function.SectionName);
+            ulong from = (ulong)function.Start * Instruction.Size, to = (ulong)function.End * Instruction.Size;
             int Rebase(uint byteOffset) => offset + (int)(byteOffset / Instruction.Size) - function.Start;
-            bool Inside(uint byteOffset) => byteOffset % Instruction.Size == 0
-                && byteOffset / Instruction.Size >= (uint)function.Start && byteOffset / Instruction.Size < (uint)function.End;
 
-            foreach (var f in ext.GetFuncInfos(function.SectionName))
-                if (Inside(f.InsnOffset))
+            foreach (var f in InRange(records.Funcs, r => r.InsnOffset, from, to))
+                if (f.InsnOffset % Instruction.Size == 0)
                     spec.FuncInfos.Add(new ProgramFuncInfo(Rebase(f.InsnOffset), f.TypeId));
-            foreach (var l in ext.GetLineInfos(function.SectionName))
-                if (Inside(l.InsnOffset))
+            foreach (var l in InRange(records.Lines, r => r.InsnOffset, from, to))
+                if (l.InsnOffset % Instruction.Size == 0)
                     spec.LineInfos.Add(new ProgramLineInfo(Rebase(l.InsnOffset), l.FileNameOffset, l.LineOffset, l.Line, l.Column, l.FileName, l.SourceLine));
-            foreach (var c in ext.GetCoreRelos(function.SectionName))
-                if (Inside(c.InsnOffset))
+            foreach (var c in InRange(records.Cores, r => r.InsnOffset, from, to))
+                if (c.InsnOffset % Instruction.Size == 0)
                     spec.CoreRelocations.Add(new ProgramCoreRelocation(Rebase(c.InsnOffset), c.TypeId, c.AccessStringOffset, c.AccessString, c.Kind));
         }
     }

@@ -32,6 +32,8 @@ internal sealed partial class ObjectReader
 
     private ObjectSpec Read()
     {
+        if (_elf.Type != 1)
+            throw new BpfException(Errno.EINVAL, $"{_source}: not a valid eBPF object file: e_type {_elf.Type} is not ET_REL");
         if (_elf.SymbolTableSection is null)
             throw new BpfException(Errno.EINVAL, $"{_source}: object has no symbol table");
         ReadLicenseAndVersion();
@@ -207,6 +209,8 @@ internal sealed partial class ObjectReader
         int local = insnIndex - function.Start;
         string where = $"at insn {local} of program {function.Name}";
         long addend = rel.HasAddend ? rel.Addend : 0;
+        // Offsets below come from the file; wrap instead of throwing, the checks that follow reject nonsense.
+        long symbolOffset = unchecked((long)sym.Value + addend);
 
         if (IsExtern(sym))
         {
@@ -230,7 +234,7 @@ internal sealed partial class ObjectReader
                     $"{_source}: bad call relo against '{sym.Name}' in section '{SectionName(sym.SectionIndex)}' {where}");
             if (sym.Value % Instruction.Size != 0)
                 throw new BpfException(Errno.EINVAL, $"{_source}: bad call relo against '{sym.Name}' at offset {sym.Value} {where}");
-            return new RawRelocation(insnIndex, RawRelocationKind.Call, sym.Name, sym.SectionIndex, (long)sym.Value + addend);
+            return new RawRelocation(insnIndex, RawRelocationKind.Call, sym.Name, sym.SectionIndex, symbolOffset);
         }
 
         if (!insn.IsLoadImm64 || insnIndex + 1 >= code.Length)
@@ -239,15 +243,15 @@ internal sealed partial class ObjectReader
 
         if (_code.ContainsKey(sym.SectionIndex))
         {
-            if ((sym.Value + (ulong)(long)insn.Imm) % Instruction.Size != 0)
+            if (unchecked(sym.Value + (ulong)(long)insn.Imm) % Instruction.Size != 0)
                 throw new BpfException(Errno.EINVAL, $"{_source}: bad subprog addr relo against '{sym.Name}' {where}");
-            return new RawRelocation(insnIndex, RawRelocationKind.FunctionAddress, sym.Name, sym.SectionIndex, (long)sym.Value + addend);
+            return new RawRelocation(insnIndex, RawRelocationKind.FunctionAddress, sym.Name, sym.SectionIndex, symbolOffset);
         }
 
         var symSection = sym.SectionIndex < _elf.Sections.Count ? _elf.Sections[sym.SectionIndex] : null;
         if (symSection is not null && (ElfObjectText.IsLegacyMapsSection(symSection) || symSection.Name == ".maps"))
         {
-            ulong offset = (ulong)((long)sym.Value + addend);
+            ulong offset = unchecked((ulong)symbolOffset);
             foreach (var (secIdx, off, mapIndex) in _mapSymbols)
             {
                 if (secIdx == sym.SectionIndex && off == offset)
@@ -259,7 +263,7 @@ internal sealed partial class ObjectReader
 
         if (symSection is not null && _dataMapBySection.TryGetValue(symSection.Index, out int dataMap))
             return new RawRelocation(insnIndex, RawRelocationKind.Data, sym.Name.Length > 0 ? sym.Name : symSection.Name,
-                sym.SectionIndex, (long)sym.Value + addend, dataMap);
+                sym.SectionIndex, symbolOffset, dataMap);
 
         throw new BpfException(Errno.EINVAL,
             $"{_source}: bad data relo against '{sym.Name}' in section '{symSection?.Name ?? sym.SectionIndex.ToString()}' {where}");

@@ -99,9 +99,9 @@ internal static class ProgramLinker
             sectionIndex = relo.SymbolSectionIndex;
             // Calls: the symbol's offset plus the pc-relative imm (-1 for a global function symbol).
             // Function pointers: the byte offset is symbol offset + imm.
-            target = relo.Kind == RawRelocationKind.Call
+            target = unchecked(relo.Kind == RawRelocationKind.Call
                 ? relo.SymbolOffset / Instruction.Size + insn.Imm + 1
-                : (relo.SymbolOffset + insn.Imm) / Instruction.Size;
+                : (relo.SymbolOffset + insn.Imm) / Instruction.Size);
         }
         else if (!isCall)
         {
@@ -140,9 +140,10 @@ internal static class ProgramLinker
             case RawRelocationKind.Data:
             {
                 var map = reader.Maps[relo.MapIndex];
-                uint offset = (uint)(relo.SymbolOffset + insn.Imm);
+                // libbpf: insn[1].imm = insn[0].imm + symbol offset, truncated to 32 bits; the verifier checks the range.
+                uint offset = unchecked((uint)(relo.SymbolOffset + insn.Imm));
                 code[at] = insn.WithSrc((byte)LoadImm64Source.MapIndexValue).WithImm(relo.MapIndex);
-                code[at + 1] = code[at + 1].WithImm((int)offset);
+                code[at + 1] = code[at + 1].WithImm(unchecked((int)offset));
                 relocations.Add(new ProgramRelocation(at, ProgramRelocationKind.MapValue, relo.SymbolName, map.Name, offset));
                 return true;
             }
@@ -159,7 +160,7 @@ internal static class ProgramLinker
                 {
                     var map = reader.Maps[reader.KconfigMapIndex];
                     code[at] = insn.WithSrc((byte)LoadImm64Source.MapIndexValue).WithImm(reader.KconfigMapIndex);
-                    code[at + 1] = code[at + 1].WithImm((int)ext.DataOffset);
+                    code[at + 1] = code[at + 1].WithImm(unchecked((int)ext.DataOffset));
                     relocations.Add(new ProgramRelocation(at, ProgramRelocationKind.KconfigExtern, ext.Name, map.Name, ext.DataOffset));
                     return true;
                 }

@@ -137,4 +137,42 @@ public sealed class CorpusTests(ITestOutputHelper output)
         output.WriteLine($"opened {opened}, clean errors {failed}");
         Assert.True(opened > 150);
     }
+
+    /// <summary>
+    /// What the kernel demands of func_info after linking — one record per function, at its first instruction, in
+    /// order — holds for every corpus program with .BTF.ext; line_info and CO-RE records land inside the program.
+    /// </summary>
+    [Fact]
+    public void BtfExtRecordsAreRebasedOntoTheLinkedPrograms()
+    {
+        int withFuncInfo = 0, withCore = 0, lineInfos = 0;
+        foreach (var file in SharedData.CorpusObjects())
+        {
+            ObjectSpec spec;
+            try
+            {
+                spec = ObjectSpec.Load(file);
+            }
+            catch (BpfException)
+            {
+                continue;
+            }
+            foreach (var prog in spec.Programs)
+            {
+                if (prog.FuncInfos.Count > 0)
+                {
+                    withFuncInfo++;
+                    Assert.Equal(prog.Functions.Select(f => f.Offset), prog.FuncInfos.Select(f => f.InstructionIndex));
+                }
+                lineInfos += prog.LineInfos.Count;
+                Assert.All(prog.LineInfos, l => Assert.InRange(l.InstructionIndex, 0, prog.Instructions.Length - 1));
+                if (prog.CoreRelocations.Count > 0)
+                    withCore++;
+                Assert.All(prog.CoreRelocations, c => Assert.InRange(c.InstructionIndex, 0, prog.Instructions.Length - 1));
+            }
+        }
+        output.WriteLine($"programs with func_info: {withFuncInfo}; line_info records: {lineInfos}; programs with CO-RE relocations: {withCore}");
+        Assert.True(withFuncInfo > 100);
+        Assert.True(withCore > 0);
+    }
 }

@@ -40,6 +40,7 @@ internal sealed class ObjectShowCommand : ICliVerb
             insns = p.Instructions.Length,
             subprograms = p.Subprograms.Select(s => new { name = s.Name, offset = s.Offset, insns = s.Length }).ToList(),
             relocations = p.Relocations.Count,
+            unresolved = p.UnresolvedSymbols.ToList(),
         }).ToList(),
         maps = spec.Maps.Select(m => new
         {
@@ -82,7 +83,8 @@ internal sealed class ObjectShowCommand : ICliVerb
             string expected = p.ExpectedAttachType is { } a ? $"  expected_attach {KernelNames.Of(a)}" : "";
             string subs = p.Subprograms.Any() ? "  subprogs " + string.Join(",", p.Subprograms.Select(s => s.Name)) : "";
             string autoload = p.Autoload ? "" : "  autoload off";
-            o.WriteLine($"prog {p.Name}: {KernelNames.Of(p.Type)}  section {p.SectionName}{attach}{expected}  insns {p.Instructions.Length}{subs}{autoload}");
+            string unresolved = p.UnresolvedSymbols.Any() ? "  unresolved " + string.Join(",", p.UnresolvedSymbols) : "";
+            o.WriteLine($"prog {p.Name}: {KernelNames.Of(p.Type)}  section {p.SectionName}{attach}{expected}  insns {p.Instructions.Length}{subs}{autoload}{unresolved}");
         }
         foreach (var m in spec.Maps)
         {
