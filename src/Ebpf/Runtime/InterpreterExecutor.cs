@@ -38,7 +38,7 @@ public sealed class InterpreterExecutor : IProgramExecutor
             request.AddRegion(region);
         if (invocation is not null)
             invocation.MemoryChecker = static (address, size, write) =>
-                Ebpf.Execution.ExecutionContext.Current is not { } ctx || ctx.Mode != ExecutionMode.Checked
+                Ebpf.Execution.InvocationContext.Current is not { } ctx || ctx.Mode != ExecutionMode.Checked
                 || ctx.IsAccessible(address, (int)Math.Min(size, int.MaxValue), write ? MemoryAccess.Write : MemoryAccess.Read);
         EpochManager.Enter();
         try

@@ -44,7 +44,7 @@ public static unsafe class MapHelpers
 
     private static void Expose(byte* pointer, int size, BpfMapBase map, string what)
     {
-        if (pointer == null || Ebpf.Execution.ExecutionContext.Current is not { Mode: ExecutionMode.Checked } ctx)
+        if (pointer == null || Ebpf.Execution.InvocationContext.Current is not { Mode: ExecutionMode.Checked } ctx)
             return;
         var access = map.ProgramCanWrite ? MemoryAccess.ReadWrite : MemoryAccess.Read;
         ctx.AddRegion(new MemoryRegion((nuint)pointer, (nuint)size, access, what));
@@ -120,7 +120,7 @@ public static unsafe class MapHelpers
     public static ulong ForEachMapElem(ulong mapHandle, ulong callback, ulong callbackCtx, ulong flags, ulong r5)
     {
         var map = Storage(mapHandle);
-        var exec = Ebpf.Execution.ExecutionContext.Current;
+        var exec = Ebpf.Execution.InvocationContext.Current;
         if (map is null || exec is null || !map.SupportsForEach)
             return BuiltinHelpers.Err(Errno.EINVAL);
         return (ulong)map.ForEachElement((m, key, value) =>
@@ -138,7 +138,7 @@ public static unsafe class MapHelpers
             return BuiltinHelpers.Err(Errno.EINVAL);
         if (count > MaxLoops)
             return BuiltinHelpers.Err(Errno.E2BIG);
-        var exec = Ebpf.Execution.ExecutionContext.Current;
+        var exec = Ebpf.Execution.InvocationContext.Current;
         if (exec is null)
             return BuiltinHelpers.Err(Errno.EINVAL);
         for (ulong i = 0; i < count; i++)
@@ -158,7 +158,7 @@ public static unsafe class MapHelpers
     {
         var map = MapObject.FromNativeHandle(mapHandle);
         var slots = map?.ProgramSlots;
-        var exec = Ebpf.Execution.ExecutionContext.Current;
+        var exec = Ebpf.Execution.InvocationContext.Current;
         if (slots is null || exec is null)
             return BuiltinHelpers.Err(Errno.EINVAL);
         var target = slots.Get((uint)index);
