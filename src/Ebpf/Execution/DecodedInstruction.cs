@@ -24,6 +24,9 @@ internal struct DecodedInstruction
     [FieldOffset(8)] public int JumpImm;
     /// <summary>Conditional jumps: the index executed when the condition is false.</summary>
     [FieldOffset(12)] public int NotTaken;
+    /// <summary>Fused move + compare: the compared registers (overlay the low bytes of <see cref="JumpImm"/>).</summary>
+    [FieldOffset(8)] public byte JumpDst;
+    [FieldOffset(9)] public byte JumpSrc;
 
     public DecodedInstruction(Operation op, byte dst, byte src, int offset, long imm)
     {

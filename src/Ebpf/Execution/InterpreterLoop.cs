@@ -370,14 +370,52 @@ public sealed unsafe partial class Interpreter
                 case Operation.LoadIndexedW: r[i->Dst] = Unsafe.ReadUnaligned<uint>((void*)(r[i->Src] + r[i->Src2] + (ulong)(long)i->Offset)); ip += 2; continue;
                 case Operation.LoadIndexedDW: r[i->Dst] = Unsafe.ReadUnaligned<ulong>((void*)(r[i->Src] + r[i->Src2] + (ulong)(long)i->Offset)); ip += 2; continue;
 
+                // load + compare: the loaded value is compared before any further register read, so Src2 == Dst works
+                case Operation.LoadDWJeqX: r[i->Dst] = a = Unsafe.ReadUnaligned<ulong>((void*)(r[i->Src] + (ulong)(long)i->JumpImm)); ip = code + (a == r[i->Src2] ? i->Offset : i->NotTaken); continue;
+                case Operation.LoadDWJneX: r[i->Dst] = a = Unsafe.ReadUnaligned<ulong>((void*)(r[i->Src] + (ulong)(long)i->JumpImm)); ip = code + (a != r[i->Src2] ? i->Offset : i->NotTaken); continue;
+                case Operation.LoadDWJgtX: r[i->Dst] = a = Unsafe.ReadUnaligned<ulong>((void*)(r[i->Src] + (ulong)(long)i->JumpImm)); ip = code + (a > r[i->Src2] ? i->Offset : i->NotTaken); continue;
+                case Operation.LoadDWJgeX: r[i->Dst] = a = Unsafe.ReadUnaligned<ulong>((void*)(r[i->Src] + (ulong)(long)i->JumpImm)); ip = code + (a >= r[i->Src2] ? i->Offset : i->NotTaken); continue;
+                case Operation.LoadDWJltX: r[i->Dst] = a = Unsafe.ReadUnaligned<ulong>((void*)(r[i->Src] + (ulong)(long)i->JumpImm)); ip = code + (a < r[i->Src2] ? i->Offset : i->NotTaken); continue;
+                case Operation.LoadDWJleX: r[i->Dst] = a = Unsafe.ReadUnaligned<ulong>((void*)(r[i->Src] + (ulong)(long)i->JumpImm)); ip = code + (a <= r[i->Src2] ? i->Offset : i->NotTaken); continue;
+                case Operation.LoadDWJsgtX: r[i->Dst] = a = Unsafe.ReadUnaligned<ulong>((void*)(r[i->Src] + (ulong)(long)i->JumpImm)); ip = code + ((long)a > (long)r[i->Src2] ? i->Offset : i->NotTaken); continue;
+                case Operation.LoadDWJsgeX: r[i->Dst] = a = Unsafe.ReadUnaligned<ulong>((void*)(r[i->Src] + (ulong)(long)i->JumpImm)); ip = code + ((long)a >= (long)r[i->Src2] ? i->Offset : i->NotTaken); continue;
+                case Operation.LoadDWJsltX: r[i->Dst] = a = Unsafe.ReadUnaligned<ulong>((void*)(r[i->Src] + (ulong)(long)i->JumpImm)); ip = code + ((long)a < (long)r[i->Src2] ? i->Offset : i->NotTaken); continue;
+                case Operation.LoadDWJsleX: r[i->Dst] = a = Unsafe.ReadUnaligned<ulong>((void*)(r[i->Src] + (ulong)(long)i->JumpImm)); ip = code + ((long)a <= (long)r[i->Src2] ? i->Offset : i->NotTaken); continue;
+                // move + compare: the compare reads the registers after the move
+                case Operation.MovJeqX: r[i->Dst] = r[i->Src]; ip = code + (r[i->JumpDst] == r[i->JumpSrc] ? i->Offset : i->NotTaken); continue;
+                case Operation.MovJneX: r[i->Dst] = r[i->Src]; ip = code + (r[i->JumpDst] != r[i->JumpSrc] ? i->Offset : i->NotTaken); continue;
+                case Operation.MovJgtX: r[i->Dst] = r[i->Src]; ip = code + (r[i->JumpDst] > r[i->JumpSrc] ? i->Offset : i->NotTaken); continue;
+                case Operation.MovJgeX: r[i->Dst] = r[i->Src]; ip = code + (r[i->JumpDst] >= r[i->JumpSrc] ? i->Offset : i->NotTaken); continue;
+                case Operation.MovJltX: r[i->Dst] = r[i->Src]; ip = code + (r[i->JumpDst] < r[i->JumpSrc] ? i->Offset : i->NotTaken); continue;
+                case Operation.MovJleX: r[i->Dst] = r[i->Src]; ip = code + (r[i->JumpDst] <= r[i->JumpSrc] ? i->Offset : i->NotTaken); continue;
+                case Operation.MovJsgtX: r[i->Dst] = r[i->Src]; ip = code + ((long)r[i->JumpDst] > (long)r[i->JumpSrc] ? i->Offset : i->NotTaken); continue;
+                case Operation.MovJsgeX: r[i->Dst] = r[i->Src]; ip = code + ((long)r[i->JumpDst] >= (long)r[i->JumpSrc] ? i->Offset : i->NotTaken); continue;
+                case Operation.MovJsltX: r[i->Dst] = r[i->Src]; ip = code + ((long)r[i->JumpDst] < (long)r[i->JumpSrc] ? i->Offset : i->NotTaken); continue;
+                case Operation.MovJsleX: r[i->Dst] = r[i->Src]; ip = code + ((long)r[i->JumpDst] <= (long)r[i->JumpSrc] ? i->Offset : i->NotTaken); continue;
+                case Operation.StxDW2:
+                    Unsafe.WriteUnaligned((void*)(r[i->Dst] + (ulong)(long)i->Offset), r[i->Src]);
+                    Unsafe.WriteUnaligned((void*)(r[i->Src2] + (ulong)(long)i->JumpImm), r[i->NotTaken]);
+                    ip++;
+                    continue;
+
                 case Operation.FellOffEnd:
-                    throw Fault(program, (int)(i - code), Errno.EINVAL, "fell off the end of the program (no exit)");
+                    // The message lives in a helper: a string literal here is a lazy-load call made before the
+                    // arguments, which would keep i live across a call (and spilled on every dispatch).
+                    throw FellOffEnd(program, (int)(i - code));
                 case Operation.LoadImm64Tail:
                 default:
-                    throw Fault(program, (int)(i - code), Errno.EINVAL, $"jump into the second half of an ldimm64 ({i->Op})");
+                    // Read before the first call: if i were live across a call, the JIT would spill it on every dispatch.
+                    sitePc = (int)(i - code);
+                    throw BadSlot(program, sitePc, i->Op);
             }
         }
     }
+
+    private static BpfException FellOffEnd(Interpreter program, int pc) =>
+        Fault(program, pc, Errno.EINVAL, "fell off the end of the program (no exit)");
+
+    private static BpfException BadSlot(Interpreter program, int pc, Operation op) =>
+        Fault(program, pc, Errno.EINVAL, $"jump into the second half of an ldimm64 ({op})");
 
     private static BpfException UnknownHelper(Interpreter program, int pc, Operation op, long helperId, ulong register) =>
         op == Operation.CallRegister

@@ -39,6 +39,13 @@ internal enum Operation : byte
     Mov64XJa, Mov64KJa, Add64KJa, Add64XJa,
     // two consecutive add-immediates (loop counters): Dst += JumpImm, Src += NotTaken
     Add64KK,
+    // ldxdw rD followed by a 64-bit register compare of rD: load, then branch (JumpImm = load offset,
+    // Src2 = the compared register, Offset/NotTaken = targets). Sorting, searching and scanning loops.
+    LoadDWJeqX, LoadDWJneX, LoadDWJgtX, LoadDWJgeX, LoadDWJltX, LoadDWJleX, LoadDWJsgtX, LoadDWJsgeX, LoadDWJsltX, LoadDWJsleX,
+    // mov rD, rS followed by a 64-bit register compare (JumpDst/JumpSrc = the compared registers)
+    MovJeqX, MovJneX, MovJgtX, MovJgeX, MovJltX, MovJleX, MovJsgtX, MovJsgeX, MovJsltX, MovJsleX,
+    // two consecutive stxdw (swaps, struct copies): the second's base in Src2, offset in JumpImm, value register in NotTaken
+    StxDW2,
     // the second slot of an lddw (never reached: jumps into it are rejected) and the sentinel after the last slot
     LoadImm64Tail, FellOffEnd,
 }

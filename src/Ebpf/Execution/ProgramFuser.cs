@@ -11,7 +11,10 @@ namespace Ebpf.Execution;
 /// <item>two <c>add rX, imm</c> in a row (loop counters): one operation;</item>
 /// <item><c>mov</c> or <c>add</c> followed by <c>ja</c>: one operation that moves and jumps;</item>
 /// <item><c>mov rX, rY; add rX, rZ</c> becomes a three-operand add, and when followed by
-/// <c>ldx rX, [rX+off]</c> an indexed load (array and packet indexing).</item>
+/// <c>ldx rX, [rX+off]</c> an indexed load (array and packet indexing);</item>
+/// <item><c>ldxdw rX</c> followed by a 64-bit register compare of rX, and <c>mov rX, rY</c> followed by any
+/// 64-bit register compare: one operation that also branches (sorting and search loops);</item>
+/// <item>two <c>stxdw</c> in a row (swaps, copies): one operation.</item>
 /// </list>
 /// </summary>
 internal static class ProgramFuser
@@ -49,6 +52,30 @@ internal static class ProgramFuser
                 var fused = DecodedInstruction.Jump(Operation.Add64KK, insn.Dst, second.Dst, 0, (int)insn.Imm, (int)second.Imm);
                 insn = fused;
             }
+            else if (insn.Op == Operation.LdxDW && pc + 1 < length && code[pc + 1].Dst == insn.Dst
+                     && RegisterCompare(code[pc + 1].Op) is { } loadCompare)
+            {
+                ref readonly var jump = ref code[pc + 1];
+                insn = DecodedInstruction.Jump((Operation)((int)Operation.LoadDWJeqX + loadCompare), insn.Dst, insn.Src,
+                    Thread(code, jump.Offset), insn.Offset, Thread(code, jump.NotTaken));
+                insn.Src2 = jump.Src;
+            }
+            else if (insn.Op == Operation.Mov64X && pc + 1 < length && RegisterCompare(code[pc + 1].Op) is { } moveCompare)
+            {
+                ref readonly var jump = ref code[pc + 1];
+                var fused = DecodedInstruction.Jump((Operation)((int)Operation.MovJeqX + moveCompare), insn.Dst, insn.Src,
+                    Thread(code, jump.Offset), 0, Thread(code, jump.NotTaken));
+                fused.JumpDst = jump.Dst;
+                fused.JumpSrc = jump.Src;
+                insn = fused;
+            }
+            else if (insn.Op == Operation.StxDW && pc + 1 < length && code[pc + 1].Op == Operation.StxDW)
+            {
+                ref readonly var second = ref code[pc + 1];
+                var fused = DecodedInstruction.Jump(Operation.StxDW2, insn.Dst, insn.Src, insn.Offset, second.Offset, second.Src);
+                fused.Src2 = second.Dst;
+                insn = fused;
+            }
             else if (insn.Op == Operation.Mov64X && pc + 1 < length)
             {
                 ref readonly var add = ref code[pc + 1];
@@ -71,6 +98,25 @@ internal static class ProgramFuser
             }
         }
     }
+
+    /// <summary>
+    /// The position of a 64-bit register compare in the fused families (same order as Jeq…Jsle in
+    /// <see cref="Operation.LoadDWJeqX"/> and <see cref="Operation.MovJeqX"/>), or null for other operations.
+    /// </summary>
+    private static int? RegisterCompare(Operation op) => op switch
+    {
+        Operation.Jeq64X => 0,
+        Operation.Jne64X => 1,
+        Operation.Jgt64X => 2,
+        Operation.Jge64X => 3,
+        Operation.Jlt64X => 4,
+        Operation.Jle64X => 5,
+        Operation.Jsgt64X => 6,
+        Operation.Jsge64X => 7,
+        Operation.Jslt64X => 8,
+        Operation.Jsle64X => 9,
+        _ => null,
+    };
 
     /// <summary>Follows chains of <c>ja</c> (bounded, so a ja cycle stays a loop instead of hanging the pass).</summary>
     private static int Thread(DecodedInstruction[] code, int target)

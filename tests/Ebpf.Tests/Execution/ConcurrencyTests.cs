@@ -53,17 +53,18 @@ public class ConcurrencyTests
     public void Atomic_add_and_cmpxchg_are_atomic_across_threads(ExecutionMode mode)
     {
         using var counter = new NativeBuffer(16);
-        // [0]: lock add 1; [8]: cmpxchg-based increment loop.
+        // [0]: lock add 1; [8]: cmpxchg-based increment loop (retried while the value cmpxchg saw differs
+        // from the one it expected; re-reading memory to decide would lose increments to other threads).
         var program = Load(Asm("""
             mov %r2, 1
             lock add [%r1+0], %r2
             retry:
             ldxdw %r0, [%r1+8]
+            mov %r5, %r0
             mov %r3, %r0
             add %r3, 1
             lock cmpxchg [%r1+8], %r3
-            ldxdw %r4, [%r1+8]
-            jeq %r0, %r4, retry
+            jne %r0, %r5, retry
             mov %r0, 0
             exit
             """), mode);
