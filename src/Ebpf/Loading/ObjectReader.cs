@@ -71,15 +71,24 @@ internal sealed partial class ObjectReader
     private void CollectFunctions()
     {
         var execSections = _elf.Sections.Where(s => s.Type == ElfSectionType.ProgBits && s.IsExecutable && s.Size > 0).ToList();
+        // One pass over the symbol table instead of one per section: big objects have dozens of program sections
+        // and thousands of symbols. Symbol order within a section is kept, so errors name the same symbol.
+        var funcSymbols = new Dictionary<int, List<ElfSymbol>>();
+        foreach (var sym in _elf.Symbols)
+        {
+            if (sym.Type != ElfSymbolType.Func || sym.Size == 0)
+                continue;
+            if (!funcSymbols.TryGetValue(sym.SectionIndex, out var inSection))
+                funcSymbols[sym.SectionIndex] = inSection = [];
+            inSection.Add(sym);
+        }
         foreach (var section in execSections)
         {
             var code = ElfObjectText.Instructions(_elf, section);
             _code[section.Index] = code;
             var list = new List<ObjectFunction>();
-            foreach (var sym in _elf.Symbols)
+            foreach (var sym in funcSymbols.GetValueOrDefault(section.Index) ?? [])
             {
-                if (sym.Type != ElfSymbolType.Func || sym.SectionIndex != section.Index || sym.Size == 0)
-                    continue;
                 if (!sym.NameIsValid)
                     throw new BpfException(Errno.EINVAL,
                         $"{_source}: section '{section.Name}': function symbol {sym.Index} has a name outside the string table");
