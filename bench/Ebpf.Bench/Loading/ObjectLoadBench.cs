@@ -26,7 +26,8 @@ public sealed class ObjectLoadBench : IBenchSuite
             .Where(p => !p.Contains("/invalid/")).Order(StringComparer.Ordinal)
             .Select(p => (Path: p, Bytes: File.ReadAllBytes(p))).ToList();
 
-        Console.WriteLine($"{"object",-34} {"size",9} {"programs",8} {"insns",8} {"median",10} {"MB/s",8}");
+        Console.WriteLine($"load average {Ebpf.Bench.Btf.BtfBench.LoadAverage()}");
+        Console.WriteLine($"{"object",-34} {"size",9} {"programs",8} {"insns",8} {"median",10} {"MB/s",8} {"thread CPU",12}");
         foreach (var name in new[] { "cilium/bpf_lxc.o", "cilium-core/bpf_host.o", "cilium-core/bpf_lxc.o", "falco/probe.o" })
         {
             var item = corpus.FirstOrDefault(c => c.Path.EndsWith(name, StringComparison.Ordinal));
@@ -53,16 +54,20 @@ public sealed class ObjectLoadBench : IBenchSuite
         }
         Once(); Once();
         var times = new List<double>();
+        var cpu = new List<double>();
         for (int i = 0; i < iterations; i++)
         {
+            double cpuStart = Ebpf.Bench.Btf.BtfBench.ThreadCpuMilliseconds();
             var sw = Stopwatch.StartNew();
             Once();
             times.Add(sw.Elapsed.TotalMilliseconds);
+            cpu.Add(Ebpf.Bench.Btf.BtfBench.ThreadCpuMilliseconds() - cpuStart);
         }
         times.Sort();
+        cpu.Sort();
         double median = times[times.Count / 2];
         long size = items.Sum(i => (long)i.Bytes.Length);
-        Console.WriteLine($"{label,-34} {size,9} {programs,8} {insns,8} {median,8:F2}ms {size / 1e6 / (median / 1e3),8:F1}");
+        Console.WriteLine($"{label,-34} {size,9} {programs,8} {insns,8} {median,8:F2}ms {size / 1e6 / (median / 1e3),8:F1} {cpu[cpu.Count / 2],10:F2}ms");
     }
 
     private static string FindShared()

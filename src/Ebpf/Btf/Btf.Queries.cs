@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace Ebpf.Btf;
 
 /// <summary>A member found by <see cref="Btf.FindMember"/>, possibly inside anonymous struct/union members.</summary>
@@ -21,16 +23,37 @@ public sealed partial class Btf
         {
             if (_byName is { } done)
                 return done;
-            var lists = new Dictionary<string, List<uint>>(StringComparer.Ordinal);
+            // Most names are unique, so ids go straight into right-sized arrays that only grow (doubling) on a
+            // repeat; no per-name list and no second dictionary.
+            var index = new Dictionary<string, uint[]>(_types.Length, StringComparer.Ordinal);
+            Dictionary<string, int>? counts = null;
             foreach (var t in _types)
             {
                 if (t.IsAnonymous)
                     continue;
-                if (!lists.TryGetValue(t.Name, out var l))
-                    lists[t.Name] = l = new List<uint>(1);
-                l.Add(t.Id);
+                ref uint[]? ids = ref CollectionsMarshal.GetValueRefOrAddDefault(index, t.Name, out bool exists);
+                if (!exists)
+                {
+                    ids = [t.Id];
+                    continue;
+                }
+                counts ??= new Dictionary<string, int>(StringComparer.Ordinal);
+                ref int count = ref CollectionsMarshal.GetValueRefOrAddDefault(counts, t.Name, out bool counted);
+                if (!counted)
+                    count = 1;
+                if (count == ids!.Length)
+                    Array.Resize(ref ids, count * 2);
+                ids[count++] = t.Id;
             }
-            var index = lists.ToDictionary(kv => kv.Key, kv => kv.Value.ToArray(), StringComparer.Ordinal);
+            if (counts is not null)
+            {
+                foreach (var (name, count) in counts)
+                {
+                    ref uint[] ids = ref CollectionsMarshal.GetValueRefOrNullRef(index, name);
+                    if (ids.Length != count)
+                        Array.Resize(ref ids, count);
+                }
+            }
             Interlocked.CompareExchange(ref _byName, index, null);
             return _byName;
         }

@@ -23,6 +23,15 @@ public abstract class BtfComposite : BtfType
         _kindFlag = kindFlag ?? _members.Any(m => m.BitfieldSize != 0);
     }
 
+    /// <summary>For the reader: takes <paramref name="members"/> as is (a fresh array nobody else holds), no copy.</summary>
+    private protected BtfComposite(string name, uint size, BtfMember[] members, bool kindFlag, ArrayOwnership _)
+        : base(name)
+    {
+        Size = size;
+        _members = members;
+        _kindFlag = kindFlag;
+    }
+
     public uint Size { get; }
     public IReadOnlyList<BtfMember> Members => _members;
     public bool IsUnion => Kind == BtfKind.Union;
@@ -35,14 +44,24 @@ public abstract class BtfComposite : BtfType
     public uint EncodeOffset(in BtfMember m) => _kindFlag ? (m.BitfieldSize << 24) | (m.BitOffset & 0xffffff) : m.BitOffset;
 }
 
-public sealed class BtfStruct(string name, uint size, IReadOnlyList<BtfMember> members, bool? kindFlag = null)
-    : BtfComposite(name, size, members, kindFlag)
+public sealed class BtfStruct : BtfComposite
 {
+    public BtfStruct(string name, uint size, IReadOnlyList<BtfMember> members, bool? kindFlag = null)
+        : base(name, size, members, kindFlag) { }
+
+    internal BtfStruct(string name, uint size, BtfMember[] members, bool kindFlag, ArrayOwnership take)
+        : base(name, size, members, kindFlag, take) { }
+
     public override BtfKind Kind => BtfKind.Struct;
 }
 
-public sealed class BtfUnion(string name, uint size, IReadOnlyList<BtfMember> members, bool? kindFlag = null)
-    : BtfComposite(name, size, members, kindFlag)
+public sealed class BtfUnion : BtfComposite
 {
+    public BtfUnion(string name, uint size, IReadOnlyList<BtfMember> members, bool? kindFlag = null)
+        : base(name, size, members, kindFlag) { }
+
+    internal BtfUnion(string name, uint size, BtfMember[] members, bool kindFlag, ArrayOwnership take)
+        : base(name, size, members, kindFlag, take) { }
+
     public override BtfKind Kind => BtfKind.Union;
 }

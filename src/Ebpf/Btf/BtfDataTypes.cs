@@ -24,6 +24,13 @@ public sealed class BtfDatasec : BtfType
         _vars = [.. variables];
     }
 
+    /// <summary>For the reader: takes <paramref name="variables"/> as is, no copy.</summary>
+    internal BtfDatasec(string name, uint size, BtfVarSecinfo[] variables, ArrayOwnership _) : base(name)
+    {
+        Size = size;
+        _vars = variables;
+    }
+
     public override BtfKind Kind => BtfKind.Datasec;
 
     /// <summary>Section size (clang writes 0 and libbpf fills it from the ELF section before loading).</summary>

@@ -15,6 +15,14 @@ public abstract class BtfEnumType : BtfType
         IsSigned = isSigned;
     }
 
+    /// <summary>For the reader: takes <paramref name="values"/> as is, no copy.</summary>
+    private protected BtfEnumType(string name, uint size, BtfEnumValue[] values, bool isSigned, ArrayOwnership _) : base(name)
+    {
+        Size = size;
+        _values = values;
+        IsSigned = isSigned;
+    }
+
     public uint Size { get; }
     public IReadOnlyList<BtfEnumValue> Values => _values;
 
@@ -25,16 +33,26 @@ public abstract class BtfEnumType : BtfType
     public override int Vlen => _values.Length;
 }
 
-public sealed class BtfEnum(string name, uint size, IReadOnlyList<BtfEnumValue> values, bool isSigned = false)
-    : BtfEnumType(name, size, values, isSigned)
+public sealed class BtfEnum : BtfEnumType
 {
+    public BtfEnum(string name, uint size, IReadOnlyList<BtfEnumValue> values, bool isSigned = false)
+        : base(name, size, values, isSigned) { }
+
+    internal BtfEnum(string name, uint size, BtfEnumValue[] values, bool isSigned, ArrayOwnership take)
+        : base(name, size, values, isSigned, take) { }
+
     public override BtfKind Kind => BtfKind.Enum;
     public override int EncodedSize => 12 + 8 * Vlen;
 }
 
-public sealed class BtfEnum64(string name, uint size, IReadOnlyList<BtfEnumValue> values, bool isSigned = false)
-    : BtfEnumType(name, size, values, isSigned)
+public sealed class BtfEnum64 : BtfEnumType
 {
+    public BtfEnum64(string name, uint size, IReadOnlyList<BtfEnumValue> values, bool isSigned = false)
+        : base(name, size, values, isSigned) { }
+
+    internal BtfEnum64(string name, uint size, BtfEnumValue[] values, bool isSigned, ArrayOwnership take)
+        : base(name, size, values, isSigned, take) { }
+
     public override BtfKind Kind => BtfKind.Enum64;
     public override int EncodedSize => 12 + 12 * Vlen;
 }

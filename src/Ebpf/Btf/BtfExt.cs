@@ -67,29 +67,65 @@ public sealed class BtfExt
             hasCore ? U32(data, 24) : 0, hasCore ? U32(data, 28) : 0);
         var body = data[(int)hdrLen..];
 
-        var funcs = ReadSubsection(body, header.FuncInfoOffset, header.FuncInfoLength, "func_info", MinFuncInfoSize, btf,
-            (r, _) => new BtfFuncInfo(U32(r, 0), U32(r, 4)), out uint funcSize);
-        var lines = ReadSubsection(body, header.LineInfoOffset, header.LineInfoLength, "line_info", MinLineInfoSize, btf,
-            (r, where) =>
+        var strings = new StringCache(btf);
+        var funcs = ReadSubsection(body, header.FuncInfoOffset, header.FuncInfoLength, "func_info", MinFuncInfoSize, strings,
+            (r, _, _) => new BtfFuncInfo(U32(r, 0), U32(r, 4)), out uint funcSize);
+        var lines = ReadSubsection(body, header.LineInfoOffset, header.LineInfoLength, "line_info", MinLineInfoSize, strings,
+            (r, cache, where) =>
             {
                 uint file = U32(r, 4), line = U32(r, 8);
                 return new BtfLineInfo(U32(r, 0), file, line, U32(r, 12),
-                    Str(btf, file, $"{where} file_name_off"), Str(btf, line, $"{where} line_off"));
+                    cache.Get(file, where, "file_name_off"), cache.Get(line, where, "line_off"));
             }, out uint lineSize);
-        var relos = ReadSubsection(body, header.CoreReloOffset, header.CoreReloLength, "core_relo", MinCoreReloSize, btf,
-            (r, where) =>
+        var relos = ReadSubsection(body, header.CoreReloOffset, header.CoreReloLength, "core_relo", MinCoreReloSize, strings,
+            (r, cache, where) =>
             {
                 uint access = U32(r, 8);
                 return new BtfCoreRelo(U32(r, 0), U32(r, 4), access, (BtfCoreReloKind)U32(r, 12),
-                    Str(btf, access, $"{where} access_str_off"));
+                    cache.Get(access, where, "access_str_off"));
             }, out uint coreSize);
         return new BtfExt(header, funcSize, lineSize, coreSize, funcs, lines, relos);
     }
 
-    private delegate T RecordReader<T>(ReadOnlySpan<byte> record, string where);
+    /// <summary>Where a record sits, for error messages; formatted only when a record is bad.</summary>
+    private readonly record struct RecordPlace(string What, string Section, int Index)
+    {
+        public override string ToString() => $".BTF.ext {What} '{Section}' record {Index}";
+    }
+
+    /// <summary>
+    /// Decodes each string offset once: line_info records of one function share their file name, and many records
+    /// share a source line, so per-record decoding would allocate the same strings over and over.
+    /// </summary>
+    private sealed class StringCache(Btf btf)
+    {
+        private readonly Dictionary<uint, string> _decoded = [];
+
+        public string Get(uint offset, RecordPlace where, string field)
+        {
+            if (_decoded.TryGetValue(offset, out var s))
+                return s;
+            if (!btf.TryGetString(offset, out s))
+                throw Invalid($"{where} {field} {offset} is not a valid string offset");
+            _decoded[offset] = s;
+            return s;
+        }
+
+        public string Get(uint offset, string where)
+        {
+            if (_decoded.TryGetValue(offset, out var s))
+                return s;
+            if (!btf.TryGetString(offset, out s))
+                throw Invalid($"{where} {offset} is not a valid string offset");
+            _decoded[offset] = s;
+            return s;
+        }
+    }
+
+    private delegate T RecordReader<T>(ReadOnlySpan<byte> record, StringCache strings, RecordPlace where);
 
     private static IReadOnlyList<BtfExtSection<T>> ReadSubsection<T>(ReadOnlySpan<byte> body, uint off, uint len,
-        string what, int minRecord, Btf btf, RecordReader<T> read, out uint recordSize)
+        string what, int minRecord, StringCache strings, RecordReader<T> read, out uint recordSize)
     {
         recordSize = 0;
         if (len == 0)
@@ -112,7 +148,7 @@ public sealed class BtfExt
                 throw Invalid($".BTF.ext {what}: section info header at offset {pos} is truncated");
             uint nameOff = U32(sub, pos);
             uint count = U32(sub, pos + 4);
-            string name = Str(btf, nameOff, $".BTF.ext {what} sec_name_off");
+            string name = strings.Get(nameOff, $".BTF.ext {what} sec_name_off");
             if (count == 0)
                 throw Invalid($".BTF.ext {what} section '{name}' has incorrect num_records 0");
             pos += 8;
@@ -121,16 +157,13 @@ public sealed class BtfExt
             var records = new T[count];
             for (int i = 0; i < count; i++)
             {
-                records[i] = read(sub.Slice(pos, (int)recordSize), $".BTF.ext {what} '{name}' record {i}");
+                records[i] = read(sub.Slice(pos, (int)recordSize), strings, new RecordPlace(what, name, i));
                 pos += (int)recordSize;
             }
             result.Add(new BtfExtSection<T>(name, nameOff, records));
         }
         return result;
     }
-
-    private static string Str(Btf btf, uint offset, string where) =>
-        btf.TryGetString(offset, out var s) ? s : throw Invalid($"{where} {offset} is not a valid string offset");
 
     private static uint U32(ReadOnlySpan<byte> s, int at) => BinaryPrimitives.ReadUInt32LittleEndian(s[at..]);
 

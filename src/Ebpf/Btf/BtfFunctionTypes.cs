@@ -14,6 +14,13 @@ public sealed class BtfFuncProto : BtfType
         _params = [.. parameters];
     }
 
+    /// <summary>For the reader: takes <paramref name="parameters"/> as is, no copy.</summary>
+    internal BtfFuncProto(uint returnType, BtfParam[] parameters, string name, ArrayOwnership _) : base(name)
+    {
+        ReturnType = returnType;
+        _params = parameters;
+    }
+
     public override BtfKind Kind => BtfKind.FuncProto;
     public uint ReturnType { get; }
 

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace Ebpf.Btf;
@@ -80,6 +81,15 @@ internal static class BtfReader
             throw Invalid("Invalid string section: base and split strings exceed the maximum name offset");
     }
 
+    /// <summary>What a name offset names, for the error message (built only when the offset is bad).</summary>
+    private enum NamePart
+    {
+        Type,
+        Member,
+        Enumerator,
+        Param,
+    }
+
     /// <summary>
     /// Decodes names once per string offset: BTF strings are deduplicated, so member names such as "next"
     /// or "flags" share one offset and, here, one .NET string.
@@ -87,22 +97,22 @@ internal static class BtfReader
     private sealed class NameReader(byte[] strings, Btf? baseBtf)
     {
         private readonly uint _base = baseBtf?.TotalStringLength ?? 0;
-        private readonly Dictionary<uint, string> _cache = new(Math.Min(strings.Length / 16, 1 << 18));
+        private readonly Dictionary<uint, string> _cache = new(Math.Min(strings.Length / 24, 1 << 18));
 
         /// <summary>(type id, component or -1) whose name offset is non-zero but names the empty string.</summary>
         public HashSet<(uint Id, int Component)> EmptyAtNonZero { get; } = [];
 
-        public string Read(uint offset, uint typeId, int component, string what)
+        public string Read(uint offset, uint typeId, int component, NamePart part)
         {
             if (offset == 0)
                 return "";
-            string name = ReadNonZero(offset, typeId, what);
+            string name = ReadNonZero(offset, typeId, component, part);
             if (name.Length == 0)
                 EmptyAtNonZero.Add((typeId, component));
             return name;
         }
 
-        private string ReadNonZero(uint offset, uint typeId, string what)
+        private string ReadNonZero(uint offset, uint typeId, int component, NamePart part)
         {
             if (offset < _base)
             {
@@ -111,10 +121,18 @@ internal static class BtfReader
             }
             else if (offset - _base < (uint)strings.Length)
             {
-                if (!_cache.TryGetValue(offset, out var s))
-                    _cache[offset] = s = Btf.DecodeString(strings, offset - _base);
-                return s;
+                ref string? slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_cache, offset, out bool exists);
+                if (!exists)
+                    slot = Btf.DecodeString(strings, offset - _base);
+                return slot!;
             }
+            string what = part switch
+            {
+                NamePart.Member => $"member {component}",
+                NamePart.Enumerator => $"enumerator {component}",
+                NamePart.Param => $"param {component}",
+                _ => "name",
+            };
             throw Invalid($"[{typeId}] Invalid name_offset:{offset} ({what})");
         }
     }
@@ -133,10 +151,32 @@ internal static class BtfReader
         _ => 0,
     };
 
+    /// <summary>
+    /// Counts the records the way <see cref="ReadTypes"/> walks them, so the type array is allocated once at its
+    /// exact size. It stops at the first record that does not fit; the real walk reports that record's error.
+    /// </summary>
+    private static int CountTypes(ReadOnlySpan<byte> section)
+    {
+        int pos = 0, count = 0;
+        while (section.Length - pos >= 12 && count < (int)Btf.MaxTypes)
+        {
+            uint info = BinaryPrimitives.ReadUInt32LittleEndian(section[(pos + 4)..]);
+            var kind = (BtfKind)((info >> 24) & 0x1f);
+            if (kind == BtfKind.Unknown || kind > BtfKind.Enum64)
+                break;
+            int trailer = TrailerSize(kind, (int)(info & 0xffff));
+            if (section.Length - pos - 12 < trailer)
+                break;
+            pos += 12 + trailer;
+            count++;
+        }
+        return pos < section.Length ? count + 1 : count;
+    }
+
     private static BtfType[] ReadTypes(ReadOnlySpan<byte> section, uint firstId, NameReader names)
     {
-        // Each type takes at least 12 bytes, which bounds the array and so the allocation.
-        var types = new List<BtfType>(Math.Min(section.Length / 12, 1 << 20));
+        // Each type takes at least 12 bytes, which bounds the count and so the allocation.
+        var types = new BtfType[CountTypes(section)];
         int pos = 0;
         uint id = firstId;
         while (pos < section.Length)
@@ -157,15 +197,15 @@ internal static class BtfReader
             if (section.Length - pos - 12 < trailer)
                 throw Invalid($"[{id}] {kind.ToKernelName()} meta_left:{section.Length - pos - 12} meta_needed:{trailer} (vlen {vlen} overruns the type section)");
             var extra = section.Slice(pos + 12, trailer);
-            string name = names.Read(nameOff, id, -1, "name");
+            string name = names.Read(nameOff, id, -1, NamePart.Type);
             var type = Decode(kind, kflag, vlen, sizeOrType, name, extra, id, names);
             type.RawInfo = info;
             type.RawSizeOrType = sizeOrType;
-            types.Add(type);
+            types[id - firstId] = type;
             pos += 12 + trailer;
             id++;
         }
-        return [.. types];
+        return types;
     }
 
     private static uint U32(ReadOnlySpan<byte> s, int at) => BinaryPrimitives.ReadUInt32LittleEndian(s[at..]);
@@ -198,14 +238,14 @@ internal static class BtfReader
                 {
                     int at = i * 12;
                     uint off = U32(extra, at + 8);
-                    string mname = names.Read(U32(extra, at), id, i, $"member {i}");
+                    string mname = names.Read(U32(extra, at), id, i, NamePart.Member);
                     members[i] = kflag
                         ? new BtfMember(mname, U32(extra, at + 4), off & 0xffffff, off >> 24)
                         : new BtfMember(mname, U32(extra, at + 4), off);
                 }
                 return kind == BtfKind.Struct
-                    ? new BtfStruct(name, sizeOrType, members, kflag)
-                    : new BtfUnion(name, sizeOrType, members, kflag);
+                    ? new BtfStruct(name, sizeOrType, members, kflag, ArrayOwnership.Take)
+                    : new BtfUnion(name, sizeOrType, members, kflag, ArrayOwnership.Take);
             }
             case BtfKind.Enum:
             {
@@ -213,9 +253,9 @@ internal static class BtfReader
                 for (int i = 0; i < vlen; i++)
                 {
                     uint raw = U32(extra, i * 8 + 4);
-                    values[i] = new BtfEnumValue(names.Read(U32(extra, i * 8), id, i, $"enumerator {i}"), kflag ? (int)raw : raw);
+                    values[i] = new BtfEnumValue(names.Read(U32(extra, i * 8), id, i, NamePart.Enumerator), kflag ? (int)raw : raw);
                 }
-                return new BtfEnum(name, sizeOrType, values, kflag);
+                return new BtfEnum(name, sizeOrType, values, kflag, ArrayOwnership.Take);
             }
             case BtfKind.Enum64:
             {
@@ -224,9 +264,9 @@ internal static class BtfReader
                 {
                     int at = i * 12;
                     ulong raw = U32(extra, at + 4) | ((ulong)U32(extra, at + 8) << 32);
-                    values[i] = new BtfEnumValue(names.Read(U32(extra, at), id, i, $"enumerator {i}"), (long)raw);
+                    values[i] = new BtfEnumValue(names.Read(U32(extra, at), id, i, NamePart.Enumerator), (long)raw);
                 }
-                return new BtfEnum64(name, sizeOrType, values, kflag);
+                return new BtfEnum64(name, sizeOrType, values, kflag, ArrayOwnership.Take);
             }
             case BtfKind.Func:
                 return new BtfFunc(name, sizeOrType, (BtfFuncLinkage)vlen);
@@ -234,8 +274,8 @@ internal static class BtfReader
             {
                 var ps = new BtfParam[vlen];
                 for (int i = 0; i < vlen; i++)
-                    ps[i] = new BtfParam(names.Read(U32(extra, i * 8), id, i, $"param {i}"), U32(extra, i * 8 + 4));
-                return new BtfFuncProto(sizeOrType, ps, name);
+                    ps[i] = new BtfParam(names.Read(U32(extra, i * 8), id, i, NamePart.Param), U32(extra, i * 8 + 4));
+                return new BtfFuncProto(sizeOrType, ps, name, ArrayOwnership.Take);
             }
             case BtfKind.Var:
                 return new BtfVar(name, sizeOrType, (BtfVarLinkage)U32(extra, 0));
@@ -244,7 +284,7 @@ internal static class BtfReader
                 var vars = new BtfVarSecinfo[vlen];
                 for (int i = 0; i < vlen; i++)
                     vars[i] = new BtfVarSecinfo(U32(extra, i * 12), U32(extra, i * 12 + 4), U32(extra, i * 12 + 8));
-                return new BtfDatasec(name, sizeOrType, vars);
+                return new BtfDatasec(name, sizeOrType, vars, ArrayOwnership.Take);
             }
             case BtfKind.DeclTag:
                 return new BtfDeclTag(name, sizeOrType, (int)U32(extra, 0), kflag);

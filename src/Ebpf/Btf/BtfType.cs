@@ -40,6 +40,15 @@ public abstract class BtfType
     public override string ToString() => $"[{Id}] {Kind.ToKernelName()} {(IsAnonymous ? "(anon)" : Name)}";
 }
 
+/// <summary>
+/// Marks the internal constructors that adopt an array instead of copying it: only the reader uses them, with
+/// arrays it has just filled, so nothing outside the type can change the members afterwards.
+/// </summary>
+internal enum ArrayOwnership
+{
+    Take,
+}
+
 /// <summary>The implicit type 0.</summary>
 public sealed class BtfVoid : BtfType
 {

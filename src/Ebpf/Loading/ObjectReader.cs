@@ -71,15 +71,24 @@ internal sealed partial class ObjectReader
     private void CollectFunctions()
     {
         var execSections = _elf.Sections.Where(s => s.Type == ElfSectionType.ProgBits && s.IsExecutable && s.Size > 0).ToList();
+        // One pass over the symbol table instead of one per section: big objects have dozens of program sections
+        // and thousands of symbols. Symbol order within a section is kept, so errors name the same symbol.
+        var funcSymbols = new Dictionary<int, List<ElfSymbol>>();
+        foreach (var sym in _elf.Symbols)
+        {
+            if (sym.Type != ElfSymbolType.Func || sym.Size == 0)
+                continue;
+            if (!funcSymbols.TryGetValue(sym.SectionIndex, out var inSection))
+                funcSymbols[sym.SectionIndex] = inSection = [];
+            inSection.Add(sym);
+        }
         foreach (var section in execSections)
         {
             var code = ElfObjectText.Instructions(_elf, section);
             _code[section.Index] = code;
             var list = new List<ObjectFunction>();
-            foreach (var sym in _elf.Symbols)
+            foreach (var sym in funcSymbols.GetValueOrDefault(section.Index) ?? [])
             {
-                if (sym.Type != ElfSymbolType.Func || sym.SectionIndex != section.Index || sym.Size == 0)
-                    continue;
                 if (!sym.NameIsValid)
                     throw new BpfException(Errno.EINVAL,
                         $"{_source}: section '{section.Name}': function symbol {sym.Index} has a name outside the string table");
@@ -207,7 +216,8 @@ internal sealed partial class ObjectReader
     private RawRelocation Classify(ObjectFunction function, int insnIndex, Instruction insn, ElfSymbol sym, ElfRelocation rel, Instruction[] code)
     {
         int local = insnIndex - function.Start;
-        string where = $"at insn {local} of program {function.Name}";
+        // Only error messages need this, so it is formatted on demand rather than once per relocation.
+        string Where() => $"at insn {local} of program {function.Name}";
         long addend = rel.HasAddend ? rel.Addend : 0;
         // Offsets below come from the file; wrap instead of throwing, the checks that follow reject nonsense.
         long symbolOffset = unchecked((long)sym.Value + addend);
@@ -228,12 +238,12 @@ internal sealed partial class ObjectReader
         if (insn.Opcode == Opcodes.Call)
         {
             if (insn.Src != (byte)CallSource.Local)
-                throw new BpfException(Errno.EINVAL, $"{_source}: incorrect bpf_call opcode {where} (relocation against '{sym.Name}')");
+                throw new BpfException(Errno.EINVAL, $"{_source}: incorrect bpf_call opcode {Where()} (relocation against '{sym.Name}')");
             if (!_code.ContainsKey(sym.SectionIndex))
                 throw new BpfException(Errno.EINVAL,
-                    $"{_source}: bad call relo against '{sym.Name}' in section '{SectionName(sym.SectionIndex)}' {where}");
+                    $"{_source}: bad call relo against '{sym.Name}' in section '{SectionName(sym.SectionIndex)}' {Where()}");
             if (sym.Value % Instruction.Size != 0)
-                throw new BpfException(Errno.EINVAL, $"{_source}: bad call relo against '{sym.Name}' at offset {sym.Value} {where}");
+                throw new BpfException(Errno.EINVAL, $"{_source}: bad call relo against '{sym.Name}' at offset {sym.Value} {Where()}");
             return new RawRelocation(insnIndex, RawRelocationKind.Call, sym.Name, sym.SectionIndex, symbolOffset);
         }
 
@@ -244,7 +254,7 @@ internal sealed partial class ObjectReader
         if (_code.ContainsKey(sym.SectionIndex))
         {
             if (unchecked(sym.Value + (ulong)(long)insn.Imm) % Instruction.Size != 0)
-                throw new BpfException(Errno.EINVAL, $"{_source}: bad subprog addr relo against '{sym.Name}' {where}");
+                throw new BpfException(Errno.EINVAL, $"{_source}: bad subprog addr relo against '{sym.Name}' {Where()}");
             return new RawRelocation(insnIndex, RawRelocationKind.FunctionAddress, sym.Name, sym.SectionIndex, symbolOffset);
         }
 
@@ -252,13 +262,10 @@ internal sealed partial class ObjectReader
         if (symSection is not null && (ElfObjectText.IsLegacyMapsSection(symSection) || symSection.Name == ".maps"))
         {
             ulong offset = unchecked((ulong)symbolOffset);
-            foreach (var (secIdx, off, mapIndex) in _mapSymbols)
-            {
-                if (secIdx == sym.SectionIndex && off == offset)
-                    return new RawRelocation(insnIndex, RawRelocationKind.Map, sym.Name, sym.SectionIndex, (long)offset, mapIndex);
-            }
+            if (MapAt(sym.SectionIndex, offset) is int mapIndex)
+                return new RawRelocation(insnIndex, RawRelocationKind.Map, sym.Name, sym.SectionIndex, (long)offset, mapIndex);
             throw new BpfException(Errno.EINVAL,
-                $"{_source}: map relo failed to find map for section '{symSection.Name}', off {offset} {where}");
+                $"{_source}: map relo failed to find map for section '{symSection.Name}', off {offset} {Where()}");
         }
 
         if (symSection is not null && _dataMapBySection.TryGetValue(symSection.Index, out int dataMap))
@@ -266,7 +273,24 @@ internal sealed partial class ObjectReader
                 sym.SectionIndex, symbolOffset, dataMap);
 
         throw new BpfException(Errno.EINVAL,
-            $"{_source}: bad data relo against '{sym.Name}' in section '{symSection?.Name ?? sym.SectionIndex.ToString()}' {where}");
+            $"{_source}: bad data relo against '{sym.Name}' in section '{symSection?.Name ?? sym.SectionIndex.ToString()}' {Where()}");
+    }
+
+    private Dictionary<(int SectionIndex, ulong Offset), int>? _mapByPlace;
+
+    /// <summary>
+    /// The first map defined at (section, offset), like a scan of <see cref="_mapSymbols"/> in order, but indexed:
+    /// big objects have thousands of map relocations against dozens of maps.
+    /// </summary>
+    private int? MapAt(int sectionIndex, ulong offset)
+    {
+        if (_mapByPlace is null)
+        {
+            _mapByPlace = new Dictionary<(int, ulong), int>(_mapSymbols.Count);
+            foreach (var (secIdx, off, mapIndex) in _mapSymbols)
+                _mapByPlace.TryAdd((secIdx, off), mapIndex);
+        }
+        return _mapByPlace.TryGetValue((sectionIndex, offset), out int index) ? index : null;
     }
 
     /// <summary>libbpf's sym_is_extern: an undefined global or weak symbol that is not a section.</summary>
