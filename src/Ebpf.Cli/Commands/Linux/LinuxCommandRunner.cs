@@ -139,7 +139,10 @@ internal sealed class LinuxCommandRunner : IRuntimeBackend
     {
         if (!File.Exists(c.Object))
             throw new BpfException(Errno.ENOENT, $"failed to open object file {c.Object}: No such file or directory");
-        var spec = ObjectSpec.Load(c.Object);
+        // The ELF goes along so the kernel gets the object's (sanitised) BTF: btf_id, func/line info.
+        var elf = Ebpf.Elf.ElfFile.Open(c.Object);
+        var spec = ObjectSpec.Parse(elf.Image, c.Object);
+        spec.Name = ObjectSpec.ObjectNameFromPath(c.Object);
         if (c.Type is not null)
         {
             if (!BpftoolFormat.TryParseType(c.Type, out ProgramType type))
@@ -152,9 +155,12 @@ internal sealed class LinuxCommandRunner : IRuntimeBackend
             ?? throw new BpfException(Errno.ENOENT, $"{c.Object}: object has no programs");
         var options = new LinuxCollectionOptions
         {
+            Elf = elf,
             ProgramFilter = c.All ? p => p.Autoload : p => ReferenceEquals(p, first),
         };
         using var coll = LinuxKernel.Load(spec, options);
+        foreach (var warning in coll.Warnings)
+            CliConsole.Error.WriteLine($"libbpf: {warning}");
         if (c.All)
         {
             Directory.CreateDirectory(c.PinPath);
