@@ -131,6 +131,38 @@ public sealed partial class BackendParityTests
         Assert.Equal(before, BpfFdCount());
     }
 
+    [Fact]
+    public void Btf_show_names_the_users_of_each_btf_on_both_backends()
+    {
+        if (!LinuxKernel.IsAvailable)
+            Assert.Skip($"bpf(2) unavailable: {LinuxKernel.UnavailableReason}");
+        using var bpffs = MountOrSkip();
+        string obj = SharedData.Fixture("runtime/xdp_count.bpf.o");
+        Assert.Equal(0, CliRunner.Run("--backend", "linux", "prog", "load", obj, bpffs["p"]).ExitCode);
+        var prog = System.Text.Json.Nodes.JsonNode.Parse(CliRunner.Run("--backend", "linux", "-j", "prog", "show", "pinned", bpffs["p"]).Stdout)!;
+        uint btfId = (uint)prog["btf_id"]!, progId = (uint)prog["id"]!;
+        var shown = CliRunner.Run("--backend", "linux", "btf", "show", "id", btfId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(0, shown.ExitCode);
+        Assert.Matches($@"^{btfId}: name <anon>  size \d+B  prog_ids {progId}  map_ids \d+
+$", shown.Stdout);
+        var all = CliRunner.Run("--backend", "linux", "-j", "btf", "show");
+        Assert.Contains("\"kernel\":true,\"name\":\"vmlinux\"", all.Stdout);
+
+        // The managed runtime lists its own BTF objects the same way (one batch = one runtime).
+        string script = Path.Combine(Path.GetTempPath(), $"ebpf-btf-show-{Guid.NewGuid():N}.txt");
+        File.WriteAllText(script, $"prog load {obj} /sys/fs/bpf/p\nbtf show\n");
+        try
+        {
+            var managed = CliRunner.Run("batch", "file", script);
+            Assert.Equal(0, managed.ExitCode);
+            Assert.Matches(@"(?m)^\d+: name <anon>  size \d+B  prog_ids \d+  map_ids \d+$", managed.Stdout);
+        }
+        finally
+        {
+            File.Delete(script);
+        }
+    }
+
     /// <summary>Open fds of this process that are BPF objects (anon_inode:bpf-prog / bpf-map / btf).</summary>
     private static int BpfFdCount() =>
         new DirectoryInfo("/proc/self/fd").EnumerateFileSystemInfos().Count(f =>
