@@ -163,6 +163,22 @@ $", shown.Stdout);
         }
     }
 
+    [Fact]
+    public void Linux_backend_writes_a_single_value_to_every_cpu_of_a_percpu_map()
+    {
+        if (!LinuxKernel.IsAvailable)
+            Assert.Skip($"bpf(2) unavailable: {LinuxKernel.UnavailableReason}");
+        using var bpffs = MountOrSkip();
+        string path = bpffs["pc"];
+        Assert.Equal(0, CliRunner.Run("--backend", "linux", "map", "create", path, "type", "percpu_array", "key", "4", "value", "4", "entries", "2", "name", "pc").ExitCode);
+        var update = CliRunner.Run("--backend", "linux", "map", "update", "pinned", path, "key", "1", "0", "0", "0", "value", "9", "0", "0", "0");
+        Assert.True(update.ExitCode == 0, update.Stderr);
+        using var map = KernelMap.LoadPinned(path);
+        var value = map.Lookup([1, 0, 0, 0]);
+        for (int cpu = 0; cpu < value.Length / 8; cpu++)
+            Assert.Equal(9, BitConverter.ToInt32(value, cpu * 8));
+    }
+
     /// <summary>Open fds of this process that are BPF objects (anon_inode:bpf-prog / bpf-map / btf).</summary>
     private static int BpfFdCount() =>
         new DirectoryInfo("/proc/self/fd").EnumerateFileSystemInfos().Count(f =>

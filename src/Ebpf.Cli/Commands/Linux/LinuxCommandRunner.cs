@@ -402,8 +402,27 @@ internal sealed class LinuxCommandRunner : IRuntimeBackend
         }
         if (m.Type == MapType.ProgArray)
             throw new CliUsageException("prog array values are given as 'value id N' or 'value pinned PATH'");
-        m.Update(key, c.Value!.Resolve(m.ValueBufferSize, "value"), (MapUpdateFlags)c.Flags);
+        m.Update(key, PerCpuValue(m, c.Value!), (MapUpdateFlags)c.Flags);
         return 0;
+    }
+
+    /// <summary>
+    /// Per-CPU maps take one value per possible CPU (8-byte aligned slots); like bpftool, a single
+    /// value_size value is written to every CPU, and a full per-CPU buffer is taken as given.
+    /// </summary>
+    private static byte[] PerCpuValue(KernelMap m, ByteWords words)
+    {
+        if (!m.IsPerCpu || m.ValueBufferSize == (int)m.ValueSize)
+            return words.Resolve((int)m.ValueSize, "value");
+        int given = words.Words.Count(w => w != "hex");
+        if (given == m.ValueBufferSize)
+            return words.Resolve(m.ValueBufferSize, "value");
+        var one = words.Resolve((int)m.ValueSize, "value");
+        int stride = (int)((m.ValueSize + 7) & ~7u);
+        var all = new byte[m.ValueBufferSize];
+        for (int at = 0; at < all.Length; at += stride)
+            one.CopyTo(all, at);
+        return all;
     }
 
     private static int Delete(MapDelete c)

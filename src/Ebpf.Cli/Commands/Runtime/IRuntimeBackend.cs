@@ -11,7 +11,12 @@ internal interface IRuntimeBackend
     int Execute(RuntimeCommand command);
 }
 
-/// <summary>Picks the backend named by --backend (inside `batch file`, the batch's choice wins).</summary>
+/// <summary>
+/// Picks the backend named by --backend (inside `batch file`, the batch's choice wins). Verbs outside
+/// the runtime grammar (btf show, prog verify) call <see cref="Resolve"/> themselves: with "linux",
+/// `prog verify` should load the object into the kernel (LinuxKernel.Load with a log level) and report
+/// the kernel's verdict and verifier log instead of the managed verifier's.
+/// </summary>
 internal static class RuntimeBackends
 {
     private static readonly AsyncLocal<string?> BatchBackend = new();
