@@ -9,6 +9,7 @@ public static class EbpfCli
     {
         var root = new RootCommand("ebpf: load, inspect, verify and run BPF programs (bpftool-style verbs)");
         root.Add(CliOptions.Json);
+        root.Add(CliOptions.Backend);
         foreach (var command in CommandCatalog.Create())
             root.Add(command);
         var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };

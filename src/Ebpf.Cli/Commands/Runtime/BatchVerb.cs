@@ -15,7 +15,7 @@ internal sealed class BatchFileVerb : ICliVerb
     public Command Create()
     {
         var file = new Argument<string>("FILE") { Description = "Command file ('-' for stdin)" };
-        var command = new Command("file", "Run the commands of FILE in one managed runtime") { file };
+        var command = new Command("file", "Run the commands of FILE in one managed runtime (or against the kernel with --backend linux)") { file };
         CliConsole.SetBody(command, pr =>
         {
             string path = pr.GetValue(file)!;
@@ -25,6 +25,8 @@ internal sealed class BatchFileVerb : ICliVerb
             bool json = CliConsole.IsJson(pr);
             var runtime = CliRuntime.Create();
             using var _ = CliRuntime.Share(runtime);
+            // --backend linux: every line acts on the kernel; objects outlive a line only through pins, as with bpftool.
+            using var __ = RuntimeBackends.ShareForBatch(RuntimeBackends.Resolve(pr));
             var stdout = CliConsole.Out;
             var stderr = CliConsole.Error;
             int processed = 0;

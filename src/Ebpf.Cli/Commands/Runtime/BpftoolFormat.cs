@@ -98,7 +98,11 @@ internal static class BpftoolFormat
         return local.ToString("yyyy-MM-dd'T'HH:mm:ss", CultureInfo.InvariantCulture) + sign + offset.Hours.ToString("D2", CultureInfo.InvariantCulture) + offset.Minutes.ToString("D2", CultureInfo.InvariantCulture);
     }
 
-    public static string ProgramText(ProgramInfo p, IReadOnlyList<string> pins)
+    /// <summary>
+    /// <paramref name="jitedSize"/> and <paramref name="memlock"/> come from the kernel backend
+    /// (bpf_prog_info.jited_prog_len, fdinfo memlock); the managed runtime interprets and estimates.
+    /// </summary>
+    public static string ProgramText(ProgramInfo p, IReadOnlyList<string> pins, uint jitedSize = 0, long? memlock = null)
     {
         var sb = new StringBuilder();
         sb.Append(CultureInfo.InvariantCulture, $"{p.Id}: {TypeName(p.Type)}  ");
@@ -107,7 +111,7 @@ internal static class BpftoolFormat
         if (p.GplCompatible) sb.Append("  gpl");
         sb.Append('\n');
         sb.Append(CultureInfo.InvariantCulture, $"\tloaded_at {LoadedAt(p.LoadTime)}  uid 0\n");
-        sb.Append(CultureInfo.InvariantCulture, $"\txlated {p.XlatedSize}B  not jited  memlock {ProgramMemlock(p)}B");
+        sb.Append(CultureInfo.InvariantCulture, $"\txlated {p.XlatedSize}B  {(jitedSize > 0 ? $"jited {jitedSize}B" : "not jited")}  memlock {memlock ?? ProgramMemlock(p)}B");
         if (p.MapIds.Length > 0) sb.Append("  map_ids ").Append(string.Join(',', p.MapIds));
         sb.Append('\n');
         if (p.BtfId != 0) sb.Append(CultureInfo.InvariantCulture, $"\tbtf_id {p.BtfId}\n");
@@ -115,7 +119,7 @@ internal static class BpftoolFormat
         return sb.ToString();
     }
 
-    public static Dictionary<string, object> ProgramJson(ProgramInfo p, IReadOnlyList<string> pins)
+    public static Dictionary<string, object> ProgramJson(ProgramInfo p, IReadOnlyList<string> pins, uint jitedSize = 0, long? memlock = null)
     {
         var d = new Dictionary<string, object>
         {
@@ -128,28 +132,29 @@ internal static class BpftoolFormat
         d["loaded_at"] = p.LoadTime.ToUnixTimeSeconds();
         d["uid"] = 0;
         d["bytes_xlated"] = p.XlatedSize;
-        d["jited"] = false;
-        d["bytes_memlock"] = ProgramMemlock(p);
+        d["jited"] = jitedSize > 0;
+        if (jitedSize > 0) d["bytes_jited"] = jitedSize;
+        d["bytes_memlock"] = memlock ?? ProgramMemlock(p);
         if (p.MapIds.Length > 0) d["map_ids"] = p.MapIds;
         if (p.BtfId != 0) d["btf_id"] = p.BtfId;
         if (pins.Count > 0) d["pinned"] = pins;
         return d;
     }
 
-    public static string MapText(MapInfo m, IReadOnlyList<string> pins)
+    public static string MapText(MapInfo m, IReadOnlyList<string> pins, long? memlock = null)
     {
         var sb = new StringBuilder();
         sb.Append(CultureInfo.InvariantCulture, $"{m.Id}: {TypeName(m.Type)}  ");
         if (m.Name.Length > 0) sb.Append(CultureInfo.InvariantCulture, $"name {m.Name}  ");
         sb.Append(CultureInfo.InvariantCulture, $"flags 0x{(uint)m.Flags:x}\n");
-        sb.Append(CultureInfo.InvariantCulture, $"\tkey {m.KeySize}B  value {m.ValueSize}B  max_entries {m.MaxEntries}  memlock {MapMemlock(m)}B\n");
+        sb.Append(CultureInfo.InvariantCulture, $"\tkey {m.KeySize}B  value {m.ValueSize}B  max_entries {m.MaxEntries}  memlock {memlock ?? MapMemlock(m)}B\n");
         if (m.BtfId != 0) sb.Append(CultureInfo.InvariantCulture, $"\tbtf_id {m.BtfId}\n");
         if (m.Frozen) sb.Append("\tfrozen\n");
         foreach (var pin in pins) sb.Append(CultureInfo.InvariantCulture, $"\tpinned {pin}\n");
         return sb.ToString();
     }
 
-    public static Dictionary<string, object> MapJson(MapInfo m, IReadOnlyList<string> pins)
+    public static Dictionary<string, object> MapJson(MapInfo m, IReadOnlyList<string> pins, long? memlock = null)
     {
         var d = new Dictionary<string, object>
         {
@@ -161,7 +166,7 @@ internal static class BpftoolFormat
         d["bytes_key"] = m.KeySize;
         d["bytes_value"] = m.ValueSize;
         d["max_entries"] = m.MaxEntries;
-        d["bytes_memlock"] = MapMemlock(m);
+        d["bytes_memlock"] = memlock ?? MapMemlock(m);
         d["frozen"] = m.Frozen ? 1 : 0;
         if (m.BtfId != 0) d["btf_id"] = m.BtfId;
         if (pins.Count > 0) d["pinned"] = pins;

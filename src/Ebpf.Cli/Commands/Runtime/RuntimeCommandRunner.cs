@@ -6,7 +6,7 @@ using Ebpf.Runtime.Objects;
 namespace Ebpf.Cli.Commands.Runtime;
 
 /// <summary>Executes parsed runtime commands against a <see cref="BpfRuntime"/>, printing as bpftool prints.</summary>
-internal sealed class RuntimeCommandRunner(BpfRuntime runtime, TextWriter output, bool json)
+internal sealed class RuntimeCommandRunner(BpfRuntime runtime, TextWriter output, bool json) : IRuntimeBackend
 {
     public int Execute(RuntimeCommand command) => command switch
     {

@@ -19,7 +19,7 @@ internal abstract class RuntimeVerb(string group, string verb, string descriptio
         {
             var args = (pr.GetValue(words) ?? []).Concat(pr.UnmatchedTokens).ToArray();
             var parsed = group == "prog" ? RuntimeCommandLine.ParseProg(verb, args) : RuntimeCommandLine.ParseMap(verb, args);
-            return new RuntimeCommandRunner(CliRuntime.Current, CliConsole.Out, CliConsole.IsJson(pr)).Execute(parsed);
+            return RuntimeBackends.Create(RuntimeBackends.Resolve(pr), CliConsole.Out, CliConsole.IsJson(pr)).Execute(parsed);
         });
         return command;
     }

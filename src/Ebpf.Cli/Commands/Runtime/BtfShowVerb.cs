@@ -1,0 +1,116 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using Ebpf.Linux;
+using Ebpf.Runtime.Objects;
+
+namespace Ebpf.Cli.Commands.Runtime;
+
+/// <summary>One BTF object as `bpftool btf show` lists it: who uses it (programs/maps by btf_id).</summary>
+internal sealed record BtfListing(uint Id, uint Size, string Name, bool IsKernel, IReadOnlyList<uint> ProgramIds, IReadOnlyList<uint> MapIds)
+{
+    /// <summary>"1: name [vmlinux]  size 5515236B" / "1943: name &lt;anon&gt;  size 1176B  prog_ids 1780  map_ids 5623".</summary>
+    public string Text()
+    {
+        var sb = new StringBuilder();
+        sb.Append(CultureInfo.InvariantCulture, $"{Id}: name {(IsKernel ? $"[{Name}]" : Name.Length > 0 ? Name : "<anon>")}  size {Size}B");
+        if (ProgramIds.Count > 0) sb.Append("  prog_ids ").Append(string.Join(',', ProgramIds));
+        if (MapIds.Count > 0) sb.Append("  map_ids ").Append(string.Join(',', MapIds));
+        return sb.Append('\n').ToString();
+    }
+
+    public Dictionary<string, object> Json()
+    {
+        var d = new Dictionary<string, object> { ["id"] = Id, ["size"] = Size, ["prog_ids"] = ProgramIds, ["map_ids"] = MapIds, ["kernel"] = IsKernel };
+        if (Name.Length > 0) d["name"] = Name;
+        return d;
+    }
+}
+
+/// <summary>`ebpf [--backend managed|linux] btf show [id N]`: the loaded BTF objects of the chosen backend.</summary>
+internal sealed class BtfShowVerb : ICliVerb
+{
+    public IReadOnlyList<string> Path => ["btf", "show"];
+
+    public Command Create()
+    {
+        var words = new Argument<string[]>("words") { Arity = ArgumentArity.ZeroOrMore, Description = "[id N]" };
+        var command = new Command("show", "Show loaded BTF objects: [id N]") { words };
+        command.Aliases.Add("list");
+        CliConsole.SetBody(command, pr =>
+        {
+            var w = new WordReader(pr.GetValue(words) ?? []);
+            uint? only = null;
+            if (!w.AtEnd)
+            {
+                w.Expect("id");
+                only = WordReader.ParseUInt(w.Next("id"), "id");
+                if (!w.AtEnd)
+                    throw new CliUsageException($"unexpected argument '{w.Peek}'");
+            }
+            var listings = RuntimeBackends.Resolve(pr) == CliOptions.LinuxBackend ? Kernel(only) : Managed(only);
+            if (CliConsole.IsJson(pr))
+            {
+                var items = listings.Select(l => l.Json()).ToList();
+                RuntimeJson.Write<object>(CliConsole.Out, only is null ? items : items[0]);
+            }
+            else
+                foreach (var l in listings)
+                    CliConsole.Out.Write(l.Text());
+            return 0;
+        });
+        return command;
+    }
+
+    private static List<BtfListing> Managed(uint? only)
+    {
+        var runtime = CliRuntime.Current;
+        var programs = runtime.GetIds(ObjectKind.Program).Select(id => runtime.FindObject(ObjectKind.Program, id)).OfType<ProgramObject>().Select(p => p.GetInfo()).ToList();
+        var maps = runtime.GetIds(ObjectKind.Map).Select(id => runtime.FindObject(ObjectKind.Map, id)).OfType<MapObject>().Select(m => m.GetInfo()).ToList();
+        IEnumerable<uint> ids = only is { } one ? [one] : runtime.GetIds(ObjectKind.Btf);
+        var result = new List<BtfListing>();
+        foreach (var id in ids)
+        {
+            using var handle = runtime.OpenBtfById(id);
+            var info = handle.Btf.GetInfo();
+            // The kernel names only vmlinux/module BTF in bpf_btf_info; an object's BTF is anonymous
+            // there, so the runtime's internal name (the object's) is not shown either.
+            result.Add(new BtfListing(info.Id, info.Size, info.IsKernel ? info.Name : "", info.IsKernel,
+                programs.Where(p => p.BtfId == id).Select(p => p.Id).ToList(), maps.Where(m => m.BtfId == id).Select(m => m.Id).ToList()));
+        }
+        return result;
+    }
+
+    private static List<BtfListing> Kernel(uint? only)
+    {
+        if (!LinuxKernel.IsAvailable)
+            throw new BpfException(Errno.ENOSYS, $"--backend linux: bpf(2) is unavailable: {LinuxKernel.UnavailableReason}");
+        var programBtf = new List<(uint Id, uint Btf)>();
+        foreach (var id in KernelObjects.EnumerateProgramIds())
+        {
+            try { using var p = KernelProgram.FromId(id); programBtf.Add((id, p.GetInfo().BtfId)); }
+            catch (BpfException e) when (e.Errno == Errno.ENOENT) { } // unloaded meanwhile
+        }
+        var mapBtf = new List<(uint Id, uint Btf)>();
+        foreach (var id in KernelObjects.EnumerateMapIds())
+        {
+            try { using var m = KernelMap.FromId(id); mapBtf.Add((id, m.GetInfo().BtfId)); }
+            catch (BpfException e) when (e.Errno == Errno.ENOENT) { }
+        }
+        IEnumerable<uint> ids = only is { } one ? [one] : KernelObjects.EnumerateBtfIds();
+        var result = new List<BtfListing>();
+        foreach (var id in ids)
+        {
+            KernelBtf btf;
+            try { btf = KernelBtf.FromId(id); }
+            catch (BpfException e) when (e.Errno == Errno.ENOENT && only is null) { continue; }
+            using (btf)
+            {
+                var info = btf.GetInfo();
+                result.Add(new BtfListing(info.Id, info.Size, info.Name, info.IsKernelBtf,
+                    programBtf.Where(p => p.Btf == id).Select(p => p.Id).ToList(), mapBtf.Where(m => m.Btf == id).Select(m => m.Id).ToList()));
+            }
+        }
+        return result;
+    }
+}
