@@ -12,6 +12,10 @@ public sealed record ObjectLoadOptions
     public string PinRoot { get; init; } = PinFs.PinFileSystem.MountPoint;
     /// <summary>Overrides the program type of every program (bpftool `prog load … type TYPE`).</summary>
     public ProgramType? ProgramType { get; init; }
+    /// <summary>Load programs the verifier rejects and run them checked (see <see cref="ProgramLoadOptions.AllowUnverified"/>).</summary>
+    public bool AllowUnverified { get; init; }
+    /// <summary>Verifier log level kept on each program (1 = failing path).</summary>
+    public int LogLevel { get; init; } = 1;
 }
 
 /// <summary>The live objects of one loaded object file: dispose to drop the collection's handles.</summary>
@@ -43,7 +47,7 @@ public sealed partial class BpfRuntime
     /// <summary>
     /// Loads an object like libbpf's bpf_object__load: creates (or, for pinning = by-name, reuses) its
     /// maps, writes global data and freezes .rodata, resolves map references and loads every autoload
-    /// program into the checked interpreter, then fills prog-array initial slots. On any failure
+    /// program (verified; see BpfRuntime.LoadProgram for the execution mode), then fills prog-array initial slots. On any failure
     /// everything created so far is released: no ids and no pins remain.
     /// </summary>
     public BpfCollection Load(ObjectSpec spec, ObjectLoadOptions? options = null)
@@ -203,7 +207,13 @@ public sealed partial class BpfRuntime
         try
         {
             return LoadProgram(new ProgramDefinition(type, insns, name, string.IsNullOrEmpty(ps.License) ? spec.License : ps.License,
-                ps.ExpectedAttachType ?? default, (uint)ps.Flags), used, btf);
+                ps.ExpectedAttachType ?? default, (uint)ps.Flags), used, btf, new ProgramLoadOptions
+                {
+                    AllowUnverified = options.AllowUnverified,
+                    LogLevel = options.LogLevel,
+                    // func_info: global functions are verified on their own, with their BTF argument types.
+                    Functions = Verification.ProgramSpecInput.Create(spec, ps, options.LogLevel).Functions,
+                });
         }
         catch (BpfException e)
         {

@@ -167,7 +167,10 @@ public static unsafe class MapHelpers
         var invocation = HelperInvocation.Current;
         if (invocation?.Program is { } current && (current.Type != target.Type || current.ExpectedAttachType != target.ExpectedAttachType))
             return BuiltinHelpers.Err(Errno.EINVAL);
-        if (!exec.TryTailCall(prepared.Interpreter))
+        // A tail call continues in the caller's mode: a checked caller runs the target checked; an
+        // unchecked caller may only enter a target that is itself allowed to run unchecked.
+        var targetInterpreter = exec.Mode == ExecutionMode.Checked ? prepared.Checked : prepared.Unchecked;
+        if (targetInterpreter is null || !exec.TryTailCall(targetInterpreter))
             return BuiltinHelpers.Err(Errno.ENOENT);
         if (exec.Mode == ExecutionMode.Checked)
             foreach (var region in prepared.StaticRegions)
