@@ -46,15 +46,25 @@ public sealed partial class BpfRuntime
     /// <summary>Runs a program on a context (interpreter or JIT); installed once execution exists.</summary>
     public IProgramExecutor? Executor { get; set; }
 
-    /// <summary>Map storage from Runtime/Maps (prog arrays keep their slots in the object itself).</summary>
-    private static IDisposable? DefaultMapStorage(MapDefinition d)
+    /// <summary>
+    /// Map storage from Runtime/Maps (prog arrays keep their slots in the object itself). A map-in-map
+    /// takes its inner template from <see cref="MapDefinition.InnerMapId"/> (the kernel's inner_map_fd;
+    /// EBADF when it names no live map) and resolves host updates (a u32 map id) through this runtime.
+    /// </summary>
+    private IDisposable? DefaultMapStorage(MapDefinition d)
     {
         if (d.Type == MapType.ProgArray)
             return null;
+        Maps.BpfMapBase? inner = null;
+        if (d.Type is MapType.ArrayOfMaps or MapType.HashOfMaps)
+            inner = (FindObject(ObjectKind.Map, d.InnerMapId) as MapObject)?.Maps
+                ?? throw new BpfException(Errno.EBADF, $"map '{d.Name}': inner_map_fd (map id {d.InnerMapId}) names no live map with storage");
         var storage = Maps.BpfMapFactory.Create(new Maps.MapAttributes
         {
-            Type = d.Type, KeySize = d.KeySize, ValueSize = d.ValueSize, MaxEntries = d.MaxEntries, Flags = d.Flags, Name = d.Name,
+            Type = d.Type, KeySize = d.KeySize, ValueSize = d.ValueSize, MaxEntries = d.MaxEntries, Flags = d.Flags, Name = d.Name, InnerMap = inner,
         });
+        if (storage is Maps.MapInMap outer)
+            outer.Resolver = id => (FindObject(ObjectKind.Map, id) as MapObject)?.Maps;
         return storage;
     }
 

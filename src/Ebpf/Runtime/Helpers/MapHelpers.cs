@@ -38,7 +38,28 @@ public static unsafe class MapHelpers
 
     private static int Cpu => BpfCpu.Current;
 
-    private static BpfMapBase? Storage(ulong handle) => MapObject.FromNativeHandle(handle)?.Maps;
+    /// <summary>
+    /// The storage behind a map pointer: an lddw'd map (its <see cref="MapObject"/> handle) or an inner
+    /// map returned by a lookup in an array/hash of maps (the storage's own handle).
+    /// </summary>
+    private static BpfMapBase? Storage(ulong handle)
+    {
+        if (handle == 0)
+            return null;
+        try
+        {
+            return System.Runtime.InteropServices.GCHandle.FromIntPtr((nint)handle).Target switch
+            {
+                MapObject m => m.Maps,
+                BpfMapBase b => b,
+                _ => null,
+            };
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
 
     private static bool Readable(ulong address, ulong size) => HelperMemory.CanAccess(address, size, write: false);
 
