@@ -19,6 +19,9 @@ namespace Ebpf.Runtime;
 /// arguments against the kernel's contract) and is implemented by this runtime, and it calls no kfunc.
 /// Anything else runs checked: the verifier's proof only covers what it models, and the host process
 /// has no MMU boundary to fall back on.</item>
+/// <item>A program that calls bpf_tail_call runs checked: a tail call continues in the caller's mode
+/// and a prog array may hold unverified targets; a checked caller enters every target through the
+/// target's checked interpreter.</item>
 /// </list>
 /// </remarks>
 internal static class ProgramVerification
