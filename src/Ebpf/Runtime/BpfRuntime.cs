@@ -46,15 +46,25 @@ public sealed partial class BpfRuntime
     /// <summary>Runs a program on a context (interpreter or JIT); installed once execution exists.</summary>
     public IProgramExecutor? Executor { get; set; }
 
-    /// <summary>Map storage from Runtime/Maps (prog arrays keep their slots in the object itself).</summary>
-    private static IDisposable? DefaultMapStorage(MapDefinition d)
+    /// <summary>
+    /// Map storage from Runtime/Maps (prog arrays keep their slots in the object itself). A map-in-map
+    /// takes its inner template from <see cref="MapDefinition.InnerMapId"/> (the kernel's inner_map_fd;
+    /// EBADF when it names no live map) and resolves host updates (a u32 map id) through this runtime.
+    /// </summary>
+    private IDisposable? DefaultMapStorage(MapDefinition d)
     {
         if (d.Type == MapType.ProgArray)
             return null;
+        Maps.BpfMapBase? inner = null;
+        if (d.Type is MapType.ArrayOfMaps or MapType.HashOfMaps)
+            inner = (FindObject(ObjectKind.Map, d.InnerMapId) as MapObject)?.Maps
+                ?? throw new BpfException(Errno.EBADF, $"map '{d.Name}': inner_map_fd (map id {d.InnerMapId}) names no live map with storage");
         var storage = Maps.BpfMapFactory.Create(new Maps.MapAttributes
         {
-            Type = d.Type, KeySize = d.KeySize, ValueSize = d.ValueSize, MaxEntries = d.MaxEntries, Flags = d.Flags, Name = d.Name,
+            Type = d.Type, KeySize = d.KeySize, ValueSize = d.ValueSize, MaxEntries = d.MaxEntries, Flags = d.Flags, Name = d.Name, InnerMap = inner,
         });
+        if (storage is Maps.MapInMap outer)
+            outer.Resolver = id => (FindObject(ObjectKind.Map, id) as MapObject)?.Maps;
         return storage;
     }
 
@@ -84,8 +94,15 @@ public sealed partial class BpfRuntime
     /// BPF_PROG_LOAD (lifecycle part): takes a reference on each used map and on the BTF; the
     /// program's id is published only when everything succeeded.
     /// </summary>
-    public BpfProgram LoadProgram(ProgramDefinition definition, IEnumerable<BpfMap>? usedMaps = null, BtfHandle? btf = null)
+    /// <remarks>
+    /// The verifier runs first (<see cref="ProgramVerification"/> has the policy): a rejected program is
+    /// refused with the verifier's errno (EACCES/EINVAL …) and its log in <see cref="BpfException.Log"/>,
+    /// unless <see cref="ProgramLoadOptions.AllowUnverified"/>; an accepted, fully modelled program runs
+    /// in the unchecked interpreter, anything else in the checked one.
+    /// </remarks>
+    public BpfProgram LoadProgram(ProgramDefinition definition, IEnumerable<BpfMap>? usedMaps = null, BtfHandle? btf = null, ProgramLoadOptions? options = null)
     {
+        options ??= new ProgramLoadOptions();
         ArgumentNullException.ThrowIfNull(definition);
         if (!Enum.IsDefined(definition.Type) || definition.Type == ProgramType.Unspec)
             throw new BpfException(Errno.EINVAL, $"unknown program type {(uint)definition.Type}");
@@ -120,17 +137,34 @@ public sealed partial class BpfRuntime
         var program = new ProgramObject(this, definition, maps, btfObject);
         try
         {
+            var verdict = ProgramVerification.Verify(program, indexed, options);
+            program.Verification = verdict;
+            if (!verdict.Accepted && !options.AllowUnverified)
+            {
+                string first = verdict.Error?.Split('\n')[0] ?? "rejected";
+                string at = verdict.ErrorInstruction >= 0 ? $" at insn {verdict.ErrorInstruction}" : "";
+                throw new BpfException(verdict.Errno == Errno.None ? Errno.EACCES : verdict.Errno,
+                    $"program {program.Name}: verifier rejected it{at}: {first}", verdict.Log);
+            }
+            string? notModelled = ProgramVerification.WhyNotFullyModelled(program.Instructions, this);
+            var mode = ProgramVerification.ChooseMode(verdict, notModelled);
+            program.ExecutionMode = mode;
+            program.ExecutionModeReason = verdict.Accepted
+                ? notModelled is null ? "verified and fully modelled" : "verified, but not fully modelled: " + notModelled
+                : "verifier rejected it (AllowUnverified)";
             // Until the verifier produces xlated code, the runtime rewrites ctx pointer loads itself.
             var xlated = ProgramTypes.ContextRewriter.Rewrite(program.Instructions, program.TypeInfo);
             xlated = ProgramPreparation.ResolveMapReferences(this, program, xlated, indexed);
             program.Instructions = xlated;
-            var interpreter = Execution.Interpreter.Load(xlated, new Execution.InterpreterOptions
+            var helperTable = ProgramPreparation.BuildHelperTable(this);
+            string interpreterName = string.IsNullOrEmpty(program.Name) ? "prog" : program.Name;
+            Execution.Interpreter Build(Execution.ExecutionMode m) => Execution.Interpreter.Load(xlated, new Execution.InterpreterOptions
             {
-                Name = string.IsNullOrEmpty(program.Name) ? "prog" : program.Name,
-                Mode = Execution.ExecutionMode.Checked,
-                Helpers = ProgramPreparation.BuildHelperTable(this),
+                Name = interpreterName,
+                Mode = m,
+                Helpers = helperTable,
             });
-            program.Executable = new PreparedProgram(interpreter, StaticRegions(program));
+            program.Executable = new PreparedProgram(Build(mode), () => Build(Execution.ExecutionMode.Checked), StaticRegions(program));
             ProgramLoaded?.Invoke(program);
         }
         catch

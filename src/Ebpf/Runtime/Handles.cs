@@ -72,6 +72,13 @@ public sealed class BpfProgram : BpfHandle
 
     public ProgramInfo GetInfo() => Program.GetInfo();
 
+    /// <summary>
+    /// A runner for direct invocation by the host (no per-call allocation or context construction);
+    /// <paramref name="contextSize"/> overrides how many bytes at the context a checked program may touch
+    /// (default: the program type's internal context size). Dispose it to drop its program reference.
+    /// </summary>
+    public ProgramRunner CreateRunner(int? contextSize = null) => new(Program, contextSize);
+
     public override BpfProgram Duplicate()
     {
         Program.Acquire();

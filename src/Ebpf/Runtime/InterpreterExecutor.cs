@@ -7,19 +7,44 @@ using Ebpf.Runtime.ProgramTypes;
 namespace Ebpf.Runtime;
 
 /// <summary>
-/// Runs programs in the checked interpreter: registers the ctx block, the packet and the program's
-/// global data as the regions it may touch, lets helpers validate pointers against the same
-/// regions, supplies LD_ABS/LD_IND with the skb, and keeps the run inside an epoch critical
-/// section so map memory a program may still hold is not freed under it.
+/// Runs programs in the interpreter mode chosen at load (<see cref="ProgramObject.ExecutionMode"/>).
+/// For a checked program it registers the ctx block, the packet and the program's global data as the
+/// regions it may touch and lets helpers validate pointers against the same regions; it supplies
+/// LD_ABS/LD_IND with the skb, and keeps the run inside an epoch critical section so map memory a
+/// program may still hold is not freed under it.
 /// </summary>
 public sealed class InterpreterExecutor : IProgramExecutor
 {
+    /// <summary>Helper pointer validation for checked runs (unchecked runs are verified: pointers are trusted).</summary>
+    internal static readonly Func<ulong, ulong, bool, bool> CheckedMemory = static (address, size, write) =>
+        Ebpf.Execution.InvocationContext.Current is not { } ctx || ctx.Mode != ExecutionMode.Checked
+        || ctx.IsAccessible(address, (int)Math.Min(size, int.MaxValue), write ? MemoryAccess.Write : MemoryAccess.Read);
+
     public ulong Run(ProgramObject program, nint context)
     {
-        if (program.Executable is not PreparedProgram prepared)
-            throw new BpfException(Errno.ENOTSUPP, $"program {program.Id} ({program.Name}) has no executable form");
+        var request = CreateRequest(program, context, out var prepared);
+        EpochManager.Enter();
+        try
+        {
+            return prepared.Interpreter.Run(request);
+        }
+        finally
+        {
+            EpochManager.Exit();
+        }
+    }
+
+    /// <summary>The request for runs of <paramref name="program"/> on <paramref name="context"/> (reusable for repeats on the same ctx).</summary>
+    internal static ExecutionRequest CreateRequest(ProgramObject program, nint context, out PreparedProgram prepared)
+    {
+        prepared = program.Executable as PreparedProgram
+            ?? throw new BpfException(Errno.ENOTSUPP, $"program {program.Id} ({program.Name}) has no executable form");
         var invocation = HelperInvocation.Current;
         var request = new ExecutionRequest { R1 = (ulong)context, State = invocation };
+        if (invocation?.PacketState is SkbContext skbState)
+            request.PacketAccess = skbState;
+        if (prepared.Interpreter.Mode != ExecutionMode.Checked)
+            return request; // verified: no regions to register, helpers trust the pointers
         int ctxSize = program.TypeInfo.InternalContextSize;
         if (context != 0 && ctxSize > 0)
             request.AddRegion(new MemoryRegion((nuint)context, (nuint)ctxSize, MemoryAccess.ReadWrite, "ctx"));
@@ -31,23 +56,12 @@ public sealed class InterpreterExecutor : IProgramExecutor
             case SkbContext skb:
                 request.AddRegion(new MemoryRegion((nuint)skb.DataPointer, skb.Length, MemoryAccess.ReadWrite, "packet"));
                 request.AddRegion(new MemoryRegion((nuint)skb.SockPointer, SkbContext.BpfSockSize, MemoryAccess.Read, "bpf_sock"));
-                request.PacketAccess = skb;
                 break;
         }
         foreach (var region in prepared.StaticRegions)
             request.AddRegion(region);
         if (invocation is not null)
-            invocation.MemoryChecker = static (address, size, write) =>
-                Ebpf.Execution.InvocationContext.Current is not { } ctx || ctx.Mode != ExecutionMode.Checked
-                || ctx.IsAccessible(address, (int)Math.Min(size, int.MaxValue), write ? MemoryAccess.Write : MemoryAccess.Read);
-        EpochManager.Enter();
-        try
-        {
-            return prepared.Interpreter.Run(request);
-        }
-        finally
-        {
-            EpochManager.Exit();
-        }
+            invocation.MemoryChecker = CheckedMemory;
+        return request;
     }
 }

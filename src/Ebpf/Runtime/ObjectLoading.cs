@@ -12,6 +12,10 @@ public sealed record ObjectLoadOptions
     public string PinRoot { get; init; } = PinFs.PinFileSystem.MountPoint;
     /// <summary>Overrides the program type of every program (bpftool `prog load … type TYPE`).</summary>
     public ProgramType? ProgramType { get; init; }
+    /// <summary>Load programs the verifier rejects and run them checked (see <see cref="ProgramLoadOptions.AllowUnverified"/>).</summary>
+    public bool AllowUnverified { get; init; }
+    /// <summary>Verifier log level kept on each program (1 = failing path).</summary>
+    public int LogLevel { get; init; } = 1;
 }
 
 /// <summary>The live objects of one loaded object file: dispose to drop the collection's handles.</summary>
@@ -43,7 +47,7 @@ public sealed partial class BpfRuntime
     /// <summary>
     /// Loads an object like libbpf's bpf_object__load: creates (or, for pinning = by-name, reuses) its
     /// maps, writes global data and freezes .rodata, resolves map references and loads every autoload
-    /// program into the checked interpreter, then fills prog-array initial slots. On any failure
+    /// program (verified; see BpfRuntime.LoadProgram for the execution mode), then fills prog-array initial slots. On any failure
     /// everything created so far is released: no ids and no pins remain.
     /// </summary>
     public BpfCollection Load(ObjectSpec spec, ObjectLoadOptions? options = null)
@@ -87,8 +91,23 @@ public sealed partial class BpfRuntime
                             ?? throw new BpfException(Errno.EINVAL, $"map '{ms.Name}': slot {slot.Index} names program '{slot.Name}', which is not loaded");
                         slots.Set(slot.Index, prog.Program);
                     }
+                    else if (map.Map.Maps is Maps.MapInMap outer)
+                    {
+                        var inner = maps.GetValueOrDefault(slot.Name)?.Map.Maps
+                            ?? throw new BpfException(Errno.EINVAL, $"map '{ms.Name}': slot {slot.Index} names map '{slot.Name}', which is not created");
+                        if (ms.KeySize != 4)
+                            throw new BpfException(Errno.EINVAL, $"map '{ms.Name}': initial slots need a 4-byte key (key_size {ms.KeySize})");
+                        try
+                        {
+                            outer.SetInner(BitConverter.GetBytes(slot.Index), inner);
+                        }
+                        catch (BpfException e)
+                        {
+                            throw new BpfException(e.Errno, $"map '{ms.Name}': slot {slot.Index} ('{slot.Name}'): {e.Message}", e);
+                        }
+                    }
                     else
-                        throw new BpfException(Errno.EOPNOTSUPP, $"map '{ms.Name}': initial inner-map slots are not supported yet");
+                        throw new BpfException(Errno.EINVAL, $"map '{ms.Name}': {ms.Type} has no initial slots");
                 }
             }
             return new BpfCollection(maps, programs, btf);
@@ -121,13 +140,21 @@ public sealed partial class BpfRuntime
             }
             return existing;
         }
-        if (ms.InnerMap is not null || ms.Type is MapType.ArrayOfMaps or MapType.HashOfMaps)
-            throw new BpfException(Errno.EOPNOTSUPP, $"map '{ms.Name}': map-in-map creation from an object is not supported yet");
         var name = ObjectName.Truncate(SanitiseName(ms.Name));
         BpfMap map;
         try
         {
-            map = CreateMap(new MapDefinition(ms.Type, ms.KeySize, ms.ValueSize, ms.MaxEntries, ms.Flags & ~MapFlags.Rdonly, name), btf);
+            if (ms.Type is MapType.ArrayOfMaps or MapType.HashOfMaps)
+            {
+                // As libbpf: create the inner template map, pass it as inner_map_fd, close it again
+                // (the outer map keeps what it needs of the template).
+                var innerSpec = ms.InnerMap ?? throw new BpfException(Errno.EINVAL, $"{ms.Type} without an inner map definition (__array(values, …))");
+                using var template = CreateMap(new MapDefinition(innerSpec.Type, innerSpec.KeySize, innerSpec.ValueSize, innerSpec.MaxEntries,
+                    innerSpec.Flags & ~MapFlags.Rdonly, ObjectName.Truncate(SanitiseName(ms.Name + ".inner"))));
+                map = CreateMap(new MapDefinition(ms.Type, ms.KeySize, ms.ValueSize, ms.MaxEntries, ms.Flags & ~MapFlags.Rdonly, name, template.Map.Id), btf);
+            }
+            else
+                map = CreateMap(new MapDefinition(ms.Type, ms.KeySize, ms.ValueSize, ms.MaxEntries, ms.Flags & ~MapFlags.Rdonly, name), btf);
         }
         catch (BpfException e)
         {
@@ -203,7 +230,13 @@ public sealed partial class BpfRuntime
         try
         {
             return LoadProgram(new ProgramDefinition(type, insns, name, string.IsNullOrEmpty(ps.License) ? spec.License : ps.License,
-                ps.ExpectedAttachType ?? default, (uint)ps.Flags), used, btf);
+                ps.ExpectedAttachType ?? default, (uint)ps.Flags), used, btf, new ProgramLoadOptions
+                {
+                    AllowUnverified = options.AllowUnverified,
+                    LogLevel = options.LogLevel,
+                    // func_info: global functions are verified on their own, with their BTF argument types.
+                    Functions = Verification.ProgramSpecInput.Create(spec, ps, options.LogLevel).Functions,
+                });
         }
         catch (BpfException e)
         {

@@ -77,10 +77,24 @@ internal static unsafe class ProgramPreparation
     }
 }
 
-/// <summary>The executable form of a program: the checked interpreter plus the memory it may always touch.</summary>
-internal sealed class PreparedProgram(Interpreter interpreter, MemoryRegion[] staticRegions)
+/// <summary>
+/// The executable form of a program: the interpreter in the chosen mode, a checked one (for entry
+/// through a tail call from a checked program: a tail call continues in the caller's mode), and the
+/// memory it may always touch.
+/// </summary>
+internal sealed class PreparedProgram(Interpreter interpreter, Func<Interpreter> checkedFactory, MemoryRegion[] staticRegions)
 {
+    private Interpreter? _checked = interpreter.Mode == ExecutionMode.Checked ? interpreter : null;
+
+    /// <summary>The interpreter in <see cref="ProgramObject.ExecutionMode"/>.</summary>
     public Interpreter Interpreter { get; } = interpreter;
+
+    /// <summary>The same program in the checked interpreter (built on first use when the program runs unchecked).</summary>
+    public Interpreter Checked => _checked ??= checkedFactory();
+
+    /// <summary>The unchecked interpreter, or null when the program must never run without checks.</summary>
+    public Interpreter? Unchecked => Interpreter.Mode == ExecutionMode.Unchecked ? Interpreter : null;
+
     /// <summary>Global data (array values) the program addresses directly.</summary>
     public MemoryRegion[] StaticRegions { get; } = staticRegions;
 }

@@ -75,19 +75,39 @@ public sealed partial class BpfRuntime
         return ctx;
     }
 
+    /// <summary>Repeats run inside one epoch critical section per chunk (bpf_test_run holds rcu_read_lock the same way, dropping it between batches).</summary>
+    private const uint EpochChunk = 1024;
+
     /// <summary>bpf_test_run's loop: same ctx every iteration, retval of the last run, average duration.</summary>
     private (uint RetVal, uint Duration) Loop(ProgramObject prog, IProgramExecutor executor, nint ctx, object? packet, uint repeat)
     {
         if (repeat == 0)
             repeat = 1;
         uint retval = 0;
-        long start = Stopwatch.GetTimestamp();
         var invocation = new HelperInvocation(this, prog, ctx) { PacketState = packet };
-        for (uint i = 0; i < repeat; i++)
+        using var scope = invocation.Enter();
+        // The built-in executor's request is built once for the whole loop (same ctx, same regions).
+        PreparedProgram? prepared = null;
+        var request = executor is InterpreterExecutor ? InterpreterExecutor.CreateRequest(prog, ctx, out prepared) : null;
+        long start = Stopwatch.GetTimestamp();
+        for (uint done = 0; done < repeat;)
         {
-            invocation.TailCallCount = 0;
-            using (invocation.Enter())
-                retval = (uint)executor.Run(prog, ctx);
+            uint chunk = Math.Min(EpochChunk, repeat - done);
+            Memory.EpochManager.Enter();
+            try
+            {
+                for (uint i = 0; i < chunk; i++)
+                {
+                    invocation.TailCallCount = 0;
+                    invocation.Program = prog;
+                    retval = request is not null ? (uint)prepared!.Interpreter.Run(request) : (uint)executor.Run(prog, ctx);
+                }
+            }
+            finally
+            {
+                Memory.EpochManager.Exit();
+            }
+            done += chunk;
         }
         double ns = Stopwatch.GetElapsedTime(start).TotalNanoseconds / repeat;
         return (retval, (uint)Math.Min(ns, uint.MaxValue));

@@ -34,7 +34,7 @@ public sealed class HelperInvocation
 
     public BpfRuntime Runtime { get; }
     public ProgramObject? Program { get; internal set; }
-    public nint Context { get; }
+    public nint Context { get; internal set; }
     public TaskModel Task { get; }
     public ulong Cookie { get; }
     public ulong FuncIp { get; }

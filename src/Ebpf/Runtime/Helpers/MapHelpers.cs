@@ -38,7 +38,28 @@ public static unsafe class MapHelpers
 
     private static int Cpu => BpfCpu.Current;
 
-    private static BpfMapBase? Storage(ulong handle) => MapObject.FromNativeHandle(handle)?.Maps;
+    /// <summary>
+    /// The storage behind a map pointer: an lddw'd map (its <see cref="MapObject"/> handle) or an inner
+    /// map returned by a lookup in an array/hash of maps (the storage's own handle).
+    /// </summary>
+    private static BpfMapBase? Storage(ulong handle)
+    {
+        if (handle == 0)
+            return null;
+        try
+        {
+            return System.Runtime.InteropServices.GCHandle.FromIntPtr((nint)handle).Target switch
+            {
+                MapObject m => m.Maps,
+                BpfMapBase b => b,
+                _ => null,
+            };
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
 
     private static bool Readable(ulong address, ulong size) => HelperMemory.CanAccess(address, size, write: false);
 
@@ -167,7 +188,10 @@ public static unsafe class MapHelpers
         var invocation = HelperInvocation.Current;
         if (invocation?.Program is { } current && (current.Type != target.Type || current.ExpectedAttachType != target.ExpectedAttachType))
             return BuiltinHelpers.Err(Errno.EINVAL);
-        if (!exec.TryTailCall(prepared.Interpreter))
+        // A tail call continues in the caller's mode: a checked caller runs the target checked; an
+        // unchecked caller may only enter a target that is itself allowed to run unchecked.
+        var targetInterpreter = exec.Mode == ExecutionMode.Checked ? prepared.Checked : prepared.Unchecked;
+        if (targetInterpreter is null || !exec.TryTailCall(targetInterpreter))
             return BuiltinHelpers.Err(Errno.ENOENT);
         if (exec.Mode == ExecutionMode.Checked)
             foreach (var region in prepared.StaticRegions)

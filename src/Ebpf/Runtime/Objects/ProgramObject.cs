@@ -45,6 +45,16 @@ public sealed class ProgramObject : KernelObject
     public DateTimeOffset LoadTime { get; }
     /// <summary>Executable form chosen by the runtime (interpreter program, JIT delegate …).</summary>
     public object? Executable { get; internal set; }
+    /// <summary>The verifier's verdict at load: errno, message, log and statistics (null only for objects built before verification).</summary>
+    public Verification.VerificationResult? Verification { get; internal set; }
+    /// <summary>
+    /// How the runtime runs this program. Unchecked only when the verifier accepted it and it is fully
+    /// modelled (every helper prototyped and implemented, no kfuncs); otherwise Checked, where every memory
+    /// access is bounds-checked at run time. See <see cref="ExecutionModeReason"/>.
+    /// </summary>
+    public Execution.ExecutionMode ExecutionMode { get; internal set; } = Execution.ExecutionMode.Checked;
+    /// <summary>Why <see cref="ExecutionMode"/> was chosen (e.g. "verified", "verifier rejected (AllowUnverified)", "insn 7: kfunc call").</summary>
+    public string ExecutionModeReason { get; internal set; } = "";
     /// <summary>Per-type context description (Runtime/ProgramTypes).</summary>
     public ProgramTypes.ProgramTypeInfo TypeInfo => ProgramTypes.ProgramTypeInfo.Get(Type);
 
@@ -67,7 +77,8 @@ public sealed class ProgramObject : KernelObject
 
     public ProgramInfo GetInfo() => new(
         Id, Type, Name, Convert.ToHexStringLower(Tag), UsedMaps.Select(m => m.Id).ToArray(),
-        Btf?.Id ?? 0, LoadTime, (uint)(Instructions.Length * Instruction.Size), Definition.License == "GPL" || Definition.License.Contains("GPL"));
+        Btf?.Id ?? 0, LoadTime, (uint)(Instructions.Length * Instruction.Size), Definition.License == "GPL" || Definition.License.Contains("GPL"),
+        Verification?.Accepted ?? false, Verification?.ProcessedInstructions ?? 0, ExecutionMode);
 
     protected override void OnFree()
     {
@@ -109,4 +120,5 @@ public sealed class ProgramObject : KernelObject
 /// <summary>bpf_prog_info (the fields bpftool shows).</summary>
 public sealed record ProgramInfo(
     uint Id, ProgramType Type, string Name, string Tag, uint[] MapIds, uint BtfId, DateTimeOffset LoadTime,
-    uint XlatedSize, bool GplCompatible);
+    uint XlatedSize, bool GplCompatible,
+    bool Verified = false, int VerifiedInstructions = 0, Execution.ExecutionMode ExecutionMode = Execution.ExecutionMode.Checked);

@@ -1,0 +1,105 @@
+using Ebpf.Execution;
+using Ebpf.Runtime.Helpers;
+using Ebpf.Runtime.Memory;
+using Ebpf.Runtime.Objects;
+
+namespace Ebpf.Runtime;
+
+/// <summary>
+/// Direct invocation of a loaded program by a host: everything that does not change between calls
+/// (the interpreter, the execution request, the helper invocation state, whether an epoch is needed)
+/// is resolved once, so <see cref="Run(nint)"/> allocates nothing and does no lookups. Holds a
+/// reference on the program until disposed. One runner per thread: it is not safe to call
+/// <see cref="Run(nint)"/> on one runner from two threads at once (create one per thread instead).
+/// </summary>
+/// <remarks>
+/// The context is the program type's internal context (what the runtime's ctx rewriting expects);
+/// for types whose ctx is plain memory (syscall, raw_tracepoint, host extension programs) it is that
+/// memory. A checked program may touch <see cref="ContextSize"/> bytes at the context and nothing else
+/// the host did not register; an unchecked (verified) program is trusted to stay within what the
+/// verifier proved. Programs that use no map skip the epoch critical section: they can reach no memory
+/// that epoch reclamation frees.
+/// </remarks>
+public sealed class ProgramRunner : IDisposable
+{
+    private readonly ProgramObject _program;
+    private readonly Interpreter _interpreter;
+    private readonly ExecutionRequest _request;
+    private readonly HelperInvocation _invocation;
+    private readonly bool _checked;
+    private readonly bool _needsEpoch;
+    private readonly int _ctxRegion = -1;
+    private int _disposed;
+
+    internal ProgramRunner(ProgramObject program, int? contextSize)
+    {
+        var prepared = program.Executable as PreparedProgram
+            ?? throw new BpfException(Errno.ENOTSUPP, $"program {program.Id} ({program.Name}) has no executable form");
+        program.Acquire();
+        _program = program;
+        _interpreter = prepared.Interpreter;
+        _checked = _interpreter.Mode == ExecutionMode.Checked;
+        _needsEpoch = program.UsedMaps.Count > 0;
+        ContextSize = contextSize ?? program.TypeInfo.InternalContextSize;
+        _invocation = new HelperInvocation(program.Runtime, program, 0);
+        _request = new ExecutionRequest { State = _invocation };
+        if (_checked)
+        {
+            _invocation.MemoryChecker = InterpreterExecutor.CheckedMemory;
+            if (ContextSize > 0)
+            {
+                _ctxRegion = _request.Regions.Count;
+                _request.AddRegion(new MemoryRegion(0, 0, MemoryAccess.ReadWrite, "ctx"));
+            }
+            foreach (var region in prepared.StaticRegions)
+                _request.AddRegion(region);
+        }
+    }
+
+    /// <summary>The program this runner invokes.</summary>
+    public ProgramObject Program => _program;
+
+    /// <summary>The mode the program runs in (chosen at load; see <see cref="ProgramObject.ExecutionModeReason"/>).</summary>
+    public ExecutionMode Mode => _interpreter.Mode;
+
+    /// <summary>Bytes at the context a checked program may read and write.</summary>
+    public int ContextSize { get; }
+
+    /// <summary>Runs the program with R1 = <paramref name="context"/>; returns R0.</summary>
+    public ulong Run(nint context)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        _request.R1 = (ulong)context;
+        if (_ctxRegion >= 0)
+            _request.Regions[_ctxRegion] = context == 0
+                ? new MemoryRegion(0, 0, MemoryAccess.ReadWrite, "ctx")
+                : new MemoryRegion((nuint)context, (nuint)ContextSize, MemoryAccess.ReadWrite, "ctx");
+        var invocation = _invocation;
+        invocation.Context = context;
+        invocation.TailCallCount = 0;
+        invocation.Program = _program;
+        invocation.RedirectTarget = 0;
+        var scope = invocation.Enter();
+        if (_needsEpoch)
+            EpochManager.Enter();
+        try
+        {
+            return _interpreter.Run(_request);
+        }
+        finally
+        {
+            if (_needsEpoch)
+                EpochManager.Exit();
+            scope.Dispose();
+        }
+    }
+
+    /// <summary>Where bpf_redirect* of the last run recorded its target (0 when it did not redirect).</summary>
+    public ulong RedirectTarget => _invocation.RedirectTarget;
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            _program.Release();
+    }
+}

@@ -1,0 +1,103 @@
+using Ebpf.Abi.Helpers;
+using Ebpf.Execution;
+using Ebpf.Isa;
+using Ebpf.Runtime.Objects;
+using Ebpf.Verification;
+
+namespace Ebpf.Runtime;
+
+/// <summary>
+/// BPF_PROG_LOAD's verification step and the runtime's choice of execution mode.
+/// </summary>
+/// <remarks>
+/// Policy — kernel fidelity with host safety:
+/// <list type="bullet">
+/// <item>A program the verifier rejects is refused with the verifier's errno and log, as the kernel
+/// does — unless <see cref="ProgramLoadOptions.AllowUnverified"/>, which runs it checked.</item>
+/// <item>An accepted program runs in the unchecked interpreter only when it is "fully modelled": every
+/// helper it calls has a prototype in <see cref="HelperPrototypes"/> (so the verifier checked its
+/// arguments against the kernel's contract) and is implemented by this runtime, and it calls no kfunc.
+/// Anything else runs checked: the verifier's proof only covers what it models, and the host process
+/// has no MMU boundary to fall back on.</item>
+/// <item>A program that calls bpf_tail_call runs checked: a tail call continues in the caller's mode
+/// and a prog array may hold unverified targets; a checked caller enters every target through the
+/// target's checked interpreter.</item>
+/// </list>
+/// </remarks>
+internal static class ProgramVerification
+{
+    public static VerificationResult Verify(ProgramObject program, IReadOnlyList<MapObject> indexed, ProgramLoadOptions options)
+    {
+        var insns = program.Definition.Instructions;
+        var byFd = new Dictionary<int, IVerifierMapInfo>();
+        for (int pc = 0; pc < insns.Count; pc++)
+        {
+            var insn = insns[pc];
+            if (!insn.IsLoadImm64)
+                continue;
+            if (insn.Src is 1 or 2 && program.Runtime.FindObject(ObjectKind.Map, (uint)insn.Imm) is MapObject map)
+                byFd.TryAdd(insn.Imm, new MapVerifierInfo(map));
+            pc++;
+        }
+        var input = new VerifierInput
+        {
+            Instructions = insns,
+            ProgramType = program.Type,
+            ExpectedAttachType = program.ExpectedAttachType,
+            Name = program.Name,
+            MapsByIndex = indexed.Select(m => (IVerifierMapInfo)new MapVerifierInfo(m)).ToArray(),
+            MapsByFd = byFd,
+            Functions = options.Functions,
+            LogLevel = options.LogLevel,
+            GplCompatible = ProgramSpecInput.IsGplCompatible(program.Definition.License),
+            Sleepable = (program.Definition.Flags & 16) != 0, // BPF_F_SLEEPABLE (1 << 4)
+            StrictAlignment = (program.Definition.Flags & 1) != 0, // BPF_F_STRICT_ALIGNMENT
+        };
+        try
+        {
+            return Verifier.Verify(input);
+        }
+        catch (BpfException e)
+        {
+            // The verifier reports verdicts in its result; an exception is a gap in it, not the program's fault.
+            return new VerificationResult { Errno = e.Errno == Errno.None ? Errno.EINVAL : e.Errno, Error = "verifier failed: " + e.Message, Log = e.Log ?? "" };
+        }
+    }
+
+    /// <summary>
+    /// The conservative "fully modelled" test: null when the program may run unchecked, else the reason it may not.
+    /// </summary>
+    public static string? WhyNotFullyModelled(ReadOnlySpan<Instruction> insns, BpfRuntime runtime)
+    {
+        for (int pc = 0; pc < insns.Length; pc++)
+        {
+            var insn = insns[pc];
+            if (insn.IsLoadImm64)
+            {
+                pc++;
+                continue;
+            }
+            if (!insn.IsCall)
+                continue;
+            switch (insn.Src)
+            {
+                case 0:
+                    if (HelperPrototypes.Get((HelperId)insn.Imm) is null)
+                        return $"insn {pc}: helper {insn.Imm} has no prototype the verifier checks";
+                    if (insn.Imm == (int)HelperId.TailCall)
+                        return $"insn {pc}: bpf_tail_call (targets may be unverified and would run in the caller's mode)";
+                    if (runtime.Helpers.Find(insn.Imm) is null)
+                        return $"insn {pc}: helper {insn.Imm} is not implemented by this runtime";
+                    break;
+                case 1:
+                    break; // bpf-to-bpf call: verified like the caller
+                default:
+                    return $"insn {pc}: kfunc call (imm {insn.Imm})";
+            }
+        }
+        return null;
+    }
+
+    public static ExecutionMode ChooseMode(VerificationResult result, string? notModelled) =>
+        result.Accepted && notModelled is null ? ExecutionMode.Unchecked : ExecutionMode.Checked;
+}
