@@ -220,41 +220,19 @@ internal sealed class LinuxCommandRunner : IRuntimeBackend
     private int DumpXlated(ProgDumpXlated c)
     {
         using var p = OpenProgram(c.Program);
-        var insns = p.GetTranslatedInstructions();
-        if (_json)
-        {
-            RuntimeJson.Write(_output, insns.Select((i, pc) => new Dictionary<string, object> { ["pc"] = pc, ["raw"] = i.ToRaw().ToString("x16", CultureInfo.InvariantCulture) }).ToList());
-            return 0;
-        }
-        _output.WriteLine($"int {p.Name}(void * ctx):");
-        for (int pc = 0; pc < insns.Length; pc++)
-        {
-            _output.WriteLine($"{pc,4}: ({insns[pc].Opcode:x2}) {insns[pc]}");
-            if (insns[pc].IsLoadImm64) pc++;
-        }
+        XlatedDump.Write(_output, p.Name, p.GetTranslatedInstructions(), _json);
         return 0;
-    }
-
-    private static byte[] ReadInput(string path) =>
-        path == "-" ? ReadAll(Console.OpenStandardInput()) : File.Exists(path) ? File.ReadAllBytes(path)
-        : throw new BpfException(Errno.ENOENT, $"failed to open {path}: No such file or directory");
-
-    private static byte[] ReadAll(Stream s)
-    {
-        using var ms = new MemoryStream();
-        s.CopyTo(ms);
-        return ms.ToArray();
     }
 
     private int Run(ProgRun c)
     {
         using var p = OpenProgram(c.Program);
-        var dataIn = ReadInput(c.DataIn);
+        var dataIn = RunInputFile.Read(c.DataIn);
         var result = p.TestRun(new Ebpf.Linux.TestRunOptions
         {
             Data = dataIn,
             DataOutSize = c.DataOut is null ? null : (int)(c.DataSizeOut ?? (uint)dataIn.Length + 256),
-            Context = c.CtxIn is null ? ReadOnlyMemory<byte>.Empty : ReadInput(c.CtxIn),
+            Context = c.CtxIn is null ? ReadOnlyMemory<byte>.Empty : RunInputFile.Read(c.CtxIn),
             ContextOutSize = c.CtxOut is null ? null : (int)(c.CtxSizeOut ?? 1024),
             Repeat = c.Repeat,
         });

@@ -114,30 +114,8 @@ internal sealed class RuntimeCommandRunner(BpfRuntime runtime, TextWriter output
     private int DumpXlated(ProgDumpXlated c)
     {
         using var h = OpenProgram(c.Program);
-        var insns = h.Program.Instructions;
-        if (json)
-        {
-            RuntimeJson.Write(output, insns.Select((i, pc) => new Dictionary<string, object> { ["pc"] = pc, ["raw"] = i.ToRaw().ToString("x16", CultureInfo.InvariantCulture) }).ToList());
-            return 0;
-        }
-        output.WriteLine($"int {h.Program.Name}(void * ctx):");
-        for (int pc = 0; pc < insns.Length; pc++)
-        {
-            output.WriteLine($"{pc,4}: ({insns[pc].Opcode:x2}) {insns[pc]}");
-            if (insns[pc].IsLoadImm64) pc++;
-        }
+        XlatedDump.Write(output, h.Program.Name, h.Program.Instructions, json);
         return 0;
-    }
-
-    private static byte[] ReadInput(string path) =>
-        path == "-" ? ReadAll(Console.OpenStandardInput()) : File.Exists(path) ? File.ReadAllBytes(path)
-        : throw new BpfException(Errno.ENOENT, $"failed to open {path}: No such file or directory");
-
-    private static byte[] ReadAll(Stream s)
-    {
-        using var ms = new MemoryStream();
-        s.CopyTo(ms);
-        return ms.ToArray();
     }
 
     private int Run(ProgRun c)
@@ -145,9 +123,9 @@ internal sealed class RuntimeCommandRunner(BpfRuntime runtime, TextWriter output
         using var h = OpenProgram(c.Program);
         var options = new TestRunOptions
         {
-            DataIn = ReadInput(c.DataIn),
+            DataIn = RunInputFile.Read(c.DataIn),
             DataSizeOut = c.DataOut is null ? null : (int)(c.DataSizeOut ?? 0),
-            ContextIn = c.CtxIn is null ? null : ReadInput(c.CtxIn),
+            ContextIn = c.CtxIn is null ? null : RunInputFile.Read(c.CtxIn),
             ContextSizeOut = c.CtxOut is null ? null : (int)(c.CtxSizeOut ?? 1024),
             Repeat = c.Repeat,
         };
