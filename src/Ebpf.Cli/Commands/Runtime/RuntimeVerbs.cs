@@ -1,0 +1,48 @@
+using System.CommandLine;
+
+namespace Ebpf.Cli.Commands.Runtime;
+
+/// <summary>
+/// A bpftool-style verb over the managed runtime: System.CommandLine hands over the remaining
+/// words and <see cref="RuntimeCommandLine"/> parses them by hand.
+/// </summary>
+internal abstract class RuntimeVerb(string group, string verb, string description) : ICliVerb
+{
+    public IReadOnlyList<string> Path => [group, verb];
+
+    public Command Create()
+    {
+        var words = new Argument<string[]>("words") { Arity = ArgumentArity.ZeroOrMore, Description = "bpftool-style arguments" };
+        var command = new Command(verb, description) { words };
+        command.TreatUnmatchedTokensAsErrors = false;
+        CliConsole.SetBody(command, pr =>
+        {
+            var args = (pr.GetValue(words) ?? []).Concat(pr.UnmatchedTokens).ToArray();
+            var parsed = group == "prog" ? RuntimeCommandLine.ParseProg(verb, args) : RuntimeCommandLine.ParseMap(verb, args);
+            return new RuntimeCommandRunner(CliRuntime.Current, CliConsole.Out, CliConsole.IsJson(pr)).Execute(parsed);
+        });
+        return command;
+    }
+}
+
+internal sealed class ProgLoadVerb() : RuntimeVerb("prog", "load", "Load OBJ's first program into the managed runtime and pin it at PATH: OBJ PATH [type TYPE]");
+internal sealed class ProgLoadAllVerb() : RuntimeVerb("prog", "loadall", "Load all programs of OBJ and pin them under PATH: OBJ PATH [type TYPE] [pinmaps MAP_DIR]");
+internal sealed class ProgShowVerb() : RuntimeVerb("prog", "show", "Show programs: [id N | pinned PATH | name NAME | tag TAG]");
+internal sealed class ProgDumpVerb() : RuntimeVerb("prog", "dump", "Dump instructions: xlated (id N | pinned PATH)");
+internal sealed class ProgRunVerb() : RuntimeVerb("prog", "run", "BPF_PROG_TEST_RUN: PROG data_in FILE [data_out FILE] [data_size_out L] [ctx_in FILE] [ctx_out FILE] [ctx_size_out M] [repeat N]");
+internal sealed class ProgPinVerb() : RuntimeVerb("prog", "pin", "Pin a program: PROG PATH");
+internal sealed class ProgTracelogVerb() : RuntimeVerb("prog", "tracelog", "Print (and consume) the runtime's bpf_trace_printk lines");
+internal sealed class MapShowVerb() : RuntimeVerb("map", "show", "Show maps: [id N | pinned PATH | name NAME]");
+internal sealed class MapCreateVerb() : RuntimeVerb("map", "create", "Create and pin a map: PATH type TYPE key KEY_SIZE value VALUE_SIZE entries MAX name NAME [flags FLAGS]");
+internal sealed class MapDumpVerb() : RuntimeVerb("map", "dump", "Dump all entries: MAP");
+internal sealed class MapLookupVerb() : RuntimeVerb("map", "lookup", "Look up a key: MAP key DATA");
+internal sealed class MapUpdateVerb() : RuntimeVerb("map", "update", "Update: MAP key DATA value (DATA | id N | pinned PATH) [any|exist|noexist]");
+internal sealed class MapDeleteVerb() : RuntimeVerb("map", "delete", "Delete a key: MAP key DATA");
+internal sealed class MapGetNextVerb() : RuntimeVerb("map", "getnext", "Next key: MAP [key DATA]");
+internal sealed class MapPinVerb() : RuntimeVerb("map", "pin", "Pin a map: MAP PATH");
+internal sealed class MapFreezeVerb() : RuntimeVerb("map", "freeze", "Freeze a map: MAP");
+internal sealed class MapPeekVerb() : RuntimeVerb("map", "peek", "Peek a queue/stack: MAP");
+internal sealed class MapPushVerb() : RuntimeVerb("map", "push", "Push onto a queue/stack: MAP value DATA");
+internal sealed class MapPopVerb() : RuntimeVerb("map", "pop", "Pop a queue/stack: MAP");
+internal sealed class MapEnqueueVerb() : RuntimeVerb("map", "enqueue", "Enqueue: MAP value DATA");
+internal sealed class MapDequeueVerb() : RuntimeVerb("map", "dequeue", "Dequeue: MAP");

@@ -1,0 +1,316 @@
+using Ebpf.Abi;
+using Ebpf.Runtime.Helpers;
+using Ebpf.Runtime.Objects;
+using Ebpf.Runtime.PinFs;
+
+namespace Ebpf.Runtime;
+
+/// <summary>
+/// One managed "kernel": its own id namespaces, objects, bpffs, trace buffer, current-task model
+/// and helper table. Everything is thread-safe; several runtimes in one process are independent.
+/// Handles returned here are the fds of this kernel: dispose them to drop their reference.
+/// </summary>
+public sealed partial class BpfRuntime
+{
+    /// <summary>BPF_COMPLEXITY_LIMIT_INSNS: programs longer than this are refused with E2BIG.</summary>
+    public const int MaxInstructions = 1_000_000;
+
+    private readonly IdTable[] _tables = [new(), new(), new(), new()];
+
+    public BpfRuntime()
+    {
+        Pins = new PinFileSystem(this);
+        Helpers = HelperRegistry.CreateDefault();
+        MapStorageFactory = DefaultMapStorage;
+        Executor = new InterpreterExecutor();
+    }
+
+    /// <summary>The bpffs of this kernel (mounted at /sys/fs/bpf).</summary>
+    public PinFileSystem Pins { get; }
+
+    /// <summary>Where bpf_trace_printk writes (read by hosts and `ebpf prog tracelog`).</summary>
+    public TraceBuffer TraceLog { get; } = new();
+
+    /// <summary>The task that helpers see as "current" unless an invocation overrides it.</summary>
+    public TaskModel CurrentTask { get; set; } = TaskModel.Default;
+
+    /// <summary>Memory that probe_read* may read (registered by the host).</summary>
+    public ReadableMemory ReadableMemory { get; } = new();
+
+    /// <summary>Helper functions callable from programs of this runtime (the defaults plus host additions).</summary>
+    public HelperRegistry Helpers { get; }
+
+    /// <summary>Builds a map's storage from its definition (installed by Runtime/Maps); null = lifecycle-only maps.</summary>
+    public Func<MapDefinition, IDisposable?>? MapStorageFactory { get; set; }
+
+    /// <summary>Runs a program on a context (interpreter or JIT); installed once execution exists.</summary>
+    public IProgramExecutor? Executor { get; set; }
+
+    /// <summary>Map storage from Runtime/Maps (prog arrays keep their slots in the object itself).</summary>
+    private static IDisposable? DefaultMapStorage(MapDefinition d)
+    {
+        if (d.Type == MapType.ProgArray)
+            return null;
+        var storage = Maps.BpfMapFactory.Create(new Maps.MapAttributes
+        {
+            Type = d.Type, KeySize = d.KeySize, ValueSize = d.ValueSize, MaxEntries = d.MaxEntries, Flags = d.Flags, Name = d.Name,
+        });
+        return storage;
+    }
+
+    internal IdTable Table(ObjectKind kind) => _tables[(int)kind];
+
+    // ---- creation ----------------------------------------------------------------------------
+
+    /// <summary>BPF_MAP_CREATE: returns the first (user) handle.</summary>
+    public BpfMap CreateMap(MapDefinition definition, BtfHandle? btf = null)
+    {
+        ArgumentNullException.ThrowIfNull(definition);
+        MapDefinitionChecks.Validate(definition);
+        string name = ObjectName.Validate(definition.Name, "map");
+        definition = definition with { Name = name };
+        var btfObject = btf?.Btf;
+        var storage = MapStorageFactory?.Invoke(definition);
+        btfObject?.Acquire();
+        var map = new MapObject(this, definition, btfObject, storage);
+        map.MarkCreatorIsUser();
+        Publish(map);
+        if (map.Maps is { } m)
+            m.Id = map.Id;
+        return new BpfMap(map, MapAccess.ReadWrite);
+    }
+
+    /// <summary>
+    /// BPF_PROG_LOAD (lifecycle part): takes a reference on each used map and on the BTF; the
+    /// program's id is published only when everything succeeded.
+    /// </summary>
+    public BpfProgram LoadProgram(ProgramDefinition definition, IEnumerable<BpfMap>? usedMaps = null, BtfHandle? btf = null)
+    {
+        ArgumentNullException.ThrowIfNull(definition);
+        if (!Enum.IsDefined(definition.Type) || definition.Type == ProgramType.Unspec)
+            throw new BpfException(Errno.EINVAL, $"unknown program type {(uint)definition.Type}");
+        int count = definition.Instructions.Count;
+        if (count == 0 || count > MaxInstructions)
+            throw new BpfException(Errno.E2BIG, $"program has {count} instructions (allowed 1..{MaxInstructions})");
+        string name = ObjectName.Validate(definition.Name, "program");
+        definition = definition with { Name = name };
+
+        var maps = new List<MapObject>();
+        var indexed = new List<MapObject>(); // src=5/6 map indexes refer to this order
+        var btfObject = btf?.Btf;
+        try
+        {
+            foreach (var handle in usedMaps ?? [])
+            {
+                var map = handle.Map;
+                indexed.Add(map);
+                if (maps.Contains(map))
+                    continue;
+                map.Acquire();
+                maps.Add(map);
+            }
+            btfObject?.Acquire();
+        }
+        catch
+        {
+            foreach (var m in maps)
+                m.Release();
+            throw;
+        }
+        var program = new ProgramObject(this, definition, maps, btfObject);
+        try
+        {
+            // Until the verifier produces xlated code, the runtime rewrites ctx pointer loads itself.
+            var xlated = ProgramTypes.ContextRewriter.Rewrite(program.Instructions, program.TypeInfo);
+            xlated = ProgramPreparation.ResolveMapReferences(this, program, xlated, indexed);
+            program.Instructions = xlated;
+            var interpreter = Execution.Interpreter.Load(xlated, new Execution.InterpreterOptions
+            {
+                Name = string.IsNullOrEmpty(program.Name) ? "prog" : program.Name,
+                Mode = Execution.ExecutionMode.Checked,
+                Helpers = ProgramPreparation.BuildHelperTable(this),
+            });
+            program.Executable = new PreparedProgram(interpreter, StaticRegions(program));
+            ProgramLoaded?.Invoke(program);
+        }
+        catch
+        {
+            program.Release(); // never published: frees and drops the map/BTF references
+            throw;
+        }
+        Publish(program);
+        return new BpfProgram(program);
+    }
+
+    /// <summary>Array maps' values are addressable by the program (global data, direct value loads).</summary>
+    private static unsafe Execution.MemoryRegion[] StaticRegions(ProgramObject program)
+    {
+        var regions = new List<Execution.MemoryRegion>();
+        foreach (var map in program.UsedMaps)
+        {
+            if (map.Maps is Maps.ArrayMap array && map.Type == MapType.Array)
+            {
+                uint key = 0;
+                var p = array.ProgramLookup((byte*)&key, 0);
+                if (p == null)
+                    continue;
+                ulong size = (ulong)Memory.NativeBlock.RoundUp8((int)map.Definition.ValueSize) * map.Definition.MaxEntries;
+                var access = (map.Definition.Flags & MapFlags.RdonlyProg) != 0 || map.IsFrozen && map.Name.Contains(".rodata", StringComparison.Ordinal)
+                    ? Execution.MemoryAccess.Read : Execution.MemoryAccess.ReadWrite;
+                regions.Add(new Execution.MemoryRegion((nuint)p, (nuint)size, access, map.Name));
+            }
+        }
+        return regions.ToArray();
+    }
+
+    /// <summary>Hook run after a program object exists and before its id is published (ctx rewriting, executor set-up).</summary>
+    internal event Action<ProgramObject>? ProgramLoaded;
+
+    /// <summary>BPF_BTF_LOAD.</summary>
+    public BtfHandle LoadBtf(ReadOnlyMemory<byte> data, string name = "", bool isKernel = false)
+    {
+        if (data.Length == 0)
+            throw new BpfException(Errno.EINVAL, "empty BTF blob");
+        var btf = new BtfObject(this, data.ToArray(), name, isKernel);
+        Publish(btf);
+        return new BtfHandle(btf);
+    }
+
+    /// <summary>
+    /// BPF_LINK_CREATE in the kernel's three phases: prime (reserve an id, not visible),
+    /// attach (<paramref name="attach"/>; on failure the id is freed and the caller keeps its program
+    /// reference), settle (publish the id and hand out the handle). The link takes its own
+    /// reference on the program.
+    /// </summary>
+    public BpfLink CreateLink(BpfProgram program, LinkType type, AttachType attachType, Func<LinkObject, ILinkAttachment> attach, ulong cookie = 0)
+    {
+        var prog = program.Program;
+        prog.Acquire();
+        var link = new LinkObject(this, type, attachType, prog, cookie);
+        var table = Table(ObjectKind.Link);
+        uint id = table.Reserve();
+        link.ReservedId = id;
+        ILinkAttachment attachment;
+        try
+        {
+            attachment = attach(link);
+        }
+        catch
+        {
+            table.Unreserve(id);
+            link.AbandonProgram();
+            prog.Release();
+            link.Release(); // dealloc; the id was never visible
+            throw;
+        }
+        link.Attach(attachment);
+        link.Id = id;
+        table.Publish(id, link);
+        return new BpfLink(link);
+    }
+
+    private void Publish(KernelObject obj)
+    {
+        var table = Table(obj.Kind);
+        uint id = table.Reserve();
+        obj.Id = id;
+        table.Publish(id, obj);
+    }
+
+    /// <summary>Called once when an object's last reference goes: its id disappears before anything is freed.</summary>
+    internal void Unpublish(KernelObject obj)
+    {
+        var table = Table(obj.Kind);
+        uint id = obj is LinkObject link && obj.Id == 0 ? link.ReservedId : obj.Id;
+        if (id != 0)
+            table.Remove(id, obj);
+    }
+
+    // ---- ids ---------------------------------------------------------------------------------
+
+    /// <summary>*_GET_NEXT_ID: the smallest live id greater than <paramref name="startId"/> (ENOENT when none).</summary>
+    public uint GetNextId(ObjectKind kind, uint startId)
+    {
+        if (startId >= IdTable.MaxId)
+            throw new BpfException(Errno.EINVAL, $"start_id {startId} must be below INT_MAX");
+        uint next = Table(kind).NextAfter(startId);
+        if (next == 0)
+            throw new BpfException(Errno.ENOENT, $"no {kind.ToString().ToLowerInvariant()} id after {startId}");
+        return next;
+    }
+
+    /// <summary>All live ids of a kind, ascending (what a GET_NEXT_ID loop yields).</summary>
+    public IReadOnlyList<uint> GetIds(ObjectKind kind) => Table(kind).Ids();
+
+    private T Lookup<T>(ObjectKind kind, uint id) where T : KernelObject
+    {
+        var table = Table(kind);
+        var obj = table.Find(id);
+        if (obj is null)
+        {
+            if (kind == ObjectKind.Link && table.IsReserved(id))
+                throw new BpfException(Errno.EAGAIN, $"link {id} is not yet settled");
+            throw new BpfException(Errno.ENOENT, $"no {kind.ToString().ToLowerInvariant()} with id {id}");
+        }
+        return (T)obj;
+    }
+
+    /// <summary>BPF_PROG_GET_FD_BY_ID.</summary>
+    public BpfProgram OpenProgramById(uint id)
+    {
+        var prog = Lookup<ProgramObject>(ObjectKind.Program, id);
+        if (!prog.TryAcquire())
+            throw new BpfException(Errno.ENOENT, $"program {id} is being freed");
+        return new BpfProgram(prog);
+    }
+
+    /// <summary>BPF_MAP_GET_FD_BY_ID: takes a user reference; open_flags RDONLY/WRONLY (not both).</summary>
+    public BpfMap OpenMapById(uint id, MapAccess access = MapAccess.ReadWrite)
+    {
+        var map = Lookup<MapObject>(ObjectKind.Map, id);
+        if (!map.TryAcquireUser())
+            throw new BpfException(Errno.ENOENT, $"map {id} is being freed");
+        return new BpfMap(map, access);
+    }
+
+    /// <summary>BPF_BTF_GET_FD_BY_ID.</summary>
+    public BtfHandle OpenBtfById(uint id)
+    {
+        var btf = Lookup<BtfObject>(ObjectKind.Btf, id);
+        if (!btf.TryAcquire())
+            throw new BpfException(Errno.ENOENT, $"btf {id} is being freed");
+        return new BtfHandle(btf);
+    }
+
+    /// <summary>BPF_LINK_GET_FD_BY_ID (EAGAIN while the link is primed but not settled).</summary>
+    public BpfLink OpenLinkById(uint id)
+    {
+        var link = Lookup<LinkObject>(ObjectKind.Link, id);
+        if (!link.TryAcquire())
+            throw new BpfException(Errno.ENOENT, $"link {id} is being freed");
+        return new BpfLink(link);
+    }
+
+    /// <summary>Converts BPF_F_RDONLY/BPF_F_WRONLY open flags (EINVAL for both or anything else).</summary>
+    public static MapAccess AccessFromFlags(uint openFlags)
+    {
+        const uint Rdonly = (uint)MapFlags.Rdonly, Wronly = (uint)MapFlags.Wronly;
+        if ((openFlags & ~(Rdonly | Wronly)) != 0 || openFlags == (Rdonly | Wronly))
+            throw new BpfException(Errno.EINVAL, $"invalid open_flags 0x{openFlags:x}");
+        return openFlags == Rdonly ? MapAccess.ReadOnly : openFlags == Wronly ? MapAccess.WriteOnly : MapAccess.ReadWrite;
+    }
+
+    /// <summary>Live object by id without taking a reference (for info dumps); null when gone.</summary>
+    public KernelObject? FindObject(ObjectKind kind, uint id) => Table(kind).Find(id);
+
+    /// <summary>Finds live maps by name (bpftool's `name NAME`).</summary>
+    public IReadOnlyList<MapObject> FindMapsByName(string name) =>
+        GetIds(ObjectKind.Map).Select(id => FindObject(ObjectKind.Map, id)).OfType<MapObject>().Where(m => m.Name == name).ToArray();
+}
+
+/// <summary>How the runtime runs a program: the interpreter, a JIT, or a test double.</summary>
+public interface IProgramExecutor
+{
+    /// <summary>Runs <paramref name="program"/> with R1 = <paramref name="context"/>; returns R0.</summary>
+    ulong Run(ProgramObject program, nint context);
+}

@@ -1,0 +1,71 @@
+using Ebpf.Runtime.Objects;
+
+namespace Ebpf.Runtime.Helpers;
+
+/// <summary>
+/// Per-invocation state that helpers reach (runtime, program, ctx, current task, attach cookie,
+/// tail-call count, printk nesting). Thread-static and stacked: each program invocation pushes one
+/// and pops it when done, so concurrent invocations on different threads never see each other's
+/// state, and a nested invocation (a program run from a helper) restores the outer one.
+/// </summary>
+public sealed class HelperInvocation
+{
+    [ThreadStatic]
+    private static HelperInvocation? t_current;
+
+    private HelperInvocation? _outer;
+
+    public HelperInvocation(BpfRuntime runtime, ProgramObject? program, nint context, TaskModel? task = null, ulong cookie = 0, ulong funcIp = 0)
+    {
+        Runtime = runtime;
+        Program = program;
+        Context = context;
+        Task = task ?? runtime.CurrentTask;
+        Cookie = cookie;
+        FuncIp = funcIp;
+    }
+
+    /// <summary>The invocation running on this thread, or null outside a program.</summary>
+    public static HelperInvocation? Current => t_current;
+
+    /// <summary>The current invocation; EINVAL-free access for helpers that need one.</summary>
+    internal static HelperInvocation Require() =>
+        t_current ?? throw new InvalidOperationException("BPF helper called outside a program invocation");
+
+    public BpfRuntime Runtime { get; }
+    public ProgramObject? Program { get; internal set; }
+    public nint Context { get; }
+    public TaskModel Task { get; }
+    public ulong Cookie { get; }
+    public ulong FuncIp { get; }
+    /// <summary>Tail calls taken so far (MAX_TAIL_CALL_CNT = 33).</summary>
+    public int TailCallCount { get; set; }
+    /// <summary>Per-CPU printk/perf nesting depth (more than 3 → EBUSY).</summary>
+    internal int PrintNesting { get; set; }
+    /// <summary>Where bpf_redirect* recorded the target (ifindex or map/key), for the caller of the program.</summary>
+    public ulong RedirectTarget { get; set; }
+    /// <summary>
+    /// Validates helper memory accesses (address, size, write) when the program is not verified
+    /// (the checked interpreter installs it); null = trusted pointers.
+    /// </summary>
+    public Func<ulong, ulong, bool, bool>? MemoryChecker { get; set; }
+    /// <summary>Packet state of skb/xdp contexts (set by the context builders).</summary>
+    public object? PacketState { get; set; }
+
+    /// <summary>Makes this the current invocation until the returned scope is disposed.</summary>
+    public Scope Enter()
+    {
+        _outer = t_current;
+        t_current = this;
+        return new Scope(this);
+    }
+
+    public readonly struct Scope(HelperInvocation invocation) : IDisposable
+    {
+        public void Dispose()
+        {
+            if (ReferenceEquals(t_current, invocation))
+                t_current = invocation._outer;
+        }
+    }
+}

@@ -1,0 +1,259 @@
+using Ebpf.Abi;
+using Ebpf.Execution;
+using Ebpf.Runtime.Maps;
+using Ebpf.Runtime.Objects;
+
+namespace Ebpf.Runtime.Helpers;
+
+/// <summary>
+/// Helpers that take a map (R1 = the handle an lddw of the map produced) and the callback helpers.
+/// Map semantics are the maps' program-side API; these wrappers resolve the handle, pick the CPU,
+/// and in checked mode register the memory they hand back (map values, ring buffer records) as
+/// regions the program may touch for the rest of the invocation.
+/// </summary>
+public static unsafe class MapHelpers
+{
+    /// <summary>BPF_MAX_LOOPS.</summary>
+    public const ulong MaxLoops = 1 << 23;
+
+    public static void RegisterAll(HelperRegistry r)
+    {
+        r.SetBuiltin(HelperId.MapLookupElem, "map_lookup_elem", MapLookupElem);
+        r.SetBuiltin(HelperId.MapUpdateElem, "map_update_elem", MapUpdateElem);
+        r.SetBuiltin(HelperId.MapDeleteElem, "map_delete_elem", MapDeleteElem);
+        r.SetBuiltin(HelperId.MapPushElem, "map_push_elem", MapPushElem);
+        r.SetBuiltin(HelperId.MapPopElem, "map_pop_elem", MapPopElem);
+        r.SetBuiltin(HelperId.MapPeekElem, "map_peek_elem", MapPeekElem);
+        r.SetBuiltin(HelperId.ForEachMapElem, "for_each_map_elem", ForEachMapElem);
+        r.SetBuiltin(HelperId.Loop, "loop", Loop);
+        r.SetBuiltin(HelperId.TailCall, "tail_call", TailCall);
+        r.SetBuiltin(HelperId.RingbufOutput, "ringbuf_output", RingbufOutput);
+        r.SetBuiltin(HelperId.RingbufReserve, "ringbuf_reserve", RingbufReserve);
+        r.SetBuiltin(HelperId.RingbufSubmit, "ringbuf_submit", RingbufSubmit);
+        r.SetBuiltin(HelperId.RingbufDiscard, "ringbuf_discard", RingbufDiscard);
+        r.SetBuiltin(HelperId.RingbufQuery, "ringbuf_query", RingbufQuery);
+        r.SetBuiltin(HelperId.PerfEventOutput, "perf_event_output", PerfEventOutput);
+        r.SetBuiltin(HelperId.RedirectMap, "redirect_map", RedirectMap);
+    }
+
+    private static int Cpu => BpfCpu.Current;
+
+    private static BpfMapBase? Storage(ulong handle) => MapObject.FromNativeHandle(handle)?.Maps;
+
+    private static bool Readable(ulong address, ulong size) => HelperMemory.CanAccess(address, size, write: false);
+
+    private static void Expose(byte* pointer, int size, BpfMapBase map, string what)
+    {
+        if (pointer == null || Ebpf.Execution.InvocationContext.Current is not { Mode: ExecutionMode.Checked } ctx)
+            return;
+        var access = map.ProgramCanWrite ? MemoryAccess.ReadWrite : MemoryAccess.Read;
+        ctx.AddRegion(new MemoryRegion((nuint)pointer, (nuint)size, access, what));
+    }
+
+    /// <summary>bpf_map_lookup_elem (1): value pointer or NULL.</summary>
+    public static ulong MapLookupElem(ulong mapHandle, ulong key, ulong r3, ulong r4, ulong r5)
+    {
+        var map = Storage(mapHandle);
+        if (map is null || !Readable(key, map.KeySize))
+            return 0;
+        byte* value = map.ProgramLookup((byte*)key, Cpu);
+        Expose(value, (int)map.ValueSize, map, $"{map.Name} value");
+        return (ulong)value;
+    }
+
+    /// <summary>bpf_map_update_elem (2).</summary>
+    public static ulong MapUpdateElem(ulong mapHandle, ulong key, ulong value, ulong flags, ulong r5)
+    {
+        var map = Storage(mapHandle);
+        if (map is null)
+            return BuiltinHelpers.Err(Errno.EINVAL);
+        if (!Readable(key, map.KeySize) || !Readable(value, map.ValueSize))
+            return BuiltinHelpers.Err(Errno.EFAULT);
+        return (ulong)map.ProgramUpdate((byte*)key, (byte*)value, flags, Cpu);
+    }
+
+    /// <summary>bpf_map_delete_elem (3).</summary>
+    public static ulong MapDeleteElem(ulong mapHandle, ulong key, ulong r3, ulong r4, ulong r5)
+    {
+        var map = Storage(mapHandle);
+        if (map is null)
+            return BuiltinHelpers.Err(Errno.EINVAL);
+        if (!Readable(key, map.KeySize))
+            return BuiltinHelpers.Err(Errno.EFAULT);
+        return (ulong)map.ProgramDelete((byte*)key, Cpu);
+    }
+
+    /// <summary>bpf_map_push_elem (87).</summary>
+    public static ulong MapPushElem(ulong mapHandle, ulong value, ulong flags, ulong r4, ulong r5)
+    {
+        var map = Storage(mapHandle);
+        if (map is null)
+            return BuiltinHelpers.Err(Errno.EINVAL);
+        if (!Readable(value, map.ValueSize))
+            return BuiltinHelpers.Err(Errno.EFAULT);
+        return (ulong)map.ProgramPush((byte*)value, flags);
+    }
+
+    /// <summary>bpf_map_pop_elem (88).</summary>
+    public static ulong MapPopElem(ulong mapHandle, ulong value, ulong r3, ulong r4, ulong r5)
+    {
+        var map = Storage(mapHandle);
+        if (map is null)
+            return BuiltinHelpers.Err(Errno.EINVAL);
+        if (!HelperMemory.CanAccess(value, map.ValueSize, write: true))
+            return BuiltinHelpers.Err(Errno.EFAULT);
+        return (ulong)map.ProgramPop((byte*)value);
+    }
+
+    /// <summary>bpf_map_peek_elem (89).</summary>
+    public static ulong MapPeekElem(ulong mapHandle, ulong value, ulong r3, ulong r4, ulong r5)
+    {
+        var map = Storage(mapHandle);
+        if (map is null)
+            return BuiltinHelpers.Err(Errno.EINVAL);
+        if (!HelperMemory.CanAccess(value, map.ValueSize, write: true))
+            return BuiltinHelpers.Err(Errno.EFAULT);
+        return (ulong)map.ProgramPeek((byte*)value);
+    }
+
+    /// <summary>bpf_for_each_map_elem(map, cb, ctx, flags) (164): cb(map, &amp;key, value, ctx) per element.</summary>
+    public static ulong ForEachMapElem(ulong mapHandle, ulong callback, ulong callbackCtx, ulong flags, ulong r5)
+    {
+        var map = Storage(mapHandle);
+        var exec = Ebpf.Execution.InvocationContext.Current;
+        if (map is null || exec is null || !map.SupportsForEach)
+            return BuiltinHelpers.Err(Errno.EINVAL);
+        return (ulong)map.ForEachElement((m, key, value) =>
+        {
+            Expose(key, (int)m.KeySize, m, $"{m.Name} key");
+            Expose(value, (int)m.ValueSize, m, $"{m.Name} value");
+            return (long)exec.CallFunction(callback, mapHandle, (ulong)key, (ulong)value, callbackCtx);
+        }, flags, Cpu);
+    }
+
+    /// <summary>bpf_loop(nr_loops, cb, ctx, flags) (181).</summary>
+    public static ulong Loop(ulong count, ulong callback, ulong callbackCtx, ulong flags, ulong r5)
+    {
+        if (flags != 0)
+            return BuiltinHelpers.Err(Errno.EINVAL);
+        if (count > MaxLoops)
+            return BuiltinHelpers.Err(Errno.E2BIG);
+        var exec = Ebpf.Execution.InvocationContext.Current;
+        if (exec is null)
+            return BuiltinHelpers.Err(Errno.EINVAL);
+        for (ulong i = 0; i < count; i++)
+        {
+            if (exec.CallFunction(callback, i, callbackCtx) != 0)
+                return i + 1;
+        }
+        return count;
+    }
+
+    /// <summary>
+    /// bpf_tail_call(ctx, prog_array, index) (12): on success the current program is replaced when the
+    /// helper returns; an index out of range, an empty slot, an incompatible program or a chain of 33
+    /// tail calls fall through (the helper returns and the program continues).
+    /// </summary>
+    public static ulong TailCall(ulong ctx, ulong mapHandle, ulong index, ulong r4, ulong r5)
+    {
+        var map = MapObject.FromNativeHandle(mapHandle);
+        var slots = map?.ProgramSlots;
+        var exec = Ebpf.Execution.InvocationContext.Current;
+        if (slots is null || exec is null)
+            return BuiltinHelpers.Err(Errno.EINVAL);
+        var target = slots.Get((uint)index);
+        if (target?.Executable is not PreparedProgram prepared)
+            return BuiltinHelpers.Err(Errno.ENOENT);
+        var invocation = HelperInvocation.Current;
+        if (invocation?.Program is { } current && (current.Type != target.Type || current.ExpectedAttachType != target.ExpectedAttachType))
+            return BuiltinHelpers.Err(Errno.EINVAL);
+        if (!exec.TryTailCall(prepared.Interpreter))
+            return BuiltinHelpers.Err(Errno.ENOENT);
+        if (exec.Mode == ExecutionMode.Checked)
+            foreach (var region in prepared.StaticRegions)
+                exec.AddRegion(region); // the target's global data
+        if (invocation is not null)
+        {
+            invocation.Program = target;
+            invocation.TailCallCount++;
+        }
+        return 0;
+    }
+
+    private static RingBufMap? Ring(ulong handle) => Storage(handle) as RingBufMap;
+
+    /// <summary>bpf_ringbuf_output(map, data, size, flags) (130).</summary>
+    public static ulong RingbufOutput(ulong mapHandle, ulong data, ulong size, ulong flags, ulong r5)
+    {
+        if (Ring(mapHandle) is not { } ring)
+            return BuiltinHelpers.Err(Errno.EINVAL);
+        if (!Readable(data, size))
+            return BuiltinHelpers.Err(Errno.EFAULT);
+        return (ulong)ring.Output((byte*)data, size, flags);
+    }
+
+    /// <summary>bpf_ringbuf_reserve(map, size, flags) (131): record pointer or NULL.</summary>
+    public static ulong RingbufReserve(ulong mapHandle, ulong size, ulong flags, ulong r4, ulong r5)
+    {
+        if (Ring(mapHandle) is not { } ring)
+            return 0;
+        byte* record = ring.Reserve(size, flags);
+        if (record != null)
+            Expose(record, (int)size, ring, $"{ring.Name} record");
+        return (ulong)record;
+    }
+
+    /// <summary>bpf_ringbuf_submit(data, flags) (132): the record's header locates its ring.</summary>
+    public static ulong RingbufSubmit(ulong data, ulong flags, ulong r3, ulong r4, ulong r5) => Commit(data, flags, discard: false);
+
+    /// <summary>bpf_ringbuf_discard(data, flags) (133).</summary>
+    public static ulong RingbufDiscard(ulong data, ulong flags, ulong r3, ulong r4, ulong r5) => Commit(data, flags, discard: true);
+
+    private static ulong Commit(ulong data, ulong flags, bool discard)
+    {
+        // The record does not say which ring it belongs to in a way we can trust from a register;
+        // find the used ring buffer map whose data area contains it.
+        var program = HelperInvocation.Current?.Program;
+        if (program is null || data == 0)
+            return 0;
+        foreach (var map in program.UsedMaps)
+        {
+            if (map.Maps is RingBufMap ring && (byte*)data >= ring.Data && (byte*)data < ring.Data + 2 * ring.RingSize)
+            {
+                ring.Commit((byte*)data, flags, discard);
+                return 0;
+            }
+        }
+        return 0;
+    }
+
+    /// <summary>bpf_ringbuf_query(map, flags) (134).</summary>
+    public static ulong RingbufQuery(ulong mapHandle, ulong flags, ulong r3, ulong r4, ulong r5) =>
+        Ring(mapHandle)?.Query(flags) ?? 0;
+
+    /// <summary>bpf_perf_event_output(ctx, map, flags, data, size) (25).</summary>
+    public static ulong PerfEventOutput(ulong ctx, ulong mapHandle, ulong flags, ulong data, ulong size)
+    {
+        if (Storage(mapHandle) is not PerfEventArrayMap perf)
+            return BuiltinHelpers.Err(Errno.EINVAL);
+        if (!Readable(data, size))
+            return BuiltinHelpers.Err(Errno.EFAULT);
+        var inv = HelperInvocation.Current;
+        if (inv is not null && inv.PrintNesting >= PrintHelpers.MaxNesting)
+            return BuiltinHelpers.Err(Errno.EBUSY);
+        return (ulong)perf.Output(flags, (byte*)data, size, Cpu);
+    }
+
+    /// <summary>
+    /// bpf_redirect_map(map, key, flags) (51): the low two flag bits are the action on a failed
+    /// lookup; unknown bits → XDP_ABORTED. Device/CPU/XSK maps are not modelled yet, so every
+    /// lookup fails and the fallback action is returned.
+    /// </summary>
+    public static ulong RedirectMap(ulong mapHandle, ulong key, ulong flags, ulong r4, ulong r5)
+    {
+        const ulong Broadcast = 8, ExcludeIngress = 16;
+        if ((flags & ~(3UL | Broadcast | ExcludeIngress)) != 0)
+            return PacketHelpers.XdpAborted;
+        return flags & 3;
+    }
+}

@@ -1,0 +1,89 @@
+namespace Ebpf.Runtime.Helpers;
+
+/// <summary>
+/// probe_read{,_kernel,_user}{,_str} over the host-registered <see cref="ReadableMemory"/>.
+/// Kernel reads of NULL / low or user addresses fail with -ERANGE (x86 copy_from_kernel_nofault_allowed),
+/// other faults with -EFAULT; on any error the destination is zeroed (the _str variants zero all of it).
+/// </summary>
+public static unsafe class ProbeReadHelpers
+{
+    /// <summary>Addresses below this are the "user half" NULL page for kernel reads.</summary>
+    private const ulong LowGuard = 4096;
+
+    public static ulong ProbeReadKernel(ulong dst, ulong size, ulong src, ulong r4, ulong r5) => Read(dst, size, src, AddressSpace.Kernel);
+    public static ulong ProbeReadUser(ulong dst, ulong size, ulong src, ulong r4, ulong r5) => Read(dst, size, src, AddressSpace.User);
+    public static ulong ProbeReadKernelStr(ulong dst, ulong size, ulong src, ulong r4, ulong r5) => ReadStr(dst, size, src, AddressSpace.Kernel);
+    public static ulong ProbeReadUserStr(ulong dst, ulong size, ulong src, ulong r4, ulong r5) => ReadStr(dst, size, src, AddressSpace.User);
+
+    /// <summary>bpf_probe_read (4): user memory when the address is in a user region, else kernel (bpf_probe_read_compat).</summary>
+    public static ulong ProbeRead(ulong dst, ulong size, ulong src, ulong r4, ulong r5) => Read(dst, size, src, CompatSpace(src));
+
+    /// <summary>bpf_probe_read_str (45).</summary>
+    public static ulong ProbeReadStr(ulong dst, ulong size, ulong src, ulong r4, ulong r5) => ReadStr(dst, size, src, CompatSpace(src));
+
+    private static AddressSpace CompatSpace(ulong src)
+    {
+        var inv = HelperInvocation.Current;
+        return inv is not null && inv.Runtime.ReadableMemory.ReadableFrom(src, AddressSpace.User) > 0 ? AddressSpace.User : AddressSpace.Kernel;
+    }
+
+    private static Errno Check(ulong src, ulong size, AddressSpace space)
+    {
+        var inv = HelperInvocation.Current;
+        if (inv is null)
+            return Errno.EFAULT;
+        var mem = inv.Runtime.ReadableMemory;
+        if (space == AddressSpace.Kernel)
+        {
+            if (src < LowGuard || mem.ReadableFrom(src, AddressSpace.User) > 0)
+                return Errno.ERANGE;
+            if (mem.Contains(src, size, AddressSpace.Kernel))
+                return Errno.None;
+            // BPF-visible memory of the running program (stack, map values) is kernel memory too.
+            return inv.MemoryChecker?.Invoke(src, size, false) == true ? Errno.None : Errno.EFAULT;
+        }
+        return mem.Contains(src, size, AddressSpace.User) ? Errno.None : Errno.EFAULT;
+    }
+
+    private static ulong Read(ulong dst, ulong size, ulong src, AddressSpace space)
+    {
+        if (size == 0)
+            return 0;
+        if (!HelperMemory.CanAccess(dst, size, write: true))
+            return BuiltinHelpers.Err(Errno.EFAULT);
+        var dest = HelperMemory.Bytes(dst, size);
+        var error = Check(src, size, space);
+        if (error != Errno.None)
+        {
+            dest.Clear();
+            return BuiltinHelpers.Err(error);
+        }
+        HelperMemory.Bytes(src, size).CopyTo(dest);
+        return 0;
+    }
+
+    private static ulong ReadStr(ulong dst, ulong size, ulong src, AddressSpace space)
+    {
+        if (size == 0)
+            return 0;
+        if (!HelperMemory.CanAccess(dst, size, write: true))
+            return BuiltinHelpers.Err(Errno.EFAULT);
+        var dest = HelperMemory.Bytes(dst, size);
+        // Copy byte by byte so a string that runs off its region faults exactly where the kernel would.
+        for (ulong i = 0; i < size - 1; i++)
+        {
+            var error = Check(src + i, 1, space);
+            if (error != Errno.None)
+            {
+                dest.Clear();
+                return BuiltinHelpers.Err(error);
+            }
+            byte b = *(byte*)(src + i);
+            dest[(int)i] = b;
+            if (b == 0)
+                return i + 1;
+        }
+        dest[(int)(size - 1)] = 0;
+        return size;
+    }
+}

@@ -1,0 +1,24 @@
+namespace Ebpf.Runtime.Objects;
+
+/// <summary>A loaded BTF blob (BPF_BTF_LOAD). Held by its handles, by maps and programs that use it.</summary>
+public sealed class BtfObject : KernelObject
+{
+    internal BtfObject(BpfRuntime runtime, ReadOnlyMemory<byte> data, string name, bool isKernel)
+        : base(runtime, ObjectKind.Btf)
+    {
+        Data = data;
+        Name = name;
+        IsKernel = isKernel;
+    }
+
+    /// <summary>The raw .BTF bytes as loaded.</summary>
+    public ReadOnlyMemory<byte> Data { get; }
+    public string Name { get; }
+    /// <summary>vmlinux or a module's BTF (affects attach rules), as opposed to a program's own BTF.</summary>
+    public bool IsKernel { get; }
+
+    public BtfInfo GetInfo() => new(Id, (uint)Data.Length, Name, IsKernel);
+}
+
+/// <summary>bpf_btf_info.</summary>
+public sealed record BtfInfo(uint Id, uint Size, string Name, bool IsKernel);

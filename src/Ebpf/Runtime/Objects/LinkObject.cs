@@ -1,0 +1,131 @@
+using Ebpf.Abi;
+
+namespace Ebpf.Runtime.Objects;
+
+/// <summary>
+/// The type-specific half of a link (the kernel's bpf_link_ops): what to do when the link is
+/// released (detach from the attach point), and optionally LINK_DETACH and LINK_UPDATE.
+/// </summary>
+public interface ILinkAttachment
+{
+    /// <summary>Removes the attachment (last reference gone while attached, or LINK_DETACH).</summary>
+    void Release(LinkObject link);
+
+    /// <summary>Whether LINK_DETACH is supported (else EOPNOTSUPP).</summary>
+    bool SupportsDetach => true;
+
+    /// <summary>Switches the attach point to <paramref name="newProgram"/>; null = no update_prog (EINVAL).</summary>
+    Action<LinkObject, ProgramObject>? UpdateProgram => null;
+}
+
+/// <summary>
+/// A link: owns an attachment and holds its program. Created in three phases (prime, attach,
+/// settle) so a failed attach never exposes an id (§1.6). A detached link stays a valid object
+/// (defunct) until its last reference goes.
+/// </summary>
+public sealed class LinkObject : KernelObject
+{
+    private const Errno ENOLINK = (Errno)67;
+    private readonly Lock _lock = new();
+    private ProgramObject? _program;
+    private ILinkAttachment? _attachment;
+
+    internal LinkObject(BpfRuntime runtime, LinkType type, AttachType attachType, ProgramObject program, ulong cookie)
+        : base(runtime, ObjectKind.Link)
+    {
+        Type = type;
+        AttachType = attachType;
+        _program = program;
+        Cookie = cookie;
+    }
+
+    public LinkType Type { get; }
+    public AttachType AttachType { get; }
+    public ulong Cookie { get; }
+    /// <summary>The reserved id during prime (visible <see cref="KernelObject.Id"/> is 0 until settle).</summary>
+    internal uint ReservedId { get; set; }
+    public ProgramObject? Program { get { lock (_lock) return _program; } }
+    public bool IsDetached { get { lock (_lock) return _attachment is null; } }
+
+    internal void Attach(ILinkAttachment attachment)
+    {
+        lock (_lock) _attachment = attachment;
+    }
+
+    /// <summary>Attach failed: the link must not drop the caller's program reference (cleanup path).</summary>
+    internal void AbandonProgram()
+    {
+        lock (_lock) _program = null;
+    }
+
+    /// <summary>BPF_LINK_DETACH: the link becomes defunct but stays queryable.</summary>
+    public void Detach()
+    {
+        ILinkAttachment? attachment;
+        lock (_lock)
+        {
+            attachment = _attachment;
+            if (attachment is null)
+                return;
+            if (!attachment.SupportsDetach)
+                throw new BpfException(Errno.EOPNOTSUPP, $"link {Id} ({Type}) does not support detach");
+            _attachment = null;
+        }
+        attachment.Release(this);
+    }
+
+    /// <summary>BPF_LINK_UPDATE (update_prog contract of §1.6 item 8).</summary>
+    public void Update(ProgramObject newProgram, ProgramObject? expectedOld = null)
+    {
+        lock (_lock)
+        {
+            var update = _attachment?.UpdateProgram;
+            if (_attachment is not null && update is null)
+                throw new BpfException(Errno.EINVAL, $"link {Id} ({Type}) has no update operation");
+            if (_attachment is null)
+                throw new BpfException(ENOLINK, $"link {Id} is detached");
+            if (expectedOld is not null && !ReferenceEquals(expectedOld, _program))
+                throw new BpfException(Errno.EPERM, $"link {Id}: current program is not program {expectedOld.Id}");
+            if (_program is { } current && (current.Type != newProgram.Type || current.ExpectedAttachType != newProgram.ExpectedAttachType))
+                throw new BpfException(Errno.EINVAL, $"link {Id}: program {newProgram.Id} has a different type or attach type");
+            if (ReferenceEquals(newProgram, _program))
+                return;
+            newProgram.Acquire();
+            try
+            {
+                update!(this, newProgram);
+            }
+            catch
+            {
+                newProgram.Release();
+                throw;
+            }
+            var old = _program;
+            _program = newProgram;
+            old?.Release();
+        }
+    }
+
+    public LinkInfo GetInfo()
+    {
+        lock (_lock) return new(Id, Type, AttachType, _program?.Id ?? 0, _attachment is null);
+    }
+
+    protected override void OnFree()
+    {
+        ILinkAttachment? attachment;
+        ProgramObject? program;
+        lock (_lock)
+        {
+            attachment = _attachment;
+            _attachment = null;
+            program = _program;
+            _program = null;
+        }
+        attachment?.Release(this);
+        program?.Release();
+    }
+}
+
+/// <summary>bpf_link_info (generic part).</summary>
+public sealed record LinkInfo(uint Id, LinkType Type, AttachType AttachType, uint ProgramId, bool Detached);

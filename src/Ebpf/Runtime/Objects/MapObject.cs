@@ -1,0 +1,158 @@
+using Ebpf.Abi;
+
+namespace Ebpf.Runtime.Objects;
+
+/// <summary>What BPF_MAP_CREATE receives (the lifecycle-relevant part; storage is built by Runtime/Maps).</summary>
+public sealed record MapDefinition(
+    MapType Type,
+    uint KeySize,
+    uint ValueSize,
+    uint MaxEntries,
+    MapFlags Flags = MapFlags.None,
+    string Name = "",
+    uint InnerMapId = 0);
+
+/// <summary>
+/// A map inside the runtime. Two counters, as the kernel keeps them (kernel-semantics.md §1.3):
+/// <see cref="KernelObject.ReferenceCount"/> counts every holder; <see cref="UserReferenceCount"/>
+/// counts only user space holders (handles and pins). When the user count drops to zero
+/// <see cref="UserReferencesReleased"/> runs — for a prog array that clears every slot, breaking
+/// prog → map → prog cycles — while the map itself may live on for the programs that use it.
+/// </summary>
+public sealed class MapObject : KernelObject
+{
+    private long _userRefs;
+    private readonly Lock _lock = new();
+    private List<Action<MapObject>>? _userReleaseHooks;
+
+    internal MapObject(BpfRuntime runtime, MapDefinition definition, BtfObject? btf, IDisposable? storage)
+        : base(runtime, ObjectKind.Map)
+    {
+        Definition = definition;
+        Btf = btf;
+        Storage = storage;
+        if (definition.Type == MapType.ProgArray)
+            ProgramSlots = new ProgramArraySlots(this, definition.MaxEntries);
+    }
+
+    private System.Runtime.InteropServices.GCHandle _handle;
+
+    public MapDefinition Definition { get; }
+
+    /// <summary>The map storage (Runtime/Maps), or null for prog arrays (slots live in <see cref="ProgramSlots"/>).</summary>
+    public Maps.BpfMapBase? Maps => Storage as Maps.BpfMapBase;
+
+    /// <summary>
+    /// What an lddw of this map puts in a register (the kernel's struct bpf_map *): an opaque handle
+    /// helpers turn back into the map with <see cref="FromNativeHandle"/>. Valid while the map lives.
+    /// </summary>
+    public nint NativeHandle
+    {
+        get
+        {
+            lock (_lock)
+            {
+                if (!_handle.IsAllocated)
+                    _handle = System.Runtime.InteropServices.GCHandle.Alloc(this, System.Runtime.InteropServices.GCHandleType.Normal);
+                return System.Runtime.InteropServices.GCHandle.ToIntPtr(_handle);
+            }
+        }
+    }
+
+    /// <summary>The map behind a register value produced by <see cref="NativeHandle"/>, or null when it is not one.</summary>
+    public static MapObject? FromNativeHandle(ulong handle)
+    {
+        if (handle == 0)
+            return null;
+        try
+        {
+            return System.Runtime.InteropServices.GCHandle.FromIntPtr((nint)handle).Target as MapObject;
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
+    public MapType Type => Definition.Type;
+    public string Name => Definition.Name;
+    public BtfObject? Btf { get; }
+
+    /// <summary>The map's storage (Runtime/Maps); disposed when the map is freed.</summary>
+    public IDisposable? Storage { get; internal set; }
+
+    /// <summary>Slots of a BPF_MAP_TYPE_PROG_ARRAY (each holds a program reference); null for other types.</summary>
+    public ProgramArraySlots? ProgramSlots { get; }
+
+    /// <summary>BPF_MAP_FREEZE done: user space can no longer write.</summary>
+    public bool IsFrozen { get; private set; }
+
+    public long UserReferenceCount => Interlocked.Read(ref _userRefs);
+
+    /// <summary>Runs when the user reference count reaches zero (the kernel's map_release_uref).</summary>
+    public event Action<MapObject> UserReferencesReleased
+    {
+        add { lock (_lock) (_userReleaseHooks ??= new()).Add(value); }
+        remove { lock (_lock) _userReleaseHooks?.Remove(value); }
+    }
+
+    /// <summary>BPF_MAP_FREEZE: EBUSY if already frozen.</summary>
+    public void Freeze()
+    {
+        lock (_lock)
+        {
+            if (IsFrozen)
+                throw new BpfException(Errno.EBUSY, $"map {Id} ('{Name}') is already frozen");
+            IsFrozen = true;
+        }
+    }
+
+    /// <summary>A user reference: refcnt and usercnt (handles, pins, GET_FD_BY_ID).</summary>
+    internal void AcquireUser()
+    {
+        Acquire();
+        Interlocked.Increment(ref _userRefs);
+    }
+
+    internal bool TryAcquireUser()
+    {
+        if (!TryAcquire())
+            return false;
+        Interlocked.Increment(ref _userRefs);
+        return true;
+    }
+
+    internal void ReleaseUser()
+    {
+        if (Interlocked.Decrement(ref _userRefs) == 0)
+        {
+            ProgramSlots?.Clear();
+            Action<MapObject>[] hooks;
+            lock (_lock) hooks = _userReleaseHooks?.ToArray() ?? [];
+            foreach (var hook in hooks)
+                hook(this);
+        }
+        Release();
+    }
+
+    /// <summary>Creation: the creator's reference is a user reference (the fd BPF_MAP_CREATE returns).</summary>
+    internal void MarkCreatorIsUser() => Interlocked.Increment(ref _userRefs);
+
+    public MapInfo GetInfo() => new(
+        Id, Type, Name, Definition.KeySize, Definition.ValueSize, Definition.MaxEntries, Definition.Flags,
+        Btf?.Id ?? 0, IsFrozen);
+
+    protected override void OnFree()
+    {
+        ProgramSlots?.Clear();
+        Storage?.Dispose();
+        Btf?.Release();
+        lock (_lock)
+            if (_handle.IsAllocated)
+                _handle.Free();
+    }
+}
+
+/// <summary>bpf_map_info (the fields bpftool shows).</summary>
+public sealed record MapInfo(
+    uint Id, MapType Type, string Name, uint KeySize, uint ValueSize, uint MaxEntries, MapFlags Flags,
+    uint BtfId, bool Frozen);

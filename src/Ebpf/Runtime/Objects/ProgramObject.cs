@@ -1,0 +1,112 @@
+using System.Security.Cryptography;
+using Ebpf.Abi;
+using Ebpf.Isa;
+
+namespace Ebpf.Runtime.Objects;
+
+/// <summary>What BPF_PROG_LOAD receives, reduced to what the runtime needs.</summary>
+public sealed record ProgramDefinition(
+    ProgramType Type,
+    IReadOnlyList<Instruction> Instructions,
+    string Name = "",
+    string License = "GPL",
+    AttachType ExpectedAttachType = default,
+    uint Flags = 0);
+
+/// <summary>
+/// A loaded program. It holds a reference on every map in <see cref="UsedMaps"/> (refcnt only,
+/// not usercnt) and on its BTF; both are dropped when the program is freed (§1.3).
+/// </summary>
+public sealed class ProgramObject : KernelObject
+{
+    private readonly List<MapObject> _usedMaps;
+    private readonly Lock _lock = new();
+
+    internal ProgramObject(BpfRuntime runtime, ProgramDefinition definition, List<MapObject> usedMaps, BtfObject? btf)
+        : base(runtime, ObjectKind.Program)
+    {
+        Definition = definition;
+        Instructions = definition.Instructions.ToArray();
+        _usedMaps = usedMaps;
+        Btf = btf;
+        Tag = ComputeTag(Instructions);
+        LoadTime = DateTimeOffset.UtcNow;
+    }
+
+    public ProgramDefinition Definition { get; }
+    public ProgramType Type => Definition.Type;
+    public AttachType ExpectedAttachType => Definition.ExpectedAttachType;
+    public string Name => Definition.Name;
+    /// <summary>The instructions as the runtime executes them ("xlated").</summary>
+    public Instruction[] Instructions { get; internal set; }
+    public BtfObject? Btf { get; }
+    /// <summary>The kernel's prog tag: first 8 bytes of SHA-256 (Linux 6.18) over the instructions, map references zeroed.</summary>
+    public byte[] Tag { get; }
+    public DateTimeOffset LoadTime { get; }
+    /// <summary>Executable form chosen by the runtime (interpreter program, JIT delegate …).</summary>
+    public object? Executable { get; internal set; }
+    /// <summary>Per-type context description (Runtime/ProgramTypes).</summary>
+    public ProgramTypes.ProgramTypeInfo TypeInfo => ProgramTypes.ProgramTypeInfo.Get(Type);
+
+    public IReadOnlyList<MapObject> UsedMaps
+    {
+        get { lock (_lock) return _usedMaps.ToArray(); }
+    }
+
+    /// <summary>BPF_PROG_BIND_MAP: the program keeps the map alive; binding twice is a no-op.</summary>
+    public void BindMap(MapObject map)
+    {
+        lock (_lock)
+        {
+            if (_usedMaps.Contains(map))
+                return;
+            map.Acquire();
+            _usedMaps.Add(map);
+        }
+    }
+
+    public ProgramInfo GetInfo() => new(
+        Id, Type, Name, Convert.ToHexStringLower(Tag), UsedMaps.Select(m => m.Id).ToArray(),
+        Btf?.Id ?? 0, LoadTime, (uint)(Instructions.Length * Instruction.Size), Definition.License == "GPL" || Definition.License.Contains("GPL"));
+
+    protected override void OnFree()
+    {
+        MapObject[] maps;
+        lock (_lock)
+        {
+            maps = _usedMaps.ToArray();
+            _usedMaps.Clear();
+        }
+        foreach (var map in maps)
+            map.Release();
+        Btf?.Release();
+        (Executable as IDisposable)?.Dispose();
+    }
+
+    /// <summary>bpf_prog_calc_tag: ld_imm64 of a map (src 1/2, and the index forms 5/6 as 1/2) has both imm halves zeroed first.</summary>
+    internal static byte[] ComputeTag(ReadOnlySpan<Instruction> instructions)
+    {
+        var bytes = new byte[instructions.Length * Instruction.Size];
+        for (int i = 0; i < instructions.Length; i++)
+        {
+            var insn = instructions[i];
+            bool mapLoad = insn.IsLoadImm64 && insn.Src is 1 or 2 or 5 or 6 && i + 1 < instructions.Length;
+            // libbpf hands the kernel src=1/2 with fds; the index forms (5/6) hash as those.
+            var hashed = mapLoad ? insn.WithImm(0).WithSrc(insn.Src switch { 5 => 1, 6 => 2, _ => insn.Src }) : insn;
+            ulong raw = hashed.ToRaw();
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(i * 8), raw);
+            if (mapLoad)
+            {
+                i++;
+                System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(i * 8), instructions[i].WithImm(0).ToRaw());
+            }
+        }
+        // 6.18 hashes with SHA-256 (the program digest also used for signing); older kernels used SHA-1.
+        return SHA256.HashData(bytes)[..8];
+    }
+}
+
+/// <summary>bpf_prog_info (the fields bpftool shows).</summary>
+public sealed record ProgramInfo(
+    uint Id, ProgramType Type, string Name, string Tag, uint[] MapIds, uint BtfId, DateTimeOffset LoadTime,
+    uint XlatedSize, bool GplCompatible);

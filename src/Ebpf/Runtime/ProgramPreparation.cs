@@ -1,0 +1,86 @@
+using Ebpf.Execution;
+using Ebpf.Isa;
+using Ebpf.Runtime.Objects;
+
+namespace Ebpf.Runtime;
+
+/// <summary>
+/// Turns a loaded program's instructions into something the interpreter runs: map references
+/// (lddw src=1 map id, src=2 map id + value offset, src=5 map index, src=6 map index + value offset)
+/// become 64-bit immediates — the map's native handle or the address of its value — exactly where
+/// the kernel's resolve_pseudo_ldimm64 puts struct bpf_map * and value addresses; then the
+/// interpreter is created with the runtime's helper table.
+/// </summary>
+internal static unsafe class ProgramPreparation
+{
+    public static Instruction[] ResolveMapReferences(BpfRuntime runtime, ProgramObject program, Instruction[] insns, IReadOnlyList<MapObject> indexed)
+    {
+        var output = (Instruction[])insns.Clone();
+        for (int pc = 0; pc < output.Length; pc++)
+        {
+            var insn = output[pc];
+            if (!insn.IsLoadImm64)
+                continue;
+            if (pc + 1 >= output.Length)
+                throw new BpfException(Errno.EINVAL, $"program {program.Name}: insn {pc}: lddw without its second half");
+            byte src = insn.Src;
+            if (src is not (1 or 2 or 5 or 6))
+            {
+                pc++;
+                continue;
+            }
+            MapObject map;
+            if (src is 5 or 6)
+            {
+                if ((uint)insn.Imm >= (uint)indexed.Count)
+                    throw new BpfException(Errno.EINVAL, $"program {program.Name}: insn {pc}: map index {insn.Imm} out of range ({indexed.Count} maps)");
+                map = indexed[insn.Imm];
+            }
+            else
+            {
+                map = runtime.FindObject(ObjectKind.Map, (uint)insn.Imm) as MapObject
+                    ?? throw new BpfException(Errno.EBADF, $"program {program.Name}: insn {pc}: no map with id {insn.Imm}");
+                program.BindMap(map);
+            }
+            ulong value;
+            if (src is 1 or 5)
+                value = (ulong)map.NativeHandle;
+            else
+            {
+                uint offset = (uint)output[pc + 1].Imm;
+                value = ValueAddress(map, offset, program.Name, pc);
+            }
+            output[pc] = new Instruction(insn.Opcode, insn.Dst, 0, insn.Offset, (int)(uint)value);
+            output[pc + 1] = new Instruction(output[pc + 1].Opcode, 0, 0, 0, (int)(uint)(value >> 32));
+            pc++;
+        }
+        return output;
+    }
+
+    /// <summary>map_direct_value_addr: arrays only, offset inside the first value.</summary>
+    private static ulong ValueAddress(MapObject map, uint offset, string name, int pc)
+    {
+        if (map.Maps is not Maps.ArrayMap array || map.Type != Abi.MapType.Array)
+            throw new BpfException(Errno.EINVAL, $"program {name}: insn {pc}: direct value access needs an array map ('{map.Name}' is {map.Type})");
+        if (offset >= map.Definition.ValueSize)
+            throw new BpfException(Errno.EINVAL, $"program {name}: insn {pc}: value offset {offset} >= value_size {map.Definition.ValueSize} of '{map.Name}'");
+        uint key = 0;
+        return (ulong)array.ProgramLookup((byte*)&key, 0) + offset;
+    }
+
+    public static HelperTable BuildHelperTable(BpfRuntime runtime)
+    {
+        var table = new HelperTable();
+        foreach (var entry in runtime.Helpers.All)
+            table.Register(entry.Id, new Execution.HelperFunction(entry.Function), "bpf_" + entry.Name);
+        return table;
+    }
+}
+
+/// <summary>The executable form of a program: the checked interpreter plus the memory it may always touch.</summary>
+internal sealed class PreparedProgram(Interpreter interpreter, MemoryRegion[] staticRegions)
+{
+    public Interpreter Interpreter { get; } = interpreter;
+    /// <summary>Global data (array values) the program addresses directly.</summary>
+    public MemoryRegion[] StaticRegions { get; } = staticRegions;
+}

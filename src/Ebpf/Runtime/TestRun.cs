@@ -1,0 +1,207 @@
+using System.Diagnostics;
+using Ebpf.Abi;
+using Ebpf.Runtime.Helpers;
+using Ebpf.Runtime.Objects;
+using Ebpf.Runtime.ProgramTypes;
+
+namespace Ebpf.Runtime;
+
+/// <summary>
+/// The inputs of BPF_PROG_TEST_RUN (bpf_attr.test). A null buffer is "not given": a null
+/// <see cref="DataSizeOut"/> means no data_out buffer, 0 means "copy the whole result" (the kernel's
+/// retained old behaviour); a null <see cref="ContextSizeOut"/> means no ctx_out.
+/// </summary>
+public sealed record TestRunOptions
+{
+    public byte[]? DataIn { get; init; }
+    public int? DataSizeOut { get; init; }
+    public byte[]? ContextIn { get; init; }
+    public int? ContextSizeOut { get; init; }
+    public uint Repeat { get; init; }
+    public uint Flags { get; init; }
+    public uint Cpu { get; init; }
+    public uint BatchSize { get; init; }
+}
+
+/// <summary>
+/// What BPF_PROG_TEST_RUN returns. <see cref="Error"/> is ENOSPC when data_out or ctx_out was too
+/// small (the kernel still fills in retval, duration and the full sizes); otherwise None.
+/// </summary>
+public sealed record TestRunResult(
+    uint ReturnValue, uint Duration, byte[]? DataOut, int DataSizeOut, byte[]? ContextOut, int ContextSizeOut, Errno Error);
+
+/// <summary>BPF_PROG_TEST_RUN (program-types.md §3) over the runtime's executor.</summary>
+public sealed partial class BpfRuntime
+{
+    public const uint TestSkbChecksumComplete = 4;
+    public const uint TestXdpLiveFrames = 2;
+    public const uint TestRunOnCpu = 1;
+
+    /// <summary>The runtime's network devices (loopback always present).</summary>
+    public NetDevices Devices { get; } = new();
+
+    /// <summary>Runs a program once or <c>Repeat</c> times on a context built as the kernel builds it.</summary>
+    public TestRunResult TestRun(BpfProgram program, TestRunOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var prog = program.Program;
+        var type = prog.TypeInfo;
+        if (type.TestRun == TestRunKind.None)
+            throw new BpfException(Errno.ENOTSUPP, $"program type {prog.Type} has no test_run");
+        var executor = Executor ?? throw new BpfException(Errno.ENOTSUPP, "no program executor is installed in this runtime");
+        return type.TestRun switch
+        {
+            TestRunKind.Xdp => RunXdp(prog, type, executor, options),
+            TestRunKind.Skb => RunSkb(prog, type, executor, options),
+            TestRunKind.RawTracepoint => RunRawTracepoint(prog, executor, options),
+            TestRunKind.Syscall => RunSyscall(prog, executor, options),
+            _ => throw new BpfException(Errno.ENOTSUPP, $"program type {prog.Type} has no test_run"),
+        };
+    }
+
+    /// <summary>bpf_ctx_init: no ctx unless ctx_in or ctx_out; bytes of ctx_in beyond max_size must be zero (E2BIG).</summary>
+    private static byte[]? InitContext(TestRunOptions o, int maxSize)
+    {
+        if (o.ContextIn is null && o.ContextSizeOut is null)
+            return null;
+        var ctx = new byte[maxSize];
+        if (o.ContextIn is { } input)
+        {
+            for (int i = maxSize; i < input.Length; i++)
+                if (input[i] != 0)
+                    throw new BpfException(Errno.E2BIG, $"ctx_in byte {i} is beyond sizeof(ctx) = {maxSize} and not zero");
+            input.AsSpan(0, Math.Min(input.Length, maxSize)).CopyTo(ctx);
+        }
+        return ctx;
+    }
+
+    /// <summary>bpf_test_run's loop: same ctx every iteration, retval of the last run, average duration.</summary>
+    private (uint RetVal, uint Duration) Loop(ProgramObject prog, IProgramExecutor executor, nint ctx, object? packet, uint repeat)
+    {
+        if (repeat == 0)
+            repeat = 1;
+        uint retval = 0;
+        long start = Stopwatch.GetTimestamp();
+        var invocation = new HelperInvocation(this, prog, ctx) { PacketState = packet };
+        for (uint i = 0; i < repeat; i++)
+        {
+            invocation.TailCallCount = 0;
+            using (invocation.Enter())
+                retval = (uint)executor.Run(prog, ctx);
+        }
+        double ns = Stopwatch.GetElapsedTime(start).TotalNanoseconds / repeat;
+        return (retval, (uint)Math.Min(ns, uint.MaxValue));
+    }
+
+    /// <summary>bpf_test_finish + bpf_ctx_finish.</summary>
+    private static TestRunResult Finish(TestRunOptions o, uint retval, uint duration, byte[] data, byte[]? ctx, Func<int, byte[]>? enospcLayout = null)
+    {
+        Errno error = Errno.None;
+        byte[]? dataOut = null;
+        if (o.DataSizeOut is { } limit)
+        {
+            if (limit < 0)
+                throw new BpfException(Errno.EINVAL, "data_size_out is negative");
+            int copy = data.Length;
+            if (limit != 0 && data.Length > limit)
+            {
+                copy = limit;
+                error = Errno.ENOSPC;
+            }
+            dataOut = enospcLayout is not null && copy < data.Length ? enospcLayout(copy) : data.AsSpan(0, copy).ToArray();
+        }
+        byte[]? ctxOut = null;
+        int ctxSize = ctx?.Length ?? 0;
+        if (error == Errno.None && ctx is not null && o.ContextSizeOut is { } ctxLimit)
+        {
+            if (ctxLimit < ctx.Length)
+            {
+                ctxOut = ctx.AsSpan(0, Math.Max(0, ctxLimit)).ToArray();
+                error = Errno.ENOSPC;
+            }
+            else
+                ctxOut = ctx;
+        }
+        return new TestRunResult(retval, duration, dataOut, data.Length, ctxOut, ctxSize, error);
+    }
+
+    private TestRunResult RunXdp(ProgramObject prog, ProgramTypeInfo type, IProgramExecutor executor, TestRunOptions o)
+    {
+        if (prog.ExpectedAttachType is AttachType.XdpDevmap or AttachType.XdpCpumap)
+            throw new BpfException(Errno.EINVAL, "test_run of devmap/cpumap XDP programs is not supported");
+        if ((o.Flags & ~TestXdpLiveFrames) != 0)
+            throw new BpfException(Errno.EINVAL, $"flags 0x{o.Flags:x} not supported for XDP test_run");
+        if ((o.Flags & TestXdpLiveFrames) != 0)
+        {
+            if (o.BatchSize > 256)
+                throw new BpfException(Errno.E2BIG, $"batch_size {o.BatchSize} > 256");
+            throw new BpfException(Errno.EOPNOTSUPP, "BPF_F_TEST_XDP_LIVE_FRAMES needs a device model this runtime does not have yet");
+        }
+        if (o.BatchSize != 0)
+            throw new BpfException(Errno.EINVAL, "batch_size is only valid with BPF_F_TEST_XDP_LIVE_FRAMES");
+        var ctxIn = InitContext(o, ProgramTypeInfo.XdpMdUserSize);
+        using var xdp = XdpContext.Build(o.DataIn ?? [], ctxIn ?? [], ctxIn is not null, Devices);
+        var (retval, duration) = Loop(prog, executor, xdp.ContextPointer, xdp, o.Repeat);
+        var data = xdp.Output();
+        int frags = xdp.FragsSize;
+        byte[]? ctxOut = null;
+        if (ctxIn is not null)
+        {
+            ctxOut = xdp.ContextOutput();
+            // ingress_ifindex/rx_queue_index are reported as given in ctx_in.
+            ctxIn.AsSpan(12, 8).CopyTo(ctxOut.AsSpan(12));
+        }
+        if (frags > 0 && o.DataSizeOut is { } limit && limit != 0 && limit < data.Length)
+        {
+            if (limit < frags)
+                throw new BpfException(Errno.ENOSPC, $"data_size_out {limit} cannot hold the {frags} frag bytes");
+            // Linear prefix first, then all frags (not a prefix of the packet: the kernel's layout).
+            return Finish(o, retval, duration, data, ctxOut, copy =>
+                data.AsSpan(0, copy - frags).ToArray().Concat(data.AsSpan(data.Length - frags).ToArray()).ToArray());
+        }
+        return Finish(o, retval, duration, data, ctxOut);
+    }
+
+    private TestRunResult RunSkb(ProgramObject prog, ProgramTypeInfo type, IProgramExecutor executor, TestRunOptions o)
+    {
+        if ((o.Flags & ~TestSkbChecksumComplete) != 0)
+            throw new BpfException(Errno.EINVAL, $"flags 0x{o.Flags:x} not supported for skb test_run");
+        if (o.Cpu != 0 || o.BatchSize != 0)
+            throw new BpfException(Errno.EINVAL, "cpu and batch_size must be 0 for skb test_run");
+        var ctxIn = InitContext(o, ProgramTypeInfo.SkBuffUserSize);
+        using var skb = SkbContext.Build(type, o.DataIn ?? [], ctxIn, ctxIn is not null, o.Flags, Devices);
+        var (retval, duration) = Loop(prog, executor, skb.ContextPointer, skb, o.Repeat);
+        return Finish(o, retval, duration, skb.Output(), ctxIn is null ? null : skb.ContextOutput());
+    }
+
+    private unsafe TestRunResult RunRawTracepoint(ProgramObject prog, IProgramExecutor executor, TestRunOptions o)
+    {
+        if (o.DataIn is not null || o.DataSizeOut is not null || o.ContextSizeOut is not null || o.Repeat != 0 || o.BatchSize != 0)
+            throw new BpfException(Errno.EINVAL, "raw_tracepoint test_run takes only ctx_in");
+        int size = o.ContextIn?.Length ?? 0;
+        if (size > 96)
+            throw new BpfException(Errno.EINVAL, $"ctx_size_in {size} > 96 (12 u64 arguments)");
+        if (o.Cpu != 0 && (o.Flags & TestRunOnCpu) == 0)
+            throw new BpfException(Errno.EINVAL, "cpu given without BPF_F_TEST_RUN_ON_CPU");
+        if ((o.Flags & TestRunOnCpu) != 0 && o.Cpu >= (uint)Environment.ProcessorCount)
+            throw new BpfException(Errno.ENXIO, $"cpu {o.Cpu} does not exist");
+        using var block = new NativeBlock(Math.Max(size, 8));
+        o.ContextIn?.CopyTo(block.Span);
+        var (retval, _) = Loop(prog, executor, block.Pointer, null, 1);
+        return new TestRunResult(retval, 0, null, 0, null, 0, Errno.None);
+    }
+
+    private TestRunResult RunSyscall(ProgramObject prog, IProgramExecutor executor, TestRunOptions o)
+    {
+        if (o.DataIn is not null || o.DataSizeOut is not null || o.ContextSizeOut is not null || o.Repeat != 0 || o.Flags != 0 || o.BatchSize != 0)
+            throw new BpfException(Errno.EINVAL, "syscall test_run takes only ctx_in");
+        int size = o.ContextIn?.Length ?? 0;
+        if (size > ushort.MaxValue)
+            throw new BpfException(Errno.EINVAL, $"ctx_size_in {size} > 65535");
+        using var block = new NativeBlock(Math.Max(size, 8));
+        o.ContextIn?.CopyTo(block.Span);
+        var (retval, _) = Loop(prog, executor, size == 0 ? 0 : block.Pointer, null, 1);
+        // The kernel copies the (possibly modified) ctx back into ctx_in; we hand it back as ContextOut.
+        return new TestRunResult(retval, 0, null, 0, size == 0 ? null : block.Span[..size].ToArray(), size, Errno.None);
+    }
+}

@@ -1,0 +1,81 @@
+using Ebpf.Abi;
+using Ebpf.Isa;
+using Ebpf.Runtime;
+using Ebpf.Runtime.Objects;
+using static Ebpf.Isa.Instruction;
+
+namespace Ebpf.Tests.Runtime;
+
+public class TailCallLimitTests
+{
+    /// <summary>A program that bumps a global counter and tail-calls slot 0 of its prog array.</summary>
+    private static Instruction[] SelfTailCaller()
+    {
+        var (v1, v2) = LoadImm64(7, 0, LoadImm64Source.MapIndexValue);   // &counter (map #0, offset 0)
+        var (j1, j2) = LoadImm64(2, 1, LoadImm64Source.MapIndex);        // prog array (map #1)
+        return
+        [
+            Mov64Reg(6, 1),
+            v1, v2,
+            LoadMem(AccessSize.DoubleWord, 8, 7, 0),
+            Alu64(AluOperation.Add, 8, 1),
+            StoreMem(AccessSize.DoubleWord, 7, 8, 0),
+            Mov64Reg(1, 6),
+            j1, j2,
+            Mov64(3, 0),
+            CallHelper(12),
+            Mov64(0, 42),
+            Exit(),
+        ];
+    }
+
+    [Fact]
+    public void Chain_stops_after_33_tail_calls_and_falls_through()
+    {
+        var rt = new BpfRuntime();
+        using var counter = rt.CreateMap(new MapDefinition(MapType.Array, 4, 8, 1, Name: "counter"));
+        using var jmp = rt.CreateMap(new MapDefinition(MapType.ProgArray, 4, 4, 1, Name: "jmp"));
+        using var prog = rt.LoadProgram(new ProgramDefinition(ProgramType.Xdp, SelfTailCaller(), "self"), [counter, jmp]);
+        jmp.Map.ProgramSlots!.Set(0, prog.Program);
+        var r = rt.TestRun(prog, new TestRunOptions { DataIn = new byte[64] });
+        Assert.Equal(42u, r.ReturnValue);
+        var value = new byte[8];
+        counter.Map.Maps!.Lookup(new byte[4], value);
+        Assert.Equal(34ul, BitConverter.ToUInt64(value)); // the first run + MAX_TAIL_CALL_CNT (33)
+        // The slot holds the program: a prog -> map -> prog cycle that the user-reference drop breaks.
+        var progObj = prog.Program;
+        prog.Dispose();
+        Assert.False(progObj.IsFreed);
+        jmp.Dispose();
+        Assert.True(progObj.IsFreed);
+    }
+
+    [Fact]
+    public void Tail_call_to_another_program_type_falls_through()
+    {
+        var rt = new BpfRuntime();
+        using var counter = rt.CreateMap(new MapDefinition(MapType.Array, 4, 8, 1, Name: "counter"));
+        using var jmp = rt.CreateMap(new MapDefinition(MapType.ProgArray, 4, 4, 1, Name: "jmp"));
+        using var xdp = rt.LoadProgram(new ProgramDefinition(ProgramType.Xdp, SelfTailCaller(), "x"), [counter, jmp]);
+        using var tc = rt.LoadProgram(new ProgramDefinition(ProgramType.SchedCls, SelfTailCaller(), "t"), [counter, jmp]);
+        jmp.Map.ProgramSlots!.Set(0, xdp.Program);
+        // tc -> slot 0 holds an XDP program: not compatible, so tc continues and returns 42 after one count.
+        var frame = new byte[64];
+        frame[12] = 0x12;
+        Assert.Equal(42u, rt.TestRun(tc, new TestRunOptions { DataIn = frame }).ReturnValue);
+        var value = new byte[8];
+        counter.Map.Maps!.Lookup(new byte[4], value);
+        Assert.Equal(1ul, BitConverter.ToUInt64(value));
+    }
+
+    [Fact]
+    public void Bad_map_reference_fails_load_and_releases_maps()
+    {
+        var rt = new BpfRuntime();
+        using var counter = rt.CreateMap(new MapDefinition(MapType.Array, 4, 8, 1, Name: "counter"));
+        var e = Assert.Throws<BpfException>(() => rt.LoadProgram(new ProgramDefinition(ProgramType.Xdp, SelfTailCaller(), "self"), [counter]));
+        Assert.Equal(Errno.EINVAL, e.Errno); // map #1 missing
+        Assert.Empty(rt.GetIds(ObjectKind.Program));
+        Assert.Equal(1, counter.Map.ReferenceCount);
+    }
+}
