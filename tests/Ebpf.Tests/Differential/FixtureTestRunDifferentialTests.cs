@@ -87,9 +87,10 @@ public class FixtureTestRunDifferentialTests(ITestOutputHelper output)
             Assert.Equal(expected.OrderBy(e => e.Key), actual.OrderBy(e => e.Key));
             compared.Add($"{name} ({expected.Count} entries)");
         }
-        // Inner maps created from a map-in-map's initial slots are compared through the outer's spec names.
         output.WriteLine($"{fixture} {program}: {n} packets, retval and data_out equal; maps equal: {string.Join(", ", compared)}");
-        Assert.NotEmpty(compared);
+        // socket_filter has no maps and ringbuf only a ring buffer: for them the comparison is retval and data_out.
+        if (fixture.Contains("packet_stats", StringComparison.Ordinal) || fixture.Contains("xdp_count", StringComparison.Ordinal))
+            Assert.NotEmpty(compared);
     }
 
     private static Dictionary<string, string> Dump(Ebpf.Runtime.Maps.BpfMapBase map)
