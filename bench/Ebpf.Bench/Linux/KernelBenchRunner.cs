@@ -46,36 +46,20 @@ public static class KernelBenchRunner
     public static KernelBenchResult Run(string name, ReadOnlyMemory<Instruction> instructions, byte[] input, KernelBenchOptions? options = null)
     {
         options ??= new KernelBenchOptions();
-        var sw = Stopwatch.StartNew();
-        using var program = KernelProgram.Load(new ProgramLoadOptions
-        {
-            Type = options.Type,
-            Instructions = instructions,
-            Name = name,
-            LogLevel = VerifierLogLevel.Stats | VerifierLogLevel.Level1,
-        });
-        double loadMs = sw.Elapsed.TotalMilliseconds;
-        string stats = string.Join("; ", (program.VerifierLog ?? "").Split('\n', StringSplitOptions.RemoveEmptyEntries));
-
-        uint repeat = options.Repeat == 0 ? Calibrate(program, input, options.TargetRoundMs) : options.Repeat;
+        using var session = KernelBenchSession.Load(name, instructions, input, options);
+        session.RunRound(); // warm-up
         var rounds = new List<uint>();
-        uint retval = 0;
-        for (int r = -1; r < options.Rounds; r++) // round -1 warms up
-        {
-            var result = program.TestRun(new TestRunOptions { Data = input, Repeat = repeat });
-            retval = result.ReturnValue;
-            if (r >= 0)
-                rounds.Add(result.DurationNs);
-        }
+        for (int r = 0; r < options.Rounds; r++)
+            rounds.Add(session.RunRound());
         var sorted = rounds.Order().ToArray();
         double median = sorted.Length % 2 == 1
             ? sorted[sorted.Length / 2]
             : (sorted[sorted.Length / 2 - 1] + (double)sorted[sorted.Length / 2]) / 2;
-        return new KernelBenchResult(name, retval, median, sorted[0], rounds, repeat, loadMs, stats);
+        return new KernelBenchResult(name, session.ReturnValue, median, sorted[0], rounds, session.Repeat, session.LoadMs, session.VerifierStats);
     }
 
     /// <summary>Grows repeat ×4 until one call spends ≥ 1/10 of the target in the kernel, then scales to the target.</summary>
-    private static uint Calibrate(KernelProgram program, byte[] input, double targetMs)
+    internal static uint Calibrate(KernelProgram program, byte[] input, double targetMs)
     {
         uint n = 16;
         while (true)
@@ -90,4 +74,64 @@ public static class KernelBenchRunner
             n *= 4;
         }
     }
+}
+
+/// <summary>
+/// A program loaded into the kernel with a calibrated repeat, timed one round at a time, so that a
+/// cross-engine suite can interleave kernel rounds with its own.
+/// </summary>
+public sealed class KernelBenchSession : IDisposable
+{
+    private readonly KernelProgram _program;
+    private readonly byte[] _input;
+
+    public uint Repeat { get; }
+    public double LoadMs { get; }
+    public string VerifierStats { get; }
+    /// <summary>The return value of the latest round.</summary>
+    public uint ReturnValue { get; private set; }
+
+    private KernelBenchSession(KernelProgram program, byte[] input, uint repeat, double loadMs, string stats)
+    {
+        _program = program;
+        _input = input;
+        Repeat = repeat;
+        LoadMs = loadMs;
+        VerifierStats = stats;
+    }
+
+    public static KernelBenchSession Load(string name, ReadOnlyMemory<Instruction> instructions, byte[] input, KernelBenchOptions? options = null)
+    {
+        options ??= new KernelBenchOptions();
+        var sw = Stopwatch.StartNew();
+        var program = KernelProgram.Load(new ProgramLoadOptions
+        {
+            Type = options.Type,
+            Instructions = instructions,
+            Name = name,
+            LogLevel = VerifierLogLevel.Stats | VerifierLogLevel.Level1,
+        });
+        try
+        {
+            double loadMs = sw.Elapsed.TotalMilliseconds;
+            string stats = string.Join("; ", (program.VerifierLog ?? "").Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            uint repeat = options.Repeat == 0 ? KernelBenchRunner.Calibrate(program, input, options.TargetRoundMs) : options.Repeat;
+            return new KernelBenchSession(program, input, repeat, loadMs, stats);
+        }
+        catch
+        {
+            program.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>One BPF_PROG_TEST_RUN with <see cref="Repeat"/>: the kernel's mean ns per run.</summary>
+    public uint RunRound()
+    {
+        var result = _program.TestRun(new TestRunOptions { Data = _input, Repeat = Repeat });
+        ReturnValue = result.ReturnValue;
+        return result.DurationNs;
+    }
+
+    public void Dispose() => _program.Dispose();
 }

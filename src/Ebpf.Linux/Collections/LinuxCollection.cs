@@ -147,9 +147,11 @@ public sealed class LinuxCollection : IDisposable
             uint keyType = ms.IsGlobalData ? 0 : ms.KeyTypeId;
             uint valueType = ms.IsGlobalData ? ms.BtfTypeId : ms.ValueTypeId;
             bool withBtf = btf is not null && Btf is not null && valueType != 0;
+            // As libbpf: a perf event array declared without max_entries gets one slot per possible CPU.
+            uint maxEntries = ms.Type == MapType.PerfEventArray && ms.MaxEntries == 0 ? (uint)PossibleCpus.Count : ms.MaxEntries;
             var options = new MapCreateOptions
             {
-                Type = ms.Type, KeySize = ms.KeySize, ValueSize = ms.ValueSize, MaxEntries = ms.MaxEntries,
+                Type = ms.Type, KeySize = ms.KeySize, ValueSize = ms.ValueSize, MaxEntries = maxEntries,
                 Flags = ms.Flags, Name = ms.Name, NumaNode = ms.NumaNode, MapExtra = ms.MapExtra, InnerMap = inner,
                 Btf = withBtf ? Btf!.Fd : null, BtfKeyTypeId = withBtf ? keyType : 0, BtfValueTypeId = withBtf ? valueType : 0,
             };
@@ -162,7 +164,7 @@ public sealed class LinuxCollection : IDisposable
                 Warnings.Add($"map '{ms.Name}': created without BTF: {e.Message}");
                 return KernelMap.Create(new MapCreateOptions
                 {
-                    Type = ms.Type, KeySize = ms.KeySize, ValueSize = ms.ValueSize, MaxEntries = ms.MaxEntries,
+                    Type = ms.Type, KeySize = ms.KeySize, ValueSize = ms.ValueSize, MaxEntries = maxEntries,
                     Flags = ms.Flags, Name = ms.Name, NumaNode = ms.NumaNode, MapExtra = ms.MapExtra, InnerMap = inner,
                 });
             }
@@ -324,7 +326,10 @@ public sealed class LinuxCollection : IDisposable
             var map = _maps[ms.Name];
             foreach (var slot in ms.InitialSlots)
             {
-                var key = BitConverter.GetBytes(slot.Index);
+                // libbpf passes &(int)index: the kernel reads key_size bytes of it (little-endian low bytes).
+                var key = new byte[Math.Max(map.KeySize, 4)];
+                BinaryPrimitives.WriteUInt32LittleEndian(key, (uint)slot.Index);
+                key = key[..(int)map.KeySize];
                 if (ms.Type == MapType.ProgArray)
                 {
                     // A program that was not loaded (filtered out) leaves its slot empty, as in libbpf.
