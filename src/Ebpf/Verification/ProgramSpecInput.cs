@@ -26,6 +26,9 @@ public sealed class MapSpecInfo : IVerifierMapInfo
     public MapFlags Flags => _spec.Flags | (_spec.Freeze ? MapFlags.RdonlyProg : MapFlags.None);
     public bool Frozen => _spec.Freeze;
     public int SpinLockOffset { get; }
+    // .kconfig values are filled in by the loader later, so only .rodata-style global data is known now.
+    public ReadOnlyMemory<byte>? FrozenValue =>
+        _spec.Freeze && _spec.Origin == MapOrigin.GlobalData && _spec.InitialValue is { } v && v.Length == _spec.ValueSize ? v : null;
     public IVerifierMapInfo? InnerMap => _spec.InnerMap is null ? null : new MapSpecInfo(_spec.InnerMap, _btf);
 
     /// <summary>Byte offset of the first member whose type is <c>struct <paramref name="structName"/></c>, searching nested structs.</summary>

@@ -60,6 +60,9 @@ public interface IVerifierMapInfo
     int TimerOffset => -1;
     /// <summary>For array/hash of maps: the inner map template that lookups return.</summary>
     IVerifierMapInfo? InnerMap => null;
+    /// <summary>The constant contents of a frozen read-only array's single value (.rodata), or null when unknown.
+    /// Loads from it at a constant offset yield known scalars (the kernel's <c>bpf_map_direct_read</c>).</summary>
+    ReadOnlyMemory<byte>? FrozenValue => null;
 }
 
 /// <summary>A plain <see cref="IVerifierMapInfo"/> for callers without a map object (tests, tools).</summary>

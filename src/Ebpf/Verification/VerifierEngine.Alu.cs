@@ -142,7 +142,8 @@ internal sealed partial class VerifierEngine
     {
         if (d.IsPointer && s.IsPointer)
         {
-            if (op == AluOperation.Sub && _privileged && is64)
+            // adjust_reg_min_max_vals: with allow_ptr_leaks, pointer minus pointer (64- or 32-bit) is an unknown scalar.
+            if (op == AluOperation.Sub && _privileged)
             {
                 SetReg(dst, RegisterState.UnknownScalar());
                 return;

@@ -24,7 +24,8 @@ internal sealed partial class VerifierEngine
         [MapType.UserRingbuf] = [HelperId.UserRingbufDrain],
     };
 
-    private void CheckHelperCall(Instruction insn)
+    /// <returns>True when the call entered a callback (the next instruction is the callback's first).</returns>
+    private bool CheckHelperCall(Instruction insn)
     {
         int id = insn.Imm;
         if (!HelperNames.IsKnown(id))
@@ -39,7 +40,7 @@ internal sealed partial class VerifierEngine
             // Not modelled: arguments are unchecked and R0 is an unknown scalar (documented approximation).
             ClobberCallerSaved();
             SetReg(0, RegisterState.UnknownScalar());
-            return;
+            return false;
         }
         if (proto.GplOnly && !_input.GplCompatible)
             throw Fail("cannot call GPL-restricted function from non-GPL compatible program", Errno.EINVAL);
@@ -204,11 +205,12 @@ internal sealed partial class VerifierEngine
         if (callbackInsn >= 0)
         {
             StartCallback(callbackInsn, (HelperId)id, retMap, callbackCtx);
-            return;
+            return true;
         }
 
         ClobberCallerSaved();
         SetReg(0, ReturnValue(proto, retMap, retBound, allocSize, constKey));
+        return false;
     }
 
     private long _retBound = -1;

@@ -206,6 +206,22 @@ internal sealed partial class VerifierEngine
                 RegionAccess(regno, reg, off, size, (int)map.ValueSize, $"invalid access to map value, value_size={map.ValueSize} off={{0}} size={size}");
                 if (map.SpinLockOffset >= 0 && RangesOverlap(reg, off, size, map.SpinLockOffset, 4))
                     throw Fail("bpf_spin_lock cannot be accessed directly by load/store");
+                if (!write && reg.VarOff.IsConst && (map.Flags & MapFlags.RdonlyProg) != 0 && map.Frozen && map.FrozenValue is { } frozen)
+                {
+                    long at = (long)reg.VarOff.Value + off;
+                    if (at >= 0 && at + size <= frozen.Length)
+                    {
+                        var bytes = frozen.Span.Slice((int)at, size);
+                        ulong v = size switch
+                        {
+                            1 => bytes[0],
+                            2 => System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(bytes),
+                            4 => System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(bytes),
+                            _ => System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(bytes),
+                        };
+                        return RegisterState.ConstScalar(v);
+                    }
+                }
                 return LoadedFromMemory(size, write);
             }
             case RegisterType.MapKey:
@@ -283,6 +299,8 @@ internal sealed partial class VerifierEngine
             ContextValueKind.FlowKeys => RegisterState.Pointer(RegisterType.FlowKeys),
             ContextValueKind.TpBuffer => RegisterState.Pointer(RegisterType.TpBuffer),
             ContextValueKind.BtfId => RegisterState.Pointer(RegisterType.BtfId),
+            ContextValueKind.Socket => RegisterState.Pointer(RegisterType.Socket),
+            ContextValueKind.SocketOrNull => NullablePointer(RegisterType.Socket),
             _ => RegisterState.UnknownOfSize(size),
         };
     }

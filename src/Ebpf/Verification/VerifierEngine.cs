@@ -264,8 +264,8 @@ internal sealed partial class VerifierEngine
                 if (insn.Src == (byte)CallSource.Local) { CheckLocalCall(insn); return Flow.Continue; }
                 if (insn.Src == (byte)CallSource.Kfunc) throw Fail("calling kernel function is not supported without BTF", Errno.EINVAL);
                 if (insn.Dst != 0 || insn.Offset != 0 || insn.Src != 0) throw Fail("BPF_CALL uses reserved fields", Errno.EINVAL);
-                CheckHelperCall(insn);
-                _insnIdx++;
+                // A callback-taking helper moves to the callback's first instruction itself.
+                if (!CheckHelperCall(insn)) _insnIdx++;
                 return Flow.Continue;
             case JumpOperation.Exit:
                 if (insn.Opcode != Opcodes.Exit || insn.Dst != 0 || insn.Src != 0 || insn.Offset != 0 || insn.Imm != 0)

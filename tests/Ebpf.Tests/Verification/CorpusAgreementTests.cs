@@ -4,19 +4,22 @@ using Ebpf.Verification;
 namespace Ebpf.Tests.Verification;
 
 /// <summary>
-/// Runs the verifier over every corpus program the kernel either accepted or rejected
-/// (corpus/kernel_verdicts.tsv) and measures how often the verdicts agree. The floor only ratchets up.
+/// Runs the verifier over every corpus program the kernel either accepted or rejected (corpus/kernel_verdicts.tsv),
+/// except the rows the corpus README calls environmental, and measures how often the verdicts agree and how the
+/// processed-instruction counts compare. The floor only ratchets up; a false accept always fails.
 /// </summary>
 public class CorpusAgreementTests(ITestOutputHelper output)
 {
-    /// <summary>Agreement reached when this test was written; raise it as the verifier improves.</summary>
-    private const double AgreementFloor = 0.93;
+    /// <summary>Agreement over every non-environmental row reached when this floor was set (453/550 = 82.4% at a 60k budget,
+    /// all 97 disagreements false rejects: 96 budget exhaustions on large cilium programs, 1 legacy map-in-map);
+    /// raise it as pruning improves.</summary>
+    private const double AgreementFloor = 0.82;
 
-    /// <summary>Programs whose kernel run processed more instructions than this are not attempted yet.</summary>
-    private const int MaxKernelProcessed = 4000;
-
-    /// <summary>Per-program budget of processed instructions for this pass (the kernel's is 1,000,000).</summary>
-    private const int InstructionBudget = 50_000;
+    /// <summary>Per-program budget of processed instructions (the kernel's is 1,000,000). Without precision tracking our
+    /// pruning is weaker than the kernel's, so the largest cilium programs exceed it and count as disagreements; the
+    /// budget keeps the test at about two minutes in Release. EBPF_CORPUS_BUDGET overrides it (e.g. 1000000).</summary>
+    private static readonly int InstructionBudget =
+        int.TryParse(Environment.GetEnvironmentVariable("EBPF_CORPUS_BUDGET"), out int b) && b > 0 ? b : 60_000;
 
     [Fact]
     public void Verdicts_agree_with_the_kernel()
@@ -31,13 +34,15 @@ public class CorpusAgreementTests(ITestOutputHelper output)
         var falseAccepts = new List<string>();
         var falseRejects = new List<string>();
         var timeouts = new List<string>();
-        int skipped = 0;
+        var environmental = new List<string>();
+        var ratios = new List<double>();
         foreach (var c in rows)
         {
             string file = c[0], program = c[2];
-            // Programs the kernel needed many instructions for take our (not yet precision-tracking) verifier
-            // far longer; they are left out of this pass and counted separately.
-            if (int.TryParse(c[6], out int kernelProcessed) && kernelProcessed > MaxKernelProcessed) { skipped++; continue; }
+            // The corpus README's environmental rows: rejected only because this machine's kernel lacks a helper or
+            // feature (locked down, no function tracer), not by the verifier's rules.
+            if (c.Length > 8 && c[8].StartsWith("env:", StringComparison.Ordinal)) { environmental.Add($"{file} {program} ({c[8]}: {(c.Length > 9 ? c[9] : "")})"); continue; }
+            int.TryParse(c[6], out int kernelProcessed);
             if (!cache.TryGetValue(file, out var obj))
             {
                 try { obj = ObjectSpec.Load(Path.Combine(objects, file)); } catch (BpfException) { obj = null; }
@@ -68,17 +73,26 @@ public class CorpusAgreementTests(ITestOutputHelper output)
             }
             File.AppendAllText(progressPath, $"{file} {program} {result.Accepted} {result.ProcessedInstructions} {result.Elapsed.TotalMilliseconds:F0}ms\n");
             bool kernelAccepted = c[5] == "accepted";
+            if (result.Accepted && kernelAccepted && kernelProcessed > 0)
+                ratios.Add((double)result.ProcessedInstructions / kernelProcessed);
             if (result.Accepted == kernelAccepted) { agree++; continue; }
             string line = $"{file} {program}: kernel {c[5]} {(c.Length > 9 ? c[9] : "")} | ours {result.Error?.Split('\n')[0]} @{result.ErrorInstruction}";
             (kernelAccepted ? falseRejects : falseAccepts).Add(line);
         }
         double rate = total == 0 ? 0 : (double)agree / total;
-        output.WriteLine($"agreement {agree}/{total} = {rate:P1}; false rejects {falseRejects.Count}, false accepts {falseAccepts.Count}, over the time budget {timeouts.Count}, not attempted (kernel processed > {MaxKernelProcessed}) {skipped}");
+        ratios.Sort();
+        string Pct(double q) => ratios.Count == 0 ? "-" : ratios[Math.Min(ratios.Count - 1, (int)(q * ratios.Count))].ToString("F2", System.Globalization.CultureInfo.InvariantCulture);
+        string ratioLine = $"processed-insn ratio ours/kernel over {ratios.Count} programs both accept: p10 {Pct(0.10)} p50 {Pct(0.50)} p90 {Pct(0.90)} max {Pct(1)}; " +
+            $"within 2x {ratios.Count(r => r <= 2.0)}/{ratios.Count}";
+        output.WriteLine($"agreement {agree}/{total} = {rate:P1}; false rejects {falseRejects.Count}, false accepts {falseAccepts.Count}, cancelled {timeouts.Count}, " +
+            $"environmental rows excluded {environmental.Count}, budget {InstructionBudget} insns/program");
+        output.WriteLine(ratioLine);
+        foreach (var l in environmental) output.WriteLine("EXCLUDED " + l);
         foreach (var l in timeouts) output.WriteLine("TIMEOUT " + l);
         foreach (var l in falseAccepts) output.WriteLine("FALSE ACCEPT " + l);
         foreach (var l in falseRejects) output.WriteLine("FALSE REJECT " + l);
         File.WriteAllLines(Path.Combine(Path.GetTempPath(), "ebpf-verifier-corpus.txt"),
-            [$"agreement {agree}/{total} = {rate:P1}, timeouts {timeouts.Count}", .. timeouts.Select(l => "TIMEOUT " + l), .. falseAccepts.Select(l => "FALSE ACCEPT " + l), .. falseRejects.Select(l => "FALSE REJECT " + l)]);
+            [$"agreement {agree}/{total} = {rate:P1}, timeouts {timeouts.Count}, budget {InstructionBudget}", ratioLine, .. environmental.Select(l => "EXCLUDED " + l), .. timeouts.Select(l => "TIMEOUT " + l), .. falseAccepts.Select(l => "FALSE ACCEPT " + l), .. falseRejects.Select(l => "FALSE REJECT " + l)]);
         Assert.True(total > 0, "no corpus programs could be loaded");
         // Soundness: the kernel rejected these; accepting any of them would be a verifier bug.
         Assert.True(falseAccepts.Count == 0, "accepted programs the kernel rejects:\n" + string.Join("\n", falseAccepts));

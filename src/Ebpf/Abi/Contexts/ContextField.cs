@@ -32,6 +32,10 @@ public enum ContextValueKind : byte
     TpBuffer,
     /// <summary>PTR_TO_BTF_ID (tracing pointer arguments; needs BTF to type).</summary>
     BtfId,
+    /// <summary>PTR_TO_SOCKET (<c>bpf_sock_addr->sk</c>).</summary>
+    Socket,
+    /// <summary>PTR_TO_SOCKET_OR_NULL (<c>bpf_sock_ops->sk</c>).</summary>
+    SocketOrNull,
 }
 
 /// <summary>

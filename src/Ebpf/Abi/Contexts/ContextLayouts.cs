@@ -56,6 +56,11 @@ public static class ContextLayouts
     public static ContextLayout? For(ProgramType type, AttachType attachType = default) => type switch
     {
         ProgramType.SocketFilter => SkBuffSocketFilter,
+        ProgramType.LwtIn or ProgramType.LwtOut or ProgramType.LwtXmit or ProgramType.LwtSeg6Local => SkBuffLwt,
+        ProgramType.SockOps => SockOps,
+        // bpf_prog_load_fixup_attach_type: a cgroup_sock program loaded without an expected attach type is a sock_create one.
+        ProgramType.CgroupSock => CgroupSock(attachType == AttachType.CgroupInetIngress ? AttachType.CgroupInetSockCreate : attachType),
+        ProgramType.CgroupSockAddr => CgroupSockAddr(attachType),
         ProgramType.SchedCls or ProgramType.SchedAct => SkBuffTc,
         ProgramType.Xdp => attachType == AttachType.XdpDevmap ? XdpMdDevmap : XdpMd,
         ProgramType.Kprobe => PtRegs,
@@ -72,6 +77,8 @@ public static class ContextLayouts
     public static (bool Read, bool Write) PacketAccess(ProgramType type) => type switch
     {
         ProgramType.SchedCls or ProgramType.SchedAct or ProgramType.Xdp or ProgramType.LwtXmit or ProgramType.SkSkb or ProgramType.SkMsg => (true, true),
+        // sock_ops reads the skb through skb_data/skb_data_end; the kernel only checks packet writes per type.
+        ProgramType.SockOps => (true, false),
         ProgramType.CgroupSkb or ProgramType.LwtIn or ProgramType.LwtOut or ProgramType.LwtSeg6Local or ProgramType.SkReuseport or ProgramType.FlowDissector => (true, false),
         _ => (false, false),
     };
@@ -80,21 +87,97 @@ public static class ContextLayouts
     public static bool AllowsLdAbs(ProgramType type) =>
         type is ProgramType.SocketFilter or ProgramType.SchedCls or ProgramType.SchedAct;
 
-    private static ContextLayout SkBuff(bool tc)
+    /// <summary>lwt_in/out/xmit/seg6local's view of <c>__sk_buff</c> (<c>lwt_is_valid_access</c>): the socket filter's
+    /// fields plus data/data_end; mark, priority and cb[] writable.</summary>
+    public static readonly ContextLayout SkBuffLwt = SkBuff(tc: false, lwt: true);
+
+    /// <summary><c>struct bpf_sock_ops</c> (224 bytes, <c>sock_ops_is_valid_access</c>): 4-byte reads of every u32,
+    /// 8-byte reads of the u64s and pointers, narrow reads only of skb_tcp_flags; writes only to reply and sk_txhash.</summary>
+    public static readonly ContextLayout SockOps = new("bpf_sock_ops", 224,
+    [
+        new(0, 4, "op", B4),
+        new(4, 16, "reply", B4, B4),
+        new(20, 144, "fields", B4),
+        new(164, 4, "sk_txhash", B4, B4),
+        new(168, 8, "bytes_received", B8, StartOnly: true),
+        new(176, 8, "bytes_acked", B8, StartOnly: true),
+        new(184, 8, "sk", B8, Yields: ContextValueKind.SocketOrNull, StartOnly: true),
+        new(192, 8, "skb_data", B8, Yields: ContextValueKind.Packet, StartOnly: true),
+        new(200, 8, "skb_data_end", B8, Yields: ContextValueKind.PacketEnd, StartOnly: true),
+        new(208, 4, "skb_len", B4),
+        new(212, 4, "skb_tcp_flags", UpTo4),
+        new(216, 8, "skb_hwtstamp", B8, StartOnly: true),
+    ], isRealMemory: false);
+
+    /// <summary><c>struct bpf_sock</c> for cgroup_sock (80 bytes, <c>sock_filter_is_valid_access</c>): bound_dev_if, mark and
+    /// priority are read-write only for sock_create/sock_release; src_ip4/src_ip6/src_port only for the post_bind hooks.</summary>
+    public static ContextLayout CgroupSock(AttachType attach)
+    {
+        bool full = attach is AttachType.CgroupInetSockCreate or AttachType.CgroupInetSockRelease;
+        bool post4 = attach == AttachType.CgroupInet4PostBind, post6 = attach == AttachType.CgroupInet6PostBind;
+        var rw = full ? B4 : None;
+        var fields = new List<ContextField>();
+        if (full) fields.Add(new(0, 4, "bound_dev_if", B4, rw));
+        fields.Add(new(4, 4, "family", UpTo4));
+        fields.Add(new(8, 4, "type", UpTo4));
+        fields.Add(new(12, 4, "protocol", UpTo4));
+        if (full) fields.Add(new(16, 4, "mark", B4, rw));
+        if (full) fields.Add(new(20, 4, "priority", B4, rw));
+        if (post4) fields.Add(new(24, 4, "src_ip4", UpTo4));
+        if (post6) fields.Add(new(28, 16, "src_ip6", UpTo4));
+        if (post4 || post6) fields.Add(new(44, 4, "src_port", UpTo4));
+        // dst_port is a __be16 followed by padding: 1/2-byte reads within the port, or a 4-byte read of the whole word.
+        fields.Add(new(48, 4, "dst_port", UpTo4));
+        fields.Add(new(52, 4, "dst_ip4", UpTo4));
+        fields.Add(new(56, 16, "dst_ip6", UpTo4));
+        fields.Add(new(72, 4, "state", UpTo4));
+        fields.Add(new(76, 4, "rx_queue_mapping", UpTo4));
+        return new ContextLayout("bpf_sock", 80, fields, isRealMemory: false);
+    }
+
+    /// <summary><c>struct bpf_sock_addr</c> (72 bytes, <c>sock_addr_is_valid_access</c>): the address fields of the hook's
+    /// family are narrow-readable and 4-byte writable (8-byte aligned pairs of the IPv6 words too); the rest 4-byte reads;
+    /// sk an 8-byte read of a socket pointer.</summary>
+    public static ContextLayout CgroupSockAddr(AttachType attach)
+    {
+        bool ip4 = attach is AttachType.CgroupInet4Bind or AttachType.CgroupInet4Connect or AttachType.CgroupUdp4Recvmsg
+            or AttachType.CgroupUdp4Sendmsg or AttachType.CgroupInet4Getpeername or AttachType.CgroupInet4Getsockname;
+        bool ip6 = attach is AttachType.CgroupInet6Bind or AttachType.CgroupInet6Connect or AttachType.CgroupUdp6Recvmsg
+            or AttachType.CgroupUdp6Sendmsg or AttachType.CgroupInet6Getpeername or AttachType.CgroupInet6Getsockname;
+        var fields = new List<ContextField> { new(0, 4, "user_family", B4) };
+        if (ip4) fields.Add(new(4, 4, "user_ip4", UpTo4, B4));
+        if (ip6) fields.Add(new(8, 16, "user_ip6", Any, B4 | B8));
+        fields.Add(new(24, 4, "user_port", UpTo4, B4));
+        fields.Add(new(28, 4, "family", B4));
+        fields.Add(new(32, 4, "type", B4));
+        fields.Add(new(36, 4, "protocol", B4));
+        if (attach == AttachType.CgroupUdp4Sendmsg) fields.Add(new(40, 4, "msg_src_ip4", UpTo4, B4));
+        // msg_src_ip6 starts at 44: only the 8-byte aligned pair at 48 may be read or written as a u64.
+        if (attach == AttachType.CgroupUdp6Sendmsg)
+        {
+            fields.Add(new(44, 4, "msg_src_ip6[0]", UpTo4, B4));
+            fields.Add(new(48, 12, "msg_src_ip6", Any, B4 | B8));
+        }
+        fields.Add(new(64, 8, "sk", B8, Yields: ContextValueKind.Socket, StartOnly: true));
+        return new ContextLayout("bpf_sock_addr", 72, fields, isRealMemory: false);
+    }
+
+    private static ContextLayout SkBuff(bool tc, bool lwt = false)
     {
         // Notation of §2.1: R = read widths (narrow within the field), W = write width.
         AccessSizes TcWrite(AccessSizes w) => tc ? w : None;
+        AccessSizes LwtWrite(AccessSizes w) => tc || lwt ? w : None;
         var fields = new List<ContextField>
         {
             new(0, 4, "len", UpTo4),
             new(4, 4, "pkt_type", UpTo4, TargetSize: 1),
-            new(8, 4, "mark", UpTo4, TcWrite(B4)),
+            new(8, 4, "mark", UpTo4, LwtWrite(B4)),
             new(12, 4, "queue_mapping", UpTo4, TcWrite(B4), TargetSize: 2),
             new(16, 4, "protocol", UpTo4, TargetSize: 2),
             new(20, 4, "vlan_present", UpTo4),
             new(24, 4, "vlan_tci", UpTo4, TargetSize: 2),
             new(28, 4, "vlan_proto", UpTo4, TargetSize: 2),
-            new(32, 4, "priority", UpTo4, TcWrite(B4)),
+            new(32, 4, "priority", UpTo4, LwtWrite(B4)),
             new(36, 4, "ingress_ifindex", UpTo4),
             new(40, 4, "ifindex", UpTo4),
             new(44, 4, "tc_index", UpTo4, TcWrite(B4), TargetSize: 2),
@@ -104,6 +187,11 @@ public static class ContextLayouts
         if (tc)
         {
             fields.Add(new(72, 4, "tc_classid", UpTo4, B4, TargetSize: 2));
+            fields.Add(new(76, 4, "data", B4, Yields: ContextValueKind.Packet, StartOnly: true));
+            fields.Add(new(80, 4, "data_end", B4, Yields: ContextValueKind.PacketEnd, StartOnly: true));
+        }
+        if (lwt)
+        {
             fields.Add(new(76, 4, "data", B4, Yields: ContextValueKind.Packet, StartOnly: true));
             fields.Add(new(80, 4, "data_end", B4, Yields: ContextValueKind.PacketEnd, StartOnly: true));
         }

@@ -44,6 +44,28 @@ public static class HelperAvailability
         [ProgramType.Syscall] = [.. HelperAvailabilityData.Syscall],
     };
 
+    /// <summary>
+    /// Helpers specific to types without observed data, added to the base fallback: the type's own entries of
+    /// <c>sock_ops_func_proto</c>, <c>sock_filter_func_proto</c>, <c>sock_addr_func_proto</c> and the lwt protos (net/core/filter.c).
+    /// </summary>
+    private static readonly Dictionary<ProgramType, HashSet<int>> TypeSpecific = new()
+    {
+        // setsockopt, getsockopt, sock_ops_cb_flags_set, sock_map_update, sock_hash_update, get_local_storage,
+        // tcp_sock, load/store/reserve_hdr_opt, get_socket_cookie, get_netns_cookie, perf_event_output, sk_storage_get/delete.
+        [ProgramType.SockOps] = [49, 57, 59, 53, 70, 81, 96, 142, 143, 144, 46, 122, 25, 107, 108],
+        // get_current_uid_gid, get_local_storage, get_socket_cookie, get_netns_cookie, perf_event_output, get_current_pid_tgid,
+        // get_current_comm, get_current_cgroup_id, get_current_ancestor_cgroup_id, get_cgroup_classid, sk_storage_get/delete.
+        [ProgramType.CgroupSock] = [15, 81, 46, 122, 25, 14, 16, 80, 123, 17, 107, 108],
+        // as cgroup_sock, plus bind, sk_lookup_tcp/udp, sk_release, skc_lookup_tcp, setsockopt, getsockopt.
+        [ProgramType.CgroupSockAddr] = [15, 81, 46, 122, 25, 14, 16, 80, 123, 17, 107, 108, 64, 84, 85, 86, 99, 49, 57],
+        // lwt_out_func_proto: skb_load_bytes, skb_pull_data, csum_diff, get_cgroup_classid, get_route_realm, get_hash_recalc,
+        // perf_event_output, skb_under_cgroup.
+        [ProgramType.LwtOut] = [26, 39, 28, 17, 24, 34, 25, 37],
+        [ProgramType.LwtIn] = [26, 39, 28, 17, 24, 34, 25, 37, 73],
+        // lwt_xmit adds the tunnel, redirect, store/csum and head/tail helpers.
+        [ProgramType.LwtXmit] = [26, 39, 28, 17, 24, 34, 25, 37, 20, 21, 29, 30, 23, 13, 38, 43, 9, 40, 10, 11, 41, 73],
+    };
+
     /// <summary>True when this table has observed data for <paramref name="type"/>.</summary>
     public static bool IsKnownType(ProgramType type) => ByType.ContainsKey(type);
 
@@ -58,6 +80,7 @@ public static class HelperAvailability
         if (privilege == HelperPrivilege.Unprivileged) return Tier1.Contains(id) && (!ByType.TryGetValue(type, out var s0) || s0.Contains(id));
         if (privilege == HelperPrivilege.Bpf && NetworkingTypes.Contains(type) && PerfmonOnly.Contains(id)) return false;
         if (ByType.TryGetValue(type, out var set)) return set.Contains(id);
+        if (TypeSpecific.TryGetValue(type, out var extra) && extra.Contains(id)) return true;
         return Tier1.Contains(id) || HelperAvailabilityData.SocketFilter.Contains(id);
     }
 

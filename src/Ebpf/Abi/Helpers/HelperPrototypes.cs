@@ -153,6 +153,17 @@ public static class HelperPrototypes
             P(HelperId.Redirect, Int, Any, Any),
             P(HelperId.RedirectMap, Int, Map, Any, Any) with { AcceptedMapTypes = [MapType.Devmap, MapType.DevmapHash, MapType.Cpumap, MapType.Xskmap] },
 
+            // sock_ops / cgroup_sock_addr (net/core/filter.c)
+            P(HelperId.Setsockopt, Int, Ctx, Any, Any, MemRo, Size),
+            P(HelperId.Getsockopt, Int, Ctx, Any, Any, UninitMem, Size),
+            P(HelperId.SockOpsCbFlagsSet, Int, Ctx, Any),
+            P(HelperId.Bind, Int, Ctx, MemRo, Size),
+            P(HelperId.SockMapUpdate, Int, Ctx, Map, Key, Any) with { AcceptedMapTypes = [MapType.Sockmap] },
+            P(HelperId.SockHashUpdate, Int, Ctx, Map, Key, Any) with { AcceptedMapTypes = [MapType.Sockhash] },
+            P(HelperId.LoadHdrOpt, Int, Ctx, Mem, Size, Any),
+            P(HelperId.StoreHdrOpt, Int, Ctx, MemRo, Size, Any),
+            P(HelperId.ReserveHdrOpt, Int, Ctx, Any, Any),
+
             // skb (net/core/filter.c)
             P(HelperId.SkbLoadBytes, Int, Ctx, Any, UninitMem, Size),
             P(HelperId.SkbLoadBytesRelative, Int, Ctx, Any, UninitMem, Size, Any),
