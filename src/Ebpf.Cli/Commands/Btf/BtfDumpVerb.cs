@@ -1,5 +1,7 @@
 using System.CommandLine;
 using Ebpf.Btf;
+using Ebpf.Cli.Commands.Runtime;
+using Ebpf.Linux;
 
 namespace Ebpf.Cli.Commands.Btf;
 
@@ -10,9 +12,11 @@ internal sealed class BtfVerbGroup : ICliVerbGroup
 }
 
 /// <summary>
-/// <c>ebpf btf dump file FILE [format raw|c]</c>, like <c>bpftool btf dump file FILE [format raw|c]</c>.
-/// FILE is raw BTF (/sys/kernel/btf/vmlinux, a module's split BTF with --base-btf) or a BPF ELF object,
-/// whose .BTF section is read. --json prints bpftool's JSON shape for the raw format.
+/// <c>ebpf btf dump (file FILE | id N) [format raw|c]</c>, like bpftool's. FILE is raw BTF
+/// (/sys/kernel/btf/vmlinux, a module's split BTF with --base-btf) or a BPF ELF object, whose .BTF section
+/// is read; <c>id N</c> names a loaded BTF object of the selected backend (the managed runtime, or the
+/// kernel with --backend linux, where module BTF is read on top of vmlinux). --json prints bpftool's JSON
+/// shape for the raw format.
 /// </summary>
 internal sealed class BtfDumpVerb : ICliVerb
 {
@@ -22,7 +26,7 @@ internal sealed class BtfDumpVerb : ICliVerb
     {
         var spec = new Argument<string[]>("spec")
         {
-            Description = "file FILE [format raw|c]",
+            Description = "(file FILE | id N) [format raw|c]",
             Arity = ArgumentArity.OneOrMore,
         };
         var baseBtf = new Option<string?>("--base-btf", "-B")
@@ -35,9 +39,8 @@ internal sealed class BtfDumpVerb : ICliVerb
         CliConsole.SetBody(cmd, pr =>
         {
             var words = pr.GetValue(spec) ?? [];
-            if (words.Length < 2 || words[0] != "file")
-                throw new CliUsageException("expected: btf dump file FILE [format raw|c]");
-            string path = words[1];
+            if (words.Length < 2 || words[0] is not ("file" or "id"))
+                throw new CliUsageException("expected: btf dump (file FILE | id N) [format raw|c]");
             string format = "raw";
             if (words.Length > 2)
             {
@@ -49,7 +52,7 @@ internal sealed class BtfDumpVerb : ICliVerb
             }
             string? basePath = pr.GetValue(baseBtf);
             var @base = basePath is null ? null : BtfElf.LoadAny(basePath);
-            var btf = BtfElf.LoadAny(path, @base);
+            var btf = words[0] == "file" ? BtfElf.LoadAny(words[1], @base) : LoadById(pr, ParseId(words[1]), @base);
             if (format == "c")
             {
                 if (CliConsole.IsJson(pr))
@@ -68,5 +71,22 @@ internal sealed class BtfDumpVerb : ICliVerb
             return 0;
         });
         return cmd;
+    }
+
+    private static uint ParseId(string word) =>
+        uint.TryParse(word, out uint id) ? id : throw new CliUsageException($"can't parse '{word}' as an id");
+
+    private static Ebpf.Btf.Btf LoadById(ParseResult pr, uint id, Ebpf.Btf.Btf? @base)
+    {
+        if (RuntimeBackends.Resolve(pr) == CliOptions.LinuxBackend)
+        {
+            using var kernelBtf = KernelBtf.FromId(id);
+            var info = kernelBtf.GetInfo();
+            // Module BTF is split BTF on top of vmlinux (bpftool does the same when dumping by id).
+            @base ??= info.IsKernelBtf && info.Name != "vmlinux" ? Ebpf.Btf.Btf.LoadVmlinux() : null;
+            return Ebpf.Btf.Btf.Parse(kernelBtf.ReadBytes(), @base);
+        }
+        using var handle = CliRuntime.Current.OpenBtfById(id);
+        return Ebpf.Btf.Btf.Parse(handle.Btf.Data, @base);
     }
 }
