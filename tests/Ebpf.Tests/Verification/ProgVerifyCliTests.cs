@@ -84,3 +84,39 @@ public class ProgVerifyCliTests
         Assert.Contains("Error:", missing.Stderr);
     }
 }
+
+/// <summary><c>--backend linux prog verify</c>: the kernel's verdicts in the same rows as ours.</summary>
+public class ProgVerifyKernelBackendTests
+{
+    [Fact]
+    public void Kernel_and_managed_verdicts_agree_on_the_verifier_fixtures()
+    {
+        if (!Ebpf.Linux.LinuxKernel.IsAvailable)
+            Assert.Skip($"bpf(2) is not usable here: {Ebpf.Linux.LinuxKernel.UnavailableReason}");
+        string obj = SharedData.Fixture("verifier/xdp_parse.bpf.o");
+        var kernel = CliRunner.Run("--backend", "linux", "-j", "prog", "verify", obj);
+        var managed = CliRunner.Run("-j", "prog", "verify", obj);
+        var k = Rows(kernel.Stdout);
+        var m = Rows(managed.Stdout);
+        Assert.Equal(m.Keys.Order(), k.Keys.Order());
+        Assert.Contains("accepted", k.Values.Select(r => r.Verdict));
+        Assert.Contains("rejected", k.Values.Select(r => r.Verdict));
+        foreach (var (name, row) in k)
+        {
+            Assert.Equal(m[name].Verdict, row.Verdict);
+            if (row.Verdict == "accepted")
+                Assert.True(row.Processed > 0, $"{name}: no processed count parsed from the kernel log");
+            else
+                Assert.False(string.IsNullOrEmpty(row.Error), $"{name}: no error line from the kernel log");
+        }
+        Assert.Equal(managed.ExitCode, kernel.ExitCode);
+    }
+
+    private static Dictionary<string, (string Verdict, int Processed, string? Error)> Rows(string stdout) =>
+        stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement)
+            .ToDictionary(
+                e => e.GetProperty("program").GetString()!,
+                e => (e.GetProperty("verdict").GetString()!, e.GetProperty("processed_insns").GetInt32(),
+                      e.GetProperty("error").ValueKind == System.Text.Json.JsonValueKind.String ? e.GetProperty("error").GetString() : null));
+}

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using Ebpf.Abi;
 using Ebpf.Cli.Commands.Loading;
+using Ebpf.Cli.Commands.Runtime;
+using Ebpf.Linux;
 using Ebpf.Loading;
 using Ebpf.Verification;
 
@@ -11,7 +13,7 @@ namespace Ebpf.Cli.Commands.Verification;
 /// each object, one row per program like veristat (verdict, processed insns, peak states, time, first error).
 /// Exit code 0 when every program was accepted, 1 when any was rejected (or an object could not be read).
 /// </summary>
-internal sealed class ProgVerifyVerb : ICliVerb
+internal sealed partial class ProgVerifyVerb : ICliVerb
 {
     public IReadOnlyList<string> Path => ["prog", "verify"];
 
@@ -28,6 +30,10 @@ internal sealed class ProgVerifyVerb : ICliVerb
                 throw new CliUsageException($"--log-level must be 0, 1 or 2 (got {level})");
             ProgramType? forced = pr.GetValue(type) is { } t ? ParseType(t) : null;
             bool json = CliConsole.IsJson(pr);
+            // --backend linux: the kernel's own verifier judges each program (BPF_PROG_LOAD), same rows.
+            bool kernel = RuntimeBackends.Resolve(pr) == CliOptions.LinuxBackend;
+            if (kernel && !LinuxKernel.IsAvailable)
+                throw new BpfException(Errno.EPERM, $"the Linux backend is not usable here: {LinuxKernel.UnavailableReason}");
             var rows = new List<Row>();
             bool failed = false;
             foreach (string path in pr.GetValue(files)!)
@@ -45,7 +51,7 @@ internal sealed class ProgVerifyVerb : ICliVerb
                 }
                 foreach (var prog in obj.Programs)
                 {
-                    var row = VerifyOne(path, obj, prog, forced, level);
+                    var row = kernel ? VerifyInKernel(path, obj, prog, forced, level) : VerifyOne(path, obj, prog, forced, level);
                     failed |= row.Verdict != "accepted";
                     rows.Add(row);
                     if (json)
