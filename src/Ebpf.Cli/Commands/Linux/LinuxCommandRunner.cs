@@ -334,18 +334,7 @@ internal sealed class LinuxCommandRunner : IRuntimeBackend
             if (m.TryLookup(key, value))
                 entries.Add((key, value));
         }
-        if (_json)
-        {
-            RuntimeJson.Write(_output, entries.Select(e => new Dictionary<string, object>
-            {
-                ["key"] = BpftoolFormat.JsonBytes(e.Key),
-                ["value"] = BpftoolFormat.JsonBytes(e.Value),
-            }).ToList());
-            return 0;
-        }
-        foreach (var (key, value) in entries)
-            _output.WriteLine(BpftoolFormat.EntryText(key, value));
-        _output.WriteLine($"Found {entries.Count} element{(entries.Count == 1 ? "" : "s")}");
+        BpftoolFormat.WriteDump(_output, entries, _json);
         return 0;
     }
 

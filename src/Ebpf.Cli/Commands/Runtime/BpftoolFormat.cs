@@ -174,6 +174,23 @@ internal static class BpftoolFormat
     }
 
     /// <summary>One dump/lookup line: "key: 01 00 00 00  value: 01 02 …" (multi-line when long, as bpftool breaks).</summary>
+    /// <summary>`map dump`: bpftool's JSON array of {key, value}, or one entry per line and "Found N elements".</summary>
+    public static void WriteDump(TextWriter output, IReadOnlyList<(byte[] Key, byte[] Value)> entries, bool json)
+    {
+        if (json)
+        {
+            RuntimeJson.Write(output, entries.Select(e => new Dictionary<string, object>
+            {
+                ["key"] = JsonBytes(e.Key),
+                ["value"] = JsonBytes(e.Value),
+            }).ToList());
+            return;
+        }
+        foreach (var (key, value) in entries)
+            output.WriteLine(EntryText(key, value));
+        output.WriteLine($"Found {entries.Count} element{(entries.Count == 1 ? "" : "s")}");
+    }
+
     public static string EntryText(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
     {
         // bpftool prints on one line when key+value fit in 16+16 bytes (break_names heuristics: key_size + value_size <= 24).

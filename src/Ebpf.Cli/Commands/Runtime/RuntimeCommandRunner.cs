@@ -212,18 +212,7 @@ internal sealed class RuntimeCommandRunner(BpfRuntime runtime, TextWriter output
         using var h = OpenMap(c.Map);
         h.RequireReadable();
         var entries = MapElements.Entries(h.Map).ToList();
-        if (json)
-        {
-            RuntimeJson.Write(output, entries.Select(e => new Dictionary<string, object>
-            {
-                ["key"] = BpftoolFormat.JsonBytes(e.Key),
-                ["value"] = BpftoolFormat.JsonBytes(e.Value),
-            }).ToList());
-            return 0;
-        }
-        foreach (var (key, value) in entries)
-            output.WriteLine(BpftoolFormat.EntryText(key, value));
-        output.WriteLine($"Found {entries.Count} element{(entries.Count == 1 ? "" : "s")}");
+        BpftoolFormat.WriteDump(output, entries, json);
         return 0;
     }
 
