@@ -236,33 +236,9 @@ internal sealed class LinuxCommandRunner : IRuntimeBackend
             ContextOutSize = c.CtxOut is null ? null : (int)(c.CtxSizeOut ?? 1024),
             Repeat = c.Repeat,
         });
-        var jsonOut = new Dictionary<string, object>();
-        Emit(c.DataOut, result.DataOut, "data_out");
-        Emit(c.CtxOut, result.ContextOut, "ctx_out");
-        if (_json)
-        {
-            jsonOut["retval"] = result.ReturnValue;
-            jsonOut["duration"] = result.DurationNs;
-            RuntimeJson.Write(_output, jsonOut);
-        }
-        else
-            _output.WriteLine(c.Repeat > 1
-                ? $"Return value: {result.ReturnValue}, duration (average): {result.DurationNs}ns"
-                : $"Return value: {result.ReturnValue}, duration: {result.DurationNs}ns");
+        BpftoolFormat.WriteTestRun(_output, _json, c.Repeat, result.ReturnValue, result.DurationNs,
+            (c.DataOut, result.DataOut), (c.CtxOut, result.ContextOut));
         return 0;
-
-        void Emit(string? target, byte[] bytes, string name)
-        {
-            if (target is null)
-                return;
-            if (target == "-")
-            {
-                if (_json) jsonOut[name] = bytes.Select(b => (int)b).ToArray();
-                else _output.Write(BpftoolFormat.HexDump(bytes));
-            }
-            else
-                File.WriteAllBytes(target, bytes);
-        }
     }
 
     private static int PinProgram(ProgPin c)

@@ -174,6 +174,41 @@ internal static class BpftoolFormat
     }
 
     /// <summary>One dump/lookup line: "key: 01 00 00 00  value: 01 02 …" (multi-line when long, as bpftool breaks).</summary>
+    /// <summary>
+    /// `prog run`'s output, the same for both backends: data_out/ctx_out go to their files (or, for `-`, as a
+    /// hex dump or JSON byte arrays), then bpftool's "Return value: N, duration…" line or {retval, duration}.
+    /// </summary>
+    public static void WriteTestRun(TextWriter output, bool json, uint repeat, uint retval, ulong durationNs,
+        (string? Target, byte[]? Bytes) dataOut, (string? Target, byte[]? Bytes) ctxOut)
+    {
+        var jsonOut = new Dictionary<string, object>();
+        Emit(dataOut, "data_out");
+        Emit(ctxOut, "ctx_out");
+        if (json)
+        {
+            jsonOut["retval"] = retval;
+            jsonOut["duration"] = durationNs;
+            RuntimeJson.Write(output, jsonOut);
+        }
+        else
+            output.WriteLine(repeat > 1
+                ? $"Return value: {retval}, duration (average): {durationNs}ns"
+                : $"Return value: {retval}, duration: {durationNs}ns");
+
+        void Emit((string? Target, byte[]? Bytes) o, string name)
+        {
+            if (o.Target is null || o.Bytes is null)
+                return;
+            if (o.Target == "-")
+            {
+                if (json) jsonOut[name] = o.Bytes.Select(b => (int)b).ToArray();
+                else output.Write(HexDump(o.Bytes));
+            }
+            else
+                File.WriteAllBytes(o.Target, o.Bytes);
+        }
+    }
+
     /// <summary>`map dump`: bpftool's JSON array of {key, value}, or one entry per line and "Found N elements".</summary>
     public static void WriteDump(TextWriter output, IReadOnlyList<(byte[] Key, byte[] Value)> entries, bool json)
     {

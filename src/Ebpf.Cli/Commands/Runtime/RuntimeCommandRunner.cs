@@ -132,33 +132,9 @@ internal sealed class RuntimeCommandRunner(BpfRuntime runtime, TextWriter output
         var result = runtime.TestRun(h, options);
         if (result.Error != Errno.None)
             throw new BpfException(result.Error, "failed to run program: No space left on device");
-        var jsonOut = new Dictionary<string, object>();
-        Emit(c.DataOut, result.DataOut, "data_out");
-        Emit(c.CtxOut, result.ContextOut, "ctx_out");
-        if (json)
-        {
-            jsonOut["retval"] = result.ReturnValue;
-            jsonOut["duration"] = result.Duration;
-            RuntimeJson.Write(output, jsonOut);
-        }
-        else
-            output.WriteLine(c.Repeat > 1
-                ? $"Return value: {result.ReturnValue}, duration (average): {result.Duration}ns"
-                : $"Return value: {result.ReturnValue}, duration: {result.Duration}ns");
+        BpftoolFormat.WriteTestRun(output, json, c.Repeat, result.ReturnValue, result.Duration,
+            (c.DataOut, result.DataOut), (c.CtxOut, result.ContextOut));
         return 0;
-
-        void Emit(string? target, byte[]? bytes, string name)
-        {
-            if (target is null || bytes is null)
-                return;
-            if (target == "-")
-            {
-                if (json) jsonOut[name] = bytes.Select(b => (int)b).ToArray();
-                else output.Write(BpftoolFormat.HexDump(bytes));
-            }
-            else
-                File.WriteAllBytes(target, bytes);
-        }
     }
 
     private int PinProgram(ProgPin c)
