@@ -35,7 +35,6 @@ internal static class LegacyMapReader
                 $"{elf.Source}: section '{section.Name}': map definitions of {defSize} bytes are too small");
 
         var data = section.Data.Span;
-        var innerIndexBySample = new List<(MapSpec Map, uint InnerIndex)>();
         foreach (var sym in symbols)
         {
             if (sym.Value > size || size - sym.Value < (ulong)defSize)
@@ -65,19 +64,29 @@ internal static class LegacyMapReader
             }
             else if (defSize >= 28)
             {
-                innerIndexBySample.Add((map, Field(5)));
+                map.SamplesInnerMapIndex = Field(5);
                 map.NumaNode = Field(6);
             }
             result.Add((map, section.Index, sym.Value));
         }
-
-        // Samples layout: inner_map_idx names the template by its position among this section's definitions.
-        foreach (var (map, innerIndex) in innerIndexBySample)
-        {
-            if (IsMapInMap(map.Type) && innerIndex < result.Count && result[(int)innerIndex].Item1 != map)
-                map.InnerMap = result[(int)innerIndex].Item1.Clone();
-        }
         return result;
+    }
+
+    /// <summary>
+    /// Kernel samples' layout: inner_map_idx names the template by its position among all legacy map definitions
+    /// of the object, in section order and then offset order — one "maps" section or one "maps/NAME" section per
+    /// map (as bpf_load.c and PREVAIL number them).
+    /// </summary>
+    public static void LinkSamplesInnerMaps(IReadOnlyList<MapSpec> legacyMaps)
+    {
+        foreach (var outer in legacyMaps)
+        {
+            if (outer.Origin != MapOrigin.Legacy || !IsMapInMap(outer.Type) || outer.InnerMap is not null)
+                continue;
+            uint index = outer.SamplesInnerMapIndex;
+            if (index < legacyMaps.Count && legacyMaps[(int)index] != outer)
+                outer.InnerMap = legacyMaps[(int)index].Clone();
+        }
     }
 
     /// <summary>iproute2: an outer map names its template by id; a map with that id goes into the outer map at its inner_idx.</summary>

@@ -55,6 +55,8 @@ public sealed class MapSpec
     public uint LegacyId { get; set; }
     public uint LegacyInnerId { get; set; }
     public uint LegacyInnerIndex { get; set; }
+    /// <summary>Kernel samples' 28-byte layout only: inner_map_idx, the template's position among the object's legacy maps.</summary>
+    public uint SamplesInnerMapIndex { get; set; }
 
     public bool IsGlobalData => Origin is MapOrigin.GlobalData or MapOrigin.Kconfig;
 

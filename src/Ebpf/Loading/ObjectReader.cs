@@ -154,6 +154,7 @@ internal sealed partial class ObjectReader
             }
         }
         LegacyMapReader.LinkIproute2InnerMaps(legacy);
+        LegacyMapReader.LinkSamplesInnerMaps(legacy);
 
         ReadBtfMaps();
 

@@ -115,6 +115,20 @@ public sealed class CorpusTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void SamplesLayoutInnerMapIndexCountsAcrossPerMapSections()
+    {
+        // PREVAIL's map_in_map_legacy.o puts each 28-byte definition in its own "maps/NAME" section; inner_map_idx 1
+        // names the second legacy map of the object, not the second of the outer map's own section.
+        string root = SharedData.Require("corpus/objects");
+        var spec = ObjectSpec.Load(Path.Combine(root, "build", "map_in_map_legacy.o"));
+        var outer = spec.FindMap("array_of_maps")!;
+        Assert.Equal(MapType.ArrayOfMaps, outer.Type);
+        var inner = Assert.IsType<MapSpec>(outer.InnerMap);
+        Assert.Equal((MapType.Array, 4u, 8u, 1u), (inner.Type, inner.KeySize, inner.ValueSize, inner.MaxEntries));
+        Assert.Null(spec.FindMap("inner_map")!.InnerMap);
+    }
+
+    [Fact]
     public void EveryCorpusObjectOpensOrFailsWithABpfException()
     {
         string root = SharedData.Require("corpus/objects");
