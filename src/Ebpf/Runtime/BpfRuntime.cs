@@ -47,14 +47,12 @@ public sealed partial class BpfRuntime
     public IProgramExecutor? Executor { get; set; }
 
     /// <summary>
-    /// Map storage from Runtime/Maps (prog arrays keep their slots in the object itself). A map-in-map
+    /// Map storage from Runtime/Maps (prog arrays too: <see cref="MapObject.ProgramSlots"/> is a typed view of it). A map-in-map
     /// takes its inner template from <see cref="MapDefinition.InnerMapId"/> (the kernel's inner_map_fd;
     /// EBADF when it names no live map) and resolves host updates (a u32 map id) through this runtime.
     /// </summary>
     private IDisposable? DefaultMapStorage(MapDefinition d)
     {
-        if (d.Type == MapType.ProgArray)
-            return null;
         Maps.BpfMapBase? inner = null;
         if (d.Type is MapType.ArrayOfMaps or MapType.HashOfMaps)
             inner = (FindObject(ObjectKind.Map, d.InnerMapId) as MapObject)?.Maps
@@ -80,7 +78,9 @@ public sealed partial class BpfRuntime
         string name = ObjectName.Validate(definition.Name, "map");
         definition = definition with { Name = name };
         var btfObject = btf?.Btf;
-        var storage = MapStorageFactory?.Invoke(definition);
+        // Prog arrays always get their storage: tail calls and slot references live there.
+        var storage = MapStorageFactory?.Invoke(definition)
+            ?? (definition.Type == MapType.ProgArray ? Maps.BpfMapFactory.Create(MapType.ProgArray, definition.KeySize, definition.ValueSize, definition.MaxEntries, definition.Flags, definition.Name) : null);
         btfObject?.Acquire();
         var map = new MapObject(this, definition, btfObject, storage);
         map.MarkCreatorIsUser();
@@ -146,6 +146,7 @@ public sealed partial class BpfRuntime
                 throw new BpfException(verdict.Errno == Errno.None ? Errno.EACCES : verdict.Errno,
                     $"program {program.Name}: verifier rejected it{at}: {first}", verdict.Log);
             }
+            CheckTailCallOwners(program, maps);
             string? notModelled = ProgramVerification.WhyNotFullyModelled(program.Instructions, this);
             var mode = ProgramVerification.ChooseMode(verdict, notModelled);
             program.ExecutionMode = mode;
@@ -174,6 +175,21 @@ public sealed partial class BpfRuntime
         }
         Publish(program);
         return new BpfProgram(program);
+    }
+
+    /// <summary>
+    /// bpf_check_tail_call: a program that uses a prog array must match the array's owner (type,
+    /// expected attach type, frags); the first such program becomes the owner. EINVAL otherwise.
+    /// </summary>
+    private static void CheckTailCallOwners(ProgramObject program, List<MapObject> maps)
+    {
+        var traits = ProgramArraySlots.Traits(program);
+        foreach (var map in maps)
+        {
+            if (map.Maps is Maps.ProgArrayMap array && array.CheckCompatible(traits) != Errno.None)
+                throw new BpfException(Errno.EINVAL,
+                    $"program {program.Name}: prog array {map.Id} ('{map.Name}') is owned by {array.Owner} programs, this one is {traits}");
+        }
     }
 
     /// <summary>Array maps' values are addressable by the program (global data, direct value loads).</summary>

@@ -179,6 +179,9 @@ public abstract unsafe class BpfMapBase : IDisposable
             throw new BpfException(Errno.EBUSY, $"map '{Name}' is already frozen");
     }
 
+    /// <summary>The owning runtime object froze the map (it has checked the preconditions itself): host writes now fail with EPERM.</summary>
+    internal void MarkFrozen() => Volatile.Write(ref _frozen, 1);
+
     // ---------------------------------------------------------------- host API (errno-returning)
 
     private Errno CheckRead() =>

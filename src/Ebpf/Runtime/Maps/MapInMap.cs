@@ -132,7 +132,7 @@ public sealed unsafe class MapInMap : BpfMapBase
             if (_slots is not null)
             {
                 uint idx = BinaryPrimitives.ReadUInt32LittleEndian(key);
-                if (idx >= (uint)_slots.Length) return Errno.EINVAL;
+                if (idx >= (uint)_slots.Length) return Errno.E2BIG; // fd_array_map_delete_elem [6.18 observed]
                 nint old = Interlocked.Exchange(ref _slots[idx], 0);
                 if (old == 0) return Errno.ENOENT;
                 ReleaseInner(old);

@@ -31,15 +31,19 @@ public sealed class MapObject : KernelObject
         Definition = definition;
         Btf = btf;
         Storage = storage;
-        if (definition.Type == MapType.ProgArray)
-            ProgramSlots = new ProgramArraySlots(this, definition.MaxEntries);
+        if (storage is Maps.ProgArrayMap progArray)
+        {
+            ProgramSlots = new ProgramArraySlots(this, progArray);
+            progArray.EntryReleased += ProgramArraySlots.ReleaseEntry;
+            progArray.Resolver = id => runtime.FindObject(ObjectKind.Program, id) is ProgramObject p && p.TryAcquire() ? ProgramArraySlots.Entry(p) : null;
+        }
     }
 
     private System.Runtime.InteropServices.GCHandle _handle;
 
     public MapDefinition Definition { get; }
 
-    /// <summary>The map storage (Runtime/Maps), or null for prog arrays (slots live in <see cref="ProgramSlots"/>).</summary>
+    /// <summary>The map storage (Runtime/Maps); null only for lifecycle-only maps (no storage factory).</summary>
     public Maps.BpfMapBase? Maps => Storage as Maps.BpfMapBase;
 
     /// <summary>
@@ -80,7 +84,7 @@ public sealed class MapObject : KernelObject
     /// <summary>The map's storage (Runtime/Maps); disposed when the map is freed.</summary>
     public IDisposable? Storage { get; internal set; }
 
-    /// <summary>Slots of a BPF_MAP_TYPE_PROG_ARRAY (each holds a program reference); null for other types.</summary>
+    /// <summary>The typed view of a BPF_MAP_TYPE_PROG_ARRAY's storage (each slot holds a program reference); null for other types.</summary>
     public ProgramArraySlots? ProgramSlots { get; }
 
     /// <summary>BPF_MAP_FREEZE done: user space can no longer write.</summary>
@@ -103,6 +107,7 @@ public sealed class MapObject : KernelObject
             if (IsFrozen)
                 throw new BpfException(Errno.EBUSY, $"map {Id} ('{Name}') is already frozen");
             IsFrozen = true;
+            Maps?.MarkFrozen(); // host writes through the storage must see it too (EPERM)
         }
     }
 
@@ -125,7 +130,7 @@ public sealed class MapObject : KernelObject
     {
         if (Interlocked.Decrement(ref _userRefs) == 0)
         {
-            ProgramSlots?.Clear();
+            (Maps as Maps.ProgArrayMap)?.ReleaseUserReferences();
             Action<MapObject>[] hooks;
             lock (_lock) hooks = _userReleaseHooks?.ToArray() ?? [];
             foreach (var hook in hooks)
