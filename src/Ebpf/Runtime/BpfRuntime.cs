@@ -61,10 +61,30 @@ public sealed partial class BpfRuntime
         {
             Type = d.Type, KeySize = d.KeySize, ValueSize = d.ValueSize, MaxEntries = d.MaxEntries, Flags = d.Flags, Name = d.Name, InnerMap = inner,
         });
-        if (storage is Maps.MapInMap outer)
-            outer.Resolver = id => (FindObject(ObjectKind.Map, id) as MapObject)?.Maps;
+        switch (storage)
+        {
+            case Maps.MapInMap outer:
+                outer.Resolver = id => (FindObject(ObjectKind.Map, id) as MapObject)?.Maps;
+                break;
+            case Maps.DevMap devmap:
+                devmap.DeviceResolver = ifindex => Devices.Find(ifindex);
+                devmap.ProgramResolver = ResolveProgramForSlot;
+                devmap.ProgramReleased += ProgramArraySlots.ReleaseEntry;
+                break;
+            case Maps.CpuMap cpumap:
+                cpumap.ProgramResolver = ResolveProgramForSlot;
+                cpumap.ProgramReleased += ProgramArraySlots.ReleaseEntry;
+                break;
+            case Maps.XskMap xskmap:
+                xskmap.SocketResolver = id => Devices.FindXskSocket(id);
+                break;
+        }
         return storage;
     }
+
+    /// <summary>A program id in a map value (the runtime's "fd"), with a reference the map then owns; null when none is live.</summary>
+    internal Maps.ProgArrayEntry? ResolveProgramForSlot(uint id) =>
+        FindObject(ObjectKind.Program, id) is ProgramObject p && p.TryAcquire() ? ProgramArraySlots.Entry(p) : null;
 
     internal IdTable Table(ObjectKind kind) => _tables[(int)kind];
 
@@ -81,6 +101,8 @@ public sealed partial class BpfRuntime
         // Prog arrays always get their storage: tail calls and slot references live there.
         var storage = MapStorageFactory?.Invoke(definition)
             ?? (definition.Type == MapType.ProgArray ? Maps.BpfMapFactory.Create(MapType.ProgArray, definition.KeySize, definition.ValueSize, definition.MaxEntries, definition.Flags, definition.Name) : null);
+        if (storage is Maps.BpfMapBase created && created.Flags != definition.Flags)
+            definition = definition with { Flags = created.Flags }; // devmaps: the kernel adds BPF_F_RDONLY_PROG
         btfObject?.Acquire();
         var map = new MapObject(this, definition, btfObject, storage);
         map.MarkCreatorIsUser();
@@ -178,17 +200,18 @@ public sealed partial class BpfRuntime
     }
 
     /// <summary>
-    /// bpf_check_tail_call: a program that uses a prog array must match the array's owner (type,
-    /// expected attach type, frags); the first such program becomes the owner. EINVAL otherwise.
+    /// bpf_check_tail_call: a program that uses a map holding programs (prog array, devmap, cpumap)
+    /// must match the map's owner (type, frags; for prog arrays also the expected attach type); the first
+    /// such program becomes the owner. EINVAL otherwise.
     /// </summary>
     private static void CheckTailCallOwners(ProgramObject program, List<MapObject> maps)
     {
         var traits = ProgramArraySlots.Traits(program);
         foreach (var map in maps)
         {
-            if (map.Maps is Maps.ProgArrayMap array && array.CheckCompatible(traits) != Errno.None)
+            if (map.Maps is Maps.IProgramHoldingMap holder && holder.ProgramOwner.Check(traits) != Errno.None)
                 throw new BpfException(Errno.EINVAL,
-                    $"program {program.Name}: prog array {map.Id} ('{map.Name}') is owned by {array.Owner} programs, this one is {traits}");
+                    $"program {program.Name}: {map.Type} {map.Id} ('{map.Name}') is owned by {holder.ProgramOwner.Current} programs, this one is {traits}");
         }
     }
 

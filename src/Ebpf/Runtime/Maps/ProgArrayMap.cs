@@ -34,11 +34,9 @@ public sealed record ProgArrayEntry(uint Id, object Program)
 /// which breaks prog → map → prog cycles.</item>
 /// </list>
 /// </summary>
-public sealed class ProgArrayMap : BpfMapBase
+public sealed class ProgArrayMap : BpfMapBase, IProgramHoldingMap
 {
     private readonly ProgArrayEntry?[] _slots;
-    private readonly Lock _ownerLock = new();
-    private ProgArrayOwner? _owner;
 
     internal ProgArrayMap(MapAttributes a) : base(a, a.MaxEntries) => _slots = new ProgArrayEntry?[a.MaxEntries];
 
@@ -49,10 +47,10 @@ public sealed class ProgArrayMap : BpfMapBase
     public event Action<ProgArrayEntry>? EntryReleased;
 
     /// <summary>The owner traits fixed by the first compatible program, or null while none has been seen.</summary>
-    public ProgArrayOwner? Owner
-    {
-        get { lock (_ownerLock) return _owner; }
-    }
+    public ProgArrayOwner? Owner => ProgramOwner.Current;
+
+    /// <summary>The owner record (expected_attach_type is part of it for prog arrays).</summary>
+    public MapProgramOwner ProgramOwner { get; } = new(compareAttachType: true);
 
     /// <summary>Slot count (max_entries).</summary>
     public int Length => _slots.Length;
@@ -64,18 +62,7 @@ public sealed class ProgArrayMap : BpfMapBase
     /// bpf_prog_map_compatible: the first caller becomes the owner; later ones must match it
     /// (EINVAL otherwise). Used for stores and when a program that uses this map is loaded.
     /// </summary>
-    public Errno CheckCompatible(ProgArrayOwner traits)
-    {
-        lock (_ownerLock)
-        {
-            if (_owner is not { } owner)
-            {
-                _owner = traits;
-                return Errno.None;
-            }
-            return owner == traits ? Errno.None : Errno.EINVAL;
-        }
-    }
+    public Errno CheckCompatible(ProgArrayOwner traits) => ProgramOwner.Check(traits);
 
     /// <summary>Stores a program (the typed BPF_MAP_UPDATE_ELEM). The map owns <paramref name="entry"/>'s reference from here on, also on failure.</summary>
     public void SetProgram(uint index, ProgArrayEntry entry) => Check(Set(index, entry), "update");

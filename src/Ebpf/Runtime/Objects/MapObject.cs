@@ -35,7 +35,7 @@ public sealed class MapObject : KernelObject
         {
             ProgramSlots = new ProgramArraySlots(this, progArray);
             progArray.EntryReleased += ProgramArraySlots.ReleaseEntry;
-            progArray.Resolver = id => runtime.FindObject(ObjectKind.Program, id) is ProgramObject p && p.TryAcquire() ? ProgramArraySlots.Entry(p) : null;
+            progArray.Resolver = runtime.ResolveProgramForSlot;
         }
     }
 
@@ -142,8 +142,9 @@ public sealed class MapObject : KernelObject
     /// <summary>Creation: the creator's reference is a user reference (the fd BPF_MAP_CREATE returns).</summary>
     internal void MarkCreatorIsUser() => Interlocked.Increment(ref _userRefs);
 
+    /// <summary>bpf_map_info; map_flags without BPF_F_RDONLY/WRONLY (bpf_map_flags_retain_permanent: they belong to fds).</summary>
     public MapInfo GetInfo() => new(
-        Id, Type, Name, Definition.KeySize, Definition.ValueSize, Definition.MaxEntries, Definition.Flags,
+        Id, Type, Name, Definition.KeySize, Definition.ValueSize, Definition.MaxEntries, Definition.Flags & ~(MapFlags.Rdonly | MapFlags.Wronly),
         Btf?.Id ?? 0, IsFrozen);
 
     protected override void OnFree()
