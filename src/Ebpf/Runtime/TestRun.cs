@@ -199,7 +199,20 @@ public sealed partial class BpfRuntime
         var ctxIn = InitContext(o, ProgramTypeInfo.SkBuffUserSize);
         using var skb = SkbContext.Build(type, o.DataIn ?? [], ctxIn, ctxIn is not null, o.Flags, Devices);
         var (retval, duration) = Loop(prog, executor, skb.ContextPointer, skb, o.Repeat);
+        skb.VerifyChecksumComplete(); // EBADMSG before anything is copied out, as the kernel
         return Finish(o, retval, duration, skb.Output(), ctxIn is null ? null : skb.ContextOutput());
+    }
+
+    /// <summary>
+    /// prog->aux->max_ctx_offset: the end of the furthest context access the verifier accepted
+    /// (check_ctx_access records off + size for every access). 0 for a program loaded unverified.
+    /// </summary>
+    internal static int MaxContextOffset(ProgramObject prog)
+    {
+        int max = 0;
+        foreach (var a in prog.Verification?.Program?.ContextAccesses ?? [])
+            max = Math.Max(max, a.Offset + a.Size);
+        return max;
     }
 
     private unsafe TestRunResult RunRawTracepoint(ProgramObject prog, IProgramExecutor executor, TestRunOptions o)
@@ -207,6 +220,9 @@ public sealed partial class BpfRuntime
         if (o.DataIn is not null || o.DataSizeOut is not null || o.ContextSizeOut is not null || o.Repeat != 0 || o.BatchSize != 0)
             throw new BpfException(Errno.EINVAL, "raw_tracepoint test_run takes only ctx_in");
         int size = o.ContextIn?.Length ?? 0;
+        int maxCtx = MaxContextOffset(prog);
+        if (size < maxCtx)
+            throw new BpfException(Errno.EINVAL, $"ctx_size_in {size} is smaller than the {maxCtx} context bytes the program reads (max_ctx_offset)");
         if (size > 96)
             throw new BpfException(Errno.EINVAL, $"ctx_size_in {size} > 96 (12 u64 arguments)");
         if (o.Cpu != 0 && (o.Flags & TestRunOnCpu) == 0)
@@ -224,6 +240,9 @@ public sealed partial class BpfRuntime
         if (o.DataIn is not null || o.DataSizeOut is not null || o.ContextSizeOut is not null || o.Repeat != 0 || o.Flags != 0 || o.BatchSize != 0)
             throw new BpfException(Errno.EINVAL, "syscall test_run takes only ctx_in");
         int size = o.ContextIn?.Length ?? 0;
+        int maxCtx = MaxContextOffset(prog);
+        if (size < maxCtx)
+            throw new BpfException(Errno.EINVAL, $"ctx_size_in {size} is smaller than the {maxCtx} context bytes the program reads (max_ctx_offset)");
         if (size > ushort.MaxValue)
             throw new BpfException(Errno.EINVAL, $"ctx_size_in {size} > 65535");
         using var block = new NativeBlock(Math.Max(size, 8));
