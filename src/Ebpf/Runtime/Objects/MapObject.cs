@@ -19,7 +19,7 @@ public sealed record MapDefinition(
 /// <see cref="UserReferencesReleased"/> runs — for a prog array that clears every slot, breaking
 /// prog → map → prog cycles — while the map itself may live on for the programs that use it.
 /// </summary>
-public sealed class MapObject : KernelObject
+public sealed class MapObject : KernelObject, Maps.IMapHolderTarget
 {
     private long _userRefs;
     private readonly Lock _lock = new();
@@ -31,6 +31,8 @@ public sealed class MapObject : KernelObject
         Definition = definition;
         Btf = btf;
         Storage = storage;
+        if (storage is Maps.BpfMapBase b)
+            b.RegistryObject = this;
         if (storage is Maps.ProgArrayMap progArray)
         {
             ProgramSlots = new ProgramArraySlots(this, progArray);
@@ -138,6 +140,10 @@ public sealed class MapObject : KernelObject
         }
         Release();
     }
+
+    // A map-in-map slot holds the map (refcnt only, not usercnt): the id stays visible while it does.
+    void Maps.IMapHolderTarget.AcquireForHolder() => Acquire();
+    void Maps.IMapHolderTarget.ReleaseForHolder() => Release();
 
     /// <summary>Creation: the creator's reference is a user reference (the fd BPF_MAP_CREATE returns).</summary>
     internal void MarkCreatorIsUser() => Interlocked.Increment(ref _userRefs);
