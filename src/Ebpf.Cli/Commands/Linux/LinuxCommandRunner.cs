@@ -310,7 +310,14 @@ internal sealed class LinuxCommandRunner : IRuntimeBackend
             if (m.TryLookup(key, value))
                 entries.Add((key, value));
         }
-        BpftoolFormat.WriteDump(_output, entries, _json);
+        var info = m.GetInfo();
+        MapBtfLayout? layout = null;
+        if (info.BtfId != 0 && info.BtfValueTypeId != 0)
+        {
+            using var btf = KernelBtf.FromId(info.BtfId);
+            layout = BpftoolFormat.Layout(btf.ReadBytes(), info.Type, info.BtfKeyTypeId, info.BtfValueTypeId, info.ValueSize);
+        }
+        BpftoolFormat.WriteDump(_output, entries, _json, layout);
         return 0;
     }
 

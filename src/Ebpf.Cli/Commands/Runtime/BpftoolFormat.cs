@@ -209,9 +209,33 @@ internal static class BpftoolFormat
         }
     }
 
-    /// <summary>`map dump`: bpftool's JSON array of {key, value}, or one entry per line and "Found N elements".</summary>
-    public static void WriteDump(TextWriter output, IReadOnlyList<(byte[] Key, byte[] Value)> entries, bool json)
+    /// <summary>The BTF layout of a map for <see cref="WriteDump"/>; null when its BTF cannot be parsed (bpftool then prints hex).</summary>
+    public static MapBtfLayout? Layout(ReadOnlyMemory<byte> btfData, Ebpf.Abi.MapType type, uint keyTypeId, uint valueTypeId, uint valueSize)
     {
+        Ebpf.Btf.Btf btf;
+        try
+        {
+            btf = Ebpf.Btf.Btf.Parse(btfData);
+        }
+        catch (BpfException)
+        {
+            return null;
+        }
+        bool perCpu = type is Ebpf.Abi.MapType.PercpuArray or Ebpf.Abi.MapType.PercpuHash or Ebpf.Abi.MapType.LruPercpuHash or Ebpf.Abi.MapType.PercpuCgroupStorage;
+        return new MapBtfLayout(btf, keyTypeId, valueTypeId, perCpu, (int)valueSize);
+    }
+
+    /// <summary>
+    /// `map dump`: with a BTF layout, bpftool's BTF-formatted output (<see cref="BtfMapDump"/>); otherwise its JSON
+    /// array of {key, value}, or one entry per line and "Found N elements".
+    /// </summary>
+    public static void WriteDump(TextWriter output, IReadOnlyList<(byte[] Key, byte[] Value)> entries, bool json, MapBtfLayout? layout = null)
+    {
+        if (layout is not null)
+        {
+            BtfMapDump.Write(output, entries, layout, json);
+            return;
+        }
         if (json)
         {
             RuntimeJson.Write(output, entries.Select(e => new Dictionary<string, object>

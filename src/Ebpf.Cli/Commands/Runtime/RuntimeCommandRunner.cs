@@ -188,7 +188,11 @@ internal sealed class RuntimeCommandRunner(BpfRuntime runtime, TextWriter output
         using var h = OpenMap(c.Map);
         h.RequireReadable();
         var entries = MapElements.Entries(h.Map).ToList();
-        BpftoolFormat.WriteDump(output, entries, json);
+        var info = h.Map.GetInfo();
+        MapBtfLayout? layout = null;
+        if (h.Map.Btf is { } btf && info.BtfValueTypeId != 0)
+            layout = BpftoolFormat.Layout(btf.Data, info.Type, info.BtfKeyTypeId, info.BtfValueTypeId, info.ValueSize);
+        BpftoolFormat.WriteDump(output, entries, json, layout);
         return 0;
     }
 

@@ -10,7 +10,9 @@ public sealed record MapDefinition(
     uint MaxEntries,
     MapFlags Flags = MapFlags.None,
     string Name = "",
-    uint InnerMapId = 0);
+    uint InnerMapId = 0,
+    uint BtfKeyTypeId = 0,
+    uint BtfValueTypeId = 0);
 
 /// <summary>
 /// A map inside the runtime. Two counters, as the kernel keeps them (kernel-semantics.md §1.3):
@@ -151,7 +153,7 @@ public sealed class MapObject : KernelObject, Maps.IMapHolderTarget
     /// <summary>bpf_map_info; map_flags without BPF_F_RDONLY/WRONLY (bpf_map_flags_retain_permanent: they belong to fds).</summary>
     public MapInfo GetInfo() => new(
         Id, Type, Name, Definition.KeySize, Definition.ValueSize, Definition.MaxEntries, Definition.Flags & ~(MapFlags.Rdonly | MapFlags.Wronly),
-        Btf?.Id ?? 0, IsFrozen);
+        Btf?.Id ?? 0, IsFrozen, Btf is null ? 0 : Definition.BtfKeyTypeId, Btf is null ? 0 : Definition.BtfValueTypeId);
 
     protected override void OnFree()
     {
@@ -167,4 +169,4 @@ public sealed class MapObject : KernelObject, Maps.IMapHolderTarget
 /// <summary>bpf_map_info (the fields bpftool shows).</summary>
 public sealed record MapInfo(
     uint Id, MapType Type, string Name, uint KeySize, uint ValueSize, uint MaxEntries, MapFlags Flags,
-    uint BtfId, bool Frozen);
+    uint BtfId, bool Frozen, uint BtfKeyTypeId = 0, uint BtfValueTypeId = 0);
