@@ -82,6 +82,19 @@ public class BtfMapDumpTests
                     }).ToList();
                     BpftoolFormat.WriteDump(runtimeOut, runtimeEntries, json, layout);
                     Assert.Equal(expected, runtimeOut.ToString());
+
+                    // map lookup of the first element: one formatted object, no array.
+                    var (firstKey, firstValue) = entries[0];
+                    string[] keyWords = [.. firstKey.Select(b => b.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+                    string expectedLookup = RunBpftool([.. flag, "map", "lookup", "pinned", pin, "key", .. keyWords]);
+                    var linuxLookup = CliRunner.Run([.. flag, "--backend", "linux", "map", "lookup", "pinned", pin, "key", .. keyWords]);
+                    Assert.True(linuxLookup.ExitCode == 0, linuxLookup.Stderr);
+                    Assert.Equal(expectedLookup, linuxLookup.Stdout);
+                    var runtimeLookup = new StringWriter();
+                    var v0 = new byte[rm.Maps!.HostValueSize];
+                    rm.Maps.Lookup(firstKey, v0);
+                    BpftoolFormat.WriteLookup(runtimeLookup, firstKey, v0, json, layout);
+                    Assert.Equal(expectedLookup, runtimeLookup.ToString());
                 }
             }
         }

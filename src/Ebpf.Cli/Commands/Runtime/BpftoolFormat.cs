@@ -250,6 +250,17 @@ internal static class BpftoolFormat
         output.WriteLine($"Found {entries.Count} element{(entries.Count == 1 ? "" : "s")}");
     }
 
+    /// <summary>`map lookup` of a found element: BTF-formatted when the map has BTF (as bpftool), else hex.</summary>
+    public static void WriteLookup(TextWriter output, byte[] key, byte[] value, bool json, MapBtfLayout? layout)
+    {
+        if (layout is not null)
+            BtfMapDump.WriteOne(output, key, value, layout, json);
+        else if (json)
+            RuntimeJson.Write(output, new Dictionary<string, object> { ["key"] = JsonBytes(key), ["value"] = JsonBytes(value) });
+        else
+            output.WriteLine(EntryText(key, value));
+    }
+
     public static string EntryText(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
     {
         // bpftool prints on one line when key+value fit in 16+16 bytes (break_names heuristics: key_size + value_size <= 24).

@@ -28,42 +28,53 @@ internal static class BtfMapDump
         var w = new BpftoolJsonWriter(pretty || !json);
         w.StartArray();
         foreach (var (key, value) in entries)
-        {
-            if (json)
-            {
-                w.StartObject();
-                w.Name("key");
-                HexArray(w, key);
-                if (!layout.PerCpu)
-                {
-                    w.Name("value");
-                    HexArray(w, value);
-                }
-                else
-                {
-                    w.Name("values");
-                    w.StartArray();
-                    int step = (layout.ValueSize + 7) & ~7;
-                    for (int cpu = 0; cpu * step < value.Length; cpu++)
-                    {
-                        w.StartObject();
-                        w.Name("cpu");
-                        w.Raw(cpu.ToString(CultureInfo.InvariantCulture));
-                        w.Name("value");
-                        HexArray(w, value.AsSpan(cpu * step, layout.ValueSize));
-                        w.EndObject();
-                    }
-                    w.EndArray();
-                }
-                w.Name("formatted");
-                Formatted(w, layout, key, value, plainText: false);
-                w.EndObject();
-            }
-            else
-                Formatted(w, layout, key, value, plainText: true);
-        }
+            Entry(w, key, value, layout, json);
         w.EndArray();
         output.WriteLine(w.ToString());
+    }
+
+    /// <summary>`map lookup` of a found element: the same object as one dump entry, on its own (no array).</summary>
+    public static void WriteOne(TextWriter output, byte[] key, byte[] value, MapBtfLayout layout, bool json, bool pretty = false)
+    {
+        var w = new BpftoolJsonWriter(pretty || !json);
+        Entry(w, key, value, layout, json);
+        output.WriteLine(w.ToString());
+    }
+
+    private static void Entry(BpftoolJsonWriter w, byte[] key, byte[] value, MapBtfLayout layout, bool json)
+    {
+        if (!json)
+        {
+            Formatted(w, layout, key, value, plainText: true);
+            return;
+        }
+        w.StartObject();
+        w.Name("key");
+        HexArray(w, key);
+        if (!layout.PerCpu)
+        {
+            w.Name("value");
+            HexArray(w, value);
+        }
+        else
+        {
+            w.Name("values");
+            w.StartArray();
+            int step = (layout.ValueSize + 7) & ~7;
+            for (int cpu = 0; cpu * step < value.Length; cpu++)
+            {
+                w.StartObject();
+                w.Name("cpu");
+                w.Raw(cpu.ToString(CultureInfo.InvariantCulture));
+                w.Name("value");
+                HexArray(w, value.AsSpan(cpu * step, layout.ValueSize));
+                w.EndObject();
+            }
+            w.EndArray();
+        }
+        w.Name("formatted");
+        Formatted(w, layout, key, value, plainText: false);
+        w.EndObject();
     }
 
     private static void HexArray(BpftoolJsonWriter w, ReadOnlySpan<byte> bytes)
