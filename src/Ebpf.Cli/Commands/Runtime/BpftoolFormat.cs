@@ -85,8 +85,10 @@ internal static class BpftoolFormat
     /// <summary>bpf_prog_size rounded to pages, as the kernel reports memlock for programs.</summary>
     public static long ProgramMemlock(ProgramInfo info) => (info.XlatedSize + 72 + 4095) / 4096 * 4096;
 
+    /// <summary>The kernel's map_mem_usage for this map (Runtime/Maps/MapMemoryUsage: Linux 6.18 struct sizes).</summary>
     public static long MapMemlock(MapInfo info) =>
-        (long)Math.Min(long.MaxValue / 2, (info.KeySize + (ulong)info.ValueSize + 32) * info.MaxEntries + 256);
+        (long)Math.Min(long.MaxValue / 2, Ebpf.Runtime.Maps.MapMemoryUsage.Of(info.Type, info.KeySize, info.ValueSize, info.MaxEntries, info.Flags,
+            Ebpf.Runtime.Maps.BpfCpu.PossibleCount));
 
     /// <summary>strftime("%FT%T%z") in local time.</summary>
     public static string LoadedAt(DateTimeOffset time)
