@@ -27,6 +27,10 @@ public class MapMemoryUsageTests
         { MapType.Stack, 0, 24, 9, MapFlags.None },
         { MapType.Ringbuf, 0, 0, 4096, MapFlags.None },
         { MapType.Ringbuf, 0, 0, 16384, MapFlags.None },
+        { MapType.Devmap, 4, 8, 10, MapFlags.None },
+        { MapType.DevmapHash, 4, 4, 10, MapFlags.None },
+        { MapType.Cpumap, 4, 8, 2, MapFlags.None },
+        { MapType.Xskmap, 4, 4, 10, MapFlags.None },
     };
 
     [Theory]

@@ -5,8 +5,8 @@ namespace Ebpf.Runtime.Maps;
 /// <summary>
 /// What the kernel reports as a map's memlock (fdinfo / bpftool "memlock"): the map type's
 /// map_mem_usage on Linux 6.18 x86-64, with that kernel's struct sizes. Checked against bpftool for
-/// array, percpu_array, prog_array, hash (prealloc and not), lru_hash, percpu_hash, queue and ringbuf;
-/// other types fall back to an array-like estimate.
+/// array, percpu_array, prog_array, hash (prealloc and not), lru_hash, percpu_hash, queue, ringbuf and
+/// empty devmap/devmap_hash/cpumap/xskmap; other types fall back to an array-like estimate.
 /// </summary>
 public static class MapMemoryUsage
 {
@@ -19,6 +19,9 @@ public static class MapMemoryUsage
     private const ulong QueueStack = 312;        // sizeof(struct bpf_queue_stack)
     private const ulong RingbufMap = 304;        // sizeof(struct bpf_ringbuf_map)
     private const ulong RingbufMetaPages = 3;    // RINGBUF_PGOFF + RINGBUF_POS_PAGES
+    private const ulong BpfDtab = 344;           // sizeof(struct bpf_dtab)
+    private const ulong BpfCpuMap = 304;         // sizeof(struct bpf_cpu_map)
+    private const ulong XskMap = 304;            // sizeof(struct xsk_map)
 
     private static ulong Round8(ulong v) => (v + 7) & ~7ul;
     private static ulong PageAlign(ulong v) => (v + PageSize - 1) & ~(PageSize - 1);
@@ -73,6 +76,14 @@ public static class MapMemoryUsage
                 }
                 return usage;
             }
+            case MapType.Devmap:
+                return BpfDtab + entries * 8; // + per filled slot a bpf_dtab_netdev (not charged here)
+            case MapType.DevmapHash:
+                return BpfDtab + System.Numerics.BitOperations.RoundUpToPowerOf2(entries) * 8;
+            case MapType.Cpumap:
+                return BpfCpuMap + entries * 8;
+            case MapType.Xskmap:
+                return XskMap + entries * 8;
             case MapType.Queue:
             case MapType.Stack:
                 return QueueStack + (entries + 1) * valueSize;
