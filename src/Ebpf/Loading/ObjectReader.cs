@@ -163,7 +163,10 @@ internal sealed partial class ObjectReader
             if (section.Size == 0)
                 continue;
             _dataMapBySection[section.Index] = _spec.Maps.Count;
-            _spec.Maps.Add(DataMapReader.Read(_elf, section, _spec.Name));
+            var data = DataMapReader.Read(_elf, section, _spec.Name);
+            // libbpf's map_fill_btf_type_info: an internal map's value type is its section's DATASEC (none when absent).
+            data.BtfTypeId = _spec.Btf?.FindDatasec(section.Name)?.Id ?? 0;
+            _spec.Maps.Add(data);
         }
     }
 

@@ -47,14 +47,12 @@ public sealed partial class BpfRuntime
     public IProgramExecutor? Executor { get; set; }
 
     /// <summary>
-    /// Map storage from Runtime/Maps (prog arrays keep their slots in the object itself). A map-in-map
+    /// Map storage from Runtime/Maps (prog arrays too: <see cref="MapObject.ProgramSlots"/> is a typed view of it). A map-in-map
     /// takes its inner template from <see cref="MapDefinition.InnerMapId"/> (the kernel's inner_map_fd;
     /// EBADF when it names no live map) and resolves host updates (a u32 map id) through this runtime.
     /// </summary>
     private IDisposable? DefaultMapStorage(MapDefinition d)
     {
-        if (d.Type == MapType.ProgArray)
-            return null;
         Maps.BpfMapBase? inner = null;
         if (d.Type is MapType.ArrayOfMaps or MapType.HashOfMaps)
             inner = (FindObject(ObjectKind.Map, d.InnerMapId) as MapObject)?.Maps
@@ -63,10 +61,30 @@ public sealed partial class BpfRuntime
         {
             Type = d.Type, KeySize = d.KeySize, ValueSize = d.ValueSize, MaxEntries = d.MaxEntries, Flags = d.Flags, Name = d.Name, InnerMap = inner,
         });
-        if (storage is Maps.MapInMap outer)
-            outer.Resolver = id => (FindObject(ObjectKind.Map, id) as MapObject)?.Maps;
+        switch (storage)
+        {
+            case Maps.MapInMap outer:
+                outer.Resolver = id => (FindObject(ObjectKind.Map, id) as MapObject)?.Maps;
+                break;
+            case Maps.DevMap devmap:
+                devmap.DeviceResolver = ifindex => Devices.Find(ifindex);
+                devmap.ProgramResolver = ResolveProgramForSlot;
+                devmap.ProgramReleased += ProgramArraySlots.ReleaseEntry;
+                break;
+            case Maps.CpuMap cpumap:
+                cpumap.ProgramResolver = ResolveProgramForSlot;
+                cpumap.ProgramReleased += ProgramArraySlots.ReleaseEntry;
+                break;
+            case Maps.XskMap xskmap:
+                xskmap.SocketResolver = id => Devices.FindXskSocket(id);
+                break;
+        }
         return storage;
     }
+
+    /// <summary>A program id in a map value (the runtime's "fd"), with a reference the map then owns; null when none is live.</summary>
+    internal Maps.ProgArrayEntry? ResolveProgramForSlot(uint id) =>
+        FindObject(ObjectKind.Program, id) is ProgramObject p && p.TryAcquire() ? ProgramArraySlots.Entry(p) : null;
 
     internal IdTable Table(ObjectKind kind) => _tables[(int)kind];
 
@@ -80,7 +98,11 @@ public sealed partial class BpfRuntime
         string name = ObjectName.Validate(definition.Name, "map");
         definition = definition with { Name = name };
         var btfObject = btf?.Btf;
-        var storage = MapStorageFactory?.Invoke(definition);
+        // Prog arrays always get their storage: tail calls and slot references live there.
+        var storage = MapStorageFactory?.Invoke(definition)
+            ?? (definition.Type == MapType.ProgArray ? Maps.BpfMapFactory.Create(MapType.ProgArray, definition.KeySize, definition.ValueSize, definition.MaxEntries, definition.Flags, definition.Name) : null);
+        if (storage is Maps.BpfMapBase created && created.Flags != definition.Flags)
+            definition = definition with { Flags = created.Flags }; // devmaps: the kernel adds BPF_F_RDONLY_PROG
         btfObject?.Acquire();
         var map = new MapObject(this, definition, btfObject, storage);
         map.MarkCreatorIsUser();
@@ -146,6 +168,7 @@ public sealed partial class BpfRuntime
                 throw new BpfException(verdict.Errno == Errno.None ? Errno.EACCES : verdict.Errno,
                     $"program {program.Name}: verifier rejected it{at}: {first}", verdict.Log);
             }
+            CheckTailCallOwners(program, maps);
             string? notModelled = ProgramVerification.WhyNotFullyModelled(program.Instructions, this);
             var mode = ProgramVerification.ChooseMode(verdict, notModelled);
             program.ExecutionMode = mode;
@@ -174,6 +197,22 @@ public sealed partial class BpfRuntime
         }
         Publish(program);
         return new BpfProgram(program);
+    }
+
+    /// <summary>
+    /// bpf_check_tail_call: a program that uses a map holding programs (prog array, devmap, cpumap)
+    /// must match the map's owner (type, frags; for prog arrays also the expected attach type); the first
+    /// such program becomes the owner. EINVAL otherwise.
+    /// </summary>
+    private static void CheckTailCallOwners(ProgramObject program, List<MapObject> maps)
+    {
+        var traits = ProgramArraySlots.Traits(program);
+        foreach (var map in maps)
+        {
+            if (map.Maps is Maps.IProgramHoldingMap holder && holder.ProgramOwner.Check(traits) != Errno.None)
+                throw new BpfException(Errno.EINVAL,
+                    $"program {program.Name}: {map.Type} {map.Id} ('{map.Name}') is owned by {holder.ProgramOwner.Current} programs, this one is {traits}");
+        }
     }
 
     /// <summary>Array maps' values are addressable by the program (global data, direct value loads).</summary>

@@ -154,7 +154,14 @@ public sealed partial class BpfRuntime
                 map = CreateMap(new MapDefinition(ms.Type, ms.KeySize, ms.ValueSize, ms.MaxEntries, ms.Flags & ~MapFlags.Rdonly, name, template.Map.Id), btf);
             }
             else
-                map = CreateMap(new MapDefinition(ms.Type, ms.KeySize, ms.ValueSize, ms.MaxEntries, ms.Flags & ~MapFlags.Rdonly, name), btf);
+            {
+                // btf_key/value_type_id as libbpf sends them: the BTF-defined key/value, or for global data
+                // no key and the section's DATASEC as the value (map_fill_btf_type_info).
+                uint keyType = btf is null || ms.IsGlobalData ? 0 : ms.KeyTypeId;
+                uint valueType = btf is null ? 0 : ms.IsGlobalData ? ms.BtfTypeId : ms.ValueTypeId;
+                map = CreateMap(new MapDefinition(ms.Type, ms.KeySize, ms.ValueSize, ms.MaxEntries, ms.Flags & ~MapFlags.Rdonly, name,
+                    BtfKeyTypeId: keyType, BtfValueTypeId: valueType), btf);
+            }
         }
         catch (BpfException e)
         {

@@ -28,7 +28,18 @@ public sealed record TestRunOptions
 /// small (the kernel still fills in retval, duration and the full sizes); otherwise None.
 /// </summary>
 public sealed record TestRunResult(
-    uint ReturnValue, uint Duration, byte[]? DataOut, int DataSizeOut, byte[]? ContextOut, int ContextSizeOut, Errno Error);
+    uint ReturnValue, uint Duration, byte[]? DataOut, int DataSizeOut, byte[]? ContextOut, int ContextSizeOut, Errno Error)
+{
+    /// <summary>
+    /// XDP: where the last run's XDP_REDIRECT was headed (bpf_redirect / bpf_redirect_map); null when the
+    /// program did not return XDP_REDIRECT. The kernel keeps this in bpf_redirect_info and does not report
+    /// it; the runtime hands it to the host.
+    /// </summary>
+    public XdpRedirect? Redirect { get; init; }
+
+    /// <summary>XDP with BPF_F_TEST_XDP_LIVE_FRAMES: what happened to the frames.</summary>
+    public XdpLiveFrameStats? LiveFrames { get; init; }
+}
 
 /// <summary>BPF_PROG_TEST_RUN (program-types.md §3) over the runtime's executor.</summary>
 public sealed partial class BpfRuntime
@@ -60,7 +71,7 @@ public sealed partial class BpfRuntime
     }
 
     /// <summary>bpf_ctx_init: no ctx unless ctx_in or ctx_out; bytes of ctx_in beyond max_size must be zero (E2BIG).</summary>
-    private static byte[]? InitContext(TestRunOptions o, int maxSize)
+    internal static byte[]? InitContext(TestRunOptions o, int maxSize)
     {
         if (o.ContextIn is null && o.ContextSizeOut is null)
             return null;
@@ -79,7 +90,7 @@ public sealed partial class BpfRuntime
     private const uint EpochChunk = 1024;
 
     /// <summary>bpf_test_run's loop: same ctx every iteration, retval of the last run, average duration.</summary>
-    private (uint RetVal, uint Duration) Loop(ProgramObject prog, IProgramExecutor executor, nint ctx, object? packet, uint repeat)
+    internal (uint RetVal, uint Duration) Loop(ProgramObject prog, IProgramExecutor executor, nint ctx, object? packet, uint repeat)
     {
         if (repeat == 0)
             repeat = 1;
@@ -114,7 +125,7 @@ public sealed partial class BpfRuntime
     }
 
     /// <summary>bpf_test_finish + bpf_ctx_finish.</summary>
-    private static TestRunResult Finish(TestRunOptions o, uint retval, uint duration, byte[] data, byte[]? ctx, Func<int, byte[]>? enospcLayout = null)
+    internal static TestRunResult Finish(TestRunOptions o, uint retval, uint duration, byte[] data, byte[]? ctx, Func<int, byte[]>? enospcLayout = null)
     {
         Errno error = Errno.None;
         byte[]? dataOut = null;
@@ -152,11 +163,7 @@ public sealed partial class BpfRuntime
         if ((o.Flags & ~TestXdpLiveFrames) != 0)
             throw new BpfException(Errno.EINVAL, $"flags 0x{o.Flags:x} not supported for XDP test_run");
         if ((o.Flags & TestXdpLiveFrames) != 0)
-        {
-            if (o.BatchSize > 256)
-                throw new BpfException(Errno.E2BIG, $"batch_size {o.BatchSize} > 256");
-            throw new BpfException(Errno.EOPNOTSUPP, "BPF_F_TEST_XDP_LIVE_FRAMES needs a device model this runtime does not have yet");
-        }
+            return XdpLiveFrames.Run(this, prog, executor, o);
         if (o.BatchSize != 0)
             throw new BpfException(Errno.EINVAL, "batch_size is only valid with BPF_F_TEST_XDP_LIVE_FRAMES");
         var ctxIn = InitContext(o, ProgramTypeInfo.XdpMdUserSize);
@@ -177,9 +184,10 @@ public sealed partial class BpfRuntime
                 throw new BpfException(Errno.ENOSPC, $"data_size_out {limit} cannot hold the {frags} frag bytes");
             // Linear prefix first, then all frags (not a prefix of the packet: the kernel's layout).
             return Finish(o, retval, duration, data, ctxOut, copy =>
-                data.AsSpan(0, copy - frags).ToArray().Concat(data.AsSpan(data.Length - frags).ToArray()).ToArray());
+                data.AsSpan(0, copy - frags).ToArray().Concat(data.AsSpan(data.Length - frags).ToArray()).ToArray())
+                with { Redirect = retval == PacketHelpers.XdpRedirect ? xdp.Redirect : null };
         }
-        return Finish(o, retval, duration, data, ctxOut);
+        return Finish(o, retval, duration, data, ctxOut) with { Redirect = retval == PacketHelpers.XdpRedirect ? xdp.Redirect : null };
     }
 
     private TestRunResult RunSkb(ProgramObject prog, ProgramTypeInfo type, IProgramExecutor executor, TestRunOptions o)
@@ -191,7 +199,20 @@ public sealed partial class BpfRuntime
         var ctxIn = InitContext(o, ProgramTypeInfo.SkBuffUserSize);
         using var skb = SkbContext.Build(type, o.DataIn ?? [], ctxIn, ctxIn is not null, o.Flags, Devices);
         var (retval, duration) = Loop(prog, executor, skb.ContextPointer, skb, o.Repeat);
+        skb.VerifyChecksumComplete(); // EBADMSG before anything is copied out, as the kernel
         return Finish(o, retval, duration, skb.Output(), ctxIn is null ? null : skb.ContextOutput());
+    }
+
+    /// <summary>
+    /// prog->aux->max_ctx_offset: the end of the furthest context access the verifier accepted
+    /// (check_ctx_access records off + size for every access). 0 for a program loaded unverified.
+    /// </summary>
+    internal static int MaxContextOffset(ProgramObject prog)
+    {
+        int max = 0;
+        foreach (var a in prog.Verification?.Program?.ContextAccesses ?? [])
+            max = Math.Max(max, a.Offset + a.Size);
+        return max;
     }
 
     private unsafe TestRunResult RunRawTracepoint(ProgramObject prog, IProgramExecutor executor, TestRunOptions o)
@@ -199,6 +220,9 @@ public sealed partial class BpfRuntime
         if (o.DataIn is not null || o.DataSizeOut is not null || o.ContextSizeOut is not null || o.Repeat != 0 || o.BatchSize != 0)
             throw new BpfException(Errno.EINVAL, "raw_tracepoint test_run takes only ctx_in");
         int size = o.ContextIn?.Length ?? 0;
+        int maxCtx = MaxContextOffset(prog);
+        if (size < maxCtx)
+            throw new BpfException(Errno.EINVAL, $"ctx_size_in {size} is smaller than the {maxCtx} context bytes the program reads (max_ctx_offset)");
         if (size > 96)
             throw new BpfException(Errno.EINVAL, $"ctx_size_in {size} > 96 (12 u64 arguments)");
         if (o.Cpu != 0 && (o.Flags & TestRunOnCpu) == 0)
@@ -216,6 +240,9 @@ public sealed partial class BpfRuntime
         if (o.DataIn is not null || o.DataSizeOut is not null || o.ContextSizeOut is not null || o.Repeat != 0 || o.Flags != 0 || o.BatchSize != 0)
             throw new BpfException(Errno.EINVAL, "syscall test_run takes only ctx_in");
         int size = o.ContextIn?.Length ?? 0;
+        int maxCtx = MaxContextOffset(prog);
+        if (size < maxCtx)
+            throw new BpfException(Errno.EINVAL, $"ctx_size_in {size} is smaller than the {maxCtx} context bytes the program reads (max_ctx_offset)");
         if (size > ushort.MaxValue)
             throw new BpfException(Errno.EINVAL, $"ctx_size_in {size} > 65535");
         using var block = new NativeBlock(Math.Max(size, 8));

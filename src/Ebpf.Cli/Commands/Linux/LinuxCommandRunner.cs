@@ -310,7 +310,7 @@ internal sealed class LinuxCommandRunner : IRuntimeBackend
             if (m.TryLookup(key, value))
                 entries.Add((key, value));
         }
-        BpftoolFormat.WriteDump(_output, entries, _json);
+        BpftoolFormat.WriteDump(_output, entries, _json, BtfLayout(m));
         return 0;
     }
 
@@ -326,11 +326,18 @@ internal sealed class LinuxCommandRunner : IRuntimeBackend
             _output.WriteLine($"key:\n{BpftoolFormat.Hex(key)}\n\nNot found");
             return 1;
         }
-        if (_json)
-            RuntimeJson.Write(_output, new Dictionary<string, object> { ["key"] = BpftoolFormat.JsonBytes(key), ["value"] = BpftoolFormat.JsonBytes(value) });
-        else
-            _output.WriteLine(BpftoolFormat.EntryText(key, value));
+        BpftoolFormat.WriteLookup(_output, key, value, _json, BtfLayout(m));
         return 0;
+    }
+
+    /// <summary>The map's BTF key/value layout when it has a typed value (bpftool's condition for formatting).</summary>
+    private static MapBtfLayout? BtfLayout(KernelMap m)
+    {
+        var info = m.GetInfo();
+        if (info.BtfId == 0 || info.BtfValueTypeId == 0)
+            return null;
+        using var btf = KernelBtf.FromId(info.BtfId);
+        return BpftoolFormat.Layout(btf.ReadBytes(), info.Type, info.BtfKeyTypeId, info.BtfValueTypeId, info.ValueSize);
     }
 
     private static int Update(MapUpdate c)

@@ -85,8 +85,10 @@ internal static class BpftoolFormat
     /// <summary>bpf_prog_size rounded to pages, as the kernel reports memlock for programs.</summary>
     public static long ProgramMemlock(ProgramInfo info) => (info.XlatedSize + 72 + 4095) / 4096 * 4096;
 
+    /// <summary>The kernel's map_mem_usage for this map (Runtime/Maps/MapMemoryUsage: Linux 6.18 struct sizes).</summary>
     public static long MapMemlock(MapInfo info) =>
-        (long)Math.Min(long.MaxValue / 2, (info.KeySize + (ulong)info.ValueSize + 32) * info.MaxEntries + 256);
+        (long)Math.Min(long.MaxValue / 2, Ebpf.Runtime.Maps.MapMemoryUsage.Of(info.Type, info.KeySize, info.ValueSize, info.MaxEntries, info.Flags,
+            Ebpf.Runtime.Maps.BpfCpu.PossibleCount));
 
     /// <summary>strftime("%FT%T%z") in local time.</summary>
     public static string LoadedAt(DateTimeOffset time)
@@ -209,9 +211,33 @@ internal static class BpftoolFormat
         }
     }
 
-    /// <summary>`map dump`: bpftool's JSON array of {key, value}, or one entry per line and "Found N elements".</summary>
-    public static void WriteDump(TextWriter output, IReadOnlyList<(byte[] Key, byte[] Value)> entries, bool json)
+    /// <summary>The BTF layout of a map for <see cref="WriteDump"/>; null when its BTF cannot be parsed (bpftool then prints hex).</summary>
+    public static MapBtfLayout? Layout(ReadOnlyMemory<byte> btfData, Ebpf.Abi.MapType type, uint keyTypeId, uint valueTypeId, uint valueSize)
     {
+        Ebpf.Btf.Btf btf;
+        try
+        {
+            btf = Ebpf.Btf.Btf.Parse(btfData);
+        }
+        catch (BpfException)
+        {
+            return null;
+        }
+        bool perCpu = type is Ebpf.Abi.MapType.PercpuArray or Ebpf.Abi.MapType.PercpuHash or Ebpf.Abi.MapType.LruPercpuHash or Ebpf.Abi.MapType.PercpuCgroupStorage;
+        return new MapBtfLayout(btf, keyTypeId, valueTypeId, perCpu, (int)valueSize);
+    }
+
+    /// <summary>
+    /// `map dump`: with a BTF layout, bpftool's BTF-formatted output (<see cref="BtfMapDump"/>); otherwise its JSON
+    /// array of {key, value}, or one entry per line and "Found N elements".
+    /// </summary>
+    public static void WriteDump(TextWriter output, IReadOnlyList<(byte[] Key, byte[] Value)> entries, bool json, MapBtfLayout? layout = null)
+    {
+        if (layout is not null)
+        {
+            BtfMapDump.Write(output, entries, layout, json);
+            return;
+        }
         if (json)
         {
             RuntimeJson.Write(output, entries.Select(e => new Dictionary<string, object>
@@ -224,6 +250,17 @@ internal static class BpftoolFormat
         foreach (var (key, value) in entries)
             output.WriteLine(EntryText(key, value));
         output.WriteLine($"Found {entries.Count} element{(entries.Count == 1 ? "" : "s")}");
+    }
+
+    /// <summary>`map lookup` of a found element: BTF-formatted when the map has BTF (as bpftool), else hex.</summary>
+    public static void WriteLookup(TextWriter output, byte[] key, byte[] value, bool json, MapBtfLayout? layout)
+    {
+        if (layout is not null)
+            BtfMapDump.WriteOne(output, key, value, layout, json);
+        else if (json)
+            RuntimeJson.Write(output, new Dictionary<string, object> { ["key"] = JsonBytes(key), ["value"] = JsonBytes(value) });
+        else
+            output.WriteLine(EntryText(key, value));
     }
 
     public static string EntryText(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)

@@ -188,7 +188,7 @@ internal sealed class RuntimeCommandRunner(BpfRuntime runtime, TextWriter output
         using var h = OpenMap(c.Map);
         h.RequireReadable();
         var entries = MapElements.Entries(h.Map).ToList();
-        BpftoolFormat.WriteDump(output, entries, json);
+        BpftoolFormat.WriteDump(output, entries, json, BtfLayout(h.Map));
         return 0;
     }
 
@@ -205,11 +205,17 @@ internal sealed class RuntimeCommandRunner(BpfRuntime runtime, TextWriter output
             output.WriteLine($"key:\n{BpftoolFormat.Hex(key)}\n\nNot found");
             return 1;
         }
-        if (json)
-            RuntimeJson.Write(output, new Dictionary<string, object> { ["key"] = BpftoolFormat.JsonBytes(key), ["value"] = BpftoolFormat.JsonBytes(value) });
-        else
-            output.WriteLine(BpftoolFormat.EntryText(key, value));
+        BpftoolFormat.WriteLookup(output, key, value, json, BtfLayout(h.Map));
         return 0;
+    }
+
+    /// <summary>The map's BTF key/value layout when it has a typed value (bpftool's condition for formatting).</summary>
+    private static MapBtfLayout? BtfLayout(MapObject map)
+    {
+        var info = map.GetInfo();
+        return map.Btf is { } btf && info.BtfValueTypeId != 0
+            ? BpftoolFormat.Layout(btf.Data, info.Type, info.BtfKeyTypeId, info.BtfValueTypeId, info.ValueSize)
+            : null;
     }
 
     private int Update(MapUpdate c)

@@ -30,6 +30,7 @@ internal static class BuiltinHelpers
         r.SetBuiltin(HelperId.CsumDiff, "csum_diff", ChecksumHelpers.CsumDiff);
         r.SetBuiltin(HelperId.L3CsumReplace, "l3_csum_replace", ChecksumHelpers.L3CsumReplace);
         r.SetBuiltin(HelperId.L4CsumReplace, "l4_csum_replace", ChecksumHelpers.L4CsumReplace);
+        r.SetBuiltin(HelperId.CsumUpdate, "csum_update", ChecksumHelpers.CsumUpdate);
         r.SetBuiltin(HelperId.SpinLock, "spin_lock", LockHelpers.SpinLock);
         r.SetBuiltin(HelperId.SpinUnlock, "spin_unlock", LockHelpers.SpinUnlock);
         PacketHelpers.RegisterAll(r);

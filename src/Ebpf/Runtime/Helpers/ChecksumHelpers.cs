@@ -92,9 +92,24 @@ public static unsafe class ChecksumHelpers
         }
         if (mangled0 && sum == 0)
             sum = CsumMangled0;
+        // inet_proto_csum_replace*: with a pseudo-header field and CHECKSUM_COMPLETE, skb->csum follows the change.
+        if ((flags & PseudoHeader) != 0 && HelperInvocation.Current?.PacketState is ProgramTypes.SkbContext { ChecksumComplete: true } skb)
+        {
+            uint diff = (flags & HeaderFieldMask) == 0 ? (uint)to : Checksum.Add(~(uint)from, (uint)to);
+            skb.Csum = ~Checksum.Add(diff, ~skb.Csum);
+        }
         field[0] = (byte)sum;
         field[1] = (byte)(sum >> 8);
         return 0;
+    }
+
+    /// <summary>bpf_csum_update(skb, csum) (40): adds to skb->csum under CHECKSUM_COMPLETE (returns it), else -ENOTSUPP.</summary>
+    public static ulong CsumUpdate(ulong ctx, ulong csum, ulong r3, ulong r4, ulong r5)
+    {
+        if (HelperInvocation.Current?.PacketState is not ProgramTypes.SkbContext { ChecksumComplete: true } skb)
+            return BuiltinHelpers.Err(Errno.ENOTSUPP);
+        skb.Csum = Checksum.Add(skb.Csum, (uint)csum);
+        return skb.Csum;
     }
 
     private static bool TryField(ulong offset, out Span<byte> field)

@@ -22,6 +22,7 @@ public static class HelperId
     public const int PerfEventOutput = 25;
     public const int SkbLoadBytes = 26;
     public const int CsumDiff = 28;
+    public const int CsumUpdate = 40;
     public const int GetNumaNodeId = 42;
     public const int XdpAdjustHead = 44;
     public const int ProbeReadStr = 45;

@@ -269,15 +269,32 @@ public static unsafe class MapHelpers
     }
 
     /// <summary>
-    /// bpf_redirect_map(map, key, flags) (51): the low two flag bits are the action on a failed
-    /// lookup; unknown bits → XDP_ABORTED. Device/CPU/XSK maps are not modelled yet, so every
-    /// lookup fails and the fallback action is returned.
+    /// bpf_redirect_map(map, key, flags) (51), as __bpf_xdp_redirect_map: flag bits outside the fallback
+    /// action (low two bits) and the map type's own flags (devmaps: BPF_F_BROADCAST, BPF_F_EXCLUDE_INGRESS)
+    /// → XDP_ABORTED; a failed lookup without BROADCAST clears the recorded redirect and returns the
+    /// fallback action; otherwise the target is recorded (on the XDP buffer, or the invocation's
+    /// RedirectTarget for host-run programs) and XDP_REDIRECT returned.
     /// </summary>
     public static ulong RedirectMap(ulong mapHandle, ulong key, ulong flags, ulong r4, ulong r5)
     {
-        const ulong Broadcast = 8, ExcludeIngress = 16;
-        if ((flags & ~(3UL | Broadcast | ExcludeIngress)) != 0)
+        const ulong ActionMask = 3;
+        var map = Storage(mapHandle);
+        var redirect = map as IRedirectMap;
+        ulong flagMask = redirect?.RedirectFlagMask ?? 0;
+        if ((flags & ~(ActionMask | flagMask)) != 0)
             return PacketHelpers.XdpAborted;
-        return flags & 3;
+        var inv = HelperInvocation.Current;
+        var xdp = inv?.PacketState as Ebpf.Runtime.ProgramTypes.XdpContext;
+        bool broadcast = (flags & DevMap.BroadcastFlag) != 0;
+        if (redirect?.RedirectLookup((uint)key) is null && !broadcast)
+        {
+            if (xdp is not null) xdp.Redirect = null;
+            return flags & ActionMask;
+        }
+        if (xdp is not null)
+            xdp.Redirect = new Ebpf.Runtime.ProgramTypes.XdpRedirect(map!.Type, map.Id, (uint)key, broadcast ? flags : 0, map);
+        if (inv is not null)
+            inv.RedirectTarget = (uint)key;
+        return PacketHelpers.XdpRedirect;
     }
 }

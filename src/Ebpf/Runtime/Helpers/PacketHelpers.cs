@@ -57,6 +57,8 @@ public static unsafe class PacketHelpers
             return xdp ? XdpAborted : TcActShot;
         if (inv is not null)
             inv.RedirectTarget = (uint)ifindex;
+        if (xdp && inv?.PacketState is XdpContext buffer)
+            buffer.Redirect = new ProgramTypes.XdpRedirect(MapType.Unspec, 0, (uint)ifindex, 0, null);
         return xdp ? XdpRedirect : TcActRedirect;
     }
 }

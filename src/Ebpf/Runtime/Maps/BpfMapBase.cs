@@ -4,6 +4,13 @@ using Ebpf.Runtime.Memory;
 
 namespace Ebpf.Runtime.Maps;
 
+/// <summary>What a map-in-map slot takes a reference on besides the storage (the object with the id).</summary>
+internal interface IMapHolderTarget
+{
+    void AcquireForHolder();
+    void ReleaseForHolder();
+}
+
 /// <summary>Callback of bpf_for_each_map_elem: return 0 to continue, 1 to stop.</summary>
 public unsafe delegate long MapElementCallback(BpfMapBase map, byte* key, byte* value);
 
@@ -94,6 +101,13 @@ public abstract unsafe class BpfMapBase : IDisposable
     /// <summary>The map behind a <see cref="NativeHandle"/>.</summary>
     public static BpfMapBase FromNativeHandle(nint handle) => (BpfMapBase)GCHandle.FromIntPtr(handle).Target!;
 
+    /// <summary>
+    /// The registry object this storage belongs to (the runtime's MapObject, which owns the id), or null
+    /// for standalone maps. A map-in-map slot holds a reference on it too, so an inner map keeps its id
+    /// while an outer map holds it, as the kernel's slot holds the bpf_map itself.
+    /// </summary>
+    internal IMapHolderTarget? RegistryObject { get; set; }
+
     public long RefCount => Interlocked.Read(ref _refs);
     public long UserRefCount => Interlocked.Read(ref _userRefs);
 
@@ -178,6 +192,9 @@ public abstract unsafe class BpfMapBase : IDisposable
         if (Interlocked.CompareExchange(ref _frozen, 1, 0) != 0)
             throw new BpfException(Errno.EBUSY, $"map '{Name}' is already frozen");
     }
+
+    /// <summary>The owning runtime object froze the map (it has checked the preconditions itself): host writes now fail with EPERM.</summary>
+    internal void MarkFrozen() => Volatile.Write(ref _frozen, 1);
 
     // ---------------------------------------------------------------- host API (errno-returning)
 

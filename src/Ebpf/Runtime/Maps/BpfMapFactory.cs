@@ -34,6 +34,9 @@ public static class BpfMapFactory
             MapType.Ringbuf => new RingBufMap(attributes),
             MapType.LpmTrie => new LpmTrieMap(attributes),
             MapType.BloomFilter => new BloomFilterMap(attributes),
+            MapType.Devmap or MapType.DevmapHash => new DevMap(attributes),
+            MapType.Cpumap => new CpuMap(attributes),
+            MapType.Xskmap => new XskMap(attributes),
             _ => throw new BpfException(Errno.EINVAL, $"map '{attributes.Name}': type {attributes.Type} not supported"),
         };
     }

@@ -84,6 +84,7 @@ public sealed unsafe class MapInMap : BpfMapBase
                 uint idx = BinaryPrimitives.ReadUInt32LittleEndian(key);
                 if (idx >= (uint)_slots.Length) return Errno.E2BIG;
                 inner.AddRef();
+                inner.RegistryObject?.AcquireForHolder();
                 nint old = Interlocked.Exchange(ref _slots[idx], inner.NativeHandle);
                 if (old != 0) ReleaseInner(old);
                 return Errno.None;
@@ -93,8 +94,9 @@ public sealed unsafe class MapInMap : BpfMapBase
             Span<byte> val = stackalloc byte[8];
             BinaryPrimitives.WriteInt64LittleEndian(val, inner.NativeHandle);
             inner.AddRef();
+            inner.RegistryObject?.AcquireForHolder();
             var e = _hash.UpdateElem(key, val, flags);
-            if (e != 0) { inner.Release(); return e; }
+            if (e != 0) { inner.RegistryObject?.ReleaseForHolder(); inner.Release(); return e; }
             if (had) ReleaseInner((nint)BinaryPrimitives.ReadInt64LittleEndian(oldVal));
             return Errno.None;
         }
@@ -103,7 +105,10 @@ public sealed unsafe class MapInMap : BpfMapBase
     private static void ReleaseInner(nint handle)
     {
         var m = FromNativeHandle(handle);
-        EpochManager.Retire(m.Release); // a running program may still use it
+        // The object (and its id) lets go now, as bpf_map_put does; the storage a running program may
+        // still be using is released after the epoch.
+        m.RegistryObject?.ReleaseForHolder();
+        EpochManager.Retire(m.Release);
     }
 
     protected override Errno UpdateCore(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, MapUpdateFlags flags)
@@ -132,7 +137,7 @@ public sealed unsafe class MapInMap : BpfMapBase
             if (_slots is not null)
             {
                 uint idx = BinaryPrimitives.ReadUInt32LittleEndian(key);
-                if (idx >= (uint)_slots.Length) return Errno.EINVAL;
+                if (idx >= (uint)_slots.Length) return Errno.E2BIG; // fd_array_map_delete_elem [6.18 observed]
                 nint old = Interlocked.Exchange(ref _slots[idx], 0);
                 if (old == 0) return Errno.ENOENT;
                 ReleaseInner(old);

@@ -24,6 +24,8 @@ namespace Ebpf.Runtime.Maps;
 /// <item>ringbuf: key_size ≠ 0, value_size ≠ 0, max_entries not a power of 2 or not a multiple of 4096 → EINVAL.</item>
 /// <item>lpm_trie: no BPF_F_NO_PREALLOC, max_entries 0, key_size &lt; 5 or &gt; 260, value_size 0 or too large → EINVAL.</item>
 /// <item>bloom_filter: key_size ≠ 0, value_size 0, max_entries 0, map_extra &amp; ~0xF → EINVAL.</item>
+/// <item>devmap/devmap_hash: key_size 4, value_size 4 or 8, flags ⊆ NUMA|RDONLY|WRONLY → else EINVAL. cpumap: the same with
+/// flags ⊆ NUMA, and max_entries &gt; NR_CPUS → E2BIG. xskmap: key_size 4, value_size 4.</item>
 /// <item>a bpf_spin_lock (SpinLockOffset ≥ 0) on anything but hash/array → EOPNOTSUPP; misaligned or outside the value → EINVAL.</item>
 /// </list>
 /// </summary>
@@ -115,6 +117,27 @@ public static class MapValidation
                 Mask(BloomMask);
                 if (a.KeySize != 0 || a.ValueSize == 0 || a.MaxEntries == 0 || (a.MapExtra & ~0xFul) != 0)
                     throw Fail(Errno.EINVAL, "bloom filter needs key_size 0, value_size > 0, max_entries > 0 and map_extra ≤ 15");
+                break;
+            case MapType.Devmap:
+            case MapType.DevmapHash:
+                // dev_map_alloc_check: value is bpf_devmap_val up to ifindex (4) or bpf_prog.fd (8).
+                Mask(MapFlags.NumaNode | MapFlags.Rdonly | MapFlags.Wronly);
+                if (a.MaxEntries == 0 || a.KeySize != 4 || a.ValueSize is not (4 or 8))
+                    throw Fail(Errno.EINVAL, "devmap needs key_size 4, value_size 4 or 8 (struct bpf_devmap_val) and max_entries > 0");
+                if (a.Type == MapType.DevmapHash && DevMap.BucketCount(a.MaxEntries) > 1u << 26)
+                    throw Fail(Errno.ENOMEM, $"max_entries {a.MaxEntries}: bucket array too large");
+                break;
+            case MapType.Cpumap:
+                // cpu_map_alloc: value is bpf_cpumap_val up to qsize (4) or bpf_prog.fd (8); at most NR_CPUS entries.
+                Mask(MapFlags.NumaNode);
+                if (a.MaxEntries == 0 || a.KeySize != 4 || a.ValueSize is not (4 or 8))
+                    throw Fail(Errno.EINVAL, "cpumap needs key_size 4, value_size 4 or 8 (struct bpf_cpumap_val) and max_entries > 0");
+                if (a.MaxEntries > CpuMap.NrCpus) throw Fail(Errno.E2BIG, $"max_entries {a.MaxEntries} > NR_CPUS ({CpuMap.NrCpus})");
+                break;
+            case MapType.Xskmap:
+                Mask(MapFlags.NumaNode | MapFlags.Rdonly | MapFlags.Wronly);
+                if (a.MaxEntries == 0 || a.KeySize != 4 || a.ValueSize != 4)
+                    throw Fail(Errno.EINVAL, "xskmap needs key_size 4, value_size 4 and max_entries > 0");
                 break;
             default:
                 throw Fail(Errno.EINVAL, "map type not supported by the managed runtime");

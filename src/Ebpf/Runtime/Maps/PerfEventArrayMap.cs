@@ -50,7 +50,7 @@ public sealed unsafe class PerfEventArrayMap : BpfMapBase
     protected override Errno DeleteCore(ReadOnlySpan<byte> key)
     {
         uint index = BinaryPrimitives.ReadUInt32LittleEndian(key);
-        if (index >= (uint)_slots.Length) return Errno.EINVAL;
+        if (index >= (uint)_slots.Length) return Errno.E2BIG; // fd_array_map_delete_elem
         return Interlocked.Exchange(ref _slots[index], null) is null ? Errno.ENOENT : Errno.None;
     }
 

@@ -1,74 +1,130 @@
 using System.Buffers.Binary;
-using Ebpf.Runtime.Memory;
+using Ebpf.Abi;
 
 namespace Ebpf.Runtime.Maps;
 
-/// <summary>A program stored in a prog_array slot: its id and the runtime's program object.</summary>
-public sealed record ProgArrayEntry(uint Id, object Program);
+/// <summary>
+/// What a prog-array slot records about its program for bpf_prog_map_compatible: the owner of the
+/// map is the first program stored or loaded against it, and every later one must match it.
+/// </summary>
+public readonly record struct ProgArrayOwner(ProgramType Type, AttachType ExpectedAttachType, bool Jited = false, bool XdpHasFrags = false);
+
+/// <summary>A program stored in a prog_array slot: its id, the runtime's program object and its owner-relevant traits.</summary>
+public sealed record ProgArrayEntry(uint Id, object Program)
+{
+    public ProgArrayOwner Traits { get; init; }
+}
 
 /// <summary>
-/// BPF_MAP_TYPE_PROG_ARRAY: slots of program references for bpf_tail_call. The host API speaks
-/// u32 ids/fds: update resolves the value through <see cref="Resolver"/> (set by the runtime;
-/// EBADF if it cannot), lookup returns the stored id (ENOENT when empty), delete clears the slot
-/// (ENOENT when empty, EINVAL out of range). Update flags must be BPF_ANY (EINVAL), index ≥
-/// max_entries → E2BIG. When the last user reference goes away every slot is cleared (the kernel's
-/// release_uref), which breaks prog → map → prog cycles.
+/// BPF_MAP_TYPE_PROG_ARRAY — the only implementation: the runtime's <c>MapObject.ProgramSlots</c>
+/// is a typed view of this class, and bpf_tail_call reads <see cref="GetProgram"/>.
+/// <list type="bullet">
+/// <item>Slots hold one reference each. The host update path resolves the u32 value through
+/// <see cref="Resolver"/>, which returns an entry whose reference the map then owns (null → EBADF);
+/// whenever an entry leaves a slot (overwrite, delete, clear, free) or a store fails,
+/// <see cref="EntryReleased"/> drops that reference — synchronously, as prog_fd_array_put_ptr
+/// does; whatever the program's memory is, it is reclaimed through the epoch.</item>
+/// <item>Owner (bpf_prog_map_compatible, 6.18): type, jited, xdp_has_frags and expected_attach_type
+/// of the first program stored or checked with <see cref="CheckCompatible"/>; a mismatch → EINVAL.</item>
+/// <item>Update flags must be BPF_ANY (EINVAL); index ≥ max_entries → E2BIG; frozen → EPERM.
+/// Lookup returns the program id (ENOENT when empty). Delete: out of range → E2BIG, empty → ENOENT [6.18 observed].</item>
+/// <item>Slot writes are single atomic exchanges, so a concurrent tail call sees the old or the new
+/// program, never anything else.</item>
+/// <item>When the last user reference goes the array is cleared (the kernel's map_release_uref),
+/// which breaks prog → map → prog cycles.</item>
+/// </list>
 /// </summary>
-public sealed class ProgArrayMap : BpfMapBase
+public sealed class ProgArrayMap : BpfMapBase, IProgramHoldingMap
 {
     private readonly ProgArrayEntry?[] _slots;
 
     internal ProgArrayMap(MapAttributes a) : base(a, a.MaxEntries) => _slots = new ProgArrayEntry?[a.MaxEntries];
 
-    /// <summary>Maps the u32 value of a host update (an fd or id) to a program; null → EBADF.</summary>
+    /// <summary>Maps the u32 value of a host update (an fd or id) to a program, taking a reference the map then owns; null → EBADF.</summary>
     public Func<uint, ProgArrayEntry?>? Resolver { get; set; }
 
-    /// <summary>Checks a program before it is stored (bpf_prog_map_compatible): return 0 or the errno (EINVAL).</summary>
-    public Func<ProgArrayEntry, Errno>? Compatibility { get; set; }
-
-    /// <summary>Raised for every entry leaving a slot (overwrite, delete, clear, free): drop its program reference.</summary>
+    /// <summary>Raised for every entry whose reference the map drops (overwrite, delete, clear, free, failed store).</summary>
     public event Action<ProgArrayEntry>? EntryReleased;
+
+    /// <summary>The owner traits fixed by the first compatible program, or null while none has been seen.</summary>
+    public ProgArrayOwner? Owner => ProgramOwner.Current;
+
+    /// <summary>The owner record (expected_attach_type is part of it for prog arrays).</summary>
+    public MapProgramOwner ProgramOwner { get; } = new(compareAttachType: true);
+
+    /// <summary>Slot count (max_entries).</summary>
+    public int Length => _slots.Length;
 
     /// <summary>The tail-call target at <paramref name="index"/>, or null (out of range or empty): the interpreter's JMP_TAIL_CALL lookup.</summary>
     public ProgArrayEntry? GetProgram(uint index) => index < (uint)_slots.Length ? Volatile.Read(ref _slots[index]) : null;
 
-    /// <summary>Stores a program directly (the typed form of BPF_MAP_UPDATE_ELEM).</summary>
+    /// <summary>
+    /// bpf_prog_map_compatible: the first caller becomes the owner; later ones must match it
+    /// (EINVAL otherwise). Used for stores and when a program that uses this map is loaded.
+    /// </summary>
+    public Errno CheckCompatible(ProgArrayOwner traits) => ProgramOwner.Check(traits);
+
+    /// <summary>Stores a program (the typed BPF_MAP_UPDATE_ELEM). The map owns <paramref name="entry"/>'s reference from here on, also on failure.</summary>
     public void SetProgram(uint index, ProgArrayEntry entry) => Check(Set(index, entry), "update");
+
+    /// <summary>Clears a slot (the typed BPF_MAP_DELETE_ELEM): E2BIG out of range, ENOENT when empty.</summary>
+    public void DeleteProgram(uint index) => Check(Remove(index), "delete");
 
     private Errno Set(uint index, ProgArrayEntry entry)
     {
-        if (IsFrozen) return Errno.EPERM;
-        if (index >= (uint)_slots.Length) return Errno.E2BIG;
-        var c = Compatibility?.Invoke(entry) ?? Errno.None;
-        if (c != 0) return c;
+        Errno e = IsFrozen || (Flags & MapFlags.Rdonly) != 0 ? Errno.EPERM
+            : index >= (uint)_slots.Length ? Errno.E2BIG
+            : CheckCompatible(entry.Traits);
+        if (e != Errno.None)
+        {
+            Drop(entry);
+            return e;
+        }
         var old = Interlocked.Exchange(ref _slots[index], entry);
-        if (old is not null) ReleaseEntry(old);
+        if (old is not null) Drop(old);
         return Errno.None;
     }
 
-    private void ReleaseEntry(ProgArrayEntry e)
+    private Errno Remove(uint index)
     {
-        // A running program may be tail-calling into it right now: release after the epoch.
-        var handler = EntryReleased;
-        if (handler is not null) EpochManager.Retire(() => handler(e));
+        if (IsFrozen || (Flags & MapFlags.Rdonly) != 0) return Errno.EPERM;
+        if (index >= (uint)_slots.Length) return Errno.E2BIG; // fd_array_map_delete_elem [6.18 observed]
+        var old = Interlocked.Exchange(ref _slots[index], null);
+        if (old is null) return Errno.ENOENT;
+        Drop(old);
+        return Errno.None;
     }
 
-    /// <summary>Empties every slot.</summary>
+    private void Drop(ProgArrayEntry e) => EntryReleased?.Invoke(e);
+
+    /// <summary>Empties every slot (prog_array_map_clear).</summary>
     public void Clear()
     {
         for (int i = 0; i < _slots.Length; i++)
         {
             var old = Interlocked.Exchange(ref _slots[i], null);
-            if (old is not null) ReleaseEntry(old);
+            if (old is not null) Drop(old);
         }
     }
+
+    /// <summary>Ids stored per slot (0 = empty), for dumps.</summary>
+    public uint[] SnapshotIds()
+    {
+        var ids = new uint[_slots.Length];
+        for (int i = 0; i < ids.Length; i++)
+            ids[i] = Volatile.Read(ref _slots[i])?.Id ?? 0;
+        return ids;
+    }
+
+    /// <summary>The runtime's usercnt reached zero (it keeps the user count itself).</summary>
+    internal void ReleaseUserReferences() => Clear();
 
     protected override void OnUserRefsReleased() => Clear();
     protected override void FreeNative() => Clear();
 
-    protected override Errno UpdateCore(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, Abi.MapUpdateFlags flags)
+    protected override Errno UpdateCore(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, MapUpdateFlags flags)
     {
-        if (flags != Abi.MapUpdateFlags.Any) return Errno.EINVAL;
+        if (flags != MapUpdateFlags.Any) return Errno.EINVAL;
         uint index = BinaryPrimitives.ReadUInt32LittleEndian(key);
         if (index >= (uint)_slots.Length) return Errno.E2BIG;
         var entry = Resolver?.Invoke(BinaryPrimitives.ReadUInt32LittleEndian(value));
@@ -76,7 +132,7 @@ public sealed class ProgArrayMap : BpfMapBase
         return Set(index, entry);
     }
 
-    protected override Errno LookupCore(ReadOnlySpan<byte> key, Span<byte> value, Abi.MapUpdateFlags flags)
+    protected override Errno LookupCore(ReadOnlySpan<byte> key, Span<byte> value, MapUpdateFlags flags)
     {
         var e = GetProgram(BinaryPrimitives.ReadUInt32LittleEndian(key));
         if (e is null) return Errno.ENOENT;
@@ -84,15 +140,7 @@ public sealed class ProgArrayMap : BpfMapBase
         return Errno.None;
     }
 
-    protected override Errno DeleteCore(ReadOnlySpan<byte> key)
-    {
-        uint index = BinaryPrimitives.ReadUInt32LittleEndian(key);
-        if (index >= (uint)_slots.Length) return Errno.EINVAL;
-        var old = Interlocked.Exchange(ref _slots[index], null);
-        if (old is null) return Errno.ENOENT;
-        ReleaseEntry(old);
-        return Errno.None;
-    }
+    protected override Errno DeleteCore(ReadOnlySpan<byte> key) => Remove(BinaryPrimitives.ReadUInt32LittleEndian(key));
 
     protected override Errno GetNextKeyCore(ReadOnlySpan<byte> key, Span<byte> nextKey) =>
         FdArrayKeys.Next(key, nextKey, (uint)_slots.Length);

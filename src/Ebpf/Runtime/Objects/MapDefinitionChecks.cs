@@ -27,7 +27,7 @@ internal static class MapDefinitionChecks
         if (d.MaxEntries == 0)
             throw new BpfException(Errno.EINVAL, $"map '{d.Name}': max_entries 0");
         if (d.Type is MapType.Array or MapType.PercpuArray or MapType.ProgArray or MapType.PerfEventArray
-            or MapType.CgroupArray or MapType.ArrayOfMaps or MapType.Devmap or MapType.Cpumap or MapType.Xskmap
+            or MapType.CgroupArray or MapType.ArrayOfMaps or MapType.Devmap or MapType.DevmapHash or MapType.Cpumap or MapType.Xskmap
             && d.KeySize != 4)
             throw new BpfException(Errno.EINVAL, $"map '{d.Name}': {d.Type} requires key_size 4 (got {d.KeySize})");
         if (d.Type is MapType.ProgArray or MapType.PerfEventArray or MapType.CgroupArray or MapType.ArrayOfMaps or MapType.HashOfMaps

@@ -10,7 +10,9 @@ public sealed record MapDefinition(
     uint MaxEntries,
     MapFlags Flags = MapFlags.None,
     string Name = "",
-    uint InnerMapId = 0);
+    uint InnerMapId = 0,
+    uint BtfKeyTypeId = 0,
+    uint BtfValueTypeId = 0);
 
 /// <summary>
 /// A map inside the runtime. Two counters, as the kernel keeps them (kernel-semantics.md §1.3):
@@ -19,7 +21,7 @@ public sealed record MapDefinition(
 /// <see cref="UserReferencesReleased"/> runs — for a prog array that clears every slot, breaking
 /// prog → map → prog cycles — while the map itself may live on for the programs that use it.
 /// </summary>
-public sealed class MapObject : KernelObject
+public sealed class MapObject : KernelObject, Maps.IMapHolderTarget
 {
     private long _userRefs;
     private readonly Lock _lock = new();
@@ -31,15 +33,21 @@ public sealed class MapObject : KernelObject
         Definition = definition;
         Btf = btf;
         Storage = storage;
-        if (definition.Type == MapType.ProgArray)
-            ProgramSlots = new ProgramArraySlots(this, definition.MaxEntries);
+        if (storage is Maps.BpfMapBase b)
+            b.RegistryObject = this;
+        if (storage is Maps.ProgArrayMap progArray)
+        {
+            ProgramSlots = new ProgramArraySlots(this, progArray);
+            progArray.EntryReleased += ProgramArraySlots.ReleaseEntry;
+            progArray.Resolver = runtime.ResolveProgramForSlot;
+        }
     }
 
     private System.Runtime.InteropServices.GCHandle _handle;
 
     public MapDefinition Definition { get; }
 
-    /// <summary>The map storage (Runtime/Maps), or null for prog arrays (slots live in <see cref="ProgramSlots"/>).</summary>
+    /// <summary>The map storage (Runtime/Maps); null only for lifecycle-only maps (no storage factory).</summary>
     public Maps.BpfMapBase? Maps => Storage as Maps.BpfMapBase;
 
     /// <summary>
@@ -80,7 +88,7 @@ public sealed class MapObject : KernelObject
     /// <summary>The map's storage (Runtime/Maps); disposed when the map is freed.</summary>
     public IDisposable? Storage { get; internal set; }
 
-    /// <summary>Slots of a BPF_MAP_TYPE_PROG_ARRAY (each holds a program reference); null for other types.</summary>
+    /// <summary>The typed view of a BPF_MAP_TYPE_PROG_ARRAY's storage (each slot holds a program reference); null for other types.</summary>
     public ProgramArraySlots? ProgramSlots { get; }
 
     /// <summary>BPF_MAP_FREEZE done: user space can no longer write.</summary>
@@ -103,6 +111,7 @@ public sealed class MapObject : KernelObject
             if (IsFrozen)
                 throw new BpfException(Errno.EBUSY, $"map {Id} ('{Name}') is already frozen");
             IsFrozen = true;
+            Maps?.MarkFrozen(); // host writes through the storage must see it too (EPERM)
         }
     }
 
@@ -125,7 +134,7 @@ public sealed class MapObject : KernelObject
     {
         if (Interlocked.Decrement(ref _userRefs) == 0)
         {
-            ProgramSlots?.Clear();
+            (Maps as Maps.ProgArrayMap)?.ReleaseUserReferences();
             Action<MapObject>[] hooks;
             lock (_lock) hooks = _userReleaseHooks?.ToArray() ?? [];
             foreach (var hook in hooks)
@@ -134,12 +143,17 @@ public sealed class MapObject : KernelObject
         Release();
     }
 
+    // A map-in-map slot holds the map (refcnt only, not usercnt): the id stays visible while it does.
+    void Maps.IMapHolderTarget.AcquireForHolder() => Acquire();
+    void Maps.IMapHolderTarget.ReleaseForHolder() => Release();
+
     /// <summary>Creation: the creator's reference is a user reference (the fd BPF_MAP_CREATE returns).</summary>
     internal void MarkCreatorIsUser() => Interlocked.Increment(ref _userRefs);
 
+    /// <summary>bpf_map_info; map_flags without BPF_F_RDONLY/WRONLY (bpf_map_flags_retain_permanent: they belong to fds).</summary>
     public MapInfo GetInfo() => new(
-        Id, Type, Name, Definition.KeySize, Definition.ValueSize, Definition.MaxEntries, Definition.Flags,
-        Btf?.Id ?? 0, IsFrozen);
+        Id, Type, Name, Definition.KeySize, Definition.ValueSize, Definition.MaxEntries, Definition.Flags & ~(MapFlags.Rdonly | MapFlags.Wronly),
+        Btf?.Id ?? 0, IsFrozen, Btf is null ? 0 : Definition.BtfKeyTypeId, Btf is null ? 0 : Definition.BtfValueTypeId);
 
     protected override void OnFree()
     {
@@ -155,4 +169,4 @@ public sealed class MapObject : KernelObject
 /// <summary>bpf_map_info (the fields bpftool shows).</summary>
 public sealed record MapInfo(
     uint Id, MapType Type, string Name, uint KeySize, uint ValueSize, uint MaxEntries, MapFlags Flags,
-    uint BtfId, bool Frozen);
+    uint BtfId, bool Frozen, uint BtfKeyTypeId = 0, uint BtfValueTypeId = 0);

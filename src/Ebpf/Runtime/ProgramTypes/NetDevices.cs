@@ -1,22 +1,49 @@
+using System.Collections.Concurrent;
+
 namespace Ebpf.Runtime.ProgramTypes;
 
-/// <summary>A virtual network device (ifindex, name, number of rx queues, MAC).</summary>
-public sealed record NetDevice(uint Ifindex, string Name, uint RxQueues, byte[] Address);
+/// <summary>
+/// A virtual network device (ifindex, name, number of rx queues, MAC). There are no real netdevs
+/// in-process: a device is a pair of host-readable sinks — <see cref="Transmitted"/> (XDP_TX,
+/// redirects to it, live-frame transmissions) and <see cref="Received"/> (frames XDP_PASS hands
+/// to the stack in live-frames mode).
+/// </summary>
+public sealed record NetDevice(uint Ifindex, string Name, uint RxQueues, byte[] Address)
+{
+    public FrameSink Transmitted { get; } = new($"{Name} tx");
+    public FrameSink Received { get; } = new($"{Name} stack");
+}
+
+/// <summary>An AF_XDP socket as the host registers it: bound to one device queue; its rx ring is <see cref="Received"/>.</summary>
+public sealed record XskSocket(uint Id, uint Ifindex, uint QueueId)
+{
+    public FrameSink Received { get; } = new($"xsk {Id} rx");
+}
 
 /// <summary>
-/// The runtime's network devices: test_run resolves ifindex through it. The loopback device
-/// (ifindex 1, "lo", one rx queue, all-zero MAC and broadcast) always exists.
+/// The runtime's network model: test_run resolves ifindex through it, devmaps hold its devices,
+/// xskmaps its sockets, cpumaps deliver to its per-CPU queues. The loopback device (ifindex 1,
+/// "lo", one rx queue, all-zero MAC and broadcast) always exists.
 /// </summary>
 public sealed class NetDevices
 {
     public const uint Loopback = 1;
 
     private readonly Dictionary<uint, NetDevice> _devices = new() { [Loopback] = new(Loopback, "lo", 1, new byte[6]) };
+    private readonly Dictionary<uint, XskSocket> _sockets = new();
+    private readonly ConcurrentDictionary<uint, FrameSink> _cpuQueues = new();
     private readonly Lock _lock = new();
+    private uint _nextSocket;
 
     public NetDevice? Find(uint ifindex)
     {
         lock (_lock) return _devices.GetValueOrDefault(ifindex);
+    }
+
+    /// <summary>Every device, by ifindex.</summary>
+    public IReadOnlyList<NetDevice> All
+    {
+        get { lock (_lock) return _devices.Values.OrderBy(d => d.Ifindex).ToArray(); }
     }
 
     /// <summary>Adds a device (EEXIST when the ifindex is taken).</summary>
@@ -31,4 +58,29 @@ public sealed class NetDevices
             return dev;
         }
     }
+
+    /// <summary>
+    /// Creates an AF_XDP socket bound to <paramref name="ifindex"/> queue <paramref name="queueId"/>
+    /// (ENODEV / EINVAL as xsk_bind); its <see cref="XskSocket.Id"/> is what an xskmap update takes as the fd.
+    /// </summary>
+    public XskSocket AddXskSocket(uint ifindex, uint queueId = 0)
+    {
+        lock (_lock)
+        {
+            var dev = _devices.GetValueOrDefault(ifindex) ?? throw new BpfException(Errno.ENODEV, $"xsk bind: no device with ifindex {ifindex}");
+            if (queueId >= dev.RxQueues)
+                throw new BpfException(Errno.EINVAL, $"xsk bind: queue {queueId} >= {dev.RxQueues} queues of {dev.Name}");
+            var s = new XskSocket(++_nextSocket, ifindex, queueId);
+            _sockets.Add(s.Id, s);
+            return s;
+        }
+    }
+
+    public XskSocket? FindXskSocket(uint id)
+    {
+        lock (_lock) return _sockets.GetValueOrDefault(id);
+    }
+
+    /// <summary>The queue a cpumap entry for <paramref name="cpu"/> delivers to (the kthread's input).</summary>
+    public FrameSink CpuQueue(uint cpu) => _cpuQueues.GetOrAdd(cpu, c => new FrameSink($"cpu {c}"));
 }

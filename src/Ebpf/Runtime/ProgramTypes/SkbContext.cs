@@ -47,6 +47,31 @@ public sealed unsafe class SkbContext : IDisposable, IPacketBuffer, Ebpf.Executi
     /// <summary>The dummy socket (struct bpf_sock) skb->sk points to.</summary>
     public nint SockPointer => _sock.Pointer;
 
+    /// <summary>ip_summed == CHECKSUM_COMPLETE (BPF_F_TEST_SKB_CHECKSUM_COMPLETE): <see cref="Csum"/> is maintained.</summary>
+    public bool ChecksumComplete { get; private set; }
+
+    /// <summary>skb->csum (an unfolded wsum) over the network part, kept up to date by the csum-aware helpers.</summary>
+    public uint Csum { get; internal set; }
+
+    /// <summary>Offset of the network header from skb->data (skb_network_offset: 14 for tc, 0 for L3 programs).</summary>
+    private int NetworkOffset => IsL2 ? EthernetHeaderLength : 0;
+
+    /// <summary>skb_checksum over the network part of the current packet.</summary>
+    private uint NetworkChecksum() => Checksum.Partial(Packet[NetworkOffset..], 0);
+
+    /// <summary>
+    /// bpf_prog_test_run_skb after the run with CHECKSUM_COMPLETE: the packet's checksum must still fold to
+    /// the maintained skb->csum, or the program changed bytes without fixing it → EBADMSG.
+    /// </summary>
+    public void VerifyChecksumComplete()
+    {
+        if (ChecksumComplete && Checksum.Fold(Csum) != Checksum.Fold(NetworkChecksum()))
+            throw new BpfException(Errno.EBADMSG, "CHECKSUM_COMPLETE: skb->csum no longer matches the packet (bytes changed without a csum update)");
+    }
+
+    /// <summary>csum_block_add / csum_block_sub: a partial sum of bytes at an odd offset is byte-rotated first.</summary>
+    private static uint Block(uint sum, int offset) => (offset & 1) != 0 ? (sum >> 8) | (sum << 24) : sum;
+
     /// <summary>
     /// LD_ABS/LD_IND: offsets from skb->data; SKF_NET_OFF (-0x100000) addresses the network header
     /// and SKF_LL_OFF (-0x200000) the MAC header. Big-endian bytes; false outside the packet.
@@ -93,6 +118,11 @@ public sealed unsafe class SkbContext : IDisposable, IPacketBuffer, Ebpf.Executi
         try
         {
             skb.Initialise(type, dataIn, ctxIn, hasCtx, devices);
+            if ((flags & BpfRuntime.TestSkbChecksumComplete) != 0)
+            {
+                skb.ChecksumComplete = true;
+                skb.Csum = skb.NetworkChecksum();
+            }
             return skb;
         }
         catch
@@ -247,7 +277,12 @@ public sealed unsafe class SkbContext : IDisposable, IPacketBuffer, Ebpf.Executi
             return -(long)Errno.EINVAL;
         if (offset > 0xffff || offset + (ulong)from.Length > Length)
             return -(long)Errno.EFAULT;
+        bool recompute = (flags & 1) != 0 && ChecksumComplete; // BPF_F_RECOMPUTE_CSUM: skb_postpull/postpush_rcsum
+        if (recompute)
+            Csum = Checksum.Sub(Csum, Block(Checksum.Partial(Packet.Slice((int)offset, from.Length), 0), (int)offset));
         from.CopyTo(Packet[(int)offset..]);
+        if (recompute)
+            Csum = Checksum.Add(Csum, Block(Checksum.Partial(from, 0), (int)offset));
         if ((flags & 2) != 0)
             BinaryPrimitives.WriteUInt32LittleEndian(User[68..], 0); // hash invalidated
         return 0;

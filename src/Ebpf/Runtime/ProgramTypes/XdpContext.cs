@@ -36,6 +36,9 @@ public sealed unsafe class XdpContext : IDisposable, IPacketBuffer
     public uint IngressIfindex => BinaryPrimitives.ReadUInt32LittleEndian(_ctx.Span[12..]);
     public uint RxQueueIndex => BinaryPrimitives.ReadUInt32LittleEndian(_ctx.Span[16..]);
 
+    /// <summary>The redirect the program's last bpf_redirect/bpf_redirect_map call recorded (null after a failed lookup).</summary>
+    public XdpRedirect? Redirect { get; set; }
+
     /// <summary>Linear packet bytes (data .. data_end).</summary>
     public Span<byte> Packet => new((void*)Data, (int)(DataEnd - Data));
     Span<byte> IPacketBuffer.Data => Packet;

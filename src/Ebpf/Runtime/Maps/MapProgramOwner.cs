@@ -1,0 +1,42 @@
+using Ebpf.Abi;
+
+namespace Ebpf.Runtime.Maps;
+
+/// <summary>
+/// The owner record of a map that holds programs (prog_array, devmap, devmap_hash, cpumap): the
+/// traits of the first program stored in it or loaded against it (bpf_prog_map_compatible). Type,
+/// jited and xdp_has_frags must always match; expected_attach_type only for prog arrays (6.18).
+/// Once set it stays, even when the map is emptied.
+/// </summary>
+public sealed class MapProgramOwner(bool compareAttachType)
+{
+    private readonly Lock _lock = new();
+    private ProgArrayOwner? _owner;
+
+    public ProgArrayOwner? Current
+    {
+        get { lock (_lock) return _owner; }
+    }
+
+    /// <summary>0 when <paramref name="traits"/> is (or becomes) the owner's; EINVAL otherwise.</summary>
+    public Errno Check(ProgArrayOwner traits)
+    {
+        lock (_lock)
+        {
+            if (_owner is not { } owner)
+            {
+                _owner = traits;
+                return Errno.None;
+            }
+            bool same = owner.Type == traits.Type && owner.Jited == traits.Jited && owner.XdpHasFrags == traits.XdpHasFrags
+                && (!compareAttachType || owner.ExpectedAttachType == traits.ExpectedAttachType);
+            return same ? Errno.None : Errno.EINVAL;
+        }
+    }
+}
+
+/// <summary>A map that can hold programs, so a program using it must be compatible with its owner (bpf_check_tail_call).</summary>
+public interface IProgramHoldingMap
+{
+    MapProgramOwner ProgramOwner { get; }
+}
