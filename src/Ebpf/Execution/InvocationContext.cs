@@ -10,8 +10,17 @@ public sealed unsafe class InvocationContext
     /// <summary>At most this many programs in one tail-call chain (the kernel's MAX_TAIL_CALL_CNT).</summary>
     public const int MaxTailCalls = 33;
 
-    [ThreadStatic] private static InvocationContext? t_current;
-    [ThreadStatic] private static InvocationContext? t_cached;
+    /// <summary>
+    /// The thread's contexts behind one thread-static: a thread-static access is a runtime helper call
+    /// (and __tls_get_addr) each time, so an invocation fetches this once and keeps it.
+    /// </summary>
+    private sealed class ThreadSlots
+    {
+        public InvocationContext? Current;
+        public InvocationContext? Cached;
+    }
+
+    [ThreadStatic] private static ThreadSlots? t_slots;
 
     private MemoryRegion[] _regions = new MemoryRegion[4];
     private int _regionCount;
@@ -20,7 +29,7 @@ public sealed unsafe class InvocationContext
     private InvocationContext? _previous;
     private Interpreter? _currentProgram; // null = EntryProgram (no tail call taken)
     private bool _inUse;
-    private bool _published; // this invocation is InvocationContext.Current (its program can call helpers)
+    private ThreadSlots? _publishedOn; // set while this invocation is InvocationContext.Current (its program can call helpers)
     private readonly bool _owned;
 
     internal readonly Interpreter?[] FramePrograms = new Interpreter?[Interpreter.MaxFrames];
@@ -33,7 +42,7 @@ public sealed unsafe class InvocationContext
     private InvocationContext(bool owned) => _owned = owned;
 
     /// <summary>The invocation running on this thread (null outside a program).</summary>
-    public static InvocationContext? Current => t_current;
+    public static InvocationContext? Current => t_slots?.Current;
 
     /// <summary>The program now running (changes on a tail call).</summary>
     public Interpreter Program
@@ -201,11 +210,12 @@ public sealed unsafe class InvocationContext
     /// <summary>The thread's shared context for one invocation with no regions besides the stack.</summary>
     internal static InvocationContext Rent(Interpreter program, object? state, ILegacyPacketAccess? packetAccess)
     {
-        var context = t_cached;
+        var slots = t_slots ??= new ThreadSlots();
+        var context = slots.Cached;
         if (context is null || context._inUse)
         {
             context = new InvocationContext(owned: false);
-            t_cached ??= context;
+            slots.Cached ??= context;
         }
         context.EntryProgram = program;
         context.Mode = program.Mode;
@@ -230,21 +240,32 @@ public sealed unsafe class InvocationContext
             InitialBudget = Budget = budget;
         if (EntryProgram.HasHelperCalls)
         {
-            _published = true;
-            _previous = t_current;
-            t_current = this;
+            var slots = t_slots ??= new ThreadSlots();
+            _previous = slots.Current;
+            slots.Current = this;
+            _publishedOn = slots;
         }
     }
 
     /// <summary>Ends the invocation started by <see cref="Begin"/>; a rented context goes back to the thread.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     internal void End()
     {
-        if (_published)
+        if (_publishedOn is { } slots)
         {
-            _published = false;
-            t_current = _previous;
+            slots.Current = _previous;
             _previous = null;
+            _publishedOn = null;
         }
+        // The common case of a verified runner: nothing else to undo.
+        if (!_owned || PendingTailCall is not null || _currentProgram is not null || TailCallCount != 0
+            || _regionCount != _baseRegionCount || EntryProgram.HasLocalCalls)
+            Reset();
+        _inUse = false;
+    }
+
+    private void Reset()
+    {
         PendingTailCall = null;
         // Frames and tail calls may leave other programs referenced here: drop them so the context keeps
         // nothing alive. Only when the program can have made them (the clear is not free).
@@ -265,6 +286,5 @@ public sealed unsafe class InvocationContext
             PacketAccess = null;
             EntryProgram = null!;
         }
-        _inUse = false;
     }
 }

@@ -88,18 +88,16 @@ public sealed class ProgramRunner : IDisposable
         HelperInvocation.Scope scope = default;
         if (_needsHelperScope)
             scope = invocation.Enter();
-        if (_needsEpoch)
-            EpochManager.Enter();
+        var epoch = _needsEpoch ? EpochManager.EnterRecord() : null;
         try
         {
             return _interpreter.Run(_context, (ulong)context);
         }
         finally
         {
-            if (_needsEpoch)
-                EpochManager.Exit();
-            if (_needsHelperScope)
-                scope.Dispose();
+            if (epoch is not null)
+                EpochManager.Exit(epoch);
+            scope.Dispose();
         }
     }
 

@@ -10,8 +10,14 @@ namespace Ebpf.Runtime.Helpers;
 /// </summary>
 public sealed class HelperInvocation
 {
+    /// <summary>The thread's current invocation behind one thread-static, fetched once per Enter (thread-static access is a helper call).</summary>
+    internal sealed class ThreadSlot
+    {
+        public HelperInvocation? Current;
+    }
+
     [ThreadStatic]
-    private static HelperInvocation? t_current;
+    private static ThreadSlot? t_slot;
 
     private HelperInvocation? _outer;
 
@@ -26,11 +32,11 @@ public sealed class HelperInvocation
     }
 
     /// <summary>The invocation running on this thread, or null outside a program.</summary>
-    public static HelperInvocation? Current => t_current;
+    public static HelperInvocation? Current => t_slot?.Current;
 
     /// <summary>The current invocation; EINVAL-free access for helpers that need one.</summary>
     internal static HelperInvocation Require() =>
-        t_current ?? throw new InvalidOperationException("BPF helper called outside a program invocation");
+        Current ?? throw new InvalidOperationException("BPF helper called outside a program invocation");
 
     public BpfRuntime Runtime { get; }
     public ProgramObject? Program { get; internal set; }
@@ -55,17 +61,29 @@ public sealed class HelperInvocation
     /// <summary>Makes this the current invocation until the returned scope is disposed.</summary>
     public Scope Enter()
     {
-        _outer = t_current;
-        t_current = this;
-        return new Scope(this);
+        var slot = t_slot ??= new ThreadSlot();
+        _outer = slot.Current;
+        slot.Current = this;
+        return new Scope(this, slot);
     }
 
-    public readonly struct Scope(HelperInvocation invocation) : IDisposable
+    public readonly struct Scope : IDisposable
     {
+        private readonly HelperInvocation? _invocation;
+        private readonly ThreadSlot? _slot;
+
+        public Scope(HelperInvocation invocation) : this(invocation, t_slot) { }
+
+        internal Scope(HelperInvocation invocation, ThreadSlot? slot)
+        {
+            _invocation = invocation;
+            _slot = slot;
+        }
+
         public void Dispose()
         {
-            if (ReferenceEquals(t_current, invocation))
-                t_current = invocation._outer;
+            if (_slot is { } slot && ReferenceEquals(slot.Current, _invocation))
+                slot.Current = _invocation!._outer;
         }
     }
 }

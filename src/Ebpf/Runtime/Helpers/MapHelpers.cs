@@ -77,7 +77,15 @@ public static unsafe class MapHelpers
     public static ulong MapLookupElem(ulong mapHandle, ulong key, ulong r3, ulong r4, ulong r5)
     {
         var map = Storage(mapHandle);
-        if (map is null || !Readable(key, map.KeySize))
+        if (map is null)
+            return 0;
+        if (Ebpf.Execution.InvocationContext.Current is { Mode: ExecutionMode.Unchecked })
+        {
+            // A verified caller (the hot path): the verifier proved the key pointer valid, and nothing needs
+            // registering, so skip the checked-mode pointer validation and region bookkeeping.
+            return (ulong)map.ProgramLookup((byte*)key, Cpu);
+        }
+        if (!Readable(key, map.KeySize))
             return 0;
         byte* value = map.ProgramLookup((byte*)key, Cpu);
         Expose(value, (int)map.ValueSize, map, "value");

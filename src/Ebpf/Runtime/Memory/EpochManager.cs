@@ -29,7 +29,7 @@ namespace Ebpf.Runtime.Memory;
 /// </remarks>
 public static unsafe class EpochManager
 {
-    private sealed class ThreadRecord
+    internal sealed class ThreadRecord
     {
         // Padding keeps records of different threads off one cache line.
         #pragma warning disable CS0169, IDE0051
@@ -73,6 +73,25 @@ public static unsafe class EpochManager
         var r = t_record ?? Register();
         if (r.Depth++ == 0)
             Volatile.Write(ref r.Epoch, Volatile.Read(ref s_global)); // no fence: the reclaimer supplies it (see remarks)
+    }
+
+    /// <summary>
+    /// <see cref="Enter"/> for hot callers: returns the thread's record so the matching
+    /// <see cref="Exit(ThreadRecord)"/> needs no second thread-static lookup.
+    /// </summary>
+    internal static ThreadRecord EnterRecord()
+    {
+        var r = t_record ?? Register();
+        if (r.Depth++ == 0)
+            Volatile.Write(ref r.Epoch, Volatile.Read(ref s_global));
+        return r;
+    }
+
+    /// <summary>Leaves the critical section entered by the matching <see cref="EnterRecord"/> on this thread.</summary>
+    internal static void Exit(ThreadRecord r)
+    {
+        if (--r.Depth == 0)
+            Volatile.Write(ref r.Epoch, 0);
     }
 
     /// <summary>Leaves the critical section entered by the matching <see cref="Enter"/>.</summary>
