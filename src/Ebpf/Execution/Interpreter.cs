@@ -179,16 +179,21 @@ public sealed unsafe partial class Interpreter
         // Frame 0 is at the top; r10 points one past its end.
         byte* stack = stackalloc byte[StackSize * MaxFrames];
         ulong* regs = stackalloc ulong[16];
-        // Registers start at 0 in both modes (deterministic even for a program that reads one before writing it).
-        System.Runtime.CompilerServices.Unsafe.InitBlockUnaligned(regs, 0, 16 * sizeof(ulong));
         if (Mode == ExecutionMode.Checked)
             new Span<byte>(stack, StackSize * MaxFrames).Clear();
         byte* top = stack + StackSize * MaxFrames;
+        // Registers start at 0 in both modes (deterministic even for a program that reads one before writing
+        // it). Only r0..r10 exist (the decoder rejects higher numbers); plain stores, no vector clear.
+        regs[0] = 0;
         regs[1] = r1;
         regs[2] = r2;
         regs[3] = r3;
         regs[4] = r4;
         regs[5] = r5;
+        regs[6] = 0;
+        regs[7] = 0;
+        regs[8] = 0;
+        regs[9] = 0;
         regs[10] = (ulong)top;
         context.Begin(top, budget);
         try

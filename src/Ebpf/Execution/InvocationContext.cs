@@ -241,7 +241,9 @@ public sealed unsafe class InvocationContext
         if (EntryProgram.HasHelperCalls)
         {
             var slots = t_slots ??= new ThreadSlots();
-            _previous = slots.Current;
+            // Reference stores cost a GC write barrier each; the outermost invocation has no previous one to save.
+            if (slots.Current is { } previous)
+                _previous = previous;
             slots.Current = this;
             _publishedOn = slots;
         }
@@ -253,8 +255,15 @@ public sealed unsafe class InvocationContext
     {
         if (_publishedOn is { } slots)
         {
-            slots.Current = _previous;
-            _previous = null;
+            if (_previous is { } previous)
+            {
+                slots.Current = previous;
+                _previous = null;
+            }
+            else
+            {
+                slots.Current = null;
+            }
             _publishedOn = null;
         }
         // The common case of a verified runner: nothing else to undo.

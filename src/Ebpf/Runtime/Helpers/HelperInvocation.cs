@@ -62,7 +62,9 @@ public sealed class HelperInvocation
     public Scope Enter()
     {
         var slot = t_slot ??= new ThreadSlot();
-        _outer = slot.Current;
+        var outer = slot.Current;
+        if (outer is not null || _outer is not null)
+            _outer = outer; // a reference store is a GC write barrier: skip it when it would store null over null
         slot.Current = this;
         return new Scope(this, slot);
     }
