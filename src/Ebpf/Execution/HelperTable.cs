@@ -78,7 +78,6 @@ public sealed unsafe class HelperTable
         return entry.Invoke(r1, r2, r3, r4, r5);
     }
 
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     internal bool TryGet(long id, out Entry entry)
     {
         var entries = _entries;
