@@ -152,11 +152,11 @@ public sealed unsafe partial class Interpreter
     /// everything but r1 and the context's base regions is fixed. A context already running (the runner
     /// re-entered from a helper) falls back to a fresh one with the same state and regions.
     /// </summary>
-    internal ulong Run(InvocationContext context, ulong r1)
+    internal ulong Run(InvocationContext context, ulong r1, ExecutionThread? thread = null)
     {
         if (context.InUse)
             return RunNested(context, r1);
-        return Invoke(context, r1, 0, 0, 0, 0, InstructionBudget);
+        return Invoke(context, r1, 0, 0, 0, 0, InstructionBudget, thread);
     }
 
     private ulong RunNested(InvocationContext busy, ulong r1)
@@ -174,7 +174,7 @@ public sealed unsafe partial class Interpreter
     /// and must not see host stack contents.
     /// </summary>
     [System.Runtime.CompilerServices.SkipLocalsInit]
-    private ulong Invoke(InvocationContext context, ulong r1, ulong r2, ulong r3, ulong r4, ulong r5, long budget)
+    private ulong Invoke(InvocationContext context, ulong r1, ulong r2, ulong r3, ulong r4, ulong r5, long budget, ExecutionThread? thread = null)
     {
         // Frame 0 is at the top; r10 points one past its end.
         byte* stack = stackalloc byte[StackSize * MaxFrames];
@@ -195,7 +195,7 @@ public sealed unsafe partial class Interpreter
         regs[8] = 0;
         regs[9] = 0;
         regs[10] = (ulong)top;
-        context.Begin(top, budget);
+        context.Begin(top, budget, thread);
         try
         {
             return Mode == ExecutionMode.Checked

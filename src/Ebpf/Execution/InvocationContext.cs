@@ -10,17 +10,6 @@ public sealed unsafe class InvocationContext
     /// <summary>At most this many programs in one tail-call chain (the kernel's MAX_TAIL_CALL_CNT).</summary>
     public const int MaxTailCalls = 33;
 
-    /// <summary>
-    /// The thread's contexts behind one thread-static: a thread-static access is a runtime helper call
-    /// (and __tls_get_addr) each time, so an invocation fetches this once and keeps it.
-    /// </summary>
-    private sealed class ThreadSlots
-    {
-        public InvocationContext? Current;
-        public InvocationContext? Cached;
-    }
-
-    [ThreadStatic] private static ThreadSlots? t_slots;
 
     private MemoryRegion[] _regions = new MemoryRegion[4];
     private int _regionCount;
@@ -29,7 +18,7 @@ public sealed unsafe class InvocationContext
     private InvocationContext? _previous;
     private Interpreter? _currentProgram; // null = EntryProgram (no tail call taken)
     private bool _inUse;
-    private ThreadSlots? _publishedOn; // set while this invocation is InvocationContext.Current (its program can call helpers)
+    private ExecutionThread? _publishedOn; // set while this invocation is InvocationContext.Current (its program can call helpers)
     private readonly bool _owned;
 
     internal readonly Interpreter?[] FramePrograms = new Interpreter?[Interpreter.MaxFrames];
@@ -42,7 +31,7 @@ public sealed unsafe class InvocationContext
     private InvocationContext(bool owned) => _owned = owned;
 
     /// <summary>The invocation running on this thread (null outside a program).</summary>
-    public static InvocationContext? Current => t_slots?.Current;
+    public static InvocationContext? Current => ExecutionThread.CurrentOrNull?.Invocation;
 
     /// <summary>The program now running (changes on a tail call).</summary>
     public Interpreter Program
@@ -210,12 +199,12 @@ public sealed unsafe class InvocationContext
     /// <summary>The thread's shared context for one invocation with no regions besides the stack.</summary>
     internal static InvocationContext Rent(Interpreter program, object? state, ILegacyPacketAccess? packetAccess)
     {
-        var slots = t_slots ??= new ThreadSlots();
-        var context = slots.Cached;
+        var thread = ExecutionThread.Current;
+        var context = thread.CachedContext;
         if (context is null || context._inUse)
         {
             context = new InvocationContext(owned: false);
-            slots.Cached ??= context;
+            thread.CachedContext ??= context;
         }
         context.EntryProgram = program;
         context.Mode = program.Mode;
@@ -230,7 +219,7 @@ public sealed unsafe class InvocationContext
     /// Starts an invocation on this context: per-invocation state back to its initial values, and the
     /// context published as <see cref="Current"/> when the program can call helpers (nobody else can observe it).
     /// </summary>
-    internal void Begin(byte* stackTop, long budget)
+    internal void Begin(byte* stackTop, long budget, ExecutionThread? thread)
     {
         _inUse = true;
         Depth = 0;
@@ -240,12 +229,12 @@ public sealed unsafe class InvocationContext
             InitialBudget = Budget = budget;
         if (EntryProgram.HasHelperCalls)
         {
-            var slots = t_slots ??= new ThreadSlots();
+            thread ??= ExecutionThread.Current;
             // Reference stores cost a GC write barrier each; the outermost invocation has no previous one to save.
-            if (slots.Current is { } previous)
+            if (thread.Invocation is { } previous)
                 _previous = previous;
-            slots.Current = this;
-            _publishedOn = slots;
+            thread.Invocation = this;
+            _publishedOn = thread;
         }
     }
 
@@ -253,16 +242,16 @@ public sealed unsafe class InvocationContext
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     internal void End()
     {
-        if (_publishedOn is { } slots)
+        if (_publishedOn is { } thread)
         {
             if (_previous is { } previous)
             {
-                slots.Current = previous;
+                thread.Invocation = previous;
                 _previous = null;
             }
             else
             {
-                slots.Current = null;
+                thread.Invocation = null;
             }
             _publishedOn = null;
         }

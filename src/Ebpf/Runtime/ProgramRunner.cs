@@ -84,14 +84,16 @@ public sealed class ProgramRunner : IDisposable
 
     private ulong RunScoped(nint context)
     {
-        var invocation = _invocation;
+        // One thread-static access for the whole invocation: the helper scope, the epoch record and the
+        // interpreter's publication of the invocation all use this.
+        var thread = ExecutionThread.Current;
         HelperInvocation.Scope scope = default;
         if (_needsHelperScope)
-            scope = invocation.Enter();
-        var epoch = _needsEpoch ? EpochManager.EnterRecord() : null;
+            scope = _invocation.Enter(thread);
+        var epoch = _needsEpoch ? EpochManager.EnterRecord(thread) : null;
         try
         {
-            return _interpreter.Run(_context, (ulong)context);
+            return _interpreter.Run(_context, (ulong)context, thread);
         }
         finally
         {

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using Ebpf.Execution;
 using Ebpf.Runtime.Objects;
 
 namespace Ebpf.Runtime.Helpers;
@@ -10,14 +12,6 @@ namespace Ebpf.Runtime.Helpers;
 /// </summary>
 public sealed class HelperInvocation
 {
-    /// <summary>The thread's current invocation behind one thread-static, fetched once per Enter (thread-static access is a helper call).</summary>
-    internal sealed class ThreadSlot
-    {
-        public HelperInvocation? Current;
-    }
-
-    [ThreadStatic]
-    private static ThreadSlot? t_slot;
 
     private HelperInvocation? _outer;
 
@@ -32,7 +26,8 @@ public sealed class HelperInvocation
     }
 
     /// <summary>The invocation running on this thread, or null outside a program.</summary>
-    public static HelperInvocation? Current => t_slot?.Current;
+    public static HelperInvocation? Current =>
+        ExecutionThread.CurrentOrNull?.HelperInvocation is { } current ? Unsafe.As<HelperInvocation>(current) : null;
 
     /// <summary>The current invocation; EINVAL-free access for helpers that need one.</summary>
     internal static HelperInvocation Require() =>
@@ -59,33 +54,35 @@ public sealed class HelperInvocation
     public object? PacketState { get; set; }
 
     /// <summary>Makes this the current invocation until the returned scope is disposed.</summary>
-    public Scope Enter()
+    public Scope Enter() => Enter(ExecutionThread.Current);
+
+    /// <summary><see cref="Enter()"/> on the caller's already fetched thread state (one thread-static access per run).</summary>
+    internal Scope Enter(ExecutionThread thread)
     {
-        var slot = t_slot ??= new ThreadSlot();
-        var outer = slot.Current;
+        var outer = Unsafe.As<HelperInvocation?>(thread.HelperInvocation);
         if (outer is not null || _outer is not null)
             _outer = outer; // a reference store is a GC write barrier: skip it when it would store null over null
-        slot.Current = this;
-        return new Scope(this, slot);
+        thread.HelperInvocation = this;
+        return new Scope(this, thread);
     }
 
     public readonly struct Scope : IDisposable
     {
         private readonly HelperInvocation? _invocation;
-        private readonly ThreadSlot? _slot;
+        private readonly ExecutionThread? _thread;
 
-        public Scope(HelperInvocation invocation) : this(invocation, t_slot) { }
+        public Scope(HelperInvocation invocation) : this(invocation, ExecutionThread.Current) { }
 
-        internal Scope(HelperInvocation invocation, ThreadSlot? slot)
+        internal Scope(HelperInvocation invocation, ExecutionThread thread)
         {
             _invocation = invocation;
-            _slot = slot;
+            _thread = thread;
         }
 
         public void Dispose()
         {
-            if (_slot is { } slot && ReferenceEquals(slot.Current, _invocation))
-                slot.Current = _invocation!._outer;
+            if (_thread is { } thread && ReferenceEquals(thread.HelperInvocation, _invocation))
+                thread.HelperInvocation = _invocation!._outer;
         }
     }
 }

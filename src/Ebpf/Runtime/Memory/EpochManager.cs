@@ -79,9 +79,12 @@ public static unsafe class EpochManager
     /// <see cref="Enter"/> for hot callers: returns the thread's record so the matching
     /// <see cref="Exit(ThreadRecord)"/> needs no second thread-static lookup.
     /// </summary>
-    internal static ThreadRecord EnterRecord()
+    internal static ThreadRecord EnterRecord(Ebpf.Execution.ExecutionThread thread)
     {
-        var r = t_record ?? Register();
+        // The record is cached on the invocation's thread state: no thread-static access of our own.
+        var r = thread.EpochRecord is { } cached
+            ? System.Runtime.CompilerServices.Unsafe.As<ThreadRecord>(cached)
+            : (ThreadRecord)(thread.EpochRecord = t_record ?? Register());
         if (r.Depth++ == 0)
             Volatile.Write(ref r.Epoch, Volatile.Read(ref s_global));
         return r;
