@@ -33,7 +33,33 @@ public sealed unsafe partial class Interpreter
         Mode = options.Mode;
         Helpers = options.Helpers;
         InstructionBudget = options.InstructionBudget;
+        for (int i = 0; i < length; i++)
+        {
+            switch (code[i].Op)
+            {
+                case Operation.CallHelper:
+                    HasHelperCalls = true;
+                    break;
+                case Operation.CallRegister: // a function reference or, by the conformance convention, a helper id
+                    HasHelperCalls = true;
+                    HasLocalCalls = true;
+                    break;
+                case Operation.CallLocal:
+                case Operation.LoadFunctionReference: // callbacks run one frame deeper
+                    HasLocalCalls = true;
+                    break;
+            }
+        }
     }
+
+    /// <summary>
+    /// The program can call helpers: its invocations must be reachable through <see cref="InvocationContext.Current"/>
+    /// (and the runtime must set up what helpers read). A program without helper calls cannot observe either.
+    /// </summary>
+    internal bool HasHelperCalls { get; }
+
+    /// <summary>The program can run more than one frame (bpf-to-bpf calls, callbacks).</summary>
+    internal bool HasLocalCalls { get; }
 
     public string Name { get; }
     public ExecutionMode Mode { get; }
@@ -101,28 +127,75 @@ public sealed unsafe partial class Interpreter
         return _code[index].Op == Operation.LoadImm64Tail ? -1 : index;
     }
 
-    [System.Runtime.CompilerServices.SkipLocalsInit]
     private ulong Run(ulong r1, ulong r2, ulong r3, ulong r4, ulong r5, ExecutionRequest? request)
     {
-        // The stack of all frames of this invocation: native memory on the host thread's stack, stable
-        // for the whole run. Frame 0 is at the top; r10 points one past its end.
+        var context = InvocationContext.Rent(this, request);
+        return Invoke(context, r1, r2, r3, r4, r5, request?.InstructionBudget ?? InstructionBudget);
+    }
+
+    /// <summary>
+    /// Runs with r1 and per-invocation objects but no memory regions (for unchecked programs, which
+    /// ignore regions; a checked program gets only its stack): no request object needed.
+    /// </summary>
+    internal ulong Run(ulong r1, object? state, ILegacyPacketAccess? packetAccess)
+    {
+        var context = InvocationContext.Rent(this, state, packetAccess);
+        return Invoke(context, r1, 0, 0, 0, 0, InstructionBudget);
+    }
+
+    /// <summary>An invocation context owned by the caller for repeated runs of this program (see <see cref="Run(InvocationContext, ulong)"/>).</summary>
+    internal InvocationContext CreateContext(object? state, ILegacyPacketAccess? packetAccess) =>
+        InvocationContext.CreateOwned(this, state, packetAccess);
+
+    /// <summary>
+    /// Runs with r1 on a context from <see cref="CreateContext"/>: the steady-state path of a runner, where
+    /// everything but r1 and the context's base regions is fixed. A context already running (the runner
+    /// re-entered from a helper) falls back to a fresh one with the same state and regions.
+    /// </summary>
+    internal ulong Run(InvocationContext context, ulong r1, ExecutionThread? thread = null)
+    {
+        if (context.InUse)
+            return RunNested(context, r1);
+        return Invoke(context, r1, 0, 0, 0, 0, InstructionBudget, thread);
+    }
+
+    private ulong RunNested(InvocationContext busy, ulong r1)
+    {
+        var request = new ExecutionRequest { R1 = r1, State = busy.State, PacketAccess = busy.PacketAccess };
+        foreach (var region in busy.BaseRegions)
+            request.AddRegion(region);
+        return Run(request);
+    }
+
+    /// <summary>
+    /// One invocation: the stack of all frames lives on the host thread's stack, is not zeroed for a
+    /// verified program (the verifier rejects every read of stack it did not see written; the decoder
+    /// adds nothing that reads it), and is zeroed for a checked one, which may read what it never wrote
+    /// and must not see host stack contents.
+    /// </summary>
+    [System.Runtime.CompilerServices.SkipLocalsInit]
+    private ulong Invoke(InvocationContext context, ulong r1, ulong r2, ulong r3, ulong r4, ulong r5, long budget, ExecutionThread? thread = null)
+    {
+        // Frame 0 is at the top; r10 points one past its end.
         byte* stack = stackalloc byte[StackSize * MaxFrames];
         ulong* regs = stackalloc ulong[16];
-        // Registers start at 0 in both modes (deterministic even for a program that reads one before writing it).
-        new Span<ulong>(regs, 16).Clear();
         if (Mode == ExecutionMode.Checked)
-        {
-            // Unverified code may read stack it never wrote: do not show it host stack contents.
             new Span<byte>(stack, StackSize * MaxFrames).Clear();
-        }
         byte* top = stack + StackSize * MaxFrames;
+        // Registers start at 0 in both modes (deterministic even for a program that reads one before writing
+        // it). Only r0..r10 exist (the decoder rejects higher numbers); plain stores, no vector clear.
+        regs[0] = 0;
         regs[1] = r1;
         regs[2] = r2;
         regs[3] = r3;
         regs[4] = r4;
         regs[5] = r5;
+        regs[6] = 0;
+        regs[7] = 0;
+        regs[8] = 0;
+        regs[9] = 0;
         regs[10] = (ulong)top;
-        var context = InvocationContext.Enter(this, request, stack, top);
+        context.Begin(top, budget, thread);
         try
         {
             return Mode == ExecutionMode.Checked
@@ -131,7 +204,7 @@ public sealed unsafe partial class Interpreter
         }
         finally
         {
-            context.Leave();
+            context.End();
         }
     }
 

@@ -10,29 +10,35 @@ public sealed unsafe class InvocationContext
     /// <summary>At most this many programs in one tail-call chain (the kernel's MAX_TAIL_CALL_CNT).</summary>
     public const int MaxTailCalls = 33;
 
-    [ThreadStatic] private static InvocationContext? t_current;
-    [ThreadStatic] private static InvocationContext? t_cached;
 
     private MemoryRegion[] _regions = new MemoryRegion[4];
     private int _regionCount;
+    // Regions that belong to the context's owner (a runner's ctx and global data): kept across invocations.
+    private int _baseRegionCount;
     private InvocationContext? _previous;
+    private Interpreter? _currentProgram; // null = EntryProgram (no tail call taken)
     private bool _inUse;
+    private ExecutionThread? _publishedOn; // set while this invocation is InvocationContext.Current (its program can call helpers)
+    private readonly bool _owned;
 
     internal readonly Interpreter?[] FramePrograms = new Interpreter?[Interpreter.MaxFrames];
-    internal byte* StackBase;
     internal byte* StackTop;
     internal int Depth;
     internal long Budget;
     internal long InitialBudget;
     internal Interpreter? PendingTailCall;
 
-    private InvocationContext() { }
+    private InvocationContext(bool owned) => _owned = owned;
 
     /// <summary>The invocation running on this thread (null outside a program).</summary>
-    public static InvocationContext? Current => t_current;
+    public static InvocationContext? Current => ExecutionThread.CurrentOrNull?.Invocation;
 
     /// <summary>The program now running (changes on a tail call).</summary>
-    public Interpreter Program { get; internal set; } = null!;
+    public Interpreter Program
+    {
+        get => _currentProgram ?? EntryProgram;
+        internal set => _currentProgram = value;
+    }
 
     /// <summary>The program the invocation started with.</summary>
     public Interpreter EntryProgram { get; private set; } = null!;
@@ -81,11 +87,33 @@ public sealed unsafe class InvocationContext
     public bool TryTailCall(Interpreter target)
     {
         ArgumentNullException.ThrowIfNull(target);
+        if (!TryCountTailCall())
+            return false;
+        PendingTailCall = target;
+        return true;
+    }
+
+    /// <summary>
+    /// The counting step of bpf_tail_call, in the kernel's order (___bpf_prog_run, the x86 JIT): after the
+    /// index bounds check and before the slot is read, so a tail call to an empty slot still uses up one
+    /// of the <see cref="MaxTailCalls"/>. False, without counting, when the limit is reached.
+    /// </summary>
+    public bool TryCountTailCall()
+    {
         if (TailCallCount >= MaxTailCalls)
             return false;
         TailCallCount++;
-        PendingTailCall = target;
         return true;
+    }
+
+    /// <summary>
+    /// Replaces the running program by <paramref name="target"/> when the current helper returns, after
+    /// <see cref="TryCountTailCall"/> allowed it.
+    /// </summary>
+    public void SetTailCallTarget(Interpreter target)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        PendingTailCall = target;
     }
 
     /// <summary>
@@ -126,50 +154,135 @@ public sealed unsafe class InvocationContext
         _ => "atomic",
     };
 
-    internal static InvocationContext Enter(Interpreter program, ExecutionRequest? request, byte* stackBase, byte* stackTop)
-    {
-        var context = t_cached;
-        if (context is null || context._inUse)
+    /// <summary>
+    /// A context owned by one caller (a runner) for repeated invocations of <paramref name="program"/>:
+    /// program, mode, state and packet hook are set once, so starting an invocation is a few stores.
+    /// Not usable by two invocations at once (<see cref="Interpreter.Run(InvocationContext, ulong)"/> checks).
+    /// </summary>
+    internal static InvocationContext CreateOwned(Interpreter program, object? state, ILegacyPacketAccess? packetAccess) =>
+        new(owned: true)
         {
-            context = new InvocationContext();
-            t_cached ??= context;
-        }
-        context._inUse = true;
-        context.Program = program;
-        context.EntryProgram = program;
-        context.Mode = program.Mode;
-        context.State = request?.State;
-        context.PacketAccess = request?.PacketAccess;
-        context.TailCallCount = 0;
-        context.PendingTailCall = null;
-        context.Depth = 0;
-        context.StackBase = stackBase;
-        context.StackTop = stackTop;
-        context.InitialBudget = context.Budget = request?.InstructionBudget ?? program.InstructionBudget;
-        context._regionCount = 0;
+            EntryProgram = program,
+            Mode = program.Mode,
+            State = state,
+            PacketAccess = packetAccess,
+        };
+
+    /// <summary>Adds a region kept for every invocation of an owned context; returns its index.</summary>
+    internal int AddBaseRegion(MemoryRegion region)
+    {
+        if (_inUse || _regionCount != _baseRegionCount)
+            throw new InvalidOperationException("base regions can only be added between invocations");
+        AddRegion(region);
+        return _baseRegionCount++;
+    }
+
+    /// <summary>Replaces base region <paramref name="index"/> (a runner's ctx region, which moves with each call).</summary>
+    internal void SetBaseRegion(int index, in MemoryRegion region) => _regions[index] = region;
+
+    internal bool InUse => _inUse;
+
+    internal ReadOnlySpan<MemoryRegion> BaseRegions => _regions.AsSpan(0, _baseRegionCount);
+
+    /// <summary>The thread's shared context, set up for one invocation of <paramref name="program"/> (see <see cref="Release"/>).</summary>
+    internal static InvocationContext Rent(Interpreter program, ExecutionRequest? request)
+    {
+        var context = Rent(program, request?.State, request?.PacketAccess);
         if (request is not null && program.Mode == ExecutionMode.Checked)
         {
             foreach (var region in request.Regions)
                 context.AddRegion(region);
         }
-        context._previous = t_current;
-        t_current = context;
         return context;
     }
 
-    internal void Leave()
+    /// <summary>The thread's shared context for one invocation with no regions besides the stack.</summary>
+    internal static InvocationContext Rent(Interpreter program, object? state, ILegacyPacketAccess? packetAccess)
     {
-        t_current = _previous;
-        _previous = null;
-        State = null;
-        PacketAccess = null;
-        PendingTailCall = null;
-        // The thread keeps this object for its next invocation: drop references so it keeps nothing alive.
-        Program = null!;
-        EntryProgram = null!;
-        Array.Clear(FramePrograms);
-        Array.Clear(_regions, 0, _regionCount);
-        _regionCount = 0;
+        var thread = ExecutionThread.Current;
+        var context = thread.CachedContext;
+        if (context is null || context._inUse)
+        {
+            context = new InvocationContext(owned: false);
+            thread.CachedContext ??= context;
+        }
+        context.EntryProgram = program;
+        context.Mode = program.Mode;
+        if (state is not null)
+            context.State = state;
+        if (packetAccess is not null)
+            context.PacketAccess = packetAccess;
+        return context;
+    }
+
+    /// <summary>
+    /// Starts an invocation on this context: per-invocation state back to its initial values, and the
+    /// context published as <see cref="Current"/> when the program can call helpers (nobody else can observe it).
+    /// </summary>
+    internal void Begin(byte* stackTop, long budget, ExecutionThread? thread)
+    {
+        _inUse = true;
+        Depth = 0;
+        TailCallCount = 0;
+        StackTop = stackTop;
+        if (Mode == ExecutionMode.Checked)
+            InitialBudget = Budget = budget;
+        if (EntryProgram.HasHelperCalls)
+        {
+            thread ??= ExecutionThread.Current;
+            // Reference stores cost a GC write barrier each; the outermost invocation has no previous one to save.
+            if (thread.Invocation is { } previous)
+                _previous = previous;
+            thread.Invocation = this;
+            _publishedOn = thread;
+        }
+    }
+
+    /// <summary>Ends the invocation started by <see cref="Begin"/>; a rented context goes back to the thread.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    internal void End()
+    {
+        if (_publishedOn is { } thread)
+        {
+            if (_previous is { } previous)
+            {
+                thread.Invocation = previous;
+                _previous = null;
+            }
+            else
+            {
+                thread.Invocation = null;
+            }
+            _publishedOn = null;
+        }
+        // The common case of a verified runner: nothing else to undo.
+        if (!_owned || PendingTailCall is not null || _currentProgram is not null || TailCallCount != 0
+            || _regionCount != _baseRegionCount || EntryProgram.HasLocalCalls)
+            Reset();
         _inUse = false;
+    }
+
+    private void Reset()
+    {
+        PendingTailCall = null;
+        // Frames and tail calls may leave other programs referenced here: drop them so the context keeps
+        // nothing alive. Only when the program can have made them (the clear is not free).
+        if (EntryProgram.HasLocalCalls || _currentProgram is not null || TailCallCount != 0)
+        {
+            _currentProgram = null;
+            Array.Clear(FramePrograms);
+        }
+        if (_regionCount != _baseRegionCount)
+        {
+            Array.Clear(_regions, _baseRegionCount, _regionCount - _baseRegionCount);
+            _regionCount = _baseRegionCount;
+        }
+        if (!_owned)
+        {
+            // The thread keeps this object for its next invocation: drop references so it keeps nothing alive.
+            State = null;
+            PacketAccess = null;
+            EntryProgram = null!;
+        }
     }
 }

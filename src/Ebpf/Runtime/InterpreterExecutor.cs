@@ -22,6 +22,20 @@ public sealed class InterpreterExecutor : IProgramExecutor
 
     public ulong Run(ProgramObject program, nint context)
     {
+        if (program.Executable is PreparedProgram { Interpreter: { Mode: ExecutionMode.Unchecked } verified })
+        {
+            // Verified: no regions to register, so no request to build; state as CreateRequest sets it.
+            var invocation = HelperInvocation.Current;
+            EpochManager.Enter();
+            try
+            {
+                return verified.Run((ulong)context, invocation, invocation?.PacketState as SkbContext);
+            }
+            finally
+            {
+                EpochManager.Exit();
+            }
+        }
         var request = CreateRequest(program, context, out var prepared);
         EpochManager.Enter();
         try

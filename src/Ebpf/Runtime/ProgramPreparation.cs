@@ -72,7 +72,26 @@ internal static unsafe class ProgramPreparation
     {
         var table = new HelperTable();
         foreach (var entry in runtime.Helpers.All)
-            table.Register(entry.Id, new Execution.HelperFunction(entry.Function), "bpf_" + entry.Name);
+        {
+            var f = entry.Function;
+            string name = "bpf_" + entry.Name;
+            if (f.Target is null && f.Method.IsStatic && f.GetInvocationList().Length == 1)
+            {
+                // A static method (the built-ins): called through a function pointer, no delegate hop.
+                unsafe
+                {
+                    table.Register(entry.Id, (delegate*<ulong, ulong, ulong, ulong, ulong, ulong>)f.Method.MethodHandle.GetFunctionPointer(), name);
+                }
+            }
+            else
+            {
+                // One delegate straight to the target, not a delegate wrapping the registry's delegate.
+                var direct = f.GetInvocationList().Length == 1
+                    ? (Execution.HelperFunction)Delegate.CreateDelegate(typeof(Execution.HelperFunction), f.Target, f.Method)
+                    : new Execution.HelperFunction(f);
+                table.Register(entry.Id, direct, name);
+            }
+        }
         return table;
     }
 }

@@ -24,10 +24,11 @@ public sealed class ProgramRunner : IDisposable
 {
     private readonly ProgramObject _program;
     private readonly Interpreter _interpreter;
-    private readonly ExecutionRequest _request;
+    private readonly InvocationContext _context;
     private readonly HelperInvocation _invocation;
-    private readonly bool _checked;
-    private readonly bool _needsEpoch;
+    // Resolved once: what an invocation of this program needs besides the interpreter itself.
+    private readonly bool _needsHelperScope; // it calls helpers: they read HelperInvocation.Current
+    private readonly bool _needsEpoch;       // it uses maps: pointers into them must outlive the run
     private readonly int _ctxRegion = -1;
     private int _disposed;
 
@@ -38,21 +39,18 @@ public sealed class ProgramRunner : IDisposable
         program.Acquire();
         _program = program;
         _interpreter = prepared.Interpreter;
-        _checked = _interpreter.Mode == ExecutionMode.Checked;
         _needsEpoch = program.UsedMaps.Count > 0;
+        _needsHelperScope = _interpreter.HasHelperCalls;
         ContextSize = contextSize ?? program.TypeInfo.InternalContextSize;
         _invocation = new HelperInvocation(program.Runtime, program, 0);
-        _request = new ExecutionRequest { State = _invocation };
-        if (_checked)
+        _context = _interpreter.CreateContext(_invocation, packetAccess: null);
+        if (_interpreter.Mode == ExecutionMode.Checked)
         {
             _invocation.MemoryChecker = InterpreterExecutor.CheckedMemory;
             if (ContextSize > 0)
-            {
-                _ctxRegion = _request.Regions.Count;
-                _request.AddRegion(new MemoryRegion(0, 0, MemoryAccess.ReadWrite, "ctx"));
-            }
+                _ctxRegion = _context.AddBaseRegion(new MemoryRegion(0, 0, MemoryAccess.ReadWrite, "ctx"));
             foreach (var region in prepared.StaticRegions)
-                _request.AddRegion(region);
+                _context.AddBaseRegion(region);
         }
     }
 
@@ -69,27 +67,38 @@ public sealed class ProgramRunner : IDisposable
     public ulong Run(nint context)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
-        _request.R1 = (ulong)context;
         if (_ctxRegion >= 0)
-            _request.Regions[_ctxRegion] = context == 0
+            _context.SetBaseRegion(_ctxRegion, context == 0
                 ? new MemoryRegion(0, 0, MemoryAccess.ReadWrite, "ctx")
-                : new MemoryRegion((nuint)context, (nuint)ContextSize, MemoryAccess.ReadWrite, "ctx");
+                : new MemoryRegion((nuint)context, (nuint)ContextSize, MemoryAccess.ReadWrite, "ctx"));
         var invocation = _invocation;
         invocation.Context = context;
         invocation.TailCallCount = 0;
-        invocation.Program = _program;
         invocation.RedirectTarget = 0;
-        var scope = invocation.Enter();
-        if (_needsEpoch)
-            EpochManager.Enter();
+        if (!ReferenceEquals(invocation.Program, _program))
+            invocation.Program = _program; // a tail call of the last run moved it
+        if (!_needsHelperScope && !_needsEpoch)
+            return _interpreter.Run(_context, (ulong)context); // nothing can observe the helper state or hold map memory
+        return RunScoped(context);
+    }
+
+    private ulong RunScoped(nint context)
+    {
+        // One thread-static access for the whole invocation: the helper scope, the epoch record and the
+        // interpreter's publication of the invocation all use this.
+        var thread = ExecutionThread.Current;
+        HelperInvocation.Scope scope = default;
+        if (_needsHelperScope)
+            scope = _invocation.Enter(thread);
+        var epoch = _needsEpoch ? EpochManager.EnterRecord(thread) : null;
         try
         {
-            return _interpreter.Run(_request);
+            return _interpreter.Run(_context, (ulong)context, thread);
         }
         finally
         {
-            if (_needsEpoch)
-                EpochManager.Exit();
+            if (epoch is not null)
+                EpochManager.Exit(epoch);
             scope.Dispose();
         }
     }

@@ -50,6 +50,62 @@ public class TailCallLimitTests
         Assert.True(progObj.IsFreed);
     }
 
+    /// <summary>
+    /// Like <see cref="SelfTailCaller"/>, but first tail-calls an empty slot (1) and an index beyond
+    /// max_entries (7), then slot 0 (itself).
+    /// </summary>
+    private static Instruction[] MissingThenSelfTailCaller()
+    {
+        var (v1, v2) = LoadImm64(7, 0, LoadImm64Source.MapIndexValue);
+        Instruction[] TailCall(int slot)
+        {
+            var (j1, j2) = LoadImm64(2, 1, LoadImm64Source.MapIndex);
+            return [Mov64Reg(1, 6), j1, j2, Mov64(3, slot), CallHelper(12)];
+        }
+        return
+        [
+            Mov64Reg(6, 1),
+            v1, v2,
+            LoadMem(AccessSize.DoubleWord, 8, 7, 0),
+            Alu64(AluOperation.Add, 8, 1),
+            StoreMem(AccessSize.DoubleWord, 7, 8, 0),
+            .. TailCall(1),
+            .. TailCall(7),
+            .. TailCall(0),
+            Mov64(0, 42),
+            Exit(),
+        ];
+    }
+
+    [Fact]
+    public void A_missing_entry_uses_up_a_tail_call_but_an_index_out_of_range_does_not()
+    {
+        // Kernel order: index >= max_entries -> fall through uncounted; count >= 33 -> fall through;
+        // else count++ and only then read the slot. Each run: slot 1 (empty) counts, 7 (out of range)
+        // does not, slot 0 counts and jumps. Run k has used 2k-1 before its jump, so runs 1..16 jump,
+        // run 17 brings the count to 33 at slot 1 and falls through at slot 0.
+        var rt = new BpfRuntime();
+        using var counter = rt.CreateMap(new MapDefinition(MapType.Array, 4, 8, 1, Name: "counter"));
+        using var jmp = rt.CreateMap(new MapDefinition(MapType.ProgArray, 4, 4, 4, Name: "jmp"));
+        using var prog = rt.LoadProgram(new ProgramDefinition(ProgramType.Xdp, MissingThenSelfTailCaller(), "self"), [counter, jmp]);
+        jmp.Map.ProgramSlots!.Set(0, prog.Program);
+        var value = new byte[8];
+        for (int run = 1; run <= 2; run++) // the count starts from 0 in every invocation
+        {
+            Assert.Equal(42u, rt.TestRun(prog, new TestRunOptions { DataIn = new byte[64] }).ReturnValue);
+            counter.Map.Maps!.Lookup(new byte[4], value);
+            Assert.Equal(17ul * (ulong)run, BitConverter.ToUInt64(value));
+        }
+        // The same through a runner (its own invocation context, reused from run to run).
+        using var runner = prog.CreateRunner();
+        Assert.Equal(42ul, runner.Run(0));
+        counter.Map.Maps!.Lookup(new byte[4], value);
+        Assert.Equal(17ul * 3, BitConverter.ToUInt64(value));
+        Assert.Equal(42ul, runner.Run(0));
+        counter.Map.Maps!.Lookup(new byte[4], value);
+        Assert.Equal(17ul * 4, BitConverter.ToUInt64(value));
+    }
+
     [Fact]
     public void Program_of_another_type_cannot_use_an_owned_prog_array()
     {

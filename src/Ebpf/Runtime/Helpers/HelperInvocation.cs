@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using Ebpf.Execution;
 using Ebpf.Runtime.Objects;
 
 namespace Ebpf.Runtime.Helpers;
@@ -10,8 +12,6 @@ namespace Ebpf.Runtime.Helpers;
 /// </summary>
 public sealed class HelperInvocation
 {
-    [ThreadStatic]
-    private static HelperInvocation? t_current;
 
     private HelperInvocation? _outer;
 
@@ -26,11 +26,12 @@ public sealed class HelperInvocation
     }
 
     /// <summary>The invocation running on this thread, or null outside a program.</summary>
-    public static HelperInvocation? Current => t_current;
+    public static HelperInvocation? Current =>
+        ExecutionThread.CurrentOrNull?.HelperInvocation is { } current ? Unsafe.As<HelperInvocation>(current) : null;
 
     /// <summary>The current invocation; EINVAL-free access for helpers that need one.</summary>
     internal static HelperInvocation Require() =>
-        t_current ?? throw new InvalidOperationException("BPF helper called outside a program invocation");
+        Current ?? throw new InvalidOperationException("BPF helper called outside a program invocation");
 
     public BpfRuntime Runtime { get; }
     public ProgramObject? Program { get; internal set; }
@@ -53,19 +54,35 @@ public sealed class HelperInvocation
     public object? PacketState { get; set; }
 
     /// <summary>Makes this the current invocation until the returned scope is disposed.</summary>
-    public Scope Enter()
+    public Scope Enter() => Enter(ExecutionThread.Current);
+
+    /// <summary><see cref="Enter()"/> on the caller's already fetched thread state (one thread-static access per run).</summary>
+    internal Scope Enter(ExecutionThread thread)
     {
-        _outer = t_current;
-        t_current = this;
-        return new Scope(this);
+        var outer = Unsafe.As<HelperInvocation?>(thread.HelperInvocation);
+        if (outer is not null || _outer is not null)
+            _outer = outer; // a reference store is a GC write barrier: skip it when it would store null over null
+        thread.HelperInvocation = this;
+        return new Scope(this, thread);
     }
 
-    public readonly struct Scope(HelperInvocation invocation) : IDisposable
+    public readonly struct Scope : IDisposable
     {
+        private readonly HelperInvocation? _invocation;
+        private readonly ExecutionThread? _thread;
+
+        public Scope(HelperInvocation invocation) : this(invocation, ExecutionThread.Current) { }
+
+        internal Scope(HelperInvocation invocation, ExecutionThread thread)
+        {
+            _invocation = invocation;
+            _thread = thread;
+        }
+
         public void Dispose()
         {
-            if (ReferenceEquals(t_current, invocation))
-                t_current = invocation._outer;
+            if (_thread is { } thread && ReferenceEquals(thread.HelperInvocation, _invocation))
+                thread.HelperInvocation = _invocation!._outer;
         }
     }
 }

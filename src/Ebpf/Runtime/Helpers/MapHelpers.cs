@@ -63,22 +63,32 @@ public static unsafe class MapHelpers
 
     private static bool Readable(ulong address, ulong size) => HelperMemory.CanAccess(address, size, write: false);
 
-    private static void Expose(byte* pointer, int size, BpfMapBase map, string what)
+    /// <summary>Registers memory handed to a checked program; <paramref name="kind"/> ("value", "key", …) names it after the map.</summary>
+    private static void Expose(byte* pointer, int size, BpfMapBase map, string kind)
     {
+        // The region name is built here, only for checked runs: an unchecked lookup must not pay for a string.
         if (pointer == null || Ebpf.Execution.InvocationContext.Current is not { Mode: ExecutionMode.Checked } ctx)
             return;
         var access = map.ProgramCanWrite ? MemoryAccess.ReadWrite : MemoryAccess.Read;
-        ctx.AddRegion(new MemoryRegion((nuint)pointer, (nuint)size, access, what));
+        ctx.AddRegion(new MemoryRegion((nuint)pointer, (nuint)size, access, $"{map.Name} {kind}"));
     }
 
     /// <summary>bpf_map_lookup_elem (1): value pointer or NULL.</summary>
     public static ulong MapLookupElem(ulong mapHandle, ulong key, ulong r3, ulong r4, ulong r5)
     {
         var map = Storage(mapHandle);
-        if (map is null || !Readable(key, map.KeySize))
+        if (map is null)
+            return 0;
+        if (Ebpf.Execution.InvocationContext.Current is { Mode: ExecutionMode.Unchecked })
+        {
+            // A verified caller (the hot path): the verifier proved the key pointer valid, and nothing needs
+            // registering, so skip the checked-mode pointer validation and region bookkeeping.
+            return (ulong)map.ProgramLookup((byte*)key, Cpu);
+        }
+        if (!Readable(key, map.KeySize))
             return 0;
         byte* value = map.ProgramLookup((byte*)key, Cpu);
-        Expose(value, (int)map.ValueSize, map, $"{map.Name} value");
+        Expose(value, (int)map.ValueSize, map, "value");
         return (ulong)value;
     }
 
@@ -146,8 +156,8 @@ public static unsafe class MapHelpers
             return BuiltinHelpers.Err(Errno.EINVAL);
         return (ulong)map.ForEachElement((m, key, value) =>
         {
-            Expose(key, (int)m.KeySize, m, $"{m.Name} key");
-            Expose(value, (int)m.ValueSize, m, $"{m.Name} value");
+            Expose(key, (int)m.KeySize, m, "key");
+            Expose(value, (int)m.ValueSize, m, "value");
             return (long)exec.CallFunction(callback, mapHandle, (ulong)key, (ulong)value, callbackCtx);
         }, flags, Cpu);
     }
@@ -182,25 +192,31 @@ public static unsafe class MapHelpers
         var exec = Ebpf.Execution.InvocationContext.Current;
         if (slots is null || exec is null)
             return BuiltinHelpers.Err(Errno.EINVAL);
-        var target = slots.Get((uint)index);
-        if (target?.Executable is not PreparedProgram prepared)
+        // The kernel's order (___bpf_prog_run, the x86 JIT): an index out of range falls through without
+        // counting; then the limit; then the count goes up BEFORE the slot is read, so an empty slot
+        // still uses up one of the 33.
+        uint slot = (uint)index;
+        if (slot >= (uint)slots.Length || !exec.TryCountTailCall())
             return BuiltinHelpers.Err(Errno.ENOENT);
         var invocation = HelperInvocation.Current;
+        if (invocation is not null)
+            invocation.TailCallCount++;
+        var target = slots.Get(slot);
+        if (target?.Executable is not PreparedProgram prepared)
+            return BuiltinHelpers.Err(Errno.ENOENT);
         if (invocation?.Program is { } current && (current.Type != target.Type || current.ExpectedAttachType != target.ExpectedAttachType))
             return BuiltinHelpers.Err(Errno.EINVAL);
         // A tail call continues in the caller's mode: a checked caller runs the target checked; an
         // unchecked caller may only enter a target that is itself allowed to run unchecked.
         var targetInterpreter = exec.Mode == ExecutionMode.Checked ? prepared.Checked : prepared.Unchecked;
-        if (targetInterpreter is null || !exec.TryTailCall(targetInterpreter))
+        if (targetInterpreter is null)
             return BuiltinHelpers.Err(Errno.ENOENT);
+        exec.SetTailCallTarget(targetInterpreter);
         if (exec.Mode == ExecutionMode.Checked)
             foreach (var region in prepared.StaticRegions)
                 exec.AddRegion(region); // the target's global data
         if (invocation is not null)
-        {
             invocation.Program = target;
-            invocation.TailCallCount++;
-        }
         return 0;
     }
 
@@ -223,7 +239,7 @@ public static unsafe class MapHelpers
             return 0;
         byte* record = ring.Reserve(size, flags);
         if (record != null)
-            Expose(record, (int)size, ring, $"{ring.Name} record");
+            Expose(record, (int)size, ring, "record");
         return (ulong)record;
     }
 

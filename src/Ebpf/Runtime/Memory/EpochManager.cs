@@ -10,18 +10,26 @@ namespace Ebpf.Runtime.Memory;
 /// section when it was retired has left it.
 /// </summary>
 /// <remarks>
-/// Protocol. A reader publishes the global epoch it observed (full fence), then reads.
+/// Protocol. A reader publishes the global epoch it observed with a plain (release) store, then reads.
 /// A writer unlinks, then retires with a freshly incremented epoch <c>e</c> (full fence).
 /// A reader whose published epoch is ≥ e read the global epoch after the increment, hence after
 /// the unlink, so it cannot reach the retired memory; a reader with a smaller epoch might.
 /// Retired memory with epoch e is freed when every active reader has epoch ≥ e.
-/// Enter/Exit nest (a depth counter) and cost one interlocked store on the outermost Enter.
-/// One record is kept per thread that ever entered (a dead thread's record is idle and never
-/// blocks reclamation, even if the thread died inside a critical section).
+/// <para>
+/// Asymmetric fences: readers are hot (every program run, every map operation) and reclamation is
+/// rare, so the reader's store→load fence is moved to the reclaimer. The reader's epoch store may sit
+/// in its CPU's store buffer while it already loads map pointers; before scanning the reader slots,
+/// the reclaimer runs <see cref="Interlocked.MemoryBarrierProcessWide"/> (membarrier on Linux), which
+/// serialises every thread of the process. After it, a reader either has its epoch visible to the
+/// scan, or entered after the barrier, so all its loads come after the unlinks of everything retired
+/// before the scan and cannot reach that memory. Enter/Exit therefore cost a few plain loads and stores.
+/// </para>
+/// Enter/Exit nest (a depth counter). One record is kept per thread that ever entered (a dead thread's
+/// record is idle and never blocks reclamation, even if the thread died inside a critical section).
 /// </remarks>
 public static unsafe class EpochManager
 {
-    private sealed class ThreadRecord
+    internal sealed class ThreadRecord
     {
         // Padding keeps records of different threads off one cache line.
         #pragma warning disable CS0169, IDE0051
@@ -64,7 +72,29 @@ public static unsafe class EpochManager
     {
         var r = t_record ?? Register();
         if (r.Depth++ == 0)
-            Interlocked.Exchange(ref r.Epoch, Volatile.Read(ref s_global)); // full fence: publish before reading
+            Volatile.Write(ref r.Epoch, Volatile.Read(ref s_global)); // no fence: the reclaimer supplies it (see remarks)
+    }
+
+    /// <summary>
+    /// <see cref="Enter"/> for hot callers: returns the thread's record so the matching
+    /// <see cref="Exit(ThreadRecord)"/> needs no second thread-static lookup.
+    /// </summary>
+    internal static ThreadRecord EnterRecord(Ebpf.Execution.ExecutionThread thread)
+    {
+        // The record is cached on the invocation's thread state: no thread-static access of our own.
+        var r = thread.EpochRecord is { } cached
+            ? System.Runtime.CompilerServices.Unsafe.As<ThreadRecord>(cached)
+            : (ThreadRecord)(thread.EpochRecord = t_record ?? Register());
+        if (r.Depth++ == 0)
+            Volatile.Write(ref r.Epoch, Volatile.Read(ref s_global));
+        return r;
+    }
+
+    /// <summary>Leaves the critical section entered by the matching <see cref="EnterRecord"/> on this thread.</summary>
+    internal static void Exit(ThreadRecord r)
+    {
+        if (--r.Depth == 0)
+            Volatile.Write(ref r.Epoch, 0);
     }
 
     /// <summary>Leaves the critical section entered by the matching <see cref="Enter"/>.</summary>
@@ -129,17 +159,19 @@ public static unsafe class EpochManager
     public static int Collect()
     {
         List<Retired>? free = null;
+        long newest;
         lock (s_retireLock)
         {
             if (s_retired.Count == 0) return 0;
-            long min = long.MaxValue;
-            foreach (var r in Volatile.Read(ref s_records))
-            {
-                long e = r.ActiveEpoch();
-                if (e != 0 && e < min) min = e;
-            }
-            // Epochs increase along the queue, so the reclaimable items are a prefix.
-            while (s_retired.TryPeek(out var item) && item.Epoch <= min)
+            newest = Volatile.Read(ref s_global); // every queued item has an epoch ≤ this, and was unlinked before now
+        }
+        // Outside the lock: the barrier takes microseconds and writers must not wait for it.
+        long min = MinActiveEpoch();
+        lock (s_retireLock)
+        {
+            // Epochs increase along the queue, so the reclaimable items are a prefix. Items retired after
+            // the barrier (epoch > newest) were not covered by it: they wait for the next collection.
+            while (s_retired.TryPeek(out var item) && item.Epoch <= min && item.Epoch <= newest)
                 (free ??= new()).Add(s_retired.Dequeue());
             if (free is not null) s_inFlight += free.Count;
         }
@@ -147,7 +179,7 @@ public static unsafe class EpochManager
         foreach (var item in free)
         {
             if (item.Action is not null) item.Action();
-            else NativeMemory.Free((void*)item.Pointer);
+            else FreeBlock(item.Pointer);
         }
         Interlocked.Add(ref s_freed, free.Count);
         lock (s_retireLock) s_inFlight -= free.Count;
@@ -164,6 +196,7 @@ public static unsafe class EpochManager
         if (IsInCriticalSection)
             throw new InvalidOperationException("EpochManager.Synchronize inside a critical section would wait for itself");
         long target = Interlocked.Increment(ref s_global);
+        Interlocked.MemoryBarrierProcessWide(); // make every reader's epoch store visible (see remarks)
         foreach (var r in Volatile.Read(ref s_records))
         {
             var spin = new SpinWait();
@@ -185,6 +218,46 @@ public static unsafe class EpochManager
             Collect();
         }
     }
+
+    /// <summary>
+    /// The smallest epoch published by a reader inside a critical section (long.MaxValue if none),
+    /// after a process-wide barrier that makes every reader's epoch store visible.
+    /// </summary>
+    private static long MinActiveEpoch()
+    {
+        Interlocked.MemoryBarrierProcessWide();
+        long min = long.MaxValue;
+        foreach (var r in Volatile.Read(ref s_records))
+        {
+            long e = r.ActiveEpoch();
+            if (e != 0 && e < min) min = e;
+        }
+        return min;
+    }
+
+    /// <summary>
+    /// Test mode: fill every block freed through <see cref="Retire(void*)"/> with 0xDD first, so a reader
+    /// that still used it sees garbage at once instead of stale-but-plausible bytes (Linux/glibc only,
+    /// where the block's size is known from malloc_usable_size).
+    /// </summary>
+    internal static bool PoisonFreedMemory { get; set; }
+
+    private static void FreeBlock(nint pointer)
+    {
+        if (PoisonFreedMemory)
+            PoisonBlock(pointer);
+        NativeMemory.Free((void*)pointer);
+    }
+
+    /// <summary>Fills a NativeMemory.Alloc'd block with 0xDD (Linux; elsewhere the size is unknown and nothing happens).</summary>
+    internal static void PoisonBlock(nint pointer)
+    {
+        if (OperatingSystem.IsLinux())
+            NativeMemory.Fill((void*)pointer, MallocUsableSize(pointer), 0xDD);
+    }
+
+    [DllImport("libc", EntryPoint = "malloc_usable_size")]
+    private static extern nuint MallocUsableSize(nint pointer);
 
     private static ThreadRecord Register()
     {
