@@ -25,6 +25,12 @@ public sealed partial class BpfRuntime
         Executor = new InterpreterExecutor();
     }
 
+    /// <summary>
+    /// Compile verified programs to native code through IL (the analogue of net.core.bpf_jit_enable); programs
+    /// loaded while it is false, and programs the JIT does not take, are interpreted. On by default.
+    /// </summary>
+    public bool JitEnabled { get; set; } = true;
+
     /// <summary>The bpffs of this kernel (mounted at /sys/fs/bpf).</summary>
     public PinFileSystem Pins { get; }
 
@@ -163,6 +169,7 @@ public sealed partial class BpfRuntime
                 Name = interpreterName,
                 Mode = m,
                 Helpers = helperTable,
+                Jit = JitEnabled,
             });
             program.Executable = new PreparedProgram(Build(mode), () => Build(Execution.ExecutionMode.Checked), StaticRegions(program));
             ProgramLoaded?.Invoke(program);
