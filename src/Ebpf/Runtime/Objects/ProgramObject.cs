@@ -55,6 +55,10 @@ public sealed class ProgramObject : KernelObject
     public Execution.ExecutionMode ExecutionMode { get; internal set; } = Execution.ExecutionMode.Checked;
     /// <summary>Why <see cref="ExecutionMode"/> was chosen (e.g. "verified", "verifier rejected (AllowUnverified)", "insn 7: kfunc call").</summary>
     public string ExecutionModeReason { get; internal set; } = "";
+    /// <summary>True when the program runs as JIT-compiled native code (<see cref="BpfRuntime.JitEnabled"/>, unchecked mode, a program the JIT takes).</summary>
+    public bool IsJitCompiled => (Executable as PreparedProgram)?.Interpreter.IsCompiled ?? false;
+    /// <summary>Why an unchecked program is interpreted although the JIT was on (e.g. "insn 9: tail call"), or null.</summary>
+    public string? JitFailure => (Executable as PreparedProgram)?.Interpreter.CompileFailure;
     /// <summary>Per-type context description (Runtime/ProgramTypes).</summary>
     public ProgramTypes.ProgramTypeInfo TypeInfo => ProgramTypes.ProgramTypeInfo.Get(Type);
 
