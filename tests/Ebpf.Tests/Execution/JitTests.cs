@@ -125,3 +125,55 @@ public class JitTests
         Assert.Contains("invalid func unknown#99", e.Message);
     }
 }
+
+/// <summary>Callbacks from compiled code: the helper runs them in the interpreter, one frame below the compiled caller.</summary>
+public class JitCallbackTests
+{
+    [Fact]
+    public void Callback_called_from_a_nested_compiled_function_gets_its_own_frame()
+    {
+        // helper 7: r0 = sum over i < r1 of callback(r2)(i)
+        var helpers = HelperTable.ForConformance().Register(7, (r1, r2, _, _, _) =>
+        {
+            var context = InvocationContext.Current!;
+            ulong sum = 0;
+            for (ulong i = 0; i < r1; i++)
+                sum += context.CallFunction(r2, i);
+            return sum;
+        }, "loop");
+        // main stores a canary at fp-8, calls f; f stores its own canary, runs the loop (the callback scribbles over
+        // its own fp-8 each time), then both canaries must be intact: frames did not overlap.
+        var program = InterpreterTestKit.Asm("""
+            lddw %r6, 0x1111111111111111
+            stxdw [%r10-8], %r6
+            call local f
+            ldxdw %r1, [%r10-8]
+            jne %r1, %r6, bad
+            exit
+            bad:
+            mov %r0, -1
+            exit
+            f:
+            lddw %r7, 0x2222222222222222
+            stxdw [%r10-8], %r7
+            mov %r1, 5
+            lddw %r2, func cb
+            call 7
+            ldxdw %r1, [%r10-8]
+            jne %r1, %r7, fbad
+            exit
+            fbad:
+            mov %r0, -2
+            exit
+            cb:
+            stxdw [%r10-8], %r1
+            mov %r0, %r1
+            add %r0, 1
+            exit
+            """);
+        var jit = Interpreter.Load(program, new InterpreterOptions { Mode = ExecutionMode.Unchecked, Helpers = helpers, Jit = true });
+        Assert.True(jit.IsCompiled, jit.CompileFailure);
+        Assert.Equal(15ul, jit.Run());
+        Assert.Equal(15ul, InterpreterTestKit.RunBoth(program, helpers: helpers));
+    }
+}

@@ -37,6 +37,13 @@ internal sealed class JitClosure
     public unsafe nint DirectPointerOf(long id) =>
         _helpers.TryGet(id, out var helper) && helper.Pointer != null ? (nint)helper.Pointer : 0;
 
+    /// <summary>Before a helper call of a program that passes callbacks: the frame depth a callback must go below.</summary>
+    public static void SetCallDepth(int depth)
+    {
+        if (InvocationContext.Current is { } context)
+            context.Depth = depth;
+    }
+
     public static BpfException FellOffEnd(string name, int pc) =>
         new(Errno.EINVAL, $"{name}: insn {pc}: fell off the end of the program (no exit)");
 

@@ -9,9 +9,11 @@ namespace Ebpf.Execution.Jit;
 /// </summary>
 /// <remarks>
 /// What the JIT does not take, it reports as a reason and the program stays in the interpreter (which is
-/// the reference semantics): tail calls and function references (callbacks, callx) need the interpreter's
-/// frame switching, LD_ABS/LD_IND its skb hook, and jumps that leave their function (possible only in
-/// unverified code) have no IL equivalent.
+/// the reference semantics): tail calls and callx need the interpreter's frame switching, LD_ABS/LD_IND its
+/// skb hook, and jumps that leave their function (possible only in unverified code) have no IL equivalent.
+/// Callbacks (bpf_loop, for_each_map_elem …) are fine: a function reference is the same address into the
+/// decoded program as in the interpreter, and the helper runs the callback there, one frame below the
+/// compiled caller's.
 /// </remarks>
 internal static class JitCompiler
 {
@@ -19,6 +21,7 @@ internal static class JitCompiler
     private const int TailCallHelperId = 12;
 
     /// <summary>Compiles <paramref name="code"/> (unfused, with its sentinel slot), or returns null and why not.</summary>
+    /// <remarks><paramref name="code"/> must be the pinned array the interpreter keeps: function references point into it.</remarks>
     public static JitEntry? TryCompile(DecodedInstruction[] code, int length, HelperTable helpers, string name, out string? reason)
     {
         reason = WhyNotCompilable(code, length);
@@ -50,8 +53,6 @@ internal static class JitCompiler
             {
                 case Operation.CallRegister:
                     return $"insn {pc}: callx";
-                case Operation.LoadFunctionReference:
-                    return $"insn {pc}: function reference (callback)";
                 case Operation.CallHelper when code[pc].Imm == TailCallHelperId:
                     return $"insn {pc}: tail call";
                 case >= Operation.LdAbsB and <= Operation.LdIndW:

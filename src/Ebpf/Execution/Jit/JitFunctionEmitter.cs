@@ -40,6 +40,7 @@ internal sealed class JitFunctionEmitter
     private readonly ILGenerator _il;
     private readonly LocalBuilder[] _registers = new LocalBuilder[10];
     private readonly Label[] _labels;
+    private readonly bool _passesFunctionReferences;
 
     public JitFunctionEmitter(DynamicMethod method, DecodedInstruction[] code, int start, int end, JitClosure closure,
         List<int> functionStarts, DynamicMethod[] functions)
@@ -53,6 +54,7 @@ internal sealed class JitFunctionEmitter
         _functions = functions;
         _il = method.GetILGenerator(Math.Max(64, (end - start) * 24));
         _labels = new Label[end - start + 1];
+        _passesFunctionReferences = Array.Exists(code, c => c.Op == Operation.LoadFunctionReference);
     }
 
     public void Emit()
@@ -165,6 +167,7 @@ internal sealed class JitFunctionEmitter
             // ---- lddw (the second slot gets a label but no code: nothing jumps into it) ----
             case Operation.LoadImm64: _il.Emit(OpCodes.Ldc_I8, i.Imm); Store(i.Dst); break;
             case Operation.LoadImm64Tail: break;
+            case Operation.LoadFunctionReference: _il.Emit(OpCodes.Ldc_I8, (long)FunctionReference(i.Offset)); Store(i.Dst); break;
 
             // ---- memory ----
             case Operation.LdxB: LoadMemory(i, OpCodes.Ldind_U1, OpCodes.Conv_U8, aligned: true); break;
@@ -438,8 +441,19 @@ internal sealed class JitFunctionEmitter
 
     // ---- calls ----
 
+    /// <summary>The interpreter's function reference for instruction <paramref name="index"/>: its slot's address in the pinned decoded array.</summary>
+    private unsafe ulong FunctionReference(int index) =>
+        (ulong)System.Runtime.CompilerServices.Unsafe.AsPointer(ref _code[index]);
+
     private void CallHelper(int pc, long id)
     {
+        if (_passesFunctionReferences)
+        {
+            // A helper may run a callback of this program: it goes one frame below this one, so the invocation
+            // must know how deep the compiled code is (the interpreter keeps that count itself).
+            _il.Emit(OpCodes.Ldarg, DepthArg);
+            _il.Emit(OpCodes.Call, Method(typeof(JitClosure), nameof(JitClosure.SetCallDepth)));
+        }
         nint pointer = _closure.DirectPointerOf(id);
         if (pointer != 0)
         {
