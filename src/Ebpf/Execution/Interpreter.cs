@@ -26,9 +26,10 @@ public sealed unsafe partial class Interpreter
 
     private readonly Jit.JitEntry? _compiled;
 
-    private Interpreter(DecodedInstruction[] code, int length, InterpreterOptions options, Jit.JitEntry? compiled, string? compileFailure)
+    private Interpreter(DecodedInstruction[] code, int length, InterpreterOptions options, Jit.JitEntry? compiled, string? compileFailure, int compiledSize)
     {
         _compiled = compiled;
+        CompiledSize = compiledSize;
         CompileFailure = compileFailure;
         _code = code;
         _codePointer = (DecodedInstruction*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref code[0]);
@@ -46,6 +47,9 @@ public sealed unsafe partial class Interpreter
 
     /// <summary>True when runs execute JIT-compiled native code (<see cref="InterpreterOptions.Jit"/>) rather than the interpreter loop.</summary>
     public bool IsCompiled => _compiled is not null;
+
+    /// <summary>Bytes of IL the JIT emitted (0 when not compiled). RyuJIT's native code size is not observable from .NET.</summary>
+    public int CompiledSize { get; }
 
     /// <summary>Why the JIT was asked for but did not take the program (it then runs interpreted), or null.</summary>
     public string? CompileFailure { get; }
@@ -77,11 +81,12 @@ public sealed unsafe partial class Interpreter
         var code = ProgramDecoder.Decode(program, options.Name);
         Jit.JitEntry? compiled = null;
         string? compileFailure = null;
+        int compiledSize = 0;
         if (options.Mode == ExecutionMode.Unchecked && options.Jit)
-            compiled = Jit.JitCompiler.TryCompile(code, program.Length, options.Helpers, options.Name, out compileFailure);
+            compiled = Jit.JitCompiler.TryCompile(code, program.Length, options.Helpers, options.Name, out compileFailure, out compiledSize);
         if (options.Mode == ExecutionMode.Unchecked)
             ProgramFuser.Fuse(code, program.Length); // after compiling: the JIT reads the plain operations
-        return new Interpreter(code, program.Length, options, compiled, compileFailure);
+        return new Interpreter(code, program.Length, options, compiled, compileFailure, compiledSize);
     }
 
     /// <summary>Runs with r1 = <paramref name="r1"/> (usually the ctx pointer) and no other regions.</summary>

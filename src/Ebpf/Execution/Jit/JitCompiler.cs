@@ -22,8 +22,9 @@ internal static class JitCompiler
 
     /// <summary>Compiles <paramref name="code"/> (unfused, with its sentinel slot), or returns null and why not.</summary>
     /// <remarks><paramref name="code"/> must be the pinned array the interpreter keeps: function references point into it.</remarks>
-    public static JitEntry? TryCompile(DecodedInstruction[] code, int length, HelperTable helpers, string name, out string? reason)
+    public static JitEntry? TryCompile(DecodedInstruction[] code, int length, HelperTable helpers, string name, out string? reason, out int ilBytes)
     {
+        ilBytes = 0;
         reason = WhyNotCompilable(code, length);
         if (reason is not null)
             return null;
@@ -39,7 +40,7 @@ internal static class JitCompiler
         for (int f = 0; f < starts.Count; f++)
         {
             int end = f + 1 < starts.Count ? starts[f + 1] : length;
-            new JitFunctionEmitter(methods[f], code, starts[f], end, closure, starts, methods).Emit();
+            ilBytes += new JitFunctionEmitter(methods[f], code, starts[f], end, closure, starts, methods).Emit();
         }
         closure.Freeze();
         return methods[0].CreateDelegate<JitEntry>(closure);

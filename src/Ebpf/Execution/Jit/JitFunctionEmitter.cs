@@ -57,7 +57,8 @@ internal sealed class JitFunctionEmitter
         _passesFunctionReferences = Array.Exists(code, c => c.Op == Operation.LoadFunctionReference);
     }
 
-    public void Emit()
+    /// <summary>Emits the function; returns its IL size in bytes.</summary>
+    public int Emit()
     {
         for (int r = 0; r < _registers.Length; r++)
             _registers[r] = _il.DeclareLocal(typeof(ulong));
@@ -79,6 +80,7 @@ internal sealed class JitFunctionEmitter
         _il.Emit(OpCodes.Ldc_I4, _end);
         _il.Emit(OpCodes.Call, Method(typeof(JitClosure), nameof(JitClosure.FellOffEnd)));
         _il.Emit(OpCodes.Throw);
+        return _il.ILOffset;
     }
 
     private void EmitInstruction(int pc, DecodedInstruction i)

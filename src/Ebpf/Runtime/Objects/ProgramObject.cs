@@ -82,7 +82,8 @@ public sealed class ProgramObject : KernelObject
     public ProgramInfo GetInfo() => new(
         Id, Type, Name, Convert.ToHexStringLower(Tag), UsedMaps.Select(m => m.Id).ToArray(),
         Btf?.Id ?? 0, LoadTime, (uint)(Instructions.Length * Instruction.Size), Definition.License == "GPL" || Definition.License.Contains("GPL"),
-        Verification?.Accepted ?? false, Verification?.ProcessedInstructions ?? 0, ExecutionMode);
+        Verification?.Accepted ?? false, Verification?.ProcessedInstructions ?? 0, ExecutionMode,
+        (uint)((Executable as PreparedProgram)?.Interpreter.CompiledSize ?? 0));
 
     protected override void OnFree()
     {
@@ -125,4 +126,8 @@ public sealed class ProgramObject : KernelObject
 public sealed record ProgramInfo(
     uint Id, ProgramType Type, string Name, string Tag, uint[] MapIds, uint BtfId, DateTimeOffset LoadTime,
     uint XlatedSize, bool GplCompatible,
-    bool Verified = false, int VerifiedInstructions = 0, Execution.ExecutionMode ExecutionMode = Execution.ExecutionMode.Checked);
+    bool Verified = false, int VerifiedInstructions = 0, Execution.ExecutionMode ExecutionMode = Execution.ExecutionMode.Checked,
+    uint JitedSize = 0)
+{
+    // JitedSize: bytes of IL our JIT emitted (bpf_prog_info.jited_prog_len's counterpart; RyuJIT's native size is not observable).
+}
