@@ -7,30 +7,33 @@ using Ebpf.Linux.Probes;
 namespace Ebpf.Bench.Compare;
 
 /// <summary>
-/// `compare`: the five ../shared/bench programs in our interpreter (unchecked) and in the running kernel
-/// (JIT, BPF_PROG_TEST_RUN with repeat), in one process, rounds interleaved (ours, kernel, next program…)
-/// so that both engines see the same machine load. Per program: the median ns per run of each engine and
-/// ours/kernel, raw and net of each engine's own `empty` cost (its per-invocation overhead).
+/// `compare`: the five ../shared/bench programs in our interpreter (unchecked), our JIT and the running kernel
+/// (its JIT, BPF_PROG_TEST_RUN with repeat), in one process, rounds interleaved (interpreter, JIT, kernel, next
+/// program…) so that all engines see the same machine load. Per program: the median ns per run of each engine
+/// and ours/kernel, raw and net of each engine's own `empty` cost (its per-invocation overhead).
 /// Ours is thread CPU time per run; the kernel's is test_run's own per-run duration.
 /// Args: [--rounds N] [--ms MS per interpreter round] [--kernel-ms MS per kernel round] [NAME…]
 /// </summary>
 public sealed class CompareSuite : IBenchSuite
 {
     public string Name => "compare";
-    public string Description => "bench programs side by side: our interpreter (unchecked) vs the kernel JIT (test_run)";
+    public string Description => "bench programs side by side: our interpreter (unchecked), our JIT, the kernel JIT (test_run)";
 
-    private sealed class Entry(string name, uint expected, InterpreterBenchTarget ours, KernelBenchSession kernel) : IDisposable
+    private sealed class Entry(string name, uint expected, InterpreterBenchTarget ours, InterpreterBenchTarget jit, KernelBenchSession kernel) : IDisposable
     {
         public string Name { get; } = name;
         public uint Expected { get; } = expected;
         public InterpreterBenchTarget Ours { get; } = ours;
+        public InterpreterBenchTarget Jit { get; } = jit;
         public KernelBenchSession Kernel { get; } = kernel;
         public List<double> OursNs { get; } = [];
+        public List<double> JitNs { get; } = [];
         public List<double> KernelNs { get; } = [];
 
         public void Dispose()
         {
             Ours.Dispose();
+            Jit.Dispose();
             Kernel.Dispose();
         }
     }
@@ -77,9 +80,11 @@ public sealed class CompareSuite : IBenchSuite
             foreach (var (name, expected) in selected)
             {
                 var ours = InterpreterBenchTarget.Load(root, name, ExecutionMode.Unchecked);
+                InterpreterBenchTarget? jit = null;
                 KernelBenchSession kernel;
                 try
                 {
+                    jit = InterpreterBenchTarget.Load(root, name, ExecutionMode.Unchecked, jit: true);
                     var insns = KernelBenchRunner.ReadSection(Path.Combine(root, "build", name + ".o"));
                     var input = File.ReadAllBytes(Path.Combine(root, "inputs", name + ".in"));
                     kernel = KernelBenchSession.Load(name, insns, input, new KernelBenchOptions { TargetRoundMs = kernelMs });
@@ -87,22 +92,25 @@ public sealed class CompareSuite : IBenchSuite
                 catch
                 {
                     ours.Dispose();
+                    jit?.Dispose();
                     throw;
                 }
-                entries.Add(new Entry(name, expected, ours, kernel));
+                entries.Add(new Entry(name, expected, ours, jit, kernel));
             }
 
             int failures = 0;
             foreach (var e in entries)
             {
                 uint oursR0 = (uint)e.Ours.Run(); // XDP retval is a u32
+                uint jitR0 = (uint)e.Jit.Run();
                 e.Kernel.RunRound();
-                if (oursR0 != e.Expected || e.Kernel.ReturnValue != e.Expected)
+                if (oursR0 != e.Expected || jitR0 != e.Expected || e.Kernel.ReturnValue != e.Expected)
                 {
-                    Console.WriteLine($"{e.Name}: WRONG r0: ours 0x{oursR0:x8}, kernel 0x{e.Kernel.ReturnValue:x8}, expected 0x{e.Expected:x8}");
+                    Console.WriteLine($"{e.Name}: WRONG r0: interpreter 0x{oursR0:x8}, JIT 0x{jitR0:x8}, kernel 0x{e.Kernel.ReturnValue:x8}, expected 0x{e.Expected:x8}");
                     failures++;
                 }
                 e.Ours.CalibrateAndWarm(warmMs: 300);
+                e.Jit.CalibrateAndWarm(warmMs: 300);
             }
             if (failures > 0)
                 return 1;
@@ -112,6 +120,7 @@ public sealed class CompareSuite : IBenchSuite
                 foreach (var e in entries)
                 {
                     e.OursNs.Add(e.Ours.MeasureRound(ms).CpuNs);
+                    e.JitNs.Add(e.Jit.MeasureRound(ms).CpuNs);
                     e.KernelNs.Add(e.Kernel.RunRound());
                 }
             }
@@ -129,23 +138,23 @@ public sealed class CompareSuite : IBenchSuite
     private static void Print(List<Entry> entries, int rounds)
     {
         var empty = entries.First(e => e.Name == "empty");
-        double oursEmpty = Median(empty.OursNs), kernelEmpty = Median(empty.KernelNs);
-        Console.WriteLine($"Ebpf.NET interpreter (unchecked) vs Linux kernel JIT (BPF_PROG_TEST_RUN), median of {rounds} interleaved rounds");
+        double oursEmpty = Median(empty.OursNs), jitEmpty = Median(empty.JitNs), kernelEmpty = Median(empty.KernelNs);
+        Console.WriteLine($"Ebpf.NET interpreter (unchecked) and JIT vs Linux kernel JIT (BPF_PROG_TEST_RUN), median of {rounds} interleaved rounds");
         Console.WriteLine($"{DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; {MachineInfo.CpuModel()}, {Environment.ProcessorCount} CPUs; Linux {MachineInfo.KernelRelease()}; .NET {Environment.Version}");
         Console.WriteLine();
-        Console.WriteLine("| program | ours ns/run | kernel ns/run | ours/kernel | ours net ns | kernel net ns | net ours/kernel |");
-        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|");
+        Console.WriteLine("| program | interp ns/run | JIT ns/run | kernel ns/run | interp/kernel | JIT/kernel | net interp/kernel | net JIT/kernel |");
+        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var e in entries)
         {
-            double ours = Median(e.OursNs), kernel = Median(e.KernelNs);
-            string raw = Ratio(ours, kernel);
+            double ours = Median(e.OursNs), jit = Median(e.JitNs), kernel = Median(e.KernelNs);
+            string head = $"| {e.Name} | {ours:F1} | {jit:F1} | {kernel:F1} | {Ratio(ours, kernel)} | {Ratio(jit, kernel)} |";
             if (e == empty)
             {
-                Console.WriteLine($"| {e.Name} | {ours:F1} | {kernel:F1} | {raw} | (baseline) | (baseline) | |");
+                Console.WriteLine($"{head} (baseline) | (baseline) |");
                 continue;
             }
-            double oursNet = ours - oursEmpty, kernelNet = kernel - kernelEmpty;
-            Console.WriteLine($"| {e.Name} | {ours:F1} | {kernel:F1} | {raw} | {oursNet:F1} | {kernelNet:F1} | {Ratio(oursNet, kernelNet)} |");
+            double kernelNet = kernel - kernelEmpty;
+            Console.WriteLine($"{head} {Ratio(ours - oursEmpty, kernelNet)} | {Ratio(jit - jitEmpty, kernelNet)} |");
         }
         Console.WriteLine();
         Console.WriteLine("ours = thread CPU ns per run (batches of ~10 ms); kernel = test_run's per-run duration (repeat calibrated to the round);");

@@ -3,14 +3,14 @@ using Ebpf.Execution;
 namespace Ebpf.Bench.Execution;
 
 /// <summary>
-/// The five programs of ../shared/bench in the interpreter (checked and unchecked): ns per run and
-/// BPF instructions per second, median of several timed rounds, r0 checked against the expected value.
-/// Args: [--rounds N] [--ms MS per round] [--mode checked|unchecked|both] [program names…]
+/// The five programs of ../shared/bench in the interpreter (checked and unchecked) and JIT-compiled: ns per
+/// run and BPF instructions per second, median of several timed rounds, r0 checked against the expected value.
+/// Args: [--rounds N] [--ms MS per round] [--mode checked|unchecked|jit|both] [program names…] (both = all three)
 /// </summary>
 public sealed class InterpreterBench : IBenchSuite
 {
     public string Name => "interp";
-    public string Description => "Interpreter on ../shared/bench programs (ns/run, BPF insns/s; checked and unchecked)";
+    public string Description => "Interpreter and JIT on ../shared/bench programs (ns/run, BPF insns/s; checked, unchecked, jit)";
 
     private sealed record BenchProgram(string Name, ulong ExpectedR0, long InstructionsPerRun);
 
@@ -51,24 +51,24 @@ public sealed class InterpreterBench : IBenchSuite
         int failures = 0;
         foreach (var program in Programs.Where(p => names.Count == 0 || names.Contains(p.Name)))
         {
-            foreach (var m in new[] { ExecutionMode.Unchecked, ExecutionMode.Checked })
+            foreach (var (m, jit, label) in new[] { (ExecutionMode.Unchecked, true, "jit"), (ExecutionMode.Unchecked, false, "unchecked"), (ExecutionMode.Checked, false, "checked") })
             {
-                if (mode != "both" && !string.Equals(mode, m.ToString(), StringComparison.OrdinalIgnoreCase))
+                if (mode != "both" && !string.Equals(mode, label, StringComparison.OrdinalIgnoreCase))
                     continue;
-                if (!RunOne(root, program, m, rounds, ms))
+                if (!RunOne(root, program, m, jit, label, rounds, ms))
                     failures++;
             }
         }
         return failures == 0 ? 0 : 1;
     }
 
-    private static bool RunOne(string root, BenchProgram program, ExecutionMode mode, int rounds, int ms)
+    private static bool RunOne(string root, BenchProgram program, ExecutionMode mode, bool jit, string label, int rounds, int ms)
     {
-        using var target = InterpreterBenchTarget.Load(root, program.Name, mode);
+        using var target = InterpreterBenchTarget.Load(root, program.Name, mode, jit);
         ulong r0 = target.Run();
         if ((uint)r0 != program.ExpectedR0) // XDP returns a u32: the upper half of r0 is whatever the program left there
         {
-            Console.WriteLine($"{program.Name,-10} {mode,-10} WRONG r0 0x{r0:x}, expected 0x{program.ExpectedR0:x}");
+            Console.WriteLine($"{program.Name,-10} {label,-10} WRONG r0 0x{r0:x}, expected 0x{program.ExpectedR0:x}");
             return false;
         }
         target.CalibrateAndWarm();
@@ -84,7 +84,7 @@ public sealed class InterpreterBench : IBenchSuite
         wallPerRun.Sort();
         double median = perRun[perRun.Count / 2];
         double mips = program.InstructionsPerRun / median * 1e3; // insns per ns * 1e3 = M insns/s
-        Console.WriteLine($"{program.Name,-10} {mode,-10} {median,12:F1} {mips,10:F0} {perRun[0],12:F1} {perRun[^1],12:F1} {wallPerRun[wallPerRun.Count / 2],12:F1}");
+        Console.WriteLine($"{program.Name,-10} {label,-10} {median,12:F1} {mips,10:F0} {perRun[0],12:F1} {perRun[^1],12:F1} {wallPerRun[wallPerRun.Count / 2],12:F1}");
         return true;
     }
 

@@ -36,12 +36,14 @@ public sealed unsafe class InterpreterBenchTarget : IDisposable
     }
 
     /// <summary>Loads NAME's section xdp from <paramref name="benchRoot"/>/build and its packet from inputs/.</summary>
-    public static InterpreterBenchTarget Load(string benchRoot, string name, ExecutionMode mode)
+    public static InterpreterBenchTarget Load(string benchRoot, string name, ExecutionMode mode, bool jit = false)
     {
         var elf = ElfFile.Open(Path.Combine(benchRoot, "build", name + ".o"));
         var section = elf.FindSection("xdp") ?? throw new InvalidOperationException($"{name}.o has no xdp section");
         var instructions = InstructionStream.Read(section.Data.Span, $"{name}.o xdp");
-        var interpreter = Interpreter.Load(instructions, new InterpreterOptions { Name = name, Mode = mode });
+        var interpreter = Interpreter.Load(instructions, new InterpreterOptions { Name = name, Mode = mode, Jit = jit });
+        if (jit && !interpreter.IsCompiled)
+            throw new InvalidOperationException($"{name}: the JIT did not take it: {interpreter.CompileFailure}");
         byte[] input = File.ReadAllBytes(Path.Combine(benchRoot, "inputs", name + ".in"));
         return new InterpreterBenchTarget(name, interpreter, input);
     }

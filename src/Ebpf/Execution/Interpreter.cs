@@ -24,8 +24,13 @@ public sealed unsafe partial class Interpreter
     private readonly DecodedInstruction[] _code; // pinned: function references are addresses into it
     private readonly DecodedInstruction* _codePointer;
 
-    private Interpreter(DecodedInstruction[] code, int length, InterpreterOptions options)
+    private readonly Jit.JitEntry? _compiled;
+
+    private Interpreter(DecodedInstruction[] code, int length, InterpreterOptions options, Jit.JitEntry? compiled, string? compileFailure, int compiledSize)
     {
+        _compiled = compiled;
+        CompiledSize = compiledSize;
+        CompileFailure = compileFailure;
         _code = code;
         _codePointer = (DecodedInstruction*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref code[0]);
         InstructionCount = length;
@@ -66,6 +71,15 @@ public sealed unsafe partial class Interpreter
     public HelperTable Helpers { get; }
     public long InstructionBudget { get; }
 
+    /// <summary>True when runs execute JIT-compiled native code (<see cref="InterpreterOptions.Jit"/>) rather than the interpreter loop.</summary>
+    public bool IsCompiled => _compiled is not null;
+
+    /// <summary>Bytes of IL the JIT emitted (0 when not compiled). RyuJIT's native code size is not observable from .NET.</summary>
+    public int CompiledSize { get; }
+
+    /// <summary>Why the JIT was asked for but did not take the program (it then runs interpreted), or null.</summary>
+    public string? CompileFailure { get; }
+
     /// <summary>Slots in the program (an lddw counts two).</summary>
     public int InstructionCount { get; }
 
@@ -91,9 +105,14 @@ public sealed unsafe partial class Interpreter
             }
         }
         var code = ProgramDecoder.Decode(program, options.Name);
+        Jit.JitEntry? compiled = null;
+        string? compileFailure = null;
+        int compiledSize = 0;
+        if (options.Mode == ExecutionMode.Unchecked && options.Jit)
+            compiled = Jit.JitCompiler.TryCompile(code, program.Length, options.Helpers, options.Name, out compileFailure, out compiledSize);
         if (options.Mode == ExecutionMode.Unchecked)
-            ProgramFuser.Fuse(code, program.Length);
-        return new Interpreter(code, program.Length, options);
+            ProgramFuser.Fuse(code, program.Length); // after compiling: the JIT reads the plain operations
+        return new Interpreter(code, program.Length, options, compiled, compileFailure, compiledSize);
     }
 
     /// <summary>Runs with r1 = <paramref name="r1"/> (usually the ctx pointer) and no other regions.</summary>
@@ -198,8 +217,10 @@ public sealed unsafe partial class Interpreter
         context.Begin(top, budget, thread);
         try
         {
-            return Mode == ExecutionMode.Checked
-                ? Execute<CheckedMode>(context, this, 0, regs, 0)
+            if (Mode == ExecutionMode.Checked)
+                return Execute<CheckedMode>(context, this, 0, regs, 0);
+            return _compiled is { } compiled
+                ? compiled(0, r1, r2, r3, r4, r5, 0, 0, 0, 0, (ulong)top, 0)
                 : Execute<UncheckedMode>(context, this, 0, regs, 0);
         }
         finally

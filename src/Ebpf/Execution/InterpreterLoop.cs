@@ -422,19 +422,19 @@ public sealed unsafe partial class Interpreter
             ? Fault(program, pc, Errno.EINVAL, $"callx to 0x{register:x}, which is neither a function reference of this program nor a helper id")
             : Fault(program, pc, Errno.EINVAL, $"invalid func unknown#{helperId}");
 
-    private static ulong Div64(ulong divisor, ulong dividend) => divisor == 0 ? 0 : dividend / divisor;
-    private static ulong Mod64(ulong divisor, ulong dividend) => divisor == 0 ? dividend : dividend % divisor;
-    private static uint Div32(uint divisor, uint dividend) => divisor == 0 ? 0 : dividend / divisor;
-    private static uint Mod32(uint divisor, uint dividend) => divisor == 0 ? dividend : dividend % divisor;
+    internal static ulong Div64(ulong divisor, ulong dividend) => divisor == 0 ? 0 : dividend / divisor;
+    internal static ulong Mod64(ulong divisor, ulong dividend) => divisor == 0 ? dividend : dividend % divisor;
+    internal static uint Div32(uint divisor, uint dividend) => divisor == 0 ? 0 : dividend / divisor;
+    internal static uint Mod32(uint divisor, uint dividend) => divisor == 0 ? dividend : dividend % divisor;
 
     // Signed: x/0 = 0, x%0 = x, and the one overflowing case (MIN / -1) wraps to MIN with remainder 0.
-    private static ulong SDiv64(long divisor, long dividend) =>
+    internal static ulong SDiv64(long divisor, long dividend) =>
         divisor == 0 ? 0 : divisor == -1 ? (ulong)(0 - dividend) : (ulong)(dividend / divisor);
-    private static ulong SMod64(long divisor, long dividend) =>
+    internal static ulong SMod64(long divisor, long dividend) =>
         divisor == 0 ? (ulong)dividend : divisor == -1 ? 0 : (ulong)(dividend % divisor);
-    private static uint SDiv32(int divisor, int dividend) =>
+    internal static uint SDiv32(int divisor, int dividend) =>
         divisor == 0 ? 0 : divisor == -1 ? (uint)(0 - dividend) : (uint)(dividend / divisor);
-    private static uint SMod32(int divisor, int dividend) =>
+    internal static uint SMod32(int divisor, int dividend) =>
         divisor == 0 ? (uint)dividend : divisor == -1 ? 0 : (uint)(dividend % divisor);
 
     private static void ExecuteAtomic<TMode>(InvocationContext ctx, Interpreter program, DecodedInstruction* code, int pc, ulong* r, int depth)
@@ -489,7 +489,7 @@ public sealed unsafe partial class Interpreter
     }
 
     /// <summary>Atomic xor (no Interlocked primitive): compare-exchange loop; returns the old value.</summary>
-    private static int Xor32(ref int cell, int v)
+    internal static int Xor32(ref int cell, int v)
     {
         int old = Volatile.Read(ref cell);
         while (true)
@@ -501,7 +501,7 @@ public sealed unsafe partial class Interpreter
         }
     }
 
-    private static long Xor64(ref long cell, long v)
+    internal static long Xor64(ref long cell, long v)
     {
         long old = Volatile.Read(ref cell);
         while (true)

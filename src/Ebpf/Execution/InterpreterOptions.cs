@@ -24,6 +24,13 @@ public sealed class InterpreterOptions
     /// </summary>
     public ValidatorOptions? Validation { get; init; } = ValidatorOptions.Conformance;
 
+    /// <summary>
+    /// Unchecked mode: compile the program to native code through IL (<see cref="Interpreter.IsCompiled"/>
+    /// says whether it was; <see cref="Interpreter.CompileFailure"/> why not). Helpers registered as function
+    /// pointers are bound at load; others are looked up at call time. Ignored in checked mode.
+    /// </summary>
+    public bool Jit { get; init; }
+
     /// <summary>Checked mode: executed instructions after which the run ends with ETIME.</summary>
     public long InstructionBudget { get; init; } = DefaultInstructionBudget;
 }

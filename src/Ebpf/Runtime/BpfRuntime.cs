@@ -25,11 +25,53 @@ public sealed partial class BpfRuntime
         Executor = new InterpreterExecutor();
     }
 
+    /// <summary>
+    /// Compile verified programs to native code through IL (the analogue of net.core.bpf_jit_enable); programs
+    /// loaded while it is false, and programs the JIT does not take, are interpreted. On by default.
+    /// </summary>
+    public bool JitEnabled { get; set; } = true;
+
     /// <summary>The bpffs of this kernel (mounted at /sys/fs/bpf).</summary>
     public PinFileSystem Pins { get; }
 
     /// <summary>Where bpf_trace_printk writes (read by hosts and `ebpf prog tracelog`).</summary>
     public TraceBuffer TraceLog { get; } = new();
+
+    /// <summary>
+    /// The clock behind bpf_ktime_get_ns, ktime_get_boot_ns, ktime_get_coarse_ns and jiffies64. The host's
+    /// monotonic clock by default; tests substitute a provider whose timestamp they control.
+    /// </summary>
+    public TimeProvider Clock { get; set; } = TimeProvider.System;
+
+    private readonly Lock _randomLock = new();
+    private Random? _seededRandom;
+    private int? _randomSeed;
+
+    /// <summary>
+    /// When set, bpf_get_prandom_u32 returns one sequence determined by this seed, shared by all programs of the
+    /// runtime in call order (deterministic for single-threaded runs). Null (default): per-thread unseeded PRNGs.
+    /// </summary>
+    public int? RandomSeed
+    {
+        get => _randomSeed;
+        set
+        {
+            lock (_randomLock)
+            {
+                _randomSeed = value;
+                _seededRandom = value is int seed ? new Random(seed) : null;
+            }
+        }
+    }
+
+    /// <summary>The next value of the seeded sequence, or null when no seed is set.</summary>
+    internal ulong? SeededRandomU32()
+    {
+        if (_seededRandom is null)
+            return null;
+        lock (_randomLock)
+            return _seededRandom is { } random ? (ulong)random.NextInt64(0, 1L << 32) : null;
+    }
 
     /// <summary>The task that helpers see as "current" unless an invocation overrides it.</summary>
     public TaskModel CurrentTask { get; set; } = TaskModel.Default;
@@ -186,6 +228,7 @@ public sealed partial class BpfRuntime
                 Name = interpreterName,
                 Mode = m,
                 Helpers = helperTable,
+                Jit = JitEnabled,
             });
             program.Executable = new PreparedProgram(Build(mode), () => Build(Execution.ExecutionMode.Checked), StaticRegions(program));
             ProgramLoaded?.Invoke(program);

@@ -20,12 +20,17 @@ internal static unsafe class InterpreterTestKit
             Validation = validate ? ValidatorOptions.Conformance : null,
         });
 
-    /// <summary>Runs in checked and unchecked mode (with a fresh copy of <paramref name="memory"/> each); both must give the same r0.</summary>
+    /// <summary>
+    /// Runs in checked mode, unchecked mode and JIT-compiled (with a fresh copy of <paramref name="memory"/> each);
+    /// all must give the same r0.
+    /// </summary>
     public static ulong RunBoth(Instruction[] program, byte[]? memory = null, HelperTable? helpers = null)
     {
         ulong checkedResult = ConformanceRunner.Execute(program, memory ?? [], Options(ExecutionMode.Checked, helpers));
         ulong uncheckedResult = ConformanceRunner.Execute(program, memory ?? [], Options(ExecutionMode.Unchecked, helpers));
         Assert.Equal(checkedResult, uncheckedResult);
+        ulong jitResult = ConformanceRunner.Execute(program, memory ?? [], Options(ExecutionMode.Unchecked, helpers, jit: true));
+        Assert.Equal(checkedResult, jitResult);
         return checkedResult;
     }
 
@@ -34,8 +39,8 @@ internal static unsafe class InterpreterTestKit
     public static ulong RunChecked(Instruction[] program, byte[]? memory = null, HelperTable? helpers = null) =>
         ConformanceRunner.Execute(program, memory ?? [], Options(ExecutionMode.Checked, helpers));
 
-    private static InterpreterOptions Options(ExecutionMode mode, HelperTable? helpers) =>
-        new() { Name = "test", Mode = mode, Helpers = helpers ?? HelperTable.ForConformance() };
+    private static InterpreterOptions Options(ExecutionMode mode, HelperTable? helpers, bool jit = false) =>
+        new() { Name = "test", Mode = mode, Helpers = helpers ?? HelperTable.ForConformance(), Jit = jit };
 
     /// <summary>Native memory freed on dispose.</summary>
     public sealed class NativeBuffer : IDisposable

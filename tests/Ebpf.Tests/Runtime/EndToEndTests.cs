@@ -254,7 +254,7 @@ public class EndToEndTests
                 """);
             var r = CliRunner.Run("batch", "file", batch);
             Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
-            Assert.Matches(@"1: xdp  name xdp_count  tag [0-9a-f]{16}  gpl\n\tloaded_at \S+  uid 0\n\txlated \d+B  not jited  memlock \d+B  map_ids 1\n", r.Stdout);
+            Assert.Matches(@"1: xdp  name xdp_count  tag [0-9a-f]{16}  gpl\n\tloaded_at \S+  uid 0\n\txlated \d+B  jited \d+B  memlock \d+B  map_ids 1\n", r.Stdout);
             Assert.Matches(@"Return value: 2, duration \(average\): \d+ns", r.Stdout);
             Assert.Contains("[{\n        \"key\": 2048,\n        \"value\": 2\n    }\n]\n", r.Stdout); // BTF-formatted, as bpftool
             Assert.Contains("processed 8 commands", r.Stdout);

@@ -102,7 +102,8 @@ internal static class BpftoolFormat
 
     /// <summary>
     /// <paramref name="jitedSize"/> and <paramref name="memlock"/> come from the kernel backend
-    /// (bpf_prog_info.jited_prog_len, fdinfo memlock); the managed runtime interprets and estimates.
+    /// (bpf_prog_info.jited_prog_len, fdinfo memlock); the managed runtime reports the IL bytes of its JIT
+    /// (0 = interpreted, "not jited") and estimates memlock.
     /// </summary>
     public static string ProgramText(ProgramInfo p, IReadOnlyList<string> pins, uint jitedSize = 0, long? memlock = null)
     {

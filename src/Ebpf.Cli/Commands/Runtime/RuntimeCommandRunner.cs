@@ -102,12 +102,12 @@ internal sealed class RuntimeCommandRunner(BpfRuntime runtime, TextWriter output
         {
             if (json)
             {
-                var items = list.Select(p => BpftoolFormat.ProgramJson(p.GetInfo(), runtime.Pins.PathsOf(p))).ToList();
+                var items = list.Select(p => BpftoolFormat.ProgramJson(p.GetInfo(), runtime.Pins.PathsOf(p), p.GetInfo().JitedSize)).ToList();
                 RuntimeJson.Write<object>(output, c.Program is null ? items : items[0]);
             }
             else
                 foreach (var p in list)
-                    output.Write(BpftoolFormat.ProgramText(p.GetInfo(), runtime.Pins.PathsOf(p)));
+                    output.Write(BpftoolFormat.ProgramText(p.GetInfo(), runtime.Pins.PathsOf(p), p.GetInfo().JitedSize));
         }
     }
 

@@ -6,9 +6,12 @@ public static unsafe class TaskHelpers
     [ThreadStatic]
     private static Random? t_random;
 
-    /// <summary>bpf_get_prandom_u32 (7): a per-thread (per-"CPU") PRNG seeded once.</summary>
+    /// <summary>
+    /// bpf_get_prandom_u32 (7): a per-thread (per-"CPU") PRNG seeded once, or the runtime's seeded sequence when
+    /// <see cref="BpfRuntime.RandomSeed"/> is set (deterministic runs).
+    /// </summary>
     public static ulong GetPrandomU32(ulong r1, ulong r2, ulong r3, ulong r4, ulong r5) =>
-        (ulong)(t_random ??= new Random()).NextInt64(0, 1L << 32);
+        HelperInvocation.Current?.Runtime.SeededRandomU32() ?? (ulong)(t_random ??= new Random()).NextInt64(0, 1L << 32);
 
     /// <summary>bpf_get_smp_processor_id (8).</summary>
     public static ulong GetSmpProcessorId(ulong r1, ulong r2, ulong r3, ulong r4, ulong r5) => (uint)(HelperInvocation.Current?.Task.Cpu ?? 0);

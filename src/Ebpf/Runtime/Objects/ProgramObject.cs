@@ -55,6 +55,10 @@ public sealed class ProgramObject : KernelObject
     public Execution.ExecutionMode ExecutionMode { get; internal set; } = Execution.ExecutionMode.Checked;
     /// <summary>Why <see cref="ExecutionMode"/> was chosen (e.g. "verified", "verifier rejected (AllowUnverified)", "insn 7: kfunc call").</summary>
     public string ExecutionModeReason { get; internal set; } = "";
+    /// <summary>True when the program runs as JIT-compiled native code (<see cref="BpfRuntime.JitEnabled"/>, unchecked mode, a program the JIT takes).</summary>
+    public bool IsJitCompiled => (Executable as PreparedProgram)?.Interpreter.IsCompiled ?? false;
+    /// <summary>Why an unchecked program is interpreted although the JIT was on (e.g. "insn 9: tail call"), or null.</summary>
+    public string? JitFailure => (Executable as PreparedProgram)?.Interpreter.CompileFailure;
     /// <summary>Per-type context description (Runtime/ProgramTypes).</summary>
     public ProgramTypes.ProgramTypeInfo TypeInfo => ProgramTypes.ProgramTypeInfo.Get(Type);
 
@@ -78,7 +82,8 @@ public sealed class ProgramObject : KernelObject
     public ProgramInfo GetInfo() => new(
         Id, Type, Name, Convert.ToHexStringLower(Tag), UsedMaps.Select(m => m.Id).ToArray(),
         Btf?.Id ?? 0, LoadTime, (uint)(Instructions.Length * Instruction.Size), Definition.License == "GPL" || Definition.License.Contains("GPL"),
-        Verification?.Accepted ?? false, Verification?.ProcessedInstructions ?? 0, ExecutionMode);
+        Verification?.Accepted ?? false, Verification?.ProcessedInstructions ?? 0, ExecutionMode,
+        (uint)((Executable as PreparedProgram)?.Interpreter.CompiledSize ?? 0));
 
     protected override void OnFree()
     {
@@ -121,4 +126,8 @@ public sealed class ProgramObject : KernelObject
 public sealed record ProgramInfo(
     uint Id, ProgramType Type, string Name, string Tag, uint[] MapIds, uint BtfId, DateTimeOffset LoadTime,
     uint XlatedSize, bool GplCompatible,
-    bool Verified = false, int VerifiedInstructions = 0, Execution.ExecutionMode ExecutionMode = Execution.ExecutionMode.Checked);
+    bool Verified = false, int VerifiedInstructions = 0, Execution.ExecutionMode ExecutionMode = Execution.ExecutionMode.Checked,
+    uint JitedSize = 0)
+{
+    // JitedSize: bytes of IL our JIT emitted (bpf_prog_info.jited_prog_len's counterpart; RyuJIT's native size is not observable).
+}
