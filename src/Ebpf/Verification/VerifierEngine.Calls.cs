@@ -68,6 +68,8 @@ internal sealed partial class VerifierEngine
             int regno = i + 1;
             if (arg.Kind == HelperArgKind.None) break;
             var reg = ReadReg(regno);
+            // A scalar anywhere but an "anything" argument is checked by value (sizes, constants, NULL).
+            if (reg.IsScalar && arg.Kind != HelperArgKind.Anything) MarkPrecise(regno);
             switch (arg.Kind)
             {
                 case HelperArgKind.Anything:
@@ -223,7 +225,10 @@ internal sealed partial class VerifierEngine
         var frame = StackFrame(reg);
         long off = reg.Off + (long)reg.VarOff.Value;
         if (off % 8 == 0 && frame.Stack[FrameState.SlotOf((int)off)] is { IsFullSpill: true } spill && spill.Spilled.IsConst)
+        {
+            MarkPreciseSlot(frame.FrameNo, FrameState.SlotOf((int)off));
             return size == 8 ? spill.Spilled.ConstValue : spill.Spilled.ConstValue & ((1UL << (size * 8)) - 1);
+        }
         for (long o = off; o < off + size; o++)
         {
             var s = frame.Stack[FrameState.SlotOf((int)o)];
@@ -359,6 +364,7 @@ internal sealed partial class VerifierEngine
                 {
                     for (long o = min; o < max + size; o++)
                     {
+                        MarkStackRead(frame, FrameState.SlotOf((int)o));
                         var s = frame.Stack[FrameState.SlotOf((int)o)];
                         var t = s.IsFullSpill ? StackByte.Spill : s[FrameState.ByteOf((int)o)];
                         if (t == StackByte.Invalid && !_privileged)
@@ -427,10 +433,9 @@ internal sealed partial class VerifierEngine
         _cur.References.RemoveAt(idx);
         foreach (var (f, i, spilled) in _cur.AllRegisters())
         {
-            ref var r = ref VerifierState.Get(f, i, spilled);
-            if (r.RefObjId != refId) continue;
+            if (VerifierState.Read(f, i, spilled).RefObjId != refId) continue;
             // Privileged: the stale pointer becomes a scalar; unprivileged: unreadable.
-            r = _privileged ? RegisterState.UnknownScalar() : RegisterState.NotInit;
+            VerifierState.Get(f, i, spilled) = _privileged ? RegisterState.UnknownScalar() : RegisterState.NotInit;
         }
     }
 
@@ -438,9 +443,8 @@ internal sealed partial class VerifierEngine
     {
         foreach (var (f, i, spilled) in _cur.AllRegisters())
         {
-            ref var r = ref VerifierState.Get(f, i, spilled);
-            if (r.Type is RegisterType.Packet or RegisterType.PacketMeta or RegisterType.PacketEnd)
-                r = _privileged ? RegisterState.UnknownScalar() : RegisterState.NotInit;
+            if (VerifierState.Read(f, i, spilled).Type is RegisterType.Packet or RegisterType.PacketMeta or RegisterType.PacketEnd)
+                VerifierState.Get(f, i, spilled) = _privileged ? RegisterState.UnknownScalar() : RegisterState.NotInit;
         }
     }
 
@@ -472,7 +476,7 @@ internal sealed partial class VerifierEngine
         }
 
         var caller = _cur.Current;
-        var callee = new FrameState { CallSite = _insnIdx, FunctionStart = target, FrameNo = _cur.Frames.Count };
+        var callee = new FrameState { CallSite = _insnIdx, FunctionStart = target, FrameNo = _cur.Frames.Count, Serial = ++_frameSerial };
         for (int r = 1; r <= 5; r++) callee.Registers[r] = caller.Registers[r];
         callee.Registers[10] = RegisterState.Pointer(RegisterType.Stack);
         callee.Registers[10].FrameNo = callee.FrameNo;
@@ -488,6 +492,7 @@ internal sealed partial class VerifierEngine
             int regno = i + 1;
             var a = fn.Arguments[i];
             var reg = ReadReg(regno);
+            if (reg.IsScalar && a.Kind != FunctionArgumentKind.Scalar) MarkPrecise(regno);
             switch (a.Kind)
             {
                 case FunctionArgumentKind.Scalar:
@@ -522,7 +527,7 @@ internal sealed partial class VerifierEngine
         PushBranch(skip, _insnIdx + 1, _insnIdx);
 
         var caller = _cur.Current;
-        var callee = new FrameState { CallSite = _insnIdx, FunctionStart = target, FrameNo = _cur.Frames.Count, IsCallback = true };
+        var callee = new FrameState { CallSite = _insnIdx, FunctionStart = target, FrameNo = _cur.Frames.Count, IsCallback = true, Serial = ++_frameSerial };
         if (helper == HelperId.ForEachMapElem && map is not null)
         {
             callee.Registers[1] = RegisterState.Pointer(RegisterType.MapPtr);
@@ -561,6 +566,8 @@ internal sealed partial class VerifierEngine
             if (callee.IsCallback)
             {
                 if (!r0.IsScalar) throw Fail($"At callback return the register R0 is not a known value ({StateFormatter.TypeName(r0)})", Errno.EINVAL);
+                MarkPrecise(0);
+                RecordCallbackExit();
                 if (r0.SMin < 0 || r0.SMax > 1)
                     throw Fail($"At callback return the register R0 has smin={r0.SMin} smax={r0.SMax} should have been in [0, 1]", Errno.EINVAL);
                 caller.Registers[0] = RegisterState.UnknownScalar();
@@ -591,6 +598,7 @@ internal sealed partial class VerifierEngine
         if (range is { } rr)
         {
             if (!r0.IsScalar) throw Fail($"At program exit the register R0 is not a known value ({StateFormatter.TypeName(r0)})", Errno.EINVAL);
+            MarkPrecise(0);
             if (r0.SMin < rr.Min || r0.SMax > rr.Max)
                 throw Fail($"At program exit the register R0 has smin={r0.SMin} smax={r0.SMax} should have been in [{rr.Min}, {rr.Max}]", Errno.EINVAL);
         }

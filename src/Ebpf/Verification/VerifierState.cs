@@ -31,7 +31,37 @@ public sealed class FrameState
     public const int Slots = StackSize / 8;
 
     public RegisterState[] Registers = new RegisterState[11];
-    public StackSlot[] Stack = new StackSlot[Slots];
+    private StackSlot[] _stack = new StackSlot[Slots];
+    /// <summary>False while <see cref="_stack"/> may be shared with a clone: states are cloned at every branch and
+    /// checkpoint but most clones never touch the stack, so the 64 slots are copied on the first write only.</summary>
+    private bool _ownsStack = true;
+
+    /// <summary>The stack for reading. Write through <see cref="WritableStack"/>.</summary>
+    public StackSlot[] Stack => _stack;
+
+    /// <summary>The stack for writing (copies it first when it is shared with another state).</summary>
+    public StackSlot[] WritableStack
+    {
+        get
+        {
+            if (!_ownsStack)
+            {
+                _stack = (StackSlot[])_stack.Clone();
+                _ownsStack = true;
+            }
+            return _stack;
+        }
+    }
+
+    /// <summary>Identity of this call (frames at the same depth in different states are the same call when equal);
+    /// stack read marks only travel to checkpoints that hold the same call.</summary>
+    public int Serial;
+    /// <summary>Slots fully overwritten (8-byte store) since the last checkpoint on this path; in a checkpoint, since
+    /// the one before it. A read stops propagating liveness at such a slot.</summary>
+    public ulong WrittenSlots;
+    /// <summary>In a checkpoint: slots some path continuing from it read before overwriting them. Only these slots
+    /// take part in state comparison (the kernel's REG_LIVE_READ for stack slots).</summary>
+    public ulong ReadSlots;
     /// <summary>Instruction of the call that created this frame (-1 for the entry frame).</summary>
     public int CallSite = -1;
     /// <summary>First instruction of the function this frame runs.</summary>
@@ -46,7 +76,8 @@ public sealed class FrameState
     {
         var f = (FrameState)MemberwiseClone();
         f.Registers = (RegisterState[])Registers.Clone();
-        f.Stack = (StackSlot[])Stack.Clone();
+        _ownsStack = false;
+        f._ownsStack = false;
         return f;
     }
 
@@ -67,6 +98,11 @@ internal sealed class Checkpoint
     public Checkpoint? Parent;
     public int Branches = 1;
     public int Insn;
+    /// <summary>Index of the last history entry before this checkpoint's instruction (see <c>VerifierEngine.Precision</c>).</summary>
+    public int HistPos;
+    /// <summary>Times this state pruned another path / failed to (the kernel's hit_cnt / miss_cnt, for eviction).</summary>
+    public int HitCount, MissCount;
+    public bool Evicted;
 }
 
 /// <summary>The whole abstract machine state on one path (the kernel's <c>bpf_verifier_state</c>).</summary>
@@ -79,6 +115,10 @@ public sealed class VerifierState
     public IVerifierMapInfo? ActiveLockMap;
     public int ActiveLockOffset;
     internal Checkpoint? Parent;
+    /// <summary>Last entry of this path's instruction history (-1 at the start).</summary>
+    internal int HistTail = -1;
+    /// <summary>Jump and spill/fill entries since the last checkpoint (the kernel's jmp_history_cnt).</summary>
+    internal int JumpHistory;
 
     public FrameState Current => Frames[^1];
 
@@ -91,6 +131,8 @@ public sealed class VerifierState
             ActiveLockMap = ActiveLockMap,
             ActiveLockOffset = ActiveLockOffset,
             Parent = Parent,
+            HistTail = HistTail,
+            JumpHistory = JumpHistory,
         };
         foreach (var f in Frames) s.Frames.Add(f.Clone());
         return s;
@@ -107,6 +149,11 @@ public sealed class VerifierState
         }
     }
 
+    /// <summary>The register for writing (a spilled one unshares its frame's stack).</summary>
     public static ref RegisterState Get(FrameState f, int index, bool spilled) =>
-        ref spilled ? ref f.Stack[index].Spilled : ref f.Registers[index];
+        ref spilled ? ref f.WritableStack[index].Spilled : ref f.Registers[index];
+
+    /// <summary>The register for reading.</summary>
+    public static RegisterState Read(FrameState f, int index, bool spilled) =>
+        spilled ? f.Stack[index].Spilled : f.Registers[index];
 }
