@@ -383,16 +383,16 @@ internal sealed partial class VerifierEngine
                 var map = reg.Map!;
                 if (write && (map.Flags & MapFlags.RdonlyProg) != 0)
                     throw Fail($"write into map forbidden, value_size={map.ValueSize} off={reg.Off} size={size}");
-                RegionAccess(regno, reg, reg.Off, (int)Math.Min(size, int.MaxValue), (int)map.ValueSize, $"invalid access to map value, value_size={map.ValueSize} off={{0}} size={size}");
+                RegionAccess(regno, reg, reg.Off, (int)Math.Min(size, int.MaxValue), (int)map.ValueSize, "map value", "value_size", size);
                 break;
             }
             case RegisterType.MapKey:
-                RegionAccess(regno, reg, reg.Off, (int)Math.Min(size, int.MaxValue), (int)(reg.Map?.KeySize ?? 0), $"invalid access to map key, key_size={reg.Map?.KeySize ?? 0} off={{0}} size={size}");
+                RegionAccess(regno, reg, reg.Off, (int)Math.Min(size, int.MaxValue), (int)(reg.Map?.KeySize ?? 0), "map key", "key_size", size);
                 break;
             case RegisterType.Mem:
             case RegisterType.RingbufMem:
                 if (write && reg.ReadOnly) throw Fail($"R{regno} cannot write into {StateFormatter.TypeName(reg)}");
-                RegionAccess(regno, reg, reg.Off, (int)Math.Min(size, int.MaxValue), reg.MemSize, $"invalid access to memory, mem_size={reg.MemSize} off={{0}} size={size}");
+                RegionAccess(regno, reg, reg.Off, (int)Math.Min(size, int.MaxValue), reg.MemSize, "memory", "mem_size", size);
                 break;
         }
     }

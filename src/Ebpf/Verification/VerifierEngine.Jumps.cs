@@ -38,6 +38,12 @@ internal sealed partial class VerifierEngine
             _insnIdx = taken == 1 ? target : fallthrough;
             return;
         }
+        // "ptr == reg" null checks rely on the scalar register being exactly 0.
+        if (regSrc && !is32 && op is JumpOperation.Jeq or JumpOperation.Jne)
+        {
+            if (d.MaybeNull && src.IsScalar) MarkPrecise(insn.Src);
+            if (src.MaybeNull && d.IsScalar) MarkPrecise(dst);
+        }
         // Scalars sharing an id with an operand are refined with it; backtracking must know who they were.
         if (d.IsScalar && d.Id != 0) RecordLinked(d.Id);
         if (regSrc && src.IsScalar && src.Id != 0 && src.Id != d.Id) RecordLinked(src.Id);

@@ -206,7 +206,7 @@ internal sealed partial class VerifierEngine
                     throw Fail($"write into map forbidden, value_size={map.ValueSize} off={off} size={size}");
                 if (!write && (map.Flags & MapFlags.WronlyProg) != 0)
                     throw Fail($"read from map forbidden, value_size={map.ValueSize} off={off} size={size}");
-                RegionAccess(regno, reg, off, size, (int)map.ValueSize, $"invalid access to map value, value_size={map.ValueSize} off={{0}} size={size}");
+                RegionAccess(regno, reg, off, size, (int)map.ValueSize, "map value", "value_size", size);
                 if (map.SpinLockOffset >= 0 && RangesOverlap(reg, off, size, map.SpinLockOffset, 4))
                     throw Fail("bpf_spin_lock cannot be accessed directly by load/store");
                 if (!write && reg.VarOff.IsConst && (map.Flags & MapFlags.RdonlyProg) != 0 && map.Frozen && map.FrozenValue is { } frozen)
@@ -229,12 +229,12 @@ internal sealed partial class VerifierEngine
             }
             case RegisterType.MapKey:
                 if (write) throw Fail($"write to change key R{regno} not allowed");
-                RegionAccess(regno, reg, off, size, (int)(reg.Map?.KeySize ?? 0), $"invalid access to map key, key_size={reg.Map?.KeySize ?? 0} off={{0}} size={size}");
+                RegionAccess(regno, reg, off, size, (int)(reg.Map?.KeySize ?? 0), "map key", "key_size", size);
                 return RegisterState.UnknownOfSize(size);
             case RegisterType.Mem:
             case RegisterType.RingbufMem:
                 if (write && reg.ReadOnly) throw Fail($"R{regno} cannot write into {StateFormatter.TypeName(reg)}");
-                RegionAccess(regno, reg, off, size, reg.MemSize, $"invalid access to memory, mem_size={reg.MemSize} off={{0}} size={size}");
+                RegionAccess(regno, reg, off, size, reg.MemSize, "memory", "mem_size", size);
                 return LoadedFromMemory(size, write);
             case RegisterType.SockCommon:
             case RegisterType.Socket:
@@ -265,18 +265,20 @@ internal sealed partial class VerifierEngine
     }
 
     /// <summary>check_mem_region_access: both ends of the variable offset must keep the access in [0, memSize).</summary>
-    private void RegionAccess(int regno, in RegisterState reg, int off, int size, int memSize, string format)
+    /// <summary>check_mem_region_access. The message parts are separate so nothing is formatted unless it fails.</summary>
+    private void RegionAccess(int regno, in RegisterState reg, int off, int size, int memSize, string what, string sizeName, long shownSize)
     {
+        string Format(long at) => $"invalid access to {what}, {sizeName}={memSize} off={at} size={shownSize}";
         if (reg.SMin < 0 && (reg.SMin == long.MinValue || off + reg.SMin != (int)(off + reg.SMin) || reg.SMin + off < 0))
             throw Fail($"R{regno} min value is negative, either use unsigned index or do a if (index >=0) check.");
         long lo = reg.SMin + off;
         if (lo < 0 || lo + size > memSize)
-            throw Fail(string.Format(System.Globalization.CultureInfo.InvariantCulture, format, lo) + $"\nR{regno} min value is outside of the allowed memory range");
+            throw Fail(Format(lo) + $"\nR{regno} min value is outside of the allowed memory range");
         if (reg.UMax >= (ulong)MaxVarOff)
             throw Fail($"R{regno} unbounded memory access, make sure to bounds check any such access");
         long hi = (long)reg.UMax + off;
         if (hi < 0 || hi + size > memSize)
-            throw Fail(string.Format(System.Globalization.CultureInfo.InvariantCulture, format, hi) + $"\nR{regno} max value is outside of the allowed memory range");
+            throw Fail(Format(hi) + $"\nR{regno} max value is outside of the allowed memory range");
     }
 
     private static string TnumText(Tnum t) => t.IsConst ? ((long)t.Value).ToString(System.Globalization.CultureInfo.InvariantCulture) : t.ToString();
