@@ -435,7 +435,7 @@ internal sealed partial class VerifierEngine
         {
             if (VerifierState.Read(f, i, spilled).RefObjId != refId) continue;
             // Privileged: the stale pointer becomes a scalar; unprivileged: unreadable.
-            VerifierState.Get(f, i, spilled) = _privileged ? RegisterState.UnknownScalar() : RegisterState.NotInit;
+            VerifierState.Write(f, i, spilled, _privileged ? RegisterState.UnknownScalar() : RegisterState.NotInit);
         }
     }
 
@@ -444,7 +444,7 @@ internal sealed partial class VerifierEngine
         foreach (var (f, i, spilled) in _cur.AllRegisters())
         {
             if (VerifierState.Read(f, i, spilled).Type is RegisterType.Packet or RegisterType.PacketMeta or RegisterType.PacketEnd)
-                VerifierState.Get(f, i, spilled) = _privileged ? RegisterState.UnknownScalar() : RegisterState.NotInit;
+                VerifierState.Write(f, i, spilled, _privileged ? RegisterState.UnknownScalar() : RegisterState.NotInit);
         }
     }
 

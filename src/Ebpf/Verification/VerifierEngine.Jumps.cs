@@ -396,10 +396,14 @@ internal sealed partial class VerifierEngine
     private static void PropagateLinked(VerifierState state, in RegisterState value)
     {
         if (value.Id == 0 || value.Type != RegisterType.Scalar) return;
-        foreach (var (f, i, spilled) in state.AllRegisters())
+        foreach (var f in state.Frames)
         {
-            var peek = VerifierState.Read(f, i, spilled);
-            if (peek.Type == RegisterType.Scalar && peek.Id == value.Id) VerifierState.Get(f, i, spilled) = value;
+            var regs = f.Registers;
+            for (int r = 0; r < 11; r++)
+                if (regs[r].Id == value.Id && regs[r].Type == RegisterType.Scalar) regs[r] = value;
+            var stack = f.Stack;
+            for (int s = 0; s < FrameState.Slots; s++)
+                if (stack[s].IsFullSpill && stack[s].Spilled.Id == value.Id && stack[s].Spilled.Type == RegisterType.Scalar) f.WritableStack[s].Spilled = value;
         }
     }
 
@@ -412,7 +416,7 @@ internal sealed partial class VerifierEngine
         {
             var peek = VerifierState.Read(f, i, spilled);
             if (!peek.MaybeNull || peek.Id != id) continue;
-            ref var r = ref VerifierState.Get(f, i, spilled);
+            var r = peek;
             if (isNull)
             {
                 refObj = r.RefObjId != 0 ? r.RefObjId : refObj;
@@ -424,6 +428,7 @@ internal sealed partial class VerifierEngine
                 // Map values keep their id only for spin-lock tracking; the kernel clears it otherwise.
                 if (r.Type is RegisterType.MapValue && r.Map?.SpinLockOffset < 0) r.Id = 0;
             }
+            VerifierState.Write(f, i, spilled, r);
         }
         if (isNull && refObj != 0) state.References.RemoveAll(x => x.Id == refObj);
     }
@@ -448,7 +453,11 @@ internal sealed partial class VerifierEngine
                 foreach (var (f, i, spilled) in state.AllRegisters())
                 {
                     var peek = VerifierState.Read(f, i, spilled);
-                    if (peek.Type == pkt.Type && peek.Id == pkt.Id && peek.Off == pkt.Off) VerifierState.Get(f, i, spilled).Range = cond == JumpOperation.Jgt ? RegisterState.BeyondPacketEnd : -1;
+                    if (peek.Type == pkt.Type && peek.Id == pkt.Id && peek.Off == pkt.Off)
+                    {
+                        peek.Range = cond == JumpOperation.Jgt ? RegisterState.BeyondPacketEnd : -1;
+                        VerifierState.Write(f, i, spilled, peek);
+                    }
                 }
                 return;
             default:
@@ -458,7 +467,11 @@ internal sealed partial class VerifierEngine
         foreach (var (f, i, spilled) in state.AllRegisters())
         {
             var peek = VerifierState.Read(f, i, spilled);
-            if (peek.Type == pkt.Type && peek.Id == pkt.Id && peek.Range >= 0) VerifierState.Get(f, i, spilled).Range = Math.Max(peek.Range, newRange);
+            if (peek.Type == pkt.Type && peek.Id == pkt.Id && peek.Range >= 0 && peek.Range < newRange)
+            {
+                peek.Range = newRange;
+                VerifierState.Write(f, i, spilled, peek);
+            }
         }
     }
 }

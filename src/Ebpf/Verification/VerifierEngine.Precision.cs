@@ -188,7 +188,7 @@ internal sealed partial class VerifierEngine
                 slots &= slots - 1;
                 var slot = fr.Stack[s];
                 if (!slot.IsFullSpill || slot.Spilled.Type != RegisterType.Scalar || slot.Spilled.Precise) _btStack[f] &= ~(1UL << s);
-                else fr.WritableStack[s].Spilled.Precise = true;
+                else MarkSpillPrecise(fr, s);
             }
             if (_btRegs[f] != 0 || _btStack[f] != 0) any = true;
         }
@@ -208,9 +208,17 @@ internal sealed partial class VerifierEngine
                     if (fr.Registers[r].Type == RegisterType.Scalar) fr.Registers[r].Precise = true;
                 for (int s = 0; s < FrameState.Slots; s++)
                     if (fr.Stack[s].IsFullSpill && fr.Stack[s].Spilled.Type == RegisterType.Scalar && !fr.Stack[s].Spilled.Precise)
-                        fr.WritableStack[s].Spilled.Precise = true;
+                        MarkSpillPrecise(fr, s);
             }
         }
+    }
+
+    private static void MarkSpillPrecise(FrameState frame, int slot)
+    {
+        ref var s = ref frame.WritableStack[slot];
+        var value = s.Spilled;
+        value.Precise = true;
+        s.Spilled = value;
     }
 
     private bool RegWanted(int depth, int r) => (_btRegs[depth] & (1 << r)) != 0;

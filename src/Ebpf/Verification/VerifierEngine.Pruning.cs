@@ -28,7 +28,7 @@ internal sealed partial class VerifierEngine
                 if (cp.Branches > 0)
                 {
                     // An ancestor on the current path: identical state means no progress is possible.
-                    if (StatesEqual(cp.State, _cur, exact: true))
+                    if (MaybeLooping(cp.State, _cur) && StatesEqual(cp.State, _cur, exact: true))
                         throw Fail($"infinite loop detected at insn {insn}\ncur state: {StateFormatter.Frame(_cur.Current, _cur)}\nold state: {StateFormatter.Frame(cp.State.Current, cp.State)}", Errno.EINVAL);
                     // Inside a loop: different iterations rarely help each other, so checkpoint less often.
                     if (!force && _jmpsProcessed - _prevJmpsProcessed < 20 && _processed - _prevInsnsProcessed < 100) addNew = false;
@@ -69,6 +69,17 @@ internal sealed partial class VerifierEngine
         _totalStates++;
         if (++_liveStates > _peakStates) _peakStates = _liveStates;
         return false;
+    }
+
+    /// <summary>states_maybe_looping: a cheap filter before the exact comparison (the current frame's registers
+    /// hold the same types and values).</summary>
+    private static bool MaybeLooping(VerifierState old, VerifierState cur)
+    {
+        var a = old.Current.Registers;
+        var b = cur.Current.Registers;
+        for (int r = 0; r < 10; r++)
+            if (a[r].Type != b[r].Type || a[r].VarOff != b[r].VarOff || a[r].SMin != b[r].SMin || a[r].SMax != b[r].SMax || a[r].Off != b[r].Off) return false;
+        return true;
     }
 
     private static bool SameCallSites(VerifierState a, VerifierState b)

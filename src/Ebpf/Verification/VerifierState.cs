@@ -14,7 +14,15 @@ public struct StackSlot
 {
     /// <summary>Byte i (0 = the highest address, as the kernel's <c>slot_type[]</c>) in bits 8i..8i+7.</summary>
     public ulong Types;
-    public RegisterState Spilled;
+    /// <summary>The spilled register lives in an immutable box so a slot is 16 bytes: stacks are copied on every
+    /// branch and checkpoint, and copying 64 full register states each time dominated verification time.</summary>
+    private SpilledRegister? _spilled;
+
+    public RegisterState Spilled
+    {
+        readonly get => _spilled is null ? default : _spilled.Value;
+        set => _spilled = value.Type == RegisterType.NotInit ? null : new SpilledRegister(value);
+    }
 
     public readonly StackByte this[int i] => (StackByte)((Types >> (i * 8)) & 0xff);
 
@@ -22,6 +30,11 @@ public struct StackSlot
 
     public readonly bool IsEmpty => Types == 0;
     public readonly bool IsFullSpill => Types == 0x0101010101010101UL;
+}
+
+internal sealed class SpilledRegister(in RegisterState value)
+{
+    public readonly RegisterState Value = value;
 }
 
 /// <summary>One call frame: registers R0–R10 and its stack (the kernel's <c>bpf_func_state</c>).</summary>
@@ -149,9 +162,12 @@ public sealed class VerifierState
         }
     }
 
-    /// <summary>The register for writing (a spilled one unshares its frame's stack).</summary>
-    public static ref RegisterState Get(FrameState f, int index, bool spilled) =>
-        ref spilled ? ref f.WritableStack[index].Spilled : ref f.Registers[index];
+    /// <summary>Replaces a register or spilled register (a spilled one unshares its frame's stack).</summary>
+    public static void Write(FrameState f, int index, bool spilled, in RegisterState value)
+    {
+        if (spilled) f.WritableStack[index].Spilled = value;
+        else f.Registers[index] = value;
+    }
 
     /// <summary>The register for reading.</summary>
     public static RegisterState Read(FrameState f, int index, bool spilled) =>
