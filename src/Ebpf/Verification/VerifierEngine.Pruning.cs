@@ -18,7 +18,8 @@ internal sealed partial class VerifierEngine
     {
         bool force = _cur.JumpHistory > 40;
         bool addNew = force || (_jmpsProcessed - _prevJmpsProcessed >= 2 && _processed - _prevInsnsProcessed >= 8);
-        if (_explored.TryGetValue(insn, out var list))
+        var list = _explored[insn];
+        if (list is not null)
         {
             // Newest first, as the kernel's list.
             for (int k = list.Count - 1; k >= 0; k--)
@@ -135,6 +136,7 @@ internal sealed partial class VerifierEngine
     private int[] _idOld = new int[16];
     private int[] _idCur = new int[16];
     private int _idCount;
+    private int _tmpIdGen;
 
     /// <summary>states_equal: does every concrete state described by <paramref name="cur"/> also fit <paramref name="old"/>?</summary>
     private bool StatesEqual(VerifierState old, VerifierState cur, bool exact)
@@ -143,6 +145,7 @@ internal sealed partial class VerifierEngine
         if (old.References.Count != cur.References.Count) return false;
         if ((old.ActiveLockId != 0) != (cur.ActiveLockId != 0)) return false;
         _idCount = 0;
+        _tmpIdGen = 0;
         for (int i = 0; i < old.References.Count; i++)
             if (!MapIds(old.References[i].Id, cur.References[i].Id)) return false;
         for (int f = 0; f < old.Frames.Count; f++)
@@ -228,7 +231,9 @@ internal sealed partial class VerifierEngine
         if (old.Type == RegisterType.Scalar)
         {
             if (Imprecise(old)) return true;
-            if (old.Id != 0 && !MapIds(old.Id, cur.Id)) return false;
+            // check_scalar_ids: an id-less scalar gets a fresh id, so links present in the old state must be present
+            // (and the same) in the current one only among the scalars compared.
+            if ((old.Id != 0 || cur.Id != 0) && !MapIds(old.Id != 0 ? old.Id : --_tmpIdGen, cur.Id != 0 ? cur.Id : --_tmpIdGen)) return false;
             return RangeWithin(old, cur);
         }
         if (old.MaybeNull != cur.MaybeNull || old.Off != cur.Off || old.ReadOnly != cur.ReadOnly) return false;
@@ -274,7 +279,8 @@ internal sealed partial class VerifierEngine
                 case StackByte.Invalid:
                     continue;
                 case StackByte.Misc:
-                    if (c is StackByte.Misc or StackByte.Zero) continue;
+                    // With CAP_BPF (allow_uninit_stack) old data bytes cover anything, as in the kernel's stacksafe.
+                    if (c is StackByte.Misc or StackByte.Zero || _privileged) continue;
                     if (c == StackByte.Spill && cur.Spilled.Type == RegisterType.Scalar) continue;
                     return false;
                 case StackByte.Zero:

@@ -20,7 +20,8 @@ internal sealed partial class VerifierEngine
     private readonly ContextLayout? _ctx;
     private readonly bool _privileged;
     private readonly Stack<(VerifierState State, int Insn, int Prev, int LogPos)> _pending = new();
-    private readonly Dictionary<int, List<Checkpoint>> _explored = [];
+    /// <summary>Stored states per instruction (the kernel's explored_states), indexed by instruction.</summary>
+    private readonly List<Checkpoint>?[] _explored;
     private readonly Dictionary<int, int> _stackDepth = [];
     private readonly Dictionary<int, ContextAccessSite> _ctxAccesses = [];
     private readonly Dictionary<int, ResolvedCall> _calls = [];
@@ -41,6 +42,7 @@ internal sealed partial class VerifierEngine
         _input = input;
         _insns = input.Instructions;
         _cfg = new ControlFlow(_insns);
+        _explored = new List<Checkpoint>?[_insns.Count];
         _log = new VerifierLog(input.LogLevel);
         _ctx = ContextLayouts.For(input.ProgramType, input.ExpectedAttachType);
         _privileged = input.Privilege != HelperPrivilege.Unprivileged;
