@@ -177,6 +177,8 @@ internal sealed partial class VerifierEngine
         }
 
         if (map is not null) CheckMapCompatibility(map, proto, name, id);
+        // record_func_key: a constant tail-call index is recorded for direct jumps, so it is precise in the kernel.
+        if ((HelperId)id == HelperId.TailCall && Reg(3).IsConst) MarkPrecise(3);
         if ((HelperId)id == HelperId.TailCall && _cur.References.Count > 0)
             throw Fail("tail_call would lead to reference leak", Errno.EINVAL);
 
