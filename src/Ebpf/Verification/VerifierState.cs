@@ -49,8 +49,9 @@ public sealed class FrameState
     /// checkpoint but most clones never touch the stack, so the 64 slots are copied on the first write only.</summary>
     private bool _ownsStack = true;
 
-    /// <summary>The stack for reading. Write through <see cref="WritableStack"/>.</summary>
-    public StackSlot[] Stack => _stack;
+    /// <summary>The stack for reading (read-only so that no write can bypass the copy-on-write); write through
+    /// <see cref="WritableStack"/>.</summary>
+    public ReadOnlySpan<StackSlot> Stack => _stack;
 
     /// <summary>The stack for writing (copies it first when it is shared with another state).</summary>
     public StackSlot[] WritableStack
