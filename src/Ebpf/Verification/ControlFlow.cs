@@ -11,6 +11,8 @@ internal sealed class ControlFlow
 {
     public readonly List<int> SubprogStarts = [0];
     public bool[] PrunePoint = [];
+    /// <summary>Instructions reached by a jump or a return (the kernel's jmp points), counted toward forcing a checkpoint.</summary>
+    public bool[] JumpPoint = [];
     /// <summary>Per instruction: bit i set when register Ri may be read before being written.</summary>
     public ushort[] LiveIn = [];
     private readonly IReadOnlyList<Instruction> _insns;
@@ -105,6 +107,7 @@ internal sealed class ControlFlow
         int n = _insns.Count;
         var state = new byte[n]; // 0 unseen, 1 on the DFS stack, 2 done
         PrunePoint = new bool[n];
+        JumpPoint = new bool[n];
         var stack = new Stack<(int Insn, IEnumerator<int> Next)>();
         foreach (int entry in new[] { 0 })
         {
@@ -121,14 +124,7 @@ internal sealed class ControlFlow
                 int t = it.Current;
                 if (t >= n) throw new VerifierError(Errno.EINVAL, $"jump out of range from insn {at} to {t}", at);
                 if (isSecondSlot[t]) throw new VerifierError(Errno.EINVAL, $"jump into the middle of ldimm64 insn {t - 1}", at);
-                var insn = _insns[at];
-                bool isBranch = insn.IsJump && insn.JumpOperation is not (JumpOperation.Call or JumpOperation.Exit);
-                if (isBranch)
-                {
-                    PrunePoint[t] = true;
-                    if (insn.JumpOperation != JumpOperation.Ja) PrunePoint[at + 1] = true;
-                }
-                if (insn.IsCall && insn.Src == (byte)CallSource.Local) PrunePoint[at + 1] = true;
+                MarkPoints(at, t);
                 if (state[t] == 1)
                 {
                     if (!allowLoops) throw new VerifierError(Errno.EINVAL, $"back-edge from insn {at} to {t}", at);
@@ -151,13 +147,7 @@ internal sealed class ControlFlow
                 if (!it.MoveNext()) { state[at] = 2; stack.Pop(); continue; }
                 int t = it.Current;
                 if (t >= n) throw new VerifierError(Errno.EINVAL, $"jump out of range from insn {at} to {t}", at);
-                var insn = _insns[at];
-                if (insn.IsJump && insn.JumpOperation is not (JumpOperation.Call or JumpOperation.Exit))
-                {
-                    PrunePoint[t] = true;
-                    if (insn.JumpOperation != JumpOperation.Ja) PrunePoint[at + 1] = true;
-                }
-                if (insn.IsCall && insn.Src == (byte)CallSource.Local) PrunePoint[at + 1] = true;
+                MarkPoints(at, t);
                 if (state[t] == 1)
                 {
                     if (!allowLoops) throw new VerifierError(Errno.EINVAL, $"back-edge from insn {at} to {t}", at);
@@ -166,6 +156,8 @@ internal sealed class ControlFlow
                 else if (state[t] == 0) Push(t);
             }
         }
+        // Function entries are reached by a call edge (push_insn's BRANCH).
+        foreach (int s in SubprogStarts) PrunePoint[s] = JumpPoint[s] = true;
         for (int i = 0; i < n; i++)
         {
             if (state[i] == 0 && !isSecondSlot[i])
@@ -177,6 +169,21 @@ internal sealed class ControlFlow
             state[insn] = 1;
             stack.Push((insn, Successors(insn).GetEnumerator()));
         }
+    }
+
+    /// <summary>The kernel's prune and jump points for the edge <paramref name="at"/> → <paramref name="t"/>: a
+    /// conditional jump itself and every jump target; the instruction after any call. Fall-through of a
+    /// conditional jump is not a prune point (the jump before it was).</summary>
+    private void MarkPoints(int at, int t)
+    {
+        var insn = _insns[at];
+        if (insn.IsJump && insn.JumpOperation is not (JumpOperation.Call or JumpOperation.Exit))
+        {
+            if (insn.JumpOperation != JumpOperation.Ja) PrunePoint[at] = true;
+            if (t == JumpTarget(at)) PrunePoint[t] = JumpPoint[t] = true;
+        }
+        if (insn.IsCall) PrunePoint[at + 1] = JumpPoint[at + 1] = true;
+        if (insn.IsCall && insn.Src == (byte)CallSource.Local) PrunePoint[at] = true;
     }
 
     private void ComputeLiveness(bool[] isSecondSlot)

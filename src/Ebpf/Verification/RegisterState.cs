@@ -35,6 +35,10 @@ public struct RegisterState
     public int FrameNo;
     /// <summary>Func pointers: the callee's first instruction.</summary>
     public int FuncInsn;
+    /// <summary>Scalars in a checkpoint: some later decision depended on this exact value (the kernel's <c>precise</c>),
+    /// so a state reaching the checkpoint must have a value within this one's range to be pruned. Imprecise scalars
+    /// match any scalar. Set by precision backtracking, never on the state being explored.</summary>
+    public bool Precise;
 
     public const long BeyondPacketEnd = -2;
 

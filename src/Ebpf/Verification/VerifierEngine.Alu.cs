@@ -150,8 +150,10 @@ internal sealed partial class VerifierEngine
             }
             throw Fail($"R{dst} pointer {OpName(op)} pointer prohibited");
         }
-        // Exactly one side is a pointer.
+        // Exactly one side is a pointer: the scalar's value becomes part of the pointer, so it must be precise.
         bool ptrIsDst = d.IsPointer;
+        if (!ptrIsDst) MarkPrecise(dst);
+        else if (insn.Source == OperandSource.Register) MarkPrecise(insn.Src);
         var ptr = ptrIsDst ? d : s;
         var off = ptrIsDst ? s : d;
         if (!is64)

@@ -68,6 +68,8 @@ internal sealed partial class VerifierEngine
             int regno = i + 1;
             if (arg.Kind == HelperArgKind.None) break;
             var reg = ReadReg(regno);
+            // A scalar anywhere but an "anything" argument is checked by value (sizes, constants, NULL).
+            if (reg.IsScalar && arg.Kind != HelperArgKind.Anything) MarkPrecise(regno);
             switch (arg.Kind)
             {
                 case HelperArgKind.Anything:
@@ -175,6 +177,8 @@ internal sealed partial class VerifierEngine
         }
 
         if (map is not null) CheckMapCompatibility(map, proto, name, id);
+        // record_func_key: a constant tail-call index is recorded for direct jumps, so it is precise in the kernel.
+        if ((HelperId)id == HelperId.TailCall && Reg(3).IsConst) MarkPrecise(3);
         if ((HelperId)id == HelperId.TailCall && _cur.References.Count > 0)
             throw Fail("tail_call would lead to reference leak", Errno.EINVAL);
 
@@ -223,7 +227,10 @@ internal sealed partial class VerifierEngine
         var frame = StackFrame(reg);
         long off = reg.Off + (long)reg.VarOff.Value;
         if (off % 8 == 0 && frame.Stack[FrameState.SlotOf((int)off)] is { IsFullSpill: true } spill && spill.Spilled.IsConst)
+        {
+            MarkPreciseSlot(frame.FrameNo, FrameState.SlotOf((int)off));
             return size == 8 ? spill.Spilled.ConstValue : spill.Spilled.ConstValue & ((1UL << (size * 8)) - 1);
+        }
         for (long o = off; o < off + size; o++)
         {
             var s = frame.Stack[FrameState.SlotOf((int)o)];
@@ -359,6 +366,7 @@ internal sealed partial class VerifierEngine
                 {
                     for (long o = min; o < max + size; o++)
                     {
+                        MarkStackRead(frame, FrameState.SlotOf((int)o));
                         var s = frame.Stack[FrameState.SlotOf((int)o)];
                         var t = s.IsFullSpill ? StackByte.Spill : s[FrameState.ByteOf((int)o)];
                         if (t == StackByte.Invalid && !_privileged)
@@ -377,16 +385,16 @@ internal sealed partial class VerifierEngine
                 var map = reg.Map!;
                 if (write && (map.Flags & MapFlags.RdonlyProg) != 0)
                     throw Fail($"write into map forbidden, value_size={map.ValueSize} off={reg.Off} size={size}");
-                RegionAccess(regno, reg, reg.Off, (int)Math.Min(size, int.MaxValue), (int)map.ValueSize, $"invalid access to map value, value_size={map.ValueSize} off={{0}} size={size}");
+                RegionAccess(regno, reg, reg.Off, (int)Math.Min(size, int.MaxValue), (int)map.ValueSize, "map value", "value_size", size);
                 break;
             }
             case RegisterType.MapKey:
-                RegionAccess(regno, reg, reg.Off, (int)Math.Min(size, int.MaxValue), (int)(reg.Map?.KeySize ?? 0), $"invalid access to map key, key_size={reg.Map?.KeySize ?? 0} off={{0}} size={size}");
+                RegionAccess(regno, reg, reg.Off, (int)Math.Min(size, int.MaxValue), (int)(reg.Map?.KeySize ?? 0), "map key", "key_size", size);
                 break;
             case RegisterType.Mem:
             case RegisterType.RingbufMem:
                 if (write && reg.ReadOnly) throw Fail($"R{regno} cannot write into {StateFormatter.TypeName(reg)}");
-                RegionAccess(regno, reg, reg.Off, (int)Math.Min(size, int.MaxValue), reg.MemSize, $"invalid access to memory, mem_size={reg.MemSize} off={{0}} size={size}");
+                RegionAccess(regno, reg, reg.Off, (int)Math.Min(size, int.MaxValue), reg.MemSize, "memory", "mem_size", size);
                 break;
         }
     }
@@ -427,10 +435,9 @@ internal sealed partial class VerifierEngine
         _cur.References.RemoveAt(idx);
         foreach (var (f, i, spilled) in _cur.AllRegisters())
         {
-            ref var r = ref VerifierState.Get(f, i, spilled);
-            if (r.RefObjId != refId) continue;
+            if (VerifierState.Read(f, i, spilled).RefObjId != refId) continue;
             // Privileged: the stale pointer becomes a scalar; unprivileged: unreadable.
-            r = _privileged ? RegisterState.UnknownScalar() : RegisterState.NotInit;
+            VerifierState.Write(f, i, spilled, _privileged ? RegisterState.UnknownScalar() : RegisterState.NotInit);
         }
     }
 
@@ -438,9 +445,8 @@ internal sealed partial class VerifierEngine
     {
         foreach (var (f, i, spilled) in _cur.AllRegisters())
         {
-            ref var r = ref VerifierState.Get(f, i, spilled);
-            if (r.Type is RegisterType.Packet or RegisterType.PacketMeta or RegisterType.PacketEnd)
-                r = _privileged ? RegisterState.UnknownScalar() : RegisterState.NotInit;
+            if (VerifierState.Read(f, i, spilled).Type is RegisterType.Packet or RegisterType.PacketMeta or RegisterType.PacketEnd)
+                VerifierState.Write(f, i, spilled, _privileged ? RegisterState.UnknownScalar() : RegisterState.NotInit);
         }
     }
 
@@ -472,7 +478,7 @@ internal sealed partial class VerifierEngine
         }
 
         var caller = _cur.Current;
-        var callee = new FrameState { CallSite = _insnIdx, FunctionStart = target, FrameNo = _cur.Frames.Count };
+        var callee = new FrameState { CallSite = _insnIdx, FunctionStart = target, FrameNo = _cur.Frames.Count, Serial = ++_frameSerial };
         for (int r = 1; r <= 5; r++) callee.Registers[r] = caller.Registers[r];
         callee.Registers[10] = RegisterState.Pointer(RegisterType.Stack);
         callee.Registers[10].FrameNo = callee.FrameNo;
@@ -488,6 +494,7 @@ internal sealed partial class VerifierEngine
             int regno = i + 1;
             var a = fn.Arguments[i];
             var reg = ReadReg(regno);
+            if (reg.IsScalar && a.Kind != FunctionArgumentKind.Scalar) MarkPrecise(regno);
             switch (a.Kind)
             {
                 case FunctionArgumentKind.Scalar:
@@ -522,7 +529,7 @@ internal sealed partial class VerifierEngine
         PushBranch(skip, _insnIdx + 1, _insnIdx);
 
         var caller = _cur.Current;
-        var callee = new FrameState { CallSite = _insnIdx, FunctionStart = target, FrameNo = _cur.Frames.Count, IsCallback = true };
+        var callee = new FrameState { CallSite = _insnIdx, FunctionStart = target, FrameNo = _cur.Frames.Count, IsCallback = true, Serial = ++_frameSerial };
         if (helper == HelperId.ForEachMapElem && map is not null)
         {
             callee.Registers[1] = RegisterState.Pointer(RegisterType.MapPtr);
@@ -561,6 +568,8 @@ internal sealed partial class VerifierEngine
             if (callee.IsCallback)
             {
                 if (!r0.IsScalar) throw Fail($"At callback return the register R0 is not a known value ({StateFormatter.TypeName(r0)})", Errno.EINVAL);
+                MarkPrecise(0);
+                RecordCallbackExit();
                 if (r0.SMin < 0 || r0.SMax > 1)
                     throw Fail($"At callback return the register R0 has smin={r0.SMin} smax={r0.SMax} should have been in [0, 1]", Errno.EINVAL);
                 caller.Registers[0] = RegisterState.UnknownScalar();
@@ -591,6 +600,7 @@ internal sealed partial class VerifierEngine
         if (range is { } rr)
         {
             if (!r0.IsScalar) throw Fail($"At program exit the register R0 is not a known value ({StateFormatter.TypeName(r0)})", Errno.EINVAL);
+            MarkPrecise(0);
             if (r0.SMin < rr.Min || r0.SMax > rr.Max)
                 throw Fail($"At program exit the register R0 has smin={r0.SMin} smax={r0.SMax} should have been in [{rr.Min}, {rr.Max}]", Errno.EINVAL);
         }

@@ -31,8 +31,22 @@ internal sealed partial class VerifierEngine
             throw Fail($"R{dst} pointer comparison prohibited");
 
         int taken = IsBranchTaken(d, src, op, is32);
-        if (taken == 1) { _insnIdx = target; return; }
-        if (taken == 0) { _insnIdx = fallthrough; return; }
+        if (taken >= 0)
+        {
+            // The outcome followed from the operands' values: they must match exactly for a later state to be pruned here.
+            MarkJumpOperandsPrecise(insn, d, src, regSrc);
+            _insnIdx = taken == 1 ? target : fallthrough;
+            return;
+        }
+        // "ptr == reg" null checks rely on the scalar register being exactly 0.
+        if (regSrc && !is32 && op is JumpOperation.Jeq or JumpOperation.Jne)
+        {
+            if (d.MaybeNull && src.IsScalar) MarkPrecise(insn.Src);
+            if (src.MaybeNull && d.IsScalar) MarkPrecise(dst);
+        }
+        // Scalars sharing an id with an operand are refined with it; backtracking must know who they were.
+        if (d.IsScalar && d.Id != 0) RecordLinked(d.Id);
+        if (regSrc && src.IsScalar && src.Id != 0 && src.Id != d.Id) RecordLinked(src.Id);
 
         var other = _cur.Clone();
         // 'other' takes the jump (condition true); the current state falls through (condition false).
@@ -45,13 +59,21 @@ internal sealed partial class VerifierEngine
         }
         else if (otherAlive)
         {
+            MarkJumpOperandsPrecise(insn, d, src, regSrc);
             _cur = other;
             _insnIdx = target;
         }
         else
         {
+            MarkJumpOperandsPrecise(insn, d, src, regSrc);
             _insnIdx = fallthrough;
         }
+    }
+
+    private void MarkJumpOperandsPrecise(Instruction insn, in RegisterState d, in RegisterState src, bool regSrc)
+    {
+        if (d.IsScalar) MarkPrecise(insn.Dst);
+        if (regSrc && src.IsScalar) MarkPrecise(insn.Src);
     }
 
     /// <summary>is_branch_taken: 1 = always, 0 = never, -1 = unknown.</summary>
@@ -374,10 +396,14 @@ internal sealed partial class VerifierEngine
     private static void PropagateLinked(VerifierState state, in RegisterState value)
     {
         if (value.Id == 0 || value.Type != RegisterType.Scalar) return;
-        foreach (var (f, i, spilled) in state.AllRegisters())
+        foreach (var f in state.Frames)
         {
-            ref var r = ref VerifierState.Get(f, i, spilled);
-            if (r.Type == RegisterType.Scalar && r.Id == value.Id) r = value;
+            var regs = f.Registers;
+            for (int r = 0; r < 11; r++)
+                if (regs[r].Id == value.Id && regs[r].Type == RegisterType.Scalar) regs[r] = value;
+            var stack = f.Stack;
+            for (int s = 0; s < FrameState.Slots; s++)
+                if (stack[s].IsFullSpill && stack[s].Spilled.Id == value.Id && stack[s].Spilled.Type == RegisterType.Scalar) f.WritableStack[s].Spilled = value;
         }
     }
 
@@ -388,8 +414,9 @@ internal sealed partial class VerifierEngine
         int refObj = 0;
         foreach (var (f, i, spilled) in state.AllRegisters())
         {
-            ref var r = ref VerifierState.Get(f, i, spilled);
-            if (!r.MaybeNull || r.Id != id) continue;
+            var peek = VerifierState.Read(f, i, spilled);
+            if (!peek.MaybeNull || peek.Id != id) continue;
+            var r = peek;
             if (isNull)
             {
                 refObj = r.RefObjId != 0 ? r.RefObjId : refObj;
@@ -401,6 +428,7 @@ internal sealed partial class VerifierEngine
                 // Map values keep their id only for spin-lock tracking; the kernel clears it otherwise.
                 if (r.Type is RegisterType.MapValue && r.Map?.SpinLockOffset < 0) r.Id = 0;
             }
+            VerifierState.Write(f, i, spilled, r);
         }
         if (isNull && refObj != 0) state.References.RemoveAll(x => x.Id == refObj);
     }
@@ -424,8 +452,12 @@ internal sealed partial class VerifierEngine
                 // The pointer is beyond (or at) the end on this branch.
                 foreach (var (f, i, spilled) in state.AllRegisters())
                 {
-                    ref var r = ref VerifierState.Get(f, i, spilled);
-                    if (r.Type == pkt.Type && r.Id == pkt.Id && r.Off == pkt.Off) r.Range = cond == JumpOperation.Jgt ? RegisterState.BeyondPacketEnd : -1;
+                    var peek = VerifierState.Read(f, i, spilled);
+                    if (peek.Type == pkt.Type && peek.Id == pkt.Id && peek.Off == pkt.Off)
+                    {
+                        peek.Range = cond == JumpOperation.Jgt ? RegisterState.BeyondPacketEnd : -1;
+                        VerifierState.Write(f, i, spilled, peek);
+                    }
                 }
                 return;
             default:
@@ -434,8 +466,12 @@ internal sealed partial class VerifierEngine
         if (pkt.Off < 0 || pkt.UMax > 0xffff || pkt.UMax + (ulong)pkt.Off > 0xffff) return;
         foreach (var (f, i, spilled) in state.AllRegisters())
         {
-            ref var r = ref VerifierState.Get(f, i, spilled);
-            if (r.Type == pkt.Type && r.Id == pkt.Id && r.Range >= 0) r.Range = Math.Max(r.Range, newRange);
+            var peek = VerifierState.Read(f, i, spilled);
+            if (peek.Type == pkt.Type && peek.Id == pkt.Id && peek.Range >= 0 && peek.Range < newRange)
+            {
+                peek.Range = newRange;
+                VerifierState.Write(f, i, spilled, peek);
+            }
         }
     }
 }

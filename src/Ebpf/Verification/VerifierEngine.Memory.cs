@@ -41,10 +41,13 @@ internal sealed partial class VerifierEngine
             if (insn.Src != 0) throw Fail("BPF_ST uses reserved fields", Errno.EINVAL);
             stored = RegisterState.ConstScalar((ulong)(long)insn.Imm);
         }
-        ReadReg(insn.Dst);
+        var dstReg = ReadReg(insn.Dst);
         _storeFromImmediate = insn.Class == InstructionClass.St;
         CheckMemAccess(insn.Dst, insn.Offset, size, write: true, valueReg, stored);
         _storeFromImmediate = false;
+        // A narrow store of a known zero becomes STACK_ZERO bytes, which later reads turn back into the constant:
+        // the stored value matters exactly (the kernel marks it precise too).
+        if (valueReg >= 0 && size < 8 && dstReg.Type == RegisterType.Stack && stored.IsConst) MarkPrecise(valueReg);
     }
 
     private void CheckAtomic(Instruction insn)
@@ -203,7 +206,7 @@ internal sealed partial class VerifierEngine
                     throw Fail($"write into map forbidden, value_size={map.ValueSize} off={off} size={size}");
                 if (!write && (map.Flags & MapFlags.WronlyProg) != 0)
                     throw Fail($"read from map forbidden, value_size={map.ValueSize} off={off} size={size}");
-                RegionAccess(regno, reg, off, size, (int)map.ValueSize, $"invalid access to map value, value_size={map.ValueSize} off={{0}} size={size}");
+                RegionAccess(regno, reg, off, size, (int)map.ValueSize, "map value", "value_size", size);
                 if (map.SpinLockOffset >= 0 && RangesOverlap(reg, off, size, map.SpinLockOffset, 4))
                     throw Fail("bpf_spin_lock cannot be accessed directly by load/store");
                 if (!write && reg.VarOff.IsConst && (map.Flags & MapFlags.RdonlyProg) != 0 && map.Frozen && map.FrozenValue is { } frozen)
@@ -226,12 +229,12 @@ internal sealed partial class VerifierEngine
             }
             case RegisterType.MapKey:
                 if (write) throw Fail($"write to change key R{regno} not allowed");
-                RegionAccess(regno, reg, off, size, (int)(reg.Map?.KeySize ?? 0), $"invalid access to map key, key_size={reg.Map?.KeySize ?? 0} off={{0}} size={size}");
+                RegionAccess(regno, reg, off, size, (int)(reg.Map?.KeySize ?? 0), "map key", "key_size", size);
                 return RegisterState.UnknownOfSize(size);
             case RegisterType.Mem:
             case RegisterType.RingbufMem:
                 if (write && reg.ReadOnly) throw Fail($"R{regno} cannot write into {StateFormatter.TypeName(reg)}");
-                RegionAccess(regno, reg, off, size, reg.MemSize, $"invalid access to memory, mem_size={reg.MemSize} off={{0}} size={size}");
+                RegionAccess(regno, reg, off, size, reg.MemSize, "memory", "mem_size", size);
                 return LoadedFromMemory(size, write);
             case RegisterType.SockCommon:
             case RegisterType.Socket:
@@ -262,18 +265,20 @@ internal sealed partial class VerifierEngine
     }
 
     /// <summary>check_mem_region_access: both ends of the variable offset must keep the access in [0, memSize).</summary>
-    private void RegionAccess(int regno, in RegisterState reg, int off, int size, int memSize, string format)
+    /// <summary>check_mem_region_access. The message parts are separate so nothing is formatted unless it fails.</summary>
+    private void RegionAccess(int regno, in RegisterState reg, int off, int size, int memSize, string what, string sizeName, long shownSize)
     {
+        string Format(long at) => $"invalid access to {what}, {sizeName}={memSize} off={at} size={shownSize}";
         if (reg.SMin < 0 && (reg.SMin == long.MinValue || off + reg.SMin != (int)(off + reg.SMin) || reg.SMin + off < 0))
             throw Fail($"R{regno} min value is negative, either use unsigned index or do a if (index >=0) check.");
         long lo = reg.SMin + off;
         if (lo < 0 || lo + size > memSize)
-            throw Fail(string.Format(System.Globalization.CultureInfo.InvariantCulture, format, lo) + $"\nR{regno} min value is outside of the allowed memory range");
+            throw Fail(Format(lo) + $"\nR{regno} min value is outside of the allowed memory range");
         if (reg.UMax >= (ulong)MaxVarOff)
             throw Fail($"R{regno} unbounded memory access, make sure to bounds check any such access");
         long hi = (long)reg.UMax + off;
         if (hi < 0 || hi + size > memSize)
-            throw Fail(string.Format(System.Globalization.CultureInfo.InvariantCulture, format, hi) + $"\nR{regno} max value is outside of the allowed memory range");
+            throw Fail(Format(hi) + $"\nR{regno} max value is outside of the allowed memory range");
     }
 
     private static string TnumText(Tnum t) => t.IsConst ? ((long)t.Value).ToString(System.Globalization.CultureInfo.InvariantCulture) : t.ToString();
@@ -329,11 +334,17 @@ internal sealed partial class VerifierEngine
             throw Fail($"invalid {(write ? "write to" : "read from")} stack R{regno} off={total} size={size}");
         int o = (int)total;
         TouchStack(frame, o);
+        int slotIndex = FrameState.SlotOf(o);
         if (write)
         {
+            // A full 8-byte store decides everything a later fill reads back: record it for precision backtracking.
+            RecordStackAccess(frame.FrameNo, slotIndex, fullSpill: size == 8);
+            if (size == 8) frame.WrittenSlots |= 1UL << slotIndex;
             WriteStack(frame, o, size, stored);
             return default;
         }
+        RecordStackAccess(frame.FrameNo, slotIndex, fullSpill: false);
+        MarkStackRead(frame, slotIndex);
         return ReadStack(regno, frame, o, size);
     }
 
@@ -354,7 +365,7 @@ internal sealed partial class VerifierEngine
             if (!(_storeFromImmediate && value.VarOff.IsConst && value.VarOff.Value == 0))
             {
                 // Registers (and non-zero immediates) are spilled; a zero immediate becomes STACK_ZERO bytes.
-                frame.Stack[slot] = new StackSlot { Types = 0x0101010101010101UL, Spilled = value };
+                frame.WritableStack[slot] = new StackSlot { Types = 0x0101010101010101UL, Spilled = value };
                 return;
             }
         }
@@ -364,7 +375,7 @@ internal sealed partial class VerifierEngine
             throw Fail("invalid size of register spill");
         }
         bool zero = value.Type == RegisterType.Scalar && value.VarOff.IsConst && (value.VarOff.Value & (size == 8 ? ulong.MaxValue : (1UL << (size * 8)) - 1)) == 0;
-        ref var s = ref frame.Stack[slot];
+        ref var s = ref frame.WritableStack[slot];
         if (s[0] == StackByte.Spill || s.IsFullSpill)
         {
             // Overwriting part of a spill turns the rest of the slot into plain data.
@@ -374,7 +385,7 @@ internal sealed partial class VerifierEngine
         for (int b = 0; b < size; b++)
         {
             int byteOff = off + b;
-            ref var bs = ref frame.Stack[FrameState.SlotOf(byteOff)];
+            ref var bs = ref frame.WritableStack[FrameState.SlotOf(byteOff)];
             if (bs.IsFullSpill) { for (int i = 0; i < 8; i++) bs.Set(i, StackByte.Misc); bs.Spilled = default; }
             bs.Set(FrameState.ByteOf(byteOff), zero ? StackByte.Zero : StackByte.Misc);
         }
@@ -422,15 +433,18 @@ internal sealed partial class VerifierEngine
         TouchStack(frame, (int)min);
         for (long o = min; o < max + size; o++)
         {
-            ref var s = ref frame.Stack[FrameState.SlotOf((int)o)];
-            if (write)
+            if (!write)
+            {
+                MarkStackRead(frame, FrameState.SlotOf((int)o));
+                var r = frame.Stack[FrameState.SlotOf((int)o)];
+                if (r[FrameState.ByteOf((int)o)] == StackByte.Spill && r.Spilled.IsPointer && !_privileged)
+                    throw Fail($"invalid read from stack R{regno} off={o} size={size}");
+                continue;
+            }
+            ref var s = ref frame.WritableStack[FrameState.SlotOf((int)o)];
             {
                 if (s.IsFullSpill) { for (int i = 0; i < 8; i++) s.Set(i, StackByte.Misc); s.Spilled = default; }
-                if (s[FrameState.ByteOf((int)o)] != StackByte.Zero || true) s.Set(FrameState.ByteOf((int)o), StackByte.Misc);
-            }
-            else if (s[FrameState.ByteOf((int)o)] == StackByte.Spill && s.Spilled.IsPointer && !_privileged)
-            {
-                throw Fail($"invalid read from stack R{regno} off={o} size={size}");
+                s.Set(FrameState.ByteOf((int)o), StackByte.Misc);
             }
         }
         return write ? default : RegisterState.UnknownOfSize(size);
@@ -441,7 +455,7 @@ internal sealed partial class VerifierEngine
     {
         for (long o = off; o < off + size; o++)
         {
-            ref var s = ref frame.Stack[FrameState.SlotOf((int)o)];
+            ref var s = ref frame.WritableStack[FrameState.SlotOf((int)o)];
             if (s.IsFullSpill) { for (int i = 0; i < 8; i++) s.Set(i, StackByte.Misc); s.Spilled = default; }
             s.Set(FrameState.ByteOf((int)o), StackByte.Misc);
             _log.ScratchSlot(frame.FrameNo, FrameState.SlotOf((int)o));

@@ -2,43 +2,141 @@ namespace Ebpf.Verification;
 
 internal sealed partial class VerifierEngine
 {
-    private const int MaxStatesPerPoint = 64;
+    private int _jmpsProcessed;
+    private int _prevJmpsProcessed;
+    private int _prevInsnsProcessed;
+    private int _liveStates;
+    private int _peakStates;
 
     /// <summary>
     /// is_state_visited: prune when a finished state at this instruction covers the current one; report an
-    /// infinite loop when an unfinished (ancestor) state is identical; otherwise record a checkpoint.
+    /// infinite loop when an unfinished (ancestor) state is identical; otherwise maybe record a checkpoint.
+    /// Like the kernel, a checkpoint is only added after at least 2 jumps and 8 instructions since the last one
+    /// (or a long history), and a stored state that keeps failing to prune (misses > 3 × hits + 3) is dropped.
     /// </summary>
     private bool IsStateVisited(int insn)
     {
-        if (!_explored.TryGetValue(insn, out var list))
+        bool force = _cur.JumpHistory > 40;
+        bool addNew = force || (_jmpsProcessed - _prevJmpsProcessed >= 2 && _processed - _prevInsnsProcessed >= 8);
+        var list = _explored[insn];
+        if (list is not null)
+        {
+            // Newest first, as the kernel's list.
+            for (int k = list.Count - 1; k >= 0; k--)
+            {
+                var cp = list[k];
+                if (!SameCallSites(cp.State, _cur)) continue;
+                if (cp.Branches > 0)
+                {
+                    // An ancestor on the current path: identical state means no progress is possible.
+                    if (MaybeLooping(cp.State, _cur) && StatesEqual(cp.State, _cur, exact: true))
+                        throw Fail($"infinite loop detected at insn {insn}\ncur state: {StateFormatter.Frame(_cur.Current, _cur)}\nold state: {StateFormatter.Frame(cp.State.Current, cp.State)}", Errno.EINVAL);
+                    // Inside a loop: different iterations rarely help each other, so checkpoint less often.
+                    if (!force && _jmpsProcessed - _prevJmpsProcessed < 20 && _processed - _prevInsnsProcessed < 100) addNew = false;
+                }
+                else if (StatesEqual(cp.State, _cur, exact: false))
+                {
+                    cp.HitCount++;
+                    PropagateLiveness(cp.State);
+                    PropagatePrecision(cp.State);
+                    return true;
+                }
+                if (addNew) cp.MissCount++;
+                if (cp.MissCount > cp.HitCount * 3 + 3)
+                {
+                    list.RemoveAt(k);
+                    cp.Evicted = true;
+                    _liveStates--;
+                }
+            }
+        }
+        if (!addNew) return false;
+        if (list is null)
         {
             list = [];
             _explored[insn] = list;
         }
-        foreach (var cp in list)
-        {
-            if (cp.Branches > 0)
-            {
-                // An ancestor on the current path: identical state means no progress is possible.
-                if (StatesEqual(cp.State, _cur, exact: true))
-                    throw Fail($"infinite loop detected at insn {insn}\ncur state: {StateFormatter.Frame(_cur.Current, _cur)}\nold state: {StateFormatter.Frame(cp.State.Current, cp.State)}", Errno.EINVAL);
-                continue;
-            }
-            if (StatesEqual(cp.State, _cur, exact: false)) return true;
-        }
-        if (list.Count >= MaxStatesPerPoint)
-        {
-            int victim = list.FindIndex(c => c.Branches == 0);
-            if (victim >= 0) list.RemoveAt(victim);
-        }
-        if (list.Count > _maxStatesPerInsn) _maxStatesPerInsn = list.Count;
-        var checkpoint = new Checkpoint { State = _cur.Clone(), Parent = _cur.Parent, Insn = insn };
-        checkpoint.State.Parent = null;
+        _prevJmpsProcessed = _jmpsProcessed;
+        _prevInsnsProcessed = _processed;
+        var copy = _cur.Clone();
+        copy.Parent = null;
+        var checkpoint = new Checkpoint { State = copy, Parent = _cur.Parent, Insn = insn, HistPos = _cur.HistTail };
         _cur.Parent = checkpoint;
+        _cur.JumpHistory = 0;
+        foreach (var f in _cur.Frames) f.WrittenSlots = 0;
+        foreach (var f in copy.Frames) f.ReadSlots = 0;
         list.Add(checkpoint);
+        if (list.Count > _maxStatesPerInsn) _maxStatesPerInsn = list.Count;
         _totalStates++;
+        if (++_liveStates > _peakStates) _peakStates = _liveStates;
         return false;
     }
+
+    /// <summary>states_maybe_looping: a cheap filter before the exact comparison (the current frame's registers
+    /// hold the same types and values).</summary>
+    private static bool MaybeLooping(VerifierState old, VerifierState cur)
+    {
+        var a = old.Current.Registers;
+        var b = cur.Current.Registers;
+        for (int r = 0; r < 10; r++)
+            if (a[r].Type != b[r].Type || a[r].VarOff != b[r].VarOff || a[r].SMin != b[r].SMin || a[r].SMax != b[r].SMax || a[r].Off != b[r].Off) return false;
+        return true;
+    }
+
+    private static bool SameCallSites(VerifierState a, VerifierState b)
+    {
+        if (a.Frames.Count != b.Frames.Count) return false;
+        for (int f = 0; f < a.Frames.Count; f++)
+        {
+            var x = a.Frames[f];
+            var y = b.Frames[f];
+            if (x.CallSite != y.CallSite || x.FunctionStart != y.FunctionStart || x.IsCallback != y.IsCallback) return false;
+        }
+        return true;
+    }
+
+    // ---- stack liveness (read marks) ----
+
+    /// <summary>mark_reg_read for a stack slot: the current path reads <paramref name="slot"/> of
+    /// <paramref name="frame"/>, so every checkpoint back to the one after the slot's last full write must keep it.</summary>
+    private void MarkStackRead(FrameState frame, int slot)
+    {
+        ulong bit = 1UL << slot;
+        if ((frame.WrittenSlots & bit) != 0) return;
+        int f = frame.FrameNo;
+        for (var cp = _cur.Parent; cp is not null; cp = cp.Parent)
+        {
+            var frames = cp.State.Frames;
+            if (frames.Count <= f) return;
+            var pf = frames[f];
+            if (pf.Serial != frame.Serial || (pf.ReadSlots & bit) != 0) return;
+            pf.ReadSlots |= bit;
+            if ((pf.WrittenSlots & bit) != 0) return;
+        }
+    }
+
+    /// <summary>propagate_liveness: what the pruning state's continuation read, the current path would have read.</summary>
+    private void PropagateLiveness(VerifierState old)
+    {
+        for (int f = 0; f < old.Frames.Count; f++)
+        {
+            ulong read = old.Frames[f].ReadSlots;
+            var frame = _cur.Frames[f];
+            while (read != 0)
+            {
+                int s = System.Numerics.BitOperations.TrailingZeroCount(read);
+                read &= read - 1;
+                MarkStackRead(frame, s);
+            }
+        }
+    }
+
+    // ---- state comparison ----
+
+    private int[] _idOld = new int[16];
+    private int[] _idCur = new int[16];
+    private int _idCount;
+    private int _tmpIdGen;
 
     /// <summary>states_equal: does every concrete state described by <paramref name="cur"/> also fit <paramref name="old"/>?</summary>
     private bool StatesEqual(VerifierState old, VerifierState cur, bool exact)
@@ -46,10 +144,10 @@ internal sealed partial class VerifierEngine
         if (old.Frames.Count != cur.Frames.Count) return false;
         if (old.References.Count != cur.References.Count) return false;
         if ((old.ActiveLockId != 0) != (cur.ActiveLockId != 0)) return false;
-        var idMap = new Dictionary<int, int>();
-        var reverse = new Dictionary<int, int>();
+        _idCount = 0;
+        _tmpIdGen = 0;
         for (int i = 0; i < old.References.Count; i++)
-            if (!MapIds(old.References[i].Id, cur.References[i].Id, idMap, reverse)) return false;
+            if (!MapIds(old.References[i].Id, cur.References[i].Id)) return false;
         for (int f = 0; f < old.Frames.Count; f++)
         {
             var of = old.Frames[f];
@@ -58,25 +156,50 @@ internal sealed partial class VerifierEngine
             // Registers that are dead at the point where this frame resumes cannot matter.
             int resume = f == old.Frames.Count - 1 ? _insnIdx : old.Frames[f + 1].CallSite + 1;
             ushort live = resume < _cfg.LiveIn.Length ? _cfg.LiveIn[resume] : (ushort)0xffff;
+            var oregs = of.Registers;
+            var cregs = cf.Registers;
             for (int r = 0; r < 10; r++)
             {
                 if ((live & (1 << r)) == 0) continue;
-                if (!RegSafe(of.Registers[r], cf.Registers[r], idMap, reverse, exact)) return false;
+                if (!RegSafe(oregs[r], cregs[r], exact)) return false;
             }
-            for (int s = 0; s < FrameState.Slots; s++)
-                if (!SlotSafe(of.Stack[s], cf.Stack[s], idMap, reverse, exact)) return false;
+            var ostack = of.Stack;
+            var cstack = cf.Stack;
+            if (exact)
+            {
+                for (int s = 0; s < FrameState.Slots; s++)
+                    if (!SlotSafe(ostack[s], cstack[s], exact: true)) return false;
+                continue;
+            }
+            // Only slots some continuation of the old state read can make a difference.
+            ulong read = of.ReadSlots;
+            while (read != 0)
+            {
+                int s = System.Numerics.BitOperations.TrailingZeroCount(read);
+                read &= read - 1;
+                if (!SlotSafe(ostack[s], cstack[s], exact: false)) return false;
+            }
         }
         return true;
     }
 
-    private static bool MapIds(int oldId, int curId, Dictionary<int, int> map, Dictionary<int, int> reverse)
+    /// <summary>check_ids: old and current ids must correspond one to one.</summary>
+    private bool MapIds(int oldId, int curId)
     {
         if (oldId == 0 && curId == 0) return true;
         if (oldId == 0 || curId == 0) return false;
-        if (map.TryGetValue(oldId, out int mapped)) return mapped == curId;
-        if (reverse.TryGetValue(curId, out int back)) return back == oldId;
-        map[oldId] = curId;
-        reverse[curId] = oldId;
+        for (int i = 0; i < _idCount; i++)
+        {
+            if (_idOld[i] == oldId) return _idCur[i] == curId;
+            if (_idCur[i] == curId) return false;
+        }
+        if (_idCount == _idOld.Length)
+        {
+            Array.Resize(ref _idOld, _idCount * 2);
+            Array.Resize(ref _idCur, _idCount * 2);
+        }
+        _idOld[_idCount] = oldId;
+        _idCur[_idCount++] = curId;
         return true;
     }
 
@@ -89,7 +212,11 @@ internal sealed partial class VerifierEngine
         a.UMin == b.UMin && a.UMax == b.UMax && a.SMin == b.SMin && a.SMax == b.SMax
         && a.U32Min == b.U32Min && a.U32Max == b.U32Max && a.S32Min == b.S32Min && a.S32Max == b.S32Max && a.VarOff == b.VarOff;
 
-    private static bool RegSafe(in RegisterState old, in RegisterState cur, Dictionary<int, int> idMap, Dictionary<int, int> reverse, bool exact)
+    /// <summary>An old scalar whose value never decided anything matches any current scalar. Without CAP_BPF the
+    /// kernel tracks no precision: every scalar is compared by value.</summary>
+    private bool Imprecise(in RegisterState old) => !old.Precise && _privileged;
+
+    private bool RegSafe(in RegisterState old, in RegisterState cur, bool exact)
     {
         if (exact)
         {
@@ -97,13 +224,16 @@ internal sealed partial class VerifierEngine
             if (old.Type == RegisterType.NotInit) return true;
             return SameValue(old, cur) && old.Off == cur.Off && old.MaybeNull == cur.MaybeNull && old.Range == cur.Range
                 && ReferenceEquals(old.Map, cur.Map) && old.MemSize == cur.MemSize && old.FrameNo == cur.FrameNo
-                && MapIds(old.Id, cur.Id, idMap, reverse) && MapIds(old.RefObjId, cur.RefObjId, idMap, reverse);
+                && MapIds(old.Id, cur.Id) && MapIds(old.RefObjId, cur.RefObjId);
         }
         if (old.Type == RegisterType.NotInit) return true;
         if (cur.Type != old.Type) return false;
         if (old.Type == RegisterType.Scalar)
         {
-            if (old.Id != 0 && !MapIds(old.Id, cur.Id, idMap, reverse)) return false;
+            if (Imprecise(old)) return true;
+            // check_scalar_ids: an id-less scalar gets a fresh id, so links present in the old state must be present
+            // (and the same) in the current one only among the scalars compared.
+            if ((old.Id != 0 || cur.Id != 0) && !MapIds(old.Id != 0 ? old.Id : --_tmpIdGen, cur.Id != 0 ? cur.Id : --_tmpIdGen)) return false;
             return RangeWithin(old, cur);
         }
         if (old.MaybeNull != cur.MaybeNull || old.Off != cur.Off || old.ReadOnly != cur.ReadOnly) return false;
@@ -112,28 +242,28 @@ internal sealed partial class VerifierEngine
         if (old.IsPacketPointer)
         {
             if (old.Range < 0 ? cur.Range != old.Range : cur.Range < old.Range) return false;
-            if (!MapIds(old.Id, cur.Id, idMap, reverse)) return false;
+            if (!MapIds(old.Id, cur.Id)) return false;
         }
         else if (old.MaybeNull || old.Id != 0)
         {
-            if (!MapIds(old.Id, cur.Id, idMap, reverse)) return false;
+            if (!MapIds(old.Id, cur.Id)) return false;
         }
-        return MapIds(old.RefObjId, cur.RefObjId, idMap, reverse);
+        return MapIds(old.RefObjId, cur.RefObjId);
     }
 
-    private static bool SlotSafe(in StackSlot old, in StackSlot cur, Dictionary<int, int> idMap, Dictionary<int, int> reverse, bool exact)
+    private bool SlotSafe(in StackSlot old, in StackSlot cur, bool exact)
     {
         if (exact)
         {
             if (old.Types != cur.Types) return false;
-            return !old.IsFullSpill || RegSafe(old.Spilled, cur.Spilled, idMap, reverse, true);
+            return !old.IsFullSpill || RegSafe(old.Spilled, cur.Spilled, true);
         }
         if (old.IsEmpty) return true;
         if (old.IsFullSpill)
         {
-            if (cur.IsFullSpill) return RegSafe(old.Spilled, cur.Spilled, idMap, reverse, false);
-            // An old spilled unknown scalar is covered by plain data bytes.
-            if (old.Spilled.Type == RegisterType.Scalar && old.Spilled.VarOff.IsUnknown && old.Spilled.Id == 0)
+            if (cur.IsFullSpill) return RegSafe(old.Spilled, cur.Spilled, false);
+            // A spilled scalar whose value never mattered (or is fully unknown) is covered by plain data bytes.
+            if (old.Spilled.Type == RegisterType.Scalar && (Imprecise(old.Spilled) || (old.Spilled.VarOff.IsUnknown && old.Spilled.Id == 0)))
             {
                 for (int i = 0; i < 8; i++) if (cur[i] is not (StackByte.Misc or StackByte.Zero)) return false;
                 return true;
@@ -149,7 +279,8 @@ internal sealed partial class VerifierEngine
                 case StackByte.Invalid:
                     continue;
                 case StackByte.Misc:
-                    if (c is StackByte.Misc or StackByte.Zero) continue;
+                    // With CAP_BPF (allow_uninit_stack) old data bytes cover anything, as in the kernel's stacksafe.
+                    if (c is StackByte.Misc or StackByte.Zero || _privileged) continue;
                     if (c == StackByte.Spill && cur.Spilled.Type == RegisterType.Scalar) continue;
                     return false;
                 case StackByte.Zero:

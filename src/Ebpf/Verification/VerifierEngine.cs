@@ -20,13 +20,15 @@ internal sealed partial class VerifierEngine
     private readonly ContextLayout? _ctx;
     private readonly bool _privileged;
     private readonly Stack<(VerifierState State, int Insn, int Prev, int LogPos)> _pending = new();
-    private readonly Dictionary<int, List<Checkpoint>> _explored = [];
+    /// <summary>Stored states per instruction (the kernel's explored_states), indexed by instruction.</summary>
+    private readonly List<Checkpoint>?[] _explored;
     private readonly Dictionary<int, int> _stackDepth = [];
     private readonly Dictionary<int, ContextAccessSite> _ctxAccesses = [];
     private readonly Dictionary<int, ResolvedCall> _calls = [];
     private readonly Dictionary<int, VerifierFunction> _functions = [];
     private readonly List<(int Caller, int Callee)> _callEdges = [];
     private int _idGen;
+    private int _frameSerial;
     private int _processed;
     private int _totalStates;
     private int _maxStatesPerInsn;
@@ -40,6 +42,7 @@ internal sealed partial class VerifierEngine
         _input = input;
         _insns = input.Instructions;
         _cfg = new ControlFlow(_insns);
+        _explored = new List<Checkpoint>?[_insns.Count];
         _log = new VerifierLog(input.LogLevel);
         _ctx = ContextLayouts.For(input.ProgramType, input.ExpectedAttachType);
         _privileged = input.Privilege != HelperPrivilege.Unprivileged;
@@ -68,7 +71,7 @@ internal sealed partial class VerifierEngine
                 ProcessedInstructions = _processed,
                 MaxStatesPerInstruction = _maxStatesPerInsn,
                 TotalStates = _totalStates,
-                PeakStates = _totalStates,
+                PeakStates = _peakStates,
                 Elapsed = sw.Elapsed,
                 Program = BuildProgram(),
             };
@@ -89,7 +92,7 @@ internal sealed partial class VerifierEngine
                 ProcessedInstructions = _processed,
                 MaxStatesPerInstruction = _maxStatesPerInsn,
                 TotalStates = _totalStates,
-                PeakStates = _totalStates,
+                PeakStates = _peakStates,
                 Elapsed = sw.Elapsed,
             };
         }
@@ -98,6 +101,7 @@ internal sealed partial class VerifierEngine
     public int Processed => _processed;
     public int MaxStatesPerInsn => _maxStatesPerInsn;
     public int TotalStates => _totalStates;
+    public int PeakStates => _peakStates;
     public IEnumerable<int> StackDepths => _cfg.SubprogStarts.Select(s => _stackDepth.GetValueOrDefault(s));
 
     private VerifiedProgram BuildProgram()
@@ -128,7 +132,7 @@ internal sealed partial class VerifierEngine
     private VerifierState EntryState(int start, VerifierFunction? global)
     {
         var state = new VerifierState();
-        var frame = new FrameState { FunctionStart = start };
+        var frame = new FrameState { FunctionStart = start, Serial = ++_frameSerial };
         state.Frames.Add(frame);
         frame.Registers[10] = RegisterState.Pointer(RegisterType.Stack);
         if (global is null)
@@ -180,6 +184,9 @@ internal sealed partial class VerifierEngine
             else
             {
                 var insn = _insns[_insnIdx];
+                PushHistory(_insnIdx);
+                if (_cfg.JumpPoint[_insnIdx]) _cur.JumpHistory++;
+                if (insn.Class is InstructionClass.Jmp or InstructionClass.Jmp32) _jmpsProcessed++;
                 _log.BeginInsn(_insns, _insnIdx);
                 int at = _insnIdx;
                 var flow = Step(insn);

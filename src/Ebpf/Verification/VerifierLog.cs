@@ -45,16 +45,22 @@ internal sealed class VerifierLog
 
     public void BeginInsn(IReadOnlyList<Instruction> insns, int idx)
     {
+        if (!Trace) return;
         _scratchedRegs.Clear();
         _scratchedSlots.Clear();
-        if (!Trace) return;
         _lineStart = _sb.Length;
         _sb.Append($"{idx}: ({insns[idx].Opcode:x2}) {KernelDisassembler.Format(insns, idx)}");
     }
 
-    public void Scratch(int reg) => _scratchedRegs.Add(reg);
+    public void Scratch(int reg)
+    {
+        if (Trace) _scratchedRegs.Add(reg);
+    }
 
-    public void ScratchSlot(int frame, int slot) => _scratchedSlots.Add((frame, slot));
+    public void ScratchSlot(int frame, int slot)
+    {
+        if (Trace) _scratchedSlots.Add((frame, slot));
+    }
 
     /// <summary>Ends the instruction line with the scratched registers after padding (vlog_alignment).</summary>
     public void EndInsn(VerifierState state)
@@ -112,7 +118,7 @@ internal sealed class VerifierLog
         {
             _sb.Append("stack depth ").Append(string.Join("+", engine.StackDepths)).Append('\n');
         }
-        _sb.Append($"processed {engine.Processed} insns (limit 1000000) max_states_per_insn {engine.MaxStatesPerInsn} total_states {engine.TotalStates} peak_states {engine.TotalStates} mark_read 0\n");
+        _sb.Append($"processed {engine.Processed} insns (limit 1000000) max_states_per_insn {engine.MaxStatesPerInsn} total_states {engine.TotalStates} peak_states {engine.PeakStates} mark_read 0\n");
     }
 
     private bool _failed;

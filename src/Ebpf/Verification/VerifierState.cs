@@ -14,7 +14,15 @@ public struct StackSlot
 {
     /// <summary>Byte i (0 = the highest address, as the kernel's <c>slot_type[]</c>) in bits 8i..8i+7.</summary>
     public ulong Types;
-    public RegisterState Spilled;
+    /// <summary>The spilled register lives in an immutable box so a slot is 16 bytes: stacks are copied on every
+    /// branch and checkpoint, and copying 64 full register states each time dominated verification time.</summary>
+    private SpilledRegister? _spilled;
+
+    public RegisterState Spilled
+    {
+        readonly get => _spilled is null ? default : _spilled.Value;
+        set => _spilled = value.Type == RegisterType.NotInit ? null : new SpilledRegister(value);
+    }
 
     public readonly StackByte this[int i] => (StackByte)((Types >> (i * 8)) & 0xff);
 
@@ -24,6 +32,11 @@ public struct StackSlot
     public readonly bool IsFullSpill => Types == 0x0101010101010101UL;
 }
 
+internal sealed class SpilledRegister(in RegisterState value)
+{
+    public readonly RegisterState Value = value;
+}
+
 /// <summary>One call frame: registers R0–R10 and its stack (the kernel's <c>bpf_func_state</c>).</summary>
 public sealed class FrameState
 {
@@ -31,7 +44,38 @@ public sealed class FrameState
     public const int Slots = StackSize / 8;
 
     public RegisterState[] Registers = new RegisterState[11];
-    public StackSlot[] Stack = new StackSlot[Slots];
+    private StackSlot[] _stack = new StackSlot[Slots];
+    /// <summary>False while <see cref="_stack"/> may be shared with a clone: states are cloned at every branch and
+    /// checkpoint but most clones never touch the stack, so the 64 slots are copied on the first write only.</summary>
+    private bool _ownsStack = true;
+
+    /// <summary>The stack for reading (read-only so that no write can bypass the copy-on-write); write through
+    /// <see cref="WritableStack"/>.</summary>
+    public ReadOnlySpan<StackSlot> Stack => _stack;
+
+    /// <summary>The stack for writing (copies it first when it is shared with another state).</summary>
+    public StackSlot[] WritableStack
+    {
+        get
+        {
+            if (!_ownsStack)
+            {
+                _stack = (StackSlot[])_stack.Clone();
+                _ownsStack = true;
+            }
+            return _stack;
+        }
+    }
+
+    /// <summary>Identity of this call (frames at the same depth in different states are the same call when equal);
+    /// stack read marks only travel to checkpoints that hold the same call.</summary>
+    public int Serial;
+    /// <summary>Slots fully overwritten (8-byte store) since the last checkpoint on this path; in a checkpoint, since
+    /// the one before it. A read stops propagating liveness at such a slot.</summary>
+    public ulong WrittenSlots;
+    /// <summary>In a checkpoint: slots some path continuing from it read before overwriting them. Only these slots
+    /// take part in state comparison (the kernel's REG_LIVE_READ for stack slots).</summary>
+    public ulong ReadSlots;
     /// <summary>Instruction of the call that created this frame (-1 for the entry frame).</summary>
     public int CallSite = -1;
     /// <summary>First instruction of the function this frame runs.</summary>
@@ -46,7 +90,8 @@ public sealed class FrameState
     {
         var f = (FrameState)MemberwiseClone();
         f.Registers = (RegisterState[])Registers.Clone();
-        f.Stack = (StackSlot[])Stack.Clone();
+        _ownsStack = false;
+        f._ownsStack = false;
         return f;
     }
 
@@ -67,6 +112,11 @@ internal sealed class Checkpoint
     public Checkpoint? Parent;
     public int Branches = 1;
     public int Insn;
+    /// <summary>Index of the last history entry before this checkpoint's instruction (see <c>VerifierEngine.Precision</c>).</summary>
+    public int HistPos;
+    /// <summary>Times this state pruned another path / failed to (the kernel's hit_cnt / miss_cnt, for eviction).</summary>
+    public int HitCount, MissCount;
+    public bool Evicted;
 }
 
 /// <summary>The whole abstract machine state on one path (the kernel's <c>bpf_verifier_state</c>).</summary>
@@ -79,6 +129,10 @@ public sealed class VerifierState
     public IVerifierMapInfo? ActiveLockMap;
     public int ActiveLockOffset;
     internal Checkpoint? Parent;
+    /// <summary>Last entry of this path's instruction history (-1 at the start).</summary>
+    internal int HistTail = -1;
+    /// <summary>Jump and spill/fill entries since the last checkpoint (the kernel's jmp_history_cnt).</summary>
+    internal int JumpHistory;
 
     public FrameState Current => Frames[^1];
 
@@ -91,6 +145,8 @@ public sealed class VerifierState
             ActiveLockMap = ActiveLockMap,
             ActiveLockOffset = ActiveLockOffset,
             Parent = Parent,
+            HistTail = HistTail,
+            JumpHistory = JumpHistory,
         };
         foreach (var f in Frames) s.Frames.Add(f.Clone());
         return s;
@@ -107,6 +163,14 @@ public sealed class VerifierState
         }
     }
 
-    public static ref RegisterState Get(FrameState f, int index, bool spilled) =>
-        ref spilled ? ref f.Stack[index].Spilled : ref f.Registers[index];
+    /// <summary>Replaces a register or spilled register (a spilled one unshares its frame's stack).</summary>
+    public static void Write(FrameState f, int index, bool spilled, in RegisterState value)
+    {
+        if (spilled) f.WritableStack[index].Spilled = value;
+        else f.Registers[index] = value;
+    }
+
+    /// <summary>The register for reading.</summary>
+    public static RegisterState Read(FrameState f, int index, bool spilled) =>
+        spilled ? f.Stack[index].Spilled : f.Registers[index];
 }
