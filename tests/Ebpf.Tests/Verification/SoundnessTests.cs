@@ -62,3 +62,45 @@ public class SoundnessTests(ITestOutputHelper output)
         Assert.True(faults.Count == 0, "accepted programs faulted in the checked interpreter (verifier bugs):\n" + string.Join("\n", faults));
     }
 }
+
+/// <summary>
+/// Soundness over the corpus: every program our verifier accepts runs in the checked interpreter on packets or contexts
+/// fit for its type (<see cref="CorpusSoundnessRun"/>); a fault there is a verifier bug. The report goes to
+/// /tmp/ebpf-soundness.txt (runs, inputs, faults, budget exhaustions, helper gaps, not-runnable programs by reason).
+/// </summary>
+public class CorpusSoundnessTests(ITestOutputHelper output)
+{
+    /// <summary>
+    /// Per-program verifier budget (processed instructions). Programs needing more are rejected and not run, which keeps
+    /// the test near a minute in Release; EBPF_SOUNDNESS_BUDGET overrides it (1000000 = the kernel's).
+    /// </summary>
+    private static readonly int VerifierBudget =
+        int.TryParse(Environment.GetEnvironmentVariable("EBPF_SOUNDNESS_BUDGET"), out int b) && b > 0 ? b : 30_000;
+
+    /// <summary>
+    /// Faults known at the time they were listed ("file program" → why): the verifier owners fix them and remove the
+    /// entry. Any fault not listed here fails the test; a listed program that no longer faults is reported as stale.
+    /// </summary>
+    private static readonly Dictionary<string, string> KnownVerifierBugs = new(StringComparer.Ordinal)
+    {
+    };
+
+    [Fact]
+    public void Accepted_corpus_programs_run_checked_without_faults()
+    {
+        string corpus = SharedData.Require("corpus");
+        var run = new CorpusSoundnessRun();
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        run.Run(Path.Combine(corpus, "objects"), Path.Combine(corpus, "kernel_verdicts.tsv"), VerifierBudget);
+        var faulted = run.Faults.Select(f => f.Key).ToHashSet(StringComparer.Ordinal);
+        var report = run.Report(VerifierBudget, watch.Elapsed).ToList();
+        foreach (var (key, why) in KnownVerifierBugs)
+            report.Insert(1, $"  known verifier bug {(faulted.Contains(key) ? "still faults" : "STALE (no fault any more: remove it)")}: {key}: {why}");
+        File.WriteAllLines(Path.Combine(Path.GetTempPath(), "ebpf-soundness.txt"), report);
+        foreach (var line in report.Take(40)) output.WriteLine(line);
+
+        Assert.True(run.ProgramsRun > 100, $"only {run.ProgramsRun} corpus programs were run: the test would prove little");
+        var fresh = run.Faults.Where(f => !KnownVerifierBugs.ContainsKey(f.Key)).ToList();
+        Assert.True(fresh.Count == 0, "accepted corpus programs faulted in the checked interpreter (verifier bugs):\n" + string.Join("\n", fresh));
+    }
+}
