@@ -244,7 +244,7 @@ public sealed class CorpusSoundnessRun
         "invalid memory access", "misaligned atomic", "fell off the end", "second half of an ldimm64", "too deep", "callx to",
     ];
 
-    private static (SoundnessOutcome, string) Classify(BpfException e, Dictionary<string, bool> verifiedByName)
+    internal static (SoundnessOutcome, string) Classify(BpfException e, IReadOnlyDictionary<string, bool> verifiedByName)
     {
         string message = e.Message.Split('\n')[0];
         if (e.Errno == Errno.ETIME)

@@ -104,3 +104,43 @@ public class CorpusSoundnessTests(ITestOutputHelper output)
         Assert.True(fresh.Count == 0, "accepted corpus programs faulted in the checked interpreter (verifier bugs):\n" + string.Join("\n", fresh));
     }
 }
+
+/// <summary>The soundness harness must recognise a fault when there is one: it is what makes the corpus test able to fail.</summary>
+public class SoundnessClassificationTests
+{
+    [Fact]
+    public void A_checked_memory_fault_is_classified_as_a_fault_and_attributed_to_its_program()
+    {
+        var rt = new Ebpf.Runtime.BpfRuntime();
+        // r0 = *(u64 *)(r1 + 4000): outside the xdp ctx; the verifier refuses it, AllowUnverified runs it checked.
+        Instruction[] far = [Instruction.LoadMem(AccessSize.DoubleWord, 0, 1, 4000), Instruction.Exit()];
+        using var prog = rt.LoadProgram(new Ebpf.Runtime.Objects.ProgramDefinition(ProgramType.Xdp, far, "far"),
+            options: new Ebpf.Runtime.ProgramLoadOptions { AllowUnverified = true });
+        var e = Assert.Throws<BpfException>(() => rt.TestRun(prog, new Ebpf.Runtime.TestRunOptions { DataIn = new byte[64] }));
+
+        var (outcome, detail) = CorpusSoundnessRun.Classify(e, new Dictionary<string, bool> { ["far"] = true });
+        Assert.Equal(SoundnessOutcome.Fault, outcome);
+        Assert.Contains("invalid memory access at insn 0", detail);
+        // The same fault inside a program the verifier rejected (reached through a tail call) is not the verifier's.
+        Assert.Equal(SoundnessOutcome.RuntimeError, CorpusSoundnessRun.Classify(e, new Dictionary<string, bool> { ["far"] = false }).Item1);
+        Assert.Equal(SoundnessOutcome.Budget, CorpusSoundnessRun.Classify(new BpfException(Errno.ETIME, "p: insn 3: instruction budget of 5 exhausted"), new Dictionary<string, bool>()).Item1);
+        Assert.Equal(SoundnessOutcome.HelperNotImplemented, CorpusSoundnessRun.Classify(new BpfException(Errno.EINVAL, "p: insn 2: invalid func unknown#34"), new Dictionary<string, bool>()).Item1);
+    }
+
+    [Fact]
+    public void Soundness_packets_are_well_formed_frames()
+    {
+        var packets = SoundnessInputs.Packets.ToDictionary(p => p.Name, p => p.Bytes);
+        Assert.Equal(14, packets["eth-only"].Length);
+        var tcp = packets["ipv4-tcp"];
+        Assert.Equal(0x45, tcp[14]);
+        Assert.Equal(6, tcp[14 + 9]);
+        Assert.Equal(tcp.Length - 14, tcp[14 + 2] << 8 | tcp[14 + 3]); // IPv4 total length
+        uint sum = 0;
+        for (int i = 0; i < 20; i += 2) sum += (uint)(tcp[14 + i] << 8 | tcp[14 + i + 1]);
+        while (sum > 0xffff) sum = (sum & 0xffff) + (sum >> 16);
+        Assert.Equal(0xffffu, sum); // the header checksum verifies
+        Assert.Equal(0x60, packets["ipv6-tcp"][14] & 0xf0);
+        Assert.True(packets["tcp-truncated"].Length < 14 + 20 + 20);
+    }
+}
