@@ -248,7 +248,8 @@ public sealed partial class BpfRuntime
         }
         catch (BpfException e)
         {
-            throw new BpfException(e.Errno, $"load program {ps.Name}: {e.Message}", e);
+            // The verifier log travels with the error (bpftool prints it after a refused load).
+            throw new BpfException(e.Errno, $"load program {ps.Name}: {e.Message}", e) { Log = e.Log };
         }
     }
 }
