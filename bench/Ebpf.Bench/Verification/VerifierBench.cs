@@ -77,9 +77,13 @@ public sealed class VerifierBench : IBenchSuite
         var results = new List<Measured>();
         var skipped = new List<string>();
         var cancelled = new List<Row>();
+        int done = 0;
         foreach (var r in rows)
         {
             var m = Verify(r, Spec(r.File), budget, timeout);
+            // Progress on stderr: a full run takes minutes on an idle machine and much longer on a busy one.
+            if (m is not null)
+                Console.Error.WriteLine($"[{++done}/{rows.Count}] {r.File} {r.Program}: {(m.Accepted ? "accepted" : "rejected")} {m.Processed} insns {m.Ms:F1} ms ({m.CpuMs:F1} CPU) kernel {r.KernelMs:F1} ms");
             if (m is null) { skipped.Add($"{r.File} {r.Program}"); continue; }
             if (m.Error == "cancelled") { cancelled.Add(r); continue; }
             results.Add(m);

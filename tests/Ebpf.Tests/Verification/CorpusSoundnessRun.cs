@@ -276,7 +276,11 @@ public sealed class CorpusSoundnessRun
             yield return $"  outcome {g.Key}: {g.Count()} runs over {g.Select(r => r.Key).Distinct().Count()} programs";
         foreach (var g in NotRun.GroupBy(n => n.Reason).OrderByDescending(g => g.Count()))
             yield return $"  not runnable, {g.Key}: {g.Count()}";
-        yield return $"  runs that called stub helpers (unimplemented in the runtime, returned 0): {Runs.Count(r => r.Detail.Contains("stub helpers", StringComparison.Ordinal))}";
+        var stubbed = Runs.Where(r => r.Detail.Contains("stub helpers", StringComparison.Ordinal)).ToList();
+        var stubIds = stubbed.SelectMany(r => System.Text.RegularExpressions.Regex.Matches(r.Detail, @"#(\d+)").Select(m => m.Value))
+            .GroupBy(id => id).OrderByDescending(g => g.Count()).Select(g => $"{g.Key} in {g.Count()} runs");
+        yield return $"  runs that called stub helpers (unimplemented in the runtime, returned 0): {stubbed.Count} over " +
+            $"{stubbed.Select(r => r.Key).Distinct().Count()} programs ({string.Join(", ", stubIds)})";
         foreach (var (f, t) in ObjectTimes.OrderByDescending(o => o.Elapsed).Take(10))
             yield return $"  slow object {f}: {t.TotalSeconds:F1}s";
         foreach (var g in Runs.GroupBy(r => r.Type).OrderBy(g => g.Key, StringComparer.Ordinal))

@@ -57,6 +57,8 @@ public class SoundnessTests(ITestOutputHelper output)
             NativeMemory.Free(buffer);
         }
         output.WriteLine($"conformance programs: {accepted} accepted and run, {rejected} rejected, {faults.Count} faults");
+        File.WriteAllLines(Path.Combine(Path.GetTempPath(), "ebpf-soundness-conformance.txt"),
+            [$"conformance soundness: {accepted} accepted programs run checked (as syscall programs), {rejected} rejected, {faults.Count} faults", .. faults.Select(f => "FAULT " + f)]);
         foreach (var f in faults) output.WriteLine("FAULT " + f);
         Assert.True(accepted > 50, $"only {accepted} conformance programs were accepted: the test would prove little");
         Assert.True(faults.Count == 0, "accepted programs faulted in the checked interpreter (verifier bugs):\n" + string.Join("\n", faults));
