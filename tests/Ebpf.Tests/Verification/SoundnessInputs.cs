@@ -23,6 +23,10 @@ public static class SoundnessInputs
         new("ipv6-tcp", Ethernet(0x86dd, Ipv6(6, Tcp()))),
         // The IP header promises TCP, the frame ends 6 bytes into it.
         new("tcp-truncated", Ethernet(0x0800, Ipv4(6, Tcp())[..26])),
+        // IP options (ihl 6): parsers that skip ihl*4 bytes land somewhere else than at 20.
+        new("ipv4-options-udp", Ethernet(0x0800, Ipv4(17, Udp(4789, 16), optionWords: 1))),
+        // An 802.1Q tag before the IPv4 header.
+        new("vlan-ipv4-tcp", Ethernet(0x8100, [0x00, 0x0a, 0x08, 0x00, .. Ipv4(6, Tcp())])),
         new("random-128", Random(128, seed: 1)),
     ];
 
@@ -51,10 +55,11 @@ public static class SoundnessInputs
         return frame;
     }
 
-    private static byte[] Ipv4(byte protocol, byte[] l4)
+    private static byte[] Ipv4(byte protocol, byte[] l4, int optionWords = 0)
     {
-        var p = new byte[20 + l4.Length];
-        p[0] = 0x45;
+        int header = 20 + 4 * optionWords;
+        var p = new byte[header + l4.Length];
+        p[0] = (byte)(0x40 | (5 + optionWords));
         BinaryPrimitives.WriteUInt16BigEndian(p.AsSpan(2), (ushort)p.Length);
         p[8] = 64;
         p[9] = protocol;
@@ -62,12 +67,12 @@ public static class SoundnessInputs
         saddr.CopyTo(p, 12);
         daddr.CopyTo(p, 16);
         uint sum = 0;
-        for (int i = 0; i < 20; i += 2)
+        for (int i = 0; i < header; i += 2)
             sum += BinaryPrimitives.ReadUInt16BigEndian(p.AsSpan(i));
         while (sum > 0xffff)
             sum = (sum & 0xffff) + (sum >> 16);
         BinaryPrimitives.WriteUInt16BigEndian(p.AsSpan(10), (ushort)~sum);
-        l4.CopyTo(p, 20);
+        l4.CopyTo(p, header);
         return p;
     }
 

@@ -143,6 +143,10 @@ public class SoundnessClassificationTests
         while (sum > 0xffff) sum = (sum & 0xffff) + (sum >> 16);
         Assert.Equal(0xffffu, sum); // the header checksum verifies
         Assert.Equal(0x60, packets["ipv6-tcp"][14] & 0xf0);
+        var options = packets["ipv4-options-udp"];
+        Assert.Equal(0x46, options[14]); // ihl 6: 4 bytes of options before UDP
+        Assert.Equal(4789, options[14 + 24 + 2] << 8 | options[14 + 24 + 3]);
+        Assert.Equal(0x0800, packets["vlan-ipv4-tcp"][16] << 8 | packets["vlan-ipv4-tcp"][17]);
         Assert.True(packets["tcp-truncated"].Length < 14 + 20 + 20);
     }
 }
