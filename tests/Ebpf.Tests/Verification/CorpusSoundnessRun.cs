@@ -42,6 +42,8 @@ public sealed class CorpusSoundnessRun
     /// <summary>Programs not run, with the reason class (counted per reason in the report).</summary>
     public List<(string Key, string Reason, string Detail)> NotRun { get; } = [];
     public int ProgramsRun { get; private set; }
+    /// <summary>Programs that would have run unchecked (AlwaysChecked ignored): the run would prove nothing about them.</summary>
+    public List<string> UncheckedPrograms { get; } = [];
     /// <summary>Wall time per object (load with verification, then the runs): the slowest go into the report.</summary>
     public List<(string File, TimeSpan Elapsed)> ObjectTimes { get; } = [];
     public int ProgramsRejected { get; private set; }
@@ -116,6 +118,8 @@ public sealed class CorpusSoundnessRun
                     continue;
                 }
                 ProgramsRun++;
+                if (prog.ExecutionMode != ExecutionMode.Checked)
+                    UncheckedPrograms.Add(key);
                 foreach (var input in inputs)
                 {
                     denials.Clear();
@@ -275,7 +279,12 @@ public sealed class CorpusSoundnessRun
         foreach (var g in Runs.GroupBy(r => r.Outcome).OrderBy(g => g.Key))
             yield return $"  outcome {g.Key}: {g.Count()} runs over {g.Select(r => r.Key).Distinct().Count()} programs";
         foreach (var g in NotRun.GroupBy(n => n.Reason).OrderByDescending(g => g.Count()))
+        {
             yield return $"  not runnable, {g.Key}: {g.Count()}";
+            foreach (var d in g.Where(n => n.Detail.Length > 0).GroupBy(n => System.Text.RegularExpressions.Regex.Replace(n.Detail, @"load program \S+: ", ""))
+                .OrderByDescending(d => d.Count()))
+                yield return $"    {d.Count(),4} {d.Key}";
+        }
         var stubbed = Runs.Where(r => r.Detail.Contains("stub helpers", StringComparison.Ordinal)).ToList();
         var stubIds = stubbed.SelectMany(r => System.Text.RegularExpressions.Regex.Matches(r.Detail, @"#(\d+)").Select(m => m.Value))
             .GroupBy(id => id).OrderByDescending(g => g.Count()).Select(g => $"{g.Key} in {g.Count()} runs");

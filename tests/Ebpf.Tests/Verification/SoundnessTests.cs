@@ -102,6 +102,7 @@ public class CorpusSoundnessTests(ITestOutputHelper output)
         foreach (var line in report.Take(40)) output.WriteLine(line);
 
         Assert.True(run.ProgramsRun > 100, $"only {run.ProgramsRun} corpus programs were run: the test would prove little");
+        Assert.True(run.UncheckedPrograms.Count == 0, "programs ran without the checked interpreter's checks:\n" + string.Join("\n", run.UncheckedPrograms));
         var fresh = run.Faults.Where(f => !KnownVerifierBugs.ContainsKey(f.Key)).ToList();
         Assert.True(fresh.Count == 0, "accepted corpus programs faulted in the checked interpreter (verifier bugs):\n" + string.Join("\n", fresh));
     }
