@@ -212,11 +212,11 @@ public sealed partial class BpfRuntime
             }
             CheckTailCallOwners(program, maps);
             string? notModelled = ProgramVerification.WhyNotFullyModelled(program.Instructions, this);
-            var mode = ProgramVerification.ChooseMode(verdict, notModelled);
+            var mode = options.AlwaysChecked ? Execution.ExecutionMode.Checked : ProgramVerification.ChooseMode(verdict, notModelled);
             program.ExecutionMode = mode;
-            program.ExecutionModeReason = verdict.Accepted
-                ? notModelled is null ? "verified and fully modelled" : "verified, but not fully modelled: " + notModelled
-                : "verifier rejected it (AllowUnverified)";
+            program.ExecutionModeReason = !verdict.Accepted ? "verifier rejected it (AllowUnverified)"
+                : options.AlwaysChecked ? "verified, checked on request (AlwaysChecked)"
+                : notModelled is null ? "verified and fully modelled" : "verified, but not fully modelled: " + notModelled;
             // Until the verifier produces xlated code, the runtime rewrites ctx pointer loads itself.
             var xlated = ProgramTypes.ContextRewriter.Rewrite(program.Instructions, program.TypeInfo);
             xlated = ProgramPreparation.ResolveMapReferences(this, program, xlated, indexed);

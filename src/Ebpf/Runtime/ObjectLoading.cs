@@ -16,6 +16,10 @@ public sealed record ObjectLoadOptions
     public bool AllowUnverified { get; init; }
     /// <summary>Verifier log level kept on each program (1 = failing path).</summary>
     public int LogLevel { get; init; } = 1;
+    /// <summary>Run every program checked, verified or not (see <see cref="ProgramLoadOptions.AlwaysChecked"/>).</summary>
+    public bool AlwaysChecked { get; init; }
+    /// <summary>The verifier's processed-instruction budget per program (see <see cref="ProgramLoadOptions.VerifierInstructionLimit"/>).</summary>
+    public int VerifierInstructionLimit { get; init; } = 1_000_000;
 }
 
 /// <summary>The live objects of one loaded object file: dispose to drop the collection's handles.</summary>
@@ -95,11 +99,13 @@ public sealed partial class BpfRuntime
                     {
                         var inner = maps.GetValueOrDefault(slot.Name)?.Map.Maps
                             ?? throw new BpfException(Errno.EINVAL, $"map '{ms.Name}': slot {slot.Index} names map '{slot.Name}', which is not created");
-                        if (ms.KeySize != 4)
-                            throw new BpfException(Errno.EINVAL, $"map '{ms.Name}': initial slots need a 4-byte key (key_size {ms.KeySize})");
+                        // iproute2 passes a pointer to its u32 inner_idx as the key: a narrower key (cilium's u16
+                        // maglev hash-of-maps) is its low-order bytes on this little-endian host.
+                        if (ms.KeySize is 0 or > 4)
+                            throw new BpfException(Errno.EINVAL, $"map '{ms.Name}': initial slots need a key of 1 to 4 bytes (key_size {ms.KeySize})");
                         try
                         {
-                            outer.SetInner(BitConverter.GetBytes(slot.Index), inner);
+                            outer.SetInner(BitConverter.GetBytes(slot.Index).AsSpan(0, (int)ms.KeySize).ToArray(), inner);
                         }
                         catch (BpfException e)
                         {
@@ -240,6 +246,8 @@ public sealed partial class BpfRuntime
                 ps.ExpectedAttachType ?? default, (uint)ps.Flags), used, btf, new ProgramLoadOptions
                 {
                     AllowUnverified = options.AllowUnverified,
+                    AlwaysChecked = options.AlwaysChecked,
+                    VerifierInstructionLimit = options.VerifierInstructionLimit,
                     LogLevel = options.LogLevel,
                     // func_info: global functions are verified on their own, with their BTF argument types.
                     Functions = Verification.ProgramSpecInput.Create(spec, ps, options.LogLevel).Functions,
@@ -247,7 +255,8 @@ public sealed partial class BpfRuntime
         }
         catch (BpfException e)
         {
-            throw new BpfException(e.Errno, $"load program {ps.Name}: {e.Message}", e);
+            // The verifier log travels with the error (bpftool prints it after a refused load).
+            throw new BpfException(e.Errno, $"load program {ps.Name}: {e.Message}", e) { Log = e.Log };
         }
     }
 }

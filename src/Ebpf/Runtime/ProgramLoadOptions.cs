@@ -12,6 +12,19 @@ public sealed record ProgramLoadOptions
     /// </summary>
     public bool AllowUnverified { get; init; }
 
+    /// <summary>
+    /// Run the program in the checked interpreter even when the verifier accepted it and it is fully modelled.
+    /// Every access the verifier allowed is then checked again at run time, so a fault is a verifier bug: what
+    /// soundness tests and debugging want. Slower; no effect on the verdict.
+    /// </summary>
+    public bool AlwaysChecked { get; init; }
+
+    /// <summary>
+    /// The verifier's budget of processed instructions (BPF_COMPLEXITY_LIMIT_INSNS, 1,000,000 in the kernel). A
+    /// smaller one keeps test loads of very large programs short; a program needing more is rejected (E2BIG).
+    /// </summary>
+    public int VerifierInstructionLimit { get; init; } = 1_000_000;
+
     /// <summary>BPF_LOG_LEVEL for the verifier log kept on the program (1 = failing path, 2 = everything, 4 = stats).</summary>
     public int LogLevel { get; init; } = 1;
 

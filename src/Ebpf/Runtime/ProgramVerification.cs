@@ -52,6 +52,7 @@ internal static class ProgramVerification
             GplCompatible = ProgramSpecInput.IsGplCompatible(program.Definition.License),
             Sleepable = (program.Definition.Flags & 16) != 0, // BPF_F_SLEEPABLE (1 << 4)
             StrictAlignment = (program.Definition.Flags & 1) != 0, // BPF_F_STRICT_ALIGNMENT
+            InstructionLimit = options.VerifierInstructionLimit,
         };
         try
         {

@@ -72,6 +72,21 @@ public class ProgVerifyCliTests
     }
 
     [Fact]
+    public void Prog_load_refuses_a_rejected_program_and_prints_the_verifier_log()
+    {
+        // xdp_parse_unchecked reads the packet past the 14 bytes it checked: the load fails like BPF_PROG_LOAD (EACCES).
+        var r = CliRunner.Run("prog", "loadall", Fixture("xdp_parse"), "/sys/fs/bpf/vsound_refused");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("load program xdp_parse_unchecked", r.Stderr);
+        Assert.Contains("verifier rejected it at insn 6", r.Stderr);
+        Assert.Contains("(EACCES)", r.Stderr);
+        // The log (level 1: the failing path) follows the error line, ending with the verifier's stats.
+        Assert.Contains("6: (71) r1 = *(u8 *)(r1 +23)", r.Stderr);
+        Assert.Contains("R1 offset is outside of the packet", r.Stderr);
+        Assert.Contains("processed 7 insns (limit 1000000)", r.Stderr);
+    }
+
+    [Fact]
     public void Bad_inputs_fail_with_an_error()
     {
         var unknown = CliRunner.Run("prog", "verify", Fixture("maps"), "--type", "no_such_type");

@@ -78,6 +78,8 @@ internal sealed partial class ProgVerifyVerb : ICliVerb
         };
     }
 
+    private static readonly TimeSpan ShortVerification = TimeSpan.FromMilliseconds(500);
+
     private static Row VerifyOne(string path, ObjectSpec obj, ProgramSpec prog, ProgramType? forced, int level)
     {
         string file = System.IO.Path.GetFileName(path);
@@ -95,8 +97,17 @@ internal sealed partial class ProgVerifyVerb : ICliVerb
                 GplCompatible = input.GplCompatible, Sleepable = input.Sleepable,
             };
         var result = Verifier.Verify(input);
+        var elapsed = result.Elapsed;
+        // The first verification of each code path also pays for the JIT compiling the verifier itself (a 20-instruction
+        // program shows up at 300+ ms): one under half a second is verified again and the better time reported.
+        if (elapsed < ShortVerification)
+        {
+            var again = Verifier.Verify(input).Elapsed;
+            if (again < elapsed)
+                elapsed = again;
+        }
         return new Row(file, prog.Name, prog.SectionName, KernelNames.Of(type), result.Accepted ? "accepted" : "rejected",
-            result.ProcessedInstructions, result.PeakStates, (long)result.Elapsed.TotalMicroseconds,
+            result.ProcessedInstructions, result.PeakStates, (long)elapsed.TotalMicroseconds,
             result.Error?.Split('\n')[0], result.Log);
     }
 

@@ -9,18 +9,33 @@ namespace Ebpf.Runtime.Helpers;
 internal static unsafe class HelperMemory
 {
     /// <summary>True when a helper may read [address, address+size) for the current invocation.</summary>
-    public static bool CanAccess(ulong address, ulong size, bool write)
+    /// <remarks>
+    /// For a helper's argument memory the verifier checked: when a checked run denies it, the runtime's
+    /// <see cref="BpfRuntime.CheckedHelperAccessDenied"/> observers hear of it (for a verified program that
+    /// is a verifier bug the helper's -EFAULT would otherwise hide).
+    /// </remarks>
+    public static bool CanAccess(ulong address, ulong size, bool write) => Check(address, size, write, report: true);
+
+    /// <summary>
+    /// True when a helper may read [address, address+size) where the kernel reads with copy_from_kernel_nofault
+    /// (string and %pI4-style arguments of the printf-like helpers): failure is an ordinary outcome, not reported.
+    /// </summary>
+    public static bool CanReadNoFault(ulong address, ulong size) => Check(address, size, write: false, report: false);
+
+    private static bool Check(ulong address, ulong size, bool write, bool report)
     {
         if (size == 0)
             return true;
-        if (address == 0)
-            return false;
         var inv = HelperInvocation.Current;
         var checker = inv?.MemoryChecker;
-        if (checker is not null)
-            return checker(address, size, write)
-                || (!write && inv!.Runtime.ReadableMemory.Contains(address, size, AddressSpace.Kernel));
-        return true;
+        if (checker is null)
+            return address != 0;
+        if (address != 0 && (checker(address, size, write)
+            || (!write && inv!.Runtime.ReadableMemory.Contains(address, size, AddressSpace.Kernel))))
+            return true;
+        if (report)
+            inv!.Runtime.ReportCheckedHelperAccessDenied(inv.Program, address, size, write);
+        return false;
     }
 
     public static Span<byte> Bytes(ulong address, ulong size) => new((void*)address, checked((int)size));
@@ -33,7 +48,7 @@ internal static unsafe class HelperMemory
         var result = new List<byte>();
         for (int i = 0; i < max; i++)
         {
-            if (!CanAccess(address + (ulong)i, 1, write: false))
+            if (!CanReadNoFault(address + (ulong)i, 1))
                 return i == 0 ? null : result.ToArray();
             byte b = *(byte*)(address + (ulong)i);
             if (b == 0)

@@ -112,7 +112,7 @@ public static unsafe class PrintHelpers
     private static byte[]? FormatWith(byte[] format, ulong[] args, int maxArgs) =>
         BprintfFormatter.Format(format, args, maxArgs,
             (address, space) => ReadStringArg(address, space),
-            (address, size) => HelperMemory.CanAccess(address, (ulong)size, false) ? HelperMemory.Bytes(address, (ulong)size).ToArray() : null);
+            (address, size) => HelperMemory.CanReadNoFault(address, (ulong)size) ? HelperMemory.Bytes(address, (ulong)size).ToArray() : null);
 
     private static byte[]? ReadStringArg(ulong address, AddressSpace space)
     {
