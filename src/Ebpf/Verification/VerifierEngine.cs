@@ -57,8 +57,7 @@ internal sealed partial class VerifierEngine
             _cfg.Check(allowLoops: _privileged);
             _log.Level2Header(_insns, _cfg);
             VerifyFrom(0, null);
-            foreach (var f in _functions.Values.Where(f => f.IsGlobal && f.StartInstruction != 0).OrderBy(f => f.StartInstruction))
-                VerifyFrom(f.StartInstruction, f);
+            VerifyCalledGlobals();
             CheckCombinedStack();
             _log.Stats(this);
             return new VerificationResult
@@ -137,21 +136,7 @@ internal sealed partial class VerifierEngine
             return state;
         }
         for (int i = 0; i < global.Arguments.Count && i < 5; i++)
-        {
-            var a = global.Arguments[i];
-            RegisterState r = a.Kind switch
-            {
-                FunctionArgumentKind.Context => RegisterState.Pointer(RegisterType.Ctx),
-                FunctionArgumentKind.Memory => RegisterState.Pointer(RegisterType.Mem),
-                _ => RegisterState.UnknownScalar(),
-            };
-            if (a.Kind == FunctionArgumentKind.Memory)
-            {
-                r.MemSize = a.MemorySize;
-                if (a.Nullable) { r.MaybeNull = true; r.Id = ++_idGen; }
-            }
-            frame.Registers[i + 1] = r;
-        }
+            frame.Registers[i + 1] = GlobalArgumentRegister(global.Arguments[i]);
         return state;
     }
 
