@@ -146,7 +146,8 @@ public sealed partial class BpfRuntime
                 throw new BpfException(verdict.Errno == Errno.None ? Errno.EACCES : verdict.Errno,
                     $"program {program.Name}: verifier rejected it{at}: {first}", verdict.Log);
             }
-            string? notModelled = ProgramVerification.WhyNotFullyModelled(program.Instructions, this);
+            string? notModelled = ProgramVerification.WhyNotFullyModelled(program.Instructions, this)
+                ?? (verdict.Program?.ReadsKernelPointers == true ? "loads through kernel pointers (fault-handled in the kernel)" : null);
             var mode = ProgramVerification.ChooseMode(verdict, notModelled);
             program.ExecutionMode = mode;
             program.ExecutionModeReason = verdict.Accepted

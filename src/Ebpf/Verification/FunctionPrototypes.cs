@@ -67,8 +67,9 @@ public static class FunctionPrototypes
             return Error($"Global function {name}() with {proto.Parameters.Count} > {MaxArgs} args. Buggy compiler.");
 
         var ret = Resolve(btf, proto.ReturnType);
-        if (ret is not null && ret.Kind is not (BtfKind.Int or BtfKind.Enum or BtfKind.Enum64))
-            return Error($"Global function {name}() return value not void or scalar. Only those are supported.");
+        // 6.18 (live kernel): void globals are refused too; newer trees accept them (kernel-semantics.md §3.3).
+        if (ret is null || ret.Kind is not (BtfKind.Int or BtfKind.Enum or BtfKind.Enum64))
+            return Error($"Global function {name}() doesn't return scalar. Only those are supported.");
 
         var args = new List<FunctionArgument>();
         for (int i = 0; i < proto.Parameters.Count; i++)

@@ -559,9 +559,9 @@ internal sealed partial class VerifierEngine
             var caller = _cur.Current;
             if (callee.IsCallback && IsAsyncCallback(callee))
             {
-                if (!r0.IsScalar) throw Fail($"At async callback the register R0 is not a known value ({StateFormatter.TypeName(r0)})", Errno.EINVAL);
+                if (!r0.IsScalar) throw Fail($"At async callback return the register R0 is not a known value ({StateFormatter.TypeName(r0)})", Errno.EINVAL);
                 if (r0.SMin != 0 || r0.SMax != 0)
-                    throw Fail($"At async callback the register R0 has smin={r0.SMin} smax={r0.SMax} should have been in [0, 0]", Errno.EINVAL);
+                    throw Fail($"At async callback return the register R0 has smin={r0.SMin} smax={r0.SMax} should have been in [0, 0]", Errno.EINVAL);
                 caller.Registers[0] = RegisterState.UnknownScalar();
             }
             else if (callee.IsCallback)

@@ -10,6 +10,7 @@ internal sealed partial class VerifierEngine
 {
     private readonly HashSet<int> _calledGlobals = [];
     private readonly HashSet<int> _verifiedGlobals = [];
+    private bool _readsKernelPointers;
 
     /// <summary>do_check_subprogs: verifies every called, not yet verified global until no new one appears.</summary>
     private void VerifyCalledGlobals()

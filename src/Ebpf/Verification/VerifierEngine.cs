@@ -117,6 +117,7 @@ internal sealed partial class VerifierEngine
             ContextAccesses = [.. _ctxAccesses.Values.OrderBy(c => c.InstructionIndex)],
             ChangesPacketData = _changesPacketData,
             WritesPacket = _writesPacket,
+            ReadsKernelPointers = _readsKernelPointers,
         };
     }
 
