@@ -65,6 +65,10 @@ public static class ProgramSpecInput
                 functions.Add(new VerifierFunction(f.Offset, f.Name, isGlobal, [],
                     PrepareError: isGlobal ? "Global functions need valid BTF" : null, PrepareErrno: Errno.EFAULT));
         }
+        Dictionary<int, KernelFunction>? kfuncs = null;
+        foreach (var relo in program.Relocations.Where(r => r.Kind == ProgramRelocationKind.KfuncCall))
+            if (KernelFunctions.Resolve(relo.Symbol) is { } kf)
+                (kfuncs ??= [])[relo.InstructionIndex] = kf;
         string license = string.IsNullOrEmpty(program.License) ? obj.License : program.License;
         return new VerifierInput
         {
@@ -74,6 +78,7 @@ public static class ProgramSpecInput
             Name = program.Name,
             MapsByIndex = maps,
             Functions = program.FuncInfos.Count > 0 ? functions : null,
+            KernelFunctions = kfuncs,
             LogLevel = logLevel,
             Privilege = privilege,
             GplCompatible = IsGplCompatible(license),

@@ -547,6 +547,7 @@ internal sealed partial class VerifierEngine
 
     private Flow CheckExit()
     {
+        CheckRcuSectionAtExit();
         if (CheckGlobalSubprogExit() is { } globalExit) return globalExit;
         if (_cur.ActiveLockId != 0) throw Fail("bpf_spin_unlock is missing", Errno.EINVAL);
         var r0 = ReadReg(0);

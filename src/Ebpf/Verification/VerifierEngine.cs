@@ -248,7 +248,7 @@ internal sealed partial class VerifierEngine
                 if (insn.Opcode != Opcodes.Call)
                     throw Fail($"unknown opcode {insn.Opcode:x2}", Errno.EINVAL);
                 if (insn.Src == (byte)CallSource.Local) { CheckLocalCall(insn); return Flow.Continue; }
-                if (insn.Src == (byte)CallSource.Kfunc) throw Fail("calling kernel function is not supported without BTF", Errno.EINVAL);
+                if (insn.Src == (byte)CallSource.Kfunc) { CheckKfuncCall(insn); _insnIdx++; return Flow.Continue; }
                 if (insn.Dst != 0 || insn.Offset != 0 || insn.Src != 0) throw Fail("BPF_CALL uses reserved fields", Errno.EINVAL);
                 // A callback-taking helper moves to the callback's first instruction itself.
                 if (!CheckHelperCall(insn)) _insnIdx++;

@@ -50,6 +50,10 @@ public sealed class VerifierInput
     /// <summary>func_info-derived descriptions; global functions are verified once on their own.</summary>
     public IReadOnlyList<VerifierFunction>? Functions { get; init; }
 
+    /// <summary>kfunc calls by instruction index (the loader resolves each extern kfunc by name; a host may supply its
+    /// own). A kfunc call not listed is looked up by its imm as a vmlinux BTF id.</summary>
+    public IReadOnlyDictionary<int, KernelFunction>? KernelFunctions { get; init; }
+
     /// <summary>BPF_LOG_LEVEL bits: 1 = failing path trace, 2 = everything, 4 = stats.</summary>
     public int LogLevel { get; init; }
     /// <summary>Loader privilege: Full = CAP_BPF + CAP_PERFMON (the default, as root).</summary>

@@ -1,6 +1,7 @@
 using Ebpf.Abi;
 using Ebpf.Abi.Helpers;
 using Ebpf.Elf;
+using Ebpf.Isa;
 using Ebpf.Linux;
 using Ebpf.Linux.Collections;
 using Ebpf.Loading;
@@ -11,7 +12,8 @@ namespace Ebpf.Tests.Verification;
 /// <summary>
 /// Calls the verifier checks: global subprograms against their BTF prototypes and arg: tags
 /// (fixtures/verifier/global_args.bpf.c), helper prototypes, socket references, bpf_timer, unknown helper
-/// ids and the cgroup_skb context (fixtures/verifier/helper_calls.bpf.c). Each verdict and message is
+/// ids and the cgroup_skb context (fixtures/verifier/helper_calls.bpf.c), kfuncs resolved against vmlinux BTF
+/// (fixtures/verifier/kfuncs.bpf.c). Each verdict and message is
 /// checked against the live kernel (6.18) where bpf(2) is usable.
 /// </summary>
 public class CallCheckTests
@@ -50,6 +52,15 @@ public class CallCheckTests
         { "helper_calls", "cgskb_tc_classid", "invalid bpf_context access off=72 size=4", false },
         { "helper_calls", "cgskb_packet_write", "cannot write into packet", false },
         { "helper_calls", "cgskb_fullsock", null, false },
+        { "kfuncs", "task_acquire_release", null, false },
+        { "kfuncs", "task_leak", "BPF_EXIT instruction in main prog would lead to reference leak", false },
+        { "kfuncs", "task_release_unchecked", "Possibly NULL pointer passed to trusted arg0", false },
+        { "kfuncs", "task_double_release", "arg#0 pointer type STRUCT task_struct must point to scalar, or struct with scalar", false },
+        { "kfuncs", "kfunc_scalar_given_pointer", "R1 is not a scalar", false },
+        { "kfuncs", "rcu_ok", null, false },
+        { "kfuncs", "rcu_unmatched_unlock", "unmatched rcu read unlock (kernel function bpf_rcu_read_unlock)", false },
+        { "kfuncs", "rcu_missing_unlock", "BPF_EXIT instruction in main prog cannot be used inside bpf_rcu_read_lock-ed region", false },
+        { "kfuncs", "rcu_nested", "nested rcu read lock (kernel function bpf_rcu_read_lock)", false },
     };
 
     private static string Path(string file) => SharedData.Fixture($"verifier/{file}.bpf.o");
@@ -145,5 +156,42 @@ public class CallCheckTests
         var result = Verifier.Verify(new VerifierInput { Instructions = bad, ProgramType = ProgramType.Tracing });
         Assert.False(result.Accepted);
         Assert.Contains("R1 type=ptr_ expected=sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_", result.Error);
+    }
+
+    private static Instruction KfuncCall(int imm) => new(Opcodes.Call, 0, (byte)CallSource.Kfunc, 0, imm);
+
+    [Fact]
+    public void Kfunc_call_to_a_non_function_btf_id_is_rejected()
+    {
+        if (!File.Exists("/sys/kernel/btf/vmlinux")) Assert.Skip("no vmlinux BTF");
+        // vmlinux type 1 is never a FUNC (the first types are ints/structs).
+        var insns = Asm.Prog(KfuncCall(1), Asm.Mov(0, 0), Asm.Exit());
+        var result = Verifier.Verify(new VerifierInput { Instructions = insns, ProgramType = ProgramType.SchedCls });
+        Assert.False(result.Accepted);
+        Assert.Equal("kernel btf_id 1 is not a function", result.Error);
+    }
+
+    [Fact]
+    public void Host_registered_kfunc_is_checked_from_its_prototype()
+    {
+        // long host_add(long a, long b__k): b must be a known constant, a any scalar.
+        var b = new Ebpf.Btf.BtfBuilder();
+        uint i64 = b.AddInt("long", 8, Ebpf.Btf.BtfIntEncoding.Signed);
+        uint proto = b.Add(new Ebpf.Btf.BtfFuncProto(i64, [new Ebpf.Btf.BtfParam("a", i64), new Ebpf.Btf.BtfParam("b__k", i64)]));
+        uint func = b.Add(new Ebpf.Btf.BtfFunc("host_add", proto, Ebpf.Btf.BtfFuncLinkage.Global));
+        var kf = KernelFunctions.FromBtf(b.Build(), func, KernelFunctionFlags.None)!;
+        Assert.Null(kf.Unsupported);
+        VerificationResult Run(params Instruction[] body) => Verifier.Verify(new VerifierInput
+        {
+            Instructions = [.. body, KfuncCall(7), Asm.Exit()],
+            ProgramType = ProgramType.SchedCls,
+            KernelFunctions = new Dictionary<int, KernelFunction> { [body.Length] = kf },
+        });
+        Assert.True(Run(Asm.Mov(1, 5), Asm.Mov(2, 3)).Accepted);
+        // b__k from the ctx's len: unknown, not a constant.
+        var unknown = Run(Instruction.LoadMem(AccessSize.Word, 2, 1, 0), Asm.Mov(1, 5));
+        Assert.Equal("R2 must be a known constant", unknown.Error);
+        var pointer = Run(Asm.MovReg(1, 10), Asm.Mov(2, 3));
+        Assert.Equal("R1 is not a scalar", pointer.Error);
     }
 }
