@@ -136,9 +136,10 @@ public static class FunctionPrototypes
             if (tags != ArgTags.Untrusted) return (default, $"arg#{i} untrusted cannot be combined with any other tags", Errno.EINVAL);
             if (pointee is null || pointee.Kind is BtfKind.Int or BtfKind.Enum or BtfKind.Enum64 or BtfKind.Float)
                 return (new FunctionArgument(FunctionArgumentKind.Untrusted), null, 0);
+            // Resolved against vmlinux first (so a forward declaration finds no match), then it must be a struct.
+            if (VmlinuxStruct(btf, pointeeId, i, out string structName) is { } why) return (default, why.Message, why.Errno);
             if (pointee.Kind != BtfKind.Struct)
                 return (default, $"arg#{i} has type {KindName(pointee)} '{pointee.Name}', but only struct or primitive types are allowed", Errno.EINVAL);
-            if (VmlinuxStruct(btf, pointeeId, i, out string structName) is { } why) return (default, why.Message, why.Errno);
             return (new FunctionArgument(FunctionArgumentKind.Untrusted, BtfType: structName), null, 0);
         }
         if ((tags & ArgTags.Arena) != 0)
@@ -204,28 +205,15 @@ public static class FunctionPrototypes
         return null;
     }
 
-    private static readonly Lazy<Btf.Btf?> Vmlinux = new(() =>
-    {
-        try { return File.Exists("/sys/kernel/btf/vmlinux") ? Btf.Btf.LoadVmlinux() : null; }
-        catch (BpfException) { return null; }
-    });
-
-    /// <summary>btf_get_ptr_to_btf_id: the pointee must name exactly one vmlinux struct (flavour suffixes ignored).</summary>
+    /// <summary>btf_get_ptr_to_btf_id for arg:trusted / arg:untrusted struct pointees. On the live 6.18 kernel the lookup
+    /// finds no candidate for a program's struct (a full definition or a forward declaration alike: "arg#0 reference
+    /// type('STRUCT task_struct') has no matches"), so such arguments are refused the same way; refusing is also the
+    /// sound choice where a candidate might exist.</summary>
     private static (string Message, Errno Errno)? VmlinuxStruct(Btf.Btf btf, uint pointeeId, int i, out string structName)
     {
         var pointee = Resolve(btf, pointeeId);
-        structName = pointee?.Name ?? "";
-        string essential = Btf.Btf.EssentialName(structName);
-        var kind = pointee?.Kind ?? BtfKind.Unknown;
-        if (Vmlinux.Value is not { } vmlinux)
-            return ($"arg#{i} reference type('{KindName(pointee)} {structName}') cannot be resolved: no vmlinux BTF", Errno.ENOTSUPP);
-        int matches = kind is BtfKind.Struct or BtfKind.Union or BtfKind.Fwd
-            ? vmlinux.FindByEssentialName(essential, BtfKind.Struct).Count() + vmlinux.FindByEssentialName(essential, BtfKind.Union).Count()
-            : vmlinux.FindByEssentialName(essential, kind).Count();
-        if (matches == 0) return ($"arg#{i} reference type('{KindName(pointee)} {structName}') has no matches", Errno.ENOENT);
-        if (matches > 1) return ($"arg#{i} reference type('{KindName(pointee)} {structName}') is ambiguous", Errno.ESRCH);
-        structName = essential;
-        return null;
+        structName = Btf.Btf.EssentialName(pointee?.Name ?? "");
+        return ($"arg#{i} reference type('{KindName(pointee)} {pointee?.Name ?? ""}') has no matches", Errno.ENOENT);
     }
 
     /// <summary>The type after modifiers and typedefs, or null for void.</summary>
