@@ -44,6 +44,7 @@ public class CallCheckTests
         { "global_trusted", "untrusted_void_given_scalar", null, false },
         { "global_trusted", "trusted_forward_declared", "arg#0 reference type('FWD only_declared') has no matches", false },
         { "helper_calls", "sk_lookup_release", null, false },
+        { "helper_calls", "sk_lookup_tuple_in_packet", null, false },
         { "helper_calls", "sk_lookup_leak", "BPF_EXIT instruction in main prog would lead to reference leak", false },
         { "helper_calls", "tcp_sock_after_release", "R8 invalid mem access 'scalar'", false },
         { "helper_calls", "skc_cast", null, false },

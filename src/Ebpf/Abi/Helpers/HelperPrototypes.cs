@@ -228,9 +228,9 @@ public static class HelperPrototypes
             P(HelperId.SkFullsock, HelperReturnKind.SocketOrNull, Sock) with { CastsReference = true },
             P(HelperId.TcpSock, HelperReturnKind.TcpSockOrNull, Sock) with { CastsReference = true },
             P(HelperId.GetListenerSock, HelperReturnKind.SocketOrNull, Sock),
-            P(HelperId.SkLookupTcp, HelperReturnKind.SocketOrNull, Ctx, Mem, Size, Any, Any),
-            P(HelperId.SkLookupUdp, HelperReturnKind.SocketOrNull, Ctx, Mem, Size, Any, Any),
-            P(HelperId.SkcLookupTcp, HelperReturnKind.SockCommonOrNull, Ctx, Mem, Size, Any, Any),
+            P(HelperId.SkLookupTcp, HelperReturnKind.SocketOrNull, Ctx, MemRo, Size, Any, Any) with { PacketAccess = true },
+            P(HelperId.SkLookupUdp, HelperReturnKind.SocketOrNull, Ctx, MemRo, Size, Any, Any) with { PacketAccess = true },
+            P(HelperId.SkcLookupTcp, HelperReturnKind.SockCommonOrNull, Ctx, MemRo, Size, Any, Any) with { PacketAccess = true },
 
             // Cgroups, storage
             P(HelperId.GetLocalStorage, HelperReturnKind.MapValueOrNull, Map, Any) with { AcceptedMapTypes = [MapType.CgroupStorage, MapType.PercpuCgroupStorage] },
