@@ -211,7 +211,8 @@ public sealed partial class BpfRuntime
                     $"program {program.Name}: verifier rejected it{at}: {first}", verdict.Log);
             }
             CheckTailCallOwners(program, maps);
-            string? notModelled = ProgramVerification.WhyNotFullyModelled(program.Instructions, this);
+            string? notModelled = ProgramVerification.WhyNotFullyModelled(program.Instructions, this)
+                ?? (verdict.Program?.ReadsKernelPointers == true ? "loads through kernel pointers (fault-handled in the kernel)" : null);
             var mode = options.AlwaysChecked ? Execution.ExecutionMode.Checked : ProgramVerification.ChooseMode(verdict, notModelled);
             program.ExecutionMode = mode;
             program.ExecutionModeReason = !verdict.Accepted ? "verifier rejected it (AllowUnverified)"

@@ -83,7 +83,7 @@ internal static class ProgramVerification
             switch (insn.Src)
             {
                 case 0:
-                    if (HelperPrototypes.Get((HelperId)insn.Imm) is null)
+                    if (HelperPrototypes.Get((HelperId)insn.Imm) is null or { Unsupported: not null })
                         return $"insn {pc}: helper {insn.Imm} has no prototype the verifier checks";
                     if (insn.Imm == (int)HelperId.TailCall)
                         return $"insn {pc}: bpf_tail_call (targets may be unverified and would run in the caller's mode)";

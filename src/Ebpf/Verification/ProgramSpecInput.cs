@@ -16,6 +16,7 @@ public sealed class MapSpecInfo : IVerifierMapInfo
         _spec = spec;
         _btf = btf;
         SpinLockOffset = btf is not null && spec.ValueTypeId != 0 ? FindStructMember(btf, spec.ValueTypeId, "bpf_spin_lock", 0) : -1;
+        TimerOffset = btf is not null && spec.ValueTypeId != 0 ? FindStructMember(btf, spec.ValueTypeId, "bpf_timer", 0) : -1;
     }
 
     public string Name => _spec.Name;
@@ -26,6 +27,7 @@ public sealed class MapSpecInfo : IVerifierMapInfo
     public MapFlags Flags => _spec.Flags | (_spec.Freeze ? MapFlags.RdonlyProg : MapFlags.None);
     public bool Frozen => _spec.Freeze;
     public int SpinLockOffset { get; }
+    public int TimerOffset { get; }
     // .kconfig values are filled in by the loader later, so only .rodata-style global data is known now.
     public ReadOnlyMemory<byte>? FrozenValue =>
         _spec.Freeze && _spec.Origin == MapOrigin.GlobalData && _spec.InitialValue is { } v && v.Length == _spec.ValueSize ? v : null;
@@ -55,17 +57,18 @@ public static class ProgramSpecInput
         var functions = new List<VerifierFunction>();
         foreach (var f in program.Functions)
         {
-            var args = new List<FunctionArgument>();
+            bool isGlobal = f.IsGlobal && f.Offset != 0;
             var info = program.FuncInfos.FirstOrDefault(fi => fi.InstructionIndex == f.Offset);
-            bool returnsVoid = false;
-            if (info is not null && obj.Btf is { } btf && btf.TryGetType(info.TypeId, out var ft) && ft is BtfFunc func
-                && btf.TryGetType(func.ProtoType, out var pt) && pt is BtfFuncProto proto)
-            {
-                returnsVoid = proto.ReturnType == 0;
-                foreach (var p in proto.Parameters) args.Add(Classify(btf, p.Type, program.Type));
-            }
-            functions.Add(new VerifierFunction(f.Offset, f.Name, f.IsGlobal && f.Offset != 0, args, returnsVoid));
+            if (info is not null && obj.Btf is { } btf)
+                functions.Add(FunctionPrototypes.Prepare(btf, info.TypeId, f.Offset, f.Name, isGlobal, program.Type, program.ExpectedAttachType ?? default));
+            else
+                functions.Add(new VerifierFunction(f.Offset, f.Name, isGlobal, [],
+                    PrepareError: isGlobal ? "Global functions need valid BTF" : null, PrepareErrno: Errno.EFAULT));
         }
+        Dictionary<int, KernelFunction>? kfuncs = null;
+        foreach (var relo in program.Relocations.Where(r => r.Kind == ProgramRelocationKind.KfuncCall))
+            if (KernelFunctions.Resolve(relo.Symbol) is { } kf)
+                (kfuncs ??= [])[relo.InstructionIndex] = kf;
         string license = string.IsNullOrEmpty(program.License) ? obj.License : program.License;
         return new VerifierInput
         {
@@ -75,6 +78,7 @@ public static class ProgramSpecInput
             Name = program.Name,
             MapsByIndex = maps,
             Functions = program.FuncInfos.Count > 0 ? functions : null,
+            KernelFunctions = kfuncs,
             LogLevel = logLevel,
             Privilege = privilege,
             GplCompatible = IsGplCompatible(license),
@@ -85,20 +89,4 @@ public static class ProgramSpecInput
     /// <summary>license_is_gpl_compatible.</summary>
     public static bool IsGplCompatible(string license) =>
         license is "GPL" or "GPL v2" or "GPL and additional rights" or "Dual BSD/GPL" or "Dual MIT/GPL" or "Dual MPL/GPL";
-
-    private static readonly HashSet<string> ContextStructs =
-        ["__sk_buff", "xdp_md", "pt_regs", "bpf_perf_event_data", "bpf_raw_tracepoint_args", "bpf_sock_addr", "bpf_sock_ops", "sk_msg_md", "bpf_sock", "bpf_sysctl", "bpf_sockopt", "sk_reuseport_md", "bpf_sk_lookup", "bpf_cgroup_dev_ctx"];
-
-    private static FunctionArgument Classify(Btf.Btf btf, uint typeId, ProgramType programType)
-    {
-        var t = btf.ResolveType(typeId);
-        if (t.Kind != BtfKind.Ptr) return new FunctionArgument(FunctionArgumentKind.Scalar);
-        if (!btf.TryGetPointee(btf.SkipTypedefs(typeId), out uint pointee) || pointee == 0) return new FunctionArgument(FunctionArgumentKind.Scalar);
-        var target = btf.ResolveType(pointee);
-        if (target is BtfComposite c && ContextStructs.Contains(c.Name)) return new FunctionArgument(FunctionArgumentKind.Context);
-        uint size;
-        try { size = btf.SizeOf(pointee); } catch (BpfException) { size = 0; }
-        if (size == 0) return new FunctionArgument(FunctionArgumentKind.Scalar);
-        return new FunctionArgument(FunctionArgumentKind.Memory, (int)size, Nullable: true);
-    }
 }

@@ -28,6 +28,9 @@ public sealed class VerifiedProgram
     /// <summary>True when some helper call changes packet data (tc: needs the unclone prologue when writing).</summary>
     public bool ChangesPacketData { get; init; }
     public bool WritesPacket { get; init; }
+    /// <summary>True when some load goes through a typed or untrusted kernel pointer (BPF_PROBE_MEM in the kernel:
+    /// a fault reads as 0). An interpreter without fault handling must run such a program checked.</summary>
+    public bool ReadsKernelPointers { get; init; }
 }
 
 /// <summary>The verdict with the kernel-style log and statistics.</summary>

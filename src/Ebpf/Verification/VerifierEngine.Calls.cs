@@ -33,15 +33,10 @@ internal sealed partial class VerifierEngine
         string name = HelperNames.KernelName(id);
         if (!HelperAvailability.IsAllowed(_input.ProgramType, id, _input.Privilege))
             throw Fail($"program of this type cannot use helper {name}#{id}", Errno.EINVAL);
-        var proto = HelperPrototypes.Get((HelperId)id);
+        var proto = HelperPrototypes.Get((HelperId)id, _input.ProgramType)
+            ?? throw Fail($"helper {name}#{id} has no prototype in this verifier", Errno.ENOTSUPP);
         _calls[_insnIdx] = new ResolvedCall(_insnIdx, true, id);
-        if (proto is null)
-        {
-            // Not modelled: arguments are unchecked and R0 is an unknown scalar (documented approximation).
-            ClobberCallerSaved();
-            SetReg(0, RegisterState.UnknownScalar());
-            return false;
-        }
+        CheckHelperSupported(proto, name, id);
         if (proto.GplOnly && !_input.GplCompatible)
             throw Fail("cannot call GPL-restricted function from non-GPL compatible program", Errno.EINVAL);
         if (proto.SleepableOnly && !_input.Sleepable)
@@ -59,6 +54,8 @@ internal sealed partial class VerifierEngine
 
         IVerifierMapInfo? map = null;
         int releaseRefId = 0;
+        IVerifierMapInfo? timerMap = null;
+        int castRefObjId = proto.CastsReference ? Reg(1).RefObjId : 0;
         int callbackInsn = -1;
         RegisterState callbackCtx = RegisterState.NotInit;
         var writes = new List<(int Regno, long Size)>();
@@ -78,10 +75,13 @@ internal sealed partial class VerifierEngine
                 case HelperArgKind.ConstMapPtr:
                     if (reg.Type != RegisterType.MapPtr || reg.MaybeNull) throw TypeMismatch(regno, reg, "map_ptr");
                     map = reg.Map!;
+                    if (timerMap is not null && !ReferenceEquals(timerMap, map))
+                        throw Fail($"timer pointer in R1 map_uid=0 doesn't match map pointer in R{regno} map_uid=0", Errno.EINVAL);
                     break;
                 case HelperArgKind.PtrToMapKey:
                 case HelperArgKind.PtrToMapValue:
                 {
+                    if (arg.Has(HelperArgFlags.MaybeNull) && reg.IsScalar && ScalarBounds.IsConst(reg, 0)) break;
                     if (map is null) throw Fail($"invalid map_ptr to access map->{(arg.Kind == HelperArgKind.PtrToMapKey ? "key" : "value")}", Errno.EACCES);
                     int size = (int)(arg.Kind == HelperArgKind.PtrToMapKey ? map.KeySize : map.ValueSize);
                     if (size == 0) throw Fail("invalid zero-sized read");
@@ -132,6 +132,7 @@ internal sealed partial class VerifierEngine
                     _allocSize = (int)reg.VarOff.Value;
                     break;
                 case HelperArgKind.PtrToCtx:
+                    if (arg.Has(HelperArgFlags.MaybeNull) && reg.IsScalar && ScalarBounds.IsConst(reg, 0)) break;
                     if (reg.Type != RegisterType.Ctx) throw TypeMismatch(regno, reg, "ctx");
                     if (reg.Off != 0 || !reg.VarOff.IsConst || reg.VarOff.Value != 0)
                         throw Fail($"dereference of modified ctx ptr R{regno} off={reg.Off} disallowed");
@@ -161,6 +162,7 @@ internal sealed partial class VerifierEngine
                     CheckSpinLockArg(regno, reg, (HelperId)id == HelperId.SpinLock);
                     break;
                 case HelperArgKind.PtrToSocket:
+                    if (arg.Has(HelperArgFlags.MaybeNull) && reg.IsScalar && ScalarBounds.IsConst(reg, 0)) break;
                     if (reg.Type is not (RegisterType.SockCommon or RegisterType.Socket or RegisterType.TcpSock) || reg.MaybeNull)
                         throw TypeMismatch(regno, reg, "sock_common, sock, tcp_sock, xdp_sock, ptr_");
                     if (arg.Has(HelperArgFlags.Release))
@@ -170,9 +172,11 @@ internal sealed partial class VerifierEngine
                     }
                     break;
                 default:
-                    if (!reg.IsPointer && !(arg.Has(HelperArgFlags.MaybeNull) && ScalarBounds.IsConst(reg, 0)))
-                        throw TypeMismatch(regno, reg, "ptr_");
+                {
+                    int released = CheckOtherHelperArg(regno, reg, arg, proto, ref timerMap);
+                    if (released != 0) releaseRefId = released;
                     break;
+                }
             }
         }
 
@@ -208,12 +212,15 @@ internal sealed partial class VerifierEngine
 
         if (callbackInsn >= 0)
         {
-            StartCallback(callbackInsn, (HelperId)id, retMap, callbackCtx);
+            StartCallback(callbackInsn, (HelperId)id, retMap ?? timerMap, callbackCtx);
             return true;
         }
 
         ClobberCallerSaved();
-        SetReg(0, ReturnValue(proto, retMap, retBound, allocSize, constKey));
+        var ret = ReturnValue(proto, retMap, retBound, allocSize, constKey);
+        // is_ptr_cast_function: the result shares the argument's reference.
+        if (castRefObjId != 0 && ret.IsPointer) ret.RefObjId = castRefObjId;
+        SetReg(0, ret);
         return false;
     }
 
@@ -303,16 +310,13 @@ internal sealed partial class VerifierEngine
                 return r;
             }
             case HelperReturnKind.BtfId:
-                return RegisterState.Pointer(RegisterType.BtfId);
+                return TypedPointerReturn(proto, maybeNull: false);
             case HelperReturnKind.BtfIdOrNull:
+                return TypedPointerReturn(proto, maybeNull: true);
             case HelperReturnKind.MemOrBtfId:
             case HelperReturnKind.MemOrNull:
-            {
-                var r = RegisterState.Pointer(RegisterType.BtfId);
-                r.MaybeNull = true;
-                r.Id = NewId();
-                return r;
-            }
+                // Only the prototypes marked Unsupported return these; CheckHelperSupported stops them earlier.
+                throw Fail($"helper {proto.Name}#{(int)proto.Id} return type is not modelled", Errno.ENOTSUPP);
             default:
             {
                 var r = RegisterState.UnknownScalar();
@@ -396,6 +400,10 @@ internal sealed partial class VerifierEngine
                 if (write && reg.ReadOnly) throw Fail($"R{regno} cannot write into {StateFormatter.TypeName(reg)}");
                 RegionAccess(regno, reg, reg.Off, (int)Math.Min(size, int.MaxValue), reg.MemSize, "memory", "mem_size", size);
                 break;
+            default:
+                // Typed kernel pointers would need the struct's size from vmlinux BTF; without it the access cannot
+                // be bounded, so they are refused as memory.
+                throw TypeMismatch(regno, reg, MemoryArgTypes);
         }
     }
 
@@ -466,16 +474,13 @@ internal sealed partial class VerifierEngine
         _callEdges.Add((_cur.Current.FunctionStart, target));
         if (_cur.Frames.Count >= MaxCallFrames)
             throw Fail($"the call stack of {_cur.Frames.Count + 1} frames is too deep", Errno.E2BIG);
-        if (_cur.ActiveLockId != 0) throw Fail("function calls are not allowed while holding a lock", Errno.EINVAL);
-
         if (_functions.TryGetValue(target, out var fn) && fn.IsGlobal)
         {
-            CheckGlobalCallArgs(fn);
-            ClobberCallerSaved();
-            SetReg(0, RegisterState.UnknownScalar());
+            CheckGlobalCall(fn);
             _insnIdx++;
             return;
         }
+        if (_cur.ActiveLockId != 0) throw Fail("function calls are not allowed while holding a lock", Errno.EINVAL);
 
         var caller = _cur.Current;
         var callee = new FrameState { CallSite = _insnIdx, FunctionStart = target, FrameNo = _cur.Frames.Count, Serial = ++_frameSerial };
@@ -485,30 +490,6 @@ internal sealed partial class VerifierEngine
         _cur.Frames.Add(callee);
         _insnIdx = target;
         _log.CallerCallee(caller, callee);
-    }
-
-    private void CheckGlobalCallArgs(VerifierFunction fn)
-    {
-        for (int i = 0; i < fn.Arguments.Count && i < 5; i++)
-        {
-            int regno = i + 1;
-            var a = fn.Arguments[i];
-            var reg = ReadReg(regno);
-            if (reg.IsScalar && a.Kind != FunctionArgumentKind.Scalar) MarkPrecise(regno);
-            switch (a.Kind)
-            {
-                case FunctionArgumentKind.Scalar:
-                    if (!reg.IsScalar) throw Fail($"R{regno} is not a scalar", Errno.EINVAL);
-                    break;
-                case FunctionArgumentKind.Context:
-                    if (reg.Type != RegisterType.Ctx) throw Fail($"arg#{i} expected pointer to ctx, but got {StateFormatter.TypeName(reg)}", Errno.EINVAL);
-                    break;
-                case FunctionArgumentKind.Memory:
-                    if (a.Nullable && reg.IsScalar && ScalarBounds.IsConst(reg, 0)) break;
-                    CheckHelperMemory(regno, reg, new HelperArg(HelperArgKind.PtrToMem, HelperArgFlags.Write), GlobalFuncProto, a.MemorySize, zeroSizeAllowed: false);
-                    break;
-            }
-        }
     }
 
     private static readonly HelperPrototype GlobalFuncProto = new(HelperId.Unspec, HelperReturnKind.Integer, [], PacketAccess: true);
@@ -530,7 +511,23 @@ internal sealed partial class VerifierEngine
 
         var caller = _cur.Current;
         var callee = new FrameState { CallSite = _insnIdx, FunctionStart = target, FrameNo = _cur.Frames.Count, IsCallback = true, Serial = ++_frameSerial };
-        if (helper == HelperId.ForEachMapElem && map is not null)
+        if (helper == HelperId.TimerSetCallback && map is not null)
+        {
+            // Async callback (timer): (map, key, value), must return 0; it runs later, not in the caller's frame.
+            callee.Registers[1] = RegisterState.Pointer(RegisterType.MapPtr);
+            callee.Registers[1].Map = map;
+            callee.Registers[2] = RegisterState.Pointer(RegisterType.MapKey);
+            callee.Registers[2].Map = map;
+            callee.Registers[3] = RegisterState.Pointer(RegisterType.MapValue);
+            callee.Registers[3].Map = map;
+        }
+        else if (helper == HelperId.FindVma)
+        {
+            callee.Registers[1] = TypedPointerReturn(new HelperPrototype(HelperId.FindVma, HelperReturnKind.BtfId, []) { ReturnBtfType = "task_struct" }, false);
+            callee.Registers[2] = TypedPointerReturn(new HelperPrototype(HelperId.FindVma, HelperReturnKind.BtfId, []) { ReturnBtfType = "vm_area_struct" }, false);
+            callee.Registers[3] = ctxArg;
+        }
+        else if (helper == HelperId.ForEachMapElem && map is not null)
         {
             callee.Registers[1] = RegisterState.Pointer(RegisterType.MapPtr);
             callee.Registers[1].Map = map;
@@ -556,6 +553,8 @@ internal sealed partial class VerifierEngine
 
     private Flow CheckExit()
     {
+        CheckRcuSectionAtExit();
+        if (CheckGlobalSubprogExit() is { } globalExit) return globalExit;
         if (_cur.ActiveLockId != 0) throw Fail("bpf_spin_unlock is missing", Errno.EINVAL);
         var r0 = ReadReg(0);
         if (_cur.Frames.Count > 1)
@@ -565,7 +564,15 @@ internal sealed partial class VerifierEngine
                 throw Fail("cannot return stack pointer to the caller frame", Errno.EINVAL);
             _cur.Frames.RemoveAt(_cur.Frames.Count - 1);
             var caller = _cur.Current;
-            if (callee.IsCallback)
+            if (callee.IsCallback && IsAsyncCallback(callee))
+            {
+                if (!r0.IsScalar) throw Fail($"At async callback return the register R0 is not a known value ({StateFormatter.TypeName(r0)})", Errno.EINVAL);
+                MarkPrecise(0);
+                if (r0.SMin != 0 || r0.SMax != 0)
+                    throw Fail($"At async callback return the register R0 has smin={r0.SMin} smax={r0.SMax} should have been in [0, 0]", Errno.EINVAL);
+                caller.Registers[0] = RegisterState.UnknownScalar();
+            }
+            else if (callee.IsCallback)
             {
                 if (!r0.IsScalar) throw Fail($"At callback return the register R0 is not a known value ({StateFormatter.TypeName(r0)})", Errno.EINVAL);
                 MarkPrecise(0);
@@ -587,13 +594,6 @@ internal sealed partial class VerifierEngine
         {
             var leak = _cur.References[0];
             throw Fail($"Unreleased reference id={leak.Id} alloc_insn={leak.InsnIndex}\nBPF_EXIT instruction in main prog would lead to reference leak", Errno.EINVAL);
-        }
-        var global = _functions.GetValueOrDefault(_cur.Current.FunctionStart);
-        if (global is not null && global.IsGlobal && _cur.Current.FunctionStart != 0)
-        {
-            if (!global.ReturnsVoid && !r0.IsScalar)
-                throw Fail($"At subprogram exit the register R0 is not a scalar value ({StateFormatter.TypeName(r0)})", Errno.EINVAL);
-            return Flow.PathDone;
         }
         if (r0.IsPointer && !_privileged) throw Fail("R0 leaks addr as return value");
         var range = ReturnValueRules.For(_input.ProgramType, _input.ExpectedAttachType);

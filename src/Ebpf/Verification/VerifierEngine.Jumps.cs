@@ -419,7 +419,8 @@ internal sealed partial class VerifierEngine
             var r = peek;
             if (isNull)
             {
-                refObj = r.RefObjId != 0 ? r.RefObjId : refObj;
+                // Only the acquiring pointer itself releases its reference when NULL; a cast of it (tcp_sock(sk)) does not.
+                refObj = r.RefObjId != 0 && r.RefObjId == r.Id ? r.RefObjId : refObj;
                 r = RegisterState.ConstScalar(0);
             }
             else

@@ -246,6 +246,7 @@ internal sealed partial class VerifierEngine
             case RegisterType.BtfId:
                 // Typed kernel pointers are read with fault-handling loads (BPF_PROBE_MEM); writes need BTF.
                 if (write) throw Fail($"only read is supported");
+                _readsKernelPointers = true;
                 return RegisterState.UnknownOfSize(size);
             case RegisterType.TpBuffer:
             case RegisterType.FlowKeys:

@@ -60,8 +60,7 @@ internal sealed partial class VerifierEngine
             _cfg.Check(allowLoops: _privileged);
             _log.Level2Header(_insns, _cfg);
             VerifyFrom(0, null);
-            foreach (var f in _functions.Values.Where(f => f.IsGlobal && f.StartInstruction != 0).OrderBy(f => f.StartInstruction))
-                VerifyFrom(f.StartInstruction, f);
+            VerifyCalledGlobals();
             CheckCombinedStack();
             _log.Stats(this);
             return new VerificationResult
@@ -122,6 +121,7 @@ internal sealed partial class VerifierEngine
             ContextAccesses = [.. _ctxAccesses.Values.OrderBy(c => c.InstructionIndex)],
             ChangesPacketData = _changesPacketData,
             WritesPacket = _writesPacket,
+            ReadsKernelPointers = _readsKernelPointers,
         };
     }
 
@@ -141,21 +141,7 @@ internal sealed partial class VerifierEngine
             return state;
         }
         for (int i = 0; i < global.Arguments.Count && i < 5; i++)
-        {
-            var a = global.Arguments[i];
-            RegisterState r = a.Kind switch
-            {
-                FunctionArgumentKind.Context => RegisterState.Pointer(RegisterType.Ctx),
-                FunctionArgumentKind.Memory => RegisterState.Pointer(RegisterType.Mem),
-                _ => RegisterState.UnknownScalar(),
-            };
-            if (a.Kind == FunctionArgumentKind.Memory)
-            {
-                r.MemSize = a.MemorySize;
-                if (a.Nullable) { r.MaybeNull = true; r.Id = ++_idGen; }
-            }
-            frame.Registers[i + 1] = r;
-        }
+            frame.Registers[i + 1] = GlobalArgumentRegister(global.Arguments[i]);
         return state;
     }
 
@@ -269,7 +255,7 @@ internal sealed partial class VerifierEngine
                 if (insn.Opcode != Opcodes.Call)
                     throw Fail($"unknown opcode {insn.Opcode:x2}", Errno.EINVAL);
                 if (insn.Src == (byte)CallSource.Local) { CheckLocalCall(insn); return Flow.Continue; }
-                if (insn.Src == (byte)CallSource.Kfunc) throw Fail("calling kernel function is not supported without BTF", Errno.EINVAL);
+                if (insn.Src == (byte)CallSource.Kfunc) { CheckKfuncCall(insn); _insnIdx++; return Flow.Continue; }
                 if (insn.Dst != 0 || insn.Offset != 0 || insn.Src != 0) throw Fail("BPF_CALL uses reserved fields", Errno.EINVAL);
                 // A callback-taking helper moves to the callback's first instruction itself.
                 if (!CheckHelperCall(insn)) _insnIdx++;

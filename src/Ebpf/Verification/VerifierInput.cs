@@ -7,20 +7,29 @@ namespace Ebpf.Verification;
 /// with the <c>arg:</c> decl tags of kernel-semantics.md §3).</summary>
 public enum FunctionArgumentKind
 {
+    /// <summary>An int or enum (ARG_ANYTHING): the caller must pass a scalar.</summary>
     Scalar,
     /// <summary>A pointer to the program's context (<c>struct __sk_buff *</c>, <c>arg:ctx</c>).</summary>
     Context,
-    /// <summary>A pointer to <see cref="FunctionArgument.MemorySize"/> bytes of memory (pointer to sized type).</summary>
+    /// <summary>A pointer to <see cref="FunctionArgument.MemorySize"/> bytes of memory (pointer to sized type),
+    /// nullable unless <c>arg:nonnull</c>.</summary>
     Memory,
-    /// <summary>An untrusted pointer (<c>arg:untrusted</c>): a scalar to the callee.</summary>
+    /// <summary>An untrusted pointer (<c>arg:untrusted</c>): anything is accepted; the callee may only read it
+    /// through fault-handled loads.</summary>
     Untrusted,
+    /// <summary>A trusted typed kernel pointer (<c>arg:trusted</c>) to the vmlinux struct <see cref="FunctionArgument.BtfType"/>.</summary>
+    Trusted,
 }
 
 /// <summary>One argument of a global function.</summary>
-public readonly record struct FunctionArgument(FunctionArgumentKind Kind, int MemorySize = 0, bool Nullable = false);
+public readonly record struct FunctionArgument(FunctionArgumentKind Kind, int MemorySize = 0, bool Nullable = false, string? BtfType = null);
 
 /// <summary>A function of the program as func_info describes it. Functions not listed are static.</summary>
-public sealed record VerifierFunction(int StartInstruction, string Name, bool IsGlobal, IReadOnlyList<FunctionArgument> Arguments, bool ReturnsVoid = false);
+/// <param name="PrepareError">Why the BTF prototype cannot describe the function's arguments
+/// (<c>btf_prepare_func_args</c> failed), with <paramref name="PrepareErrno"/>; a call to such a global fails
+/// with this message followed by "Caller passes invalid args into func#N ('name')".</param>
+public sealed record VerifierFunction(int StartInstruction, string Name, bool IsGlobal, IReadOnlyList<FunctionArgument> Arguments,
+    bool ReturnsVoid = false, string? PrepareError = null, Errno PrepareErrno = Errno.EINVAL);
 
 /// <summary>Everything <see cref="Verifier.Verify"/> needs about one program.</summary>
 public sealed class VerifierInput
@@ -40,6 +49,10 @@ public sealed class VerifierInput
 
     /// <summary>func_info-derived descriptions; global functions are verified once on their own.</summary>
     public IReadOnlyList<VerifierFunction>? Functions { get; init; }
+
+    /// <summary>kfunc calls by instruction index (the loader resolves each extern kfunc by name; a host may supply its
+    /// own). A kfunc call not listed is looked up by its imm as a vmlinux BTF id.</summary>
+    public IReadOnlyDictionary<int, KernelFunction>? KernelFunctions { get; init; }
 
     /// <summary>BPF_LOG_LEVEL bits: 1 = failing path trace, 2 = everything, 4 = stats.</summary>
     public int LogLevel { get; init; }

@@ -103,6 +103,14 @@ internal sealed class VerifierLog
         _sb.Append($"caller:\n {StateFormatter.Frame(caller)}\ncallee:\n {StateFormatter.Frame(callee)}\n");
     }
 
+    /// <summary>A line of its own at log level 1 and up (between paths, e.g. "Validating f() func#1...").</summary>
+    public void Note(string message)
+    {
+        if (!Trace) return;
+        if (_sb.Length > 0 && _sb[^1] != '\n') _sb.Append('\n');
+        _sb.Append(message).Append('\n');
+    }
+
     public void Error(string message)
     {
         if (_level == 0) return;

@@ -56,6 +56,7 @@ public static class ContextLayouts
     public static ContextLayout? For(ProgramType type, AttachType attachType = default) => type switch
     {
         ProgramType.SocketFilter => SkBuffSocketFilter,
+        ProgramType.CgroupSkb => SkBuffCgroupSkb,
         ProgramType.LwtIn or ProgramType.LwtOut or ProgramType.LwtXmit or ProgramType.LwtSeg6Local => SkBuffLwt,
         ProgramType.SockOps => SockOps,
         // bpf_prog_load_fixup_attach_type: a cgroup_sock program loaded without an expected attach type is a sock_create one.
@@ -161,6 +162,42 @@ public static class ContextLayouts
         fields.Add(new(64, 8, "sk", B8, Yields: ContextValueKind.Socket, StartOnly: true));
         return new ContextLayout("bpf_sock_addr", 72, fields, isRealMemory: false);
     }
+
+    /// <summary>cgroup_skb's view of <c>__sk_buff</c> (<c>cg_skb_is_valid_access</c> over <c>bpf_skb_is_valid_access</c>,
+    /// loader with CAP_BPF): tc_classid, data_meta, wire_len and tstamp_type are denied; data/data_end give packet pointers
+    /// (read-only packet); the socket fields family…local_port are readable; mark, priority, cb[] and tstamp are writable.</summary>
+    public static readonly ContextLayout SkBuffCgroupSkb = new("__sk_buff", 192,
+    [
+        new(0, 4, "len", UpTo4),
+        new(4, 4, "pkt_type", UpTo4, TargetSize: 1),
+        new(8, 4, "mark", UpTo4, B4),
+        new(12, 4, "queue_mapping", UpTo4, TargetSize: 2),
+        new(16, 4, "protocol", UpTo4, TargetSize: 2),
+        new(20, 4, "vlan_present", UpTo4),
+        new(24, 4, "vlan_tci", UpTo4, TargetSize: 2),
+        new(28, 4, "vlan_proto", UpTo4, TargetSize: 2),
+        new(32, 4, "priority", UpTo4, B4),
+        new(36, 4, "ingress_ifindex", UpTo4),
+        new(40, 4, "ifindex", UpTo4),
+        new(44, 4, "tc_index", UpTo4, TargetSize: 2),
+        new(48, 20, "cb", Any, Any),
+        new(68, 4, "hash", UpTo4),
+        new(76, 4, "data", B4, Yields: ContextValueKind.Packet, StartOnly: true),
+        new(80, 4, "data_end", B4, Yields: ContextValueKind.PacketEnd, StartOnly: true),
+        new(84, 4, "napi_id", UpTo4),
+        new(88, 4, "family", UpTo4),
+        new(92, 4, "remote_ip4", B4),
+        new(96, 4, "local_ip4", B4),
+        new(100, 16, "remote_ip6", B4),
+        new(116, 16, "local_ip6", B4),
+        new(132, 4, "remote_port", UpTo4),
+        new(136, 4, "local_port", UpTo4),
+        new(152, 8, "tstamp", B8, B8, StartOnly: true),
+        new(164, 4, "gso_segs", UpTo4),
+        new(168, 8, "sk", B8, Yields: ContextValueKind.SockCommonOrNull, StartOnly: true),
+        new(176, 4, "gso_size", UpTo4),
+        new(184, 8, "hwtstamp", B8, StartOnly: true),
+    ], isRealMemory: false);
 
     private static ContextLayout SkBuff(bool tc, bool lwt = false)
     {

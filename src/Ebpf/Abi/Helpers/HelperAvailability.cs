@@ -58,6 +58,24 @@ public static class HelperAvailability
         [ProgramType.CgroupSock] = [15, 81, 46, 122, 25, 14, 16, 80, 123, 17, 107, 108],
         // as cgroup_sock, plus bind, sk_lookup_tcp/udp, sk_release, skc_lookup_tcp, setsockopt, getsockopt.
         [ProgramType.CgroupSockAddr] = [15, 81, 46, 122, 25, 14, 16, 80, 123, 17, 107, 108, 64, 84, 85, 86, 99, 49, 57],
+        // cg_skb_func_proto: get_local_storage, sk_fullsock, sk_storage_get/delete, perf_event_output, skb_cgroup_id,
+        // skb_ancestor_cgroup_id, sk_cgroup_id, sk_ancestor_cgroup_id, tcp_sock, get_listener_sock, skb_ecn_set_ce,
+        // then sk_filter_func_proto (skb_load_bytes, skb_load_bytes_relative, get_socket_cookie, get_socket_uid).
+        [ProgramType.CgroupSkb] = [81, 95, 107, 108, 25, 79, 83, 128, 129, 96, 98, 97, 26, 68, 46, 47],
+        // sk_skb_func_proto.
+        [ProgramType.SkSkb] = [9, 26, 39, 38, 43, 50, 46, 47, 52, 72, 25, 84, 85, 86, 99],
+        // sk_msg_func_proto.
+        [ProgramType.SkMsg] = [60, 71, 61, 62, 63, 90, 91, 25, 15, 14, 107, 108, 122, 80, 123, 17],
+        // sk_lookup_func_proto.
+        [ProgramType.SkLookup] = [124, 86, 25],
+        // sk_reuseport_func_proto.
+        [ProgramType.SkReuseport] = [82, 26, 68, 46],
+        // sysctl_func_proto (plus cgroup_current_func_proto's cgroup ids).
+        [ProgramType.CgroupSysctl] = [101, 102, 103, 104, 105, 106, 81, 80, 123],
+        // cg_sockopt_func_proto.
+        [ProgramType.CgroupSockopt] = [107, 108, 49, 57, 122, 96, 186, 187, 81, 80, 123],
+        // lirc_mode2_func_proto.
+        [ProgramType.LircMode2] = [77, 78, 92],
         // lwt_out_func_proto: skb_load_bytes, skb_pull_data, csum_diff, get_cgroup_classid, get_route_realm, get_hash_recalc,
         // perf_event_output, skb_under_cgroup.
         [ProgramType.LwtOut] = [26, 39, 28, 17, 24, 34, 25, 37],

@@ -29,6 +29,17 @@ public sealed record HelperPrototype(
     /// <summary>For RET_PTR_TO_MEM / ringbuf: the fixed size of the returned memory, when known from the proto.</summary>
     public int ReturnMemorySize { get; init; }
 
+    /// <summary>For BtfId / BtfIdOrNull returns: the kernel struct R0 points to (<c>tcp_sock</c>, <c>pt_regs</c>, …).</summary>
+    public string? ReturnBtfType { get; init; }
+
+    /// <summary>True for the kernel's pointer-cast helpers (<c>is_ptr_cast_function</c>: sk_fullsock, tcp_sock,
+    /// skc_to_*): R0 keeps the reference of the argument, so releasing either releases both.</summary>
+    public bool CastsReference { get; init; }
+
+    /// <summary>Non-null when the helper needs machinery this verifier does not model (dynptr slots, kptr
+    /// fields): the verifier rejects calls to it with this reason instead of guessing, so nothing unchecked runs.</summary>
+    public string? Unsupported { get; init; }
+
     /// <summary>Map types accepted by the ARG_CONST_MAP_PTR argument (<c>check_map_func_compatibility</c>);
     /// null = any map type that is not restricted to other helpers.</summary>
     public IReadOnlyList<MapType>? AcceptedMapTypes { get; init; }

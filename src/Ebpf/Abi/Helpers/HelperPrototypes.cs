@@ -5,8 +5,8 @@ namespace Ebpf.Abi.Helpers;
 
 /// <summary>
 /// The prototype table (program-types.md §4.1, 6.1 source with the 6.12 MEM_WRITE backports). Only helpers
-/// listed here are modelled precisely; <see cref="Get"/> returns null for the others, and the verifier then
-/// reports them as not supported rather than guessing their arguments.
+/// of 6.18's <c>enum bpf_func_id</c> has a row; the few that need machinery the verifier lacks (dynptrs, kptrs,
+/// per-cpu ksyms) carry <see cref="HelperPrototype.Unsupported"/> and are rejected, never let through unchecked.
 /// </summary>
 public static class HelperPrototypes
 {
@@ -33,9 +33,16 @@ public static class HelperPrototypes
     private static readonly HelperArg Timer = new(PtrToTimer);
     private static readonly HelperArg BtfId = new(PtrToBtfId);
     private static readonly HelperArg Sock = new(PtrToSocket);
-    private static readonly HelperArg SockRelease = new(PtrToSocket, Release);
     private static readonly HelperArg Uninit8 = new(PtrToMem, Uninit | Write | FixedSize | Aligned, 8);
     private static readonly HelperArg Uninit4 = new(PtrToMem, Uninit | Write | FixedSize | Aligned, 4);
+    private static readonly HelperArg MemW = new(PtrToMem, Write);
+    private static readonly HelperArg SockCommon = new(PtrToBtfIdSockCommon);
+    private static readonly HelperArg CtxOrNull = new(PtrToCtx, MaybeNull);
+    private static readonly HelperArg ValueOrNull = new(PtrToMapValue, MaybeNull);
+    private static readonly HelperArg SockCommonOrNull = new(PtrToSocket, MaybeNull);
+    private static HelperArg Btf(string type) => new(PtrToBtfId, BtfType: type);
+    private static HelperArg BtfOrNull(string type) => new(PtrToBtfId, MaybeNull, BtfType: type);
+    private static HelperArg FixedRo(int size) => new(PtrToMem, ReadOnly | FixedSize, size);
 
     private static readonly MapType[] MapElementTypes =
     [
@@ -51,6 +58,21 @@ public static class HelperPrototypes
 
     /// <summary>The prototype of <paramref name="id"/>, or null when this table does not model it.</summary>
     public static HelperPrototype? Get(HelperId id) => Table.GetValueOrDefault(id);
+
+    /// <summary>The prototype <paramref name="type"/>'s <c>get_func_proto</c> hands out for <paramref name="id"/>:
+    /// a few helpers have per-type variants with different argument types.</summary>
+    public static HelperPrototype? Get(HelperId id, ProgramType type) => (id, type) switch
+    {
+        // bpf_sk_storage_get_cg_sock_proto: the socket is the context itself.
+        (HelperId.SkStorageGet, ProgramType.CgroupSock) => SkStorageGetCgSock,
+        // bpf_sk_lookup_assign_proto: a socket or NULL, not a BTF pointer.
+        (HelperId.SkAssign, ProgramType.SkLookup) => SkAssignSkLookup,
+        _ => Get(id),
+    };
+
+    private static readonly HelperPrototype SkStorageGetCgSock =
+        P(HelperId.SkStorageGet, HelperReturnKind.MapValueOrNull, Map, Ctx, ValueOrNull, Any) with { AcceptedMapTypes = [MapType.SkStorage] };
+    private static readonly HelperPrototype SkAssignSkLookup = P(HelperId.SkAssign, HelperReturnKind.Integer, Ctx, SockCommonOrNull, Any);
 
     /// <summary>Every modelled prototype, by id.</summary>
     public static IEnumerable<HelperPrototype> All => Table.Values.OrderBy(p => p.Id);
@@ -123,7 +145,7 @@ public static class HelperPrototypes
             P(HelperId.GetCurrentUidGid, Int),
             P(HelperId.GetCurrentComm, Int, UninitMem, Size),
             new HelperPrototype(HelperId.GetCurrentTask, Int, [], GplOnly: true),
-            new HelperPrototype(HelperId.GetCurrentTaskBtf, HelperReturnKind.BtfId, [], GplOnly: true),
+            new HelperPrototype(HelperId.GetCurrentTaskBtf, HelperReturnKind.BtfId, [], GplOnly: true) { ReturnBtfType = "task_struct" },
             P(HelperId.GetCurrentCgroupId, Int),
             P(HelperId.GetCurrentAncestorCgroupId, Int, Any),
             new HelperPrototype(HelperId.SendSignal, Int, [Any]),
@@ -202,13 +224,13 @@ public static class HelperPrototypes
             P(HelperId.RedirectPeer, Int, Any, Any),
             P(HelperId.FibLookup, Int, Ctx, Mem, Size, Any),
             P(HelperId.CheckMtu, Int, Ctx, Any, Uninit4, Any, Any),
-            P(HelperId.SkRelease, Int, SockRelease),
-            P(HelperId.SkFullsock, HelperReturnKind.SocketOrNull, Sock),
-            P(HelperId.TcpSock, HelperReturnKind.TcpSockOrNull, Sock),
+            P(HelperId.SkRelease, Int, new HelperArg(PtrToBtfIdSockCommon, Release)),
+            P(HelperId.SkFullsock, HelperReturnKind.SocketOrNull, Sock) with { CastsReference = true },
+            P(HelperId.TcpSock, HelperReturnKind.TcpSockOrNull, Sock) with { CastsReference = true },
             P(HelperId.GetListenerSock, HelperReturnKind.SocketOrNull, Sock),
-            P(HelperId.SkLookupTcp, HelperReturnKind.SocketOrNull, Ctx, Mem, Size, Any, Any),
-            P(HelperId.SkLookupUdp, HelperReturnKind.SocketOrNull, Ctx, Mem, Size, Any, Any),
-            P(HelperId.SkcLookupTcp, HelperReturnKind.SockCommonOrNull, Ctx, Mem, Size, Any, Any),
+            P(HelperId.SkLookupTcp, HelperReturnKind.SocketOrNull, Ctx, MemRo, Size, Any, Any) with { PacketAccess = true },
+            P(HelperId.SkLookupUdp, HelperReturnKind.SocketOrNull, Ctx, MemRo, Size, Any, Any) with { PacketAccess = true },
+            P(HelperId.SkcLookupTcp, HelperReturnKind.SockCommonOrNull, Ctx, MemRo, Size, Any, Any) with { PacketAccess = true },
 
             // Cgroups, storage
             P(HelperId.GetLocalStorage, HelperReturnKind.MapValueOrNull, Map, Any) with { AcceptedMapTypes = [MapType.CgroupStorage, MapType.PercpuCgroupStorage] },
@@ -217,6 +239,103 @@ public static class HelperPrototypes
             P(HelperId.SysBpf, Int, Any, MemRo, Size),
             P(HelperId.SysClose, Int, Any),
             P(HelperId.KallsymsLookupName, Int, MemRo, Size, Any, Uninit8),
+
+            // sk_msg / sk_skb (net/core/filter.c, net/core/sock_map.c)
+            P(HelperId.SkRedirectMap, Int, Ctx, Map, Any, Any) with { AcceptedMapTypes = [MapType.Sockmap] },
+            P(HelperId.SkRedirectHash, Int, Ctx, Map, Key, Any) with { AcceptedMapTypes = [MapType.Sockhash] },
+            P(HelperId.MsgRedirectMap, Int, Ctx, Map, Any, Any) with { AcceptedMapTypes = [MapType.Sockmap] },
+            P(HelperId.MsgRedirectHash, Int, Ctx, Map, Key, Any) with { AcceptedMapTypes = [MapType.Sockhash] },
+            P(HelperId.MsgApplyBytes, Int, Ctx, Any),
+            P(HelperId.MsgCorkBytes, Int, Ctx, Any),
+            P(HelperId.MsgPullData, Int, Ctx, Any, Any, Any) with { ChangesPacketData = true },
+            P(HelperId.MsgPushData, Int, Ctx, Any, Any, Any) with { ChangesPacketData = true },
+            P(HelperId.MsgPopData, Int, Ctx, Any, Any, Any) with { ChangesPacketData = true },
+            P(HelperId.SkSelectReuseport, Int, Ctx, Map, Key, Any) with { AcceptedMapTypes = [MapType.ReuseportSockarray, MapType.Sockmap, MapType.Sockhash] },
+
+            // lwt / seg6
+            P(HelperId.LwtPushEncap, Int, Ctx, Any, MemRo, Size) with { ChangesPacketData = true },
+            P(HelperId.LwtSeg6StoreBytes, Int, Ctx, Any, MemRo, Size) with { ChangesPacketData = true },
+            P(HelperId.LwtSeg6AdjustSrh, Int, Ctx, Any, Any) with { ChangesPacketData = true },
+            P(HelperId.LwtSeg6Action, Int, Ctx, Any, MemRo, Size) with { ChangesPacketData = true },
+
+            // lirc_mode2 (drivers/media/rc/bpf-lirc.c)
+            new HelperPrototype(HelperId.RcRepeat, Int, [Ctx], GplOnly: true),
+            new HelperPrototype(HelperId.RcKeydown, Int, [Ctx, Any, Any, Any], GplOnly: true),
+            new HelperPrototype(HelperId.RcPointerRel, Int, [Ctx, Any, Any], GplOnly: true),
+
+            // More skb and socket helpers
+            P(HelperId.SkbGetXfrmState, Int, Ctx, Any, UninitMem, Size, Any),
+            P(HelperId.SkbCgroupClassid, Int, Ctx),
+            P(HelperId.GetNetnsCookie, Int, CtxOrNull),
+            P(HelperId.SkAssign, Int, Ctx, SockCommon, Any),
+            P(HelperId.SkCgroupId, Int, SockCommon),
+            P(HelperId.SkAncestorCgroupId, Int, SockCommon, Any),
+            P(HelperId.TcpCheckSyncookie, Int, SockCommon, MemRo, Size, MemRo, Size) with { PacketAccess = true },
+            new HelperPrototype(HelperId.TcpGenSyncookie, Int, [SockCommon, MemRo, Size, MemRo, Size], GplOnly: true, PacketAccess: true),
+            P(HelperId.TcpSendAck, Int, Btf("tcp_sock"), Any),
+            new HelperPrototype(HelperId.TcpRawGenSyncookieIpv4, Int, [FixedRo(20), FixedRo(20), SizeOrZero], GplOnly: true, PacketAccess: true),
+            new HelperPrototype(HelperId.TcpRawGenSyncookieIpv6, Int, [FixedRo(40), FixedRo(20), SizeOrZero], GplOnly: true, PacketAccess: true),
+            new HelperPrototype(HelperId.TcpRawCheckSyncookieIpv4, Int, [FixedRo(20), FixedRo(20)], GplOnly: true, PacketAccess: true),
+            new HelperPrototype(HelperId.TcpRawCheckSyncookieIpv6, Int, [FixedRo(40), FixedRo(20)], GplOnly: true, PacketAccess: true),
+            P(HelperId.SkcToTcp6Sock, HelperReturnKind.BtfIdOrNull, SockCommon) with { ReturnBtfType = "tcp6_sock", CastsReference = true },
+            P(HelperId.SkcToTcpSock, HelperReturnKind.BtfIdOrNull, SockCommon) with { ReturnBtfType = "tcp_sock", CastsReference = true },
+            P(HelperId.SkcToTcpTimewaitSock, HelperReturnKind.BtfIdOrNull, SockCommon) with { ReturnBtfType = "tcp_timewait_sock", CastsReference = true },
+            P(HelperId.SkcToTcpRequestSock, HelperReturnKind.BtfIdOrNull, SockCommon) with { ReturnBtfType = "tcp_request_sock", CastsReference = true },
+            P(HelperId.SkcToUdp6Sock, HelperReturnKind.BtfIdOrNull, SockCommon) with { ReturnBtfType = "udp6_sock", CastsReference = true },
+            P(HelperId.SkcToUnixSock, HelperReturnKind.BtfIdOrNull, SockCommon) with { ReturnBtfType = "unix_sock", CastsReference = true },
+            P(HelperId.SkcToMptcpSock, HelperReturnKind.BtfIdOrNull, SockCommon) with { ReturnBtfType = "mptcp_sock", CastsReference = true },
+            P(HelperId.SockFromFile, HelperReturnKind.BtfIdOrNull, Btf("file")) with { ReturnBtfType = "socket" },
+
+            // Local storage (net/core/bpf_sk_storage.c, kernel/bpf/bpf_{inode,task,cgrp}_storage.c)
+            P(HelperId.SkStorageGet, HelperReturnKind.MapValueOrNull, Map, SockCommon, ValueOrNull, Any) with { AcceptedMapTypes = [MapType.SkStorage] },
+            P(HelperId.SkStorageDelete, Int, Map, SockCommon) with { AcceptedMapTypes = [MapType.SkStorage] },
+            P(HelperId.InodeStorageGet, HelperReturnKind.MapValueOrNull, Map, BtfOrNull("inode"), ValueOrNull, Any) with { AcceptedMapTypes = [MapType.InodeStorage] },
+            P(HelperId.InodeStorageDelete, Int, Map, BtfOrNull("inode")) with { AcceptedMapTypes = [MapType.InodeStorage] },
+            P(HelperId.TaskStorageGet, HelperReturnKind.MapValueOrNull, Map, BtfOrNull("task_struct"), ValueOrNull, Any) with { AcceptedMapTypes = [MapType.TaskStorage] },
+            P(HelperId.TaskStorageDelete, Int, Map, BtfOrNull("task_struct")) with { AcceptedMapTypes = [MapType.TaskStorage] },
+            P(HelperId.CgrpStorageGet, HelperReturnKind.MapValueOrNull, Map, BtfOrNull("cgroup"), ValueOrNull, Any) with { AcceptedMapTypes = [MapType.CgrpStorage] },
+            P(HelperId.CgrpStorageDelete, Int, Map, BtfOrNull("cgroup")) with { AcceptedMapTypes = [MapType.CgrpStorage] },
+
+            // cgroup sysctl / sockopt
+            P(HelperId.SysctlGetName, Int, Ctx, MemW, Size, Any),
+            P(HelperId.SysctlGetCurrentValue, Int, Ctx, UninitMem, Size),
+            P(HelperId.SysctlGetNewValue, Int, Ctx, UninitMem, Size),
+            P(HelperId.SysctlSetNewValue, Int, Ctx, MemRo, Size),
+            P(HelperId.GetRetval, Int),
+            P(HelperId.SetRetval, Int, Any),
+
+            // Tracing (kernel/trace/bpf_trace.c)
+            P(HelperId.CurrentTaskUnderCgroup, Int, Map, Any) with { AcceptedMapTypes = [MapType.CgroupArray] },
+            new HelperPrototype(HelperId.OverrideReturn, Int, [Ctx, Any], GplOnly: true),
+            new HelperPrototype(HelperId.ReadBranchRecords, Int, [Ctx, MemOrNullW, SizeOrZero, Any], GplOnly: true),
+            P(HelperId.GetNsCurrentPidTgid, Int, Any, Any, UninitMem, Size),
+            new HelperPrototype(HelperId.SkbOutput, Int, [Btf("sk_buff"), Map, Any, MemRo, SizeOrZero], GplOnly: true) { AcceptedMapTypes = [MapType.PerfEventArray] },
+            new HelperPrototype(HelperId.XdpOutput, Int, [Btf("xdp_buff"), Map, Any, MemRo, SizeOrZero], GplOnly: true) { AcceptedMapTypes = [MapType.PerfEventArray] },
+            new HelperPrototype(HelperId.SeqPrintf, Int, [Btf("seq_file"), MemRo, Size, MemRoOrNull, SizeOrZero], GplOnly: true),
+            new HelperPrototype(HelperId.SeqWrite, Int, [Btf("seq_file"), MemRo, SizeOrZero], GplOnly: true),
+            P(HelperId.SeqPrintfBtf, Int, Btf("seq_file"), MemRo, SizeOrZero, Any),
+            P(HelperId.GetTaskStack, Int, Btf("task_struct"), UninitMem, SizeOrZero, Any) with { ReturnBoundedBySizeArg = 2 },
+            P(HelperId.TaskPtRegs, HelperReturnKind.BtfId, Btf("task_struct")) with { ReturnBtfType = "pt_regs" },
+            new HelperPrototype(HelperId.GetBranchSnapshot, Int, [UninitMem, SizeOrZero, Any], GplOnly: true),
+            P(HelperId.FindVma, Int, Btf("task_struct"), Any, Func, StackOrNull, Any),
+            P(HelperId.BprmOptsSet, Int, Btf("linux_binprm"), Any),
+            P(HelperId.ImaInodeHash, Int, Btf("inode"), UninitMem, Size) with { SleepableOnly = true },
+            P(HelperId.ImaFileHash, Int, Btf("file"), UninitMem, Size) with { SleepableOnly = true },
+            P(HelperId.BtfFindByNameKind, Int, MemRo, Size, Any, Any),
+
+            // Not modelled: rejected with a reason rather than let through unchecked.
+            P(HelperId.DPath, Int, Btf("path"), MemW, SizeOrZero) with { Unsupported = "the d_path attach-target allowlist is not modelled" },
+            P(HelperId.PerCpuPtr, HelperReturnKind.MemOrBtfId, new HelperArg(PtrToPercpuBtfId), Any) with { Unsupported = "per-cpu ksyms are not modelled" },
+            P(HelperId.ThisCpuPtr, HelperReturnKind.MemOrBtfId, new HelperArg(PtrToPercpuBtfId)) with { Unsupported = "per-cpu ksyms are not modelled" },
+            P(HelperId.KptrXchg, HelperReturnKind.BtfIdOrNull, new HelperArg(PtrToKptr), BtfOrNull("")) with { Unsupported = "kptr fields are not modelled" },
+            P(HelperId.DynptrFromMem, Int, UninitMem, SizeOrZero, Any, new HelperArg(PtrToDynptr, Uninit)) with { Unsupported = "dynptrs are not modelled" },
+            P(HelperId.RingbufReserveDynptr, Int, Map, Any, Any, new HelperArg(PtrToDynptr, Uninit)) with { Unsupported = "dynptrs are not modelled" },
+            P(HelperId.RingbufSubmitDynptr, Void, new HelperArg(PtrToDynptr, Release), Any) with { Unsupported = "dynptrs are not modelled" },
+            P(HelperId.RingbufDiscardDynptr, Void, new HelperArg(PtrToDynptr, Release), Any) with { Unsupported = "dynptrs are not modelled" },
+            P(HelperId.DynptrRead, Int, UninitMem, SizeOrZero, new HelperArg(PtrToDynptr, ReadOnly), Any, Any) with { Unsupported = "dynptrs are not modelled" },
+            P(HelperId.DynptrWrite, Int, new HelperArg(PtrToDynptr, ReadOnly), Any, MemRo, SizeOrZero, Any) with { Unsupported = "dynptrs are not modelled" },
+            P(HelperId.DynptrData, HelperReturnKind.MemOrNull, new HelperArg(PtrToDynptr, ReadOnly), Any, AllocSize) with { Unsupported = "dynptrs are not modelled" },
+            P(HelperId.UserRingbufDrain, Int, Map, Func, StackOrNull, Any) with { AcceptedMapTypes = [MapType.UserRingbuf], Unsupported = "dynptrs are not modelled" },
         };
         var table = new Dictionary<HelperId, HelperPrototype>();
         foreach (var p in list) table.Add(p.Id, p);

@@ -38,8 +38,14 @@ public enum HelperArgKind : byte
     PtrToSpinLock,
     /// <summary>ARG_PTR_TO_TIMER: map value pointing at a struct bpf_timer.</summary>
     PtrToTimer,
-    /// <summary>ARG_PTR_TO_SOCK_COMMON / ARG_PTR_TO_SOCKET / ARG_PTR_TO_BTF_ID_SOCK_COMMON.</summary>
+    /// <summary>ARG_PTR_TO_SOCK_COMMON / ARG_PTR_TO_SOCKET: a socket pointer the verifier tracks
+    /// (sock_common, sock, tcp_sock); <see cref="HelperArg.BtfType"/> "sock" narrows it to full sockets.</summary>
     PtrToSocket,
+    /// <summary>ARG_PTR_TO_BTF_ID_SOCK_COMMON: a tracked socket pointer or a typed kernel pointer to a socket
+    /// struct (sock_common, sock, tcp_sock, tcp6_sock, udp6_sock, …).</summary>
+    PtrToBtfIdSockCommon,
+    /// <summary>ARG_PTR_TO_PERCPU_BTF_ID: a per-cpu kernel variable from a typed ksym.</summary>
+    PtrToPercpuBtfId,
     /// <summary>ARG_PTR_TO_BTF_ID: a typed kernel pointer (task_struct, …).</summary>
     PtrToBtfId,
     /// <summary>ARG_PTR_TO_DYNPTR.</summary>
@@ -70,13 +76,15 @@ public enum HelperArgFlags : ushort
 }
 
 /// <summary>One argument of a helper prototype.</summary>
-public readonly record struct HelperArg(HelperArgKind Kind, HelperArgFlags Flags = HelperArgFlags.None, int FixedSize = 0)
+/// <param name="BtfType">For PtrToBtfId: the kernel struct the pointer must point to (<c>task_struct</c>, …).</param>
+public readonly record struct HelperArg(HelperArgKind Kind, HelperArgFlags Flags = HelperArgFlags.None, int FixedSize = 0, string? BtfType = null)
 {
     public bool IsMemory => Kind is HelperArgKind.PtrToMem or HelperArgKind.PtrToMapKey or HelperArgKind.PtrToMapValue;
     public bool IsSize => Kind is HelperArgKind.ConstSize or HelperArgKind.ConstSizeOrZero;
     public bool Has(HelperArgFlags flag) => (Flags & flag) != 0;
 
-    public override string ToString() => Flags == HelperArgFlags.None ? Kind.ToString() : $"{Kind}|{Flags}";
+    public override string ToString() =>
+        (Flags == HelperArgFlags.None ? Kind.ToString() : $"{Kind}|{Flags}") + (BtfType is null ? "" : $"({BtfType})");
 }
 
 /// <summary>The kernel's <c>enum bpf_return_type</c> (base types; "or null" is part of the name here).</summary>

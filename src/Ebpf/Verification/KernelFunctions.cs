@@ -1,0 +1,120 @@
+using Ebpf.Btf;
+
+namespace Ebpf.Verification;
+
+/// <summary>The kfunc flags the verifier acts on (the kernel's <c>KF_*</c> in the kfunc's BTF id set).</summary>
+[Flags]
+public enum KernelFunctionFlags
+{
+    None = 0,
+    /// <summary>KF_ACQUIRE: the returned pointer is a reference that must be released.</summary>
+    Acquire = 1 << 0,
+    /// <summary>KF_RELEASE: the struct-pointer argument's reference is released.</summary>
+    Release = 1 << 1,
+    /// <summary>KF_RET_NULL: the returned pointer must be NULL-checked.</summary>
+    ReturnsNull = 1 << 2,
+    /// <summary>KF_SLEEPABLE: only sleepable programs may call it.</summary>
+    Sleepable = 1 << 3,
+    /// <summary>bpf_rcu_read_lock: opens the RCU read-side section.</summary>
+    RcuReadLock = 1 << 4,
+    /// <summary>bpf_rcu_read_unlock: closes it.</summary>
+    RcuReadUnlock = 1 << 5,
+}
+
+/// <summary>
+/// A kfunc as the verifier checks it: its name, its FUNC_PROTO (in <see cref="Btf"/>: vmlinux's for kernel kfuncs, a
+/// host's own BTF for kfuncs a host registers), its flags, and — when it needs machinery this verifier lacks (dynptrs,
+/// iterators, allocated objects, lists, rbtrees) — the reason calls to it are refused.
+/// </summary>
+public sealed record KernelFunction(string Name, Btf.Btf Btf, uint ProtoTypeId, KernelFunctionFlags Flags, string? Unsupported = null);
+
+/// <summary>
+/// Resolves kfunc calls against vmlinux BTF (<c>/sys/kernel/btf/vmlinux</c>): a FUNC with the <c>bpf_kfunc</c> decl
+/// tag. The flags come from a table of the kfuncs whose reference semantics this verifier knows; a kfunc that returns
+/// a pointer and is not in the table is refused (its KF_ACQUIRE / KF_RET_NULL are not in BTF, and guessing them wrong
+/// would miss a leak or a NULL dereference).
+/// </summary>
+public static class KernelFunctions
+{
+    private static readonly Dictionary<string, KernelFunctionFlags> KnownFlags = new(StringComparer.Ordinal)
+    {
+        ["bpf_rcu_read_lock"] = KernelFunctionFlags.RcuReadLock,
+        ["bpf_rcu_read_unlock"] = KernelFunctionFlags.RcuReadUnlock,
+        ["bpf_task_acquire"] = KernelFunctionFlags.Acquire | KernelFunctionFlags.ReturnsNull,
+        ["bpf_task_release"] = KernelFunctionFlags.Release,
+        ["bpf_task_from_pid"] = KernelFunctionFlags.Acquire | KernelFunctionFlags.ReturnsNull,
+        ["bpf_task_from_vpid"] = KernelFunctionFlags.Acquire | KernelFunctionFlags.ReturnsNull,
+        ["bpf_cgroup_acquire"] = KernelFunctionFlags.Acquire | KernelFunctionFlags.ReturnsNull,
+        ["bpf_cgroup_release"] = KernelFunctionFlags.Release,
+        ["bpf_cgroup_from_id"] = KernelFunctionFlags.Acquire | KernelFunctionFlags.ReturnsNull,
+        ["bpf_cgroup_ancestor"] = KernelFunctionFlags.Acquire | KernelFunctionFlags.ReturnsNull,
+        ["bpf_task_get_cgroup1"] = KernelFunctionFlags.Acquire | KernelFunctionFlags.ReturnsNull,
+        ["bpf_cpumask_create"] = KernelFunctionFlags.Acquire | KernelFunctionFlags.ReturnsNull,
+        ["bpf_cpumask_acquire"] = KernelFunctionFlags.Acquire,
+        ["bpf_cpumask_release"] = KernelFunctionFlags.Release,
+        ["bpf_get_task_exe_file"] = KernelFunctionFlags.Acquire | KernelFunctionFlags.ReturnsNull,
+        ["bpf_put_file"] = KernelFunctionFlags.Release,
+        ["bpf_lookup_user_key"] = KernelFunctionFlags.Acquire | KernelFunctionFlags.ReturnsNull | KernelFunctionFlags.Sleepable,
+        ["bpf_lookup_system_key"] = KernelFunctionFlags.Acquire | KernelFunctionFlags.ReturnsNull,
+        ["bpf_key_put"] = KernelFunctionFlags.Release,
+        ["bpf_skb_ct_lookup"] = KernelFunctionFlags.Acquire | KernelFunctionFlags.ReturnsNull,
+        ["bpf_xdp_ct_lookup"] = KernelFunctionFlags.Acquire | KernelFunctionFlags.ReturnsNull,
+        ["bpf_ct_release"] = KernelFunctionFlags.Release,
+    };
+
+    /// <summary>Families needing verifier machinery that is not modelled here.</summary>
+    private static readonly string[] UnsupportedPrefixes =
+    [
+        "bpf_obj_", "bpf_percpu_obj_", "bpf_list_", "bpf_rbtree_", "bpf_refcount_", "bpf_iter_", "bpf_dynptr_",
+        "bpf_wq_", "bpf_res_spin_", "bpf_arena_", "bpf_cast_to_kern_ctx", "bpf_rdonly_cast", "bpf_throw",
+        "bpf_preempt_", "bpf_local_irq_", "bpf_session_", "bpf_stream_", "bpf_kptr_",
+    ];
+
+    /// <summary>Parameter name suffixes (__ign, __str, …) whose special meaning is not modelled.</summary>
+    private static readonly string[] UnsupportedSuffixes = ["__ign", "__uninit", "__str", "__map", "__alloc", "__refcounted_kptr", "__prog", "__irq_flag", "__opt"];
+
+    private static readonly Lazy<Btf.Btf?> Vmlinux = new(() =>
+    {
+        try { return File.Exists("/sys/kernel/btf/vmlinux") ? Btf.Btf.LoadVmlinux() : null; }
+        catch (BpfException) { return null; }
+    });
+
+    /// <summary>The vmlinux kfunc named <paramref name="name"/>, or null when vmlinux BTF has no such kfunc (or is absent).</summary>
+    public static KernelFunction? Resolve(string name)
+    {
+        if (Vmlinux.Value is not { } vmlinux) return null;
+        foreach (uint id in vmlinux.FindAllByName(name, BtfKind.Func))
+            if (FromBtf(vmlinux, id) is { } kf) return kf;
+        return null;
+    }
+
+    /// <summary>The kfunc whose vmlinux BTF id is <paramref name="btfId"/> (a call's imm after libbpf relocated it).</summary>
+    public static KernelFunction? ResolveById(int btfId) =>
+        Vmlinux.Value is { } vmlinux && btfId > 0 ? FromBtf(vmlinux, (uint)btfId) : null;
+
+    /// <summary>A kfunc a host defines in its own BTF (<paramref name="funcTypeId"/> is the FUNC); flags as the host registers them.</summary>
+    public static KernelFunction? FromBtf(Btf.Btf btf, uint funcTypeId, KernelFunctionFlags? flags = null)
+    {
+        if (!btf.TryGetType(funcTypeId, out var t) || t is not BtfFunc func) return null;
+        if (flags is null && !btf.GetDeclTagValues(funcTypeId).Contains("bpf_kfunc")) return null;
+        if (!btf.TryGetType(func.ProtoType, out var p) || p is not BtfFuncProto proto) return null;
+        var known = flags ?? KnownFlags.GetValueOrDefault(func.Name);
+        string? unsupported = null;
+        if (UnsupportedPrefixes.Any(prefix => func.Name.StartsWith(prefix, StringComparison.Ordinal)))
+            unsupported = "its kfunc family (dynptrs, iterators, allocated objects, …) is not modelled";
+        else if (proto.Parameters.FirstOrDefault(a => UnsupportedSuffixes.Any(s => a.Name.EndsWith(s, StringComparison.Ordinal))) is { Name.Length: > 0 } special)
+            unsupported = $"argument '{special.Name}' has a special suffix that is not modelled";
+        else if (proto.Parameters.Any(a => PointsTo(btf, a.Type, "bpf_dynptr") || PointsTo(btf, a.Type, "bpf_dynptr_kern")))
+            unsupported = "dynptr arguments are not modelled";
+        else if (flags is null && !KnownFlags.ContainsKey(func.Name) && IsPointer(btf, proto.ReturnType))
+            unsupported = "it returns a pointer and its KF_ACQUIRE/KF_RET_NULL flags are not known to this verifier";
+        return new KernelFunction(func.Name, btf, func.ProtoType, known, unsupported);
+    }
+
+    private static bool IsPointer(Btf.Btf btf, uint id) =>
+        id != 0 && btf.TryGetType(btf.SkipTypedefs(id), out var t) && t.Kind == BtfKind.Ptr;
+
+    private static bool PointsTo(Btf.Btf btf, uint id, string structName) =>
+        IsPointer(btf, id) && btf.TryGetPointee(btf.SkipTypedefs(id), out uint pointee) && pointee != 0
+        && btf.TryGetType(btf.SkipTypedefs(pointee), out var p) && p.Name == structName;
+}
