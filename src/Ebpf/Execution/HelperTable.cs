@@ -53,6 +53,12 @@ public sealed unsafe class HelperTable
         return this;
     }
 
+    /// <summary>
+    /// Binds helper calls whose R1 is a compile-time constant (a map loaded by lddw) to a direct method of the
+    /// object behind it; used by the JIT for unchecked programs only. Null: every call is generic.
+    /// </summary>
+    public HelperSpecializer? Specializer { get; set; }
+
     public bool Contains(int id) => (uint)id < (uint)_entries.Length && _entries[id].IsPresent;
 
     /// <summary>The registered name of a helper, or null.</summary>

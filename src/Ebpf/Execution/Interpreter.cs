@@ -26,9 +26,10 @@ public sealed unsafe partial class Interpreter
 
     private readonly Jit.JitEntry? _compiled;
 
-    private Interpreter(DecodedInstruction[] code, int length, InterpreterOptions options, Jit.JitEntry? compiled, string? compileFailure, int compiledSize)
+    private Interpreter(DecodedInstruction[] code, int length, InterpreterOptions options, Jit.JitEntry? compiled, string? compileFailure, int compiledSize, int specializedCalls)
     {
         _compiled = compiled;
+        SpecializedHelperCalls = specializedCalls;
         CompiledSize = compiledSize;
         CompileFailure = compileFailure;
         _code = code;
@@ -38,15 +39,16 @@ public sealed unsafe partial class Interpreter
         Mode = options.Mode;
         Helpers = options.Helpers;
         InstructionBudget = options.InstructionBudget;
+        int helperCallSites = 0;
         for (int i = 0; i < length; i++)
         {
             switch (code[i].Op)
             {
                 case Operation.CallHelper:
-                    HasHelperCalls = true;
+                    helperCallSites++;
                     break;
                 case Operation.CallRegister: // a function reference or, by the conformance convention, a helper id
-                    HasHelperCalls = true;
+                    helperCallSites++;
                     HasLocalCalls = true;
                     break;
                 case Operation.CallLocal:
@@ -55,10 +57,13 @@ public sealed unsafe partial class Interpreter
                     break;
             }
         }
+        // Compiled code whose every helper call was bound to its map calls no helper: nothing can read the
+        // invocation state, so runs need not publish it.
+        HasHelperCalls = helperCallSites > (compiled is null ? 0 : specializedCalls);
     }
 
     /// <summary>
-    /// The program can call helpers: its invocations must be reachable through <see cref="InvocationContext.Current"/>
+    /// The program can call (generic) helpers: its invocations must be reachable through <see cref="InvocationContext.Current"/>
     /// (and the runtime must set up what helpers read). A program without helper calls cannot observe either.
     /// </summary>
     internal bool HasHelperCalls { get; }
@@ -79,6 +84,9 @@ public sealed unsafe partial class Interpreter
 
     /// <summary>Why the JIT was asked for but did not take the program (it then runs interpreted), or null.</summary>
     public string? CompileFailure { get; }
+
+    /// <summary>Helper call sites the JIT bound directly to the object behind a constant R1 (<see cref="HelperTable.Specializer"/>).</summary>
+    public int SpecializedHelperCalls { get; }
 
     /// <summary>Slots in the program (an lddw counts two).</summary>
     public int InstructionCount { get; }
@@ -107,12 +115,12 @@ public sealed unsafe partial class Interpreter
         var code = ProgramDecoder.Decode(program, options.Name);
         Jit.JitEntry? compiled = null;
         string? compileFailure = null;
-        int compiledSize = 0;
+        int compiledSize = 0, specializedCalls = 0;
         if (options.Mode == ExecutionMode.Unchecked && options.Jit)
-            compiled = Jit.JitCompiler.TryCompile(code, program.Length, options.Helpers, options.Name, out compileFailure, out compiledSize);
+            compiled = Jit.JitCompiler.TryCompile(code, program.Length, options.Helpers, options.Name, out compileFailure, out compiledSize, out specializedCalls);
         if (options.Mode == ExecutionMode.Unchecked)
             ProgramFuser.Fuse(code, program.Length); // after compiling: the JIT reads the plain operations
-        return new Interpreter(code, program.Length, options, compiled, compileFailure, compiledSize);
+        return new Interpreter(code, program.Length, options, compiled, compileFailure, compiledSize, specializedCalls);
     }
 
     /// <summary>Runs with r1 = <paramref name="r1"/> (usually the ctx pointer) and no other regions.</summary>
@@ -195,6 +203,8 @@ public sealed unsafe partial class Interpreter
     [System.Runtime.CompilerServices.SkipLocalsInit]
     private ulong Invoke(InvocationContext context, ulong r1, ulong r2, ulong r3, ulong r4, ulong r5, long budget, ExecutionThread? thread = null)
     {
+        if (_compiled is { } singleFrame && !HasLocalCalls)
+            return InvokeCompiledSingleFrame(singleFrame, context, r1, r2, r3, r4, r5, thread);
         // Frame 0 is at the top; r10 points one past its end.
         byte* stack = stackalloc byte[StackSize * MaxFrames];
         ulong* regs = stackalloc ulong[16];
@@ -222,6 +232,26 @@ public sealed unsafe partial class Interpreter
             return _compiled is { } compiled
                 ? compiled(0, r1, r2, r3, r4, r5, 0, 0, 0, 0, (ulong)top, 0)
                 : Execute<UncheckedMode>(context, this, 0, regs, 0);
+        }
+        finally
+        {
+            context.End();
+        }
+    }
+
+    /// <summary>
+    /// Compiled code of one frame (no bpf-to-bpf calls, no callbacks): its registers are IL locals and it
+    /// needs only its own 512 bytes of stack, small enough that the host needs no stack probe for it.
+    /// </summary>
+    [System.Runtime.CompilerServices.SkipLocalsInit]
+    private ulong InvokeCompiledSingleFrame(Jit.JitEntry compiled, InvocationContext context, ulong r1, ulong r2, ulong r3, ulong r4, ulong r5, ExecutionThread? thread)
+    {
+        byte* stack = stackalloc byte[StackSize];
+        byte* top = stack + StackSize;
+        context.Begin(top, 0, thread);
+        try
+        {
+            return compiled(0, r1, r2, r3, r4, r5, 0, 0, 0, 0, (ulong)top, 0);
         }
         finally
         {

@@ -70,7 +70,7 @@ internal static unsafe class ProgramPreparation
 
     public static HelperTable BuildHelperTable(BpfRuntime runtime)
     {
-        var table = new HelperTable();
+        var table = new HelperTable { Specializer = Helpers.MapCallSpecializer.For(runtime.Helpers) };
         foreach (var entry in runtime.Helpers.All)
         {
             var f = entry.Function;

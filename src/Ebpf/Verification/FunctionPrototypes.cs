@@ -205,15 +205,24 @@ public static class FunctionPrototypes
         return null;
     }
 
-    /// <summary>btf_get_ptr_to_btf_id for arg:trusted / arg:untrusted struct pointees. On the live 6.18 kernel the lookup
-    /// finds no candidate for a program's struct (a full definition or a forward declaration alike: "arg#0 reference
-    /// type('STRUCT task_struct') has no matches"), so such arguments are refused the same way; refusing is also the
-    /// sound choice where a candidate might exist.</summary>
+    /// <summary>
+    /// btf_get_ptr_to_btf_id for arg:trusted / arg:untrusted pointees: bpf_core_find_cands looks for vmlinux types
+    /// of the same kind and essential name; exactly one must match ("has no matches" ENOENT, "is ambiguous" ESRCH).
+    /// A forward declaration never matches (vmlinux has the full struct, of another kind). Without vmlinux BTF
+    /// (not Linux) nothing matches, which refuses the argument: the sound choice. Module BTF is not searched, so a
+    /// module-only struct is "has no matches" here where the kernel says "points to kernel module type".
+    /// </summary>
     private static (string Message, Errno Errno)? VmlinuxStruct(Btf.Btf btf, uint pointeeId, int i, out string structName)
     {
         var pointee = Resolve(btf, pointeeId);
         structName = Btf.Btf.EssentialName(pointee?.Name ?? "");
-        return ($"arg#{i} reference type('{KindName(pointee)} {pointee?.Name ?? ""}') has no matches", Errno.ENOENT);
+        int candidates = pointee is null || structName.Length == 0 || KernelFunctions.VmlinuxBtf is not { } vmlinux
+            ? 0
+            : vmlinux.FindAllByName(structName, pointee.Kind).Take(2).Count();
+        if (candidates == 1)
+            return null;
+        string what = candidates == 0 ? "has no matches" : "is ambiguous";
+        return ($"arg#{i} reference type('{KindName(pointee)} {pointee?.Name ?? ""}') {what}", candidates == 0 ? Errno.ENOENT : Errno.ESRCH);
     }
 
     /// <summary>The type after modifiers and typedefs, or null for void.</summary>

@@ -73,6 +73,9 @@ public static class KernelFunctions
     /// <summary>Parameter name suffixes (__ign, __str, …) whose special meaning is not modelled.</summary>
     private static readonly string[] UnsupportedSuffixes = ["__ign", "__uninit", "__str", "__map", "__alloc", "__refcounted_kptr", "__prog", "__irq_flag", "__opt"];
 
+    /// <summary>This machine's vmlinux BTF, or null where there is none (not Linux, or no CONFIG_DEBUG_INFO_BTF).</summary>
+    internal static Btf.Btf? VmlinuxBtf => Vmlinux.Value;
+
     private static readonly Lazy<Btf.Btf?> Vmlinux = new(() =>
     {
         try { return File.Exists("/sys/kernel/btf/vmlinux") ? Btf.Btf.LoadVmlinux() : null; }

@@ -121,8 +121,10 @@ internal sealed partial class VerifierEngine
             }
             case FunctionArgumentKind.Trusted:
                 if (a.Nullable && isNull) break;
+                // btf_check_func_arg_match: anything but a trusted or referenced typed pointer (NULL, a scalar,
+                // another pointer type, a pointer that may be NULL) is refused before its type is compared.
                 if (reg.Type != RegisterType.BtfId || (reg.MaybeNull && !a.Nullable))
-                    throw TypeMismatch(regno, reg, "ptr_, trusted_ptr_, rcu_ptr_");
+                    throw Fail($"R{regno} must be referenced or trusted", Errno.EINVAL);
                 if (KernelTypes.Name(reg.MemSize) != a.BtfType || reg.Off != 0 || !reg.VarOff.IsConst || reg.VarOff.Value != 0)
                 {
                     string have = KernelTypes.Name(reg.MemSize);

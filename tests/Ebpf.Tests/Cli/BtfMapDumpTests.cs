@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Ebpf.Cli.Commands.Runtime;
+using Ebpf.Linux;
 using Ebpf.Linux.Collections;
 using Ebpf.Loading;
 using Ebpf.Runtime;
@@ -42,8 +43,9 @@ public class BtfMapDumpTests
         var rt = new BpfRuntime();
         using var ours = rt.Load(ObjectSpec.Load(path));
 
-        string dir = $"/sys/fs/bpf/rfeat_btf_dump_{Environment.ProcessId}_{Guid.NewGuid():N}"[..48];
-        Directory.CreateDirectory(dir);
+        // A bpffs of our own: /sys/fs/bpf need not be mounted, and nothing is left behind.
+        using var bpffs = new TemporaryBpfFs();
+        string dir = bpffs.Path;
         try
         {
             foreach (var name in MapNames)
@@ -100,7 +102,8 @@ public class BtfMapDumpTests
         }
         finally
         {
-            Directory.Delete(dir, recursive: true);
+            foreach (var name in MapNames)
+                File.Delete(Path.Combine(dir, name.Replace('.', '_'))); // unpinned before Dispose unmounts the bpffs
         }
     }
 

@@ -38,9 +38,9 @@ public class CallCheckTests
         { "global_args", "uncalled_bad_global", null, false },
         { "global_args", "called_bad_global", "R1 invalid mem access 'scalar'", false },
         { "global_args", "global_under_lock", "global function calls are not allowed while holding a lock,\nuse static function instead", false },
-        { "global_trusted", "trusted_given_scalar", "arg#0 reference type('STRUCT task_struct') has no matches\nCaller passes invalid args into func#1 ('takes_task')", false },
-        { "global_trusted", "trusted_given_null", "arg#0 reference type('STRUCT task_struct') has no matches", false },
-        { "global_trusted", "untrusted_given_scalar", "arg#0 reference type('STRUCT task_struct') has no matches\nCaller passes invalid args into func#1 ('takes_anything')", false },
+        { "global_trusted", "trusted_given_scalar", "R1 must be referenced or trusted\nCaller passes invalid args into func#1 ('takes_task')", false },
+        { "global_trusted", "trusted_given_null", "R1 must be referenced or trusted\nCaller passes invalid args into func#1 ('takes_task')", false },
+        { "global_trusted", "untrusted_given_scalar", null, false },
         { "global_trusted", "untrusted_void_given_scalar", null, false },
         { "global_trusted", "trusted_forward_declared", "arg#0 reference type('FWD only_declared') has no matches", false },
         { "helper_calls", "sk_lookup_release", null, false },
@@ -86,6 +86,8 @@ public class CallCheckTests
     public void Verdict_and_message(string file, string program, string? expected, bool kernelDiffers)
     {
         _ = kernelDiffers;
+        if (file == "global_trusted" && program != "trusted_forward_declared" && !File.Exists("/sys/kernel/btf/vmlinux"))
+            Assert.Skip("arg:trusted/untrusted struct pointees resolve against /sys/kernel/btf/vmlinux, absent here");
         var result = Ours(file, program, out _, out _);
         if (expected is null)
         {
@@ -122,9 +124,11 @@ public class CallCheckTests
             kernelAccepted = false;
             log = e.Log ?? e.Message;
         }
-        if (kernelDiffers)
+        if (kernelDiffers && kernelAccepted)
         {
-            Assert.NotEqual(ours.Accepted, kernelAccepted);
+            // A kernel with the known unsoundness accepts what we refuse (stable kernels since fixed it: then
+            // the kernel must reject with our message, checked below).
+            Assert.False(ours.Accepted);
             return;
         }
         Assert.True(ours.Accepted == kernelAccepted, $"kernel accepted={kernelAccepted}\n{log}\n--- ours ---\n{ours.Log}");

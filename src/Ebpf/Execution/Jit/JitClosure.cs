@@ -7,7 +7,11 @@ namespace Ebpf.Execution.Jit;
 internal sealed class JitClosure
 {
     private readonly HelperTable _helpers;
+    private readonly List<object> _targets = [];
     private bool _frozen;
+
+    /// <summary>Objects that specialised helper calls are bound to (<see cref="HelperSpecialization.Target"/>), by index.</summary>
+    public object[] Targets = [];
 
     public JitClosure(string name, HelperTable helpers)
     {
@@ -18,7 +22,27 @@ internal sealed class JitClosure
     public string Name { get; }
 
     /// <summary>Marks the end of compilation (nothing is added to a closure that running code can see).</summary>
-    public void Freeze() => _frozen = true;
+    public void Freeze()
+    {
+        Targets = [.. _targets];
+        _frozen = true;
+    }
+
+    /// <summary>A specialisation for helper <paramref name="id"/> with R1 = <paramref name="constantR1"/>, if the table offers one.</summary>
+    public HelperSpecialization? SpecializationOf(long id, ulong constantR1) => _helpers.Specializer?.Invoke(id, constantR1);
+
+    /// <summary>Keeps <paramref name="target"/> for compiled code; returns its index in <see cref="Targets"/>.</summary>
+    public int AddTarget(object target)
+    {
+        int index = _targets.IndexOf(target);
+        if (index >= 0)
+            return index;
+        _targets.Add(target);
+        return _targets.Count - 1;
+    }
+
+    /// <summary>How many helper call sites were bound to a specialisation.</summary>
+    public int SpecializedCallSites { get; set; }
 
     public bool IsFrozen => _frozen;
 

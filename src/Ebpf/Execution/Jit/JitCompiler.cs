@@ -22,9 +22,10 @@ internal static class JitCompiler
 
     /// <summary>Compiles <paramref name="code"/> (unfused, with its sentinel slot), or returns null and why not.</summary>
     /// <remarks><paramref name="code"/> must be the pinned array the interpreter keeps: function references point into it.</remarks>
-    public static JitEntry? TryCompile(DecodedInstruction[] code, int length, HelperTable helpers, string name, out string? reason, out int ilBytes)
+    public static JitEntry? TryCompile(DecodedInstruction[] code, int length, HelperTable helpers, string name, out string? reason, out int ilBytes, out int specializedCalls)
     {
         ilBytes = 0;
+        specializedCalls = 0;
         reason = WhyNotCompilable(code, length);
         if (reason is not null)
             return null;
@@ -43,6 +44,7 @@ internal static class JitCompiler
             ilBytes += new JitFunctionEmitter(methods[f], code, starts[f], end, closure, starts, methods).Emit();
         }
         closure.Freeze();
+        specializedCalls = closure.SpecializedCallSites;
         return methods[0].CreateDelegate<JitEntry>(closure);
     }
 

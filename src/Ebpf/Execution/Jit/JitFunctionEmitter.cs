@@ -41,6 +41,10 @@ internal sealed class JitFunctionEmitter
     private readonly LocalBuilder[] _registers = new LocalBuilder[10];
     private readonly Label[] _labels;
     private readonly bool _passesFunctionReferences;
+    private readonly bool[] _isJumpTarget;
+
+    /// <summary>R1's value when the current instruction starts, if an lddw in this basic block set it (null: unknown).</summary>
+    private ulong? _knownR1;
 
     public JitFunctionEmitter(DynamicMethod method, DecodedInstruction[] code, int start, int end, JitClosure closure,
         List<int> functionStarts, DynamicMethod[] functions)
@@ -55,6 +59,20 @@ internal sealed class JitFunctionEmitter
         _il = method.GetILGenerator(Math.Max(64, (end - start) * 24));
         _labels = new Label[end - start + 1];
         _passesFunctionReferences = Array.Exists(code, c => c.Op == Operation.LoadFunctionReference);
+        _isJumpTarget = JumpTargets(code, start, end);
+    }
+
+    /// <summary>Instructions of [start, end) that a jump lands on (the function checks that jumps stay inside it).</summary>
+    private static bool[] JumpTargets(DecodedInstruction[] code, int start, int end)
+    {
+        var targets = new bool[end - start + 1];
+        for (int pc = start; pc < end; pc++)
+        {
+            var insn = code[pc];
+            if ((insn.Op == Operation.Ja || insn.IsConditionalJump) && insn.Offset >= start && insn.Offset <= end)
+                targets[insn.Offset - start] = true;
+        }
+        return targets;
     }
 
     /// <summary>Emits the function; returns its IL size in bytes.</summary>
@@ -72,7 +90,10 @@ internal sealed class JitFunctionEmitter
         for (int pc = _start; pc < _end; pc++)
         {
             _il.MarkLabel(_labels[pc - _start]);
+            if (_isJumpTarget[pc - _start])
+                _knownR1 = null; // another path joins here
             EmitInstruction(pc, _code[pc]);
+            TrackR1(_code[pc]);
         }
         // Running past the function's last instruction (verified code never does).
         _il.MarkLabel(_labels[_end - _start]);
@@ -441,6 +462,23 @@ internal sealed class JitFunctionEmitter
             Store(i.Src);
     }
 
+    /// <summary>
+    /// Follows R1 through straight-line code: an lddw into R1 makes it known; anything that may write R1
+    /// (an instruction with R1 as destination, an atomic fetching into R1, a call) or leaves the block forgets it.
+    /// </summary>
+    private void TrackR1(DecodedInstruction i)
+    {
+        bool writesR1 = i.Dst == 1 && i.Op is not (Operation.StB or Operation.StH or Operation.StW or Operation.StDW
+            or Operation.StxB or Operation.StxH or Operation.StxW or Operation.StxDW) && !i.IsConditionalJump;
+        if (i.Op == Operation.LoadImm64 && i.Dst == 1)
+            _knownR1 = (ulong)i.Imm;
+        else if (i.Op == Operation.LoadImm64Tail)
+            return;
+        else if (writesR1 || (i.Op is >= Operation.AtomicAdd32 and <= Operation.Cmpxchg64 && (i.Src == 1 || i.Dst == 1))
+            || i.Op is Operation.CallHelper or Operation.CallLocal or Operation.Exit or Operation.Ja)
+            _knownR1 = null;
+    }
+
     // ---- calls ----
 
     /// <summary>The interpreter's function reference for instruction <paramref name="index"/>: its slot's address in the pinned decoded array.</summary>
@@ -455,6 +493,11 @@ internal sealed class JitFunctionEmitter
             // must know how deep the compiled code is (the interpreter keeps that count itself).
             _il.Emit(OpCodes.Ldarg, DepthArg);
             _il.Emit(OpCodes.Call, Method(typeof(JitClosure), nameof(JitClosure.SetCallDepth)));
+        }
+        if (_knownR1 is { } r1 && _closure.SpecializationOf(id, r1) is { } special)
+        {
+            CallSpecialized(special);
+            return;
         }
         nint pointer = _closure.DirectPointerOf(id);
         if (pointer != 0)
@@ -474,6 +517,22 @@ internal sealed class JitFunctionEmitter
                 Load(r);
             _il.Emit(OpCodes.Call, Method(typeof(JitClosure), nameof(JitClosure.InvokeHelper)));
         }
+        Store(0);
+    }
+
+    /// <summary>target.Method(r2, …) with the target fetched from the closure: a direct call RyuJIT may inline.</summary>
+    private void CallSpecialized(HelperSpecialization special)
+    {
+        int index = _closure.AddTarget(special.Target);
+        _closure.SpecializedCallSites++;
+        _il.Emit(OpCodes.Ldarg_0);
+        _il.Emit(OpCodes.Ldfld, typeof(JitClosure).GetField(nameof(JitClosure.Targets))!);
+        _il.Emit(OpCodes.Ldc_I4, index);
+        _il.Emit(OpCodes.Ldelem_Ref);
+        _il.Emit(OpCodes.Castclass, special.Method.DeclaringType!);
+        for (int r = 2; r < 2 + special.ArgumentCount; r++)
+            Load(r);
+        _il.Emit(OpCodes.Call, special.Method);
         Store(0);
     }
 

@@ -42,7 +42,7 @@ public static unsafe class MapHelpers
     /// The storage behind a map pointer: an lddw'd map (its <see cref="MapObject"/> handle) or an inner
     /// map returned by a lookup in an array/hash of maps (the storage's own handle).
     /// </summary>
-    private static BpfMapBase? Storage(ulong handle)
+    internal static BpfMapBase? Storage(ulong handle)
     {
         if (handle == 0)
             return null;

@@ -125,6 +125,9 @@ public sealed unsafe class ArrayMap : BpfMapBase
         return (uint)cpu < (uint)BpfCpu.PossibleCount ? p + cpu * _stride : null;
     }
 
+    /// <summary>bpf_map_lookup_elem from compiled code on a plain array: bounds check and address, no CPU.</summary>
+    internal ulong CompiledLookupShared(ulong key) => (ulong)ProgramLookup((byte*)key, 0);
+
     public override byte* ProgramLookupPercpu(byte* key, uint cpu)
     {
         if (!_percpu) return null;

@@ -450,6 +450,20 @@ public abstract unsafe class BpfMapBase : IDisposable
     /// <summary>bpf_map_delete_elem: 0 or a negative errno.</summary>
     public virtual long ProgramDelete(byte* key, int cpu) => -(long)Errno.EINVAL;
 
+    // Direct call targets for compiled, verified code whose R1 is this map (MapCallSpecializer): the map
+    // helpers' unchecked paths with the handle already resolved. Non-virtual, so the JIT calls them directly.
+
+    /// <summary>bpf_map_lookup_elem from compiled code.</summary>
+    internal ulong CompiledLookup(ulong key) => (ulong)ProgramLookup((byte*)key, BpfCpu.Current);
+
+    /// <summary>bpf_map_update_elem from compiled code.</summary>
+    internal ulong CompiledUpdate(ulong key, ulong value, ulong flags) =>
+        key == 0 || value == 0 ? unchecked((ulong)-(long)Errno.EFAULT) : (ulong)ProgramUpdate((byte*)key, (byte*)value, flags, BpfCpu.Current);
+
+    /// <summary>bpf_map_delete_elem from compiled code.</summary>
+    internal ulong CompiledDelete(ulong key) =>
+        key == 0 ? unchecked((ulong)-(long)Errno.EFAULT) : (ulong)ProgramDelete((byte*)key, BpfCpu.Current);
+
     /// <summary>bpf_map_push_elem (queue, stack, bloom filter).</summary>
     public virtual long ProgramPush(byte* value, ulong flags) => -(long)Errno.EINVAL;
 

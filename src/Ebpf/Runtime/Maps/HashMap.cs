@@ -496,6 +496,9 @@ public sealed unsafe class HashMap : BpfMapBase
         return (uint)cpu < (uint)BpfCpu.PossibleCount ? v + cpu * _stride : null;
     }
 
+    /// <summary>bpf_map_lookup_elem from compiled code on a shared (not per-CPU) hash: no CPU to look up.</summary>
+    internal ulong CompiledLookupShared(ulong key) => (ulong)ProgramLookup((byte*)key, 0);
+
     public override byte* ProgramLookupPercpu(byte* key, uint cpu)
     {
         if (!_percpu || cpu >= (uint)BpfCpu.PossibleCount) return null;

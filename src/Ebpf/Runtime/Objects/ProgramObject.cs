@@ -59,6 +59,8 @@ public sealed class ProgramObject : KernelObject
     public bool IsJitCompiled => (Executable as PreparedProgram)?.Interpreter.IsCompiled ?? false;
     /// <summary>Why an unchecked program is interpreted although the JIT was on (e.g. "insn 9: tail call"), or null.</summary>
     public string? JitFailure => (Executable as PreparedProgram)?.Interpreter.CompileFailure;
+    /// <summary>Map-helper call sites the JIT bound straight to their map (R1 an lddw'd map), as the kernel's do_misc_fixups does.</summary>
+    public int JitBoundMapCalls => (Executable as PreparedProgram)?.Interpreter.SpecializedHelperCalls ?? 0;
     /// <summary>Per-type context description (Runtime/ProgramTypes).</summary>
     public ProgramTypes.ProgramTypeInfo TypeInfo => ProgramTypes.ProgramTypeInfo.Get(Type);
 

@@ -1,0 +1,54 @@
+using System.Reflection;
+using Ebpf.Execution;
+using Ebpf.Runtime.Maps;
+
+namespace Ebpf.Runtime.Helpers;
+
+/// <summary>
+/// Binds map-helper calls whose R1 is a known map (an lddw just before the call) to the map itself, as the
+/// kernel's do_misc_fixups does with <c>map-&gt;ops-&gt;map_lookup_elem</c>: compiled code then skips resolving
+/// the map handle, the type switch and the checked-mode test on every call. Shared (not per-CPU) arrays and
+/// hashes get a lookup that does not ask for the CPU, which RyuJIT inlines. Only the runtime's own built-in
+/// helpers are specialised; a host that replaced one keeps its replacement.
+/// </summary>
+internal static class MapCallSpecializer
+{
+    private static readonly MethodInfo Lookup = Method(typeof(BpfMapBase), nameof(BpfMapBase.CompiledLookup));
+    private static readonly MethodInfo Update = Method(typeof(BpfMapBase), nameof(BpfMapBase.CompiledUpdate));
+    private static readonly MethodInfo Delete = Method(typeof(BpfMapBase), nameof(BpfMapBase.CompiledDelete));
+    private static readonly MethodInfo HashLookupShared = Method(typeof(HashMap), nameof(HashMap.CompiledLookupShared));
+    private static readonly MethodInfo ArrayLookupShared = Method(typeof(ArrayMap), nameof(ArrayMap.CompiledLookupShared));
+
+    /// <summary>A specializer for the helper ids whose registered function is still the built-in one.</summary>
+    public static HelperSpecializer For(HelperRegistry registry)
+    {
+        bool lookup = IsBuiltin(registry, HelperId.MapLookupElem, nameof(MapHelpers.MapLookupElem));
+        bool update = IsBuiltin(registry, HelperId.MapUpdateElem, nameof(MapHelpers.MapUpdateElem));
+        bool delete = IsBuiltin(registry, HelperId.MapDeleteElem, nameof(MapHelpers.MapDeleteElem));
+        return (id, r1) =>
+        {
+            if (MapHelpers.Storage(r1) is not { } map)
+                return null;
+            return id switch
+            {
+                HelperId.MapLookupElem when lookup => new HelperSpecialization(map, map switch
+                {
+                    HashMap { IsPerCpu: false } => HashLookupShared,
+                    ArrayMap { IsPerCpu: false } => ArrayLookupShared,
+                    _ => Lookup,
+                }),
+                HelperId.MapUpdateElem when update => new HelperSpecialization(map, Update),
+                HelperId.MapDeleteElem when delete => new HelperSpecialization(map, Delete),
+                _ => null,
+            };
+        };
+    }
+
+    private static bool IsBuiltin(HelperRegistry registry, int id, string method) =>
+        registry.All.FirstOrDefault(e => e.Id == id) is { } entry
+        && entry.Function.Target is null && entry.Function.Method.DeclaringType == typeof(MapHelpers) && entry.Function.Method.Name == method;
+
+    private static MethodInfo Method(Type type, string name) =>
+        type.GetMethod(name, BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic)
+        ?? throw new InvalidOperationException($"{type.Name}.{name} is missing");
+}
