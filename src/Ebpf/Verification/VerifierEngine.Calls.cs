@@ -514,12 +514,7 @@ internal sealed partial class VerifierEngine
         if (helper == HelperId.TimerSetCallback && map is not null)
         {
             // Async callback (timer): (map, key, value), must return 0; it runs later, not in the caller's frame.
-            callee.Registers[1] = RegisterState.Pointer(RegisterType.MapPtr);
-            callee.Registers[1].Map = map;
-            callee.Registers[2] = RegisterState.Pointer(RegisterType.MapKey);
-            callee.Registers[2].Map = map;
-            callee.Registers[3] = RegisterState.Pointer(RegisterType.MapValue);
-            callee.Registers[3].Map = map;
+            SetMapElementArgs(callee, map);
         }
         else if (helper == HelperId.FindVma)
         {
@@ -529,12 +524,7 @@ internal sealed partial class VerifierEngine
         }
         else if (helper == HelperId.ForEachMapElem && map is not null)
         {
-            callee.Registers[1] = RegisterState.Pointer(RegisterType.MapPtr);
-            callee.Registers[1].Map = map;
-            callee.Registers[2] = RegisterState.Pointer(RegisterType.MapKey);
-            callee.Registers[2].Map = map;
-            callee.Registers[3] = RegisterState.Pointer(RegisterType.MapValue);
-            callee.Registers[3].Map = map;
+            SetMapElementArgs(callee, map);
             callee.Registers[4] = ctxArg;
         }
         else
@@ -627,5 +617,16 @@ internal sealed partial class VerifierEngine
             }
         }
         Walk(0, 0, 1, [0]);
+    }
+
+    /// <summary>A map element callback's (map, key, value) arguments in R1–R3.</summary>
+    private static void SetMapElementArgs(FrameState callee, IVerifierMapInfo map)
+    {
+        callee.Registers[1] = RegisterState.Pointer(RegisterType.MapPtr);
+        callee.Registers[1].Map = map;
+        callee.Registers[2] = RegisterState.Pointer(RegisterType.MapKey);
+        callee.Registers[2].Map = map;
+        callee.Registers[3] = RegisterState.Pointer(RegisterType.MapValue);
+        callee.Registers[3].Map = map;
     }
 }

@@ -60,6 +60,20 @@ public class JitMapCallTests
         ];
     }
 
+    /// <summary>r0 = lookup(map 0, &amp;Key), then <paramref name="afterCall"/>.</summary>
+    private static Instruction[] LookupKeyThen(params Instruction[] afterCall)
+    {
+        var (m1, m2) = LoadImm64(1, 0, LoadImm64Source.MapIndex);
+        return
+        [
+            StoreImm(AccessSize.Word, 10, -4, Key),
+            m1, m2,
+            Mov64Reg(2, 10), Alu64(AluOperation.Add, 2, -4),
+            CallHelper(HelperId.MapLookupElem),
+            .. afterCall,
+        ];
+    }
+
     public static TheoryData<MapType, ulong> MapTypes() => new()
     {
         // (u8)-EINVAL = 0xea: arrays refuse deletes and keep the element.
@@ -140,19 +154,12 @@ public class JitMapCallTests
         });
         using var map = rt.CreateMap(new MapDefinition(MapType.Hash, 4, 8, 16, Name: "h"));
         map.Map.Maps!.Update(BitConverter.GetBytes(Key), BitConverter.GetBytes(77L));
-        var (m1, m2) = LoadImm64(1, 0, LoadImm64Source.MapIndex);
-        Instruction[] code =
-        [
-            StoreImm(AccessSize.Word, 10, -4, Key),
-            m1, m2,
-            Mov64Reg(2, 10), Alu64(AluOperation.Add, 2, -4),
-            CallHelper(HelperId.MapLookupElem),
+        Instruction[] code = LookupKeyThen(
             Jump(JumpOperation.Jeq, 0, 0, 2),
             LoadMem(AccessSize.DoubleWord, 0, 0, 0),
             Exit(),
             Mov64(0, 0),
-            Exit(),
-        ];
+            Exit());
         using var prog = rt.LoadProgram(new ProgramDefinition(ProgramType.Xdp, code, "replaced"), [map]);
         Assert.True(prog.Program.IsJitCompiled, prog.Program.JitFailure);
         Assert.Equal(0, prog.Program.JitBoundMapCalls);
@@ -168,21 +175,14 @@ public class JitMapCallTests
         var rt = new BpfRuntime();
         using var map = rt.CreateMap(new MapDefinition(MapType.Hash, 4, 16, 16, Name: "h"));
         map.Map.Maps!.Update(BitConverter.GetBytes(Key), new byte[16]);
-        var (m1, m2) = LoadImm64(1, 0, LoadImm64Source.MapIndex);
-        Instruction[] code =
-        [
-            StoreImm(AccessSize.Word, 10, -4, Key),
-            m1, m2,
-            Mov64Reg(2, 10), Alu64(AluOperation.Add, 2, -4),
-            CallHelper(HelperId.MapLookupElem),
+        Instruction[] code = LookupKeyThen(
             Jump(JumpOperation.Jeq, 0, 0, 5),
             LoadMem(AccessSize.DoubleWord, 3, 0, 0),
             LoadMem(AccessSize.DoubleWord, 4, 0, 8),
             Mov64(0, 1),                                         // 1: whole
             JumpReg(JumpOperation.Jeq, 3, 4, 1),
             Mov64(0, 2),                                         // 2: torn
-            Exit(),
-        ];
+            Exit());
         using var prog = rt.LoadProgram(new ProgramDefinition(ProgramType.Xdp, code, "reader"), [map]);
         Assert.Equal(1, prog.Program.JitBoundMapCalls);
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(1));

@@ -58,23 +58,31 @@ internal static class BtfMapDump
         }
         else
         {
-            w.Name("values");
-            w.StartArray();
-            int step = (layout.ValueSize + 7) & ~7;
-            for (int cpu = 0; cpu * step < value.Length; cpu++)
-            {
-                w.StartObject();
-                w.Name("cpu");
-                w.Raw(cpu.ToString(CultureInfo.InvariantCulture));
-                w.Name("value");
-                HexArray(w, value.AsSpan(cpu * step, layout.ValueSize));
-                w.EndObject();
-            }
-            w.EndArray();
+            PerCpuValues(w, layout, value, bytes => HexArray(w, bytes));
         }
         w.Name("formatted");
         Formatted(w, layout, key, value, plainText: false);
         w.EndObject();
+    }
+
+    private delegate void ValueWriter(ReadOnlySpan<byte> value);
+
+    /// <summary>"values": [{"cpu": N, "value": …}, …] — per-CPU values are laid out 8-byte aligned, one per possible CPU.</summary>
+    private static void PerCpuValues(BpftoolJsonWriter w, MapBtfLayout layout, byte[] value, ValueWriter writeValue)
+    {
+        w.Name("values");
+        w.StartArray();
+        int step = (layout.ValueSize + 7) & ~7;
+        for (int cpu = 0; cpu * step < value.Length; cpu++)
+        {
+            w.StartObject();
+            w.Name("cpu");
+            w.Raw(cpu.ToString(CultureInfo.InvariantCulture));
+            w.Name("value");
+            writeValue(value.AsSpan(cpu * step, layout.ValueSize));
+            w.EndObject();
+        }
+        w.EndArray();
     }
 
     private static void HexArray(BpftoolJsonWriter w, ReadOnlySpan<byte> bytes)
@@ -101,19 +109,7 @@ internal static class BtfMapDump
         }
         else
         {
-            w.Name("values");
-            w.StartArray();
-            int step = (layout.ValueSize + 7) & ~7;
-            for (int cpu = 0; cpu * step < value.Length; cpu++)
-            {
-                w.StartObject();
-                w.Name("cpu");
-                w.Raw(cpu.ToString(CultureInfo.InvariantCulture));
-                w.Name("value");
-                d.Type(layout.ValueTypeId, 0, value.AsSpan(cpu * step, layout.ValueSize));
-                w.EndObject();
-            }
-            w.EndArray();
+            PerCpuValues(w, layout, value, bytes => d.Type(layout.ValueTypeId, 0, bytes));
         }
         w.EndObject();
     }

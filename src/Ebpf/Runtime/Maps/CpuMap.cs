@@ -60,19 +60,9 @@ public sealed unsafe class CpuMap : BpfMapBase, IRedirectMap, IProgramHoldingMap
         if (qsize != 0)
         {
             int fd = value.Length >= 8 ? BinaryPrimitives.ReadInt32LittleEndian(value[4..]) : 0;
-            ProgArrayEntry? prog = null;
-            if (fd > 0)
-            {
-                // __cpu_map_entry_alloc returns NULL on any program failure: ENOMEM [6.18 observed].
-                prog = ProgramResolver?.Invoke((uint)fd);
-                if (prog is null) return Errno.ENOMEM;
-                if (prog.Traits.Type != ProgramType.Xdp || prog.Traits.ExpectedAttachType != AttachType.XdpCpumap
-                    || ProgramOwner.Check(prog.Traits) != Errno.None)
-                {
-                    ProgramReleased?.Invoke(prog);
-                    return Errno.ENOMEM;
-                }
-            }
+            // __cpu_map_entry_alloc returns NULL on any program failure: ENOMEM [6.18 observed].
+            var refused = ProgramOwner.ResolveEntryProgram(fd, AttachType.XdpCpumap, ProgramResolver, ProgramReleased, Errno.ENOMEM, out var prog);
+            if (refused != Errno.None) return refused;
             entry = new RedirectEntry(cpu, qsize, cpu, prog, (int)ValueSize);
         }
         lock (_writeLock)

@@ -96,18 +96,8 @@ public sealed unsafe class DevMap : BpfMapBase, IRedirectMap, IProgramHoldingMap
         int progFd = value.Length >= 8 ? BinaryPrimitives.ReadInt32LittleEndian(value[4..]) : 0;
         var device = DeviceResolver?.Invoke(ifindex);
         if (device is null) return Errno.EINVAL;
-        ProgArrayEntry? prog = null;
-        if (progFd > 0)
-        {
-            prog = ProgramResolver?.Invoke((uint)progFd);
-            if (prog is null) return Errno.EINVAL;
-            if (prog.Traits.Type != ProgramType.Xdp || prog.Traits.ExpectedAttachType != AttachType.XdpDevmap
-                || ProgramOwner.Check(prog.Traits) != Errno.None)
-            {
-                ProgramReleased?.Invoke(prog);
-                return Errno.EINVAL;
-            }
-        }
+        var refused = ProgramOwner.ResolveEntryProgram(progFd, AttachType.XdpDevmap, ProgramResolver, ProgramReleased, Errno.EINVAL, out var prog);
+        if (refused != Errno.None) return refused;
         entry = new RedirectEntry(key, ifindex, device, prog, (int)ValueSize);
         return Errno.None;
     }

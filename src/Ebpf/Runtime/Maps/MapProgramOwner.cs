@@ -33,6 +33,29 @@ public sealed class MapProgramOwner(bool compareAttachType)
             return same ? Errno.None : Errno.EINVAL;
         }
     }
+
+    /// <summary>
+    /// The program a devmap/cpumap value names by fd (0: none): resolved (taking a reference), an xdp program
+    /// attached as <paramref name="expected"/>, and compatible with the owner. A refused program's reference
+    /// goes back through <paramref name="release"/>; the map's own errno for a bad program is <paramref name="failure"/>.
+    /// </summary>
+    internal Errno ResolveEntryProgram(int fd, AttachType expected, Func<uint, ProgArrayEntry?>? resolver,
+        Action<ProgArrayEntry>? release, Errno failure, out ProgArrayEntry? program)
+    {
+        program = null;
+        if (fd <= 0)
+            return Errno.None;
+        var prog = resolver?.Invoke((uint)fd);
+        if (prog is null)
+            return failure;
+        if (prog.Traits.Type != ProgramType.Xdp || prog.Traits.ExpectedAttachType != expected || Check(prog.Traits) != Errno.None)
+        {
+            release?.Invoke(prog);
+            return failure;
+        }
+        program = prog;
+        return Errno.None;
+    }
 }
 
 /// <summary>A map that can hold programs, so a program using it must be compatible with its owner (bpf_check_tail_call).</summary>
