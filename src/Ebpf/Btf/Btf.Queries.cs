@@ -91,6 +91,26 @@ public sealed partial class Btf
     public IEnumerable<uint> FindByEssentialName(string essentialName, BtfKind kind) =>
         AllTypes.Where(t => t.Kind == kind && !t.IsAnonymous && EssentialName(t.Name) == essentialName).Select(t => t.Id);
 
+    /// <summary>
+    /// Byte offset of the first member whose type is <c>struct <paramref name="structName"/></c> inside
+    /// <paramref name="typeId"/>, searching nested structs and unions up to 8 levels, or -1: how map creation
+    /// finds a value's <c>bpf_spin_lock</c> or <c>bpf_timer</c>.
+    /// </summary>
+    public int OffsetOfStructMember(uint typeId, string structName) => OffsetOfStructMember(typeId, structName, 0);
+
+    private int OffsetOfStructMember(uint typeId, string structName, int depth)
+    {
+        if (depth > 8 || !TryGetType(SkipTypedefs(typeId), out var t) || t is not BtfComposite c) return -1;
+        foreach (var m in c.Members)
+        {
+            if (!TryGetType(SkipTypedefs(m.Type), out var mt)) continue;
+            if (mt is BtfComposite mc && mc.Name == structName) return (int)m.ByteOffset;
+            int inner = OffsetOfStructMember(m.Type, structName, depth + 1);
+            if (inner >= 0) return (int)m.ByteOffset + inner;
+        }
+        return -1;
+    }
+
     /// <summary>The DATASEC named <paramref name="name"/> (".data", ".bss", ".rodata", ".maps", …), or null.</summary>
     public BtfDatasec? FindDatasec(string name) => FindByName(name, BtfKind.Datasec) as BtfDatasec;
 

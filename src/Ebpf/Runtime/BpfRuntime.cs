@@ -102,6 +102,7 @@ public sealed partial class BpfRuntime
         var storage = Maps.BpfMapFactory.Create(new Maps.MapAttributes
         {
             Type = d.Type, KeySize = d.KeySize, ValueSize = d.ValueSize, MaxEntries = d.MaxEntries, Flags = d.Flags, Name = d.Name, InnerMap = inner,
+            SpinLockOffset = d.SpinLockOffset,
         });
         switch (storage)
         {
@@ -140,6 +141,8 @@ public sealed partial class BpfRuntime
         string name = ObjectName.Validate(definition.Name, "map");
         definition = definition with { Name = name };
         var btfObject = btf?.Btf;
+        if (btfObject is not null && definition.BtfValueTypeId != 0)
+            definition = MapSpecialFields.FromBtf(definition, btfObject.Parsed);
         // Prog arrays always get their storage: tail calls and slot references live there.
         var storage = MapStorageFactory?.Invoke(definition)
             ?? (definition.Type == MapType.ProgArray ? Maps.BpfMapFactory.Create(MapType.ProgArray, definition.KeySize, definition.ValueSize, definition.MaxEntries, definition.Flags, definition.Name) : null);

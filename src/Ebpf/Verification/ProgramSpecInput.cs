@@ -15,8 +15,8 @@ public sealed class MapSpecInfo : IVerifierMapInfo
     {
         _spec = spec;
         _btf = btf;
-        SpinLockOffset = btf is not null && spec.ValueTypeId != 0 ? FindStructMember(btf, spec.ValueTypeId, "bpf_spin_lock", 0) : -1;
-        TimerOffset = btf is not null && spec.ValueTypeId != 0 ? FindStructMember(btf, spec.ValueTypeId, "bpf_timer", 0) : -1;
+        SpinLockOffset = btf is not null && spec.ValueTypeId != 0 ? btf.OffsetOfStructMember(spec.ValueTypeId, "bpf_spin_lock") : -1;
+        TimerOffset = btf is not null && spec.ValueTypeId != 0 ? btf.OffsetOfStructMember(spec.ValueTypeId, "bpf_timer") : -1;
     }
 
     public string Name => _spec.Name;
@@ -32,20 +32,6 @@ public sealed class MapSpecInfo : IVerifierMapInfo
     public ReadOnlyMemory<byte>? FrozenValue =>
         _spec.Freeze && _spec.Origin == MapOrigin.GlobalData && _spec.InitialValue is { } v && v.Length == _spec.ValueSize ? v : null;
     public IVerifierMapInfo? InnerMap => _spec.InnerMap is null ? null : new MapSpecInfo(_spec.InnerMap, _btf);
-
-    /// <summary>Byte offset of the first member whose type is <c>struct <paramref name="structName"/></c>, searching nested structs.</summary>
-    internal static int FindStructMember(Btf.Btf btf, uint typeId, string structName, int depth)
-    {
-        if (depth > 8 || !btf.TryGetType(btf.SkipTypedefs(typeId), out var t) || t is not BtfComposite c) return -1;
-        foreach (var m in c.Members)
-        {
-            if (!btf.TryGetType(btf.SkipTypedefs(m.Type), out var mt)) continue;
-            if (mt is BtfComposite mc && mc.Name == structName) return (int)m.ByteOffset;
-            int inner = FindStructMember(btf, m.Type, structName, depth + 1);
-            if (inner >= 0) return (int)m.ByteOffset + inner;
-        }
-        return -1;
-    }
 }
 
 /// <summary>Builds a <see cref="VerifierInput"/> from a loaded object's program (maps by index, functions from BTF).</summary>

@@ -18,6 +18,11 @@ public sealed class BtfObject : KernelObject
     public bool IsKernel { get; }
 
     public BtfInfo GetInfo() => new(Id, (uint)Data.Length, Name, IsKernel);
+
+    private Btf.Btf? _parsed;
+
+    /// <summary>The blob parsed (once, on first use): what map creation reads special fields from.</summary>
+    internal Btf.Btf Parsed => _parsed ??= Btf.Btf.Parse(Data);
 }
 
 /// <summary>bpf_btf_info.</summary>

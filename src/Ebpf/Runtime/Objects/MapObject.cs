@@ -12,7 +12,15 @@ public sealed record MapDefinition(
     string Name = "",
     uint InnerMapId = 0,
     uint BtfKeyTypeId = 0,
-    uint BtfValueTypeId = 0);
+    uint BtfValueTypeId = 0)
+{
+    /// <summary>Offset of the value's <c>struct bpf_spin_lock</c>, or -1. Found in the value's BTF type at creation
+    /// (the kernel's btf_parse_fields); not settable by callers, like the kernel's map record.</summary>
+    public int SpinLockOffset { get; internal init; } = -1;
+
+    /// <summary>Offset of the value's <c>struct bpf_timer</c>, or -1 (from BTF, as <see cref="SpinLockOffset"/>).</summary>
+    public int TimerOffset { get; internal init; } = -1;
+}
 
 /// <summary>
 /// A map inside the runtime. Two counters, as the kernel keeps them (kernel-semantics.md §1.3):
@@ -103,9 +111,11 @@ public sealed class MapObject : KernelObject, Maps.IMapHolderTarget
         remove { lock (_lock) _userReleaseHooks?.Remove(value); }
     }
 
-    /// <summary>BPF_MAP_FREEZE: EBUSY if already frozen.</summary>
+    /// <summary>BPF_MAP_FREEZE: ENOTSUPP for a value with special fields (bpf_spin_lock, bpf_timer), EBUSY if already frozen.</summary>
     public void Freeze()
     {
+        if (Definition.SpinLockOffset >= 0 || Definition.TimerOffset >= 0)
+            throw new BpfException(Errno.ENOTSUPP, $"map {Id} ('{Name}'): cannot freeze a map whose value has special fields (bpf_spin_lock, bpf_timer)");
         lock (_lock)
         {
             if (IsFrozen)

@@ -13,6 +13,8 @@ internal sealed class MapVerifierInfo(MapObject map) : IVerifierMapInfo
     public uint MaxEntries => map.Definition.MaxEntries;
     public MapFlags Flags => map.Definition.Flags;
     public bool Frozen => map.IsFrozen;
+    public int SpinLockOffset => map.Definition.SpinLockOffset;
+    public int TimerOffset => map.Definition.TimerOffset;
     public IVerifierMapInfo? InnerMap =>
         map.Maps is Maps.MapInMap outer ? new TemplateInfo(outer.InnerTemplate) : null;
 
