@@ -22,13 +22,19 @@ internal sealed partial class VerifierEngine
         return KernelFunctions.ResolveById(insn.Imm) ?? throw Fail($"kernel btf_id {insn.Imm} is not a function", Errno.EINVAL);
     }
 
+    /// <summary>A kfunc the host registered (VerifierInput.KernelFunctions) from its own BTF rather than vmlinux's.</summary>
+    private static bool IsHostKfunc(KernelFunction kf) => !ReferenceEquals(kf.Btf, KernelFunctions.VmlinuxBtf);
+
     private void CheckKfuncCall(Instruction insn)
     {
         if (insn.Dst != 0) throw Fail("BPF_CALL uses reserved fields", Errno.EINVAL);
         var kf = ResolveKfunc(insn);
         string name = kf.Name;
-        if (kf.Unsupported is { } why) throw Fail($"kernel function {name} is not supported by this verifier: {why}", Errno.ENOTSUPP);
         if (!_input.GplCompatible) throw Fail("cannot call kernel function from non-GPL compatible program", Errno.EINVAL);
+        // fetch_kfunc_meta: the program type must be in one of the kfunc's id sets (host kfuncs are the host's to allow).
+        if (!IsHostKfunc(kf) && !KernelFunctionAvailability.IsAllowed(name, _input.ProgramType))
+            throw Fail($"calling kernel function {name} is not allowed", Errno.EACCES);
+        if (kf.Unsupported is { } why) throw Fail($"kernel function {name} is not supported by this verifier: {why}", Errno.ENOTSUPP);
         if ((kf.Flags & KernelFunctionFlags.Sleepable) != 0 && !_input.Sleepable)
             throw Fail($"program must be sleepable to call sleepable kfunc {name}", Errno.EACCES);
         if (_cur.ActiveLockId != 0) throw Fail("function calls are not allowed while holding a lock", Errno.EINVAL);

@@ -70,6 +70,8 @@ public class CallCheckTests
         { "kfuncs", "rcu_unmatched_unlock", "unmatched rcu read unlock (kernel function bpf_rcu_read_unlock)", false },
         { "kfuncs", "rcu_missing_unlock", "BPF_EXIT instruction in main prog cannot be used inside bpf_rcu_read_lock-ed region", false },
         { "kfuncs", "rcu_nested", "nested rcu read lock (kernel function bpf_rcu_read_lock)", false },
+        { "kfuncs", "task_from_socket_filter", "calling kernel function bpf_task_from_pid is not allowed", false },
+        { "kfuncs", "rcu_from_socket_filter", null, false },
     };
 
     private static string Path(string file) => SharedData.Fixture($"verifier/{file}.bpf.o");

@@ -16,7 +16,8 @@ internal sealed class FeatureProbeCommand : ICliVerb
     public Command Create()
     {
         var helpers = new Option<bool>("--helpers") { Description = "Also probe which helpers each program type may call" };
-        var command = new Command("probe", "Probe the running kernel's program types, map types, helpers and BTF features") { helpers };
+        var kfuncs = new Option<bool>("--kfuncs") { Description = "Also probe which vmlinux kfuncs each program type may call" };
+        var command = new Command("probe", "Probe the running kernel's program types, map types, helpers, kfuncs and BTF features") { helpers, kfuncs };
         CliConsole.SetBody(command, pr =>
         {
             var bpf = KernelFeatures.Bpf;
@@ -29,6 +30,7 @@ internal sealed class FeatureProbeCommand : ICliVerb
             var helperSets = pr.GetValue(helpers)
                 ? progTypes.Where(p => p.Probe.Supported).ToDictionary(p => p.Name, p => KernelFeatures.SupportedHelpers(p.Type))
                 : null;
+            var kfuncSets = pr.GetValue(kfuncs) ? ProbeKfuncs(progTypes.Select(p => (p.Name, p.Type)).ToList()) : null;
             bool argCtx = KernelFeatures.SupportsArgCtxTag;
             if (CliConsole.IsJson(pr))
             {
@@ -37,6 +39,8 @@ internal sealed class FeatureProbeCommand : ICliVerb
                     program_types = progTypes.ToDictionary(p => p.Name, p => p.Probe.Supported),
                     map_types = mapTypes.ToDictionary(m => m.Name, m => m.Probe.Supported),
                     helpers = helperSets,
+                    kfuncs = kfuncSets,
+                    vmlinux_kfuncs = kfuncSets is null ? null : KernelFunctionProbes.VmlinuxKfuncs().Select(k => k.Name).ToList(),
                     arg_ctx_decl_tag = argCtx,
                 });
                 return 0;
@@ -56,10 +60,27 @@ internal sealed class FeatureProbeCommand : ICliVerb
                 foreach (var (name, ids) in helperSets)
                     o.WriteLine($"eBPF helpers supported for program type {name}: {string.Join(", ", ids)}");
             }
+            if (kfuncSets is not null)
+            {
+                o.WriteLine();
+                o.WriteLine("Scanning kfuncs...");
+                foreach (var (name, names) in kfuncSets)
+                    o.WriteLine($"kfuncs supported for program type {name}: {string.Join(", ", names)}");
+            }
             o.WriteLine();
             o.WriteLine($"Global subprogram arg:ctx decl tag is {(argCtx ? "" : "NOT ")}supported");
             return 0;
         });
         return command;
+    }
+
+    /// <summary>Per probe-able program type, the vmlinux kfuncs it may call (types needing an attach target are left out).</summary>
+    private static Dictionary<string, List<string>> ProbeKfuncs(List<(string Name, ProgramType Type)> types)
+    {
+        var all = KernelFunctionProbes.VmlinuxKfuncs();
+        var result = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        foreach (var (name, type) in types.Where(t => KernelFunctionProbes.CanProbe(t.Type)))
+            result[name] = all.Where(k => KernelFunctionProbes.Probe(type, k.BtfId).Supported).Select(k => k.Name).ToList();
+        return result;
     }
 }

@@ -1,3 +1,4 @@
+using Ebpf.Abi;
 using System.CommandLine;
 using Ebpf.Loading;
 

@@ -1,10 +1,9 @@
 using System.Text;
-using Ebpf.Abi;
 
-namespace Ebpf.Cli.Commands.Loading;
+namespace Ebpf.Abi;
 
 /// <summary>The lowercase names bpftool prints for program, map and attach types ("sched_cls", "percpu_hash").</summary>
-internal static class KernelNames
+public static class KernelNames
 {
     public static string Of(ProgramType type) => type switch
     {
@@ -16,6 +15,10 @@ internal static class KernelNames
     public static string Of(MapType type) => Snake(type.ToString());
 
     public static string Of(AttachType type) => Snake(type.ToString());
+
+    /// <summary>The program type bpftool calls <paramref name="name"/>, or null.</summary>
+    public static ProgramType? ProgramTypeNamed(string name) =>
+        Enum.GetValues<ProgramType>().Cast<ProgramType?>().FirstOrDefault(t => Of(t!.Value) == name);
 
     /// <summary>PascalCase enum member to snake_case (digits stay attached to the word before them).</summary>
     public static string Snake(string pascal)
