@@ -248,6 +248,10 @@ public sealed unsafe partial class Interpreter
     {
         byte* stack = stackalloc byte[StackSize];
         byte* top = stack + StackSize;
+        // Without (generic) helper calls nothing can read the invocation context, re-enter this runner or see the
+        // run's state: the compiled code is the whole invocation.
+        if (!HasHelperCalls)
+            return compiled(0, r1, r2, r3, r4, r5, 0, 0, 0, 0, (ulong)top, 0);
         context.Begin(top, 0, thread);
         try
         {
