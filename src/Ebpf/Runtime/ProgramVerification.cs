@@ -85,8 +85,8 @@ internal static class ProgramVerification
                 case 0:
                     if (HelperPrototypes.Get((HelperId)insn.Imm) is null or { Unsupported: not null })
                         return $"insn {pc}: helper {insn.Imm} has no prototype the verifier checks";
-                    if (insn.Imm == (int)HelperId.TailCall)
-                        return $"insn {pc}: bpf_tail_call (targets may be unverified and would run in the caller's mode)";
+                    // bpf_tail_call is fine: it continues in the caller's mode, and an unchecked caller enters only
+                    // targets that may run unchecked themselves (MapHelpers.TailCall; a checked-only target is ENOENT).
                     if (runtime.Helpers.Find(insn.Imm) is null)
                         return $"insn {pc}: helper {insn.Imm} is not implemented by this runtime";
                     break;

@@ -69,13 +69,13 @@ public class VerifiedLoadTests
     }
 
     [Fact]
-    public void Kfunc_calls_and_tail_calls_are_not_fully_modelled()
+    public void Kfunc_calls_are_not_fully_modelled_and_tail_calls_are()
     {
         var rt = new BpfRuntime();
         Instruction[] kfunc = [new Instruction(Opcodes.Call, 0, 2, 0, 1234), Mov64(0, 0), Exit()];
         Assert.Contains("kfunc", ProgramVerification.WhyNotFullyModelled(kfunc, rt));
         Instruction[] tail = [Mov64(2, 0), Mov64(3, 0), CallHelper(12), Mov64(0, 0), Exit()];
-        Assert.Contains("bpf_tail_call", ProgramVerification.WhyNotFullyModelled(tail, rt));
+        Assert.Null(ProgramVerification.WhyNotFullyModelled(tail, rt));
         Instruction[] lookup = [Mov64(1, 0), Mov64(2, 0), CallHelper(1), Mov64(0, 0), Exit()];
         Assert.Null(ProgramVerification.WhyNotFullyModelled(lookup, rt));
         Instruction[] host = [CallHelper(HelperRegistry.FirstHostId), Exit()];
@@ -83,7 +83,7 @@ public class VerifiedLoadTests
     }
 
     [Fact]
-    public void Tail_caller_runs_checked_and_a_verified_target_is_entered_checked()
+    public void A_verified_tail_caller_runs_unchecked_and_enters_only_targets_that_may_run_unchecked()
     {
         var rt = new BpfRuntime();
         using var jmp = RuntimeTestPrograms.ProgArray(rt, 1);
@@ -91,12 +91,33 @@ public class VerifiedLoadTests
         Instruction[] caller = [j1, j2, Mov64(3, 0), CallHelper(12), Mov64(0, 1), Exit()];
         using var entry = rt.LoadProgram(new ProgramDefinition(ProgramType.Xdp, caller, "entry"), [jmp]);
         using var target = rt.LoadProgram(new ProgramDefinition(ProgramType.Xdp, RuntimeTestPrograms.ReturnConstant(3), "target"));
-        Assert.Equal(ExecutionMode.Checked, entry.Program.ExecutionMode);
-        Assert.Contains("bpf_tail_call", entry.Program.ExecutionModeReason);
+        Assert.Equal(ExecutionMode.Unchecked, entry.Program.ExecutionMode);
         Assert.Equal(ExecutionMode.Unchecked, target.Program.ExecutionMode);
         jmp.Map.ProgramSlots!.Set(0, target.Program);
         Assert.Equal(3u, rt.TestRun(entry, new TestRunOptions { DataIn = new byte[64] }).ReturnValue);
+
+        // A program the verifier rejected (loaded with AllowUnverified) runs only checked: an unchecked caller
+        // must not continue into it unchecked, so its tail call falls through, as for an empty slot.
+        using var unverified = rt.LoadProgram(new ProgramDefinition(ProgramType.Xdp, [Mov64(0, 4), Exit(), Mov64Reg(0, 9), Exit()], "unverified"),
+            options: new ProgramLoadOptions { AllowUnverified = true });
+        Assert.Equal(ExecutionMode.Checked, unverified.Program.ExecutionMode);
+        jmp.Map.ProgramSlots!.Set(0, unverified.Program);
+        Assert.Equal(1u, rt.TestRun(entry, new TestRunOptions { DataIn = new byte[64] }).ReturnValue);
+    }
+
+    [Fact]
+    public void A_checked_tail_caller_enters_a_verified_target_checked()
+    {
+        var rt = new BpfRuntime();
+        using var jmp = RuntimeTestPrograms.ProgArray(rt, 1);
+        var (j1, j2) = LoadImm64(2, 0, LoadImm64Source.MapIndex);
+        Instruction[] caller = [j1, j2, Mov64(3, 0), CallHelper(12), Mov64(0, 1), Exit()];
+        using var entry = rt.LoadProgram(new ProgramDefinition(ProgramType.Xdp, caller, "entry"), [jmp], options: new ProgramLoadOptions { AlwaysChecked = true });
+        using var target = rt.LoadProgram(new ProgramDefinition(ProgramType.Xdp, RuntimeTestPrograms.ReturnConstant(3), "target"));
+        Assert.Equal(ExecutionMode.Checked, entry.Program.ExecutionMode);
+        jmp.Map.ProgramSlots!.Set(0, target.Program);
+        Assert.Equal(3u, rt.TestRun(entry, new TestRunOptions { DataIn = new byte[64] }).ReturnValue);
         var prepared = (PreparedProgram)target.Program.Executable!;
-        Assert.Equal(ExecutionMode.Checked, prepared.Checked.Mode); // built for the tail call
+        Assert.Equal(ExecutionMode.Checked, prepared.Checked.Mode); // built for the tail call: a tail call keeps the caller's mode
     }
 }
