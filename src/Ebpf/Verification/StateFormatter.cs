@@ -48,8 +48,15 @@ public static class StateFormatter
     {
         if (r.Type == RegisterType.Scalar)
         {
-            if (r.VarOff.IsConst) return Number(r.VarOff.Value);
-            return "scalar(" + ScalarRanges(r) + ")";
+            // print_reg_state: a scalar whose value some decision depended on is prefixed with P. Only checkpoints
+            // carry the mark (backtracking never marks the state being explored), so it shows in the "parent state"
+            // lines of mark_precise and in the old state of an infinite-loop report.
+            string p = r.Precise ? "P" : "";
+            if (r.VarOff.IsConst) return p + Number(r.VarOff.Value);
+            // Scalars linked by a register copy share an id (sync_linked_regs); print_reg_state shows it first.
+            string ranges = ScalarRanges(r);
+            if (r.Id != 0) ranges = ranges.Length > 0 ? $"id={r.Id},{ranges}" : $"id={r.Id}";
+            return p + "scalar(" + ranges + ")";
         }
         if (r.Type == RegisterType.Stack && r.VarOff.IsConst && !r.MaybeNull)
             return "fp" + ((long)r.Off + (long)r.VarOff.Value).ToString(CultureInfo.InvariantCulture);
@@ -127,6 +134,8 @@ public static class StateFormatter
     public static string Frame(FrameState f, VerifierState? state = null)
     {
         var parts = new List<string>();
+        // print_verifier_state names every frame but the entry one.
+        if (f.FrameNo > 0) parts.Add($"frame{f.FrameNo}:");
         for (int i = 0; i < 11; i++)
             if (f.Registers[i].Type != RegisterType.NotInit) parts.Add($"R{i}={Register(f.Registers[i])}");
         for (int s = 0; s < FrameState.Slots; s++)
