@@ -154,11 +154,20 @@ internal sealed class VerifierLog
     public void CallerCallee(FrameState caller, FrameState callee)
     {
         if (!Trace) return;
-        // The caller's R1-R5 are already clobbered by the call when the kernel prints them.
-        var shown = caller.Clone();
-        for (int r = 1; r <= 5; r++) shown.Registers[r] = RegisterState.NotInit;
-        _sb.Append($"caller:\n {StateFormatter.Frame(shown)}\ncallee:\n {StateFormatter.Frame(callee)}\n");
+        _sb.Append($"caller:\n {StateFormatter.Frame(caller)}\ncallee:\n {StateFormatter.Frame(callee)}\n");
         _allScratched = true;
+    }
+
+    /// <summary>prepare_func_exit: both frames as the callee returns; the caller then resumes like a popped path
+    /// (a "from" line at level 2) but with nothing scratched.</summary>
+    public void ReturnFromCallee(int exitIdx, int returnIdx, FrameState callee, VerifierState caller)
+    {
+        if (!Trace) return;
+        _sb.Append($"returning from callee:\n {StateFormatter.Frame(callee)}\nto caller at {returnIdx}:\n {StateFormatter.Frame(caller.Current, caller)}\n");
+        _pendingFrom = exitIdx;
+        _scratchedRegs.Clear();
+        _scratchedSlots.Clear();
+        _allScratched = false;
     }
 
     /// <summary>A line of its own at log level 1 and up (between paths, e.g. "Validating f() func#1...").</summary>

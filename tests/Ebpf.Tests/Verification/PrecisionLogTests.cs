@@ -1,0 +1,199 @@
+using Ebpf.Abi;
+
+namespace Ebpf.Tests.Verification;
+
+/// <summary>
+/// Precision tracking in the level-2 log: the mark_precise / propagating lines of backtracking and the P mark of
+/// precise scalars in the checkpoint states they print. The expected lines below are the 6.18 kernel's for the same
+/// instructions (observed on this machine); where bpf(2) works the kernel's log is compared live as well.
+/// </summary>
+public class PrecisionLogTests
+{
+    private static string Ours(string name, int level = 2) => Asm.Verify(PrecisionLogPrograms.Build(name), logLevel: level).Log;
+
+    public static TheoryData<string> Names => new(PrecisionLogPrograms.Names);
+
+    [Fact]
+    public void Copy_chain_is_walked_back_to_the_constant()
+    {
+        var log = Ours("ptr_add");
+        Assert.Equal(
+        [
+            "mark_precise: frame0: last_idx 4 first_idx 0 subseq_idx -1 ",
+            "mark_precise: frame0: regs=r3 stack= before 3: (07) r1 += -16",
+            "mark_precise: frame0: regs=r3 stack= before 2: (bf) r1 = r10",
+            "mark_precise: frame0: regs=r3 stack= before 1: (bf) r3 = r2",
+            "mark_precise: frame0: regs=r2 stack= before 0: (b7) r2 = 8",
+        ], PrecisionLines(log));
+        // The instruction's state no longer fits on its line: it follows under the next instruction's index.
+        Assert.Contains("4: (0f) r1 += r3\nmark_precise: frame0: last_idx 4", log);
+        Assert.Contains("r2 = 8\n5: R1=fp-8 R3=8\n5: (7a) *(u64 *)(r1 +0) = 0", log);
+    }
+
+    [Fact]
+    public void Spill_and_fill_move_the_mark_between_register_and_slot()
+    {
+        Assert.Equal(
+        [
+            "mark_precise: frame0: last_idx 7 first_idx 0 subseq_idx -1 ",
+            "mark_precise: frame0: regs=r2 stack= before 6: (b7) r3 = 0",
+            "mark_precise: frame0: regs=r2 stack= before 5: (79) r2 = *(u64 *)(r10 -16)",
+            "mark_precise: frame0: regs= stack=-16 before 4: (7a) *(u64 *)(r10 -8) = 0",
+            "mark_precise: frame0: regs= stack=-16 before 3: (07) r1 += -8",
+            "mark_precise: frame0: regs= stack=-16 before 2: (bf) r1 = r10",
+            "mark_precise: frame0: regs= stack=-16 before 1: (7b) *(u64 *)(r10 -16) = r2",
+            "mark_precise: frame0: regs=r2 stack= before 0: (b7) r2 = 8",
+        ], PrecisionLines(Ours("spill_fill")));
+    }
+
+    [Fact]
+    public void Checkpoint_gets_the_P_mark_and_pruning_propagates_it()
+    {
+        var log = Ours("pointer_offset_safe");
+        Assert.Equal(
+        [
+            "mark_precise: frame0: last_idx 15 first_idx 13 subseq_idx -1 ",
+            "mark_precise: frame0: regs=r3 stack= before 14: (07) r2 += -8",
+            "mark_precise: frame0: regs=r3 stack= before 13: (bf) r2 = r10",
+            "mark_precise: frame0: parent state regs=r3 stack=:  R0=0 R3=P0 R9=0 R10=fp0",
+            "mark_precise: frame0: last_idx 11 first_idx 0 subseq_idx 13 ",
+            "mark_precise: frame0: regs=r3 stack= before 11: (05) goto pc+1",
+            "mark_precise: frame0: regs=r3 stack= before 10: (b7) r3 = 0",
+            "frame 0: propagating r3",
+            "mark_precise: frame0: last_idx 13 first_idx 0 subseq_idx -1 ",
+            "mark_precise: frame0: regs=r3 stack= before 12: (b7) r3 = 0",
+        ], PrecisionLines(log));
+        // The current state is never marked: only the checkpoint's copy shows P.
+        Assert.Contains("\n16: R2=fp-8 R3=0\n", log);
+        // Propagation happens at the pruned instruction, before "safe" and instead of the previous state.
+        Assert.Contains("12: (b7) r3 = 0\nframe 0: propagating r3\n", log);
+        Assert.Contains("regs=r3 stack= before 12: (b7) r3 = 0\n13: safe\n", log);
+    }
+
+    [Fact]
+    public void Spilled_scalar_is_marked_and_propagated_as_a_slot()
+    {
+        var lines = PrecisionLines(Ours("spilled_size_safe"));
+        Assert.Contains("mark_precise: frame0: parent state regs= stack=-16:  R0=0 R3=8 R6=ctx() R9=0 R10=fp0 fp-16=P8", lines);
+        Assert.Contains("frame 0: propagating fp-16", lines);
+        Assert.Equal("mark_precise: frame0: regs=r3 stack= before 14: (b7) r3 = 8", lines[^1]);
+    }
+
+    [Fact]
+    public void Decided_jump_at_a_checkpoint_prints_its_state_under_its_own_index()
+    {
+        var log = Ours("decided_branch");
+        Assert.Equal(
+        [
+            "mark_precise: frame0: last_idx 13 first_idx 13 subseq_idx -1 ",
+            "mark_precise: frame0: parent state regs=r6 stack=:  R0=0 R6=P1 R9=0 R10=fp0",
+            "mark_precise: frame0: last_idx 11 first_idx 0 subseq_idx 13 ",
+            "mark_precise: frame0: regs=r6 stack= before 11: (05) goto pc+1",
+            "mark_precise: frame0: regs=r6 stack= before 10: (b7) r6 = 1",
+            "mark_precise: frame0: last_idx 13 first_idx 0 subseq_idx -1 ",
+            "mark_precise: frame0: regs=r6 stack= before 12: (b7) r6 = 2",
+        ], PrecisionLines(log));
+        Assert.Contains("r6 = 1\n13: R6=1\n16: (b7) r0 = 0", log);
+        Assert.Contains("\n\nfrom 9 to 12: R0=scalar(umin=1) R9=0 R10=fp0\n12: R0=scalar(umin=1) R9=0 R10=fp0\n12: (b7) r6 = 2", log);
+    }
+
+    [Fact]
+    public void Backtracking_crosses_calls_and_exits()
+    {
+        Assert.Equal(
+        [
+            "mark_precise: frame1: last_idx 7 first_idx 0 subseq_idx -1 ",
+            "mark_precise: frame1: regs=r1 stack= before 6: (07) r2 += -16",
+            "mark_precise: frame1: regs=r1 stack= before 5: (bf) r2 = r10",
+            "mark_precise: frame1: regs=r1 stack= before 2: (85) call pc+2",
+            "mark_precise: frame0: regs=r1 stack= before 1: (bf) r1 = r6",
+            "mark_precise: frame0: regs=r6 stack= before 0: (b7) r6 = 8",
+        ], PrecisionLines(Ours("subprog")));
+        Assert.Equal(
+        [
+            "mark_precise: frame0: last_idx 3 first_idx 0 subseq_idx -1 ",
+            "mark_precise: frame0: regs=r0 stack= before 2: (07) r2 += -16",
+            "mark_precise: frame0: regs=r0 stack= before 1: (bf) r2 = r10",
+            "mark_precise: frame0: regs=r0 stack= before 8: (95) exit",
+            "mark_precise: frame1: regs=r0 stack= before 7: (b7) r0 = 8",
+        ], PrecisionLines(Ours("subprog_ret")));
+    }
+
+    [Fact]
+    public void Checkpoint_inside_a_callee_prints_every_frame()
+    {
+        var lines = PrecisionLines(Ours("subprog_cp"));
+        Assert.Equal("mark_precise: frame1: parent state regs=r7 stack=:  frame1: R0=scalar() R7=P8 R9=0 R10=fp0", lines[5]);
+        Assert.Equal("mark_precise: frame0: parent state regs= stack=:  R6=8 R10=fp0", lines[6]);
+        Assert.Equal("mark_precise: frame1: last_idx 14 first_idx 0 subseq_idx 15 ", lines[7]);
+        Assert.Equal("mark_precise: frame0: regs=r6 stack= before 0: (b7) r6 = 8", lines[20]);
+        Assert.Equal("mark_precise: frame0: parent state regs= stack=:  R6=8 R10=fp0", lines[^1]);
+    }
+
+    [Fact]
+    public void Linked_scalars_are_wanted_together()
+    {
+        var lines = PrecisionLines(Ours("linked"));
+        Assert.Contains("mark_precise: frame0: regs=r6,r8 stack= before 13: (bf) r8 = r6", lines);
+        Assert.Contains("mark_precise: frame0: regs=r6 stack= before 12: (55) if r7 != 0x0 goto pc+10", lines);
+        Assert.Contains("mark_precise: frame0: parent state regs=r6 stack=:  R0=scalar() R6=Pscalar(id=1) R9=0 R10=fp0", lines);
+    }
+
+    [Theory]
+    [MemberData(nameof(Names))]
+    public void Lower_levels_have_no_precision_lines(string name)
+    {
+        Assert.Empty(PrecisionLines(Ours(name, level: 1)));
+        Assert.Empty(Ours(name, level: 0));
+    }
+
+    [Theory]
+    [MemberData(nameof(Names))]
+    public void Kernel_prints_the_same_precision_lines(string name)
+    {
+        if (KernelBpf.Unavailable() is { } why) Assert.Skip(why);
+        var insns = PrecisionLogPrograms.Build(name);
+        var kernel = KernelBpf.Load(insns, (uint)ProgramType.SocketFilter, logLevel: 2);
+        var ours = Asm.Verify(insns, logLevel: 2);
+        Assert.Equal(kernel.Accepted, ours.Accepted);
+        var k = PrecisionLines(kernel.Log);
+        var o = PrecisionLines(ours.Log);
+        if (name == "linked")
+        {
+            // Known difference outside logging: after "if r7 != 0x0" our fall-through also makes r7's linked copy r0
+            // a known 0, the kernel leaves r0 as scalar(id=2). So the states printed with one parent state line differ
+            // (R0=0 vs R0=scalar(id=2)); the backtracking itself (masks, instructions, order) is the same.
+            k = [.. k.Select(StripState)];
+            o = [.. o.Select(StripState)];
+        }
+        Assert.True(k.SequenceEqual(o), $"--- kernel ---\n{string.Join("\n", k)}\n--- ours ---\n{string.Join("\n", o)}");
+        Assert.NotEmpty(k);
+    }
+
+    /// <summary>Programs whose whole level-2 trace (not only the precision lines) is the kernel's. The others differ in
+    /// lines unrelated to precision: a zero immediate stored to the stack is a spilled constant in 6.18 ("fp-8=0") but
+    /// zero bytes here ("fp-8=00000000"), and the linked-register refinement above.</summary>
+    public static TheoryData<string> WholeTrace => ["decided_branch", "subprog_ret", "spilled_size_safe"];
+
+    [Theory]
+    [MemberData(nameof(WholeTrace))]
+    public void Kernel_prints_the_same_trace(string name)
+    {
+        if (KernelBpf.Unavailable() is { } why) Assert.Skip(why);
+        var insns = PrecisionLogPrograms.Build(name);
+        foreach (uint level in new uint[] { 1, 2 })
+        {
+            var kernel = PrecisionLogPrograms.Trace(KernelBpf.Load(insns, (uint)ProgramType.SocketFilter, logLevel: level).Log);
+            var ours = PrecisionLogPrograms.Trace(Asm.Verify(insns, logLevel: (int)level).Log);
+            Assert.True(kernel.SequenceEqual(ours), $"level {level}\n--- kernel ---\n{string.Join("\n", kernel)}\n--- ours ---\n{string.Join("\n", ours)}");
+        }
+    }
+
+    private static string StripState(string line)
+    {
+        int i = line.IndexOf(":  ", StringComparison.Ordinal);
+        return line.Contains(" parent state ", StringComparison.Ordinal) && i >= 0 ? line[..i] : line;
+    }
+
+    private static List<string> PrecisionLines(string log) => PrecisionLogPrograms.PrecisionLines(log);
+}
