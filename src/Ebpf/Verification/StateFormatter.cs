@@ -44,14 +44,16 @@ public static class StateFormatter
     }
 
     /// <summary>One register value, e.g. <c>map_value_or_null(id=1,ks=4,vs=8)</c>, <c>fp-4</c>, <c>16</c>.</summary>
-    public static string Register(in RegisterState r)
+    /// <param name="allPrecise">Without CAP_BPF the kernel makes every scalar precise when it is created
+    /// (__mark_reg_unknown, __mark_reg_const_zero set precise = !bpf_capable), so every scalar prints with P.</param>
+    public static string Register(in RegisterState r, bool allPrecise = false)
     {
         if (r.Type == RegisterType.Scalar)
         {
-            // print_reg_state: a scalar whose value some decision depended on is prefixed with P. Only checkpoints
-            // carry the mark (backtracking never marks the state being explored), so it shows in the "parent state"
-            // lines of mark_precise and in the old state of an infinite-loop report.
-            string p = r.Precise ? "P" : "";
+            // print_reg_state: a scalar whose value some decision depended on is prefixed with P. With CAP_BPF only
+            // checkpoints carry the mark (backtracking never marks the state being explored), so it shows in the
+            // "parent state" lines of mark_precise and in the old state of an infinite-loop report.
+            string p = r.Precise || allPrecise ? "P" : "";
             if (r.VarOff.IsConst) return p + Number(r.VarOff.Value);
             // Scalars linked by a register copy share an id (sync_linked_regs); print_reg_state shows it first.
             string ranges = ScalarRanges(r);
@@ -120,10 +122,10 @@ public static class StateFormatter
     }
 
     /// <summary>A stack slot, e.g. <c>fp-8=0000????</c>, <c>fp-16=ctx()</c>, <c>fp-8=42</c>.</summary>
-    public static string Slot(int slotIndex, in StackSlot slot)
+    public static string Slot(int slotIndex, in StackSlot slot, bool allPrecise = false)
     {
         string name = $"fp{-(slotIndex + 1) * 8}";
-        if (slot.IsFullSpill) return name + "=" + Register(slot.Spilled);
+        if (slot.IsFullSpill) return name + "=" + Register(slot.Spilled, allPrecise);
         var sb = new StringBuilder(8);
         for (int i = 0; i < 8; i++)
             sb.Append(slot[i] switch { StackByte.Zero => '0', StackByte.Misc => 'm', StackByte.Spill => 'r', _ => '?' });
@@ -131,15 +133,15 @@ public static class StateFormatter
     }
 
     /// <summary>A whole frame: live registers then non-empty stack slots.</summary>
-    public static string Frame(FrameState f, VerifierState? state = null)
+    public static string Frame(FrameState f, VerifierState? state = null, bool allPrecise = false)
     {
         var parts = new List<string>();
         // print_verifier_state names every frame but the entry one.
         if (f.FrameNo > 0) parts.Add($"frame{f.FrameNo}:");
         for (int i = 0; i < 11; i++)
-            if (f.Registers[i].Type != RegisterType.NotInit) parts.Add($"R{i}={Register(f.Registers[i])}");
+            if (f.Registers[i].Type != RegisterType.NotInit) parts.Add($"R{i}={Register(f.Registers[i], allPrecise)}");
         for (int s = 0; s < FrameState.Slots; s++)
-            if (!f.Stack[s].IsEmpty) parts.Add(Slot(s, f.Stack[s]));
+            if (!f.Stack[s].IsEmpty) parts.Add(Slot(s, f.Stack[s], allPrecise));
         if (state is not null && state.References.Count > 0)
             parts.Add("refs=" + string.Join(",", state.References.Select(r => r.Id)));
         return string.Join(" ", parts);

@@ -43,7 +43,7 @@ internal sealed partial class VerifierEngine
         _insns = input.Instructions;
         _cfg = new ControlFlow(_insns);
         _explored = new List<Checkpoint>?[_insns.Count];
-        _log = new VerifierLog(input.LogLevel);
+        _log = new VerifierLog(input.LogLevel, unprivileged: input.Privilege == HelperPrivilege.Unprivileged);
         _ctx = ContextLayouts.For(input.ProgramType, input.ExpectedAttachType);
         _privileged = input.Privilege != HelperPrivilege.Unprivileged;
         if (input.Functions is not null)

@@ -24,7 +24,14 @@ internal sealed class VerifierLog
     /// <summary>The instruction the path popped from the branch stack came from, until its first step is logged.</summary>
     private int? _pendingFrom;
 
-    public VerifierLog(int level) => _level = level;
+    /// <summary>Unprivileged programs: every scalar is precise in the kernel, see <see cref="StateFormatter.Register"/>.</summary>
+    private readonly bool _allPrecise;
+
+    public VerifierLog(int level, bool unprivileged = false)
+    {
+        _level = level;
+        _allPrecise = unprivileged;
+    }
 
     private bool Trace => (_level & 3) != 0;
     /// <summary>Level 2: whole trace, precision backtracking lines. Callers test it before formatting a message.</summary>
@@ -55,7 +62,7 @@ internal sealed class VerifierLog
     public void EntryState(int insn, VerifierState state)
     {
         if (!Trace) return;
-        _sb.Append($"{insn}: {StateFormatter.Frame(state.Current, state)}\n");
+        _sb.Append($"{insn}: {StateFormatter.Frame(state.Current, state, _allPrecise)}\n");
     }
 
     /// <summary>
@@ -69,7 +76,7 @@ internal sealed class VerifierLog
         if (!Trace) return;
         if (_pendingFrom is { } from)
         {
-            if (Verbose) _sb.Append($"\nfrom {from} to {idx}: {StateFormatter.Frame(state.Current, state)}\n");
+            if (Verbose) _sb.Append($"\nfrom {from} to {idx}: {StateFormatter.Frame(state.Current, state, _allPrecise)}\n");
             _pendingFrom = null;
         }
         InsnState(idx, state);
@@ -99,15 +106,15 @@ internal sealed class VerifierLog
         var frame = state.Current;
         if (_allScratched)
         {
-            string all = StateFormatter.Frame(frame, state);
+            string all = StateFormatter.Frame(frame, state, _allPrecise);
             if (all.Length > 0) parts.Add(all);
         }
         else
         {
             foreach (int r in _scratchedRegs.Order())
-                if (frame.Registers[r].Type != RegisterType.NotInit) parts.Add($"R{r}={StateFormatter.Register(frame.Registers[r])}");
+                if (frame.Registers[r].Type != RegisterType.NotInit) parts.Add($"R{r}={StateFormatter.Register(frame.Registers[r], _allPrecise)}");
             foreach (var (f, s) in _scratchedSlots.OrderBy(x => x.Slot))
-                if (f < state.Frames.Count && !state.Frames[f].Stack[s].IsEmpty) parts.Add(StateFormatter.Slot(s, state.Frames[f].Stack[s]));
+                if (f < state.Frames.Count && !state.Frames[f].Stack[s].IsEmpty) parts.Add(StateFormatter.Slot(s, state.Frames[f].Stack[s], _allPrecise));
             if (parts.Count > 0 && frame.FrameNo > 0) parts.Insert(0, $"frame{frame.FrameNo}:");
         }
         _scratchedRegs.Clear();
@@ -154,7 +161,7 @@ internal sealed class VerifierLog
     public void CallerCallee(FrameState caller, FrameState callee)
     {
         if (!Trace) return;
-        _sb.Append($"caller:\n {StateFormatter.Frame(caller)}\ncallee:\n {StateFormatter.Frame(callee)}\n");
+        _sb.Append($"caller:\n {StateFormatter.Frame(caller, null, _allPrecise)}\ncallee:\n {StateFormatter.Frame(callee, null, _allPrecise)}\n");
         _allScratched = true;
     }
 
@@ -163,7 +170,7 @@ internal sealed class VerifierLog
     public void ReturnFromCallee(int exitIdx, int returnIdx, FrameState callee, VerifierState caller)
     {
         if (!Trace) return;
-        _sb.Append($"returning from callee:\n {StateFormatter.Frame(callee)}\nto caller at {returnIdx}:\n {StateFormatter.Frame(caller.Current, caller)}\n");
+        _sb.Append($"returning from callee:\n {StateFormatter.Frame(callee, null, _allPrecise)}\nto caller at {returnIdx}:\n {StateFormatter.Frame(caller.Current, caller, _allPrecise)}\n");
         _pendingFrom = exitIdx;
         _scratchedRegs.Clear();
         _scratchedSlots.Clear();

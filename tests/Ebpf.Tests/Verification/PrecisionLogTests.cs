@@ -139,6 +139,18 @@ public class PrecisionLogTests
         Assert.Contains("mark_precise: frame0: parent state regs=r6 stack=:  R0=scalar() R6=Pscalar(id=1) R9=0 R10=fp0", lines);
     }
 
+    [Fact]
+    public void Without_CAP_BPF_every_scalar_prints_precise()
+    {
+        // __mark_reg_unknown and __mark_reg_const_zero set precise = !bpf_capable, and no backtracking runs: every
+        // scalar of an unprivileged program carries P from its creation, at level 1 as well. (Not compared live:
+        // this machine has kernel.unprivileged_bpf_disabled=2.)
+        var insns = Asm.Prog(Asm.Mov(1, 0), Asm.Ldx(Ebpf.Isa.AccessSize.Byte, 0, 1, 0), Asm.Exit());
+        var log = Asm.Verify(insns, privilege: Abi.Helpers.HelperPrivilege.Unprivileged).Log;
+        Assert.Contains("0: (b7) r1 = 0                        ; R1=P0\n", log);
+        Assert.DoesNotContain("R1=P0", Asm.Verify(insns).Log);
+    }
+
     [Theory]
     [MemberData(nameof(Names))]
     public void Lower_levels_have_no_precision_lines(string name)
