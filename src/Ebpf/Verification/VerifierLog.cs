@@ -62,6 +62,11 @@ internal sealed class VerifierLog
     public void EntryState(int insn, VerifierState state)
     {
         if (!Trace) return;
+        // A new verification (main program or a global function) starts with nothing left from the last path.
+        _scratchedRegs.Clear();
+        _scratchedSlots.Clear();
+        _allScratched = false;
+        _pendingFrom = null;
         _sb.Append($"{insn}: {StateFormatter.Frame(state.Current, state, _allPrecise)}\n");
     }
 
