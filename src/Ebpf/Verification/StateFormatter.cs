@@ -46,7 +46,9 @@ public static class StateFormatter
     /// <summary>One register value, e.g. <c>map_value_or_null(id=1,ks=4,vs=8)</c>, <c>fp-4</c>, <c>16</c>.</summary>
     /// <param name="allPrecise">Without CAP_BPF the kernel makes every scalar precise when it is created
     /// (__mark_reg_unknown, __mark_reg_const_zero set precise = !bpf_capable), so every scalar prints with P.</param>
-    public static string Register(in RegisterState r, bool allPrecise = false)
+    /// <param name="frameNo">The frame holding the register: a stack pointer into another frame's stack shows that
+    /// frame's number, e.g. <c>fp[0]-8</c> in a callee (-1: unknown, never shown).</param>
+    public static string Register(in RegisterState r, bool allPrecise = false, int frameNo = -1)
     {
         if (r.Type == RegisterType.Scalar)
         {
@@ -60,8 +62,9 @@ public static class StateFormatter
             if (r.Id != 0) ranges = ranges.Length > 0 ? $"id={r.Id},{ranges}" : $"id={r.Id}";
             return p + "scalar(" + ranges + ")";
         }
+        string frameTag = r.Type == RegisterType.Stack && frameNo >= 0 && r.FrameNo != frameNo ? $"[{r.FrameNo}]" : "";
         if (r.Type == RegisterType.Stack && r.VarOff.IsConst && !r.MaybeNull)
-            return "fp" + ((long)r.Off + (long)r.VarOff.Value).ToString(CultureInfo.InvariantCulture);
+            return "fp" + frameTag + ((long)r.Off + (long)r.VarOff.Value).ToString(CultureInfo.InvariantCulture);
         var parts = new List<string>();
         if (r.Id != 0) parts.Add($"id={r.Id}");
         if (r.RefObjId != 0) parts.Add($"ref_obj_id={r.RefObjId}");
@@ -81,7 +84,7 @@ public static class StateFormatter
         {
             parts.Add(ScalarRanges(r));
         }
-        return TypeName(r) + "(" + string.Join(",", parts) + ")";
+        return TypeName(r) + frameTag + "(" + string.Join(",", parts) + ")";
     }
 
     /// <summary><c>print_scalar_ranges</c>: non-default bounds, equal values merged with '='.</summary>
@@ -122,10 +125,10 @@ public static class StateFormatter
     }
 
     /// <summary>A stack slot, e.g. <c>fp-8=0000????</c>, <c>fp-16=ctx()</c>, <c>fp-8=42</c>.</summary>
-    public static string Slot(int slotIndex, in StackSlot slot, bool allPrecise = false)
+    public static string Slot(int slotIndex, in StackSlot slot, bool allPrecise = false, int frameNo = -1)
     {
         string name = $"fp{-(slotIndex + 1) * 8}";
-        if (slot.IsFullSpill) return name + "=" + Register(slot.Spilled, allPrecise);
+        if (slot.IsFullSpill) return name + "=" + Register(slot.Spilled, allPrecise, frameNo);
         var sb = new StringBuilder(8);
         for (int i = 0; i < 8; i++)
             sb.Append(slot[i] switch { StackByte.Zero => '0', StackByte.Misc => 'm', StackByte.Spill => 'r', _ => '?' });
@@ -139,9 +142,9 @@ public static class StateFormatter
         // print_verifier_state names every frame but the entry one.
         if (f.FrameNo > 0) parts.Add($"frame{f.FrameNo}:");
         for (int i = 0; i < 11; i++)
-            if (f.Registers[i].Type != RegisterType.NotInit) parts.Add($"R{i}={Register(f.Registers[i], allPrecise)}");
+            if (f.Registers[i].Type != RegisterType.NotInit) parts.Add($"R{i}={Register(f.Registers[i], allPrecise, f.FrameNo)}");
         for (int s = 0; s < FrameState.Slots; s++)
-            if (!f.Stack[s].IsEmpty) parts.Add(Slot(s, f.Stack[s], allPrecise));
+            if (!f.Stack[s].IsEmpty) parts.Add(Slot(s, f.Stack[s], allPrecise, f.FrameNo));
         if (state is not null && state.References.Count > 0)
             parts.Add("refs=" + string.Join(",", state.References.Select(r => r.Id)));
         return string.Join(" ", parts);

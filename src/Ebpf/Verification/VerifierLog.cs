@@ -117,9 +117,11 @@ internal sealed class VerifierLog
         else
         {
             foreach (int r in _scratchedRegs.Order())
-                if (frame.Registers[r].Type != RegisterType.NotInit) parts.Add($"R{r}={StateFormatter.Register(frame.Registers[r], _allPrecise)}");
-            foreach (var (f, s) in _scratchedSlots.OrderBy(x => x.Slot))
-                if (f < state.Frames.Count && !state.Frames[f].Stack[s].IsEmpty) parts.Add(StateFormatter.Slot(s, state.Frames[f].Stack[s], _allPrecise));
+                if (frame.Registers[r].Type != RegisterType.NotInit) parts.Add($"R{r}={StateFormatter.Register(frame.Registers[r], _allPrecise, frame.FrameNo)}");
+            // The kernel scratches slot numbers, not frames, and prints them from the current frame: a write through
+            // a pointer to the caller's stack shows nothing unless the callee's own slot of that number is in use.
+            foreach (int s in _scratchedSlots.Select(x => x.Slot).Distinct().Order())
+                if (!frame.Stack[s].IsEmpty) parts.Add(StateFormatter.Slot(s, frame.Stack[s], _allPrecise, frame.FrameNo));
             if (parts.Count > 0 && frame.FrameNo > 0) parts.Insert(0, $"frame{frame.FrameNo}:");
         }
         _scratchedRegs.Clear();

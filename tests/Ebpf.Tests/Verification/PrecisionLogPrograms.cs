@@ -41,6 +41,9 @@ internal static class PrecisionLogPrograms
             MovReg(2, 10), Add(2, -16), AddReg(2, 7), St(AccessSize.DoubleWord, 2, 0, 0), Mov(0, 0), Exit()),
         // Scalars linked by a copy: a bound learnt on r8 reaches r6, so both are wanted before the jump.
         "linked" => PruningSoundnessTests.LinkedScalarProgram(),
+        // Not a precision case: a callee gets a pointer to its caller's stack (printed fp[0]-8 there).
+        "stack_arg" => Prog(MovReg(1, 10), Add(1, -8), Instruction.CallLocal(2), Mov(0, 0), Exit(),
+            Mov(2, 7), Stx(AccessSize.DoubleWord, 1, 2, 0), Mov(0, 0), Exit()),
         _ => throw new ArgumentException(name),
     };
 

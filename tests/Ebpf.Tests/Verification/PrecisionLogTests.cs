@@ -185,7 +185,17 @@ public class PrecisionLogTests
     /// <summary>Programs whose whole level-2 trace (not only the precision lines) is the kernel's. The others differ in
     /// lines unrelated to precision: a zero immediate stored to the stack is a spilled constant in 6.18 ("fp-8=0") but
     /// zero bytes here ("fp-8=00000000"), and the linked-register refinement above.</summary>
-    public static TheoryData<string> WholeTrace => ["decided_branch", "subprog_ret", "spilled_size_safe"];
+    public static TheoryData<string> WholeTrace => ["decided_branch", "subprog_ret", "spilled_size_safe", "stack_arg"];
+
+    [Fact]
+    public void Pointer_to_the_callers_stack_names_its_frame()
+    {
+        var log = Ours("stack_arg");
+        Assert.Contains("callee:\n frame1: R1=fp[0]-8 R10=fp0\n", log);
+        // The slot written is the caller's: the callee's line does not show it, the caller's state does.
+        Assert.Contains("; frame1: R1=fp[0]-8 R2=7\n", log);
+        Assert.Contains("to caller at 3:\n R0=0 R10=fp0 fp-8=7\n", log);
+    }
 
     [Theory]
     [MemberData(nameof(WholeTrace))]
