@@ -44,15 +44,27 @@ public static class StateFormatter
     }
 
     /// <summary>One register value, e.g. <c>map_value_or_null(id=1,ks=4,vs=8)</c>, <c>fp-4</c>, <c>16</c>.</summary>
-    public static string Register(in RegisterState r)
+    /// <param name="allPrecise">Without CAP_BPF the kernel makes every scalar precise when it is created
+    /// (__mark_reg_unknown, __mark_reg_const_zero set precise = !bpf_capable), so every scalar prints with P.</param>
+    /// <param name="frameNo">The frame holding the register: a stack pointer into another frame's stack shows that
+    /// frame's number, e.g. <c>fp[0]-8</c> in a callee (-1: unknown, never shown).</param>
+    public static string Register(in RegisterState r, bool allPrecise = false, int frameNo = -1)
     {
         if (r.Type == RegisterType.Scalar)
         {
-            if (r.VarOff.IsConst) return Number(r.VarOff.Value);
-            return "scalar(" + ScalarRanges(r) + ")";
+            // print_reg_state: a scalar whose value some decision depended on is prefixed with P. With CAP_BPF only
+            // checkpoints carry the mark (backtracking never marks the state being explored), so it shows in the
+            // "parent state" lines of mark_precise and in the old state of an infinite-loop report.
+            string p = r.Precise || allPrecise ? "P" : "";
+            if (r.VarOff.IsConst) return p + Number(r.VarOff.Value);
+            // Scalars linked by a register copy share an id (sync_linked_regs); print_reg_state shows it first.
+            string ranges = ScalarRanges(r);
+            if (r.Id != 0) ranges = ranges.Length > 0 ? $"id={r.Id},{ranges}" : $"id={r.Id}";
+            return p + "scalar(" + ranges + ")";
         }
+        string frameTag = r.Type == RegisterType.Stack && frameNo >= 0 && r.FrameNo != frameNo ? $"[{r.FrameNo}]" : "";
         if (r.Type == RegisterType.Stack && r.VarOff.IsConst && !r.MaybeNull)
-            return "fp" + ((long)r.Off + (long)r.VarOff.Value).ToString(CultureInfo.InvariantCulture);
+            return "fp" + frameTag + ((long)r.Off + (long)r.VarOff.Value).ToString(CultureInfo.InvariantCulture);
         var parts = new List<string>();
         if (r.Id != 0) parts.Add($"id={r.Id}");
         if (r.RefObjId != 0) parts.Add($"ref_obj_id={r.RefObjId}");
@@ -72,7 +84,7 @@ public static class StateFormatter
         {
             parts.Add(ScalarRanges(r));
         }
-        return TypeName(r) + "(" + string.Join(",", parts) + ")";
+        return TypeName(r) + frameTag + "(" + string.Join(",", parts) + ")";
     }
 
     /// <summary><c>print_scalar_ranges</c>: non-default bounds, equal values merged with '='.</summary>
@@ -113,10 +125,10 @@ public static class StateFormatter
     }
 
     /// <summary>A stack slot, e.g. <c>fp-8=0000????</c>, <c>fp-16=ctx()</c>, <c>fp-8=42</c>.</summary>
-    public static string Slot(int slotIndex, in StackSlot slot)
+    public static string Slot(int slotIndex, in StackSlot slot, bool allPrecise = false, int frameNo = -1)
     {
         string name = $"fp{-(slotIndex + 1) * 8}";
-        if (slot.IsFullSpill) return name + "=" + Register(slot.Spilled);
+        if (slot.IsFullSpill) return name + "=" + Register(slot.Spilled, allPrecise, frameNo);
         var sb = new StringBuilder(8);
         for (int i = 0; i < 8; i++)
             sb.Append(slot[i] switch { StackByte.Zero => '0', StackByte.Misc => 'm', StackByte.Spill => 'r', _ => '?' });
@@ -124,13 +136,15 @@ public static class StateFormatter
     }
 
     /// <summary>A whole frame: live registers then non-empty stack slots.</summary>
-    public static string Frame(FrameState f, VerifierState? state = null)
+    public static string Frame(FrameState f, VerifierState? state = null, bool allPrecise = false)
     {
         var parts = new List<string>();
+        // print_verifier_state names every frame but the entry one.
+        if (f.FrameNo > 0) parts.Add($"frame{f.FrameNo}:");
         for (int i = 0; i < 11; i++)
-            if (f.Registers[i].Type != RegisterType.NotInit) parts.Add($"R{i}={Register(f.Registers[i])}");
+            if (f.Registers[i].Type != RegisterType.NotInit) parts.Add($"R{i}={Register(f.Registers[i], allPrecise, f.FrameNo)}");
         for (int s = 0; s < FrameState.Slots; s++)
-            if (!f.Stack[s].IsEmpty) parts.Add(Slot(s, f.Stack[s]));
+            if (!f.Stack[s].IsEmpty) parts.Add(Slot(s, f.Stack[s], allPrecise, f.FrameNo));
         if (state is not null && state.References.Count > 0)
             parts.Add("refs=" + string.Join(",", state.References.Select(r => r.Id)));
         return string.Join(" ", parts);

@@ -485,6 +485,9 @@ internal sealed partial class VerifierEngine
         var caller = _cur.Current;
         var callee = new FrameState { CallSite = _insnIdx, FunctionStart = target, FrameNo = _cur.Frames.Count, Serial = ++_frameSerial };
         for (int r = 1; r <= 5; r++) callee.Registers[r] = caller.Registers[r];
+        // The arguments now live in the callee; the caller's copies are clobbered by the call (the kernel clears
+        // them here, so checkpoints inside the callee and the log show the caller without them).
+        for (int r = 1; r <= 5; r++) caller.Registers[r] = RegisterState.NotInit;
         callee.Registers[10] = RegisterState.Pointer(RegisterType.Stack);
         callee.Registers[10].FrameNo = callee.FrameNo;
         _cur.Frames.Add(callee);
@@ -576,6 +579,7 @@ internal sealed partial class VerifierEngine
                 caller.Registers[0] = r0;
             }
             for (int r = 1; r <= 5; r++) caller.Registers[r] = RegisterState.NotInit;
+            if (!callee.IsCallback) _log.ReturnFromCallee(_insnIdx, callee.CallSite + 1, callee, _cur);
             _insnIdx = callee.CallSite + 1;
             return Flow.Continue;
         }

@@ -35,6 +35,8 @@ internal sealed partial class VerifierEngine
         {
             // The outcome followed from the operands' values: they must match exactly for a later state to be pruned here.
             MarkJumpOperandsPrecise(insn, d, src, regSrc);
+            // check_cond_jmp_op prints the state of a decided jump itself, under the jump's index.
+            _log.InsnState(_insnIdx, _cur);
             _insnIdx = taken == 1 ? target : fallthrough;
             return;
         }

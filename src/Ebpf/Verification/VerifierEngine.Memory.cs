@@ -346,6 +346,7 @@ internal sealed partial class VerifierEngine
         }
         RecordStackAccess(frame.FrameNo, slotIndex, fullSpill: false);
         MarkStackRead(frame, slotIndex);
+        _log.ScratchSlot(frame.FrameNo, slotIndex); // the kernel's log shows a filled slot next to the register
         return ReadStack(regno, frame, o, size);
     }
 
@@ -443,6 +444,7 @@ internal sealed partial class VerifierEngine
                 continue;
             }
             ref var s = ref frame.WritableStack[FrameState.SlotOf((int)o)];
+            _log.ScratchSlot(frame.FrameNo, FrameState.SlotOf((int)o));
             {
                 if (s.IsFullSpill) { for (int i = 0; i < 8; i++) s.Set(i, StackByte.Misc); s.Spilled = default; }
                 s.Set(FrameState.ByteOf((int)o), StackByte.Misc);

@@ -118,7 +118,9 @@ internal sealed partial class VerifierEngine
                 if (slot.IsFullSpill && slot.Spilled.Precise && slot.Spilled.Type == RegisterType.Scalar) { _btStack[f] |= 1UL << s; any = true; }
             }
         }
-        if (any) Backtrack(skipFirst: false);
+        if (!any) return;
+        if (_log.Verbose) LogPropagating(old);
+        Backtrack(skipFirst: false);
     }
 
     private void ClearBacktrack()
@@ -142,17 +144,22 @@ internal sealed partial class VerifierEngine
         var cp = _cur.Parent;
         int nextDepth = _cur.Frames.Count - 1;
         bool first = skipFirst;
+        // Propagation starts at the pruned instruction, which never ran (the kernel skips it as the first).
+        if (_log.Verbose) LogSegment(skipFirst ? _hist[i].Insn : _insnIdx, cp, -1, nextDepth);
         while (true)
         {
             while (cp is not null && cp.HistPos == i)
             {
-                if (!MarkCheckpoint(cp)) return;
+                bool more = MarkCheckpoint(cp);
+                if (_log.Verbose) LogParentState(cp, nextDepth);
+                if (!more) return;
+                if (_log.Verbose) LogSegment(i >= 0 ? _hist[i].Insn : -1, cp.Parent, cp.Insn, nextDepth);
                 cp = cp.Parent;
             }
             if (i < 0) return;
             ref readonly var e = ref _hist[i];
             if (first) first = false;
-            else if (!BacktrackInsn(e, nextDepth))
+            else if (LogBacktrackInsnIfVerbose(nextDepth, e.Insn) && !BacktrackInsn(e, nextDepth))
             {
                 MarkAllPrecise();
                 return;
@@ -200,15 +207,23 @@ internal sealed partial class VerifierEngine
     private void MarkAllPrecise()
     {
         ClearBacktrack();
+        if (_log.Verbose) LogFallback();
         for (var cp = _cur.Parent; cp is not null; cp = cp.Parent)
         {
             foreach (var fr in cp.State.Frames)
             {
                 for (int r = 0; r < 10; r++)
-                    if (fr.Registers[r].Type == RegisterType.Scalar) fr.Registers[r].Precise = true;
+                    if (fr.Registers[r].Type == RegisterType.Scalar && !fr.Registers[r].Precise)
+                    {
+                        fr.Registers[r].Precise = true;
+                        if (_log.Verbose) LogForced(fr.FrameNo, r);
+                    }
                 for (int s = 0; s < FrameState.Slots; s++)
                     if (fr.Stack[s].IsFullSpill && fr.Stack[s].Spilled.Type == RegisterType.Scalar && !fr.Stack[s].Spilled.Precise)
+                    {
                         MarkSpillPrecise(fr, s);
+                        if (_log.Verbose) LogForcedSlot(fr.FrameNo, s);
+                    }
             }
         }
     }

@@ -43,7 +43,7 @@ internal sealed partial class VerifierEngine
         _insns = input.Instructions;
         _cfg = new ControlFlow(_insns);
         _explored = new List<Checkpoint>?[_insns.Count];
-        _log = new VerifierLog(input.LogLevel);
+        _log = new VerifierLog(input.LogLevel, unprivileged: input.Privilege == HelperPrivilege.Unprivileged);
         _ctx = ContextLayouts.For(input.ProgramType, input.ExpectedAttachType);
         _privileged = input.Privilege != HelperPrivilege.Unprivileged;
         if (input.Functions is not null)
@@ -164,7 +164,7 @@ internal sealed partial class VerifierEngine
             bool pathDone = false;
             if (_cfg.PrunePoint[_insnIdx] && IsStateVisited(_insnIdx))
             {
-                _log.Pruned(prev, _insnIdx);
+                _log.Pruned(_insnIdx);
                 pathDone = true;
             }
             else
@@ -173,10 +173,9 @@ internal sealed partial class VerifierEngine
                 PushHistory(_insnIdx);
                 if (_cfg.JumpPoint[_insnIdx]) _cur.JumpHistory++;
                 if (insn.Class is InstructionClass.Jmp or InstructionClass.Jmp32) _jmpsProcessed++;
-                _log.BeginInsn(_insns, _insnIdx);
+                _log.BeginInsn(_insns, _insnIdx, _cur);
                 int at = _insnIdx;
                 var flow = Step(insn);
-                _log.EndInsn(_cur);
                 if (flow == Flow.PathDone) pathDone = true;
                 prev = at;
             }
@@ -188,7 +187,7 @@ internal sealed partial class VerifierEngine
             _cur = next.State;
             prev = next.Prev;
             _insnIdx = next.Insn;
-            _log.SwitchedPath(next.LogPos, prev, _insnIdx, _cur);
+            _log.SwitchedPath(next.LogPos, prev);
         }
     }
 

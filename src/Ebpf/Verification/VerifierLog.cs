@@ -15,11 +15,33 @@ internal sealed class VerifierLog
     private readonly HashSet<int> _scratchedRegs = [];
     private readonly HashSet<(int Frame, int Slot)> _scratchedSlots = [];
     private int _lineStart;
+    /// <summary>End of the last instruction line and its length with the newline (env->prev_log_pos,
+    /// prev_insn_print_pos): the state goes on that line only if nothing was logged after it.</summary>
+    private int _prevLogPos = -1;
+    private int _prevInsnLen;
+    /// <summary>After a path switch or a call every register and slot of the frame is printed.</summary>
+    private bool _allScratched;
+    /// <summary>The instruction the path popped from the branch stack came from, until its first step is logged.</summary>
+    private int? _pendingFrom;
 
-    public VerifierLog(int level) => _level = level;
+    /// <summary>Unprivileged programs: every scalar is precise in the kernel, see <see cref="StateFormatter.Register"/>.</summary>
+    private readonly bool _allPrecise;
+
+    public VerifierLog(int level, bool unprivileged = false)
+    {
+        _level = level;
+        _allPrecise = unprivileged;
+    }
 
     private bool Trace => (_level & 3) != 0;
-    private bool Verbose => (_level & 2) != 0;
+    /// <summary>Level 2: whole trace, precision backtracking lines. Callers test it before formatting a message.</summary>
+    public bool Verbose => (_level & 2) != 0;
+
+    /// <summary>A level-2 line (mark_precise and friends); <paramref name="text"/> includes its newline, if any.</summary>
+    public void Verbose2(string text)
+    {
+        if (Verbose) _sb.Append(text);
+    }
 
     public int Position => _sb.Length;
 
@@ -40,16 +62,33 @@ internal sealed class VerifierLog
     public void EntryState(int insn, VerifierState state)
     {
         if (!Trace) return;
-        _sb.Append($"{insn}: {StateFormatter.Frame(state.Current, state)}\n");
-    }
-
-    public void BeginInsn(IReadOnlyList<Instruction> insns, int idx)
-    {
-        if (!Trace) return;
+        // A new verification (main program or a global function) starts with nothing left from the last path.
         _scratchedRegs.Clear();
         _scratchedSlots.Clear();
+        _allScratched = false;
+        _pendingFrom = null;
+        _sb.Append($"{insn}: {StateFormatter.Frame(state.Current, state, _allPrecise)}\n");
+    }
+
+    /// <summary>
+    /// The top of do_check's loop for instruction <paramref name="idx"/>: first what the previous step left to print
+    /// (the "from" line after a path switch, then the registers it scratched), then the instruction line. Printing
+    /// the previous instruction's state only here, after the pruning check, is what lets lines logged in between
+    /// (mark_precise, propagation) come before it, as in the kernel.
+    /// </summary>
+    public void BeginInsn(IReadOnlyList<Instruction> insns, int idx, VerifierState state)
+    {
+        if (!Trace) return;
+        if (_pendingFrom is { } from)
+        {
+            if (Verbose) _sb.Append($"\nfrom {from} to {idx}: {StateFormatter.Frame(state.Current, state, _allPrecise)}\n");
+            _pendingFrom = null;
+        }
+        InsnState(idx, state);
         _lineStart = _sb.Length;
-        _sb.Append($"{idx}: ({insns[idx].Opcode:x2}) {KernelDisassembler.Format(insns, idx)}");
+        _sb.Append($"{idx}: ({insns[idx].Opcode:x2}) {KernelDisassembler.Format(insns, idx)}\n");
+        _prevInsnLen = _sb.Length - _lineStart;
+        _prevLogPos = _sb.Length;
     }
 
     public void Scratch(int reg)
@@ -62,45 +101,87 @@ internal sealed class VerifierLog
         if (Trace) _scratchedSlots.Add((frame, slot));
     }
 
-    /// <summary>Ends the instruction line with the scratched registers after padding (vlog_alignment).</summary>
-    public void EndInsn(VerifierState state)
+    /// <summary>print_insn_state: the scratched registers and slots, appended to the instruction line after padding
+    /// (vlog_alignment) when nothing was logged since it, otherwise on a line of their own headed by
+    /// <paramref name="idx"/>. The kernel calls it at the next instruction and for decided conditional jumps.</summary>
+    public void InsnState(int idx, VerifierState state)
     {
         if (!Trace) return;
         var parts = new List<string>();
         var frame = state.Current;
-        foreach (int r in _scratchedRegs.Order())
-            if (frame.Registers[r].Type != RegisterType.NotInit) parts.Add($"R{r}={StateFormatter.Register(frame.Registers[r])}");
-        foreach (var (f, s) in _scratchedSlots.OrderBy(x => x.Slot))
-            if (f < state.Frames.Count && !state.Frames[f].Stack[s].IsEmpty) parts.Add(StateFormatter.Slot(s, state.Frames[f].Stack[s]));
-        if (parts.Count > 0)
+        if (_allScratched)
         {
-            int len = _sb.Length - _lineStart + 1;
-            int pad = RoundUp(Math.Max(len + 4, 40), 8) - len - 1;
-            _sb.Append(' ', pad).Append("; ").Append(string.Join(" ", parts));
+            string all = StateFormatter.Frame(frame, state, _allPrecise);
+            if (all.Length > 0) parts.Add(all);
         }
+        else
+        {
+            foreach (int r in _scratchedRegs.Order())
+                if (frame.Registers[r].Type != RegisterType.NotInit) parts.Add($"R{r}={StateFormatter.Register(frame.Registers[r], _allPrecise, frame.FrameNo)}");
+            // The kernel scratches slot numbers, not frames, and prints them from the current frame: a write through
+            // a pointer to the caller's stack shows nothing unless the callee's own slot of that number is in use.
+            foreach (int s in _scratchedSlots.Select(x => x.Slot).Distinct().Order())
+                if (!frame.Stack[s].IsEmpty) parts.Add(StateFormatter.Slot(s, frame.Stack[s], _allPrecise, frame.FrameNo));
+            if (parts.Count > 0 && frame.FrameNo > 0) parts.Insert(0, $"frame{frame.FrameNo}:");
+        }
+        _scratchedRegs.Clear();
+        _scratchedSlots.Clear();
+        _allScratched = false;
+        if (parts.Count == 0) return;
+        if (_prevLogPos == _sb.Length && _sb.Length > 0)
+        {
+            _sb.Length--;
+            int pad = RoundUp(Math.Max(_prevInsnLen + 4, 40), 8) - _prevInsnLen - 1;
+            _sb.Append(' ', pad).Append(';');
+        }
+        else
+        {
+            _sb.Append(idx).Append(':');
+        }
+        foreach (var p in parts) _sb.Append(' ').Append(p);
         _sb.Append('\n');
     }
 
     private static int RoundUp(int v, int m) => (v + m - 1) / m * m;
 
-    public void Pruned(int prev, int insn)
+    /// <summary>The path was cut at <paramref name="insn"/> by an equivalent explored state.</summary>
+    public void Pruned(int insn)
     {
-        if (!Verbose) return;
-        _sb.Append(prev >= 0 ? $"from {prev} to {insn}: safe\n" : $"{insn}: safe\n");
+        if (!Trace) return;
+        if (_pendingFrom is { } from) _sb.Append($"\nfrom {from} to {insn}: safe\n");
+        else _sb.Append($"{insn}: safe\n");
+        _pendingFrom = null;
     }
 
-    public void SwitchedPath(int logPos, int prev, int insn, VerifierState state)
+    /// <summary>pop_stack: at level 1 the finished path's trace is dropped (back to where this branch was pushed);
+    /// the "from" line (level 2) and the whole state follow at the branch's first instruction.</summary>
+    public void SwitchedPath(int logPos, int prev)
     {
         if (!Trace) return;
         if (!Verbose && logPos <= _sb.Length) _sb.Length = logPos;
-        string st = StateFormatter.Frame(state.Current, state);
-        _sb.Append($"from {prev} to {insn}: {st}\n");
+        _pendingFrom = prev;
+        _scratchedRegs.Clear();
+        _scratchedSlots.Clear();
+        _allScratched = true;
     }
 
     public void CallerCallee(FrameState caller, FrameState callee)
     {
         if (!Trace) return;
-        _sb.Append($"caller:\n {StateFormatter.Frame(caller)}\ncallee:\n {StateFormatter.Frame(callee)}\n");
+        _sb.Append($"caller:\n {StateFormatter.Frame(caller, null, _allPrecise)}\ncallee:\n {StateFormatter.Frame(callee, null, _allPrecise)}\n");
+        _allScratched = true;
+    }
+
+    /// <summary>prepare_func_exit: both frames as the callee returns; the caller then resumes like a popped path
+    /// (a "from" line at level 2) but with nothing scratched.</summary>
+    public void ReturnFromCallee(int exitIdx, int returnIdx, FrameState callee, VerifierState caller)
+    {
+        if (!Trace) return;
+        _sb.Append($"returning from callee:\n {StateFormatter.Frame(callee, null, _allPrecise)}\nto caller at {returnIdx}:\n {StateFormatter.Frame(caller.Current, caller, _allPrecise)}\n");
+        _pendingFrom = exitIdx;
+        _scratchedRegs.Clear();
+        _scratchedSlots.Clear();
+        _allScratched = false;
     }
 
     /// <summary>A line of its own at log level 1 and up (between paths, e.g. "Validating f() func#1...").</summary>
