@@ -247,6 +247,17 @@ internal sealed partial class VerifierEngine
     }
     private int _allocSize;
 
+    /// <summary>Argument registers helper <paramref name="id"/> reads (r1 through its last non-DONTCARE argument) for
+    /// register liveness, or null when this program type has no prototype for it.</summary>
+    private ushort? HelperArgRegisters(int id)
+    {
+        if (!HelperNames.IsKnown(id) || HelperPrototypes.Get((HelperId)id, _input.ProgramType) is not { } proto) return null;
+        int count = 0;
+        for (int i = 0; i < proto.Arguments.Count && i < 5; i++)
+            if (proto.Arguments[i].Kind != HelperArgKind.None) count = i + 1;
+        return (ushort)(((1 << count) - 1) << 1);
+    }
+
     private RegisterState ReturnValue(HelperPrototype proto, IVerifierMapInfo? map, long retBound, int allocSize, ulong? constKey)
     {
         switch (proto.Return)

@@ -42,13 +42,30 @@ internal sealed partial class VerifierEngine
             stored = RegisterState.ConstScalar((ulong)(long)insn.Imm);
         }
         var dstReg = ReadReg(insn.Dst);
+        if (valueReg >= 0 && size == 8 && IsSpillSlot(dstReg, insn.Offset) && stored.Type == RegisterType.Scalar && stored.Id == 0
+            && !stored.VarOff.IsConst && _privileged)
+        {
+            // Like a register copy, a spill links the register and its stack copy (the kernel's "make sure that reg had an
+            // ID to build a relation on spill"): a later comparison of either refines both, so paths that test the
+            // register and then reload the slot carry the same knowledge as in the kernel and prune alike.
+            Reg(valueReg).Id = NewId();
+            stored = Reg(valueReg);
+        }
         _storeFromImmediate = insn.Class == InstructionClass.St;
         CheckMemAccess(insn.Dst, insn.Offset, size, write: true, valueReg, stored);
         _storeFromImmediate = false;
         // A narrow store of a known zero becomes STACK_ZERO bytes, which later reads turn back into the constant:
         // the stored value matters exactly (the kernel marks it precise too).
-        if (valueReg >= 0 && size < 8 && dstReg.Type == RegisterType.Stack && stored.IsConst) MarkPrecise(valueReg);
+        // Any other narrow store leaves STACK_MISC, which holds no value: marking it precise would make the constant
+        // count in every earlier checkpoint and stop states that differ only there from pruning (the kernel
+        // marks precise only when it writes STACK_ZERO).
+        if (valueReg >= 0 && size < 8 && dstReg.Type == RegisterType.Stack && stored.IsConst && (stored.ConstValue & ((1UL << (size * 8)) - 1)) == 0)
+            MarkPrecise(valueReg);
     }
+
+    /// <summary>An 8-byte aligned store at a constant stack offset: the store spills the register.</summary>
+    private static bool IsSpillSlot(in RegisterState dst, int off) =>
+        dst.Type == RegisterType.Stack && dst.VarOff.IsConst && (dst.Off + off + (long)dst.VarOff.Value) % 8 == 0;
 
     private void CheckAtomic(Instruction insn)
     {
