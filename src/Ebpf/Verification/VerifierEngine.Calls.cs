@@ -233,7 +233,8 @@ internal sealed partial class VerifierEngine
         if (reg.Type != RegisterType.Stack || !reg.VarOff.IsConst || size > 8) return null;
         var frame = StackFrame(reg);
         long off = reg.Off + (long)reg.VarOff.Value;
-        if (off % 8 == 0 && frame.Stack[FrameState.SlotOf((int)off)] is { IsFullSpill: true } spill && spill.Spilled.IsConst)
+        if (off % 8 == 0 && frame.Stack[FrameState.SlotOf((int)off)] is { IsSpill: true } spill && spill.Spilled.IsConst
+            && (spill.IsFullSpill || spill.SpillSize == size))
         {
             MarkPreciseSlot(frame.FrameNo, FrameState.SlotOf((int)off));
             return size == 8 ? spill.Spilled.ConstValue : spill.Spilled.ConstValue & ((1UL << (size * 8)) - 1);
