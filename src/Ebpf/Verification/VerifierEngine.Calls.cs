@@ -87,7 +87,7 @@ internal sealed partial class VerifierEngine
                     if (size == 0) throw Fail("invalid zero-sized read");
                     CheckHelperMemory(regno, reg, arg, proto, size, zeroSizeAllowed: false);
                     if (arg.Kind == HelperArgKind.PtrToMapKey) _constKey = ConstStackKey(reg, size);
-                    if (arg.Has(HelperArgFlags.Uninit)) writes.Add((regno, size));
+                    if (WritesMemory(arg)) writes.Add((regno, size));
                     break;
                 }
                 case HelperArgKind.PtrToMem:
@@ -96,7 +96,7 @@ internal sealed partial class VerifierEngine
                     if (arg.Has(HelperArgFlags.FixedSize))
                     {
                         CheckHelperMemory(regno, reg, arg, proto, arg.FixedSize, zeroSizeAllowed: false);
-                        if (arg.Has(HelperArgFlags.Uninit)) writes.Add((regno, arg.FixedSize));
+                        if (WritesMemory(arg)) writes.Add((regno, arg.FixedSize));
                         break;
                     }
                     // Sized by the next argument: check the type now, the extent with the size.
@@ -122,7 +122,7 @@ internal sealed partial class VerifierEngine
                     if (reg.UMax > 0)
                     {
                         CheckHelperMemory(regno - 1, mem, memArg, proto, (long)reg.UMax, zeroSizeAllowed: zeroOk);
-                        if (memArg.Has(HelperArgFlags.Uninit)) writes.Add((regno - 1, (long)reg.UMax));
+                        if (WritesMemory(memArg)) writes.Add((regno - 1, (long)reg.UMax));
                     }
                     if (proto.ReturnBoundedBySizeArg == i) _retBound = (long)reg.UMax;
                     break;
@@ -247,6 +247,11 @@ internal sealed partial class VerifierEngine
         return 0;
     }
     private int _allocSize;
+
+    /// <summary>The helper writes through this argument (MEM_UNINIT, or MEM_WRITE / a writable ARG_PTR_TO_MEM): stack
+    /// bytes it covers hold whatever the helper left there afterwards, so they become plain data (the kernel's
+    /// check_stack_range_initialized clobbers them on a BPF_WRITE access).</summary>
+    private static bool WritesMemory(HelperArg arg) => arg.Has(HelperArgFlags.Uninit) || arg.Has(HelperArgFlags.Write);
 
     /// <summary>Argument registers helper <paramref name="id"/> reads (r1 through its last non-DONTCARE argument) for
     /// register liveness, or null when this program type has no prototype for it.</summary>
