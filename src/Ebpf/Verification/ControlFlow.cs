@@ -17,7 +17,15 @@ internal sealed class ControlFlow
     public ushort[] LiveIn = [];
     private readonly IReadOnlyList<Instruction> _insns;
 
-    public ControlFlow(IReadOnlyList<Instruction> insns) => _insns = insns;
+    /// <summary>Registers a helper call reads (r1 up to its last argument), by helper id; null or an unknown helper means
+    /// all five argument registers.</summary>
+    private readonly Func<int, ushort?>? _helperArgs;
+
+    public ControlFlow(IReadOnlyList<Instruction> insns, Func<int, ushort?>? helperArgs = null)
+    {
+        _insns = insns;
+        _helperArgs = helperArgs;
+    }
 
     public int SubprogOf(int insn)
     {
@@ -218,7 +226,7 @@ internal sealed class ControlFlow
         }
     }
 
-    private static (ushort Use, ushort Def) UseDef(Instruction insn)
+    private (ushort Use, ushort Def) UseDef(Instruction insn)
     {
         ushort R(int r) => (ushort)(1 << r);
         switch (insn.Class)
@@ -247,7 +255,11 @@ internal sealed class ControlFlow
                 return ((ushort)(R(6) | (insn.AccessMode == AccessMode.Ind ? R(insn.Src) : 0)), 0x3f);
             default:
                 if (insn.IsExit) return (R(0), 0);
-                if (insn.IsCall) return (0x3e, 0x3f);
+                // A helper reads only its declared arguments (the kernel's compute_live_registers takes the count
+                // from the prototype): registers past them are dead at the call unless read later, so states that
+                // differ only there are equal for pruning. Subprogram and kfunc calls keep all five.
+                if (insn.IsCall)
+                    return (insn.Src == 0 && _helperArgs?.Invoke(insn.Imm) is { } args ? args : (ushort)0x3e, 0x3f);
                 if (insn.JumpOperation == JumpOperation.Ja) return (0, 0);
                 return ((ushort)(R(insn.Dst) | (insn.Source == OperandSource.Register ? R(insn.Src) : 0)), 0);
         }

@@ -128,7 +128,7 @@ public static class StateFormatter
     public static string Slot(int slotIndex, in StackSlot slot, bool allPrecise = false, int frameNo = -1)
     {
         string name = $"fp{-(slotIndex + 1) * 8}";
-        if (slot.IsFullSpill) return name + "=" + Register(slot.Spilled, allPrecise, frameNo);
+        if (slot.IsSpill) return name + "=" + Register(slot.Spilled, allPrecise, frameNo);
         var sb = new StringBuilder(8);
         for (int i = 0; i < 8; i++)
             sb.Append(slot[i] switch { StackByte.Zero => '0', StackByte.Misc => 'm', StackByte.Spill => 'r', _ => '?' });

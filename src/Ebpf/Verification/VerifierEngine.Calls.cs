@@ -87,7 +87,7 @@ internal sealed partial class VerifierEngine
                     if (size == 0) throw Fail("invalid zero-sized read");
                     CheckHelperMemory(regno, reg, arg, proto, size, zeroSizeAllowed: false);
                     if (arg.Kind == HelperArgKind.PtrToMapKey) _constKey = ConstStackKey(reg, size);
-                    if (arg.Has(HelperArgFlags.Uninit)) writes.Add((regno, size));
+                    if (WritesMemory(arg)) writes.Add((regno, size));
                     break;
                 }
                 case HelperArgKind.PtrToMem:
@@ -96,7 +96,7 @@ internal sealed partial class VerifierEngine
                     if (arg.Has(HelperArgFlags.FixedSize))
                     {
                         CheckHelperMemory(regno, reg, arg, proto, arg.FixedSize, zeroSizeAllowed: false);
-                        if (arg.Has(HelperArgFlags.Uninit)) writes.Add((regno, arg.FixedSize));
+                        if (WritesMemory(arg)) writes.Add((regno, arg.FixedSize));
                         break;
                     }
                     // Sized by the next argument: check the type now, the extent with the size.
@@ -122,7 +122,7 @@ internal sealed partial class VerifierEngine
                     if (reg.UMax > 0)
                     {
                         CheckHelperMemory(regno - 1, mem, memArg, proto, (long)reg.UMax, zeroSizeAllowed: zeroOk);
-                        if (memArg.Has(HelperArgFlags.Uninit)) writes.Add((regno - 1, (long)reg.UMax));
+                        if (WritesMemory(memArg)) writes.Add((regno - 1, (long)reg.UMax));
                     }
                     if (proto.ReturnBoundedBySizeArg == i) _retBound = (long)reg.UMax;
                     break;
@@ -233,7 +233,8 @@ internal sealed partial class VerifierEngine
         if (reg.Type != RegisterType.Stack || !reg.VarOff.IsConst || size > 8) return null;
         var frame = StackFrame(reg);
         long off = reg.Off + (long)reg.VarOff.Value;
-        if (off % 8 == 0 && frame.Stack[FrameState.SlotOf((int)off)] is { IsFullSpill: true } spill && spill.Spilled.IsConst)
+        if (off % 8 == 0 && frame.Stack[FrameState.SlotOf((int)off)] is { IsSpill: true } spill && spill.Spilled.IsConst
+            && (spill.IsFullSpill || spill.SpillSize == size))
         {
             MarkPreciseSlot(frame.FrameNo, FrameState.SlotOf((int)off));
             return size == 8 ? spill.Spilled.ConstValue : spill.Spilled.ConstValue & ((1UL << (size * 8)) - 1);
@@ -246,6 +247,22 @@ internal sealed partial class VerifierEngine
         return 0;
     }
     private int _allocSize;
+
+    /// <summary>The helper writes through this argument (MEM_UNINIT, or MEM_WRITE / a writable ARG_PTR_TO_MEM): stack
+    /// bytes it covers hold whatever the helper left there afterwards, so they become plain data (the kernel's
+    /// check_stack_range_initialized clobbers them on a BPF_WRITE access).</summary>
+    private static bool WritesMemory(HelperArg arg) => arg.Has(HelperArgFlags.Uninit) || arg.Has(HelperArgFlags.Write);
+
+    /// <summary>Argument registers helper <paramref name="id"/> reads (r1 through its last non-DONTCARE argument) for
+    /// register liveness, or null when this program type has no prototype for it.</summary>
+    private ushort? HelperArgRegisters(int id)
+    {
+        if (!HelperNames.IsKnown(id) || HelperPrototypes.Get((HelperId)id, _input.ProgramType) is not { } proto) return null;
+        int count = 0;
+        for (int i = 0; i < proto.Arguments.Count && i < 5; i++)
+            if (proto.Arguments[i].Kind != HelperArgKind.None) count = i + 1;
+        return (ushort)(((1 << count) - 1) << 1);
+    }
 
     private RegisterState ReturnValue(HelperPrototype proto, IVerifierMapInfo? map, long retBound, int allocSize, ulong? constKey)
     {

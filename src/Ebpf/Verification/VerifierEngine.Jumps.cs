@@ -405,7 +405,7 @@ internal sealed partial class VerifierEngine
                 if (regs[r].Id == value.Id && regs[r].Type == RegisterType.Scalar) regs[r] = value;
             var stack = f.Stack;
             for (int s = 0; s < FrameState.Slots; s++)
-                if (stack[s].IsFullSpill && stack[s].Spilled.Id == value.Id && stack[s].Spilled.Type == RegisterType.Scalar) f.WritableStack[s].Spilled = value;
+                if (stack[s].IsSpill && stack[s].Spilled.Id == value.Id && stack[s].Spilled.Type == RegisterType.Scalar) f.WritableStack[s].Spilled = value;
         }
     }
 

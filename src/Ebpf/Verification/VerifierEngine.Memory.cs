@@ -7,6 +7,10 @@ namespace Ebpf.Verification;
 internal sealed partial class VerifierEngine
 {
     private bool _storeFromImmediate;
+    /// <summary>The last stack write stored a register's known zero as STACK_ZERO bytes (not as a spill).</summary>
+    private bool _wroteStackZero;
+    /// <summary>The write being checked is a store instruction's register or immediate (not an atomic's result).</summary>
+    private bool _storeInsn;
 
     private void CheckLoad(Instruction insn)
     {
@@ -42,13 +46,31 @@ internal sealed partial class VerifierEngine
             stored = RegisterState.ConstScalar((ulong)(long)insn.Imm);
         }
         var dstReg = ReadReg(insn.Dst);
+        if (valueReg >= 0 && IsSpillSlot(dstReg, insn.Offset) && stored.Type == RegisterType.Scalar && stored.Id == 0
+            && !stored.VarOff.IsConst && _privileged && (size == 8 || stored.UMax <= (1UL << (size * 8)) - 1))
+        {
+            // Like a register copy, a spill links the register and its stack copy (the kernel's "make sure that reg had an
+            // ID to build a relation on spill"): a later comparison of either refines both, so paths that test the
+            // register and then reload the slot carry the same knowledge as in the kernel and prune alike.
+            Reg(valueReg).Id = NewId();
+            stored = Reg(valueReg);
+        }
         _storeFromImmediate = insn.Class == InstructionClass.St;
+        _wroteStackZero = false;
+        _storeInsn = true;
         CheckMemAccess(insn.Dst, insn.Offset, size, write: true, valueReg, stored);
-        _storeFromImmediate = false;
+        _storeFromImmediate = _storeInsn = false;
         // A narrow store of a known zero becomes STACK_ZERO bytes, which later reads turn back into the constant:
         // the stored value matters exactly (the kernel marks it precise too).
-        if (valueReg >= 0 && size < 8 && dstReg.Type == RegisterType.Stack && stored.IsConst) MarkPrecise(valueReg);
+        // Any other narrow store leaves STACK_MISC, which holds no value: marking it precise would make the constant
+        // count in every earlier checkpoint and stop states that differ only there from pruning (the kernel
+        // marks precise only when it writes STACK_ZERO).
+        if (valueReg >= 0 && _wroteStackZero) MarkPrecise(valueReg);
     }
+
+    /// <summary>An 8-byte aligned store at a constant stack offset: the store spills the register.</summary>
+    private static bool IsSpillSlot(in RegisterState dst, int off) =>
+        dst.Type == RegisterType.Stack && dst.VarOff.IsConst && (dst.Off + off + (long)dst.VarOff.Value) % 8 == 0;
 
     private void CheckAtomic(Instruction insn)
     {
@@ -338,8 +360,9 @@ internal sealed partial class VerifierEngine
         int slotIndex = FrameState.SlotOf(o);
         if (write)
         {
-            // A full 8-byte store decides everything a later fill reads back: record it for precision backtracking.
-            RecordStackAccess(frame.FrameNo, slotIndex, fullSpill: size == 8);
+            // A full 8-byte store or a narrow spill decides everything a later fill reads back: record it for
+            // precision backtracking.
+            RecordStackAccess(frame.FrameNo, slotIndex, fullSpill: size == 8 || IsNarrowSpill(o, size, stored));
             if (size == 8) frame.WrittenSlots |= 1UL << slotIndex;
             WriteStack(frame, o, size, stored);
             return default;
@@ -376,22 +399,39 @@ internal sealed partial class VerifierEngine
             if (!_privileged) throw Fail("invalid size of register spill");
             throw Fail("invalid size of register spill");
         }
-        bool zero = value.Type == RegisterType.Scalar && value.VarOff.IsConst && (value.VarOff.Value & (size == 8 ? ulong.MaxValue : (1UL << (size * 8)) - 1)) == 0;
         ref var s = ref frame.WritableStack[slot];
-        if (s[0] == StackByte.Spill || s.IsFullSpill)
+        // Overwriting part of a spill turns the rest of the slot into plain data.
+        s.ScrubSpill();
+        if (IsNarrowSpill(off, size, value))
         {
-            // Overwriting part of a spill turns the rest of the slot into plain data.
-            for (int i = 0; i < 8; i++) if (s[i] == StackByte.Spill) s.Set(i, StackByte.Misc);
-            s.Spilled = default;
+            // save_register_state with a narrow size: the low bytes hold the register, a fill of them gets it back
+            // (bounds and id included); the slot's other bytes keep STACK_ZERO / uninitialized, else become data.
+            for (int i = 7; i >= 0; i--)
+            {
+                if (i >= 8 - size) s.Set(i, StackByte.Spill);
+                else if (s[i] != StackByte.Zero && s[i] != StackByte.Invalid) s.Set(i, StackByte.Misc);
+            }
+            // A value wider than the store is not equal to what a fill gets back: no link.
+            var spilled = value;
+            if (spilled.UMax > (1UL << (size * 8)) - 1) spilled.Id = 0;
+            s.Spilled = spilled;
+            return;
         }
+        bool zero = value.Type == RegisterType.Scalar && value.VarOff.IsConst && (value.VarOff.Value & (size == 8 ? ulong.MaxValue : (1UL << (size * 8)) - 1)) == 0;
+        if (zero && !_storeFromImmediate) _wroteStackZero = true;
         for (int b = 0; b < size; b++)
         {
             int byteOff = off + b;
             ref var bs = ref frame.WritableStack[FrameState.SlotOf(byteOff)];
-            if (bs.IsFullSpill) { for (int i = 0; i < 8; i++) bs.Set(i, StackByte.Misc); bs.Spilled = default; }
+            bs.ScrubSpill();
             bs.Set(FrameState.ByteOf(byteOff), zero ? StackByte.Zero : StackByte.Misc);
         }
     }
+
+    /// <summary>A narrow (1, 2 or 4-byte) store of a scalar register or immediate at the start of a slot: with CAP_BPF
+    /// the kernel keeps it as a spilled register of that size rather than data bytes (a fill truncates it).</summary>
+    private bool IsNarrowSpill(int off, int size, in RegisterState value) =>
+        _storeInsn && _privileged && size < 8 && off % 8 == 0 && value.Type == RegisterType.Scalar;
 
     private RegisterState ReadStack(int regno, FrameState frame, int off, int size)
     {
@@ -410,7 +450,16 @@ internal sealed partial class VerifierEngine
             }
             return RegisterState.UnknownOfSize(size);
         }
-        bool allZero = true;
+        if (s.IsSpill && off % 8 == 0 && size <= s.SpillSize)
+        {
+            // Fill from a narrow spill: the register comes back, cut to the load's size; a value wider than the
+            // load is no longer equal to the slot, so the link (id) is dropped.
+            var r = s.Spilled;
+            if (size < 8 && r.UMax > (1UL << (size * 8)) - 1) r.Id = 0;
+            ScalarBounds.Truncate(ref r, size);
+            return r;
+        }
+        bool allZero = true, allSpill = true;
         for (int b = 0; b < size; b++)
         {
             int byteOff = off + b;
@@ -421,8 +470,10 @@ internal sealed partial class VerifierEngine
             if (t == StackByte.Spill && bs.Spilled.IsPointer)
                 throw Fail("invalid size of register fill");
             if (t != StackByte.Zero) allZero = false;
+            if (t != StackByte.Spill || !bs.Spilled.IsConst || bs.Spilled.ConstValue != 0) allSpill = false;
         }
-        return allZero ? RegisterState.ConstScalar(0) : RegisterState.UnknownOfSize(size);
+        // Bytes of a spilled zero read back as zero, as STACK_ZERO bytes do.
+        return allZero || allSpill ? RegisterState.ConstScalar(0) : RegisterState.UnknownOfSize(size);
     }
 
     private RegisterState VariableStackAccess(int regno, in RegisterState reg, FrameState frame, int off, int size, bool write)
@@ -445,10 +496,8 @@ internal sealed partial class VerifierEngine
             }
             ref var s = ref frame.WritableStack[FrameState.SlotOf((int)o)];
             _log.ScratchSlot(frame.FrameNo, FrameState.SlotOf((int)o));
-            {
-                if (s.IsFullSpill) { for (int i = 0; i < 8; i++) s.Set(i, StackByte.Misc); s.Spilled = default; }
-                s.Set(FrameState.ByteOf((int)o), StackByte.Misc);
-            }
+            s.ScrubSpill();
+            s.Set(FrameState.ByteOf((int)o), StackByte.Misc);
         }
         return write ? default : RegisterState.UnknownOfSize(size);
     }
@@ -459,7 +508,7 @@ internal sealed partial class VerifierEngine
         for (long o = off; o < off + size; o++)
         {
             ref var s = ref frame.WritableStack[FrameState.SlotOf((int)o)];
-            if (s.IsFullSpill) { for (int i = 0; i < 8; i++) s.Set(i, StackByte.Misc); s.Spilled = default; }
+            s.ScrubSpill();
             s.Set(FrameState.ByteOf((int)o), StackByte.Misc);
             _log.ScratchSlot(frame.FrameNo, FrameState.SlotOf((int)o));
         }

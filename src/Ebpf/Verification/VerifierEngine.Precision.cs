@@ -69,7 +69,7 @@ internal sealed partial class VerifierEngine
             for (int r = 0; r < 10; r++)
                 if (fr.Registers[r].Type == RegisterType.Scalar && fr.Registers[r].Id == id) _linked.Add((f, r));
             for (int s = 0; s < FrameState.Slots; s++)
-                if (fr.Stack[s].IsFullSpill && fr.Stack[s].Spilled.Type == RegisterType.Scalar && fr.Stack[s].Spilled.Id == id) _linked.Add((f, 16 + s));
+                if (fr.Stack[s].IsSpill && fr.Stack[s].Spilled.Type == RegisterType.Scalar && fr.Stack[s].Spilled.Id == id) _linked.Add((f, 16 + s));
         }
         if (_linked.Count - start < 2) { _linked.RemoveRange(start, _linked.Count - start); return; }
         ref var e = ref _hist[_cur.HistTail];
@@ -115,7 +115,7 @@ internal sealed partial class VerifierEngine
             for (int s = 0; s < FrameState.Slots; s++)
             {
                 ref readonly var slot = ref fr.Stack[s];
-                if (slot.IsFullSpill && slot.Spilled.Precise && slot.Spilled.Type == RegisterType.Scalar) { _btStack[f] |= 1UL << s; any = true; }
+                if (slot.IsSpill && slot.Spilled.Precise && slot.Spilled.Type == RegisterType.Scalar) { _btStack[f] |= 1UL << s; any = true; }
             }
         }
         if (!any) return;
@@ -194,7 +194,7 @@ internal sealed partial class VerifierEngine
                 int s = System.Numerics.BitOperations.TrailingZeroCount(slots);
                 slots &= slots - 1;
                 var slot = fr.Stack[s];
-                if (!slot.IsFullSpill || slot.Spilled.Type != RegisterType.Scalar || slot.Spilled.Precise) _btStack[f] &= ~(1UL << s);
+                if (!slot.IsSpill || slot.Spilled.Type != RegisterType.Scalar || slot.Spilled.Precise) _btStack[f] &= ~(1UL << s);
                 else MarkSpillPrecise(fr, s);
             }
             if (_btRegs[f] != 0 || _btStack[f] != 0) any = true;
@@ -219,7 +219,7 @@ internal sealed partial class VerifierEngine
                         if (_log.Verbose) LogForced(fr.FrameNo, r);
                     }
                 for (int s = 0; s < FrameState.Slots; s++)
-                    if (fr.Stack[s].IsFullSpill && fr.Stack[s].Spilled.Type == RegisterType.Scalar && !fr.Stack[s].Spilled.Precise)
+                    if (fr.Stack[s].IsSpill && fr.Stack[s].Spilled.Type == RegisterType.Scalar && !fr.Stack[s].Spilled.Precise)
                     {
                         MarkSpillPrecise(fr, s);
                         if (_log.Verbose) LogForcedSlot(fr.FrameNo, s);

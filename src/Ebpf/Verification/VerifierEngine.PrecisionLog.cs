@@ -61,7 +61,7 @@ internal sealed partial class VerifierEngine
             for (int s = 0; s < FrameState.Slots; s++)
             {
                 ref readonly var slot = ref fr.Stack[s];
-                if (!slot.IsFullSpill || !slot.Spilled.Precise || slot.Spilled.Type != RegisterType.Scalar) continue;
+                if (!slot.IsSpill || !slot.Spilled.Precise || slot.Spilled.Type != RegisterType.Scalar) continue;
                 sb.Append(first ? $"frame {f}: propagating fp{-(s + 1) * 8}" : $",fp{-(s + 1) * 8}");
                 first = false;
             }

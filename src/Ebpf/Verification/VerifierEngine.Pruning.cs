@@ -256,7 +256,7 @@ internal sealed partial class VerifierEngine
         if (exact)
         {
             if (old.Types != cur.Types) return false;
-            return !old.IsFullSpill || RegSafe(old.Spilled, cur.Spilled, true);
+            return !old.IsSpill || RegSafe(old.Spilled, cur.Spilled, true);
         }
         if (old.IsEmpty) return true;
         if (old.IsFullSpill)
@@ -276,6 +276,11 @@ internal sealed partial class VerifierEngine
             var c = cur.IsFullSpill ? StackByte.Spill : cur[i];
             switch (o)
             {
+                case StackByte.Spill:
+                    // A narrow spill: the current slot must hold a spill over these bytes too, and its register must
+                    // fit the old one (compared once, below).
+                    if (c != StackByte.Spill) return false;
+                    continue;
                 case StackByte.Invalid:
                     continue;
                 case StackByte.Misc:
@@ -291,6 +296,6 @@ internal sealed partial class VerifierEngine
                     return false;
             }
         }
-        return true;
+        return !old.IsSpill || RegSafe(old.Spilled, cur.Spilled, false);
     }
 }

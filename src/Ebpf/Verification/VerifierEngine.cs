@@ -41,7 +41,7 @@ internal sealed partial class VerifierEngine
     {
         _input = input;
         _insns = input.Instructions;
-        _cfg = new ControlFlow(_insns);
+        _cfg = new ControlFlow(_insns, HelperArgRegisters);
         _explored = new List<Checkpoint>?[_insns.Count];
         _log = new VerifierLog(input.LogLevel, unprivileged: input.Privilege == HelperPrivilege.Unprivileged);
         _ctx = ContextLayouts.For(input.ProgramType, input.ExpectedAttachType);

@@ -30,6 +30,39 @@ public struct StackSlot
 
     public readonly bool IsEmpty => Types == 0;
     public readonly bool IsFullSpill => Types == 0x0101010101010101UL;
+
+    /// <summary>A register is spilled here, fully or as a narrow spill of its low bytes (the kernel's is_spilled_reg:
+    /// the slot's lowest-address byte, index 7, is STACK_SPILL).</summary>
+    public readonly bool IsSpill => this[7] == StackByte.Spill;
+
+    /// <summary>Bytes of the spill, counted up from the lowest address (8 for a full spill, 0 when none).</summary>
+    public readonly int SpillSize
+    {
+        get
+        {
+            int n = 0;
+            for (int i = 7; i >= 0 && this[i] == StackByte.Spill; i--) n++;
+            return n;
+        }
+    }
+
+    /// <summary>Any byte of the slot belongs to a spilled register.</summary>
+    public readonly bool HasSpillBytes
+    {
+        get
+        {
+            for (int i = 0; i < 8; i++) if (this[i] == StackByte.Spill) return true;
+            return false;
+        }
+    }
+
+    /// <summary>A write over part of a spill leaves plain data: the spilled register no longer describes the bytes.</summary>
+    public void ScrubSpill()
+    {
+        if (!HasSpillBytes) return;
+        for (int i = 0; i < 8; i++) if (this[i] == StackByte.Spill) Set(i, StackByte.Misc);
+        Spilled = default;
+    }
 }
 
 internal sealed class SpilledRegister(in RegisterState value)
@@ -159,7 +192,7 @@ public sealed class VerifierState
         {
             for (int i = 0; i < 11; i++) yield return (f, i, false);
             for (int s = 0; s < FrameState.Slots; s++)
-                if (f.Stack[s].IsFullSpill || f.Stack[s][0] == StackByte.Spill) yield return (f, s, true);
+                if (f.Stack[s].IsSpill) yield return (f, s, true);
         }
     }
 

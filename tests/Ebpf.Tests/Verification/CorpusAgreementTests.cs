@@ -16,9 +16,12 @@ public class CorpusAgreementTests(ITestOutputHelper output)
     private const double AgreementFloor = 0.99;
 
     /// <summary>Share of the programs both accept whose processed-instruction count is within 2x of the kernel's
-    /// (518/525 = 98.7% when set, median 1.00; the rest are within 4.5x) and the ceiling on the median ratio.</summary>
-    private const double Within2xFloor = 0.97;
-    private const double MedianRatioCeiling = 1.10;
+    /// (516/526 = 98.1%, median 1.00, p90 1.09 since narrow spills and helper-argument liveness; the 10 above 2x are
+    /// cilium nodeport NAT tails at 2.0-2.75x, where the order the paths are explored in decides which of two states
+    /// becomes the checkpoint), the ceiling on the median ratio, and the ceiling on any program's ratio (4.45 before).</summary>
+    private const double Within2xFloor = 0.98;
+    private const double MedianRatioCeiling = 1.05;
+    private const double MaxRatioCeiling = 3.0;
 
     /// <summary>Per-program budget of processed instructions: the kernel's 1,000,000. With precision tracking and
     /// stack liveness the largest cilium programs need ~270k, and the whole corpus takes about 25 s in Release.
@@ -108,6 +111,7 @@ public class CorpusAgreementTests(ITestOutputHelper output)
             double within2x = (double)ratios.Count(r => r <= 2.0) / ratios.Count;
             Assert.True(within2x >= Within2xFloor, $"{ratioLine}: only {within2x:P1} within 2x of the kernel (floor {Within2xFloor:P0})");
             Assert.True(ratios[ratios.Count / 2] <= MedianRatioCeiling, $"{ratioLine}: median ratio above {MedianRatioCeiling}");
+            Assert.True(ratios[^1] <= MaxRatioCeiling, $"{ratioLine}: a program needs over {MaxRatioCeiling}x the kernel's processed instructions");
         }
     }
 }

@@ -182,7 +182,7 @@ public static class HelperPrototypes
             P(HelperId.Bind, Int, Ctx, MemRo, Size),
             P(HelperId.SockMapUpdate, Int, Ctx, Map, Key, Any) with { AcceptedMapTypes = [MapType.Sockmap] },
             P(HelperId.SockHashUpdate, Int, Ctx, Map, Key, Any) with { AcceptedMapTypes = [MapType.Sockhash] },
-            P(HelperId.LoadHdrOpt, Int, Ctx, Mem, Size, Any),
+            P(HelperId.LoadHdrOpt, Int, Ctx, MemW, Size, Any),
             P(HelperId.StoreHdrOpt, Int, Ctx, MemRo, Size, Any),
             P(HelperId.ReserveHdrOpt, Int, Ctx, Any, Any),
 
@@ -222,7 +222,7 @@ public static class HelperPrototypes
             P(HelperId.SkbSetTstamp, Int, Ctx, Any, Any),
             P(HelperId.RedirectNeigh, Int, Any, MemRoOrNull, SizeOrZero, Any),
             P(HelperId.RedirectPeer, Int, Any, Any),
-            P(HelperId.FibLookup, Int, Ctx, Mem, Size, Any),
+            P(HelperId.FibLookup, Int, Ctx, MemW, Size, Any),
             P(HelperId.CheckMtu, Int, Ctx, Any, Uninit4, Any, Any),
             P(HelperId.SkRelease, Int, new HelperArg(PtrToBtfIdSockCommon, Release)),
             P(HelperId.SkFullsock, HelperReturnKind.SocketOrNull, Sock) with { CastsReference = true },
