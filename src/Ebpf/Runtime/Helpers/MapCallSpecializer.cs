@@ -18,6 +18,7 @@ internal static class MapCallSpecializer
     private static readonly MethodInfo Delete = Method(typeof(BpfMapBase), nameof(BpfMapBase.CompiledDelete));
     private static readonly MethodInfo HashLookupShared = Method(typeof(HashMap), nameof(HashMap.CompiledLookupShared));
     private static readonly MethodInfo ArrayLookupShared = Method(typeof(ArrayMap), nameof(ArrayMap.CompiledLookupShared));
+    private static readonly MethodInfo ArrayUpdateShared = Method(typeof(ArrayMap), nameof(ArrayMap.CompiledUpdateShared));
 
     /// <summary>A specializer for the helper ids whose registered function is still the built-in one.</summary>
     public static HelperSpecializer For(HelperRegistry registry)
@@ -37,7 +38,7 @@ internal static class MapCallSpecializer
                     ArrayMap { IsPerCpu: false } => ArrayLookupShared,
                     _ => Lookup,
                 }),
-                HelperId.MapUpdateElem when update => new HelperSpecialization(map, Update),
+                HelperId.MapUpdateElem when update => new HelperSpecialization(map, map is ArrayMap { IsPerCpu: false } ? ArrayUpdateShared : Update),
                 HelperId.MapDeleteElem when delete => new HelperSpecialization(map, Delete),
                 _ => null,
             };

@@ -128,6 +128,10 @@ public sealed unsafe class ArrayMap : BpfMapBase
     /// <summary>bpf_map_lookup_elem from compiled code on a plain array: bounds check and address, no CPU.</summary>
     internal ulong CompiledLookupShared(ulong key) => (ulong)ProgramLookup((byte*)key, 0);
 
+    /// <summary>bpf_map_update_elem from compiled code on a plain array: the copy needs no CPU either.</summary>
+    internal ulong CompiledUpdateShared(ulong key, ulong value, ulong flags) =>
+        key == 0 || value == 0 ? unchecked((ulong)-(long)Errno.EFAULT) : (ulong)ProgramUpdate((byte*)key, (byte*)value, flags, 0);
+
     public override byte* ProgramLookupPercpu(byte* key, uint cpu)
     {
         if (!_percpu) return null;

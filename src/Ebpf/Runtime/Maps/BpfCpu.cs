@@ -9,7 +9,11 @@ public static class BpfCpu
 {
     public static int PossibleCount { get; } = Math.Max(1, Environment.ProcessorCount);
 
-    [ThreadStatic] private static int t_cpuPlusOne;
+    // The thread-static lives in a class without static initialisation, so reading it needs no class-init check.
+    private static class Slot
+    {
+        [ThreadStatic] public static int CpuPlusOne;
+    }
     private static int s_next;
 
     /// <summary>The calling thread's CPU index in [0, PossibleCount).</summary>
@@ -17,16 +21,16 @@ public static class BpfCpu
     {
         get
         {
-            int c = t_cpuPlusOne;
+            int c = Slot.CpuPlusOne;
             if (c == 0)
             {
                 c = (int)((uint)Interlocked.Increment(ref s_next) % (uint)PossibleCount) + 1;
-                t_cpuPlusOne = c;
+                Slot.CpuPlusOne = c;
             }
             return c - 1;
         }
     }
 
     /// <summary>Pins the calling thread to <paramref name="cpu"/> (taken modulo <see cref="PossibleCount"/>).</summary>
-    public static void SetCurrent(int cpu) => t_cpuPlusOne = (int)((uint)cpu % (uint)PossibleCount) + 1;
+    public static void SetCurrent(int cpu) => Slot.CpuPlusOne = (int)((uint)cpu % (uint)PossibleCount) + 1;
 }
