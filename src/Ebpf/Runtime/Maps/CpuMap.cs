@@ -73,13 +73,8 @@ public sealed unsafe class CpuMap : BpfMapBase, IRedirectMap, IProgramHoldingMap
         return Errno.None;
     }
 
-    protected override Errno LookupCore(ReadOnlySpan<byte> key, Span<byte> value, MapUpdateFlags flags)
-    {
-        var e = RedirectLookup(BinaryPrimitives.ReadUInt32LittleEndian(key));
-        if (e is null) return Errno.ENOENT;
-        e.CopyTo(value);
-        return Errno.None;
-    }
+    protected override Errno LookupCore(ReadOnlySpan<byte> key, Span<byte> value, MapUpdateFlags flags) =>
+        RedirectMaps.LookupInto(this, key, value);
 
     protected override Errno DeleteCore(ReadOnlySpan<byte> key)
     {

@@ -19,6 +19,19 @@ public interface IRedirectMap
     IReadOnlyList<RedirectEntry> RedirectTargets();
 }
 
+/// <summary>Host-side operations every redirect map shares.</summary>
+internal static class RedirectMaps
+{
+    /// <summary>BPF_MAP_LOOKUP_ELEM: the stored value of the slot a u32 key names, or ENOENT.</summary>
+    public static Errno LookupInto(IRedirectMap map, ReadOnlySpan<byte> key, Span<byte> value)
+    {
+        var e = map.RedirectLookup(System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(key));
+        if (e is null) return Errno.ENOENT;
+        e.CopyTo(value);
+        return Errno.None;
+    }
+}
+
 /// <summary>
 /// One slot of a redirect map. <see cref="Target"/> is what the host's resolver produced (a network
 /// device, an AF_XDP socket, or for cpumaps the CPU number); <see cref="Program"/> is the optional
