@@ -367,10 +367,14 @@ internal sealed partial class VerifierEngine
             WriteStack(frame, o, size, stored);
             return default;
         }
-        RecordStackAccess(frame.FrameNo, slotIndex, fullSpill: false);
         MarkStackRead(frame, slotIndex);
         _log.ScratchSlot(frame.FrameNo, slotIndex); // the kernel's log shows a filled slot next to the register
-        return ReadStack(regno, frame, o, size);
+        var value = ReadStack(regno, frame, o, size, out bool fill);
+        // Only a fill (the value comes from the spilled register) ties the loaded register to the slot for precision
+        // backtracking, as the kernel's INSN_F_STACK_ACCESS: zero or data bytes read back the same in any state that
+        // passes the stack comparison, so marking the slot precise for them would only block pruning.
+        if (fill) RecordStackAccess(frame.FrameNo, slotIndex, fullSpill: false);
+        return value;
     }
 
     private void TouchStack(FrameState frame, int off)
@@ -433,10 +437,13 @@ internal sealed partial class VerifierEngine
     private bool IsNarrowSpill(int off, int size, in RegisterState value) =>
         _storeInsn && _privileged && size < 8 && off % 8 == 0 && value.Type == RegisterType.Scalar;
 
-    private RegisterState ReadStack(int regno, FrameState frame, int off, int size)
+    /// <summary>Reads <paramref name="size"/> bytes at <paramref name="off"/>; <paramref name="fill"/> tells whether the
+    /// value was derived from the slot's spilled register (and so depends on it).</summary>
+    private RegisterState ReadStack(int regno, FrameState frame, int off, int size, out bool fill)
     {
         int slot = FrameState.SlotOf(off);
         var s = frame.Stack[slot];
+        fill = true;
         if (s.IsFullSpill)
         {
             if (size == 8 && off % 8 == 0) return s.Spilled;
@@ -448,6 +455,7 @@ internal sealed partial class VerifierEngine
                 ulong v = s.Spilled.VarOff.Value >> shift;
                 return RegisterState.ConstScalar(size == 8 ? v : v & ((1UL << (size * 8)) - 1));
             }
+            fill = false;
             return RegisterState.UnknownOfSize(size);
         }
         if (s.IsSpill && off % 8 == 0 && size <= s.SpillSize)
@@ -472,7 +480,8 @@ internal sealed partial class VerifierEngine
             if (t != StackByte.Zero) allZero = false;
             if (t != StackByte.Spill || !bs.Spilled.IsConst || bs.Spilled.ConstValue != 0) allSpill = false;
         }
-        // Bytes of a spilled zero read back as zero, as STACK_ZERO bytes do.
+        // Bytes of a spilled zero read back as zero, as STACK_ZERO bytes do; only those come from the spill.
+        fill = allSpill;
         return allZero || allSpill ? RegisterState.ConstScalar(0) : RegisterState.UnknownOfSize(size);
     }
 

@@ -262,10 +262,15 @@ internal sealed partial class VerifierEngine
         if (old.IsFullSpill)
         {
             if (cur.IsFullSpill) return RegSafe(old.Spilled, cur.Spilled, false);
-            // A spilled scalar whose value never mattered (or is fully unknown) is covered by plain data bytes.
+            // A spilled scalar whose value never mattered (or is fully unknown) is covered by a slot of plain data
+            // bytes, which reads back as an unknown scalar. Like the kernel's stacksafe (is_stack_all_misc), zero
+            // bytes do not count: a slot mixing data and zero bytes (or all zero) is compared byte by byte there,
+            // and spill against data fails. Pruning more than the kernel here changes which path reaches a state
+            // first, and so what later checkpoints hold.
             if (old.Spilled.Type == RegisterType.Scalar && (Imprecise(old.Spilled) || (old.Spilled.VarOff.IsUnknown && old.Spilled.Id == 0)))
             {
-                for (int i = 0; i < 8; i++) if (cur[i] is not (StackByte.Misc or StackByte.Zero)) return false;
+                for (int i = 0; i < 8; i++)
+                    if (!(cur[i] == StackByte.Misc || (cur[i] == StackByte.Invalid && _privileged))) return false;
                 return true;
             }
             return false;
@@ -289,8 +294,10 @@ internal sealed partial class VerifierEngine
                     if (c == StackByte.Spill && cur.Spilled.Type == RegisterType.Scalar) continue;
                     return false;
                 case StackByte.Zero:
+                    // Only zero bytes match: the kernel's stacksafe compares a zero byte with a spilled zero by slot
+                    // type, and they differ. Covering it here would prune paths the kernel explores, changing which
+                    // states later checkpoints hold.
                     if (c == StackByte.Zero) continue;
-                    if (c == StackByte.Spill && cur.Spilled.IsConst && cur.Spilled.ConstValue == 0) continue;
                     return false;
                 default:
                     return false;
