@@ -16,12 +16,12 @@ public class CorpusAgreementTests(ITestOutputHelper output)
     private const double AgreementFloor = 0.99;
 
     /// <summary>Share of the programs both accept whose processed-instruction count is within 2x of the kernel's
-    /// (516/526 = 98.1%, median 1.00, p90 1.09 since narrow spills and helper-argument liveness; the 10 above 2x are
-    /// cilium nodeport NAT tails at 2.0-2.75x, where the order the paths are explored in decides which of two states
-    /// becomes the checkpoint), the ceiling on the median ratio, and the ceiling on any program's ratio (4.45 before).</summary>
-    private const double Within2xFloor = 0.98;
+    /// (526/526, median 1.00, max 1.93 since stack reads that are not fills stopped making slots precise and spilled
+    /// scalars stopped matching zero bytes in pruning; 516/526 with cilium nodeport NAT tails at up to 2.75x before),
+    /// the ceiling on the median ratio, and the ceiling on any program's ratio (4.45, then 3.0 before).</summary>
+    private const double Within2xFloor = 1.0;
     private const double MedianRatioCeiling = 1.05;
-    private const double MaxRatioCeiling = 3.0;
+    private const double MaxRatioCeiling = 2.0;
 
     /// <summary>Per-program budget of processed instructions: the kernel's 1,000,000. With precision tracking and
     /// stack liveness the largest cilium programs need ~270k, and the whole corpus takes about 25 s in Release.
