@@ -23,6 +23,9 @@ internal static class Asm
         return list;
     }
 
+    /// <summary>Eight no-op moves: enough instructions since the last checkpoint for the verifier to add one at the next jump.</summary>
+    public static IEnumerable<Instruction> Padding() => Enumerable.Range(0, 8).Select(_ => Mov(9, 0));
+
     public static Instruction Mov(byte dst, int imm) => Instruction.Mov64(dst, imm);
     public static Instruction MovReg(byte dst, byte src) => Instruction.Mov64Reg(dst, src);
     public static Instruction Add(byte dst, int imm) => Instruction.Alu64(AluOperation.Add, dst, imm);

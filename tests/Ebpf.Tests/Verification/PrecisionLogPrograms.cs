@@ -6,7 +6,6 @@ namespace Ebpf.Tests.Verification;
 /// <summary>Small socket_filter programs whose verification marks scalars precise, for the level-2 log tests.</summary>
 internal static class PrecisionLogPrograms
 {
-    private static IEnumerable<Instruction> Padding() => Enumerable.Range(0, 8).Select(_ => Mov(9, 0));
 
     public static readonly string[] Names =
     [

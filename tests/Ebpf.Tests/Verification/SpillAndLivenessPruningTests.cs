@@ -14,7 +14,6 @@ public class SpillAndLivenessPruningTests
 {
     private const int SkbLoadBytes = 26;
 
-    private static IEnumerable<Instruction> Padding() => Enumerable.Range(0, 8).Select(_ => Mov(9, 0));
 
     /// <summary>skb_load_bytes(ctx, 0, fp-8, r4): safe only when r4 is at most 8.</summary>
     private static IEnumerable<Instruction> LoadBytesIntoFp8() =>
@@ -174,17 +173,13 @@ public class SpillAndLivenessPruningTests
     [MemberData(nameof(Unsafe))]
     public void Kernel_rejects_the_unsafe_ones(string name)
     {
-        if (KernelBpf.Unavailable() is { } why) Assert.Skip(why);
-        var kernel = KernelBpf.Load(BuildUnsafe(name), (uint)ProgramType.SocketFilter);
-        Assert.False(kernel.Accepted, $"{name}: the kernel accepted it\n{kernel.Log}");
+        KernelBpf.AssertVerdict(BuildUnsafe(name), accepted: false, name);
     }
 
     [Theory]
     [MemberData(nameof(Safe))]
     public void Kernel_accepts_the_safe_ones(string name)
     {
-        if (KernelBpf.Unavailable() is { } why) Assert.Skip(why);
-        var kernel = KernelBpf.Load(BuildSafe(name), (uint)ProgramType.SocketFilter);
-        Assert.True(kernel.Accepted, $"{name}: the kernel rejected it\n{kernel.Log}");
+        KernelBpf.AssertVerdict(BuildSafe(name), accepted: true, name);
     }
 }

@@ -15,7 +15,6 @@ public class StackReadPrecisionTests
 {
     private const int SkbLoadBytes = 26;
 
-    private static IEnumerable<Instruction> Padding() => Enumerable.Range(0, 8).Select(_ => Mov(9, 0));
 
     /// <summary>fp-16 holds zero bytes at fp-12 and, on two paths, a 4-byte spill of 8 or of <paramref name="second"/>
     /// at fp-16. After the join (insn 17) a byte of the zeros decides a branch; the spill is never used.</summary>
@@ -98,17 +97,13 @@ public class StackReadPrecisionTests
     [Fact]
     public void Kernel_rejects_the_unsafe_one()
     {
-        if (KernelBpf.Unavailable() is { } why) Assert.Skip(why);
-        var kernel = KernelBpf.Load(Unsafe(), (uint)ProgramType.SocketFilter);
-        Assert.False(kernel.Accepted, $"the kernel accepted it\n{kernel.Log}");
+        KernelBpf.AssertVerdict(Unsafe(), accepted: false, "program");
     }
 
     [Theory]
     [MemberData(nameof(Safe))]
     public void Kernel_accepts_the_safe_ones(string name)
     {
-        if (KernelBpf.Unavailable() is { } why) Assert.Skip(why);
-        var kernel = KernelBpf.Load(BuildSafe(name), (uint)ProgramType.SocketFilter);
-        Assert.True(kernel.Accepted, $"{name}: the kernel rejected it\n{kernel.Log}");
+        KernelBpf.AssertVerdict(BuildSafe(name), accepted: true, name);
     }
 }
