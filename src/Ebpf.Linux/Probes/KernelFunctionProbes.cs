@@ -15,8 +15,12 @@ public static class KernelFunctionProbes
 {
     private static readonly ConcurrentDictionary<(ProgramType, uint), FeatureProbe> Probes = new();
 
-    /// <summary>Every kfunc of vmlinux BTF (FUNCs tagged <c>bpf_kfunc</c>): name and BTF id, by name.</summary>
-    public static IReadOnlyList<(string Name, uint BtfId)> VmlinuxKfuncs()
+    private static readonly Lazy<IReadOnlyList<(string Name, uint BtfId)>> Kfuncs = new(ReadVmlinuxKfuncs);
+
+    /// <summary>Every kfunc of vmlinux BTF (FUNCs tagged <c>bpf_kfunc</c>): name and BTF id, by name. Read once.</summary>
+    public static IReadOnlyList<(string Name, uint BtfId)> VmlinuxKfuncs() => Kfuncs.Value;
+
+    private static IReadOnlyList<(string Name, uint BtfId)> ReadVmlinuxKfuncs()
     {
         var vmlinux = Btf.Btf.LoadVmlinux();
         return vmlinux.AllTypes

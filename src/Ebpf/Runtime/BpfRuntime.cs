@@ -287,11 +287,14 @@ public sealed partial class BpfRuntime
     internal event Action<ProgramObject>? ProgramLoaded;
 
     /// <summary>BPF_BTF_LOAD.</summary>
-    public BtfHandle LoadBtf(ReadOnlyMemory<byte> data, string name = "", bool isKernel = false)
+    public BtfHandle LoadBtf(ReadOnlyMemory<byte> data, string name = "", bool isKernel = false) => LoadBtf(data, name, isKernel, parsed: null);
+
+    /// <summary>BPF_BTF_LOAD of a blob written from <paramref name="parsed"/> (the object loader's case): no second parse.</summary>
+    internal BtfHandle LoadBtf(ReadOnlyMemory<byte> data, string name, bool isKernel, Btf.Btf? parsed)
     {
         if (data.Length == 0)
             throw new BpfException(Errno.EINVAL, "empty BTF blob");
-        var btf = new BtfObject(this, data.ToArray(), name, isKernel);
+        var btf = new BtfObject(this, data.ToArray(), name, isKernel, parsed);
         Publish(btf);
         return new BtfHandle(btf);
     }

@@ -65,7 +65,7 @@ public sealed partial class BpfRuntime
         try
         {
             if (spec.Btf is { } objectBtf)
-                btf = LoadBtf(objectBtf.ToBytes(), spec.Name);
+                btf = LoadBtf(objectBtf.ToBytes(), spec.Name, isKernel: false, parsed: objectBtf);
             var byIndex = new BpfMap?[spec.Maps.Count];
             for (int i = 0; i < spec.Maps.Count; i++)
             {

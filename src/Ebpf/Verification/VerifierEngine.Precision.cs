@@ -158,11 +158,18 @@ internal sealed partial class VerifierEngine
             }
             if (i < 0) return;
             ref readonly var e = ref _hist[i];
-            if (first) first = false;
-            else if (LogBacktrackInsnIfVerbose(nextDepth, e.Insn) && !BacktrackInsn(e, nextDepth))
+            if (first)
             {
-                MarkAllPrecise();
-                return;
+                first = false;
+            }
+            else
+            {
+                if (_log.Verbose) LogBacktrackInsn(nextDepth, e.Insn);
+                if (!BacktrackInsn(e, nextDepth))
+                {
+                    MarkAllPrecise();
+                    return;
+                }
             }
             if (BacktrackEmpty()) return;
             nextDepth = e.Depth;

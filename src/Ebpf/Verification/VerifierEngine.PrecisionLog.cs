@@ -28,13 +28,6 @@ internal sealed partial class VerifierEngine
     private void LogBacktrackInsn(int frame, int idx) =>
         _log.Verbose2($"mark_precise: frame{frame}: regs={RegMask(_btRegs[frame])} stack={StackMask(_btStack[frame])} before {idx}: ({_insns[idx].Opcode:x2}) {KernelDisassembler.Format(_insns, idx)}\n");
 
-    /// <summary>Logs the instruction about to be backtracked (at level 2); always true, to sit in a condition.</summary>
-    private bool LogBacktrackInsnIfVerbose(int frame, int idx)
-    {
-        if (_log.Verbose) LogBacktrackInsn(frame, idx);
-        return true;
-    }
-
     /// <summary>What is still wanted in checkpoint <paramref name="cp"/> after marking it, frame by frame from the innermost.</summary>
     private void LogParentState(Checkpoint cp, int frame)
     {

@@ -115,8 +115,9 @@ public class SoundnessClassificationTests
     public void A_checked_memory_fault_is_classified_as_a_fault_and_attributed_to_its_program()
     {
         var rt = new Ebpf.Runtime.BpfRuntime();
-        // r0 = *(u64 *)(r1 + 4000): outside the xdp ctx; the verifier refuses it, AllowUnverified runs it checked.
-        Instruction[] far = [Instruction.LoadMem(AccessSize.DoubleWord, 0, 1, 4000), Instruction.Exit()];
+        // r0 = *(u64 *)(r10 + 64): above the BPF stack's top, host stack memory no region covers (ctx + 4000 may land
+        // in another native allocation); the verifier refuses it, AllowUnverified runs it checked.
+        Instruction[] far = [Instruction.LoadMem(AccessSize.DoubleWord, 0, 10, 64), Instruction.Exit()];
         using var prog = rt.LoadProgram(new Ebpf.Runtime.Objects.ProgramDefinition(ProgramType.Xdp, far, "far"),
             options: new Ebpf.Runtime.ProgramLoadOptions { AllowUnverified = true });
         var e = Assert.Throws<BpfException>(() => rt.TestRun(prog, new Ebpf.Runtime.TestRunOptions { DataIn = new byte[64] }));

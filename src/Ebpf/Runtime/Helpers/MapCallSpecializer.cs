@@ -46,7 +46,7 @@ internal static class MapCallSpecializer
     }
 
     private static bool IsBuiltin(HelperRegistry registry, int id, string method) =>
-        registry.All.FirstOrDefault(e => e.Id == id) is { } entry
+        registry.Find(id) is { } entry
         && entry.Function.Target is null && entry.Function.Method.DeclaringType == typeof(MapHelpers) && entry.Function.Method.Name == method;
 
     private static MethodInfo Method(Type type, string name) =>

@@ -3,9 +3,10 @@ namespace Ebpf.Runtime.Objects;
 /// <summary>A loaded BTF blob (BPF_BTF_LOAD). Held by its handles, by maps and programs that use it.</summary>
 public sealed class BtfObject : KernelObject
 {
-    internal BtfObject(BpfRuntime runtime, ReadOnlyMemory<byte> data, string name, bool isKernel)
+    internal BtfObject(BpfRuntime runtime, ReadOnlyMemory<byte> data, string name, bool isKernel, Btf.Btf? parsed = null)
         : base(runtime, ObjectKind.Btf)
     {
+        _parsed = parsed;
         Data = data;
         Name = name;
         IsKernel = isKernel;
@@ -21,7 +22,8 @@ public sealed class BtfObject : KernelObject
 
     private Btf.Btf? _parsed;
 
-    /// <summary>The blob parsed (once, on first use): what map creation reads special fields from.</summary>
+    /// <summary>The blob parsed (once, on first use, unless the loader handed over the parse it wrote the blob from):
+    /// what map creation reads special fields from.</summary>
     internal Btf.Btf Parsed => _parsed ??= Btf.Btf.Parse(Data);
 }
 
