@@ -84,7 +84,7 @@ public static class KernelFeatures
     };
 
     /// <summary>Types that cannot load without a BTF attach target; the probe then asks whether the verifier got far enough to ask for one.</summary>
-    private static bool NeedsAttachTarget(ProgramType type) =>
+    internal static bool NeedsAttachTarget(ProgramType type) =>
         type is ProgramType.Tracing or ProgramType.Ext or ProgramType.Lsm or ProgramType.StructOps;
 
     public static FeatureProbe ProbeProgramType(ProgramType type) => ProgramTypes.GetOrAdd(type, static t =>

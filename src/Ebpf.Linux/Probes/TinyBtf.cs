@@ -9,7 +9,7 @@ namespace Ebpf.Linux.Probes;
 /// </summary>
 public sealed class TinyBtf
 {
-    private const int KindInt = 1, KindPtr = 2, KindStruct = 4, KindFunc = 12, KindFuncProto = 13, KindDeclTag = 17;
+    private const int KindInt = 1, KindPtr = 2, KindStruct = 4, KindFunc = 12, KindFuncProto = 13, KindFloat = 16, KindDeclTag = 17, KindTypeTag = 18, KindEnum64 = 19;
 
     private readonly MemoryStream _types = new();
     private readonly MemoryStream _strings = new();
@@ -90,6 +90,25 @@ public sealed class TinyBtf
     {
         uint id = Type(value, KindDeclTag, 0, target);
         U32((uint)componentIndex);
+        return id;
+    }
+
+    /// <summary>TYPE_TAG (5.17+): a pointer's pointee annotated with <paramref name="tag"/>.</summary>
+    public uint TypeTag(string tag, uint target) => Type(tag, KindTypeTag, 0, target);
+
+    /// <summary>FLOAT (5.13+) of <paramref name="size"/> bytes.</summary>
+    public uint Float(string name, uint size) => Type(name, KindFloat, 0, size);
+
+    /// <summary>ENUM64 (6.0+) with 64-bit values.</summary>
+    public uint Enum64(string name, params (string Name, ulong Value)[] values)
+    {
+        uint id = Type(name, KindEnum64, values.Length, 8);
+        foreach (var v in values)
+        {
+            U32(String(v.Name));
+            U32((uint)v.Value);
+            U32((uint)(v.Value >> 32));
+        }
         return id;
     }
 

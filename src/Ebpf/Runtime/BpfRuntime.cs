@@ -31,6 +31,13 @@ public sealed partial class BpfRuntime
     /// </summary>
     public bool JitEnabled { get; set; } = true;
 
+    /// <summary>
+    /// The kernel this runtime behaves as: which program and map types exist, which helpers and kfuncs each program
+    /// type may call, which features there are. Mainline 6.18 (<see cref="Abi.Profiles.KernelProfile.Reference"/>)
+    /// by default; a host that wants "what would this machine's kernel do" passes a probed or loaded profile.
+    /// </summary>
+    public Abi.Profiles.KernelProfile Profile { get; init; } = Abi.Profiles.KernelProfile.Reference;
+
     /// <summary>The bpffs of this kernel (mounted at /sys/fs/bpf).</summary>
     public PinFileSystem Pins { get; }
 

@@ -163,7 +163,12 @@ public sealed partial class BpfRuntime
         if ((o.Flags & ~TestXdpLiveFrames) != 0)
             throw new BpfException(Errno.EINVAL, $"flags 0x{o.Flags:x} not supported for XDP test_run");
         if ((o.Flags & TestXdpLiveFrames) != 0)
+        {
+            // Not every kernel can run live frames (older ones lack the flag; some builds refuse it): behave as the profile's kernel.
+            if (!Profile.HasFeature(Abi.Profiles.KernelFeature.XdpLiveFrames))
+                throw new BpfException(Errno.EOPNOTSUPP, $"BPF_F_TEST_XDP_LIVE_FRAMES is not available in kernel {Profile}");
             return XdpLiveFrames.Run(this, prog, executor, o);
+        }
         if (o.BatchSize != 0)
             throw new BpfException(Errno.EINVAL, "batch_size is only valid with BPF_F_TEST_XDP_LIVE_FRAMES");
         var ctxIn = InitContext(o, ProgramTypeInfo.XdpMdUserSize);

@@ -37,7 +37,8 @@ public sealed class MapSpecInfo : IVerifierMapInfo
 /// <summary>Builds a <see cref="VerifierInput"/> from a loaded object's program (maps by index, functions from BTF).</summary>
 public static class ProgramSpecInput
 {
-    public static VerifierInput Create(ObjectSpec obj, ProgramSpec program, int logLevel = 1, HelperPrivilege privilege = HelperPrivilege.Full)
+    public static VerifierInput Create(ObjectSpec obj, ProgramSpec program, int logLevel = 1, HelperPrivilege privilege = HelperPrivilege.Full,
+        Abi.Profiles.KernelProfile? profile = null)
     {
         var maps = obj.Maps.Select(m => (IVerifierMapInfo)new MapSpecInfo(m, obj.Btf)).ToList();
         var functions = new List<VerifierFunction>();
@@ -69,8 +70,18 @@ public static class ProgramSpecInput
             Privilege = privilege,
             GplCompatible = IsGplCompatible(license),
             Sleepable = (program.Flags & ProgramLoadFlags.Sleepable) != 0,
+            Profile = profile ?? Abi.Profiles.KernelProfile.Reference,
         };
     }
+
+    /// <summary>
+    /// The loader's answer before any program is verified: the first map of <paramref name="obj"/> whose type
+    /// <paramref name="profile"/>'s kernel cannot create (BPF_MAP_CREATE fails with EINVAL there), or null.
+    /// </summary>
+    public static string? UnsupportedMap(ObjectSpec obj, Abi.Profiles.KernelProfile profile) =>
+        obj.Maps.FirstOrDefault(m => !profile.SupportsMapType(m.Type)) is { } map
+            ? $"map '{map.Name}': map type {Abi.KernelNames.Of(map.Type)} is not supported by kernel {profile}"
+            : null;
 
     /// <summary>license_is_gpl_compatible.</summary>
     public static bool IsGplCompatible(string license) =>

@@ -11,6 +11,9 @@ public static class Verifier
         ArgumentNullException.ThrowIfNull(input);
         if (input.Instructions.Count > 1_000_000)
             return new VerificationResult { Errno = Errno.E2BIG, Error = $"BPF program is too large ({input.Instructions.Count} insns)" };
+        // find_prog_type: a type the kernel does not know is refused before the verifier runs, with no log.
+        if (!input.Profile.SupportsProgramType(input.ProgramType))
+            return new VerificationResult { Errno = Errno.EINVAL, Error = $"program type {Abi.KernelNames.Of(input.ProgramType)} is not supported by kernel {input.Profile}" };
         return new VerifierEngine(input).Run();
     }
 }

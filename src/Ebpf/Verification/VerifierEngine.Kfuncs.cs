@@ -32,7 +32,7 @@ internal sealed partial class VerifierEngine
         string name = kf.Name;
         if (!_input.GplCompatible) throw Fail("cannot call kernel function from non-GPL compatible program", Errno.EINVAL);
         // fetch_kfunc_meta: the program type must be in one of the kfunc's id sets (host kfuncs are the host's to allow).
-        if (!IsHostKfunc(kf) && !KernelFunctionAvailability.IsAllowed(name, _input.ProgramType))
+        if (!IsHostKfunc(kf) && !_input.Profile.IsKfuncAllowed(name, _input.ProgramType))
             throw Fail($"calling kernel function {name} is not allowed", Errno.EACCES);
         if (kf.Unsupported is { } why) throw Fail($"kernel function {name} is not supported by this verifier: {why}", Errno.ENOTSUPP);
         if ((kf.Flags & KernelFunctionFlags.Sleepable) != 0 && !_input.Sleepable)

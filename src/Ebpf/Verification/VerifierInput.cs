@@ -58,6 +58,10 @@ public sealed class VerifierInput
     public int LogLevel { get; init; }
     /// <summary>Loader privilege: Full = CAP_BPF + CAP_PERFMON (the default, as root).</summary>
     public Abi.Helpers.HelperPrivilege Privilege { get; init; } = Abi.Helpers.HelperPrivilege.Full;
+    /// <summary>The kernel the verdict is for: which program types, helpers and kfuncs exist and may be called.
+    /// Default: <see cref="Abi.Profiles.KernelProfile.Reference"/> (mainline 6.18), so a verdict never depends on
+    /// the machine it is computed on.</summary>
+    public Abi.Profiles.KernelProfile Profile { get; init; } = Abi.Profiles.KernelProfile.Reference;
     public bool GplCompatible { get; init; } = true;
     /// <summary>BPF_F_SLEEPABLE.</summary>
     public bool Sleepable { get; init; }

@@ -17,12 +17,18 @@ internal sealed class FeatureProbeCommand : ICliVerb
     {
         var helpers = new Option<bool>("--helpers") { Description = "Also probe which helpers each program type may call" };
         var kfuncs = new Option<bool>("--kfuncs") { Description = "Also probe which vmlinux kfuncs each program type may call" };
-        var command = new Command("probe", "Probe the running kernel's program types, map types, helpers, kfuncs and BTF features") { helpers, kfuncs };
+        var profile = new Option<bool>("--profile") { Description = "Print the running kernel as a kernel profile (JSON) for `prog verify --kernel FILE`" };
+        var command = new Command("probe", "Probe the running kernel's program types, map types, helpers, kfuncs and BTF features") { helpers, kfuncs, profile };
         CliConsole.SetBody(command, pr =>
         {
             var bpf = KernelFeatures.Bpf;
             if (!bpf.Supported)
                 throw new BpfException(bpf.Errno, $"bpf(2) is not usable: {bpf.Detail}");
+            if (pr.GetValue(profile))
+            {
+                CliConsole.Out.WriteLine(LiveKernelProfile.Probe(includeKfuncs: true).ToJson());
+                return 0;
+            }
             var progTypes = Enum.GetValues<ProgramType>().Where(t => t != ProgramType.Unspec)
                 .Select(t => (Name: KernelNames.Of(t), Type: t, Probe: KernelFeatures.ProbeProgramType(t))).ToList();
             var mapTypes = Enum.GetValues<MapType>().Where(t => t != MapType.Unspec)

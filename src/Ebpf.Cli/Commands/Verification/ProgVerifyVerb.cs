@@ -22,7 +22,13 @@ internal sealed partial class ProgVerifyVerb : ICliVerb
         var files = new Argument<string[]>("FILE") { Description = "clang-built BPF objects (.o)", Arity = ArgumentArity.OneOrMore };
         var type = new Option<string?>("--type") { Description = "Verify every program as this program type (kernel name, e.g. xdp, sched_cls) instead of the one its section implies" };
         var logLevel = new Option<int>("--log-level") { Description = "Print the verifier log for each program: 1 = the failing path, 2 = every instruction", DefaultValueFactory = _ => 0 };
-        var command = new Command("verify", "Run the verifier over each program of BPF objects and report verdicts like veristat") { files, type, logLevel };
+        var kernels = new Option<string[]>("--kernel")
+        {
+            Description = "Verify for this kernel: live (the running kernel, probed), 6.18 (the mainline reference, the default) or a profile FILE " +
+                "from `ebpf feature probe --profile`; several values (repeated or comma-separated) print one verdict column each",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var command = new Command("verify", "Run the verifier over each program of BPF objects and report verdicts like veristat") { files, type, logLevel, kernels };
         CliConsole.SetBody(command, pr =>
         {
             int level = pr.GetValue(logLevel);
@@ -34,6 +40,13 @@ internal sealed partial class ProgVerifyVerb : ICliVerb
             bool kernel = RuntimeBackends.Resolve(pr) == CliOptions.LinuxBackend;
             if (kernel && !LinuxKernel.IsAvailable)
                 throw new BpfException(Errno.EPERM, $"the Linux backend is not usable here: {LinuxKernel.UnavailableReason}");
+            var kernelValues = pr.GetValue(kernels) ?? [];
+            if (kernel && kernelValues.Length > 0)
+                throw new CliUsageException("--kernel asks our verifier about a kernel; --backend linux asks the running kernel itself: use one");
+            var profiles = KernelProfileArgument.Resolve(kernelValues);
+            if (profiles.Count > 1)
+                return VerifyMatrix(pr.GetValue(files)!, profiles, forced, json);
+            var profile = profiles.Count == 1 ? profiles[0] : Abi.Profiles.KernelProfile.Reference;
             var rows = new List<Row>();
             bool failed = false;
             foreach (string path in pr.GetValue(files)!)
@@ -51,7 +64,7 @@ internal sealed partial class ProgVerifyVerb : ICliVerb
                 }
                 foreach (var prog in obj.Programs)
                 {
-                    var row = kernel ? VerifyInKernel(path, obj, prog, forced, level) : VerifyOne(path, obj, prog, forced, level);
+                    var row = kernel ? VerifyInKernel(path, obj, prog, forced, level) : VerifyOne(path, obj, prog, forced, level, profile);
                     failed |= row.Verdict != "accepted";
                     rows.Add(row);
                     if (json)
@@ -80,7 +93,7 @@ internal sealed partial class ProgVerifyVerb : ICliVerb
 
     private static readonly TimeSpan ShortVerification = TimeSpan.FromMilliseconds(500);
 
-    private static Row VerifyOne(string path, ObjectSpec obj, ProgramSpec prog, ProgramType? forced, int level)
+    private static Row VerifyOne(string path, ObjectSpec obj, ProgramSpec prog, ProgramType? forced, int level, Abi.Profiles.KernelProfile profile)
     {
         string file = System.IO.Path.GetFileName(path);
         var type = forced ?? prog.Type;
@@ -88,13 +101,15 @@ internal sealed partial class ProgVerifyVerb : ICliVerb
         if (unresolved.Count > 0)
             return new Row(file, prog.Name, prog.SectionName, KernelNames.Of(type), "rejected", 0, 0, 0,
                 $"relocation against undefined symbol '{unresolved[0]}'", "");
-        var input = ProgramSpecInput.Create(obj, prog, logLevel: level);
+        if (ProgramSpecInput.UnsupportedMap(obj, profile) is { } mapProblem)
+            return new Row(file, prog.Name, prog.SectionName, KernelNames.Of(type), "rejected", 0, 0, 0, mapProblem, "");
+        var input = ProgramSpecInput.Create(obj, prog, logLevel: level, profile: profile);
         if (forced is { } f)
             input = new VerifierInput
             {
                 Instructions = input.Instructions, ProgramType = f, ExpectedAttachType = input.ExpectedAttachType, Name = input.Name,
                 MapsByIndex = input.MapsByIndex, Functions = input.Functions, LogLevel = level, Privilege = input.Privilege,
-                GplCompatible = input.GplCompatible, Sleepable = input.Sleepable,
+                GplCompatible = input.GplCompatible, Sleepable = input.Sleepable, Profile = profile,
             };
         var result = Verifier.Verify(input);
         var elapsed = result.Elapsed;

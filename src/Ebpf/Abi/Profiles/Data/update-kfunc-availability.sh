@@ -4,7 +4,7 @@
 # kfunc the program type may not call ("calling kernel function X is not allowed"), as the kernel does.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../../../.." && pwd)
+top=$(cd "$here/../../../../.." && pwd)
 dotnet build "$top/src/Ebpf.Cli" -c Release -v q >/dev/null
 json=$(dotnet "$top/src/Ebpf.Cli/bin/Release/net10.0/Ebpf.Cli.dll" --json feature probe --kfuncs)
 python3 - "$here/kfunc-availability.tsv" "$(uname -r)" <<PY

@@ -1,0 +1,100 @@
+using System.Collections.Frozen;
+using Ebpf.Abi.Helpers;
+
+namespace Ebpf.Abi.Profiles;
+
+/// <summary>
+/// Everything the verifier and the loaders take from "the kernel", as one explicit value: which program and map
+/// types exist, which helpers and kfuncs each program type may call, feature bits, and where the kernel BTF is.
+/// Kernels differ by version, configuration and distribution patches (one 6.18 build refuses bpf_xdp_adjust_meta in
+/// XDP, another allows it); a profile names the kernel a verdict is for, so the same inputs give the same verdict on
+/// any machine. Three sources: <see cref="Reference"/> (mainline 6.18, the default), one probed from the running
+/// kernel (Ebpf.Linux's <c>LiveKernelProfile</c>), and files written by <c>ebpf feature probe --profile</c>
+/// (<see cref="Load"/>).
+/// </summary>
+public sealed class KernelProfile
+{
+    /// <summary>The built-in reference: mainline Linux 6.18, what the verifier follows unless told otherwise.</summary>
+    public static KernelProfile Reference => ReferenceKernelProfile.Instance;
+
+    /// <summary>A short name for reports ("6.18", "live", a file name).</summary>
+    public required string Name { get; init; }
+
+    /// <summary>The kernel release the data was taken from (uname -r), when known.</summary>
+    public string? KernelRelease { get; init; }
+
+    /// <summary>Program types the kernel knows; null means every type this library knows.</summary>
+    public FrozenSet<ProgramType>? ProgramTypes { get; init; }
+
+    /// <summary>Map types the kernel can create; null means every type this library knows.</summary>
+    public FrozenSet<MapType>? MapTypes { get; init; }
+
+    /// <summary>
+    /// Per program type, the helper ids that pass its <c>get_func_proto</c> gate at full privilege. A type missing here
+    /// was not probed (types that need a BTF attach target cannot be): the reference rules answer for it.
+    /// </summary>
+    public FrozenDictionary<ProgramType, FrozenSet<int>> Helpers { get; init; } = FrozenDictionary<ProgramType, FrozenSet<int>>.Empty;
+
+    /// <summary>Program types whose kfunc availability was probed.</summary>
+    public FrozenSet<ProgramType> KfuncProbedTypes { get; init; } = FrozenSet<ProgramType>.Empty;
+
+    /// <summary>Every vmlinux kfunc of the kernel, with the probed program types allowed to call it.</summary>
+    public FrozenDictionary<string, FrozenSet<ProgramType>> Kfuncs { get; init; } = FrozenDictionary<string, FrozenSet<ProgramType>>.Empty;
+
+    /// <summary>The features the kernel has.</summary>
+    public FrozenSet<KernelFeature> Features { get; init; } = FrozenSet<KernelFeature>.Empty;
+
+    /// <summary>The kernel's BTF (vmlinux) for kfuncs, trusted arguments and CO-RE; null when the profile names none.</summary>
+    public string? KernelBtfPath { get; init; }
+
+    public bool SupportsProgramType(ProgramType type) => type != ProgramType.Unspec && (ProgramTypes?.Contains(type) ?? true);
+
+    public bool SupportsMapType(MapType type) => type != MapType.Unspec && (MapTypes?.Contains(type) ?? true);
+
+    public bool HasFeature(KernelFeature feature) => Features.Contains(feature);
+
+    /// <summary>True when the profile has probed data for <paramref name="type"/>'s helpers.</summary>
+    public bool HasHelperData(ProgramType type) => Helpers.ContainsKey(type);
+
+    /// <summary>
+    /// Whether <paramref name="type"/> may call helper <paramref name="id"/> at <paramref name="privilege"/>: the
+    /// probed set when there is one, the reference rules otherwise, with the capability tiers of bpf_base_func_proto
+    /// on top.
+    /// </summary>
+    public bool IsHelperAllowed(ProgramType type, int id, HelperPrivilege privilege = HelperPrivilege.Full) =>
+        Helpers.TryGetValue(type, out var observed)
+            ? HelperAvailability.IsAllowed(type, id, privilege, observed)
+            : HelperAvailability.IsAllowed(type, id, privilege);
+
+    /// <summary>
+    /// Whether <paramref name="type"/> may call the vmlinux kfunc <paramref name="name"/> ("calling kernel function X is
+    /// not allowed" otherwise). For a probed type, a kfunc the kernel does not have is not allowed either. Types the
+    /// profile could not probe (tracing, LSM, struct_ops, ext need an attach target) are allowed, as the table has no say.
+    /// </summary>
+    public bool IsKfuncAllowed(string name, ProgramType type)
+    {
+        if (!KfuncProbedTypes.Contains(type))
+            return true;
+        return Kfuncs.TryGetValue(name, out var types) && types.Contains(type);
+    }
+
+    /// <summary>Reads a profile written by <see cref="ToJson"/> (<c>ebpf feature probe --profile</c>).</summary>
+    public static KernelProfile Load(string path)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new BpfException(e is FileNotFoundException or DirectoryNotFoundException ? Errno.ENOENT : Errno.EACCES,
+                $"kernel profile {path}: {e.Message}");
+        }
+        return KernelProfileJson.Parse(text, Path.GetFileName(path));
+    }
+
+    public string ToJson() => KernelProfileJson.Write(this);
+
+    public override string ToString() => KernelRelease is null ? Name : $"{Name} ({KernelRelease})";
+}
