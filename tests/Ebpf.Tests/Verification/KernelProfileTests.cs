@@ -1,0 +1,141 @@
+using System.Collections.Frozen;
+using Ebpf.Abi;
+using Ebpf.Abi.Helpers;
+using Ebpf.Abi.Profiles;
+using Ebpf.Loading;
+using Ebpf.Verification;
+
+namespace Ebpf.Tests.Verification;
+
+/// <summary>
+/// Kernel profiles without a kernel: the reference's data, the file format (round trip, errors that name the
+/// problem), and the verifier following whatever profile it is given — the same inputs give the same verdict on any
+/// machine, and a different kernel gives that kernel's verdict.
+/// </summary>
+public class KernelProfileTests
+{
+    private static string MetaFixture => SharedData.Fixture("profiles/xdp_meta.bpf.o");
+
+    /// <summary>The reference profile with one helper taken away from XDP: a kernel build like 6.18.44-fc-v1300.</summary>
+    private static KernelProfile WithoutXdpHelper(int id)
+    {
+        var r = KernelProfile.Reference;
+        return new KernelProfile
+        {
+            Name = "no-adjust-meta", KernelRelease = "test", Features = r.Features, KfuncProbedTypes = r.KfuncProbedTypes, Kfuncs = r.Kfuncs,
+            Helpers = r.Helpers.ToFrozenDictionary(h => h.Key, h => h.Key == ProgramType.Xdp ? h.Value.Where(x => x != id).ToFrozenSet() : h.Value),
+        };
+    }
+
+    private static VerificationResult Verify(string program, KernelProfile? profile)
+    {
+        var spec = ObjectSpec.Load(MetaFixture);
+        return Verifier.Verify(ProgramSpecInput.Create(spec, spec.FindProgram(program)!, logLevel: 1, profile: profile));
+    }
+
+    [Fact]
+    public void The_reference_is_mainline_6_18_whatever_machine_runs_the_test()
+    {
+        var r = KernelProfile.Reference;
+        Assert.True(r.IsHelperAllowed(ProgramType.Xdp, (int)HelperId.XdpAdjustMeta));
+        Assert.False(r.IsHelperAllowed(ProgramType.SocketFilter, (int)HelperId.XdpAdjustMeta));
+        Assert.True(r.IsHelperAllowed(ProgramType.CgroupSkb, (int)HelperId.SkbLoadBytes));   // probed row, no longer approximated
+        Assert.False(r.IsHelperAllowed(ProgramType.CgroupSkb, (int)HelperId.XdpAdjustHead));
+        Assert.False(r.IsHelperAllowed(ProgramType.SocketFilter, (int)HelperId.TracePrintk, HelperPrivilege.Bpf)); // CAP_PERFMON tier
+        Assert.True(r.HasFeature(KernelFeature.ArgCtxTag));
+        Assert.True(Verify("reserve_meta", null).Accepted);
+    }
+
+    [Fact]
+    public void The_verifier_gives_each_kernel_its_own_verdict_with_the_kernels_message()
+    {
+        var noMeta = WithoutXdpHelper((int)HelperId.XdpAdjustMeta);
+        var refused = Verify("reserve_meta", noMeta);
+        Assert.False(refused.Accepted);
+        Assert.Equal(Errno.EINVAL, refused.Errno);
+        Assert.Equal("program of this type cannot use helper bpf_xdp_adjust_meta#54", refused.Error);
+        Assert.Equal(3, refused.ErrorInstruction);
+        Assert.True(Verify("plain_pass", noMeta).Accepted);
+        Assert.True(Verify("reserve_meta", KernelProfile.Reference).Accepted);
+    }
+
+    [Fact]
+    public void A_program_type_the_kernel_lacks_is_refused_before_verification()
+    {
+        var r = KernelProfile.Reference;
+        var noXdp = new KernelProfile { Name = "no-xdp", ProgramTypes = Enum.GetValues<ProgramType>().Where(t => t is not (ProgramType.Xdp or ProgramType.Unspec)).ToFrozenSet() };
+        var result = Verify("plain_pass", noXdp);
+        Assert.False(result.Accepted);
+        Assert.Equal(Errno.EINVAL, result.Errno);
+        Assert.Contains("program type xdp is not supported by kernel no-xdp", result.Error);
+        Assert.True(r.SupportsProgramType(ProgramType.Xdp));
+    }
+
+    [Fact]
+    public void A_profile_file_round_trips_and_answers_as_the_profile_did()
+    {
+        var original = WithoutXdpHelper((int)HelperId.XdpAdjustMeta);
+        string path = Path.Combine(Path.GetTempPath(), $"ebpf-profile-{Guid.NewGuid():N}.json");
+        try
+        {
+            File.WriteAllText(path, original.ToJson());
+            var loaded = KernelProfile.Load(path);
+            Assert.Equal("no-adjust-meta", loaded.Name);
+            Assert.Equal("test", loaded.KernelRelease);
+            foreach (var type in original.Helpers.Keys)
+                for (int id = 1; id < HelperNames.MaxId; id++)
+                    Assert.True(original.IsHelperAllowed(type, id) == loaded.IsHelperAllowed(type, id), $"{type} helper {id}");
+            Assert.Equal(original.Kfuncs.Count, loaded.Kfuncs.Count);
+            Assert.Equal(original.KfuncProbedTypes.Order(), loaded.KfuncProbedTypes.Order());
+            Assert.Equal(original.Features.Order(), loaded.Features.Order());
+            Assert.False(Verify("reserve_meta", loaded).Accepted);
+            Assert.Equal(original.ToJson(), loaded.ToJson());
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Theory]
+    [InlineData("{", "kernel profile bad.json:")]
+    [InlineData("[1, 2]", "not a JSON object")]
+    [InlineData("""{"name": "x", "program_types": ["xdp", "not_a_type"]}""", "unknown program type 'not_a_type'")]
+    [InlineData("""{"name": "x", "map_types": ["hashh"]}""", "unknown map type 'hashh'")]
+    [InlineData("""{"name": "x", "features": ["time_travel"]}""", "unknown feature 'time_travel'")]
+    [InlineData("""{"name": "x", "helpers": {"xdp": "all"}}""", "helpers.xdp: expected a list of helper ids")]
+    public void A_bad_profile_file_is_refused_with_a_message_naming_the_problem(string json, string expected)
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"ebpf-profile-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        string path = Path.Combine(dir, "bad.json");
+        try
+        {
+            File.WriteAllText(path, json);
+            var e = Assert.Throws<BpfException>(() => KernelProfile.Load(path));
+            Assert.Equal(Errno.EINVAL, e.Errno);
+            Assert.Contains(expected, e.Message);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void A_missing_profile_file_is_ENOENT()
+    {
+        var e = Assert.Throws<BpfException>(() => KernelProfile.Load("/nonexistent/profile.json"));
+        Assert.Equal(Errno.ENOENT, e.Errno);
+    }
+
+    [Fact]
+    public void A_map_type_the_kernel_lacks_is_the_loaders_refusal()
+    {
+        var spec = ObjectSpec.Load(SharedData.Fixture("verifier/maps.bpf.o"));
+        var type = spec.Maps[0].Type;
+        var without = new KernelProfile { Name = "old", MapTypes = Enum.GetValues<MapType>().Where(t => t != type).ToFrozenSet() };
+        Assert.Contains($"map type {KernelNames.Of(type)} is not supported by kernel old", ProgramSpecInput.UnsupportedMap(spec, without));
+        Assert.Null(ProgramSpecInput.UnsupportedMap(spec, KernelProfile.Reference));
+    }
+}
