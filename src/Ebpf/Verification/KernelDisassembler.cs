@@ -94,6 +94,10 @@ public static class KernelDisassembler
         }
         if (op == JumpOperation.Ja)
             return is32 ? $"gotol pc{Signed(insn.Imm)}" : $"goto pc{Signed(insn.Offset)}";
+        if (insn.Opcode == OpcodeExtras.MayGoto)
+            return $"may_goto pc{Signed(insn.Offset)}";
+        if ((int)op >> 4 >= JumpOps.Length)
+            return $"(bad opcode 0x{insn.Opcode:x2})";
         char r = is32 ? 'w' : 'r';
         string src = insn.Source == OperandSource.Register ? $"{r}{insn.Src}" : $"0x{(uint)insn.Imm:x}";
         return $"if {r}{insn.Dst} {JumpOps[(int)op >> 4]} {src} goto pc{Signed(insn.Offset)}";
