@@ -22,7 +22,7 @@ public static class SharedData
     {
         string path = Path.Combine(SharedRoot, relative);
         if (!Directory.Exists(path) && !File.Exists(path))
-            Assert.Skip($"shared data not found: {path} (place the shared folder beside the repository or set EBPF_SHARED)");
+            Requirement.Missing(Requirement.Shared, $"shared data not found: {path} (place the shared folder beside the repository or set EBPF_SHARED)");
         return path;
     }
 

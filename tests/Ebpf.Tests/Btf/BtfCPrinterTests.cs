@@ -12,7 +12,7 @@ public class BtfCPrinterTests
     {
         string? bpftool = Tool("/usr/sbin/bpftool", "/usr/bin/bpftool", "/usr/local/sbin/bpftool");
         if (bpftool is null)
-            Assert.Skip("bpftool not installed");
+            Requirement.Missing(Requirement.Bpftool, "bpftool not installed");
         var psi = new ProcessStartInfo(bpftool, ["btf", "dump", "file", file, "format", "c"]) { RedirectStandardOutput = true };
         using var p = Process.Start(psi)!;
         string output = p.StandardOutput.ReadToEnd();
@@ -24,7 +24,7 @@ public class BtfCPrinterTests
     {
         string? clang = Tool("/usr/bin/clang-14", "/usr/local/bin/clang-14");
         if (clang is null)
-            Assert.Skip("clang-14 not installed");
+            Requirement.Missing(Requirement.Clang, "clang-14 not installed");
         string dir = Directory.CreateTempSubdirectory("btf-c-").FullName;
         try
         {

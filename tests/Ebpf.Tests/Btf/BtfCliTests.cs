@@ -49,7 +49,7 @@ public class BtfCliTests
     public void Dump_of_raw_vmlinux_and_errors()
     {
         if (!File.Exists(BtfFixtures.VmlinuxPath))
-            Assert.Skip("no vmlinux BTF");
+            Requirement.Missing(Requirement.Vmlinux, "no vmlinux BTF");
         var r = CliRunner.Run("btf", "dump", "file", BtfFixtures.VmlinuxPath);
         Assert.Equal(0, r.ExitCode);
         Assert.StartsWith("[1] ", r.Stdout);

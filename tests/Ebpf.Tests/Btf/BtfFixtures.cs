@@ -19,14 +19,14 @@ internal static class BtfFixtures
     {
         var btf = VmlinuxLazy.Value;
         if (btf is null)
-            Assert.Skip($"{VmlinuxPath} not present (kernel without CONFIG_DEBUG_INFO_BTF)");
+            Requirement.Missing(Requirement.Vmlinux, $"{VmlinuxPath} not present (kernel without CONFIG_DEBUG_INFO_BTF)");
         return btf;
     }
 
     public static byte[] VmlinuxBytes()
     {
         if (!File.Exists(VmlinuxPath))
-            Assert.Skip($"{VmlinuxPath} not present");
+            Requirement.Missing(Requirement.Vmlinux, $"{VmlinuxPath} not present");
         return File.ReadAllBytes(VmlinuxPath);
     }
 

@@ -129,7 +129,7 @@ public class BtfKernelAgreementTests
     public void Validator_verdicts_match_the_running_kernel()
     {
         if (KernelBtfLoad.Unavailable() is { } why)
-            Assert.Skip(why);
+            Requirement.Missing(Requirement.Kernel, why);
         var disagreements = new List<string>();
         foreach (var (name, btf) in Cases())
         {
@@ -161,7 +161,7 @@ public class BtfKernelAgreementTests
     public void Kernel_accepts_written_vmlinux_and_fixed_up_fixture()
     {
         if (KernelBtfLoad.Unavailable() is { } why)
-            Assert.Skip(why);
+            Requirement.Missing(Requirement.Kernel, why);
         var vm = KernelBtfLoad.Load(BtfFixtures.Vmlinux().ToBytes());
         Assert.True(vm.Accepted, $"errno {vm.Errno}: " + string.Join("\n", vm.Log.TrimEnd().Split('\n').TakeLast(3)));
 
@@ -198,7 +198,7 @@ public class BtfKernelAgreementTests
     public void Mutated_fixture_verdicts_match_the_kernel()
     {
         if (KernelBtfLoad.Unavailable() is { } why)
-            Assert.Skip(why);
+            Requirement.Missing(Requirement.Kernel, why);
         byte[] raw = FixedFixture().ToBytes();
         var rng = new Random(4242);
         var disagreements = new List<string>();

@@ -98,7 +98,7 @@ public class BtfWriterTests
     {
         string? bpftool = new[] { "/usr/sbin/bpftool", "/usr/bin/bpftool", "/usr/local/sbin/bpftool" }.FirstOrDefault(File.Exists);
         if (bpftool is null)
-            Assert.Skip("bpftool not installed");
+            Requirement.Missing(Requirement.Bpftool, "bpftool not installed");
         foreach (string file in new[] { SharedData.Fixture("btf/types.bpf.o"), SharedData.Fixture("btf/enum64.bpf.o"), BtfFixtures.VmlinuxPath })
         {
             if (!File.Exists(file))

@@ -55,7 +55,7 @@ public sealed partial class BackendParityTests
     public void Same_script_prints_the_same_on_both_backends(bool json)
     {
         if (!LinuxKernel.IsAvailable)
-            Assert.Skip($"bpf(2) unavailable: {LinuxKernel.UnavailableReason}");
+            Requirement.Missing(Requirement.Kernel, $"bpf(2) unavailable: {LinuxKernel.UnavailableReason}");
         using var bpffs = MountOrSkip();
         var work = Directory.CreateTempSubdirectory("ebpf-cli-parity-");
         try
@@ -98,7 +98,7 @@ public sealed partial class BackendParityTests
     public void Linux_backend_reports_kernel_errors_like_the_managed_one()
     {
         if (!LinuxKernel.IsAvailable)
-            Assert.Skip($"bpf(2) unavailable: {LinuxKernel.UnavailableReason}");
+            Requirement.Missing(Requirement.Kernel, $"bpf(2) unavailable: {LinuxKernel.UnavailableReason}");
         using var bpffs = MountOrSkip();
         string obj = SharedData.Fixture("runtime/xdp_count.bpf.o");
         Assert.Equal(0, CliRunner.Run("--backend", "linux", "prog", "load", obj, bpffs["p"]).ExitCode);
@@ -119,7 +119,7 @@ public sealed partial class BackendParityTests
     public void Btf_show_names_the_users_of_each_btf_on_both_backends()
     {
         if (!LinuxKernel.IsAvailable)
-            Assert.Skip($"bpf(2) unavailable: {LinuxKernel.UnavailableReason}");
+            Requirement.Missing(Requirement.Kernel, $"bpf(2) unavailable: {LinuxKernel.UnavailableReason}");
         using var bpffs = MountOrSkip();
         string obj = SharedData.Fixture("runtime/xdp_count.bpf.o");
         Assert.Equal(0, CliRunner.Run("--backend", "linux", "prog", "load", obj, bpffs["p"]).ExitCode);
@@ -151,7 +151,7 @@ $", shown.Stdout);
     public void Linux_backend_writes_a_single_value_to_every_cpu_of_a_percpu_map()
     {
         if (!LinuxKernel.IsAvailable)
-            Assert.Skip($"bpf(2) unavailable: {LinuxKernel.UnavailableReason}");
+            Requirement.Missing(Requirement.Kernel, $"bpf(2) unavailable: {LinuxKernel.UnavailableReason}");
         using var bpffs = MountOrSkip();
         string path = bpffs["pc"];
         Assert.Equal(0, CliRunner.Run("--backend", "linux", "map", "create", path, "type", "percpu_array", "key", "4", "value", "4", "entries", "2", "name", "pc").ExitCode);
@@ -179,7 +179,7 @@ $", shown.Stdout);
         }
         catch (BpfException e)
         {
-            Assert.Skip($"cannot mount a temporary bpffs: {e.Message}");
+            Requirement.Missing(Requirement.Kernel, $"cannot mount a temporary bpffs: {e.Message}");
             throw;
         }
     }

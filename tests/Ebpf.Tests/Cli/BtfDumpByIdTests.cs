@@ -12,7 +12,7 @@ public class BtfDumpByIdTests
     public void Kernel_btf_by_id_prints_what_bpftool_prints()
     {
         if (!LinuxKernel.IsAvailable)
-            Assert.Skip($"bpf(2) is not usable here: {LinuxKernel.UnavailableReason}");
+            Requirement.Missing(Requirement.Kernel, $"bpf(2) is not usable here: {LinuxKernel.UnavailableReason}");
         using var collection = LinuxKernel.LoadFile(Example);
         uint id = collection.Btf!.GetInfo().Id;
 
@@ -22,7 +22,7 @@ public class BtfDumpByIdTests
         Assert.Contains("VAR 'proto_counts'", ours.Stdout);
 
         if (!File.Exists("/usr/sbin/bpftool"))
-            Assert.Skip("bpftool is not installed: the kernel dump was parsed but not compared with bpftool");
+            Requirement.Missing(Requirement.Bpftool, "bpftool is not installed: the kernel dump was parsed but not compared with bpftool");
         var bpftool = Process.Start(new ProcessStartInfo("/usr/sbin/bpftool", $"btf dump id {id}") { RedirectStandardOutput = true })!;
         string expected = bpftool.StandardOutput.ReadToEnd();
         bpftool.WaitForExit();

@@ -35,7 +35,7 @@ public class BtfMapDumpTests
     {
         KernelRequirement.Require();
         if (!File.Exists(Bpftool))
-            Assert.Skip("bpftool is not installed");
+            Requirement.Missing(Requirement.Bpftool, "bpftool is not installed");
         string path = SharedData.Fixture("runtime/btf_dump.bpf.o");
         using var kernel = LinuxCollection.LoadFile(path);
         kernel.Programs["fill"].TestRun(new Ebpf.Linux.TestRunOptions { Data = new byte[64] });

@@ -14,7 +14,7 @@ public sealed class LinuxBackendFdTests
     public void Linux_backend_closes_every_fd_it_opened()
     {
         if (!LinuxKernel.IsAvailable)
-            Assert.Skip($"bpf(2) unavailable: {LinuxKernel.UnavailableReason}");
+            Requirement.Missing(Requirement.Kernel, $"bpf(2) unavailable: {LinuxKernel.UnavailableReason}");
         using var bpffs = BackendParityTests.MountOrSkip();
         string obj = SharedData.Fixture("runtime/xdp_count.bpf.o");
         int before = BackendParityTests.BpfFdCount();

@@ -96,7 +96,7 @@ public class BtfDifferentialTests(ITestOutputHelper output)
         KernelRequirement.Require();
         const string vmlinuxPath = "/sys/kernel/btf/vmlinux";
         if (!File.Exists(vmlinuxPath))
-            Assert.Skip("no /sys/kernel/btf/vmlinux");
+            Requirement.Missing(Requirement.Vmlinux, "no /sys/kernel/btf/vmlinux");
         byte[] original = File.ReadAllBytes(vmlinuxPath);
         byte[] ours = BtfObject.Parse(original).ToBytes();
         output.WriteLine($"vmlinux: {original.Length} bytes from the kernel, {ours.Length} bytes rewritten, identical: {original.AsSpan().SequenceEqual(ours)}");
@@ -115,7 +115,7 @@ public class BtfDifferentialTests(ITestOutputHelper output)
     {
         KernelRequirement.Require();
         if (!File.Exists("/sys/kernel/btf/vmlinux"))
-            Assert.Skip("no /sys/kernel/btf/vmlinux");
+            Requirement.Missing(Requirement.Vmlinux, "no /sys/kernel/btf/vmlinux");
         var vmlinux = BtfObject.LoadVmlinux();
         Assert.True(vmlinux.TryFindByName("task_struct", BtfKind.Struct, out var task));
         var builder = new BtfBuilder(vmlinux);

@@ -118,7 +118,7 @@ public class LlvmDisassemblerProbeTests
         string objdump = LlvmObjdump.RequireTool();
         string mc = Path.Combine(Path.GetDirectoryName(objdump)!, "llvm-mc-14");
         if (!File.Exists(mc))
-            Assert.Skip("llvm-mc-14 is not installed");
+            Requirement.Missing(Requirement.Llvm, "llvm-mc-14 is not installed");
 
         var slots = new List<Instruction>();
         int[] immediates = [0, 1, 16, 32, 64, -5, 0x41, 0xe1, 0xf1, 0x100, 11, 12];

@@ -16,7 +16,7 @@ public static partial class LlvmObjdump
             if (File.Exists(candidate))
                 return candidate;
         }
-        Assert.Skip($"{Tool} is not installed");
+        Requirement.Missing(Requirement.Llvm, $"{Tool} is not installed");
         return "";
     }
 

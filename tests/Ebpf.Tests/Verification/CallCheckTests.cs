@@ -89,7 +89,7 @@ public class CallCheckTests
     {
         _ = kernelDiffers;
         if (file == "global_trusted" && program != "trusted_forward_declared" && !File.Exists("/sys/kernel/btf/vmlinux"))
-            Assert.Skip("arg:trusted/untrusted struct pointees resolve against /sys/kernel/btf/vmlinux, absent here");
+            Requirement.Missing(Requirement.Vmlinux, "arg:trusted/untrusted struct pointees resolve against /sys/kernel/btf/vmlinux, absent here");
         var result = Ours(file, program, out _, out _);
         if (expected is null)
         {
@@ -106,7 +106,7 @@ public class CallCheckTests
     [MemberData(nameof(Programs))]
     public void Kernel_agrees(string file, string program, string? expected, bool kernelDiffers)
     {
-        if (!LinuxKernel.IsAvailable) Assert.Skip($"bpf(2) is not usable here: {LinuxKernel.UnavailableReason}");
+        if (!LinuxKernel.IsAvailable) Requirement.Missing(Requirement.Kernel, $"bpf(2) is not usable here: {LinuxKernel.UnavailableReason}");
         var ours = Ours(file, program, out var prog, out var obj);
         bool kernelAccepted;
         string log;
@@ -178,7 +178,7 @@ public class CallCheckTests
     [Fact]
     public void Kfunc_call_to_a_non_function_btf_id_is_rejected()
     {
-        if (!File.Exists("/sys/kernel/btf/vmlinux")) Assert.Skip("no vmlinux BTF");
+        if (!File.Exists("/sys/kernel/btf/vmlinux")) Requirement.Missing(Requirement.Vmlinux, "no vmlinux BTF");
         // vmlinux type 1 is never a FUNC (the first types are ints/structs).
         var insns = Asm.Prog(KfuncCall(1), Asm.Mov(0, 0), Asm.Exit());
         var result = Verifier.Verify(new VerifierInput { Instructions = insns, ProgramType = ProgramType.SchedCls });

@@ -46,7 +46,7 @@ public class HelperStackWriteTests
     [Fact]
     public void Kernel_agrees()
     {
-        if (KernelBpf.Unavailable() is { } why) Assert.Skip(why);
+        if (KernelBpf.Unavailable() is { } why) Requirement.Missing(Requirement.Kernel, why);
         Assert.False(KernelBpf.Load(ReloadAfterFibLookup(call: true), (uint)ProgramType.SchedCls).Accepted);
         var safe = KernelBpf.Load(ReloadAfterFibLookup(call: false), (uint)ProgramType.SchedCls);
         Assert.True(safe.Accepted, safe.Log);

@@ -88,7 +88,7 @@ internal static unsafe class KernelBpf
     /// <summary>Skips without bpf(2); otherwise asserts the kernel's verdict on <paramref name="program"/> as a socket filter.</summary>
     public static void AssertVerdict(IReadOnlyList<Instruction> program, bool accepted, string name)
     {
-        if (Unavailable() is { } why) Assert.Skip(why);
+        if (Unavailable() is { } why) Requirement.Missing(Requirement.Kernel, why);
         var kernel = Load(program, (uint)Ebpf.Abi.ProgramType.SocketFilter);
         Assert.True(kernel.Accepted == accepted, $"{name}: the kernel {(kernel.Accepted ? "accepted" : "rejected")} it\n{kernel.Log}");
     }

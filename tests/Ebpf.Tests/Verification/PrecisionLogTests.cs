@@ -168,7 +168,7 @@ public class PrecisionLogTests
     [MemberData(nameof(Names))]
     public void Kernel_prints_the_same_precision_lines(string name)
     {
-        if (KernelBpf.Unavailable() is { } why) Assert.Skip(why);
+        if (KernelBpf.Unavailable() is { } why) Requirement.Missing(Requirement.Kernel, why);
         var insns = PrecisionLogPrograms.Build(name);
         var kernel = KernelBpf.Load(insns, (uint)ProgramType.SocketFilter, logLevel: 2);
         var ours = Asm.Verify(insns, logLevel: 2);
@@ -206,7 +206,7 @@ public class PrecisionLogTests
     [MemberData(nameof(WholeTrace))]
     public void Kernel_prints_the_same_trace(string name)
     {
-        if (KernelBpf.Unavailable() is { } why) Assert.Skip(why);
+        if (KernelBpf.Unavailable() is { } why) Requirement.Missing(Requirement.Kernel, why);
         var insns = PrecisionLogPrograms.Build(name);
         foreach (uint level in new uint[] { 1, 2 })
         {
@@ -242,7 +242,7 @@ public class PrecisionLogTests
     [MemberData(nameof(Fixtures))]
     public void Fixture_programs_print_the_kernels_precision_lines(string file, string program)
     {
-        if (!LinuxKernel.IsAvailable) Assert.Skip($"bpf(2) is not usable here: {LinuxKernel.UnavailableReason}");
+        if (!LinuxKernel.IsAvailable) Requirement.Missing(Requirement.Kernel, $"bpf(2) is not usable here: {LinuxKernel.UnavailableReason}");
         string path = SharedData.Fixture($"verifier/{file}.bpf.o");
         var obj = ObjectSpec.Load(path);
         var prog = obj.Programs.Single(p => p.Name == program);

@@ -107,7 +107,7 @@ public class ProgVerifyKernelBackendTests
     public void Kernel_and_managed_verdicts_agree_on_the_verifier_fixtures()
     {
         if (!Ebpf.Linux.LinuxKernel.IsAvailable)
-            Assert.Skip($"bpf(2) is not usable here: {Ebpf.Linux.LinuxKernel.UnavailableReason}");
+            Requirement.Missing(Requirement.Kernel, $"bpf(2) is not usable here: {Ebpf.Linux.LinuxKernel.UnavailableReason}");
         string obj = SharedData.Fixture("verifier/xdp_parse.bpf.o");
         var kernel = CliRunner.Run("--backend", "linux", "-j", "prog", "verify", obj);
         var managed = CliRunner.Run("-j", "prog", "verify", obj);
