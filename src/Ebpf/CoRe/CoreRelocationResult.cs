@@ -1,0 +1,27 @@
+namespace Ebpf.CoRe;
+
+/// <summary>
+/// What one relocation resolved to (libbpf's bpf_core_relo_res): the value the compiler wrote (<see cref="Original"/>,
+/// from the local BTF) and the value for the target (<see cref="New"/>), or <see cref="Poison"/> when the target has
+/// no such field/enumerator; with the field sizes on both sides for load/store size adjustment.
+/// </summary>
+public sealed record CoreRelocationResult
+{
+    public ulong Original { get; init; }
+    public ulong New { get; init; }
+    /// <summary>No target satisfies the relocation and its kind has no "missing" value: the instruction becomes a call to 0xbad2310.</summary>
+    public bool Poison { get; init; }
+    /// <summary>The instruction's current value must equal <see cref="Original"/> before patching.</summary>
+    public bool Validate { get; init; } = true;
+    /// <summary>The field sizes differ in a way a load/store cannot be adjusted for (only pointers and unsigned ints can).</summary>
+    public bool FailMemorySizeAdjust { get; init; }
+    public uint OriginalSize { get; init; }
+    public uint NewSize { get; init; }
+    public uint OriginalTypeId { get; init; }
+    public uint NewTypeId { get; init; }
+    /// <summary>The local spec, and the target spec the result came from (null when no candidate matched).</summary>
+    public required CoreSpec Local { get; init; }
+    public CoreSpec? Target { get; init; }
+    /// <summary>The BTF the target came from ("vmlinux", a module name, or the custom target's name).</summary>
+    public string? TargetBtfName { get; init; }
+}

@@ -1,0 +1,144 @@
+using Ebpf.Btf;
+using Ebpf.Isa;
+
+namespace Ebpf.CoRe;
+
+/// <summary>One CO-RE relocation of a linked program: the instruction it patches, the local root type, the access string and the kind.</summary>
+public readonly record struct CoreRelocation(int InstructionIndex, uint TypeId, string AccessString, BtfCoreReloKind Kind);
+
+/// <summary>How CO-RE reports: libbpf's debug lines (<see cref="Debug"/>) and warnings (<see cref="Warn"/>).</summary>
+public sealed class CoreLog
+{
+    public Action<string>? Debug { get; init; }
+    public Action<string>? Warn { get; init; }
+}
+
+/// <summary>
+/// The CO-RE relocation engine for one object (libbpf's bpf_object__relocate_core, pure): resolves each relocation of
+/// a program against <see cref="CoreTargets"/> and patches its instruction. Candidate lists are cached per local root
+/// type for the whole object and shrink to the candidates that matched, as libbpf's do, so one instance serves all of
+/// an object's programs in order.
+/// </summary>
+public sealed class CoreRelocator(Btf.Btf local, CoreTargets targets, CoreLog? log = null)
+{
+    private readonly Dictionary<uint, List<(CoreTargetBtf Target, uint Id)>> _candidates = [];
+    private readonly CoreLog _log = log ?? new CoreLog();
+
+    public Btf.Btf Local => local;
+    public CoreTargets Targets => targets;
+
+    /// <summary>
+    /// bpf_core_resolve_relo + bpf_core_calc_relo_insn: what relocation <paramref name="index"/> of
+    /// <paramref name="program"/> resolves to. Throws BpfException (libbpf's message and errno) when it cannot be
+    /// resolved at all; a relocation whose target is missing is a result (poison or 0), not an error.
+    /// </summary>
+    public CoreRelocationResult Resolve(string program, int index, CoreRelocation relo)
+    {
+        string Where(string what) => $"prog '{program}': relo #{index}: {what}";
+        if (!local.TryGetType(relo.TypeId, out var localType) || relo.TypeId == 0)
+            throw new BpfException(Errno.EINVAL, Where($"bad type id {relo.TypeId}"));
+        CoreSpec spec;
+        try
+        {
+            spec = CoreSpec.Parse(local, relo.TypeId, relo.AccessString, relo.Kind);
+        }
+        catch (BpfException e) when (e.Errno != Errno.EOPNOTSUPP)
+        {
+            _log.Warn?.Invoke(Where($"parsing [{relo.TypeId}] {CoreNames.KindName(localType)} {localType.Name} + {relo.AccessString} failed: {-(int)e.Errno} ({e.Message})"));
+            throw new BpfException(Errno.EINVAL, Where($"parsing [{relo.TypeId}] {CoreNames.KindName(localType)} {localType.Name} + {relo.AccessString} failed: {e.Message}"));
+        }
+        catch (BpfException e)
+        {
+            throw new BpfException(Errno.EOPNOTSUPP, Where($"unrecognized CO-RE relocation {(uint)relo.Kind} at insn #{relo.InstructionIndex}: {e.Message}"));
+        }
+        _log.Debug?.Invoke(Where($"kind <{CoreSpec.KindName(relo.Kind)}> ({(uint)relo.Kind}), spec is {spec}"));
+
+        if (relo.Kind == BtfCoreReloKind.TypeIdLocal)
+            return new CoreRelocationResult { Original = relo.TypeId, New = relo.TypeId, Validate = false, Local = spec };
+
+        if (!_candidates.TryGetValue(relo.TypeId, out var cands))
+        {
+            try
+            {
+                cands = targets.FindCandidates(local, relo.TypeId, _log.Debug);
+            }
+            catch (BpfException e)
+            {
+                string message = Where($"target candidate search failed for [{relo.TypeId}] {CoreNames.KindName(localType)} {localType.Name}: {-(int)e.Errno}");
+                _log.Warn?.Invoke(message);
+                throw new BpfException(e.Errno, message);
+            }
+            _candidates[relo.TypeId] = cands;
+        }
+
+        CoreRelocationResult? chosen = null;
+        var matched = new List<(CoreTargetBtf, uint)>();
+        for (int i = 0; i < cands.Count; i++)
+        {
+            var (target, id) = cands[i];
+            var (r, targetSpec) = CoreSpecMatcher.Match(spec, target.Btf, id);
+            if (r < 0)
+            {
+                string message = Where($"error matching candidate #{i} [{id}] {target.Btf.GetType(id).Name}: {r}");
+                _log.Warn?.Invoke(message);
+                throw new BpfException((Errno)(-r), message);
+            }
+            _log.Debug?.Invoke(Where($"{(r > 0 ? "matching" : "non-matching")} candidate #{i} {targetSpec?.ToString() ?? $"[{id}] {target.Btf.GetType(id)}"}"));
+            if (r == 0)
+                continue;
+            var res = CoreValueCalculator.Calculate(program, relo.InstructionIndex, spec, targetSpec, target.Name);
+            if (chosen is null)
+                chosen = res;
+            else if (res.Target!.BitOffset != chosen.Target!.BitOffset)
+                throw Ambiguity(Where($"field offset ambiguity: {res.Target.BitOffset} != {chosen.Target.BitOffset}"));
+            else if (res.Poison != chosen.Poison || (!res.Poison && res.New != chosen.New))
+                throw Ambiguity(Where($"relocation decision ambiguity: {(res.Poison ? "failure" : "success")} {res.New} != {(chosen.Poison ? "failure" : "success")} {chosen.New}"));
+            matched.Add((target, id));
+        }
+        // Later relocations on the same root only consider what matched here (a field that exists nowhere keeps the list).
+        if (matched.Count > 0)
+            _candidates[relo.TypeId] = matched;
+        if (chosen is not null)
+            return chosen;
+        _log.Debug?.Invoke(Where("no matching targets found"));
+        return CoreValueCalculator.Calculate(program, relo.InstructionIndex, spec, null, null);
+    }
+
+    private BpfException Ambiguity(string message)
+    {
+        _log.Warn?.Invoke(message);
+        return new BpfException(Errno.EINVAL, message);
+    }
+
+    /// <summary>Resolves and patches every relocation of one program, in record order (libbpf's order).</summary>
+    public IReadOnlyList<CoreRelocationResult> Apply(string program, Span<Instruction> insns, IReadOnlyList<CoreRelocation> relocations)
+    {
+        var results = new List<CoreRelocationResult>(relocations.Count);
+        for (int i = 0; i < relocations.Count; i++)
+        {
+            var relo = relocations[i];
+            CoreRelocationResult res;
+            try
+            {
+                res = Resolve(program, i, relo);
+            }
+            catch (BpfException e)
+            {
+                _log.Warn?.Invoke($"prog '{program}': relo #{i}: failed to relocate: {-(int)e.Errno}");
+                throw;
+            }
+            try
+            {
+                CoreInstructionPatcher.Patch(program, i, insns, relo.InstructionIndex, res, _log.Debug);
+            }
+            catch (BpfException e)
+            {
+                _log.Warn?.Invoke(e.Message);
+                _log.Warn?.Invoke($"prog '{program}': relo #{i}: failed to patch insn #{relo.InstructionIndex}: {-(int)e.Errno}");
+                throw;
+            }
+            results.Add(res);
+        }
+        return results;
+    }
+}

@@ -1,0 +1,88 @@
+using System.Runtime.CompilerServices;
+using Ebpf.Btf;
+
+namespace Ebpf.CoRe;
+
+/// <summary>One BTF relocations may resolve against: vmlinux, a kernel module's split BTF, or a custom target.</summary>
+/// <param name="Name">"vmlinux", the module's name, or the custom file's name (for messages).</param>
+public sealed record CoreTargetBtf(string Name, Btf.Btf Btf)
+{
+    /// <summary>The first type id this BTF owns (a module's split BTF starts after its base).</summary>
+    public uint FirstOwnTypeId => Btf.FirstTypeId;
+}
+
+/// <summary>
+/// Where candidates are searched, in libbpf's order (§4.4): the main BTF first (the running kernel's vmlinux, or a
+/// custom target given like btf_custom_path); module BTFs only when the main one has no candidate and no custom
+/// target was given.
+/// </summary>
+public sealed class CoreTargets
+{
+    private static readonly ConditionalWeakTable<Btf.Btf, Dictionary<string, List<uint>>> NameIndexes = new();
+
+    public CoreTargets(CoreTargetBtf main, IReadOnlyList<CoreTargetBtf>? modules = null, bool isCustom = false)
+    {
+        Main = main;
+        Modules = modules ?? [];
+        IsCustom = isCustom;
+    }
+
+    public CoreTargetBtf Main { get; }
+    public IReadOnlyList<CoreTargetBtf> Modules { get; }
+    /// <summary>The main BTF was given instead of the kernel's (btf_custom_path): modules are not consulted.</summary>
+    public bool IsCustom { get; }
+
+    /// <summary>A custom target BTF (btf_custom_path): only it is searched.</summary>
+    public static CoreTargets Custom(string name, Btf.Btf btf) => new(new CoreTargetBtf(name, btf), null, isCustom: true);
+
+    /// <summary>
+    /// bpf_core_find_cands: every type of the targets with the local root's essential name and a compatible kind,
+    /// vmlinux first and modules only if vmlinux has none. Throws EINVAL for an anonymous local root.
+    /// </summary>
+    public List<(CoreTargetBtf Target, uint Id)> FindCandidates(Btf.Btf local, uint localId, Action<string>? debug)
+    {
+        var localType = local.GetType(localId);
+        if (localType.IsAnonymous)
+            throw new BpfException(Errno.EINVAL, "anonymous types have no candidates");
+        string essential = CoreNames.Essential(localType.Name);
+        var found = new List<(CoreTargetBtf, uint)>();
+        Add(Main, local, localId, localType, essential, found, debug);
+        if (found.Count > 0 || IsCustom)
+            return found;
+        foreach (var module in Modules)
+            Add(module, local, localId, localType, essential, found, debug);
+        return found;
+    }
+
+    private static void Add(CoreTargetBtf target, Btf.Btf local, uint localId, BtfType localType, string essential,
+        List<(CoreTargetBtf, uint)> found, Action<string>? debug)
+    {
+        if (!IndexOf(target.Btf).TryGetValue(essential, out var ids))
+            return;
+        foreach (uint id in ids)
+        {
+            var t = target.Btf.GetType(id);
+            if (!CoreNames.KindsCompatible(t, localType))
+                continue;
+            debug?.Invoke($"CO-RE relocating [{localId}] {CoreNames.KindName(localType)} {localType.Name}: found target candidate [{id}] {CoreNames.KindName(t)} {t.Name} in [{target.Name}]");
+            found.Add((target, id));
+        }
+    }
+
+    /// <summary>Essential name → own type ids, built once per BTF (vmlinux has ~125k types; relocations are many).</summary>
+    private static Dictionary<string, List<uint>> IndexOf(Btf.Btf btf) => NameIndexes.GetValue(btf, static b =>
+    {
+        var index = new Dictionary<string, List<uint>>(StringComparer.Ordinal);
+        for (uint id = b.FirstTypeId; id <= b.MaxTypeId; id++)
+        {
+            var t = b.GetType(id);
+            if (t.IsAnonymous)
+                continue;
+            string key = CoreNames.Essential(t.Name);
+            if (!index.TryGetValue(key, out var list))
+                index[key] = list = [];
+            list.Add(id);
+        }
+        return index;
+    });
+}
