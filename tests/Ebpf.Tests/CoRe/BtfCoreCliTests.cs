@@ -1,0 +1,76 @@
+using System.Text.Json;
+using Ebpf.Btf;
+using BtfData = Ebpf.Btf.Btf;
+
+namespace Ebpf.Tests.CoRe;
+
+/// <summary>`ebpf btf core OBJ [--btf FILE]...`: the relocation table, one result column per target BTF.</summary>
+public class BtfCoreCliTests
+{
+    private static string Fixture => SharedData.Fixture("core/vmlinux_reads.bpf.o");
+
+    [Fact]
+    public void Two_targets_make_a_portability_table()
+    {
+        // A second "kernel" whose task_struct has only pid, at offset 8: the other fields are poisoned there.
+        var b = new BtfBuilder();
+        uint i = b.AddInt("int", 4, BtfIntEncoding.Signed);
+        uint l = b.AddInt("long", 8, BtfIntEncoding.Signed);
+        b.AddStructLayout("task_struct", ("state", l), ("pid", i));
+        string dir = Directory.CreateTempSubdirectory("ebpf-core-").FullName;
+        try
+        {
+            string small = Path.Combine(dir, "small.btf");
+            File.WriteAllBytes(small, b.ToBytes());
+            var r = CliRunner.Run("btf", "core", Fixture, "--btf", small, "--btf", small);
+            Assert.Equal(0, r.ExitCode);
+            var lines = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Equal(["Program", "#", "Insn", "Kind", "Local", "small.btf", "small.btf"], lines[0].Split(' ', StringSplitOptions.RemoveEmptyEntries));
+            string[] Results(string program) => lines.First(x => x.StartsWith(program + " ", StringComparison.Ordinal))
+                .Split(' ', StringSplitOptions.RemoveEmptyEntries)[^2..];
+            Assert.Equal(["8", "8"], Results("pid_offset"));
+            Assert.Equal(["16", "16"], Results("task_size"));
+            Assert.Equal(["poison", "poison"], Results("comm_size"));
+            Assert.Equal(["poison", "poison"], Results("sid_value"));
+            Assert.Equal(["0", "0"], Results("list_head_matches"));
+            Assert.Contains("11 relocations; small.btf: 7 resolved, 4 poisoned, 0 errors; small.btf: 7 resolved, 4 poisoned, 0 errors", r.Stdout);
+
+            var j = CliRunner.Run("btf", "core", Fixture, "--btf", small, "-j");
+            var rows = JsonDocument.Parse(j.Stdout).RootElement.EnumerateArray().ToList();
+            Assert.Equal(11, rows.Count);
+            var pid = rows.First(e => e.GetProperty("program").GetString() == "pid_offset");
+            Assert.Equal("byte_off", pid.GetProperty("kind").GetString());
+            Assert.Equal("0:0", pid.GetProperty("access").GetString());
+            Assert.Equal("8", pid.GetProperty("targets")[0].GetProperty("result").GetString());
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Without_btf_the_target_is_this_machines_vmlinux()
+    {
+        if (!File.Exists("/sys/kernel/btf/vmlinux"))
+            Requirement.Missing(Requirement.Vmlinux, "/sys/kernel/btf/vmlinux not present");
+        var r = CliRunner.Run("btf", "core", Fixture);
+        Assert.Equal(0, r.ExitCode);
+        uint task = BtfData.LoadVmlinux().FindByName("task_struct", BtfKind.Struct)!.Id;
+        uint pid = BtfData.LoadVmlinux().FindMember(task, "pid")!.BitOffset / 8;
+        Assert.Contains(r.Stdout.Split('\n'), x => x.StartsWith("pid_offset ", StringComparison.Ordinal) && x.EndsWith($"  {pid}", StringComparison.Ordinal));
+        Assert.Contains("11 relocations; vmlinux: 10 resolved, 1 poisoned, 0 errors", r.Stdout);
+    }
+
+    [Fact]
+    public void No_relocations_and_a_missing_file_are_reported_plainly()
+    {
+        var none = CliRunner.Run("btf", "core", SharedData.Fixture("isa/alu32.bpf.o"), "--btf", SharedData.Fixture("isa/alu32.bpf.o"));
+        Assert.Equal(0, none.ExitCode);
+        Assert.Contains("0 relocations", none.Stdout);
+        var missing = CliRunner.Run("btf", "core", "/nonexistent.bpf.o");
+        Assert.NotEqual(0, missing.ExitCode);
+        Assert.StartsWith("Error: ", missing.Stderr);
+        Assert.DoesNotContain("   at ", missing.Stderr);
+    }
+}
