@@ -58,6 +58,19 @@ internal sealed class KernelPins
         }
     }
 
+    /// <summary>mkdir -p on a bpffs; a path component that is a pin (a file) is an ENOTDIR naming the path.</summary>
+    public static void CreateDirectory(string path)
+    {
+        try
+        {
+            Directory.CreateDirectory(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new BpfException(e is UnauthorizedAccessException ? Errno.EACCES : Errno.ENOTDIR, $"cannot create pin directory {path}: {e.Message}");
+        }
+    }
+
     /// <summary>The decision behind <see cref="PrepareTarget"/>, over the file system as the two predicates see it.</summary>
     internal static (PinTarget Target, string? Probe) Decide(string fullPath, bool directory, Func<string, bool> directoryExists, Func<string, bool> isBpfFs)
     {

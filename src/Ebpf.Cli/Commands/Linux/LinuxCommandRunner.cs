@@ -167,7 +167,7 @@ internal sealed class LinuxCommandRunner : IRuntimeBackend
             CliConsole.Error.WriteLine($"libbpf: {warning}");
         if (c.All)
         {
-            Directory.CreateDirectory(c.PinPath);
+            KernelPins.CreateDirectory(c.PinPath);
             foreach (var (name, prog) in coll.Programs)
                 prog.Pin(c.PinPath.TrimEnd('/') + "/" + name.Replace('/', '_')); // libbpf's pin name: no '/' (legacy names are section names)
         }
@@ -175,7 +175,7 @@ internal sealed class LinuxCommandRunner : IRuntimeBackend
             coll.Programs.Values.Single().Pin(c.PinPath);
         if (c.PinMaps is { } dir)
         {
-            Directory.CreateDirectory(dir);
+            KernelPins.CreateDirectory(dir);
             foreach (var (name, map) in coll.Maps)
                 map.Pin(dir.TrimEnd('/') + "/" + name.Replace('.', '_'));
         }
