@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Ebpf.Abi;
 using Ebpf.Cli.Commands.Runtime;
 using Ebpf.Elf;
@@ -49,15 +48,13 @@ public class BpftoolLoadallDifferentialTests(ITestOutputHelper output)
         KernelRequirement.Require();
         if (!File.Exists(Bpftool))
             Assert.Skip($"bpftool not found at {Bpftool}: the libbpf side of this comparison is missing");
-        string? unshare = new[] { "/usr/bin/unshare", "/bin/unshare" }.FirstOrDefault(File.Exists);
-        if (unshare is null)
-            Assert.Skip("unshare(1) not found: bpftool must run in a private mount namespace (it pins under /sys/fs/bpf)");
+        PrivateMountNamespace.Require("bpftool must run in a private mount namespace (libbpf pins under /sys/fs/bpf)");
         if (!Directory.Exists(BpfFs.DefaultMount))
             Assert.Skip($"{BpfFs.DefaultMount} does not exist (no sysfs): libbpf's default pin root is missing");
         string root = SharedData.Require("corpus/objects");
         var objects = SharedData.CorpusObjects(includeInvalid: true).Select(p => Path.GetRelativePath(root, p)).ToList();
 
-        var bpftool = RunBpftool(unshare, root, objects);
+        var bpftool = RunBpftool(root, objects);
         Assert.Equal(objects.Count, bpftool.Count); // every object got a verdict: the script ran to the end
 
         using var pins = new TemporaryBpfFs();
@@ -132,30 +129,12 @@ public class BpftoolLoadallDifferentialTests(ITestOutputHelper output)
         }
     }
 
-    private static List<BpftoolResult> RunBpftool(string unshare, string root, List<string> objects)
+    private static List<BpftoolResult> RunBpftool(string root, List<string> objects)
     {
-        var psi = new ProcessStartInfo(unshare)
-        {
-            WorkingDirectory = root,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var a in new[] { "--mount", "--propagation", "private", "sh", "-c", Script.Replace("BPFTOOL", Bpftool, StringComparison.Ordinal), "sh" })
-            psi.ArgumentList.Add(a);
-        foreach (var o in objects)
-            psi.ArgumentList.Add(o);
-        using var process = Process.Start(psi)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        string stdout = process.StandardOutput.ReadToEnd();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail("bpftool over the corpus did not finish in 5 minutes");
-        }
-        if (process.ExitCode != 0)
-            Assert.Fail($"the bpftool script failed (exit {process.ExitCode}): {stderr.Result}");
-
+        var run = PrivateMountNamespace.Run(Script.Replace("BPFTOOL", Bpftool, StringComparison.Ordinal), objects, TimeSpan.FromMinutes(5), root);
+        if (run.ExitCode != 0)
+            Assert.Fail($"the bpftool script failed (exit {run.ExitCode}): {run.Stderr}");
+        string stdout = run.Stdout;
         var results = new List<BpftoolResult>();
         foreach (var line in stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
