@@ -104,6 +104,11 @@ public sealed class LinuxCollection : IDisposable
     private void CreateMaps(ObjectSpec spec, LinuxCollectionOptions options, Btf.Btf? btf)
     {
         KernelConfig? kconfig = null;
+        // As libbpf ("specified path … is not on BPF FS"): checked before any map exists, since the kernel's
+        // own refusal of the pin (EPERM) would come after the map was made and would not say why.
+        if (options.PinPath is { } pinRoot && spec.Maps.Any(m => m.Pinning == MapPinning.ByName)
+            && Directory.Exists(pinRoot) && !BpfFs.IsBpfFs(pinRoot))
+            throw new BpfException(Errno.EINVAL, $"{spec.Name}: pin path {pinRoot} is not on a BPF file system (maps pinned by name go there)");
         foreach (var ms in spec.Maps.Where(m => m.Origin != MapOrigin.InnerTemplate))
         {
             if (_maps.ContainsKey(ms.Name))

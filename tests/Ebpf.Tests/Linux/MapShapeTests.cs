@@ -140,4 +140,28 @@ public class MapShapeTests(ITestOutputHelper output)
         Assert.Equal((uint)PossibleCpus.Count, c.Maps["perf_map"].GetInfo().MaxEntries);
         Assert.Equal(["bpf_sys_empty"], c.Programs.Keys);
     }
+
+    [Fact]
+    public void Maps_pinned_by_name_need_a_pin_path_on_bpffs()
+    {
+        Require();
+        var o = Corpus("cilium-examples/kprobepin_bpf_bpfel.o");
+        Assert.Contains(o.Spec.Maps, m => m.Name == "kprobe_map" && m.Pinning == MapPinning.ByName);
+        var plain = Directory.CreateTempSubdirectory("ebpf-pin-plain-");
+        try
+        {
+            var e = Assert.Throws<BpfException>(() =>
+                LinuxCollection.Load(o.Spec, new LinuxCollectionOptions { Elf = o.Elf, PinPath = plain.FullName, ProgramFilter = _ => false }).Dispose());
+            Assert.Equal(Errno.EINVAL, e.Errno);
+            Assert.Contains($"pin path {plain.FullName} is not on a BPF file system", e.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            plain.Delete(recursive: true);
+        }
+
+        using var bpffs = new TemporaryBpfFs();
+        using (LinuxCollection.Load(o.Spec, new LinuxCollectionOptions { Elf = o.Elf, PinPath = bpffs.Path, ProgramFilter = _ => false }))
+            Assert.True(File.Exists(bpffs["kprobe_map"]));
+    }
 }
