@@ -9,7 +9,7 @@ namespace Ebpf.Tests.Linux;
 
 /// <summary>
 /// Two loaders, one kernel: every corpus object that libbpf (through `bpftool prog loadall`) loads here must
-/// load through LinuxCollection too, with the same programs as the same types. Like with like: both run now,
+/// load through LinuxCollection too, with the same programs as the same types and as many maps. Like with like: both run now,
 /// on this kernel; nothing is compared with a recording.
 ///
 /// bpftool runs in a private mount namespace with its own bpffs on /sys/fs/bpf: libbpf pins maps declared
@@ -40,6 +40,11 @@ public class BpftoolLoadallDifferentialTests(ITestOutputHelper output)
             for f in /sys/fs/bpf/p/*; do
               [ -e "$f" ] && printf 'PROG\t%s\t%s\n' "${f##*/}" "$(BPFTOOL prog show pinned "$f" | head -n 1)"
             done
+            # Again with pinmaps, only to list the maps libbpf made (pinmaps clashes with maps pinned by name,
+            # so it is not part of the verdict).
+            umount /sys/fs/bpf && mount -t bpf bpf /sys/fs/bpf || exit 92
+            BPFTOOL prog loadall "$o" /sys/fs/bpf/p ${t:+type "$t"} pinmaps /sys/fs/bpf/m >/dev/null 2>&1 \
+              && printf 'MAPS\t%s\n' "$(ls /sys/fs/bpf/m | tr '\n' ' ')"
           else
             printf 'FAIL\t%s\t%s\n' "$o" "$(printf '%s\n' "$err" | grep -v '^Warning: bpftool is now\|^If it used to work\|^$' | tr '\t' ' ' | head -n 2 | tr '\n' ' ')"
           fi
@@ -58,7 +63,11 @@ public class BpftoolLoadallDifferentialTests(ITestOutputHelper output)
         ["perf_event"] = "perf_event", ["cgroup_skb"] = "cgroup/skb", ["cgroup_sock"] = "cgroup/sock",
     };
 
-    private sealed record BpftoolResult(string Object, bool Loaded, string Error, Dictionary<string, string> ProgramTypes);
+    private sealed record BpftoolResult(string Object, bool Loaded, string Error, Dictionary<string, string> ProgramTypes)
+    {
+        /// <summary>The maps libbpf created (pinmaps names: its own, e.g. "obj_name.rodata" for global data).</summary>
+        public string[]? Maps { get; set; }
+    }
 
     [Fact]
     public void Every_object_bpftool_loads_loads_through_LinuxCollection()
@@ -77,7 +86,7 @@ public class BpftoolLoadallDifferentialTests(ITestOutputHelper output)
         var explicitTypes = RetryWithExplicitTypes(root, bpftool);
 
         using var pins = new TemporaryBpfFs();
-        int bpftoolPrograms = 0, ourObjects = 0, ourPrograms = 0;
+        int bpftoolPrograms = 0, ourObjects = 0, ourPrograms = 0, mapsCompared = 0;
         var differences = new List<string>();
         foreach (var r in bpftool)
         {
@@ -86,13 +95,19 @@ public class BpftoolLoadallDifferentialTests(ITestOutputHelper output)
                 continue; // left out (listed below); loading these too would double the run for no assertion
             bpftoolPrograms += r.ProgramTypes.Count;
             ProgramType? type = explicitTypes.TryGetValue(r.Object, out var t0) ? t0 : null;
-            if (!TryLoad(path, r.ProgramTypes.Keys.ToHashSet(StringComparer.Ordinal), type, pins.Path, out var loaded, out string problem))
+            if (!TryLoad(path, r.ProgramTypes.Keys.ToHashSet(StringComparer.Ordinal), type, pins.Path, out var loaded, out int mapCount, out string problem))
             {
                 differences.Add($"{r.Object}: bpftool loads it ({r.ProgramTypes.Count} programs), we do not: {problem}");
                 continue;
             }
             ourObjects++;
             ourPrograms += loaded.Count;
+            if (r.Maps is not null)
+            {
+                mapsCompared++;
+                if (mapCount != r.Maps.Length)
+                    differences.Add($"{r.Object}: libbpf creates {r.Maps.Length} maps [{string.Join(' ', r.Maps)}], we create {mapCount}");
+            }
             foreach (var (name, bpftoolType) in r.ProgramTypes)
             {
                 if (!loaded.TryGetValue(name, out var ourType))
@@ -104,6 +119,7 @@ public class BpftoolLoadallDifferentialTests(ITestOutputHelper output)
 
         var refused = bpftool.Where(r => !r.Loaded).ToList();
         output.WriteLine($"bpftool loads {bpftool.Count - refused.Count} of {objects.Count} objects ({bpftoolPrograms} programs); we load {ourObjects} of those ({ourPrograms} programs)");
+        output.WriteLine($"map counts compared for {mapsCompared} objects (libbpf's pinmaps listing)");
         output.WriteLine($"{explicitTypes.Count} objects have sections libbpf cannot type: tried again with the corpus table's type passed to both "
             + $"(bpftool then loads {bpftool.Count(r => r.Loaded && explicitTypes.ContainsKey(r.Object))})");
         output.WriteLine($"left out: {refused.Count} objects bpftool refuses here:");
@@ -116,9 +132,10 @@ public class BpftoolLoadallDifferentialTests(ITestOutputHelper output)
     }
 
     /// <summary>Loads an object through LinuxCollection, the programs named in FILTER; its program types by name.</summary>
-    private static bool TryLoad(string path, HashSet<string> filter, ProgramType? type, string bpffs, out Dictionary<string, ProgramType> loaded, out string problem)
+    private static bool TryLoad(string path, HashSet<string> filter, ProgramType? type, string bpffs, out Dictionary<string, ProgramType> loaded, out int mapCount, out string problem)
     {
         loaded = [];
+        mapCount = 0;
         problem = "";
         // A fresh pin root per object, as the bpftool side remounts its bpffs (a directory: the mount's own
         // maps.debug/progs.debug cannot be removed).
@@ -141,6 +158,7 @@ public class BpftoolLoadallDifferentialTests(ITestOutputHelper output)
                 ProgramFilter = p => filter.Contains(p.Name),
             };
             using var c = LinuxCollection.Load(spec, options);
+            mapCount = c.Maps.Count;
             foreach (var (name, p) in c.Programs)
                 loaded[name] = spec.Programs.First(s => s.Name == name).Type;
             return true;
@@ -202,6 +220,9 @@ public class BpftoolLoadallDifferentialTests(ITestOutputHelper output)
                     break;
                 case "FAIL":
                     results.Add(new BpftoolResult(f[1], false, f.Length > 2 ? f[2].Trim() : "", []));
+                    break;
+                case "MAPS":
+                    results[^1].Maps = f.Length > 1 ? f[1].Split(' ', StringSplitOptions.RemoveEmptyEntries) : null;
                     break;
                 case "PROG" when f.Length >= 3:
                     // "12: kprobe  name kprobe_execve  tag …": the type is the word after the id.
