@@ -33,10 +33,7 @@ internal static class CliConsole
             }
             catch (BpfException e)
             {
-                Error.WriteLine($"Error: {e.Message} ({e.Errno})");
-                if (!string.IsNullOrEmpty(e.Log))
-                    Error.WriteLine(e.Log.TrimEnd());
-                return 1;
+                return Report(e);
             }
             catch (CliUsageException e)
             {
@@ -44,6 +41,26 @@ internal static class CliConsole
                 return 2;
             }
         });
+    }
+
+    /// <summary>"Error: message (ERRNO)" and the verifier log, if any, on stderr; exit code 1.</summary>
+    public static int Report(BpfException e)
+    {
+        Error.WriteLine($"Error: {e.Message} ({e.Errno})");
+        if (!string.IsNullOrEmpty(e.Log))
+            Error.WriteLine(e.Log.TrimEnd());
+        return 1;
+    }
+
+    /// <summary>
+    /// Anything else that escaped a verb is our bug, not the user's: one line naming the exception, no stack
+    /// trace (bpftool never prints one either), exit code 1.
+    /// </summary>
+    public static int ReportInternal(Exception e)
+    {
+        string message = e.Message.ReplaceLineEndings(" ");
+        Error.WriteLine($"Error: internal error: {e.GetType().FullName}: {message}");
+        return 1;
     }
 
     public static bool IsJson(ParseResult parseResult) => parseResult.GetValue(CliOptions.Json);

@@ -20,6 +20,20 @@ public static class EbpfCli
         {
             return root.Parse(args).Invoke(config);
         }
+        // The last line of defence: no verb ends the process with an unhandled exception and a stack trace.
+        catch (BpfException e)
+        {
+            return CliConsole.Report(e);
+        }
+        catch (CliUsageException e)
+        {
+            CliConsole.Error.WriteLine($"Error: {e.Message}");
+            return 2;
+        }
+        catch (Exception e)
+        {
+            return CliConsole.ReportInternal(e);
+        }
         finally
         {
             (CliConsole.Out, CliConsole.Error) = previous;

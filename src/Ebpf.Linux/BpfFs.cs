@@ -37,6 +37,26 @@ public static unsafe class BpfFs
         }
     }
 
+    /// <summary>statfs f_type of a bpffs (BPF_FS_MAGIC).</summary>
+    public const long BpfFsMagic = 0xcafe4a11;
+
+    /// <summary>
+    /// Whether PATH (an existing file or directory) lives on a bpffs: pins can only be made there, and the
+    /// kernel's own refusal (EPERM) does not say why. A path that cannot be examined is not on one.
+    /// </summary>
+    public static bool IsBpfFs(string path)
+    {
+        byte[] p = PathBytes(path);
+        // struct statfs is 120 bytes on 64-bit Linux; f_type is its first field (a long). Room to spare.
+        long* buffer = stackalloc long[32];
+        fixed (byte* pp = p)
+        {
+            if (LibC.StatFs(pp, buffer) != 0)
+                return false;
+        }
+        return buffer[0] == BpfFsMagic;
+    }
+
     private static byte[] PathBytes(string path)
     {
         if (string.IsNullOrEmpty(path) || path.Contains('\0'))

@@ -104,6 +104,11 @@ public sealed class LinuxCollection : IDisposable
     private void CreateMaps(ObjectSpec spec, LinuxCollectionOptions options, Btf.Btf? btf)
     {
         KernelConfig? kconfig = null;
+        // As libbpf ("specified path … is not on BPF FS"): checked before any map exists, since the kernel's
+        // own refusal of the pin (EPERM) would come after the map was made and would not say why.
+        if (options.PinPath is { } pinRoot && spec.Maps.Any(m => m.Pinning == MapPinning.ByName)
+            && Directory.Exists(pinRoot) && !BpfFs.IsBpfFs(pinRoot))
+            throw new BpfException(Errno.EINVAL, $"{spec.Name}: pin path {pinRoot} is not on a BPF file system (maps pinned by name go there)");
         foreach (var ms in spec.Maps.Where(m => m.Origin != MapOrigin.InnerTemplate))
         {
             if (_maps.ContainsKey(ms.Name))
@@ -111,9 +116,10 @@ public sealed class LinuxCollection : IDisposable
             string? pinFile = ms.Pinning == MapPinning.ByName && options.PinPath is not null ? Path.Combine(options.PinPath, ms.Name) : null;
             if (pinFile is not null && File.Exists(pinFile))
             {
+                var want = MapShape.For(ms, PossibleCpus.Count, Environment.SystemPageSize);
                 var pinned = KernelMap.LoadPinned(pinFile);
                 _maps[ms.Name] = pinned;
-                if (pinned.Type != ms.Type || pinned.KeySize != ms.KeySize || pinned.ValueSize != ms.ValueSize || pinned.MaxEntries != ms.MaxEntries)
+                if (pinned.Type != ms.Type || pinned.KeySize != want.KeySize || pinned.ValueSize != want.ValueSize || pinned.MaxEntries != want.MaxEntries)
                     throw new BpfException(Errno.EINVAL, $"map '{ms.Name}': pinned map at {pinFile} is incompatible ({pinned.Type} {pinned.KeySize}/{pinned.ValueSize}/{pinned.MaxEntries})");
                 continue;
             }
@@ -138,6 +144,16 @@ public sealed class LinuxCollection : IDisposable
 
     private KernelMap CreateMap(MapSpec ms, Btf.Btf? btf, string objectName)
     {
+        // Sizes as the loaders adjust them, read now so edits made to the spec before loading count.
+        MapShape shape;
+        try
+        {
+            shape = MapShape.For(ms, PossibleCpus.Count, Environment.SystemPageSize);
+        }
+        catch (BpfException e)
+        {
+            throw e.Wrap(objectName); // the message already names the map
+        }
         KernelMap? inner = null;
         try
         {
@@ -146,12 +162,10 @@ public sealed class LinuxCollection : IDisposable
             // Global data carries its DATASEC as the value type; .maps maps their key/value types.
             uint keyType = ms.IsGlobalData ? 0 : ms.KeyTypeId;
             uint valueType = ms.IsGlobalData ? ms.BtfTypeId : ms.ValueTypeId;
-            bool withBtf = btf is not null && Btf is not null && valueType != 0;
-            // As libbpf: a perf event array declared without max_entries gets one slot per possible CPU.
-            uint maxEntries = ms.Type == MapType.PerfEventArray && ms.MaxEntries == 0 ? (uint)PossibleCpus.Count : ms.MaxEntries;
+            bool withBtf = btf is not null && Btf is not null && valueType != 0 && MapShape.TakesBtfKeyValue(ms.Type);
             var options = new MapCreateOptions
             {
-                Type = ms.Type, KeySize = ms.KeySize, ValueSize = ms.ValueSize, MaxEntries = maxEntries,
+                Type = ms.Type, KeySize = shape.KeySize, ValueSize = shape.ValueSize, MaxEntries = shape.MaxEntries,
                 Flags = ms.Flags, Name = ms.Name, NumaNode = ms.NumaNode, MapExtra = ms.MapExtra, InnerMap = inner,
                 Btf = withBtf ? Btf!.Fd : null, BtfKeyTypeId = withBtf ? keyType : 0, BtfValueTypeId = withBtf ? valueType : 0,
             };
@@ -164,7 +178,7 @@ public sealed class LinuxCollection : IDisposable
                 Warnings.Add($"map '{ms.Name}': created without BTF: {e.Message}");
                 return KernelMap.Create(new MapCreateOptions
                 {
-                    Type = ms.Type, KeySize = ms.KeySize, ValueSize = ms.ValueSize, MaxEntries = maxEntries,
+                    Type = ms.Type, KeySize = shape.KeySize, ValueSize = shape.ValueSize, MaxEntries = shape.MaxEntries,
                     Flags = ms.Flags, Name = ms.Name, NumaNode = ms.NumaNode, MapExtra = ms.MapExtra, InnerMap = inner,
                 });
             }

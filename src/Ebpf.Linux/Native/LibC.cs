@@ -20,6 +20,10 @@ internal static unsafe class LibC
     [DllImport(Lib, EntryPoint = "umount2", SetLastError = true)]
     public static extern int Umount2(byte* target, int flags);
 
+    /// <summary>statfs(2); the buffer must hold a struct statfs (120 bytes on 64-bit Linux), f_type first.</summary>
+    [DllImport(Lib, EntryPoint = "statfs", SetLastError = true)]
+    public static extern int StatFs(byte* path, void* buffer);
+
     [DllImport(Lib, EntryPoint = "strerror")]
     private static extern byte* StrError(int errnum);
 

@@ -24,6 +24,70 @@ internal sealed class KernelPins
         return pins;
     }
 
+    /// <summary>What pinning at a path needs first.</summary>
+    internal enum PinTarget
+    {
+        /// <summary>The path's nearest existing directory is on a bpffs.</summary>
+        Ready,
+        /// <summary>The path is under /sys/fs/bpf, which has no bpffs yet: bpftool mounts one there and goes on.</summary>
+        MountStandard,
+        /// <summary>Anywhere else off bpffs: refused (mounting over an arbitrary directory would hide what is in it).</summary>
+        NotBpfFs,
+    }
+
+    /// <summary>
+    /// Makes PATH pinnable or says why not, before anything is loaded: under /sys/fs/bpf without a bpffs, mounts
+    /// one there (as bpftool does); elsewhere off bpffs, an EINVAL naming the directory (as libbpf's "not on BPF
+    /// FS") instead of the kernel's bare EPERM or a half-created directory. DIRECTORY: the path is a directory
+    /// to pin into (prog loadall, pinmaps) rather than the pin itself.
+    /// </summary>
+    public static void PrepareTarget(string path, bool directory)
+    {
+        string full = Path.GetFullPath(path);
+        var (target, probe) = Decide(full, directory, Directory.Exists, BpfFs.IsBpfFs);
+        switch (target)
+        {
+            case PinTarget.Ready:
+                return;
+            case PinTarget.MountStandard:
+                BpfFs.Mount(BpfFs.DefaultMount);
+                return;
+            default:
+                throw new BpfException(Errno.EINVAL,
+                    $"cannot pin at {path}: {probe ?? "/"} is not on a BPF file system (mount one: mount -t bpf bpf DIR)");
+        }
+    }
+
+    /// <summary>mkdir -p on a bpffs; a path component that is a pin (a file) is an ENOTDIR naming the path.</summary>
+    public static void CreateDirectory(string path)
+    {
+        try
+        {
+            Directory.CreateDirectory(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new BpfException(e is UnauthorizedAccessException ? Errno.EACCES : Errno.ENOTDIR, $"cannot create pin directory {path}: {e.Message}");
+        }
+    }
+
+    /// <summary>The decision behind <see cref="PrepareTarget"/>, over the file system as the two predicates see it.</summary>
+    internal static (PinTarget Target, string? Probe) Decide(string fullPath, bool directory, Func<string, bool> directoryExists, Func<string, bool> isBpfFs)
+    {
+        string trimmed = fullPath.Length > 1 ? fullPath.TrimEnd('/') : fullPath;
+        // Where the pin lands: the directory itself when pinning into one that exists, else the parent,
+        // walking up past directories still to be created.
+        string? probe = directory && directoryExists(trimmed) ? trimmed : Path.GetDirectoryName(trimmed);
+        while (probe is not null && !directoryExists(probe))
+            probe = Path.GetDirectoryName(probe);
+        if (probe is not null && isBpfFs(probe))
+            return (PinTarget.Ready, probe);
+        bool underStandard = trimmed == BpfFs.DefaultMount || trimmed.StartsWith(BpfFs.DefaultMount + "/", StringComparison.Ordinal);
+        if (underStandard && directoryExists(BpfFs.DefaultMount) && !isBpfFs(BpfFs.DefaultMount))
+            return (PinTarget.MountStandard, BpfFs.DefaultMount);
+        return (PinTarget.NotBpfFs, probe);
+    }
+
     /// <summary>Mount points of type bpf from /proc/self/mounts (octal escapes such as \040 decoded).</summary>
     private static IEnumerable<string> BpfMounts()
     {

@@ -153,6 +153,10 @@ internal sealed class LinuxCommandRunner : IRuntimeBackend
         // bpftool prog load: only the first program is loaded (the others are not autoloaded).
         var first = spec.Programs.FirstOrDefault()
             ?? throw new BpfException(Errno.ENOENT, $"{c.Object}: object has no programs");
+        // Before loading anything: a pin path off bpffs fails here, with the reason, not after the load.
+        KernelPins.PrepareTarget(c.PinPath, directory: c.All);
+        if (c.PinMaps is { } mapDirectory)
+            KernelPins.PrepareTarget(mapDirectory, directory: true);
         var options = new LinuxCollectionOptions
         {
             Elf = elf,
@@ -163,15 +167,15 @@ internal sealed class LinuxCommandRunner : IRuntimeBackend
             CliConsole.Error.WriteLine($"libbpf: {warning}");
         if (c.All)
         {
-            Directory.CreateDirectory(c.PinPath);
+            KernelPins.CreateDirectory(c.PinPath);
             foreach (var (name, prog) in coll.Programs)
-                prog.Pin(c.PinPath.TrimEnd('/') + "/" + name);
+                prog.Pin(c.PinPath.TrimEnd('/') + "/" + name.Replace('/', '_')); // libbpf's pin name: no '/' (legacy names are section names)
         }
         else
             coll.Programs.Values.Single().Pin(c.PinPath);
         if (c.PinMaps is { } dir)
         {
-            Directory.CreateDirectory(dir);
+            KernelPins.CreateDirectory(dir);
             foreach (var (name, map) in coll.Maps)
                 map.Pin(dir.TrimEnd('/') + "/" + name.Replace('.', '_'));
         }
@@ -244,6 +248,7 @@ internal sealed class LinuxCommandRunner : IRuntimeBackend
     private static int PinProgram(ProgPin c)
     {
         using var p = OpenProgram(c.Program);
+        KernelPins.PrepareTarget(c.Path, directory: false);
         p.Pin(c.Path);
         return 0;
     }
@@ -292,6 +297,7 @@ internal sealed class LinuxCommandRunner : IRuntimeBackend
     {
         if (!BpftoolFormat.TryParseType(c.Type, out MapType type))
             throw new CliUsageException($"invalid map type '{c.Type}'");
+        KernelPins.PrepareTarget(c.Path, directory: false);
         using var map = KernelMap.Create(new MapCreateOptions
         {
             Type = type, KeySize = c.KeySize, ValueSize = c.ValueSize, MaxEntries = c.MaxEntries, Flags = (MapFlags)c.Flags, Name = c.Name,
@@ -417,6 +423,7 @@ internal sealed class LinuxCommandRunner : IRuntimeBackend
     private static int PinMap(MapPin c)
     {
         using var m = OpenMap(c.Map);
+        KernelPins.PrepareTarget(c.Path, directory: false);
         m.Pin(c.Path);
         return 0;
     }
