@@ -19,6 +19,13 @@ public static class LinuxKernel
     /// <summary>Loads an object's maps and programs (see <see cref="LinuxCollection"/>).</summary>
     public static LinuxCollection Load(ObjectSpec spec, LinuxCollectionOptions? options = null) => LinuxCollection.Load(spec, options);
 
+    /// <summary>
+    /// The running kernel as a <see cref="Abi.Profiles.KernelProfile"/> (program/map types, helpers and kfuncs per
+    /// program type, features), probed on first use and cached for the process: what to give our verifier or a
+    /// BpfRuntime to ask "what would this kernel do".
+    /// </summary>
+    public static Abi.Profiles.KernelProfile Profile => Probes.LiveKernelProfile.Current;
+
     /// <summary>Reads a clang-built object and loads it, with the ELF at hand for the BTF fix-ups.</summary>
     public static LinuxCollection LoadFile(string path, LinuxCollectionOptions? options = null) => LinuxCollection.LoadFile(path, options);
 }
