@@ -221,9 +221,7 @@ public sealed partial class BpfRuntime
             program.ExecutionModeReason = !verdict.Accepted ? "verifier rejected it (AllowUnverified)"
                 : options.AlwaysChecked ? "verified, checked on request (AlwaysChecked)"
                 : notModelled is null ? "verified and fully modelled" : "verified, but not fully modelled: " + notModelled;
-            // Until the verifier produces xlated code, the runtime rewrites ctx pointer loads itself.
-            var xlated = ProgramTypes.ContextRewriter.Rewrite(program.Instructions, program.TypeInfo);
-            xlated = ProgramPreparation.ResolveMapReferences(this, program, xlated, indexed);
+            var xlated = ProgramPreparation.Translated(this, program, verdict, indexed);
             program.Instructions = xlated;
             var helperTable = ProgramPreparation.BuildHelperTable(this);
             string interpreterName = string.IsNullOrEmpty(program.Name) ? "prog" : program.Name;

@@ -13,6 +13,21 @@ namespace Ebpf.Runtime;
 /// </summary>
 internal static unsafe class ProgramPreparation
 {
+    /// <summary>
+    /// The instructions the engines run: the verifier's translated program (dead code removed, ctx accesses
+    /// converted to this runtime's context layout where the verifier proved a ctx pointer), with map references
+    /// resolved. A program loaded unverified has no proof and runs as written, in the checked interpreter, which
+    /// resolves its ctx pointer fields by address (Interpreter's context field table).
+    /// </summary>
+    public static Instruction[] Translated(BpfRuntime runtime, ProgramObject program, Verification.VerificationResult verdict, IReadOnlyList<MapObject> indexed)
+    {
+        // The kernel resolves (and holds) every map the program names before verification, dead code included.
+        var source = ResolveMapReferences(runtime, program, program.Instructions, indexed);
+        if (!verdict.Accepted || verdict.Program is not { } verified)
+            return source;
+        return ResolveMapReferences(runtime, program, [.. verified.Instructions], indexed);
+    }
+
     public static Instruction[] ResolveMapReferences(BpfRuntime runtime, ProgramObject program, Instruction[] insns, IReadOnlyList<MapObject> indexed)
     {
         var output = (Instruction[])insns.Clone();

@@ -53,6 +53,7 @@ internal static class ProgramVerification
             Sleepable = (program.Definition.Flags & 16) != 0, // BPF_F_SLEEPABLE (1 << 4)
             StrictAlignment = (program.Definition.Flags & 1) != 0, // BPF_F_STRICT_ALIGNMENT
             InstructionLimit = options.VerifierInstructionLimit,
+            ContextConverter = program.TypeInfo,
         };
         try
         {
