@@ -231,6 +231,7 @@ public sealed partial class BpfRuntime
                 Mode = m,
                 Helpers = helperTable,
                 Jit = JitEnabled,
+                ContextFields = ProgramPreparation.UntranslatedContextFields(program, verdict),
             });
             program.Executable = new PreparedProgram(Build(mode), () => Build(Execution.ExecutionMode.Checked), StaticRegions(program));
             ProgramLoaded?.Invoke(program);

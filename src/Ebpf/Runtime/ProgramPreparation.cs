@@ -28,6 +28,28 @@ internal static unsafe class ProgramPreparation
         return ResolveMapReferences(runtime, program, [.. verified.Instructions], indexed);
     }
 
+    /// <summary>True when the program runs the verifier's translation (its ctx loads address the internal layout).</summary>
+    public static bool IsTranslated(ProgramObject program) => program.Verification is { Accepted: true, Program: not null };
+
+    /// <summary>For a program without a translation: its type's pointer fields, which the checked interpreter
+    /// resolves by address; null for a translated program or a type whose ctx has no pointer fields.</summary>
+    public static ContextFieldMap? UntranslatedContextFields(ProgramObject program, Verification.VerificationResult verdict)
+    {
+        if (verdict is { Accepted: true, Program: not null } || program.TypeInfo.PointerFields.Count == 0)
+            return null;
+        return new ContextFieldMap([.. program.TypeInfo.PointerFields.Select(f => new ContextPointerSlot(f.Name, f.UserOffset, f.InternalOffset))]);
+    }
+
+    /// <summary>
+    /// Bytes of the ctx block a checked run may touch: the whole internal block for a translated program (its
+    /// converted loads read the pointer slots); only the user-visible struct for an untranslated one, whose
+    /// pointer fields are resolved by address and whose slots beyond the struct do not exist in the kernel's layout.
+    /// </summary>
+    public static int ContextRegionSize(ProgramObject program) =>
+        IsTranslated(program) || program.TypeInfo.PointerFields.Count == 0
+            ? program.TypeInfo.InternalContextSize
+            : program.TypeInfo.UserContextSize;
+
     public static Instruction[] ResolveMapReferences(BpfRuntime runtime, ProgramObject program, Instruction[] insns, IReadOnlyList<MapObject> indexed)
     {
         var output = (Instruction[])insns.Clone();
