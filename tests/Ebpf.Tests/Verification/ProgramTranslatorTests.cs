@@ -110,3 +110,18 @@ public class ProgramTranslatorTests
         Assert.Equal([0, 1, 3, 4, 5], t.NewIndex);
     }
 }
+
+/// <summary>bpf_adj_linfo after dead-code removal: survivors move, a removed run's last record is inherited once.</summary>
+public class LineInfoAdjustmentTests
+{
+    [Fact]
+    public void Records_follow_their_instructions_and_the_first_survivor_inherits_the_last_removed_record()
+    {
+        // Verified 0..7; 2-4 removed, 7 removed (the tail). newIndex: 0,1,2,2,2,2,3,4,4
+        int[] newIndex = [0, 1, 2, 2, 2, 2, 3, 4, 4];
+        // records at 0, 2, 3 (removed run 2-4, 5 has none: 3 moves to 5), 6, 7 (tail: dropped)
+        Assert.Equal([0, -1, 2, 3, -1], LineInfoAdjustment.Move(newIndex, [0, 2, 3, 6, 7]));
+        // 5 has its own record: the removed run's records are all dropped
+        Assert.Equal([0, -1, -1, 2], LineInfoAdjustment.Move(newIndex, [0, 2, 3, 5]));
+    }
+}
