@@ -64,6 +64,26 @@ public class XlatedProgramTests(ITestOutputHelper output)
         Exit(),                                        // 12
     ];
 
+    /// <summary>
+    /// The variant that aborted the process: ctx is spilled through a copy of r10 and filled through r10, which the
+    /// old rewriter did not follow, so <c>ctx->data</c> through the filled register stayed a 4-byte load of the user
+    /// struct (0), passed the bounds check against the real data_end, and the JIT dereferenced 0.
+    /// </summary>
+    internal static Instruction[] SpillThroughCopyFillThroughR10() =>
+    [
+        Mov64Reg(6, 10),                               // 0: r6 = r10
+        StoreMem(AccessSize.DoubleWord, 6, 1, -8),     // 1: *(u64 *)(r6 - 8) = r1
+        LoadMem(AccessSize.DoubleWord, 3, 10, -8),     // 2: r3 = *(u64 *)(r10 - 8): ctx
+        LoadMem(AccessSize.Word, 2, 3, 0),             // 3: r2 = ctx->data through the filled copy
+        LoadMem(AccessSize.Word, 4, 1, 4),             // 4: r4 = ctx->data_end
+        Mov64(0, 0),                                   // 5
+        Mov64Reg(5, 2),                                // 6
+        Alu64(AluOperation.Add, 5, 1),                 // 7
+        JumpReg(JumpOperation.Jgt, 5, 4, 1),           // 8
+        LoadMem(AccessSize.Byte, 0, 2, 0),             // 9: r0 = first packet byte
+        Exit(),                                        // 10
+    ];
+
     private static readonly byte[] Packet = [0x9c, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
 
     [Fact]
@@ -74,6 +94,14 @@ public class XlatedProgramTests(ITestOutputHelper output)
         Assert.Equal(LoadMem(AccessSize.Word, 0, 3, 0), xlated[9]); // a stack load stays a stack load
         Assert.Equal(LoadMem(AccessSize.DoubleWord, 4, 1, ProgramTypeInfo.XdpDataSlot), xlated[8]);
         Assert.Equal(LoadMem(AccessSize.DoubleWord, 5, 1, ProgramTypeInfo.XdpDataEndSlot), xlated[10]);
+    }
+
+    [Fact]
+    public void Ctx_filled_through_r10_after_a_spill_through_a_copy_reads_the_packet_in_every_engine()
+    {
+        var results = RunEverywhere(SpillThroughCopyFillThroughR10(), Packet, out var xlated);
+        Assert.All(results, r => Assert.Equal($"{r.Engine}: {0x9c}", r.ToString()));
+        Assert.Equal(LoadMem(AccessSize.DoubleWord, 2, 3, ProgramTypeInfo.XdpDataSlot), xlated[3]);
     }
 
     [Fact]
