@@ -44,6 +44,23 @@ public class DeadCodeFixtureTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Cli_prog_dump_xlated_prints_the_translated_program()
+    {
+        string file = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(file, $"prog load {SharedData.Fixture(Fixture)} /sys/fs/bpf/dead\nprog dump xlated pinned /sys/fs/bpf/dead\n");
+            var r = CliRunner.Run("batch", "file", file);
+            Assert.True(r.ExitCode == 0, r.Stderr);
+            output.WriteLine(r.Stdout);
+            Assert.Contains("   9: (71) r1 = *(u8 *)(r2 +0)\n", r.Stdout); // the live side follows the .rodata load
+            Assert.Contains("  13: (95) exit\n", r.Stdout);
+            Assert.DoesNotContain("  14: ", r.Stdout);
+        }
+        finally { File.Delete(file); }
+    }
+
+    [Fact]
     public void Xlated_length_and_test_run_match_the_kernel()
     {
         KernelRequirement.Require();
