@@ -5,7 +5,8 @@ namespace Ebpf.Verification;
 /// <summary>Per-function facts in a verified program.</summary>
 public sealed record VerifiedFunction(int StartInstruction, int EndInstruction, int StackDepth, bool IsGlobal, string Name);
 
-/// <summary>A context access the runtime must rewrite (<c>convert_ctx_access</c>): the instruction, the UAPI field and width.</summary>
+/// <summary>A context access the verifier accepted (check_ctx_access): its xlated instruction, the UAPI field and width
+/// (max_ctx_offset is the furthest end of these).</summary>
 public sealed record ContextAccessSite(int InstructionIndex, ContextField Field, int Offset, int Size, bool IsWrite);
 
 /// <summary>What a call instruction resolved to.</summary>

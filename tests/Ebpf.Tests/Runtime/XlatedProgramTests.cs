@@ -129,6 +129,32 @@ public class XlatedProgramTests(ITestOutputHelper output)
                 Assert.Equal(kernelXlated[i], ours.Program.Instructions[i]);
     }
 
+    /// <summary>A static function called only from dead code is removed with its call (adjust_subprog_starts_after_remove).</summary>
+    internal static Instruction[] DeadCallToStaticFunction() =>
+    [
+        Mov64(0, 7),                                   // 0
+        Jump(JumpOperation.Jne, 0, 0, 1),              // 1: always taken
+        CallLocal(1),                                  // 2: dead call of 4
+        Exit(),                                        // 3
+        Mov64(0, 3),                                   // 4: the function, never called
+        Exit(),                                        // 5
+    ];
+
+    [Fact]
+    public void A_function_only_dead_code_calls_is_removed_like_the_kernel_removes_it()
+    {
+        var results = RunEverywhere(DeadCallToStaticFunction(), Packet, out var xlated);
+        Assert.All(results, r => Assert.Equal($"{r.Engine}: 7", r.ToString()));
+        Assert.Equal([Mov64(0, 7), Exit()], xlated);
+        using var ours = new BpfRuntime().LoadProgram(new ProgramDefinition(ProgramType.Xdp, DeadCallToStaticFunction(), "deadcall"));
+        var verified = ours.Program.Verification!.Program!;
+        Assert.Single(verified.Functions);
+        Assert.Empty(verified.Calls);
+        if (!LinuxKernel.IsAvailable) return;
+        using var kernel = KernelProgram.Load(new Ebpf.Linux.ProgramLoadOptions { Type = ProgramType.Xdp, Instructions = DeadCallToStaticFunction(), Name = "deadcall" });
+        Assert.Equal(kernel.GetTranslatedInstructions(), xlated);
+    }
+
     /// <summary>The engines' results for one program and packet, plus the kernel's when bpf(2) is usable.</summary>
     private List<EngineResult> RunEverywhere(Instruction[] program, byte[] packet, out Instruction[] xlated)
     {
