@@ -63,7 +63,7 @@ public static class ProgramTranslator
             if (privileged && IsConditionalJump(insn))
             {
                 int target = i + 1 + insn.Offset;
-                if (!facts[i + 1].Seen)
+                if (i + 1 < n && !facts[i + 1].Seen)
                     work[i] = insn = Instruction.Ja(insn.Offset);
                 else if ((uint)target < (uint)n && !facts[target].Seen)
                     work[i] = insn = Nop;
