@@ -55,6 +55,7 @@ public class DeadCodeFixtureTests(ITestOutputHelper output)
             output.WriteLine(r.Stdout);
             Assert.Contains("   9: (71) r1 = *(u8 *)(r2 +0)\n", r.Stdout); // the live side follows the .rodata load
             Assert.Contains("  13: (95) exit\n", r.Stdout);
+            Assert.Matches(@"   6: \(18\) r3 = map\[id:\d+\]\[0\]\+0\n", r.Stdout); // .rodata by id, as bpftool, not a host address
             Assert.DoesNotContain("  14: ", r.Stdout);
         }
         finally { File.Delete(file); }
@@ -71,7 +72,10 @@ public class DeadCodeFixtureTests(ITestOutputHelper output)
         var runtime = new BpfRuntime();
         using var ours = runtime.Load(ObjectSpec.Load(path));
         var ourProgram = ours.Programs["dead_branch"];
-        output.WriteLine("kernel:\n" + Dump(kernelXlated) + "ours:\n" + Dump(ourProgram.Program.Instructions));
+        output.WriteLine("kernel:\n" + Dump(kernelXlated) + "ours:\n" + Dump(XlatedProgramDump.PrepareDump(ourProgram.Program)));
+        // Both dumps name the .rodata map by id, as bpftool prints it.
+        Assert.Matches(@"   6: \(18\) r3 = map\[id:\d+\]\[0\]\+0\n", Dump(kernelXlated));
+        Assert.Matches($@"   6: \(18\) r3 = map\[id:{ours.Maps.Values.Single(m => m.Map.Name.Contains("rodata")).Map.Id}\]\[0\]\+0\n", Dump(XlatedProgramDump.PrepareDump(ourProgram.Program)));
         Assert.Equal(kernelXlated.Length, ourProgram.Program.Instructions.Length);
         Assert.Equal(DumpLines(Dump(kernelXlated)), DumpLines(Dump(ourProgram.Program.Instructions)));
         // Instruction for instruction the same, except the map value address (lddw) and the ctx pointer slots,
