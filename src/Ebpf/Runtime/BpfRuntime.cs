@@ -219,6 +219,7 @@ public sealed partial class BpfRuntime
             var mode = options.AlwaysChecked || options.Untranslated ? Execution.ExecutionMode.Checked : ProgramVerification.ChooseMode(verdict, notModelled);
             program.ExecutionMode = mode;
             program.ExecutionModeReason = !verdict.Accepted ? "verifier rejected it (AllowUnverified)"
+                : options.Untranslated ? "verified, run untranslated and checked (test oracle)"
                 : options.AlwaysChecked ? "verified, checked on request (AlwaysChecked)"
                 : notModelled is null ? "verified and fully modelled" : "verified, but not fully modelled: " + notModelled;
             bool translated = verdict.Accepted && verdict.Program is not null && !options.Untranslated;
