@@ -39,6 +39,7 @@ public sealed unsafe partial class Interpreter
         Mode = options.Mode;
         Helpers = options.Helpers;
         InstructionBudget = options.InstructionBudget;
+        ContextFields = options.Mode == ExecutionMode.Checked ? options.ContextFields : null;
         int helperCallSites = 0;
         for (int i = 0; i < length; i++)
         {
@@ -67,6 +68,9 @@ public sealed unsafe partial class Interpreter
     /// (and the runtime must set up what helpers read). A program without helper calls cannot observe either.
     /// </summary>
     internal bool HasHelperCalls { get; }
+
+    /// <summary>Checked runs of an untranslated program: its ctx pointer fields, resolved by address.</summary>
+    internal ContextFieldMap? ContextFields { get; }
 
     /// <summary>The program can run more than one frame (bpf-to-bpf calls, callbacks).</summary>
     internal bool HasLocalCalls { get; }
@@ -225,6 +229,7 @@ public sealed unsafe partial class Interpreter
         regs[9] = 0;
         regs[10] = (ulong)top;
         context.Begin(top, budget, thread);
+        context.ContextAddress = r1; // tail calls keep it: the target gets the same ctx
         try
         {
             if (Mode == ExecutionMode.Checked)

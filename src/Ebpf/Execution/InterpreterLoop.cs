@@ -183,7 +183,15 @@ public sealed unsafe partial class Interpreter
                     continue;
                 case Operation.LdxW:
                     a = r[i->Src] + (ulong)(long)i->Offset;
-                    if (TMode.IsChecked) Check(ctx, program, code, i, a, 4, MemoryAccess.Read, depth);
+                    if (TMode.IsChecked)
+                    {
+                        if (program.ContextFields is not null && TryLoadContextPointer(ctx, program, a, out ulong pointer))
+                        {
+                            r[i->Dst] = pointer;
+                            continue;
+                        }
+                        Check(ctx, program, code, i, a, 4, MemoryAccess.Read, depth);
+                    }
                     r[i->Dst] = Unsafe.ReadUnaligned<uint>((void*)a);
                     continue;
                 case Operation.LdxDW:
@@ -538,7 +546,30 @@ public sealed unsafe partial class Interpreter
         string? violation = ctx.FindViolation(address, size, access, depth);
         if (violation is not null)
             throw Fault(program, (int)(i - code), Errno.EFAULT, violation, "invalid memory access");
+        if (program.ContextFields is { } fields && ctx.ContextAddress != 0
+            && fields.Overlapping((long)(address - ctx.ContextAddress), size) is { } slot)
+            throw Fault(program, (int)(i - code), Errno.EFAULT,
+                $"{Kind(access)} of size {size} at ctx+{(long)(address - ctx.ContextAddress)} touches ctx field {slot.Name}, which only a 4-byte load at ctx+{slot.UserOffset} reads",
+                "invalid ctx access");
     }
+
+    /// <summary>An untranslated program's 4-byte load of a ctx pointer field (by address): the internal 64-bit pointer.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static bool TryLoadContextPointer(InvocationContext ctx, Interpreter program, ulong address, out ulong pointer)
+    {
+        pointer = 0;
+        if (ctx.ContextAddress == 0 || program.ContextFields!.LoadAt((long)(address - ctx.ContextAddress)) is not { } slot)
+            return false;
+        pointer = Unsafe.ReadUnaligned<ulong>((void*)(ctx.ContextAddress + (ulong)slot.InternalOffset));
+        return true;
+    }
+
+    private static string Kind(MemoryAccess access) => access switch
+    {
+        MemoryAccess.Read => "read",
+        MemoryAccess.Write => "write",
+        _ => "atomic access",
+    };
 
     private static BpfException Fault(Interpreter program, int pc, Errno errno, string message, string? what = null) =>
         new(errno, what is null ? $"{program.Name}: insn {pc}: {message}" : $"{program.Name}: {what} at insn {pc}: {message}");

@@ -31,6 +31,13 @@ public sealed class InterpreterOptions
     /// </summary>
     public bool Jit { get; init; }
 
+    /// <summary>
+    /// Checked mode, for a program without a verifier's translation: the context's pointer fields, resolved by
+    /// address at run time (<see cref="ContextFieldMap"/>). Null for a translated program, whose ctx loads were
+    /// rewritten where the verifier proved a ctx pointer.
+    /// </summary>
+    public ContextFieldMap? ContextFields { get; init; }
+
     /// <summary>Checked mode: executed instructions after which the run ends with ETIME.</summary>
     public long InstructionBudget { get; init; } = DefaultInstructionBudget;
 }

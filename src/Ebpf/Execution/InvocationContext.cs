@@ -27,6 +27,8 @@ public sealed unsafe class InvocationContext
     internal long Budget;
     internal long InitialBudget;
     internal Interpreter? PendingTailCall;
+    /// <summary>r1 at the entry of the invocation: the ctx an untranslated program's pointer fields are read from.</summary>
+    internal ulong ContextAddress;
 
     private InvocationContext(bool owned) => _owned = owned;
 

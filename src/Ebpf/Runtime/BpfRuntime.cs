@@ -223,14 +223,14 @@ public sealed partial class BpfRuntime
             CheckTailCallOwners(program, maps);
             string? notModelled = ProgramVerification.WhyNotFullyModelled(program.Instructions, this)
                 ?? (verdict.Program?.ReadsKernelPointers == true ? "loads through kernel pointers (fault-handled in the kernel)" : null);
-            var mode = options.AlwaysChecked ? Execution.ExecutionMode.Checked : ProgramVerification.ChooseMode(verdict, notModelled);
+            var mode = options.AlwaysChecked || options.Untranslated ? Execution.ExecutionMode.Checked : ProgramVerification.ChooseMode(verdict, notModelled);
             program.ExecutionMode = mode;
             program.ExecutionModeReason = !verdict.Accepted ? "verifier rejected it (AllowUnverified)"
+                : options.Untranslated ? "verified, run untranslated and checked (test oracle)"
                 : options.AlwaysChecked ? "verified, checked on request (AlwaysChecked)"
                 : notModelled is null ? "verified and fully modelled" : "verified, but not fully modelled: " + notModelled;
-            // Until the verifier produces xlated code, the runtime rewrites ctx pointer loads itself.
-            var xlated = ProgramTypes.ContextRewriter.Rewrite(program.Instructions, program.TypeInfo);
-            xlated = ProgramPreparation.ResolveMapReferences(this, program, xlated, indexed);
+            bool translated = verdict.Accepted && verdict.Program is not null && !options.Untranslated;
+            var xlated = ProgramPreparation.Translated(this, program, translated ? verdict.Program : null, indexed);
             program.Instructions = xlated;
             var helperTable = ProgramPreparation.BuildHelperTable(this);
             string interpreterName = string.IsNullOrEmpty(program.Name) ? "prog" : program.Name;
@@ -240,8 +240,9 @@ public sealed partial class BpfRuntime
                 Mode = m,
                 Helpers = helperTable,
                 Jit = JitEnabled,
+                ContextFields = translated ? null : ProgramPreparation.UntranslatedContextFields(program),
             });
-            program.Executable = new PreparedProgram(Build(mode), () => Build(Execution.ExecutionMode.Checked), StaticRegions(program));
+            program.Executable = new PreparedProgram(Build(mode), () => Build(Execution.ExecutionMode.Checked), StaticRegions(program), translated);
             ProgramLoaded?.Invoke(program);
         }
         catch

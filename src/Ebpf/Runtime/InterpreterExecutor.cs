@@ -59,7 +59,7 @@ public sealed class InterpreterExecutor : IProgramExecutor
             request.PacketAccess = skbState;
         if (prepared.Interpreter.Mode != ExecutionMode.Checked)
             return request; // verified: no regions to register, helpers trust the pointers
-        int ctxSize = program.TypeInfo.InternalContextSize;
+        int ctxSize = ProgramPreparation.ContextRegionSize(program);
         if (context != 0 && ctxSize > 0)
             request.AddRegion(new MemoryRegion((nuint)context, (nuint)ctxSize, MemoryAccess.ReadWrite, "ctx"));
         switch (invocation?.PacketState)

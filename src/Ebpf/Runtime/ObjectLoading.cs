@@ -20,6 +20,8 @@ public sealed record ObjectLoadOptions
     public bool AlwaysChecked { get; init; }
     /// <summary>The verifier's processed-instruction budget per program (see <see cref="ProgramLoadOptions.VerifierInstructionLimit"/>).</summary>
     public int VerifierInstructionLimit { get; init; } = 1_000_000;
+    /// <summary>See <see cref="ProgramLoadOptions.Untranslated"/>.</summary>
+    internal bool Untranslated { get; init; }
 }
 
 /// <summary>The live objects of one loaded object file: dispose to drop the collection's handles.</summary>
@@ -247,6 +249,7 @@ public sealed partial class BpfRuntime
                 {
                     AllowUnverified = options.AllowUnverified,
                     AlwaysChecked = options.AlwaysChecked,
+                    Untranslated = options.Untranslated,
                     VerifierInstructionLimit = options.VerifierInstructionLimit,
                     LogLevel = options.LogLevel,
                     // func_info: global functions are verified on their own, with their BTF argument types.

@@ -20,6 +20,12 @@ public sealed record ProgramLoadOptions
     public bool AlwaysChecked { get; init; }
 
     /// <summary>
+    /// Test oracle: run the instructions as written, without the verifier's translation, in the checked interpreter,
+    /// which resolves ctx pointer fields by address. The result must equal the translated program's on every input.
+    /// </summary>
+    internal bool Untranslated { get; init; }
+
+    /// <summary>
     /// The verifier's budget of processed instructions (BPF_COMPLEXITY_LIMIT_INSNS, 1,000,000 in the kernel). A
     /// smaller one keeps test loads of very large programs short; a program needing more is rejected (E2BIG).
     /// </summary>

@@ -13,6 +13,40 @@ namespace Ebpf.Runtime;
 /// </summary>
 internal static unsafe class ProgramPreparation
 {
+    /// <summary>
+    /// The instructions the engines run: the verifier's translated program (dead code removed, ctx accesses
+    /// converted to this runtime's context layout where the verifier proved a ctx pointer), with map references
+    /// resolved. A program loaded unverified has no proof and runs as written, in the checked interpreter, which
+    /// resolves its ctx pointer fields by address (Interpreter's context field table).
+    /// </summary>
+    public static Instruction[] Translated(BpfRuntime runtime, ProgramObject program, Verification.VerifiedProgram? verified, IReadOnlyList<MapObject> indexed)
+    {
+        // The kernel resolves (and holds) every map the program names before verification, dead code included.
+        var source = ResolveMapReferences(runtime, program, program.Instructions, indexed);
+        if (verified is null)
+            return source;
+        return ResolveMapReferences(runtime, program, [.. verified.Instructions], indexed);
+    }
+
+    /// <summary>For a program without a translation: its type's pointer fields, which the checked interpreter
+    /// resolves by address; null for a translated program or a type whose ctx has no pointer fields.</summary>
+    public static ContextFieldMap? UntranslatedContextFields(ProgramObject program)
+    {
+        if (program.TypeInfo.PointerFields.Count == 0)
+            return null;
+        return new ContextFieldMap([.. program.TypeInfo.PointerFields.Select(f => new ContextPointerSlot(f.Name, f.UserOffset, f.InternalOffset))]);
+    }
+
+    /// <summary>
+    /// Bytes of the ctx block a checked run may touch: the whole internal block for a translated program (its
+    /// converted loads read the pointer slots); only the user-visible struct for an untranslated one, whose
+    /// pointer fields are resolved by address and whose slots beyond the struct do not exist in the kernel's layout.
+    /// </summary>
+    public static int ContextRegionSize(ProgramObject program) =>
+        program.Executable is PreparedProgram { Translated: true } || program.TypeInfo.PointerFields.Count == 0
+            ? program.TypeInfo.InternalContextSize
+            : program.TypeInfo.UserContextSize;
+
     public static Instruction[] ResolveMapReferences(BpfRuntime runtime, ProgramObject program, Instruction[] insns, IReadOnlyList<MapObject> indexed)
     {
         var output = (Instruction[])insns.Clone();
@@ -101,8 +135,12 @@ internal static unsafe class ProgramPreparation
 /// through a tail call from a checked program: a tail call continues in the caller's mode), and the
 /// memory it may always touch.
 /// </summary>
-internal sealed class PreparedProgram(Interpreter interpreter, Func<Interpreter> checkedFactory, MemoryRegion[] staticRegions)
+internal sealed class PreparedProgram(Interpreter interpreter, Func<Interpreter> checkedFactory, MemoryRegion[] staticRegions, bool translated)
 {
+    /// <summary>The instructions are the verifier's translation (ctx loads address the internal layout); false for a
+    /// program run as written (unverified, or the test oracle), whose ctx pointer fields are resolved by address.</summary>
+    public bool Translated { get; } = translated;
+
     private Interpreter? _checked = interpreter.Mode == ExecutionMode.Checked ? interpreter : null;
 
     /// <summary>The interpreter in <see cref="ProgramObject.ExecutionMode"/>.</summary>

@@ -41,7 +41,7 @@ public sealed class ProgramRunner : IDisposable
         _interpreter = prepared.Interpreter;
         _needsEpoch = program.UsedMaps.Count > 0;
         _needsHelperScope = _interpreter.HasHelperCalls;
-        ContextSize = contextSize ?? program.TypeInfo.InternalContextSize;
+        ContextSize = contextSize ?? ProgramPreparation.ContextRegionSize(program);
         _invocation = new HelperInvocation(program.Runtime, program, 0);
         _context = _interpreter.CreateContext(_invocation, packetAccess: null);
         if (_interpreter.Mode == ExecutionMode.Checked)

@@ -54,6 +54,7 @@ internal static class ProgramVerification
             StrictAlignment = (program.Definition.Flags & 1) != 0, // BPF_F_STRICT_ALIGNMENT
             InstructionLimit = options.VerifierInstructionLimit,
             Profile = program.Runtime.Profile,
+            ContextConverter = program.TypeInfo,
         };
         try
         {

@@ -5,20 +5,31 @@ namespace Ebpf.Verification;
 /// <summary>Per-function facts in a verified program.</summary>
 public sealed record VerifiedFunction(int StartInstruction, int EndInstruction, int StackDepth, bool IsGlobal, string Name);
 
-/// <summary>A context access the runtime must rewrite (<c>convert_ctx_access</c>): the instruction, the UAPI field and width.</summary>
+/// <summary>A context access the verifier accepted (check_ctx_access): its xlated instruction, the UAPI field and width
+/// (max_ctx_offset is the furthest end of these).</summary>
 public sealed record ContextAccessSite(int InstructionIndex, ContextField Field, int Offset, int Size, bool IsWrite);
 
 /// <summary>What a call instruction resolved to.</summary>
 public readonly record struct ResolvedCall(int InstructionIndex, bool IsHelper, int Target);
 
 /// <summary>
-/// The output of verification (the kernel's post-verifier program): the instructions, each function's
-/// stack depth, the resolved calls and the context accesses to rewrite. Context rewriting itself is done
-/// by the runtime's program type, which owns the internal context layout.
+/// The output of verification (the kernel's post-verifier, "xlated" program): the instructions after the
+/// verifier's fixups (dead code removed or trapped, branches decided on every path hard-wired, ctx accesses
+/// converted by <see cref="VerifierInput.ContextConverter"/> exactly where a ctx pointer was proved), each
+/// function's stack depth, the resolved calls and the context accesses. All instruction indexes here are
+/// xlated indexes; <see cref="NewIndex"/> moves anything indexed by the verified program (line info).
 /// </summary>
 public sealed class VerifiedProgram
 {
+    /// <summary>The translated program: what the engines run and `prog dump xlated` prints.</summary>
     public required IReadOnlyList<Isa.Instruction> Instructions { get; init; }
+    /// <summary>The program as it was verified (before the fixups).</summary>
+    public required IReadOnlyList<Isa.Instruction> VerifiedInstructions { get; init; }
+    /// <summary>For each xlated instruction, the verified instruction it came from.</summary>
+    public required IReadOnlyList<int> SourceIndex { get; init; }
+    /// <summary>For each verified instruction and one past the end: where it (or, when removed, the next surviving
+    /// instruction) starts in <see cref="Instructions"/> (bpf_adj_linfo's mapping).</summary>
+    public required IReadOnlyList<int> NewIndex { get; init; }
     public required Abi.ProgramType ProgramType { get; init; }
     public required IReadOnlyList<VerifiedFunction> Functions { get; init; }
     public required IReadOnlyList<ResolvedCall> Calls { get; init; }

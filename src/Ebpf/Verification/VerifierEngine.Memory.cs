@@ -18,10 +18,11 @@ internal sealed partial class VerifierEngine
             throw Fail("BPF_LDX uses reserved fields", Errno.EINVAL);
         if (insn.AccessMode == AccessMode.MemSx && insn.AccessSize == AccessSize.DoubleWord)
             throw Fail("BPF_LDX uses reserved fields", Errno.EINVAL);
-        ReadReg(insn.Src);
+        var srcType = ReadReg(insn.Src).Type;
         CheckWritable(insn.Dst);
         int size = Opcodes.SizeInBytes(insn.AccessSize);
         var value = CheckMemAccess(insn.Src, insn.Offset, size, write: false, valueReg: -1, storedValue: default);
+        SaveAuxPointerType(srcType, allowTrustMismatch: true);
         if (insn.AccessMode == AccessMode.MemSx && value.Type == RegisterType.Scalar)
             ScalarBounds.SignExtend(ref value, size);
         SetReg(insn.Dst, value);
@@ -60,6 +61,7 @@ internal sealed partial class VerifierEngine
         _storeInsn = true;
         CheckMemAccess(insn.Dst, insn.Offset, size, write: true, valueReg, stored);
         _storeFromImmediate = _storeInsn = false;
+        SaveAuxPointerType(dstReg.Type, allowTrustMismatch: false);
         // A narrow store of a known zero becomes STACK_ZERO bytes, which later reads turn back into the constant:
         // the stored value matters exactly (the kernel marks it precise too).
         // Any other narrow store leaves STACK_MISC, which holds no value: marking it precise would make the constant

@@ -105,20 +105,29 @@ internal sealed partial class VerifierEngine
 
     private VerifiedProgram BuildProgram()
     {
+        var xlated = Translate();
+        var moved = xlated.NewIndex;
         var functions = new List<VerifiedFunction>();
         for (int s = 0; s < _cfg.SubprogStarts.Count; s++)
         {
             int start = _cfg.SubprogStarts[s];
             var info = _functions.GetValueOrDefault(start);
-            functions.Add(new VerifiedFunction(start, _cfg.SubprogEnd(s), _stackDepth.GetValueOrDefault(start), info?.IsGlobal ?? false, info?.Name ?? (start == 0 ? _input.Name : $"func#{s}")));
+            // adjust_subprog_starts_after_remove: a function whose every instruction was dead is gone.
+            if (moved[start] == moved[_cfg.SubprogEnd(s)] && s > 0) continue;
+            functions.Add(new VerifiedFunction(moved[start], moved[_cfg.SubprogEnd(s)], _stackDepth.GetValueOrDefault(start), info?.IsGlobal ?? false, info?.Name ?? (start == 0 ? _input.Name : $"func#{s}")));
         }
         return new VerifiedProgram
         {
-            Instructions = _insns,
+            Instructions = xlated.Instructions,
+            VerifiedInstructions = _insns,
+            SourceIndex = xlated.SourceIndex,
+            NewIndex = moved,
             ProgramType = _input.ProgramType,
             Functions = functions,
-            Calls = [.. _calls.Values.OrderBy(c => c.InstructionIndex)],
-            ContextAccesses = [.. _ctxAccesses.Values.OrderBy(c => c.InstructionIndex)],
+            Calls = [.. _calls.Values.Where(c => xlated.Survives(c.InstructionIndex)).OrderBy(c => c.InstructionIndex)
+                .Select(c => c with { InstructionIndex = moved[c.InstructionIndex] })],
+            ContextAccesses = [.. _ctxAccesses.Values.Where(c => xlated.Survives(c.InstructionIndex)).OrderBy(c => c.InstructionIndex)
+                .Select(c => c with { InstructionIndex = moved[c.InstructionIndex] })],
             ChangesPacketData = _changesPacketData,
             WritesPacket = _writesPacket,
             ReadsKernelPointers = _readsKernelPointers,
@@ -171,6 +180,7 @@ internal sealed partial class VerifierEngine
             {
                 var insn = _insns[_insnIdx];
                 PushHistory(_insnIdx);
+                MarkSeen(_insnIdx);
                 if (_cfg.JumpPoint[_insnIdx]) _cur.JumpHistory++;
                 if (insn.Class is InstructionClass.Jmp or InstructionClass.Jmp32) _jmpsProcessed++;
                 _log.BeginInsn(_insns, _insnIdx, _cur);

@@ -69,6 +69,9 @@ public sealed class VerifierInput
     public bool StrictAlignment { get; init; }
     /// <summary>Instruction budget (BPF_COMPLEXITY_LIMIT_INSNS).</summary>
     public int InstructionLimit { get; init; } = 1_000_000;
+    /// <summary>The program type's convert_ctx_access for the runtime that will run the program (null: ctx accesses
+    /// are kept as written, e.g. for a kernel that rewrites them itself).</summary>
+    public IContextAccessConverter? ContextConverter { get; init; }
     /// <summary>Lets a host bound verification time; checked every 4096 processed instructions
     /// (throws <see cref="OperationCanceledException"/>).</summary>
     public CancellationToken Cancellation { get; init; }

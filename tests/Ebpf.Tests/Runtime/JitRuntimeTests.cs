@@ -81,7 +81,7 @@ public class JitRuntimeTests(ITestOutputHelper output)
         }
     }
 
-    private static string Dump(Ebpf.Runtime.Maps.BpfMapBase map)
+    internal static string Dump(Ebpf.Runtime.Maps.BpfMapBase map)
     {
         var lines = new List<string>();
         try

@@ -114,7 +114,7 @@ internal sealed class RuntimeCommandRunner(BpfRuntime runtime, TextWriter output
     private int DumpXlated(ProgDumpXlated c)
     {
         using var h = OpenProgram(c.Program);
-        XlatedDump.Write(output, h.Program.Name, h.Program.Instructions, json);
+        XlatedDump.Write(output, h.Program.Name, Ebpf.Runtime.XlatedProgramDump.PrepareDump(h.Program), json);
         return 0;
     }
 

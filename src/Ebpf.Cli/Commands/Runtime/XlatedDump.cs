@@ -43,6 +43,22 @@ internal static class XlatedDump
         // A truncated trailing lddw cannot be formatted as a pair; show it as the kernel's BUG form would.
         if (insns[pc].IsLoadImm64 && pc + 1 >= insns.Length)
             return $"({insns[pc].Opcode:x2}) BUG_ld_{insns[pc].Opcode:x2}";
+        // bpftool's print_imm: the kernel's dump names maps by id (bpf_insn_prepare_dump), and so does the runtime's.
+        var insn = insns[pc];
+        if (insn.IsLoadImm64)
+        {
+            int next = insns[pc + 1].Imm;
+            string? named = insn.Src switch
+            {
+                (byte)LoadImm64Source.MapFd => $"map[id:{(uint)insn.Imm}]",
+                (byte)LoadImm64Source.MapValue => $"map[id:{(uint)insn.Imm}][0]+{next}",
+                (byte)LoadImm64Source.MapIndexValue => $"map[idx:{(uint)insn.Imm}]+{next}",
+                (byte)LoadImm64Source.Function => $"subprog[{insn.Imm.ToString("+0;-0", CultureInfo.InvariantCulture)}]",
+                _ => null,
+            };
+            if (named is not null)
+                return $"({insn.Opcode:x2}) r{insn.Dst} = {named}";
+        }
         return KernelDisassembler.Format(insns, pc, call => call.IsHelperCall ? HelperNames.KernelName(call.Imm) : null);
     }
 }

@@ -4,7 +4,7 @@ using Ebpf.Verification;
 namespace Ebpf.Runtime.Objects;
 
 /// <summary>A live map as the verifier sees it at BPF_PROG_LOAD: its definition, frozen state and inner-map template.</summary>
-internal sealed class MapVerifierInfo(MapObject map) : IVerifierMapInfo
+internal sealed unsafe class MapVerifierInfo(MapObject map) : IVerifierMapInfo
 {
     public string Name => map.Name;
     public MapType Type => map.Type;
@@ -15,6 +15,19 @@ internal sealed class MapVerifierInfo(MapObject map) : IVerifierMapInfo
     public bool Frozen => map.IsFrozen;
     public int SpinLockOffset => map.Definition.SpinLockOffset;
     public int TimerOffset => map.Definition.TimerOffset;
+    /// <summary>bpf_map_direct_read's source: a frozen single-value array's contents (.rodata), read at load time.</summary>
+    public ReadOnlyMemory<byte>? FrozenValue
+    {
+        get
+        {
+            if (!map.IsFrozen || map.Type != MapType.Array || map.Maps is not Maps.ArrayMap array || map.Definition.MaxEntries != 1)
+                return null;
+            uint key = 0;
+            byte* value = array.ProgramLookup((byte*)&key, 0);
+            return value == null ? null : new ReadOnlySpan<byte>(value, (int)map.Definition.ValueSize).ToArray();
+        }
+    }
+
     public IVerifierMapInfo? InnerMap =>
         map.Maps is Maps.MapInMap outer ? new TemplateInfo(outer.InnerTemplate) : null;
 

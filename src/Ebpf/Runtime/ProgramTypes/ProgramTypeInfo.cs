@@ -34,7 +34,7 @@ public sealed record ContextPointerField(string Name, int UserOffset, int Size, 
 /// fields are read in place, and continues with 64-bit pointer slots), and how test_run works.
 /// Access rules (which offsets and sizes are legal) are the verifier's (Abi/Contexts).
 /// </summary>
-public sealed class ProgramTypeInfo
+public sealed class ProgramTypeInfo : Verification.IContextAccessConverter
 {
     /// <summary>sizeof(struct __sk_buff).</summary>
     public const int SkBuffUserSize = 192;
@@ -104,6 +104,22 @@ public sealed class ProgramTypeInfo
             if (f.UserOffset == offset && f.Size == size)
                 return f;
         return null;
+    }
+
+    /// <summary>
+    /// convert_ctx_access for this runtime's layout: scalar fields sit at their user-visible offsets, so loads
+    /// and stores of them (narrow loads included: the block stores each field zero-extended to its UAPI width,
+    /// little-endian, which is what the kernel's shifted full-field load yields) stay as written; a load of a
+    /// pointer field (the verifier allows only its full 4-byte width) becomes an 8-byte load of the pointer slot.
+    /// </summary>
+    public Isa.Instruction[]? Convert(Isa.Instruction insn)
+    {
+        if (insn.Class != Isa.InstructionClass.Ldx)
+            return null;
+        var field = PointerFieldAt(insn.Offset, Isa.Opcodes.SizeInBytes(insn.AccessSize));
+        if (field is null)
+            return null;
+        return [Isa.Instruction.LoadMem(Isa.AccessSize.DoubleWord, insn.Dst, insn.Src, checked((short)field.InternalOffset))];
     }
 
     private static Dictionary<ProgramType, ProgramTypeInfo> Build()
