@@ -17,8 +17,8 @@ internal static class ProgramDecoder
     {
         if (program.Length == 0)
             throw new BpfException(Errno.EINVAL, $"{name}: empty program");
-        if (program.Length > 1_000_000)
-            throw new BpfException(Errno.E2BIG, $"{name}: program of {program.Length} instructions is too large (limit 1000000)");
+        if (program.Length > Verification.Verifier.ComplexityLimit)
+            throw new BpfException(Errno.E2BIG, $"{name}: program of {program.Length} instructions is too large (limit {Verification.Verifier.ComplexityLimit})");
 
         var decoded = GC.AllocateArray<DecodedInstruction>(program.Length + 1, pinned: true);
         var isTail = new bool[program.Length + 1];

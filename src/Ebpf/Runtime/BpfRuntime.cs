@@ -92,7 +92,7 @@ public sealed partial class BpfRuntime
     /// <summary>Builds a map's storage from its definition (installed by Runtime/Maps); null = lifecycle-only maps.</summary>
     public Func<MapDefinition, IDisposable?>? MapStorageFactory { get; set; }
 
-    /// <summary>Runs a program on a context (interpreter or JIT); installed once execution exists.</summary>
+    /// <summary>Runs a program on a context (interpreter or JIT); the interpreter/JIT executor by default, replaceable by a host.</summary>
     public IProgramExecutor? Executor { get; set; }
 
     /// <summary>

@@ -67,7 +67,7 @@ public sealed class VerificationResult
 
     /// <summary>The stats line exactly as the kernel prints it.</summary>
     public string StatsLine =>
-        $"processed {ProcessedInstructions} insns (limit 1000000) max_states_per_insn {MaxStatesPerInstruction} total_states {TotalStates} peak_states {PeakStates} mark_read 0";
+        $"processed {ProcessedInstructions} insns (limit {Verifier.ComplexityLimit}) max_states_per_insn {MaxStatesPerInstruction} total_states {TotalStates} peak_states {PeakStates} mark_read 0";
 
     /// <summary>Throws <see cref="BpfException"/> with the errno and log when the program was rejected.</summary>
     public VerifiedProgram ThrowIfRejected(string what = "program")

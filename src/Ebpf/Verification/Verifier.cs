@@ -6,10 +6,14 @@ namespace Ebpf.Verification;
 /// </summary>
 public static class Verifier
 {
+    /// <summary>BPF_COMPLEXITY_LIMIT_INSNS: the kernel's budget of processed instructions, and the largest program a
+    /// privileged loader may submit; the stats line always prints it.</summary>
+    public const int ComplexityLimit = 1_000_000;
+
     public static VerificationResult Verify(VerifierInput input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        if (input.Instructions.Count > 1_000_000)
+        if (input.Instructions.Count > ComplexityLimit)
             return new VerificationResult { Errno = Errno.E2BIG, Error = $"BPF program is too large ({input.Instructions.Count} insns)" };
         // find_prog_type: a type the kernel does not know is refused before the verifier runs, with no log.
         if (!input.Profile.SupportsProgramType(input.ProgramType))

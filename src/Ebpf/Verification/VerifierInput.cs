@@ -68,7 +68,7 @@ public sealed class VerifierInput
     /// <summary>BPF_F_STRICT_ALIGNMENT.</summary>
     public bool StrictAlignment { get; init; }
     /// <summary>Instruction budget (BPF_COMPLEXITY_LIMIT_INSNS).</summary>
-    public int InstructionLimit { get; init; } = 1_000_000;
+    public int InstructionLimit { get; init; } = Verifier.ComplexityLimit;
     /// <summary>The program type's convert_ctx_access for the runtime that will run the program (null: ctx accesses
     /// are kept as written, e.g. for a kernel that rewrites them itself).</summary>
     public IContextAccessConverter? ContextConverter { get; init; }

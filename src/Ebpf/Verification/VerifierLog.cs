@@ -207,7 +207,7 @@ internal sealed class VerifierLog
         {
             _sb.Append("stack depth ").Append(string.Join("+", engine.StackDepths)).Append('\n');
         }
-        _sb.Append($"processed {engine.Processed} insns (limit 1000000) max_states_per_insn {engine.MaxStatesPerInsn} total_states {engine.TotalStates} peak_states {engine.PeakStates} mark_read 0\n");
+        _sb.Append($"processed {engine.Processed} insns (limit {Verifier.ComplexityLimit}) max_states_per_insn {engine.MaxStatesPerInsn} total_states {engine.TotalStates} peak_states {engine.PeakStates} mark_read 0\n");
     }
 
     private bool _failed;
