@@ -20,20 +20,48 @@ public sealed class CoreTargets
 {
     private static readonly ConditionalWeakTable<Btf.Btf, Dictionary<string, List<uint>>> NameIndexes = new();
 
+    private readonly Lazy<IReadOnlyList<CoreTargetBtf>> _modules;
+
     public CoreTargets(CoreTargetBtf main, IReadOnlyList<CoreTargetBtf>? modules = null, bool isCustom = false)
+        : this(main, () => modules ?? [], isCustom)
+    {
+    }
+
+    /// <summary>Module BTFs are read only when a relocation needs them (libbpf's load_module_btfs is lazy too).</summary>
+    public CoreTargets(CoreTargetBtf main, Func<IReadOnlyList<CoreTargetBtf>> modules, bool isCustom = false)
     {
         Main = main;
-        Modules = modules ?? [];
+        _modules = new Lazy<IReadOnlyList<CoreTargetBtf>>(modules);
         IsCustom = isCustom;
     }
 
     public CoreTargetBtf Main { get; }
-    public IReadOnlyList<CoreTargetBtf> Modules { get; }
+    public IReadOnlyList<CoreTargetBtf> Modules => _modules.Value;
     /// <summary>The main BTF was given instead of the kernel's (btf_custom_path): modules are not consulted.</summary>
     public bool IsCustom { get; }
 
     /// <summary>A custom target BTF (btf_custom_path): only it is searched.</summary>
-    public static CoreTargets Custom(string name, Btf.Btf btf) => new(new CoreTargetBtf(name, btf), null, isCustom: true);
+    public static CoreTargets Custom(string name, Btf.Btf btf) => new(new CoreTargetBtf(name, btf), (IReadOnlyList<CoreTargetBtf>?)null, isCustom: true);
+
+    /// <summary>A custom target read from a file (raw BTF or an ELF object's .BTF), as libbpf's btf_custom_path.</summary>
+    public static CoreTargets FromFile(string path) => Custom(Path.GetFileName(path), BtfElf.LoadAny(path));
+
+    /// <summary>
+    /// The running kernel's BTF as libbpf finds it: <c>/sys/kernel/btf/vmlinux</c>, then each module's split BTF
+    /// under <c>/sys/kernel/btf/</c> when vmlinux has no candidate. ENOENT when the kernel exposes no BTF.
+    /// </summary>
+    public static CoreTargets RunningKernel(string directory = "/sys/kernel/btf")
+    {
+        string vmlinux = Path.Combine(directory, "vmlinux");
+        if (!File.Exists(vmlinux))
+            throw new BpfException(Errno.ENOENT, $"{vmlinux} not found: the kernel exposes no BTF to relocate CO-RE programs against (give a target BTF, as btf_custom_path)");
+        var main = Btf.Btf.LoadFile(vmlinux);
+        return new CoreTargets(new CoreTargetBtf("vmlinux", main), () => Directory.EnumerateFiles(directory)
+            .Where(f => Path.GetFileName(f) != "vmlinux")
+            .Order(StringComparer.Ordinal)
+            .Select(f => new CoreTargetBtf(Path.GetFileName(f), Btf.Btf.LoadFile(f, main)))
+            .ToList());
+    }
 
     /// <summary>
     /// bpf_core_find_cands: every type of the targets with the local root's essential name and a compatible kind,
