@@ -1,6 +1,5 @@
 using Ebpf.Abi.Profiles;
 using Ebpf.Cli.Commands.Loading;
-using Ebpf.Loading;
 
 namespace Ebpf.Cli.Commands.Verification;
 
@@ -16,19 +15,8 @@ internal sealed partial class ProgVerifyVerb
         var headings = profiles.Select(KernelProfileArgument.Heading).ToList();
         var rows = new List<(string File, string Program, string Type, Row[] PerKernel)>();
         bool failed = false;
-        foreach (string path in paths)
+        foreach (var (path, obj) in LoadObjects(paths, () => failed = true))
         {
-            ObjectSpec obj;
-            try
-            {
-                obj = ObjectSpec.Load(path);
-            }
-            catch (BpfException e)
-            {
-                failed = true;
-                CliConsole.Error.WriteLine($"Error: {path}: {e.Message} ({e.Errno})");
-                continue;
-            }
             foreach (var prog in obj.Programs)
             {
                 var perKernel = profiles.Select(p => VerifyOne(path, obj, prog, forced, 0, p)).ToArray();

@@ -49,19 +49,8 @@ internal sealed partial class ProgVerifyVerb : ICliVerb
             var profile = profiles.Count == 1 ? profiles[0] : Abi.Profiles.KernelProfile.Reference;
             var rows = new List<Row>();
             bool failed = false;
-            foreach (string path in pr.GetValue(files)!)
+            foreach (var (path, obj) in LoadObjects(pr.GetValue(files)!, () => failed = true))
             {
-                ObjectSpec obj;
-                try
-                {
-                    obj = ObjectSpec.Load(path);
-                }
-                catch (BpfException e)
-                {
-                    failed = true;
-                    CliConsole.Error.WriteLine($"Error: {path}: {e.Message} ({e.Errno})");
-                    continue;
-                }
                 foreach (var prog in obj.Programs)
                 {
                     var row = kernel ? VerifyInKernel(path, obj, prog, forced, level) : VerifyOne(path, obj, prog, forced, level, profile);
@@ -78,6 +67,26 @@ internal sealed partial class ProgVerifyVerb : ICliVerb
             return failed ? 1 : 0;
         });
         return command;
+    }
+
+    /// <summary>Each readable object with its path; an unreadable one prints an Error line and calls <paramref name="failed"/>.</summary>
+    private static IEnumerable<(string Path, ObjectSpec Spec)> LoadObjects(IEnumerable<string> paths, Action failed)
+    {
+        foreach (string path in paths)
+        {
+            ObjectSpec obj;
+            try
+            {
+                obj = ObjectSpec.Load(path);
+            }
+            catch (BpfException e)
+            {
+                failed();
+                CliConsole.Error.WriteLine($"Error: {path}: {e.Message} ({e.Errno})");
+                continue;
+            }
+            yield return (path, obj);
+        }
     }
 
     private sealed record Row(string File, string Program, string Section, string Type, string Verdict, int ProcessedInsns,
