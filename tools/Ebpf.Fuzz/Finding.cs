@@ -48,7 +48,7 @@ public sealed partial record Finding(FindingKind Kind, string Ours, string Kerne
         {
             string text;
             try { text = KernelDisassembler.Format(minimal, i); }
-            catch (Exception e) when (e is BpfException or ArgumentException or IndexOutOfRangeException) { text = "(undecodable)"; }
+            catch (Exception e) when (e is not OutOfMemoryException) { text = $"(undecodable: {e.GetType().Name})"; }
             sb.AppendLine($"{i,4}: {minimal[i].ToRaw():x16}  {text}");
         }
         return sb.ToString();

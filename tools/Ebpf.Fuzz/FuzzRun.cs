@@ -92,8 +92,10 @@ public static class FuzzRun
             if (reproducer is null && minimisations < options.MaxMinimisations && finding.Kind != FindingKind.MessageMismatch)
             {
                 minimisations++;
+                // Verdict disagreements need only the verdicts to re-check, which is much faster than running.
+                bool runs = finding.Kind is not (FindingKind.FalseAccept or FindingKind.FalseReject);
                 var minimal = Minimizer.Minimise(program.Instructions, candidate =>
-                    differential.Check(program with { Instructions = candidate }) is { } f && f.Signature == sig);
+                    differential.Check(program with { Instructions = candidate }, runs) is { } f && f.Signature == sig);
                 reproducer = Finding.Reproducer(finding, program, minimal);
                 if (options.OutputDirectory is { } outDir)
                     File.WriteAllText(Path.Combine(outDir, $"{finding.Kind}-{summary.Signatures.Count(s => s.Key.StartsWith(finding.Kind.ToString(), StringComparison.Ordinal)):D3}.txt"), reproducer);

@@ -20,7 +20,7 @@ internal sealed partial class VerifierEngine
                 throw Fail("BPF_END uses reserved fields", Errno.EINVAL);
             ReadReg(dst);
             CheckWritable(dst);
-            if (Reg(dst).IsPointer) PointerBecomesScalar(dst, "byte swap");
+            if (Reg(dst).IsPointer) PointerBecomesScalar(dst);
             var r = Reg(dst);
             ScalarAlu.Endian(ref r, insn.Imm, swap: is64 || regSrc);
             r.Id = 0;
@@ -32,7 +32,13 @@ internal sealed partial class VerifierEngine
             if (regSrc || insn.Src != 0 || insn.Offset != 0 || insn.Imm != 0) throw Fail("BPF_NEG uses reserved fields", Errno.EINVAL);
             ReadReg(dst);
             CheckWritable(dst);
-            if (Reg(dst).IsPointer) throw Fail($"R{dst} pointer arithmetic with neg operator prohibited");
+            // check_alu_op: a pointer operand is refused only without pointer leaks; otherwise the result is
+            // marked unknown (DST_OP), a scalar.
+            if (Reg(dst).IsPointer)
+            {
+                PointerBecomesScalar(dst);
+                return;
+            }
             var zero = RegisterState.ConstScalar(0);
             ScalarAlu.Apply(ref zero, Reg(dst), AluOperation.Sub, is64);
             SetReg(dst, zero);
@@ -131,10 +137,10 @@ internal sealed partial class VerifierEngine
         if (!_privileged) throw Fail($"R{r} leaks addr into register");
     }
 
-    private void PointerBecomesScalar(int r, string what)
+    private void PointerBecomesScalar(int r)
     {
-        if (!_privileged) throw Fail($"R{r} pointer arithmetic with {what} operator prohibited");
-        Reg(r) = RegisterState.UnknownScalar();
+        if (!_privileged) throw Fail($"R{r} pointer arithmetic prohibited");
+        SetReg(r, RegisterState.UnknownScalar());
     }
 
     /// <summary>adjust_ptr_min_max_vals and the pointer cases of adjust_reg_min_max_vals.</summary>

@@ -85,28 +85,32 @@ internal sealed partial class VerifierEngine
         var src = ReadReg(insn.Src);
         var dst = ReadReg(insn.Dst);
         if (imm == AtomicOperation.Cmpxchg) ReadReg(0);
-        if (src.IsPointer) throw Fail($"R{insn.Src} leaks addr into mem");
+        // is_pointer_value: only a loader without CAP_PERFMON (no pointer leaks) is refused here.
+        if (src.IsPointer && !_privileged) throw Fail($"R{insn.Src} leaks addr into mem");
         if (dst.Type is RegisterType.Ctx or RegisterType.Packet or RegisterType.PacketMeta or RegisterType.FlowKeys or RegisterType.SockCommon or RegisterType.Socket or RegisterType.TcpSock)
             throw Fail($"BPF_ATOMIC stores into R{insn.Dst} {StateFormatter.TypeName(dst)} is not allowed");
         // An atomic is a read and a write of the same location.
         var old = CheckMemAccess(insn.Dst, insn.Offset, size, write: false, valueReg: -1, storedValue: default);
         CheckMemAccess(insn.Dst, insn.Offset, size, write: true, valueReg: -1, storedValue: RegisterState.UnknownOfSize(size));
+        // check_atomic_rmw: the fetched register is filled as a load of the same location would be (a spilled
+        // constant reads back as that constant).
         if (imm == AtomicOperation.Cmpxchg)
         {
-            SetReg(0, old.IsPointer ? old : RegisterState.UnknownOfSize(size));
+            SetReg(0, old);
         }
         else if ((imm & AtomicOperation.Fetch) != 0)
         {
             CheckWritable(insn.Src);
-            SetReg(insn.Src, old.IsPointer ? old : RegisterState.UnknownOfSize(size));
+            SetReg(insn.Src, old);
         }
     }
 
     private void CheckLoadImm64(Instruction insn)
     {
         var second = _insns[_insnIdx + 1];
+        // check_ld_imm: the reserved offset before the destination register.
+        if (insn.Offset != 0) throw Fail("BPF_LD_IMM64 uses reserved fields", Errno.EINVAL);
         CheckWritable(insn.Dst);
-        if (insn.Offset != 0) throw Fail("invalid bpf_ld_imm64 insn", Errno.EINVAL);
         switch ((LoadImm64Source)insn.Src)
         {
             case LoadImm64Source.Imm64:
@@ -348,11 +352,13 @@ internal sealed partial class VerifierEngine
     private RegisterState StackAccess(int regno, in RegisterState reg, int off, int size, bool write, RegisterState stored)
     {
         var frame = StackFrame(reg);
+        // check_ptr_alignment: stack accesses are always strictly aligned, a variable offset included (every value
+        // it may take must keep the access aligned), before any bounds check.
+        if (!(reg.VarOff + Tnum.Const((ulong)(long)off)).IsAligned((ulong)size))
+            throw Fail($"misaligned stack access off {TnumText(reg.VarOff)}+{reg.Off}+{off - reg.Off} size {size}");
         if (!reg.VarOff.IsConst)
             return VariableStackAccess(regno, reg, frame, off, size, write);
         long total = off + (long)reg.VarOff.Value;
-        if (total % size != 0)
-            throw Fail($"misaligned stack access off {TnumText(reg.VarOff)}+{reg.Off}+{off - reg.Off} size {size}");
         if (total < -FrameState.StackSize || total + size > 0)
             throw Fail($"invalid {(write ? "write to" : "read from")} stack R{regno} off={total} size={size}");
         int o = (int)total;
