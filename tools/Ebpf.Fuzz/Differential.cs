@@ -58,7 +58,8 @@ public sealed class Differential(KernelBackend kernel, ManagedBackend managed)
             return new Finding(FindingKind.FalseReject, oursText, kernelText, "");
         if (!ours.Accepted)
         {
-            string mine = ours.Error?.Split('\n')[0] ?? "";
+            // The kernel's error is its last line (an access error may add a line after the first).
+            string mine = ours.Error?.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault() ?? "";
             return mine == theirs.Message ? null : new Finding(FindingKind.MessageMismatch, oursText, kernelText, "");
         }
         return run ? Run(program, oursText) : null;

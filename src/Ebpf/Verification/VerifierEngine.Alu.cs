@@ -196,6 +196,8 @@ internal sealed partial class VerifierEngine
                 throw Fail($"R{dst} pointer arithmetic on {StateFormatter.TypeName(ptr)} prohibited");
         }
         if (op == AluOperation.Sub && !ptrIsDst) throw Fail($"R{dst} tried to subtract pointer from scalar");
+        // adjust_ptr_min_max_vals refuses any subtraction from the frame pointer's copies (constant ones included).
+        if (op == AluOperation.Sub && ptr.Type == RegisterType.Stack) throw Fail($"R{dst} subtraction from stack pointer prohibited");
         if (op is AluOperation.And or AluOperation.Or or AluOperation.Xor)
             throw Fail($"R{dst} bitwise operator {OpName(op)} on pointer prohibited");
         if (op is not (AluOperation.Add or AluOperation.Sub))
