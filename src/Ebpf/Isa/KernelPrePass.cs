@@ -51,25 +51,28 @@ public static class KernelPrePass
         }
 
         // resolve_pseudo_ldimm64: LDX modes, lddw pairs and sources, then the opcode table.
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n; i += program[i].IsLoadImm64 ? 2 : 1)
         {
-            var insn = program[i];
-            if (insn.Class == InstructionClass.Ldx && ((insn.AccessMode != AccessMode.Mem && insn.AccessMode != AccessMode.MemSx) || insn.Imm != 0))
-                return new PrePassError(i, "BPF_LDX uses reserved fields");
-            if (insn.IsLoadImm64)
-            {
-                if (i == n - 1 || program[i + 1].Opcode != 0 || program[i + 1].Dst != 0 || program[i + 1].Src != 0 || program[i + 1].Offset != 0)
-                    return new PrePassError(i, "invalid bpf_ld_imm64 insn");
-                if (UnrecognizedSource(insn, program[i + 1]))
-                    return new PrePassError(i, "unrecognized bpf_ld_imm64 insn");
-                i++;
-                continue;
-            }
-            bool extension = insn.Opcode == Opcodes.Callx && (extensions & IsaExtensions.Callx) != 0;
-            if (!OpcodeTable.IsKnown(insn.Opcode) && !extension)
-                return new PrePassError(i, $"unknown opcode {insn.Opcode:x2}");
+            if (InstructionError(program, i, extensions) is { } message)
+                return new PrePassError(i, message);
         }
         return null;
+    }
+
+    /// <summary>resolve_pseudo_ldimm64's verdict on the instruction at <paramref name="i"/> alone (null: it passes).</summary>
+    public static string? InstructionError(ReadOnlySpan<Instruction> program, int i, IsaExtensions extensions = IsaExtensions.None)
+    {
+        var insn = program[i];
+        if (insn.Class == InstructionClass.Ldx && ((insn.AccessMode != AccessMode.Mem && insn.AccessMode != AccessMode.MemSx) || insn.Imm != 0))
+            return "BPF_LDX uses reserved fields";
+        if (insn.IsLoadImm64)
+        {
+            if (i == program.Length - 1 || program[i + 1].Opcode != 0 || program[i + 1].Dst != 0 || program[i + 1].Src != 0 || program[i + 1].Offset != 0)
+                return "invalid bpf_ld_imm64 insn";
+            return UnrecognizedSource(insn, program[i + 1]) ? "unrecognized bpf_ld_imm64 insn" : null;
+        }
+        bool extension = insn.Opcode == Opcodes.Callx && (extensions & IsaExtensions.Callx) != 0;
+        return !OpcodeTable.IsKnown(insn.Opcode) && !extension ? $"unknown opcode {insn.Opcode:x2}" : null;
     }
 
     /// <summary>Map sources take the map in imm (the second imm only for value offsets); other sources are unknown.</summary>
