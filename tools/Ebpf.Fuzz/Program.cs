@@ -3,7 +3,8 @@ using Ebpf.Abi;
 using Ebpf.Fuzz;
 
 // Differential fuzzer: our verifier and runtime against the live kernel.
-//   dotnet run -c Release --project tools/Ebpf.Fuzz -- --seed 1 --count 20000 --type xdp --out /tmp/fuzz [--seeds DIR] [--verdicts-only]
+//   dotnet run -c Release --project tools/Ebpf.Fuzz -- --seed 1 --count 20000 --type xdp --out /tmp/fuzz [--seeds DIR] [--verdicts-only] [--minimise N]
+// Exit code 3 when a false accept or a checked-mode fault was found (reproducers in --out and on stdout).
 var options = new FuzzOptions { SeedDirectory = DefaultSeeds() };
 for (int i = 0; i < args.Length; i++)
 {
@@ -19,8 +20,9 @@ for (int i = 0; i < args.Length; i++)
         case "--out": options = options with { OutputDirectory = Value() }; break;
         case "--seeds": options = options with { SeedDirectory = Value() }; break;
         case "--verdicts-only": options = options with { VerdictsOnly = true }; break;
+        case "--minimise": options = options with { MaxMinimisations = int.Parse(Value(), CultureInfo.InvariantCulture) }; break;
         default:
-            Console.Error.WriteLine("usage: Ebpf.Fuzz [--seed N] [--count N] [--type socket_filter|xdp|both] [--out DIR] [--seeds DIR] [--verdicts-only]");
+            Console.Error.WriteLine("usage: Ebpf.Fuzz [--seed N] [--count N] [--type socket_filter|xdp|both] [--out DIR] [--seeds DIR] [--verdicts-only] [--minimise N]");
             return 2;
     }
 }

@@ -200,7 +200,7 @@ public sealed class ProgramGenerator(Random random, ProgramType type)
         Emit(Alu(true, AluOperation.Add, false, 4, 0, k));
         var access = new List<Instruction>();
         var size2 = Size();
-        int at = random.Next(3) == 0 ? random.Next(-2, k + 3) : Math.Max(0, k - Width(size2));
+        int at = random.Next(3) == 0 ? random.Next(-2, Math.Max(k, 0) + 3) : Math.Max(0, k - Width(size2));
         byte via = random.Next(4) == 0 ? (byte)4 : (byte)2;
         if (via == 4) at -= k;
         access.Add(random.Next(4) == 0 ? Stx(size2, via, Reg(), (short)at) : Ldx(size2, 5, via, (short)at));
