@@ -75,6 +75,8 @@ public sealed class Differential(KernelBackend kernel, ManagedBackend managed)
             var run = managed.Run(prog, Packet);
             if (run.Fault is not null)
                 return new Finding(FindingKind.CheckedFault, oursText, "accepted", run.Fault);
+            if (run.Error is not null && run.Error.Contains("invalid func unknown#", StringComparison.Ordinal))
+                return new Finding(FindingKind.HelperNotImplemented, oursText, "accepted", run.Error);
             if (run.Error is not null)
                 return new Finding(FindingKind.Exception, oursText, "accepted", "checked run: " + run.Error);
             checkedResult = run.ReturnValue;

@@ -19,6 +19,8 @@ public enum FindingKind
     ResultMismatch,
     /// <summary>Anything threw what it should not (a non-BpfException, or a runtime error in an accepted program).</summary>
     Exception,
+    /// <summary>An accepted program called a helper BpfRuntime does not implement (a runtime gap, not a verifier bug).</summary>
+    HelperNotImplemented,
     /// <summary>Both reject with a different error line (counted, reproducers kept; not a verdict bug).</summary>
     MessageMismatch,
 }

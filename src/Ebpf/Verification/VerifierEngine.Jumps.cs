@@ -8,6 +8,9 @@ internal sealed partial class VerifierEngine
     private void CheckConditionalJump(Instruction insn)
     {
         var op = insn.JumpOperation;
+        // check_cond_jmp_op looks at may_goto's fields first (may_goto itself is not modelled yet: refused below).
+        if (insn.Opcode == OpcodeExtras.MayGoto && (insn.Src != 0 || insn.Dst != 0 || insn.Imm != 0))
+            throw Fail($"invalid may_goto imm {insn.Imm}", Errno.EINVAL);
         if ((int)op > (int)JumpOperation.Jsle) throw Fail($"invalid BPF_JMP/JMP32 opcode {insn.Opcode:x}", Errno.EINVAL);
         bool is32 = insn.Class == InstructionClass.Jmp32;
         bool regSrc = insn.Source == OperandSource.Register;

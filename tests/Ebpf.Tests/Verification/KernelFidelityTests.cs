@@ -70,6 +70,10 @@ public sealed class KernelFidelityTests
             [I(0xb7, 0, 0, 0, 0), I(0xb7, 4, 0, 0, 0x100000), I(0xb7, 5, 0, 0, 49), I(0x7a, 10, 0, -8, 10), I(0xc3, 10, 5, -8, 0xa1),
              I(0x15, 5, 0, 1, 0x10000), I(0xb5, 4, 0, 1, unchecked((int)0x80000000)), I(0x54, 3, 0, 0, -1), Exit],
             null, -1),
+        // may_goto is a jump opcode the log must print (the verifier once crashed formatting it).
+        ["may_goto with an imm"] = new(ProgramType.SocketFilter,
+            [I(0xe5, 0, 0, 0, -1), Exit],
+            "invalid may_goto imm -1", 0),
         ["lddw with an offset"] = new(ProgramType.SocketFilter,
             [I(0x18, 1, 0, 1, 0), I(0, 0, 0, 0, 0), I(0xb7, 0, 0, 0, 0), Exit],
             "BPF_LD_IMM64 uses reserved fields", 0),
