@@ -127,6 +127,8 @@ internal sealed partial class VerifierEngine
             }
             case LoadImm64Source.BtfId:
             {
+                // check_pseudo_btf_id: a non-zero second imm names a module's BTF by fd; none are loaded here.
+                if (second.Imm != 0) throw Fail("invalid module BTF object FD specified.", Errno.EINVAL);
                 var r = RegisterState.Pointer(RegisterType.BtfId);
                 SetReg(insn.Dst, r);
                 return;
@@ -190,7 +192,9 @@ internal sealed partial class VerifierEngine
         if (r6.Type != RegisterType.Ctx) throw Fail("at the time of BPF_LD_ABS|IND R6 != pointer to skb", Errno.EINVAL);
         if (insn.AccessMode == AccessMode.Ind) ReadReg(insn.Src);
         for (int r = 1; r <= 5; r++) Reg(r) = RegisterState.NotInit;
-        SetReg(0, RegisterState.UnknownOfSize(Opcodes.SizeInBytes(insn.AccessSize)));
+        // check_ld_abs: mark_reg_unknown(R0), not bounded by the access size (a u16 load may be tested against 0x7fffffff
+        // and the kernel explores both ways).
+        SetReg(0, RegisterState.UnknownScalar());
     }
 
     /// <summary>check_mem_access: validates a load (returns the loaded value) or a store through register <paramref name="regno"/>.</summary>

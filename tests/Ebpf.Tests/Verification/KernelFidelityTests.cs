@@ -74,6 +74,13 @@ public sealed class KernelFidelityTests
         ["may_goto with an imm"] = new(ProgramType.SocketFilter,
             [I(0xe5, 0, 0, 0, -1), Exit],
             "invalid may_goto imm -1", 0),
+        // LD_ABS leaves r0 fully unknown, so "r0 != 0x7fffffff" may fail and the read of the clobbered r2 is reached.
+        ["ld_abs result is unbounded"] = new(ProgramType.SocketFilter,
+            [I(0xbf, 6, 1, 0, 0), I(0x28, 0, 0, 0, 70), I(0x55, 0, 0, 1, int.MaxValue), I(0x65, 2, 0, 0, 0x22), Exit],
+            "R2 !read_ok", 3),
+        ["lddw btf id with a module fd"] = new(ProgramType.Xdp,
+            [I(0x18, 2, 3, 0, 0x55aa55aa), I(0, 0, 0, 0, 0x55005500), I(0xb7, 0, 0, 0, 0), Exit],
+            "invalid module BTF object FD specified.", 0),
         ["lddw with an offset"] = new(ProgramType.SocketFilter,
             [I(0x18, 1, 0, 1, 0), I(0, 0, 0, 0, 0), I(0xb7, 0, 0, 0, 0), Exit],
             "BPF_LD_IMM64 uses reserved fields", 0),
