@@ -64,12 +64,13 @@ internal sealed partial class VerifierEngine
         else
         {
             if (insn.Src != 0) throw Fail("BPF_ALU uses reserved fields", Errno.EINVAL);
-            if (op is AluOperation.Div or AluOperation.Mod && insn.Imm == 0) throw Fail("div by zero", Errno.EINVAL);
-            if (op is AluOperation.Lsh or AluOperation.Rsh or AluOperation.Arsh && (uint)insn.Imm >= (is64 ? 64u : 32u))
-                throw Fail($"invalid shift {insn.Imm}", Errno.EINVAL);
             src = RegisterState.ConstScalar(is64 ? (ulong)(long)insn.Imm : (uint)insn.Imm);
         }
+        // check_alu_op reads the destination before it judges the immediate.
         ReadReg(dst);
+        if (!regSrc && op is AluOperation.Div or AluOperation.Mod && insn.Imm == 0) throw Fail("div by zero", Errno.EINVAL);
+        if (!regSrc && op is AluOperation.Lsh or AluOperation.Rsh or AluOperation.Arsh && (uint)insn.Imm >= (is64 ? 64u : 32u))
+            throw Fail($"invalid shift {insn.Imm}", Errno.EINVAL);
         CheckWritable(dst);
         var d = Reg(dst);
 

@@ -316,11 +316,10 @@ internal sealed partial class VerifierEngine
 
     private RegisterState CtxAccess(int regno, in RegisterState reg, int off, int size, bool write)
     {
-        if (reg.Off != 0 || !reg.VarOff.IsConst || reg.VarOff.Value != 0)
-        {
-            if (!reg.VarOff.IsConst) throw Fail($"variable ctx access var_off={reg.VarOff} disallowed");
-            throw Fail($"dereference of modified ctx ptr R{regno} off={reg.Off + (long)reg.VarOff.Value} disallowed");
-        }
+        // __check_ptr_off_reg, in its order: a negative fixed offset, any fixed offset, then a variable one.
+        if (reg.Off < 0) throw Fail($"negative offset ctx ptr R{regno} off={reg.Off} disallowed");
+        if (reg.Off != 0) throw Fail($"dereference of modified ctx ptr R{regno} off={reg.Off} disallowed");
+        if (!reg.VarOff.IsConst || reg.VarOff.Value != 0) throw Fail($"variable ctx access var_off={reg.VarOff} disallowed");
         if (_ctx is null) throw Fail($"invalid bpf_context access off={off} size={size}");
         var access = _ctx.Check(off, size, write);
         if (!access.Allowed) throw Fail($"invalid bpf_context access off={off} size={size}");

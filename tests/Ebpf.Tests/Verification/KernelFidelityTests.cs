@@ -81,6 +81,13 @@ public sealed class KernelFidelityTests
         ["lddw btf id with a module fd"] = new(ProgramType.Xdp,
             [I(0x18, 2, 3, 0, 0x55aa55aa), I(0, 0, 0, 0, 0x55005500), I(0xb7, 0, 0, 0, 0), Exit],
             "invalid module BTF object FD specified.", 0),
+        // check_alu_op reads the destination register before it looks at a bad shift or a zero divisor.
+        ["uninitialised destination before an invalid shift"] = new(ProgramType.SocketFilter,
+            [I(0x67, 3, 0, 0, 70), I(0xb7, 0, 0, 0, 0), Exit],
+            "R3 !read_ok", 0),
+        ["load through ctx moved backwards"] = new(ProgramType.SocketFilter,
+            [I(0xbf, 7, 1, 0, 0), I(0x07, 7, 0, 0, -8), I(0x61, 0, 7, 8, 0), Exit],
+            "negative offset ctx ptr R7 off=-8 disallowed", 2),
         ["lddw with an offset"] = new(ProgramType.SocketFilter,
             [I(0x18, 1, 0, 1, 0), I(0, 0, 0, 0, 0), I(0xb7, 0, 0, 0, 0), Exit],
             "BPF_LD_IMM64 uses reserved fields", 0),
