@@ -90,6 +90,13 @@ internal sealed partial class VerifierEngine
         int dst = insn.Dst;
         if (regSrc)
         {
+            if (is64 && insn.Offset == OpcodeExtras.AddressSpaceCastOffset)
+            {
+                // Arenas are not modelled: every cast is refused, with the kernel's messages (bad imm first).
+                if (insn.Imm != 1 && insn.Imm != 1 << 16)
+                    throw Fail("addr_space_cast insn can only convert between address space 1 and 0", Errno.EINVAL);
+                throw Fail("addr_space_cast insn can only be used in a program that has an associated arena", Errno.EINVAL);
+            }
             if (insn.Imm != 0 || insn.Offset is not (0 or 8 or 16 or 32) || (!is64 && insn.Offset == 32))
                 throw Fail("BPF_MOV uses reserved fields", Errno.EINVAL);
             var src = ReadReg(insn.Src);
@@ -196,6 +203,8 @@ internal sealed partial class VerifierEngine
             default:
                 throw Fail($"R{dst} pointer arithmetic on {StateFormatter.TypeName(ptr)} prohibited");
         }
+        // check_reg_sane_offset comes before the operator is judged ("math between ctx pointer and 2147483647").
+        CheckSaneOffset(off, ptr, dst);
         if (op == AluOperation.Sub && !ptrIsDst) throw Fail($"R{dst} tried to subtract pointer from scalar");
         // adjust_ptr_min_max_vals refuses any subtraction from the frame pointer's copies (constant ones included).
         if (op == AluOperation.Sub && ptr.Type == RegisterType.Stack) throw Fail($"R{dst} subtraction from stack pointer prohibited");
@@ -204,7 +213,6 @@ internal sealed partial class VerifierEngine
         if (op is not (AluOperation.Add or AluOperation.Sub))
             throw Fail($"R{dst} pointer arithmetic with {OpName(op)} operator prohibited");
 
-        CheckSaneOffset(off, ptr, dst);
         var r = ptr;
         if (known)
         {
