@@ -15,6 +15,8 @@ internal sealed partial class VerifierEngine
         bool is32 = insn.Class == InstructionClass.Jmp32;
         bool regSrc = insn.Source == OperandSource.Register;
         int dst = insn.Dst;
+        // check_cond_jmp_op reads the destination first, then judges the reserved field, then reads the source.
+        var d = ReadReg(dst);
         RegisterState src;
         if (regSrc)
         {
@@ -26,7 +28,6 @@ internal sealed partial class VerifierEngine
             if (insn.Src != 0) throw Fail("BPF_JMP/JMP32 uses reserved fields", Errno.EINVAL);
             src = RegisterState.ConstScalar(is32 ? (uint)insn.Imm : (ulong)(long)insn.Imm);
         }
-        var d = ReadReg(dst);
         int target = _cfg.JumpTarget(_insnIdx);
         int fallthrough = _insnIdx + 1;
 
