@@ -410,6 +410,8 @@ public sealed unsafe partial class Interpreter
                     // The message lives in a helper: a string literal here is a lazy-load call made before the
                     // arguments, which would keep i live across a call (and spilled on every dispatch).
                     throw FellOffEnd(program, (int)(i - code));
+                case Operation.Invalid:
+                    throw InvalidInstruction(program, (int)(i - code));
                 case Operation.LoadImm64Tail:
                 default:
                     // Read before the first call: if i were live across a call, the JIT would spill it on every dispatch.
@@ -421,6 +423,9 @@ public sealed unsafe partial class Interpreter
 
     private static BpfException FellOffEnd(Interpreter program, int pc) =>
         Fault(program, pc, Errno.EINVAL, "fell off the end of the program (no exit)");
+
+    private static BpfException InvalidInstruction(Interpreter program, int pc) =>
+        Fault(program, pc, Errno.EINVAL, "invalid instruction (reserved fields; the kernel refuses it when verification reaches it)");
 
     private static BpfException BadSlot(Interpreter program, int pc, Operation op) =>
         Fault(program, pc, Errno.EINVAL, $"jump into the second half of an ldimm64 ({op})");

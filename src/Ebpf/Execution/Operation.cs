@@ -48,4 +48,6 @@ internal enum Operation : byte
     StxDW2,
     // the second slot of an lddw (never reached: jumps into it are rejected) and the sentinel after the last slot
     LoadImm64Tail, FellOffEnd,
+    // an instruction the kernel refuses only when verification reaches it (reserved fields): loads, traps if run
+    Invalid,
 }

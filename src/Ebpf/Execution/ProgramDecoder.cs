@@ -25,6 +25,17 @@ internal static class ProgramDecoder
         for (int pc = 0; pc < program.Length; pc++)
         {
             var insn = program[pc];
+            if (ReachedOnlyError(program, pc))
+            {
+                // Legal where it never runs, as in the kernel (do_check refuses it only when reached): trap if it does.
+                decoded[pc] = new DecodedInstruction(Operation.Invalid, 0, 0, 0, 0);
+                if (insn.IsLoadImm64)
+                {
+                    decoded[++pc] = new DecodedInstruction(Operation.LoadImm64Tail, 0, 0, 0, 0);
+                    isTail[pc] = true;
+                }
+                continue;
+            }
             if (insn.IsLoadImm64)
             {
                 decoded[pc] = DecodeLoadImm64(program, pc, name);
@@ -53,6 +64,14 @@ internal static class ProgramDecoder
         }
         return decoded;
     }
+
+    /// <summary>
+    /// The shared decoder (<see cref="InstructionDecoder"/>) refuses the instruction, but only for what the kernel checks
+    /// when do_check reaches it: the per-instruction pre-pass (<see cref="KernelPrePass.InstructionError"/>) lets it through.
+    /// </summary>
+    private static bool ReachedOnlyError(ReadOnlySpan<Instruction> program, int pc) =>
+        !InstructionDecoder.TryDecode(program, pc, out _, out _, IsaExtensions.Callx)
+        && KernelPrePass.InstructionError(program, pc, IsaExtensions.Callx) is null;
 
     private static bool HasTarget(Operation op) =>
         op is (>= Operation.Ja and <= Operation.Jsle32X) or Operation.CallLocal or Operation.LoadFunctionReference;

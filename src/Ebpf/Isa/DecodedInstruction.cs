@@ -43,7 +43,13 @@ public readonly record struct DecodedInstruction
     public LoadImm64Source PseudoSource { get; init; }
     public CallSource CallSource { get; init; }
 
-    public int SlotCount => Kind == InstructionKind.LoadImm64 ? 2 : 1;
+    public int SlotCount => Kind == InstructionKind.LoadImm64 || (Kind == InstructionKind.Invalid && Wide) ? 2 : 1;
+
+    /// <summary>For <see cref="InstructionKind.Invalid"/>: the kernel's message when do_check reaches the instruction.</summary>
+    public string? Error { get; init; }
+
+    /// <summary>For <see cref="InstructionKind.Invalid"/>: an lddw pair (the pre-pass checked its shape), two slots.</summary>
+    public bool Wide { get; init; }
 
     /// <summary>True for 64-bit ALU (ALU64) and 64-bit compares (JMP).</summary>
     public bool Is64 => Class is InstructionClass.Alu64 or InstructionClass.Jmp;

@@ -40,6 +40,9 @@ public enum InstructionKind : byte
     StoreRelease,
     /// <summary>Legacy packet loads LD_ABS/LD_IND (r0 = ntoh(*(size *)(skb->data + [src +] imm))).</summary>
     PacketLoad,
+    /// <summary>An instruction the kernel's pre-pass lets through but whose fields do_check refuses when it reaches it
+    /// (reserved fields, registers above r10): legal in code that never runs, never executed (<see cref="DecodedInstruction.Error"/> says why).</summary>
+    Invalid,
 }
 
 /// <summary>The read-modify-write operation of a BPF_ATOMIC instruction.</summary>

@@ -4,12 +4,19 @@ namespace Ebpf.Isa;
 public sealed record ValidatorOptions
 {
     /// <summary>Linux rules: cpu v4 instruction set, no extensions.</summary>
-    public static ValidatorOptions Kernel { get; } = new();
+    public static ValidatorOptions Kernel { get; } = new() { DeferReachedChecks = true };
 
     /// <summary>The bpf_conformance suite: additionally accepts callx.</summary>
-    public static ValidatorOptions Conformance { get; } = new() { Extensions = IsaExtensions.Callx };
+    public static ValidatorOptions Conformance { get; } = new() { Extensions = IsaExtensions.Callx, DeferReachedChecks = true };
 
     public IsaExtensions Extensions { get; init; }
+
+    /// <summary>
+    /// The kernel checks reserved fields and register numbers only in do_check, for instructions verification reaches
+    /// (dead code may carry anything the pre-pass allows). True keeps such instructions as
+    /// <see cref="InstructionKind.Invalid"/> for the executor to trap on; false refuses the program up front.
+    /// </summary>
+    public bool DeferReachedChecks { get; init; }
 
     /// <summary>BPF_COMPLEXITY_LIMIT_INSNS: the kernel refuses longer programs with E2BIG.</summary>
     public int MaxInstructions { get; init; } = 1_000_000;
@@ -27,6 +34,21 @@ public sealed record ValidatorOptions
 /// </summary>
 public static class ProgramValidator
 {
+    private static DecodedInstruction[] DecodeAll(ReadOnlySpan<Instruction> program, ValidatorOptions options)
+    {
+        if (!options.DeferReachedChecks)
+            return InstructionDecoder.DecodeProgram(program, options.Extensions);
+        var list = new List<DecodedInstruction>(program.Length);
+        for (int i = 0; i < program.Length;)
+        {
+            if (!InstructionDecoder.TryDecode(program, i, out var d, out string? error, options.Extensions))
+                d = new DecodedInstruction { Index = i, Kind = InstructionKind.Invalid, Error = error, Wide = program[i].IsLoadImm64 };
+            list.Add(d);
+            i += d.SlotCount;
+        }
+        return [.. list];
+    }
+
     /// <summary>Validates and returns the decoded program (one entry per instruction, lddw covering two slots).</summary>
     public static ValidatedProgram Validate(ReadOnlySpan<Instruction> program, ValidatorOptions? options = null)
     {
@@ -37,7 +59,10 @@ public static class ProgramValidator
             throw new BpfException(Errno.E2BIG, $"program has {program.Length} instructions, more than the limit of {options.MaxInstructions}",
                 $"BPF program is too large. Processed {program.Length} insn\n");
 
-        var decoded = InstructionDecoder.DecodeProgram(program, options.Extensions);
+        // The kernel's pre-pass first, with its messages and in its order; what it lets through is structurally valid.
+        if (KernelPrePass.Check(program, options.Extensions) is { } prePass)
+            throw InstructionDecoder.Invalid(prePass.Index, prePass.Message);
+        var decoded = DecodeAll(program, options);
 
         // slotToInstruction[s] = index into decoded of the instruction starting at slot s, or -1 for an lddw's second slot.
         var slotToInstruction = new int[program.Length];
@@ -79,7 +104,7 @@ public static class ProgramValidator
                     throw InstructionDecoder.Invalid(d.Index, $"jump into the middle of ldimm64 insn {target - 1} from insn {d.Index}");
             }
             bool lastOfFunction = d.Index + d.SlotCount == end;
-            if (lastOfFunction && d.Kind is not (InstructionKind.Exit or InstructionKind.Jump))
+            if (lastOfFunction && d.Kind is not (InstructionKind.Exit or InstructionKind.Jump or InstructionKind.Invalid))
                 throw InstructionDecoder.Invalid(d.Index, "last insn is not an exit or jmp");
         }
         return new ValidatedProgram(decoded, functionStarts, slotToInstruction);
@@ -87,6 +112,8 @@ public static class ProgramValidator
 }
 
 /// <summary>A structurally valid program: its decoded instructions and where its functions start.</summary>
+/// <remarks>With <see cref="ValidatorOptions.DeferReachedChecks"/> it may hold <see cref="InstructionKind.Invalid"/>
+/// entries: instructions the kernel only refuses when verification reaches them.</remarks>
 public sealed class ValidatedProgram
 {
     private readonly int[] _slotToInstruction;

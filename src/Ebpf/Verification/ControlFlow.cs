@@ -39,6 +39,9 @@ internal sealed class ControlFlow
     {
         int n = _insns.Count;
         if (n == 0) throw new VerifierError(Errno.EINVAL, "empty program", 0);
+        // The kernel's up-front checks on every instruction, shared with the runtime's validator.
+        if (KernelPrePass.Check(_insns as Instruction[] ?? [.. _insns]) is { } error)
+            throw new VerifierError(Errno.EINVAL, error.Message, error.Index);
         var isSecondSlot = new bool[n];
         for (int i = 0; i < n; i++)
         {

@@ -94,13 +94,13 @@ public static class KernelDisassembler
         }
         if (op == JumpOperation.Ja)
             return is32 ? $"gotol pc{Signed(insn.Imm)}" : $"goto pc{Signed(insn.Offset)}";
-        if (insn.Opcode == OpcodeExtras.MayGoto)
-            return $"may_goto pc{Signed(insn.Offset)}";
-        if ((int)op >> 4 >= JumpOps.Length)
-            return $"(bad opcode 0x{insn.Opcode:x2})";
+        // BPF_JCOND (may_goto) and the unused operation codes: the table below covers only the comparisons.
+        if ((byte)op == OpcodeExtras.JumpCond) return $"may_goto pc{Signed(insn.Offset)}";
+        int index = (int)op >> 4;
+        if (index >= JumpOps.Length) return $"(bad opcode 0x{insn.Opcode:x2})";
         char r = is32 ? 'w' : 'r';
         string src = insn.Source == OperandSource.Register ? $"{r}{insn.Src}" : $"0x{(uint)insn.Imm:x}";
-        return $"if {r}{insn.Dst} {JumpOps[(int)op >> 4]} {src} goto pc{Signed(insn.Offset)}";
+        return $"if {r}{insn.Dst} {JumpOps[index]} {src} goto pc{Signed(insn.Offset)}";
     }
 
     private static string Signed(int v) => v >= 0 ? $"+{v}" : v.ToString(System.Globalization.CultureInfo.InvariantCulture);

@@ -20,7 +20,7 @@ internal sealed partial class VerifierEngine
                 throw Fail("BPF_END uses reserved fields", Errno.EINVAL);
             ReadReg(dst);
             CheckWritable(dst);
-            if (Reg(dst).IsPointer) PointerBecomesScalar(dst, "byte swap");
+            if (Reg(dst).IsPointer) PointerBecomesScalar(dst);
             var r = Reg(dst);
             ScalarAlu.Endian(ref r, insn.Imm, swap: is64 || regSrc);
             r.Id = 0;
@@ -32,7 +32,13 @@ internal sealed partial class VerifierEngine
             if (regSrc || insn.Src != 0 || insn.Offset != 0 || insn.Imm != 0) throw Fail("BPF_NEG uses reserved fields", Errno.EINVAL);
             ReadReg(dst);
             CheckWritable(dst);
-            if (Reg(dst).IsPointer) throw Fail($"R{dst} pointer arithmetic with neg operator prohibited");
+            // check_alu_op: a pointer operand is refused only without pointer leaks; otherwise the result is
+            // marked unknown (DST_OP), a scalar.
+            if (Reg(dst).IsPointer)
+            {
+                PointerBecomesScalar(dst);
+                return;
+            }
             var zero = RegisterState.ConstScalar(0);
             ScalarAlu.Apply(ref zero, Reg(dst), AluOperation.Sub, is64);
             SetReg(dst, zero);
@@ -58,12 +64,13 @@ internal sealed partial class VerifierEngine
         else
         {
             if (insn.Src != 0) throw Fail("BPF_ALU uses reserved fields", Errno.EINVAL);
-            if (op is AluOperation.Div or AluOperation.Mod && insn.Imm == 0) throw Fail("div by zero", Errno.EINVAL);
-            if (op is AluOperation.Lsh or AluOperation.Rsh or AluOperation.Arsh && (uint)insn.Imm >= (is64 ? 64u : 32u))
-                throw Fail($"invalid shift {insn.Imm}", Errno.EINVAL);
             src = RegisterState.ConstScalar(is64 ? (ulong)(long)insn.Imm : (uint)insn.Imm);
         }
+        // check_alu_op reads the destination before it judges the immediate.
         ReadReg(dst);
+        if (!regSrc && op is AluOperation.Div or AluOperation.Mod && insn.Imm == 0) throw Fail("div by zero", Errno.EINVAL);
+        if (!regSrc && op is AluOperation.Lsh or AluOperation.Rsh or AluOperation.Arsh && (uint)insn.Imm >= (is64 ? 64u : 32u))
+            throw Fail($"invalid shift {insn.Imm}", Errno.EINVAL);
         CheckWritable(dst);
         var d = Reg(dst);
 
@@ -83,6 +90,13 @@ internal sealed partial class VerifierEngine
         int dst = insn.Dst;
         if (regSrc)
         {
+            if (is64 && insn.Offset == OpcodeExtras.AddressSpaceCastOffset)
+            {
+                // Arenas are not modelled: every cast is refused, with the kernel's messages (bad imm first).
+                if (insn.Imm != 1 && insn.Imm != 1 << 16)
+                    throw Fail("addr_space_cast insn can only convert between address space 1 and 0", Errno.EINVAL);
+                throw Fail("addr_space_cast insn can only be used in a program that has an associated arena", Errno.EINVAL);
+            }
             if (insn.Imm != 0 || insn.Offset is not (0 or 8 or 16 or 32) || (!is64 && insn.Offset == 32))
                 throw Fail("BPF_MOV uses reserved fields", Errno.EINVAL);
             var src = ReadReg(insn.Src);
@@ -131,10 +145,10 @@ internal sealed partial class VerifierEngine
         if (!_privileged) throw Fail($"R{r} leaks addr into register");
     }
 
-    private void PointerBecomesScalar(int r, string what)
+    private void PointerBecomesScalar(int r)
     {
-        if (!_privileged) throw Fail($"R{r} pointer arithmetic with {what} operator prohibited");
-        Reg(r) = RegisterState.UnknownScalar();
+        if (!_privileged) throw Fail($"R{r} pointer arithmetic prohibited");
+        SetReg(r, RegisterState.UnknownScalar());
     }
 
     /// <summary>adjust_ptr_min_max_vals and the pointer cases of adjust_reg_min_max_vals.</summary>
@@ -189,13 +203,16 @@ internal sealed partial class VerifierEngine
             default:
                 throw Fail($"R{dst} pointer arithmetic on {StateFormatter.TypeName(ptr)} prohibited");
         }
+        // check_reg_sane_offset comes before the operator is judged ("math between ctx pointer and 2147483647").
+        CheckSaneOffset(off, ptr, dst);
         if (op == AluOperation.Sub && !ptrIsDst) throw Fail($"R{dst} tried to subtract pointer from scalar");
+        // adjust_ptr_min_max_vals refuses any subtraction from the frame pointer's copies (constant ones included).
+        if (op == AluOperation.Sub && ptr.Type == RegisterType.Stack) throw Fail($"R{dst} subtraction from stack pointer prohibited");
         if (op is AluOperation.And or AluOperation.Or or AluOperation.Xor)
             throw Fail($"R{dst} bitwise operator {OpName(op)} on pointer prohibited");
         if (op is not (AluOperation.Add or AluOperation.Sub))
             throw Fail($"R{dst} pointer arithmetic with {OpName(op)} operator prohibited");
 
-        CheckSaneOffset(off, ptr, dst);
         var r = ptr;
         if (known)
         {

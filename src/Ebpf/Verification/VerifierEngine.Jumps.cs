@@ -8,10 +8,15 @@ internal sealed partial class VerifierEngine
     private void CheckConditionalJump(Instruction insn)
     {
         var op = insn.JumpOperation;
+        // check_cond_jmp_op looks at may_goto's fields first (may_goto itself is not modelled yet: refused below).
+        if (insn.Opcode == OpcodeExtras.MayGoto && (insn.Src != 0 || insn.Dst != 0 || insn.Imm != 0))
+            throw Fail($"invalid may_goto imm {insn.Imm}", Errno.EINVAL);
         if ((int)op > (int)JumpOperation.Jsle) throw Fail($"invalid BPF_JMP/JMP32 opcode {insn.Opcode:x}", Errno.EINVAL);
         bool is32 = insn.Class == InstructionClass.Jmp32;
         bool regSrc = insn.Source == OperandSource.Register;
         int dst = insn.Dst;
+        // check_cond_jmp_op reads the destination first, then judges the reserved field, then reads the source.
+        var d = ReadReg(dst);
         RegisterState src;
         if (regSrc)
         {
@@ -23,7 +28,6 @@ internal sealed partial class VerifierEngine
             if (insn.Src != 0) throw Fail("BPF_JMP/JMP32 uses reserved fields", Errno.EINVAL);
             src = RegisterState.ConstScalar(is32 ? (uint)insn.Imm : (ulong)(long)insn.Imm);
         }
-        var d = ReadReg(dst);
         int target = _cfg.JumpTarget(_insnIdx);
         int fallthrough = _insnIdx + 1;
 
@@ -446,9 +450,10 @@ internal sealed partial class VerifierEngine
                 newRange = pkt.Off;
                 break;
             case JumpOperation.Jlt:
-                // pkt < end: the kernel treats the range as right-open and conservatively grants off - 1.
+                // pkt < end (range_right_open): pkt + off itself is inside too, so off + 1 bytes are (Linux 6.18, checked
+                // against the live kernel); a zero offset teaches nothing.
                 if (pkt.Off == 0) return;
-                newRange = pkt.Off - 1;
+                newRange = pkt.Off + 1;
                 break;
             case JumpOperation.Jgt:
             case JumpOperation.Jge:

@@ -87,28 +87,32 @@ internal sealed partial class VerifierEngine
         var src = ReadReg(insn.Src);
         var dst = ReadReg(insn.Dst);
         if (imm == AtomicOperation.Cmpxchg) ReadReg(0);
-        if (src.IsPointer) throw Fail($"R{insn.Src} leaks addr into mem");
+        // is_pointer_value: only a loader without CAP_PERFMON (no pointer leaks) is refused here.
+        if (src.IsPointer && !_privileged) throw Fail($"R{insn.Src} leaks addr into mem");
         if (dst.Type is RegisterType.Ctx or RegisterType.Packet or RegisterType.PacketMeta or RegisterType.FlowKeys or RegisterType.SockCommon or RegisterType.Socket or RegisterType.TcpSock)
             throw Fail($"BPF_ATOMIC stores into R{insn.Dst} {StateFormatter.TypeName(dst)} is not allowed");
         // An atomic is a read and a write of the same location.
         var old = CheckMemAccess(insn.Dst, insn.Offset, size, write: false, valueReg: -1, storedValue: default);
         CheckMemAccess(insn.Dst, insn.Offset, size, write: true, valueReg: -1, storedValue: RegisterState.UnknownOfSize(size));
+        // check_atomic_rmw: the fetched register is filled as a load of the same location would be (a spilled
+        // constant reads back as that constant).
         if (imm == AtomicOperation.Cmpxchg)
         {
-            SetReg(0, old.IsPointer ? old : RegisterState.UnknownOfSize(size));
+            SetReg(0, old);
         }
         else if ((imm & AtomicOperation.Fetch) != 0)
         {
             CheckWritable(insn.Src);
-            SetReg(insn.Src, old.IsPointer ? old : RegisterState.UnknownOfSize(size));
+            SetReg(insn.Src, old);
         }
     }
 
     private void CheckLoadImm64(Instruction insn)
     {
         var second = _insns[_insnIdx + 1];
+        // check_ld_imm: the reserved offset before the destination register.
+        if (insn.Offset != 0) throw Fail("BPF_LD_IMM64 uses reserved fields", Errno.EINVAL);
         CheckWritable(insn.Dst);
-        if (insn.Offset != 0) throw Fail("invalid bpf_ld_imm64 insn", Errno.EINVAL);
         switch ((LoadImm64Source)insn.Src)
         {
             case LoadImm64Source.Imm64:
@@ -125,6 +129,8 @@ internal sealed partial class VerifierEngine
             }
             case LoadImm64Source.BtfId:
             {
+                // check_pseudo_btf_id: a non-zero second imm names a module's BTF by fd; none are loaded here.
+                if (second.Imm != 0) throw Fail("invalid module BTF object FD specified.", Errno.EINVAL);
                 var r = RegisterState.Pointer(RegisterType.BtfId);
                 SetReg(insn.Dst, r);
                 return;
@@ -188,7 +194,9 @@ internal sealed partial class VerifierEngine
         if (r6.Type != RegisterType.Ctx) throw Fail("at the time of BPF_LD_ABS|IND R6 != pointer to skb", Errno.EINVAL);
         if (insn.AccessMode == AccessMode.Ind) ReadReg(insn.Src);
         for (int r = 1; r <= 5; r++) Reg(r) = RegisterState.NotInit;
-        SetReg(0, RegisterState.UnknownOfSize(Opcodes.SizeInBytes(insn.AccessSize)));
+        // check_ld_abs: mark_reg_unknown(R0), not bounded by the access size (a u16 load may be tested against 0x7fffffff
+        // and the kernel explores both ways).
+        SetReg(0, RegisterState.UnknownScalar());
     }
 
     /// <summary>check_mem_access: validates a load (returns the loaded value) or a store through register <paramref name="regno"/>.</summary>
@@ -310,11 +318,10 @@ internal sealed partial class VerifierEngine
 
     private RegisterState CtxAccess(int regno, in RegisterState reg, int off, int size, bool write)
     {
-        if (reg.Off != 0 || !reg.VarOff.IsConst || reg.VarOff.Value != 0)
-        {
-            if (!reg.VarOff.IsConst) throw Fail($"variable ctx access var_off={reg.VarOff} disallowed");
-            throw Fail($"dereference of modified ctx ptr R{regno} off={reg.Off + (long)reg.VarOff.Value} disallowed");
-        }
+        // __check_ptr_off_reg, in its order: a negative fixed offset, any fixed offset, then a variable one.
+        if (reg.Off < 0) throw Fail($"negative offset ctx ptr R{regno} off={reg.Off} disallowed");
+        if (reg.Off != 0) throw Fail($"dereference of modified ctx ptr R{regno} off={reg.Off} disallowed");
+        if (!reg.VarOff.IsConst || reg.VarOff.Value != 0) throw Fail($"variable ctx access var_off={reg.VarOff} disallowed");
         if (_ctx is null) throw Fail($"invalid bpf_context access off={off} size={size}");
         var access = _ctx.Check(off, size, write);
         if (!access.Allowed) throw Fail($"invalid bpf_context access off={off} size={size}");
@@ -350,11 +357,13 @@ internal sealed partial class VerifierEngine
     private RegisterState StackAccess(int regno, in RegisterState reg, int off, int size, bool write, RegisterState stored)
     {
         var frame = StackFrame(reg);
+        // check_ptr_alignment: stack accesses are always strictly aligned, a variable offset included (every value
+        // it may take must keep the access aligned), before any bounds check.
+        if (!(reg.VarOff + Tnum.Const((ulong)(long)off)).IsAligned((ulong)size))
+            throw Fail($"misaligned stack access off {TnumText(reg.VarOff)}+{reg.Off}+{off - reg.Off} size {size}");
         if (!reg.VarOff.IsConst)
             return VariableStackAccess(regno, reg, frame, off, size, write);
         long total = off + (long)reg.VarOff.Value;
-        if (total % size != 0)
-            throw Fail($"misaligned stack access off {TnumText(reg.VarOff)}+{reg.Off}+{off - reg.Off} size {size}");
         if (total < -FrameState.StackSize || total + size > 0)
             throw Fail($"invalid {(write ? "write to" : "read from")} stack R{regno} off={total} size={size}");
         int o = (int)total;

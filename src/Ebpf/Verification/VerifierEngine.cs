@@ -270,11 +270,14 @@ internal sealed partial class VerifierEngine
                 if (!CheckHelperCall(insn)) _insnIdx++;
                 return Flow.Continue;
             case JumpOperation.Exit:
-                if (insn.Opcode != Opcodes.Exit || insn.Dst != 0 || insn.Src != 0 || insn.Offset != 0 || insn.Imm != 0)
+                // The kernel does not look at exit's offset field.
+                if (insn.Opcode != Opcodes.Exit || insn.Dst != 0 || insn.Src != 0 || insn.Imm != 0)
                     throw Fail("BPF_EXIT uses reserved fields", Errno.EINVAL);
                 return CheckExit();
             case JumpOperation.Ja:
-                if (insn.Source != OperandSource.Immediate || insn.Dst != 0 || insn.Src != 0 || (insn.Class == InstructionClass.Jmp && insn.Imm != 0))
+                // goto (JMP) takes its target in off and must leave imm zero; gotol (JMP32) the other way round.
+                if (insn.Source != OperandSource.Immediate || insn.Dst != 0 || insn.Src != 0 || (insn.Class == InstructionClass.Jmp && insn.Imm != 0)
+                    || (insn.Class == InstructionClass.Jmp32 && insn.Offset != 0))
                     throw Fail("BPF_JA uses reserved fields", Errno.EINVAL);
                 _insnIdx = _cfg.JumpTarget(_insnIdx);
                 return Flow.Continue;

@@ -56,6 +56,8 @@ internal static class JitCompiler
             {
                 case Operation.CallRegister:
                     return $"insn {pc}: callx";
+                case Operation.Invalid:
+                    return $"insn {pc}: invalid instruction (traps in the interpreter)";
                 case Operation.CallHelper when code[pc].Imm == TailCallHelperId:
                     return $"insn {pc}: tail call";
                 case >= Operation.LdAbsB and <= Operation.LdIndW:
