@@ -41,6 +41,7 @@ public static class LiveKernelProfile
             Kfuncs = kfuncs,
             Features = Enum.GetValues<KernelFeature>().Where(f => KernelFeatureProbes.Probe(f).Supported).ToFrozenSet(),
             KernelBtfPath = File.Exists(VmlinuxPath) ? VmlinuxPath : null,
+            PossibleCpus = PossibleCpus.Count,
         };
     }
 

@@ -53,7 +53,10 @@ internal static class ProgramVerification
             Sleepable = (program.Definition.Flags & 16) != 0, // BPF_F_SLEEPABLE (1 << 4)
             StrictAlignment = (program.Definition.Flags & 1) != 0, // BPF_F_STRICT_ALIGNMENT
             InstructionLimit = options.VerifierInstructionLimit,
-            Profile = program.Runtime.Profile,
+            // The runtime's CPUs are the process's: a verified program may rely on a CPU number below that count only.
+            Profile = program.Runtime.Profile.PossibleCpus is int cpus && cpus >= Maps.BpfCpu.PossibleCount
+                ? program.Runtime.Profile
+                : program.Runtime.Profile.WithPossibleCpus(program.Runtime.Profile.PossibleCpus is null ? null : Maps.BpfCpu.PossibleCount),
             ContextConverter = program.TypeInfo,
         };
         try

@@ -337,6 +337,13 @@ internal sealed partial class VerifierEngine
             default:
             {
                 var r = RegisterState.UnknownScalar();
+                // do_refine_retval_range: the CPU number is below nr_cpu_ids, which is the kernel's (the profile's) to say.
+                if (proto.Id == HelperId.GetSmpProcessorId && _input.Profile.PossibleCpus is int cpus and > 0)
+                {
+                    r.UMin = 0; r.SMin = 0; r.U32Min = 0; r.S32Min = 0;
+                    r.UMax = (ulong)(cpus - 1); r.SMax = cpus - 1; r.U32Max = (uint)(cpus - 1); r.S32Max = cpus - 1;
+                    ScalarBounds.Sync(ref r);
+                }
                 if (retBound >= 0)
                 {
                     r.SMax = retBound;

@@ -44,6 +44,19 @@ public sealed class KernelProfile
     /// <summary>The features the kernel has.</summary>
     public FrozenSet<KernelFeature> Features { get; init; } = FrozenSet<KernelFeature>.Empty;
 
+    /// <summary>
+    /// nr_cpu_ids: the verifier bounds bpf_get_smp_processor_id's result below it. Null when the profile does not say
+    /// (the reference: a mainline kernel on no particular machine), and the result is then an unknown u32.
+    /// </summary>
+    public int? PossibleCpus { get; init; }
+
+    /// <summary>This profile for a machine with <paramref name="cpus"/> possible CPUs.</summary>
+    public KernelProfile WithPossibleCpus(int? cpus) => new()
+    {
+        Name = Name, KernelRelease = KernelRelease, ProgramTypes = ProgramTypes, MapTypes = MapTypes, Helpers = Helpers,
+        KfuncProbedTypes = KfuncProbedTypes, Kfuncs = Kfuncs, Features = Features, KernelBtfPath = KernelBtfPath, PossibleCpus = cpus,
+    };
+
     /// <summary>The kernel's BTF (vmlinux) for kfuncs, trusted arguments and CO-RE; null when the profile names none.</summary>
     public string? KernelBtfPath { get; init; }
 
