@@ -223,7 +223,7 @@ public sealed partial class BpfRuntime
                 : notModelled is null ? "verified and fully modelled" : "verified, but not fully modelled: " + notModelled;
             // Until the verifier produces xlated code, the runtime rewrites ctx pointer loads itself.
             var xlated = ProgramTypes.ContextRewriter.Rewrite(program.Instructions, program.TypeInfo);
-            xlated = ProgramPreparation.ResolveMapReferences(this, program, xlated, indexed);
+            xlated = ProgramPreparation.ResolveMapReferences(this, program, xlated, indexed, out var mapPointerLoads);
             program.Instructions = xlated;
             var helperTable = ProgramPreparation.BuildHelperTable(this);
             string interpreterName = string.IsNullOrEmpty(program.Name) ? "prog" : program.Name;
@@ -233,6 +233,7 @@ public sealed partial class BpfRuntime
                 Mode = m,
                 Helpers = helperTable,
                 Jit = JitEnabled,
+                MapPointerLoads = mapPointerLoads,
             });
             program.Executable = new PreparedProgram(Build(mode), () => Build(Execution.ExecutionMode.Checked), StaticRegions(program));
             ProgramLoaded?.Invoke(program);

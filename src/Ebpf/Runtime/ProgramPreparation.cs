@@ -7,14 +7,18 @@ namespace Ebpf.Runtime;
 /// <summary>
 /// Turns a loaded program's instructions into something the interpreter runs: map references
 /// (lddw src=1 map id, src=2 map id + value offset, src=5 map index, src=6 map index + value offset)
-/// become 64-bit immediates — the map's native handle or the address of its value — exactly where
+/// become 64-bit immediates — the map's handle (a <see cref="Maps.MapHandleTable"/> entry) or the address of its value — exactly where
 /// the kernel's resolve_pseudo_ldimm64 puts struct bpf_map * and value addresses; then the
 /// interpreter is created with the runtime's helper table.
 /// </summary>
 internal static unsafe class ProgramPreparation
 {
-    public static Instruction[] ResolveMapReferences(BpfRuntime runtime, ProgramObject program, Instruction[] insns, IReadOnlyList<MapObject> indexed)
+    /// <param name="mapPointerLoads">Receives the indexes of the lddws that now load a map pointer (src 1 and 5):
+    /// the only constants the JIT may bind a map helper call to.</param>
+    public static Instruction[] ResolveMapReferences(BpfRuntime runtime, ProgramObject program, Instruction[] insns, IReadOnlyList<MapObject> indexed,
+        out HashSet<int> mapPointerLoads)
     {
+        mapPointerLoads = [];
         var output = (Instruction[])insns.Clone();
         for (int pc = 0; pc < output.Length; pc++)
         {
@@ -44,7 +48,10 @@ internal static unsafe class ProgramPreparation
             }
             ulong value;
             if (src is 1 or 5)
+            {
                 value = (ulong)map.NativeHandle;
+                mapPointerLoads.Add(pc);
+            }
             else
             {
                 uint offset = (uint)output[pc + 1].Imm;

@@ -40,26 +40,31 @@ public static unsafe class MapHelpers
 
     /// <summary>
     /// The storage behind a map pointer: an lddw'd map (its <see cref="MapObject"/> handle) or an inner
-    /// map returned by a lookup in an array/hash of maps (the storage's own handle).
+    /// map returned by a lookup in an array/hash of maps (the storage's own handle). Both are
+    /// <see cref="MapHandleTable"/> handles, validated here: any other value gives null.
     /// </summary>
-    internal static BpfMapBase? Storage(ulong handle)
+    internal static BpfMapBase? Storage(ulong handle) => MapHandleTable.Find(handle) switch
     {
-        if (handle == 0)
-            return null;
-        try
-        {
-            return System.Runtime.InteropServices.GCHandle.FromIntPtr((nint)handle).Target switch
-            {
-                MapObject m => m.Maps,
-                BpfMapBase b => b,
-                _ => null,
-            };
-        }
-        catch (InvalidOperationException)
-        {
-            return null;
-        }
+        MapObject m => m.Maps,
+        BpfMapBase b => b,
+        _ => null,
+    };
+
+    /// <summary>
+    /// <see cref="Storage"/> for helper <paramref name="helper"/>'s map argument. A value that is no live map:
+    /// a checked run faults (the program is not verified, the verifier did not prove the type); an unchecked
+    /// run (where the verifier did prove it, so this is a runtime defect) gets null and the helper's error.
+    /// </summary>
+    private static BpfMapBase? MapArgument(ulong handle, string helper)
+    {
+        var map = Storage(handle);
+        if (map is null && Ebpf.Execution.InvocationContext.Current is { Mode: ExecutionMode.Checked })
+            throw NotAMap(handle, helper);
+        return map;
     }
+
+    internal static BpfException NotAMap(ulong handle, string helper) =>
+        new(Errno.EINVAL, $"helper bpf_{helper}: map argument 0x{handle:x} is not a live map pointer");
 
     private static bool Readable(ulong address, ulong size) => HelperMemory.CanAccess(address, size, write: false);
 
@@ -76,7 +81,7 @@ public static unsafe class MapHelpers
     /// <summary>bpf_map_lookup_elem (1): value pointer or NULL.</summary>
     public static ulong MapLookupElem(ulong mapHandle, ulong key, ulong r3, ulong r4, ulong r5)
     {
-        var map = Storage(mapHandle);
+        var map = MapArgument(mapHandle, "map_lookup_elem");
         if (map is null)
             return 0;
         if (Ebpf.Execution.InvocationContext.Current is { Mode: ExecutionMode.Unchecked })
@@ -95,7 +100,7 @@ public static unsafe class MapHelpers
     /// <summary>bpf_map_update_elem (2).</summary>
     public static ulong MapUpdateElem(ulong mapHandle, ulong key, ulong value, ulong flags, ulong r5)
     {
-        var map = Storage(mapHandle);
+        var map = MapArgument(mapHandle, "map_update_elem");
         if (map is null)
             return BuiltinHelpers.Err(Errno.EINVAL);
         if (!Readable(key, map.KeySize) || !Readable(value, map.ValueSize))
@@ -106,7 +111,7 @@ public static unsafe class MapHelpers
     /// <summary>bpf_map_delete_elem (3).</summary>
     public static ulong MapDeleteElem(ulong mapHandle, ulong key, ulong r3, ulong r4, ulong r5)
     {
-        var map = Storage(mapHandle);
+        var map = MapArgument(mapHandle, "map_delete_elem");
         if (map is null)
             return BuiltinHelpers.Err(Errno.EINVAL);
         if (!Readable(key, map.KeySize))
@@ -117,7 +122,7 @@ public static unsafe class MapHelpers
     /// <summary>bpf_map_push_elem (87).</summary>
     public static ulong MapPushElem(ulong mapHandle, ulong value, ulong flags, ulong r4, ulong r5)
     {
-        var map = Storage(mapHandle);
+        var map = MapArgument(mapHandle, "map_push_elem");
         if (map is null)
             return BuiltinHelpers.Err(Errno.EINVAL);
         if (!Readable(value, map.ValueSize))
@@ -128,7 +133,7 @@ public static unsafe class MapHelpers
     /// <summary>bpf_map_pop_elem (88).</summary>
     public static ulong MapPopElem(ulong mapHandle, ulong value, ulong r3, ulong r4, ulong r5)
     {
-        var map = Storage(mapHandle);
+        var map = MapArgument(mapHandle, "map_pop_elem");
         if (map is null)
             return BuiltinHelpers.Err(Errno.EINVAL);
         if (!HelperMemory.CanAccess(value, map.ValueSize, write: true))
@@ -139,7 +144,7 @@ public static unsafe class MapHelpers
     /// <summary>bpf_map_peek_elem (89).</summary>
     public static ulong MapPeekElem(ulong mapHandle, ulong value, ulong r3, ulong r4, ulong r5)
     {
-        var map = Storage(mapHandle);
+        var map = MapArgument(mapHandle, "map_peek_elem");
         if (map is null)
             return BuiltinHelpers.Err(Errno.EINVAL);
         if (!HelperMemory.CanAccess(value, map.ValueSize, write: true))
@@ -150,7 +155,7 @@ public static unsafe class MapHelpers
     /// <summary>bpf_for_each_map_elem(map, cb, ctx, flags) (164): cb(map, &amp;key, value, ctx) per element.</summary>
     public static ulong ForEachMapElem(ulong mapHandle, ulong callback, ulong callbackCtx, ulong flags, ulong r5)
     {
-        var map = Storage(mapHandle);
+        var map = MapArgument(mapHandle, "for_each_map_elem");
         var exec = Ebpf.Execution.InvocationContext.Current;
         if (map is null || exec is null || !map.SupportsForEach)
             return BuiltinHelpers.Err(Errno.EINVAL);
@@ -188,6 +193,8 @@ public static unsafe class MapHelpers
     public static ulong TailCall(ulong ctx, ulong mapHandle, ulong index, ulong r4, ulong r5)
     {
         var map = MapObject.FromNativeHandle(mapHandle);
+        if (map is null && Ebpf.Execution.InvocationContext.Current is { Mode: ExecutionMode.Checked })
+            throw NotAMap(mapHandle, "tail_call");
         var slots = map?.ProgramSlots;
         var exec = Ebpf.Execution.InvocationContext.Current;
         if (slots is null || exec is null)
@@ -220,12 +227,12 @@ public static unsafe class MapHelpers
         return 0;
     }
 
-    private static RingBufMap? Ring(ulong handle) => Storage(handle) as RingBufMap;
+    private static RingBufMap? Ring(ulong handle, string helper) => MapArgument(handle, helper) as RingBufMap;
 
     /// <summary>bpf_ringbuf_output(map, data, size, flags) (130).</summary>
     public static ulong RingbufOutput(ulong mapHandle, ulong data, ulong size, ulong flags, ulong r5)
     {
-        if (Ring(mapHandle) is not { } ring)
+        if (Ring(mapHandle, "ringbuf_output") is not { } ring)
             return BuiltinHelpers.Err(Errno.EINVAL);
         if (!Readable(data, size))
             return BuiltinHelpers.Err(Errno.EFAULT);
@@ -235,7 +242,7 @@ public static unsafe class MapHelpers
     /// <summary>bpf_ringbuf_reserve(map, size, flags) (131): record pointer or NULL.</summary>
     public static ulong RingbufReserve(ulong mapHandle, ulong size, ulong flags, ulong r4, ulong r5)
     {
-        if (Ring(mapHandle) is not { } ring)
+        if (Ring(mapHandle, "ringbuf_reserve") is not { } ring)
             return 0;
         byte* record = ring.Reserve(size, flags);
         if (record != null)
@@ -269,12 +276,12 @@ public static unsafe class MapHelpers
 
     /// <summary>bpf_ringbuf_query(map, flags) (134).</summary>
     public static ulong RingbufQuery(ulong mapHandle, ulong flags, ulong r3, ulong r4, ulong r5) =>
-        Ring(mapHandle)?.Query(flags) ?? 0;
+        Ring(mapHandle, "ringbuf_query")?.Query(flags) ?? 0;
 
     /// <summary>bpf_perf_event_output(ctx, map, flags, data, size) (25).</summary>
     public static ulong PerfEventOutput(ulong ctx, ulong mapHandle, ulong flags, ulong data, ulong size)
     {
-        if (Storage(mapHandle) is not PerfEventArrayMap perf)
+        if (MapArgument(mapHandle, "perf_event_output") is not PerfEventArrayMap perf)
             return BuiltinHelpers.Err(Errno.EINVAL);
         if (!Readable(data, size))
             return BuiltinHelpers.Err(Errno.EFAULT);
@@ -294,7 +301,7 @@ public static unsafe class MapHelpers
     public static ulong RedirectMap(ulong mapHandle, ulong key, ulong flags, ulong r4, ulong r5)
     {
         const ulong ActionMask = 3;
-        var map = Storage(mapHandle);
+        var map = MapArgument(mapHandle, "redirect_map");
         var redirect = map as IRedirectMap;
         ulong flagMask = redirect?.RedirectFlagMask ?? 0;
         if ((flags & ~(ActionMask | flagMask)) != 0)

@@ -51,7 +51,7 @@ public sealed class MapObject : KernelObject, Maps.IMapHolderTarget
         }
     }
 
-    private System.Runtime.InteropServices.GCHandle _handle;
+    private ulong _handle;
 
     public MapDefinition Definition { get; }
 
@@ -59,8 +59,9 @@ public sealed class MapObject : KernelObject, Maps.IMapHolderTarget
     public Maps.BpfMapBase? Maps => Storage as Maps.BpfMapBase;
 
     /// <summary>
-    /// What an lddw of this map puts in a register (the kernel's struct bpf_map *): an opaque handle
-    /// helpers turn back into the map with <see cref="FromNativeHandle"/>. Valid while the map lives.
+    /// What an lddw of this map puts in a register (the kernel's struct bpf_map *): a
+    /// <see cref="Ebpf.Runtime.Maps.MapHandleTable"/> handle helpers turn back into the map with <see cref="FromNativeHandle"/>.
+    /// Valid while the map lives; ended when it is freed.
     /// </summary>
     public nint NativeHandle
     {
@@ -68,27 +69,16 @@ public sealed class MapObject : KernelObject, Maps.IMapHolderTarget
         {
             lock (_lock)
             {
-                if (!_handle.IsAllocated)
-                    _handle = System.Runtime.InteropServices.GCHandle.Alloc(this, System.Runtime.InteropServices.GCHandleType.Normal);
-                return System.Runtime.InteropServices.GCHandle.ToIntPtr(_handle);
+                if (_handle == 0)
+                    _handle = Ebpf.Runtime.Maps.MapHandleTable.Add(this);
+                return (nint)_handle;
             }
         }
     }
 
-    /// <summary>The map behind a register value produced by <see cref="NativeHandle"/>, or null when it is not one.</summary>
-    public static MapObject? FromNativeHandle(ulong handle)
-    {
-        if (handle == 0)
-            return null;
-        try
-        {
-            return System.Runtime.InteropServices.GCHandle.FromIntPtr((nint)handle).Target as MapObject;
-        }
-        catch (InvalidOperationException)
-        {
-            return null;
-        }
-    }
+    /// <summary>The map behind a register value produced by <see cref="NativeHandle"/>, or null when it is not a live one.</summary>
+    public static MapObject? FromNativeHandle(ulong handle) => Ebpf.Runtime.Maps.MapHandleTable.Find(handle) as MapObject;
+
     public MapType Type => Definition.Type;
     public string Name => Definition.Name;
     public BtfObject? Btf { get; }
@@ -171,8 +161,10 @@ public sealed class MapObject : KernelObject, Maps.IMapHolderTarget
         Storage?.Dispose();
         Btf?.Release();
         lock (_lock)
-            if (_handle.IsAllocated)
-                _handle.Free();
+        {
+            Ebpf.Runtime.Maps.MapHandleTable.Remove(_handle);
+            _handle = 0;
+        }
     }
 }
 
