@@ -234,6 +234,7 @@ public sealed partial class BpfRuntime
                 Helpers = helperTable,
                 Jit = JitEnabled,
                 MapPointerLoads = mapPointerLoads,
+                InstructionBudget = options.CheckedInstructionBudget,
             });
             program.Executable = new PreparedProgram(Build(mode), () => Build(Execution.ExecutionMode.Checked), StaticRegions(program));
             ProgramLoaded?.Invoke(program);

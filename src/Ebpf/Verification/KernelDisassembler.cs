@@ -96,7 +96,7 @@ public static class KernelDisassembler
             return is32 ? $"gotol pc{Signed(insn.Imm)}" : $"goto pc{Signed(insn.Offset)}";
         char r = is32 ? 'w' : 'r';
         string src = insn.Source == OperandSource.Register ? $"{r}{insn.Src}" : $"0x{(uint)insn.Imm:x}";
-        return $"if {r}{insn.Dst} {JumpOps[(int)op >> 4]} {src} goto pc{Signed(insn.Offset)}";
+        return $"if {r}{insn.Dst} {((int)op >> 4 < JumpOps.Length ? JumpOps[(int)op >> 4] : "?")} {src} goto pc{Signed(insn.Offset)}"; // 0xe0/0xf0 are no jump: the level-2 header lists them before they are refused
     }
 
     private static string Signed(int v) => v >= 0 ? $"+{v}" : v.ToString(System.Globalization.CultureInfo.InvariantCulture);
