@@ -58,6 +58,8 @@ public sealed partial class BpfRuntime
     {
         ArgumentNullException.ThrowIfNull(spec);
         options ??= new ObjectLoadOptions();
+        // The runtime models no kernel config: weak externs read 0 from the zeroed .kconfig image, strong ones are refused.
+        LoaderRefusals.ThrowIfUnsuppliedKconfig(spec, _ => false, "the managed runtime");
         var maps = new Dictionary<string, BpfMap>();
         var programs = new Dictionary<string, BpfProgram>();
         var newPins = new List<string>();
@@ -207,6 +209,7 @@ public sealed partial class BpfRuntime
     private BpfProgram LoadProgramSpec(ObjectSpec spec, ProgramSpec ps, BpfMap?[] byIndex, ObjectLoadOptions options, BtfHandle? btf)
     {
         ps.EnsureResolved();
+        LoaderRefusals.ThrowIfCoreRelocations(ps);
         var type = options.ProgramType ?? ps.Type;
         if (type == Abi.ProgramType.Unspec || !Enum.IsDefined(type))
             throw new BpfException(Errno.EINVAL, $"program '{ps.Name}': section '{ps.SectionName}' does not name a program type");

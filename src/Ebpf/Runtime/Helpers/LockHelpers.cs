@@ -12,23 +12,39 @@ namespace Ebpf.Runtime.Helpers;
 /// </summary>
 public static unsafe class LockHelpers
 {
-    /// <summary>SpinWait rounds a checked run waits for a lock before it gives up (tens of milliseconds).</summary>
-    private const int CheckedSpinLimit = 2_000;
+    /// <summary>
+    /// How long a checked run waits for a held lock before it gives up. Critical sections are a few
+    /// instructions, so only a lock nobody will release takes this long; generous, so a loaded machine never
+    /// turns a legitimate wait into a fault.
+    /// </summary>
+    private static readonly TimeSpan CheckedWaitLimit = TimeSpan.FromSeconds(1);
 
     public static ulong SpinLock(ulong lockAddress, ulong r2, ulong r3, ulong r4, ulong r5)
     {
         if (!HelperMemory.CanAccess(lockAddress, 4, write: true) || lockAddress % 4 != 0)
             return BuiltinHelpers.Err(Errno.EFAULT);
         ref int word = ref *(int*)lockAddress;
-        bool isChecked = Ebpf.Execution.InvocationContext.Current is not { Mode: Ebpf.Execution.ExecutionMode.Unchecked };
+        bool isChecked = Ebpf.Execution.InvocationContext.Current is { Mode: Ebpf.Execution.ExecutionMode.Checked };
         var invocation = HelperInvocation.Current;
-        if (isChecked && invocation is { HeldSpinLock: not 0 })
-            throw new BpfException(Errno.EINVAL, $"bpf_spin_lock: 0x{lockAddress:x} while already holding 0x{invocation.HeldSpinLock:x} (one lock at a time)");
+        if (isChecked)
+        {
+            if (invocation is { HeldSpinLock: not 0 })
+                throw new BpfException(Errno.EINVAL, $"bpf_spin_lock: 0x{lockAddress:x} while already holding 0x{invocation.HeldSpinLock:x} (one lock at a time)");
+            // A lock word is 0 or 1; anything else is not a lock and would never become free.
+            if (Volatile.Read(ref word) is not (0 or 1))
+                throw new BpfException(Errno.EINVAL, $"bpf_spin_lock: the word at 0x{lockAddress:x} holds {word}, not a bpf_spin_lock");
+        }
         var spinner = new SpinWait();
+        long waitingSince = 0;
         while (Interlocked.CompareExchange(ref word, 1, 0) != 0)
         {
-            if (isChecked && spinner.Count >= CheckedSpinLimit)
-                throw new BpfException(Errno.EDEADLK, $"bpf_spin_lock: the word at 0x{lockAddress:x} never became free (not a lock, or a lock left held)");
+            if (isChecked && spinner.NextSpinWillYield)
+            {
+                if (waitingSince == 0)
+                    waitingSince = System.Diagnostics.Stopwatch.GetTimestamp();
+                else if (System.Diagnostics.Stopwatch.GetElapsedTime(waitingSince) > CheckedWaitLimit)
+                    throw new BpfException(Errno.EDEADLK, $"bpf_spin_lock: the lock at 0x{lockAddress:x} was not released within {CheckedWaitLimit.TotalSeconds:0} s (left held, or not a lock)");
+            }
             spinner.SpinOnce(sleep1Threshold: -1);
         }
         if (isChecked && invocation is not null)
@@ -47,7 +63,7 @@ public static unsafe class LockHelpers
     {
         if (!HelperMemory.CanAccess(lockAddress, 4, write: true) || lockAddress % 4 != 0)
             return BuiltinHelpers.Err(Errno.EFAULT);
-        if (Ebpf.Execution.InvocationContext.Current is not { Mode: Ebpf.Execution.ExecutionMode.Unchecked }
+        if (Ebpf.Execution.InvocationContext.Current is { Mode: Ebpf.Execution.ExecutionMode.Checked }
             && HelperInvocation.Current is { } invocation)
         {
             // Releasing a lock this run does not hold would free another thread's critical section.
