@@ -102,7 +102,7 @@ public sealed partial class BpfRuntime
         var storage = Maps.BpfMapFactory.Create(new Maps.MapAttributes
         {
             Type = d.Type, KeySize = d.KeySize, ValueSize = d.ValueSize, MaxEntries = d.MaxEntries, Flags = d.Flags, Name = d.Name, InnerMap = inner,
-            SpinLockOffset = d.SpinLockOffset,
+            SpinLockOffset = d.SpinLockOffset, MapExtra = d.MapExtra,
         });
         switch (storage)
         {

@@ -159,7 +159,8 @@ public sealed partial class BpfRuntime
                 var innerSpec = ms.InnerMap ?? throw new BpfException(Errno.EINVAL, $"{ms.Type} without an inner map definition (__array(values, …))");
                 using var template = CreateMap(new MapDefinition(innerSpec.Type, innerSpec.KeySize, innerSpec.ValueSize, innerSpec.MaxEntries,
                     innerSpec.Flags & ~MapFlags.Rdonly, ObjectName.Truncate(SanitiseName(ms.Name + ".inner"))));
-                map = CreateMap(new MapDefinition(ms.Type, ms.KeySize, ms.ValueSize, ms.MaxEntries, ms.Flags & ~MapFlags.Rdonly, name, template.Map.Id), btf);
+                map = CreateMap(new MapDefinition(ms.Type, ms.KeySize, ms.ValueSize, ms.MaxEntries, ms.Flags & ~MapFlags.Rdonly, name, template.Map.Id,
+                    MapExtra: ms.MapExtra), btf);
             }
             else
             {
@@ -168,7 +169,7 @@ public sealed partial class BpfRuntime
                 uint keyType = btf is null || ms.IsGlobalData ? 0 : ms.KeyTypeId;
                 uint valueType = btf is null ? 0 : ms.IsGlobalData ? ms.BtfTypeId : ms.ValueTypeId;
                 map = CreateMap(new MapDefinition(ms.Type, ms.KeySize, ms.ValueSize, ms.MaxEntries, ms.Flags & ~MapFlags.Rdonly, name,
-                    BtfKeyTypeId: keyType, BtfValueTypeId: valueType), btf);
+                    BtfKeyTypeId: keyType, BtfValueTypeId: valueType, MapExtra: ms.MapExtra), btf);
             }
         }
         catch (BpfException e)

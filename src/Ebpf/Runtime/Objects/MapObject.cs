@@ -12,7 +12,8 @@ public sealed record MapDefinition(
     string Name = "",
     uint InnerMapId = 0,
     uint BtfKeyTypeId = 0,
-    uint BtfValueTypeId = 0)
+    uint BtfValueTypeId = 0,
+    ulong MapExtra = 0)
 {
     /// <summary>Offset of the value's <c>struct bpf_spin_lock</c>, or -1. Found in the value's BTF type at creation
     /// (the kernel's btf_parse_fields); not settable by callers, like the kernel's map record.</summary>
