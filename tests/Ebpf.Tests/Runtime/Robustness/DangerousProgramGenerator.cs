@@ -52,8 +52,17 @@ internal sealed class DangerousProgramGenerator(int seed, int mapCount, IReadOnl
     /// </summary>
     private void AddVerifiablePiece(List<Instruction> code)
     {
-        switch (_random.Next(6))
+        switch (_random.Next(7))
         {
+            case 5:
+                // bpf_trace_printk("%s\n", 4, constant): the verifier checks nothing about the string pointer.
+                code.Add(StoreImm(AccessSize.Word, 10, -24, 0x000a7325));
+                code.Add(Mov64Reg(1, 10));
+                code.Add(Alu64(AluOperation.Add, 1, -24));
+                code.Add(Mov64(2, 4));
+                AddLddw(code, 3, (long)Value());
+                code.Add(CallHelper(HelperId.TracePrintk));
+                break;
             case 0:
             case 1:
                 for (int r = 1; r <= 5; r++)
