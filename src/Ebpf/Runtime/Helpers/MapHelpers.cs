@@ -245,8 +245,12 @@ public static unsafe class MapHelpers
         if (Ring(mapHandle, "ringbuf_reserve") is not { } ring)
             return 0;
         byte* record = ring.Reserve(size, flags);
-        if (record != null)
+        if (record != null && Ebpf.Execution.InvocationContext.Current is { Mode: ExecutionMode.Checked })
+        {
             Expose(record, (int)size, ring, "record");
+            if (HelperInvocation.Current is { } invocation)
+                (invocation.OpenRecords ??= []).Add((ring, (ulong)record));
+        }
         return (ulong)record;
     }
 
@@ -258,8 +262,10 @@ public static unsafe class MapHelpers
 
     private static ulong Commit(ulong data, ulong flags, bool discard)
     {
-        // The record does not say which ring it belongs to in a way we can trust from a register;
-        // find the used ring buffer map whose data area contains it.
+        if (Ebpf.Execution.InvocationContext.Current is { Mode: ExecutionMode.Checked })
+            return CommitChecked(data, flags, discard);
+        // A verified caller: the verifier proved data is a record it reserved and has not released; find the used
+        // ring buffer map whose data area contains it.
         var program = HelperInvocation.Current?.Program;
         if (program is null || data == 0)
             return 0;
@@ -272,6 +278,32 @@ public static unsafe class MapHelpers
             }
         }
         return 0;
+    }
+
+    /// <summary>
+    /// Commit for an unverified program: only a record this run reserved and has not yet committed. Anything
+    /// else — a pointer into the middle of a record, the ring's first byte, a record already submitted — would
+    /// make the ring write its header word somewhere it does not own.
+    /// </summary>
+    private static ulong CommitChecked(ulong data, ulong flags, bool discard)
+    {
+        var open = HelperInvocation.Current?.OpenRecords;
+        int at = open?.FindIndex(r => r.Record == data) ?? -1;
+        if (at < 0)
+            throw new BpfException(Errno.EINVAL,
+                $"helper bpf_ringbuf_{(discard ? "discard" : "submit")}: 0x{data:x} is not a ring buffer record this run reserved and still holds");
+        var ring = open![at].Ring;
+        open.RemoveAt(at);
+        ring.Commit((byte*)data, flags, discard);
+        return 0;
+    }
+
+    /// <summary>Discards the records a checked run reserved and never committed (the kernel's verifier refuses such a program).</summary>
+    internal static void DiscardLeftOpen(HelperInvocation invocation)
+    {
+        foreach (var (ring, record) in invocation.OpenRecords!)
+            ring.Commit((byte*)record, 0, discard: true);
+        invocation.OpenRecords.Clear();
     }
 
     /// <summary>bpf_ringbuf_query(map, flags) (134).</summary>
