@@ -188,6 +188,7 @@ public sealed class LinuxCollection : IDisposable
         foreach (var ps in spec.Programs.Where(filter))
         {
             ps.EnsureResolved();
+            LoaderRefusals.ThrowIfUntyped(ps, ps.Type);
             LoaderRefusals.ThrowIfCoreRelocations(ps); // not applied yet: refused, never loaded with the compiler's offsets
             var insns = (Instruction[])ps.Instructions.Clone();
             foreach (var relo in ps.Relocations)

@@ -24,6 +24,18 @@ public static class LoaderRefusals
     }
 
     /// <summary>
+    /// Refuses a program whose section libbpf has no rule for (<see cref="SectionDefinitions.Resolve"/> gave it no
+    /// type) when the loader was not told its type either: nothing is guessed.
+    /// </summary>
+    public static void ThrowIfUntyped(ProgramSpec program, Abi.ProgramType effectiveType)
+    {
+        ArgumentNullException.ThrowIfNull(program);
+        if (effectiveType == Abi.ProgramType.Unspec || !Enum.IsDefined(effectiveType))
+            throw new BpfException(Errno.EINVAL,
+                $"program '{program.Name}': section '{program.SectionName}' does not name a program type (give one: the load options' program type, or ProgramSpec.Type)");
+    }
+
+    /// <summary>
     /// libbpf's bpf_object__resolve_externs for .kconfig: a weak extern the loader cannot supply reads as 0 (the
     /// .kconfig image starts zeroed); a strong one fails the load, naming the symbol.
     /// </summary>

@@ -212,8 +212,7 @@ public sealed partial class BpfRuntime
         ps.EnsureResolved();
         LoaderRefusals.ThrowIfCoreRelocations(ps);
         var type = options.ProgramType ?? ps.Type;
-        if (type == Abi.ProgramType.Unspec || !Enum.IsDefined(type))
-            throw new BpfException(Errno.EINVAL, $"program '{ps.Name}': section '{ps.SectionName}' does not name a program type");
+        LoaderRefusals.ThrowIfUntyped(ps, type);
         foreach (var r in ps.Relocations)
         {
             if (r.Kind is ProgramRelocationKind.KfuncCall or ProgramRelocationKind.KsymVariable)

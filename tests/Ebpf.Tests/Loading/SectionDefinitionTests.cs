@@ -124,6 +124,19 @@ public sealed class SectionDefinitionTests
         Assert.Equal(ProgramType.Xdp, collection.Programs[prog.Name].Program.Type);
     }
 
+    [Fact]
+    public void The_Linux_loader_refuses_an_untyped_program_and_loads_it_once_typed()
+    {
+        Ebpf.Tests.Linux.KernelRequirement.Require();
+        var spec = ObjectSpec.Load(SharedData.Fixture("loading/untyped_xdp.bpf.o"));
+        var e = Assert.Throws<BpfException>(() => Ebpf.Linux.Collections.LinuxCollection.Load(spec));
+        Assert.Equal(Errno.EINVAL, e.Errno);
+        Assert.Contains("'my_filter' does not name a program type", e.Message);
+        spec.Programs[0].Type = ProgramType.Xdp;
+        using var collection = Ebpf.Linux.Collections.LinuxCollection.Load(spec);
+        Assert.Single(collection.Programs);
+    }
+
     [Theory]
     [InlineData("test_global", ".data", "test_glo.data")]
     [InlineData("test_global", ".rodata", "test_glo.rodata")]
