@@ -14,7 +14,8 @@ namespace Ebpf.Tests.Runtime.Robustness;
 /// verified and unverified loads, JIT on and off, unchecked, always-checked and checked runs, test_run.
 /// Every outcome must be a result or a <see cref="BpfException"/>; any other exception is a defect, and a
 /// process abort fails the run by definition. The stream is bounded (a few thousand programs, small
-/// instruction budgets), so it is quick; its seed is fixed, so a failure reproduces.
+/// instruction budgets), so it is quick; its seed is fixed, so the programs' shapes repeat (the live map
+/// handles it embeds depend on what ran before in the process, so every failure prints its program).
 /// </summary>
 public class RandomProgramStreamTests
 {
