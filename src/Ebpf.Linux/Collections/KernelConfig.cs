@@ -71,7 +71,7 @@ public sealed class KernelConfig
             {
                 if (ext.IsWeak || ext.Name.StartsWith("LINUX_HAS_", StringComparison.Ordinal))
                     continue; // weak: reads as 0 (n), as libbpf does
-                throw new BpfException(Errno.ENOENT, $"unresolved kconfig extern {ext.Name}: not set in the running kernel's config");
+                throw new BpfException(Errno.EOPNOTSUPP, $"unresolved kconfig extern {ext.Name}: not set in the running kernel's config (declare it __weak to read 0)");
             }
             switch (text)
             {

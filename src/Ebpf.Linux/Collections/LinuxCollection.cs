@@ -19,6 +19,8 @@ public sealed class LinuxCollectionOptions
     public VerifierLogLevel LogLevel { get; init; }
     /// <summary>Load the object's BTF (and pass func_info/line_info); when the kernel refuses it, load without, as libbpf does.</summary>
     public bool LoadBtf { get; init; } = true;
+    /// <summary>libbpf's btf_custom_path: CO-RE relocations resolve against this BTF file instead of the running kernel's.</summary>
+    public string? BtfCustomPath { get; init; }
 }
 
 /// <summary>
@@ -199,10 +201,22 @@ public sealed class LinuxCollection : IDisposable
     {
         var filter = options.ProgramFilter ?? (p => p.Autoload);
         KernelSymbols? symbols = null;
+        // One relocator per object load: libbpf's candidate cache spans the object's programs.
+        var relocator = CoRe.CoreProgramRelocation.RelocatorFor(spec,
+            () => options.BtfCustomPath is { } custom ? CoRe.CoreTargets.FromFile(custom) : CoRe.CoreTargets.RunningKernel());
         foreach (var ps in spec.Programs.Where(filter))
         {
             ps.EnsureResolved();
-            var insns = (Instruction[])ps.Instructions.Clone();
+            LoaderRefusals.ThrowIfUntyped(ps, ps.Type);
+            Instruction[] insns;
+            try
+            {
+                insns = CoRe.CoreProgramRelocation.Apply(relocator, spec, ps);
+            }
+            catch (BpfException e)
+            {
+                throw e.Wrap($"{spec.Name}: program '{ps.Name}'");
+            }
             foreach (var relo in ps.Relocations)
                 ApplyRelocation(spec, ps, insns, relo, ref symbols);
             for (int i = 0; i < insns.Length; i++)

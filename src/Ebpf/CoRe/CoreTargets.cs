@@ -50,7 +50,12 @@ public sealed class CoreTargets
     /// The running kernel's BTF as libbpf finds it: <c>/sys/kernel/btf/vmlinux</c>, then each module's split BTF
     /// under <c>/sys/kernel/btf/</c> when vmlinux has no candidate. ENOENT when the kernel exposes no BTF.
     /// </summary>
-    public static CoreTargets RunningKernel(string directory = "/sys/kernel/btf")
+    public static CoreTargets RunningKernel() => RunningKernelOnce.Value;
+
+    private static readonly Lazy<CoreTargets> RunningKernelOnce = new(() => RunningKernel("/sys/kernel/btf"));
+
+    /// <summary><see cref="RunningKernel()"/> from another directory laid out like /sys/kernel/btf (read afresh).</summary>
+    public static CoreTargets RunningKernel(string directory)
     {
         string vmlinux = Path.Combine(directory, "vmlinux");
         if (!File.Exists(vmlinux))

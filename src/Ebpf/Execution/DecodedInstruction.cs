@@ -28,6 +28,9 @@ internal struct DecodedInstruction
     [FieldOffset(8)] public byte JumpDst;
     [FieldOffset(9)] public byte JumpSrc;
 
+    /// <summary><see cref="Src"/> of a <see cref="Operation.LoadImm64"/> whose value is a map pointer the loader resolved (see <see cref="InterpreterOptions.MapPointerLoads"/>).</summary>
+    public const byte MapPointerSource = 1;
+
     public DecodedInstruction(Operation op, byte dst, byte src, int offset, long imm)
     {
         this = default;

@@ -19,6 +19,6 @@ public sealed record HelperSpecialization(object Target, MethodInfo Method)
 /// <summary>
 /// Offers a <see cref="HelperSpecialization"/> for helper <paramref name="helperId"/> called with R1 equal to
 /// <paramref name="constantR1"/> (a value the call site's R1 provably holds, from an lddw in the same basic
-/// block), or null for the generic call.
+/// block whose original instruction was a pseudo map reference: <see cref="InterpreterOptions.MapPointerLoads"/>), or null for the generic call.
 /// </summary>
 public delegate HelperSpecialization? HelperSpecializer(long helperId, ulong constantR1);

@@ -117,6 +117,10 @@ public sealed unsafe partial class Interpreter
             }
         }
         var code = ProgramDecoder.Decode(program, options.Name);
+        if (options.MapPointerLoads is { } mapPointers)
+            foreach (int pc in mapPointers)
+                if ((uint)pc < (uint)program.Length && code[pc].Op == Operation.LoadImm64)
+                    code[pc].Src = DecodedInstruction.MapPointerSource; // provenance for the JIT's map-call binding
         Jit.JitEntry? compiled = null;
         string? compileFailure = null;
         int compiledSize = 0, specializedCalls = 0;

@@ -38,6 +38,14 @@ public sealed class InterpreterOptions
     /// </summary>
     public ContextFieldMap? ContextFields { get; init; }
 
+    /// <summary>
+    /// Instruction indexes of lddw slots whose original instruction was a pseudo map reference (src 1 or 5)
+    /// that the loader resolved to a map pointer. Only a call whose R1 provably holds one of these may be
+    /// bound to the map by the JIT (<see cref="HelperTable.Specializer"/>); an ordinary 64-bit constant in R1
+    /// never is, whatever its value. Null: no call is bound.
+    /// </summary>
+    public IReadOnlySet<int>? MapPointerLoads { get; init; }
+
     /// <summary>Checked mode: executed instructions after which the run ends with ETIME.</summary>
     public long InstructionBudget { get; init; } = DefaultInstructionBudget;
 }

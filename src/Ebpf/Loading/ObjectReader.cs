@@ -142,7 +142,7 @@ internal sealed partial class ObjectReader
 
     private void ReadMaps()
     {
-        bool iproute2 = SectionDefinitions.LooksLikeTcLoaderObject(_source, AllSectionNames);
+        bool iproute2 = SectionDefinitions.LooksLikeTcLoaderObject(AllSectionNames);
         var legacy = new List<MapSpec>();
         foreach (var section in _elf.Sections.Where(ElfObjectText.IsLegacyMapsSection))
         {

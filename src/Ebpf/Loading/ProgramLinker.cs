@@ -12,7 +12,7 @@ internal static class ProgramLinker
 {
     public static ProgramSpec Link(ObjectReader reader, ObjectFunction entry)
     {
-        var info = SectionDefinitions.Resolve(entry.SectionName, reader.Source, reader.AllSectionNames);
+        var info = SectionDefinitions.Resolve(entry.SectionName);
         var code = new List<Instruction>(entry.Length);
         code.AddRange(entry.Code);
         var placed = new Dictionary<ObjectFunction, int> { [entry] = 0 };

@@ -140,14 +140,13 @@ public static class SectionDefinitions
     }
 
     /// <summary>
-    /// Program type, expected attach type and attach target for a program in <paramref name="sectionName"/>.
-    /// Order: libbpf ≥ 1.0 rules; then libbpf 0.x prefix matching ("xdp_prog", "socket1", "tc_mark"); then the
-    /// conventions of the loaders that pre-date libbpf's table, as the corpus's kernel verdicts were produced:
-    /// a section or object named after XDP is XDP, an object named after lwt is lwt_out, tc objects (named
-    /// after tc, or cilium/ovs-style tail-call sections "2/1", "from-netdev", "tail-3") are sched_cls, and
-    /// anything else is a socket filter.
+    /// Program type, expected attach type and attach target for a program in <paramref name="sectionName"/>, as
+    /// libbpf decides them: libbpf ≥ 1.0 rules; then libbpf 0.x prefix matching ("xdp_prog", "socket1",
+    /// "tc_mark"). A section neither knows gets <see cref="ProgramType.Unspec"/>: its loader must be told the
+    /// type (the load options' program type, or <see cref="ProgramSpec.Type"/> set before loading). Nothing is
+    /// guessed from the object's file name or its other sections.
     /// </summary>
-    public static ProgramSectionInfo Resolve(string sectionName, string? objectName = null, IReadOnlyCollection<string>? allSections = null)
+    public static ProgramSectionInfo Resolve(string sectionName)
     {
         bool autoload = true;
         string section = sectionName;
@@ -166,32 +165,16 @@ public static class SectionDefinitions
                 return new(sloppy.ProgramType, sloppy.ExpectedAttachType, null, sloppy.Flags, autoload, false, sloppy);
         }
 
-        return new(LegacyFallback(section, objectName, allSections), null, null, ProgramLoadFlags.None, autoload, false, null);
-    }
-
-    private static ProgramType LegacyFallback(string section, string? objectName, IReadOnlyCollection<string>? allSections)
-    {
-        string obj = Path.GetFileName(objectName ?? "").ToLowerInvariant();
-        if (section.Contains("xdp", StringComparison.OrdinalIgnoreCase) || obj.Contains("xdp", StringComparison.Ordinal))
-            return ProgramType.Xdp;
-        if (obj.Contains("lwt", StringComparison.Ordinal))
-            return ProgramType.LwtOut;
-        return LooksLikeTcLoaderObject(objectName, allSections) ? ProgramType.SchedCls : ProgramType.SocketFilter;
+        return new(ProgramType.Unspec, null, null, ProgramLoadFlags.None, autoload, false, null);
     }
 
     /// <summary>
-    /// Whether an object was written for iproute2's tc loader: named after tc ("tc_l2_redirect_kern.o",
-    /// "test_cgrp2_tc_kern.o") or holding cilium/ovs-style tail-call sections.
+    /// Whether an object's legacy "maps" section uses iproute2's struct bpf_elf_map (id and pinning after the
+    /// four sizes and flags) rather than the kernel samples' layout: told by its cilium/ovs-style tail-call
+    /// sections, which only the tc loader understands — the sections, never the file name.
     /// </summary>
-    public static bool LooksLikeTcLoaderObject(string? objectName, IReadOnlyCollection<string>? allSections)
-    {
-        string obj = Path.GetFileName(objectName ?? "").ToLowerInvariant();
-        if (obj.StartsWith("tc", StringComparison.Ordinal) && !obj.StartsWith("tcp", StringComparison.Ordinal))
-            return true;
-        if (obj.Contains("_tc", StringComparison.Ordinal) || obj.Contains("tc_", StringComparison.Ordinal))
-            return true;
-        return allSections is not null && allSections.Any(IsTcLoaderSection);
-    }
+    public static bool LooksLikeTcLoaderObject(IReadOnlyCollection<string>? allSections) =>
+        allSections is not null && allSections.Any(IsTcLoaderSection);
 
     /// <summary>Tail-call and entry sections of iproute2-loaded tc objects (cilium "2/7", "1/0x1010", "from-netdev"; ovs "tail-3").</summary>
     private static bool IsTcLoaderSection(string name)

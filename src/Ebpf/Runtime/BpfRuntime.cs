@@ -38,6 +38,12 @@ public sealed partial class BpfRuntime
     /// </summary>
     public Abi.Profiles.KernelProfile Profile { get; init; } = Abi.Profiles.KernelProfile.Reference;
 
+    /// <summary>
+    /// The kernel BTF CO-RE relocations resolve against (vmlinux, and module BTFs after it). Null: this machine's
+    /// /sys/kernel/btf, read when an object first needs it; a machine without it fails that load with ENOENT saying so.
+    /// </summary>
+    public CoRe.CoreTargets? KernelBtf { get; init; }
+
     /// <summary>The bpffs of this kernel (mounted at /sys/fs/bpf).</summary>
     public PinFileSystem Pins { get; }
 
@@ -109,7 +115,7 @@ public sealed partial class BpfRuntime
         var storage = Maps.BpfMapFactory.Create(new Maps.MapAttributes
         {
             Type = d.Type, KeySize = d.KeySize, ValueSize = d.ValueSize, MaxEntries = d.MaxEntries, Flags = d.Flags, Name = d.Name, InnerMap = inner,
-            SpinLockOffset = d.SpinLockOffset,
+            SpinLockOffset = d.SpinLockOffset, MapExtra = d.MapExtra,
         });
         switch (storage)
         {
@@ -230,7 +236,7 @@ public sealed partial class BpfRuntime
                 : options.AlwaysChecked ? "verified, checked on request (AlwaysChecked)"
                 : notModelled is null ? "verified and fully modelled" : "verified, but not fully modelled: " + notModelled;
             bool translated = verdict.Accepted && verdict.Program is not null && !options.Untranslated;
-            var xlated = ProgramPreparation.Translated(this, program, translated ? verdict.Program : null, indexed);
+            var xlated = ProgramPreparation.Translated(this, program, translated ? verdict.Program : null, indexed, out var mapPointerLoads);
             program.Instructions = xlated;
             var helperTable = ProgramPreparation.BuildHelperTable(this);
             string interpreterName = string.IsNullOrEmpty(program.Name) ? "prog" : program.Name;
@@ -241,6 +247,8 @@ public sealed partial class BpfRuntime
                 Helpers = helperTable,
                 Jit = JitEnabled,
                 ContextFields = translated ? null : ProgramPreparation.UntranslatedContextFields(program),
+                MapPointerLoads = mapPointerLoads,
+                InstructionBudget = options.CheckedInstructionBudget,
             });
             program.Executable = new PreparedProgram(Build(mode), () => Build(Execution.ExecutionMode.Checked), StaticRegions(program), translated);
             ProgramLoaded?.Invoke(program);

@@ -60,8 +60,17 @@ public sealed class InterpreterExecutor : IProgramExecutor
         if (prepared.Interpreter.Mode != ExecutionMode.Checked)
             return request; // verified: no regions to register, helpers trust the pointers
         int ctxSize = ProgramPreparation.ContextRegionSize(program);
+        int userSize = Math.Min(program.TypeInfo.UserContextSize, ctxSize);
         if (context != 0 && ctxSize > 0)
-            request.AddRegion(new MemoryRegion((nuint)context, (nuint)ctxSize, MemoryAccess.ReadWrite, "ctx"));
+        {
+            // The user view is the program's to write; past it the runtime keeps the real packet pointers
+            // (data, data_end, …) that the rewritten ctx loads read and the runtime itself trusts afterwards
+            // (data_out, adjust_head). A checked program may read them, never forge them.
+            if (userSize > 0)
+                request.AddRegion(new MemoryRegion((nuint)context, (nuint)userSize, MemoryAccess.ReadWrite, "ctx"));
+            if (ctxSize > userSize)
+                request.AddRegion(new MemoryRegion((nuint)(context + userSize), (nuint)(ctxSize - userSize), MemoryAccess.Read, "ctx (runtime fields)"));
+        }
         switch (invocation?.PacketState)
         {
             case XdpContext xdp:

@@ -22,6 +22,11 @@ public sealed record ObjectLoadOptions
     public int VerifierInstructionLimit { get; init; } = 1_000_000;
     /// <summary>See <see cref="ProgramLoadOptions.Untranslated"/>.</summary>
     internal bool Untranslated { get; init; }
+    /// <summary>
+    /// libbpf's btf_custom_path: CO-RE relocations resolve against this BTF file (raw BTF or an ELF object's .BTF)
+    /// only, instead of the runtime's kernel BTF (<see cref="BpfRuntime.KernelBtf"/>).
+    /// </summary>
+    public string? BtfCustomPath { get; init; }
 }
 
 /// <summary>The live objects of one loaded object file: dispose to drop the collection's handles.</summary>
@@ -60,6 +65,8 @@ public sealed partial class BpfRuntime
     {
         ArgumentNullException.ThrowIfNull(spec);
         options ??= new ObjectLoadOptions();
+        // The runtime models no kernel config: weak externs read 0 from the zeroed .kconfig image, strong ones are refused.
+        LoaderRefusals.ThrowIfUnsuppliedKconfig(spec, _ => false, "the managed runtime");
         var maps = new Dictionary<string, BpfMap>();
         var programs = new Dictionary<string, BpfProgram>();
         var newPins = new List<string>();
@@ -78,11 +85,14 @@ public sealed partial class BpfRuntime
                 maps[ms.Name] = map;
                 byIndex[i] = map;
             }
+            // One relocator per object load: libbpf's candidate cache spans the object's programs.
+            var relocator = CoRe.CoreProgramRelocation.RelocatorFor(spec,
+                () => options.BtfCustomPath is { } custom ? CoRe.CoreTargets.FromFile(custom) : KernelBtf ?? CoRe.CoreTargets.RunningKernel());
             foreach (var ps in spec.Programs)
             {
                 if (!ps.Autoload)
                     continue;
-                programs[ps.Name] = LoadProgramSpec(spec, ps, byIndex, options, btf);
+                programs[ps.Name] = LoadProgramSpec(spec, ps, byIndex, options, btf, relocator);
             }
             // Prog-array / map-in-map initial slots name programs (or maps) of this object.
             foreach (var ms in spec.Maps)
@@ -159,7 +169,8 @@ public sealed partial class BpfRuntime
                 var innerSpec = ms.InnerMap ?? throw new BpfException(Errno.EINVAL, $"{ms.Type} without an inner map definition (__array(values, …))");
                 using var template = CreateMap(new MapDefinition(innerSpec.Type, innerSpec.KeySize, innerSpec.ValueSize, innerSpec.MaxEntries,
                     innerSpec.Flags & ~MapFlags.Rdonly, ObjectName.Truncate(SanitiseName(ms.Name + ".inner"))));
-                map = CreateMap(new MapDefinition(ms.Type, ms.KeySize, ms.ValueSize, ms.MaxEntries, ms.Flags & ~MapFlags.Rdonly, name, template.Map.Id), btf);
+                map = CreateMap(new MapDefinition(ms.Type, ms.KeySize, ms.ValueSize, ms.MaxEntries, ms.Flags & ~MapFlags.Rdonly, name, template.Map.Id,
+                    MapExtra: ms.MapExtra), btf);
             }
             else
             {
@@ -168,7 +179,7 @@ public sealed partial class BpfRuntime
                 uint keyType = btf is null || ms.IsGlobalData ? 0 : ms.KeyTypeId;
                 uint valueType = btf is null ? 0 : ms.IsGlobalData ? ms.BtfTypeId : ms.ValueTypeId;
                 map = CreateMap(new MapDefinition(ms.Type, ms.KeySize, ms.ValueSize, ms.MaxEntries, ms.Flags & ~MapFlags.Rdonly, name,
-                    BtfKeyTypeId: keyType, BtfValueTypeId: valueType), btf);
+                    BtfKeyTypeId: keyType, BtfValueTypeId: valueType, MapExtra: ms.MapExtra), btf);
             }
         }
         catch (BpfException e)
@@ -206,19 +217,18 @@ public sealed partial class BpfRuntime
     private static string SanitiseName(string name) =>
         new(name.Select(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '.' ? c : '_').ToArray());
 
-    private BpfProgram LoadProgramSpec(ObjectSpec spec, ProgramSpec ps, BpfMap?[] byIndex, ObjectLoadOptions options, BtfHandle? btf)
+    private BpfProgram LoadProgramSpec(ObjectSpec spec, ProgramSpec ps, BpfMap?[] byIndex, ObjectLoadOptions options, BtfHandle? btf, CoRe.CoreRelocator? relocator)
     {
         ps.EnsureResolved();
         var type = options.ProgramType ?? ps.Type;
-        if (type == Abi.ProgramType.Unspec || !Enum.IsDefined(type))
-            throw new BpfException(Errno.EINVAL, $"program '{ps.Name}': section '{ps.SectionName}' does not name a program type");
+        LoaderRefusals.ThrowIfUntyped(ps, type);
         foreach (var r in ps.Relocations)
         {
             if (r.Kind is ProgramRelocationKind.KfuncCall or ProgramRelocationKind.KsymVariable)
                 throw new BpfException(Errno.ENOTSUPP, $"program '{ps.Name}': insn {r.InstructionIndex}: kernel symbol '{r.Symbol}' cannot be resolved in the managed runtime");
         }
         // Compact the map indexes (src=5/6 imm = index in spec.Maps) to the maps this program uses.
-        var insns = (Instruction[])ps.Instructions.Clone();
+        var insns = CoRe.CoreProgramRelocation.Apply(relocator, spec, ps);
         var used = new List<BpfMap>();
         var remap = new Dictionary<int, int>();
         for (int pc = 0; pc < insns.Length; pc++)

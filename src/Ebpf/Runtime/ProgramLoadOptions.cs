@@ -34,6 +34,12 @@ public sealed record ProgramLoadOptions
     /// <summary>BPF_LOG_LEVEL for the verifier log kept on the program (1 = failing path, 2 = everything, 4 = stats).</summary>
     public int LogLevel { get; init; } = 1;
 
+    /// <summary>
+    /// Instructions a checked run may execute before it ends with ETIME (an unverified program may loop for
+    /// ever). Verified programs running unchecked are bounded by the verifier instead.
+    /// </summary>
+    public long CheckedInstructionBudget { get; init; } = Execution.InterpreterOptions.DefaultInstructionBudget;
+
     /// <summary>func_info-derived function descriptions (global functions are verified on their own); the object loader fills these.</summary>
     public IReadOnlyList<VerifierFunction>? Functions { get; init; }
 }

@@ -7,7 +7,7 @@ namespace Ebpf.Runtime;
 /// <summary>
 /// Turns a loaded program's instructions into something the interpreter runs: map references
 /// (lddw src=1 map id, src=2 map id + value offset, src=5 map index, src=6 map index + value offset)
-/// become 64-bit immediates — the map's native handle or the address of its value — exactly where
+/// become 64-bit immediates — the map's handle (a <see cref="Maps.MapHandleTable"/> entry) or the address of its value — exactly where
 /// the kernel's resolve_pseudo_ldimm64 puts struct bpf_map * and value addresses; then the
 /// interpreter is created with the runtime's helper table.
 /// </summary>
@@ -19,13 +19,15 @@ internal static unsafe class ProgramPreparation
     /// resolved. A program loaded unverified has no proof and runs as written, in the checked interpreter, which
     /// resolves its ctx pointer fields by address (Interpreter's context field table).
     /// </summary>
-    public static Instruction[] Translated(BpfRuntime runtime, ProgramObject program, Verification.VerifiedProgram? verified, IReadOnlyList<MapObject> indexed)
+    /// <param name="mapPointerLoads">Receives the lddws of the returned instructions that load a map pointer.</param>
+    public static Instruction[] Translated(BpfRuntime runtime, ProgramObject program, Verification.VerifiedProgram? verified, IReadOnlyList<MapObject> indexed,
+        out HashSet<int> mapPointerLoads)
     {
         // The kernel resolves (and holds) every map the program names before verification, dead code included.
-        var source = ResolveMapReferences(runtime, program, program.Instructions, indexed);
+        var source = ResolveMapReferences(runtime, program, program.Instructions, indexed, out mapPointerLoads);
         if (verified is null)
             return source;
-        return ResolveMapReferences(runtime, program, [.. verified.Instructions], indexed);
+        return ResolveMapReferences(runtime, program, [.. verified.Instructions], indexed, out mapPointerLoads);
     }
 
     /// <summary>For a program without a translation: its type's pointer fields, which the checked interpreter
@@ -47,8 +49,12 @@ internal static unsafe class ProgramPreparation
             ? program.TypeInfo.InternalContextSize
             : program.TypeInfo.UserContextSize;
 
-    public static Instruction[] ResolveMapReferences(BpfRuntime runtime, ProgramObject program, Instruction[] insns, IReadOnlyList<MapObject> indexed)
+    /// <param name="mapPointerLoads">Receives the indexes of the lddws that now load a map pointer (src 1 and 5):
+    /// the only constants the JIT may bind a map helper call to.</param>
+    public static Instruction[] ResolveMapReferences(BpfRuntime runtime, ProgramObject program, Instruction[] insns, IReadOnlyList<MapObject> indexed,
+        out HashSet<int> mapPointerLoads)
     {
+        mapPointerLoads = [];
         var output = (Instruction[])insns.Clone();
         for (int pc = 0; pc < output.Length; pc++)
         {
@@ -78,7 +84,10 @@ internal static unsafe class ProgramPreparation
             }
             ulong value;
             if (src is 1 or 5)
+            {
                 value = (ulong)map.NativeHandle;
+                mapPointerLoads.Add(pc);
+            }
             else
             {
                 uint offset = (uint)output[pc + 1].Imm;

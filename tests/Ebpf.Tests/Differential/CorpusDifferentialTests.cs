@@ -88,6 +88,7 @@ public class CorpusDifferentialTests(ITestOutputHelper output)
             }
             else
             {
+                Loading.CorpusProgramTypes.GiveTypeIfUntyped(prog, c[3]);
                 try
                 {
                     using var collection = LinuxCollection.Load(l.Spec, new LinuxCollectionOptions { Elf = l.Elf, ProgramFilter = p => ReferenceEquals(p, prog) });

@@ -38,7 +38,7 @@ public sealed class CorpusTests(ITestOutputHelper output)
         var rows = ReadVerdicts();
         var specs = new Dictionary<string, ObjectSpec?>();
         var openErrors = new Dictionary<string, string>();
-        int considered = 0, listed = 0, countMatch = 0, countCompared = 0, typeMatch = 0;
+        int considered = 0, listed = 0, countMatch = 0, countCompared = 0, typeMatch = 0, explicitType = 0;
         var failures = new List<string>();
         foreach (var row in rows)
         {
@@ -81,12 +81,15 @@ public sealed class CorpusTests(ITestOutputHelper output)
                 else
                     failures.Add($"{row.File}: {row.Program}: {prog.Instructions.Length} insns, kernel got {expected}");
             }
-            if (TypeByName.TryGetValue(row.ProgType, out var type) && type == prog.Type)
+            bool known = TypeByName.TryGetValue(row.ProgType, out var type);
+            if (known && type == prog.Type)
                 typeMatch++;
+            else if (known && prog.Type == ProgramType.Unspec)
+                explicitType++; // a section libbpf has no rule for: its loader was given the type (the tsv's prog_type)
             else
                 failures.Add($"{row.File}: {row.Program} ({row.Section}): type {prog.Type}, kernel got {row.ProgType}");
         }
-        output.WriteLine($"programs the kernel saw: {considered}; listed: {listed}; insn count equal: {countMatch}/{countCompared}; type equal: {typeMatch}/{considered}");
+        output.WriteLine($"programs the kernel saw: {considered}; listed: {listed}; insn count equal: {countMatch}/{countCompared}; type equal: {typeMatch}/{considered}; untyped sections given their type explicitly: {explicitType}");
         foreach (var f in failures.Take(60))
             output.WriteLine(f);
         Assert.True(considered > 500, $"only {considered} corpus rows were compared");

@@ -90,24 +90,51 @@ public sealed class SectionDefinitionTests
 
     [Theory]
     // libbpf 0.x prefix matching for old objects
-    [InlineData("xdp_prog", null, ProgramType.Xdp)]
-    [InlineData("socket1", null, ProgramType.SocketFilter)]
-    [InlineData("cgroup/sock1", null, ProgramType.CgroupSock)]
-    [InlineData("tc_mark", null, ProgramType.SchedCls)]
-    // the pre-libbpf loaders' conventions
-    [InlineData("2/1", "bpf_lxc.o", ProgramType.SchedCls)]
-    [InlineData("from-netdev", "bpf_xdp.o", ProgramType.Xdp)]
-    [InlineData("af_xdp", "datapath.o", ProgramType.Xdp)]
-    [InlineData("len_hist", "lwt_len_hist_kern.o", ProgramType.LwtOut)]
-    [InlineData("filter", "test_cgrp2_tc_kern.o", ProgramType.SchedCls)]
-    [InlineData("filter", "filter.o", ProgramType.SocketFilter)]
-    [InlineData("kprobe", null, ProgramType.Kprobe)]
-    [InlineData("kprobex", null, ProgramType.Kprobe)]
-    [InlineData("cgroup/recv_accept4", "x.o", ProgramType.SocketFilter)]
-    public void NamesLibbpfDoesNotKnowFallBackLikeOldLoaders(string section, string? objectName, ProgramType type)
+    [InlineData("xdp_prog", ProgramType.Xdp)]
+    [InlineData("socket1", ProgramType.SocketFilter)]
+    [InlineData("cgroup/sock1", ProgramType.CgroupSock)]
+    [InlineData("tc_mark", ProgramType.SchedCls)]
+    [InlineData("kprobe", ProgramType.Kprobe)]
+    [InlineData("kprobex", ProgramType.Kprobe)]
+    // what libbpf does not know has no type: the loader must be told (no guess from file or section names)
+    [InlineData("2/1", ProgramType.Unspec)]
+    [InlineData("from-netdev", ProgramType.Unspec)]
+    [InlineData("af_xdp", ProgramType.Unspec)]
+    [InlineData("len_hist", ProgramType.Unspec)]
+    [InlineData("filter", ProgramType.Unspec)]
+    [InlineData("cgroup/recv_accept4", ProgramType.Unspec)]
+    public void NamesLibbpfDoesNotKnowGetNoType(string section, ProgramType type)
     {
-        var info = SectionDefinitions.Resolve(section, objectName, [section]);
+        var info = SectionDefinitions.Resolve(section);
         Assert.Equal(type, info.Type);
+    }
+
+    [Fact]
+    public void An_unknown_section_loads_only_with_an_explicit_type()
+    {
+        // The fixture's program is in a section libbpf does not know; its file name says "xdp".
+        var spec = ObjectSpec.Load(SharedData.Fixture("loading/untyped_xdp.bpf.o"));
+        var prog = Assert.Single(spec.Programs);
+        Assert.Equal(ProgramType.Unspec, prog.Type);
+        var e = Assert.Throws<BpfException>(() => new Ebpf.Runtime.BpfRuntime().Load(spec));
+        Assert.Equal(Errno.EINVAL, e.Errno);
+        Assert.Contains("does not name a program type", e.Message);
+        var rt = new Ebpf.Runtime.BpfRuntime();
+        using var collection = rt.Load(spec, new Ebpf.Runtime.ObjectLoadOptions { ProgramType = ProgramType.Xdp });
+        Assert.Equal(ProgramType.Xdp, collection.Programs[prog.Name].Program.Type);
+    }
+
+    [Fact]
+    public void The_Linux_loader_refuses_an_untyped_program_and_loads_it_once_typed()
+    {
+        Ebpf.Tests.Linux.KernelRequirement.Require();
+        var spec = ObjectSpec.Load(SharedData.Fixture("loading/untyped_xdp.bpf.o"));
+        var e = Assert.Throws<BpfException>(() => Ebpf.Linux.Collections.LinuxCollection.Load(spec));
+        Assert.Equal(Errno.EINVAL, e.Errno);
+        Assert.Contains("'my_filter' does not name a program type", e.Message);
+        spec.Programs[0].Type = ProgramType.Xdp;
+        using var collection = Ebpf.Linux.Collections.LinuxCollection.Load(spec);
+        Assert.Single(collection.Programs);
     }
 
     [Theory]

@@ -58,6 +58,7 @@ public class CorpusAgreementTests(ITestOutputHelper output)
             }
             var prog = obj?.Programs.FirstOrDefault(p => p.Name == program) ?? obj?.Programs.FirstOrDefault(p => p.SectionName == c[1]);
             if (obj is null || prog is null) continue;
+            Loading.CorpusProgramTypes.GiveTypeIfUntyped(prog, c[3]);
             total++;
             VerificationResult result;
             var input = ProgramSpecInput.Create(obj, prog, logLevel: 0);

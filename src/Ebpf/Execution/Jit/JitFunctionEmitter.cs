@@ -463,7 +463,8 @@ internal sealed class JitFunctionEmitter
     }
 
     /// <summary>
-    /// Follows R1 through straight-line code: an lddw into R1 makes it known; anything that may write R1
+    /// Follows R1 through straight-line code: an lddw of a loader-resolved map pointer into R1 makes it known
+    /// (any other lddw is a raw constant the program chose and makes it unknown); anything that may write R1
     /// (an instruction with R1 as destination, an atomic fetching into R1, a call) or leaves the block forgets it.
     /// </summary>
     private void TrackR1(DecodedInstruction i)
@@ -471,11 +472,11 @@ internal sealed class JitFunctionEmitter
         bool writesR1 = i.Dst == 1 && i.Op is not (Operation.StB or Operation.StH or Operation.StW or Operation.StDW
             or Operation.StxB or Operation.StxH or Operation.StxW or Operation.StxDW) && !i.IsConditionalJump;
         if (i.Op == Operation.LoadImm64 && i.Dst == 1)
-            _knownR1 = (ulong)i.Imm;
+            _knownR1 = i.Src == DecodedInstruction.MapPointerSource ? (ulong)i.Imm : null;
         else if (i.Op == Operation.LoadImm64Tail)
             return;
         else if (writesR1 || (i.Op is >= Operation.AtomicAdd32 and <= Operation.Cmpxchg64 && (i.Src == 1 || i.Dst == 1))
-            || i.Op is Operation.CallHelper or Operation.CallLocal or Operation.Exit or Operation.Ja)
+            || i.Op is Operation.CallHelper or Operation.CallLocal or Operation.CallRegister or Operation.Exit or Operation.Ja)
             _knownR1 = null;
     }
 

@@ -43,6 +43,12 @@ public sealed class HelperInvocation
     public int TailCallCount { get; set; }
     /// <summary>Per-CPU printk/perf nesting depth (more than 3 → EBUSY).</summary>
     internal int PrintNesting { get; set; }
+
+    /// <summary>Checked runs: ring buffer records reserved and not yet submitted or discarded (null until the first).</summary>
+    internal List<(Maps.RingBufMap Ring, ulong Record)>? OpenRecords { get; set; }
+
+    /// <summary>Checked runs: the bpf_spin_lock word this invocation holds, or 0.</summary>
+    internal ulong HeldSpinLock { get; set; }
     /// <summary>Where bpf_redirect* recorded the target (ifindex or map/key), for the caller of the program.</summary>
     public ulong RedirectTarget { get; set; }
     /// <summary>
@@ -81,6 +87,10 @@ public sealed class HelperInvocation
 
         public void Dispose()
         {
+            if (_invocation is { HeldSpinLock: not 0 })
+                LockHelpers.ReleaseLeftHeld(_invocation); // a checked run that exited holding its lock must not poison it
+            if (_invocation is { OpenRecords.Count: > 0 })
+                MapHelpers.DiscardLeftOpen(_invocation); // nor stall its ring buffer with a record left busy
             if (_thread is { } thread && ReferenceEquals(thread.HelperInvocation, _invocation))
                 thread.HelperInvocation = _invocation!._outer;
         }

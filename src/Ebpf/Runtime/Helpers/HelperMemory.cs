@@ -17,10 +17,21 @@ internal static unsafe class HelperMemory
     public static bool CanAccess(ulong address, ulong size, bool write) => Check(address, size, write, report: true);
 
     /// <summary>
-    /// True when a helper may read [address, address+size) where the kernel reads with copy_from_kernel_nofault
-    /// (string and %pI4-style arguments of the printf-like helpers): failure is an ordinary outcome, not reported.
+    /// Reads [address, address+size) where the kernel reads with copy_from_kernel_nofault (string and
+    /// %pI4-style arguments of the printf-like helpers, which the verifier does not check): null when it is not
+    /// readable, an ordinary outcome, not reported. A checked run reads only its regions; an unchecked one
+    /// (which tracks no regions) goes through <see cref="Memory.NoFaultCopy"/>, so an address the program made
+    /// up is a failed read, never a host crash.
     /// </summary>
-    public static bool CanReadNoFault(ulong address, ulong size) => Check(address, size, write: false, report: false);
+    public static byte[]? ReadNoFault(ulong address, ulong size)
+    {
+        if (size > int.MaxValue)
+            return null;
+        if (HelperInvocation.Current?.MemoryChecker is not null)
+            return Check(address, size, write: false, report: false) ? Bytes(address, size).ToArray() : null;
+        var copy = new byte[size];
+        return Memory.NoFaultCopy.TryCopy(address, copy) ? copy : null;
+    }
 
     private static bool Check(ulong address, ulong size, bool write, bool report)
     {
@@ -40,20 +51,32 @@ internal static unsafe class HelperMemory
 
     public static Span<byte> Bytes(ulong address, ulong size) => new((void*)address, checked((int)size));
 
-    /// <summary>Reads a NUL-terminated string of at most <paramref name="max"/> bytes; null when unreadable.</summary>
+    /// <summary>Reads a NUL-terminated string of at most <paramref name="max"/> bytes as <see cref="ReadNoFault"/> does; null when unreadable.</summary>
     public static byte[]? ReadCString(ulong address, int max)
     {
         if (address == 0)
             return null;
         var result = new List<byte>();
-        for (int i = 0; i < max; i++)
+        while (result.Count < max)
         {
-            if (!CanReadNoFault(address + (ulong)i, 1))
-                return i == 0 ? null : result.ToArray();
-            byte b = *(byte*)(address + (ulong)i);
-            if (b == 0)
-                break;
-            result.Add(b);
+            // Page-sized pieces: a string ending just before an unmapped page is still read whole.
+            ulong at = address + (ulong)result.Count;
+            int chunk = (int)Math.Min((ulong)(max - result.Count), 4096 - (at & 4095));
+            var piece = ReadNoFault(at, (ulong)chunk);
+            if (piece is null)
+            {
+                // Fall back to single bytes to find where readability ends, as the byte-wise kernel copy does.
+                piece = ReadNoFault(at, 1);
+                if (piece is null)
+                    return result.Count == 0 ? null : result.ToArray();
+            }
+            int nul = Array.IndexOf(piece, (byte)0);
+            if (nul >= 0)
+            {
+                result.AddRange(piece.AsSpan(0, nul));
+                return result.ToArray();
+            }
+            result.AddRange(piece);
         }
         return result.ToArray();
     }

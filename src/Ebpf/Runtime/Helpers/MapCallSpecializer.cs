@@ -5,7 +5,8 @@ using Ebpf.Runtime.Maps;
 namespace Ebpf.Runtime.Helpers;
 
 /// <summary>
-/// Binds map-helper calls whose R1 is a known map (an lddw just before the call) to the map itself, as the
+/// Binds map-helper calls whose R1 is a known map (a loader-resolved map lddw earlier in the block, which the
+/// verifier proved is what R1 holds) to the map itself, as the
 /// kernel's do_misc_fixups does with <c>map-&gt;ops-&gt;map_lookup_elem</c>: compiled code then skips resolving
 /// the map handle, the type switch and the checked-mode test on every call. Shared (not per-CPU) arrays and
 /// hashes get a lookup that does not ask for the CPU, which RyuJIT inlines. Only the runtime's own built-in
@@ -28,6 +29,10 @@ internal static class MapCallSpecializer
         bool delete = IsBuiltin(registry, HelperId.MapDeleteElem, nameof(MapHelpers.MapDeleteElem));
         return (id, r1) =>
         {
+            // Only the map helpers take a map in R1; for any other helper R1 is not a map whatever it holds.
+            if (id is not (HelperId.MapLookupElem or HelperId.MapUpdateElem or HelperId.MapDeleteElem))
+                return null;
+            // The JIT offers only R1 values of loader-resolved map lddws; the table lookup still validates them.
             if (MapHelpers.Storage(r1) is not { } map)
                 return null;
             return id switch

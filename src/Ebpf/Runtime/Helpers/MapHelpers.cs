@@ -40,26 +40,31 @@ public static unsafe class MapHelpers
 
     /// <summary>
     /// The storage behind a map pointer: an lddw'd map (its <see cref="MapObject"/> handle) or an inner
-    /// map returned by a lookup in an array/hash of maps (the storage's own handle).
+    /// map returned by a lookup in an array/hash of maps (the storage's own handle). Both are
+    /// <see cref="MapHandleTable"/> handles, validated here: any other value gives null.
     /// </summary>
-    internal static BpfMapBase? Storage(ulong handle)
+    internal static BpfMapBase? Storage(ulong handle) => MapHandleTable.Find(handle) switch
     {
-        if (handle == 0)
-            return null;
-        try
-        {
-            return System.Runtime.InteropServices.GCHandle.FromIntPtr((nint)handle).Target switch
-            {
-                MapObject m => m.Maps,
-                BpfMapBase b => b,
-                _ => null,
-            };
-        }
-        catch (InvalidOperationException)
-        {
-            return null;
-        }
+        MapObject m => m.Maps,
+        BpfMapBase b => b,
+        _ => null,
+    };
+
+    /// <summary>
+    /// <see cref="Storage"/> for helper <paramref name="helper"/>'s map argument. A value that is no live map:
+    /// a checked run faults (the program is not verified, the verifier did not prove the type); an unchecked
+    /// run (where the verifier did prove it, so this is a runtime defect) gets null and the helper's error.
+    /// </summary>
+    private static BpfMapBase? MapArgument(ulong handle, string helper)
+    {
+        var map = Storage(handle);
+        if (map is null && Ebpf.Execution.InvocationContext.Current is { Mode: ExecutionMode.Checked })
+            throw NotAMap(handle, helper);
+        return map;
     }
+
+    internal static BpfException NotAMap(ulong handle, string helper) =>
+        new(Errno.EINVAL, $"helper bpf_{helper}: map argument 0x{handle:x} is not a live map pointer");
 
     private static bool Readable(ulong address, ulong size) => HelperMemory.CanAccess(address, size, write: false);
 
@@ -76,7 +81,7 @@ public static unsafe class MapHelpers
     /// <summary>bpf_map_lookup_elem (1): value pointer or NULL.</summary>
     public static ulong MapLookupElem(ulong mapHandle, ulong key, ulong r3, ulong r4, ulong r5)
     {
-        var map = Storage(mapHandle);
+        var map = MapArgument(mapHandle, "map_lookup_elem");
         if (map is null)
             return 0;
         if (Ebpf.Execution.InvocationContext.Current is { Mode: ExecutionMode.Unchecked })
@@ -95,7 +100,7 @@ public static unsafe class MapHelpers
     /// <summary>bpf_map_update_elem (2).</summary>
     public static ulong MapUpdateElem(ulong mapHandle, ulong key, ulong value, ulong flags, ulong r5)
     {
-        var map = Storage(mapHandle);
+        var map = MapArgument(mapHandle, "map_update_elem");
         if (map is null)
             return BuiltinHelpers.Err(Errno.EINVAL);
         if (!Readable(key, map.KeySize) || !Readable(value, map.ValueSize))
@@ -106,7 +111,7 @@ public static unsafe class MapHelpers
     /// <summary>bpf_map_delete_elem (3).</summary>
     public static ulong MapDeleteElem(ulong mapHandle, ulong key, ulong r3, ulong r4, ulong r5)
     {
-        var map = Storage(mapHandle);
+        var map = MapArgument(mapHandle, "map_delete_elem");
         if (map is null)
             return BuiltinHelpers.Err(Errno.EINVAL);
         if (!Readable(key, map.KeySize))
@@ -117,7 +122,7 @@ public static unsafe class MapHelpers
     /// <summary>bpf_map_push_elem (87).</summary>
     public static ulong MapPushElem(ulong mapHandle, ulong value, ulong flags, ulong r4, ulong r5)
     {
-        var map = Storage(mapHandle);
+        var map = MapArgument(mapHandle, "map_push_elem");
         if (map is null)
             return BuiltinHelpers.Err(Errno.EINVAL);
         if (!Readable(value, map.ValueSize))
@@ -128,7 +133,7 @@ public static unsafe class MapHelpers
     /// <summary>bpf_map_pop_elem (88).</summary>
     public static ulong MapPopElem(ulong mapHandle, ulong value, ulong r3, ulong r4, ulong r5)
     {
-        var map = Storage(mapHandle);
+        var map = MapArgument(mapHandle, "map_pop_elem");
         if (map is null)
             return BuiltinHelpers.Err(Errno.EINVAL);
         if (!HelperMemory.CanAccess(value, map.ValueSize, write: true))
@@ -139,7 +144,7 @@ public static unsafe class MapHelpers
     /// <summary>bpf_map_peek_elem (89).</summary>
     public static ulong MapPeekElem(ulong mapHandle, ulong value, ulong r3, ulong r4, ulong r5)
     {
-        var map = Storage(mapHandle);
+        var map = MapArgument(mapHandle, "map_peek_elem");
         if (map is null)
             return BuiltinHelpers.Err(Errno.EINVAL);
         if (!HelperMemory.CanAccess(value, map.ValueSize, write: true))
@@ -150,7 +155,7 @@ public static unsafe class MapHelpers
     /// <summary>bpf_for_each_map_elem(map, cb, ctx, flags) (164): cb(map, &amp;key, value, ctx) per element.</summary>
     public static ulong ForEachMapElem(ulong mapHandle, ulong callback, ulong callbackCtx, ulong flags, ulong r5)
     {
-        var map = Storage(mapHandle);
+        var map = MapArgument(mapHandle, "for_each_map_elem");
         var exec = Ebpf.Execution.InvocationContext.Current;
         if (map is null || exec is null || !map.SupportsForEach)
             return BuiltinHelpers.Err(Errno.EINVAL);
@@ -188,6 +193,8 @@ public static unsafe class MapHelpers
     public static ulong TailCall(ulong ctx, ulong mapHandle, ulong index, ulong r4, ulong r5)
     {
         var map = MapObject.FromNativeHandle(mapHandle);
+        if (map is null && Ebpf.Execution.InvocationContext.Current is { Mode: ExecutionMode.Checked })
+            throw NotAMap(mapHandle, "tail_call");
         var slots = map?.ProgramSlots;
         var exec = Ebpf.Execution.InvocationContext.Current;
         if (slots is null || exec is null)
@@ -220,12 +227,12 @@ public static unsafe class MapHelpers
         return 0;
     }
 
-    private static RingBufMap? Ring(ulong handle) => Storage(handle) as RingBufMap;
+    private static RingBufMap? Ring(ulong handle, string helper) => MapArgument(handle, helper) as RingBufMap;
 
     /// <summary>bpf_ringbuf_output(map, data, size, flags) (130).</summary>
     public static ulong RingbufOutput(ulong mapHandle, ulong data, ulong size, ulong flags, ulong r5)
     {
-        if (Ring(mapHandle) is not { } ring)
+        if (Ring(mapHandle, "ringbuf_output") is not { } ring)
             return BuiltinHelpers.Err(Errno.EINVAL);
         if (!Readable(data, size))
             return BuiltinHelpers.Err(Errno.EFAULT);
@@ -235,11 +242,15 @@ public static unsafe class MapHelpers
     /// <summary>bpf_ringbuf_reserve(map, size, flags) (131): record pointer or NULL.</summary>
     public static ulong RingbufReserve(ulong mapHandle, ulong size, ulong flags, ulong r4, ulong r5)
     {
-        if (Ring(mapHandle) is not { } ring)
+        if (Ring(mapHandle, "ringbuf_reserve") is not { } ring)
             return 0;
         byte* record = ring.Reserve(size, flags);
-        if (record != null)
+        if (record != null && Ebpf.Execution.InvocationContext.Current is { Mode: ExecutionMode.Checked })
+        {
             Expose(record, (int)size, ring, "record");
+            if (HelperInvocation.Current is { } invocation)
+                (invocation.OpenRecords ??= []).Add((ring, (ulong)record));
+        }
         return (ulong)record;
     }
 
@@ -251,8 +262,10 @@ public static unsafe class MapHelpers
 
     private static ulong Commit(ulong data, ulong flags, bool discard)
     {
-        // The record does not say which ring it belongs to in a way we can trust from a register;
-        // find the used ring buffer map whose data area contains it.
+        if (Ebpf.Execution.InvocationContext.Current is { Mode: ExecutionMode.Checked })
+            return CommitChecked(data, flags, discard);
+        // A verified caller: the verifier proved data is a record it reserved and has not released; find the used
+        // ring buffer map whose data area contains it.
         var program = HelperInvocation.Current?.Program;
         if (program is null || data == 0)
             return 0;
@@ -267,14 +280,40 @@ public static unsafe class MapHelpers
         return 0;
     }
 
+    /// <summary>
+    /// Commit for an unverified program: only a record this run reserved and has not yet committed. Anything
+    /// else — a pointer into the middle of a record, the ring's first byte, a record already submitted — would
+    /// make the ring write its header word somewhere it does not own.
+    /// </summary>
+    private static ulong CommitChecked(ulong data, ulong flags, bool discard)
+    {
+        var open = HelperInvocation.Current?.OpenRecords;
+        int at = open?.FindIndex(r => r.Record == data) ?? -1;
+        if (at < 0)
+            throw new BpfException(Errno.EINVAL,
+                $"helper bpf_ringbuf_{(discard ? "discard" : "submit")}: 0x{data:x} is not a ring buffer record this run reserved and still holds");
+        var ring = open![at].Ring;
+        open.RemoveAt(at);
+        ring.Commit((byte*)data, flags, discard);
+        return 0;
+    }
+
+    /// <summary>Discards the records a checked run reserved and never committed (the kernel's verifier refuses such a program).</summary>
+    internal static void DiscardLeftOpen(HelperInvocation invocation)
+    {
+        foreach (var (ring, record) in invocation.OpenRecords!)
+            ring.Commit((byte*)record, 0, discard: true);
+        invocation.OpenRecords.Clear();
+    }
+
     /// <summary>bpf_ringbuf_query(map, flags) (134).</summary>
     public static ulong RingbufQuery(ulong mapHandle, ulong flags, ulong r3, ulong r4, ulong r5) =>
-        Ring(mapHandle)?.Query(flags) ?? 0;
+        Ring(mapHandle, "ringbuf_query")?.Query(flags) ?? 0;
 
     /// <summary>bpf_perf_event_output(ctx, map, flags, data, size) (25).</summary>
     public static ulong PerfEventOutput(ulong ctx, ulong mapHandle, ulong flags, ulong data, ulong size)
     {
-        if (Storage(mapHandle) is not PerfEventArrayMap perf)
+        if (MapArgument(mapHandle, "perf_event_output") is not PerfEventArrayMap perf)
             return BuiltinHelpers.Err(Errno.EINVAL);
         if (!Readable(data, size))
             return BuiltinHelpers.Err(Errno.EFAULT);
@@ -294,7 +333,7 @@ public static unsafe class MapHelpers
     public static ulong RedirectMap(ulong mapHandle, ulong key, ulong flags, ulong r4, ulong r5)
     {
         const ulong ActionMask = 3;
-        var map = Storage(mapHandle);
+        var map = MapArgument(mapHandle, "redirect_map");
         var redirect = map as IRedirectMap;
         ulong flagMask = redirect?.RedirectFlagMask ?? 0;
         if ((flags & ~(ActionMask | flagMask)) != 0)

@@ -112,7 +112,7 @@ public static unsafe class PrintHelpers
     private static byte[]? FormatWith(byte[] format, ulong[] args, int maxArgs) =>
         BprintfFormatter.Format(format, args, maxArgs,
             (address, space) => ReadStringArg(address, space),
-            (address, size) => HelperMemory.CanReadNoFault(address, (ulong)size) ? HelperMemory.Bytes(address, (ulong)size).ToArray() : null);
+            (address, size) => HelperMemory.ReadNoFault(address, (ulong)size));
 
     private static byte[]? ReadStringArg(ulong address, AddressSpace space)
     {

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Ebpf.Abi;
 using Ebpf.Runtime.Memory;
 
@@ -36,7 +35,7 @@ public abstract unsafe class BpfMapBase : IDisposable
     private int _frozen;
     private int _freed;
     private int _creatorClosed;
-    private GCHandle _self;
+    private ulong _handle;
     private readonly object _handleLock = new();
 
     protected BpfMapBase(MapAttributes attributes, uint effectiveMaxEntries)
@@ -80,26 +79,30 @@ public abstract unsafe class BpfMapBase : IDisposable
 
     // ---------------------------------------------------------------- references
 
-    /// <summary>GCHandle-backed pointer identifying this map in a register (map pointer of ld_imm64 / map-in-map lookups).</summary>
-    /// Created on first use, so a constructor that fails leaves nothing pinned behind.
+    /// <summary>
+    /// The value identifying this map in a register (the map pointer of a map-in-map lookup): a
+    /// <see cref="MapHandleTable"/> handle, created on first use (so a constructor that fails leaves no entry
+    /// behind) and ended when the map is freed.
+    /// </summary>
     public nint NativeHandle
     {
         get
         {
-            if (!_self.IsAllocated)
+            ulong handle = Volatile.Read(ref _handle);
+            if (handle != 0)
+                return (nint)handle;
+            lock (_handleLock)
             {
-                lock (_handleLock)
-                {
-                    ThrowIfFreed();
-                    if (!_self.IsAllocated) _self = GCHandle.Alloc(this, GCHandleType.Normal);
-                }
+                ThrowIfFreed();
+                if (_handle == 0)
+                    Volatile.Write(ref _handle, MapHandleTable.Add(this));
+                return (nint)_handle;
             }
-            return GCHandle.ToIntPtr(_self);
         }
     }
 
-    /// <summary>The map behind a <see cref="NativeHandle"/>.</summary>
-    public static BpfMapBase FromNativeHandle(nint handle) => (BpfMapBase)GCHandle.FromIntPtr(handle).Target!;
+    /// <summary>The map behind a <see cref="NativeHandle"/>, or null when the value is not a live map's handle.</summary>
+    public static BpfMapBase? FromNativeHandle(nint handle) => MapHandleTable.Find((ulong)handle) as BpfMapBase;
 
     /// <summary>
     /// The registry object this storage belongs to (the runtime's MapObject, which owns the id), or null
@@ -168,7 +171,7 @@ public abstract unsafe class BpfMapBase : IDisposable
         // Programs may be mid-flight on another thread in standalone use: defer through the epoch.
         FreeNative();
         lock (_handleLock)
-            if (_self.IsAllocated) _self.Free();
+            MapHandleTable.Remove(Interlocked.Exchange(ref _handle, 0));
     }
 
     /// <summary>Frees native memory (through <see cref="EpochManager"/> where a reader might still hold it).</summary>

@@ -10,7 +10,8 @@ namespace Ebpf.Runtime.Maps;
 /// <see cref="Resolver"/> (EBADF when it cannot) and lookup returns the inner map's id.
 /// An inner map must match the template given at creation (bpf_map_meta_equal): same type,
 /// key_size, value_size, map_flags, and max_entries unless the template has BPF_F_INNER_MAP;
-/// otherwise EINVAL. From a program, lookup returns the inner map's <see cref="BpfMapBase.NativeHandle"/>.
+/// otherwise EINVAL. From a program, lookup returns the inner map's <see cref="BpfMapBase.NativeHandle"/> (a
+/// <see cref="MapHandleTable"/> handle, never an object address).
 /// Update flags: array_of_maps needs BPF_ANY (EINVAL); hash_of_maps has the hash flag rules.
 /// </summary>
 public sealed unsafe class MapInMap : BpfMapBase
@@ -104,7 +105,9 @@ public sealed unsafe class MapInMap : BpfMapBase
 
     private static void ReleaseInner(nint handle)
     {
-        var m = FromNativeHandle(handle);
+        // A slot holds a reference, so its map (and handle) lives until this release.
+        var m = FromNativeHandle(handle)
+            ?? throw new InvalidOperationException($"map-in-map slot held a dead map handle 0x{handle:x}");
         // The object (and its id) lets go now, as bpf_map_put does; the storage a running program may
         // still be using is released after the epoch.
         m.RegistryObject?.ReleaseForHolder();
@@ -123,9 +126,9 @@ public sealed unsafe class MapInMap : BpfMapBase
         if (flags != 0) return Errno.EINVAL;
         fixed (byte* k = key)
         {
-            nint h = (nint)ProgramLookup(k, 0);
-            if (h == 0) return Errno.ENOENT;
-            BinaryPrimitives.WriteUInt32LittleEndian(value, FromNativeHandle(h).Id);
+            // A slot replaced and its map freed since the read leaves a stale handle: then it is gone.
+            if (FromNativeHandle((nint)ProgramLookup(k, 0)) is not { } inner) return Errno.ENOENT;
+            BinaryPrimitives.WriteUInt32LittleEndian(value, inner.Id);
         }
         return Errno.None;
     }

@@ -12,7 +12,8 @@ public sealed record MapDefinition(
     string Name = "",
     uint InnerMapId = 0,
     uint BtfKeyTypeId = 0,
-    uint BtfValueTypeId = 0)
+    uint BtfValueTypeId = 0,
+    ulong MapExtra = 0)
 {
     /// <summary>Offset of the value's <c>struct bpf_spin_lock</c>, or -1. Found in the value's BTF type at creation
     /// (the kernel's btf_parse_fields); not settable by callers, like the kernel's map record.</summary>
@@ -51,7 +52,7 @@ public sealed class MapObject : KernelObject, Maps.IMapHolderTarget
         }
     }
 
-    private System.Runtime.InteropServices.GCHandle _handle;
+    private ulong _handle;
 
     public MapDefinition Definition { get; }
 
@@ -59,8 +60,9 @@ public sealed class MapObject : KernelObject, Maps.IMapHolderTarget
     public Maps.BpfMapBase? Maps => Storage as Maps.BpfMapBase;
 
     /// <summary>
-    /// What an lddw of this map puts in a register (the kernel's struct bpf_map *): an opaque handle
-    /// helpers turn back into the map with <see cref="FromNativeHandle"/>. Valid while the map lives.
+    /// What an lddw of this map puts in a register (the kernel's struct bpf_map *): a
+    /// <see cref="Ebpf.Runtime.Maps.MapHandleTable"/> handle helpers turn back into the map with <see cref="FromNativeHandle"/>.
+    /// Valid while the map lives; ended when it is freed.
     /// </summary>
     public nint NativeHandle
     {
@@ -68,27 +70,16 @@ public sealed class MapObject : KernelObject, Maps.IMapHolderTarget
         {
             lock (_lock)
             {
-                if (!_handle.IsAllocated)
-                    _handle = System.Runtime.InteropServices.GCHandle.Alloc(this, System.Runtime.InteropServices.GCHandleType.Normal);
-                return System.Runtime.InteropServices.GCHandle.ToIntPtr(_handle);
+                if (_handle == 0)
+                    _handle = Ebpf.Runtime.Maps.MapHandleTable.Add(this);
+                return (nint)_handle;
             }
         }
     }
 
-    /// <summary>The map behind a register value produced by <see cref="NativeHandle"/>, or null when it is not one.</summary>
-    public static MapObject? FromNativeHandle(ulong handle)
-    {
-        if (handle == 0)
-            return null;
-        try
-        {
-            return System.Runtime.InteropServices.GCHandle.FromIntPtr((nint)handle).Target as MapObject;
-        }
-        catch (InvalidOperationException)
-        {
-            return null;
-        }
-    }
+    /// <summary>The map behind a register value produced by <see cref="NativeHandle"/>, or null when it is not a live one.</summary>
+    public static MapObject? FromNativeHandle(ulong handle) => Ebpf.Runtime.Maps.MapHandleTable.Find(handle) as MapObject;
+
     public MapType Type => Definition.Type;
     public string Name => Definition.Name;
     public BtfObject? Btf { get; }
@@ -171,8 +162,10 @@ public sealed class MapObject : KernelObject, Maps.IMapHolderTarget
         Storage?.Dispose();
         Btf?.Release();
         lock (_lock)
-            if (_handle.IsAllocated)
-                _handle.Free();
+        {
+            Ebpf.Runtime.Maps.MapHandleTable.Remove(_handle);
+            _handle = 0;
+        }
     }
 }
 
