@@ -58,7 +58,8 @@ public static class FuzzRun
         var random = new Random(options.Seed);
         var seeds = LoadSeeds(options.SeedDirectory);
         using var kernel = new KernelBackend();
-        using var managed = new ManagedBackend();
+        // Like with like: our verifier and runtime behave as the kernel they are compared with (its probed profile).
+        using var managed = new ManagedBackend(Ebpf.Linux.LinuxKernel.Profile);
         var differential = new Differential(kernel, managed);
         var generators = new Dictionary<ProgramType, ProgramGenerator>
         {

@@ -13,12 +13,13 @@ public readonly record struct ManagedRun(uint? ReturnValue, string? Fault, strin
 /// <summary>Our side: the verifier through BpfRuntime's program load, and the three ways the runtime executes.</summary>
 public sealed class ManagedBackend : IDisposable
 {
-    private readonly BpfRuntime _runtime = new() { RandomSeed = 1 };
+    private readonly BpfRuntime _runtime;
     private readonly BpfMap _array;
     private readonly BpfMap _hash;
 
-    public ManagedBackend()
+    public ManagedBackend(Abi.Profiles.KernelProfile profile)
     {
+        _runtime = new BpfRuntime { RandomSeed = 1, Profile = profile };
         _array = _runtime.CreateMap(new MapDefinition(MapType.Array, FuzzMaps.KeySize, FuzzMaps.ValueSize, FuzzMaps.MaxEntries, Name: "fuzz_array"));
         _hash = _runtime.CreateMap(new MapDefinition(MapType.Hash, FuzzMaps.KeySize, FuzzMaps.ValueSize, FuzzMaps.MaxEntries, Name: "fuzz_hash"));
     }
@@ -33,6 +34,7 @@ public sealed class ManagedBackend : IDisposable
             ProgramType = type,
             MapsByFd = VerifierMaps(),
             LogLevel = 1,
+            Profile = _runtime.Profile,
         });
 
     private Dictionary<int, IVerifierMapInfo>? _verifierMaps;

@@ -17,10 +17,13 @@ namespace Ebpf.Tests.Runtime.Robustness;
 /// instruction budgets), so it is quick; its seed is fixed, so the programs' shapes repeat (the live map
 /// handles it embeds depend on what ran before in the process, so every failure prints its program).
 /// </summary>
-public class RandomProgramStreamTests
+public class RandomProgramStreamTests(ITestOutputHelper output)
 {
     private const int Seed = 12;
-    private const int RandomPrograms = 4000;
+
+    /// <summary>4000 in the suite; <c>EBPF_ROBUSTNESS_PROGRAMS=100000</c> makes the long run (the README's figure).</summary>
+    private static readonly int RandomPrograms =
+        int.TryParse(Environment.GetEnvironmentVariable("EBPF_ROBUSTNESS_PROGRAMS"), out int n) && n > 0 ? n : 4000;
     private const int MutantsPerConformanceTest = 6;
 
     private static readonly ProgramType[] Types = [ProgramType.Xdp, ProgramType.SchedCls, ProgramType.SocketFilter];
@@ -48,6 +51,7 @@ public class RandomProgramStreamTests
             foreach (var h in compiled.Concat(interpreted))
                 h.Dispose();
         }
+        output.WriteLine($"{RandomPrograms} programs: {counts}");
         Assert.True(failures.Count == 0, Summarize(failures));
         // The stream must reach the interesting places, or it proves nothing.
         Assert.True(counts.VerifiedRuns > 400, counts.ToString());
