@@ -52,7 +52,7 @@ public static class FunctionPrototypes
 
     /// <summary>Describes the function <paramref name="funcTypeId"/> (a BTF FUNC) for the verifier.</summary>
     public static VerifierFunction Prepare(Btf.Btf btf, uint funcTypeId, int startInstruction, string name, bool isGlobal,
-        ProgramType programType, AttachType attachType)
+        ProgramType programType, AttachType attachType, Btf.Btf? kernelBtf)
     {
         VerifierFunction Error(string message, Errno errno = Errno.EINVAL) =>
             new(startInstruction, name, isGlobal, [], PrepareError: message, PrepareErrno: errno);
@@ -74,7 +74,7 @@ public static class FunctionPrototypes
         var args = new List<FunctionArgument>();
         for (int i = 0; i < proto.Parameters.Count; i++)
         {
-            var (arg, error, errno) = PrepareArgument(btf, funcTypeId, i, proto.Parameters[i].Type, name, programType, attachType);
+            var (arg, error, errno) = PrepareArgument(btf, funcTypeId, i, proto.Parameters[i].Type, name, programType, attachType, kernelBtf);
             if (error is not null) return Error(error, errno);
             args.Add(arg);
         }
@@ -82,7 +82,7 @@ public static class FunctionPrototypes
     }
 
     private static (FunctionArgument Arg, string? Error, Errno Errno) PrepareArgument(Btf.Btf btf, uint funcId, int i, uint typeId,
-        string name, ProgramType programType, AttachType attachType)
+        string name, ProgramType programType, AttachType attachType, Btf.Btf? kernelBtf)
     {
         var tags = ArgTags.None;
         foreach (var tag in btf.GetDeclTags(funcId, i))
@@ -128,7 +128,7 @@ public static class FunctionPrototypes
         if ((tags & ArgTags.Trusted) != 0)
         {
             if ((tags & ArgTags.NonNull) != 0) return (default, $"arg#{i} has invalid combination of tags", Errno.EINVAL);
-            if (VmlinuxStruct(btf, pointeeId, i, out string structName) is { } why) return (default, why.Message, why.Errno);
+            if (VmlinuxStruct(btf, kernelBtf, pointeeId, i, out string structName) is { } why) return (default, why.Message, why.Errno);
             return (new FunctionArgument(FunctionArgumentKind.Trusted, Nullable: (tags & ArgTags.Nullable) != 0, BtfType: structName), null, 0);
         }
         if ((tags & ArgTags.Untrusted) != 0)
@@ -137,7 +137,7 @@ public static class FunctionPrototypes
             if (pointee is null || pointee.Kind is BtfKind.Int or BtfKind.Enum or BtfKind.Enum64 or BtfKind.Float)
                 return (new FunctionArgument(FunctionArgumentKind.Untrusted), null, 0);
             // Resolved against vmlinux first (so a forward declaration finds no match), then it must be a struct.
-            if (VmlinuxStruct(btf, pointeeId, i, out string structName) is { } why) return (default, why.Message, why.Errno);
+            if (VmlinuxStruct(btf, kernelBtf, pointeeId, i, out string structName) is { } why) return (default, why.Message, why.Errno);
             if (pointee.Kind != BtfKind.Struct)
                 return (default, $"arg#{i} has type {KindName(pointee)} '{pointee.Name}', but only struct or primitive types are allowed", Errno.EINVAL);
             return (new FunctionArgument(FunctionArgumentKind.Untrusted, BtfType: structName), null, 0);
@@ -212,11 +212,11 @@ public static class FunctionPrototypes
     /// (not Linux) nothing matches, which refuses the argument: the sound choice. Module BTF is not searched, so a
     /// module-only struct is "has no matches" here where the kernel says "points to kernel module type".
     /// </summary>
-    private static (string Message, Errno Errno)? VmlinuxStruct(Btf.Btf btf, uint pointeeId, int i, out string structName)
+    private static (string Message, Errno Errno)? VmlinuxStruct(Btf.Btf btf, Btf.Btf? kernelBtf, uint pointeeId, int i, out string structName)
     {
         var pointee = Resolve(btf, pointeeId);
         structName = Btf.Btf.EssentialName(pointee?.Name ?? "");
-        int candidates = pointee is null || structName.Length == 0 || KernelFunctions.VmlinuxBtf is not { } vmlinux
+        int candidates = pointee is null || structName.Length == 0 || kernelBtf is not { } vmlinux
             ? 0
             : vmlinux.FindAllByName(structName, pointee.Kind).Take(2).Count();
         if (candidates == 1)

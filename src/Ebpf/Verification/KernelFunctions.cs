@@ -29,7 +29,7 @@ public enum KernelFunctionFlags
 public sealed record KernelFunction(string Name, Btf.Btf Btf, uint ProtoTypeId, KernelFunctionFlags Flags, string? Unsupported = null);
 
 /// <summary>
-/// Resolves kfunc calls against vmlinux BTF (<c>/sys/kernel/btf/vmlinux</c>): a FUNC with the <c>bpf_kfunc</c> decl
+/// Resolves kfunc calls against the kernel BTF a profile names (<see cref="Abi.Profiles.KernelProfile.KernelBtf"/>): a FUNC with the <c>bpf_kfunc</c> decl
 /// tag. The flags come from a table of the kfuncs whose reference semantics this verifier knows; a kfunc that returns
 /// a pointer and is not in the table is refused (its KF_ACQUIRE / KF_RET_NULL are not in BTF, and guessing them wrong
 /// would miss a leak or a NULL dereference).
@@ -73,27 +73,18 @@ public static class KernelFunctions
     /// <summary>Parameter name suffixes (__ign, __str, …) whose special meaning is not modelled.</summary>
     private static readonly string[] UnsupportedSuffixes = ["__ign", "__uninit", "__str", "__map", "__alloc", "__refcounted_kptr", "__prog", "__irq_flag", "__opt"];
 
-    /// <summary>This machine's vmlinux BTF, or null where there is none (not Linux, or no CONFIG_DEBUG_INFO_BTF).</summary>
-    internal static Btf.Btf? VmlinuxBtf => Vmlinux.Value;
-
-    private static readonly Lazy<Btf.Btf?> Vmlinux = new(() =>
+    /// <summary>The kfunc named <paramref name="name"/> in the kernel BTF <paramref name="vmlinux"/>, or null when it has none (or there is no BTF).</summary>
+    public static KernelFunction? Resolve(string name, Btf.Btf? vmlinux)
     {
-        try { return File.Exists("/sys/kernel/btf/vmlinux") ? Btf.Btf.LoadVmlinux() : null; }
-        catch (BpfException) { return null; }
-    });
-
-    /// <summary>The vmlinux kfunc named <paramref name="name"/>, or null when vmlinux BTF has no such kfunc (or is absent).</summary>
-    public static KernelFunction? Resolve(string name)
-    {
-        if (Vmlinux.Value is not { } vmlinux) return null;
+        if (vmlinux is null) return null;
         foreach (uint id in vmlinux.FindAllByName(name, BtfKind.Func))
             if (FromBtf(vmlinux, id) is { } kf) return kf;
         return null;
     }
 
-    /// <summary>The kfunc whose vmlinux BTF id is <paramref name="btfId"/> (a call's imm after libbpf relocated it).</summary>
-    public static KernelFunction? ResolveById(int btfId) =>
-        Vmlinux.Value is { } vmlinux && btfId > 0 ? FromBtf(vmlinux, (uint)btfId) : null;
+    /// <summary>The kfunc whose BTF id in <paramref name="vmlinux"/> is <paramref name="btfId"/> (a call's imm after libbpf relocated it).</summary>
+    public static KernelFunction? ResolveById(int btfId, Btf.Btf? vmlinux) =>
+        vmlinux is not null && btfId > 0 ? FromBtf(vmlinux, (uint)btfId) : null;
 
     /// <summary>A kfunc a host defines in its own BTF (<paramref name="funcTypeId"/> is the FUNC); flags as the host registers them.</summary>
     public static KernelFunction? FromBtf(Btf.Btf btf, uint funcTypeId, KernelFunctionFlags? flags = null)

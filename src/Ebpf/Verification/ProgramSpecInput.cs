@@ -47,14 +47,15 @@ public static class ProgramSpecInput
             bool isGlobal = f.IsGlobal && f.Offset != 0;
             var info = program.FuncInfos.FirstOrDefault(fi => fi.InstructionIndex == f.Offset);
             if (info is not null && obj.Btf is { } btf)
-                functions.Add(FunctionPrototypes.Prepare(btf, info.TypeId, f.Offset, f.Name, isGlobal, program.Type, program.ExpectedAttachType ?? default));
+                functions.Add(FunctionPrototypes.Prepare(btf, info.TypeId, f.Offset, f.Name, isGlobal, program.Type, program.ExpectedAttachType ?? default,
+                    (profile ?? Abi.Profiles.KernelProfile.Reference).KernelBtf));
             else
                 functions.Add(new VerifierFunction(f.Offset, f.Name, isGlobal, [],
                     PrepareError: isGlobal ? "Global functions need valid BTF" : null, PrepareErrno: Errno.EFAULT));
         }
         Dictionary<int, KernelFunction>? kfuncs = null;
         foreach (var relo in program.Relocations.Where(r => r.Kind == ProgramRelocationKind.KfuncCall))
-            if (KernelFunctions.Resolve(relo.Symbol) is { } kf)
+            if (KernelFunctions.Resolve(relo.Symbol, (profile ?? Abi.Profiles.KernelProfile.Reference).KernelBtf) is { } kf)
                 (kfuncs ??= [])[relo.InstructionIndex] = kf;
         string license = string.IsNullOrEmpty(program.License) ? obj.License : program.License;
         return new VerifierInput

@@ -19,11 +19,11 @@ internal sealed partial class VerifierEngine
     {
         if (_input.KernelFunctions is { } byInsn && byInsn.TryGetValue(_insnIdx, out var kf)) return kf;
         if (insn.Offset != 0) throw Fail($"kfunc in module BTF (fd_array slot {insn.Offset}) is not supported by this verifier", Errno.ENOTSUPP);
-        return KernelFunctions.ResolveById(insn.Imm) ?? throw Fail($"kernel btf_id {insn.Imm} is not a function", Errno.EINVAL);
+        return KernelFunctions.ResolveById(insn.Imm, _input.Profile.KernelBtf) ?? throw Fail($"kernel btf_id {insn.Imm} is not a function", Errno.EINVAL);
     }
 
     /// <summary>A kfunc the host registered (VerifierInput.KernelFunctions) from its own BTF rather than vmlinux's.</summary>
-    private static bool IsHostKfunc(KernelFunction kf) => !ReferenceEquals(kf.Btf, KernelFunctions.VmlinuxBtf);
+    private bool IsHostKfunc(KernelFunction kf) => !ReferenceEquals(kf.Btf, _input.Profile.KernelBtf);
 
     private void CheckKfuncCall(Instruction insn)
     {

@@ -139,3 +139,32 @@ public class KernelProfileTests
         Assert.Null(ProgramSpecInput.UnsupportedMap(spec, KernelProfile.Reference));
     }
 }
+
+/// <summary>The kernel BTF is the profile's input, not something the verifier reads behind the caller's back.</summary>
+public class KernelProfileBtfTests
+{
+    [Fact]
+    public void Kfuncs_resolve_against_the_profiles_kernel_btf_only()
+    {
+        if (!File.Exists("/sys/kernel/btf/vmlinux"))
+            Requirement.Missing(Requirement.Vmlinux, "/sys/kernel/btf/vmlinux not present");
+        var vmlinux = Ebpf.Btf.Btf.LoadVmlinux();
+        uint id = vmlinux.FindAllByName("bpf_rcu_read_lock", Ebpf.Btf.BtfKind.Func).First();
+        Ebpf.Isa.Instruction[] program =
+        [
+            new(Ebpf.Isa.Opcodes.Call, 0, (byte)Ebpf.Isa.CallSource.Kfunc, 0, (int)id),
+            new(Ebpf.Isa.Opcodes.Call, 0, (byte)Ebpf.Isa.CallSource.Kfunc, 0, (int)vmlinux.FindAllByName("bpf_rcu_read_unlock", Ebpf.Btf.BtfKind.Func).First()),
+            Ebpf.Isa.Instruction.Mov64(0, 0), Ebpf.Isa.Instruction.Exit(),
+        ];
+        var withBtf = Verifier.Verify(new VerifierInput { Instructions = program, ProgramType = ProgramType.Kprobe, Profile = KernelProfile.Reference });
+        Assert.True(withBtf.Accepted, withBtf.Error);
+
+        var noBtf = Verifier.Verify(new VerifierInput
+        {
+            Instructions = program, ProgramType = ProgramType.Kprobe,
+            Profile = new KernelProfile { Name = "no-btf", Helpers = KernelProfile.Reference.Helpers, KernelBtfPath = null },
+        });
+        Assert.False(noBtf.Accepted);
+        Assert.Equal($"kernel btf_id {id} is not a function", noBtf.Error);
+    }
+}

@@ -57,8 +57,14 @@ public sealed class KernelProfile
         KfuncProbedTypes = KfuncProbedTypes, Kfuncs = Kfuncs, Features = Features, KernelBtfPath = KernelBtfPath, PossibleCpus = cpus,
     };
 
-    /// <summary>The kernel's BTF (vmlinux) for kfuncs, trusted arguments and CO-RE; null when the profile names none.</summary>
+    /// <summary>
+    /// The kernel's BTF (vmlinux) for kfuncs, trusted arguments and CO-RE, as a file path; null when the profile names
+    /// none (then no kfunc resolves and no arg:trusted pointee matches, which refuses them: the sound choice).
+    /// </summary>
     public string? KernelBtfPath { get; init; }
+
+    /// <summary>The BTF at <see cref="KernelBtfPath"/>, read once per path for the process; null when there is none.</summary>
+    public Btf.Btf? KernelBtf => KernelBtfPath is { } path ? KernelBtfCache.Get(path) : null;
 
     public bool SupportsProgramType(ProgramType type) => type != ProgramType.Unspec && (ProgramTypes?.Contains(type) ?? true);
 

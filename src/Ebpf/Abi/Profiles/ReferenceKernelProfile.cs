@@ -15,6 +15,9 @@ internal static class ReferenceKernelProfile
 
     private static readonly Lazy<KernelProfile> Profile = new(Build);
 
+    /// <summary>Where Linux exposes the running kernel's BTF.</summary>
+    public const string DefaultKernelBtf = "/sys/kernel/btf/vmlinux";
+
     public static KernelProfile Instance => Profile.Value;
 
     private static KernelProfile Build()
@@ -28,6 +31,9 @@ internal static class ReferenceKernelProfile
             KfuncProbedTypes = probed,
             Kfuncs = kfuncs,
             Features = Enum.GetValues<KernelFeature>().ToFrozenSet(),
+            // The kernel BTF has no machine-independent value: like libbpf, the default is the running kernel's, and a
+            // caller that wants another kernel's gives a profile naming its file.
+            KernelBtfPath = DefaultKernelBtf,
         };
     }
 
