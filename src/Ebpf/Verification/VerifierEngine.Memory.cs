@@ -459,13 +459,19 @@ internal sealed partial class VerifierEngine
         {
             if (size == 8 && off % 8 == 0) return s.Spilled;
             if (s.Spilled.IsPointer) throw Fail($"invalid size of register fill");
-            if (s.Spilled.VarOff.IsConst)
+            if (off % 8 == 0)
             {
-                // Narrow read of a spilled constant: its bytes are known.
-                int shift = (off - (-(slot + 1) * 8)) * 8;
-                ulong v = s.Spilled.VarOff.Value >> shift;
-                return RegisterState.ConstScalar(size == 8 ? v : v & ((1UL << (size * 8)) - 1));
+                // bpf_stack_narrow_access_ok (little endian): a narrow fill of the spill's low bytes gets the register
+                // back, cut to the load's size; a value wider than the load no longer equals the slot (the id goes).
+                var low = s.Spilled;
+                if (low.UMax > (1UL << (size * 8)) - 1) low.Id = 0;
+                ScalarBounds.Truncate(ref low, size);
+                return low;
             }
+            // Any other narrow read of a spilled scalar is unknown, even of a constant (the kernel does not shift the
+            // value out), except that the bytes of a spilled zero read back as zero.
+            if (s.Spilled.IsConst && s.Spilled.ConstValue == 0)
+                return RegisterState.ConstScalar(0);
             fill = false;
             return RegisterState.UnknownOfSize(size);
         }

@@ -39,6 +39,16 @@ public sealed class KernelFidelityTests
         ["gotol with an offset"] = new(ProgramType.SocketFilter,
             [I(0xb7, 0, 0, 0, 0), I(0x06, 0, 0, 1, 0), Exit],
             "BPF_JA uses reserved fields", 1),
+        // A 4-byte read of the upper half of a spilled constant is unknown to the kernel (it never shifts the spill out),
+        // so the branch on it stays open and the xdp_md store behind it is checked: refused. (Found by the fuzzer as a
+        // false accept: we read back 0 and pruned the branch.)
+        ["narrow read of a spill's upper half is unknown"] = new(ProgramType.Xdp,
+            [I(0xbf, 6, 1, 0, 0), I(0xb7, 0, 0, 0, -9), I(0x7a, 10, 0, -24, 4), I(0x61, 5, 10, -20, 0), I(0x7e, 5, 0, 1, 0), I(0x62, 6, 0, 16, 56), Exit],
+            "invalid bpf_context access off=16 size=4", 5),
+        // The low half of the same spill is the constant, cut to 4 bytes: the branch is decided and the store is dead.
+        ["narrow read of a spill's low half keeps it"] = new(ProgramType.Xdp,
+            [I(0xbf, 6, 1, 0, 0), I(0xb7, 0, 0, 0, -9), I(0x7a, 10, 0, -24, 4), I(0x61, 5, 10, -24, 0), I(0x7e, 5, 0, 1, 0), I(0x62, 6, 0, 16, 56), Exit],
+            null, -1),
         // The kernel never looks at exit's off field.
         ["exit with an offset"] = new(ProgramType.SocketFilter,
             [I(0xb7, 0, 0, 0, 0), I(0x95, 0, 0, 1, 0)],
