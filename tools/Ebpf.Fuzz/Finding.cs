@@ -15,8 +15,14 @@ public enum FindingKind
     RuntimeRefusal,
     /// <summary>An accepted program faulted in the checked interpreter: the verifier's proof did not hold.</summary>
     CheckedFault,
-    /// <summary>Accepted by both; our engines or the kernel's test_run returned different values.</summary>
+    /// <summary>
+    /// Accepted by both; our three engines agree but the kernel's test_run returned another value. Expected where the
+    /// result is not defined by the program: a returned pointer (map value or stack address), bytes of stack it
+    /// never wrote (root may read them), random numbers.
+    /// </summary>
     ResultMismatch,
+    /// <summary>Accepted by both; our checked interpreter, unchecked interpreter and JIT disagree among themselves: an engine bug.</summary>
+    EngineMismatch,
     /// <summary>Anything threw what it should not (a non-BpfException, or a runtime error in an accepted program).</summary>
     Exception,
     /// <summary>An accepted program called a helper BpfRuntime does not implement (a runtime gap, not a verifier bug).</summary>

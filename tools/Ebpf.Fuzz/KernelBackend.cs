@@ -60,11 +60,12 @@ public sealed partial class KernelBackend : IDisposable
     public KernelProgram Load(ProgramType type, Instruction[] instructions) =>
         KernelProgram.Load(new ProgramLoadOptions { Type = type, Instructions = Bind(instructions), Name = "fuzz" });
 
-    /// <summary>Runs once on <paramref name="packet"/> from freshly reset maps.</summary>
-    public uint Run(KernelProgram program, byte[] packet)
+    /// <summary>Runs once on <paramref name="packet"/> from freshly reset maps: r0 and the packet as the program left it.</summary>
+    public (uint ReturnValue, byte[] DataOut) Run(KernelProgram program, byte[] packet)
     {
         Reset();
-        return program.TestRun(new TestRunOptions { Data = packet, Repeat = 1 }).ReturnValue;
+        var result = program.TestRun(new TestRunOptions { Data = packet, Repeat = 1 });
+        return (result.ReturnValue, result.DataOut ?? []);
     }
 
     private void Reset()

@@ -8,7 +8,7 @@ using Ebpf.Verification;
 namespace Ebpf.Fuzz;
 
 /// <summary>How a program ran in one of our execution engines.</summary>
-public readonly record struct ManagedRun(uint? ReturnValue, string? Fault, string? Error);
+public readonly record struct ManagedRun(uint? ReturnValue, string? Fault, string? Error, byte[]? DataOut = null);
 
 /// <summary>Our side: the verifier through BpfRuntime's program load, and the three ways the runtime executes.</summary>
 public sealed class ManagedBackend : IDisposable
@@ -77,7 +77,8 @@ public sealed class ManagedBackend : IDisposable
         Reset();
         try
         {
-            return new ManagedRun(_runtime.TestRun(program, new Runtime.TestRunOptions { DataIn = packet, DataSizeOut = 0 }).ReturnValue, null, null);
+            var result = _runtime.TestRun(program, new Runtime.TestRunOptions { DataIn = packet, DataSizeOut = 0 });
+            return new ManagedRun(result.ReturnValue, null, null, result.DataOut);
         }
         catch (BpfException e)
         {

@@ -34,7 +34,7 @@ if (KernelBackend.Unavailable() is { } why)
 var summary = FuzzRun.Run(options, reproducer => Console.Out.WriteLine(reproducer));
 foreach (var line in summary.Report())
     Console.WriteLine(line);
-return summary.Count(FindingKind.FalseAccept) + summary.Count(FindingKind.CheckedFault) > 0 ? 3 : 0;
+return summary.Count(FindingKind.FalseAccept) + summary.Count(FindingKind.CheckedFault) + summary.Count(FindingKind.EngineMismatch) > 0 ? 3 : 0;
 
 // The conformance suite next to the repository, when present.
 static string? DefaultSeeds()

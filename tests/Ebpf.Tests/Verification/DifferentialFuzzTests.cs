@@ -27,6 +27,7 @@ public sealed class DifferentialFuzzTests
         Assert.True(summary.Count(FindingKind.CheckedFault) == 0, report);
         Assert.True(summary.Count(FindingKind.RuntimeRefusal) == 0, report);
         Assert.True(summary.Count(FindingKind.Exception) == 0, report);
+        Assert.True(summary.Count(FindingKind.EngineMismatch) == 0, report);
         // The run must reach past the verifiers: enough accepted programs were executed for the asserts above to mean something.
         Assert.True(summary.BothAccept > Programs / 10, report);
         Assert.Equal(Programs, summary.Programs);
