@@ -35,13 +35,16 @@ internal sealed class ControlFlow
 
     public int SubprogEnd(int subprog) => subprog + 1 < SubprogStarts.Count ? SubprogStarts[subprog + 1] : _insns.Count;
 
-    public void Check(bool allowLoops)
+    /// <param name="afterPrePass">Checks of resolve_pseudo_ldimm64 that need more than the instructions (the kernel BTF):
+    /// they run where the kernel runs them, after the per-instruction pre-pass and before the subprogram and CFG checks.</param>
+    public void Check(bool allowLoops, Action? afterPrePass = null)
     {
         int n = _insns.Count;
         if (n == 0) throw new VerifierError(Errno.EINVAL, "empty program", 0);
         // The kernel's up-front checks on every instruction, shared with the runtime's validator.
         if (KernelPrePass.Check(_insns as Instruction[] ?? [.. _insns]) is { } error)
             throw new VerifierError(Errno.EINVAL, error.Message, error.Index);
+        afterPrePass?.Invoke();
         var isSecondSlot = new bool[n];
         for (int i = 0; i < n; i++)
         {

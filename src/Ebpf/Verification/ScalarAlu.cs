@@ -12,6 +12,17 @@ public static class ScalarAlu
     /// <summary>Applies <paramref name="op"/> (with signed div/mod when <paramref name="signed"/>) to <paramref name="dst"/>.</summary>
     public static void Apply(ref RegisterState dst, in RegisterState src, AluOperation op, bool is64, bool signed = false)
     {
+        if (!IsSafeToComputeRange(op, src, is64 ? 64 : 32))
+        {
+            // is_safe_to_compute_dst_reg_range: for div/mod and shifts by an unknown or too-large amount the kernel
+            // marks the whole 64-bit register unknown and returns before the ALU32 zero extension, so even a 32-bit
+            // result may be any 64-bit value to the verifier. __mark_reg_unknown also drops the scalar id: the value no
+            // longer equals anything it was linked to.
+            ScalarBounds.MarkUnbounded(ref dst);
+            dst.Type = RegisterType.Scalar;
+            dst.Id = 0;
+            return;
+        }
         if (is64)
         {
             Apply64(ref dst, src, op, 64, signed);
@@ -31,6 +42,14 @@ public static class ScalarAlu
         dst = a;
         dst.Id = id;
     }
+
+    private static bool IsSafeToComputeRange(AluOperation op, in RegisterState src, int bits) => op switch
+    {
+        AluOperation.Add or AluOperation.Sub or AluOperation.And or AluOperation.Xor or AluOperation.Or or AluOperation.Mul => true,
+        AluOperation.Lsh or AluOperation.Rsh or AluOperation.Arsh => src.VarOff.IsConst && src.UMax < (ulong)bits,
+        AluOperation.Mov or AluOperation.Neg or AluOperation.End => true, // not range ops: handled by their own paths
+        _ => false,
+    };
 
     private static void Apply64(ref RegisterState d, in RegisterState s, AluOperation op, int bits, bool signed)
     {

@@ -57,7 +57,7 @@ internal sealed partial class VerifierEngine
         {
             if (_input.ProgramType == ProgramType.Syscall && !_input.Sleepable)
                 throw new VerifierError(Errno.EINVAL, "Syscall programs can only be sleepable", 0);
-            _cfg.Check(allowLoops: _privileged);
+            _cfg.Check(allowLoops: _privileged, CheckPseudoBtfIds);
             _log.Level2Header(_insns, _cfg);
             VerifyFrom(0, null);
             VerifyCalledGlobals();

@@ -49,6 +49,23 @@ public sealed class KernelFidelityTests
         ["narrow read of a spill's low half keeps it"] = new(ProgramType.Xdp,
             [I(0xbf, 6, 1, 0, 0), I(0xb7, 0, 0, 0, -9), I(0x7a, 10, 0, -24, 4), I(0x61, 5, 10, -24, 0), I(0x7e, 5, 0, 1, 0), I(0x62, 6, 0, 16, 56), Exit],
             null, -1),
+        // is_safe_to_compute_dst_reg_range: a 32-bit div result is unknown in all 64 bits (no zero extension), so a
+        // 64-bit compare against 0xfffffffffffffffe can fail and the store of the uninitialised r4 is reached.
+        ["alu32 div result is a 64-bit unknown"] = new(ProgramType.Xdp,
+            [I(0xb7, 0, 0, 0, 29), I(0x34, 0, 0, 0, 76), I(0xb5, 0, 0, 1, -2), I(0x63, 0, 4, 0, 0), Exit],
+            "R4 !read_ok", 3),
+        // The same for signed mod: the result's minimum is unbounded, which packet pointer arithmetic refuses.
+        ["alu32 smod result has an unbounded minimum"] = new(ProgramType.Xdp,
+            [I(0xbf, 6, 1, 0, 0), I(0xb7, 0, 0, 0, 34), I(0x61, 2, 6, 0, 0), I(0x94, 0, 0, 1, 25), I(0x0f, 0, 2, 0, 0), Exit],
+            "math between pkt pointer and register with unbounded min value is not allowed", 4),
+        // A shift by an unknown amount: unknown in all 64 bits as well.
+        ["alu32 shift by an unknown amount is a 64-bit unknown"] = new(ProgramType.Xdp,
+            [I(0x61, 1, 1, 12, 0), I(0xb4, 0, 0, 0, 1), I(0x6c, 0, 1, 0, 0), I(0xb5, 0, 0, 1, -2), I(0x63, 0, 4, 0, 0), Exit],
+            "R4 !read_ok", 4),
+        // check_pseudo_btf_id runs on every ld_imm64 with BPF_PSEUDO_BTF_ID, reachable or not.
+        ["pseudo btf id that vmlinux lacks"] = new(ProgramType.SocketFilter,
+            [I(0xb7, 0, 0, 0, 0), I(0x05, 0, 0, 2, 0), I(0x18, 1, 3, 0, 0x7ffffff0), I(0, 0, 0, 0, 0), Exit],
+            "ldimm64 insn specifies invalid btf_id 2147483632.", 2),
         // The kernel never looks at exit's off field.
         ["exit with an offset"] = new(ProgramType.SocketFilter,
             [I(0xb7, 0, 0, 0, 0), I(0x95, 0, 0, 1, 0)],

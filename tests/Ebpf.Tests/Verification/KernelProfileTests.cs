@@ -167,4 +167,20 @@ public class KernelProfileBtfTests
         Assert.False(noBtf.Accepted);
         Assert.Equal($"kernel btf_id {id} is not a function", noBtf.Error);
     }
+
+    [Fact]
+    public void A_pseudo_btf_id_must_name_a_var_or_func_of_the_kernel_btf_as_the_live_kernel_says()
+    {
+        if (!File.Exists("/sys/kernel/btf/vmlinux"))
+            Requirement.Missing(Requirement.Vmlinux, "/sys/kernel/btf/vmlinux not present");
+        int task = (int)Ebpf.Btf.Btf.LoadVmlinux().FindByName("task_struct", Ebpf.Btf.BtfKind.Struct)!.Id;
+        Ebpf.Isa.Instruction[] program = [new(0x18, 1, 3, 0, task), new(0, 0, 0, 0, 0), Ebpf.Isa.Instruction.Mov64(0, 0), Ebpf.Isa.Instruction.Exit()];
+        var ours = Verifier.Verify(new VerifierInput { Instructions = program, ProgramType = ProgramType.SocketFilter });
+        Assert.Equal(Errno.EINVAL, ours.Errno);
+        Assert.Equal($"pseudo btf_id {task} in ldimm64 isn't KIND_VAR or KIND_FUNC", ours.Error);
+        if (!Ebpf.Linux.LinuxKernel.IsAvailable)
+            return;
+        var e = Assert.Throws<BpfException>(() => Ebpf.Tests.Linux.KernelRequirement.LoadSocketFilter(program).Dispose());
+        Assert.Contains($"pseudo btf_id {task} in ldimm64 isn't KIND_VAR or KIND_FUNC", e.Log ?? e.Message);
+    }
 }
