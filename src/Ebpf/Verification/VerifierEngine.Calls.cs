@@ -227,24 +227,30 @@ internal sealed partial class VerifierEngine
     private long _retBound = -1;
     private ulong? _constKey;
 
-    /// <summary>The key's value when it sits on the stack as known bytes (zero bytes or a spilled constant).</summary>
+    /// <summary>
+    /// get_constant_map_key: the key's value when the stack proves it. Counting from the key's first byte to the end of
+    /// its slot: enough STACK_ZERO bytes make it 0; otherwise the slot must hold a spilled scalar covering exactly the
+    /// key's size from there, whose (whole) constant value is the key. An 8-byte spill read as a 4-byte key is not
+    /// constant, however the value looks.
+    /// </summary>
     private ulong? ConstStackKey(in RegisterState reg, int size)
     {
-        if (reg.Type != RegisterType.Stack || !reg.VarOff.IsConst || size > 8) return null;
+        if (!_privileged || reg.Type != RegisterType.Stack || !reg.VarOff.IsConst) return null;
         var frame = StackFrame(reg);
-        long off = reg.Off + (long)reg.VarOff.Value;
-        if (off % 8 == 0 && frame.Stack[FrameState.SlotOf((int)off)] is { IsSpill: true } spill && spill.Spilled.IsConst
-            && (spill.IsFullSpill || spill.SpillSize == size))
-        {
-            MarkPreciseSlot(frame.FrameNo, FrameState.SlotOf((int)off));
-            return size == 8 ? spill.Spilled.ConstValue : spill.Spilled.ConstValue & ((1UL << (size * 8)) - 1);
-        }
-        for (long o = off; o < off + size; o++)
-        {
-            var s = frame.Stack[FrameState.SlotOf((int)o)];
-            if (s.IsFullSpill || s[FrameState.ByteOf((int)o)] != StackByte.Zero) return null;
-        }
-        return 0;
+        int o = (int)(reg.Off + (long)reg.VarOff.Value);
+        int slotIndex = FrameState.SlotOf(o);
+        var slot = frame.Stack[slotIndex];
+        int slotStart = -(slotIndex + 1) * 8;
+        int toSlotEnd = slotStart + 8 - o;
+        int zero = 0;
+        while (zero < toSlotEnd && !slot.IsFullSpill && slot[FrameState.ByteOf(o + zero)] == StackByte.Zero) zero++;
+        if (zero >= size) return 0;
+        if (!slot.IsSpill || !slot.Spilled.IsScalar) return null;
+        int spillEnd = slotStart + (slot.IsFullSpill ? 8 : slot.SpillSize);
+        int spilled = o >= slotStart && o < spillEnd ? spillEnd - o : 0;
+        if (spilled != size || !slot.Spilled.VarOff.IsConst) return null;
+        MarkPreciseSlot(frame.FrameNo, slotIndex);
+        return slot.Spilled.VarOff.Value;
     }
     private int _allocSize;
 

@@ -402,9 +402,11 @@ internal sealed partial class VerifierEngine
         _log.ScratchSlot(frame.FrameNo, slot);
         if (size == 8 && off % 8 == 0 && (value.IsPointer || value.Type == RegisterType.Scalar))
         {
-            if (!(_storeFromImmediate && value.VarOff.IsConst && value.VarOff.Value == 0))
+            // Registers are spilled; so is an immediate when the loader has CAP_BPF (check_stack_write_fixed_off keeps
+            // a BPF_ST of any constant, zero included, as a spilled known scalar); without it a zero immediate becomes
+            // STACK_ZERO bytes.
+            if (!(_storeFromImmediate && !_privileged && value.VarOff.IsConst && value.VarOff.Value == 0))
             {
-                // Registers (and non-zero immediates) are spilled; a zero immediate becomes STACK_ZERO bytes.
                 frame.WritableStack[slot] = new StackSlot { Types = 0x0101010101010101UL, Spilled = value };
                 return;
             }

@@ -64,6 +64,14 @@ internal static class VerifierCases
         new("array lookup with constant key is never null", ProgramType.SocketFilter,
             fd => Prog(LdMap(1, fd), StackKey4(), CallId(1), Ldx(AccessSize.DoubleWord, 0, 0, 0), Exit()),
             null, Array4x8),
+        // get_constant_map_key: an 8-byte zero store is a spilled constant (CAP_BPF) of 8 bytes, not the key's 4: the key
+        // is not constant, so the lookup may return NULL (found by the fuzzer as a false accept).
+        new("array key from an 8-byte zero store is not constant", ProgramType.SocketFilter,
+            fd => Prog(St(AccessSize.DoubleWord, 10, -8, 0), MovReg(2, 10), Add(2, -8), LdMap(1, fd), CallId(1), Ldx(AccessSize.DoubleWord, 0, 0, 0), Exit()),
+            "R0 invalid mem access 'map_value_or_null'", Array4x8),
+        new("array key from a 4-byte zero store is constant", ProgramType.SocketFilter,
+            fd => Prog(St(AccessSize.Word, 10, -8, 0), MovReg(2, 10), Add(2, -8), LdMap(1, fd), CallId(1), Ldx(AccessSize.DoubleWord, 0, 0, 0), Exit()),
+            null, Array4x8),
         new("array lookup out-of-range key", ProgramType.SocketFilter,
             fd => Prog(LdMap(1, fd), St(AccessSize.Word, 10, -4, 1), MovReg(2, 10), Add(2, -4), CallId(1), Ldx(AccessSize.DoubleWord, 0, 0, 0), Exit()),
             "R0 invalid mem access 'map_value_or_null'", Array4x8),
