@@ -74,3 +74,35 @@ public class BtfCoreCliTests
         Assert.DoesNotContain("   at ", missing.Stderr);
     }
 }
+
+/// <summary>`prog load OBJ PATH kernel_btf FILE`: CO-RE relocations resolve against the given BTF (btf_custom_path).</summary>
+public class ProgLoadKernelBtfCliTests
+{
+    [Fact]
+    public void Prog_load_relocates_against_the_given_kernel_btf()
+    {
+        string fixture = SharedData.Fixture("loading/core_reloc.bpf.o");
+        string dir = Directory.CreateTempSubdirectory("ebpf-kbtf-").FullName;
+        try
+        {
+            // A kernel whose xdp_md has no data_end: the read is poisoned and the verifier refuses it, naming the call.
+            var b = new BtfBuilder();
+            b.AddStructLayout("xdp_md", ("data", b.AddInt("unsigned int", 4)));
+            string small = Path.Combine(dir, "small.btf");
+            File.WriteAllBytes(small, b.ToBytes());
+            var refused = CliRunner.Run("prog", "load", fixture, "/sys/fs/bpf/core", "kernel_btf", small);
+            Assert.NotEqual(0, refused.ExitCode);
+            Assert.Contains("invalid func unknown#195896080", refused.Stdout + refused.Stderr);
+            Assert.DoesNotContain("   at ", refused.Stderr);
+
+            if (!File.Exists("/sys/kernel/btf/vmlinux"))
+                Requirement.Missing(Requirement.Vmlinux, "/sys/kernel/btf/vmlinux not present");
+            var loaded = CliRunner.Run("prog", "load", fixture, "/sys/fs/bpf/core", "kernel_btf", "/sys/kernel/btf/vmlinux");
+            Assert.True(loaded.ExitCode == 0, loaded.Stderr);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}

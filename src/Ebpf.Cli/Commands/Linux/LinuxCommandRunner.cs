@@ -161,6 +161,7 @@ internal sealed class LinuxCommandRunner : IRuntimeBackend
         {
             Elf = elf,
             ProgramFilter = c.All ? p => p.Autoload : p => ReferenceEquals(p, first),
+            BtfCustomPath = c.KernelBtf,
         };
         using var coll = LinuxKernel.Load(spec, options);
         foreach (var warning in coll.Warnings)

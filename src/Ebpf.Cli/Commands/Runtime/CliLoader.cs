@@ -25,7 +25,7 @@ internal static class CliLoader
             foreach (var p in spec.Programs.Skip(1))
                 p.Autoload = false;
         }
-        using var coll = runtime.Load(spec, new ObjectLoadOptions { ProgramType = type });
+        using var coll = runtime.Load(spec, new ObjectLoadOptions { ProgramType = type, BtfCustomPath = c.KernelBtf });
         if (c.All)
         {
             runtime.Pins.CreateDirectories(c.PinPath);

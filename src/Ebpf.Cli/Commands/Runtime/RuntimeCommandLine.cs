@@ -3,7 +3,7 @@ namespace Ebpf.Cli.Commands.Runtime;
 /// <summary>The parsed form of every runtime verb (the grammar lives here; execution elsewhere).</summary>
 internal abstract record RuntimeCommand;
 
-internal sealed record ProgLoad(string Object, string PinPath, string? Type, bool All, string? PinMaps) : RuntimeCommand;
+internal sealed record ProgLoad(string Object, string PinPath, string? Type, bool All, string? PinMaps, string? KernelBtf = null) : RuntimeCommand;
 internal sealed record ProgShow(ObjectRef? Program) : RuntimeCommand;
 internal sealed record ProgDumpXlated(ObjectRef Program) : RuntimeCommand;
 internal sealed record ProgRun(ObjectRef Program, string DataIn, string? DataOut, uint? DataSizeOut, string? CtxIn, string? CtxOut, uint? CtxSizeOut, uint Repeat) : RuntimeCommand;
@@ -35,17 +35,18 @@ internal static class RuntimeCommandLine
             case "load":
             case "loadall":
             {
-                // prog load OBJ PATH [type TYPE] ; prog loadall OBJ PATH [type TYPE] [pinmaps MAP_DIR]
+                // prog load OBJ PATH [type TYPE] [kernel_btf FILE] ; prog loadall OBJ PATH [type TYPE] [pinmaps MAP_DIR] [kernel_btf FILE]
                 string obj = w.Next("object file");
                 string path = w.Next("pin path");
-                string? type = null, pinmaps = null;
+                string? type = null, pinmaps = null, kernelBtf = null;
                 while (!w.AtEnd)
                 {
                     if (w.TryTake("type")) type = w.Next("program type");
                     else if (verb == "loadall" && w.TryTake("pinmaps")) pinmaps = w.Next("map directory");
+                    else if (w.TryTake("kernel_btf")) kernelBtf = w.Next("BTF file");
                     else throw new CliUsageException($"unexpected argument '{w.Peek}'");
                 }
-                cmd = new ProgLoad(obj, path, type, verb == "loadall", pinmaps);
+                cmd = new ProgLoad(obj, path, type, verb == "loadall", pinmaps, kernelBtf);
                 break;
             }
             case "show":

@@ -25,8 +25,8 @@ internal abstract class RuntimeVerb(string group, string verb, string descriptio
     }
 }
 
-internal sealed class ProgLoadVerb() : RuntimeVerb("prog", "load", "Load OBJ's first program into the managed runtime and pin it at PATH: OBJ PATH [type TYPE]");
-internal sealed class ProgLoadAllVerb() : RuntimeVerb("prog", "loadall", "Load all programs of OBJ and pin them under PATH: OBJ PATH [type TYPE] [pinmaps MAP_DIR]");
+internal sealed class ProgLoadVerb() : RuntimeVerb("prog", "load", "Load OBJ's first program into the managed runtime and pin it at PATH: OBJ PATH [type TYPE] [kernel_btf FILE]");
+internal sealed class ProgLoadAllVerb() : RuntimeVerb("prog", "loadall", "Load all programs of OBJ and pin them under PATH: OBJ PATH [type TYPE] [pinmaps MAP_DIR] [kernel_btf FILE]");
 internal sealed class ProgShowVerb() : RuntimeVerb("prog", "show", "Show programs: [id N | pinned PATH | name NAME | tag TAG]");
 internal sealed class ProgDumpVerb() : RuntimeVerb("prog", "dump", "Dump instructions: xlated (id N | pinned PATH)");
 internal sealed class ProgRunVerb() : RuntimeVerb("prog", "run", "BPF_PROG_TEST_RUN: PROG data_in FILE [data_out FILE] [data_size_out L] [ctx_in FILE] [ctx_out FILE] [ctx_size_out M] [repeat N]");
