@@ -34,7 +34,11 @@ public sealed class MapSpecInfo : IVerifierMapInfo
     public IVerifierMapInfo? InnerMap => _spec.InnerMap is null ? null : new MapSpecInfo(_spec.InnerMap, _btf);
 }
 
-/// <summary>Builds a <see cref="VerifierInput"/> from a loaded object's program (maps by index, functions from BTF).</summary>
+/// <summary>
+/// Builds a <see cref="VerifierInput"/> from a loaded object's program (maps by index, functions from BTF), with its
+/// CO-RE relocations applied against the profile's kernel BTF — what a loader would submit to that kernel — so a
+/// verdict is never given for the compiler's guessed offsets.
+/// </summary>
 public static class ProgramSpecInput
 {
     public static VerifierInput Create(ObjectSpec obj, ProgramSpec program, int logLevel = 1, HelperPrivilege privilege = HelperPrivilege.Full,
@@ -60,7 +64,7 @@ public static class ProgramSpecInput
         string license = string.IsNullOrEmpty(program.License) ? obj.License : program.License;
         return new VerifierInput
         {
-            Instructions = program.Instructions,
+            Instructions = Relocated(obj, program, profile ?? Abi.Profiles.KernelProfile.Reference),
             ProgramType = program.Type,
             ExpectedAttachType = program.ExpectedAttachType ?? default,
             Name = program.Name,
@@ -73,6 +77,20 @@ public static class ProgramSpecInput
             Sleepable = (program.Flags & ProgramLoadFlags.Sleepable) != 0,
             Profile = profile ?? Abi.Profiles.KernelProfile.Reference,
         };
+    }
+
+    /// <summary>
+    /// The program's instructions with its CO-RE relocations applied against <paramref name="profile"/>'s kernel BTF;
+    /// ENOENT when it has relocations and the profile names no kernel BTF (nothing to resolve them against).
+    /// </summary>
+    public static IReadOnlyList<Isa.Instruction> Relocated(ObjectSpec obj, ProgramSpec program, Abi.Profiles.KernelProfile profile)
+    {
+        if (program.CoreRelocations.Count == 0)
+            return program.Instructions;
+        var btf = profile.KernelBtf ?? throw new BpfException(Errno.ENOENT,
+            $"program '{program.Name}': {program.CoreRelocations.Count} CO-RE relocations, and kernel {profile} names no kernel BTF to resolve them against");
+        var relocator = CoRe.CoreProgramRelocation.RelocatorFor(obj, () => new CoRe.CoreTargets(new CoRe.CoreTargetBtf("vmlinux", btf)));
+        return CoRe.CoreProgramRelocation.Apply(relocator, obj, program);
     }
 
     /// <summary>

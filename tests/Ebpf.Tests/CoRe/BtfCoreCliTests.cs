@@ -106,3 +106,37 @@ public class ProgLoadKernelBtfCliTests
         }
     }
 }
+
+/// <summary>`prog verify --kernel FILE`: CO-RE relocations resolve against that kernel's BTF before verification.</summary>
+public class ProgVerifyCoreTests
+{
+    [Fact]
+    public void A_kernel_whose_btf_lacks_a_field_rejects_the_poisoned_read()
+    {
+        string fixture = SharedData.Fixture("loading/core_reloc.bpf.o");
+        string dir = Directory.CreateTempSubdirectory("ebpf-vcore-").FullName;
+        try
+        {
+            var b = new BtfBuilder();
+            b.AddStructLayout("xdp_md", ("data", b.AddInt("unsigned int", 4)));
+            string btf = Path.Combine(dir, "old.btf");
+            File.WriteAllBytes(btf, b.ToBytes());
+            var reference = Ebpf.Abi.Profiles.KernelProfile.Reference;
+            var old = new Ebpf.Abi.Profiles.KernelProfile { Name = "old", Helpers = reference.Helpers, KernelBtfPath = btf };
+            string profile = Path.Combine(dir, "old.json");
+            File.WriteAllText(profile, old.ToJson());
+
+            var r = CliRunner.Run("prog", "verify", fixture, "--kernel", profile);
+            Assert.Equal(1, r.ExitCode);
+            Assert.Contains(r.Stdout.Split('\n'), l => l.Contains("read_end") && l.Contains("failure") && l.Contains("invalid func unknown#195896080"));
+
+            if (!File.Exists("/sys/kernel/btf/vmlinux"))
+                Requirement.Missing(Requirement.Vmlinux, "/sys/kernel/btf/vmlinux not present");
+            Assert.Equal(0, CliRunner.Run("prog", "verify", fixture, "--kernel", "6.18").ExitCode);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}

@@ -112,7 +112,16 @@ internal sealed partial class ProgVerifyVerb : ICliVerb
                 $"relocation against undefined symbol '{unresolved[0]}'", "");
         if (ProgramSpecInput.UnsupportedMap(obj, profile) is { } mapProblem)
             return new Row(file, prog.Name, prog.SectionName, KernelNames.Of(type), "rejected", 0, 0, 0, mapProblem, "");
-        var input = ProgramSpecInput.Create(obj, prog, logLevel: level, profile: profile);
+        VerifierInput input;
+        try
+        {
+            input = ProgramSpecInput.Create(obj, prog, logLevel: level, profile: profile);
+        }
+        catch (BpfException e)
+        {
+            // The loader's refusal (a CO-RE relocation that cannot be applied): never verified.
+            return new Row(file, prog.Name, prog.SectionName, KernelNames.Of(type), "rejected", 0, 0, 0, e.Message, "");
+        }
         if (forced is { } f)
             input = new VerifierInput
             {
