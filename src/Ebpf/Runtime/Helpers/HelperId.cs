@@ -48,6 +48,7 @@ public static class HelperId
     public const int KtimeGetCoarseNs = 160;
     public const int ForEachMapElem = 164;
     public const int Snprintf = 165;
+    public const int XdpGetBuffLen = 188;
     public const int GetFuncIp = 173;
     public const int GetAttachCookie = 174;
     public const int TraceVprintk = 177;

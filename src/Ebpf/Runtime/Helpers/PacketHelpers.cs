@@ -15,6 +15,7 @@ public static unsafe class PacketHelpers
         r.SetBuiltin(HelperId.XdpAdjustHead, "xdp_adjust_head", XdpAdjustHead);
         r.SetBuiltin(HelperId.XdpAdjustMeta, "xdp_adjust_meta", XdpAdjustMeta);
         r.SetBuiltin(HelperId.XdpAdjustTail, "xdp_adjust_tail", XdpAdjustTail);
+        r.SetBuiltin(HelperId.XdpGetBuffLen, "xdp_get_buff_len", XdpGetBuffLen);
         r.SetBuiltin(HelperId.SkbLoadBytes, "skb_load_bytes", SkbLoadBytes);
         r.SetBuiltin(HelperId.SkbStoreBytes, "skb_store_bytes", SkbStoreBytes);
         r.SetBuiltin(HelperId.Redirect, "redirect", Redirect);
@@ -31,6 +32,10 @@ public static unsafe class PacketHelpers
 
     public static ulong XdpAdjustTail(ulong ctx, ulong delta, ulong r3, ulong r4, ulong r5) =>
         Xdp is { } x ? (ulong)x.AdjustTail((int)delta) : BuiltinHelpers.Err(Errno.EINVAL);
+
+    /// <summary>bpf_xdp_get_buff_len(xdp_md) (188): the linear part (data to data_end) plus every frag.</summary>
+    public static ulong XdpGetBuffLen(ulong ctx, ulong r2, ulong r3, ulong r4, ulong r5) =>
+        Xdp is { } x ? (ulong)((long)(x.DataEnd - x.Data) + x.FragsSize) : BuiltinHelpers.Err(Errno.EINVAL);
 
     /// <summary>bpf_skb_load_bytes(skb, off, to, len) (26).</summary>
     public static ulong SkbLoadBytes(ulong ctx, ulong offset, ulong to, ulong len, ulong r5)
