@@ -78,13 +78,21 @@ public sealed partial class Btf
     }
 
     /// <summary>
-    /// The CO-RE "essential" name: everything before a trailing <c>___flavor</c> suffix
-    /// (<c>task_struct___old</c> → <c>task_struct</c>), used to match local types against target candidates.
+    /// The CO-RE "essential" name: everything before the last <c>X___Y</c> flavor separator, where X and Y are not
+    /// underscores (<c>task_struct___old</c> → <c>task_struct</c>; <c>a____b</c> has none), as libbpf's and the
+    /// kernel's bpf_core_essential_name_len.
     /// </summary>
-    public static string EssentialName(string name)
+    public static string EssentialName(string name) => name[..EssentialNameLength(name)];
+
+    /// <summary>The length of <see cref="EssentialName"/>.</summary>
+    public static int EssentialNameLength(string name)
     {
-        int at = name.LastIndexOf("___", StringComparison.Ordinal);
-        return at > 0 ? name[..at] : name;
+        for (int i = name.Length - 5; i >= 0; i--)
+        {
+            if (name[i] != '_' && name[i + 1] == '_' && name[i + 2] == '_' && name[i + 3] == '_' && name[i + 4] != '_')
+                return i + 1;
+        }
+        return name.Length;
     }
 
     /// <summary>Ids of every type whose essential name is <paramref name="essentialName"/>, of <paramref name="kind"/> (CO-RE candidates).</summary>

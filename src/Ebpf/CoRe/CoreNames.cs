@@ -9,18 +9,10 @@ namespace Ebpf.CoRe;
 /// </summary>
 public static class CoreNames
 {
-    /// <summary>The length of <paramref name="name"/>'s essential part.</summary>
-    public static int EssentialLength(string name)
-    {
-        for (int i = name.Length - 5; i >= 0; i--)
-        {
-            if (name[i] != '_' && name[i + 1] == '_' && name[i + 2] == '_' && name[i + 3] == '_' && name[i + 4] != '_')
-                return i + 1;
-        }
-        return name.Length;
-    }
+    /// <summary>The length of <paramref name="name"/>'s essential part (the one rule, in <see cref="Btf.Btf.EssentialNameLength"/>).</summary>
+    public static int EssentialLength(string name) => Btf.Btf.EssentialNameLength(name);
 
-    public static string Essential(string name) => name[..EssentialLength(name)];
+    public static string Essential(string name) => Btf.Btf.EssentialName(name);
 
     /// <summary>Equal essential names; an anonymous target matches only an anonymous local (bpf_core_names_match).</summary>
     public static bool Match(string local, string target)

@@ -60,7 +60,9 @@ public sealed class CoreTargets
         string vmlinux = Path.Combine(directory, "vmlinux");
         if (!File.Exists(vmlinux))
             throw new BpfException(Errno.ENOENT, $"{vmlinux} not found: the kernel exposes no BTF to relocate CO-RE programs against (give a target BTF, as btf_custom_path)");
-        var main = Btf.Btf.LoadFile(vmlinux);
+        // The same parsed vmlinux the verifier's profile uses (one ~100 ms parse per process, not one per consumer).
+        var main = Abi.Profiles.KernelBtfCache.Get(vmlinux)
+            ?? throw new BpfException(Errno.EINVAL, $"{vmlinux}: not readable as BTF");
         return new CoreTargets(new CoreTargetBtf("vmlinux", main), () => Directory.EnumerateFiles(directory)
             .Where(f => Path.GetFileName(f) != "vmlinux")
             .Order(StringComparer.Ordinal)

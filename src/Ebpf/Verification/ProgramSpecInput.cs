@@ -44,6 +44,7 @@ public static class ProgramSpecInput
     public static VerifierInput Create(ObjectSpec obj, ProgramSpec program, int logLevel = 1, HelperPrivilege privilege = HelperPrivilege.Full,
         Abi.Profiles.KernelProfile? profile = null)
     {
+        profile ??= Abi.Profiles.KernelProfile.Reference;
         var maps = obj.Maps.Select(m => (IVerifierMapInfo)new MapSpecInfo(m, obj.Btf)).ToList();
         var functions = new List<VerifierFunction>();
         foreach (var f in program.Functions)
@@ -52,19 +53,19 @@ public static class ProgramSpecInput
             var info = program.FuncInfos.FirstOrDefault(fi => fi.InstructionIndex == f.Offset);
             if (info is not null && obj.Btf is { } btf)
                 functions.Add(FunctionPrototypes.Prepare(btf, info.TypeId, f.Offset, f.Name, isGlobal, program.Type, program.ExpectedAttachType ?? default,
-                    (profile ?? Abi.Profiles.KernelProfile.Reference).KernelBtf));
+                    profile.KernelBtf));
             else
                 functions.Add(new VerifierFunction(f.Offset, f.Name, isGlobal, [],
                     PrepareError: isGlobal ? "Global functions need valid BTF" : null, PrepareErrno: Errno.EFAULT));
         }
         Dictionary<int, KernelFunction>? kfuncs = null;
         foreach (var relo in program.Relocations.Where(r => r.Kind == ProgramRelocationKind.KfuncCall))
-            if (KernelFunctions.Resolve(relo.Symbol, (profile ?? Abi.Profiles.KernelProfile.Reference).KernelBtf) is { } kf)
+            if (KernelFunctions.Resolve(relo.Symbol, profile.KernelBtf) is { } kf)
                 (kfuncs ??= [])[relo.InstructionIndex] = kf;
         string license = string.IsNullOrEmpty(program.License) ? obj.License : program.License;
         return new VerifierInput
         {
-            Instructions = Relocated(obj, program, profile ?? Abi.Profiles.KernelProfile.Reference),
+            Instructions = Relocated(obj, program, profile),
             ProgramType = program.Type,
             ExpectedAttachType = program.ExpectedAttachType ?? default,
             Name = program.Name,
@@ -75,7 +76,7 @@ public static class ProgramSpecInput
             Privilege = privilege,
             GplCompatible = IsGplCompatible(license),
             Sleepable = (program.Flags & ProgramLoadFlags.Sleepable) != 0,
-            Profile = profile ?? Abi.Profiles.KernelProfile.Reference,
+            Profile = profile,
         };
     }
 

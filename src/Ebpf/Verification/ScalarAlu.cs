@@ -9,9 +9,13 @@ namespace Ebpf.Verification;
 /// </summary>
 public static class ScalarAlu
 {
-    /// <summary>Applies <paramref name="op"/> (with signed div/mod when <paramref name="signed"/>) to <paramref name="dst"/>.</summary>
+    /// <summary>
+    /// Applies <paramref name="op"/> to <paramref name="dst"/>. <paramref name="signed"/> (sdiv/smod) changes nothing
+    /// here: the kernel computes no range for any division or modulo.
+    /// </summary>
     public static void Apply(ref RegisterState dst, in RegisterState src, AluOperation op, bool is64, bool signed = false)
     {
+        _ = signed;
         if (!IsSafeToComputeRange(op, src, is64 ? 64 : 32))
         {
             // is_safe_to_compute_dst_reg_range: for div/mod and shifts by an unknown or too-large amount the kernel
@@ -25,17 +29,12 @@ public static class ScalarAlu
         }
         if (is64)
         {
-            Apply64(ref dst, src, op, 64, signed);
+            Apply64(ref dst, src, op, 64);
             return;
         }
         var a = op == AluOperation.Arsh ? ScalarBounds.Low32Signed(dst) : ScalarBounds.Low32(dst);
         var b = ScalarBounds.Low32(src);
-        if (signed && op is AluOperation.Div or AluOperation.Mod)
-        {
-            a = ScalarBounds.Low32Signed(dst);
-            b = ScalarBounds.Low32Signed(src);
-        }
-        Apply64(ref a, b, op, 32, signed);
+        Apply64(ref a, b, op, 32);
         a.Type = RegisterType.Scalar;
         ScalarBounds.Truncate(ref a, 4);
         int id = dst.Id;
@@ -51,15 +50,13 @@ public static class ScalarAlu
         _ => false,
     };
 
-    private static void Apply64(ref RegisterState d, in RegisterState s, AluOperation op, int bits, bool signed)
+    private static void Apply64(ref RegisterState d, in RegisterState s, AluOperation op, int bits)
     {
         switch (op)
         {
             case AluOperation.Add: Add(ref d, s); break;
             case AluOperation.Sub: Sub(ref d, s); break;
             case AluOperation.Mul: Mul(ref d, s); break;
-            case AluOperation.Div:
-            case AluOperation.Mod: DivMod(ref d, s, op == AluOperation.Div, signed, bits); break;
             case AluOperation.And: Bitwise(ref d, s, d.VarOff & s.VarOff, op); break;
             case AluOperation.Or: Bitwise(ref d, s, d.VarOff | s.VarOff, op); break;
             case AluOperation.Xor: Bitwise(ref d, s, d.VarOff ^ s.VarOff, op); break;
@@ -110,17 +107,6 @@ public static class ScalarAlu
             d.UMin = umin; d.UMax = umax;
             if (nonNegative && umax <= long.MaxValue) { d.SMin = (long)umin; d.SMax = (long)umax; }
         }
-    }
-
-    /// <summary>
-    /// Linux 6.18 tracks no bounds through BPF_DIV/BPF_MOD (signed or not, constant operands included):
-    /// adjust_scalar_min_max_vals marks the result unknown, and a 32-bit result is then zero-extended. Knowing more
-    /// would prune paths the kernel explores, accepting programs it rejects.
-    /// </summary>
-    private static void DivMod(ref RegisterState d, in RegisterState s, bool div, bool signed, int bits)
-    {
-        _ = (s, div, signed, bits);
-        ScalarBounds.MarkUnbounded(ref d);
     }
 
     /// <summary>Concrete BPF division/modulo (division by zero gives 0, modulo by zero leaves the dividend).</summary>

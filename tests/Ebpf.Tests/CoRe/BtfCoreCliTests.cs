@@ -86,10 +86,7 @@ public class ProgLoadKernelBtfCliTests
         try
         {
             // A kernel whose xdp_md has no data_end: the read is poisoned and the verifier refuses it, naming the call.
-            var b = new BtfBuilder();
-            b.AddStructLayout("xdp_md", ("data", b.AddInt("unsigned int", 4)));
-            string small = Path.Combine(dir, "small.btf");
-            File.WriteAllBytes(small, b.ToBytes());
+            string small = CoreTestKit.WriteXdpMdWithoutDataEnd(dir);
             var refused = CliRunner.Run("prog", "load", fixture, "/sys/fs/bpf/core", "kernel_btf", small);
             Assert.NotEqual(0, refused.ExitCode);
             Assert.Contains("invalid func unknown#195896080", refused.Stdout + refused.Stderr);
@@ -117,10 +114,7 @@ public class ProgVerifyCoreTests
         string dir = Directory.CreateTempSubdirectory("ebpf-vcore-").FullName;
         try
         {
-            var b = new BtfBuilder();
-            b.AddStructLayout("xdp_md", ("data", b.AddInt("unsigned int", 4)));
-            string btf = Path.Combine(dir, "old.btf");
-            File.WriteAllBytes(btf, b.ToBytes());
+            string btf = CoreTestKit.WriteXdpMdWithoutDataEnd(dir);
             var reference = Ebpf.Abi.Profiles.KernelProfile.Reference;
             var old = new Ebpf.Abi.Profiles.KernelProfile { Name = "old", Helpers = reference.Helpers, KernelBtfPath = btf };
             string profile = Path.Combine(dir, "old.json");

@@ -22,6 +22,19 @@ internal sealed class CoreTestKit
     public static uint Id(BtfData btf, string name) =>
         btf.AllTypes.First(t => t.Name == name).Id;
 
+    /// <summary>
+    /// Writes a target BTF whose xdp_md has data but no data_end into <paramref name="dir"/>: against it the
+    /// core_reloc fixture's data_end read is poisoned (an older or stripped kernel, as far as that field goes).
+    /// </summary>
+    public static string WriteXdpMdWithoutDataEnd(string dir)
+    {
+        var b = new BtfBuilder();
+        b.AddStructLayout("xdp_md", ("data", b.AddInt("unsigned int", 4)));
+        string path = Path.Combine(dir, "no_data_end.btf");
+        File.WriteAllBytes(path, b.ToBytes());
+        return path;
+    }
+
     public CoreRelocator Relocator(BtfData local, BtfData target) =>
         new(local, CoreTargets.Custom("target", target), new CoreLog { Debug = Debug.Add, Warn = Warnings.Add });
 

@@ -31,15 +31,7 @@ public class LoaderRefusalTests
         Assert.True(result.Accepted, result.Error);
     }
 
-    /// <summary>A target BTF whose xdp_md has data but no data_end.</summary>
-    private static string TargetWithoutDataEnd(string dir)
-    {
-        var b = new BtfBuilder();
-        b.AddStructLayout("xdp_md", ("data", b.AddInt("unsigned int", 4)));
-        string path = Path.Combine(dir, "no_data_end.btf");
-        File.WriteAllBytes(path, b.ToBytes());
-        return path;
-    }
+    private static string TargetWithoutDataEnd(string dir) => CoRe.CoreTestKit.WriteXdpMdWithoutDataEnd(dir);
 
     [Fact]
     public void The_managed_runtime_relocates_CO_RE_against_its_target_btf()

@@ -48,7 +48,8 @@ public static class HelperAvailability
         [ProgramType.StructOps] = ProgramType.Tracing,
     }.ToFrozenDictionary();
 
-    private static readonly FrozenSet<int> LircMode2Own = FrozenSet.ToFrozenSet([77, 78, 92]);
+    /// <summary>lirc_mode2_func_proto's own entries (rc_repeat, rc_keydown, rc_pointer_rel) with the base tier.</summary>
+    private static readonly FrozenSet<int> LircMode2 = FrozenSet.ToFrozenSet([77, 78, 92, .. Tier1]);
 
     private static readonly Lazy<FrozenDictionary<ProgramType, FrozenSet<int>>> Table = new(Load);
 
@@ -89,7 +90,7 @@ public static class HelperAvailability
             return set;
         if (BorrowedRows.TryGetValue(type, out var from) && table.TryGetValue(from, out var borrowed))
             return borrowed;
-        return type == ProgramType.LircMode2 ? LircMode2Own.Union(Tier1).ToFrozenSet() : Tier1;
+        return type == ProgramType.LircMode2 ? LircMode2 : Tier1;
     }
 
     private static FrozenDictionary<ProgramType, FrozenSet<int>> Load()
