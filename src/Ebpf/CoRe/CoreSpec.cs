@@ -108,7 +108,7 @@ public sealed class CoreSpec
         }
 
         uint id = root.Id;
-        spec.BitOffset = checked((uint)first * SizeOf(btf, id) * 8);
+        spec.BitOffset = OffsetBits(spec.BitOffset, first, SizeOf(btf, id), access);
         for (int i = 1; i < spec.RawList.Count; i++)
         {
             var (t, tid) = Resolve(btf, id);
@@ -120,7 +120,7 @@ public sealed class CoreSpec
                     if (index >= c.Members.Count)
                         throw Invalid($"member index {index} out of range for {t}");
                     var m = c.Members[index];
-                    spec.BitOffset += m.BitOffset;
+                    spec.BitOffset = OffsetBits(spec.BitOffset, 1, m.BitOffset, access, bits: true);
                     if (m.Name.Length > 0)
                         spec.AccessorList.Add(new CoreAccessor(id, index, m.Name));
                     id = m.Type;
@@ -131,13 +131,25 @@ public sealed class CoreSpec
                         throw Invalid($"array index {index} out of range for {t} ({a.Count} elements)");
                     spec.AccessorList.Add(new CoreAccessor(element.Id, index, null));
                     id = element.Id;
-                    spec.BitOffset += checked((uint)index * SizeOf(btf, id) * 8);
+                    spec.BitOffset = OffsetBits(spec.BitOffset, index, SizeOf(btf, id), access);
                     break;
                 default:
                     throw Invalid($"relo for [{rootTypeId}] {btf.GetType(rootTypeId).Name} (at idx {i}) captures type [{id}] of unexpected kind {CoreNames.KindName(t)}");
             }
         }
         return spec;
+    }
+
+    /// <summary>
+    /// <paramref name="bitOffset"/> plus <paramref name="count"/> elements of <paramref name="size"/> bytes (or bits),
+    /// refused with E2BIG when it leaves 32 bits: an access string may index anything, and a wrapped offset would
+    /// patch a wrong one silently.
+    /// </summary>
+    internal static uint OffsetBits(uint bitOffset, long count, uint size, string access, bool bits = false)
+    {
+        ulong total = bitOffset + (ulong)count * size * (bits ? 1UL : 8UL);
+        return total <= uint.MaxValue ? (uint)total
+            : throw new BpfException(Errno.E2BIG, $"access string \"{access}\" reaches past a 32-bit bit offset");
     }
 
     /// <summary>A zero-length array that is the last member of its struct, reached through a named member.</summary>

@@ -61,7 +61,10 @@ public static class CoreSpecMatcher
             {
                 return (-(int)e.Errno, null);
             }
-            spec.BitOffset += (uint)la.Index * size * 8;
+            ulong total = spec.BitOffset + (ulong)(uint)la.Index * size * 8;
+            if (total > uint.MaxValue)
+                return (-(int)Errno.E2BIG, null);
+            spec.BitOffset = (uint)total;
         }
         return (1, spec);
     }

@@ -106,6 +106,8 @@ internal static class CoreValueCalculator
         if (bitfield)
         {
             byteSize = mt switch { BtfInt i => i.Size, BtfEnumType e => e.Size, _ => CoreSpec.SizeOf(spec.Btf, fieldType) };
+            if (byteSize == 0)
+                throw new BpfException(Errno.EINVAL, $"prog '{program}': relo {(uint)kind} at insn #{insnIndex}: bitfield of a zero-sized type");
             byteOff = bitOff / 8 / byteSize * byteSize;
             // The smallest naturally aligned 1/2/4/8-byte container that covers the bitfield.
             while (bitOff + bitSize - byteOff * 8 > byteSize * 8)
