@@ -1,3 +1,5 @@
+using Ebpf.Abi;
+using Ebpf.Collections;
 using Ebpf.Abi.Helpers;
 using Ebpf.Execution;
 using Ebpf.Isa;

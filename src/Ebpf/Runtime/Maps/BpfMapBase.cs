@@ -1,3 +1,4 @@
+using Ebpf.Collections;
 using Ebpf.Abi;
 using Ebpf.Runtime.Memory;
 
@@ -38,13 +39,13 @@ public abstract unsafe class BpfMapBase : IDisposable
     private ulong _handle;
     private readonly object _handleLock = new();
 
-    protected BpfMapBase(MapAttributes attributes, uint effectiveMaxEntries)
+    protected BpfMapBase(MapDefinition attributes, uint effectiveMaxEntries)
     {
         Attributes = attributes;
         MaxEntries = effectiveMaxEntries;
     }
 
-    public MapAttributes Attributes { get; }
+    public MapDefinition Attributes { get; }
     public MapType Type => Attributes.Type;
     public uint KeySize => Attributes.KeySize;
     public uint ValueSize => Attributes.ValueSize;
@@ -74,8 +75,11 @@ public abstract unsafe class BpfMapBase : IDisposable
     public bool IsFreed => Volatile.Read(ref _freed) != 0;
     protected bool HasSpinLock => Attributes.SpinLockOffset >= 0;
 
-    public MapInfo Info => new(Type, Id, KeySize, ValueSize, MaxEntries, Flags, Name, Attributes.MapExtra,
-        IsFrozen, Attributes.BtfKeyTypeId, Attributes.BtfValueTypeId);
+    public MapInfo Info => new()
+    {
+        Id = Id, Type = Type, Name = Name, KeySize = KeySize, ValueSize = ValueSize, MaxEntries = MaxEntries, Flags = Flags,
+        MapExtra = Attributes.MapExtra, Frozen = IsFrozen, BtfKeyTypeId = Attributes.BtfKeyTypeId, BtfValueTypeId = Attributes.BtfValueTypeId,
+    };
 
     // ---------------------------------------------------------------- references
 

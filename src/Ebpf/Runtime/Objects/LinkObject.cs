@@ -106,9 +106,10 @@ public sealed class LinkObject : KernelObject
         }
     }
 
-    public LinkInfo GetInfo()
+    public Collections.LinkInfo GetInfo()
     {
-        lock (_lock) return new(Id, Type, AttachType, _program?.Id ?? 0, _attachment is null);
+        lock (_lock)
+            return new() { Id = Id, Type = Type, AttachType = AttachType, ProgramId = _program?.Id ?? 0, Detached = _attachment is null };
     }
 
     protected override void OnFree()
@@ -126,6 +127,3 @@ public sealed class LinkObject : KernelObject
         program?.Release();
     }
 }
-
-/// <summary>bpf_link_info (generic part).</summary>
-public sealed record LinkInfo(uint Id, LinkType Type, AttachType AttachType, uint ProgramId, bool Detached);

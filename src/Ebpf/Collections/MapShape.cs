@@ -1,7 +1,7 @@
 using Ebpf.Abi;
 using Ebpf.Loading;
 
-namespace Ebpf.Linux.Collections;
+namespace Ebpf.Collections;
 
 /// <summary>
 /// The key size, value size and max_entries a map definition becomes at BPF_MAP_CREATE, after the adjustments

@@ -1,6 +1,6 @@
 using Ebpf.Btf;
 
-namespace Ebpf.Linux.Collections;
+namespace Ebpf.Linux;
 
 /// <summary>Resolves __ksym externs against the running kernel's BTF (/sys/kernel/btf/vmlinux): VAR and FUNC ids by name.</summary>
 public sealed class KernelSymbols

@@ -2,7 +2,7 @@ using System.IO.Compression;
 using System.Buffers.Binary;
 using Ebpf.Loading;
 
-namespace Ebpf.Linux.Collections;
+namespace Ebpf.Linux;
 
 /// <summary>
 /// Values for .kconfig externs, as libbpf supplies them: LINUX_KERNEL_VERSION from the running kernel's

@@ -2,19 +2,22 @@ using Ebpf.Btf;
 using Ebpf.Elf;
 using Ebpf.Loading;
 
-namespace Ebpf.Linux.Collections;
+namespace Ebpf.Collections;
 
 /// <summary>
-/// Turns an object's .BTF into what BPF_BTF_LOAD accepts, the fix-ups libbpf makes before loading:
+/// Turns an object's .BTF into what BPF_BTF_LOAD accepts, the fix-ups libbpf makes before loading (for every
+/// backend: the collection loader runs it once). Kinds the backend's kernel profile lacks are replaced as libbpf's
+/// bpf_object__sanitize_btf does (DECL_TAG by a 1-byte INT, TYPE_TAG by CONST, FLOAT by an empty STRUCT of its size),
+/// keeping every type id. Then:
 /// DATASEC sizes and variable offsets from the ELF sections and symbols (clang writes 0s), .kconfig laid
 /// out as the extern map, extern VARs made global-allocated, extern FUNCs made static, and the FUNC
 /// entries of .ksyms (not VARs, which the kernel rejects in a DATASEC) replaced by a dummy int VAR appended
 /// at the end, so no existing type id moves.
 /// </summary>
-public static class KernelBtfSanitizer
+public static class BtfSanitizer
 {
     /// <summary>The sanitised BTF (parsed, and the raw bytes to load), or null with a reason when a DATASEC cannot be fixed without the ELF.</summary>
-    public static (Btf.Btf? Btf, byte[]? Raw, string? Problem) Sanitize(ObjectSpec spec, ElfFile? elf)
+    public static (Btf.Btf? Btf, byte[]? Raw, string? Problem) Sanitize(ObjectSpec spec, ElfFile? elf, Abi.Profiles.KernelProfile? profile = null)
     {
         var btf = spec.Btf ?? throw new BpfException(Errno.EINVAL, $"{spec.Name}: no BTF to sanitise");
         var types = new List<BtfType>(btf.Types);
@@ -30,6 +33,15 @@ public static class KernelBtfSanitizer
                     break;
                 case BtfFunc { Linkage: BtfFuncLinkage.Extern } f:
                     types[i] = new BtfFunc(f.Name, f.ProtoType, BtfFuncLinkage.Static);
+                    break;
+                case BtfDeclTag when profile is not null && !profile.HasFeature(Abi.Profiles.KernelFeature.BtfDeclTag):
+                    types[i] = new BtfInt("", 1, BtfIntEncoding.None, 0, 8);
+                    break;
+                case BtfTypeTag tt when profile is not null && !profile.HasFeature(Abi.Profiles.KernelFeature.BtfTypeTag):
+                    types[i] = new BtfConst(tt.Type);
+                    break;
+                case BtfFloat fl when profile is not null && !profile.HasFeature(Abi.Profiles.KernelFeature.BtfFloat):
+                    types[i] = new BtfStruct("", fl.Size, []);
                     break;
             }
         }

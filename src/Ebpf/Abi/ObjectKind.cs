@@ -1,4 +1,4 @@
-namespace Ebpf.Runtime.Objects;
+namespace Ebpf.Abi;
 
 /// <summary>The four kinds of BPF object that have ids (kernel-semantics.md §1.1).</summary>
 public enum ObjectKind
