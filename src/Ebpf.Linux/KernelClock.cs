@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Ebpf.Cli.Commands.Linux;
+namespace Ebpf.Linux;
 
 /// <summary>Turns bpf_prog_info.load_time (boot-time nanoseconds) into wall-clock time, as bpftool does.</summary>
 internal static class KernelClock

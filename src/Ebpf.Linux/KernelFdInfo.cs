@@ -1,7 +1,6 @@
 using System.Globalization;
-using Ebpf.Linux;
 
-namespace Ebpf.Cli.Commands.Linux;
+namespace Ebpf.Linux;
 
 /// <summary>
 /// /proc/self/fdinfo/FD of a BPF fd: where bpftool reads memlock, frozen and the object's kind
@@ -28,6 +27,7 @@ internal sealed class KernelFdInfo
 
     public bool IsProgram => _fields.ContainsKey("prog_type");
     public bool IsMap => _fields.ContainsKey("map_type");
+    public bool IsLink => _fields.ContainsKey("link_type");
 
     public long? Memlock => _fields.TryGetValue("memlock", out var v) && long.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : null;
 

@@ -1,6 +1,5 @@
-using Ebpf.Linux;
 
-namespace Ebpf.Cli.Commands.Linux;
+namespace Ebpf.Linux;
 
 /// <summary>
 /// Which bpffs paths pin which object ids: a walk of every mounted bpffs, as `bpftool -f` builds
@@ -11,15 +10,24 @@ internal sealed class KernelPins
     private readonly Dictionary<uint, List<string>> _programs = new();
     private readonly Dictionary<uint, List<string>> _maps = new();
 
+    private readonly Dictionary<uint, List<string>> _links = new();
+
     public IReadOnlyList<string> OfProgram(uint id) => _programs.TryGetValue(id, out var l) ? l : [];
     public IReadOnlyList<string> OfMap(uint id) => _maps.TryGetValue(id, out var l) ? l : [];
+
+    /// <summary>Every pin by (kind, id).</summary>
+    public IReadOnlyDictionary<(Abi.ObjectKind Kind, uint Id), IReadOnlyList<string>> All =>
+        _programs.Select(p => ((Abi.ObjectKind.Program, p.Key), p.Value))
+            .Concat(_maps.Select(m => ((Abi.ObjectKind.Map, m.Key), m.Value)))
+            .Concat(_links.Select(l => ((Abi.ObjectKind.Link, l.Key), l.Value)))
+            .ToDictionary(e => e.Item1, e => (IReadOnlyList<string>)e.Value);
 
     public static KernelPins Scan()
     {
         var pins = new KernelPins();
         foreach (var mount in BpfMounts())
             pins.Walk(mount, depth: 0);
-        foreach (var list in pins._programs.Values.Concat(pins._maps.Values))
+        foreach (var list in pins._programs.Values.Concat(pins._maps.Values).Concat(pins._links.Values))
             list.Sort(StringComparer.Ordinal);
         return pins;
     }
@@ -146,6 +154,8 @@ internal sealed class KernelPins
                 Add(_programs, KernelProgram.FromFd(fd).GetInfo().Id, path);
             else if (info.IsMap)
                 Add(_maps, KernelMap.FromFd(fd).GetInfo().Id, path);
+            else if (info.IsLink)
+                Add(_links, KernelLink.FromFd(fd).GetInfo().Id, path);
         }
     }
 

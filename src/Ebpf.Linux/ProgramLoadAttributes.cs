@@ -33,8 +33,8 @@ public enum VerifierLogLevel : uint
     Fixed = 8,
 }
 
-/// <summary>Everything BPF_PROG_LOAD takes. Plain data: build it by hand, or from a loaded ObjectSpec.</summary>
-public sealed class ProgramLoadOptions
+/// <summary>Everything BPF_PROG_LOAD takes, as the attr: what the Linux backend fills from a ProgramDefinition (usable alone, for raw loads).</summary>
+public sealed class ProgramLoadAttributes
 {
     public required ProgramType Type { get; init; }
     public required ReadOnlyMemory<Instruction> Instructions { get; init; }

@@ -2,8 +2,8 @@ using Ebpf.Abi;
 
 namespace Ebpf.Linux;
 
-/// <summary>Everything BPF_MAP_CREATE takes.</summary>
-public sealed class MapCreateOptions
+/// <summary>Everything BPF_MAP_CREATE takes, as the attr (what the Linux backend fills from a MapDefinition).</summary>
+public sealed class MapCreateAttributes
 {
     public required MapType Type { get; init; }
     public uint KeySize { get; init; }
