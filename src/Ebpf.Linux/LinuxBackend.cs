@@ -147,9 +147,9 @@ public sealed class LinuxBackend : IBpfBackend
     public BtfHandle LoadBtf(ReadOnlyMemory<byte> data, string name = "") => Wrap(KernelBtf.Load(data.Span));
 
     /// <summary>
-    /// BPF_PROG_LOAD. Map-index lddw's become map-fd ones (src 1/2 with the used map's fd). Log level 1 asks for
-    /// the log only when the load fails (the kernel's level-1 log of a success is its statistics line); 2 and 4
-    /// are passed through. The kernel has no AllowUnverified: EOPNOTSUPP.
+    /// BPF_PROG_LOAD. Map-index lddw's become map-fd ones (src 1/2 with the used map's fd). The log level is the
+    /// kernel's (level 1 of a success is its statistics line; with 0 a failed load is retried at 1 for the log).
+    /// The kernel has no AllowUnverified: EOPNOTSUPP.
     /// </summary>
     public BpfProgram LoadProgram(ProgramDefinition definition, IReadOnlyList<BpfMap>? usedMaps = null, BtfHandle? btf = null, ProgramLoadOptions? options = null)
     {
@@ -174,11 +174,7 @@ public sealed class LinuxBackend : IBpfBackend
             }
             pc++;
         }
-        var level = options.LogLevel switch
-        {
-            0 or 1 => VerifierLogLevel.None,
-            _ => (VerifierLogLevel)options.LogLevel,
-        };
+        var level = (VerifierLogLevel)Math.Max(0, options.LogLevel);
         var program = KernelProgram.Load(new ProgramLoadAttributes
         {
             Type = definition.Type,
