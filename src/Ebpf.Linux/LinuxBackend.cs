@@ -98,12 +98,6 @@ public sealed class LinuxBackend : IBpfBackend
     /// <summary>Wraps a link fd obtained elsewhere (ownership passes to the handle).</summary>
     public BpfLink Adopt(KernelLink link) => Wrap(link);
 
-    /// <summary>The fd wrapper behind a live program of this backend (for attach calls the common API has no verb for yet).</summary>
-    public static KernelProgram Kernel(BpfProgram program) => program.NativeAs<KernelProgram>();
-
-    /// <summary>The fd wrapper behind a live map of this backend.</summary>
-    public static KernelMap Kernel(BpfMap map) => map.NativeAs<KernelMap>();
-
     private static KernelMap K(BpfMap map) => map.NativeAs<KernelMap>();
     private static KernelProgram K(BpfProgram program) => program.NativeAs<KernelProgram>();
 

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using Ebpf.Cli.Commands.Runtime;
 using Ebpf.Linux;
-using Ebpf.Linux.Collections;
 using Ebpf.Loading;
 using Ebpf.Runtime;
 using Ebpf.Tests.Linux;
@@ -37,8 +36,8 @@ public class BtfMapDumpTests
         if (!File.Exists(Bpftool))
             Requirement.Missing(Requirement.Bpftool, "bpftool is not installed");
         string path = SharedData.Fixture("runtime/btf_dump.bpf.o");
-        using var kernel = LinuxCollection.LoadFile(path);
-        kernel.Programs["fill"].TestRun(new Ebpf.Linux.TestRunOptions { Data = new byte[64] });
+        using var kernel = LinuxKernel.LoadFile(path);
+        kernel.Programs["fill"].TestRun(new TestRunOptions { DataIn = new byte[64], DataSizeOut = 0 });
 
         var rt = new BpfRuntime();
         using var ours = rt.Load(ObjectSpec.Load(path));

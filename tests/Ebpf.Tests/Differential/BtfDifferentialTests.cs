@@ -1,7 +1,6 @@
 using Ebpf.Btf;
 using BtfObject = Ebpf.Btf.Btf;
 using Ebpf.Linux;
-using Ebpf.Linux.Collections;
 using Ebpf.Loading;
 using Ebpf.Tests.Linux;
 
@@ -64,7 +63,7 @@ public class BtfDifferentialTests(ITestOutputHelper output)
         }
 
         // 2. What the kernel backend hands to BPF_BTF_LOAD: must be accepted and identical.
-        var (sanitized, raw, problem) = KernelBtfSanitizer.Sanitize(spec, elf);
+        var (sanitized, raw, problem) = BtfSanitizer.Sanitize(spec, elf);
         Assert.True(raw is not null, $"{fixture}: sanitizer gave up: {problem}");
         try
         {
@@ -74,7 +73,7 @@ public class BtfDifferentialTests(ITestOutputHelper output)
         catch (BpfException e) when (spec.Btf!.Types.OfType<BtfFunc>().Any(f => f.Linkage == BtfFuncLinkage.Extern))
         {
             // KNOWN GAP (Linux backend's sanitizer): an extern FUNC is rewritten to a non-extern FUNC whose
-            // prototype keeps its unnamed parameters, which the kernel refuses ("Invalid arg#1"); LinuxCollection
+            // prototype keeps its unnamed parameters, which the kernel refuses ("Invalid arg#1"); BpfCollection
             // then loads without BTF (with a warning). Skipped with the kernel's reason until the sanitizer fixes it.
             Assert.Skip($"{fixture}: extern function in BTF; kernel refuses the sanitized BTF: {ConformanceDifferentialTests.Reason(e)}");
         }

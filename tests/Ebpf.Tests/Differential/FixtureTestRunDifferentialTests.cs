@@ -1,6 +1,5 @@
 using Ebpf.Abi;
 using Ebpf.Linux;
-using Ebpf.Linux.Collections;
 using Ebpf.Loading;
 using Ebpf.Runtime;
 using Ebpf.Tests.Linux;
@@ -8,7 +7,7 @@ using Ebpf.Tests.Linux;
 namespace Ebpf.Tests.Differential;
 
 /// <summary>
-/// Clang-built objects with maps and helpers loaded twice — into the kernel (LinuxCollection) and into
+/// Clang-built objects with maps and helpers loaded twice — into the kernel (BpfCollection) and into
 /// our managed runtime (BpfRuntime.Load) — then fed the same packets through test_run: every retval and
 /// data_out must be equal, and afterwards every data map (hash/array, including .data/.bss and inner
 /// maps) must hold the same entries. Maps whose values are object references (prog arrays, map-in-map
@@ -59,7 +58,7 @@ public class FixtureTestRunDifferentialTests(ITestOutputHelper output)
         KernelRequirement.Require();
         string path = Path.Combine(SharedData.RepoRoot, fixture);
 
-        using var kernel = LinuxCollection.LoadFile(path);
+        using var kernel = LinuxKernel.LoadFile(path);
         var runtime = new BpfRuntime();
         var spec = ObjectSpec.Load(path);
         using var ours = runtime.Load(spec);
@@ -69,10 +68,10 @@ public class FixtureTestRunDifferentialTests(ITestOutputHelper output)
         int n = 0;
         foreach (var packet in Packets())
         {
-            var k = kernelProgram.TestRun(new Ebpf.Linux.TestRunOptions { Data = packet, DataOutSize = 4096 });
-            var o = runtime.TestRun(ourProgram, new Ebpf.Runtime.TestRunOptions { DataIn = packet, DataSizeOut = 4096 });
+            var k = kernelProgram.TestRun(new TestRunOptions { DataIn = packet, DataSizeOut = 4096 });
+            var o = runtime.TestRun(ourProgram, new TestRunOptions { DataIn = packet, DataSizeOut = 4096 });
             Assert.True(k.ReturnValue == o.ReturnValue, $"packet {n}: kernel retval {k.ReturnValue}, ours {o.ReturnValue}");
-            Assert.Equal(Convert.ToHexString(k.DataOut), Convert.ToHexString(o.DataOut ?? []));
+            Assert.Equal(Convert.ToHexString(k.DataOut!), Convert.ToHexString(o.DataOut ?? []));
             n++;
         }
 

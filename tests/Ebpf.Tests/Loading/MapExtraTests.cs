@@ -1,5 +1,5 @@
+using Ebpf.Linux;
 using Ebpf.Abi;
-using Ebpf.Linux.Collections;
 using Ebpf.Loading;
 using Ebpf.Runtime;
 using Ebpf.Runtime.Maps;
@@ -39,9 +39,9 @@ public class MapExtraTests
     public void The_kernel_agrees_on_both()
     {
         KernelRequirement.Require();
-        using (var collection = LinuxCollection.Load(Fixture("map_extra")))
+        using (var collection = LinuxKernel.Load(Fixture("map_extra")))
             Assert.Equal(2, collection.Maps.Count);
-        var e = Assert.Throws<BpfException>(() => LinuxCollection.Load(Fixture("map_extra_hash")));
+        var e = Assert.Throws<BpfException>(() => LinuxKernel.Load(Fixture("map_extra_hash")));
         Assert.Equal(Errno.EINVAL, e.Errno);
     }
 }

@@ -118,9 +118,9 @@ public class SoundnessClassificationTests
         // r0 = *(u64 *)(r10 + 64): above the BPF stack's top, host stack memory no region covers (ctx + 4000 may land
         // in another native allocation); the verifier refuses it, AllowUnverified runs it checked.
         Instruction[] far = [Instruction.LoadMem(AccessSize.DoubleWord, 0, 10, 64), Instruction.Exit()];
-        using var prog = rt.LoadProgram(new Ebpf.Runtime.Objects.ProgramDefinition(ProgramType.Xdp, far, "far"),
-            options: new Ebpf.Runtime.ProgramLoadOptions { AllowUnverified = true });
-        var e = Assert.Throws<BpfException>(() => rt.TestRun(prog, new Ebpf.Runtime.TestRunOptions { DataIn = new byte[64] }));
+        using var prog = rt.LoadProgram(new ProgramDefinition(ProgramType.Xdp, far, "far"),
+            options: new ProgramLoadOptions { AllowUnverified = true });
+        var e = Assert.Throws<BpfException>(() => rt.TestRun(prog, new TestRunOptions { DataIn = new byte[64] }));
 
         var (outcome, detail) = CorpusSoundnessRun.Classify(e, new Dictionary<string, bool> { ["far"] = true });
         Assert.Equal(SoundnessOutcome.Fault, outcome);
