@@ -21,7 +21,7 @@ internal sealed class CollectionLoader
     private readonly List<string> _newPins = [];
     private readonly List<string> _warnings = [];
     private BtfHandle? _btf;
-    private Btf.Btf? _loadedBtf;
+    private Btf.BtfSpec? _loadedBtf;
 
     private CollectionLoader(IBpfBackend backend, ObjectSpec spec, ObjectLoadOptions options)
     {
@@ -362,7 +362,7 @@ internal sealed class CollectionLoader
     }
 
     /// <summary>bpf_line_info records {insn_off, file_name_off, line_off, line &lt;&lt; 10 | col} against the loaded BTF's strings.</summary>
-    private byte[] EncodeLineInfo(ProgramSpec ps, Btf.Btf btf)
+    private byte[] EncodeLineInfo(ProgramSpec ps, Btf.BtfSpec btf)
     {
         var bytes = new byte[ps.LineInfos.Count * 16];
         for (int i = 0; i < ps.LineInfos.Count; i++)

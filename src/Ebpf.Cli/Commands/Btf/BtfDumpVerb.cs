@@ -76,12 +76,12 @@ internal sealed class BtfDumpVerb : ICliVerb
     private static uint ParseId(string word) =>
         uint.TryParse(word, out uint id) ? id : throw new CliUsageException($"can't parse '{word}' as an id");
 
-    private static Ebpf.Btf.Btf LoadById(ParseResult pr, uint id, Ebpf.Btf.Btf? @base)
+    private static Ebpf.Btf.BtfSpec LoadById(ParseResult pr, uint id, Ebpf.Btf.BtfSpec? @base)
     {
         using var handle = (Ebpf.Collections.BtfHandle)RuntimeBackends.Get(RuntimeBackends.Resolve(pr)).Open(Ebpf.Abi.ObjectKind.Btf, id);
         var info = handle.GetInfo();
         // Module BTF is split BTF on top of vmlinux (bpftool does the same when dumping by id).
-        @base ??= info.IsKernel && info.Name != "vmlinux" ? Ebpf.Btf.Btf.LoadVmlinux() : null;
-        return Ebpf.Btf.Btf.Parse(handle.GetData(), @base);
+        @base ??= info.IsKernel && info.Name != "vmlinux" ? Ebpf.Btf.BtfSpec.LoadVmlinux() : null;
+        return Ebpf.Btf.BtfSpec.Parse(handle.GetData(), @base);
     }
 }
