@@ -31,10 +31,10 @@ public sealed unsafe class KernelMap : IDisposable
 
     private string What => Name.Length > 0 ? Name : $"{Type} map";
 
-    public bool IsPerCpu => Type is MapType.PercpuArray or MapType.PercpuHash or MapType.LruPercpuHash or MapType.PercpuCgroupStorage;
+    public bool IsPerCpu => MapValues.IsPerCpu(Type);
 
     /// <summary>Bytes of a value as user space sees it: value_size, or round_up(value_size, 8) × possible CPUs for per-CPU maps.</summary>
-    public int ValueBufferSize => IsPerCpu ? (int)((ValueSize + 7) & ~7u) * PossibleCpus.Count : (int)ValueSize;
+    public int ValueBufferSize => MapValues.BufferSize(Type, ValueSize, PossibleCpus.Count);
 
     /// <summary>BPF_MAP_CREATE.</summary>
     public static KernelMap Create(MapCreateAttributes options)

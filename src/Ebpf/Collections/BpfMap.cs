@@ -41,10 +41,10 @@ public sealed partial class BpfMap : BpfHandle
     public string Name { get; }
 
     /// <summary>Whether a value holds one slot per possible CPU.</summary>
-    public bool IsPerCpu => Type is MapType.PercpuArray or MapType.PercpuHash or MapType.LruPercpuHash or MapType.PercpuCgroupStorage;
+    public bool IsPerCpu => MapValues.IsPerCpu(Type);
 
     /// <summary>Bytes of a value as user space sees it: value_size, or round_up(value_size, 8) × possible CPUs for per-CPU maps.</summary>
-    public int ValueBufferSize => IsPerCpu ? (int)((ValueSize + 7) & ~7u) * Backend.PossibleCpus : (int)ValueSize;
+    public int ValueBufferSize => MapValues.BufferSize(Type, ValueSize, Backend.PossibleCpus);
 
     private string What => Name.Length > 0 ? $"map {Id} ('{Name}')" : $"map {Id}";
 

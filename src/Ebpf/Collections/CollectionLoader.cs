@@ -85,7 +85,7 @@ internal sealed class CollectionLoader
         catch (BpfException e)
         {
             // libbpf: "Error loading .BTF into kernel … BTF is optional, ignoring."
-            _warnings.Add($"{_spec.Name}: BTF refused, loading without it: {e.Message}{(e.Log is null ? "" : " | " + LastLine(e.Log))}");
+            _warnings.Add($"{_spec.Name}: BTF refused, loading without BTF: {e.Message}{(e.Log is null ? "" : " | " + LastLine(e.Log))}");
         }
     }
 
@@ -279,7 +279,7 @@ internal sealed class CollectionLoader
         catch (BpfException e)
         {
             // The verifier log travels with the error (bpftool prints it after a refused load).
-            throw new BpfException(e.Errno, $"load program {ps.Name}: {e.Message}", e) { Log = e.Log };
+            throw new BpfException(e.Errno, $"{_spec.Name}: load program {ps.Name} ({ps.SectionName}): {e.Message}", e) { Log = e.Log };
         }
     }
 

@@ -121,7 +121,7 @@ public class CollectionTests(ITestOutputHelper output)
         var e = Assert.Throws<BpfException>(() => LinuxKernel.LoadFile(SharedData.Fixture("loading/maps.bpf.o"),
             new ObjectLoadOptions { ProgramFilter = p => p.Name == "classify" }));
         Assert.Equal(Errno.EACCES, e.Errno);
-        Assert.StartsWith("maps: program classify (tc): BPF_PROG_LOAD classify: Permission denied", e.Message);
+        Assert.StartsWith("maps: load program classify (tc): BPF_PROG_LOAD classify: Permission denied", e.Message);
         Assert.Contains("invalid bpf_context access off=92 size=4", e.Log);
     }
 
@@ -172,7 +172,7 @@ public class CollectionTests(ITestOutputHelper output)
         spec.FindProgram("tail_target")!.Instructions = [Ebpf.Isa.Instruction.Exit()];
         var e = Assert.Throws<BpfException>(() => LinuxKernel.Load(spec, new ObjectLoadOptions { LoadBtf = false }));
         Assert.Equal(Errno.EACCES, e.Errno);
-        Assert.Contains("program tail_target (xdp)", e.Message);
+        Assert.Contains("load program tail_target (xdp)", e.Message);
         Assert.Contains("R0 !read_ok", e.Log);
     }
 

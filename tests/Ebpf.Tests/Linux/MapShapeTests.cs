@@ -152,7 +152,7 @@ public class MapShapeTests(ITestOutputHelper output)
             var e = Assert.Throws<BpfException>(() =>
                 LinuxKernel.Load(o.Spec, new ObjectLoadOptions { Elf = o.Elf, PinRoot = plain.FullName, ProgramFilter = _ => false }).Dispose());
             Assert.Equal(Errno.EINVAL, e.Errno);
-            Assert.Contains($"pin path {plain.FullName} is not on a BPF file system", e.Message, StringComparison.Ordinal);
+            Assert.Contains($"{plain.FullName} is not on a BPF file system", e.Message, StringComparison.Ordinal);
         }
         finally
         {

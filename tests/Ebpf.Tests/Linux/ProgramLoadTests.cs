@@ -66,13 +66,21 @@ public class ProgramLoadTests
     }
 
     [Fact]
-    public void TestRunGrowsTooSmallOutputBuffer()
+    public void TestRunReportsATooSmallOutputBufferAndFetchesTheWholeResultWithZero()
     {
         Require();
         using var prog = KernelProgram.Load(new ProgramLoadAttributes { Type = ProgramType.Xdp, Instructions = ReturnImm(2), Name = "xdp_pass" });
         var packet = Packet(100);
-        var result = prog.TestRun(new TestRunOptions { DataIn = packet, DataSizeOut = 20 });
-        Assert.Equal(packet, result.DataOut);
+        // data_size_out 20: the kernel copies 20 bytes, reports the full size and ENOSPC (retval still filled in).
+        var small = prog.TestRun(new TestRunOptions { DataIn = packet, DataSizeOut = 20 });
+        Assert.Equal(Errno.ENOSPC, small.Error);
+        Assert.Equal(2u, small.ReturnValue);
+        Assert.Equal(100, small.DataSizeOut);
+        Assert.Equal(packet.AsSpan(0, 20).ToArray(), small.DataOut);
+        // 0: the whole result, however long.
+        var whole = prog.TestRun(new TestRunOptions { DataIn = packet, DataSizeOut = 0 });
+        Assert.Equal(Errno.None, whole.Error);
+        Assert.Equal(packet, whole.DataOut);
     }
 
     [Fact]

@@ -89,7 +89,7 @@ public class TestRunDetailsTests
             var ctx = new byte[size];
             if (size >= 16) ctx[8] = 42;
             uint kr = 0, or = 0;
-            var ke = Try(() => kr = kprog.TestRun(new TestRunOptions { ContextIn = ctx, ContextSizeOut = 0, DataSizeOut = 0 }).ReturnValue);
+            var ke = Try(() => kr = kprog.TestRun(new TestRunOptions { ContextIn = ctx }).ReturnValue);
             var oe = Try(() => or = rt.TestRun(oprog, new TestRunOptions { ContextIn = size == 0 ? null : ctx }).ReturnValue);
             Assert.True(ke == oe, $"ctx_size_in {size}: kernel {ke}, ours {oe}");
             Assert.Equal(kr, or);
