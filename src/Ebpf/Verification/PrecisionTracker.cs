@@ -1,4 +1,11 @@
+using Ebpf.Abi.Contexts;
+using Ebpf.Abi.Helpers;
+using Ebpf.Abi;
+using Ebpf.Btf;
 using Ebpf.Isa;
+using System.Diagnostics;
+using System.Numerics;
+using System.Text;
 
 namespace Ebpf.Verification;
 
@@ -12,7 +19,19 @@ namespace Ebpf.Verification;
 /// path are marked <see cref="RegisterState.Precise"/>. The history is one append-only arena shared by all
 /// paths: each entry links to its predecessor, so a cloned state shares its prefix for free.
 /// </summary>
-internal sealed partial class VerifierEngine
+/// <remarks>
+/// The level-2 log lines of precision backtracking, in the kernel's wording (mark_chain_precision,
+/// backtrack_insn, propagate_precision, mark_all_scalars_precise). Every caller tests <c>Log.Verbose</c> first so
+/// that nothing is formatted at lower levels.
+///
+/// A backtracking run walks one "segment" per verifier state: the current state's instructions since its last
+/// checkpoint, then each checkpoint's own instructions. Each segment opens with
+/// <c>mark_precise: frameN: last_idx L first_idx F subseq_idx S </c> (L = its last instruction, F = the checkpoint
+/// or path start it began at, S = the first instruction of the segment after it, -1 for the current one), every
+/// instruction walked prints the wanted registers and slots before it is undone, and every checkpoint reached prints
+/// what is still wanted there with its state, one line per frame from the innermost.
+/// </remarks>
+internal sealed class PrecisionTracker(VerifierContext walk) : VerifierComponent(walk)
 {
     private struct HistoryEntry
     {
@@ -30,49 +49,53 @@ internal sealed partial class VerifierEngine
     }
 
     private HistoryEntry[] _hist = new HistoryEntry[4096];
+
     private int _histCount;
+
     /// <summary>Groups of linked scalars at conditional jumps: (depth, register or 16 + slot) runs ended by (-1, -1).</summary>
     private readonly List<(int Depth, int Reg)> _linked = [];
-    private readonly ushort[] _btRegs = new ushort[MaxCallFrames + 1];
-    private readonly ulong[] _btStack = new ulong[MaxCallFrames + 1];
+
+    private readonly ushort[] _btRegs = new ushort[SubprogramCalls.MaxCallFrames + 1];
+
+    private readonly ulong[] _btStack = new ulong[SubprogramCalls.MaxCallFrames + 1];
 
     /// <summary>Appends the instruction about to run to the current path's history.</summary>
-    private void PushHistory(int insn)
+    internal void PushHistory(int insn)
     {
         if (_histCount == _hist.Length) Array.Resize(ref _hist, _hist.Length * 2);
-        _hist[_histCount] = new HistoryEntry { Insn = insn, Prev = _cur.HistTail, Depth = (byte)(_cur.Frames.Count - 1) };
-        _cur.HistTail = _histCount++;
+        _hist[_histCount] = new HistoryEntry { Insn = insn, Prev = Cur.HistTail, Depth = (byte)(Cur.Frames.Count - 1) };
+        Cur.HistTail = _histCount++;
     }
 
-    private void RecordStackAccess(int frameNo, int slot, bool fullSpill)
+    internal void RecordStackAccess(int frameNo, int slot, bool fullSpill)
     {
-        if (_cur.HistTail < 0) return;
-        ref var e = ref _hist[_cur.HistTail];
+        if (Cur.HistTail < 0) return;
+        ref var e = ref _hist[Cur.HistTail];
         e.Stack = (short)(1 + frameNo * 64 + slot);
         e.FullStackWrite = fullSpill;
-        _cur.JumpHistory++;
+        Cur.JumpHistory++;
     }
 
-    private void RecordCallbackExit()
+    internal void RecordCallbackExit()
     {
-        if (_cur.HistTail >= 0) _hist[_cur.HistTail].CallbackExit = true;
+        if (Cur.HistTail >= 0) _hist[Cur.HistTail].CallbackExit = true;
     }
 
     /// <summary>Records which scalars share <paramref name="id"/> at this jump: a refinement reaches all of them.</summary>
-    private void RecordLinked(int id)
+    internal void RecordLinked(int id)
     {
-        if (id == 0 || _cur.HistTail < 0 || !_privileged) return;
+        if (id == 0 || Cur.HistTail < 0 || !Privileged) return;
         int start = _linked.Count;
-        for (int f = 0; f < _cur.Frames.Count; f++)
+        for (int f = 0; f < Cur.Frames.Count; f++)
         {
-            var fr = _cur.Frames[f];
+            var fr = Cur.Frames[f];
             for (int r = 0; r < 10; r++)
                 if (fr.Registers[r].Type == RegisterType.Scalar && fr.Registers[r].Id == id) _linked.Add((f, r));
             for (int s = 0; s < FrameState.Slots; s++)
                 if (fr.Stack[s].IsSpill && fr.Stack[s].Spilled.Type == RegisterType.Scalar && fr.Stack[s].Spilled.Id == id) _linked.Add((f, 16 + s));
         }
         if (_linked.Count - start < 2) { _linked.RemoveRange(start, _linked.Count - start); return; }
-        ref var e = ref _hist[_cur.HistTail];
+        ref var e = ref _hist[Cur.HistTail];
         // A second group at the same jump (both operands linked) chains to the first; (-1, -1) ends the chain.
         _linked.Add(e.Linked != 0 ? (-2, e.Linked - 1) : (-1, -1));
         e.Linked = start + 1;
@@ -82,19 +105,19 @@ internal sealed partial class VerifierEngine
 
     /// <summary>mark_chain_precision: the value of scalar register <paramref name="regno"/> of the current frame
     /// decided something at the current instruction.</summary>
-    private void MarkPrecise(int regno)
+    internal void MarkPrecise(int regno)
     {
-        if (!_privileged || regno is < 0 or >= 10) return;
+        if (!Privileged || regno is < 0 or >= 10) return;
         if (Reg(regno).Type != RegisterType.Scalar) return;
         ClearBacktrack();
-        _btRegs[_cur.Frames.Count - 1] = (ushort)(1 << regno);
+        _btRegs[Cur.Frames.Count - 1] = (ushort)(1 << regno);
         Backtrack(skipFirst: true);
     }
 
     /// <summary>The value spilled in stack slot <paramref name="slot"/> of frame <paramref name="frameNo"/> decided something.</summary>
-    private void MarkPreciseSlot(int frameNo, int slot)
+    internal void MarkPreciseSlot(int frameNo, int slot)
     {
-        if (!_privileged) return;
+        if (!Privileged) return;
         ClearBacktrack();
         _btStack[frameNo] = 1UL << slot;
         Backtrack(skipFirst: true);
@@ -102,9 +125,9 @@ internal sealed partial class VerifierEngine
 
     /// <summary>propagate_precision: the current path was pruned by <paramref name="old"/>, so what was precise there
     /// is precise for the current path's checkpoints too.</summary>
-    private void PropagatePrecision(VerifierState old)
+    internal void PropagatePrecision(VerifierState old)
     {
-        if (!_privileged) return;
+        if (!Privileged) return;
         ClearBacktrack();
         bool any = false;
         for (int f = 0; f < old.Frames.Count; f++)
@@ -119,7 +142,7 @@ internal sealed partial class VerifierEngine
             }
         }
         if (!any) return;
-        if (_log.Verbose) LogPropagating(old);
+        if (Log.Verbose) LogPropagating(old);
         Backtrack(skipFirst: false);
     }
 
@@ -140,20 +163,20 @@ internal sealed partial class VerifierEngine
     /// slots to their sources and marking them precise in each checkpoint passed.</summary>
     private void Backtrack(bool skipFirst)
     {
-        int i = _cur.HistTail;
-        var cp = _cur.Parent;
-        int nextDepth = _cur.Frames.Count - 1;
+        int i = Cur.HistTail;
+        var cp = Cur.Parent;
+        int nextDepth = Cur.Frames.Count - 1;
         bool first = skipFirst;
         // Propagation starts at the pruned instruction, which never ran (the kernel skips it as the first).
-        if (_log.Verbose) LogSegment(skipFirst ? _hist[i].Insn : _insnIdx, cp, -1, nextDepth);
+        if (Log.Verbose) LogSegment(skipFirst ? _hist[i].Insn : InsnIdx, cp, -1, nextDepth);
         while (true)
         {
             while (cp is not null && cp.HistPos == i)
             {
                 bool more = MarkCheckpoint(cp);
-                if (_log.Verbose) LogParentState(cp, nextDepth);
+                if (Log.Verbose) LogParentState(cp, nextDepth);
                 if (!more) return;
-                if (_log.Verbose) LogSegment(i >= 0 ? _hist[i].Insn : -1, cp.Parent, cp.Insn, nextDepth);
+                if (Log.Verbose) LogSegment(i >= 0 ? _hist[i].Insn : -1, cp.Parent, cp.Insn, nextDepth);
                 cp = cp.Parent;
             }
             if (i < 0) return;
@@ -164,7 +187,7 @@ internal sealed partial class VerifierEngine
             }
             else
             {
-                if (_log.Verbose) LogBacktrackInsn(nextDepth, e.Insn);
+                if (Log.Verbose) LogBacktrackInsn(nextDepth, e.Insn);
                 if (!BacktrackInsn(e, nextDepth))
                 {
                     MarkAllPrecise();
@@ -214,8 +237,8 @@ internal sealed partial class VerifierEngine
     private void MarkAllPrecise()
     {
         ClearBacktrack();
-        if (_log.Verbose) LogFallback();
-        for (var cp = _cur.Parent; cp is not null; cp = cp.Parent)
+        if (Log.Verbose) LogFallback();
+        for (var cp = Cur.Parent; cp is not null; cp = cp.Parent)
         {
             foreach (var fr in cp.State.Frames)
             {
@@ -223,13 +246,13 @@ internal sealed partial class VerifierEngine
                     if (fr.Registers[r].Type == RegisterType.Scalar && !fr.Registers[r].Precise)
                     {
                         fr.Registers[r].Precise = true;
-                        if (_log.Verbose) LogForced(fr.FrameNo, r);
+                        if (Log.Verbose) LogForced(fr.FrameNo, r);
                     }
                 for (int s = 0; s < FrameState.Slots; s++)
                     if (fr.Stack[s].IsSpill && fr.Stack[s].Spilled.Type == RegisterType.Scalar && !fr.Stack[s].Spilled.Precise)
                     {
                         MarkSpillPrecise(fr, s);
-                        if (_log.Verbose) LogForcedSlot(fr.FrameNo, s);
+                        if (Log.Verbose) LogForcedSlot(fr.FrameNo, s);
                     }
             }
         }
@@ -244,14 +267,16 @@ internal sealed partial class VerifierEngine
     }
 
     private bool RegWanted(int depth, int r) => (_btRegs[depth] & (1 << r)) != 0;
+
     private void Want(int depth, int r) { if (r < 10) _btRegs[depth] |= (ushort)(1 << r); }
+
     private void Drop(int depth, int r) => _btRegs[depth] &= (ushort)~(1 << r);
 
     /// <summary>backtrack_insn: what the instruction of <paramref name="e"/> needed precise given what is wanted after it.
     /// <paramref name="nextDepth"/> is the frame of the instruction that ran after it. False = not modelled.</summary>
     private bool BacktrackInsn(in HistoryEntry e, int nextDepth)
     {
-        var insn = _insns[e.Insn];
+        var insn = Insns[e.Insn];
         int d = e.Depth;
         if (nextDepth > d)
         {
@@ -372,5 +397,85 @@ internal sealed partial class VerifierEngine
             if (_linked[i].Depth == -2) { i = _linked[i].Reg; continue; }
             return;
         }
+    }
+
+    /// <summary>First instruction of the segment ending at checkpoint <paramref name="cp"/> (the state's first_insn_idx).</summary>
+    private int SegmentStart(Checkpoint? cp) => cp?.Insn ?? Cur.Frames[0].FunctionStart;
+
+    private void LogSegment(int lastIdx, Checkpoint? startCp, int subseqIdx, int frame) =>
+        Log.Verbose2($"mark_precise: frame{frame}: last_idx {lastIdx} first_idx {SegmentStart(startCp)} subseq_idx {subseqIdx} \n");
+
+    /// <summary>backtrack_insn's line: what is wanted after instruction <paramref name="idx"/>, in the frame of the
+    /// instruction that ran after it.</summary>
+    private void LogBacktrackInsn(int frame, int idx) =>
+        Log.Verbose2($"mark_precise: frame{frame}: regs={RegMask(_btRegs[frame])} stack={StackMask(_btStack[frame])} before {idx}: ({Insns[idx].Opcode:x2}) {KernelDisassembler.Format(Insns, idx)}\n");
+
+    /// <summary>What is still wanted in checkpoint <paramref name="cp"/> after marking it, frame by frame from the innermost.</summary>
+    private void LogParentState(Checkpoint cp, int frame)
+    {
+        var st = cp.State;
+        for (int f = Math.Min(frame, st.Frames.Count - 1); f >= 0; f--)
+            Log.Verbose2($"mark_precise: frame{f}: parent state regs={RegMask(_btRegs[f])} stack={StackMask(_btStack[f])}:  {StateFormatter.Frame(st.Frames[f], st)}\n");
+    }
+
+    /// <summary>propagate_precision's list of what was precise in the pruning state. Like the kernel, the "first"
+    /// flag is shared by all frames, so a frame after the first continues with a comma line.</summary>
+    private void LogPropagating(VerifierState old)
+    {
+        bool first = true;
+        var sb = new StringBuilder();
+        for (int f = old.Frames.Count - 1; f >= 0; f--)
+        {
+            var fr = old.Frames[f];
+            for (int r = 0; r < 10; r++)
+            {
+                if (!fr.Registers[r].Precise || fr.Registers[r].Type != RegisterType.Scalar) continue;
+                sb.Append(first ? $"frame {f}: propagating r{r}" : $",r{r}");
+                first = false;
+            }
+            for (int s = 0; s < FrameState.Slots; s++)
+            {
+                ref readonly var slot = ref fr.Stack[s];
+                if (!slot.IsSpill || !slot.Spilled.Precise || slot.Spilled.Type != RegisterType.Scalar) continue;
+                sb.Append(first ? $"frame {f}: propagating fp{-(s + 1) * 8}" : $",fp{-(s + 1) * 8}");
+                first = false;
+            }
+            if (!first) sb.Append('\n');
+        }
+        Log.Verbose2(sb.ToString());
+    }
+
+    private void LogFallback() =>
+        Log.Verbose2($"mark_precise: frame{Cur.Frames.Count - 1}: falling back to forcing all scalars precise\n");
+
+    private void LogForced(int frame, int reg) => Log.Verbose2($"force_precise: frame{frame}: forcing r{reg} to be precise\n");
+
+    private void LogForcedSlot(int frame, int slot) => Log.Verbose2($"force_precise: frame{frame}: forcing fp{-(slot + 1) * 8} to be precise\n");
+
+    /// <summary>fmt_reg_mask: "r1,r6".</summary>
+    private static string RegMask(ushort mask)
+    {
+        var sb = new StringBuilder();
+        for (int r = 0; r < 16; r++)
+        {
+            if ((mask & (1 << r)) == 0) continue;
+            if (sb.Length > 0) sb.Append(',');
+            sb.Append('r').Append(r);
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>bpf_fmt_stack_mask: slot offsets, "-8,-24".</summary>
+    private static string StackMask(ulong mask)
+    {
+        var sb = new StringBuilder();
+        while (mask != 0)
+        {
+            int s = BitOperations.TrailingZeroCount(mask);
+            mask &= mask - 1;
+            if (sb.Length > 0) sb.Append(',');
+            sb.Append(-(s + 1) * 8);
+        }
+        return sb.ToString();
     }
 }

@@ -1,12 +1,45 @@
+using Ebpf.Abi.Contexts;
+using Ebpf.Abi.Helpers;
+using Ebpf.Abi;
+using Ebpf.Btf;
+using Ebpf.Isa;
+using System.Diagnostics;
+using System.Numerics;
+using System.Text;
+
 namespace Ebpf.Verification;
 
-internal sealed partial class VerifierEngine
+/// <summary>
+/// State pruning (the kernel's is_state_visited / states_equal / regsafe / stacksafe): the checkpoints stored per
+/// pruning point, the decision whether the current state is covered by one of them, and the liveness and precision
+/// they pass back to the checkpoints on the path. Owns the explored-state lists and the state statistics.
+/// </summary>
+internal sealed class StatePruning(VerifierContext walk) : VerifierComponent(walk)
 {
-    private int _jmpsProcessed;
+    /// <summary>Stored states per instruction (the kernel's explored_states), indexed by instruction.</summary>
+    private readonly List<Checkpoint>?[] _explored = new List<Checkpoint>?[walk.Insns.Count];
+
+    public int TotalStates { get; private set; }
+
+    public int MaxStatesPerInsn { get; private set; }
+
+    internal static void UpdateBranchCounts(Checkpoint? cp)
+    {
+        while (cp is not null)
+        {
+            cp.Branches--;
+            if (cp.Branches > 0) break;
+            cp = cp.Parent;
+        }
+    }
+
     private int _prevJmpsProcessed;
+
     private int _prevInsnsProcessed;
+
     private int _liveStates;
-    private int _peakStates;
+
+    public int PeakStates { get; private set; }
 
     /// <summary>
     /// is_state_visited: prune when a finished state at this instruction covers the current one; report an
@@ -14,10 +47,10 @@ internal sealed partial class VerifierEngine
     /// Like the kernel, a checkpoint is only added after at least 2 jumps and 8 instructions since the last one
     /// (or a long history), and a stored state that keeps failing to prune (misses > 3 × hits + 3) is dropped.
     /// </summary>
-    private bool IsStateVisited(int insn)
+    internal bool IsStateVisited(int insn)
     {
-        bool force = _cur.JumpHistory > 40;
-        bool addNew = force || (_jmpsProcessed - _prevJmpsProcessed >= 2 && _processed - _prevInsnsProcessed >= 8);
+        bool force = Cur.JumpHistory > 40;
+        bool addNew = force || (JumpsProcessed - _prevJmpsProcessed >= 2 && Processed - _prevInsnsProcessed >= 8);
         var list = _explored[insn];
         if (list is not null)
         {
@@ -25,20 +58,20 @@ internal sealed partial class VerifierEngine
             for (int k = list.Count - 1; k >= 0; k--)
             {
                 var cp = list[k];
-                if (!SameCallSites(cp.State, _cur)) continue;
+                if (!SameCallSites(cp.State, Cur)) continue;
                 if (cp.Branches > 0)
                 {
                     // An ancestor on the current path: identical state means no progress is possible.
-                    if (MaybeLooping(cp.State, _cur) && StatesEqual(cp.State, _cur, exact: true))
-                        throw Fail($"infinite loop detected at insn {insn}\ncur state: {StateFormatter.Frame(_cur.Current, _cur)}\nold state: {StateFormatter.Frame(cp.State.Current, cp.State)}", Errno.EINVAL);
+                    if (MaybeLooping(cp.State, Cur) && StatesEqual(cp.State, Cur, exact: true))
+                        throw Fail($"infinite loop detected at insn {insn}\ncur state: {StateFormatter.Frame(Cur.Current, Cur)}\nold state: {StateFormatter.Frame(cp.State.Current, cp.State)}", Errno.EINVAL);
                     // Inside a loop: different iterations rarely help each other, so checkpoint less often.
-                    if (!force && _jmpsProcessed - _prevJmpsProcessed < 20 && _processed - _prevInsnsProcessed < 100) addNew = false;
+                    if (!force && JumpsProcessed - _prevJmpsProcessed < 20 && Processed - _prevInsnsProcessed < 100) addNew = false;
                 }
-                else if (StatesEqual(cp.State, _cur, exact: false))
+                else if (StatesEqual(cp.State, Cur, exact: false))
                 {
                     cp.HitCount++;
                     PropagateLiveness(cp.State);
-                    PropagatePrecision(cp.State);
+                    Precision.PropagatePrecision(cp.State);
                     return true;
                 }
                 if (addNew) cp.MissCount++;
@@ -56,19 +89,19 @@ internal sealed partial class VerifierEngine
             list = [];
             _explored[insn] = list;
         }
-        _prevJmpsProcessed = _jmpsProcessed;
-        _prevInsnsProcessed = _processed;
-        var copy = _cur.Clone();
+        _prevJmpsProcessed = JumpsProcessed;
+        _prevInsnsProcessed = Processed;
+        var copy = Cur.Clone();
         copy.Parent = null;
-        var checkpoint = new Checkpoint { State = copy, Parent = _cur.Parent, Insn = insn, HistPos = _cur.HistTail };
-        _cur.Parent = checkpoint;
-        _cur.JumpHistory = 0;
-        foreach (var f in _cur.Frames) f.WrittenSlots = 0;
+        var checkpoint = new Checkpoint { State = copy, Parent = Cur.Parent, Insn = insn, HistPos = Cur.HistTail };
+        Cur.Parent = checkpoint;
+        Cur.JumpHistory = 0;
+        foreach (var f in Cur.Frames) f.WrittenSlots = 0;
         foreach (var f in copy.Frames) f.ReadSlots = 0;
         list.Add(checkpoint);
-        if (list.Count > _maxStatesPerInsn) _maxStatesPerInsn = list.Count;
-        _totalStates++;
-        if (++_liveStates > _peakStates) _peakStates = _liveStates;
+        if (list.Count > MaxStatesPerInsn) MaxStatesPerInsn = list.Count;
+        TotalStates++;
+        if (++_liveStates > PeakStates) PeakStates = _liveStates;
         return false;
     }
 
@@ -99,12 +132,12 @@ internal sealed partial class VerifierEngine
 
     /// <summary>mark_reg_read for a stack slot: the current path reads <paramref name="slot"/> of
     /// <paramref name="frame"/>, so every checkpoint back to the one after the slot's last full write must keep it.</summary>
-    private void MarkStackRead(FrameState frame, int slot)
+    internal void MarkStackRead(FrameState frame, int slot)
     {
         ulong bit = 1UL << slot;
         if ((frame.WrittenSlots & bit) != 0) return;
         int f = frame.FrameNo;
-        for (var cp = _cur.Parent; cp is not null; cp = cp.Parent)
+        for (var cp = Cur.Parent; cp is not null; cp = cp.Parent)
         {
             var frames = cp.State.Frames;
             if (frames.Count <= f) return;
@@ -121,7 +154,7 @@ internal sealed partial class VerifierEngine
         for (int f = 0; f < old.Frames.Count; f++)
         {
             ulong read = old.Frames[f].ReadSlots;
-            var frame = _cur.Frames[f];
+            var frame = Cur.Frames[f];
             while (read != 0)
             {
                 int s = System.Numerics.BitOperations.TrailingZeroCount(read);
@@ -134,8 +167,11 @@ internal sealed partial class VerifierEngine
     // ---- state comparison ----
 
     private int[] _idOld = new int[16];
+
     private int[] _idCur = new int[16];
+
     private int _idCount;
+
     private int _tmpIdGen;
 
     /// <summary>states_equal: does every concrete state described by <paramref name="cur"/> also fit <paramref name="old"/>?</summary>
@@ -154,8 +190,8 @@ internal sealed partial class VerifierEngine
             var cf = cur.Frames[f];
             if (of.CallSite != cf.CallSite || of.FunctionStart != cf.FunctionStart || of.IsCallback != cf.IsCallback) return false;
             // Registers that are dead at the point where this frame resumes cannot matter.
-            int resume = f == old.Frames.Count - 1 ? _insnIdx : old.Frames[f + 1].CallSite + 1;
-            ushort live = resume < _cfg.LiveIn.Length ? _cfg.LiveIn[resume] : (ushort)0xffff;
+            int resume = f == old.Frames.Count - 1 ? InsnIdx : old.Frames[f + 1].CallSite + 1;
+            ushort live = resume < Cfg.LiveIn.Length ? Cfg.LiveIn[resume] : (ushort)0xffff;
             var oregs = of.Registers;
             var cregs = cf.Registers;
             for (int r = 0; r < 10; r++)
@@ -214,7 +250,7 @@ internal sealed partial class VerifierEngine
 
     /// <summary>An old scalar whose value never decided anything matches any current scalar. Without CAP_BPF the
     /// kernel tracks no precision: every scalar is compared by value.</summary>
-    private bool Imprecise(in RegisterState old) => !old.Precise && _privileged;
+    private bool Imprecise(in RegisterState old) => !old.Precise && Privileged;
 
     private bool RegSafe(in RegisterState old, in RegisterState cur, bool exact)
     {
@@ -270,7 +306,7 @@ internal sealed partial class VerifierEngine
             if (old.Spilled.Type == RegisterType.Scalar && (Imprecise(old.Spilled) || (old.Spilled.VarOff.IsUnknown && old.Spilled.Id == 0)))
             {
                 for (int i = 0; i < 8; i++)
-                    if (!(cur[i] == StackByte.Misc || (cur[i] == StackByte.Invalid && _privileged))) return false;
+                    if (!(cur[i] == StackByte.Misc || (cur[i] == StackByte.Invalid && Privileged))) return false;
                 return true;
             }
             return false;
@@ -290,7 +326,7 @@ internal sealed partial class VerifierEngine
                     continue;
                 case StackByte.Misc:
                     // With CAP_BPF (allow_uninit_stack) old data bytes cover anything, as in the kernel's stacksafe.
-                    if (c is StackByte.Misc or StackByte.Zero || _privileged) continue;
+                    if (c is StackByte.Misc or StackByte.Zero || Privileged) continue;
                     if (c == StackByte.Spill && cur.Spilled.Type == RegisterType.Scalar) continue;
                     return false;
                 case StackByte.Zero:

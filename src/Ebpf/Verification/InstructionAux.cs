@@ -1,4 +1,11 @@
+using Ebpf.Abi.Contexts;
+using Ebpf.Abi.Helpers;
+using Ebpf.Abi;
+using Ebpf.Btf;
 using Ebpf.Isa;
+using System.Diagnostics;
+using System.Numerics;
+using System.Text;
 
 namespace Ebpf.Verification;
 
@@ -8,18 +15,18 @@ namespace Ebpf.Verification;
 /// with ctx on one path and another pointer kind on another cannot be rewritten for both, so it is refused
 /// exactly as the kernel's save_aux_ptr_type does.
 /// </summary>
-internal sealed partial class VerifierEngine
+internal sealed class InstructionAux(VerifierContext walk) : VerifierComponent(walk)
 {
     private InstructionFacts[]? _facts;
 
-    private InstructionFacts[] Facts => _facts ??= new InstructionFacts[_insns.Count];
+    private InstructionFacts[] Facts => _facts ??= new InstructionFacts[Insns.Count];
 
     /// <summary>aux->seen: the instruction (both halves of an ld_imm64) was executed on some path.</summary>
-    private void MarkSeen(int insn)
+    internal void MarkSeen(int insn)
     {
         var facts = Facts;
         facts[insn] = facts[insn] with { Seen = true };
-        if (_insns[insn].IsLoadImm64 && insn + 1 < facts.Length)
+        if (Insns[insn].IsLoadImm64 && insn + 1 < facts.Length)
             facts[insn + 1] = facts[insn + 1] with { Seen = true };
     }
 
@@ -29,13 +36,13 @@ internal sealed partial class VerifierEngine
     /// Loads may mix trusted and untrusted BTF pointers (<paramref name="allowTrustMismatch"/>): both become
     /// fault-handled loads.
     /// </summary>
-    private void SaveAuxPointerType(RegisterType type, bool allowTrustMismatch)
+    internal void SaveAuxPointerType(RegisterType type, bool allowTrustMismatch)
     {
         var facts = Facts;
-        var prev = facts[_insnIdx].PointerType;
+        var prev = facts[InsnIdx].PointerType;
         if (prev == RegisterType.NotInit)
         {
-            facts[_insnIdx] = facts[_insnIdx] with { PointerType = type };
+            facts[InsnIdx] = facts[InsnIdx] with { PointerType = type };
             return;
         }
         if (type == prev || (!IsRewrittenAccess(type) && !IsRewrittenAccess(prev)))
@@ -50,6 +57,6 @@ internal sealed partial class VerifierEngine
         type is RegisterType.Ctx or RegisterType.SockCommon or RegisterType.Socket or RegisterType.TcpSock or RegisterType.BtfId;
 
     /// <summary>The program the engines run: dead code handled and ctx accesses converted where ctx was proved.</summary>
-    private TranslatedProgram Translate() =>
-        ProgramTranslator.Translate(_insns, Facts, _privileged, _input.ContextConverter);
+    internal TranslatedProgram Translate() =>
+        ProgramTranslator.Translate(Insns, Facts, Privileged, Input.ContextConverter);
 }

@@ -1,13 +1,25 @@
+using Ebpf.Abi.Contexts;
+using Ebpf.Abi.Helpers;
+using Ebpf.Abi;
+using Ebpf.Btf;
 using Ebpf.Isa;
+using System.Diagnostics;
+using System.Numerics;
+using System.Text;
 
 namespace Ebpf.Verification;
 
-internal sealed partial class VerifierEngine
+/// <summary>
+/// ALU instructions (check_alu_op, adjust_reg_min_max_vals, adjust_ptr_min_max_vals): operand checks, scalar bounds
+/// through <see cref="ScalarAlu"/>, pointer arithmetic with its bounds and leak rules, and moves (with the ids that
+/// link copies of one scalar).
+/// </summary>
+internal sealed class AluChecker(VerifierContext walk) : VerifierComponent(walk)
 {
-    private const long MaxVarOff = 1 << 29;
+    internal const long MaxVarOff = 1 << 29;
 
     /// <summary>check_alu_op: operand checks, then scalar or pointer arithmetic.</summary>
-    private void CheckAlu(Instruction insn)
+    internal void CheckAlu(Instruction insn)
     {
         bool is64 = insn.Class == InstructionClass.Alu64;
         var op = insn.AluOperation;
@@ -125,7 +137,7 @@ internal sealed partial class VerifierEngine
             }
             if (src.IsPointer)
             {
-                if (!_privileged) throw Fail($"R{insn.Src} partial copy of pointer");
+                if (!Privileged) throw Fail($"R{insn.Src} partial copy of pointer");
                 SetReg(dst, RegisterState.UnknownOfSize(4));
                 return;
             }
@@ -142,12 +154,12 @@ internal sealed partial class VerifierEngine
 
     private void PointerLeak(int r)
     {
-        if (!_privileged) throw Fail($"R{r} leaks addr into register");
+        if (!Privileged) throw Fail($"R{r} leaks addr into register");
     }
 
     private void PointerBecomesScalar(int r)
     {
-        if (!_privileged) throw Fail($"R{r} pointer arithmetic prohibited");
+        if (!Privileged) throw Fail($"R{r} pointer arithmetic prohibited");
         SetReg(r, RegisterState.UnknownScalar());
     }
 
@@ -157,7 +169,7 @@ internal sealed partial class VerifierEngine
         if (d.IsPointer && s.IsPointer)
         {
             // adjust_reg_min_max_vals: with allow_ptr_leaks, pointer minus pointer (64- or 32-bit) is an unknown scalar.
-            if (op == AluOperation.Sub && _privileged)
+            if (op == AluOperation.Sub && Privileged)
             {
                 SetReg(dst, RegisterState.UnknownScalar());
                 return;
@@ -166,13 +178,13 @@ internal sealed partial class VerifierEngine
         }
         // Exactly one side is a pointer: the scalar's value becomes part of the pointer, so it must be precise.
         bool ptrIsDst = d.IsPointer;
-        if (!ptrIsDst) MarkPrecise(dst);
-        else if (insn.Source == OperandSource.Register) MarkPrecise(insn.Src);
+        if (!ptrIsDst) Precision.MarkPrecise(dst);
+        else if (insn.Source == OperandSource.Register) Precision.MarkPrecise(insn.Src);
         var ptr = ptrIsDst ? d : s;
         var off = ptrIsDst ? s : d;
         if (!is64)
         {
-            if (op == AluOperation.Sub && _privileged)
+            if (op == AluOperation.Sub && Privileged)
             {
                 SetReg(dst, RegisterState.UnknownOfSize(4));
                 return;

@@ -1,11 +1,23 @@
+using Ebpf.Abi.Contexts;
+using Ebpf.Abi.Helpers;
+using Ebpf.Abi;
+using Ebpf.Btf;
 using Ebpf.Isa;
+using System.Diagnostics;
+using System.Numerics;
+using System.Text;
 
 namespace Ebpf.Verification;
 
-internal sealed partial class VerifierEngine
+/// <summary>
+/// Conditional jumps (check_cond_jmp_op): a branch decided from the operands' bounds is followed alone, an
+/// undecided one pushes the other side; each side's registers are refined by the comparison (bounds, NULL checks,
+/// packet ranges) and scalars linked by id learn the same.
+/// </summary>
+internal sealed class BranchChecker(VerifierContext walk) : VerifierComponent(walk)
 {
     /// <summary>check_cond_jmp_op: decide the branch if the operands allow it, otherwise explore both with refined states.</summary>
-    private void CheckConditionalJump(Instruction insn)
+    internal void CheckConditionalJump(Instruction insn)
     {
         var op = insn.JumpOperation;
         // check_cond_jmp_op looks at may_goto's fields first (may_goto itself is not modelled yet: refused below).
@@ -28,10 +40,10 @@ internal sealed partial class VerifierEngine
             if (insn.Src != 0) throw Fail("BPF_JMP/JMP32 uses reserved fields", Errno.EINVAL);
             src = RegisterState.ConstScalar(is32 ? (uint)insn.Imm : (ulong)(long)insn.Imm);
         }
-        int target = _cfg.JumpTarget(_insnIdx);
-        int fallthrough = _insnIdx + 1;
+        int target = Cfg.JumpTarget(InsnIdx);
+        int fallthrough = InsnIdx + 1;
 
-        if (!_privileged && d.IsPointer && src.IsPointer && !(d.IsPacketPointer || d.Type == RegisterType.PacketEnd))
+        if (!Privileged && d.IsPointer && src.IsPointer && !(d.IsPacketPointer || d.Type == RegisterType.PacketEnd))
             throw Fail($"R{dst} pointer comparison prohibited");
 
         int taken = IsBranchTaken(d, src, op, is32);
@@ -40,46 +52,46 @@ internal sealed partial class VerifierEngine
             // The outcome followed from the operands' values: they must match exactly for a later state to be pruned here.
             MarkJumpOperandsPrecise(insn, d, src, regSrc);
             // check_cond_jmp_op prints the state of a decided jump itself, under the jump's index.
-            _log.InsnState(_insnIdx, _cur);
-            _insnIdx = taken == 1 ? target : fallthrough;
+            Log.InsnState(InsnIdx, Cur);
+            InsnIdx = taken == 1 ? target : fallthrough;
             return;
         }
         // "ptr == reg" null checks rely on the scalar register being exactly 0.
         if (regSrc && !is32 && op is JumpOperation.Jeq or JumpOperation.Jne)
         {
-            if (d.MaybeNull && src.IsScalar) MarkPrecise(insn.Src);
-            if (src.MaybeNull && d.IsScalar) MarkPrecise(dst);
+            if (d.MaybeNull && src.IsScalar) Precision.MarkPrecise(insn.Src);
+            if (src.MaybeNull && d.IsScalar) Precision.MarkPrecise(dst);
         }
         // Scalars sharing an id with an operand are refined with it; backtracking must know who they were.
-        if (d.IsScalar && d.Id != 0) RecordLinked(d.Id);
-        if (regSrc && src.IsScalar && src.Id != 0 && src.Id != d.Id) RecordLinked(src.Id);
+        if (d.IsScalar && d.Id != 0) Precision.RecordLinked(d.Id);
+        if (regSrc && src.IsScalar && src.Id != 0 && src.Id != d.Id) Precision.RecordLinked(src.Id);
 
-        var other = _cur.Clone();
+        var other = Cur.Clone();
         // 'other' takes the jump (condition true); the current state falls through (condition false).
         bool otherAlive = Refine(other, dst, regSrc ? insn.Src : -1, src, op, is32, outcome: true);
-        bool curAlive = Refine(_cur, dst, regSrc ? insn.Src : -1, src, op, is32, outcome: false);
+        bool curAlive = Refine(Cur, dst, regSrc ? insn.Src : -1, src, op, is32, outcome: false);
         if (otherAlive && curAlive)
         {
-            PushBranch(other, target, _insnIdx);
-            _insnIdx = fallthrough;
+            Engine.PushBranch(other, target, InsnIdx);
+            InsnIdx = fallthrough;
         }
         else if (otherAlive)
         {
             MarkJumpOperandsPrecise(insn, d, src, regSrc);
-            _cur = other;
-            _insnIdx = target;
+            Cur = other;
+            InsnIdx = target;
         }
         else
         {
             MarkJumpOperandsPrecise(insn, d, src, regSrc);
-            _insnIdx = fallthrough;
+            InsnIdx = fallthrough;
         }
     }
 
     private void MarkJumpOperandsPrecise(Instruction insn, in RegisterState d, in RegisterState src, bool regSrc)
     {
-        if (d.IsScalar) MarkPrecise(insn.Dst);
-        if (regSrc && src.IsScalar) MarkPrecise(insn.Src);
+        if (d.IsScalar) Precision.MarkPrecise(insn.Dst);
+        if (regSrc && src.IsScalar) Precision.MarkPrecise(insn.Src);
     }
 
     /// <summary>is_branch_taken: 1 = always, 0 = never, -1 = unknown.</summary>

@@ -1,47 +1,55 @@
-using Ebpf.Abi;
+using Ebpf.Abi.Contexts;
 using Ebpf.Abi.Helpers;
+using Ebpf.Abi;
+using Ebpf.Btf;
+using Ebpf.Isa;
+using System.Diagnostics;
+using System.Numerics;
+using System.Text;
 
 namespace Ebpf.Verification;
 
-// Global subprograms (kernel-semantics.md §3.2–3.5): checked at each call site against their BTF prototype,
-// then verified once each, from a state built from that prototype, after the main program — and only those
-// some verified code actually calls.
-internal sealed partial class VerifierEngine
+/// <summary>
+/// Global subprograms (kernel-semantics.md §3.2–3.5): checked at each call site against their BTF prototype,
+/// then verified once each, from a state built from that prototype, after the main program — and only those
+/// some verified code actually calls.
+/// </summary>
+internal sealed class GlobalFunctions(VerifierContext walk) : VerifierComponent(walk)
 {
     private readonly HashSet<int> _calledGlobals = [];
+
     private readonly HashSet<int> _verifiedGlobals = [];
-    private bool _readsKernelPointers;
 
     /// <summary>do_check_subprogs: verifies every called, not yet verified global until no new one appears.</summary>
-    private void VerifyCalledGlobals()
+    internal void VerifyCalledGlobals()
     {
         while (true)
         {
             var next = _calledGlobals.Where(s => !_verifiedGlobals.Contains(s)).Order().Select(s => (int?)s).FirstOrDefault();
             if (next is not int start) return;
             _verifiedGlobals.Add(start);
-            var fn = _functions[start];
+            var fn = Functions[start];
             int index = SubprogIndex(start);
-            _log.Note($"Validating {fn.Name}() func#{index}...");
+            Log.Note($"Validating {fn.Name}() func#{index}...");
             if (fn.PrepareError is { } why)
             {
-                _insnIdx = start;
+                InsnIdx = start;
                 throw Fail(why, fn.PrepareErrno);
             }
-            VerifyFrom(start, fn);
-            _log.Note($"Func#{index} ('{fn.Name}') is safe for any args that match its prototype");
+            Engine.VerifyFrom(start, fn);
+            Log.Note($"Func#{index} ('{fn.Name}') is safe for any args that match its prototype");
         }
     }
 
-    private int SubprogIndex(int start) => Math.Max(0, _cfg.SubprogStarts.IndexOf(start));
+    private int SubprogIndex(int start) => Math.Max(0, Cfg.SubprogStarts.IndexOf(start));
 
     /// <summary>check_func_call for a global callee: btf_check_func_arg_match, then the call acts like a helper
     /// returning an unknown scalar.</summary>
-    private void CheckGlobalCall(VerifierFunction fn)
+    internal void CheckGlobalCall(VerifierFunction fn)
     {
         int index = SubprogIndex(fn.StartInstruction);
         string caller = $"Caller passes invalid args into func#{index} ('{fn.Name}')";
-        if (_cur.ActiveLockId != 0)
+        if (Cur.ActiveLockId != 0)
             throw Fail("global function calls are not allowed while holding a lock,\nuse static function instead", Errno.EINVAL);
         if (fn.PrepareError is { } why) throw Fail($"{why}\n{caller}", fn.PrepareErrno);
         for (int i = 0; i < fn.Arguments.Count; i++)
@@ -57,8 +65,8 @@ internal sealed partial class VerifierEngine
         }
         _calledGlobals.Add(fn.StartInstruction);
         // bpf_helper_changes_pkt_data over the callee and what it calls (subprog changes_pkt_data).
-        if (MayChangePacketData(fn.StartInstruction, [])) InvalidatePacketPointers();
-        ClobberCallerSaved();
+        if (MayChangePacketData(fn.StartInstruction, [])) Subprograms.InvalidatePacketPointers();
+        Subprograms.ClobberCallerSaved();
         SetReg(0, RegisterState.UnknownScalar());
     }
 
@@ -66,13 +74,13 @@ internal sealed partial class VerifierEngine
     {
         if (!seen.Add(start)) return false;
         int index = SubprogIndex(start);
-        int end = _cfg.SubprogEnd(index);
+        int end = Cfg.SubprogEnd(index);
         for (int pc = start; pc < end; pc++)
         {
-            var insn = _insns[pc];
+            var insn = Insns[pc];
             if (insn.IsLoadImm64) { pc++; continue; }
             if (!insn.IsCall) continue;
-            if (insn.Src == 0 && HelperPrototypes.Get((HelperId)insn.Imm, _input.ProgramType) is { ChangesPacketData: true }) return true;
+            if (insn.Src == 0 && HelperPrototypes.Get((HelperId)insn.Imm, Input.ProgramType) is { ChangesPacketData: true }) return true;
             if (insn.Src == 1 && MayChangePacketData(pc + insn.Imm + 1, seen)) return true;
             if (insn.Src == 2) return true; // kfuncs: not known here, assume they may
         }
@@ -85,7 +93,7 @@ internal sealed partial class VerifierEngine
         var reg = ReadReg(regno);
         bool isNull = reg.IsScalar && ScalarBounds.IsConst(reg, 0);
         // A scalar decides the check unless the argument takes any scalar: its value must stay precise for pruning.
-        if (reg.IsScalar && a.Kind is not (FunctionArgumentKind.Scalar or FunctionArgumentKind.Untrusted)) MarkPrecise(regno);
+        if (reg.IsScalar && a.Kind is not (FunctionArgumentKind.Scalar or FunctionArgumentKind.Untrusted)) Precision.MarkPrecise(regno);
         switch (a.Kind)
         {
             case FunctionArgumentKind.Scalar:
@@ -110,8 +118,8 @@ internal sealed partial class VerifierEngine
                 checkedReg.MaybeNull = false; // check the access as if non-NULL (mark_ptr_not_null_reg on a copy)
                 try
                 {
-                    CheckHelperMemory(regno, checkedReg, new HelperArg(HelperArgKind.PtrToMem), GlobalFuncProto, a.MemorySize, zeroSizeAllowed: true);
-                    CheckHelperMemory(regno, checkedReg, new HelperArg(HelperArgKind.PtrToMem, HelperArgFlags.Write), GlobalFuncProto, a.MemorySize, zeroSizeAllowed: true);
+                    HelperArgs.CheckHelperMemory(regno, checkedReg, new HelperArg(HelperArgKind.PtrToMem), SubprogramCalls.GlobalFuncProto, a.MemorySize, zeroSizeAllowed: true);
+                    HelperArgs.CheckHelperMemory(regno, checkedReg, new HelperArg(HelperArgKind.PtrToMem, HelperArgFlags.Write), SubprogramCalls.GlobalFuncProto, a.MemorySize, zeroSizeAllowed: true);
                 }
                 catch (VerifierError e)
                 {
@@ -135,7 +143,7 @@ internal sealed partial class VerifierEngine
     }
 
     /// <summary>The register a global function's argument starts as (btf_prepare_func_args → do_check_common).</summary>
-    private RegisterState GlobalArgumentRegister(FunctionArgument a)
+    internal RegisterState GlobalArgumentRegister(FunctionArgument a)
     {
         switch (a.Kind)
         {
@@ -165,19 +173,19 @@ internal sealed partial class VerifierEngine
 
     /// <summary>check_global_subprog_return_code for the frame about to exit, or null when it is not a global's
     /// outermost frame. Void globals return nothing, so R0 is not even read.</summary>
-    private Flow? CheckGlobalSubprogExit()
+    internal Flow? CheckGlobalSubprogExit()
     {
-        if (_cur.Frames.Count != 1 || _cur.Current.FunctionStart == 0) return null;
-        if (!_functions.TryGetValue(_cur.Current.FunctionStart, out var fn) || !fn.IsGlobal) return null;
-        if (_cur.ActiveLockId != 0) throw Fail("bpf_spin_unlock is missing", Errno.EINVAL);
-        if (_cur.References.Count > 0)
+        if (Cur.Frames.Count != 1 || Cur.Current.FunctionStart == 0) return null;
+        if (!Functions.TryGetValue(Cur.Current.FunctionStart, out var fn) || !fn.IsGlobal) return null;
+        if (Cur.ActiveLockId != 0) throw Fail("bpf_spin_unlock is missing", Errno.EINVAL);
+        if (Cur.References.Count > 0)
         {
-            var leak = _cur.References[0];
+            var leak = Cur.References[0];
             throw Fail($"Unreleased reference id={leak.Id} alloc_insn={leak.InsnIndex}\nBPF_EXIT instruction in main prog would lead to reference leak", Errno.EINVAL);
         }
         if (fn.ReturnsVoid) return Flow.PathDone;
         var r0 = ReadReg(0);
-        if (r0.IsPointer && !_privileged) throw Fail("R0 leaks addr as return value");
+        if (r0.IsPointer && !Privileged) throw Fail("R0 leaks addr as return value");
         if (!r0.IsScalar)
             throw Fail($"At subprogram exit the register R0 is not a scalar value ({StateFormatter.TypeName(r0)})", Errno.EINVAL);
         return Flow.PathDone;
