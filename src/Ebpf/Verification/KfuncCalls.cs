@@ -168,7 +168,7 @@ internal sealed class KfuncCalls(VerifierContext walk) : VerifierComponent(walk)
         || (name == "xdp_buff" && Input.ProgramType == ProgramType.Xdp)
         || (name == "xdp_md" && Input.ProgramType == ProgramType.Xdp);
 
-    private static BtfType? ResolveBtf(Btf.Btf btf, uint id)
+    private static BtfType? ResolveBtf(Btf.BtfSpec btf, uint id)
     {
         if (id == 0) return null;
         uint r = btf.SkipTypedefs(id);
