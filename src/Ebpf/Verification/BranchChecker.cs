@@ -1,11 +1,5 @@
-using Ebpf.Abi.Contexts;
-using Ebpf.Abi.Helpers;
-using Ebpf.Abi;
-using Ebpf.Btf;
-using Ebpf.Isa;
-using System.Diagnostics;
 using System.Numerics;
-using System.Text;
+using Ebpf.Isa;
 
 namespace Ebpf.Verification;
 

@@ -1,11 +1,6 @@
-using Ebpf.Abi.Contexts;
-using Ebpf.Abi.Helpers;
 using Ebpf.Abi;
+using Ebpf.Abi.Helpers;
 using Ebpf.Btf;
-using Ebpf.Isa;
-using System.Diagnostics;
-using System.Numerics;
-using System.Text;
 
 namespace Ebpf.Verification;
 

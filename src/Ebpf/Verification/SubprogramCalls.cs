@@ -1,11 +1,8 @@
+using Ebpf.Abi;
 using Ebpf.Abi.Contexts;
 using Ebpf.Abi.Helpers;
-using Ebpf.Abi;
 using Ebpf.Btf;
 using Ebpf.Isa;
-using System.Diagnostics;
-using System.Numerics;
-using System.Text;
 
 namespace Ebpf.Verification;
 
