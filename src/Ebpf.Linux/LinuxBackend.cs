@@ -142,7 +142,7 @@ public sealed class LinuxBackend : IBpfBackend
 
     /// <summary>
     /// BPF_PROG_LOAD. Map-index lddw's become map-fd ones (src 1/2 with the used map's fd). The log level is the
-    /// kernel's (level 1 of a success is its statistics line; with 0 a failed load is retried at 1 for the log).
+    /// kernel's; by default none, a failed load being retried at level 1 for the log (libbpf's way).
     /// The kernel has no AllowUnverified: EOPNOTSUPP.
     /// </summary>
     public BpfProgram LoadProgram(ProgramDefinition definition, IReadOnlyList<BpfMap>? usedMaps = null, BtfHandle? btf = null, ProgramLoadOptions? options = null)
@@ -168,7 +168,7 @@ public sealed class LinuxBackend : IBpfBackend
             }
             pc++;
         }
-        var level = (VerifierLogLevel)Math.Max(0, options.LogLevel);
+        var level = (VerifierLogLevel)Math.Max(0, options.LogLevel ?? 0);
         var program = KernelProgram.Load(new ProgramLoadAttributes
         {
             Type = definition.Type,

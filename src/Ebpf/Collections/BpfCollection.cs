@@ -15,8 +15,8 @@ public sealed record ObjectLoadOptions
     public Func<ProgramSpec, bool>? ProgramFilter { get; init; }
     /// <summary>Managed runtime: load programs the verifier rejects and run them checked (see <see cref="ProgramLoadOptions.AllowUnverified"/>).</summary>
     public bool AllowUnverified { get; init; }
-    /// <summary>Verifier log level kept on each program (1 = failing path).</summary>
-    public int LogLevel { get; init; } = 1;
+    /// <summary>Verifier log level of each program load (see <see cref="ProgramLoadOptions.LogLevel"/>; null: the backend's default).</summary>
+    public int? LogLevel { get; init; }
     /// <summary>Managed runtime: run every program checked (see <see cref="ProgramLoadOptions.AlwaysChecked"/>).</summary>
     public bool AlwaysChecked { get; init; }
     /// <summary>The managed verifier's processed-instruction budget per program.</summary>

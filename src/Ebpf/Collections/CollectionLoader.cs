@@ -273,7 +273,7 @@ internal sealed class CollectionLoader
                 VerifierInstructionLimit = _options.VerifierInstructionLimit,
                 LogLevel = _options.LogLevel,
                 // func_info: global functions are verified on their own, with their BTF argument types.
-                Functions = Verification.ProgramSpecInput.Create(_spec, ps, _options.LogLevel).Functions,
+                Functions = Verification.ProgramSpecInput.Create(_spec, ps, _options.LogLevel ?? 1).Functions,
             });
         }
         catch (BpfException e)

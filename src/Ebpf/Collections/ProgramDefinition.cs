@@ -43,8 +43,12 @@ public sealed record ProgramLoadOptions
     /// <summary>The managed verifier's processed-instruction budget (BPF_COMPLEXITY_LIMIT_INSNS, 1,000,000 in the kernel).</summary>
     public int VerifierInstructionLimit { get; init; } = 1_000_000;
 
-    /// <summary>BPF_LOG_LEVEL (1 = failing path, 2 = everything, 4 = stats; 0 = none, the log fetched again on failure).</summary>
-    public int LogLevel { get; init; } = 1;
+    /// <summary>
+    /// BPF_LOG_LEVEL (1 = failing path, 2 = everything, 4 = stats). Null: the backend's default, the managed runtime
+    /// keeping the level-1 log, the kernel loading with none and asking again at level 1 only when the load fails
+    /// (libbpf's way; a large program's level-1 log is costly to produce).
+    /// </summary>
+    public int? LogLevel { get; init; }
 
     /// <summary>Managed runtime: instructions a checked run may execute before it ends with ETIME.</summary>
     public long CheckedInstructionBudget { get; init; } = Execution.InterpreterOptions.DefaultInstructionBudget;

@@ -50,7 +50,7 @@ internal static class ProgramVerification
             MapsByIndex = indexed.Select(m => (IVerifierMapInfo)new MapVerifierInfo(m)).ToArray(),
             MapsByFd = byFd,
             Functions = options.Functions,
-            LogLevel = options.LogLevel,
+            LogLevel = options.LogLevel ?? 1,
             GplCompatible = ProgramSpecInput.IsGplCompatible(program.Definition.License),
             Sleepable = (program.Definition.Flags & 16) != 0, // BPF_F_SLEEPABLE (1 << 4)
             StrictAlignment = (program.Definition.Flags & 1) != 0, // BPF_F_STRICT_ALIGNMENT
