@@ -179,7 +179,7 @@ public class KernelProfileBtfTests
         Assert.Equal(Errno.EINVAL, ours.Errno);
         Assert.Equal($"pseudo btf_id {task} in ldimm64 isn't KIND_VAR or KIND_FUNC", ours.Error);
         if (!Ebpf.Linux.LinuxKernel.IsAvailable)
-            return;
+            Requirement.Missing(Requirement.Kernel, $"the kernel half: bpf(2) is not usable here: {Ebpf.Linux.LinuxKernel.UnavailableReason}");
         var e = Assert.Throws<BpfException>(() => Ebpf.Tests.Linux.KernelRequirement.LoadSocketFilter(program).Dispose());
         Assert.Contains($"pseudo btf_id {task} in ldimm64 isn't KIND_VAR or KIND_FUNC", e.Log ?? e.Message);
     }
