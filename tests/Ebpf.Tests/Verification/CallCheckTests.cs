@@ -210,6 +210,7 @@ public class CallCheckTests
         var result = Verifier.Verify(new VerifierInput { Instructions = insns, ProgramType = ProgramType.SchedCls });
         Assert.False(result.Accepted);
         Assert.Contains("helper bpf_dynptr_from_mem#197 is not supported by this verifier", result.Error);
+        Assert.Equal(4, result.ErrorInstruction);
     }
 
     [Fact]
@@ -223,6 +224,7 @@ public class CallCheckTests
         var result = Verifier.Verify(new VerifierInput { Instructions = bad, ProgramType = ProgramType.Tracing });
         Assert.False(result.Accepted);
         Assert.Contains("R1 type=ptr_ expected=sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_", result.Error);
+        Assert.Equal(2, result.ErrorInstruction);
     }
 
     private static Instruction KfuncCall(int imm) => new(Opcodes.Call, 0, (byte)CallSource.Kfunc, 0, imm);
@@ -236,6 +238,7 @@ public class CallCheckTests
         var result = Verifier.Verify(new VerifierInput { Instructions = insns, ProgramType = ProgramType.SchedCls });
         Assert.False(result.Accepted);
         Assert.Equal("kernel btf_id 1 is not a function", result.Error);
+        Assert.Equal(0, result.ErrorInstruction);
     }
 
     [Fact]
