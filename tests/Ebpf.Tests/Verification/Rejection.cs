@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using Ebpf.Verification;
 
 namespace Ebpf.Tests.Verification;
@@ -9,7 +8,7 @@ namespace Ebpf.Tests.Verification;
 /// message, the log's last line before the statistics. Tests of a rejection assert both, for our verifier and for
 /// the kernel, so a rejection for another reason or at another place fails.
 /// </summary>
-internal readonly partial record struct Rejection(int Insn, string Message)
+internal readonly record struct Rejection(int Insn, string Message)
 {
     public override string ToString() => $"insn {Insn}: {Message}";
 
@@ -17,16 +16,11 @@ internal readonly partial record struct Rejection(int Insn, string Message)
     public static Rejection Of(VerificationResult result) =>
         new(result.ErrorInstruction, LastLine(result.Error ?? ""));
 
-    /// <summary>The kernel's, read from its verifier log (level 1 or 2).</summary>
+    /// <summary>The kernel's, read from its verifier log (level 1 or 2) as the differential fuzzer reads it.</summary>
     public static Rejection OfKernelLog(string log)
     {
-        var lines = log.Split('\n', StringSplitOptions.TrimEntries).Where(l => l.Length > 0).ToList();
-        int last = lines.FindLastIndex(l => !IsStatistics(l));
-        string message = last < 0 ? "" : lines[last];
-        int insn = -1;
-        for (int i = last - 1; i >= 0; i--)
-            if (InsnLine().Match(lines[i]) is { Success: true } m) { insn = int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture); break; }
-        return new(insn, message);
+        var (message, insn) = Ebpf.Fuzz.KernelBackend.ErrorOf(log);
+        return new(insn, message.Trim());
     }
 
     public static void AssertOurs(VerificationResult result, Rejection expected, string name)
@@ -43,11 +37,4 @@ internal readonly partial record struct Rejection(int Insn, string Message)
 
     private static string LastLine(string text) =>
         text.Split('\n', StringSplitOptions.TrimEntries).LastOrDefault(l => l.Length > 0) ?? "";
-
-    private static bool IsStatistics(string line) =>
-        line.StartsWith("processed ", StringComparison.Ordinal) || line.StartsWith("verification time", StringComparison.Ordinal)
-        || line.StartsWith("stack depth", StringComparison.Ordinal);
-
-    [GeneratedRegex(@"^(\d+): ")]
-    private static partial Regex InsnLine();
 }
