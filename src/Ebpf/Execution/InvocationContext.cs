@@ -264,6 +264,13 @@ public sealed unsafe class InvocationContext
         _inUse = false;
     }
 
+    /// <summary>A rented context that no invocation began (its entry function was taken over): give it back clean.</summary>
+    internal void AbandonIfUnused()
+    {
+        if (!_inUse && !_owned)
+            Reset();
+    }
+
     private void Reset()
     {
         PendingTailCall = null;
