@@ -44,7 +44,7 @@ internal sealed partial class VerifierEngine
         _cfg = new ControlFlow(_insns, HelperArgRegisters);
         _explored = new List<Checkpoint>?[_insns.Count];
         _log = new VerifierLog(input.LogLevel, unprivileged: input.Privilege == HelperPrivilege.Unprivileged);
-        _ctx = ContextLayouts.For(input.ProgramType, input.ExpectedAttachType);
+        _ctx = input.ContextLayout ?? ContextLayouts.For(input.ProgramType, input.ExpectedAttachType);
         _privileged = input.Privilege != HelperPrivilege.Unprivileged;
         if (input.Functions is not null)
             foreach (var f in input.Functions) _functions[f.StartInstruction] = f;
@@ -59,7 +59,7 @@ internal sealed partial class VerifierEngine
                 throw new VerifierError(Errno.EINVAL, "Syscall programs can only be sleepable", 0);
             _cfg.Check(allowLoops: _privileged, CheckPseudoBtfIds);
             _log.Level2Header(_insns, _cfg);
-            VerifyFrom(0, null);
+            VerifyFrom(0, _input.EntryFunction);
             VerifyCalledGlobals();
             CheckCombinedStack();
             _log.Stats(this);

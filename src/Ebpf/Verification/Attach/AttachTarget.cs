@@ -1,4 +1,5 @@
 using Ebpf.Abi;
+using Ebpf.Btf;
 
 namespace Ebpf.Verification.Attach;
 
@@ -12,7 +13,7 @@ public sealed record AttachTargetProgram(
     string Name,
     ProgramType Type,
     AttachType ExpectedAttachType,
-    Btf.Btf? Btf,
+    BtfSpec? Btf,
     IReadOnlyList<AttachableFunction> Functions,
     bool AttachedToTracing = false,
     bool Jited = true);
@@ -29,7 +30,7 @@ public sealed record AttachingProgram(
     string Name,
     ProgramType Type,
     AttachType ExpectedAttachType,
-    Btf.Btf? Btf,
+    BtfSpec? Btf,
     uint MainFunctionBtfId,
     bool Sleepable = false,
     (ProgramType Type, AttachType AttachType)? SavedTargetType = null)

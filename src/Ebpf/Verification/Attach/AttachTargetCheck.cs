@@ -102,7 +102,7 @@ public static class AttachTargetCheck
     }
 
     /// <summary>btf_distill_func_proto: the argument count and return kind the trampoline is built for (A10).</summary>
-    private static AttachPoint Distill(Btf.Btf btf, BtfFuncProto proto, AttachableFunction function, string tname)
+    private static AttachPoint Distill(BtfSpec btf, BtfFuncProto proto, AttachableFunction function, string tname)
     {
         int nargs = proto.Parameters.Count;
         if (nargs > MaxFunctionArguments)

@@ -19,7 +19,7 @@ public static class ExtensionPrototypeMatch
 
     public static string KindName(BtfType t) => (int)t.Kind < KindNames.Length ? KindNames[(int)t.Kind] : "UNKNOWN";
 
-    public static void Check(AttachingProgram extension, Btf.Btf targetBtf, BtfFunc target)
+    public static void Check(AttachingProgram extension, BtfSpec targetBtf, BtfFunc target)
     {
         if (extension.Btf is not { } btf1 || extension.MainFunctionBtfId == 0)
             throw AttachTargetCheck.Refuse("Program extension requires BTF");
@@ -29,7 +29,7 @@ public static class ExtensionPrototypeMatch
     }
 
     /// <summary>btf_check_func_type_match.</summary>
-    public static void CheckFunctions(Btf.Btf btf1, BtfFunc f1, Btf.Btf btf2, BtfFunc f2)
+    public static void CheckFunctions(BtfSpec btf1, BtfFunc f1, BtfSpec btf2, BtfFunc f2)
     {
         string fn1 = f1.Name, fn2 = f2.Name;
         if (f1.Linkage != BtfFuncLinkage.Global)
@@ -70,7 +70,7 @@ public static class ExtensionPrototypeMatch
     }
 
     /// <summary>btf_type_skip_modifiers (typedefs are modifiers there); id 0 is void.</summary>
-    private static BtfType Skip(Btf.Btf btf, uint id) => btf.GetType(btf.SkipTypedefs(id));
+    private static BtfType Skip(BtfSpec btf, uint id) => btf.GetType(btf.SkipTypedefs(id));
 
     /// <summary>t1-&gt;info == t2-&gt;info: kind, vlen and kind_flag.</summary>
     private static bool SameInfo(BtfType a, BtfType b) => a.Kind == b.Kind && a.Vlen == b.Vlen && a.KindFlag == b.KindFlag;
