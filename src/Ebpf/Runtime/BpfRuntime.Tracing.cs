@@ -121,7 +121,12 @@ public sealed partial class BpfRuntime
             if (id == 0)
                 continue;
             bool reliable;
-            if (vf.StartInstruction == 0)
+            if (vf.StartInstruction == 0 && program.ExtensionEntry is { } entry)
+            {
+                // An extension's main function is verified as a global from its prototype: never marked unreliable.
+                reliable = entry.PrepareError is null;
+            }
+            else if (vf.StartInstruction == 0)
             {
                 // The main function is reliable only with exactly one ctx argument.
                 var proto = FunctionPrototypes.Prepare(btf, id, 0, vf.Name, isGlobal: true, program.ResolvedType, program.VerifiedAttachType, Profile.KernelBtf);

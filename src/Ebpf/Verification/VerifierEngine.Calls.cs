@@ -31,7 +31,8 @@ internal sealed partial class VerifierEngine
         if (!HelperNames.IsKnown(id))
             throw Fail($"invalid func {HelperNames.KernelName(id)}#{id}", Errno.EINVAL);
         string name = HelperNames.KernelName(id);
-        if (!_input.Profile.IsHelperAllowed(_input.ProgramType, id, _input.Privilege))
+        if (!_input.Profile.IsHelperAllowed(_input.ProgramType, id, _input.Privilege)
+            && !Attach.TracingHelperRules.Allows(_input.ProgramType, _input.ExpectedAttachType, id))
             throw Fail($"program of this type cannot use helper {name}#{id}", Errno.EINVAL);
         var proto = HelperPrototypes.Get((HelperId)id, _input.ProgramType)
             ?? throw Fail($"helper {name}#{id} has no prototype in this verifier", Errno.ENOTSUPP);
