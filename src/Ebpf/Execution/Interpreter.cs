@@ -331,12 +331,17 @@ public sealed unsafe partial class Interpreter
     private ulong InvokeThroughEntrySlot(FunctionOverride takenOver, FunctionSlot slot, InvocationContext context, ulong r1, ulong r2, ulong r3, ulong r4, ulong r5)
     {
         var call = new SlotCall { Program = this, Context = context, Start = 0, IsEntry = true, R1 = r1, R2 = r2, R3 = r3, R4 = r4, R5 = r5 };
+        bool held = !context.InUse;
+        if (held)
+            context.Hold();
         try
         {
             return takenOver.Invoke(slot, ref call);
         }
         finally
         {
+            if (held && context.InUse)
+                context.Unhold();
             context.AbandonIfUnused();
         }
     }
@@ -362,7 +367,12 @@ public sealed unsafe partial class Interpreter
     internal ulong RunOriginal(in SlotCall call)
     {
         if (call.IsEntry)
-            return InvokeOwn(call.Context!, call.R1, call.R2, call.R3, call.R4, call.R5, InstructionBudget);
+        {
+            var context = call.Context!;
+            if (context.InUse)
+                context.Unhold(); // held for this call since the override began (see InvokeThroughEntrySlot)
+            return InvokeOwn(context, call.R1, call.R2, call.R3, call.R4, call.R5, InstructionBudget);
+        }
         if (call.Compiled is { } compiled)
         {
             if (call.Depth + 1 >= MaxFrames)

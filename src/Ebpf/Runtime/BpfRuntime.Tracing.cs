@@ -14,6 +14,13 @@ namespace Ebpf.Runtime;
 // BPF_LINK_CREATE for tracing links with the re-attach rules of bpf_tracing_prog_attach (§2.5).
 public sealed partial class BpfRuntime
 {
+    /// <summary>
+    /// Give every function of a loaded program (one per func_info record) a call slot, which is what lets extensions
+    /// and fentry/fexit programs take it over. On by default; a program loaded while it is off cannot be a target
+    /// (its functions are called directly), which is how the benchmarks measure what a slot costs.
+    /// </summary>
+    public bool FunctionSlots { get; init; } = true;
+
     /// <summary>The trampolines of this runtime, keyed as the kernel keys them.</summary>
     public TrampolineTable Trampolines { get; } = new();
 
@@ -110,7 +117,8 @@ public sealed partial class BpfRuntime
     /// </summary>
     private void DescribeFunctions(ProgramObject program, VerifiedProgram? verified, IReadOnlyList<VerifierFunction>? functions)
     {
-        if (verified is null || program.Btf?.Parsed is not { } btf || functions is null)
+        // Only programs with func_info have functions to slot (and BTF worth parsing).
+        if (verified is null || functions is null || !FunctionSlots || program.Btf?.Parsed is not { } btf)
             return;
         var slots = new List<FunctionSlot>();
         var attachable = new List<AttachableFunction>();

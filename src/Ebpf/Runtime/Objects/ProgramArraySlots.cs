@@ -73,7 +73,7 @@ public sealed class ProgramArraySlots
 
     /// <summary>What bpf_prog_map_compatible compares (the runtime never JITs; frags from BPF_F_XDP_HAS_FRAGS).</summary>
     internal static ProgArrayOwner Traits(ProgramObject p) =>
-        new(p.Type, p.ExpectedAttachType, Jited: false, XdpHasFrags: (p.Definition.Flags & (uint)Loading.ProgramLoadFlags.XdpHasFrags) != 0);
+        new(p.ResolvedType, p.VerifiedAttachType, Jited: false, XdpHasFrags: (p.Definition.Flags & (uint)Loading.ProgramLoadFlags.XdpHasFrags) != 0);
 
     /// <summary>The slot entry for a program whose reference the caller has taken.</summary>
     internal static ProgArrayEntry Entry(ProgramObject p) => new(p.Id, p) { Traits = Traits(p) };

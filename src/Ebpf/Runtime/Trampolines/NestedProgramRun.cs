@@ -52,9 +52,10 @@ internal static class NestedProgramRun
     }
 
     /// <summary>A tracing program on the argument block at <paramref name="args"/> (u64 words; the count at args[-1]).</summary>
-    public static unsafe void Tracing(TracingAttachment attachment, ulong* args, int slots, ulong funcIp)
+    public static unsafe void Tracing(TracingAttachment attachment, ulong* args, int argumentCount, int slots, ulong funcIp)
     {
         var program = attachment.Program;
+        using var frame = TracingHelpers.Enter(args, argumentCount);
         var invocation = new HelperInvocation(program.Runtime, program, (nint)args, cookie: attachment.Cookie, funcIp: funcIp);
         using var scope = invocation.Enter();
         var request = new ExecutionRequest { R1 = (ulong)args, State = invocation };
@@ -125,7 +126,7 @@ internal sealed class TracingOverride(Trampoline trampoline, TracingAttachment[]
             foreach (var a in fentry)
             {
                 TrampolineDiagnostics.Entered(a);
-                NestedProgramRun.Tracing(a, args, nargs, funcIp);
+                NestedProgramRun.Tracing(a, args, nargs, nargs, funcIp);
             }
             ulong ret = call.RunOriginal();
             if (fexit.Length > 0 || modifyReturn.Length > 0)
@@ -134,7 +135,7 @@ internal sealed class TracingOverride(Trampoline trampoline, TracingAttachment[]
                 foreach (var a in fexit)
                 {
                     TrampolineDiagnostics.Entered(a);
-                    NestedProgramRun.Tracing(a, args, nargs + (point.ReturnsValue ? 1 : 0), funcIp);
+                    NestedProgramRun.Tracing(a, args, nargs, nargs + (point.ReturnsValue ? 1 : 0), funcIp);
                 }
             }
             return ret;
