@@ -18,9 +18,9 @@ internal static unsafe class TracingHelpers
 
     public static void Register(HelperRegistry r)
     {
-        r.SetBuiltin((int)Abi.Helpers.HelperId.GetFuncArg, "get_func_arg", GetFuncArg);
-        r.SetBuiltin((int)Abi.Helpers.HelperId.GetFuncRet, "get_func_ret", GetFuncRet);
-        r.SetBuiltin((int)Abi.Helpers.HelperId.GetFuncArgCnt, "get_func_arg_cnt", GetFuncArgCnt);
+        r.SetBuiltin(Abi.Helpers.HelperId.GetFuncArg, "get_func_arg", GetFuncArg);
+        r.SetBuiltin(Abi.Helpers.HelperId.GetFuncRet, "get_func_ret", GetFuncRet);
+        r.SetBuiltin(Abi.Helpers.HelperId.GetFuncArgCnt, "get_func_arg_cnt", GetFuncArgCnt);
     }
 
     /// <summary>A trampoline runs a tracing program on <paramref name="args"/>: the frame the helpers read until the returned scope ends.</summary>
