@@ -17,6 +17,8 @@ public sealed class LinkCreateOptions
     public uint Flags { get; init; }
     /// <summary>target_btf_id (freplace/fentry to a program's BTF function).</summary>
     public uint TargetBtfId { get; init; }
+    /// <summary>tracing.cookie (offset 24 of the union), what bpf_get_attach_cookie returns to the program.</summary>
+    public ulong Cookie { get; init; }
 }
 
 /// <summary>A link: a program attached to a hook, held by this fd (or a pin) and detached when the last reference goes.</summary>
@@ -48,6 +50,7 @@ public sealed unsafe class KernelLink : IDisposable
             AttachType = (uint)options.AttachType,
             Flags = options.Flags,
             Union0 = options.TargetBtfId,
+            Union1 = options.Cookie,
         };
         long fd = BpfSyscall.Invoke(BpfCommand.LinkCreate, ref attr, what);
         return new KernelLink(BpfSyscall.NewFd(fd, BpfObjectKind.Link), what);
@@ -122,6 +125,7 @@ public sealed unsafe class KernelLink : IDisposable
                 probe = again;
             }
         }
+        bool tracing = (LinkType)probe.Type == LinkType.Tracing;
         return new LinkInfo
         {
             Type = (LinkType)probe.Type,
@@ -130,6 +134,11 @@ public sealed unsafe class KernelLink : IDisposable
             TracepointName = tracepoint,
             TypeSpecific = tracepoint is null ? [probe.Union0, probe.Union1, probe.Union2, probe.Union3] : [],
             Detached = probe.ProgId == 0,
+            AttachType = tracing ? (AttachType)(uint)probe.Union0 : default,
+            // bpf_link_info.tracing: attach_type, target_obj_id, target_btf_id, (pad), cookie (6.18).
+            TargetObjectId = tracing ? (uint)(probe.Union0 >> 32) : 0,
+            TargetBtfId = tracing ? (uint)probe.Union1 : 0,
+            Cookie = tracing ? probe.Union2 : 0,
         };
     }
 

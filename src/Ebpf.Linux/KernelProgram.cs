@@ -13,8 +13,9 @@ namespace Ebpf.Linux;
 /// </summary>
 public sealed unsafe class KernelProgram : IDisposable
 {
-    private KernelProgram(BpfFd fd, ProgramType type, string name, string? log)
+    private KernelProgram(BpfFd fd, ProgramType type, string name, string? log, AttachType expectedAttachType = default)
     {
+        ExpectedAttachType = expectedAttachType;
         Fd = fd;
         Type = type;
         Name = name;
@@ -27,6 +28,11 @@ public sealed unsafe class KernelProgram : IDisposable
     public string Name { get; }
     /// <summary>The verifier log of a successful load, when a log level was requested.</summary>
     public string? VerifierLog { get; }
+    /// <summary>
+    /// expected_attach_type as loaded (what a tracing link is created with). bpf_prog_info does not report it, so a
+    /// program opened by id or pin has the default.
+    /// </summary>
+    public AttachType ExpectedAttachType { get; }
 
     /// <summary>
     /// BPF_PROG_LOAD. On failure the <see cref="BpfException"/> carries the errno and the verifier log
@@ -53,7 +59,7 @@ public sealed unsafe class KernelProgram : IDisposable
         }
         if (fd is null)
             throw BpfSyscall.Error(BpfCommand.ProgLoad, what, errno, string.IsNullOrEmpty(log) ? null : log);
-        return new KernelProgram(fd, options.Type, name, level == VerifierLogLevel.None ? null : log);
+        return new KernelProgram(fd, options.Type, name, level == VerifierLogLevel.None ? null : log, options.ExpectedAttachType);
     }
 
     /// <summary>One load, growing the log buffer on ENOSPC until it fits or hits the cap.</summary>

@@ -169,6 +169,7 @@ public sealed class LinuxBackend : IBpfBackend
             pc++;
         }
         var level = (VerifierLogLevel)Math.Max(0, options.LogLevel ?? 0);
+        uint attachBtfId = AttachBtfIdOf(definition, options);
         var program = KernelProgram.Load(new ProgramLoadAttributes
         {
             Type = definition.Type,
@@ -184,9 +185,23 @@ public sealed class LinuxBackend : IBpfBackend
             Btf = btf is not null && !definition.FuncInfo.IsEmpty ? btf.NativeAs<KernelBtf>().Fd : null,
             FuncInfo = btf is null ? default : definition.FuncInfo,
             LineInfo = btf is null || definition.FuncInfo.IsEmpty ? default : definition.LineInfo,
-            AttachBtfId = definition.AttachBtfId,
+            AttachBtfId = attachBtfId,
+            AttachTarget = options.AttachTarget is { } target ? K(target).Fd : null,
         });
         return Wrap(program);
+    }
+
+    /// <summary>
+    /// attach_btf_id: given, or (with a target program) the named function's FUNC id in the target's BTF, as libbpf's
+    /// bpf_program__set_attach_target finds it. Without either it stays 0 and the kernel says what it thinks of that.
+    /// </summary>
+    private static uint AttachBtfIdOf(ProgramDefinition definition, ProgramLoadOptions options)
+    {
+        if (options.AttachBtfId != 0)
+            return options.AttachBtfId;
+        if (options.AttachTarget is { } target && options.AttachFunction is { } function)
+            return BpfProgram.FindFunction(target, function);
+        return definition.AttachBtfId;
     }
 
     // ---- ids and pins ----
@@ -315,6 +330,26 @@ public sealed class LinuxBackend : IBpfBackend
 
     /// <inheritdoc/>
     public void BindMap(BpfProgram program, BpfMap map) => K(program).BindMap(K(map));
+
+    /// <summary>
+    /// BPF_LINK_CREATE for a tracing program as libbpf does it: the program's expected attach type (0 for an
+    /// extension), target_fd and tracing.target_btf_id when a target is named, tracing.cookie.
+    /// </summary>
+    public BpfLink AttachTracing(BpfProgram program, BpfProgram? target, uint targetBtfId, ulong cookie)
+    {
+        ArgumentNullException.ThrowIfNull(program);
+        var kernel = K(program);
+        // libbpf's bpf_program_attach_fd: the program's expected attach type (0 for an extension).
+        var attachType = kernel.ExpectedAttachType;
+        return Wrap(KernelLink.Create(new LinkCreateOptions
+        {
+            Program = kernel,
+            TargetFd = target is null ? null : K(target).Fd,
+            AttachType = attachType,
+            TargetBtfId = targetBtfId,
+            Cookie = cookie,
+        }));
+    }
 
     /// <inheritdoc/>
     public void LinkUpdate(BpfLink link, BpfProgram newProgram, BpfProgram? expected) =>

@@ -30,6 +30,14 @@ public sealed record ObjectLoadOptions
     public string? BtfCustomPath { get; init; }
     /// <summary>Load the object's BTF (and pass func_info/line_info); when the backend refuses it, load without, as libbpf does.</summary>
     public bool LoadBtf { get; init; } = true;
+    /// <summary>
+    /// The program the object's tracing (fentry/fexit) and extension (freplace) programs are loaded against, each
+    /// against the function its section names (libbpf's bpf_program__set_attach_target(prog, target_fd, NULL);
+    /// bpftool's `prog loadall … target PROG`).
+    /// </summary>
+    public BpfProgram? AttachTarget { get; init; }
+    /// <summary>The target function of every tracing/extension program, instead of its section's (`func NAME`).</summary>
+    public string? AttachFunction { get; init; }
     /// <summary>The object's ELF, for the BTF DATASEC fix-ups (set by <see cref="BpfCollection.LoadFile"/>).</summary>
     public ElfFile? Elf { get; init; }
 }

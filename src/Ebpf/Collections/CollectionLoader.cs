@@ -272,6 +272,9 @@ internal sealed class CollectionLoader
                 Untranslated = _options.Untranslated,
                 VerifierInstructionLimit = _options.VerifierInstructionLimit,
                 LogLevel = _options.LogLevel,
+                AttachTarget = type is ProgramType.Tracing or ProgramType.Ext ? _options.AttachTarget : null,
+                AttachFunction = type is ProgramType.Tracing or ProgramType.Ext && _options.AttachTarget is not null
+                    ? _options.AttachFunction ?? ps.AttachTarget : null,
                 // func_info: global functions are verified on their own, with their BTF argument types.
                 Functions = Verification.ProgramSpecInput.Create(_spec, ps, _options.LogLevel ?? 1).Functions,
             });

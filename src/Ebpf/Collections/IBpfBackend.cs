@@ -100,6 +100,13 @@ public interface IBpfBackend
     /// <summary>BPF_PROG_BIND_MAP.</summary>
     void BindMap(BpfProgram program, BpfMap map);
 
+    /// <summary>
+    /// BPF_LINK_CREATE of a tracing link (fentry/fexit/freplace on a BPF program): without a target, the function the
+    /// program was loaded against; an extension may name another (<paramref name="target"/> and its FUNC's
+    /// <paramref name="targetBtfId"/>, both or neither).
+    /// </summary>
+    BpfLink AttachTracing(BpfProgram program, BpfProgram? target, uint targetBtfId, ulong cookie);
+
     /// <summary>BPF_LINK_UPDATE.</summary>
     void LinkUpdate(BpfLink link, BpfProgram newProgram, BpfProgram? expected);
 

@@ -106,4 +106,10 @@ public sealed record LinkInfo
     public string? TracepointName { get; init; }
     /// <summary>The first per-type words of the info union (cgroup_id, ifindex, …).</summary>
     public IReadOnlyList<ulong> TypeSpecific { get; init; } = [];
+    /// <summary>Tracing links: the target program's id (bpf_link_info.tracing.target_obj_id), 0 for a kernel function.</summary>
+    public uint TargetObjectId { get; init; }
+    /// <summary>Tracing links: the target function's BTF id (bpf_link_info.tracing.target_btf_id).</summary>
+    public uint TargetBtfId { get; init; }
+    /// <summary>Tracing links: the attach cookie (bpf_link_info.tracing.cookie, 6.x).</summary>
+    public ulong Cookie { get; init; }
 }

@@ -56,6 +56,19 @@ public sealed record ProgramLoadOptions
     /// <summary>func_info-derived function descriptions for the managed verifier (the object loader fills these).</summary>
     public IReadOnlyList<Verification.VerifierFunction>? Functions { get; init; }
 
+    /// <summary>
+    /// attach_prog_fd: the program a tracing (fentry/fexit) or extension (freplace) program is loaded against, on the
+    /// same backend. The function is <see cref="AttachBtfId"/>, or <see cref="AttachFunction"/> looked up in the
+    /// target's BTF as libbpf's bpf_program__set_attach_target does. The program holds the target until its first attach.
+    /// </summary>
+    public BpfProgram? AttachTarget { get; init; }
+
+    /// <summary>attach_btf_id: the target FUNC's id in the target program's BTF (overrides the definition's when non-zero).</summary>
+    public uint AttachBtfId { get; init; }
+
+    /// <summary>The target function by name (resolved in the target's BTF when no BTF id is given).</summary>
+    public string? AttachFunction { get; init; }
+
     /// <summary>Linux: the first log buffer size; grown on ENOSPC up to <see cref="MaxLogSize"/>.</summary>
     public int LogSize { get; init; } = 64 * 1024;
 

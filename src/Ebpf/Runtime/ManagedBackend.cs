@@ -212,6 +212,9 @@ internal sealed class ManagedBackend(BpfRuntime runtime) : IBpfBackend
 
     public void BindMap(BpfProgram program, BpfMap map) => program.Program.BindMap(map.Map);
 
+    public BpfLink AttachTracing(BpfProgram program, BpfProgram? target, uint targetBtfId, ulong cookie) =>
+        runtime.AttachTracing(program.Program, target?.Program, targetBtfId, cookie);
+
     public void LinkUpdate(BpfLink link, BpfProgram newProgram, BpfProgram? expected) => link.Link.Update(newProgram.Program, expected?.Program);
 
     public void LinkDetach(BpfLink link) => link.Link.Detach();
