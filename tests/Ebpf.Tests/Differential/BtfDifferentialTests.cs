@@ -27,7 +27,7 @@ public class BtfDifferentialTests(ITestOutputHelper output)
 
     /// <summary>
     /// KNOWN GAP (the Linux backend's sanitizer): an extern FUNC is rewritten to a non-extern FUNC whose prototype
-    /// keeps its unnamed parameters, which the kernel refuses; LinuxCollection then loads without BTF (with a
+    /// keeps its unnamed parameters, which the kernel refuses; the collection loader then loads without BTF (with a
     /// warning). Fixture → the kernel's exact refusal, until the sanitizer fixes it.
     /// </summary>
     private static readonly Dictionary<string, string> SanitizerKnownGap = new(StringComparer.Ordinal)

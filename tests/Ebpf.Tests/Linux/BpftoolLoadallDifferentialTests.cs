@@ -69,7 +69,7 @@ public class BpftoolLoadallDifferentialTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void Every_object_bpftool_loads_loads_through_LinuxCollection()
+    public void Every_object_bpftool_loads_loads_through_the_Linux_backend()
     {
         KernelRequirement.Require();
         if (!File.Exists(Bpftool))
