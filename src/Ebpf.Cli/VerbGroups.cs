@@ -31,3 +31,15 @@ internal sealed class FeatureGroup : ICliVerbGroup
     public string Name => "feature";
     public string Description => "Probe what the running Linux kernel supports (bpftool feature)";
 }
+
+internal sealed class LinkGroup : ICliVerbGroup
+{
+    public string Name => "link";
+    public string Description => "Create, inspect, pin, detach and update links (bpftool link)";
+}
+
+internal sealed class FsGroup : ICliVerbGroup
+{
+    public string Name => "fs";
+    public string Description => "The BPF file system: list, make directories, unpin";
+}

@@ -134,13 +134,22 @@ public sealed unsafe class KernelLink : IDisposable
             TracepointName = tracepoint,
             TypeSpecific = tracepoint is null ? [probe.Union0, probe.Union1, probe.Union2, probe.Union3] : [],
             Detached = probe.ProgId == 0,
-            AttachType = tracing ? (AttachType)(uint)probe.Union0 : default,
+            AttachType = AttachTypeOf((LinkType)probe.Type, probe),
             // bpf_link_info.tracing: attach_type, target_obj_id, target_btf_id, (pad), cookie (6.18).
             TargetObjectId = tracing ? (uint)(probe.Union0 >> 32) : 0,
             TargetBtfId = tracing ? (uint)probe.Union1 : 0,
             Cookie = tracing ? probe.Union2 : 0,
         };
     }
+
+    /// <summary>Where bpf_link_info keeps the attach type: tracing (first word), cgroup (after cgroup_id), netns and tcx (second u32).</summary>
+    private static AttachType AttachTypeOf(LinkType type, LinkInfoNative info) => type switch
+    {
+        LinkType.Tracing => (AttachType)(uint)info.Union0,
+        LinkType.Cgroup => (AttachType)(uint)info.Union1,
+        LinkType.Netns or LinkType.Tcx => (AttachType)(uint)(info.Union0 >> 32),
+        _ => default,
+    };
 
     public void Dispose() => Fd.Dispose();
 }

@@ -67,6 +67,20 @@ internal sealed class KernelPins
     }
 
     /// <summary>mkdir -p on a bpffs; a path component that is a pin (a file) is an ENOTDIR naming the path.</summary>
+    /// <summary>unlink(2) or rmdir(2), failing with the errno the kernel gave.</summary>
+    public static unsafe void Remove(string path, bool directory)
+    {
+        byte[] bytes = System.Text.Encoding.UTF8.GetBytes(path + "\0");
+        int rc;
+        fixed (byte* p = bytes)
+            rc = directory ? Native.LibC.Rmdir(p) : Native.LibC.Unlink(p);
+        if (rc != 0)
+        {
+            int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            throw new BpfException((Errno)errno, $"{(directory ? "rmdir" : "unlink")} {path}: {Native.LibC.Describe(errno)}");
+        }
+    }
+
     public static void CreateDirectory(string path)
     {
         try

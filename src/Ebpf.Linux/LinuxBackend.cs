@@ -259,17 +259,30 @@ public sealed class LinuxBackend : IBpfBackend
         return value;
     }
 
-    /// <inheritdoc/>
-    public void Unpin(string path)
+    /// <summary>unlink(2) of a pin: the kernel's errno as given (ENOENT, EISDIR, EPERM …); the last reference of a link detaches it.</summary>
+    public void Unpin(string path) => KernelPins.Remove(path, directory: false);
+
+    /// <summary>rmdir(2) in the bpffs, the kernel's errno as given (ENOTEMPTY, ENOTDIR …).</summary>
+    public void RemovePinDirectory(string path) => KernelPins.Remove(path, directory: true);
+
+    /// <summary>The entries under a bpffs directory: subdirectories, and each pin opened (BPF_OBJ_GET) to read its kind and id.</summary>
+    public IReadOnlyList<PinEntry> ListPinDirectory(string path)
     {
-        try
+        if (!Directory.Exists(path))
+            throw new BpfException(File.Exists(path) ? Errno.ENOTDIR : Errno.ENOENT, $"fs ls {path}: {(File.Exists(path) ? "Not a directory" : "No such file or directory")}");
+        var entries = new List<PinEntry>();
+        foreach (var entry in Directory.EnumerateFileSystemEntries(path).Order(StringComparer.Ordinal))
         {
-            File.Delete(path);
+            if (Directory.Exists(entry))
+            {
+                entries.Add(new PinEntry(entry, true, null, 0));
+                continue;
+            }
+            using var handle = GetPinned(entry);
+            var kind = handle switch { BpfProgram => ObjectKind.Program, BpfMap => ObjectKind.Map, _ => ObjectKind.Link };
+            entries.Add(new PinEntry(entry, false, kind, handle?.Id ?? 0));
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new BpfException(e is UnauthorizedAccessException ? Errno.EACCES : Errno.EIO, $"unpin {path}: {e.Message}");
-        }
+        return entries;
     }
 
     /// <inheritdoc/>

@@ -24,6 +24,12 @@ internal static unsafe class LibC
     [DllImport(Lib, EntryPoint = "statfs", SetLastError = true)]
     public static extern int StatFs(byte* path, void* buffer);
 
+    [DllImport(Lib, EntryPoint = "unlink", SetLastError = true)]
+    public static extern int Unlink(byte* path);
+
+    [DllImport(Lib, EntryPoint = "rmdir", SetLastError = true)]
+    public static extern int Rmdir(byte* path);
+
     [DllImport(Lib, EntryPoint = "strerror")]
     private static extern byte* StrError(int errnum);
 

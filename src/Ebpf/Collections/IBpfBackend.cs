@@ -55,6 +55,12 @@ public interface IBpfBackend
     /// <summary>mkdir -p in the bpffs.</summary>
     void CreatePinDirectory(string path);
 
+    /// <summary>rmdir(2) in the bpffs (ENOTEMPTY while it holds anything, ENOTDIR on a pin).</summary>
+    void RemovePinDirectory(string path);
+
+    /// <summary>The entries directly under a bpffs directory, by name: subdirectories and pins with their object.</summary>
+    IReadOnlyList<PinEntry> ListPinDirectory(string path);
+
     /// <summary>Refuses (EINVAL, naming why) a pin path that can never hold a pin, before anything is created.</summary>
     void CheckPinTarget(string path, bool directory);
 
@@ -142,6 +148,9 @@ public interface IBpfBackend
     /// <summary>The CO-RE target: the backend's kernel BTF (or <paramref name="customPath"/>, libbpf's btf_custom_path).</summary>
     CoRe.CoreTargets CoreTargets(string? customPath);
 }
+
+/// <summary>One entry of a bpffs directory: a subdirectory, or a pin of the object <paramref name="Kind"/> <paramref name="Id"/>.</summary>
+public sealed record PinEntry(string Path, bool IsDirectory, ObjectKind? Kind, uint Id);
 
 /// <summary>Kernel BTF ids by name (a backend's vmlinux), for __ksym externs.</summary>
 public interface IKernelSymbols

@@ -43,6 +43,11 @@ internal sealed class ManagedBackend(BpfRuntime runtime) : IBpfBackend
 
     public void CreatePinDirectory(string path) => runtime.Pins.CreateDirectories(path);
 
+    public void RemovePinDirectory(string path) => runtime.Pins.RemoveDirectory(path);
+
+    public IReadOnlyList<PinEntry> ListPinDirectory(string path) =>
+        runtime.Pins.List(path).Select(e => new PinEntry(e.Path, e.IsDirectory, e.Kind, e.Id)).ToArray();
+
     public void CheckPinTarget(string path, bool directory)
     {
         // The runtime's bpffs is mounted at its root: every absolute path under it can hold pins.

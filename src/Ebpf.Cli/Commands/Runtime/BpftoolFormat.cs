@@ -5,7 +5,7 @@ using Ebpf.Collections;
 namespace Ebpf.Cli.Commands.Runtime;
 
 /// <summary>bpftool's text and JSON output shapes (observed on bpftool v7 / Linux 6.18).</summary>
-internal static class BpftoolFormat
+internal static partial class BpftoolFormat
 {
     /// <summary>bpftool's names: the uapi enum name lower-cased with '_' before each capital that follows a lower-case letter.</summary>
     public static string TypeName<T>(T value) where T : struct, Enum
@@ -120,6 +120,7 @@ internal static class BpftoolFormat
         if (p.MapIds.Count > 0) sb.Append("  map_ids ").Append(string.Join(',', p.MapIds));
         sb.Append('\n');
         if (p.BtfId != 0) sb.Append(CultureInfo.InvariantCulture, $"\tbtf_id {p.BtfId}\n");
+        if (ShowsAttachTarget(p)) sb.Append(CultureInfo.InvariantCulture, $"\tattach_btf_obj_id {p.AttachBtfObjectId}  attach_btf_id {p.AttachBtfId}\n");
         foreach (var pin in pins) sb.Append(CultureInfo.InvariantCulture, $"\tpinned {pin}\n");
         return sb.ToString();
     }
@@ -144,6 +145,11 @@ internal static class BpftoolFormat
         d["bytes_memlock"] = memlock ?? ProgramMemlock(p);
         if (p.MapIds.Count > 0) d["map_ids"] = p.MapIds;
         if (p.BtfId != 0) d["btf_id"] = p.BtfId;
+        if (ShowsAttachTarget(p))
+        {
+            d["attach_btf_obj_id"] = p.AttachBtfObjectId;
+            d["attach_btf_id"] = p.AttachBtfId;
+        }
         if (pins.Count > 0) d["pinned"] = pins;
         return d;
     }

@@ -3,7 +3,13 @@ namespace Ebpf.Cli.Commands.Runtime;
 /// <summary>The parsed form of every runtime verb (the grammar lives here; execution elsewhere).</summary>
 internal abstract record RuntimeCommand;
 
-internal sealed record ProgLoad(string Object, string PinPath, string? Type, bool All, string? PinMaps, string? KernelBtf = null) : RuntimeCommand;
+internal sealed record ProgLoad(string Object, string PinPath, string? Type, bool All, string? PinMaps, string? KernelBtf = null) : RuntimeCommand
+{
+    /// <summary>`target PROG`: what the object's tracing/extension programs are loaded against.</summary>
+    public ObjectRef? Target { get; init; }
+    /// <summary>`func NAME`: the target function, instead of the section's.</summary>
+    public string? Function { get; init; }
+}
 internal sealed record ProgShow(ObjectRef? Program) : RuntimeCommand;
 internal sealed record ProgDumpXlated(ObjectRef Program) : RuntimeCommand;
 internal sealed record ProgRun(ObjectRef Program, string DataIn, string? DataOut, uint? DataSizeOut, string? CtxIn, string? CtxOut, uint? CtxSizeOut, uint Repeat) : RuntimeCommand;
@@ -35,18 +41,22 @@ internal static class RuntimeCommandLine
             case "load":
             case "loadall":
             {
-                // prog load OBJ PATH [type TYPE] [kernel_btf FILE] ; prog loadall OBJ PATH [type TYPE] [pinmaps MAP_DIR] [kernel_btf FILE]
+                // prog load OBJ PATH [type TYPE] [target PROG [func NAME]] [kernel_btf FILE]
+                // prog loadall OBJ PATH [type TYPE] [pinmaps MAP_DIR] [target PROG] [kernel_btf FILE]
                 string obj = w.Next("object file");
                 string path = w.Next("pin path");
-                string? type = null, pinmaps = null, kernelBtf = null;
+                string? type = null, pinmaps = null, kernelBtf = null, function = null;
+                ObjectRef? target = null;
                 while (!w.AtEnd)
                 {
                     if (w.TryTake("type")) type = w.Next("program type");
                     else if (verb == "loadall" && w.TryTake("pinmaps")) pinmaps = w.Next("map directory");
                     else if (w.TryTake("kernel_btf")) kernelBtf = w.Next("BTF file");
+                    else if (w.TryTake("target")) target = ObjectRef.Parse(w, allowName: true);
+                    else if (verb == "load" && target is not null && w.TryTake("func")) function = w.Next("function name");
                     else throw new CliUsageException($"unexpected argument '{w.Peek}'");
                 }
-                cmd = new ProgLoad(obj, path, type, verb == "loadall", pinmaps, kernelBtf);
+                cmd = new ProgLoad(obj, path, type, verb == "loadall", pinmaps, kernelBtf) { Target = target, Function = function };
                 break;
             }
             case "show":

@@ -10,7 +10,7 @@ namespace Ebpf.Cli.Commands.Runtime;
 /// printing as bpftool prints (<see cref="BpftoolFormat"/>). Stateless like bpftool: every handle a command opens
 /// is closed when it returns; objects outlive a command through pins (or the programs that use them).
 /// </summary>
-internal sealed class RuntimeCommandRunner(IBpfBackend backend, TextWriter output, bool json)
+internal sealed partial class RuntimeCommandRunner(IBpfBackend backend, TextWriter output, bool json)
 {
     public int Execute(RuntimeCommand command) => command switch
     {
@@ -30,6 +30,14 @@ internal sealed class RuntimeCommandRunner(IBpfBackend backend, TextWriter outpu
         MapPin c => PinMap(c),
         MapFreeze c => Freeze(c),
         MapQueueOp c => QueueOp(c),
+        LinkCreate c => CreateLink(c),
+        LinkShow c => ShowLinks(c),
+        LinkPin c => PinLink(c),
+        LinkDetach c => DetachLink(c),
+        LinkUpdate c => UpdateLink(c),
+        FsList c => ListDirectory(c),
+        FsMkdir c => MakeDirectory(c),
+        FsRemove c => Remove(c),
         _ => throw new CliUsageException($"unsupported command {command.GetType().Name}"),
     };
 
@@ -121,8 +129,12 @@ internal sealed class RuntimeCommandRunner(IBpfBackend backend, TextWriter outpu
         backend.CheckPinTarget(c.PinPath, directory: c.All);
         if (c.PinMaps is { } mapDirectory)
             backend.CheckPinTarget(mapDirectory, directory: true);
+        // target PROG: tracing/extension programs are loaded against it (the function from the section or `func`).
+        using var target = c.Target is { } t ? OpenProgram(t) : null;
         using var coll = BpfCollection.Load(backend, spec, new ObjectLoadOptions
         {
+            AttachTarget = target,
+            AttachFunction = c.Function,
             Elf = elf,
             ProgramType = type,
             // bpftool prog load: only the first program is loaded (the others are not autoloaded).

@@ -18,15 +18,21 @@ internal abstract class RuntimeVerb(string group, string verb, string descriptio
         CliConsole.SetBody(command, pr =>
         {
             var args = (pr.GetValue(words) ?? []).Concat(pr.UnmatchedTokens).ToArray();
-            var parsed = group == "prog" ? RuntimeCommandLine.ParseProg(verb, args) : RuntimeCommandLine.ParseMap(verb, args);
+            var parsed = group switch
+            {
+                "prog" => RuntimeCommandLine.ParseProg(verb, args),
+                "link" => LinkCommandLine.ParseLink(verb, args),
+                "fs" => LinkCommandLine.ParseFs(verb, args),
+                _ => RuntimeCommandLine.ParseMap(verb, args),
+            };
             return RuntimeBackends.Create(RuntimeBackends.Resolve(pr), CliConsole.Out, CliConsole.IsJson(pr)).Execute(parsed);
         });
         return command;
     }
 }
 
-internal sealed class ProgLoadVerb() : RuntimeVerb("prog", "load", "Load OBJ's first program into the managed runtime and pin it at PATH: OBJ PATH [type TYPE] [kernel_btf FILE]");
-internal sealed class ProgLoadAllVerb() : RuntimeVerb("prog", "loadall", "Load all programs of OBJ and pin them under PATH: OBJ PATH [type TYPE] [pinmaps MAP_DIR] [kernel_btf FILE]");
+internal sealed class ProgLoadVerb() : RuntimeVerb("prog", "load", "Load OBJ's first program and pin it at PATH: OBJ PATH [type TYPE] [target PROG [func NAME]] [kernel_btf FILE]");
+internal sealed class ProgLoadAllVerb() : RuntimeVerb("prog", "loadall", "Load all programs of OBJ and pin them under PATH: OBJ PATH [type TYPE] [pinmaps MAP_DIR] [target PROG] [kernel_btf FILE]");
 internal sealed class ProgShowVerb() : RuntimeVerb("prog", "show", "Show programs: [id N | pinned PATH | name NAME | tag TAG]");
 internal sealed class ProgDumpVerb() : RuntimeVerb("prog", "dump", "Dump instructions: xlated (id N | pinned PATH)");
 internal sealed class ProgRunVerb() : RuntimeVerb("prog", "run", "BPF_PROG_TEST_RUN: PROG data_in FILE [data_out FILE] [data_size_out L] [ctx_in FILE] [ctx_out FILE] [ctx_size_out M] [repeat N]");
@@ -46,3 +52,11 @@ internal sealed class MapPushVerb() : RuntimeVerb("map", "push", "Push onto a qu
 internal sealed class MapPopVerb() : RuntimeVerb("map", "pop", "Pop a queue/stack: MAP");
 internal sealed class MapEnqueueVerb() : RuntimeVerb("map", "enqueue", "Enqueue: MAP value DATA");
 internal sealed class MapDequeueVerb() : RuntimeVerb("map", "dequeue", "Dequeue: MAP");
+internal sealed class LinkCreateVerb() : RuntimeVerb("link", "create", "Attach a tracing/extension program, print the link id: PROG [target PROG func NAME] [cookie N] [pin PATH] (unpinned links detach when the command ends)");
+internal sealed class LinkShowVerb() : RuntimeVerb("link", "show", "Show links: [id N | pinned PATH]");
+internal sealed class LinkPinVerb() : RuntimeVerb("link", "pin", "Pin a link: LINK PATH");
+internal sealed class LinkDetachVerb() : RuntimeVerb("link", "detach", "BPF_LINK_DETACH: LINK");
+internal sealed class LinkUpdateVerb() : RuntimeVerb("link", "update", "BPF_LINK_UPDATE: LINK prog PROG [old PROG]");
+internal sealed class FsListVerb() : RuntimeVerb("fs", "ls", "List a bpffs directory: [DIR] (default /sys/fs/bpf)");
+internal sealed class FsMkdirVerb() : RuntimeVerb("fs", "mkdir", "Create a bpffs directory (and its parents): DIR");
+internal sealed class FsRemoveVerb() : RuntimeVerb("fs", "rm", "Unpin a pinned object or remove an empty directory: PATH");
