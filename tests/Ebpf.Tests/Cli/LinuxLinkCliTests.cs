@@ -85,7 +85,11 @@ public sealed class LinuxLinkCliTests
             var rm = Ebpf("fs", "rm", linkPath);
             Assert.True(rm.ExitCode == 0, rm.Stderr);
             Assert.False(File.Exists(linkPath));
-            Assert.DoesNotContain(linkId, KernelObjects.EnumerateLinkIds()); // the pin was the last reference
+            // The pin was the last reference: the kernel frees the link (deferred, so give it a moment).
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            while (KernelObjects.EnumerateLinkIds().Contains(linkId) && DateTime.UtcNow < deadline)
+                Thread.Sleep(20);
+            Assert.DoesNotContain(linkId, KernelObjects.EnumerateLinkIds());
         }
         finally
         {
