@@ -20,7 +20,7 @@ public sealed class ExecutionRequest
     public object? State { get; set; }
 
     /// <summary>The skb hook for LD_ABS/LD_IND, when the program type has one.</summary>
-    public ILegacyPacketAccess? PacketAccess { get; set; }
+    internal ILegacyPacketAccess? PacketAccess { get; set; }
 
     /// <summary>Overrides the program's checked-mode instruction budget for this invocation.</summary>
     public long? InstructionBudget { get; set; }

@@ -36,7 +36,7 @@ public sealed class InterpreterOptions
     /// address at run time (<see cref="ContextFieldMap"/>). Null for a translated program, whose ctx loads were
     /// rewritten where the verifier proved a ctx pointer.
     /// </summary>
-    public ContextFieldMap? ContextFields { get; init; }
+    internal ContextFieldMap? ContextFields { get; init; }
 
     /// <summary>
     /// Instruction indexes of lddw slots whose original instruction was a pseudo map reference (src 1 or 5)

@@ -5,7 +5,7 @@ namespace Ebpf.Execution;
 /// thread-static, so concurrent invocations on different threads never see each other's state, and a
 /// helper that runs another program nests correctly). Valid only while the invocation runs.
 /// </summary>
-public sealed unsafe class InvocationContext
+internal sealed unsafe class InvocationContext
 {
     /// <summary>At most this many programs in one tail-call chain (the kernel's MAX_TAIL_CALL_CNT).</summary>
     public const int MaxTailCalls = 33;

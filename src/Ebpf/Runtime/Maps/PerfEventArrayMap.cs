@@ -47,17 +47,17 @@ public sealed unsafe class PerfEventArrayMap : BpfMapBase
         fixed (byte* p = data) return Output(flags, p, (ulong)data.Length, cpu);
     }
 
-    protected override Errno DeleteCore(ReadOnlySpan<byte> key)
+    private protected override Errno DeleteCore(ReadOnlySpan<byte> key)
     {
         uint index = BinaryPrimitives.ReadUInt32LittleEndian(key);
         if (index >= (uint)_slots.Length) return Errno.E2BIG; // fd_array_map_delete_elem
         return Interlocked.Exchange(ref _slots[index], null) is null ? Errno.ENOENT : Errno.None;
     }
 
-    protected override Errno GetNextKeyCore(ReadOnlySpan<byte> key, Span<byte> nextKey) =>
+    private protected override Errno GetNextKeyCore(ReadOnlySpan<byte> key, Span<byte> nextKey) =>
         FdArrayKeys.Next(key, nextKey, (uint)_slots.Length);
 
-    protected override void FreeNative() => Array.Clear(_slots);
+    private protected override void FreeNative() => Array.Clear(_slots);
 }
 
 /// <summary>

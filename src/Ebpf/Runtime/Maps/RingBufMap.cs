@@ -46,7 +46,7 @@ public sealed unsafe class RingBufMap : BpfMapBase
     internal ManualResetEventSlim Signal => _signal;
     internal byte* Data => _data;
 
-    protected override void FreeNative()
+    private protected override void FreeNative()
     {
         nint p = (nint)_data;
         EpochManager.Retire(() => { NativeBlock.FreePages((byte*)p); _signal.Dispose(); });

@@ -27,7 +27,7 @@ namespace Ebpf.Runtime.Memory;
 /// Enter/Exit nest (a depth counter). One record is kept per thread that ever entered (a dead thread's
 /// record is idle and never blocks reclamation, even if the thread died inside a critical section).
 /// </remarks>
-public static unsafe class EpochManager
+internal static unsafe class EpochManager
 {
     internal sealed class ThreadRecord
     {
@@ -276,7 +276,7 @@ public static unsafe class EpochManager
 }
 
 /// <summary>Leaves the epoch critical section on dispose (see <see cref="EpochManager.Guard"/>).</summary>
-public readonly struct EpochGuard : IDisposable
+internal readonly struct EpochGuard : IDisposable
 {
     public void Dispose() => EpochManager.Exit();
 }

@@ -26,7 +26,7 @@ public sealed class FrameSink(string name, int capacity = FrameSink.DefaultCapac
     public long Dropped => Interlocked.Read(ref _dropped);
 
     /// <summary>Queues a copy of <paramref name="frame"/>; false (and counted as dropped) when full.</summary>
-    public bool Deliver(ReadOnlySpan<byte> frame)
+    internal bool Deliver(ReadOnlySpan<byte> frame)
     {
         if (Interlocked.Increment(ref _count) > Capacity)
         {

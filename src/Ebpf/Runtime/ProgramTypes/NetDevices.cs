@@ -82,5 +82,5 @@ public sealed class NetDevices
     }
 
     /// <summary>The queue a cpumap entry for <paramref name="cpu"/> delivers to (the kthread's input).</summary>
-    public FrameSink CpuQueue(uint cpu) => _cpuQueues.GetOrAdd(cpu, c => new FrameSink($"cpu {c}"));
+    internal FrameSink CpuQueue(uint cpu) => _cpuQueues.GetOrAdd(cpu, c => new FrameSink($"cpu {c}"));
 }
