@@ -23,13 +23,13 @@ public sealed class BtfBench : IBenchSuite
             return 1;
         }
         byte[] raw = File.ReadAllBytes(path);
-        var btf = Ebpf.Btf.Btf.Parse(raw);
+        var btf = Ebpf.Btf.BtfSpec.Parse(raw);
         Console.WriteLine($"{path}: {raw.Length / 1024} KiB, {btf.Types.Count} types, {runs} runs, load average {LoadAverage()}");
         long before = GC.GetAllocatedBytesForCurrentThread();
-        Ebpf.Btf.Btf.Parse(raw);
+        Ebpf.Btf.BtfSpec.Parse(raw);
         Console.WriteLine($"  parse allocates {(GC.GetAllocatedBytesForCurrentThread() - before) / (1024 * 1024)} MiB");
-        Report("parse", runs, () => Ebpf.Btf.Btf.Parse(raw));
-        Report("parse + name index", runs, () => Ebpf.Btf.Btf.Parse(raw).FindByName("task_struct"));
+        Report("parse", runs, () => Ebpf.Btf.BtfSpec.Parse(raw));
+        Report("parse + name index", runs, () => Ebpf.Btf.BtfSpec.Parse(raw).FindByName("task_struct"));
         Report("validate", runs, () => BtfValidator.Validate(btf));
         Report("write", runs, () => btf.ToBytes());
         Report("raw dump", Math.Min(runs, 3), () => BtfRawDumper.Dump(btf));

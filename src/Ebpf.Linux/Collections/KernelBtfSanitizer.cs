@@ -14,7 +14,7 @@ namespace Ebpf.Linux.Collections;
 public static class KernelBtfSanitizer
 {
     /// <summary>The sanitised BTF (parsed, and the raw bytes to load), or null with a reason when a DATASEC cannot be fixed without the ELF.</summary>
-    public static (Btf.Btf? Btf, byte[]? Raw, string? Problem) Sanitize(ObjectSpec spec, ElfFile? elf)
+    public static (Btf.BtfSpec? Btf, byte[]? Raw, string? Problem) Sanitize(ObjectSpec spec, ElfFile? elf)
     {
         var btf = spec.Btf ?? throw new BpfException(Errno.EINVAL, $"{spec.Name}: no BTF to sanitise");
         var types = new List<BtfType>(btf.Types);
@@ -104,13 +104,13 @@ public static class KernelBtfSanitizer
         // The writer keeps only the strings types use; line_info names file and source-line strings too.
         var lineStrings = spec.Programs.SelectMany(p => p.LineInfos).SelectMany(l => new[] { l.FileName, l.LineText });
         raw = AppendStrings(raw, lineStrings);
-        return (Btf.Btf.Parse(raw), raw, null);
+        return (Btf.BtfSpec.Parse(raw), raw, null);
     }
 
     /// <summary>Adds strings missing from a raw BTF's string section at its end (header str_len grows).</summary>
     public static byte[] AppendStrings(byte[] raw, IEnumerable<string> strings)
     {
-        var parsed = Btf.Btf.Parse(raw);
+        var parsed = Btf.BtfSpec.Parse(raw);
         var extra = new MemoryStream();
         var added = new HashSet<string>(StringComparer.Ordinal);
         foreach (var str in strings)

@@ -5,14 +5,14 @@ namespace Ebpf.Linux.Collections;
 /// <summary>Resolves __ksym externs against the running kernel's BTF (/sys/kernel/btf/vmlinux): VAR and FUNC ids by name.</summary>
 public sealed class KernelSymbols
 {
-    private readonly Btf.Btf _vmlinux;
+    private readonly Btf.BtfSpec _vmlinux;
 
-    public KernelSymbols(Btf.Btf vmlinux)
+    public KernelSymbols(Btf.BtfSpec vmlinux)
     {
         _vmlinux = vmlinux;
     }
 
-    private static readonly Lazy<KernelSymbols> Shared = new(() => new KernelSymbols(Btf.Btf.LoadVmlinux()));
+    private static readonly Lazy<KernelSymbols> Shared = new(() => new KernelSymbols(Btf.BtfSpec.LoadVmlinux()));
 
     /// <summary>The running kernel's symbols, parsed once per process.</summary>
     public static KernelSymbols Vmlinux() => Shared.Value;

@@ -77,7 +77,7 @@ public sealed class LinuxCollection : IDisposable
 
     // ---- BTF ----
 
-    private Btf.Btf? LoadObjectBtf(ObjectSpec spec, LinuxCollectionOptions options)
+    private Btf.BtfSpec? LoadObjectBtf(ObjectSpec spec, LinuxCollectionOptions options)
     {
         if (!options.LoadBtf || spec.Btf is null)
             return null;
@@ -103,7 +103,7 @@ public sealed class LinuxCollection : IDisposable
 
     // ---- maps ----
 
-    private void CreateMaps(ObjectSpec spec, LinuxCollectionOptions options, Btf.Btf? btf)
+    private void CreateMaps(ObjectSpec spec, LinuxCollectionOptions options, Btf.BtfSpec? btf)
     {
         KernelConfig? kconfig = null;
         // As libbpf ("specified path … is not on BPF FS"): checked before any map exists, since the kernel's
@@ -144,7 +144,7 @@ public sealed class LinuxCollection : IDisposable
         }
     }
 
-    private KernelMap CreateMap(MapSpec ms, Btf.Btf? btf, string objectName)
+    private KernelMap CreateMap(MapSpec ms, Btf.BtfSpec? btf, string objectName)
     {
         // Sizes as the loaders adjust them, read now so edits made to the spec before loading count.
         MapShape shape;
@@ -197,7 +197,7 @@ public sealed class LinuxCollection : IDisposable
 
     // ---- programs ----
 
-    private void LoadPrograms(ObjectSpec spec, LinuxCollectionOptions options, Btf.Btf? btf)
+    private void LoadPrograms(ObjectSpec spec, LinuxCollectionOptions options, Btf.BtfSpec? btf)
     {
         var filter = options.ProgramFilter ?? (p => p.Autoload);
         KernelSymbols? symbols = null;
@@ -264,7 +264,7 @@ public sealed class LinuxCollection : IDisposable
     }
 
     /// <summary>bpf_line_info records {insn_off, file_name_off, line_off, line &lt;&lt; 10 | col} against the sanitised BTF's strings.</summary>
-    private byte[] EncodeLineInfo(ProgramSpec ps, Btf.Btf btf)
+    private byte[] EncodeLineInfo(ProgramSpec ps, Btf.BtfSpec btf)
     {
         var bytes = new byte[ps.LineInfos.Count * 16];
         for (int i = 0; i < ps.LineInfos.Count; i++)

@@ -22,7 +22,7 @@ public static class KernelFunctionProbes
 
     private static IReadOnlyList<(string Name, uint BtfId)> ReadVmlinuxKfuncs()
     {
-        var vmlinux = Btf.Btf.LoadVmlinux();
+        var vmlinux = Btf.BtfSpec.LoadVmlinux();
         return vmlinux.AllTypes
             .Where(t => t is Btf.BtfFunc && vmlinux.GetDeclTagValues(t.Id).Contains("bpf_kfunc"))
             .Select(t => (t.Name, t.Id))

@@ -10,13 +10,13 @@ public sealed class BtfBuilder
     private readonly List<BtfType> _types = [];
     private uint _arraySizeType;
 
-    public BtfBuilder(Btf? baseBtf = null)
+    public BtfBuilder(BtfSpec? baseBtf = null)
     {
         Base = baseBtf;
         FirstTypeId = baseBtf is null ? 1 : baseBtf.MaxTypeId + 1;
     }
 
-    public Btf? Base { get; }
+    public BtfSpec? Base { get; }
     public uint FirstTypeId { get; }
     public IReadOnlyList<BtfType> Types => _types;
 
@@ -26,8 +26,8 @@ public sealed class BtfBuilder
     /// <summary>Appends any type (for example one copied from another BTF whose ids match) and returns its id.</summary>
     public uint Add(BtfType type)
     {
-        if ((uint)_types.Count >= Btf.MaxTypes)
-            throw new BpfException(Errno.E2BIG, $"more than {Btf.MaxTypes} types");
+        if ((uint)_types.Count >= BtfSpec.MaxTypes)
+            throw new BpfException(Errno.E2BIG, $"more than {BtfSpec.MaxTypes} types");
         uint id = NextTypeId;
         type.Id = id;
         _types.Add(type);
@@ -116,8 +116,8 @@ public sealed class BtfBuilder
     public byte[] ToBytes() => BtfWriter.Write(_types, Base);
 
     /// <summary>The built BTF, encoded and parsed back so it is exactly what a consumer of the bytes sees.</summary>
-    public Btf Build() => Btf.Parse(ToBytes(), Base);
+    public BtfSpec Build() => BtfSpec.Parse(ToBytes(), Base);
 
     /// <summary>A read-only view over the types added so far, for size/alignment queries while building.</summary>
-    private Btf View() => new(default, Base, [.. _types], [0]);
+    private BtfSpec View() => new(default, Base, [.. _types], [0]);
 }

@@ -15,7 +15,7 @@ public sealed class BtfCPrinter
     private enum Order : byte { None, Ordering, Ordered }
     private enum Emit : byte { None, Emitting, Emitted }
 
-    private readonly Btf _btf;
+    private readonly BtfSpec _btf;
     private readonly Order[] _order;
     private readonly Emit[] _emit;
     private readonly bool[] _fwdEmitted;
@@ -48,7 +48,7 @@ public sealed class BtfCPrinter
         public void Dispose() => printer._depth = Math.Max(0, printer._depth - 1);
     }
 
-    public BtfCPrinter(Btf btf)
+    public BtfCPrinter(BtfSpec btf)
     {
         _btf = btf;
         int n = (int)btf.MaxTypeId + 1;

@@ -9,14 +9,14 @@ public static class BtfElf
     public const string BtfExtSection = ".BTF.ext";
 
     /// <summary>The object's BTF, or null when it has no .BTF section.</summary>
-    public static Btf? ReadBtf(ElfFile elf, Btf? baseBtf = null)
+    public static BtfSpec? ReadBtf(ElfFile elf, BtfSpec? baseBtf = null)
     {
         var section = elf.FindSection(BtfSection);
         if (section is null)
             return null;
         try
         {
-            return Btf.Parse(section.Data, baseBtf);
+            return BtfSpec.Parse(section.Data, baseBtf);
         }
         catch (BpfException e)
         {
@@ -25,7 +25,7 @@ public static class BtfElf
     }
 
     /// <summary>The object's .BTF.ext, or null when it has none.</summary>
-    public static BtfExt? ReadBtfExt(ElfFile elf, Btf btf)
+    public static BtfExt? ReadBtfExt(ElfFile elf, BtfSpec btf)
     {
         var section = elf.FindSection(BtfExtSection);
         if (section is null)
@@ -41,7 +41,7 @@ public static class BtfElf
     }
 
     /// <summary>Reads FILE as an ELF object's .BTF when it starts with the ELF magic, else as raw BTF.</summary>
-    public static Btf LoadAny(string path, Btf? baseBtf = null)
+    public static BtfSpec LoadAny(string path, BtfSpec? baseBtf = null)
     {
         byte[] head = new byte[4];
         try
@@ -59,6 +59,6 @@ public static class BtfElf
             var elf = ElfFile.Open(path);
             return ReadBtf(elf, baseBtf) ?? throw new BpfException(Errno.ENOENT, $"{path}: no {BtfSection} section");
         }
-        return Btf.LoadFile(path, baseBtf);
+        return BtfSpec.LoadFile(path, baseBtf);
     }
 }

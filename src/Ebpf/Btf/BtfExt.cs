@@ -44,9 +44,9 @@ public sealed class BtfExt
     private static IReadOnlyList<T> Find<T>(IReadOnlyList<BtfExtSection<T>> list, string section) =>
         list.FirstOrDefault(s => s.SectionName == section)?.Records ?? [];
 
-    public static BtfExt Parse(ReadOnlyMemory<byte> data, Btf btf) => Parse(data.Span, btf);
+    public static BtfExt Parse(ReadOnlyMemory<byte> data, BtfSpec btf) => Parse(data.Span, btf);
 
-    public static BtfExt Parse(ReadOnlySpan<byte> data, Btf btf)
+    public static BtfExt Parse(ReadOnlySpan<byte> data, BtfSpec btf)
     {
         if (data.Length < 8)
             throw Invalid($".BTF.ext is {data.Length} bytes: header not found");
@@ -97,7 +97,7 @@ public sealed class BtfExt
     /// Decodes each string offset once: line_info records of one function share their file name, and many records
     /// share a source line, so per-record decoding would allocate the same strings over and over.
     /// </summary>
-    private sealed class StringCache(Btf btf)
+    private sealed class StringCache(BtfSpec btf)
     {
         private readonly Dictionary<uint, string> _decoded = [];
 

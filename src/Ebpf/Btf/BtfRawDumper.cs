@@ -11,7 +11,7 @@ namespace Ebpf.Btf;
 /// </summary>
 public static class BtfRawDumper
 {
-    public static string Dump(Btf btf)
+    public static string Dump(BtfSpec btf)
     {
         var sb = new StringBuilder(btf.Types.Count * 64);
         using var w = new StringWriter(sb, CultureInfo.InvariantCulture) { NewLine = "\n" };
@@ -19,7 +19,7 @@ public static class BtfRawDumper
         return sb.ToString();
     }
 
-    public static void Dump(Btf btf, TextWriter w)
+    public static void Dump(BtfSpec btf, TextWriter w)
     {
         foreach (var t in btf.Types)
         {
@@ -64,7 +64,7 @@ public static class BtfRawDumper
     };
 
     /// <summary>One type in bpftool's text form (without the trailing newline).</summary>
-    public static void WriteType(Btf btf, BtfType t, TextWriter w)
+    public static void WriteType(BtfSpec btf, BtfType t, TextWriter w)
     {
         w.Write($"[{t.Id}] {t.Kind.ToKernelName()} {Quoted(t.Name)}");
         switch (t)
@@ -125,7 +125,7 @@ public static class BtfRawDumper
     }
 
     /// <summary>The <c>bpftool -j btf dump</c> shape: {"types":[{"id":…,"kind":…,"name":…,…}]}.</summary>
-    public static void DumpJson(Btf btf, Stream output, bool indented = false)
+    public static void DumpJson(BtfSpec btf, Stream output, bool indented = false)
     {
         using var j = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = indented });
         j.WriteStartObject();
@@ -136,7 +136,7 @@ public static class BtfRawDumper
         j.WriteEndObject();
     }
 
-    public static string DumpJson(Btf btf, bool indented = false)
+    public static string DumpJson(BtfSpec btf, bool indented = false)
     {
         using var ms = new MemoryStream();
         DumpJson(btf, ms, indented);

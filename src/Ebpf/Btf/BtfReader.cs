@@ -11,7 +11,7 @@ namespace Ebpf.Btf;
 /// </summary>
 internal static class BtfReader
 {
-    public static Btf Read(ReadOnlySpan<byte> data, Btf? baseBtf)
+    public static BtfSpec Read(ReadOnlySpan<byte> data, BtfSpec? baseBtf)
     {
         var header = ReadHeader(data, baseBtf);
         var typeSection = data.Slice((int)(header.HeaderLength + header.TypeOffset), (int)header.TypeLength);
@@ -20,12 +20,12 @@ internal static class BtfReader
         var strings = strSection.ToArray();
         var names = new NameReader(strings, baseBtf);
         var types = ReadTypes(typeSection, baseBtf is null ? 1 : baseBtf.MaxTypeId + 1, names);
-        return new Btf(header, baseBtf, types, strings) { SourceLength = data.Length, EmptyNamesAtNonZeroOffset = names.EmptyAtNonZero };
+        return new BtfSpec(header, baseBtf, types, strings) { SourceLength = data.Length, EmptyNamesAtNonZeroOffset = names.EmptyAtNonZero };
     }
 
     private static BpfException Invalid(string message) => new(Errno.EINVAL, message);
 
-    private static BtfHeader ReadHeader(ReadOnlySpan<byte> data, Btf? baseBtf)
+    private static BtfHeader ReadHeader(ReadOnlySpan<byte> data, BtfSpec? baseBtf)
     {
         if (data.Length < 8)
             throw Invalid($"BTF is {data.Length} bytes: hdr_len not found");
@@ -69,15 +69,15 @@ internal static class BtfReader
         return h;
     }
 
-    private static void CheckStrings(ReadOnlySpan<byte> s, Btf? baseBtf)
+    private static void CheckStrings(ReadOnlySpan<byte> s, BtfSpec? baseBtf)
     {
         if (baseBtf is not null && s.Length == 0)
             return;
-        if (s.Length == 0 || (uint)s.Length - 1 > Btf.MaxNameOffset || s[^1] != 0)
-            throw Invalid($"Invalid string section (len {s.Length}: must be non-empty, at most {Btf.MaxNameOffset + 1} bytes and NUL-terminated)");
+        if (s.Length == 0 || (uint)s.Length - 1 > BtfSpec.MaxNameOffset || s[^1] != 0)
+            throw Invalid($"Invalid string section (len {s.Length}: must be non-empty, at most {BtfSpec.MaxNameOffset + 1} bytes and NUL-terminated)");
         if (baseBtf is null && s[0] != 0)
             throw Invalid("Invalid string section: first string is not empty (split BTF parsed without its base?)");
-        if (baseBtf is not null && (ulong)baseBtf.TotalStringLength + (ulong)s.Length - 1 > Btf.MaxNameOffset)
+        if (baseBtf is not null && (ulong)baseBtf.TotalStringLength + (ulong)s.Length - 1 > BtfSpec.MaxNameOffset)
             throw Invalid("Invalid string section: base and split strings exceed the maximum name offset");
     }
 
@@ -94,7 +94,7 @@ internal static class BtfReader
     /// Decodes names once per string offset: BTF strings are deduplicated, so member names such as "next"
     /// or "flags" share one offset and, here, one .NET string.
     /// </summary>
-    private sealed class NameReader(byte[] strings, Btf? baseBtf)
+    private sealed class NameReader(byte[] strings, BtfSpec? baseBtf)
     {
         private readonly uint _base = baseBtf?.TotalStringLength ?? 0;
         private readonly Dictionary<uint, string> _cache = new(Math.Min(strings.Length / 24, 1 << 18));
@@ -123,7 +123,7 @@ internal static class BtfReader
             {
                 ref string? slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_cache, offset, out bool exists);
                 if (!exists)
-                    slot = Btf.DecodeString(strings, offset - _base);
+                    slot = BtfSpec.DecodeString(strings, offset - _base);
                 return slot!;
             }
             string what = part switch
@@ -158,7 +158,7 @@ internal static class BtfReader
     private static int CountTypes(ReadOnlySpan<byte> section)
     {
         int pos = 0, count = 0;
-        while (section.Length - pos >= 12 && count < (int)Btf.MaxTypes)
+        while (section.Length - pos >= 12 && count < (int)BtfSpec.MaxTypes)
         {
             uint info = BinaryPrimitives.ReadUInt32LittleEndian(section[(pos + 4)..]);
             var kind = (BtfKind)((info >> 24) & 0x1f);
@@ -183,8 +183,8 @@ internal static class BtfReader
         {
             if (section.Length - pos < 12)
                 throw Invalid($"[{id}] meta_left:{section.Length - pos} meta_needed:12 (type section truncated)");
-            if (id - firstId >= Btf.MaxTypes)
-                throw new BpfException(Errno.E2BIG, $"[{id}] more than {Btf.MaxTypes} types");
+            if (id - firstId >= BtfSpec.MaxTypes)
+                throw new BpfException(Errno.E2BIG, $"[{id}] more than {BtfSpec.MaxTypes} types");
             uint nameOff = BinaryPrimitives.ReadUInt32LittleEndian(section[pos..]);
             uint info = BinaryPrimitives.ReadUInt32LittleEndian(section[(pos + 4)..]);
             uint sizeOrType = BinaryPrimitives.ReadUInt32LittleEndian(section[(pos + 8)..]);

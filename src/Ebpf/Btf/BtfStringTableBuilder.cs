@@ -9,14 +9,14 @@ namespace Ebpf.Btf;
 internal sealed class BtfStringTableBuilder
 {
     private readonly Dictionary<string, uint> _offsets = new(StringComparer.Ordinal);
-    private readonly Btf? _base;
+    private readonly BtfSpec? _base;
     private readonly uint _start;
     private byte[] _bytes = new byte[256];
     private int _length;
 
-    private readonly Btf? _preserved;
+    private readonly BtfSpec? _preserved;
 
-    public BtfStringTableBuilder(Btf? baseBtf, Btf? preserve = null)
+    public BtfStringTableBuilder(BtfSpec? baseBtf, BtfSpec? preserve = null)
     {
         _base = baseBtf;
         _start = baseBtf?.TotalStringLength ?? 0;
@@ -57,8 +57,8 @@ internal sealed class BtfStringTableBuilder
         off = _start + (uint)_length;
         _length += Encoding.UTF8.GetBytes(s, _bytes.AsSpan(_length));
         _bytes[_length++] = 0;
-        if (off > Btf.MaxNameOffset)
-            throw new BpfException(Errno.E2BIG, $"string section exceeds the maximum name offset {Btf.MaxNameOffset}");
+        if (off > BtfSpec.MaxNameOffset)
+            throw new BpfException(Errno.E2BIG, $"string section exceeds the maximum name offset {BtfSpec.MaxNameOffset}");
         _offsets[s] = off;
         return off;
     }

@@ -14,14 +14,14 @@ public static class BtfValidator
     public const int MaxNameLength = 512;
 
     /// <summary>Validates like the kernel; throws <see cref="BpfException"/> on the first problem.</summary>
-    public static void Validate(Btf btf)
+    public static void Validate(BtfSpec btf)
     {
         if (Check(btf) is { } error)
             throw error;
     }
 
     /// <summary>The first violation as an exception (not thrown), or null when the BTF is acceptable.</summary>
-    public static BpfException? Check(Btf btf)
+    public static BpfException? Check(BtfSpec btf)
     {
         try
         {
@@ -45,7 +45,7 @@ public static class BtfValidator
 
     private static string Describe(BtfType t) => $"[{t.Id}] {t.Kind.ToKernelName()} {(t.IsAnonymous ? "(anon)" : t.Name)}";
 
-    private static void CheckHeader(Btf btf)
+    private static void CheckHeader(BtfSpec btf)
     {
         var h = btf.Header;
         if (btf.SourceLength is not int length)
@@ -86,9 +86,9 @@ public static class BtfValidator
     private static bool IsSectionName(string name) =>
         name.Length > 0 && name.Length < MaxNameLength && name.All(c => c > ' ' && c < 0x7f);
 
-    private static bool ValidId(Btf btf, uint id) => id <= btf.MaxTypeId;
+    private static bool ValidId(BtfSpec btf, uint id) => id <= btf.MaxTypeId;
 
-    private static void CheckMeta(Btf btf, BtfType t)
+    private static void CheckMeta(BtfSpec btf, BtfType t)
     {
         uint info = t.RawInfo ?? 0;
         bool rawKflag = t.RawInfo is not null ? (info >> 31) != 0 : t.KindFlag;
@@ -299,7 +299,7 @@ public static class BtfValidator
     /// of itself): the kernel rejects those with "Loop detected". Iterative DFS, so deep chains cannot
     /// overflow the stack.
     /// </summary>
-    private static void CheckCycles(Btf btf)
+    private static void CheckCycles(BtfSpec btf)
     {
         uint first = btf.FirstTypeId;
         var state = new byte[btf.Types.Count]; // 0 new, 1 on stack, 2 done
@@ -339,7 +339,7 @@ public static class BtfValidator
     /// A chain of only PTR, TYPEDEF and modifiers that comes back on itself never reaches a real type
     /// (<c>typedef T *T</c>): the kernel's pointer resolution reports "Loop detected" for it.
     /// </summary>
-    private static void CheckPointerLoops(Btf btf)
+    private static void CheckPointerLoops(BtfSpec btf)
     {
         uint first = btf.FirstTypeId;
         var state = new byte[btf.Types.Count]; // 0 new, 1 on the current walk, 2 known to end
@@ -366,7 +366,7 @@ public static class BtfValidator
     /// <summary>References that must resolve before this type does: every reference except a PTR's.</summary>
     private static IEnumerable<uint> LayoutEdges(BtfType t) => t is BtfPtr ? [] : t.References();
 
-    private static void CheckResolved(Btf btf, BtfType t)
+    private static void CheckResolved(BtfSpec btf, BtfType t)
     {
         switch (t)
         {
@@ -471,7 +471,7 @@ public static class BtfValidator
         }
     }
 
-    private static void CheckMember(Btf btf, BtfComposite c, BtfMember m)
+    private static void CheckMember(BtfSpec btf, BtfComposite c, BtfMember m)
     {
         string where = $"member '{m.Name}' type_id={m.Type} bits_offset={m.BitOffset}";
         var direct = btf.GetType(m.Type);

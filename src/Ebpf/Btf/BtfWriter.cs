@@ -9,14 +9,14 @@ namespace Ebpf.Btf;
 /// </summary>
 public static class BtfWriter
 {
-    public static byte[] Write(IReadOnlyList<BtfType> types, Btf? baseBtf = null) => Write(types, baseBtf, null);
+    public static byte[] Write(IReadOnlyList<BtfType> types, BtfSpec? baseBtf = null) => Write(types, baseBtf, null);
 
     /// <summary>
     /// Like <see cref="Write(IReadOnlyList{BtfType}, Btf?)"/>, but when <paramref name="preserveStringsOf"/> is
     /// given its string table is kept unchanged (new strings appended), so string offsets held elsewhere —
     /// .BTF.ext line_info and func names — remain valid for the written BTF.
     /// </summary>
-    public static byte[] Write(IReadOnlyList<BtfType> types, Btf? baseBtf, Btf? preserveStringsOf)
+    public static byte[] Write(IReadOnlyList<BtfType> types, BtfSpec? baseBtf, BtfSpec? preserveStringsOf)
     {
         var strings = new BtfStringTableBuilder(baseBtf, preserveStringsOf);
         long typeLen = 0;

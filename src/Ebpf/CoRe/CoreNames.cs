@@ -9,10 +9,10 @@ namespace Ebpf.CoRe;
 /// </summary>
 internal static class CoreNames
 {
-    /// <summary>The length of <paramref name="name"/>'s essential part (the one rule, in <see cref="Btf.Btf.EssentialNameLength"/>).</summary>
-    public static int EssentialLength(string name) => Btf.Btf.EssentialNameLength(name);
+    /// <summary>The length of <paramref name="name"/>'s essential part (the one rule, in <see cref="Btf.BtfSpec.EssentialNameLength"/>).</summary>
+    public static int EssentialLength(string name) => Btf.BtfSpec.EssentialNameLength(name);
 
-    public static string Essential(string name) => Btf.Btf.EssentialName(name);
+    public static string Essential(string name) => Btf.BtfSpec.EssentialName(name);
 
     /// <summary>Equal essential names; an anonymous target matches only an anonymous local (bpf_core_names_match).</summary>
     public static bool Match(string local, string target)

@@ -19,12 +19,12 @@ public sealed class CoreLog
 /// type for the whole object and shrink to the candidates that matched, as libbpf's do, so one instance serves all of
 /// an object's programs in order.
 /// </summary>
-public sealed class CoreRelocator(Btf.Btf local, CoreTargets targets, CoreLog? log = null)
+public sealed class CoreRelocator(Btf.BtfSpec local, CoreTargets targets, CoreLog? log = null)
 {
     private readonly Dictionary<uint, List<(CoreTargetBtf Target, uint Id)>> _candidates = [];
     private readonly CoreLog _log = log ?? new CoreLog();
 
-    public Btf.Btf Local => local;
+    public Btf.BtfSpec Local => local;
     public CoreTargets Targets => targets;
 
     /// <summary>

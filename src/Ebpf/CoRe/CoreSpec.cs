@@ -26,14 +26,14 @@ public sealed class CoreSpec
     /// <summary>BPF_CORE_SPEC_MAX_LEN: the most numbers an access string may hold.</summary>
     public const int MaxLength = 64;
 
-    internal CoreSpec(Btf.Btf btf, uint rootTypeId, BtfCoreReloKind kind)
+    internal CoreSpec(Btf.BtfSpec btf, uint rootTypeId, BtfCoreReloKind kind)
     {
         Btf = btf;
         RootTypeId = rootTypeId;
         Kind = kind;
     }
 
-    public Btf.Btf Btf { get; }
+    public Btf.BtfSpec Btf { get; }
     public uint RootTypeId { get; }
     public BtfCoreReloKind Kind { get; }
     internal List<int> RawList { get; } = [];
@@ -75,7 +75,7 @@ public sealed class CoreSpec
     /// bpf_core_parse_spec: reads <paramref name="access"/> ("0:1:2") against <paramref name="rootTypeId"/> of
     /// <paramref name="btf"/>. Throws <see cref="BpfException"/> (EINVAL, E2BIG) naming what is wrong.
     /// </summary>
-    public static CoreSpec Parse(Btf.Btf btf, uint rootTypeId, string access, BtfCoreReloKind kind)
+    public static CoreSpec Parse(Btf.BtfSpec btf, uint rootTypeId, string access, BtfCoreReloKind kind)
     {
         var spec = new CoreSpec(btf, rootTypeId, kind);
         var cls = ClassOf(kind);
@@ -153,17 +153,17 @@ public sealed class CoreSpec
     }
 
     /// <summary>A zero-length array that is the last member of its struct, reached through a named member.</summary>
-    internal static bool IsFlexibleArray(Btf.Btf btf, CoreAccessor previous, BtfArray array) =>
+    internal static bool IsFlexibleArray(Btf.BtfSpec btf, CoreAccessor previous, BtfArray array) =>
         previous.Name is not null && array.Count == 0
         && btf.TryGetType(previous.TypeId, out var t) && t is BtfComposite c && previous.Index == c.Members.Count - 1;
 
-    internal static (BtfType Type, uint Id) Resolve(Btf.Btf btf, uint id)
+    internal static (BtfType Type, uint Id) Resolve(Btf.BtfSpec btf, uint id)
     {
         uint resolved = btf.SkipTypedefs(id);
         return (btf.GetType(resolved), resolved);
     }
 
-    internal static uint SizeOf(Btf.Btf btf, uint id)
+    internal static uint SizeOf(Btf.BtfSpec btf, uint id)
     {
         try
         {

@@ -11,7 +11,7 @@ namespace Ebpf.CoRe;
 internal static class CoreSpecMatcher
 {
     /// <summary>1 and the target spec when <paramref name="targetId"/> matches; 0 when not; a negative errno on malformed BTF.</summary>
-    public static (int Result, CoreSpec? Target) Match(CoreSpec local, Btf.Btf target, uint targetId)
+    public static (int Result, CoreSpec? Target) Match(CoreSpec local, Btf.BtfSpec target, uint targetId)
     {
         var spec = new CoreSpec(target, targetId, local.Kind);
         switch (CoreSpec.ClassOf(local.Kind))
@@ -69,13 +69,13 @@ internal static class CoreSpecMatcher
         return (1, spec);
     }
 
-    private static (BtfType Type, uint Id) Skip(Btf.Btf btf, uint id)
+    private static (BtfType Type, uint Id) Skip(Btf.BtfSpec btf, uint id)
     {
         uint resolved = btf.SkipTypedefs(id);
         return (btf.GetType(resolved), resolved);
     }
 
-    private static (int, CoreSpec?) MatchEnumValue(CoreSpec local, CoreSpec spec, Btf.Btf target, uint targetId)
+    private static (int, CoreSpec?) MatchEnumValue(CoreSpec local, CoreSpec spec, Btf.BtfSpec target, uint targetId)
     {
         var (t, tid) = Skip(target, targetId);
         if (t is not BtfEnumType e)
@@ -97,7 +97,7 @@ internal static class CoreSpecMatcher
     /// bpf_core_match_member: the target member named like the local one, searched depth-first through anonymous
     /// members. The raw spec and bit offset grow speculatively and shrink again on a miss, as libbpf's do.
     /// </summary>
-    private static (int Found, uint Next) MatchMember(Btf.Btf localBtf, CoreAccessor la, Btf.Btf target, uint targetId, CoreSpec spec)
+    private static (int Found, uint Next) MatchMember(Btf.BtfSpec localBtf, CoreAccessor la, Btf.BtfSpec target, uint targetId, CoreSpec spec)
     {
         var localComposite = (BtfComposite)localBtf.GetType(la.TypeId);
         var localMember = localComposite.Members[la.Index];

@@ -5,7 +5,7 @@ namespace Ebpf.CoRe;
 
 /// <summary>One BTF relocations may resolve against: vmlinux, a kernel module's split BTF, or a custom target.</summary>
 /// <param name="Name">"vmlinux", the module's name, or the custom file's name (for messages).</param>
-public sealed record CoreTargetBtf(string Name, Btf.Btf Btf)
+public sealed record CoreTargetBtf(string Name, Btf.BtfSpec Btf)
 {
     /// <summary>The first type id this BTF owns (a module's split BTF starts after its base).</summary>
     public uint FirstOwnTypeId => Btf.FirstTypeId;
@@ -18,7 +18,7 @@ public sealed record CoreTargetBtf(string Name, Btf.Btf Btf)
 /// </summary>
 public sealed class CoreTargets
 {
-    private static readonly ConditionalWeakTable<Btf.Btf, Dictionary<string, List<uint>>> NameIndexes = new();
+    private static readonly ConditionalWeakTable<Btf.BtfSpec, Dictionary<string, List<uint>>> NameIndexes = new();
 
     private readonly Lazy<IReadOnlyList<CoreTargetBtf>> _modules;
 
@@ -41,7 +41,7 @@ public sealed class CoreTargets
     public bool IsCustom { get; }
 
     /// <summary>A custom target BTF (btf_custom_path): only it is searched.</summary>
-    public static CoreTargets Custom(string name, Btf.Btf btf) => new(new CoreTargetBtf(name, btf), (IReadOnlyList<CoreTargetBtf>?)null, isCustom: true);
+    public static CoreTargets Custom(string name, Btf.BtfSpec btf) => new(new CoreTargetBtf(name, btf), (IReadOnlyList<CoreTargetBtf>?)null, isCustom: true);
 
     /// <summary>A custom target read from a file (raw BTF or an ELF object's .BTF), as libbpf's btf_custom_path.</summary>
     public static CoreTargets FromFile(string path) => Custom(Path.GetFileName(path), BtfElf.LoadAny(path));
@@ -66,7 +66,7 @@ public sealed class CoreTargets
         return new CoreTargets(new CoreTargetBtf("vmlinux", main), () => Directory.EnumerateFiles(directory)
             .Where(f => Path.GetFileName(f) != "vmlinux")
             .Order(StringComparer.Ordinal)
-            .Select(f => new CoreTargetBtf(Path.GetFileName(f), Btf.Btf.LoadFile(f, main)))
+            .Select(f => new CoreTargetBtf(Path.GetFileName(f), Btf.BtfSpec.LoadFile(f, main)))
             .ToList());
     }
 
@@ -74,7 +74,7 @@ public sealed class CoreTargets
     /// bpf_core_find_cands: every type of the targets with the local root's essential name and a compatible kind,
     /// vmlinux first and modules only if vmlinux has none. Throws EINVAL for an anonymous local root.
     /// </summary>
-    public List<(CoreTargetBtf Target, uint Id)> FindCandidates(Btf.Btf local, uint localId, Action<string>? debug)
+    public List<(CoreTargetBtf Target, uint Id)> FindCandidates(Btf.BtfSpec local, uint localId, Action<string>? debug)
     {
         var localType = local.GetType(localId);
         if (localType.IsAnonymous)
@@ -89,7 +89,7 @@ public sealed class CoreTargets
         return found;
     }
 
-    private static void Add(CoreTargetBtf target, Btf.Btf local, uint localId, BtfType localType, string essential,
+    private static void Add(CoreTargetBtf target, Btf.BtfSpec local, uint localId, BtfType localType, string essential,
         List<(CoreTargetBtf, uint)> found, Action<string>? debug)
     {
         if (!IndexOf(target.Btf).TryGetValue(essential, out var ids))
@@ -105,7 +105,7 @@ public sealed class CoreTargets
     }
 
     /// <summary>Essential name → own type ids, built once per BTF (vmlinux has ~125k types; relocations are many).</summary>
-    private static Dictionary<string, List<uint>> IndexOf(Btf.Btf btf) => NameIndexes.GetValue(btf, static b =>
+    private static Dictionary<string, List<uint>> IndexOf(Btf.BtfSpec btf) => NameIndexes.GetValue(btf, static b =>
     {
         var index = new Dictionary<string, List<uint>>(StringComparer.Ordinal);
         for (uint id = b.FirstTypeId; id <= b.MaxTypeId; id++)

@@ -12,7 +12,7 @@ internal static class CoreTypeRelations
     /// <summary>Recursion limit of the type relations.</summary>
     public const int MaxDepth = 32;
 
-    private static (BtfType Type, uint Id)? Skip(Btf.Btf btf, uint id)
+    private static (BtfType Type, uint Id)? Skip(Btf.BtfSpec btf, uint id)
     {
         try
         {
@@ -29,7 +29,7 @@ internal static class CoreTypeRelations
     private static bool PlainInts(BtfType a, BtfType b) => a is BtfInt { BitOffset: 0 } && b is BtfInt { BitOffset: 0 };
 
     /// <summary>bpf_core_fields_are_compat.</summary>
-    public static int FieldsAreCompatible(Btf.Btf local, uint localId, Btf.Btf target, uint targetId)
+    public static int FieldsAreCompatible(Btf.BtfSpec local, uint localId, Btf.BtfSpec target, uint targetId)
     {
         for (int depth = 0; depth <= MaxDepth; depth++)
         {
@@ -62,12 +62,12 @@ internal static class CoreTypeRelations
     }
 
     /// <summary>bpf_core_types_are_compat: names were matched at the root by the candidate search and are ignored below it.</summary>
-    public static int TypesAreCompatible(Btf.Btf local, uint localId, Btf.Btf target, uint targetId) =>
+    public static int TypesAreCompatible(Btf.BtfSpec local, uint localId, Btf.BtfSpec target, uint targetId) =>
         !local.TryGetType(localId, out var l) || !target.TryGetType(targetId, out var t) ? -(int)Errno.EINVAL
             : !CoreNames.KindsCompatible(l, t) ? 0
             : TypesAreCompatible(local, localId, target, targetId, MaxDepth);
 
-    private static int TypesAreCompatible(Btf.Btf local, uint localId, Btf.Btf target, uint targetId, int depth)
+    private static int TypesAreCompatible(Btf.BtfSpec local, uint localId, Btf.BtfSpec target, uint targetId, int depth)
     {
         while (true)
         {
@@ -111,10 +111,10 @@ internal static class CoreTypeRelations
     }
 
     /// <summary>bpf_core_types_match: would the local definition describe the target, member by member.</summary>
-    public static int TypesMatch(Btf.Btf local, uint localId, Btf.Btf target, uint targetId) =>
+    public static int TypesMatch(Btf.BtfSpec local, uint localId, Btf.BtfSpec target, uint targetId) =>
         TypesMatch(local, localId, target, targetId, behindPointer: false, MaxDepth);
 
-    private static int TypesMatch(Btf.Btf local, uint localId, Btf.Btf target, uint targetId, bool behindPointer, int depth)
+    private static int TypesMatch(Btf.BtfSpec local, uint localId, Btf.BtfSpec target, uint targetId, bool behindPointer, int depth)
     {
         while (true)
         {
@@ -176,7 +176,7 @@ internal static class CoreTypeRelations
         local.Size == target.Size && local.Values.Count <= target.Values.Count
         && local.Values.All(lv => target.Values.Any(tv => CoreNames.Match(lv.Name, tv.Name)));
 
-    private static int CompositesMatch(Btf.Btf local, BtfComposite lc, Btf.Btf target, BtfComposite tc, bool behindPointer, int depth)
+    private static int CompositesMatch(Btf.BtfSpec local, BtfComposite lc, Btf.BtfSpec target, BtfComposite tc, bool behindPointer, int depth)
     {
         if (lc.Members.Count > tc.Members.Count)
             return 0;

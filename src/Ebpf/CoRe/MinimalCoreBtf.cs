@@ -14,7 +14,7 @@ namespace Ebpf.CoRe;
 public static class MinimalCoreBtf
 {
     /// <summary>The minimal BTF (raw bytes) for <paramref name="objects"/> against <paramref name="source"/>.</summary>
-    public static byte[] Generate(Btf.Btf source, IEnumerable<ObjectSpec> objects)
+    public static byte[] Generate(Btf.BtfSpec source, IEnumerable<ObjectSpec> objects)
     {
         var marks = new Marks(source);
         foreach (var obj in objects)
@@ -36,7 +36,7 @@ public static class MinimalCoreBtf
         return marks.Build();
     }
 
-    private sealed class Marks(Btf.Btf source)
+    private sealed class Marks(Btf.BtfSpec source)
     {
         private readonly SortedSet<uint> _types = [];
         private readonly Dictionary<uint, SortedSet<int>> _members = [];

@@ -11,7 +11,7 @@ namespace Ebpf.Loading;
 /// </summary>
 internal static class BtfMapReader
 {
-    public static IEnumerable<(MapSpec Map, ulong Offset)> Read(Btf.Btf btf, string source, List<string> warnings)
+    public static IEnumerable<(MapSpec Map, ulong Offset)> Read(Btf.BtfSpec btf, string source, List<string> warnings)
     {
         var datasec = btf.FindDatasec(".maps")
             ?? throw new BpfException(Errno.EINVAL, $"{source}: DATASEC '.maps' not found in BTF");
@@ -25,7 +25,7 @@ internal static class BtfMapReader
         }
     }
 
-    private static void Parse(Btf.Btf btf, string source, uint typeId, MapSpec map, bool inner, List<string> warnings)
+    private static void Parse(Btf.BtfSpec btf, string source, uint typeId, MapSpec map, bool inner, List<string> warnings)
     {
         string what = $"{source}: map '{map.Name}'";
         if (btf.ResolveType(typeId) is not BtfStruct def)
@@ -76,7 +76,7 @@ internal static class BtfMapReader
             throw new BpfException(Errno.EINVAL, $"{what}: map type isn't specified");
     }
 
-    private static void ParseValues(Btf.Btf btf, string source, BtfStruct def, int index, BtfMember m, MapSpec map, bool inner, string what, List<string> warnings)
+    private static void ParseValues(Btf.BtfSpec btf, string source, BtfStruct def, int index, BtfMember m, MapSpec map, bool inner, string what, List<string> warnings)
     {
         bool mapInMap = LegacyMapReader.IsMapInMap(map.Type);
         bool progArray = map.Type == MapType.ProgArray;
@@ -114,7 +114,7 @@ internal static class BtfMapReader
     }
 
     /// <summary>The value of <c>__uint(name, N)</c>: a pointer to an array of N elements.</summary>
-    private static uint Count(Btf.Btf btf, BtfMember m, string what)
+    private static uint Count(Btf.BtfSpec btf, BtfMember m, string what)
     {
         if (!btf.TryGetArrayCountBehindPointer(m.Type, out uint count))
             throw new BpfException(Errno.EINVAL, $"{what}: attr '{m.Name}': expected PTR to ARRAY");
@@ -122,7 +122,7 @@ internal static class BtfMapReader
     }
 
     /// <summary><c>__ulong(name, N)</c> is an enum with one enumerator N; <c>__uint</c> also works.</summary>
-    private static ulong Long(Btf.Btf btf, BtfMember m, string what)
+    private static ulong Long(Btf.BtfSpec btf, BtfMember m, string what)
     {
         if (btf.TryGetArrayCountBehindPointer(m.Type, out uint count))
             return count;
@@ -134,11 +134,11 @@ internal static class BtfMapReader
     private static ulong? EnumValue(BtfEnumType e) => e.Values.Count > 0 ? (ulong)e.Values[0].Value : null;
 
     /// <summary>Byte size of a BTF-defined map's definition struct (where its slots may be).</summary>
-    public static uint DefinitionSize(Btf.Btf btf, MapSpec map) =>
+    public static uint DefinitionSize(Btf.BtfSpec btf, MapSpec map) =>
         map.Origin == MapOrigin.Btf && map.BtfTypeId != 0 && btf.ResolveType(map.BtfTypeId) is BtfStruct s ? s.Size : 0;
 
     /// <summary>Byte offset of the trailing "values" member of a BTF-defined map, or null.</summary>
-    public static uint? ValuesOffset(Btf.Btf btf, MapSpec map)
+    public static uint? ValuesOffset(Btf.BtfSpec btf, MapSpec map)
     {
         if (map.BtfTypeId == 0 || btf.ResolveType(map.BtfTypeId) is not BtfStruct s || s.Members.Count == 0)
             return null;

@@ -37,7 +37,7 @@ internal sealed partial class ObjectReader
         }
     }
 
-    private Btf.Btf RequireBtf(string what) =>
+    private Btf.BtfSpec RequireBtf(string what) =>
         _spec.Btf ?? throw (_btfError?.Wrap($"{_source}: {what} needs BTF")
             ?? new BpfException(Errno.EINVAL, $"{_source}: {what} needs BTF, but the object has no .BTF section"));
 
@@ -138,7 +138,7 @@ internal sealed partial class ObjectReader
         });
     }
 
-    private static string TypeNameOf(Btf.Btf btf, uint id)
+    private static string TypeNameOf(Btf.BtfSpec btf, uint id)
     {
         if (id == 0)
             return "void";

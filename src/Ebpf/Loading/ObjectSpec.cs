@@ -12,7 +12,7 @@ public sealed class ObjectSpec
     public List<ProgramSpec> Programs { get; set; } = [];
     public List<MapSpec> Maps { get; set; } = [];
     /// <summary>The object's BTF (.BTF), or null when it has none (or it was unusable and nothing needed it).</summary>
-    public Ebpf.Btf.Btf? Btf { get; set; }
+    public Ebpf.Btf.BtfSpec? Btf { get; set; }
     /// <summary>The object's .BTF.ext, or null when it has none.</summary>
     public Ebpf.Btf.BtfExt? BtfExt { get; set; }
     /// <summary>What the reader skipped, as libbpf would warn (e.g. a malformed .BTF.ext nothing depended on).</summary>

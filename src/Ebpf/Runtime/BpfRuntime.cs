@@ -306,7 +306,7 @@ public sealed partial class BpfRuntime
     public BtfHandle LoadBtf(ReadOnlyMemory<byte> data, string name = "", bool isKernel = false) => LoadBtf(data, name, isKernel, parsed: null);
 
     /// <summary>BPF_BTF_LOAD of a blob written from <paramref name="parsed"/> (the object loader's case): no second parse.</summary>
-    internal BtfHandle LoadBtf(ReadOnlyMemory<byte> data, string name, bool isKernel, Btf.Btf? parsed)
+    internal BtfHandle LoadBtf(ReadOnlyMemory<byte> data, string name, bool isKernel, Btf.BtfSpec? parsed)
     {
         if (data.Length == 0)
             throw new BpfException(Errno.EINVAL, "empty BTF blob");

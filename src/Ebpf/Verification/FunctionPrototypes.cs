@@ -51,8 +51,8 @@ public static class FunctionPrototypes
     };
 
     /// <summary>Describes the function <paramref name="funcTypeId"/> (a BTF FUNC) for the verifier.</summary>
-    public static VerifierFunction Prepare(Btf.Btf btf, uint funcTypeId, int startInstruction, string name, bool isGlobal,
-        ProgramType programType, AttachType attachType, Btf.Btf? kernelBtf)
+    public static VerifierFunction Prepare(Btf.BtfSpec btf, uint funcTypeId, int startInstruction, string name, bool isGlobal,
+        ProgramType programType, AttachType attachType, Btf.BtfSpec? kernelBtf)
     {
         VerifierFunction Error(string message, Errno errno = Errno.EINVAL) =>
             new(startInstruction, name, isGlobal, [], PrepareError: message, PrepareErrno: errno);
@@ -81,8 +81,8 @@ public static class FunctionPrototypes
         return new VerifierFunction(startInstruction, name, true, args, ret is null);
     }
 
-    private static (FunctionArgument Arg, string? Error, Errno Errno) PrepareArgument(Btf.Btf btf, uint funcId, int i, uint typeId,
-        string name, ProgramType programType, AttachType attachType, Btf.Btf? kernelBtf)
+    private static (FunctionArgument Arg, string? Error, Errno Errno) PrepareArgument(Btf.BtfSpec btf, uint funcId, int i, uint typeId,
+        string name, ProgramType programType, AttachType attachType, Btf.BtfSpec? kernelBtf)
     {
         var tags = ArgTags.None;
         foreach (var tag in btf.GetDeclTags(funcId, i))
@@ -165,7 +165,7 @@ public static class FunctionPrototypes
     }
 
     /// <summary>btf_is_prog_ctx_type: the pointee is the type's canonical ctx struct (kprobe: also the typedef bpf_user_pt_regs_t).</summary>
-    private static bool IsImplicitContext(Btf.Btf btf, uint pointeeId, ProgramType programType)
+    private static bool IsImplicitContext(Btf.BtfSpec btf, uint pointeeId, ProgramType programType)
     {
         if (programType == ProgramType.Kprobe && FirstTypedef(btf, pointeeId) == "bpf_user_pt_regs_t") return true;
         string? canonical = CanonicalContextName(programType);
@@ -174,7 +174,7 @@ public static class FunctionPrototypes
     }
 
     /// <summary>btf_validate_prog_ctx_type for an explicit <c>arg:ctx</c>: null when the pointee is acceptable.</summary>
-    private static string? ValidateExplicitContext(Btf.Btf btf, uint pointeeId, int i, ProgramType programType, AttachType attachType)
+    private static string? ValidateExplicitContext(Btf.BtfSpec btf, uint pointeeId, int i, ProgramType programType, AttachType attachType)
     {
         var pointee = Resolve(btf, pointeeId);
         if (pointee is null) return null; // void * is always accepted
@@ -212,10 +212,10 @@ public static class FunctionPrototypes
     /// (not Linux) nothing matches, which refuses the argument: the sound choice. Module BTF is not searched, so a
     /// module-only struct is "has no matches" here where the kernel says "points to kernel module type".
     /// </summary>
-    private static (string Message, Errno Errno)? VmlinuxStruct(Btf.Btf btf, Btf.Btf? kernelBtf, uint pointeeId, int i, out string structName)
+    private static (string Message, Errno Errno)? VmlinuxStruct(Btf.BtfSpec btf, Btf.BtfSpec? kernelBtf, uint pointeeId, int i, out string structName)
     {
         var pointee = Resolve(btf, pointeeId);
-        structName = Btf.Btf.EssentialName(pointee?.Name ?? "");
+        structName = Btf.BtfSpec.EssentialName(pointee?.Name ?? "");
         int candidates = pointee is null || structName.Length == 0 || kernelBtf is not { } vmlinux
             ? 0
             : vmlinux.FindAllByName(structName, pointee.Kind).Take(2).Count();
@@ -226,7 +226,7 @@ public static class FunctionPrototypes
     }
 
     /// <summary>The type after modifiers and typedefs, or null for void.</summary>
-    private static BtfType? Resolve(Btf.Btf btf, uint id)
+    private static BtfType? Resolve(Btf.BtfSpec btf, uint id)
     {
         if (id == 0) return null;
         uint resolved = btf.SkipTypedefs(id);
@@ -234,7 +234,7 @@ public static class FunctionPrototypes
     }
 
     /// <summary>The first typedef's name in the modifier chain starting at <paramref name="id"/>, if any.</summary>
-    private static string? FirstTypedef(Btf.Btf btf, uint id)
+    private static string? FirstTypedef(Btf.BtfSpec btf, uint id)
     {
         for (int depth = 0; depth < 32 && id != 0 && btf.TryGetType(id, out var t); depth++)
         {

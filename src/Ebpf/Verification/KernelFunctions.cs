@@ -26,7 +26,7 @@ public enum KernelFunctionFlags
 /// host's own BTF for kfuncs a host registers), its flags, and — when it needs machinery this verifier lacks (dynptrs,
 /// iterators, allocated objects, lists, rbtrees) — the reason calls to it are refused.
 /// </summary>
-public sealed record KernelFunction(string Name, Btf.Btf Btf, uint ProtoTypeId, KernelFunctionFlags Flags, string? Unsupported = null);
+public sealed record KernelFunction(string Name, Btf.BtfSpec Btf, uint ProtoTypeId, KernelFunctionFlags Flags, string? Unsupported = null);
 
 /// <summary>
 /// Resolves kfunc calls against the kernel BTF a profile names (<see cref="Abi.Profiles.KernelProfile.KernelBtf"/>): a FUNC with the <c>bpf_kfunc</c> decl
@@ -74,7 +74,7 @@ public static class KernelFunctions
     private static readonly string[] UnsupportedSuffixes = ["__ign", "__uninit", "__str", "__map", "__alloc", "__refcounted_kptr", "__prog", "__irq_flag", "__opt"];
 
     /// <summary>The kfunc named <paramref name="name"/> in the kernel BTF <paramref name="vmlinux"/>, or null when it has none (or there is no BTF).</summary>
-    public static KernelFunction? Resolve(string name, Btf.Btf? vmlinux)
+    public static KernelFunction? Resolve(string name, Btf.BtfSpec? vmlinux)
     {
         if (vmlinux is null) return null;
         foreach (uint id in vmlinux.FindAllByName(name, BtfKind.Func))
@@ -83,11 +83,11 @@ public static class KernelFunctions
     }
 
     /// <summary>The kfunc whose BTF id in <paramref name="vmlinux"/> is <paramref name="btfId"/> (a call's imm after libbpf relocated it).</summary>
-    public static KernelFunction? ResolveById(int btfId, Btf.Btf? vmlinux) =>
+    public static KernelFunction? ResolveById(int btfId, Btf.BtfSpec? vmlinux) =>
         vmlinux is not null && btfId > 0 ? FromBtf(vmlinux, (uint)btfId) : null;
 
     /// <summary>A kfunc a host defines in its own BTF (<paramref name="funcTypeId"/> is the FUNC); flags as the host registers them.</summary>
-    public static KernelFunction? FromBtf(Btf.Btf btf, uint funcTypeId, KernelFunctionFlags? flags = null)
+    public static KernelFunction? FromBtf(Btf.BtfSpec btf, uint funcTypeId, KernelFunctionFlags? flags = null)
     {
         if (!btf.TryGetType(funcTypeId, out var t) || t is not BtfFunc func) return null;
         if (flags is null && !btf.GetDeclTagValues(funcTypeId).Contains("bpf_kfunc")) return null;
@@ -105,10 +105,10 @@ public static class KernelFunctions
         return new KernelFunction(func.Name, btf, func.ProtoType, known, unsupported);
     }
 
-    private static bool IsPointer(Btf.Btf btf, uint id) =>
+    private static bool IsPointer(Btf.BtfSpec btf, uint id) =>
         id != 0 && btf.TryGetType(btf.SkipTypedefs(id), out var t) && t.Kind == BtfKind.Ptr;
 
-    private static bool PointsTo(Btf.Btf btf, uint id, string structName) =>
+    private static bool PointsTo(Btf.BtfSpec btf, uint id, string structName) =>
         IsPointer(btf, id) && btf.TryGetPointee(btf.SkipTypedefs(id), out uint pointee) && pointee != 0
         && btf.TryGetType(btf.SkipTypedefs(pointee), out var p) && p.Name == structName;
 }

@@ -9,9 +9,9 @@ namespace Ebpf.Verification;
 public sealed class MapSpecInfo : IVerifierMapInfo
 {
     private readonly MapSpec _spec;
-    private readonly Btf.Btf? _btf;
+    private readonly Btf.BtfSpec? _btf;
 
-    public MapSpecInfo(MapSpec spec, Btf.Btf? btf)
+    public MapSpecInfo(MapSpec spec, Btf.BtfSpec? btf)
     {
         _spec = spec;
         _btf = btf;

@@ -162,7 +162,7 @@ internal sealed partial class VerifierEngine
         || (name == "xdp_buff" && _input.ProgramType == ProgramType.Xdp)
         || (name == "xdp_md" && _input.ProgramType == ProgramType.Xdp);
 
-    private static BtfType? ResolveBtf(Btf.Btf btf, uint id)
+    private static BtfType? ResolveBtf(Btf.BtfSpec btf, uint id)
     {
         if (id == 0) return null;
         uint r = btf.SkipTypedefs(id);

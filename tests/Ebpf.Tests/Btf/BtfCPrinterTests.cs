@@ -48,7 +48,7 @@ public class BtfCPrinterTests
     }
 
     /// <summary>_Static_asserts that the compiler's layout of printed structs equals the BTF's.</summary>
-    private static string LayoutAsserts(Ebpf.Btf.Btf btf, int max)
+    private static string LayoutAsserts(Ebpf.Btf.BtfSpec btf, int max)
     {
         var sb = new StringBuilder();
         int n = 0;
@@ -71,7 +71,7 @@ public class BtfCPrinterTests
     /// va_list is target-specific (24 bytes on x86-64, a pointer on BPF), so structs embedding it cannot keep
     /// their size when the header is compiled for BPF — with bpftool's header too.
     /// </summary>
-    private static bool EmbedsVaList(Ebpf.Btf.Btf btf, uint id, int depth)
+    private static bool EmbedsVaList(Ebpf.Btf.BtfSpec btf, uint id, int depth)
     {
         if (depth > 40)
             return false;

@@ -7,15 +7,15 @@ namespace Ebpf.Tests.Btf;
 internal static class BtfFixtures
 {
     public const string VmlinuxPath = "/sys/kernel/btf/vmlinux";
-    private static readonly Lazy<Ebpf.Btf.Btf?> VmlinuxLazy = new(() => File.Exists(VmlinuxPath) ? Ebpf.Btf.Btf.LoadVmlinux() : null);
+    private static readonly Lazy<Ebpf.Btf.BtfSpec?> VmlinuxLazy = new(() => File.Exists(VmlinuxPath) ? Ebpf.Btf.BtfSpec.LoadVmlinux() : null);
 
     public static ElfFile TypesElf() => ElfFile.Open(SharedData.Fixture("btf/types.bpf.o"));
 
-    public static Ebpf.Btf.Btf Types() => BtfElf.ReadBtf(TypesElf())!;
+    public static Ebpf.Btf.BtfSpec Types() => BtfElf.ReadBtf(TypesElf())!;
 
-    public static Ebpf.Btf.Btf Enum64() => BtfElf.ReadBtf(ElfFile.Open(SharedData.Fixture("btf/enum64.bpf.o")))!;
+    public static Ebpf.Btf.BtfSpec Enum64() => BtfElf.ReadBtf(ElfFile.Open(SharedData.Fixture("btf/enum64.bpf.o")))!;
 
-    public static Ebpf.Btf.Btf Vmlinux()
+    public static Ebpf.Btf.BtfSpec Vmlinux()
     {
         var btf = VmlinuxLazy.Value;
         if (btf is null)

@@ -5,7 +5,7 @@ namespace Ebpf.Tests.Btf;
 /// <summary>Our validator must agree with the running kernel's BPF_BTF_LOAD on accept/reject and the reason.</summary>
 public class BtfKernelAgreementTests
 {
-    private static IEnumerable<(string Case, Ebpf.Btf.Btf Btf)> Cases()
+    private static IEnumerable<(string Case, Ebpf.Btf.BtfSpec Btf)> Cases()
     {
         BtfBuilder B(out uint i)
         {
@@ -183,7 +183,7 @@ public class BtfKernelAgreementTests
     }
 
     /// <summary>The fixture with DATASEC sizes/offsets filled as libbpf does, so the kernel accepts it.</summary>
-    internal static Ebpf.Btf.Btf FixedFixture()
+    internal static Ebpf.Btf.BtfSpec FixedFixture()
     {
         var elf = BtfFixtures.TypesElf();
         var btf = BtfFixtures.Types();
@@ -220,7 +220,7 @@ public class BtfKernelAgreementTests
             BpfException? ours;
             try
             {
-                ours = BtfValidator.Check(Ebpf.Btf.Btf.Parse(m));
+                ours = BtfValidator.Check(Ebpf.Btf.BtfSpec.Parse(m));
             }
             catch (BpfException e)
             {

@@ -121,9 +121,9 @@ public class BtfReaderTests
     [Fact]
     public void Essential_names_strip_flavors()
     {
-        Assert.Equal("task_struct", Ebpf.Btf.Btf.EssentialName("task_struct___old"));
-        Assert.Equal("a___b", Ebpf.Btf.Btf.EssentialName("a___b___c"));
-        Assert.Equal("___x", Ebpf.Btf.Btf.EssentialName("___x"));
+        Assert.Equal("task_struct", Ebpf.Btf.BtfSpec.EssentialName("task_struct___old"));
+        Assert.Equal("a___b", Ebpf.Btf.BtfSpec.EssentialName("a___b___c"));
+        Assert.Equal("___x", Ebpf.Btf.BtfSpec.EssentialName("___x"));
         var b = new BtfBuilder();
         uint i = b.AddInt("int", 4, BtfIntEncoding.Signed);
         uint s1 = b.AddStruct("foo", 4, new BtfMember("x", i, 0));
@@ -186,14 +186,14 @@ public class BtfReaderTests
             Assert.Skip("no kernel module BTF under /sys/kernel/btf");
         foreach (string path in module)
         {
-            var split = Ebpf.Btf.Btf.LoadFile(path, vmlinux);
+            var split = Ebpf.Btf.BtfSpec.LoadFile(path, vmlinux);
             Assert.Equal(vmlinux.MaxTypeId + 1, split.FirstTypeId);
             Assert.Equal(vmlinux.TotalStringLength, split.StringBase);
             // Module types refer to vmlinux types by id; every reference must resolve.
             foreach (var t in split.Types)
                 foreach (uint r in t.References())
                     Assert.True(split.TryGetType(r, out _), $"{path}: {t} refers to missing {r}");
-            Assert.Throws<BpfException>(() => Ebpf.Btf.Btf.LoadFile(path));
+            Assert.Throws<BpfException>(() => Ebpf.Btf.BtfSpec.LoadFile(path));
         }
     }
 
@@ -218,13 +218,13 @@ public class BtfReaderTests
     public void Header_errors_are_EINVAL_or_ENOTSUPP()
     {
         var raw = BtfFixtures.Types().ToBytes();
-        Assert.Equal(Errno.EINVAL, Assert.Throws<BpfException>(() => Ebpf.Btf.Btf.Parse(raw.AsSpan(0, 5))).Errno);
+        Assert.Equal(Errno.EINVAL, Assert.Throws<BpfException>(() => Ebpf.Btf.BtfSpec.Parse(raw.AsSpan(0, 5))).Errno);
         var badMagic = (byte[])raw.Clone();
         badMagic[0] = 0;
-        Assert.Contains("Invalid magic", Assert.Throws<BpfException>(() => Ebpf.Btf.Btf.Parse(badMagic)).Message);
+        Assert.Contains("Invalid magic", Assert.Throws<BpfException>(() => Ebpf.Btf.BtfSpec.Parse(badMagic)).Message);
         var badVersion = (byte[])raw.Clone();
         badVersion[2] = 2;
-        Assert.Equal(Errno.ENOTSUPP, Assert.Throws<BpfException>(() => Ebpf.Btf.Btf.Parse(badVersion)).Errno);
-        Assert.Equal(Errno.EINVAL, Assert.Throws<BpfException>(() => Ebpf.Btf.Btf.Parse(raw.AsSpan(0, raw.Length - 1))).Errno);
+        Assert.Equal(Errno.ENOTSUPP, Assert.Throws<BpfException>(() => Ebpf.Btf.BtfSpec.Parse(badVersion)).Errno);
+        Assert.Equal(Errno.EINVAL, Assert.Throws<BpfException>(() => Ebpf.Btf.BtfSpec.Parse(raw.AsSpan(0, raw.Length - 1))).Errno);
     }
 }

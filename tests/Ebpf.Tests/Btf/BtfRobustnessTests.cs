@@ -9,7 +9,7 @@ public class BtfRobustnessTests
     {
         try
         {
-            var btf = Ebpf.Btf.Btf.Parse(data);
+            var btf = Ebpf.Btf.BtfSpec.Parse(data);
             // Whatever parses must also survive every query path without foreign exceptions.
             _ = BtfValidator.Check(btf);
             foreach (var t in btf.Types.Take(200))
@@ -54,7 +54,7 @@ public class BtfRobustnessTests
         byte[] raw = BtfFixtures.TypesElf().FindSection(BtfElf.BtfSection)!.Data.ToArray();
         for (int len = 0; len < raw.Length; len++)
         {
-            var e = Record.Exception(() => Ebpf.Btf.Btf.Parse(raw.AsSpan(0, len)));
+            var e = Record.Exception(() => Ebpf.Btf.BtfSpec.Parse(raw.AsSpan(0, len)));
             Assert.IsType<BpfException>(e);
         }
     }
@@ -89,29 +89,29 @@ public class BtfRobustnessTests
         byte[] raw = BtfFixtures.Types().ToBytes();
         byte[] typeLen = (byte[])raw.Clone();
         BitConverter.TryWriteBytes(typeLen.AsSpan(12), 0x7fffffffu);
-        Assert.Contains("type section", Assert.Throws<BpfException>(() => Ebpf.Btf.Btf.Parse(typeLen)).Message);
+        Assert.Contains("type section", Assert.Throws<BpfException>(() => Ebpf.Btf.BtfSpec.Parse(typeLen)).Message);
 
         byte[] strOff = (byte[])raw.Clone();
         BitConverter.TryWriteBytes(strOff.AsSpan(16), 0xfffffff0u);
-        Assert.Contains("string section", Assert.Throws<BpfException>(() => Ebpf.Btf.Btf.Parse(strOff)).Message);
+        Assert.Contains("string section", Assert.Throws<BpfException>(() => Ebpf.Btf.BtfSpec.Parse(strOff)).Message);
 
         // First type is PTR at offset 24: turn it into a STRUCT with vlen 0xffff.
         byte[] vlen = (byte[])raw.Clone();
         BitConverter.TryWriteBytes(vlen.AsSpan(24 + 4), (4u << 24) | 0xffff);
-        var e = Assert.Throws<BpfException>(() => Ebpf.Btf.Btf.Parse(vlen));
+        var e = Assert.Throws<BpfException>(() => Ebpf.Btf.BtfSpec.Parse(vlen));
         Assert.StartsWith("[1] STRUCT meta_left:", e.Message);
 
         byte[] kind = (byte[])raw.Clone();
         BitConverter.TryWriteBytes(kind.AsSpan(24 + 4), 25u << 24);
-        Assert.Equal("[1] Invalid kind:25", Assert.Throws<BpfException>(() => Ebpf.Btf.Btf.Parse(kind)).Message);
+        Assert.Equal("[1] Invalid kind:25", Assert.Throws<BpfException>(() => Ebpf.Btf.BtfSpec.Parse(kind)).Message);
 
         byte[] name = (byte[])raw.Clone();
         BitConverter.TryWriteBytes(name.AsSpan(24), 0x00ffff00u);
-        Assert.StartsWith("[1] Invalid name_offset:16776960", Assert.Throws<BpfException>(() => Ebpf.Btf.Btf.Parse(name)).Message);
+        Assert.StartsWith("[1] Invalid name_offset:16776960", Assert.Throws<BpfException>(() => Ebpf.Btf.BtfSpec.Parse(name)).Message);
 
         byte[] strEnd = (byte[])raw.Clone();
         strEnd[^1] = (byte)'x';
-        Assert.Contains("Invalid string section", Assert.Throws<BpfException>(() => Ebpf.Btf.Btf.Parse(strEnd)).Message);
+        Assert.Contains("Invalid string section", Assert.Throws<BpfException>(() => Ebpf.Btf.BtfSpec.Parse(strEnd)).Message);
     }
 
     [Fact]
@@ -144,7 +144,7 @@ public class BtfRobustnessTests
         for (int i = 0; i < 20; i++)
         {
             int len = rng.Next(raw.Length);
-            Assert.IsType<BpfException>(Record.Exception(() => Ebpf.Btf.Btf.Parse(raw.AsSpan(0, len))));
+            Assert.IsType<BpfException>(Record.Exception(() => Ebpf.Btf.BtfSpec.Parse(raw.AsSpan(0, len))));
         }
     }
 

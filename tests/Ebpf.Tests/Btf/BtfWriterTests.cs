@@ -4,7 +4,7 @@ namespace Ebpf.Tests.Btf;
 
 public class BtfWriterTests
 {
-    private static void AssertSameTypes(Ebpf.Btf.Btf expected, Ebpf.Btf.Btf actual)
+    private static void AssertSameTypes(Ebpf.Btf.BtfSpec expected, Ebpf.Btf.BtfSpec actual)
     {
         Assert.Equal(expected.Types.Count, actual.Types.Count);
         Assert.Equal(BtfRawDumper.Dump(expected), BtfRawDumper.Dump(actual));
@@ -17,7 +17,7 @@ public class BtfWriterTests
     {
         var btf = BtfFixtures.Vmlinux();
         byte[] written = btf.ToBytes();
-        var again = Ebpf.Btf.Btf.Parse(written);
+        var again = Ebpf.Btf.BtfSpec.Parse(written);
         AssertSameTypes(btf, again);
         // Deduplicated strings are never larger than the original table.
         Assert.True(again.StringTable.Length <= btf.StringTable.Length);
@@ -31,7 +31,7 @@ public class BtfWriterTests
         foreach (var (path, elf) in BtfFixtures.CorpusWithBtf(includeInvalid: false))
         {
             var btf = BtfElf.ReadBtf(elf)!;
-            var again = Ebpf.Btf.Btf.Parse(btf.ToBytes());
+            var again = Ebpf.Btf.BtfSpec.Parse(btf.ToBytes());
             AssertSameTypes(btf, again);
             // .BTF.ext strings must still resolve against the rewritten table? No: they index the original
             // table, which is why the loader keeps the original bytes for .BTF.ext. Types are what we compare.
@@ -44,7 +44,7 @@ public class BtfWriterTests
     public void Fixtures_round_trip()
     {
         foreach (var btf in new[] { BtfFixtures.Types(), BtfFixtures.Enum64() })
-            AssertSameTypes(btf, Ebpf.Btf.Btf.Parse(btf.ToBytes()));
+            AssertSameTypes(btf, Ebpf.Btf.BtfSpec.Parse(btf.ToBytes()));
     }
 
     [Fact]
@@ -58,7 +58,7 @@ public class BtfWriterTests
         Assert.Equal(baseBtf.MaxTypeId + 1, ptr);
         uint ctx = b.AddStructLayout("module_ctx", ("n", ptr), ("kind", intId), ("brand_new_member", intId));
         byte[] raw = b.ToBytes();
-        var split = Ebpf.Btf.Btf.Parse(raw, baseBtf);
+        var split = Ebpf.Btf.BtfSpec.Parse(raw, baseBtf);
         Assert.Equal(baseBtf.MaxTypeId + 1, split.FirstTypeId);
         var s = (BtfStruct)split.GetType(ctx);
         Assert.Equal(["n", "kind", "brand_new_member"], s.Members.Select(m => m.Name));
@@ -69,9 +69,9 @@ public class BtfWriterTests
         Assert.Contains("brand_new_member", own.Split('\0'));
         Assert.Equal(16u, split.SizeOf(ctx));
         // The split cannot be read without its base.
-        Assert.Throws<BpfException>(() => Ebpf.Btf.Btf.Parse(raw));
+        Assert.Throws<BpfException>(() => Ebpf.Btf.BtfSpec.Parse(raw));
         // Writing the parsed split again gives the same types.
-        AssertSameTypes(split, Ebpf.Btf.Btf.Parse(split.ToBytes(), baseBtf));
+        AssertSameTypes(split, Ebpf.Btf.BtfSpec.Parse(split.ToBytes(), baseBtf));
     }
 
     [Fact]

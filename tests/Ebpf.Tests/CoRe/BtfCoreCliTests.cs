@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Ebpf.Btf;
-using BtfData = Ebpf.Btf.Btf;
+using BtfData = Ebpf.Btf.BtfSpec;
 
 namespace Ebpf.Tests.CoRe;
 

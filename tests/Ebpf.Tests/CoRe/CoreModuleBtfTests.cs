@@ -1,6 +1,6 @@
 using Ebpf.Btf;
 using Ebpf.CoRe;
-using BtfData = Ebpf.Btf.Btf;
+using BtfData = Ebpf.Btf.BtfSpec;
 
 namespace Ebpf.Tests.CoRe;
 

@@ -1,4 +1,4 @@
-using BtfData = Ebpf.Btf.Btf;
+using BtfData = Ebpf.Btf.BtfSpec;
 using Ebpf.Btf;
 using Ebpf.CoRe;
 using Ebpf.Isa;

@@ -6,7 +6,7 @@ using Ebpf.Isa;
 using Ebpf.Linux;
 using Ebpf.Loading;
 using Ebpf.Tests.Linux;
-using BtfData = Ebpf.Btf.Btf;
+using BtfData = Ebpf.Btf.BtfSpec;
 
 namespace Ebpf.Tests.CoRe;
 

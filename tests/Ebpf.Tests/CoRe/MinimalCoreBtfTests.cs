@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Ebpf.Btf;
 using Ebpf.CoRe;
 using Ebpf.Loading;
-using BtfData = Ebpf.Btf.Btf;
+using BtfData = Ebpf.Btf.BtfSpec;
 
 namespace Ebpf.Tests.CoRe;
 

@@ -1,5 +1,5 @@
 using Ebpf.Btf;
-using BtfObject = Ebpf.Btf.Btf;
+using BtfObject = Ebpf.Btf.BtfSpec;
 using Ebpf.Linux;
 using Ebpf.Linux.Collections;
 using Ebpf.Loading;

@@ -44,7 +44,7 @@ public class PureHelpersTests
         b.DeclTag("arg:ctx", f, 0);
         byte[] raw = b.ToArray();
         Assert.Equal(0xEB9F, BitConverter.ToUInt16(raw, 0));
-        var parsed = Ebpf.Btf.Btf.Parse(raw);
+        var parsed = Ebpf.Btf.BtfSpec.Parse(raw);
         Assert.Equal(5, parsed.Types.Count);
         Assert.Equal("f", parsed.GetType(f).Name);
         Assert.Equal(["arg:ctx"], parsed.GetDeclTagValues(f, 0));

@@ -58,11 +58,11 @@ public class LoaderRefusalTests
     }
 
     /// <summary>This machine's vmlinux as the CO-RE target (the fixture's xdp_md___local resolves to the kernel's xdp_md).</summary>
-    private static Ebpf.CoRe.CoreTargets BtfCoreTarget(out Ebpf.Btf.Btf vmlinux)
+    private static Ebpf.CoRe.CoreTargets BtfCoreTarget(out Ebpf.Btf.BtfSpec vmlinux)
     {
         if (!File.Exists("/sys/kernel/btf/vmlinux"))
             Requirement.Missing(Requirement.Vmlinux, "/sys/kernel/btf/vmlinux not present");
-        vmlinux = Ebpf.Btf.Btf.LoadVmlinux();
+        vmlinux = Ebpf.Btf.BtfSpec.LoadVmlinux();
         return new Ebpf.CoRe.CoreTargets(new Ebpf.CoRe.CoreTargetBtf("vmlinux", vmlinux));
     }
 

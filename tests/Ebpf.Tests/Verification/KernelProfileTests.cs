@@ -148,7 +148,7 @@ public class KernelProfileBtfTests
     {
         if (!File.Exists("/sys/kernel/btf/vmlinux"))
             Requirement.Missing(Requirement.Vmlinux, "/sys/kernel/btf/vmlinux not present");
-        var vmlinux = Ebpf.Btf.Btf.LoadVmlinux();
+        var vmlinux = Ebpf.Btf.BtfSpec.LoadVmlinux();
         uint id = vmlinux.FindAllByName("bpf_rcu_read_lock", Ebpf.Btf.BtfKind.Func).First();
         Ebpf.Isa.Instruction[] program =
         [
@@ -173,7 +173,7 @@ public class KernelProfileBtfTests
     {
         if (!File.Exists("/sys/kernel/btf/vmlinux"))
             Requirement.Missing(Requirement.Vmlinux, "/sys/kernel/btf/vmlinux not present");
-        int task = (int)Ebpf.Btf.Btf.LoadVmlinux().FindByName("task_struct", Ebpf.Btf.BtfKind.Struct)!.Id;
+        int task = (int)Ebpf.Btf.BtfSpec.LoadVmlinux().FindByName("task_struct", Ebpf.Btf.BtfKind.Struct)!.Id;
         Ebpf.Isa.Instruction[] program = [new(0x18, 1, 3, 0, task), new(0, 0, 0, 0, 0), Ebpf.Isa.Instruction.Mov64(0, 0), Ebpf.Isa.Instruction.Exit()];
         var ours = Verifier.Verify(new VerifierInput { Instructions = program, ProgramType = ProgramType.SocketFilter });
         Assert.Equal(Errno.EINVAL, ours.Errno);

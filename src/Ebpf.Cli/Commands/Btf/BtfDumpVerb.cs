@@ -76,17 +76,17 @@ internal sealed class BtfDumpVerb : ICliVerb
     private static uint ParseId(string word) =>
         uint.TryParse(word, out uint id) ? id : throw new CliUsageException($"can't parse '{word}' as an id");
 
-    private static Ebpf.Btf.Btf LoadById(ParseResult pr, uint id, Ebpf.Btf.Btf? @base)
+    private static Ebpf.Btf.BtfSpec LoadById(ParseResult pr, uint id, Ebpf.Btf.BtfSpec? @base)
     {
         if (RuntimeBackends.Resolve(pr) == CliOptions.LinuxBackend)
         {
             using var kernelBtf = KernelBtf.FromId(id);
             var info = kernelBtf.GetInfo();
             // Module BTF is split BTF on top of vmlinux (bpftool does the same when dumping by id).
-            @base ??= info.IsKernelBtf && info.Name != "vmlinux" ? Ebpf.Btf.Btf.LoadVmlinux() : null;
-            return Ebpf.Btf.Btf.Parse(kernelBtf.ReadBytes(), @base);
+            @base ??= info.IsKernelBtf && info.Name != "vmlinux" ? Ebpf.Btf.BtfSpec.LoadVmlinux() : null;
+            return Ebpf.Btf.BtfSpec.Parse(kernelBtf.ReadBytes(), @base);
         }
         using var handle = CliRuntime.Current.OpenBtfById(id);
-        return Ebpf.Btf.Btf.Parse(handle.Btf.Data, @base);
+        return Ebpf.Btf.BtfSpec.Parse(handle.Btf.Data, @base);
     }
 }

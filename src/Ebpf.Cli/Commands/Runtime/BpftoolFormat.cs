@@ -215,10 +215,10 @@ internal static class BpftoolFormat
     /// <summary>The BTF layout of a map for <see cref="WriteDump"/>; null when its BTF cannot be parsed (bpftool then prints hex).</summary>
     public static MapBtfLayout? Layout(ReadOnlyMemory<byte> btfData, Ebpf.Abi.MapType type, uint keyTypeId, uint valueTypeId, uint valueSize)
     {
-        Ebpf.Btf.Btf btf;
+        Ebpf.Btf.BtfSpec btf;
         try
         {
-            btf = Ebpf.Btf.Btf.Parse(btfData);
+            btf = Ebpf.Btf.BtfSpec.Parse(btfData);
         }
         catch (BpfException)
         {

@@ -9,7 +9,7 @@ namespace Ebpf.Cli.Commands.Runtime;
 /// formats maps whose value type is known). <see cref="PerCpu"/> values hold one round_up(value_size, 8)
 /// slot per possible CPU.
 /// </summary>
-internal sealed record MapBtfLayout(Ebpf.Btf.Btf Btf, uint KeyTypeId, uint ValueTypeId, bool PerCpu, int ValueSize);
+internal sealed record MapBtfLayout(Ebpf.Btf.BtfSpec Btf, uint KeyTypeId, uint ValueTypeId, bool PerCpu, int ValueSize);
 
 /// <summary>
 /// bpftool's BTF map dump (map.c do_dump_btf / print_entry_json and btf_dumper.c), observed with bpftool v7.1
@@ -114,7 +114,7 @@ internal static class BtfMapDump
         w.EndObject();
     }
 
-    private sealed class Dumper(Ebpf.Btf.Btf btf, BpftoolJsonWriter w, bool plainText)
+    private sealed class Dumper(Ebpf.Btf.BtfSpec btf, BpftoolJsonWriter w, bool plainText)
     {
         private const int MaxDepth = 64; // a malformed (cyclic) BTF must not recurse forever
 

@@ -64,7 +64,7 @@ public sealed class KernelProfile
     public string? KernelBtfPath { get; init; }
 
     /// <summary>The BTF at <see cref="KernelBtfPath"/>, read once per path for the process; null when there is none.</summary>
-    public Btf.Btf? KernelBtf => KernelBtfPath is { } path ? KernelBtfCache.Get(path) : null;
+    public Btf.BtfSpec? KernelBtf => KernelBtfPath is { } path ? KernelBtfCache.Get(path) : null;
 
     public bool SupportsProgramType(ProgramType type) => type != ProgramType.Unspec && (ProgramTypes?.Contains(type) ?? true);
 

@@ -3,7 +3,7 @@ namespace Ebpf.Runtime.Objects;
 /// <summary>A loaded BTF blob (BPF_BTF_LOAD). Held by its handles, by maps and programs that use it.</summary>
 public sealed class BtfObject : KernelObject
 {
-    internal BtfObject(BpfRuntime runtime, ReadOnlyMemory<byte> data, string name, bool isKernel, Btf.Btf? parsed = null)
+    internal BtfObject(BpfRuntime runtime, ReadOnlyMemory<byte> data, string name, bool isKernel, Btf.BtfSpec? parsed = null)
         : base(runtime, ObjectKind.Btf)
     {
         _parsed = parsed;
@@ -20,11 +20,11 @@ public sealed class BtfObject : KernelObject
 
     public BtfInfo GetInfo() => new(Id, (uint)Data.Length, Name, IsKernel);
 
-    private Btf.Btf? _parsed;
+    private Btf.BtfSpec? _parsed;
 
     /// <summary>The blob parsed (once, on first use, unless the loader handed over the parse it wrote the blob from):
     /// what map creation reads special fields from.</summary>
-    internal Btf.Btf Parsed => _parsed ??= Btf.Btf.Parse(Data);
+    internal Btf.BtfSpec Parsed => _parsed ??= Btf.BtfSpec.Parse(Data);
 }
 
 /// <summary>bpf_btf_info.</summary>

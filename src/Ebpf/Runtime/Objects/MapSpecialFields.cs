@@ -7,7 +7,7 @@ namespace Ebpf.Runtime.Objects;
 /// </summary>
 internal static class MapSpecialFields
 {
-    public static MapDefinition FromBtf(MapDefinition definition, Btf.Btf btf)
+    public static MapDefinition FromBtf(MapDefinition definition, Btf.BtfSpec btf)
     {
         if (!btf.TryGetType(definition.BtfValueTypeId, out _))
             throw new BpfException(Errno.EINVAL, $"map '{definition.Name}': btf_value_type_id {definition.BtfValueTypeId} is not in the map's BTF");

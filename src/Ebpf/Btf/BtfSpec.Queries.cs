@@ -9,7 +9,7 @@ namespace Ebpf.Btf;
 /// <param name="Path">Member indexes from the outer type down to the member (the CO-RE access path).</param>
 public sealed record BtfMemberMatch(BtfMember Member, BtfComposite Parent, uint BitOffset, IReadOnlyList<int> Path);
 
-public sealed partial class Btf
+public sealed partial class BtfSpec
 {
     /// <summary>libbpf's MAX_RESOLVE_DEPTH: longer modifier/typedef/array chains are treated as cycles.</summary>
     public const int MaxResolveDepth = 32;

@@ -11,7 +11,7 @@ namespace Ebpf.Btf;
 /// malformed input only ever raises <see cref="BpfException"/>; the kernel's semantic checks are in
 /// <see cref="BtfValidator"/>.
 /// </summary>
-public sealed partial class Btf
+public sealed partial class BtfSpec
 {
     /// <summary>The kernel's BTF_MAX_TYPE: no BTF may hold more types than this.</summary>
     public const uint MaxTypes = 0x000fffff;
@@ -22,7 +22,7 @@ public sealed partial class Btf
     private readonly BtfType[] _types;
     private readonly byte[] _strings;
 
-    internal Btf(BtfHeader header, Btf? baseBtf, BtfType[] types, byte[] strings)
+    internal BtfSpec(BtfHeader header, BtfSpec? baseBtf, BtfType[] types, byte[] strings)
     {
         Header = header;
         Base = baseBtf;
@@ -46,7 +46,7 @@ public sealed partial class Btf
     internal IReadOnlySet<(uint Id, int Component)> EmptyNamesAtNonZeroOffset { get; init; } = new HashSet<(uint, int)>();
 
     /// <summary>The base BTF of a split BTF, or null.</summary>
-    public Btf? Base { get; }
+    public BtfSpec? Base { get; }
 
     /// <summary>The first type id this BTF defines (1, or the base's last id + 1).</summary>
     public uint FirstTypeId { get; }
@@ -69,12 +69,12 @@ public sealed partial class Btf
     /// <summary>One past the last valid string offset (base strings included).</summary>
     public uint TotalStringLength => StringBase + (uint)_strings.Length;
 
-    public static Btf Parse(ReadOnlySpan<byte> raw, Btf? baseBtf = null) => BtfReader.Read(raw, baseBtf);
+    public static BtfSpec Parse(ReadOnlySpan<byte> raw, BtfSpec? baseBtf = null) => BtfReader.Read(raw, baseBtf);
 
-    public static Btf Parse(ReadOnlyMemory<byte> raw, Btf? baseBtf = null) => BtfReader.Read(raw.Span, baseBtf);
+    public static BtfSpec Parse(ReadOnlyMemory<byte> raw, BtfSpec? baseBtf = null) => BtfReader.Read(raw.Span, baseBtf);
 
     /// <summary>Reads a raw BTF file (e.g. /sys/kernel/btf/nf_tables on top of vmlinux).</summary>
-    public static Btf LoadFile(string path, Btf? baseBtf = null)
+    public static BtfSpec LoadFile(string path, BtfSpec? baseBtf = null)
     {
         byte[] bytes;
         try
@@ -97,10 +97,10 @@ public sealed partial class Btf
     }
 
     /// <summary>The running kernel's BTF (/sys/kernel/btf/vmlinux).</summary>
-    public static Btf LoadVmlinux(string path = "/sys/kernel/btf/vmlinux") => LoadFile(path);
+    public static BtfSpec LoadVmlinux(string path = "/sys/kernel/btf/vmlinux") => LoadFile(path);
 
     /// <summary>The BTF of a loaded kernel module, split on top of <paramref name="vmlinux"/>.</summary>
-    public static Btf LoadKernelModule(string module, Btf vmlinux) => LoadFile(Path.Combine("/sys/kernel/btf", module), vmlinux);
+    public static BtfSpec LoadKernelModule(string module, BtfSpec vmlinux) => LoadFile(Path.Combine("/sys/kernel/btf", module), vmlinux);
 
     /// <summary>The string at <paramref name="offset"/> (base strings first, then this BTF's).</summary>
     public string GetString(uint offset) =>
@@ -169,7 +169,7 @@ public sealed partial class Btf
     /// older kernel lacks, before BPF_BTF_LOAD. The result is encoded and parsed back, so it is exactly what
     /// the kernel will see.
     /// </summary>
-    public Btf Rewrite(Func<BtfType, BtfType> map)
+    public BtfSpec Rewrite(Func<BtfType, BtfType> map)
     {
         var mapped = new BtfType[_types.Length];
         for (int i = 0; i < mapped.Length; i++)
