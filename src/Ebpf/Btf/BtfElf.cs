@@ -25,7 +25,7 @@ public static class BtfElf
     }
 
     /// <summary>The object's .BTF.ext, or null when it has none.</summary>
-    public static BtfExt? ReadBtfExt(ElfFile elf, BtfSpec btf)
+    internal static BtfExt? ReadBtfExt(ElfFile elf, BtfSpec btf)
     {
         var section = elf.FindSection(BtfExtSection);
         if (section is null)

@@ -1,19 +1,19 @@
 namespace Ebpf.Btf;
 
 /// <summary><c>struct btf_ext_header</c>; offsets are relative to the end of the header.</summary>
-public readonly record struct BtfExtHeader(
+internal readonly record struct BtfExtHeader(
     ushort Magic, byte Version, byte Flags, uint HeaderLength,
     uint FuncInfoOffset, uint FuncInfoLength, uint LineInfoOffset, uint LineInfoLength,
     uint CoreReloOffset, uint CoreReloLength);
 
 /// <summary><c>bpf_func_info</c>: the function starting at <see cref="InsnOffset"/> (bytes, section-relative in the ELF) has FUNC <see cref="TypeId"/>.</summary>
-public readonly record struct BtfFuncInfo(uint InsnOffset, uint TypeId);
+internal readonly record struct BtfFuncInfo(uint InsnOffset, uint TypeId);
 
 /// <summary>
 /// <c>bpf_line_info</c> with its strings resolved. <see cref="InsnOffset"/> is in bytes, section-relative, as in the
 /// ELF file; the loader rebases it per program and converts it to instructions.
 /// </summary>
-public readonly record struct BtfLineInfo(uint InsnOffset, uint FileNameOffset, uint LineOffset, uint LineCol,
+internal readonly record struct BtfLineInfo(uint InsnOffset, uint FileNameOffset, uint LineOffset, uint LineCol,
     string FileName, string SourceLine)
 {
     /// <summary>BPF_LINE_INFO_LINE_NUM: the upper 22 bits of line_col.</summary>
@@ -42,8 +42,8 @@ public enum BtfCoreReloKind : uint
 }
 
 /// <summary><c>bpf_core_relo</c> with its access string ("0:1:2") resolved.</summary>
-public readonly record struct BtfCoreRelo(uint InsnOffset, uint TypeId, uint AccessStringOffset, BtfCoreReloKind Kind,
+internal readonly record struct BtfCoreRelo(uint InsnOffset, uint TypeId, uint AccessStringOffset, BtfCoreReloKind Kind,
     string AccessString);
 
 /// <summary>The records of one ELF code section inside a .BTF.ext subsection.</summary>
-public sealed record BtfExtSection<T>(string SectionName, uint SectionNameOffset, IReadOnlyList<T> Records);
+internal sealed record BtfExtSection<T>(string SectionName, uint SectionNameOffset, IReadOnlyList<T> Records);

@@ -51,7 +51,7 @@ public enum BtfVarLinkage : uint
     GlobalExtern = 2,
 }
 
-public static class BtfKindNames
+internal static class BtfKindNames
 {
     /// <summary>The kind name as the kernel and bpftool print it ("INT", "FUNC_PROTO", …).</summary>
     public static string ToKernelName(this BtfKind kind) => kind switch

@@ -34,7 +34,7 @@ public sealed partial class BtfSpec
             types[i].Id = FirstTypeId + (uint)i;
     }
 
-    public BtfHeader Header { get; }
+    internal BtfHeader Header { get; }
 
     /// <summary>The length of the raw blob this BTF was parsed from (null when built in code).</summary>
     public int? SourceLength { get; internal set; }

@@ -14,7 +14,7 @@ public sealed class ObjectSpec
     /// <summary>The object's BTF (.BTF), or null when it has none (or it was unusable and nothing needed it).</summary>
     public Ebpf.Btf.BtfSpec? Btf { get; set; }
     /// <summary>The object's .BTF.ext, or null when it has none.</summary>
-    public Ebpf.Btf.BtfExt? BtfExt { get; set; }
+    internal Ebpf.Btf.BtfExt? BtfExt { get; set; }
     /// <summary>What the reader skipped, as libbpf would warn (e.g. a malformed .BTF.ext nothing depended on).</summary>
     public List<string> Warnings { get; set; } = [];
     /// <summary>Contents of the "license" section ("" when there is none).</summary>
