@@ -22,6 +22,7 @@ public sealed class CoreTargets
 
     private readonly Lazy<IReadOnlyList<CoreTargetBtf>> _modules;
 
+    /// <summary>Targets with the module BTFs already read.</summary>
     public CoreTargets(CoreTargetBtf main, IReadOnlyList<CoreTargetBtf>? modules = null, bool isCustom = false)
         : this(main, () => modules ?? [], isCustom)
     {
@@ -35,7 +36,9 @@ public sealed class CoreTargets
         IsCustom = isCustom;
     }
 
+    /// <summary>The BTF searched first: the running kernel's vmlinux or the custom target.</summary>
     public CoreTargetBtf Main { get; }
+    /// <summary>Kernel module BTFs, searched when the main BTF has no candidate (read on first use).</summary>
     public IReadOnlyList<CoreTargetBtf> Modules => _modules.Value;
     /// <summary>The main BTF was given instead of the kernel's (btf_custom_path): modules are not consulted.</summary>
     public bool IsCustom { get; }

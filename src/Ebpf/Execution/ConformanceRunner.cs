@@ -37,6 +37,7 @@ public static unsafe class ConformanceRunner
         return Run(test, options);
     }
 
+    /// <summary>Runs one parsed bpf_conformance test and compares r0 (or the error) with its expectation.</summary>
     public static ConformanceOutcome Run(ConformanceDataFile test, InterpreterOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(test);
@@ -97,6 +98,9 @@ public static unsafe class ConformanceRunner
 /// <summary>Hex text as the bpf_conformance runner and the CLI exchange it ("0a1b…", spaces/newlines and a 0x prefix allowed).</summary>
 public static class HexBytes
 {
+    /// <summary>
+    /// Parses whitespace-separated hex bytes ("00 1f ab"); <paramref name="what"/> names the input in errors.
+    /// </summary>
     public static byte[] Parse(string text, string what = "hex")
     {
         ArgumentNullException.ThrowIfNull(text);

@@ -75,9 +75,15 @@ public sealed unsafe partial class Interpreter
     /// <summary>The program can run more than one frame (bpf-to-bpf calls, callbacks).</summary>
     internal bool HasLocalCalls { get; }
 
+    /// <summary>The program's name, for messages.</summary>
     public string Name { get; }
+    /// <summary>
+    /// Checked (every access bounds-checked) or unchecked (verified programs, optionally JIT-compiled).
+    /// </summary>
     public ExecutionMode Mode { get; }
+    /// <summary>The helpers calls are dispatched to.</summary>
     public HelperTable Helpers { get; }
+    /// <summary>Checked mode: the most instructions one invocation may execute before it is stopped.</summary>
     public long InstructionBudget { get; }
 
     /// <summary>True when runs execute JIT-compiled native code (<see cref="InterpreterOptions.Jit"/>) rather than the interpreter loop.</summary>
@@ -304,5 +310,6 @@ public sealed unsafe partial class Interpreter
         }
     }
 
+    /// <summary>Name, length and mode, for diagnostics.</summary>
     public override string ToString() => $"{Name} ({InstructionCount} insns, {Mode})";
 }

@@ -11,6 +11,7 @@ public sealed class InterpreterOptions
     /// <summary>Used in error messages.</summary>
     public string Name { get; init; } = "prog";
 
+    /// <summary>Checked (the default: bounds-checked memory, instruction budget) or unchecked execution.</summary>
     public ExecutionMode Mode { get; init; } = ExecutionMode.Checked;
 
     /// <summary>Helper id -> implementation. Shared, may be filled after loading (resolved at call time).</summary>
