@@ -13,7 +13,7 @@ public abstract class BtfComposite : BtfType
     private readonly BtfMember[] _members;
     private readonly bool _kindFlag;
 
-    protected BtfComposite(string name, uint size, IReadOnlyList<BtfMember> members, bool? kindFlag)
+    private protected BtfComposite(string name, uint size, IReadOnlyList<BtfMember> members, bool? kindFlag)
         : base(name)
     {
         Size = size;
@@ -35,9 +35,12 @@ public abstract class BtfComposite : BtfType
     public uint Size { get; }
     public IReadOnlyList<BtfMember> Members => _members;
     public bool IsUnion => Kind == BtfKind.Union;
+    /// <inheritdoc/>
     public override bool KindFlag => _kindFlag;
+    /// <inheritdoc/>
     public override int Vlen => _members.Length;
-    public override int EncodedSize => 12 + 12 * _members.Length;
+    internal override int EncodedSize => 12 + 12 * _members.Length;
+    /// <inheritdoc/>
     public override IEnumerable<uint> References() => _members.Select(m => m.Type);
 
     /// <summary>The raw <c>btf_member.offset</c> word as encoded under this type's kind_flag.</summary>
@@ -52,6 +55,7 @@ public sealed class BtfStruct : BtfComposite
     internal BtfStruct(string name, uint size, BtfMember[] members, bool kindFlag, ArrayOwnership take)
         : base(name, size, members, kindFlag, take) { }
 
+    /// <inheritdoc/>
     public override BtfKind Kind => BtfKind.Struct;
 }
 
@@ -63,5 +67,6 @@ public sealed class BtfUnion : BtfComposite
     internal BtfUnion(string name, uint size, BtfMember[] members, bool kindFlag, ArrayOwnership take)
         : base(name, size, members, kindFlag, take) { }
 
+    /// <inheritdoc/>
     public override BtfKind Kind => BtfKind.Union;
 }

@@ -3,10 +3,12 @@ namespace Ebpf.Btf;
 /// <summary>BTF_KIND_VAR: a global or static variable.</summary>
 public sealed class BtfVar(string name, uint type, BtfVarLinkage linkage) : BtfType(name)
 {
+    /// <inheritdoc/>
     public override BtfKind Kind => BtfKind.Var;
     public uint Type { get; } = type;
     public BtfVarLinkage Linkage { get; } = linkage;
-    public override int EncodedSize => 16;
+    internal override int EncodedSize => 16;
+    /// <inheritdoc/>
     public override IEnumerable<uint> References() => [Type];
 }
 
@@ -31,13 +33,16 @@ public sealed class BtfDatasec : BtfType
         _vars = variables;
     }
 
+    /// <inheritdoc/>
     public override BtfKind Kind => BtfKind.Datasec;
 
     /// <summary>Section size (clang writes 0 and libbpf fills it from the ELF section before loading).</summary>
     public uint Size { get; }
 
     public IReadOnlyList<BtfVarSecinfo> Variables => _vars;
+    /// <inheritdoc/>
     public override int Vlen => _vars.Length;
-    public override int EncodedSize => 12 + 12 * _vars.Length;
+    internal override int EncodedSize => 12 + 12 * _vars.Length;
+    /// <inheritdoc/>
     public override IEnumerable<uint> References() => _vars.Select(v => v.Type);
 }

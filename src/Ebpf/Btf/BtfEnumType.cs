@@ -8,7 +8,7 @@ public abstract class BtfEnumType : BtfType
 {
     private readonly BtfEnumValue[] _values;
 
-    protected BtfEnumType(string name, uint size, IReadOnlyList<BtfEnumValue> values, bool isSigned) : base(name)
+    private protected BtfEnumType(string name, uint size, IReadOnlyList<BtfEnumValue> values, bool isSigned) : base(name)
     {
         Size = size;
         _values = [.. values];
@@ -29,7 +29,9 @@ public abstract class BtfEnumType : BtfType
     /// <summary>kind_flag: the enumerators are signed.</summary>
     public bool IsSigned { get; }
 
+    /// <inheritdoc/>
     public override bool KindFlag => IsSigned;
+    /// <inheritdoc/>
     public override int Vlen => _values.Length;
 }
 
@@ -41,8 +43,9 @@ public sealed class BtfEnum : BtfEnumType
     internal BtfEnum(string name, uint size, BtfEnumValue[] values, bool isSigned, ArrayOwnership take)
         : base(name, size, values, isSigned, take) { }
 
+    /// <inheritdoc/>
     public override BtfKind Kind => BtfKind.Enum;
-    public override int EncodedSize => 12 + 8 * Vlen;
+    internal override int EncodedSize => 12 + 8 * Vlen;
 }
 
 public sealed class BtfEnum64 : BtfEnumType
@@ -53,6 +56,7 @@ public sealed class BtfEnum64 : BtfEnumType
     internal BtfEnum64(string name, uint size, BtfEnumValue[] values, bool isSigned, ArrayOwnership take)
         : base(name, size, values, isSigned, take) { }
 
+    /// <inheritdoc/>
     public override BtfKind Kind => BtfKind.Enum64;
-    public override int EncodedSize => 12 + 12 * Vlen;
+    internal override int EncodedSize => 12 + 12 * Vlen;
 }

@@ -21,6 +21,7 @@ public sealed class BtfFuncProto : BtfType
         _params = parameters;
     }
 
+    /// <inheritdoc/>
     public override BtfKind Kind => BtfKind.FuncProto;
     public uint ReturnType { get; }
 
@@ -32,29 +33,36 @@ public sealed class BtfFuncProto : BtfType
     /// <summary>Parameters without the variadic marker.</summary>
     public IEnumerable<BtfParam> NamedParameters => IsVariadic ? _params[..^1] : _params;
 
+    /// <inheritdoc/>
     public override int Vlen => _params.Length;
-    public override int EncodedSize => 12 + 8 * _params.Length;
+    internal override int EncodedSize => 12 + 8 * _params.Length;
+    /// <inheritdoc/>
     public override IEnumerable<uint> References() => _params.Select(p => p.Type).Prepend(ReturnType);
 }
 
 /// <summary>BTF_KIND_FUNC: a named function whose signature is a FUNC_PROTO; vlen carries the linkage.</summary>
 public sealed class BtfFunc(string name, uint protoType, BtfFuncLinkage linkage = BtfFuncLinkage.Static) : BtfType(name)
 {
+    /// <inheritdoc/>
     public override BtfKind Kind => BtfKind.Func;
     public uint ProtoType { get; } = protoType;
     public BtfFuncLinkage Linkage { get; } = linkage;
+    /// <inheritdoc/>
     public override int Vlen => (int)Linkage;
+    /// <inheritdoc/>
     public override IEnumerable<uint> References() => [ProtoType];
 }
 
 /// <summary>BTF_KIND_DECL_TAG: <c>btf_decl_tag("…")</c> on a type (ComponentIndex -1), a member or a parameter.</summary>
 public sealed class BtfDeclTag(string value, uint type, int componentIndex, bool isAttribute = false) : BtfType(value)
 {
+    /// <inheritdoc/>
     public override BtfKind Kind => BtfKind.DeclTag;
 
     /// <summary>kind_flag: the tag is a plain C attribute rather than a btf_decl_tag.</summary>
     public bool IsAttribute { get; } = isAttribute;
 
+    /// <inheritdoc/>
     public override bool KindFlag => IsAttribute;
     public uint Type { get; } = type;
 
@@ -62,6 +70,7 @@ public sealed class BtfDeclTag(string value, uint type, int componentIndex, bool
     public int ComponentIndex { get; } = componentIndex;
 
     public string Value => Name;
-    public override int EncodedSize => 16;
+    internal override int EncodedSize => 16;
+    /// <inheritdoc/>
     public override IEnumerable<uint> References() => [Type];
 }

@@ -2,13 +2,13 @@ namespace Ebpf.Btf;
 
 /// <summary>
 /// One BTF type. Types refer to each other by id (not by object) so that split BTF, the builder and
-/// the writer all share one model; <see cref="Btf.GetType(uint)"/> turns an id into a type.
+/// the writer all share one model; <see cref="BtfSpec.GetType(uint)"/> turns an id into a type.
 /// </summary>
 public abstract class BtfType
 {
-    protected BtfType(string name) => Name = name;
+    private protected BtfType(string name) => Name = name;
 
-    /// <summary>The type id inside its <see cref="Btf"/> (0 for void; assigned when parsed or built).</summary>
+    /// <summary>The type id inside its <see cref="BtfSpec"/> (0 for void; assigned when parsed or built).</summary>
     public uint Id { get; internal set; }
 
     public abstract BtfKind Kind { get; }
@@ -31,7 +31,7 @@ public abstract class BtfType
     public virtual int Vlen => 0;
 
     /// <summary>Bytes this type occupies in the type section (12-byte btf_type plus the kind's trailer).</summary>
-    public virtual int EncodedSize => 12;
+    internal virtual int EncodedSize => 12;
 
     /// <summary>Every type id this type mentions (members, params, pointee, …), for validation and walks.</summary>
     public virtual IEnumerable<uint> References() => [];
@@ -54,6 +54,7 @@ public sealed class BtfVoid : BtfType
 {
     public static readonly BtfVoid Instance = new();
     private BtfVoid() : base("") { }
+    /// <inheritdoc/>
     public override BtfKind Kind => BtfKind.Unknown;
     public override string ToString() => "[0] void";
 }
@@ -61,6 +62,7 @@ public sealed class BtfVoid : BtfType
 /// <summary>BTF_KIND_INT: an integer of <see cref="Size"/> bytes with <see cref="Bits"/> value bits at <see cref="BitOffset"/>.</summary>
 public sealed class BtfInt(string name, uint size, BtfIntEncoding encoding, byte bitOffset, byte bits) : BtfType(name)
 {
+    /// <inheritdoc/>
     public override BtfKind Kind => BtfKind.Int;
 
     /// <summary>The INT trailer word as read (reserved bits included), for validation.</summary>
@@ -73,12 +75,13 @@ public sealed class BtfInt(string name, uint size, BtfIntEncoding encoding, byte
     public bool IsSigned => (Encoding & BtfIntEncoding.Signed) != 0;
     public bool IsChar => (Encoding & BtfIntEncoding.Char) != 0;
     public bool IsBool => (Encoding & BtfIntEncoding.Bool) != 0;
-    public override int EncodedSize => 16;
+    internal override int EncodedSize => 16;
 }
 
 /// <summary>BTF_KIND_FLOAT.</summary>
 public sealed class BtfFloat(string name, uint size) : BtfType(name)
 {
+    /// <inheritdoc/>
     public override BtfKind Kind => BtfKind.Float;
     public uint Size { get; } = size;
 }
@@ -92,34 +95,43 @@ public abstract class BtfReferenceType(string name, uint type) : BtfType(name)
     /// <summary>True for VOLATILE, CONST, RESTRICT and TYPE_TAG: the kinds that do not change layout.</summary>
     public virtual bool IsModifier => false;
 
+    /// <inheritdoc/>
     public override IEnumerable<uint> References() => [Type];
 }
 
 public sealed class BtfPtr(uint type, string name = "") : BtfReferenceType(name, type)
 {
+    /// <inheritdoc/>
     public override BtfKind Kind => BtfKind.Ptr;
 }
 
 public sealed class BtfTypedef(string name, uint type) : BtfReferenceType(name, type)
 {
+    /// <inheritdoc/>
     public override BtfKind Kind => BtfKind.Typedef;
 }
 
 public sealed class BtfVolatile(uint type, string name = "") : BtfReferenceType(name, type)
 {
+    /// <inheritdoc/>
     public override BtfKind Kind => BtfKind.Volatile;
+    /// <inheritdoc/>
     public override bool IsModifier => true;
 }
 
 public sealed class BtfConst(uint type, string name = "") : BtfReferenceType(name, type)
 {
+    /// <inheritdoc/>
     public override BtfKind Kind => BtfKind.Const;
+    /// <inheritdoc/>
     public override bool IsModifier => true;
 }
 
 public sealed class BtfRestrict(uint type, string name = "") : BtfReferenceType(name, type)
 {
+    /// <inheritdoc/>
     public override BtfKind Kind => BtfKind.Restrict;
+    /// <inheritdoc/>
     public override bool IsModifier => true;
 }
 
@@ -129,27 +141,34 @@ public sealed class BtfRestrict(uint type, string name = "") : BtfReferenceType(
 /// </summary>
 public sealed class BtfTypeTag(string name, uint type, bool isAttribute = false) : BtfReferenceType(name, type)
 {
+    /// <inheritdoc/>
     public override BtfKind Kind => BtfKind.TypeTag;
+    /// <inheritdoc/>
     public override bool IsModifier => true;
     public bool IsAttribute { get; } = isAttribute;
+    /// <inheritdoc/>
     public override bool KindFlag => IsAttribute;
 }
 
 /// <summary>BTF_KIND_ARRAY.</summary>
 public sealed class BtfArray(uint elementType, uint indexType, uint count, string name = "") : BtfType(name)
 {
+    /// <inheritdoc/>
     public override BtfKind Kind => BtfKind.Array;
     public uint ElementType { get; } = elementType;
     public uint IndexType { get; } = indexType;
     public uint Count { get; } = count;
-    public override int EncodedSize => 24;
+    internal override int EncodedSize => 24;
+    /// <inheritdoc/>
     public override IEnumerable<uint> References() => [ElementType, IndexType];
 }
 
 /// <summary>BTF_KIND_FWD: a forward declaration of a struct or (kind_flag set) a union.</summary>
 public sealed class BtfFwd(string name, bool isUnion) : BtfType(name)
 {
+    /// <inheritdoc/>
     public override BtfKind Kind => BtfKind.Fwd;
     public bool IsUnion { get; } = isUnion;
+    /// <inheritdoc/>
     public override bool KindFlag => IsUnion;
 }

@@ -44,13 +44,19 @@ public abstract unsafe class BpfMapBase : IDisposable
         MaxEntries = effectiveMaxEntries;
     }
 
+    /// <summary>The BPF_MAP_CREATE attributes the map was created with.</summary>
     public MapAttributes Attributes { get; }
+    /// <summary>map_type.</summary>
     public MapType Type => Attributes.Type;
+    /// <summary>key_size in bytes.</summary>
     public uint KeySize => Attributes.KeySize;
+    /// <summary>value_size in bytes (one CPU's slot for per-CPU maps).</summary>
     public uint ValueSize => Attributes.ValueSize;
     /// <summary>max_entries as the kernel reports it (LRU per-CPU maps round it to a multiple of the CPU count).</summary>
     public uint MaxEntries { get; }
+    /// <summary>map_flags.</summary>
     public MapFlags Flags => Attributes.Flags;
+    /// <summary>The map's name (at most 15 characters, as the kernel keeps it).</summary>
     public string Name => Attributes.Name;
     /// <summary>Global id, assigned by the object registry (0 until then).</summary>
     public uint Id { get; internal set; }
@@ -70,10 +76,12 @@ public abstract unsafe class BpfMapBase : IDisposable
     /// <summary>False with BPF_F_RDONLY_PROG: the verifier must reject program writes (stores and update/delete helpers).</summary>
     public bool ProgramCanWrite => (Flags & MapFlags.RdonlyProg) == 0;
 
+    /// <summary>Whether BPF_MAP_FREEZE was applied: user space can no longer write it.</summary>
     public bool IsFrozen => Volatile.Read(ref _frozen) != 0;
     internal bool IsFreed => Volatile.Read(ref _freed) != 0;
     private protected bool HasSpinLock => Attributes.SpinLockOffset >= 0;
 
+    /// <summary>The map's description as BPF_OBJ_GET_INFO_BY_FD reports it.</summary>
     public MapInfo Info => new(Type, Id, KeySize, ValueSize, MaxEntries, Flags, Name, Attributes.MapExtra,
         IsFrozen, Attributes.BtfKeyTypeId, Attributes.BtfValueTypeId);
 
@@ -275,6 +283,10 @@ public abstract unsafe class BpfMapBase : IDisposable
 
     // ---------------------------------------------------------------- host API (throwing)
 
+    /// <summary>
+    /// Copies the value of <paramref name="key"/> into <paramref name="value"/>; throws a <see cref="BpfException"/>
+    /// with the errno on failure (ENOENT when missing).
+    /// </summary>
     public void Lookup(ReadOnlySpan<byte> key, Span<byte> value, MapUpdateFlags flags = MapUpdateFlags.Any) =>
         Check(LookupElem(key, value, flags), "lookup");
 
@@ -287,9 +299,17 @@ public abstract unsafe class BpfMapBase : IDisposable
         return true;
     }
 
+    /// <summary>
+    /// Stores <paramref name="value"/> at <paramref name="key"/> under <paramref name="flags"/>; throws a <see
+    /// cref="BpfException"/> with the errno on failure.
+    /// </summary>
     public void Update(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, MapUpdateFlags flags = MapUpdateFlags.Any) =>
         Check(UpdateElem(key, value, flags), "update");
 
+    /// <summary>
+    /// Deletes <paramref name="key"/>; throws a <see cref="BpfException"/> with the errno on failure (ENOENT when
+    /// missing).
+    /// </summary>
     public void Delete(ReadOnlySpan<byte> key) => Check(DeleteElem(key), "delete");
 
     /// <summary>Writes the key after <paramref name="key"/> (empty = first); false at the end.</summary>
@@ -301,6 +321,10 @@ public abstract unsafe class BpfMapBase : IDisposable
         return true;
     }
 
+    /// <summary>
+    /// Copies the value of <paramref name="key"/> out and removes it (queue/stack: pops, with an empty key); throws
+    /// on failure.
+    /// </summary>
     public void LookupAndDelete(ReadOnlySpan<byte> key, Span<byte> value, MapUpdateFlags flags = MapUpdateFlags.Any) =>
         Check(LookupAndDeleteElem(key, value, flags), "lookup_and_delete");
 

@@ -80,6 +80,7 @@ public sealed class ProgramTypeInfo : Verification.IContextAccessConverter
         DirectPacketAccess = directPacketAccess;
     }
 
+    /// <summary>The program type described.</summary>
     public ProgramType Type { get; }
     /// <summary>sizeof the struct the program sees through R1 (0 = not a fixed struct).</summary>
     public int UserContextSize { get; }
@@ -94,6 +95,7 @@ public sealed class ProgramTypeInfo : Verification.IContextAccessConverter
     internal bool SeesL2 { get; }
     internal bool DirectPacketAccess { get; }
 
+    /// <summary>The runtime's description of <paramref name="type"/> (shared, immutable).</summary>
     public static ProgramTypeInfo Get(ProgramType type) =>
         Known.TryGetValue(type, out var info) ? info : new ProgramTypeInfo(type, 0, 0, TestRunKind.None, []);
 
