@@ -5,7 +5,9 @@ public sealed class BtfVar(string name, uint type, BtfVarLinkage linkage) : BtfT
 {
     /// <inheritdoc/>
     public override BtfKind Kind => BtfKind.Var;
+    /// <summary>The id of the variable's type.</summary>
     public uint Type { get; } = type;
+    /// <summary>Static, global or extern.</summary>
     public BtfVarLinkage Linkage { get; } = linkage;
     internal override int EncodedSize => 16;
     /// <inheritdoc/>
@@ -20,6 +22,7 @@ public sealed class BtfDatasec : BtfType
 {
     private readonly BtfVarSecinfo[] _vars;
 
+    /// <summary>A section of <paramref name="size"/> bytes holding <paramref name="variables"/>.</summary>
     public BtfDatasec(string name, uint size, IReadOnlyList<BtfVarSecinfo> variables) : base(name)
     {
         Size = size;
@@ -39,6 +42,7 @@ public sealed class BtfDatasec : BtfType
     /// <summary>Section size (clang writes 0 and libbpf fills it from the ELF section before loading).</summary>
     public uint Size { get; }
 
+    /// <summary>The variables (and extern functions) in the section, with their offsets and sizes.</summary>
     public IReadOnlyList<BtfVarSecinfo> Variables => _vars;
     /// <inheritdoc/>
     public override int Vlen => _vars.Length;

@@ -5,7 +5,9 @@ namespace Ebpf.Btf;
 /// <summary>Finds the .BTF and .BTF.ext sections of a BPF ELF object.</summary>
 public static class BtfElf
 {
+    /// <summary>Name of the ELF section holding an object's BTF.</summary>
     public const string BtfSection = ".BTF";
+    /// <summary>Name of the ELF section holding func_info, line_info and CO-RE relocations.</summary>
     public const string BtfExtSection = ".BTF.ext";
 
     /// <summary>The object's BTF, or null when it has no .BTF section.</summary>

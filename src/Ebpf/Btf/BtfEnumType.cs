@@ -23,7 +23,9 @@ public abstract class BtfEnumType : BtfType
         IsSigned = isSigned;
     }
 
+    /// <summary>sizeof the enum in bytes.</summary>
     public uint Size { get; }
+    /// <summary>The enumerators in declaration order.</summary>
     public IReadOnlyList<BtfEnumValue> Values => _values;
 
     /// <summary>kind_flag: the enumerators are signed.</summary>
@@ -35,8 +37,12 @@ public abstract class BtfEnumType : BtfType
     public override int Vlen => _values.Length;
 }
 
+/// <summary>BTF_KIND_ENUM: an enum with 32-bit values.</summary>
 public sealed class BtfEnum : BtfEnumType
 {
+    /// <summary>
+    /// An enum of <paramref name="size"/> bytes; <paramref name="isSigned"/> is the kind_flag (values are signed).
+    /// </summary>
     public BtfEnum(string name, uint size, IReadOnlyList<BtfEnumValue> values, bool isSigned = false)
         : base(name, size, values, isSigned) { }
 
@@ -48,8 +54,12 @@ public sealed class BtfEnum : BtfEnumType
     internal override int EncodedSize => 12 + 8 * Vlen;
 }
 
+/// <summary>BTF_KIND_ENUM64: an enum with 64-bit values.</summary>
 public sealed class BtfEnum64 : BtfEnumType
 {
+    /// <summary>
+    /// An enum of <paramref name="size"/> bytes; <paramref name="isSigned"/> is the kind_flag (values are signed).
+    /// </summary>
     public BtfEnum64(string name, uint size, IReadOnlyList<BtfEnumValue> values, bool isSigned = false)
         : base(name, size, values, isSigned) { }
 

@@ -26,18 +26,31 @@ internal readonly record struct BtfLineInfo(uint InsnOffset, uint FileNameOffset
 /// <summary>enum bpf_core_relo_kind.</summary>
 public enum BtfCoreReloKind : uint
 {
+    /// <summary><c>BPF_CORE_FIELD_BYTE_OFFSET</c>: the field's byte offset.</summary>
     FieldByteOffset = 0,
+    /// <summary><c>BPF_CORE_FIELD_BYTE_SIZE</c>: the field's size in bytes.</summary>
     FieldByteSize = 1,
+    /// <summary><c>BPF_CORE_FIELD_EXISTS</c>: 1 when the field exists in the target.</summary>
     FieldExists = 2,
+    /// <summary><c>BPF_CORE_FIELD_SIGNED</c>: 1 when the field is signed.</summary>
     FieldSigned = 3,
+    /// <summary><c>BPF_CORE_FIELD_LSHIFT_U64</c>: left shift that isolates a bitfield in a u64.</summary>
     FieldLShiftU64 = 4,
+    /// <summary><c>BPF_CORE_FIELD_RSHIFT_U64</c>: right shift that isolates a bitfield in a u64.</summary>
     FieldRShiftU64 = 5,
+    /// <summary><c>BPF_CORE_TYPE_ID_LOCAL</c>: the type's id in the object's BTF.</summary>
     TypeIdLocal = 6,
+    /// <summary><c>BPF_CORE_TYPE_ID_TARGET</c>: the type's id in the target BTF.</summary>
     TypeIdTarget = 7,
+    /// <summary><c>BPF_CORE_TYPE_EXISTS</c>: 1 when a compatible type exists in the target.</summary>
     TypeExists = 8,
+    /// <summary><c>BPF_CORE_TYPE_SIZE</c>: the type's size in the target.</summary>
     TypeSize = 9,
+    /// <summary><c>BPF_CORE_ENUMVAL_EXISTS</c>: 1 when the enumerator exists in the target.</summary>
     EnumValueExists = 10,
+    /// <summary><c>BPF_CORE_ENUMVAL_VALUE</c>: the enumerator's value in the target.</summary>
     EnumValueValue = 11,
+    /// <summary><c>BPF_CORE_TYPE_MATCHES</c>: 1 when the target type matches by bpf_core_type_matches rules.</summary>
     TypeMatches = 12,
 }
 

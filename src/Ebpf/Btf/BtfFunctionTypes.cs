@@ -8,6 +8,9 @@ public sealed class BtfFuncProto : BtfType
 {
     private readonly BtfParam[] _params;
 
+    /// <summary>
+    /// A prototype returning <paramref name="returnType"/> (0 = void) and taking <paramref name="parameters"/>.
+    /// </summary>
     public BtfFuncProto(uint returnType, IReadOnlyList<BtfParam> parameters, string name = "") : base(name)
     {
         ReturnType = returnType;
@@ -23,11 +26,13 @@ public sealed class BtfFuncProto : BtfType
 
     /// <inheritdoc/>
     public override BtfKind Kind => BtfKind.FuncProto;
+    /// <summary>The id of the return type (0 = void).</summary>
     public uint ReturnType { get; }
 
     /// <summary>Parameters as encoded, including the trailing variadic marker when present.</summary>
     public IReadOnlyList<BtfParam> Parameters => _params;
 
+    /// <summary>Whether the last parameter is the <c>...</c> marker (type 0, no name).</summary>
     public bool IsVariadic => _params.Length > 0 && _params[^1].Type == 0 && _params[^1].Name.Length == 0;
 
     /// <summary>Parameters without the variadic marker.</summary>
@@ -45,7 +50,9 @@ public sealed class BtfFunc(string name, uint protoType, BtfFuncLinkage linkage 
 {
     /// <inheritdoc/>
     public override BtfKind Kind => BtfKind.Func;
+    /// <summary>The id of the function's FUNC_PROTO.</summary>
     public uint ProtoType { get; } = protoType;
+    /// <summary>Static, global or extern (stored in vlen); the verifier checks global functions separately.</summary>
     public BtfFuncLinkage Linkage { get; } = linkage;
     /// <inheritdoc/>
     public override int Vlen => (int)Linkage;
@@ -64,11 +71,13 @@ public sealed class BtfDeclTag(string value, uint type, int componentIndex, bool
 
     /// <inheritdoc/>
     public override bool KindFlag => IsAttribute;
+    /// <summary>The id of the type (or variable or function) the tag annotates.</summary>
     public uint Type { get; } = type;
 
     /// <summary>-1 for the type itself, else the member (struct/union) or parameter (func) index.</summary>
     public int ComponentIndex { get; } = componentIndex;
 
+    /// <summary>The tag's text (its name), e.g. "user" or "arg:ctx".</summary>
     public string Value => Name;
     internal override int EncodedSize => 16;
     /// <inheritdoc/>

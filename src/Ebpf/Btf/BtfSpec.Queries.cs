@@ -71,6 +71,9 @@ public sealed partial class BtfSpec
     public BtfType? FindByName(string name, BtfKind? kind = null) =>
         FindAllByName(name, kind).Select(GetType).FirstOrDefault();
 
+    /// <summary>
+    /// The first type named <paramref name="name"/> of <paramref name="kind"/>; false when there is none.
+    /// </summary>
     public bool TryFindByName(string name, BtfKind kind, out BtfType type)
     {
         type = FindByName(name, kind)!;

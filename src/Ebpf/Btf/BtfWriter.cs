@@ -9,6 +9,9 @@ namespace Ebpf.Btf;
 /// </summary>
 public static class BtfWriter
 {
+    /// <summary>
+    /// Encodes <paramref name="types"/> as raw BTF; split BTF on top of <paramref name="baseBtf"/> when given.
+    /// </summary>
     public static byte[] Write(IReadOnlyList<BtfType> types, BtfSpec? baseBtf = null) => Write(types, baseBtf, null);
 
     /// <summary>
