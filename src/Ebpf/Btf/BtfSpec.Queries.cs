@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace Ebpf.Btf;
 
-/// <summary>A member found by <see cref="Btf.FindMember"/>, possibly inside anonymous struct/union members.</summary>
+/// <summary>A member found by <see cref="BtfSpec.FindMember(uint, string)"/>, possibly inside anonymous struct/union members.</summary>
 /// <param name="Member">The member itself.</param>
 /// <param name="Parent">The struct/union that declares it (an anonymous one when nested).</param>
 /// <param name="BitOffset">Bit offset from the start of the outer type (anonymous members' offsets added).</param>

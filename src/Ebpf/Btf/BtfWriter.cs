@@ -15,7 +15,7 @@ public static class BtfWriter
     public static byte[] Write(IReadOnlyList<BtfType> types, BtfSpec? baseBtf = null) => Write(types, baseBtf, null);
 
     /// <summary>
-    /// Like <see cref="Write(IReadOnlyList{BtfType}, Btf?)"/>, but when <paramref name="preserveStringsOf"/> is
+    /// Like <see cref="Write(IReadOnlyList{BtfType}, BtfSpec?)"/>, but when <paramref name="preserveStringsOf"/> is
     /// given its string table is kept unchanged (new strings appended), so string offsets held elsewhere —
     /// .BTF.ext line_info and func names — remain valid for the written BTF.
     /// </summary>

@@ -5,6 +5,7 @@ namespace Ebpf.CoRe;
 
 /// <summary>One BTF relocations may resolve against: vmlinux, a kernel module's split BTF, or a custom target.</summary>
 /// <param name="Name">"vmlinux", the module's name, or the custom file's name (for messages).</param>
+/// <param name="Btf">The parsed BTF (a module's is split BTF on top of vmlinux).</param>
 public sealed record CoreTargetBtf(string Name, Btf.BtfSpec Btf)
 {
     /// <summary>The first type id this BTF owns (a module's split BTF starts after its base).</summary>

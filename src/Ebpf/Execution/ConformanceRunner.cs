@@ -4,6 +4,8 @@ using Ebpf.Isa;
 namespace Ebpf.Execution;
 
 /// <summary>The outcome of one bpf_conformance test.</summary>
+/// <param name="File">The test file's path.</param>
+/// <param name="Passed">Whether the run matched the expectation.</param>
 /// <param name="Expected">"0x…" for a result test, the expected error text for a negative test.</param>
 /// <param name="Actual">r0 as "0x…", or null when the run failed.</param>
 /// <param name="Error">The error the run ended with (load or execution), if any.</param>

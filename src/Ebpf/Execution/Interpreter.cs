@@ -184,7 +184,7 @@ public sealed unsafe partial class Interpreter
         return Invoke(context, r1, 0, 0, 0, 0, InstructionBudget);
     }
 
-    /// <summary>An invocation context owned by the caller for repeated runs of this program (see <see cref="Run(InvocationContext, ulong)"/>).</summary>
+    /// <summary>An invocation context owned by the caller for repeated runs of this program (see <see cref="Run(InvocationContext, ulong, ExecutionThread?)"/>).</summary>
     internal InvocationContext CreateContext(object? state, ILegacyPacketAccess? packetAccess) =>
         InvocationContext.CreateOwned(this, state, packetAccess);
 
