@@ -99,10 +99,12 @@ public sealed class BtfFloat(string name, uint size) : BtfType(name)
 }
 
 /// <summary>A kind whose only payload is one referenced type: PTR, TYPEDEF and the modifiers.</summary>
-public abstract class BtfReferenceType(string name, uint type) : BtfType(name)
+public abstract class BtfReferenceType : BtfType
 {
+    private protected BtfReferenceType(string name, uint type) : base(name) => Type = type;
+
     /// <summary>The referenced type id (0 = void).</summary>
-    public uint Type { get; } = type;
+    public uint Type { get; }
 
     /// <summary>True for VOLATILE, CONST, RESTRICT and TYPE_TAG: the kinds that do not change layout.</summary>
     public virtual bool IsModifier => false;
