@@ -94,7 +94,7 @@ public sealed class BtfCPrinter
     }
 
     /// <summary>Emits one type and whatever it depends on that was not emitted yet (btf_dump__dump_type).</summary>
-    public void EmitTopLevel(uint id, TextWriter w)
+    internal void EmitTopLevel(uint id, TextWriter w)
     {
         _w = w;
         _queue.Clear();

@@ -49,7 +49,7 @@ public abstract class BtfComposite : BtfType
     public override IEnumerable<uint> References() => _members.Select(m => m.Type);
 
     /// <summary>The raw <c>btf_member.offset</c> word as encoded under this type's kind_flag.</summary>
-    public uint EncodeOffset(in BtfMember m) => _kindFlag ? (m.BitfieldSize << 24) | (m.BitOffset & 0xffffff) : m.BitOffset;
+    internal uint EncodeOffset(in BtfMember m) => _kindFlag ? (m.BitfieldSize << 24) | (m.BitOffset & 0xffffff) : m.BitOffset;
 }
 
 /// <summary>BTF_KIND_STRUCT: a C struct.</summary>

@@ -12,7 +12,7 @@ public sealed record BtfMemberMatch(BtfMember Member, BtfComposite Parent, uint 
 public sealed partial class BtfSpec
 {
     /// <summary>libbpf's MAX_RESOLVE_DEPTH: longer modifier/typedef/array chains are treated as cycles.</summary>
-    public const int MaxResolveDepth = 32;
+    internal const int MaxResolveDepth = 32;
 
     private Dictionary<string, uint[]>? _byName;
     private Dictionary<uint, BtfDeclTag[]>? _declTags;

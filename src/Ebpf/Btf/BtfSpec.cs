@@ -14,10 +14,10 @@ namespace Ebpf.Btf;
 public sealed partial class BtfSpec
 {
     /// <summary>The kernel's BTF_MAX_TYPE: no BTF may hold more types than this.</summary>
-    public const uint MaxTypes = 0x000fffff;
+    internal const uint MaxTypes = 0x000fffff;
 
     /// <summary>The kernel's BTF_MAX_NAME_OFFSET: the string section is at most this long (+1).</summary>
-    public const uint MaxNameOffset = 0x00ffffff;
+    internal const uint MaxNameOffset = 0x00ffffff;
 
     private readonly BtfType[] _types;
     private readonly byte[] _strings;

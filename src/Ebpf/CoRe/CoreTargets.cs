@@ -78,7 +78,7 @@ public sealed class CoreTargets
     /// bpf_core_find_cands: every type of the targets with the local root's essential name and a compatible kind,
     /// vmlinux first and modules only if vmlinux has none. Throws EINVAL for an anonymous local root.
     /// </summary>
-    public List<(CoreTargetBtf Target, uint Id)> FindCandidates(Btf.BtfSpec local, uint localId, Action<string>? debug)
+    internal List<(CoreTargetBtf Target, uint Id)> FindCandidates(Btf.BtfSpec local, uint localId, Action<string>? debug)
     {
         var localType = local.GetType(localId);
         if (localType.IsAnonymous)

@@ -90,13 +90,13 @@ public sealed unsafe partial class Interpreter
     public bool IsCompiled => _compiled is not null;
 
     /// <summary>Bytes of IL the JIT emitted (0 when not compiled). RyuJIT's native code size is not observable from .NET.</summary>
-    public int CompiledSize { get; }
+    internal int CompiledSize { get; }
 
     /// <summary>Why the JIT was asked for but did not take the program (it then runs interpreted), or null.</summary>
     public string? CompileFailure { get; }
 
     /// <summary>Helper call sites the JIT bound directly to the object behind a constant R1 (<see cref="HelperTable.Specializer"/>).</summary>
-    public int SpecializedHelperCalls { get; }
+    internal int SpecializedHelperCalls { get; }
 
     /// <summary>Slots in the program (an lddw counts two).</summary>
     public int InstructionCount { get; }
@@ -148,7 +148,7 @@ public sealed unsafe partial class Interpreter
     }
 
     /// <summary>The function reference (as <c>lddw rX, func</c> produces it) of the instruction at <paramref name="index"/>.</summary>
-    public ulong FunctionReference(int index)
+    internal ulong FunctionReference(int index)
     {
         if ((uint)index >= (uint)InstructionCount)
             throw new ArgumentOutOfRangeException(nameof(index));
@@ -156,7 +156,7 @@ public sealed unsafe partial class Interpreter
     }
 
     /// <summary>The instruction index a function reference of this program points to, or -1.</summary>
-    public int FunctionIndexOf(ulong reference)
+    internal int FunctionIndexOf(ulong reference)
     {
         ulong start = (ulong)_codePointer;
         if (reference < start)

@@ -45,7 +45,7 @@ public sealed class InterpreterOptions
     /// bound to the map by the JIT (<see cref="HelperTable.Specializer"/>); an ordinary 64-bit constant in R1
     /// never is, whatever its value. Null: no call is bound.
     /// </summary>
-    public IReadOnlySet<int>? MapPointerLoads { get; init; }
+    internal IReadOnlySet<int>? MapPointerLoads { get; init; }
 
     /// <summary>Checked mode: executed instructions after which the run ends with ETIME.</summary>
     public long InstructionBudget { get; init; } = DefaultInstructionBudget;
