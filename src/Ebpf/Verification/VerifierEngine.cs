@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Ebpf.Abi;
-using Ebpf.Abi.Contexts;
 using Ebpf.Abi.Helpers;
 using Ebpf.Isa;
 
@@ -11,137 +10,106 @@ namespace Ebpf.Verification;
 /// it explores every path depth-first, pushing the other side of each undecided branch, and prunes a
 /// path when its state at a pruning point is covered by a state already explored from there.
 /// </summary>
-internal sealed partial class VerifierEngine
+internal sealed class VerifierEngine : VerifierComponent
 {
-    private readonly VerifierInput _input;
-    private readonly IReadOnlyList<Instruction> _insns;
-    private readonly ControlFlow _cfg;
-    private readonly VerifierLog _log;
-    private readonly ContextLayout? _ctx;
-    private readonly bool _privileged;
     private readonly Stack<(VerifierState State, int Insn, int Prev, int LogPos)> _pending = new();
-    /// <summary>Stored states per instruction (the kernel's explored_states), indexed by instruction.</summary>
-    private readonly List<Checkpoint>?[] _explored;
-    private readonly Dictionary<int, int> _stackDepth = [];
-    private readonly Dictionary<int, ContextAccessSite> _ctxAccesses = [];
-    private readonly Dictionary<int, ResolvedCall> _calls = [];
-    private readonly Dictionary<int, VerifierFunction> _functions = [];
-    private readonly List<(int Caller, int Callee)> _callEdges = [];
-    private int _idGen;
-    private int _frameSerial;
-    private int _processed;
-    private int _totalStates;
-    private int _maxStatesPerInsn;
-    private int _insnIdx;
-    private bool _changesPacketData;
-    private bool _writesPacket;
-    private VerifierState _cur = null!;
 
-    public VerifierEngine(VerifierInput input)
+    public VerifierEngine(VerifierInput input) : base(new VerifierContext(input))
     {
-        _input = input;
-        _insns = input.Instructions;
-        _cfg = new ControlFlow(_insns, HelperArgRegisters);
-        _explored = new List<Checkpoint>?[_insns.Count];
-        _log = new VerifierLog(input.LogLevel, unprivileged: input.Privilege == HelperPrivilege.Unprivileged);
-        _ctx = ContextLayouts.For(input.ProgramType, input.ExpectedAttachType);
-        _privileged = input.Privilege != HelperPrivilege.Unprivileged;
-        if (input.Functions is not null)
-            foreach (var f in input.Functions) _functions[f.StartInstruction] = f;
+        Walk.Engine = this;
     }
+
+    /// <summary>The context shared with the collaborators, so a test can drive one of them on a state it builds.</summary>
+    internal VerifierContext Shared => Walk;
 
     public VerificationResult Run()
     {
         var sw = Stopwatch.StartNew();
         try
         {
-            if (_input.ProgramType == ProgramType.Syscall && !_input.Sleepable)
+            if (Input.ProgramType == ProgramType.Syscall && !Input.Sleepable)
                 throw new VerifierError(Errno.EINVAL, "Syscall programs can only be sleepable", 0);
-            _cfg.Check(allowLoops: _privileged, CheckPseudoBtfIds);
-            _log.Level2Header(_insns, _cfg);
+            Cfg.Check(allowLoops: Privileged, Kfuncs.CheckPseudoBtfIds);
+            Log.Level2Header(Insns, Cfg);
             VerifyFrom(0, null);
-            VerifyCalledGlobals();
-            CheckCombinedStack();
-            _log.Stats(this);
+            Globals.VerifyCalledGlobals();
+            Subprograms.CheckCombinedStack();
+            LogStats();
             return new VerificationResult
             {
                 Errno = 0,
-                Log = _log.ToString(),
-                ProcessedInstructions = _processed,
-                MaxStatesPerInstruction = _maxStatesPerInsn,
-                TotalStates = _totalStates,
-                PeakStates = _peakStates,
+                Log = Log.ToString(),
+                ProcessedInstructions = Processed,
+                MaxStatesPerInstruction = Pruning.MaxStatesPerInsn,
+                TotalStates = Pruning.TotalStates,
+                PeakStates = Pruning.PeakStates,
                 Elapsed = sw.Elapsed,
                 Program = BuildProgram(),
             };
         }
         catch (VerifierError e)
         {
-            _log.MarkFailed();
-            _log.Error(e.Message);
-            string? state = _cur is null ? null : StateFormatter.Frame(_cur.Current, _cur);
-            _log.Stats(this);
+            Log.MarkFailed();
+            Log.Error(e.Message);
+            string? state = Cur is null ? null : StateFormatter.Frame(Cur.Current, Cur);
+            LogStats();
             return new VerificationResult
             {
                 Errno = e.Errno,
                 Error = e.Message,
                 ErrorInstruction = e.Insn,
                 ErrorState = state,
-                Log = _log.ToString(),
-                ProcessedInstructions = _processed,
-                MaxStatesPerInstruction = _maxStatesPerInsn,
-                TotalStates = _totalStates,
-                PeakStates = _peakStates,
+                Log = Log.ToString(),
+                ProcessedInstructions = Processed,
+                MaxStatesPerInstruction = Pruning.MaxStatesPerInsn,
+                TotalStates = Pruning.TotalStates,
+                PeakStates = Pruning.PeakStates,
                 Elapsed = sw.Elapsed,
             };
         }
     }
 
-    public int Processed => _processed;
-    public int MaxStatesPerInsn => _maxStatesPerInsn;
-    public int TotalStates => _totalStates;
-    public int PeakStates => _peakStates;
-    public IEnumerable<int> StackDepths => _cfg.SubprogStarts.Select(s => _stackDepth.GetValueOrDefault(s));
+    private void LogStats() =>
+        Log.Stats(Processed, Pruning.MaxStatesPerInsn, Pruning.TotalStates, Pruning.PeakStates,
+            Cfg.SubprogStarts.Select(s => StackDepth.GetValueOrDefault(s)));
 
     private VerifiedProgram BuildProgram()
     {
-        var xlated = Translate();
+        var xlated = Aux.Translate();
         var moved = xlated.NewIndex;
         var functions = new List<VerifiedFunction>();
-        for (int s = 0; s < _cfg.SubprogStarts.Count; s++)
+        for (int s = 0; s < Cfg.SubprogStarts.Count; s++)
         {
-            int start = _cfg.SubprogStarts[s];
-            var info = _functions.GetValueOrDefault(start);
+            int start = Cfg.SubprogStarts[s];
+            var info = Functions.GetValueOrDefault(start);
             // adjust_subprog_starts_after_remove: a function whose every instruction was dead is gone.
-            if (moved[start] == moved[_cfg.SubprogEnd(s)] && s > 0) continue;
-            functions.Add(new VerifiedFunction(moved[start], moved[_cfg.SubprogEnd(s)], _stackDepth.GetValueOrDefault(start), info?.IsGlobal ?? false, info?.Name ?? (start == 0 ? _input.Name : $"func#{s}")));
+            if (moved[start] == moved[Cfg.SubprogEnd(s)] && s > 0) continue;
+            functions.Add(new VerifiedFunction(moved[start], moved[Cfg.SubprogEnd(s)], StackDepth.GetValueOrDefault(start), info?.IsGlobal ?? false, info?.Name ?? (start == 0 ? Input.Name : $"func#{s}")));
         }
         return new VerifiedProgram
         {
             Instructions = xlated.Instructions,
-            VerifiedInstructions = _insns,
+            VerifiedInstructions = Insns,
             SourceIndex = xlated.SourceIndex,
             NewIndex = moved,
-            ProgramType = _input.ProgramType,
+            ProgramType = Input.ProgramType,
             Functions = functions,
-            Calls = [.. _calls.Values.Where(c => xlated.Survives(c.InstructionIndex)).OrderBy(c => c.InstructionIndex)
+            Calls = [.. ResolvedCalls.Values.Where(c => xlated.Survives(c.InstructionIndex)).OrderBy(c => c.InstructionIndex)
                 .Select(c => c with { InstructionIndex = moved[c.InstructionIndex] })],
-            ContextAccesses = [.. _ctxAccesses.Values.Where(c => xlated.Survives(c.InstructionIndex)).OrderBy(c => c.InstructionIndex)
+            ContextAccesses = [.. ContextAccesses.Values.Where(c => xlated.Survives(c.InstructionIndex)).OrderBy(c => c.InstructionIndex)
                 .Select(c => c with { InstructionIndex = moved[c.InstructionIndex] })],
-            ChangesPacketData = _changesPacketData,
-            WritesPacket = _writesPacket,
-            ReadsKernelPointers = _readsKernelPointers,
+            ChangesPacketData = ChangesPacketData,
+            WritesPacket = WritesPacket,
+            ReadsKernelPointers = ReadsKernelPointers,
         };
     }
-
-    private VerifierError Fail(string message, Errno errno = Errno.EACCES) => new(errno, message, _insnIdx);
 
     // ---- entry states ----
 
     private VerifierState EntryState(int start, VerifierFunction? global)
     {
         var state = new VerifierState();
-        var frame = new FrameState { FunctionStart = start, Serial = ++_frameSerial };
+        var frame = new FrameState { FunctionStart = start, Serial = ++FrameSerial };
         state.Frames.Add(frame);
         frame.Registers[10] = RegisterState.Pointer(RegisterType.Stack);
         if (global is null)
@@ -150,76 +118,64 @@ internal sealed partial class VerifierEngine
             return state;
         }
         for (int i = 0; i < global.Arguments.Count && i < 5; i++)
-            frame.Registers[i + 1] = GlobalArgumentRegister(global.Arguments[i]);
+            frame.Registers[i + 1] = Globals.GlobalArgumentRegister(global.Arguments[i]);
         return state;
     }
 
     // ---- the main loop ----
 
-    private void VerifyFrom(int start, VerifierFunction? global)
+    internal void VerifyFrom(int start, VerifierFunction? global)
     {
-        _cur = EntryState(start, global);
-        _insnIdx = start;
+        Cur = EntryState(start, global);
+        InsnIdx = start;
         int prev = -1;
-        _log.EntryState(start, _cur);
+        Log.EntryState(start, Cur);
         while (true)
         {
-            if (_insnIdx < 0 || _insnIdx >= _insns.Count)
-                throw Fail($"invalid insn idx {_insnIdx} insn_cnt {_insns.Count}", Errno.EFAULT);
-            if ((_processed & 4095) == 0) _input.Cancellation.ThrowIfCancellationRequested();
-            if (++_processed > _input.InstructionLimit)
-                throw Fail($"BPF program is too large. Processed {_processed} insn", Errno.E2BIG);
+            if (InsnIdx < 0 || InsnIdx >= Insns.Count)
+                throw Fail($"invalid insn idx {InsnIdx} insn_cnt {Insns.Count}", Errno.EFAULT);
+            if ((Processed & 4095) == 0) Input.Cancellation.ThrowIfCancellationRequested();
+            if (++Processed > Input.InstructionLimit)
+                throw Fail($"BPF program is too large. Processed {Processed} insn", Errno.E2BIG);
 
             bool pathDone = false;
-            if (_cfg.PrunePoint[_insnIdx] && IsStateVisited(_insnIdx))
+            if (Cfg.PrunePoint[InsnIdx] && Pruning.IsStateVisited(InsnIdx))
             {
-                _log.Pruned(_insnIdx);
+                Log.Pruned(InsnIdx);
                 pathDone = true;
             }
             else
             {
-                var insn = _insns[_insnIdx];
-                PushHistory(_insnIdx);
-                MarkSeen(_insnIdx);
-                if (_cfg.JumpPoint[_insnIdx]) _cur.JumpHistory++;
-                if (insn.Class is InstructionClass.Jmp or InstructionClass.Jmp32) _jmpsProcessed++;
-                _log.BeginInsn(_insns, _insnIdx, _cur);
-                int at = _insnIdx;
+                var insn = Insns[InsnIdx];
+                Precision.PushHistory(InsnIdx);
+                Aux.MarkSeen(InsnIdx);
+                if (Cfg.JumpPoint[InsnIdx]) Cur.JumpHistory++;
+                if (insn.Class is InstructionClass.Jmp or InstructionClass.Jmp32) JumpsProcessed++;
+                Log.BeginInsn(Insns, InsnIdx, Cur);
+                int at = InsnIdx;
                 var flow = Step(insn);
                 if (flow == Flow.PathDone) pathDone = true;
                 prev = at;
             }
 
             if (!pathDone) continue;
-            UpdateBranchCounts(_cur.Parent);
+            StatePruning.UpdateBranchCounts(Cur.Parent);
             if (_pending.Count == 0) return;
             var next = _pending.Pop();
-            _cur = next.State;
+            Cur = next.State;
             prev = next.Prev;
-            _insnIdx = next.Insn;
-            _log.SwitchedPath(next.LogPos, prev);
+            InsnIdx = next.Insn;
+            Log.SwitchedPath(next.LogPos, prev);
         }
     }
-
-    private enum Flow { Continue, PathDone }
 
     /// <summary>Pushes the other side of a branch (the kernel's <c>push_stack</c>).</summary>
-    private void PushBranch(VerifierState state, int insn, int prev)
+    internal void PushBranch(VerifierState state, int insn, int prev)
     {
         if (state.Parent is not null) state.Parent.Branches++;
-        _pending.Push((state, insn, prev, _log.Position));
+        _pending.Push((state, insn, prev, Log.Position));
         if (_pending.Count > 8192)
             throw Fail($"The sequence of {_pending.Count} jumps is too complex.", Errno.E2BIG);
-    }
-
-    private static void UpdateBranchCounts(Checkpoint? cp)
-    {
-        while (cp is not null)
-        {
-            cp.Branches--;
-            if (cp.Branches > 0) break;
-            cp = cp.Parent;
-        }
     }
 
     private Flow Step(Instruction insn)
@@ -228,28 +184,28 @@ internal sealed partial class VerifierEngine
         {
             case InstructionClass.Alu:
             case InstructionClass.Alu64:
-                CheckAlu(insn);
-                _insnIdx++;
+                Alu.CheckAlu(insn);
+                InsnIdx++;
                 return Flow.Continue;
             case InstructionClass.Ldx:
-                CheckLoad(insn);
-                _insnIdx++;
+                Memory.CheckLoad(insn);
+                InsnIdx++;
                 return Flow.Continue;
             case InstructionClass.St:
             case InstructionClass.Stx:
-                if (insn.AccessMode == AccessMode.Atomic) CheckAtomic(insn);
-                else CheckStore(insn);
-                _insnIdx++;
+                if (insn.AccessMode == AccessMode.Atomic) Memory.CheckAtomic(insn);
+                else Memory.CheckStore(insn);
+                InsnIdx++;
                 return Flow.Continue;
             case InstructionClass.Ld:
                 if (insn.IsLoadImm64)
                 {
-                    CheckLoadImm64(insn);
-                    _insnIdx += 2;
+                    Memory.CheckLoadImm64(insn);
+                    InsnIdx += 2;
                     return Flow.Continue;
                 }
-                CheckLdAbs(insn);
-                _insnIdx++;
+                Memory.CheckLdAbs(insn);
+                InsnIdx++;
                 return Flow.Continue;
             default:
                 return StepJump(insn);
@@ -263,62 +219,30 @@ internal sealed partial class VerifierEngine
             case JumpOperation.Call:
                 if (insn.Opcode != Opcodes.Call)
                     throw Fail($"unknown opcode {insn.Opcode:x2}", Errno.EINVAL);
-                if (insn.Src == (byte)CallSource.Local) { CheckLocalCall(insn); return Flow.Continue; }
-                if (insn.Src == (byte)CallSource.Kfunc) { CheckKfuncCall(insn); _insnIdx++; return Flow.Continue; }
+                if (insn.Src == (byte)CallSource.Local) { Subprograms.CheckLocalCall(insn); return Flow.Continue; }
+                if (insn.Src == (byte)CallSource.Kfunc) { Kfuncs.CheckKfuncCall(insn); InsnIdx++; return Flow.Continue; }
                 if (insn.Dst != 0 || insn.Offset != 0 || insn.Src != 0) throw Fail("BPF_CALL uses reserved fields", Errno.EINVAL);
                 // A callback-taking helper moves to the callback's first instruction itself.
-                if (!CheckHelperCall(insn)) _insnIdx++;
+                if (!Helpers.CheckHelperCall(insn)) InsnIdx++;
                 return Flow.Continue;
             case JumpOperation.Exit:
                 // The kernel does not look at exit's offset field.
                 if (insn.Opcode != Opcodes.Exit || insn.Dst != 0 || insn.Src != 0 || insn.Imm != 0)
                     throw Fail("BPF_EXIT uses reserved fields", Errno.EINVAL);
-                return CheckExit();
+                return Subprograms.CheckExit();
             case JumpOperation.Ja:
                 // goto (JMP) takes its target in off and must leave imm zero; gotol (JMP32) the other way round.
                 if (insn.Source != OperandSource.Immediate || insn.Dst != 0 || insn.Src != 0 || (insn.Class == InstructionClass.Jmp && insn.Imm != 0)
                     || (insn.Class == InstructionClass.Jmp32 && insn.Offset != 0))
                     throw Fail("BPF_JA uses reserved fields", Errno.EINVAL);
-                _insnIdx = _cfg.JumpTarget(_insnIdx);
+                InsnIdx = Cfg.JumpTarget(InsnIdx);
                 return Flow.Continue;
             default:
-                CheckConditionalJump(insn);
+                Branches.CheckConditionalJump(insn);
                 return Flow.Continue;
         }
     }
-
-    // ---- register helpers ----
-
-    private ref RegisterState Reg(int r) => ref _cur.Current.Registers[r];
-
-    private void CheckRegisterNumber(int r)
-    {
-        if (r > 10) throw Fail($"R{r} is invalid", Errno.EINVAL);
-    }
-
-    /// <summary>check_reg_arg(SRC_OP): the register must be initialised.</summary>
-    private ref RegisterState ReadReg(int r)
-    {
-        CheckRegisterNumber(r);
-        ref var reg = ref Reg(r);
-        if (reg.Type == RegisterType.NotInit) throw Fail($"R{r} !read_ok");
-        _log.Scratch(r);
-        return ref reg;
-    }
-
-    /// <summary>check_reg_arg(DST_OP): R10 is read-only.</summary>
-    private void CheckWritable(int r)
-    {
-        CheckRegisterNumber(r);
-        if (r == 10) throw Fail("frame pointer is read only");
-        _log.Scratch(r);
-    }
-
-    private void SetReg(int r, in RegisterState value)
-    {
-        Reg(r) = value;
-        _log.Scratch(r);
-    }
-
-    private int NewId() => ++_idGen;
 }
+
+/// <summary>Whether the walk continues on the current path after an instruction, or the path has ended.</summary>
+internal enum Flow { Continue, PathDone }

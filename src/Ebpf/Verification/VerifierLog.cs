@@ -199,15 +199,15 @@ internal sealed class VerifierLog
         _sb.Append(message).Append('\n');
     }
 
-    public void Stats(VerifierEngine engine)
+    public void Stats(int processed, int maxStatesPerInsn, int totalStates, int peakStates, IEnumerable<int> stackDepths)
     {
         if (_level == 0) return;
         if (!Verbose && (_level & 1) != 0 && !_failed) _sb.Clear();
         if ((_level & 4) != 0)
         {
-            _sb.Append("stack depth ").Append(string.Join("+", engine.StackDepths)).Append('\n');
+            _sb.Append("stack depth ").Append(string.Join("+", stackDepths)).Append('\n');
         }
-        _sb.Append($"processed {engine.Processed} insns (limit {Verifier.ComplexityLimit}) max_states_per_insn {engine.MaxStatesPerInsn} total_states {engine.TotalStates} peak_states {engine.PeakStates} mark_read 0\n");
+        _sb.Append($"processed {processed} insns (limit {Verifier.ComplexityLimit}) max_states_per_insn {maxStatesPerInsn} total_states {totalStates} peak_states {peakStates} mark_read 0\n");
     }
 
     private bool _failed;

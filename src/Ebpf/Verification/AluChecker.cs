@@ -1,0 +1,284 @@
+using Ebpf.Btf;
+using Ebpf.Isa;
+
+namespace Ebpf.Verification;
+
+/// <summary>
+/// ALU instructions (check_alu_op, adjust_reg_min_max_vals, adjust_ptr_min_max_vals): operand checks, scalar bounds
+/// through <see cref="ScalarAlu"/>, pointer arithmetic with its bounds and leak rules, and moves (with the ids that
+/// link copies of one scalar).
+/// </summary>
+internal sealed class AluChecker(VerifierContext walk) : VerifierComponent(walk)
+{
+    internal const long MaxVarOff = 1 << 29;
+
+    /// <summary>check_alu_op: operand checks, then scalar or pointer arithmetic.</summary>
+    internal void CheckAlu(Instruction insn)
+    {
+        bool is64 = insn.Class == InstructionClass.Alu64;
+        var op = insn.AluOperation;
+        bool regSrc = insn.Source == OperandSource.Register;
+        int dst = insn.Dst;
+
+        if (op == AluOperation.End)
+        {
+            if (insn.Offset != 0 || insn.Src != 0 || insn.Imm is not (16 or 32 or 64) || (is64 && regSrc))
+                throw Fail("BPF_END uses reserved fields", Errno.EINVAL);
+            ReadReg(dst);
+            CheckWritable(dst);
+            if (Reg(dst).IsPointer) PointerBecomesScalar(dst);
+            var r = Reg(dst);
+            ScalarAlu.Endian(ref r, insn.Imm, swap: is64 || regSrc);
+            r.Id = 0;
+            SetReg(dst, r);
+            return;
+        }
+        if (op == AluOperation.Neg)
+        {
+            if (regSrc || insn.Src != 0 || insn.Offset != 0 || insn.Imm != 0) throw Fail("BPF_NEG uses reserved fields", Errno.EINVAL);
+            ReadReg(dst);
+            CheckWritable(dst);
+            // check_alu_op: a pointer operand is refused only without pointer leaks; otherwise the result is
+            // marked unknown (DST_OP), a scalar.
+            if (Reg(dst).IsPointer)
+            {
+                PointerBecomesScalar(dst);
+                return;
+            }
+            var zero = RegisterState.ConstScalar(0);
+            ScalarAlu.Apply(ref zero, Reg(dst), AluOperation.Sub, is64);
+            SetReg(dst, zero);
+            return;
+        }
+        if ((int)op > (int)AluOperation.End) throw Fail($"invalid BPF_ALU opcode {(int)op:x}", Errno.EINVAL);
+
+        if (op == AluOperation.Mov)
+        {
+            CheckMov(insn, is64, regSrc);
+            return;
+        }
+
+        bool signedDivMod = op is AluOperation.Div or AluOperation.Mod && insn.Offset == 1;
+        if (insn.Offset != 0 && !signedDivMod) throw Fail("BPF_ALU uses reserved fields", Errno.EINVAL);
+
+        RegisterState src;
+        if (regSrc)
+        {
+            if (insn.Imm != 0) throw Fail("BPF_ALU uses reserved fields", Errno.EINVAL);
+            src = ReadReg(insn.Src);
+        }
+        else
+        {
+            if (insn.Src != 0) throw Fail("BPF_ALU uses reserved fields", Errno.EINVAL);
+            src = RegisterState.ConstScalar(is64 ? (ulong)(long)insn.Imm : (uint)insn.Imm);
+        }
+        // check_alu_op reads the destination before it judges the immediate.
+        ReadReg(dst);
+        if (!regSrc && op is AluOperation.Div or AluOperation.Mod && insn.Imm == 0) throw Fail("div by zero", Errno.EINVAL);
+        if (!regSrc && op is AluOperation.Lsh or AluOperation.Rsh or AluOperation.Arsh && (uint)insn.Imm >= (is64 ? 64u : 32u))
+            throw Fail($"invalid shift {insn.Imm}", Errno.EINVAL);
+        CheckWritable(dst);
+        var d = Reg(dst);
+
+        if (d.IsPointer || src.IsPointer)
+        {
+            PointerArithmetic(insn, dst, d, src, op, is64);
+            return;
+        }
+        ScalarAlu.Apply(ref d, src, op, is64, signedDivMod);
+        d.Id = 0;
+        if (!ScalarBounds.IsConsistent(d)) ScalarBounds.MarkUnbounded(ref d);
+        SetReg(dst, d);
+    }
+
+    private void CheckMov(Instruction insn, bool is64, bool regSrc)
+    {
+        int dst = insn.Dst;
+        if (regSrc)
+        {
+            if (is64 && insn.Offset == OpcodeExtras.AddressSpaceCastOffset)
+            {
+                // Arenas are not modelled: every cast is refused, with the kernel's messages (bad imm first).
+                if (insn.Imm != 1 && insn.Imm != 1 << 16)
+                    throw Fail("addr_space_cast insn can only convert between address space 1 and 0", Errno.EINVAL);
+                throw Fail("addr_space_cast insn can only be used in a program that has an associated arena", Errno.EINVAL);
+            }
+            if (insn.Imm != 0 || insn.Offset is not (0 or 8 or 16 or 32) || (!is64 && insn.Offset == 32))
+                throw Fail("BPF_MOV uses reserved fields", Errno.EINVAL);
+            var src = ReadReg(insn.Src);
+            CheckWritable(dst);
+            if (insn.Offset != 0)
+            {
+                if (src.IsPointer) PointerLeak(insn.Src);
+                var r = src.IsPointer ? RegisterState.UnknownScalar() : src;
+                r.Id = 0;
+                if (!is64) r = ScalarBounds.Low32(r);
+                ScalarBounds.SignExtend(ref r, insn.Offset / 8);
+                if (!is64) ScalarBounds.Truncate(ref r, 4);
+                SetReg(dst, r);
+                return;
+            }
+            if (is64)
+            {
+                // Copies share an id so that a later comparison refines both (sync_linked_regs).
+                if (src.Type == RegisterType.Scalar && src.Id == 0 && !src.VarOff.IsConst)
+                {
+                    Reg(insn.Src).Id = NewId();
+                    src = Reg(insn.Src);
+                }
+                SetReg(dst, src);
+                return;
+            }
+            if (src.IsPointer)
+            {
+                if (!Privileged) throw Fail($"R{insn.Src} partial copy of pointer");
+                SetReg(dst, RegisterState.UnknownOfSize(4));
+                return;
+            }
+            var low = src;
+            low.Id = 0;
+            ScalarBounds.Truncate(ref low, 4);
+            SetReg(dst, low);
+            return;
+        }
+        if (insn.Src != 0 || insn.Offset != 0) throw Fail("BPF_MOV uses reserved fields", Errno.EINVAL);
+        CheckWritable(dst);
+        SetReg(dst, RegisterState.ConstScalar(is64 ? (ulong)(long)insn.Imm : (uint)insn.Imm));
+    }
+
+    private void PointerLeak(int r)
+    {
+        if (!Privileged) throw Fail($"R{r} leaks addr into register");
+    }
+
+    private void PointerBecomesScalar(int r)
+    {
+        if (!Privileged) throw Fail($"R{r} pointer arithmetic prohibited");
+        SetReg(r, RegisterState.UnknownScalar());
+    }
+
+    /// <summary>adjust_ptr_min_max_vals and the pointer cases of adjust_reg_min_max_vals.</summary>
+    private void PointerArithmetic(Instruction insn, int dst, RegisterState d, RegisterState s, AluOperation op, bool is64)
+    {
+        if (d.IsPointer && s.IsPointer)
+        {
+            // adjust_reg_min_max_vals: with allow_ptr_leaks, pointer minus pointer (64- or 32-bit) is an unknown scalar.
+            if (op == AluOperation.Sub && Privileged)
+            {
+                SetReg(dst, RegisterState.UnknownScalar());
+                return;
+            }
+            throw Fail($"R{dst} pointer {OpName(op)} pointer prohibited");
+        }
+        // Exactly one side is a pointer: the scalar's value becomes part of the pointer, so it must be precise.
+        bool ptrIsDst = d.IsPointer;
+        if (!ptrIsDst) Precision.MarkPrecise(dst);
+        else if (insn.Source == OperandSource.Register) Precision.MarkPrecise(insn.Src);
+        var ptr = ptrIsDst ? d : s;
+        var off = ptrIsDst ? s : d;
+        if (!is64)
+        {
+            if (op == AluOperation.Sub && Privileged)
+            {
+                SetReg(dst, RegisterState.UnknownOfSize(4));
+                return;
+            }
+            throw Fail($"R{dst} 32-bit pointer arithmetic prohibited");
+        }
+        if (ptr.MaybeNull)
+            throw Fail($"R{dst} pointer arithmetic on {StateFormatter.TypeName(ptr)} prohibited, null-check it first");
+        bool known = off.VarOff.IsConst;
+        switch (ptr.Type)
+        {
+            case RegisterType.Ctx:
+            case RegisterType.MapValue:
+            case RegisterType.MapKey:
+            case RegisterType.Stack:
+            case RegisterType.Packet:
+            case RegisterType.PacketMeta:
+            case RegisterType.TpBuffer:
+            case RegisterType.BtfId:
+            case RegisterType.Mem:
+            case RegisterType.RingbufMem:
+            case RegisterType.Func:
+                break;
+            case RegisterType.FlowKeys when known:
+                break;
+            case RegisterType.MapPtr when known && off.SMin == 0 && op == AluOperation.Add:
+                break;
+            default:
+                throw Fail($"R{dst} pointer arithmetic on {StateFormatter.TypeName(ptr)} prohibited");
+        }
+        // check_reg_sane_offset comes before the operator is judged ("math between ctx pointer and 2147483647").
+        CheckSaneOffset(off, ptr, dst);
+        if (op == AluOperation.Sub && !ptrIsDst) throw Fail($"R{dst} tried to subtract pointer from scalar");
+        // adjust_ptr_min_max_vals refuses any subtraction from the frame pointer's copies (constant ones included).
+        if (op == AluOperation.Sub && ptr.Type == RegisterType.Stack) throw Fail($"R{dst} subtraction from stack pointer prohibited");
+        if (op is AluOperation.And or AluOperation.Or or AluOperation.Xor)
+            throw Fail($"R{dst} bitwise operator {OpName(op)} on pointer prohibited");
+        if (op is not (AluOperation.Add or AluOperation.Sub))
+            throw Fail($"R{dst} pointer arithmetic with {OpName(op)} operator prohibited");
+
+        var r = ptr;
+        if (known)
+        {
+            long v = (long)off.VarOff.Value;
+            long newOff = op == AluOperation.Add ? r.Off + v : r.Off - v;
+            if (newOff != (int)newOff) throw Fail($"value {v} makes {StateFormatter.TypeName(ptr)} pointer be out of bounds", Errno.EINVAL);
+            r.Off = (int)newOff;
+        }
+        else
+        {
+            // Variable part: add the scalar's range to the pointer's variable offset.
+            var varPart = ptr;
+            varPart.Type = RegisterType.Scalar;
+            ScalarAlu.Apply(ref varPart, off, op, true);
+            r.VarOff = varPart.VarOff;
+            r.SMin = varPart.SMin; r.SMax = varPart.SMax; r.UMin = varPart.UMin; r.UMax = varPart.UMax;
+            r.S32Min = varPart.S32Min; r.S32Max = varPart.S32Max; r.U32Min = varPart.U32Min; r.U32Max = varPart.U32Max;
+            if (r.IsPacketPointer)
+            {
+                // A new variable offset means a new packet range identity.
+                r.Id = NewId();
+                r.Range = 0;
+            }
+        }
+        CheckSaneOffset(r, r, dst);
+        SetReg(dst, r);
+    }
+
+    /// <summary>check_reg_sane_offset.</summary>
+    private void CheckSaneOffset(in RegisterState reg, in RegisterState ptr, int dst)
+    {
+        string type = StateFormatter.TypeName(ptr);
+        if (reg.Type == RegisterType.Scalar && reg.VarOff.IsConst)
+        {
+            long val = (long)reg.VarOff.Value;
+            if (val >= MaxVarOff || val <= -MaxVarOff)
+                throw Fail($"math between {type} pointer and {val} is not allowed", Errno.EINVAL);
+            return;
+        }
+        if (reg.SMin == long.MinValue)
+            throw Fail($"math between {type} pointer and register with unbounded min value is not allowed", Errno.EINVAL);
+        if (reg.SMin >= MaxVarOff || reg.SMin <= -MaxVarOff)
+            throw Fail($"value {reg.SMin} makes {type} pointer be out of bounds", Errno.EINVAL);
+        if (reg.Type != RegisterType.Scalar && (reg.Off >= MaxVarOff || reg.Off <= -MaxVarOff))
+            throw Fail($"value {reg.Off} makes {type} pointer be out of bounds", Errno.EINVAL);
+    }
+
+    private static string OpName(AluOperation op) => op switch
+    {
+        AluOperation.Add => "+=",
+        AluOperation.Sub => "-=",
+        AluOperation.Mul => "*=",
+        AluOperation.Div => "/=",
+        AluOperation.Or => "|=",
+        AluOperation.And => "&=",
+        AluOperation.Lsh => "<<=",
+        AluOperation.Rsh => ">>=",
+        AluOperation.Mod => "%=",
+        AluOperation.Xor => "^=",
+        AluOperation.Arsh => "s>>=",
+        _ => "?",
+    };
+}

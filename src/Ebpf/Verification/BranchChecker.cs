@@ -1,0 +1,491 @@
+using System.Numerics;
+using Ebpf.Isa;
+
+namespace Ebpf.Verification;
+
+/// <summary>
+/// Conditional jumps (check_cond_jmp_op): a branch decided from the operands' bounds is followed alone, an
+/// undecided one pushes the other side; each side's registers are refined by the comparison (bounds, NULL checks,
+/// packet ranges) and scalars linked by id learn the same.
+/// </summary>
+internal sealed class BranchChecker(VerifierContext walk) : VerifierComponent(walk)
+{
+    /// <summary>check_cond_jmp_op: decide the branch if the operands allow it, otherwise explore both with refined states.</summary>
+    internal void CheckConditionalJump(Instruction insn)
+    {
+        var op = insn.JumpOperation;
+        // check_cond_jmp_op looks at may_goto's fields first (may_goto itself is not modelled yet: refused below).
+        if (insn.Opcode == OpcodeExtras.MayGoto && (insn.Src != 0 || insn.Dst != 0 || insn.Imm != 0))
+            throw Fail($"invalid may_goto imm {insn.Imm}", Errno.EINVAL);
+        if ((int)op > (int)JumpOperation.Jsle) throw Fail($"invalid BPF_JMP/JMP32 opcode {insn.Opcode:x}", Errno.EINVAL);
+        bool is32 = insn.Class == InstructionClass.Jmp32;
+        bool regSrc = insn.Source == OperandSource.Register;
+        int dst = insn.Dst;
+        // check_cond_jmp_op reads the destination first, then judges the reserved field, then reads the source.
+        var d = ReadReg(dst);
+        RegisterState src;
+        if (regSrc)
+        {
+            if (insn.Imm != 0) throw Fail("BPF_JMP/JMP32 uses reserved fields", Errno.EINVAL);
+            src = ReadReg(insn.Src);
+        }
+        else
+        {
+            if (insn.Src != 0) throw Fail("BPF_JMP/JMP32 uses reserved fields", Errno.EINVAL);
+            src = RegisterState.ConstScalar(is32 ? (uint)insn.Imm : (ulong)(long)insn.Imm);
+        }
+        int target = Cfg.JumpTarget(InsnIdx);
+        int fallthrough = InsnIdx + 1;
+
+        if (!Privileged && d.IsPointer && src.IsPointer && !(d.IsPacketPointer || d.Type == RegisterType.PacketEnd))
+            throw Fail($"R{dst} pointer comparison prohibited");
+
+        int taken = IsBranchTaken(d, src, op, is32);
+        if (taken >= 0)
+        {
+            // The outcome followed from the operands' values: they must match exactly for a later state to be pruned here.
+            MarkJumpOperandsPrecise(insn, d, src, regSrc);
+            // check_cond_jmp_op prints the state of a decided jump itself, under the jump's index.
+            Log.InsnState(InsnIdx, Cur);
+            InsnIdx = taken == 1 ? target : fallthrough;
+            return;
+        }
+        // "ptr == reg" null checks rely on the scalar register being exactly 0.
+        if (regSrc && !is32 && op is JumpOperation.Jeq or JumpOperation.Jne)
+        {
+            if (d.MaybeNull && src.IsScalar) Precision.MarkPrecise(insn.Src);
+            if (src.MaybeNull && d.IsScalar) Precision.MarkPrecise(dst);
+        }
+        // Scalars sharing an id with an operand are refined with it; backtracking must know who they were.
+        if (d.IsScalar && d.Id != 0) Precision.RecordLinked(d.Id);
+        if (regSrc && src.IsScalar && src.Id != 0 && src.Id != d.Id) Precision.RecordLinked(src.Id);
+
+        var other = Cur.Clone();
+        // 'other' takes the jump (condition true); the current state falls through (condition false).
+        bool otherAlive = Refine(other, dst, regSrc ? insn.Src : -1, src, op, is32, outcome: true);
+        bool curAlive = Refine(Cur, dst, regSrc ? insn.Src : -1, src, op, is32, outcome: false);
+        if (otherAlive && curAlive)
+        {
+            Engine.PushBranch(other, target, InsnIdx);
+            InsnIdx = fallthrough;
+        }
+        else if (otherAlive)
+        {
+            MarkJumpOperandsPrecise(insn, d, src, regSrc);
+            Cur = other;
+            InsnIdx = target;
+        }
+        else
+        {
+            MarkJumpOperandsPrecise(insn, d, src, regSrc);
+            InsnIdx = fallthrough;
+        }
+    }
+
+    private void MarkJumpOperandsPrecise(Instruction insn, in RegisterState d, in RegisterState src, bool regSrc)
+    {
+        if (d.IsScalar) Precision.MarkPrecise(insn.Dst);
+        if (regSrc && src.IsScalar) Precision.MarkPrecise(insn.Src);
+    }
+
+    /// <summary>is_branch_taken: 1 = always, 0 = never, -1 = unknown.</summary>
+    private static int IsBranchTaken(in RegisterState d, in RegisterState s, JumpOperation op, bool is32)
+    {
+        if (d.IsPointer || s.IsPointer)
+        {
+            // A pointer that cannot be null compared with 0 has a known outcome.
+            bool dPtr = d.IsPointer && !d.MaybeNull && !s.IsPointer && ScalarBounds.IsConst(s, 0);
+            bool sPtr = s.IsPointer && !s.MaybeNull && !d.IsPointer && ScalarBounds.IsConst(d, 0);
+            if (!is32 && (dPtr || sPtr))
+            {
+                if (op == JumpOperation.Jeq) return 0;
+                if (op == JumpOperation.Jne) return 1;
+            }
+            return -1;
+        }
+        if (is32)
+        {
+            var a = ScalarBounds.Low32(d);
+            var b = ScalarBounds.Low32(s);
+            return op switch
+            {
+                JumpOperation.Jsgt or JumpOperation.Jsge or JumpOperation.Jslt or JumpOperation.Jsle =>
+                    Compare(d.S32Min, d.S32Max, s.S32Min, s.S32Max, op),
+                _ => Taken64(a, b, op),
+            };
+        }
+        return Taken64(d, s, op);
+    }
+
+    private static int Taken64(in RegisterState d, in RegisterState s, JumpOperation op)
+    {
+        switch (op)
+        {
+            case JumpOperation.Jeq:
+            case JumpOperation.Jne:
+            {
+                int eq = -1;
+                if (d.VarOff.IsConst && s.VarOff.IsConst) eq = d.VarOff.Value == s.VarOff.Value ? 1 : 0;
+                else if (d.UMin > s.UMax || d.UMax < s.UMin || d.SMin > s.SMax || d.SMax < s.SMin) eq = 0;
+                else if (((d.VarOff.Value ^ s.VarOff.Value) & ~(d.VarOff.Mask | s.VarOff.Mask)) != 0) eq = 0;
+                if (eq < 0) return -1;
+                return op == JumpOperation.Jeq ? eq : 1 - eq;
+            }
+            case JumpOperation.Jset:
+                if (s.VarOff.IsConst)
+                {
+                    if ((d.VarOff.Value & s.VarOff.Value) != 0) return 1;
+                    if ((d.VarOff.Max & s.VarOff.Value) == 0) return 0;
+                }
+                return -1;
+            case JumpOperation.Jgt:
+                if (d.UMin > s.UMax) return 1;
+                if (d.UMax <= s.UMin) return 0;
+                return -1;
+            case JumpOperation.Jge:
+                if (d.UMin >= s.UMax) return 1;
+                if (d.UMax < s.UMin) return 0;
+                return -1;
+            case JumpOperation.Jlt:
+                if (d.UMax < s.UMin) return 1;
+                if (d.UMin >= s.UMax) return 0;
+                return -1;
+            case JumpOperation.Jle:
+                if (d.UMax <= s.UMin) return 1;
+                if (d.UMin > s.UMax) return 0;
+                return -1;
+            default:
+                return Compare(d.SMin, d.SMax, s.SMin, s.SMax, op);
+        }
+    }
+
+    private static int Compare(long dmin, long dmax, long smin, long smax, JumpOperation op) => op switch
+    {
+        JumpOperation.Jsgt => dmin > smax ? 1 : dmax <= smin ? 0 : -1,
+        JumpOperation.Jsge => dmin >= smax ? 1 : dmax < smin ? 0 : -1,
+        JumpOperation.Jslt => dmax < smin ? 1 : dmin >= smax ? 0 : -1,
+        JumpOperation.Jsle => dmax <= smin ? 1 : dmin > smax ? 0 : -1,
+        _ => -1,
+    };
+
+    /// <summary>Negation of a condition (for the fall-through branch).</summary>
+    private static JumpOperation Negate(JumpOperation op) => op switch
+    {
+        JumpOperation.Jeq => JumpOperation.Jne,
+        JumpOperation.Jne => JumpOperation.Jeq,
+        JumpOperation.Jgt => JumpOperation.Jle,
+        JumpOperation.Jle => JumpOperation.Jgt,
+        JumpOperation.Jge => JumpOperation.Jlt,
+        JumpOperation.Jlt => JumpOperation.Jge,
+        JumpOperation.Jsgt => JumpOperation.Jsle,
+        JumpOperation.Jsle => JumpOperation.Jsgt,
+        JumpOperation.Jsge => JumpOperation.Jslt,
+        JumpOperation.Jslt => JumpOperation.Jsge,
+        _ => op,
+    };
+
+    /// <summary>Operands swapped: a OP b  ==  b FLIP(OP) a.</summary>
+    private static JumpOperation Flip(JumpOperation op) => op switch
+    {
+        JumpOperation.Jgt => JumpOperation.Jlt,
+        JumpOperation.Jlt => JumpOperation.Jgt,
+        JumpOperation.Jge => JumpOperation.Jle,
+        JumpOperation.Jle => JumpOperation.Jge,
+        JumpOperation.Jsgt => JumpOperation.Jslt,
+        JumpOperation.Jslt => JumpOperation.Jsgt,
+        JumpOperation.Jsge => JumpOperation.Jsle,
+        JumpOperation.Jsle => JumpOperation.Jsge,
+        _ => op,
+    };
+
+    /// <summary>Refines <paramref name="state"/> with "dst OP src" being <paramref name="outcome"/>. Returns false
+    /// when the branch is impossible.</summary>
+    private bool Refine(VerifierState state, int dst, int srcReg, RegisterState srcValue, JumpOperation op, bool is32, bool outcome)
+    {
+        var frame = state.Current;
+        ref var d = ref frame.Registers[dst];
+        bool jset = op == JumpOperation.Jset;
+        var cond = outcome || jset ? op : Negate(op);
+
+        // Null checks: ptr_or_null ==/!= 0.
+        if (!is32 && op is JumpOperation.Jeq or JumpOperation.Jne)
+        {
+            if (d.MaybeNull && ScalarBounds.IsConst(srcValue, 0) && !srcValue.IsPointer)
+            {
+                MarkNullChecked(state, d.Id, isNull: cond == JumpOperation.Jeq);
+                return true;
+            }
+            if (srcReg >= 0 && frame.Registers[srcReg].MaybeNull && d.IsScalar && ScalarBounds.IsConst(d, 0))
+            {
+                MarkNullChecked(state, frame.Registers[srcReg].Id, isNull: cond == JumpOperation.Jeq);
+                return true;
+            }
+        }
+
+        // Packet range learning: pkt vs pkt_end (or pkt_meta vs pkt).
+        if (!is32 && srcReg >= 0 && !jset)
+        {
+            var s = frame.Registers[srcReg];
+            if (d.IsPacketPointer && (s.Type == RegisterType.PacketEnd || (d.Type == RegisterType.PacketMeta && s.Type == RegisterType.Packet)))
+            {
+                LearnPacketRange(state, d, cond);
+                return true;
+            }
+            if (s.IsPacketPointer && (d.Type == RegisterType.PacketEnd || (s.Type == RegisterType.PacketMeta && d.Type == RegisterType.Packet)))
+            {
+                LearnPacketRange(state, s, Flip(cond));
+                return true;
+            }
+        }
+
+        if (d.IsPointer || srcValue.IsPointer) return true;
+
+        var a = d;
+        var b = srcReg >= 0 ? frame.Registers[srcReg] : srcValue;
+        if (jset)
+        {
+            if (!b.VarOff.IsConst) return true;
+            ulong k = is32 ? (uint)b.VarOff.Value : b.VarOff.Value;
+            if (outcome)
+            {
+                // At least one bit of k is set; with a single bit, that bit is known.
+                if (System.Numerics.BitOperations.PopCount(k) == 1) a.VarOff |= Tnum.Const(k);
+            }
+            else
+            {
+                a.VarOff &= new Tnum(0, ~k);
+            }
+            ScalarBounds.Sync(ref a);
+        }
+        else if (is32)
+        {
+            if (!Refine32(ref a, ref b, cond)) return false;
+        }
+        else
+        {
+            if (!Refine64(ref a, ref b, cond)) return false;
+        }
+        if (!ScalarBounds.IsConsistent(a) || !ScalarBounds.IsConsistent(b)) return false;
+        d = a;
+        PropagateLinked(state, a);
+        if (srcReg >= 0)
+        {
+            frame.Registers[srcReg] = b;
+            PropagateLinked(state, b);
+        }
+        return true;
+    }
+
+    private static bool Refine64(ref RegisterState a, ref RegisterState b, JumpOperation cond)
+    {
+        switch (cond)
+        {
+            case JumpOperation.Jeq:
+            {
+                var t = a.VarOff.Intersect(b.VarOff);
+                a.UMin = b.UMin = Math.Max(a.UMin, b.UMin);
+                a.UMax = b.UMax = Math.Min(a.UMax, b.UMax);
+                a.SMin = b.SMin = Math.Max(a.SMin, b.SMin);
+                a.SMax = b.SMax = Math.Min(a.SMax, b.SMax);
+                a.U32Min = b.U32Min = Math.Max(a.U32Min, b.U32Min);
+                a.U32Max = b.U32Max = Math.Min(a.U32Max, b.U32Max);
+                a.S32Min = b.S32Min = Math.Max(a.S32Min, b.S32Min);
+                a.S32Max = b.S32Max = Math.Min(a.S32Max, b.S32Max);
+                a.VarOff = b.VarOff = t;
+                break;
+            }
+            case JumpOperation.Jne:
+                // Only a constant at a bound edge can be excluded.
+                if (b.VarOff.IsConst) ExcludeConst64(ref a, b.VarOff.Value);
+                else if (a.VarOff.IsConst) ExcludeConst64(ref b, a.VarOff.Value);
+                break;
+            case JumpOperation.Jgt: // a > b
+                if (b.UMin == ulong.MaxValue || a.UMax == 0) return false;
+                a.UMin = Math.Max(a.UMin, b.UMin + 1);
+                b.UMax = Math.Min(b.UMax, a.UMax - 1);
+                break;
+            case JumpOperation.Jge:
+                a.UMin = Math.Max(a.UMin, b.UMin);
+                b.UMax = Math.Min(b.UMax, a.UMax);
+                break;
+            case JumpOperation.Jlt:
+                return Refine64(ref b, ref a, JumpOperation.Jgt);
+            case JumpOperation.Jle:
+                return Refine64(ref b, ref a, JumpOperation.Jge);
+            case JumpOperation.Jsgt:
+                if (b.SMin == long.MaxValue || a.SMax == long.MinValue) return false;
+                a.SMin = Math.Max(a.SMin, b.SMin + 1);
+                b.SMax = Math.Min(b.SMax, a.SMax - 1);
+                break;
+            case JumpOperation.Jsge:
+                a.SMin = Math.Max(a.SMin, b.SMin);
+                b.SMax = Math.Min(b.SMax, a.SMax);
+                break;
+            case JumpOperation.Jslt:
+                return Refine64(ref b, ref a, JumpOperation.Jsgt);
+            case JumpOperation.Jsle:
+                return Refine64(ref b, ref a, JumpOperation.Jsge);
+        }
+        if (a.UMin > a.UMax || a.SMin > a.SMax || b.UMin > b.UMax || b.SMin > b.SMax) return false;
+        ScalarBounds.Sync(ref a);
+        ScalarBounds.Sync(ref b);
+        return true;
+    }
+
+    private static void ExcludeConst64(ref RegisterState a, ulong k)
+    {
+        if (a.UMin == k && a.UMin != a.UMax) a.UMin++;
+        else if (a.UMax == k && a.UMin != a.UMax) a.UMax--;
+        if (a.SMin == (long)k && a.SMin != a.SMax) a.SMin++;
+        else if (a.SMax == (long)k && a.SMin != a.SMax) a.SMax--;
+        if (a.UMin == a.UMax && a.UMin == k) { a.UMin = 1; a.UMax = 0; }
+        ScalarBounds.Sync(ref a);
+    }
+
+    private static bool Refine32(ref RegisterState a, ref RegisterState b, JumpOperation cond)
+    {
+        switch (cond)
+        {
+            case JumpOperation.Jeq:
+            {
+                var t = a.VarOff.Subreg.Intersect(b.VarOff.Subreg);
+                a.U32Min = b.U32Min = Math.Max(a.U32Min, b.U32Min);
+                a.U32Max = b.U32Max = Math.Min(a.U32Max, b.U32Max);
+                a.S32Min = b.S32Min = Math.Max(a.S32Min, b.S32Min);
+                a.S32Max = b.S32Max = Math.Min(a.S32Max, b.S32Max);
+                a.VarOff = a.VarOff.WithSubreg(t);
+                b.VarOff = b.VarOff.WithSubreg(t);
+                break;
+            }
+            case JumpOperation.Jne:
+                if (b.VarOff.Subreg.IsConst) ExcludeConst32(ref a, (uint)b.VarOff.Value);
+                else if (a.VarOff.Subreg.IsConst) ExcludeConst32(ref b, (uint)a.VarOff.Value);
+                break;
+            case JumpOperation.Jgt:
+                if (b.U32Min == uint.MaxValue || a.U32Max == 0) return false;
+                a.U32Min = Math.Max(a.U32Min, b.U32Min + 1);
+                b.U32Max = Math.Min(b.U32Max, a.U32Max - 1);
+                break;
+            case JumpOperation.Jge:
+                a.U32Min = Math.Max(a.U32Min, b.U32Min);
+                b.U32Max = Math.Min(b.U32Max, a.U32Max);
+                break;
+            case JumpOperation.Jlt:
+                return Refine32(ref b, ref a, JumpOperation.Jgt);
+            case JumpOperation.Jle:
+                return Refine32(ref b, ref a, JumpOperation.Jge);
+            case JumpOperation.Jsgt:
+                if (b.S32Min == int.MaxValue || a.S32Max == int.MinValue) return false;
+                a.S32Min = Math.Max(a.S32Min, b.S32Min + 1);
+                b.S32Max = Math.Min(b.S32Max, a.S32Max - 1);
+                break;
+            case JumpOperation.Jsge:
+                a.S32Min = Math.Max(a.S32Min, b.S32Min);
+                b.S32Max = Math.Min(b.S32Max, a.S32Max);
+                break;
+            case JumpOperation.Jslt:
+                return Refine32(ref b, ref a, JumpOperation.Jsgt);
+            case JumpOperation.Jsle:
+                return Refine32(ref b, ref a, JumpOperation.Jsge);
+        }
+        if (a.U32Min > a.U32Max || a.S32Min > a.S32Max || b.U32Min > b.U32Max || b.S32Min > b.S32Max) return false;
+        ScalarBounds.Sync(ref a);
+        ScalarBounds.Sync(ref b);
+        return true;
+    }
+
+    private static void ExcludeConst32(ref RegisterState a, uint k)
+    {
+        if (a.U32Min == k && a.U32Min != a.U32Max) a.U32Min++;
+        else if (a.U32Max == k && a.U32Min != a.U32Max) a.U32Max--;
+        if (a.S32Min == (int)k && a.S32Min != a.S32Max) a.S32Min++;
+        else if (a.S32Max == (int)k && a.S32Min != a.S32Max) a.S32Max--;
+        if (a.U32Min == a.U32Max && a.U32Min == k) { a.U32Min = 1; a.U32Max = 0; }
+        ScalarBounds.Sync(ref a);
+    }
+
+    /// <summary>Copies the refined value to every register and spill linked to it by id (sync_linked_regs).</summary>
+    private static void PropagateLinked(VerifierState state, in RegisterState value)
+    {
+        if (value.Id == 0 || value.Type != RegisterType.Scalar) return;
+        foreach (var f in state.Frames)
+        {
+            var regs = f.Registers;
+            for (int r = 0; r < 11; r++)
+                if (regs[r].Id == value.Id && regs[r].Type == RegisterType.Scalar) regs[r] = value;
+            var stack = f.Stack;
+            for (int s = 0; s < FrameState.Slots; s++)
+                if (stack[s].IsSpill && stack[s].Spilled.Id == value.Id && stack[s].Spilled.Type == RegisterType.Scalar) f.WritableStack[s].Spilled = value;
+        }
+    }
+
+    /// <summary>mark_ptr_or_null_regs: every copy of the checked pointer becomes either 0 or a valid pointer.</summary>
+    private void MarkNullChecked(VerifierState state, int id, bool isNull)
+    {
+        if (id == 0) return;
+        int refObj = 0;
+        foreach (var (f, i, spilled) in state.AllRegisters())
+        {
+            var peek = VerifierState.Read(f, i, spilled);
+            if (!peek.MaybeNull || peek.Id != id) continue;
+            var r = peek;
+            if (isNull)
+            {
+                // Only the acquiring pointer itself releases its reference when NULL; a cast of it (tcp_sock(sk)) does not.
+                refObj = r.RefObjId != 0 && r.RefObjId == r.Id ? r.RefObjId : refObj;
+                r = RegisterState.ConstScalar(0);
+            }
+            else
+            {
+                r.MaybeNull = false;
+                // Map values keep their id only for spin-lock tracking; the kernel clears it otherwise.
+                if (r.Type is RegisterType.MapValue && r.Map?.SpinLockOffset < 0) r.Id = 0;
+            }
+            VerifierState.Write(f, i, spilled, r);
+        }
+        if (isNull && refObj != 0) state.References.RemoveAll(x => x.Id == refObj);
+    }
+
+    /// <summary>find_good_pkt_pointers / mark_pkt_end: what "pkt COND pkt_end" being true teaches.</summary>
+    private static void LearnPacketRange(VerifierState state, RegisterState pkt, JumpOperation cond)
+    {
+        long newRange;
+        switch (cond)
+        {
+            case JumpOperation.Jle: // pkt <= end: [pkt, pkt+off) is inside
+                newRange = pkt.Off;
+                break;
+            case JumpOperation.Jlt:
+                // pkt < end (range_right_open): pkt + off itself is inside too, so off + 1 bytes are (Linux 6.18, checked
+                // against the live kernel); a zero offset teaches nothing.
+                if (pkt.Off == 0) return;
+                newRange = pkt.Off + 1;
+                break;
+            case JumpOperation.Jgt:
+            case JumpOperation.Jge:
+                // The pointer is beyond (or at) the end on this branch.
+                foreach (var (f, i, spilled) in state.AllRegisters())
+                {
+                    var peek = VerifierState.Read(f, i, spilled);
+                    if (peek.Type == pkt.Type && peek.Id == pkt.Id && peek.Off == pkt.Off)
+                    {
+                        peek.Range = cond == JumpOperation.Jgt ? RegisterState.BeyondPacketEnd : -1;
+                        VerifierState.Write(f, i, spilled, peek);
+                    }
+                }
+                return;
+            default:
+                return;
+        }
+        if (pkt.Off < 0 || pkt.UMax > 0xffff || pkt.UMax + (ulong)pkt.Off > 0xffff) return;
+        foreach (var (f, i, spilled) in state.AllRegisters())
+        {
+            var peek = VerifierState.Read(f, i, spilled);
+            if (peek.Type == pkt.Type && peek.Id == pkt.Id && peek.Range >= 0 && peek.Range < newRange)
+            {
+                peek.Range = newRange;
+                VerifierState.Write(f, i, spilled, peek);
+            }
+        }
+    }
+}

@@ -1,0 +1,47 @@
+using Ebpf.Abi.Contexts;
+using Ebpf.Btf;
+
+namespace Ebpf.Verification;
+
+/// <summary>
+/// Accesses through the context pointer (check_ctx_access): the program type's <see cref="ContextLayout"/> decides
+/// which offsets may be read or written and what a read yields (packet pointers, sockets, scalars); every allowed
+/// access is recorded for the context conversion of the translated program. The layout is the one seam a program
+/// type with a context described elsewhere (for example by a BTF function prototype) plugs into.
+/// </summary>
+internal sealed class ContextAccess(VerifierContext walk) : VerifierComponent(walk)
+{
+    internal RegisterState CtxAccess(int regno, in RegisterState reg, int off, int size, bool write)
+    {
+        // __check_ptr_off_reg, in its order: a negative fixed offset, any fixed offset, then a variable one.
+        if (reg.Off < 0) throw Fail($"negative offset ctx ptr R{regno} off={reg.Off} disallowed");
+        if (reg.Off != 0) throw Fail($"dereference of modified ctx ptr R{regno} off={reg.Off} disallowed");
+        if (!reg.VarOff.IsConst || reg.VarOff.Value != 0) throw Fail($"variable ctx access var_off={reg.VarOff} disallowed");
+        if (Ctx is null) throw Fail($"invalid bpf_context access off={off} size={size}");
+        var access = Ctx.Check(off, size, write);
+        if (!access.Allowed) throw Fail($"invalid bpf_context access off={off} size={size}");
+        ContextAccesses[InsnIdx] = new ContextAccessSite(InsnIdx, access.Field!, off, size, write);
+        if (write) return default;
+        return access.Yields switch
+        {
+            ContextValueKind.Packet => RegisterState.Pointer(RegisterType.Packet),
+            ContextValueKind.PacketEnd => RegisterState.Pointer(RegisterType.PacketEnd),
+            ContextValueKind.PacketMeta => RegisterState.Pointer(RegisterType.PacketMeta),
+            ContextValueKind.SockCommonOrNull => NullablePointer(RegisterType.SockCommon),
+            ContextValueKind.FlowKeys => RegisterState.Pointer(RegisterType.FlowKeys),
+            ContextValueKind.TpBuffer => RegisterState.Pointer(RegisterType.TpBuffer),
+            ContextValueKind.BtfId => RegisterState.Pointer(RegisterType.BtfId),
+            ContextValueKind.Socket => RegisterState.Pointer(RegisterType.Socket),
+            ContextValueKind.SocketOrNull => NullablePointer(RegisterType.Socket),
+            _ => RegisterState.UnknownOfSize(size),
+        };
+    }
+
+    private RegisterState NullablePointer(RegisterType type)
+    {
+        var r = RegisterState.Pointer(type);
+        r.MaybeNull = true;
+        r.Id = NewId();
+        return r;
+    }
+}

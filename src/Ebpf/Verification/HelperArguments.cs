@@ -1,0 +1,175 @@
+using Ebpf.Abi;
+using Ebpf.Abi.Helpers;
+using Ebpf.Btf;
+
+namespace Ebpf.Verification;
+
+/// <summary>
+/// Helper arguments beyond maps, memory and ctx: typed kernel pointers, socket pointers, timers, and the
+/// prototypes this verifier refuses to guess (check_func_arg / check_reg_type for these arg types).
+/// </summary>
+internal sealed class HelperArguments(VerifierContext walk) : VerifierComponent(walk)
+{
+    internal const string MemoryArgTypes = "fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_";
+
+    /// <summary>The helper writes through this argument (MEM_UNINIT, or MEM_WRITE / a writable ARG_PTR_TO_MEM): stack
+    /// bytes it covers hold whatever the helper left there afterwards, so they become plain data (the kernel's
+    /// check_stack_range_initialized clobbers them on a BPF_WRITE access).</summary>
+    internal static bool WritesMemory(HelperArg arg) => arg.Has(HelperArgFlags.Uninit) || arg.Has(HelperArgFlags.Write);
+
+    internal VerifierError TypeMismatch(int regno, in RegisterState reg, string expected) =>
+        Fail($"R{regno} type={StateFormatter.TypeName(reg)} expected={expected}");
+
+    internal void CheckMemoryArgType(int regno, in RegisterState reg, HelperArg arg, HelperPrototype proto)
+    {
+        bool okType = !reg.MaybeNull && reg.Type is RegisterType.Stack or RegisterType.Packet or RegisterType.PacketMeta
+            or RegisterType.MapKey or RegisterType.MapValue or RegisterType.Mem or RegisterType.RingbufMem or RegisterType.BtfId;
+        if (!okType) throw TypeMismatch(regno, reg, MemoryArgTypes);
+        if (reg.IsPacketPointer && !proto.PacketAccess) throw Fail("helper access to the packet is not allowed");
+    }
+
+    /// <summary>check_helper_mem_access: the helper reads (or writes) <paramref name="size"/> bytes at the register.</summary>
+    internal void CheckHelperMemory(int regno, in RegisterState reg, HelperArg arg, HelperPrototype proto, long size, bool zeroSizeAllowed)
+    {
+        CheckMemoryArgType(regno, reg, arg, proto);
+        bool write = arg.Has(HelperArgFlags.Write) || arg.Has(HelperArgFlags.Uninit);
+        switch (reg.Type)
+        {
+            case RegisterType.Stack:
+            {
+                var frame = StackMem.StackFrame(reg);
+                long min = reg.Off + reg.SMin, max = reg.Off + reg.SMax;
+                if (!reg.VarOff.IsConst && (reg.SMin == long.MinValue || reg.SMax == long.MaxValue))
+                    throw Fail($"R{regno} unbounded indirect variable offset stack access");
+                if (min < -FrameState.StackSize || max + size > 0)
+                    throw Fail($"invalid {(write ? "write to" : "read from")} stack R{regno} off={min} size={size}");
+                StackMem.TouchStack(frame, (int)min);
+                if (!write || !arg.Has(HelperArgFlags.Uninit))
+                {
+                    for (long o = min; o < max + size; o++)
+                    {
+                        Pruning.MarkStackRead(frame, FrameState.SlotOf((int)o));
+                        var s = frame.Stack[FrameState.SlotOf((int)o)];
+                        var t = s.IsFullSpill ? StackByte.Spill : s[FrameState.ByteOf((int)o)];
+                        if (t == StackByte.Invalid && !Privileged)
+                            throw Fail($"invalid read from stack R{regno} off={o} size={size}");
+                    }
+                }
+                break;
+            }
+            case RegisterType.Packet:
+            case RegisterType.PacketMeta:
+                if (reg.Range < 0 || reg.Off < 0 || reg.Off + size > reg.Range || reg.SMin < 0)
+                    throw Fail($"invalid access to packet, off={reg.Off} size={size}, R{regno}(id={reg.Id},off={reg.Off},r={reg.Range})\nR{regno} offset is outside of the packet");
+                break;
+            case RegisterType.MapValue:
+            {
+                var map = reg.Map!;
+                if (write && (map.Flags & MapFlags.RdonlyProg) != 0)
+                    throw Fail($"write into map forbidden, value_size={map.ValueSize} off={reg.Off} size={size}");
+                Memory.RegionAccess(regno, reg, reg.Off, (int)Math.Min(size, int.MaxValue), (int)map.ValueSize, "map value", "value_size", size);
+                break;
+            }
+            case RegisterType.MapKey:
+                Memory.RegionAccess(regno, reg, reg.Off, (int)Math.Min(size, int.MaxValue), (int)(reg.Map?.KeySize ?? 0), "map key", "key_size", size);
+                break;
+            case RegisterType.Mem:
+            case RegisterType.RingbufMem:
+                if (write && reg.ReadOnly) throw Fail($"R{regno} cannot write into {StateFormatter.TypeName(reg)}");
+                Memory.RegionAccess(regno, reg, reg.Off, (int)Math.Min(size, int.MaxValue), reg.MemSize, "memory", "mem_size", size);
+                break;
+            default:
+                // Typed kernel pointers would need the struct's size from vmlinux BTF; without it the access cannot
+                // be bounded, so they are refused as memory.
+                throw TypeMismatch(regno, reg, MemoryArgTypes);
+        }
+    }
+
+    internal void CheckSpinLockArg(int regno, in RegisterState reg, bool isLock)
+    {
+        if (reg.Type != RegisterType.MapValue || reg.MaybeNull) throw TypeMismatch(regno, reg, "map_value");
+        var map = reg.Map!;
+        if (map.SpinLockOffset < 0)
+            throw Fail($"map '{map.Name}' has no valid bpf_spin_lock", Errno.EINVAL);
+        if (!reg.VarOff.IsConst)
+            throw Fail($"R{regno} doesn't have constant offset. bpf_spin_lock has to be at the constant offset", Errno.EINVAL);
+        long off = reg.Off + (long)reg.VarOff.Value;
+        if (off != map.SpinLockOffset)
+            throw Fail($"off {off} doesn't point to 'struct bpf_spin_lock' that is at {map.SpinLockOffset}", Errno.EINVAL);
+        int lockId = reg.Id == 0 ? -1 : reg.Id;
+        if (isLock)
+        {
+            if (Cur.ActiveLockId != 0) throw Fail("Locking two bpf_spin_locks are not allowed", Errno.EINVAL);
+            Cur.ActiveLockId = lockId;
+            Cur.ActiveLockMap = map;
+            Cur.ActiveLockOffset = (int)off;
+        }
+        else
+        {
+            if (Cur.ActiveLockId == 0) throw Fail("bpf_spin_unlock without taking a lock", Errno.EINVAL);
+            if (Cur.ActiveLockId != lockId || !ReferenceEquals(Cur.ActiveLockMap, map))
+                throw Fail("bpf_spin_unlock of different lock", Errno.EINVAL);
+            Cur.ActiveLockId = 0;
+            Cur.ActiveLockMap = null;
+        }
+    }
+
+    private const string SockCommonArgTypes = "sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_";
+
+    /// <summary>Argument kinds the main switch of Helpers.CheckHelperCall leaves to this file. Returns the reference the
+    /// argument releases (0 for none).</summary>
+    internal int CheckOtherHelperArg(int regno, in RegisterState reg, HelperArg arg, HelperPrototype proto, ref IVerifierMapInfo? timerMap)
+    {
+        bool nullOk = arg.Has(HelperArgFlags.MaybeNull);
+        if (nullOk && reg.IsScalar && ScalarBounds.IsConst(reg, 0)) return 0;
+        switch (arg.Kind)
+        {
+            case HelperArgKind.PtrToBtfIdSockCommon:
+            {
+                bool ok = reg.Type is RegisterType.SockCommon or RegisterType.Socket or RegisterType.TcpSock
+                    || (reg.Type == RegisterType.BtfId && KernelTypes.IsSockCommon(reg.MemSize));
+                if (!ok || (reg.MaybeNull && !nullOk)) throw TypeMismatch(regno, reg, SockCommonArgTypes);
+                return CheckReleaseArg(regno, reg, arg);
+            }
+            case HelperArgKind.PtrToBtfId:
+            {
+                if (reg.Type != RegisterType.BtfId || (reg.MaybeNull && !nullOk))
+                    throw TypeMismatch(regno, reg, "ptr_, trusted_ptr_, rcu_ptr_");
+                string want = arg.BtfType ?? "";
+                if (KernelTypes.Name(reg.MemSize) != want || reg.Off != 0 || !reg.VarOff.IsConst || reg.VarOff.Value != 0)
+                {
+                    string have = KernelTypes.Name(reg.MemSize);
+                    throw Fail($"R{regno} is of type {(have.Length == 0 ? "(anon)" : have)} but {want} is expected");
+                }
+                return CheckReleaseArg(regno, reg, arg);
+            }
+            case HelperArgKind.PtrToTimer:
+            {
+                if (reg.Type != RegisterType.MapValue || reg.MaybeNull) throw TypeMismatch(regno, reg, "map_value");
+                var map = reg.Map!;
+                if (!reg.VarOff.IsConst)
+                    throw Fail($"R{regno} doesn't have constant offset. bpf_timer has to be at the constant offset", Errno.EINVAL);
+                if (map.TimerOffset < 0) throw Fail($"map '{map.Name}' has no valid bpf_timer", Errno.EINVAL);
+                long off = reg.Off + (long)reg.VarOff.Value;
+                if (off != map.TimerOffset)
+                    throw Fail($"off {off} doesn't point to 'struct bpf_timer' that is at {map.TimerOffset}", Errno.EINVAL);
+                timerMap = map;
+                return 0;
+            }
+            default:
+                // Every kind a prototype can name is handled somewhere; reaching this is a table bug, and
+                // rejecting keeps it from becoming an unchecked call.
+                throw Fail($"helper {proto.Name}#{(int)proto.Id} argument R{regno} of kind {arg.Kind} is not checked by this verifier", Errno.ENOTSUPP);
+        }
+    }
+
+    private int CheckReleaseArg(int regno, in RegisterState reg, HelperArg arg)
+    {
+        if (!arg.Has(HelperArgFlags.Release)) return 0;
+        if (reg.IsScalar) return 0; // NULL passed to a nullable release argument releases nothing
+        if (reg.RefObjId == 0) throw Fail($"R{regno} must be referenced when passed to release function");
+        if (reg.Off != 0 || !reg.VarOff.IsConst || reg.VarOff.Value != 0)
+            throw Fail($"R{regno} must have zero offset when passed to release func");
+        return reg.RefObjId;
+    }
+}

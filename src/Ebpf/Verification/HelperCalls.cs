@@ -1,0 +1,394 @@
+using Ebpf.Abi;
+using Ebpf.Abi.Helpers;
+using Ebpf.Btf;
+using Ebpf.Isa;
+
+namespace Ebpf.Verification;
+
+/// <summary>
+/// Calls to BPF helpers (check_helper_call): the helper is resolved against the profile and its prototype, every
+/// argument is checked against its kind, and R0 is set from the prototype's return kind. Map/helper compatibility and
+/// the value a lookup returns live here; pointer-argument memory checks are in <see cref="HelperArguments"/>.
+/// </summary>
+internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk)
+{
+    /// <summary>Map types usable only through specific helpers (check_map_func_compatibility, map side).</summary>
+    private static readonly Dictionary<MapType, HelperId[]> MapOnlyWith = new()
+    {
+        [MapType.Ringbuf] = [HelperId.RingbufOutput, HelperId.RingbufReserve, HelperId.RingbufQuery],
+        [MapType.ProgArray] = [HelperId.TailCall],
+        [MapType.PerfEventArray] = [HelperId.PerfEventRead, HelperId.PerfEventOutput, HelperId.SkbOutput, HelperId.PerfEventReadValue, HelperId.XdpOutput],
+        [MapType.StackTrace] = [HelperId.GetStackid],
+        [MapType.Queue] = [HelperId.MapPeekElem, HelperId.MapPopElem, HelperId.MapPushElem],
+        [MapType.Stack] = [HelperId.MapPeekElem, HelperId.MapPopElem, HelperId.MapPushElem],
+        [MapType.BloomFilter] = [HelperId.MapPeekElem, HelperId.MapPushElem],
+        [MapType.CgroupArray] = [HelperId.SkbUnderCgroup, HelperId.CurrentTaskUnderCgroup],
+        [MapType.UserRingbuf] = [HelperId.UserRingbufDrain],
+    };
+
+    /// <returns>True when the call entered a callback (the next instruction is the callback's first).</returns>
+    internal bool CheckHelperCall(Instruction insn)
+    {
+        int id = insn.Imm;
+        if (!HelperNames.IsKnown(id))
+            throw Fail($"invalid func {HelperNames.KernelName(id)}#{id}", Errno.EINVAL);
+        string name = HelperNames.KernelName(id);
+        if (!Input.Profile.IsHelperAllowed(Input.ProgramType, id, Input.Privilege))
+            throw Fail($"program of this type cannot use helper {name}#{id}", Errno.EINVAL);
+        var proto = HelperPrototypes.Get((HelperId)id, Input.ProgramType)
+            ?? throw Fail($"helper {name}#{id} has no prototype in this verifier", Errno.ENOTSUPP);
+        ResolvedCalls[InsnIdx] = new ResolvedCall(InsnIdx, true, id);
+        CheckHelperSupported(proto, name, id);
+        if (proto.GplOnly && !Input.GplCompatible)
+            throw Fail("cannot call GPL-restricted function from non-GPL compatible program", Errno.EINVAL);
+        if (proto.SleepableOnly && !Input.Sleepable)
+            throw Fail("helper call might sleep in a non-sleepable prog", Errno.EINVAL);
+        if (Cur.ActiveLockId != 0 && proto.Id is not (HelperId.SpinLock or HelperId.SpinUnlock))
+            throw Fail("function calls are not allowed while holding a lock", Errno.EINVAL);
+        if (proto.Id == HelperId.GetFuncIp && Input.ProgramType is not (ProgramType.Kprobe or ProgramType.Tracing))
+            throw Fail($"func {name}#{id} not supported for program type {(int)Input.ProgramType}", Errno.ENOTSUPP);
+        if ((HelperId)id is HelperId.SpinLock or HelperId.SpinUnlock)
+        {
+            if (Input.ProgramType == ProgramType.SocketFilter) throw Fail("socket filter progs cannot use bpf_spin_lock yet", Errno.EINVAL);
+            if (Input.ProgramType is ProgramType.Kprobe or ProgramType.Tracepoint or ProgramType.PerfEvent or ProgramType.RawTracepoint or ProgramType.RawTracepointWritable)
+                throw Fail("tracing progs cannot use bpf_spin_lock yet", Errno.EINVAL);
+        }
+
+        IVerifierMapInfo? map = null;
+        int releaseRefId = 0;
+        IVerifierMapInfo? timerMap = null;
+        int castRefObjId = proto.CastsReference ? Reg(1).RefObjId : 0;
+        int callbackInsn = -1;
+        RegisterState callbackCtx = RegisterState.NotInit;
+        var writes = new List<(int Regno, long Size)>();
+        for (int i = 0; i < proto.Arguments.Count; i++)
+        {
+            var arg = proto.Arguments[i];
+            int regno = i + 1;
+            if (arg.Kind == HelperArgKind.None) break;
+            var reg = ReadReg(regno);
+            // A scalar anywhere but an "anything" argument is checked by value (sizes, constants, NULL).
+            if (reg.IsScalar && arg.Kind != HelperArgKind.Anything) Precision.MarkPrecise(regno);
+            switch (arg.Kind)
+            {
+                case HelperArgKind.Anything:
+                    if (reg.IsPointer && !Privileged) throw Fail($"R{regno} leaks addr into helper function");
+                    break;
+                case HelperArgKind.ConstMapPtr:
+                    if (reg.Type != RegisterType.MapPtr || reg.MaybeNull) throw HelperArgs.TypeMismatch(regno, reg, "map_ptr");
+                    map = reg.Map!;
+                    if (timerMap is not null && !ReferenceEquals(timerMap, map))
+                        throw Fail($"timer pointer in R1 map_uid=0 doesn't match map pointer in R{regno} map_uid=0", Errno.EINVAL);
+                    break;
+                case HelperArgKind.PtrToMapKey:
+                case HelperArgKind.PtrToMapValue:
+                {
+                    if (arg.Has(HelperArgFlags.MaybeNull) && reg.IsScalar && ScalarBounds.IsConst(reg, 0)) break;
+                    if (map is null) throw Fail($"invalid map_ptr to access map->{(arg.Kind == HelperArgKind.PtrToMapKey ? "key" : "value")}", Errno.EACCES);
+                    int size = (int)(arg.Kind == HelperArgKind.PtrToMapKey ? map.KeySize : map.ValueSize);
+                    if (size == 0) throw Fail("invalid zero-sized read");
+                    HelperArgs.CheckHelperMemory(regno, reg, arg, proto, size, zeroSizeAllowed: false);
+                    if (arg.Kind == HelperArgKind.PtrToMapKey) _constKey = ConstStackKey(reg, size);
+                    if (HelperArguments.WritesMemory(arg)) writes.Add((regno, size));
+                    break;
+                }
+                case HelperArgKind.PtrToMem:
+                {
+                    if (arg.Has(HelperArgFlags.MaybeNull) && reg.IsScalar && ScalarBounds.IsConst(reg, 0)) break;
+                    if (arg.Has(HelperArgFlags.FixedSize))
+                    {
+                        HelperArgs.CheckHelperMemory(regno, reg, arg, proto, arg.FixedSize, zeroSizeAllowed: false);
+                        if (HelperArguments.WritesMemory(arg)) writes.Add((regno, arg.FixedSize));
+                        break;
+                    }
+                    // Sized by the next argument: check the type now, the extent with the size.
+                    HelperArgs.CheckMemoryArgType(regno, reg, arg, proto);
+                    break;
+                }
+                case HelperArgKind.ConstSize:
+                case HelperArgKind.ConstSizeOrZero:
+                {
+                    if (!reg.IsScalar) throw HelperArgs.TypeMismatch(regno, reg, "scalar");
+                    var memArg = proto.Arguments[i - 1];
+                    var mem = Reg(regno - 1);
+                    bool zeroOk = arg.Kind == HelperArgKind.ConstSizeOrZero;
+                    if (reg.SMin < 0) throw Fail($"R{regno} min value is negative, either use unsigned or 'var &= const'");
+                    if (reg.UMin == 0 && !zeroOk) throw Fail("invalid zero-sized read");
+                    if (reg.UMax >= (ulong)AluChecker.MaxVarOff) throw Fail($"R{regno} unbounded memory access, use 'var &= const' or 'if (var < const)'");
+                    bool memIsNull = mem.IsScalar && ScalarBounds.IsConst(mem, 0) && memArg.Has(HelperArgFlags.MaybeNull);
+                    if (memIsNull)
+                    {
+                        if (reg.UMax != 0) throw Fail($"R{regno - 1} type=scalar expected={HelperArguments.MemoryArgTypes}");
+                        break;
+                    }
+                    if (reg.UMax > 0)
+                    {
+                        HelperArgs.CheckHelperMemory(regno - 1, mem, memArg, proto, (long)reg.UMax, zeroSizeAllowed: zeroOk);
+                        if (HelperArguments.WritesMemory(memArg)) writes.Add((regno - 1, (long)reg.UMax));
+                    }
+                    if (proto.ReturnBoundedBySizeArg == i) _retBound = (long)reg.UMax;
+                    break;
+                }
+                case HelperArgKind.ConstAllocSizeOrZero:
+                    if (!reg.IsScalar || !reg.VarOff.IsConst) throw Fail($"R{regno} is not a known constant'");
+                    _allocSize = (int)reg.VarOff.Value;
+                    break;
+                case HelperArgKind.PtrToCtx:
+                    if (arg.Has(HelperArgFlags.MaybeNull) && reg.IsScalar && ScalarBounds.IsConst(reg, 0)) break;
+                    if (reg.Type != RegisterType.Ctx) throw HelperArgs.TypeMismatch(regno, reg, "ctx");
+                    if (reg.Off != 0 || !reg.VarOff.IsConst || reg.VarOff.Value != 0)
+                        throw Fail($"dereference of modified ctx ptr R{regno} off={reg.Off} disallowed");
+                    break;
+                case HelperArgKind.PtrToFunc:
+                    if (reg.Type != RegisterType.Func) throw HelperArgs.TypeMismatch(regno, reg, "func");
+                    callbackInsn = reg.FuncInsn;
+                    break;
+                case HelperArgKind.PtrToStack:
+                    if (arg.Has(HelperArgFlags.MaybeNull) && reg.IsScalar && ScalarBounds.IsConst(reg, 0)) { callbackCtx = reg; break; }
+                    if (reg.Type != RegisterType.Stack) throw HelperArgs.TypeMismatch(regno, reg, "fp");
+                    callbackCtx = reg;
+                    break;
+                case HelperArgKind.PtrToConstStr:
+                    if (reg.Type != RegisterType.MapValue || reg.MaybeNull) throw HelperArgs.TypeMismatch(regno, reg, "map_value");
+                    if ((reg.Map!.Flags & MapFlags.RdonlyProg) == 0) throw Fail($"R{regno} does not point to a readonly map'");
+                    if (!reg.VarOff.IsConst) throw Fail($"R{regno} is not a constant address'");
+                    break;
+                case HelperArgKind.PtrToRingbufMem:
+                    if (reg.Type != RegisterType.RingbufMem || reg.MaybeNull) throw HelperArgs.TypeMismatch(regno, reg, "ringbuf_mem");
+                    if (reg.Off != 0 || !reg.VarOff.IsConst || reg.VarOff.Value != 0)
+                        throw Fail($"R{regno} must have zero offset when passed to release func");
+                    if (reg.RefObjId == 0) throw Fail($"R{regno} must be referenced when passed to release function");
+                    releaseRefId = reg.RefObjId;
+                    break;
+                case HelperArgKind.PtrToSpinLock:
+                    HelperArgs.CheckSpinLockArg(regno, reg, (HelperId)id == HelperId.SpinLock);
+                    break;
+                case HelperArgKind.PtrToSocket:
+                    if (arg.Has(HelperArgFlags.MaybeNull) && reg.IsScalar && ScalarBounds.IsConst(reg, 0)) break;
+                    if (reg.Type is not (RegisterType.SockCommon or RegisterType.Socket or RegisterType.TcpSock) || reg.MaybeNull)
+                        throw HelperArgs.TypeMismatch(regno, reg, "sock_common, sock, tcp_sock, xdp_sock, ptr_");
+                    if (arg.Has(HelperArgFlags.Release))
+                    {
+                        if (reg.RefObjId == 0) throw Fail($"R{regno} must be referenced when passed to release function");
+                        releaseRefId = reg.RefObjId;
+                    }
+                    break;
+                default:
+                {
+                    int released = HelperArgs.CheckOtherHelperArg(regno, reg, arg, proto, ref timerMap);
+                    if (released != 0) releaseRefId = released;
+                    break;
+                }
+            }
+        }
+
+        if (map is not null) CheckMapCompatibility(map, proto, name, id);
+        // record_func_key: a constant tail-call index is recorded for direct jumps, so it is precise in the kernel.
+        if ((HelperId)id == HelperId.TailCall && Reg(3).IsConst) Precision.MarkPrecise(3);
+        if ((HelperId)id == HelperId.TailCall && Cur.References.Count > 0)
+            throw Fail("tail_call would lead to reference leak", Errno.EINVAL);
+
+        // Memory the helper fills is initialised afterwards.
+        foreach (var (regno, size) in writes)
+        {
+            var r = Reg(regno);
+            if (r.Type == RegisterType.Stack && r.VarOff.IsConst)
+                StackMem.MarkStackWritten(StackMem.StackFrame(r), r.Off + (long)r.VarOff.Value, size);
+        }
+
+        if (releaseRefId != 0) Subprograms.ReleaseReference(releaseRefId);
+
+        if (proto.ChangesPacketData)
+        {
+            ChangesPacketData = true;
+            Subprograms.InvalidatePacketPointers();
+        }
+
+        var retMap = map;
+        long retBound = _retBound;
+        int allocSize = _allocSize;
+        _retBound = -1;
+        _allocSize = 0;
+        var constKey = _constKey;
+        _constKey = null;
+
+        if (callbackInsn >= 0)
+        {
+            Subprograms.StartCallback(callbackInsn, (HelperId)id, retMap ?? timerMap, callbackCtx);
+            return true;
+        }
+
+        Subprograms.ClobberCallerSaved();
+        var ret = ReturnValue(proto, retMap, retBound, allocSize, constKey);
+        // is_ptr_cast_function: the result shares the argument's reference.
+        if (castRefObjId != 0 && ret.IsPointer) ret.RefObjId = castRefObjId;
+        SetReg(0, ret);
+        return false;
+    }
+
+    private long _retBound = -1;
+
+    private ulong? _constKey;
+
+    /// <summary>
+    /// get_constant_map_key: the key's value when the stack proves it. Counting from the key's first byte to the end of
+    /// its slot: enough STACK_ZERO bytes make it 0; otherwise the slot must hold a spilled scalar covering exactly the
+    /// key's size from there, whose (whole) constant value is the key. An 8-byte spill read as a 4-byte key is not
+    /// constant, however the value looks.
+    /// </summary>
+    private ulong? ConstStackKey(in RegisterState reg, int size)
+    {
+        if (!Privileged || reg.Type != RegisterType.Stack || !reg.VarOff.IsConst) return null;
+        var frame = StackMem.StackFrame(reg);
+        int o = (int)(reg.Off + (long)reg.VarOff.Value);
+        int slotIndex = FrameState.SlotOf(o);
+        var slot = frame.Stack[slotIndex];
+        int slotStart = -(slotIndex + 1) * 8;
+        int toSlotEnd = slotStart + 8 - o;
+        int zero = 0;
+        while (zero < toSlotEnd && !slot.IsFullSpill && slot[FrameState.ByteOf(o + zero)] == StackByte.Zero) zero++;
+        if (zero >= size) return 0;
+        if (!slot.IsSpill || !slot.Spilled.IsScalar) return null;
+        int spillEnd = slotStart + (slot.IsFullSpill ? 8 : slot.SpillSize);
+        int spilled = o >= slotStart && o < spillEnd ? spillEnd - o : 0;
+        if (spilled != size || !slot.Spilled.VarOff.IsConst) return null;
+        Precision.MarkPreciseSlot(frame.FrameNo, slotIndex);
+        return slot.Spilled.VarOff.Value;
+    }
+
+    private int _allocSize;
+
+    /// <summary>Argument registers helper <paramref name="id"/> reads (r1 through its last non-DONTCARE argument) for
+    /// register liveness, or null when this program type has no prototype for it.</summary>
+    internal static ushort? HelperArgRegisters(VerifierInput input, int id)
+    {
+        if (!HelperNames.IsKnown(id) || HelperPrototypes.Get((HelperId)id, input.ProgramType) is not { } proto) return null;
+        int count = 0;
+        for (int i = 0; i < proto.Arguments.Count && i < 5; i++)
+            if (proto.Arguments[i].Kind != HelperArgKind.None) count = i + 1;
+        return (ushort)(((1 << count) - 1) << 1);
+    }
+
+    private RegisterState ReturnValue(HelperPrototype proto, IVerifierMapInfo? map, long retBound, int allocSize, ulong? constKey)
+    {
+        switch (proto.Return)
+        {
+            case HelperReturnKind.Void:
+                return RegisterState.NotInit;
+            case HelperReturnKind.MapValueOrNull:
+            {
+                if (map is null) throw Fail("kernel subsystem misconfigured verifier", Errno.EINVAL);
+                if (map.Type is MapType.ArrayOfMaps or MapType.HashOfMaps && proto.Id == HelperId.MapLookupElem)
+                {
+                    // Map-in-map: the value is the inner map (CONST_PTR_TO_MAP | PTR_MAYBE_NULL).
+                    var inner = RegisterState.Pointer(RegisterType.MapPtr);
+                    inner.Map = map.InnerMap ?? throw Fail("map-in-map without an inner map template", Errno.EINVAL);
+                    inner.MaybeNull = true;
+                    inner.Id = NewId();
+                    return inner;
+                }
+                var r = RegisterState.Pointer(RegisterType.MapValue);
+                r.Map = map;
+                // Array lookups with a constant in-range key cannot fail (6.12+: can_elide_value_nullness).
+                bool elide = proto.Id == HelperId.MapLookupElem && map.Type is MapType.Array or MapType.PercpuArray
+                    && constKey is { } key && key < map.MaxEntries;
+                if (!elide)
+                {
+                    r.MaybeNull = true;
+                    r.Id = NewId();
+                }
+                if ((map.Flags & MapFlags.RdonlyProg) != 0) r.ReadOnly = true;
+                return r;
+            }
+            case HelperReturnKind.RingbufMemOrNull:
+            {
+                var r = RegisterState.Pointer(RegisterType.RingbufMem);
+                r.MaybeNull = true;
+                NewId();
+                r.Id = NewId();
+                r.RefObjId = r.Id;
+                r.MemSize = allocSize;
+                Cur.References.Add(new AcquiredReference(r.Id, InsnIdx));
+                return r;
+            }
+            case HelperReturnKind.SocketOrNull:
+            case HelperReturnKind.TcpSockOrNull:
+            case HelperReturnKind.SockCommonOrNull:
+            {
+                var type = proto.Return switch
+                {
+                    HelperReturnKind.TcpSockOrNull => RegisterType.TcpSock,
+                    HelperReturnKind.SockCommonOrNull => RegisterType.SockCommon,
+                    _ => RegisterType.Socket,
+                };
+                var r = RegisterState.Pointer(type);
+                r.MaybeNull = true;
+                r.Id = NewId();
+                if (proto.Id is HelperId.SkLookupTcp or HelperId.SkLookupUdp or HelperId.SkcLookupTcp)
+                {
+                    r.RefObjId = r.Id;
+                    Cur.References.Add(new AcquiredReference(r.Id, InsnIdx));
+                }
+                return r;
+            }
+            case HelperReturnKind.BtfId:
+                return TypedPointerReturn(proto, maybeNull: false);
+            case HelperReturnKind.BtfIdOrNull:
+                return TypedPointerReturn(proto, maybeNull: true);
+            case HelperReturnKind.MemOrBtfId:
+            case HelperReturnKind.MemOrNull:
+                // Only the prototypes marked Unsupported return these; CheckHelperSupported stops them earlier.
+                throw Fail($"helper {proto.Name}#{(int)proto.Id} return type is not modelled", Errno.ENOTSUPP);
+            default:
+            {
+                var r = RegisterState.UnknownScalar();
+                // do_refine_retval_range: the CPU number is below nr_cpu_ids, which is the kernel's (the profile's) to say.
+                if (proto.Id == HelperId.GetSmpProcessorId && Input.Profile.PossibleCpus is int cpus and > 0)
+                {
+                    r.UMin = 0; r.SMin = 0; r.U32Min = 0; r.S32Min = 0;
+                    r.UMax = (ulong)(cpus - 1); r.SMax = cpus - 1; r.U32Max = (uint)(cpus - 1); r.S32Max = cpus - 1;
+                    ScalarBounds.Sync(ref r);
+                }
+                if (retBound >= 0)
+                {
+                    r.SMax = retBound;
+                    r.S32Max = (int)Math.Min(retBound, int.MaxValue);
+                    ScalarBounds.Sync(ref r);
+                }
+                return r;
+            }
+        }
+    }
+
+    private void CheckMapCompatibility(IVerifierMapInfo map, HelperPrototype proto, string name, int id)
+    {
+        bool ok = proto.AcceptedMapTypes is null ? !MapOnlyWith.ContainsKey(map.Type) || MapOnlyWith[map.Type].Contains(proto.Id)
+                                                 : proto.AcceptedMapTypes.Contains(map.Type);
+        if (ok && MapOnlyWith.TryGetValue(map.Type, out var only) && !only.Contains(proto.Id)) ok = false;
+        if (!ok) throw Fail($"cannot pass map_type {(int)map.Type} into func {name}#{id}", Errno.EINVAL);
+    }
+
+    /// <summary>Rejects calls this verifier cannot check, before any argument is looked at.</summary>
+    private void CheckHelperSupported(HelperPrototype proto, string name, int id)
+    {
+        if (proto.Unsupported is { } why)
+            throw Fail($"helper {name}#{id} is not supported by this verifier: {why}", Errno.ENOTSUPP);
+        if (proto.Arguments.Any(a => a.Kind == HelperArgKind.PtrToTimer)
+            && Input.ProgramType is ProgramType.Kprobe or ProgramType.Tracepoint or ProgramType.PerfEvent
+                or ProgramType.RawTracepoint or ProgramType.RawTracepointWritable)
+            throw Fail("tracing progs cannot use bpf_timer yet", Errno.EINVAL);
+    }
+
+    /// <summary>R0 of a helper returning a typed kernel pointer.</summary>
+    internal RegisterState TypedPointerReturn(HelperPrototype proto, bool maybeNull)
+    {
+        var r = RegisterState.Pointer(RegisterType.BtfId);
+        r.MemSize = KernelTypes.Intern(proto.ReturnBtfType);
+        if (maybeNull)
+        {
+            r.MaybeNull = true;
+            r.Id = NewId();
+        }
+        return r;
+    }
+}

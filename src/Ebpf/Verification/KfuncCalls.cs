@@ -1,0 +1,204 @@
+using Ebpf.Abi;
+using Ebpf.Abi.Helpers;
+using Ebpf.Btf;
+using Ebpf.Isa;
+
+namespace Ebpf.Verification;
+
+/// <summary>
+/// kfunc calls (call with src_reg = BPF_PSEUDO_KFUNC_CALL): the callee's FUNC_PROTO gives the arguments
+/// (check_kfunc_args: scalars, __k constants, ctx, typed kernel pointers, memory sized by a following __sz /
+/// __szk argument), and the KF_* flags give reference semantics (acquire / release / return NULL) and the
+/// RCU read-side section.
+/// </summary>
+internal sealed class KfuncCalls(VerifierContext walk) : VerifierComponent(walk)
+{
+    /// <summary>Reference ids that stand for an open bpf_rcu_read_lock section (kept in the state's reference list so
+    /// that state comparison sees them; told apart from object references by this set).</summary>
+    private readonly HashSet<int> _rcuSectionIds = [];
+
+    private KernelFunction ResolveKfunc(Instruction insn)
+    {
+        if (Input.KernelFunctions is { } byInsn && byInsn.TryGetValue(InsnIdx, out var kf)) return kf;
+        if (insn.Offset != 0) throw Fail($"kfunc in module BTF (fd_array slot {insn.Offset}) is not supported by this verifier", Errno.ENOTSUPP);
+        return KernelFunctions.ResolveById(insn.Imm, Input.Profile.KernelBtf) ?? throw Fail($"kernel btf_id {insn.Imm} is not a function", Errno.EINVAL);
+    }
+
+    /// <summary>A kfunc the host registered (VerifierInput.KernelFunctions) from its own BTF rather than vmlinux's.</summary>
+    private bool IsHostKfunc(KernelFunction kf) => !ReferenceEquals(kf.Btf, Input.Profile.KernelBtf);
+
+    internal void CheckKfuncCall(Instruction insn)
+    {
+        if (insn.Dst != 0) throw Fail("BPF_CALL uses reserved fields", Errno.EINVAL);
+        var kf = ResolveKfunc(insn);
+        string name = kf.Name;
+        if (!Input.GplCompatible) throw Fail("cannot call kernel function from non-GPL compatible program", Errno.EINVAL);
+        // fetch_kfunc_meta: the program type must be in one of the kfunc's id sets (host kfuncs are the host's to allow).
+        if (!IsHostKfunc(kf) && !Input.Profile.IsKfuncAllowed(name, Input.ProgramType))
+            throw Fail($"calling kernel function {name} is not allowed", Errno.EACCES);
+        if (kf.Unsupported is { } why) throw Fail($"kernel function {name} is not supported by this verifier: {why}", Errno.ENOTSUPP);
+        if ((kf.Flags & KernelFunctionFlags.Sleepable) != 0 && !Input.Sleepable)
+            throw Fail($"program must be sleepable to call sleepable kfunc {name}", Errno.EACCES);
+        if (Cur.ActiveLockId != 0) throw Fail("function calls are not allowed while holding a lock", Errno.EINVAL);
+        if (!kf.Btf.TryGetType(kf.ProtoTypeId, out var pt) || pt is not BtfFuncProto proto)
+            throw Fail($"kernel function {name} has no FUNC_PROTO", Errno.EINVAL);
+
+        int rcu = Cur.References.FindIndex(r => _rcuSectionIds.Contains(r.Id));
+        if ((kf.Flags & KernelFunctionFlags.RcuReadLock) != 0)
+        {
+            if (rcu >= 0) throw Fail($"nested rcu read lock (kernel function {name})", Errno.EINVAL);
+            int id = NewId();
+            _rcuSectionIds.Add(id);
+            Cur.References.Add(new AcquiredReference(id, InsnIdx));
+        }
+        else if ((kf.Flags & KernelFunctionFlags.RcuReadUnlock) != 0)
+        {
+            if (rcu < 0) throw Fail($"unmatched rcu read unlock (kernel function {name})", Errno.EINVAL);
+            Cur.References.RemoveAt(rcu);
+        }
+
+        var btf = kf.Btf;
+        var parameters = proto.Parameters;
+        if (parameters.Count > 5) throw Fail($"Function {name} has {parameters.Count} > 5 args", Errno.EINVAL);
+        int releaseRef = 0;
+        for (int i = 0; i < parameters.Count; i++)
+        {
+            int regno = i + 1;
+            var reg = ReadReg(regno);
+            string pname = parameters[i].Name;
+            var t = ResolveBtf(btf, parameters[i].Type);
+            if (t is null or not BtfPtr)
+            {
+                if (!reg.IsScalar) throw Fail($"R{regno} is not a scalar", Errno.EINVAL);
+                if (pname.EndsWith("__k", StringComparison.Ordinal) || pname.EndsWith("__szk", StringComparison.Ordinal))
+                {
+                    if (!reg.VarOff.IsConst) throw Fail($"R{regno} must be a known constant", Errno.EINVAL);
+                    Precision.MarkPrecise(regno); // the constant decides the call's meaning: keep it precise for pruning
+                }
+                continue;
+            }
+            bool sizedByNext = i + 1 < parameters.Count
+                && (parameters[i + 1].Name.EndsWith("__sz", StringComparison.Ordinal) || parameters[i + 1].Name.EndsWith("__szk", StringComparison.Ordinal));
+            var pointee = ResolveBtf(btf, ((BtfPtr)t).Type);
+            bool nullable = pname.EndsWith("__nullable", StringComparison.Ordinal);
+            if (reg.IsScalar) Precision.MarkPrecise(regno); // NULL or not decides the check
+            if (nullable && reg.IsScalar && ScalarBounds.IsConst(reg, 0)) continue;
+            if (sizedByNext)
+            {
+                var size = Reg(regno + 1);
+                if (!size.IsScalar) throw Fail($"R{regno + 1} is not a scalar", Errno.EINVAL);
+                Precision.MarkPrecise(regno + 1); // the size bounds the checked access
+                if (size.SMin < 0) throw Fail($"R{regno + 1} min value is negative, either use unsigned or 'var &= const'");
+                if (size.UMax >= (ulong)AluChecker.MaxVarOff) throw Fail($"R{regno + 1} unbounded memory access, use 'var &= const' or 'if (var < const)'");
+                if (size.UMax > 0)
+                    HelperArgs.CheckHelperMemory(regno, reg, new HelperArg(HelperArgKind.PtrToMem), KfuncMemoryProto, (long)size.UMax, zeroSizeAllowed: true);
+                continue;
+            }
+            if (pointee is BtfComposite { Kind: BtfKind.Struct } s && IsContextStruct(s.Name))
+            {
+                if (reg.Type != RegisterType.Ctx) throw Fail($"arg#{i} expected pointer to ctx, but got {StateFormatter.TypeName(reg)}", Errno.EINVAL);
+                if (reg.Off != 0 || !reg.VarOff.IsConst || reg.VarOff.Value != 0)
+                    throw Fail($"dereference of modified ctx ptr R{regno} off={reg.Off} disallowed", Errno.EACCES);
+                continue;
+            }
+            if (pointee is BtfComposite { Kind: BtfKind.Struct } st)
+            {
+                if (reg.Type != RegisterType.BtfId)
+                    throw Fail($"arg#{i} pointer type STRUCT {st.Name} must point to scalar, or struct with scalar", Errno.EINVAL);
+                if (reg.MaybeNull && !nullable) throw Fail($"Possibly NULL pointer passed to trusted arg{i}", Errno.EACCES);
+                string have = KernelTypes.Name(reg.MemSize);
+                if (have != st.Name)
+                    throw Fail($"kernel function {name} args#{i} expected pointer to STRUCT {st.Name} but R{regno} has a pointer to STRUCT {(have.Length == 0 ? "(anon)" : have)}", Errno.EINVAL);
+                if (reg.Off != 0 || !reg.VarOff.IsConst || reg.VarOff.Value != 0)
+                    throw Fail($"R{regno} must have zero offset when passed to release func or trusted arg to kfunc", Errno.EINVAL);
+                if ((kf.Flags & KernelFunctionFlags.Release) != 0 && releaseRef == 0)
+                {
+                    if (reg.RefObjId == 0) throw Fail($"release kernel function {name} expects refcounted PTR_TO_BTF_ID", Errno.EINVAL);
+                    releaseRef = reg.RefObjId;
+                }
+                continue;
+            }
+            if (pointee is BtfInt or BtfEnumType)
+            {
+                HelperArgs.CheckHelperMemory(regno, reg, new HelperArg(HelperArgKind.PtrToMem), KfuncMemoryProto, btf.SizeOf(((BtfPtr)t).Type), zeroSizeAllowed: false);
+                continue;
+            }
+            string kind = pointee is null ? "UNKN" : pointee.Kind.ToString().ToUpperInvariant();
+            throw Fail($"arg#{i} pointer type {kind} {pointee?.Name ?? ""} must point to scalar, or struct with scalar", Errno.EINVAL);
+        }
+        if ((kf.Flags & KernelFunctionFlags.Release) != 0 && releaseRef == 0)
+            throw Fail($"release kernel function {name} expects refcounted PTR_TO_BTF_ID", Errno.EINVAL);
+        if (releaseRef != 0) Subprograms.ReleaseReference(releaseRef);
+
+        Subprograms.ClobberCallerSaved();
+        var ret = ResolveBtf(btf, proto.ReturnType);
+        if (ret is null)
+        {
+            Reg(0) = RegisterState.NotInit;
+            return;
+        }
+        if (ret is not BtfPtr rp)
+        {
+            SetReg(0, RegisterState.UnknownScalar());
+            return;
+        }
+        if (ResolveBtf(btf, rp.Type) is not BtfComposite { Kind: BtfKind.Struct } rs)
+            throw Fail($"kernel function {name} returns a pointer to a non-struct type, which is not modelled", Errno.ENOTSUPP);
+        var r = RegisterState.Pointer(RegisterType.BtfId);
+        r.MemSize = KernelTypes.Intern(rs.Name);
+        if ((kf.Flags & KernelFunctionFlags.ReturnsNull) != 0) { r.MaybeNull = true; r.Id = NewId(); }
+        if ((kf.Flags & KernelFunctionFlags.Acquire) != 0)
+        {
+            if (r.Id == 0) r.Id = NewId();
+            r.RefObjId = r.Id;
+            Cur.References.Add(new AcquiredReference(r.Id, InsnIdx));
+        }
+        SetReg(0, r);
+    }
+
+    private static readonly HelperPrototype KfuncMemoryProto = new(HelperId.Unspec, HelperReturnKind.Integer, [], PacketAccess: true);
+
+    private bool IsContextStruct(string name) =>
+        name == FunctionPrototypes.CanonicalContextName(Input.ProgramType)
+        || (name == "sk_buff" && FunctionPrototypes.CanonicalContextName(Input.ProgramType) == "__sk_buff")
+        || (name == "xdp_buff" && Input.ProgramType == ProgramType.Xdp)
+        || (name == "xdp_md" && Input.ProgramType == ProgramType.Xdp);
+
+    private static BtfType? ResolveBtf(Btf.BtfSpec btf, uint id)
+    {
+        if (id == 0) return null;
+        uint r = btf.SkipTypedefs(id);
+        return r != 0 && btf.TryGetType(r, out var t) ? t : null;
+    }
+
+    /// <summary>At the main program's exit: an open RCU section is reported before references are.</summary>
+    internal void CheckRcuSectionAtExit()
+    {
+        if (Cur.Frames.Count == 1 && Cur.References.Any(r => _rcuSectionIds.Contains(r.Id)))
+            throw Fail("BPF_EXIT instruction in main prog cannot be used inside bpf_rcu_read_lock-ed region", Errno.EINVAL);
+    }
+
+    /// <summary>
+    /// check_pseudo_btf_id, part of resolve_pseudo_ldimm64: every <c>ld_imm64</c> with BPF_PSEUDO_BTF_ID (src 3) must
+    /// name a VAR or FUNC of the kernel BTF, reachable or not. The kernel BTF is the profile's; without one no id
+    /// resolves. (The kernel then looks the symbol's address up in kallsyms, which a profile does not carry.)
+    /// </summary>
+    internal void CheckPseudoBtfIds()
+    {
+        for (int i = 0; i + 1 < Insns.Count; i++)
+        {
+            var insn = Insns[i];
+            if (!insn.IsLoadImm64)
+                continue;
+            if (insn.Src == (byte)LoadImm64Source.BtfId && Insns[i + 1].Imm == 0)
+            {
+                var btf = Input.Profile.KernelBtf;
+                if (btf is null || insn.Imm <= 0 || !btf.TryGetType((uint)insn.Imm, out var t) || (uint)insn.Imm > btf.MaxTypeId)
+                    throw new VerifierError(Errno.ENOENT, $"ldimm64 insn specifies invalid btf_id {insn.Imm}.", i);
+                if (t is not (BtfVar or BtfFunc))
+                    throw new VerifierError(Errno.EINVAL, $"pseudo btf_id {insn.Imm} in ldimm64 isn't KIND_VAR or KIND_FUNC", i);
+            }
+            i++;
+        }
+    }
+}

@@ -1,0 +1,337 @@
+using System.Numerics;
+
+namespace Ebpf.Verification;
+
+/// <summary>
+/// State pruning (the kernel's is_state_visited / states_equal / regsafe / stacksafe): the checkpoints stored per
+/// pruning point, the decision whether the current state is covered by one of them, and the liveness and precision
+/// they pass back to the checkpoints on the path. Owns the explored-state lists and the state statistics.
+/// </summary>
+internal sealed class StatePruning(VerifierContext walk) : VerifierComponent(walk)
+{
+    /// <summary>Stored states per instruction (the kernel's explored_states), indexed by instruction.</summary>
+    private readonly List<Checkpoint>?[] _explored = new List<Checkpoint>?[walk.Insns.Count];
+
+    public int TotalStates { get; private set; }
+
+    public int MaxStatesPerInsn { get; private set; }
+
+    internal static void UpdateBranchCounts(Checkpoint? cp)
+    {
+        while (cp is not null)
+        {
+            cp.Branches--;
+            if (cp.Branches > 0) break;
+            cp = cp.Parent;
+        }
+    }
+
+    private int _prevJmpsProcessed;
+
+    private int _prevInsnsProcessed;
+
+    private int _liveStates;
+
+    public int PeakStates { get; private set; }
+
+    /// <summary>
+    /// is_state_visited: prune when a finished state at this instruction covers the current one; report an
+    /// infinite loop when an unfinished (ancestor) state is identical; otherwise maybe record a checkpoint.
+    /// Like the kernel, a checkpoint is only added after at least 2 jumps and 8 instructions since the last one
+    /// (or a long history), and a stored state that keeps failing to prune (misses > 3 × hits + 3) is dropped.
+    /// </summary>
+    internal bool IsStateVisited(int insn)
+    {
+        bool force = Cur.JumpHistory > 40;
+        bool addNew = force || (JumpsProcessed - _prevJmpsProcessed >= 2 && Processed - _prevInsnsProcessed >= 8);
+        var list = _explored[insn];
+        if (list is not null)
+        {
+            // Newest first, as the kernel's list.
+            for (int k = list.Count - 1; k >= 0; k--)
+            {
+                var cp = list[k];
+                if (!SameCallSites(cp.State, Cur)) continue;
+                if (cp.Branches > 0)
+                {
+                    // An ancestor on the current path: identical state means no progress is possible.
+                    if (MaybeLooping(cp.State, Cur) && StatesEqual(cp.State, Cur, exact: true))
+                        throw Fail($"infinite loop detected at insn {insn}\ncur state: {StateFormatter.Frame(Cur.Current, Cur)}\nold state: {StateFormatter.Frame(cp.State.Current, cp.State)}", Errno.EINVAL);
+                    // Inside a loop: different iterations rarely help each other, so checkpoint less often.
+                    if (!force && JumpsProcessed - _prevJmpsProcessed < 20 && Processed - _prevInsnsProcessed < 100) addNew = false;
+                }
+                else if (StatesEqual(cp.State, Cur, exact: false))
+                {
+                    cp.HitCount++;
+                    PropagateLiveness(cp.State);
+                    Precision.PropagatePrecision(cp.State);
+                    return true;
+                }
+                if (addNew) cp.MissCount++;
+                if (cp.MissCount > cp.HitCount * 3 + 3)
+                {
+                    list.RemoveAt(k);
+                    cp.Evicted = true;
+                    _liveStates--;
+                }
+            }
+        }
+        if (!addNew) return false;
+        if (list is null)
+        {
+            list = [];
+            _explored[insn] = list;
+        }
+        _prevJmpsProcessed = JumpsProcessed;
+        _prevInsnsProcessed = Processed;
+        var copy = Cur.Clone();
+        copy.Parent = null;
+        var checkpoint = new Checkpoint { State = copy, Parent = Cur.Parent, Insn = insn, HistPos = Cur.HistTail };
+        Cur.Parent = checkpoint;
+        Cur.JumpHistory = 0;
+        foreach (var f in Cur.Frames) f.WrittenSlots = 0;
+        foreach (var f in copy.Frames) f.ReadSlots = 0;
+        list.Add(checkpoint);
+        if (list.Count > MaxStatesPerInsn) MaxStatesPerInsn = list.Count;
+        TotalStates++;
+        if (++_liveStates > PeakStates) PeakStates = _liveStates;
+        return false;
+    }
+
+    /// <summary>states_maybe_looping: a cheap filter before the exact comparison (the current frame's registers
+    /// hold the same types and values).</summary>
+    private static bool MaybeLooping(VerifierState old, VerifierState cur)
+    {
+        var a = old.Current.Registers;
+        var b = cur.Current.Registers;
+        for (int r = 0; r < 10; r++)
+            if (a[r].Type != b[r].Type || a[r].VarOff != b[r].VarOff || a[r].SMin != b[r].SMin || a[r].SMax != b[r].SMax || a[r].Off != b[r].Off) return false;
+        return true;
+    }
+
+    private static bool SameCallSites(VerifierState a, VerifierState b)
+    {
+        if (a.Frames.Count != b.Frames.Count) return false;
+        for (int f = 0; f < a.Frames.Count; f++)
+        {
+            var x = a.Frames[f];
+            var y = b.Frames[f];
+            if (x.CallSite != y.CallSite || x.FunctionStart != y.FunctionStart || x.IsCallback != y.IsCallback) return false;
+        }
+        return true;
+    }
+
+    // ---- stack liveness (read marks) ----
+
+    /// <summary>mark_reg_read for a stack slot: the current path reads <paramref name="slot"/> of
+    /// <paramref name="frame"/>, so every checkpoint back to the one after the slot's last full write must keep it.</summary>
+    internal void MarkStackRead(FrameState frame, int slot)
+    {
+        ulong bit = 1UL << slot;
+        if ((frame.WrittenSlots & bit) != 0) return;
+        int f = frame.FrameNo;
+        for (var cp = Cur.Parent; cp is not null; cp = cp.Parent)
+        {
+            var frames = cp.State.Frames;
+            if (frames.Count <= f) return;
+            var pf = frames[f];
+            if (pf.Serial != frame.Serial || (pf.ReadSlots & bit) != 0) return;
+            pf.ReadSlots |= bit;
+            if ((pf.WrittenSlots & bit) != 0) return;
+        }
+    }
+
+    /// <summary>propagate_liveness: what the pruning state's continuation read, the current path would have read.</summary>
+    private void PropagateLiveness(VerifierState old)
+    {
+        for (int f = 0; f < old.Frames.Count; f++)
+        {
+            ulong read = old.Frames[f].ReadSlots;
+            var frame = Cur.Frames[f];
+            while (read != 0)
+            {
+                int s = System.Numerics.BitOperations.TrailingZeroCount(read);
+                read &= read - 1;
+                MarkStackRead(frame, s);
+            }
+        }
+    }
+
+    // ---- state comparison ----
+
+    private int[] _idOld = new int[16];
+
+    private int[] _idCur = new int[16];
+
+    private int _idCount;
+
+    private int _tmpIdGen;
+
+    /// <summary>states_equal: does every concrete state described by <paramref name="cur"/> also fit <paramref name="old"/>?</summary>
+    private bool StatesEqual(VerifierState old, VerifierState cur, bool exact)
+    {
+        if (old.Frames.Count != cur.Frames.Count) return false;
+        if (old.References.Count != cur.References.Count) return false;
+        if ((old.ActiveLockId != 0) != (cur.ActiveLockId != 0)) return false;
+        _idCount = 0;
+        _tmpIdGen = 0;
+        for (int i = 0; i < old.References.Count; i++)
+            if (!MapIds(old.References[i].Id, cur.References[i].Id)) return false;
+        for (int f = 0; f < old.Frames.Count; f++)
+        {
+            var of = old.Frames[f];
+            var cf = cur.Frames[f];
+            if (of.CallSite != cf.CallSite || of.FunctionStart != cf.FunctionStart || of.IsCallback != cf.IsCallback) return false;
+            // Registers that are dead at the point where this frame resumes cannot matter.
+            int resume = f == old.Frames.Count - 1 ? InsnIdx : old.Frames[f + 1].CallSite + 1;
+            ushort live = resume < Cfg.LiveIn.Length ? Cfg.LiveIn[resume] : (ushort)0xffff;
+            var oregs = of.Registers;
+            var cregs = cf.Registers;
+            for (int r = 0; r < 10; r++)
+            {
+                if ((live & (1 << r)) == 0) continue;
+                if (!RegSafe(oregs[r], cregs[r], exact)) return false;
+            }
+            var ostack = of.Stack;
+            var cstack = cf.Stack;
+            if (exact)
+            {
+                for (int s = 0; s < FrameState.Slots; s++)
+                    if (!SlotSafe(ostack[s], cstack[s], exact: true)) return false;
+                continue;
+            }
+            // Only slots some continuation of the old state read can make a difference.
+            ulong read = of.ReadSlots;
+            while (read != 0)
+            {
+                int s = System.Numerics.BitOperations.TrailingZeroCount(read);
+                read &= read - 1;
+                if (!SlotSafe(ostack[s], cstack[s], exact: false)) return false;
+            }
+        }
+        return true;
+    }
+
+    /// <summary>check_ids: old and current ids must correspond one to one.</summary>
+    private bool MapIds(int oldId, int curId)
+    {
+        if (oldId == 0 && curId == 0) return true;
+        if (oldId == 0 || curId == 0) return false;
+        for (int i = 0; i < _idCount; i++)
+        {
+            if (_idOld[i] == oldId) return _idCur[i] == curId;
+            if (_idCur[i] == curId) return false;
+        }
+        if (_idCount == _idOld.Length)
+        {
+            Array.Resize(ref _idOld, _idCount * 2);
+            Array.Resize(ref _idCur, _idCount * 2);
+        }
+        _idOld[_idCount] = oldId;
+        _idCur[_idCount++] = curId;
+        return true;
+    }
+
+    private static bool RangeWithin(in RegisterState old, in RegisterState cur) =>
+        old.UMin <= cur.UMin && cur.UMax <= old.UMax && old.SMin <= cur.SMin && cur.SMax <= old.SMax
+        && old.U32Min <= cur.U32Min && cur.U32Max <= old.U32Max && old.S32Min <= cur.S32Min && cur.S32Max <= old.S32Max
+        && old.VarOff.Includes(cur.VarOff);
+
+    private static bool SameValue(in RegisterState a, in RegisterState b) =>
+        a.UMin == b.UMin && a.UMax == b.UMax && a.SMin == b.SMin && a.SMax == b.SMax
+        && a.U32Min == b.U32Min && a.U32Max == b.U32Max && a.S32Min == b.S32Min && a.S32Max == b.S32Max && a.VarOff == b.VarOff;
+
+    /// <summary>An old scalar whose value never decided anything matches any current scalar. Without CAP_BPF the
+    /// kernel tracks no precision: every scalar is compared by value.</summary>
+    private bool Imprecise(in RegisterState old) => !old.Precise && Privileged;
+
+    private bool RegSafe(in RegisterState old, in RegisterState cur, bool exact)
+    {
+        if (exact)
+        {
+            if (old.Type != cur.Type) return false;
+            if (old.Type == RegisterType.NotInit) return true;
+            return SameValue(old, cur) && old.Off == cur.Off && old.MaybeNull == cur.MaybeNull && old.Range == cur.Range
+                && ReferenceEquals(old.Map, cur.Map) && old.MemSize == cur.MemSize && old.FrameNo == cur.FrameNo
+                && MapIds(old.Id, cur.Id) && MapIds(old.RefObjId, cur.RefObjId);
+        }
+        if (old.Type == RegisterType.NotInit) return true;
+        if (cur.Type != old.Type) return false;
+        if (old.Type == RegisterType.Scalar)
+        {
+            if (Imprecise(old)) return true;
+            // check_scalar_ids: an id-less scalar gets a fresh id, so links present in the old state must be present
+            // (and the same) in the current one only among the scalars compared.
+            if ((old.Id != 0 || cur.Id != 0) && !MapIds(old.Id != 0 ? old.Id : --_tmpIdGen, cur.Id != 0 ? cur.Id : --_tmpIdGen)) return false;
+            return RangeWithin(old, cur);
+        }
+        if (old.MaybeNull != cur.MaybeNull || old.Off != cur.Off || old.ReadOnly != cur.ReadOnly) return false;
+        if (!ReferenceEquals(old.Map, cur.Map) || old.MemSize != cur.MemSize || old.FrameNo != cur.FrameNo || old.FuncInsn != cur.FuncInsn) return false;
+        if (!RangeWithin(old, cur)) return false;
+        if (old.IsPacketPointer)
+        {
+            if (old.Range < 0 ? cur.Range != old.Range : cur.Range < old.Range) return false;
+            if (!MapIds(old.Id, cur.Id)) return false;
+        }
+        else if (old.MaybeNull || old.Id != 0)
+        {
+            if (!MapIds(old.Id, cur.Id)) return false;
+        }
+        return MapIds(old.RefObjId, cur.RefObjId);
+    }
+
+    private bool SlotSafe(in StackSlot old, in StackSlot cur, bool exact)
+    {
+        if (exact)
+        {
+            if (old.Types != cur.Types) return false;
+            return !old.IsSpill || RegSafe(old.Spilled, cur.Spilled, true);
+        }
+        if (old.IsEmpty) return true;
+        if (old.IsFullSpill)
+        {
+            if (cur.IsFullSpill) return RegSafe(old.Spilled, cur.Spilled, false);
+            // A spilled scalar whose value never mattered (or is fully unknown) is covered by a slot of plain data
+            // bytes, which reads back as an unknown scalar. Like the kernel's stacksafe (is_stack_all_misc), zero
+            // bytes do not count: a slot mixing data and zero bytes (or all zero) is compared byte by byte there,
+            // and spill against data fails. Pruning more than the kernel here changes which path reaches a state
+            // first, and so what later checkpoints hold.
+            if (old.Spilled.Type == RegisterType.Scalar && (Imprecise(old.Spilled) || (old.Spilled.VarOff.IsUnknown && old.Spilled.Id == 0)))
+            {
+                for (int i = 0; i < 8; i++)
+                    if (!(cur[i] == StackByte.Misc || (cur[i] == StackByte.Invalid && Privileged))) return false;
+                return true;
+            }
+            return false;
+        }
+        for (int i = 0; i < 8; i++)
+        {
+            var o = old[i];
+            var c = cur.IsFullSpill ? StackByte.Spill : cur[i];
+            switch (o)
+            {
+                case StackByte.Spill:
+                    // A narrow spill: the current slot must hold a spill over these bytes too, and its register must
+                    // fit the old one (compared once, below).
+                    if (c != StackByte.Spill) return false;
+                    continue;
+                case StackByte.Invalid:
+                    continue;
+                case StackByte.Misc:
+                    // With CAP_BPF (allow_uninit_stack) old data bytes cover anything, as in the kernel's stacksafe.
+                    if (c is StackByte.Misc or StackByte.Zero || Privileged) continue;
+                    if (c == StackByte.Spill && cur.Spilled.Type == RegisterType.Scalar) continue;
+                    return false;
+                case StackByte.Zero:
+                    // Only zero bytes match: the kernel's stacksafe compares a zero byte with a spilled zero by slot
+                    // type, and they differ. Covering it here would prune paths the kernel explores, changing which
+                    // states later checkpoints hold.
+                    if (c == StackByte.Zero) continue;
+                    return false;
+                default:
+                    return false;
+            }
+        }
+        return !old.IsSpill || RegSafe(old.Spilled, cur.Spilled, false);
+    }
+}

@@ -1,0 +1,220 @@
+using Ebpf.Abi;
+using Ebpf.Abi.Contexts;
+using Ebpf.Abi.Helpers;
+using Ebpf.Btf;
+using Ebpf.Isa;
+
+namespace Ebpf.Verification;
+
+/// <summary>
+/// bpf-to-bpf calls and callbacks (check_func_call, push_callback_call, prepare_func_exit): a new frame for a static
+/// subprogram or a callback, the exit that returns to the caller or ends the program (return range, reference leaks),
+/// the caller-saved registers a call clobbers, and the combined stack depth over the call graph.
+/// Calls to global functions go to <see cref="GlobalFunctions"/>.
+/// </summary>
+internal sealed class SubprogramCalls(VerifierContext walk) : VerifierComponent(walk)
+{
+    internal const int MaxCallFrames = 8;
+
+    internal void ReleaseReference(int refId)
+    {
+        int idx = Cur.References.FindIndex(r => r.Id == refId);
+        if (idx < 0) throw Fail($"release reference id={refId} not found", Errno.EINVAL);
+        Cur.References.RemoveAt(idx);
+        foreach (var (f, i, spilled) in Cur.AllRegisters())
+        {
+            if (VerifierState.Read(f, i, spilled).RefObjId != refId) continue;
+            // Privileged: the stale pointer becomes a scalar; unprivileged: unreadable.
+            VerifierState.Write(f, i, spilled, Privileged ? RegisterState.UnknownScalar() : RegisterState.NotInit);
+        }
+    }
+
+    internal void InvalidatePacketPointers()
+    {
+        foreach (var (f, i, spilled) in Cur.AllRegisters())
+        {
+            if (VerifierState.Read(f, i, spilled).Type is RegisterType.Packet or RegisterType.PacketMeta or RegisterType.PacketEnd)
+                VerifierState.Write(f, i, spilled, Privileged ? RegisterState.UnknownScalar() : RegisterState.NotInit);
+        }
+    }
+
+    internal void ClobberCallerSaved()
+    {
+        for (int r = 1; r <= 5; r++) Reg(r) = RegisterState.NotInit;
+        for (int r = 0; r <= 5; r++) Log.Scratch(r);
+    }
+
+    // ---- bpf-to-bpf calls ----
+
+    internal void CheckLocalCall(Instruction insn)
+    {
+        if (insn.Dst != 0 || insn.Offset != 0) throw Fail("BPF_CALL uses reserved fields", Errno.EINVAL);
+        int target = InsnIdx + insn.Imm + 1;
+        ResolvedCalls[InsnIdx] = new ResolvedCall(InsnIdx, false, target);
+        CallEdges.Add((Cur.Current.FunctionStart, target));
+        if (Cur.Frames.Count >= MaxCallFrames)
+            throw Fail($"the call stack of {Cur.Frames.Count + 1} frames is too deep", Errno.E2BIG);
+        if (Functions.TryGetValue(target, out var fn) && fn.IsGlobal)
+        {
+            Globals.CheckGlobalCall(fn);
+            InsnIdx++;
+            return;
+        }
+        if (Cur.ActiveLockId != 0) throw Fail("function calls are not allowed while holding a lock", Errno.EINVAL);
+
+        var caller = Cur.Current;
+        var callee = new FrameState { CallSite = InsnIdx, FunctionStart = target, FrameNo = Cur.Frames.Count, Serial = ++FrameSerial };
+        for (int r = 1; r <= 5; r++) callee.Registers[r] = caller.Registers[r];
+        // The arguments now live in the callee; the caller's copies are clobbered by the call (the kernel clears
+        // them here, so checkpoints inside the callee and the log show the caller without them).
+        for (int r = 1; r <= 5; r++) caller.Registers[r] = RegisterState.NotInit;
+        callee.Registers[10] = RegisterState.Pointer(RegisterType.Stack);
+        callee.Registers[10].FrameNo = callee.FrameNo;
+        Cur.Frames.Add(callee);
+        InsnIdx = target;
+        Log.CallerCallee(caller, callee);
+    }
+
+    internal static readonly HelperPrototype GlobalFuncProto = new(HelperId.Unspec, HelperReturnKind.Integer, [], PacketAccess: true);
+
+    /// <summary>Simulates a helper callback (bpf_loop, for_each_map_elem) as a call from the helper's site.
+    /// The path that runs no callback at all is explored too.</summary>
+    internal void StartCallback(int target, HelperId helper, IVerifierMapInfo? map, RegisterState ctxArg)
+    {
+        if (Cur.Frames.Count >= MaxCallFrames)
+            throw Fail($"the call stack of {Cur.Frames.Count + 1} frames is too deep", Errno.E2BIG);
+        CallEdges.Add((Cur.Current.FunctionStart, target));
+
+        // Path 1: zero iterations; the helper returns and the caller continues.
+        var skip = Cur.Clone();
+        var sf = skip.Current;
+        for (int r = 1; r <= 5; r++) sf.Registers[r] = RegisterState.NotInit;
+        sf.Registers[0] = RegisterState.UnknownScalar();
+        Engine.PushBranch(skip, InsnIdx + 1, InsnIdx);
+
+        var caller = Cur.Current;
+        var callee = new FrameState { CallSite = InsnIdx, FunctionStart = target, FrameNo = Cur.Frames.Count, IsCallback = true, Serial = ++FrameSerial };
+        if (helper == HelperId.TimerSetCallback && map is not null)
+        {
+            // Async callback (timer): (map, key, value), must return 0; it runs later, not in the caller's frame.
+            SetMapElementArgs(callee, map);
+        }
+        else if (helper == HelperId.FindVma)
+        {
+            callee.Registers[1] = Helpers.TypedPointerReturn(new HelperPrototype(HelperId.FindVma, HelperReturnKind.BtfId, []) { ReturnBtfType = "task_struct" }, false);
+            callee.Registers[2] = Helpers.TypedPointerReturn(new HelperPrototype(HelperId.FindVma, HelperReturnKind.BtfId, []) { ReturnBtfType = "vm_area_struct" }, false);
+            callee.Registers[3] = ctxArg;
+        }
+        else if (helper == HelperId.ForEachMapElem && map is not null)
+        {
+            SetMapElementArgs(callee, map);
+            callee.Registers[4] = ctxArg;
+        }
+        else
+        {
+            callee.Registers[1] = RegisterState.UnknownScalar();
+            callee.Registers[2] = ctxArg;
+        }
+        callee.Registers[10] = RegisterState.Pointer(RegisterType.Stack);
+        callee.Registers[10].FrameNo = callee.FrameNo;
+        for (int r = 1; r <= 5; r++) caller.Registers[r] = RegisterState.NotInit;
+        Cur.Frames.Add(callee);
+        InsnIdx = target;
+    }
+
+    // ---- exit ----
+
+    internal Flow CheckExit()
+    {
+        Kfuncs.CheckRcuSectionAtExit();
+        if (Globals.CheckGlobalSubprogExit() is { } globalExit) return globalExit;
+        if (Cur.ActiveLockId != 0) throw Fail("bpf_spin_unlock is missing", Errno.EINVAL);
+        var r0 = ReadReg(0);
+        if (Cur.Frames.Count > 1)
+        {
+            var callee = Cur.Current;
+            if (r0.Type == RegisterType.Stack && r0.FrameNo == callee.FrameNo)
+                throw Fail("cannot return stack pointer to the caller frame", Errno.EINVAL);
+            Cur.Frames.RemoveAt(Cur.Frames.Count - 1);
+            var caller = Cur.Current;
+            if (callee.IsCallback && IsAsyncCallback(callee))
+            {
+                if (!r0.IsScalar) throw Fail($"At async callback return the register R0 is not a known value ({StateFormatter.TypeName(r0)})", Errno.EINVAL);
+                Precision.MarkPrecise(0);
+                if (r0.SMin != 0 || r0.SMax != 0)
+                    throw Fail($"At async callback return the register R0 has smin={r0.SMin} smax={r0.SMax} should have been in [0, 0]", Errno.EINVAL);
+                caller.Registers[0] = RegisterState.UnknownScalar();
+            }
+            else if (callee.IsCallback)
+            {
+                if (!r0.IsScalar) throw Fail($"At callback return the register R0 is not a known value ({StateFormatter.TypeName(r0)})", Errno.EINVAL);
+                Precision.MarkPrecise(0);
+                Precision.RecordCallbackExit();
+                if (r0.SMin < 0 || r0.SMax > 1)
+                    throw Fail($"At callback return the register R0 has smin={r0.SMin} smax={r0.SMax} should have been in [0, 1]", Errno.EINVAL);
+                caller.Registers[0] = RegisterState.UnknownScalar();
+            }
+            else
+            {
+                caller.Registers[0] = r0;
+            }
+            for (int r = 1; r <= 5; r++) caller.Registers[r] = RegisterState.NotInit;
+            if (!callee.IsCallback) Log.ReturnFromCallee(InsnIdx, callee.CallSite + 1, callee, Cur);
+            InsnIdx = callee.CallSite + 1;
+            return Flow.Continue;
+        }
+
+        if (Cur.References.Count > 0)
+        {
+            var leak = Cur.References[0];
+            throw Fail($"Unreleased reference id={leak.Id} alloc_insn={leak.InsnIndex}\nBPF_EXIT instruction in main prog would lead to reference leak", Errno.EINVAL);
+        }
+        if (r0.IsPointer && !Privileged) throw Fail("R0 leaks addr as return value");
+        var range = ReturnValueRules.For(Input.ProgramType, Input.ExpectedAttachType);
+        if (range is { } rr)
+        {
+            if (!r0.IsScalar) throw Fail($"At program exit the register R0 is not a known value ({StateFormatter.TypeName(r0)})", Errno.EINVAL);
+            Precision.MarkPrecise(0);
+            if (r0.SMin < rr.Min || r0.SMax > rr.Max)
+                throw Fail($"At program exit the register R0 has smin={r0.SMin} smax={r0.SMax} should have been in [{rr.Min}, {rr.Max}]", Errno.EINVAL);
+        }
+        return Flow.PathDone;
+    }
+
+    /// <summary>check_max_stack_depth: the deepest chain of frames must fit in 512 bytes.</summary>
+    internal void CheckCombinedStack()
+    {
+        var edges = CallEdges.Distinct().GroupBy(e => e.Caller).ToDictionary(g => g.Key, g => g.Select(e => e.Callee).ToList());
+        int Round(int d) => Math.Max(32, (d + 31) / 32 * 32);
+        void Walk(int fn, int depth, int frames, HashSet<int> onPath)
+        {
+            depth += Round(StackDepth.GetValueOrDefault(fn));
+            if (depth > FrameState.StackSize && frames > 1)
+                throw new VerifierError(Errno.EACCES, $"combined stack size of {frames} calls is {depth}. Too large", InsnIdx);
+            if (!edges.TryGetValue(fn, out var callees)) return;
+            foreach (int c in callees)
+            {
+                if (Functions.TryGetValue(c, out var f) && f.IsGlobal) continue;
+                if (!onPath.Add(c)) continue;
+                Walk(c, depth, frames + 1, onPath);
+                onPath.Remove(c);
+            }
+        }
+        Walk(0, 0, 1, [0]);
+    }
+
+    /// <summary>A map element callback's (map, key, value) arguments in R1–R3.</summary>
+    private static void SetMapElementArgs(FrameState callee, IVerifierMapInfo map)
+    {
+        callee.Registers[1] = RegisterState.Pointer(RegisterType.MapPtr);
+        callee.Registers[1].Map = map;
+        callee.Registers[2] = RegisterState.Pointer(RegisterType.MapKey);
+        callee.Registers[2].Map = map;
+        callee.Registers[3] = RegisterState.Pointer(RegisterType.MapValue);
+        callee.Registers[3].Map = map;
+    }
+
+    /// <summary>True when <paramref name="callee"/> runs a bpf_timer callback (its call site is bpf_timer_set_callback).</summary>
+    private bool IsAsyncCallback(FrameState callee) =>
+        ResolvedCalls.TryGetValue(callee.CallSite, out var call) && call.IsHelper && call.Target == (int)HelperId.TimerSetCallback;
+}
