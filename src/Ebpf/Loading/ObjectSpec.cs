@@ -9,7 +9,7 @@ public sealed class ObjectSpec
 {
     /// <summary>The object's name as libbpf derives it: the file name up to its first '.', at most 15 characters.</summary>
     public required string Name { get; set; }
-    /// <summary>The programs, in section then symbol order, each linked with its subprograms.</summary>
+    /// <summary>The entry programs, each linked with the subprograms it calls.</summary>
     public List<ProgramSpec> Programs { get; set; } = [];
     /// <summary>The maps the object asks for, global-data maps included.</summary>
     public List<MapSpec> Maps { get; set; } = [];
