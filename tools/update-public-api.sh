@@ -19,7 +19,8 @@ for project in "${projects[@]}"; do
     [ -f "$dir/PublicAPI.Shipped.txt" ] || printf '#nullable enable\n' > "$dir/PublicAPI.Shipped.txt"
     # Keep removals of shipped API that were recorded on purpose; drop every other unshipped entry.
     removed=$(grep -E '^\*REMOVED\*' "$dir/PublicAPI.Unshipped.txt" 2>/dev/null || true)
-    { printf '#nullable enable\n'; [ -n "$removed" ] && printf '%s\n' "$removed"; } > "$dir/PublicAPI.Unshipped.txt"
+    printf '#nullable enable\n' > "$dir/PublicAPI.Unshipped.txt"
+    if [ -n "$removed" ]; then printf '%s\n' "$removed" >> "$dir/PublicAPI.Unshipped.txt"; fi
     echo "== $project"
     dotnet format analyzers "$project" --diagnostics RS0016 --severity warn
 done
