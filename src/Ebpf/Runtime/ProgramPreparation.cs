@@ -128,11 +128,7 @@ internal static unsafe class ProgramPreparation
             }
             else
             {
-                // One delegate straight to the target, not a delegate wrapping the registry's delegate.
-                var direct = f.GetInvocationList().Length == 1
-                    ? (Execution.HelperFunction)Delegate.CreateDelegate(typeof(Execution.HelperFunction), f.Target, f.Method)
-                    : new Execution.HelperFunction(f);
-                table.Register(entry.Id, direct, name);
+                table.Register(entry.Id, f, name);
             }
         }
         return table;

@@ -16,7 +16,8 @@ namespace Ebpf.Runtime;
 /// does — unless <see cref="ProgramLoadOptions.AllowUnverified"/>, which runs it checked.</item>
 /// <item>An accepted program runs in the unchecked interpreter only when it is "fully modelled": every
 /// helper it calls has a prototype in <see cref="HelperPrototypes"/> (so the verifier checked its
-/// arguments against the kernel's contract) and is implemented by this runtime, and it calls no kfunc.
+/// arguments against the kernel's contract) or is a host helper registered with its prototype, and is implemented
+/// by this runtime, and it calls no kfunc.
 /// Anything else runs checked: the verifier's proof only covers what it models, and the host process
 /// has no MMU boundary to fall back on.</item>
 /// <item>A program that calls bpf_tail_call runs checked: a tail call continues in the caller's mode
@@ -48,6 +49,7 @@ internal static class ProgramVerification
             MapsByIndex = indexed.Select(m => (IVerifierMapInfo)new MapVerifierInfo(m)).ToArray(),
             MapsByFd = byFd,
             Functions = options.Functions,
+            HostHelpers = program.Runtime.Helpers.HostPrototypes,
             LogLevel = options.LogLevel,
             GplCompatible = ProgramSpecInput.IsGplCompatible(program.Definition.License),
             Sleepable = (program.Definition.Flags & 16) != 0, // BPF_F_SLEEPABLE (1 << 4)
@@ -88,7 +90,9 @@ internal static class ProgramVerification
             switch (insn.Src)
             {
                 case 0:
-                    if (HelperPrototypes.Get((HelperId)insn.Imm) is null or { Unsupported: not null })
+                    // A host helper's prototype is the host's, checked by the verifier like a kernel helper's.
+                    if (insn.Imm >= Helpers.HelperRegistry.FirstHostId ? runtime.Helpers.Find(insn.Imm)?.Prototype is null
+                        : HelperPrototypes.Get((HelperId)insn.Imm) is null or { Unsupported: not null })
                         return $"insn {pc}: helper {insn.Imm} has no prototype the verifier checks";
                     // bpf_tail_call is fine: it continues in the caller's mode, and an unchecked caller enters only
                     // targets that may run unchecked themselves (MapHelpers.TailCall; a checked-only target is ENOENT).

@@ -30,12 +30,15 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
     internal bool CheckHelperCall(Instruction insn)
     {
         int id = insn.Imm;
-        if (!HelperNames.IsKnown(id))
+        // A host helper (registered with the runtime, above the kernel's ids) is checked against the prototype the
+        // host gave, exactly like a kernel helper against the kernel's; any program type may call it.
+        var host = Input.HostHelpers?.GetValueOrDefault(id);
+        if (host is null && !HelperNames.IsKnown(id))
             throw Fail($"invalid func {HelperNames.KernelName(id)}#{id}", Errno.EINVAL);
-        string name = HelperNames.KernelName(id);
-        if (!Input.Profile.IsHelperAllowed(Input.ProgramType, id, Input.Privilege))
+        string name = host?.Name ?? HelperNames.KernelName(id);
+        if (host is null && !Input.Profile.IsHelperAllowed(Input.ProgramType, id, Input.Privilege))
             throw Fail($"program of this type cannot use helper {name}#{id}", Errno.EINVAL);
-        var proto = HelperPrototypes.Get((HelperId)id, Input.ProgramType)
+        var proto = host?.Prototype ?? HelperPrototypes.Get((HelperId)id, Input.ProgramType)
             ?? throw Fail($"helper {name}#{id} has no prototype in this verifier", Errno.ENOTSUPP);
         ResolvedCalls[InsnIdx] = new ResolvedCall(InsnIdx, true, id);
         CheckHelperSupported(proto, name, id);
@@ -262,7 +265,9 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
     /// register liveness, or null when this program type has no prototype for it.</summary>
     internal static ushort? HelperArgRegisters(VerifierInput input, int id)
     {
-        if (!HelperNames.IsKnown(id) || HelperPrototypes.Get((HelperId)id, input.ProgramType) is not { } proto) return null;
+        var proto = input.HostHelpers?.GetValueOrDefault(id)?.Prototype
+            ?? (HelperNames.IsKnown(id) ? HelperPrototypes.Get((HelperId)id, input.ProgramType) : null);
+        if (proto is null) return null;
         int count = 0;
         for (int i = 0; i < proto.Arguments.Count && i < 5; i++)
             if (proto.Arguments[i].Kind != HelperArgKind.None) count = i + 1;

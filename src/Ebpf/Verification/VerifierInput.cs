@@ -31,6 +31,10 @@ public readonly record struct FunctionArgument(FunctionArgumentKind Kind, int Me
 public sealed record VerifierFunction(int StartInstruction, string Name, bool IsGlobal, IReadOnlyList<FunctionArgument> Arguments,
     bool ReturnsVoid = false, string? PrepareError = null, Errno PrepareErrno = Errno.EINVAL);
 
+/// <summary>A helper the host adds to its runtime (ids from <c>HelperRegistry.FirstHostId</c> up): its name for
+/// messages and the prototype calls to it are checked against.</summary>
+public sealed record HostHelper(string Name, Abi.Helpers.HelperPrototype Prototype);
+
 /// <summary>Everything <see cref="Verifier.Verify"/> needs about one program.</summary>
 public sealed class VerifierInput
 {
@@ -53,6 +57,10 @@ public sealed class VerifierInput
     /// <summary>kfunc calls by instruction index (the loader resolves each extern kfunc by name; a host may supply its
     /// own). A kfunc call not listed is looked up by its imm as a vmlinux BTF id.</summary>
     public IReadOnlyDictionary<int, KernelFunction>? KernelFunctions { get; init; }
+
+    /// <summary>Helpers the host registered, by id, checked like kernel helpers against their prototypes. A call to an
+    /// id that is neither a kernel helper nor listed here is refused as the kernel refuses it ("invalid func").</summary>
+    public IReadOnlyDictionary<int, HostHelper>? HostHelpers { get; init; }
 
     /// <summary>BPF_LOG_LEVEL bits: 1 = failing path trace, 2 = everything, 4 = stats.</summary>
     public int LogLevel { get; init; }

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Text;
+using Ebpf.Abi.Helpers;
 using Ebpf.Runtime;
 using Ebpf.Runtime.Helpers;
 
@@ -299,9 +300,9 @@ public unsafe class HelperTests
         var rt = new BpfRuntime();
         Assert.Equal("trace_printk", rt.Helpers.Find(6)!.Name);
         Assert.Equal(182, rt.Helpers.FindByName("bpf_strncmp")!.Id);
-        Assert.Equal(Errno.EINVAL, Assert.Throws<BpfException>(() => rt.Helpers.Add(5, "x", (_, _, _, _, _) => 0, new HelperPrototype(HelperReturnKind.Integer, []))).Errno);
-        rt.Helpers.Add(HelperRegistry.FirstHostId, "host_add", (x, y, _, _, _) => x + y, new HelperPrototype(HelperReturnKind.Integer, [HelperArgKind.Scalar, HelperArgKind.Scalar]));
+        Assert.Equal(Errno.EINVAL, Assert.Throws<BpfException>(() => rt.Helpers.Add(5, "x", (_, _, _, _, _) => 0, new HelperPrototype(HelperId.Unspec, HelperReturnKind.Integer, []))).Errno);
+        rt.Helpers.Add(HelperRegistry.FirstHostId, "host_add", (x, y, _, _, _) => x + y, new HelperPrototype(HelperId.Unspec, HelperReturnKind.Integer, [new(HelperArgKind.Anything), new(HelperArgKind.Anything)]));
         Assert.Equal(5UL, rt.Helpers.Find(HelperRegistry.FirstHostId)!.Function(2, 3, 0, 0, 0));
-        Assert.Equal(Errno.EEXIST, Assert.Throws<BpfException>(() => rt.Helpers.Add(HelperRegistry.FirstHostId, "again", (_, _, _, _, _) => 0, new HelperPrototype(HelperReturnKind.Integer, []))).Errno);
+        Assert.Equal(Errno.EEXIST, Assert.Throws<BpfException>(() => rt.Helpers.Add(HelperRegistry.FirstHostId, "again", (_, _, _, _, _) => 0, new HelperPrototype(HelperId.Unspec, HelperReturnKind.Integer, []))).Errno);
     }
 }

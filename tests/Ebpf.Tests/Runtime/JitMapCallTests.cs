@@ -1,3 +1,4 @@
+using Ebpf.Abi.Helpers;
 using Ebpf.Abi;
 using Ebpf.Execution;
 using Ebpf.Isa;
@@ -31,21 +32,21 @@ public class JitMapCallTests
             Mov64Reg(2, 10), Alu64(AluOperation.Add, 2, -4),
             Mov64Reg(3, 10), Alu64(AluOperation.Add, 3, -16),
             Mov64(4, 0),
-            CallHelper(HelperId.MapUpdateElem),
+            CallHelper((int)HelperId.MapUpdateElem),
             Mov64Reg(6, 0),                                      // r6 = update's result
             m1, m2,
             Mov64Reg(2, 10), Alu64(AluOperation.Add, 2, -4),
-            CallHelper(HelperId.MapLookupElem),
+            CallHelper((int)HelperId.MapLookupElem),
             Mov64(7, -1),
             Jump(JumpOperation.Jeq, 0, 0, 1),
             LoadMem(AccessSize.Word, 7, 0, 0),                   // r7 = the value found (or -1)
             m1, m2,
             Mov64Reg(2, 10), Alu64(AluOperation.Add, 2, -4),
-            CallHelper(HelperId.MapDeleteElem),
+            CallHelper((int)HelperId.MapDeleteElem),
             Mov64Reg(8, 0),                                      // r8 = delete's result
             m1, m2,
             Mov64Reg(2, 10), Alu64(AluOperation.Add, 2, -4),
-            CallHelper(HelperId.MapLookupElem),
+            CallHelper((int)HelperId.MapLookupElem),
             Mov64(9, 0),
             Jump(JumpOperation.Jeq, 0, 0, 1),
             Mov64(9, 1),                                         // r9 = found after delete
@@ -69,7 +70,7 @@ public class JitMapCallTests
             StoreImm(AccessSize.Word, 10, -4, Key),
             m1, m2,
             Mov64Reg(2, 10), Alu64(AluOperation.Add, 2, -4),
-            CallHelper(HelperId.MapLookupElem),
+            CallHelper((int)HelperId.MapLookupElem),
             .. afterCall,
         ];
     }
@@ -128,7 +129,7 @@ public class JitMapCallTests
             Jump(JumpOperation.Jeq, 6, 0, 2),
             b1, b2,
             Mov64Reg(2, 10), Alu64(AluOperation.Add, 2, -4),     // the join: R1 is a or b
-            CallHelper(HelperId.MapLookupElem),
+            CallHelper((int)HelperId.MapLookupElem),
             Jump(JumpOperation.Jeq, 0, 0, 2),
             LoadMem(AccessSize.DoubleWord, 0, 0, 0),
             Exit(),

@@ -57,19 +57,6 @@ public class VerifiedLoadTests
     }
 
     [Fact]
-    public void Unverified_host_helper_runs_checked_with_AllowUnverified()
-    {
-        var rt = new BpfRuntime();
-        rt.Helpers.Add(HelperRegistry.FirstHostId, "host_answer", (_, _, _, _, _) => 42, new HelperPrototype(HelperReturnKind.Integer, []));
-        Instruction[] insns = [CallHelper(HelperRegistry.FirstHostId), Exit()];
-        // The kernel's verifier knows no helper 4096: refused like the kernel refuses an unknown func id.
-        Assert.Throws<BpfException>(() => rt.LoadProgram(new ProgramDefinition(ProgramType.Xdp, insns, "host")));
-        using var prog = rt.LoadProgram(new ProgramDefinition(ProgramType.Xdp, insns, "host"), options: new ProgramLoadOptions { AllowUnverified = true });
-        Assert.Equal(ExecutionMode.Checked, prog.Program.ExecutionMode);
-        Assert.Equal(42u, rt.TestRun(prog, new TestRunOptions { DataIn = new byte[64] }).ReturnValue);
-    }
-
-    [Fact]
     public void Kfunc_calls_are_not_fully_modelled_and_tail_calls_are()
     {
         var rt = new BpfRuntime();
@@ -81,6 +68,8 @@ public class VerifiedLoadTests
         Assert.Null(ProgramVerification.WhyNotFullyModelled(lookup, rt));
         Instruction[] host = [CallHelper(HelperRegistry.FirstHostId), Exit()];
         Assert.Contains("prototype", ProgramVerification.WhyNotFullyModelled(host, rt));
+        rt.Helpers.Add(HelperRegistry.FirstHostId, "host_answer", (_, _, _, _, _) => 42, new Abi.Helpers.HelperPrototype(Abi.Helpers.HelperId.Unspec, Abi.Helpers.HelperReturnKind.Integer, []));
+        Assert.Null(ProgramVerification.WhyNotFullyModelled(host, rt));
     }
 
     [Fact]

@@ -150,7 +150,7 @@ public sealed class CorpusSoundnessRun
             int id = (int)proto.Id;
             if (runtime.Helpers.Find(id) is not null || !ReturnsZeroSafely(proto.Return))
                 continue;
-            runtime.Helpers.SetBuiltin(id, "soundness_stub_" + id, (_, _, _, _, _) =>
+            runtime.Helpers.SetBuiltin(proto.Id, "soundness_stub_" + id, (_, _, _, _, _) =>
             {
                 called.Add(id);
                 return 0;

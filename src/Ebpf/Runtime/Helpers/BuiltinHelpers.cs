@@ -1,3 +1,4 @@
+using Ebpf.Abi.Helpers;
 namespace Ebpf.Runtime.Helpers;
 
 /// <summary>Registers every helper this assembly implements under its kernel id.</summary>

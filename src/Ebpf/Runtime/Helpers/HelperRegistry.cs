@@ -1,37 +1,10 @@
+using Ebpf.Abi.Helpers;
+using Ebpf.Execution;
+
 namespace Ebpf.Runtime.Helpers;
 
-/// <summary>A helper as the execution engines call it: five u64 arguments in, R0 out.</summary>
-public delegate ulong HelperFunction(ulong r1, ulong r2, ulong r3, ulong r4, ulong r5);
-
-/// <summary>What a helper argument is, for hosts describing their own helpers (a subset of bpf_arg_type).</summary>
-public enum HelperArgKind
-{
-    Anything,
-    Scalar,
-    ConstSize,
-    ConstSizeOrZero,
-    PointerToContext,
-    PointerToMap,
-    PointerToMapKey,
-    PointerToMapValue,
-    PointerToMemory,
-    PointerToUninitMemory,
-    PointerToConstString,
-}
-
-/// <summary>What a helper returns (a subset of bpf_return_type).</summary>
-public enum HelperReturnKind
-{
-    Integer,
-    Void,
-    MapValueOrNull,
-    MemoryOrNull,
-}
-
-/// <summary>A helper's prototype for the verifier (host helpers; kernel helpers use the Abi tables).</summary>
-public sealed record HelperPrototype(HelperReturnKind Return, IReadOnlyList<HelperArgKind> Args, int ReturnMemorySize = 0);
-
-/// <summary>A registered helper.</summary>
+/// <summary>A registered helper: its id, its name (without <c>bpf_</c>), the implementation, and — for host
+/// helpers, always — the prototype the verifier checks calls against.</summary>
 public sealed record HelperEntry(int Id, string Name, HelperFunction Function, HelperPrototype? Prototype);
 
 /// <summary>
@@ -42,6 +15,16 @@ public sealed class HelperRegistry
 {
     /// <summary>Host helpers must use ids from here up, clear of the kernel's (≤ ~230 today).</summary>
     public const int FirstHostId = 0x1000;
+
+    /// <summary>Argument kinds a host helper may declare: the ones the verifier checks from the prototype alone.
+    /// The others (callbacks, spin locks, timers, dynptrs, kernel pointers) carry meaning the verifier ties to
+    /// specific kernel helpers, so a host prototype using them could not be honoured.</summary>
+    private static readonly HashSet<HelperArgKind> HostArgKinds =
+    [
+        HelperArgKind.None, HelperArgKind.Anything, HelperArgKind.ConstMapPtr, HelperArgKind.PtrToMapKey,
+        HelperArgKind.PtrToMapValue, HelperArgKind.PtrToMem, HelperArgKind.ConstSize, HelperArgKind.ConstSizeOrZero,
+        HelperArgKind.PtrToCtx, HelperArgKind.PtrToStack, HelperArgKind.PtrToConstStr,
+    ];
 
     private volatile Dictionary<int, HelperEntry> _byId = new();
     private readonly Lock _lock = new();
@@ -59,20 +42,45 @@ public sealed class HelperRegistry
 
     public IReadOnlyCollection<HelperEntry> All => _byId.Values;
 
-    /// <summary>Registers a built-in (kernel-id) helper, replacing an earlier registration of the same id.</summary>
-    internal void SetBuiltin(int id, string name, HelperFunction function, HelperPrototype? prototype = null) =>
-        Write(new HelperEntry(id, name, function, prototype), replace: true);
+    /// <summary>The host helpers' prototypes by id, as the verifier takes them (<see cref="Verification.VerifierInput.HostHelpers"/>).</summary>
+    public IReadOnlyDictionary<int, Verification.HostHelper> HostPrototypes =>
+        _byId.Values.Where(e => e.Id >= FirstHostId && e.Prototype is not null)
+            .ToDictionary(e => e.Id, e => new Verification.HostHelper(e.Name, e.Prototype!));
 
-    /// <summary>Adds a host helper (EINVAL below <see cref="FirstHostId"/>, EEXIST when the id is taken).</summary>
+    /// <summary>Registers a built-in (kernel-id) helper, replacing an earlier registration of the same id. Its
+    /// prototype is the kernel's, from <see cref="HelperPrototypes"/>.</summary>
+    internal void SetBuiltin(HelperId id, string name, HelperFunction function) =>
+        Write(new HelperEntry((int)id, name, function, null), replace: true);
+
+    /// <summary>
+    /// Adds a host helper with the prototype the verifier checks its calls against, exactly as a kernel helper's
+    /// (argument kinds, sizes, return kind). EINVAL below <see cref="FirstHostId"/>, for more than five arguments,
+    /// for a prototype naming another id, or for an argument or return kind a host helper cannot declare; EEXIST
+    /// when the id is taken.
+    /// </summary>
     public void Add(int id, string name, HelperFunction function, HelperPrototype prototype)
     {
         ArgumentNullException.ThrowIfNull(function);
         ArgumentNullException.ThrowIfNull(prototype);
         if (id < FirstHostId)
             throw new BpfException(Errno.EINVAL, $"host helper '{name}': id {id} is in the kernel's range (use >= {FirstHostId})");
-        if (prototype.Args.Count > 5)
-            throw new BpfException(Errno.EINVAL, $"host helper '{name}': {prototype.Args.Count} arguments (at most 5)");
-        Write(new HelperEntry(id, name, function, prototype), replace: false);
+        if (prototype.Arguments.Count > 5)
+            throw new BpfException(Errno.EINVAL, $"host helper '{name}': {prototype.Arguments.Count} arguments (at most 5)");
+        if (prototype.Id != HelperId.Unspec && (int)prototype.Id != id)
+            throw new BpfException(Errno.EINVAL, $"host helper '{name}': prototype is for id {(int)prototype.Id}, registered as {id}");
+        for (int i = 0; i < prototype.Arguments.Count; i++)
+            if (!HostArgKinds.Contains(prototype.Arguments[i].Kind))
+                throw new BpfException(Errno.EINVAL, $"host helper '{name}': argument {i + 1} kind {prototype.Arguments[i].Kind} is not available to host helpers");
+        if (prototype.Return is not (HelperReturnKind.Integer or HelperReturnKind.Void or HelperReturnKind.MapValueOrNull))
+            throw new BpfException(Errno.EINVAL, $"host helper '{name}': return kind {prototype.Return} is not available to host helpers");
+        if (prototype.Return == HelperReturnKind.MapValueOrNull && prototype.MapArgument < 0)
+            throw new BpfException(Errno.EINVAL, $"host helper '{name}': returns a map value but takes no map");
+        foreach (var arg in prototype.Arguments)
+            if (arg.Has(HelperArgFlags.Release) || arg.BtfType is not null)
+                throw new BpfException(Errno.EINVAL, $"host helper '{name}': argument {arg.Kind} with {arg.Flags} is not available to host helpers");
+        if (prototype.Unsupported is not null || prototype.CastsReference || prototype.ReturnBtfType is not null)
+            throw new BpfException(Errno.EINVAL, $"host helper '{name}': prototype uses kernel-only properties");
+        Write(new HelperEntry(id, name, function, prototype with { Id = (HelperId)id }), replace: false);
     }
 
     private void Write(HelperEntry entry, bool replace)

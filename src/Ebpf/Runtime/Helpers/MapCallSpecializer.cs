@@ -1,3 +1,4 @@
+using Ebpf.Abi.Helpers;
 using System.Reflection;
 using Ebpf.Execution;
 using Ebpf.Runtime.Maps;
@@ -30,12 +31,12 @@ internal static class MapCallSpecializer
         return (id, r1) =>
         {
             // Only the map helpers take a map in R1; for any other helper R1 is not a map whatever it holds.
-            if (id is not (HelperId.MapLookupElem or HelperId.MapUpdateElem or HelperId.MapDeleteElem))
+            if ((HelperId)id is not (HelperId.MapLookupElem or HelperId.MapUpdateElem or HelperId.MapDeleteElem))
                 return null;
             // The JIT offers only R1 values of loader-resolved map lddws; the table lookup still validates them.
             if (MapHelpers.Storage(r1) is not { } map)
                 return null;
-            return id switch
+            return (HelperId)id switch
             {
                 HelperId.MapLookupElem when lookup => new HelperSpecialization(map, map switch
                 {
@@ -50,8 +51,8 @@ internal static class MapCallSpecializer
         };
     }
 
-    private static bool IsBuiltin(HelperRegistry registry, int id, string method) =>
-        registry.Find(id) is { } entry
+    private static bool IsBuiltin(HelperRegistry registry, HelperId id, string method) =>
+        registry.Find((int)id) is { } entry
         && entry.Function.Target is null && entry.Function.Method.DeclaringType == typeof(MapHelpers) && entry.Function.Method.Name == method;
 
     private static MethodInfo Method(Type type, string name) =>

@@ -1,3 +1,4 @@
+using Ebpf.Abi.Helpers;
 using Ebpf.Abi;
 using Ebpf.Execution;
 using Ebpf.Runtime.Maps;

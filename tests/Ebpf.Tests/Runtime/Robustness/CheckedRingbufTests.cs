@@ -1,3 +1,4 @@
+using Ebpf.Abi.Helpers;
 using Ebpf.Abi;
 using Ebpf.Execution;
 using Ebpf.Isa;
@@ -22,12 +23,12 @@ public class CheckedRingbufTests
         var (m1, m2) = LoadImm64(1, 0, LoadImm64Source.MapIndex);
         var commits = new List<Instruction>();
         for (int i = 0; i < times; i++)
-            commits.AddRange([Mov64Reg(1, 6), Mov64(2, 0), CallHelper(discard ? HelperId.RingbufDiscard : HelperId.RingbufSubmit)]);
+            commits.AddRange([Mov64Reg(1, 6), Mov64(2, 0), CallHelper(discard ? (int)HelperId.RingbufDiscard : (int)HelperId.RingbufSubmit)]);
         return
         [
             m1, m2,
             Mov64(2, 16), Mov64(3, 0),
-            CallHelper(HelperId.RingbufReserve),
+            CallHelper((int)HelperId.RingbufReserve),
             Jump(JumpOperation.Jne, 0, 0, 2),
             Mov64(0, 1),
             Exit(),

@@ -1,3 +1,4 @@
+using Ebpf.Abi.Helpers;
 using Ebpf.Isa;
 using Ebpf.Runtime.Helpers;
 using static Ebpf.Isa.Instruction;
@@ -61,14 +62,14 @@ internal sealed class DangerousProgramGenerator(int seed, int mapCount, IReadOnl
                 code.Add(Alu64(AluOperation.Add, 1, -24));
                 code.Add(Mov64(2, 4));
                 AddLddw(code, 3, (long)Value());
-                code.Add(CallHelper(HelperId.TracePrintk));
+                code.Add(CallHelper((int)HelperId.TracePrintk));
                 break;
             case 0:
             case 1:
                 for (int r = 1; r <= 5; r++)
                     if (_random.Next(2) == 0)
                         AddLddw(code, (byte)r, (long)Value());
-                code.Add(CallHelper(Pick(HelperId.KtimeGetNs, HelperId.GetPrandomU32, HelperId.GetSmpProcessorId, 190 /* ktime_get_boot_ns */)));
+                code.Add(CallHelper(Pick((int)HelperId.KtimeGetNs, (int)HelperId.GetPrandomU32, (int)HelperId.GetSmpProcessorId, 190 /* ktime_get_boot_ns */)));
                 break;
             case 2:
             case 3:
@@ -79,7 +80,7 @@ internal sealed class DangerousProgramGenerator(int seed, int mapCount, IReadOnl
                 code.Add(second);
                 code.Add(Mov64Reg(2, 10));
                 code.Add(Alu64(AluOperation.Add, 2, -8));
-                code.Add(CallHelper(HelperId.MapLookupElem));
+                code.Add(CallHelper((int)HelperId.MapLookupElem));
                 code.Add(Jump(JumpOperation.Jeq, 0, 0, 1));
                 code.Add(StoreImm(AccessSize.Word, 0, (short)(_random.Next(0, 2) * 4), _random.Next()));
                 break;
@@ -91,7 +92,7 @@ internal sealed class DangerousProgramGenerator(int seed, int mapCount, IReadOnl
                 code.Add(first);
                 code.Add(second);
                 code.Add(Mov64(3, _random.Next(0, 3)));
-                code.Add(CallHelper(HelperId.TailCall));
+                code.Add(CallHelper((int)HelperId.TailCall));
                 break;
             }
             default:

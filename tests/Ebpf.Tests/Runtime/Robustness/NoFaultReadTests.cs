@@ -1,3 +1,4 @@
+using Ebpf.Abi.Helpers;
 using Ebpf.Abi;
 using Ebpf.Execution;
 using Ebpf.Isa;
@@ -27,7 +28,7 @@ public class NoFaultReadTests
             Mov64Reg(1, 10), Alu64(AluOperation.Add, 1, -8),
             Mov64(2, 4),
             .. pointer is null ? new[] { Mov64Reg(3, 10), Alu64(AluOperation.Add, 3, -16) } : [p1, p2],
-            CallHelper(HelperId.TracePrintk),
+            CallHelper((int)HelperId.TracePrintk),
             Exit(),
         ];
     }
