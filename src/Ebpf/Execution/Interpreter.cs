@@ -26,6 +26,10 @@ public sealed unsafe partial class Interpreter
 
     private readonly Jit.JitEntry? _compiled;
 
+    // Slots of the functions an extension or trampoline may take over, by start instruction (null: none slotted).
+    private readonly FunctionSlot?[]? _slotAt;
+    private readonly FunctionSlot? _entrySlot;
+
     private Interpreter(DecodedInstruction[] code, int length, InterpreterOptions options, Jit.JitEntry? compiled, string? compileFailure, int compiledSize, int specializedCalls)
     {
         _compiled = compiled;
@@ -40,6 +44,14 @@ public sealed unsafe partial class Interpreter
         Helpers = options.Helpers;
         InstructionBudget = options.InstructionBudget;
         ContextFields = options.Mode == ExecutionMode.Checked ? options.ContextFields : null;
+        if (options.FunctionSlots is { Count: > 0 } slots)
+        {
+            _slotAt = new FunctionSlot?[length + 1];
+            foreach (var slot in slots)
+                if ((uint)slot.Start < (uint)length)
+                    _slotAt[slot.Start] = slot;
+            _entrySlot = _slotAt[0];
+        }
         int helperCallSites = 0;
         for (int i = 0; i < length; i++)
         {
@@ -128,13 +140,17 @@ public sealed unsafe partial class Interpreter
                 if ((uint)pc < (uint)program.Length && code[pc].Op == Operation.LoadImm64)
                     code[pc].Src = DecodedInstruction.MapPointerSource; // provenance for the JIT's map-call binding
         Jit.JitEntry? compiled = null;
+        Jit.JitClosure? closure = null;
         string? compileFailure = null;
         int compiledSize = 0, specializedCalls = 0;
         if (options.Mode == ExecutionMode.Unchecked && options.Jit)
-            compiled = Jit.JitCompiler.TryCompile(code, program.Length, options.Helpers, options.Name, out compileFailure, out compiledSize, out specializedCalls);
+            compiled = Jit.JitCompiler.TryCompile(code, program.Length, options.Helpers, options.Name, options.FunctionSlots, out compileFailure, out compiledSize, out specializedCalls, out closure);
         if (options.Mode == ExecutionMode.Unchecked)
             ProgramFuser.Fuse(code, program.Length); // after compiling: the JIT reads the plain operations
-        return new Interpreter(code, program.Length, options, compiled, compileFailure, compiledSize, specializedCalls);
+        var interpreter = new Interpreter(code, program.Length, options, compiled, compileFailure, compiledSize, specializedCalls);
+        if (closure is not null)
+            closure.Owner = interpreter;
+        return interpreter;
     }
 
     /// <summary>Runs with r1 = <paramref name="r1"/> (usually the ctx pointer) and no other regions.</summary>
@@ -214,8 +230,16 @@ public sealed unsafe partial class Interpreter
     /// adds nothing that reads it), and is zeroed for a checked one, which may read what it never wrote
     /// and must not see host stack contents.
     /// </summary>
-    [System.Runtime.CompilerServices.SkipLocalsInit]
     private ulong Invoke(InvocationContext context, ulong r1, ulong r2, ulong r3, ulong r4, ulong r5, long budget, ExecutionThread? thread = null)
+    {
+        // A replaced or traced main function: one load and test when nothing is attached.
+        if (_entrySlot is { } slot && slot.Override is { } takenOver)
+            return InvokeThroughEntrySlot(takenOver, slot, context, r1, r2, r3, r4, r5);
+        return InvokeOwn(context, r1, r2, r3, r4, r5, budget, thread);
+    }
+
+    [System.Runtime.CompilerServices.SkipLocalsInit]
+    private ulong InvokeOwn(InvocationContext context, ulong r1, ulong r2, ulong r3, ulong r4, ulong r5, long budget, ExecutionThread? thread = null)
     {
         if (_compiled is { } singleFrame && !HasLocalCalls)
             return InvokeCompiledSingleFrame(singleFrame, context, r1, r2, r3, r4, r5, thread);
@@ -309,6 +333,64 @@ public sealed unsafe partial class Interpreter
             context.Program = savedProgram;
         }
     }
+
+    private ulong InvokeThroughEntrySlot(FunctionOverride takenOver, FunctionSlot slot, InvocationContext context, ulong r1, ulong r2, ulong r3, ulong r4, ulong r5)
+    {
+        var call = new SlotCall { Program = this, Context = context, Start = 0, IsEntry = true, R1 = r1, R2 = r2, R3 = r3, R4 = r4, R5 = r5 };
+        bool held = !context.InUse;
+        if (held)
+            context.Hold();
+        try
+        {
+            return takenOver.Invoke(slot, ref call);
+        }
+        finally
+        {
+            if (held && context.InUse)
+                context.Unhold();
+            context.AbandonIfUnused();
+        }
+    }
+
+    /// <summary>A slotted call from the interpreter loop (the caller is at frame <paramref name="depth"/>).</summary>
+    private static ulong CallThroughSlot(FunctionOverride takenOver, FunctionSlot slot, Interpreter program, InvocationContext ctx, int depth, ulong* r)
+    {
+        ctx.Depth = depth;
+        var call = new SlotCall { Program = program, Context = ctx, Depth = depth, Start = slot.Start, FramePointer = r[10], R1 = r[1], R2 = r[2], R3 = r[3], R4 = r[4], R5 = r[5] };
+        var savedProgram = ctx.Program;
+        try
+        {
+            return takenOver.Invoke(slot, ref call);
+        }
+        finally
+        {
+            ctx.Depth = depth;
+            ctx.Program = savedProgram;
+        }
+    }
+
+    /// <summary>Runs a slotted function's own code (what the function does with nothing attached).</summary>
+    internal ulong RunOriginal(in SlotCall call)
+    {
+        if (call.IsEntry)
+        {
+            var context = call.Context!;
+            if (context.InUse)
+                context.Unhold(); // held for this call since the override began (see InvokeThroughEntrySlot)
+            return InvokeOwn(context, call.R1, call.R2, call.R3, call.R4, call.R5, InstructionBudget);
+        }
+        if (call.Compiled is { } compiled)
+        {
+            if (call.Depth + 1 >= MaxFrames)
+                throw Jit.JitClosure.CallTooDeep(Name, call.Start, call.Depth);
+            return compiled(0, call.R1, call.R2, call.R3, call.R4, call.R5, 0, 0, 0, 0, call.FramePointer - StackSize, call.Depth + 1);
+        }
+        call.Context!.Depth = call.Depth;
+        return ExecuteCallback(call.Context, call.Start, call.R1, call.R2, call.R3, call.R4, call.R5);
+    }
+
+    /// <summary>The slot of the function starting at <paramref name="start"/>, or null when it has none.</summary>
+    public FunctionSlot? SlotAt(int start) => _slotAt is { } slots && (uint)start < (uint)slots.Length ? slots[start] : null;
 
     /// <summary>Name, length and mode, for diagnostics.</summary>
     public override string ToString() => $"{Name} ({InstructionCount} insns, {Mode})";

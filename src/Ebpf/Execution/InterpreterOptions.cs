@@ -47,6 +47,13 @@ public sealed class InterpreterOptions
     /// </summary>
     internal IReadOnlySet<int>? MapPointerLoads { get; init; }
 
+    /// <summary>
+    /// The functions whose calls go through a <see cref="FunctionSlot"/> (an extension or trampoline can take them
+    /// over without recompiling). Shared by every engine built for the same program (the unchecked and the checked
+    /// interpreter see the same slots). Null: no function is slotted.
+    /// </summary>
+    public IReadOnlyList<FunctionSlot>? FunctionSlots { get; init; }
+
     /// <summary>Checked mode: executed instructions after which the run ends with ETIME.</summary>
     public long InstructionBudget { get; init; } = DefaultInstructionBudget;
 }

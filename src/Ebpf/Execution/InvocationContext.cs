@@ -264,6 +264,21 @@ internal sealed unsafe class InvocationContext
         _inUse = false;
     }
 
+    /// <summary>
+    /// Reserves the context while an override runs in place of its entry function: programs the override runs meanwhile
+    /// rent other contexts, so this one is intact when the override runs the original code (<see cref="Unhold"/>).
+    /// </summary>
+    internal void Hold() => _inUse = true;
+
+    internal void Unhold() => _inUse = false;
+
+    /// <summary>A rented context that no invocation began (its entry function was taken over): give it back clean.</summary>
+    internal void AbandonIfUnused()
+    {
+        if (!_inUse && !_owned)
+            Reset();
+    }
+
     private void Reset()
     {
         PendingTailCall = null;

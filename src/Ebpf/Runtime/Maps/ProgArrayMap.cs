@@ -13,6 +13,9 @@ internal readonly record struct ProgArrayOwner(ProgramType Type, AttachType Expe
 internal sealed record ProgArrayEntry(uint Id, object Program)
 {
     public ProgArrayOwner Traits { get; init; }
+
+    /// <summary>Set once <see cref="ProgArrayMap.Admit"/> counted the program as a member (undone when the entry is dropped).</summary>
+    public bool Admitted { get; set; }
 }
 
 /// <summary>
@@ -46,6 +49,9 @@ public sealed class ProgArrayMap : BpfMapBase, IProgramHoldingMap
     /// <summary>Raised for every entry whose reference the map drops (overwrite, delete, clear, free, failed store).</summary>
     internal event Action<ProgArrayEntry>? EntryReleased;
 
+    /// <summary>prog_fd_array_get_ptr's membership step: counts the entry's program as a member, or refuses it.</summary>
+    internal Func<ProgArrayEntry, Errno>? Admit { get; set; }
+
     /// <summary>The owner traits fixed by the first compatible program, or null while none has been seen.</summary>
     internal ProgArrayOwner? Owner => ProgramOwner.Current;
 
@@ -76,6 +82,8 @@ public sealed class ProgArrayMap : BpfMapBase, IProgramHoldingMap
         Errno e = IsFrozen || (Flags & MapFlags.Rdonly) != 0 ? Errno.EPERM
             : index >= (uint)_slots.Length ? Errno.E2BIG
             : CheckCompatible(entry.Traits);
+        if (e == Errno.None && Admit is { } admit)
+            e = admit(entry); // an extended program cannot enter a prog array (EBUSY)
         if (e != Errno.None)
         {
             Drop(entry);
