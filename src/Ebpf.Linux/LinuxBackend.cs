@@ -184,7 +184,8 @@ public sealed class LinuxBackend : IBpfBackend
             Btf = btf is not null && !definition.FuncInfo.IsEmpty ? btf.NativeAs<KernelBtf>().Fd : null,
             FuncInfo = btf is null ? default : definition.FuncInfo,
             LineInfo = btf is null || definition.FuncInfo.IsEmpty ? default : definition.LineInfo,
-            AttachBtfId = definition.AttachBtfId,
+            AttachBtfId = options.AttachBtfId,
+            AttachTarget = options.AttachTarget is { } target ? K(target).Fd : null,
         });
         return Wrap(program);
     }

@@ -106,4 +106,10 @@ public sealed record LinkInfo
     public string? TracepointName { get; init; }
     /// <summary>The first per-type words of the info union (cgroup_id, ifindex, …).</summary>
     public IReadOnlyList<ulong> TypeSpecific { get; init; } = [];
+    /// <summary>Tracing links: the target program's id (bpf_link_info.tracing.target_obj_id).</summary>
+    public uint TargetObjectId { get; init; }
+    /// <summary>Tracing links: the target function's BTF id.</summary>
+    public uint TargetBtfId { get; init; }
+    /// <summary>Tracing links: the attach cookie.</summary>
+    public ulong Cookie { get; init; }
 }

@@ -45,8 +45,11 @@ internal static class ProgramVerification
         var input = new VerifierInput
         {
             Instructions = insns,
-            ProgramType = program.Type,
-            ExpectedAttachType = program.ExpectedAttachType,
+            // An extension is verified with its target's type and attach type (check_attach_btf_id), from its prototype.
+            ProgramType = program.ResolvedType,
+            ExpectedAttachType = program.VerifiedAttachType,
+            EntryFunction = program.ExtensionEntry,
+            ContextLayout = program.TracingContextLayout,
             Name = program.Name,
             MapsByIndex = indexed.Select(m => (IVerifierMapInfo)new MapVerifierInfo(m)).ToArray(),
             MapsByFd = byFd,

@@ -17,7 +17,7 @@ internal sealed class VerifierContext
         Insns = input.Instructions;
         Cfg = new ControlFlow(Insns, id => HelperCalls.HelperArgRegisters(input, id));
         Log = new VerifierLog(input.LogLevel, unprivileged: input.Privilege == HelperPrivilege.Unprivileged);
-        Ctx = ContextLayouts.For(input.ProgramType, input.ExpectedAttachType);
+        Ctx = input.ContextLayout ?? ContextLayouts.For(input.ProgramType, input.ExpectedAttachType);
         Privileged = input.Privilege != HelperPrivilege.Unprivileged;
         if (input.Functions is not null)
             foreach (var f in input.Functions) Functions[f.StartInstruction] = f;

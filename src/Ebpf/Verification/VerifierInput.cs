@@ -54,6 +54,16 @@ public sealed class VerifierInput
     /// <summary>func_info-derived descriptions; global functions are verified once on their own.</summary>
     public IReadOnlyList<VerifierFunction>? Functions { get; init; }
 
+    /// <summary>
+    /// An extension's main function (kernel-semantics.md §2.8): verified like a global function from this prototype
+    /// (R1–R5 typed by its arguments, with the target type's ctx) instead of with R1 = ctx. Null for other programs.
+    /// </summary>
+    public VerifierFunction? EntryFunction { get; init; }
+
+    /// <summary>The context layout to check ctx accesses against instead of the program type's (an fentry/fexit program
+    /// sees its target function's arguments: Verification/Attach/TracingContext). Null: the type's layout.</summary>
+    internal Abi.Contexts.ContextLayout? ContextLayout { get; init; }
+
     /// <summary>kfunc calls by instruction index (the loader resolves each extern kfunc by name; a host may supply its
     /// own). A kfunc call not listed is looked up by its imm as a vmlinux BTF id.</summary>
     public IReadOnlyDictionary<int, KernelFunction>? KernelFunctions { get; init; }

@@ -109,7 +109,21 @@ public sealed class LinkObject : KernelObject
     public Collections.LinkInfo GetInfo()
     {
         lock (_lock)
-            return new() { Id = Id, Type = Type, AttachType = AttachType, ProgramId = _program?.Id ?? 0, Detached = _attachment is null };
+        {
+            // Tracing links also report their trampoline key (target_obj_id, target_btf_id) and cookie.
+            var key = (_attachment as Links.ITracingLinkInfo)?.Key;
+            return new()
+            {
+                Id = Id, Type = Type, AttachType = AttachType, ProgramId = _program?.Id ?? 0, Detached = _attachment is null,
+                TargetObjectId = key?.TargetObjectId ?? 0, TargetBtfId = key?.BtfId ?? 0, Cookie = Type == LinkType.Tracing ? Cookie : 0,
+            };
+        }
+    }
+
+    /// <summary>The type-specific attachment (null once detached or released).</summary>
+    internal ILinkAttachment? Attachment
+    {
+        get { lock (_lock) return _attachment; }
     }
 
     protected override void OnFree()

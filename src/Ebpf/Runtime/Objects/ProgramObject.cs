@@ -9,7 +9,7 @@ namespace Ebpf.Runtime.Objects;
 /// A loaded program. It holds a reference on every map in <see cref="UsedMaps"/> (refcnt only,
 /// not usercnt) and on its BTF; both are dropped when the program is freed (§1.3).
 /// </summary>
-public sealed class ProgramObject : KernelObject
+public sealed partial class ProgramObject : KernelObject
 {
     private readonly List<MapObject> _usedMaps;
     private readonly Lock _lock = new();
@@ -54,7 +54,7 @@ public sealed class ProgramObject : KernelObject
     /// <summary>Map-helper call sites the JIT bound straight to their map (R1 an lddw'd map), as the kernel's do_misc_fixups does.</summary>
     public int JitBoundMapCalls => (Executable as PreparedProgram)?.Interpreter.SpecializedHelperCalls ?? 0;
     /// <summary>Per-type context description (Runtime/ProgramTypes).</summary>
-    public ProgramTypes.ProgramTypeInfo TypeInfo => ProgramTypes.ProgramTypeInfo.Get(Type);
+    public ProgramTypes.ProgramTypeInfo TypeInfo => ProgramTypes.ProgramTypeInfo.Get(ResolvedType);
 
     public IReadOnlyList<MapObject> UsedMaps
     {
@@ -81,6 +81,7 @@ public sealed class ProgramObject : KernelObject
         GplCompatible = Definition.License == "GPL" || Definition.License.Contains("GPL"),
         VerifiedInstructions = (uint)(Verification?.ProcessedInstructions ?? 0),
         JitedSize = (uint)((Executable as PreparedProgram)?.Interpreter.CompiledSize ?? 0),
+        AttachBtfId = AttachBtfId, AttachBtfObjectId = AttachBtfObjectId,
     };
 
     protected override void OnFree()
@@ -93,6 +94,7 @@ public sealed class ProgramObject : KernelObject
         }
         foreach (var map in maps)
             map.Release();
+        ReleaseLoadTimeTarget();
         Btf?.Release();
         (Executable as IDisposable)?.Dispose();
     }
