@@ -1,6 +1,6 @@
+using Ebpf.Collections;
 using Ebpf.Loading;
 using Ebpf.Runtime;
-using Ebpf.Collections;
 
 namespace Ebpf.Demo;
 

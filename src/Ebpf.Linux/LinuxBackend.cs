@@ -169,7 +169,7 @@ public sealed class LinuxBackend : IBpfBackend
             pc++;
         }
         var level = (VerifierLogLevel)Math.Max(0, options.LogLevel ?? 0);
-        uint attachBtfId = AttachBtfIdOf(definition, options);
+        uint attachBtfId = AttachBtfIdOf(options);
         var program = KernelProgram.Load(new ProgramLoadAttributes
         {
             Type = definition.Type,
@@ -195,13 +195,13 @@ public sealed class LinuxBackend : IBpfBackend
     /// attach_btf_id: given, or (with a target program) the named function's FUNC id in the target's BTF, as libbpf's
     /// bpf_program__set_attach_target finds it. Without either it stays 0 and the kernel says what it thinks of that.
     /// </summary>
-    private static uint AttachBtfIdOf(ProgramDefinition definition, ProgramLoadOptions options)
+    private static uint AttachBtfIdOf(ProgramLoadOptions options)
     {
         if (options.AttachBtfId != 0)
             return options.AttachBtfId;
         if (options.AttachTarget is { } target && options.AttachFunction is { } function)
             return BpfProgram.FindFunction(target, function);
-        return definition.AttachBtfId;
+        return 0;
     }
 
     // ---- ids and pins ----

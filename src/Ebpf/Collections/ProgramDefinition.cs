@@ -21,8 +21,6 @@ public sealed record ProgramDefinition(
     public ReadOnlyMemory<byte> FuncInfo { get; init; }
     /// <summary>struct bpf_line_info records, 16 bytes each, against the program's BTF.</summary>
     public ReadOnlyMemory<byte> LineInfo { get; init; }
-    /// <summary>attach_btf_id: the BTF type id of the attach target (tracing, lsm, ext, struct_ops).</summary>
-    public uint AttachBtfId { get; init; }
 }
 
 /// <summary>How a backend loads a program: verifier log and limits, and the managed runtime's execution choices.</summary>
@@ -53,21 +51,21 @@ public sealed record ProgramLoadOptions
     /// <summary>Managed runtime: instructions a checked run may execute before it ends with ETIME.</summary>
     public long CheckedInstructionBudget { get; init; } = Execution.InterpreterOptions.DefaultInstructionBudget;
 
-    /// <summary>func_info-derived function descriptions for the managed verifier (the object loader fills these).</summary>
-    public IReadOnlyList<Verification.VerifierFunction>? Functions { get; init; }
-
     /// <summary>
-    /// attach_prog_fd: the program a tracing (fentry/fexit) or extension (freplace) program is loaded against, on the
-    /// same backend. The function is <see cref="AttachBtfId"/>, or <see cref="AttachFunction"/> looked up in the
-    /// target's BTF as libbpf's bpf_program__set_attach_target does. The program holds the target until its first attach.
+    /// attach_prog_fd: the program a tracing (fentry/fexit) or extension (freplace) program is loaded against, on
+    /// the same backend. The function is <see cref="AttachBtfId"/>, or <see cref="AttachFunction"/> looked up in the target's BTF as libbpf's
+    /// bpf_program__set_attach_target does. The program holds the target until its first attach.
     /// </summary>
     public BpfProgram? AttachTarget { get; init; }
 
-    /// <summary>attach_btf_id: the target FUNC's id in the target program's BTF (overrides the definition's when non-zero).</summary>
+    /// <summary>attach_btf_id: the target FUNC's id in the target program's BTF.</summary>
     public uint AttachBtfId { get; init; }
 
-    /// <summary>The target function by name (resolved in the target's BTF when no BTF id is given).</summary>
+    /// <summary>The target function by name (resolved in the target's BTF when <see cref="AttachBtfId"/> is 0).</summary>
     public string? AttachFunction { get; init; }
+
+    /// <summary>func_info-derived function descriptions for the managed verifier (the object loader fills these).</summary>
+    public IReadOnlyList<Verification.VerifierFunction>? Functions { get; init; }
 
     /// <summary>Linux: the first log buffer size; grown on ENOSPC up to <see cref="MaxLogSize"/>.</summary>
     public int LogSize { get; init; } = 64 * 1024;

@@ -65,7 +65,7 @@ public unsafe ref struct SlotCall
     public readonly Interpreter Target => Program;
 
     /// <summary>The invocation the call happens in (null for an entry call of a program that calls no helper).</summary>
-    public readonly InvocationContext? Invocation => Context;
+    internal readonly InvocationContext? Invocation => Context;
 
     /// <summary>Runs the function's own code with the current R1–R5 and returns its R0.</summary>
     public readonly ulong RunOriginal() => Program.RunOriginal(in this);

@@ -87,22 +87,28 @@ public sealed unsafe partial class Interpreter
     /// <summary>The program can run more than one frame (bpf-to-bpf calls, callbacks).</summary>
     internal bool HasLocalCalls { get; }
 
+    /// <summary>The program's name, for messages.</summary>
     public string Name { get; }
+    /// <summary>
+    /// Checked (every access bounds-checked) or unchecked (verified programs, optionally JIT-compiled).
+    /// </summary>
     public ExecutionMode Mode { get; }
+    /// <summary>The helpers calls are dispatched to.</summary>
     public HelperTable Helpers { get; }
+    /// <summary>Checked mode: the most instructions one invocation may execute before it is stopped.</summary>
     public long InstructionBudget { get; }
 
     /// <summary>True when runs execute JIT-compiled native code (<see cref="InterpreterOptions.Jit"/>) rather than the interpreter loop.</summary>
     public bool IsCompiled => _compiled is not null;
 
     /// <summary>Bytes of IL the JIT emitted (0 when not compiled). RyuJIT's native code size is not observable from .NET.</summary>
-    public int CompiledSize { get; }
+    internal int CompiledSize { get; }
 
     /// <summary>Why the JIT was asked for but did not take the program (it then runs interpreted), or null.</summary>
     public string? CompileFailure { get; }
 
     /// <summary>Helper call sites the JIT bound directly to the object behind a constant R1 (<see cref="HelperTable.Specializer"/>).</summary>
-    public int SpecializedHelperCalls { get; }
+    internal int SpecializedHelperCalls { get; }
 
     /// <summary>Slots in the program (an lddw counts two).</summary>
     public int InstructionCount { get; }
@@ -158,7 +164,7 @@ public sealed unsafe partial class Interpreter
     }
 
     /// <summary>The function reference (as <c>lddw rX, func</c> produces it) of the instruction at <paramref name="index"/>.</summary>
-    public ulong FunctionReference(int index)
+    internal ulong FunctionReference(int index)
     {
         if ((uint)index >= (uint)InstructionCount)
             throw new ArgumentOutOfRangeException(nameof(index));
@@ -166,7 +172,7 @@ public sealed unsafe partial class Interpreter
     }
 
     /// <summary>The instruction index a function reference of this program points to, or -1.</summary>
-    public int FunctionIndexOf(ulong reference)
+    internal int FunctionIndexOf(ulong reference)
     {
         ulong start = (ulong)_codePointer;
         if (reference < start)
@@ -194,7 +200,7 @@ public sealed unsafe partial class Interpreter
         return Invoke(context, r1, 0, 0, 0, 0, InstructionBudget);
     }
 
-    /// <summary>An invocation context owned by the caller for repeated runs of this program (see <see cref="Run(InvocationContext, ulong)"/>).</summary>
+    /// <summary>An invocation context owned by the caller for repeated runs of this program (see <see cref="Run(InvocationContext, ulong, ExecutionThread?)"/>).</summary>
     internal InvocationContext CreateContext(object? state, ILegacyPacketAccess? packetAccess) =>
         InvocationContext.CreateOwned(this, state, packetAccess);
 
@@ -386,5 +392,6 @@ public sealed unsafe partial class Interpreter
     /// <summary>The slot of the function starting at <paramref name="start"/>, or null when it has none.</summary>
     public FunctionSlot? SlotAt(int start) => _slotAt is { } slots && (uint)start < (uint)slots.Length ? slots[start] : null;
 
+    /// <summary>Name, length and mode, for diagnostics.</summary>
     public override string ToString() => $"{Name} ({InstructionCount} insns, {Mode})";
 }

@@ -1,8 +1,8 @@
+using Ebpf.Collections;
 using Ebpf.Abi;
 using Ebpf.Btf;
 using Ebpf.Execution;
 using Ebpf.Runtime.Links;
-using Ebpf.Collections;
 using Ebpf.Runtime.Objects;
 using Ebpf.Runtime.Trampolines;
 using Ebpf.Verification;
@@ -53,7 +53,7 @@ public sealed partial class BpfRuntime
         if (def.Type is not (ProgramType.Tracing or ProgramType.Ext or ProgramType.Lsm))
             return;
 
-        uint btfId = options.AttachBtfId != 0 ? options.AttachBtfId : def.AttachBtfId;
+        uint btfId = options.AttachBtfId;
         if (btfId == 0 && function is not null && target is not null)
             btfId = FindFunction(target, function);
         var attaching = Describe(program, options.Functions);

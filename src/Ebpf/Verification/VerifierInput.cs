@@ -62,7 +62,7 @@ public sealed class VerifierInput
 
     /// <summary>The context layout to check ctx accesses against instead of the program type's (an fentry/fexit program
     /// sees its target function's arguments: Verification/Attach/TracingContext). Null: the type's layout.</summary>
-    public Abi.Contexts.ContextLayout? ContextLayout { get; init; }
+    internal Abi.Contexts.ContextLayout? ContextLayout { get; init; }
 
     /// <summary>kfunc calls by instruction index (the loader resolves each extern kfunc by name; a host may supply its
     /// own). A kfunc call not listed is looked up by its imm as a vmlinux BTF id.</summary>

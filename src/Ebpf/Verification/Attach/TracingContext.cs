@@ -11,7 +11,7 @@ namespace Ebpf.Verification.Attach;
 /// Arguments are scalars here: the kernel types a pointer to a struct as PTR_TO_BTF_ID of the kernel's own type
 /// (which needs the kernel struct, not modelled for BPF targets); pointers to ints or void are scalars there too.
 /// </remarks>
-public static class TracingContext
+internal static class TracingContext
 {
     public static ContextLayout For(AttachPoint point, bool seesReturnValue)
     {
