@@ -10,6 +10,16 @@ namespace Ebpf.Verification;
 /// </summary>
 internal sealed class VerifierLog
 {
+    /// <summary>
+    /// One instruction as the log prints it: the kernel's <c>print_bpf_insn</c> text with helper names, and maps in
+    /// the map-reference form (the kernel prints the map's kernel address here, which this verifier does not have).
+    /// </summary>
+    public static string Disassemble(IReadOnlyList<Instruction> insns, int index) =>
+        KernelDisassembler.Format(insns, index, CallName, KernelDisassembler.MapLoadStyle.MapReference);
+
+    private static readonly KernelDisassembler.CallNamer CallName =
+        call => call.Src == 0 ? Abi.Helpers.HelperNames.KernelName(call.Imm) : null;
+
     private readonly StringBuilder _sb = new();
     private readonly int _level;
     private readonly HashSet<int> _scratchedRegs = [];
@@ -55,7 +65,7 @@ internal sealed class VerifierLog
             if (i > 0 && insns[i - 1].IsLoadImm64) continue;
             var live = new char[10];
             for (int r = 0; r < 10; r++) live[r] = (cfg.LiveIn[i] & (1 << r)) != 0 ? (char)('0' + r) : '.';
-            _sb.Append($"{i,7}: {new string(live)} ({insns[i].Opcode:x2}) {KernelDisassembler.Format(insns, i)}\n");
+            _sb.Append($"{i,7}: {new string(live)} {Disassemble(insns, i)}\n");
         }
     }
 
@@ -86,7 +96,7 @@ internal sealed class VerifierLog
         }
         InsnState(idx, state);
         _lineStart = _sb.Length;
-        _sb.Append($"{idx}: ({insns[idx].Opcode:x2}) {KernelDisassembler.Format(insns, idx)}\n");
+        _sb.Append($"{idx}: {Disassemble(insns, idx)}\n");
         _prevInsnLen = _sb.Length - _lineStart;
         _prevLogPos = _sb.Length;
     }
