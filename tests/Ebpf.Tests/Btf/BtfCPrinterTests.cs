@@ -10,14 +10,10 @@ public class BtfCPrinterTests
 
     private static string Bpftool(string file)
     {
-        string? bpftool = Tool("/usr/sbin/bpftool", "/usr/bin/bpftool", "/usr/local/sbin/bpftool");
-        if (bpftool is null)
-            Requirement.Missing(Requirement.Bpftool, "bpftool not installed");
-        var psi = new ProcessStartInfo(bpftool, ["btf", "dump", "file", file, "format", "c"]) { RedirectStandardOutput = true };
-        using var p = Process.Start(psi)!;
-        string output = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        return output;
+        string bpftool = ExternalTool.Require(Requirement.Bpftool, "bpftool", "the header is compared with bpftool's live output");
+        var r = ExternalTool.Run(bpftool, ["btf", "dump", "file", file, "format", "c"]);
+        Assert.Equal(0, r.ExitCode);
+        return r.Stdout;
     }
 
     private static (int Code, string Output) Compile(string source, string name)
@@ -90,7 +86,7 @@ public class BtfCPrinterTests
     public void Fixture_header_matches_bpftool()
     {
         string file = SharedData.Fixture("btf/types.bpf.o");
-        string expected = Bpftool(file);
+        string expected = BpftoolRecord.Output("btf/types.bpf.o.h", "btf", "dump", "file", file, "format", "c");
         string ours = new BtfCPrinter(BtfFixtures.Types()) { EnumSizeAttributes = false }.Print();
         Assert.Equal(expected, ours);
     }

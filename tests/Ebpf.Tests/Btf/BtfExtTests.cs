@@ -47,8 +47,8 @@ public class BtfExtTests
                 relos++;
             }
         }
-        if (relos == 0)
-            Assert.Skip("no corpus object carries CO-RE relocations");
+        // The corpus carries CO-RE objects (cilium, the libbpf selftests): finding none means the reader lost them.
+        Assert.True(relos > 0, "no corpus object carries CO-RE relocations");
     }
 
     [Fact]

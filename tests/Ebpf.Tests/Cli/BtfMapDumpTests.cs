@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Ebpf.Cli.Commands.Runtime;
 using Ebpf.Linux;
 using Ebpf.Linux.Collections;
@@ -15,27 +14,32 @@ namespace Ebpf.Tests.Cli;
 [Collection(nameof(Ebpf.Tests.Linux.FdCountingCollection))]
 public class BtfMapDumpTests
 {
-    private const string Bpftool = "/usr/sbin/bpftool";
     private static readonly string[] MapNames = ["flows", "percpu", "names", "btf_dump.bss", "btf_dump.data"];
 
-    private static string RunBpftool(params string[] args)
+    /// <summary>
+    /// The record of bpftool's output for one map, or null for the per-CPU map: which CPU test_run's fill ran on
+    /// (and how many CPUs there are) is the machine's, so that one is compared with the live bpftool only.
+    /// </summary>
+    private static string? RecordName(string map, string verb, bool json) =>
+        map == "percpu" ? null : $"map-dump/{map}.{verb}.{(json ? "json" : "txt")}";
+
+    /// <summary>bpftool's output: live (and checked against its record), or the record when bpftool is absent; null
+    /// when neither exists (the per-CPU map without bpftool).</summary>
+    private static string? Bpftool(string? record, params string[] args)
     {
-        var psi = new ProcessStartInfo(Bpftool) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        string stdout = p.StandardOutput.ReadToEnd();
-        p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        Assert.True(p.ExitCode == 0, $"bpftool {string.Join(' ', args)} failed");
-        return stdout;
+        if (record is not null)
+            return BpftoolRecord.Output(record, args);
+        if (BpftoolRecord.Tool() is not { } bpftool)
+            return null;
+        var r = ExternalTool.Run(bpftool, args);
+        Assert.True(r.ExitCode == 0, $"bpftool {string.Join(' ', args)} failed: {r.Stderr}");
+        return r.Stdout;
     }
 
     [Fact]
     public void Btf_formatted_dumps_match_bpftool_for_both_backends()
     {
         KernelRequirement.Require();
-        if (!File.Exists(Bpftool))
-            Requirement.Missing(Requirement.Bpftool, "bpftool is not installed");
         string path = SharedData.Fixture("runtime/btf_dump.bpf.o");
         using var kernel = LinuxCollection.LoadFile(path);
         kernel.Programs["fill"].TestRun(new Ebpf.Linux.TestRunOptions { Data = new byte[64] });
@@ -71,7 +75,9 @@ public class BtfMapDumpTests
                 foreach (bool json in new[] { false, true })
                 {
                     string[] flag = json ? ["-j"] : [];
-                    string expected = RunBpftool([.. flag, "map", "dump", "pinned", pin]);
+                    string? expected = Bpftool(RecordName(name, "dump", json), [.. flag, "map", "dump", "pinned", pin]);
+                    if (expected is null)
+                        continue;
                     var linux = CliRunner.Run([.. flag, "--backend", "linux", "map", "dump", "pinned", pin]);
                     Assert.True(linux.ExitCode == 0, linux.Stderr);
                     Assert.Equal(expected, linux.Stdout);
@@ -88,7 +94,7 @@ public class BtfMapDumpTests
                     // map lookup of the first element: one formatted object, no array.
                     var (firstKey, firstValue) = entries[0];
                     string[] keyWords = [.. firstKey.Select(b => b.ToString(System.Globalization.CultureInfo.InvariantCulture))];
-                    string expectedLookup = RunBpftool([.. flag, "map", "lookup", "pinned", pin, "key", .. keyWords]);
+                    string expectedLookup = Bpftool(RecordName(name, "lookup", json), [.. flag, "map", "lookup", "pinned", pin, "key", .. keyWords])!;
                     var linuxLookup = CliRunner.Run([.. flag, "--backend", "linux", "map", "lookup", "pinned", pin, "key", .. keyWords]);
                     Assert.True(linuxLookup.ExitCode == 0, linuxLookup.Stderr);
                     Assert.Equal(expectedLookup, linuxLookup.Stdout);
@@ -105,6 +111,42 @@ public class BtfMapDumpTests
             foreach (var name in MapNames)
                 File.Delete(Path.Combine(dir, name.Replace('.', '_'))); // unpinned before Dispose unmounts the bpffs
         }
+    }
+
+    /// <summary>Without the kernel or bpftool: the managed runtime runs `fill` itself and its dumps equal the records.</summary>
+    [Fact]
+    public void Runtime_btf_formatted_dumps_match_the_bpftool_records()
+    {
+        var rt = new BpfRuntime();
+        using var ours = rt.Load(ObjectSpec.Load(SharedData.Fixture("runtime/btf_dump.bpf.o")));
+        rt.TestRun(ours.Programs["fill"], new Ebpf.Runtime.TestRunOptions { DataIn = new byte[64] });
+        int compared = 0;
+        foreach (var name in MapNames)
+        {
+            var rm = ours.Maps[name].Map;
+            var info = rm.GetInfo();
+            var layout = BpftoolFormat.Layout(rm.Btf!.Data, info.Type, info.BtfKeyTypeId, info.BtfValueTypeId, info.ValueSize);
+            Assert.NotNull(layout);
+            var entries = rm.Maps!.Keys().Select(k =>
+            {
+                var v = new byte[rm.Maps.HostValueSize];
+                rm.Maps.Lookup(k, v);
+                return (k, v);
+            }).ToList();
+            foreach (bool json in new[] { false, true })
+            {
+                if (RecordName(name, "dump", json) is not { } dumpRecord)
+                    continue;
+                var dump = new StringWriter();
+                BpftoolFormat.WriteDump(dump, entries, json, layout);
+                Assert.Equal(BpftoolRecord.Read(dumpRecord), dump.ToString());
+                var lookup = new StringWriter();
+                BpftoolFormat.WriteLookup(lookup, entries[0].k, entries[0].v, json, layout);
+                Assert.Equal(BpftoolRecord.Read(RecordName(name, "lookup", json)!), lookup.ToString());
+                compared += 2;
+            }
+        }
+        Assert.Equal(16, compared); // four maps (the per-CPU one is live-only), dump and lookup, text and JSON
     }
 
     [Fact]

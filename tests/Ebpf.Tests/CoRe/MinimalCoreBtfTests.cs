@@ -76,9 +76,7 @@ public class MinimalCoreBtfTests(ITestOutputHelper output)
     public void The_minimal_btf_has_the_same_types_as_bpftools()
     {
         Vmlinux();
-        const string Bpftool = "/usr/sbin/bpftool";
-        if (!File.Exists(Bpftool))
-            Requirement.Missing(Requirement.Bpftool, "bpftool is not installed");
+        string Bpftool = ExternalTool.Require(Requirement.Bpftool, "bpftool", "the minimal BTF is compared with bpftool gen min_core_btf's");
         string dir = Directory.CreateTempSubdirectory("ebpf-btfgen-").FullName;
         try
         {

@@ -21,7 +21,7 @@ public sealed class KernelPrePassTests
     [Fact]
     public void Every_opcode_byte_gets_the_live_kernels_pre_pass_verdict()
     {
-        if (KernelBpf.Unavailable() is { } why) Assert.Skip(why);
+        if (KernelBpf.Unavailable() is { } why) Requirement.Missing(Requirement.Kernel, why);
         var disagreements = new List<string>();
         for (int op = 0; op < 256; op++)
         {
@@ -57,7 +57,7 @@ public sealed class KernelPrePassTests
         Assert.Equal(message, ours.Error);
         Assert.Equal(insn, ours.ErrorInstruction);
         Assert.Equal($"insn {insn}: {message}", Assert.Throws<BpfException>(() => ProgramValidator.Validate(program)).Message);
-        if (KernelBpf.Unavailable() is { } why) Assert.Skip(why);
+        if (KernelBpf.Unavailable() is { } why) Requirement.Missing(Requirement.Kernel, why);
         var kernel = KernelBpf.Load(program, (uint)ProgramType.SocketFilter);
         Assert.False(kernel.Accepted);
         Assert.Contains(message + "\n", kernel.Log);
@@ -77,7 +77,7 @@ public sealed class KernelPrePassTests
         var packet = new byte[64];
         packet[12] = 0x08;
         Assert.Equal(1u, runtime.TestRun(loaded, new TestRunOptions { DataIn = packet }).ReturnValue);
-        if (KernelBpf.Unavailable() is { } why) Assert.Skip(why);
+        if (KernelBpf.Unavailable() is { } why) Requirement.Missing(Requirement.Kernel, why);
         Assert.True(KernelBpf.Load(program, (uint)ProgramType.SocketFilter).Accepted);
     }
 }

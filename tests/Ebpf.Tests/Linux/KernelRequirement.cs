@@ -5,14 +5,14 @@ using Ebpf.Linux.Probes;
 
 namespace Ebpf.Tests.Linux;
 
-/// <summary>Skips a test unless bpf(2) is usable here (Linux, root or CAP_BPF); probed once per process.</summary>
+/// <summary>Skips a test (fails it under EBPF_REQUIRE=kernel) unless bpf(2) is usable here (Linux, root or CAP_BPF); probed once per process.</summary>
 internal static class KernelRequirement
 {
     public static void Require()
     {
         var probe = KernelFeatures.Bpf;
         if (!probe.Supported)
-            Assert.Skip($"bpf(2) is not usable here: {probe.Detail} ({probe.Errno})");
+            Requirement.Missing(Requirement.Kernel, $"bpf(2) is not usable here: {probe.Detail} ({probe.Errno})");
     }
 
     /// <summary>Small programs the tests load.</summary>

@@ -41,7 +41,7 @@ public class LinkTests
             }
         }
         if (link is null)
-            Assert.Skip("none of the raw tracepoints exists here");
+            Requirement.Missing(Requirement.Kernel, "none of the raw tracepoints exists here");
         using (link)
         {
             var info = link.GetInfo();
@@ -68,7 +68,7 @@ public class LinkTests
         Require();
         string? root = Cgroup2Root();
         if (root is null)
-            Assert.Skip("no cgroup2 mount");
+            Requirement.Missing(Requirement.Kernel, "no cgroup2 mount");
         string cgroup = Path.Combine(root, $"ebpf-net-test-{Environment.ProcessId}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(cgroup);
         try

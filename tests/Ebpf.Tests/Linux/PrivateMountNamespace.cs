@@ -17,7 +17,7 @@ internal static class PrivateMountNamespace
     public static void Require(string why)
     {
         if (Unshare is null)
-            Assert.Skip($"unshare(1) not found: {why}");
+            Requirement.Missing(Requirement.Kernel, $"unshare(1) not found: {why}");
     }
 
     /// <summary>sh -c SCRIPT sh ARGS… in the namespace ($1… are ARGS), from WORKDIR; killed after TIMEOUT.</summary>

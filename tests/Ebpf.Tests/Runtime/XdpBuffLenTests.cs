@@ -28,7 +28,7 @@ public class XdpBuffLenTests
         Assert.Equal((uint)length, ours);
 
         if (!LinuxKernel.IsAvailable)
-            return;
+            Requirement.Missing(Requirement.Kernel, $"the kernel half: bpf(2) is not usable here: {LinuxKernel.UnavailableReason}");
         using var kernel = KernelProgram.Load(new Ebpf.Linux.ProgramLoadOptions { Type = ProgramType.Xdp, Instructions = Program, Name = "buff_len", License = "GPL" });
         Assert.Equal(kernel.TestRun(new Ebpf.Linux.TestRunOptions { Data = new byte[length] }).ReturnValue, ours);
     }

@@ -83,6 +83,54 @@ public class CallCheckTests
         return Verifier.Verify(ProgramSpecInput.Create(obj, prog, logLevel: 1));
     }
 
+    /// <summary>The instruction the kernel (6.18) stops at for each rejected row, "file/program" → insn (the last
+    /// "N:" line of its log before the message); ours must stop at the same one.</summary>
+    private static readonly Dictionary<string, int> RejectedAt = new(StringComparer.Ordinal)
+    {
+        ["global_args/called_bad_global"] = 6,
+        ["global_args/ctx_from_stack"] = 28,
+        ["global_args/ctx_tag_wrong_type"] = 0,
+        ["global_args/global_under_lock"] = 12,
+        ["global_args/nonnull_given_null"] = 1,
+        ["global_args/nullable_tag_on_mem"] = 4,
+        ["global_args/nullable_unchecked"] = 7,
+        ["global_args/scalar_given_pointer"] = 2,
+        ["global_args/unknown_tag"] = 4,
+        ["global_args/void_global"] = 0,
+        ["global_trusted/trusted_forward_declared"] = 1,
+        ["global_trusted/trusted_given_null"] = 1,
+        ["global_trusted/trusted_given_scalar"] = 1,
+        ["helper_calls/cgskb_packet_write"] = 6,
+        ["helper_calls/cgskb_tc_classid"] = 0,
+        ["helper_calls/cgskb_write_len"] = 1,
+        ["helper_calls/sk_lookup_leak"] = 16,
+        ["helper_calls/sk_release_unreferenced"] = 3,
+        ["helper_calls/sk_storage_maybe_null_sock"] = 5,
+        ["helper_calls/sk_storage_on_ctx"] = 5,
+        ["helper_calls/tcp_sock_after_release"] = 20,
+        ["helper_calls/timer_bad_callback_return"] = 21,
+        ["helper_calls/timer_wrong_offset"] = 13,
+        ["helper_calls/unknown_helper"] = 0,
+        ["kfuncs/kfunc_scalar_given_pointer"] = 4,
+        ["kfuncs/rcu_missing_unlock"] = 2,
+        ["kfuncs/rcu_nested"] = 1,
+        ["kfuncs/rcu_unmatched_unlock"] = 0,
+        ["kfuncs/task_double_release"] = 7,
+        ["kfuncs/task_from_socket_filter"] = 1,
+        ["kfuncs/task_leak"] = 6,
+        ["kfuncs/task_release_unchecked"] = 3,
+    };
+
+    private static void AssertRejectedAt(string file, string program, int actual, string who, string log)
+    {
+        bool known = RejectedAt.TryGetValue($"{file}/{program}", out int at);
+        Assert.True(known && at == actual, $"{file}/{program}: {who} stopped at insn {actual}, the kernel's is {(known ? at.ToString(System.Globalization.CultureInfo.InvariantCulture) : "not recorded")}\n{log}");
+    }
+
+    /// <summary>README's status table: "50 programs agree" are the rows the two theories here run.</summary>
+    [Fact]
+    public void The_readme_figure_counts_the_programs_compared_with_the_kernel() => Assert.Equal(50, Programs.Count);
+
     [Theory]
     [MemberData(nameof(Programs))]
     public void Verdict_and_message(string file, string program, string? expected, bool kernelDiffers)
@@ -99,6 +147,7 @@ public class CallCheckTests
         {
             Assert.False(result.Accepted, result.Log);
             Assert.Contains(expected, result.Error!);
+            AssertRejectedAt(file, program, result.ErrorInstruction, "ours", result.Log);
         }
     }
 
@@ -136,8 +185,11 @@ public class CallCheckTests
         Assert.True(ours.Accepted == kernelAccepted, $"kernel accepted={kernelAccepted}\n{log}\n--- ours ---\n{ours.Log}");
         // Every line of our message appears verbatim in the kernel's log.
         if (expected is not null)
+        {
             foreach (var line in expected.Split('\n'))
                 Assert.Contains(line, log);
+            AssertRejectedAt(file, program, Rejection.OfKernelLog(log).Insn, "the kernel", log);
+        }
     }
 
     [Fact]
@@ -158,6 +210,7 @@ public class CallCheckTests
         var result = Verifier.Verify(new VerifierInput { Instructions = insns, ProgramType = ProgramType.SchedCls });
         Assert.False(result.Accepted);
         Assert.Contains("helper bpf_dynptr_from_mem#197 is not supported by this verifier", result.Error);
+        Assert.Equal(4, result.ErrorInstruction);
     }
 
     [Fact]
@@ -171,6 +224,7 @@ public class CallCheckTests
         var result = Verifier.Verify(new VerifierInput { Instructions = bad, ProgramType = ProgramType.Tracing });
         Assert.False(result.Accepted);
         Assert.Contains("R1 type=ptr_ expected=sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_", result.Error);
+        Assert.Equal(2, result.ErrorInstruction);
     }
 
     private static Instruction KfuncCall(int imm) => new(Opcodes.Call, 0, (byte)CallSource.Kfunc, 0, imm);
@@ -184,6 +238,7 @@ public class CallCheckTests
         var result = Verifier.Verify(new VerifierInput { Instructions = insns, ProgramType = ProgramType.SchedCls });
         Assert.False(result.Accepted);
         Assert.Equal("kernel btf_id 1 is not a function", result.Error);
+        Assert.Equal(0, result.ErrorInstruction);
     }
 
     [Fact]

@@ -20,6 +20,22 @@ public class FixtureTests
         { "loops", "ringbuf_leak", "BPF_EXIT instruction in main prog would lead to reference leak" },
     };
 
+    /// <summary>The instruction the kernel (6.18) stops at for each rejected row, "file/program" → insn (the last
+    /// "N:" line of its log before the message); ours must stop at the same one.</summary>
+    private static readonly Dictionary<string, int> RejectedAt = new(StringComparer.Ordinal)
+    {
+        ["loops/ringbuf_leak"] = 18,
+        ["maps/index_unbounded"] = 12,
+        ["maps/lookup_unchecked"] = 7,
+        ["xdp_parse/xdp_parse_unchecked"] = 6,
+    };
+
+    private static void AssertRejectedAt(string file, string program, int actual, string who, string log)
+    {
+        bool known = RejectedAt.TryGetValue($"{file}/{program}", out int at);
+        Assert.True(known && at == actual, $"{file}/{program}: {who} stopped at insn {actual}, the kernel's is {(known ? at.ToString(System.Globalization.CultureInfo.InvariantCulture) : "not recorded")}\n{log}");
+    }
+
     private static (ObjectSpec Obj, ProgramSpec Prog) Load(string file, string program)
     {
         var obj = ObjectSpec.Load(SharedData.Fixture($"verifier/{file}.bpf.o"));
@@ -42,6 +58,7 @@ public class FixtureTests
         {
             Assert.False(result.Accepted, result.Log);
             Assert.Contains(expected, result.Error!);
+            AssertRejectedAt(file, program, result.ErrorInstruction, "ours", result.Log);
         }
     }
 
@@ -76,7 +93,10 @@ public class FixtureTests
             Assert.True(kernel.Accepted == ours.Accepted || (kernel.Errno == 22 && kernel.Log.Contains("missing btf func_info")),
                 $"kernel accepted={kernel.Accepted}\n{kernel.Log}\n--- ours ---\n{ours.Log}");
             if (expected is not null && kernel.Log.Length > 0 && !kernel.Log.Contains("missing btf func_info"))
+            {
                 Assert.Contains(expected, kernel.Log);
+                AssertRejectedAt(file, program, Rejection.OfKernelLog(kernel.Log).Insn, "the kernel", kernel.Log);
+            }
         }
         finally
         {

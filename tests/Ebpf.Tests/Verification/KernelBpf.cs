@@ -85,6 +85,15 @@ internal static unsafe class KernelBpf
         }
     }
 
+    /// <summary>Skips without bpf(2); otherwise asserts the kernel rejects <paramref name="program"/> (a socket filter
+    /// unless <paramref name="type"/> says otherwise) at <paramref name="expected"/>'s instruction with its message.</summary>
+    public static void AssertRejected(IReadOnlyList<Instruction> program, Rejection expected, string name, Ebpf.Abi.ProgramType type = Ebpf.Abi.ProgramType.SocketFilter)
+    {
+        if (Unavailable() is { } why) Requirement.Missing(Requirement.Kernel, why);
+        var kernel = Load(program, (uint)type);
+        Rejection.AssertKernel(kernel.Accepted, kernel.Log, expected, name);
+    }
+
     /// <summary>Skips without bpf(2); otherwise asserts the kernel's verdict on <paramref name="program"/> as a socket filter.</summary>
     public static void AssertVerdict(IReadOnlyList<Instruction> program, bool accepted, string name)
     {

@@ -88,7 +88,9 @@ public class KernelProfileTests
             Assert.Equal(original.Kfuncs.Count, loaded.Kfuncs.Count);
             Assert.Equal(original.KfuncProbedTypes.Order(), loaded.KfuncProbedTypes.Order());
             Assert.Equal(original.Features.Order(), loaded.Features.Order());
-            Assert.False(Verify("reserve_meta", loaded).Accepted);
+            var refused = Verify("reserve_meta", loaded);
+            Assert.Equal("program of this type cannot use helper bpf_xdp_adjust_meta#54", refused.Error);
+            Assert.Equal(3, refused.ErrorInstruction);
             Assert.Equal(original.ToJson(), loaded.ToJson());
         }
         finally
@@ -166,6 +168,7 @@ public class KernelProfileBtfTests
         });
         Assert.False(noBtf.Accepted);
         Assert.Equal($"kernel btf_id {id} is not a function", noBtf.Error);
+        Assert.Equal(0, noBtf.ErrorInstruction);
     }
 
     [Fact]
@@ -216,7 +219,7 @@ public class KernelProfileBtfTests
         Assert.Equal(Errno.EINVAL, ours.Errno);
         Assert.Equal($"pseudo btf_id {task} in ldimm64 isn't KIND_VAR or KIND_FUNC", ours.Error);
         if (!Ebpf.Linux.LinuxKernel.IsAvailable)
-            return;
+            Requirement.Missing(Requirement.Kernel, $"the kernel half: bpf(2) is not usable here: {Ebpf.Linux.LinuxKernel.UnavailableReason}");
         var e = Assert.Throws<BpfException>(() => Ebpf.Tests.Linux.KernelRequirement.LoadSocketFilter(program).Dispose());
         Assert.Contains($"pseudo btf_id {task} in ldimm64 isn't KIND_VAR or KIND_FUNC", e.Log ?? e.Message);
     }

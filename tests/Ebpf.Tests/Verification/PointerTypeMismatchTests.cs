@@ -72,7 +72,7 @@ public class PointerTypeMismatchTests
         Assert.Equal(Errno.EINVAL, ours.Errno);
         Assert.Equal("same insn cannot be used with different pointers", ours.Error);
         Assert.Equal(12, ours.ErrorInstruction);
-        if (KernelBpf.Unavailable() is { } why) Assert.Skip(why);
+        if (KernelBpf.Unavailable() is { } why) Requirement.Missing(Requirement.Kernel, why);
         var kernel = KernelBpf.Load(CtxOrStackLoad(), (uint)ProgramType.Xdp);
         Assert.False(kernel.Accepted);
         Assert.Equal((int)Errno.EINVAL, kernel.Errno);
@@ -86,7 +86,7 @@ public class PointerTypeMismatchTests
         var program = PacketOrStackLoad();
         var ours = Verify(program);
         Assert.True(ours.Accepted, ours.Error + "\n" + ours.Log);
-        if (KernelBpf.Unavailable() is { } why) Assert.Skip(why);
+        if (KernelBpf.Unavailable() is { } why) Requirement.Missing(Requirement.Kernel, why);
         var kernel = KernelBpf.Load(program, (uint)ProgramType.Xdp);
         Assert.True(kernel.Accepted, kernel.Log);
     }
