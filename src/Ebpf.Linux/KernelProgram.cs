@@ -13,7 +13,7 @@ namespace Ebpf.Linux;
 /// </summary>
 public sealed unsafe class KernelProgram : IDisposable
 {
-    private KernelProgram(BpfFd fd, ProgramType type, string name, string? log, AttachType expectedAttachType = default)
+    private KernelProgram(BpfFd fd, ProgramType type, string name, string? log, AttachType? expectedAttachType = null)
     {
         ExpectedAttachType = expectedAttachType;
         Fd = fd;
@@ -29,10 +29,10 @@ public sealed unsafe class KernelProgram : IDisposable
     /// <summary>The verifier log of a successful load, when a log level was requested.</summary>
     public string? VerifierLog { get; }
     /// <summary>
-    /// expected_attach_type as loaded (what a tracing link is created with). bpf_prog_info does not report it, so a
-    /// program opened by id or pin has the default.
+    /// expected_attach_type as loaded (what a tracing link is created with). bpf_prog_info does not report it, so for
+    /// a program opened by id or pin it is unknown (null).
     /// </summary>
-    public AttachType ExpectedAttachType { get; }
+    public AttachType? ExpectedAttachType { get; }
 
     /// <summary>
     /// BPF_PROG_LOAD. On failure the <see cref="BpfException"/> carries the errno and the verifier log

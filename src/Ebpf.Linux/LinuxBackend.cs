@@ -352,16 +352,29 @@ public sealed class LinuxBackend : IBpfBackend
     {
         ArgumentNullException.ThrowIfNull(program);
         var kernel = K(program);
-        // libbpf's bpf_program_attach_fd: the program's expected attach type (0 for an extension).
-        var attachType = kernel.ExpectedAttachType;
-        return Wrap(KernelLink.Create(new LinkCreateOptions
+        // libbpf's bpf_program_attach_fd: the program's expected attach type (0 for an extension). The kernel does not
+        // report it for a program opened by id or pin; a tracing program's link_create refuses any attach type but its
+        // own with EINVAL before doing anything, so the tracing attach types are tried in turn.
+        AttachType[] candidates = kernel.ExpectedAttachType is { } known ? [known]
+            : program.Type == ProgramType.Tracing ? [AttachType.TraceFentry, AttachType.TraceFexit, AttachType.ModifyReturn]
+            : [default];
+        for (int i = 0; ; i++)
         {
-            Program = kernel,
-            TargetFd = target is null ? null : K(target).Fd,
-            AttachType = attachType,
-            TargetBtfId = targetBtfId,
-            Cookie = cookie,
-        }));
+            try
+            {
+                return Wrap(KernelLink.Create(new LinkCreateOptions
+                {
+                    Program = kernel,
+                    TargetFd = target is null ? null : K(target).Fd,
+                    AttachType = candidates[i],
+                    TargetBtfId = targetBtfId,
+                    Cookie = cookie,
+                }));
+            }
+            catch (BpfException e) when (e.Errno == Errno.EINVAL && i + 1 < candidates.Length)
+            {
+            }
+        }
     }
 
     /// <inheritdoc/>

@@ -97,5 +97,19 @@ public sealed class LinuxLinkCliTests
         }
     }
 
+    [Fact]
+    public void Link_create_reaches_the_kernel_and_prints_its_refusal()
+    {
+        Require();
+        using var bpffs = new TemporaryBpfFs();
+        Assert.Equal(0, Ebpf("prog", "load", SharedData.Fixture("links/target.bpf.o"), bpffs["target"]).ExitCode);
+        // An XDP program is no tracing program: LINK_CREATE without a target is the kernel's to refuse, and it does.
+        var r = Ebpf("link", "create", "pinned", bpffs["target"], "pin", bpffs["link"]);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Matches(@"^Error: failed to create link: BPF_LINK_CREATE serve .+: .+ \(E[A-Z0-9]+\)\n", r.Stderr);
+        Assert.False(File.Exists(bpffs["link"]));
+        Assert.Equal("", Ebpf("link", "show", "pinned", bpffs["link"]).Stdout);
+    }
+
     private static string LinkIdOf(string show) => show[..show.IndexOf(':', StringComparison.Ordinal)];
 }
