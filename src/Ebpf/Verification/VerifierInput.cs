@@ -76,9 +76,12 @@ public sealed class VerifierInput
     public int LogLevel { get; init; }
     /// <summary>Loader privilege: Full = CAP_BPF + CAP_PERFMON (the default, as root).</summary>
     public Abi.Helpers.HelperPrivilege Privilege { get; init; } = Abi.Helpers.HelperPrivilege.Full;
-    /// <summary>The kernel the verdict is for: which program types, helpers and kfuncs exist and may be called.
-    /// Default: <see cref="Abi.Profiles.KernelProfile.Reference"/> (mainline 6.18), so a verdict never depends on
-    /// the machine it is computed on.</summary>
+    /// <summary>The kernel the verdict is for: which program types, helpers and kfuncs exist and may be called, and
+    /// its BTF (<see cref="Abi.Profiles.KernelProfile.KernelBtfPath"/>, for kfuncs, typed ksyms and trusted arguments).
+    /// Default: <see cref="Abi.Profiles.KernelProfile.Reference"/> (mainline 6.18), whose tables are committed data;
+    /// its kernel BTF is, like libbpf's default, the running kernel's <c>/sys/kernel/btf/vmlinux</c>. The verifier
+    /// reads nothing else from the machine: a profile naming a BTF file (or none) makes the verdict the same
+    /// everywhere.</summary>
     public Abi.Profiles.KernelProfile Profile { get; init; } = Abi.Profiles.KernelProfile.Reference;
     public bool GplCompatible { get; init; } = true;
     /// <summary>BPF_F_SLEEPABLE.</summary>

@@ -63,6 +63,13 @@ public sealed class KernelProfile
     /// </summary>
     public string? KernelBtfPath { get; init; }
 
+    /// <summary>This profile with another kernel BTF file (null: none).</summary>
+    public KernelProfile WithKernelBtf(string? path) => new()
+    {
+        Name = Name, KernelRelease = KernelRelease, ProgramTypes = ProgramTypes, MapTypes = MapTypes, Helpers = Helpers,
+        KfuncProbedTypes = KfuncProbedTypes, Kfuncs = Kfuncs, Features = Features, KernelBtfPath = path, PossibleCpus = PossibleCpus,
+    };
+
     /// <summary>The BTF at <see cref="KernelBtfPath"/>, read once per path for the process; null when there is none.</summary>
     public Btf.BtfSpec? KernelBtf => KernelBtfPath is { } path ? KernelBtfCache.Get(path) : null;
 
