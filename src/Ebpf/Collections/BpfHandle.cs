@@ -27,6 +27,7 @@ public abstract class BpfHandle : IDisposable
         Id = id;
     }
 
+    /// <summary>Drops the reference of a handle that was never disposed.</summary>
     ~BpfHandle()
     {
         // What the backend releases is its own (a managed refcount, an fd), so releasing here is safe.

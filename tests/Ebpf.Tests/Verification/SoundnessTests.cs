@@ -94,8 +94,6 @@ public class CorpusSoundnessTests(ITestOutputHelper output)
     };
 
     /// <summary>README's status table: accepted corpus programs run checked (30,000-insn budget), and the rest.</summary>
-    // 67/155 since tracing programs without a target are refused at load as the kernel refuses them ("Tracing programs
-    // must provide btf_id"): two corpus fentry programs moved from "rejected at the budget" to "not runnable".
     private const int CorpusProgramsRun = 404, CorpusRuns = 2710, CorpusRejected = 67, CorpusNotRunnable = 155;
 
     [Fact]
