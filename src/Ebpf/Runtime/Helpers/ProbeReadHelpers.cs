@@ -5,7 +5,7 @@ namespace Ebpf.Runtime.Helpers;
 /// Kernel reads of NULL / low or user addresses fail with -ERANGE (x86 copy_from_kernel_nofault_allowed),
 /// other faults with -EFAULT; on any error the destination is zeroed (the _str variants zero all of it).
 /// </summary>
-public static unsafe class ProbeReadHelpers
+internal static unsafe class ProbeReadHelpers
 {
     /// <summary>Addresses below this are the "user half" NULL page for kernel reads.</summary>
     private const ulong LowGuard = 4096;
