@@ -22,7 +22,7 @@ public sealed partial class BpfRuntime
     public bool FunctionSlots { get; init; } = true;
 
     /// <summary>The trampolines of this runtime, keyed as the kernel keys them.</summary>
-    public TrampolineTable Trampolines { get; } = new();
+    internal TrampolineTable Trampolines { get; } = new();
 
     private static readonly AsyncLocal<(Loading.ObjectSpec Spec, ProgramObject Target)?> s_objectTarget = new();
 
