@@ -59,6 +59,7 @@ public sealed unsafe class HelperTable
     /// </summary>
     public HelperSpecializer? Specializer { get; set; }
 
+    /// <summary>Whether a helper is registered under <paramref name="id"/> (a call to any other id is refused).</summary>
     public bool Contains(int id) => (uint)id < (uint)_entries.Length && _entries[id].IsPresent;
 
     /// <summary>The registered name of a helper, or null.</summary>
