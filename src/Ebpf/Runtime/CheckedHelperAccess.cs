@@ -5,6 +5,7 @@ namespace Ebpf.Runtime;
 /// <summary>A helper argument the checked interpreter's region checks refused (the helper returned -EFAULT).</summary>
 public sealed record CheckedHelperAccessDenial(ProgramObject? Program, ulong Address, ulong Size, bool Write)
 {
+    /// <summary>The refusal as one diagnostic line naming the program, the access and its range.</summary>
     public override string ToString() =>
         $"{Program?.Name ?? "?"}: helper {(Write ? "write" : "read")} of {Size} bytes at 0x{Address:x} is outside every region the program may touch";
 }

@@ -13,13 +13,22 @@ namespace Ebpf.Runtime;
 /// </summary>
 public sealed record TestRunOptions
 {
+    /// <summary>data_in: the packet (or other input data) the context is built around.</summary>
     public byte[]? DataIn { get; init; }
+    /// <summary>data_size_out: the size of the caller's data_out buffer (null: none; 0: the whole result).</summary>
     public int? DataSizeOut { get; init; }
+    /// <summary>ctx_in: the user-visible context struct (e.g. <c>__sk_buff</c>, <c>xdp_md</c>) to start from.</summary>
     public byte[]? ContextIn { get; init; }
+    /// <summary>ctx_size_out: the size of the caller's ctx_out buffer (null: none).</summary>
     public int? ContextSizeOut { get; init; }
+    /// <summary>repeat: how many times to run the program (0 counts as 1); the duration is the average.</summary>
     public uint Repeat { get; init; }
+    /// <summary>flags: BPF_F_TEST_* bits (<see cref="BpfRuntime.TestRunOnCpu"/>, <see cref="BpfRuntime.TestXdpLiveFrames"/>,
+    /// <see cref="BpfRuntime.TestSkbChecksumComplete"/>).</summary>
     public uint Flags { get; init; }
+    /// <summary>cpu: with BPF_F_TEST_RUN_ON_CPU, the CPU the program runs on.</summary>
     public uint Cpu { get; init; }
+    /// <summary>batch_size: with BPF_F_TEST_XDP_LIVE_FRAMES, frames per batch (0: the kernel's default).</summary>
     public uint BatchSize { get; init; }
 }
 
@@ -44,8 +53,11 @@ public sealed record TestRunResult(
 /// <summary>BPF_PROG_TEST_RUN (program-types.md §3) over the runtime's executor.</summary>
 public sealed partial class BpfRuntime
 {
+    /// <summary>BPF_F_TEST_SKB_CHECKSUM_COMPLETE: the skb gets CHECKSUM_COMPLETE with a checksum over the packet.</summary>
     public const uint TestSkbChecksumComplete = 4;
+    /// <summary>BPF_F_TEST_XDP_LIVE_FRAMES: XDP verdicts act on the frames (transmit, redirect) instead of being reported.</summary>
     public const uint TestXdpLiveFrames = 2;
+    /// <summary>BPF_F_TEST_RUN_ON_CPU: run on <see cref="TestRunOptions.Cpu"/> instead of the current CPU.</summary>
     public const uint TestRunOnCpu = 1;
 
     /// <summary>The runtime's network devices (loopback always present).</summary>
