@@ -39,7 +39,7 @@ public static class ScenarioExpectations
         ("int_typedef", BtfKind.Typedef), ("func_proto_typedef", BtfKind.Typedef), ("arr_typedef", BtfKind.Typedef),
     ];
 
-    private static uint Find(Btf.BtfSpec btf, string name, BtfKind kind, bool essential)
+    private static uint Find(Ebpf.Btf.BtfSpec btf, string name, BtfKind kind, bool essential)
     {
         foreach (var t in btf.AllTypes)
             if (t.Kind == kind && (essential ? Ebpf.CoRe.CoreNames.Essential(t.Name) : t.Name) == name)

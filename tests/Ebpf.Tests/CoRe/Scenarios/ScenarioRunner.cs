@@ -22,7 +22,9 @@ public static class ScenarioRunner
         BpfCollection collection;
         try
         {
-            collection = rt.Load(spec, new ObjectLoadOptions { BtfCustomPath = targetBtf });
+            // Checked execution: the probed reads (bpf_probe_read_kernel of the program's own .bss) need the runtime's
+            // memory map, which only the checked interpreter keeps; an unchecked run answers them -EFAULT.
+            collection = rt.Load(spec, new ObjectLoadOptions { BtfCustomPath = targetBtf, AlwaysChecked = true });
         }
         catch (BpfException e)
         {
@@ -30,8 +32,9 @@ public static class ScenarioRunner
         }
         using (collection)
         {
-            var bss = collection.Maps.Single(m => m.Key.EndsWith(".bss", StringComparison.Ordinal)).Value.Map.Maps!;
-            var value = new byte[bss.Definition.ValueSize];
+            var bssMap = collection.Maps.Single(m => m.Key.EndsWith(".bss", StringComparison.Ordinal)).Value.Map;
+            var bss = bssMap.Maps!;
+            var value = new byte[bssMap.Definition.ValueSize];
             Assert.True(value.Length >= 2 * Half, $"{objectPath}: .bss is {value.Length} bytes, the scenario block needs {2 * Half}");
             input.AsSpan(0, Math.Min(input.Length, Half)).CopyTo(value);
             var key = new byte[4];
