@@ -5,7 +5,7 @@ namespace Ebpf.Tests.CoRe.Scenarios;
 /// <summary>
 /// The scenario table: the 77 entries of upstream's prog_tests/core_reloc.c (6.x mainline), by upstream's subtest
 /// names, re-expressed with our own programs and layouts. The kernel and module entries run against this machine's
-/// vmlinux and bpf_testmod; they are not in this table (see the report / CoreVmlinuxFixtureTests for vmlinux relocation).
+/// vmlinux and bpf_testmod; they run in <see cref="CoreKernelScenarioTests"/> (this machine's vmlinux, and a module split BTF built by the test).
 /// </summary>
 public static class CoreScenarios
 {
@@ -107,7 +107,7 @@ public static class CoreScenarios
         Err("enum64val", "enum64val___err_missing", Poisoned, "enum64val"),
     ];
 
-    /// <summary>Upstream's three cases that need no target file: "kernel" and the two bpf_testmod module cases.</summary>
+    /// <summary>Upstream's three cases without a target file: "kernel" and the two bpf_testmod module cases (CoreKernelScenarioTests).</summary>
     public static readonly IReadOnlyList<string> KernelAndModule = ["kernel", "module_probed", "module_direct"];
 
     public static TheoryData<string> Names() => new(All.Select(s => s.Name));
