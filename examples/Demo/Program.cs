@@ -2,7 +2,8 @@
 //   1. the interpreter runs a plain BPF function on a buffer;
 //   2. the verifier checks an XDP program the way the kernel would;
 //   3. the managed runtime loads the object (maps, .rodata edited before load) and test-runs packets;
-//   4. where bpf(2) is available (Linux, root), the real kernel runs the same object for comparison.
+//   4. where bpf(2) is available (Linux, root), the real kernel runs the same object for comparison;
+//   5. a live program's check() is replaced by an extension and observed by fexit, through a pinned link.
 using System.Buffers.Binary;
 using System.Text;
 using Ebpf;
@@ -24,6 +25,7 @@ try
     Verify(spec);
     var managed = RunManaged(spec);
     RunKernel(spec, managed);
+    LiveReplace.Run(examples);
     return 0;
 }
 catch (BpfException e)

@@ -7,12 +7,16 @@ namespace Ebpf;
 /// </summary>
 public class BpfException : Exception
 {
+    /// <summary>
+    /// An error with <paramref name="errno"/> and a <paramref name="message"/> that names where it happened.
+    /// </summary>
     public BpfException(Errno errno, string message, Exception? inner = null)
         : base(message, inner)
     {
         Errno = errno;
     }
 
+    /// <summary>An error that carries the verifier or loader <paramref name="log"/> explaining it.</summary>
     public BpfException(Errno errno, string message, string? log)
         : base(message)
     {
@@ -20,6 +24,7 @@ public class BpfException : Exception
         Log = log;
     }
 
+    /// <summary>The kernel-style errno: what bpf(2) would have returned for the same input.</summary>
     public Errno Errno { get; }
 
     /// <summary>The verifier or loader log that explains the failure, when there is one.</summary>

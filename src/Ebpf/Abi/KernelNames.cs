@@ -5,6 +5,7 @@ namespace Ebpf.Abi;
 /// <summary>The lowercase names bpftool prints for program, map and attach types ("sched_cls", "percpu_hash").</summary>
 public static class KernelNames
 {
+    /// <summary>The name bpftool prints for <paramref name="type"/> (<c>sched_cls</c>, <c>lwt_seg6local</c>).</summary>
     public static string Of(ProgramType type) => type switch
     {
         ProgramType.LwtSeg6Local => "lwt_seg6local",
@@ -12,8 +13,12 @@ public static class KernelNames
         _ => Snake(type.ToString()),
     };
 
+    /// <summary>The name bpftool prints for <paramref name="type"/> (<c>percpu_hash</c>, <c>ringbuf</c>).</summary>
     public static string Of(MapType type) => Snake(type.ToString());
 
+    /// <summary>
+    /// The name bpftool prints for <paramref name="type"/> (<c>cgroup_inet_ingress</c>, <c>trace_fentry</c>).
+    /// </summary>
     public static string Of(AttachType type) => Snake(type.ToString());
 
     /// <summary>The program type bpftool calls <paramref name="name"/>, or null.</summary>

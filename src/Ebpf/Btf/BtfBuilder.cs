@@ -5,7 +5,7 @@ namespace Ebpf.Btf;
 /// to it. With a base BTF the result is split BTF whose ids continue after the base's (hosts describe
 /// their context structs this way on top of vmlinux or on their own).
 /// </summary>
-public sealed class BtfBuilder
+internal sealed class BtfBuilder
 {
     private readonly List<BtfType> _types = [];
     private uint _arraySizeType;

@@ -48,6 +48,10 @@ public sealed class BtfCPrinter
         public void Dispose() => printer._depth = Math.Max(0, printer._depth - 1);
     }
 
+    /// <summary>
+    /// A printer of every type of <paramref name="btf"/> as a C header, in the order <c>bpftool btf dump format
+    /// c</c> emits them.
+    /// </summary>
     public BtfCPrinter(BtfSpec btf)
     {
         _btf = btf;
@@ -76,6 +80,7 @@ public sealed class BtfCPrinter
         return sb.ToString();
     }
 
+    /// <summary>Writes the whole header (guard, pragma, every type, closing lines) to <paramref name="w"/>.</summary>
     public void Print(TextWriter w)
     {
         w.Write("#ifndef __VMLINUX_H__\n#define __VMLINUX_H__\n\n");
@@ -89,7 +94,7 @@ public sealed class BtfCPrinter
     }
 
     /// <summary>Emits one type and whatever it depends on that was not emitted yet (btf_dump__dump_type).</summary>
-    public void EmitTopLevel(uint id, TextWriter w)
+    internal void EmitTopLevel(uint id, TextWriter w)
     {
         _w = w;
         _queue.Clear();

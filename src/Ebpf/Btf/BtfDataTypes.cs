@@ -3,10 +3,14 @@ namespace Ebpf.Btf;
 /// <summary>BTF_KIND_VAR: a global or static variable.</summary>
 public sealed class BtfVar(string name, uint type, BtfVarLinkage linkage) : BtfType(name)
 {
+    /// <inheritdoc/>
     public override BtfKind Kind => BtfKind.Var;
+    /// <summary>The id of the variable's type.</summary>
     public uint Type { get; } = type;
+    /// <summary>Static, global or extern.</summary>
     public BtfVarLinkage Linkage { get; } = linkage;
-    public override int EncodedSize => 16;
+    internal override int EncodedSize => 16;
+    /// <inheritdoc/>
     public override IEnumerable<uint> References() => [Type];
 }
 
@@ -18,6 +22,7 @@ public sealed class BtfDatasec : BtfType
 {
     private readonly BtfVarSecinfo[] _vars;
 
+    /// <summary>A section of <paramref name="size"/> bytes holding <paramref name="variables"/>.</summary>
     public BtfDatasec(string name, uint size, IReadOnlyList<BtfVarSecinfo> variables) : base(name)
     {
         Size = size;
@@ -31,13 +36,17 @@ public sealed class BtfDatasec : BtfType
         _vars = variables;
     }
 
+    /// <inheritdoc/>
     public override BtfKind Kind => BtfKind.Datasec;
 
     /// <summary>Section size (clang writes 0 and libbpf fills it from the ELF section before loading).</summary>
     public uint Size { get; }
 
+    /// <summary>The variables (and extern functions) in the section, with their offsets and sizes.</summary>
     public IReadOnlyList<BtfVarSecinfo> Variables => _vars;
+    /// <inheritdoc/>
     public override int Vlen => _vars.Length;
-    public override int EncodedSize => 12 + 12 * _vars.Length;
+    internal override int EncodedSize => 12 + 12 * _vars.Length;
+    /// <inheritdoc/>
     public override IEnumerable<uint> References() => _vars.Select(v => v.Type);
 }

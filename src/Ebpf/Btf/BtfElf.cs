@@ -5,7 +5,9 @@ namespace Ebpf.Btf;
 /// <summary>Finds the .BTF and .BTF.ext sections of a BPF ELF object.</summary>
 public static class BtfElf
 {
+    /// <summary>Name of the ELF section holding an object's BTF.</summary>
     public const string BtfSection = ".BTF";
+    /// <summary>Name of the ELF section holding func_info, line_info and CO-RE relocations.</summary>
     public const string BtfExtSection = ".BTF.ext";
 
     /// <summary>The object's BTF, or null when it has no .BTF section.</summary>
@@ -25,7 +27,7 @@ public static class BtfElf
     }
 
     /// <summary>The object's .BTF.ext, or null when it has none.</summary>
-    public static BtfExt? ReadBtfExt(ElfFile elf, BtfSpec btf)
+    internal static BtfExt? ReadBtfExt(ElfFile elf, BtfSpec btf)
     {
         var section = elf.FindSection(BtfExtSection);
         if (section is null)

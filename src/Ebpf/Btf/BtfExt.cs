@@ -6,7 +6,7 @@ namespace Ebpf.Btf;
 /// A parsed .BTF.ext section: func_info, line_info and CO-RE relocation records grouped by ELF section name.
 /// Strings (section names, file names, source lines, access strings) come from the companion <see cref="Btf"/>.
 /// </summary>
-public sealed class BtfExt
+internal sealed class BtfExt
 {
     public const int MinFuncInfoSize = 8;
     public const int MinLineInfoSize = 16;

@@ -3,7 +3,7 @@ namespace Ebpf.Btf;
 /// <summary>
 /// <c>struct btf_header</c>. Section offsets are relative to the end of the header (<see cref="HeaderLength"/>).
 /// </summary>
-public readonly record struct BtfHeader(
+internal readonly record struct BtfHeader(
     ushort Magic, byte Version, byte Flags, uint HeaderLength,
     uint TypeOffset, uint TypeLength, uint StringOffset, uint StringLength)
 {

@@ -11,6 +11,7 @@ namespace Ebpf.Btf;
 /// </summary>
 public static class BtfRawDumper
 {
+    /// <summary>The raw listing of <paramref name="btf"/> as a string.</summary>
     public static string Dump(BtfSpec btf)
     {
         var sb = new StringBuilder(btf.Types.Count * 64);
@@ -19,6 +20,7 @@ public static class BtfRawDumper
         return sb.ToString();
     }
 
+    /// <summary>Writes the raw listing of <paramref name="btf"/> to <paramref name="w"/>.</summary>
     public static void Dump(BtfSpec btf, TextWriter w)
     {
         foreach (var t in btf.Types)
@@ -136,6 +138,7 @@ public static class BtfRawDumper
         j.WriteEndObject();
     }
 
+    /// <summary>The <c>bpftool -j btf dump</c> JSON of <paramref name="btf"/>.</summary>
     public static string DumpJson(BtfSpec btf, bool indented = false)
     {
         using var ms = new MemoryStream();

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace Ebpf.Btf;
 
-/// <summary>A member found by <see cref="Btf.FindMember"/>, possibly inside anonymous struct/union members.</summary>
+/// <summary>A member found by <see cref="BtfSpec.FindMember(uint, string)"/>, possibly inside anonymous struct/union members.</summary>
 /// <param name="Member">The member itself.</param>
 /// <param name="Parent">The struct/union that declares it (an anonymous one when nested).</param>
 /// <param name="BitOffset">Bit offset from the start of the outer type (anonymous members' offsets added).</param>
@@ -12,7 +12,7 @@ public sealed record BtfMemberMatch(BtfMember Member, BtfComposite Parent, uint 
 public sealed partial class BtfSpec
 {
     /// <summary>libbpf's MAX_RESOLVE_DEPTH: longer modifier/typedef/array chains are treated as cycles.</summary>
-    public const int MaxResolveDepth = 32;
+    internal const int MaxResolveDepth = 32;
 
     private Dictionary<string, uint[]>? _byName;
     private Dictionary<uint, BtfDeclTag[]>? _declTags;
@@ -71,6 +71,9 @@ public sealed partial class BtfSpec
     public BtfType? FindByName(string name, BtfKind? kind = null) =>
         FindAllByName(name, kind).Select(GetType).FirstOrDefault();
 
+    /// <summary>
+    /// The first type named <paramref name="name"/> of <paramref name="kind"/>; false when there is none.
+    /// </summary>
     public bool TryFindByName(string name, BtfKind kind, out BtfType type)
     {
         type = FindByName(name, kind)!;

@@ -14,10 +14,10 @@ namespace Ebpf.Btf;
 public sealed partial class BtfSpec
 {
     /// <summary>The kernel's BTF_MAX_TYPE: no BTF may hold more types than this.</summary>
-    public const uint MaxTypes = 0x000fffff;
+    internal const uint MaxTypes = 0x000fffff;
 
     /// <summary>The kernel's BTF_MAX_NAME_OFFSET: the string section is at most this long (+1).</summary>
-    public const uint MaxNameOffset = 0x00ffffff;
+    internal const uint MaxNameOffset = 0x00ffffff;
 
     private readonly BtfType[] _types;
     private readonly byte[] _strings;
@@ -34,7 +34,7 @@ public sealed partial class BtfSpec
             types[i].Id = FirstTypeId + (uint)i;
     }
 
-    public BtfHeader Header { get; }
+    internal BtfHeader Header { get; }
 
     /// <summary>The length of the raw blob this BTF was parsed from (null when built in code).</summary>
     public int? SourceLength { get; internal set; }
@@ -69,8 +69,13 @@ public sealed partial class BtfSpec
     /// <summary>One past the last valid string offset (base strings included).</summary>
     public uint TotalStringLength => StringBase + (uint)_strings.Length;
 
+    /// <summary>
+    /// Parses raw BTF (header, types, strings); with <paramref name="baseBtf"/>, as split BTF on top of it.
+    /// Malformed input throws a <see cref="BpfException"/> naming the place.
+    /// </summary>
     public static BtfSpec Parse(ReadOnlySpan<byte> raw, BtfSpec? baseBtf = null) => BtfReader.Read(raw, baseBtf);
 
+    /// <summary>Parses raw BTF; see <see cref="Parse(ReadOnlySpan{byte}, BtfSpec?)"/>.</summary>
     public static BtfSpec Parse(ReadOnlyMemory<byte> raw, BtfSpec? baseBtf = null) => BtfReader.Read(raw.Span, baseBtf);
 
     /// <summary>Reads a raw BTF file (e.g. /sys/kernel/btf/nf_tables on top of vmlinux).</summary>
@@ -108,6 +113,7 @@ public sealed partial class BtfSpec
             ? s
             : throw new BpfException(Errno.EINVAL, $"string offset {offset} is out of range (string section ends at {TotalStringLength})");
 
+    /// <summary>The string at <paramref name="offset"/>; false when the offset is out of range.</summary>
     public bool TryGetString(uint offset, out string value)
     {
         if (offset < StringBase)
@@ -137,8 +143,10 @@ public sealed partial class BtfSpec
             ? t
             : throw new BpfException(Errno.EINVAL, $"type id {id} is out of range (last id {MaxTypeId})");
 
+    /// <summary>The type with <paramref name="id"/> (see <see cref="GetType(uint)"/>).</summary>
     public BtfType this[uint id] => GetType(id);
 
+    /// <summary>The type with <paramref name="id"/>; false when the id is out of range.</summary>
     public bool TryGetType(uint id, out BtfType type)
     {
         if (id == 0)

@@ -11,7 +11,7 @@ namespace Ebpf.Btf;
 public static class BtfValidator
 {
     /// <summary>KSYM_NAME_LEN: identifiers must be shorter than this.</summary>
-    public const int MaxNameLength = 512;
+    internal const int MaxNameLength = 512;
 
     /// <summary>Validates like the kernel; throws <see cref="BpfException"/> on the first problem.</summary>
     public static void Validate(BtfSpec btf)

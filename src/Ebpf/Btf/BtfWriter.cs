@@ -9,10 +9,13 @@ namespace Ebpf.Btf;
 /// </summary>
 public static class BtfWriter
 {
+    /// <summary>
+    /// Encodes <paramref name="types"/> as raw BTF; split BTF on top of <paramref name="baseBtf"/> when given.
+    /// </summary>
     public static byte[] Write(IReadOnlyList<BtfType> types, BtfSpec? baseBtf = null) => Write(types, baseBtf, null);
 
     /// <summary>
-    /// Like <see cref="Write(IReadOnlyList{BtfType}, Btf?)"/>, but when <paramref name="preserveStringsOf"/> is
+    /// Like <see cref="Write(IReadOnlyList{BtfType}, BtfSpec?)"/>, but when <paramref name="preserveStringsOf"/> is
     /// given its string table is kept unchanged (new strings appended), so string offsets held elsewhere —
     /// .BTF.ext line_info and func names — remain valid for the written BTF.
     /// </summary>

@@ -8,7 +8,7 @@ namespace Ebpf.CoRe;
 /// checking that the instruction holds what the compiler computed from the local BTF. A poisoned relocation
 /// becomes <c>call 0xbad2310</c>, which the verifier refuses only if it is reachable.
 /// </summary>
-public static class CoreInstructionPatcher
+internal static class CoreInstructionPatcher
 {
     /// <summary>The invalid helper id a poisoned instruction calls ("bad relo").</summary>
     public const int PoisonHelperId = 0xbad2310;

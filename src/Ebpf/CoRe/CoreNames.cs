@@ -7,7 +7,7 @@ namespace Ebpf.CoRe;
 /// definitions of one kernel type can live in one object; the essential name is the part before the last
 /// <c>X___Y</c> separator where X and Y are not underscores. Field names are compared whole.
 /// </summary>
-public static class CoreNames
+internal static class CoreNames
 {
     /// <summary>The length of <paramref name="name"/>'s essential part (the one rule, in <see cref="Btf.BtfSpec.EssentialNameLength"/>).</summary>
     public static int EssentialLength(string name) => Btf.BtfSpec.EssentialNameLength(name);

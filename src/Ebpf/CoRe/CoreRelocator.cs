@@ -9,7 +9,9 @@ public readonly record struct CoreRelocation(int InstructionIndex, uint TypeId, 
 /// <summary>How CO-RE reports: libbpf's debug lines (<see cref="Debug"/>) and warnings (<see cref="Warn"/>).</summary>
 public sealed class CoreLog
 {
+    /// <summary>Receives libbpf-style debug lines (candidates tried, matched specs); null drops them.</summary>
     public Action<string>? Debug { get; init; }
+    /// <summary>Receives warnings (poisoned relocations); null drops them.</summary>
     public Action<string>? Warn { get; init; }
 }
 
@@ -24,7 +26,9 @@ public sealed class CoreRelocator(Btf.BtfSpec local, CoreTargets targets, CoreLo
     private readonly Dictionary<uint, List<(CoreTargetBtf Target, uint Id)>> _candidates = [];
     private readonly CoreLog _log = log ?? new CoreLog();
 
+    /// <summary>The object's own BTF, which the access strings are read against.</summary>
     public Btf.BtfSpec Local => local;
+    /// <summary>The BTFs candidates are searched in.</summary>
     public CoreTargets Targets => targets;
 
     /// <summary>

@@ -14,7 +14,15 @@ namespace Ebpf.CoRe;
 public readonly record struct CoreAccessor(uint TypeId, int Index, string? Name);
 
 /// <summary>The class of a relocation kind, which decides how its access string is read.</summary>
-public enum CoreRelocationClass { Field, Type, EnumValue }
+public enum CoreRelocationClass
+{
+    /// <summary>Field relocations (byte offset, size, existence, signedness, bitfield shifts): walk members and elements.</summary>
+    Field,
+    /// <summary>Type relocations (id, existence, size, match): the access string is just "0".</summary>
+    Type,
+    /// <summary>Enumerator relocations (existence, value): the access string is "0:&lt;enumerator index&gt;".</summary>
+    EnumValue,
+}
 
 /// <summary>
 /// A parsed access string against one BTF (libbpf's bpf_core_spec): the raw numbers, the high-level accessors
@@ -33,15 +41,22 @@ public sealed class CoreSpec
         Kind = kind;
     }
 
+    /// <summary>The BTF the spec is resolved against.</summary>
     public Btf.BtfSpec Btf { get; }
+    /// <summary>The type id the access string starts from.</summary>
     public uint RootTypeId { get; }
+    /// <summary>The relocation kind, which decides how the string is read.</summary>
     public BtfCoreReloKind Kind { get; }
     internal List<int> RawList { get; } = [];
     internal List<CoreAccessor> AccessorList { get; } = [];
+    /// <summary>The numbers of the access string as written ("0:1:2" is 0, 1, 2).</summary>
     public IReadOnlyList<int> Raw => RawList;
+    /// <summary>The named steps the string resolves to (root, members, array elements).</summary>
     public IReadOnlyList<CoreAccessor> Accessors => AccessorList;
+    /// <summary>Bit offset of the accessed field from the root type's start.</summary>
     public uint BitOffset { get; internal set; }
 
+    /// <summary>How the access string of a relocation of <paramref name="kind"/> is read.</summary>
     public static CoreRelocationClass ClassOf(BtfCoreReloKind kind) => kind switch
     {
         BtfCoreReloKind.FieldByteOffset or BtfCoreReloKind.FieldByteSize or BtfCoreReloKind.FieldExists or BtfCoreReloKind.FieldSigned

@@ -8,7 +8,7 @@ namespace Ebpf.CoRe;
 /// the local array steps by index; type relocations use type compatibility or the type match; enum relocations find
 /// the enumerator by essential name.
 /// </summary>
-public static class CoreSpecMatcher
+internal static class CoreSpecMatcher
 {
     /// <summary>1 and the target spec when <paramref name="targetId"/> matches; 0 when not; a negative errno on malformed BTF.</summary>
     public static (int Result, CoreSpec? Target) Match(CoreSpec local, Btf.BtfSpec target, uint targetId)

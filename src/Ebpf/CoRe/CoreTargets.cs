@@ -5,6 +5,7 @@ namespace Ebpf.CoRe;
 
 /// <summary>One BTF relocations may resolve against: vmlinux, a kernel module's split BTF, or a custom target.</summary>
 /// <param name="Name">"vmlinux", the module's name, or the custom file's name (for messages).</param>
+/// <param name="Btf">The parsed BTF (a module's is split BTF on top of vmlinux).</param>
 public sealed record CoreTargetBtf(string Name, Btf.BtfSpec Btf)
 {
     /// <summary>The first type id this BTF owns (a module's split BTF starts after its base).</summary>
@@ -22,6 +23,7 @@ public sealed class CoreTargets
 
     private readonly Lazy<IReadOnlyList<CoreTargetBtf>> _modules;
 
+    /// <summary>Targets with the module BTFs already read.</summary>
     public CoreTargets(CoreTargetBtf main, IReadOnlyList<CoreTargetBtf>? modules = null, bool isCustom = false)
         : this(main, () => modules ?? [], isCustom)
     {
@@ -35,7 +37,9 @@ public sealed class CoreTargets
         IsCustom = isCustom;
     }
 
+    /// <summary>The BTF searched first: the running kernel's vmlinux or the custom target.</summary>
     public CoreTargetBtf Main { get; }
+    /// <summary>Kernel module BTFs, searched when the main BTF has no candidate (read on first use).</summary>
     public IReadOnlyList<CoreTargetBtf> Modules => _modules.Value;
     /// <summary>The main BTF was given instead of the kernel's (btf_custom_path): modules are not consulted.</summary>
     public bool IsCustom { get; }
@@ -74,7 +78,7 @@ public sealed class CoreTargets
     /// bpf_core_find_cands: every type of the targets with the local root's essential name and a compatible kind,
     /// vmlinux first and modules only if vmlinux has none. Throws EINVAL for an anonymous local root.
     /// </summary>
-    public List<(CoreTargetBtf Target, uint Id)> FindCandidates(Btf.BtfSpec local, uint localId, Action<string>? debug)
+    internal List<(CoreTargetBtf Target, uint Id)> FindCandidates(Btf.BtfSpec local, uint localId, Action<string>? debug)
     {
         var localType = local.GetType(localId);
         if (localType.IsAnonymous)

@@ -7,7 +7,7 @@ namespace Ebpf.CoRe;
 /// intermediate fields of a field relocation), type compatibility (TYPE_EXISTS/SIZE/ID_TARGET) and the stricter type
 /// match (TYPE_MATCHES). Each answers 1 (yes), 0 (no) or a negative errno (malformed or too deep).
 /// </summary>
-public static class CoreTypeRelations
+internal static class CoreTypeRelations
 {
     /// <summary>Recursion limit of the type relations.</summary>
     public const int MaxDepth = 32;

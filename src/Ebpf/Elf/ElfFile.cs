@@ -11,6 +11,7 @@ namespace Ebpf.Elf;
 /// </summary>
 public sealed class ElfFile
 {
+    /// <summary>e_machine of BPF objects (EM_BPF).</summary>
     public const ushort MachineBpf = 247;
     private const int HeaderSize = 64;
     private const int SectionHeaderSize = 64;
@@ -93,11 +94,16 @@ public sealed class ElfFile
 
     /// <summary>Where the bytes came from (a path or a caller-given name), used in messages.</summary>
     public string Source { get; }
+    /// <summary>e_type (ET_REL for clang-built objects).</summary>
     public ushort Type { get; }
+    /// <summary>e_machine; <see cref="MachineBpf"/> for BPF objects.</summary>
     public ushort Machine { get; }
+    /// <summary>All section headers, in file order (index 0 is the null section).</summary>
     public IReadOnlyList<ElfSection> Sections => _sections;
+    /// <summary>The whole file's bytes; section data are slices of it.</summary>
     public ReadOnlyMemory<byte> Image => _image;
 
+    /// <summary>Reads and parses the 64-bit little-endian ELF file at <paramref name="path"/>.</summary>
     public static ElfFile Open(string path)
     {
         byte[] bytes;
@@ -113,10 +119,13 @@ public sealed class ElfFile
         return new ElfFile(bytes, path);
     }
 
+    /// <summary>Parses an ELF image already in memory; <paramref name="source"/> names it in errors.</summary>
     public static ElfFile Parse(ReadOnlyMemory<byte> image, string source = "<memory>") => new(image, source);
 
+    /// <summary>The section named <paramref name="name"/>, or null.</summary>
     public ElfSection? FindSection(string name) => _sectionsByName.GetValueOrDefault(name);
 
+    /// <summary>The section at header index <paramref name="index"/>; EINVAL when out of range.</summary>
     public ElfSection GetSection(int index)
     {
         if ((uint)index >= (uint)_sections.Length)
@@ -127,6 +136,7 @@ public sealed class ElfFile
     /// <summary>The symbol table (empty when the object has none). Entry 0 is the null symbol.</summary>
     public IReadOnlyList<ElfSymbol> Symbols => _symbols ??= ReadSymbols();
 
+    /// <summary>The .symtab section, or null when the object has none.</summary>
     public ElfSection? SymbolTableSection => _sections.FirstOrDefault(s => s.Type == ElfSectionType.SymTab);
 
     /// <summary>The REL/RELA sections whose sh_info names <paramref name="targetSectionIndex"/>.</summary>

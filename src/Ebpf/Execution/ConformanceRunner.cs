@@ -4,6 +4,8 @@ using Ebpf.Isa;
 namespace Ebpf.Execution;
 
 /// <summary>The outcome of one bpf_conformance test.</summary>
+/// <param name="File">The test file's path.</param>
+/// <param name="Passed">Whether the run matched the expectation.</param>
 /// <param name="Expected">"0x…" for a result test, the expected error text for a negative test.</param>
 /// <param name="Actual">r0 as "0x…", or null when the run failed.</param>
 /// <param name="Error">The error the run ended with (load or execution), if any.</param>
@@ -37,6 +39,7 @@ public static unsafe class ConformanceRunner
         return Run(test, options);
     }
 
+    /// <summary>Runs one parsed bpf_conformance test and compares r0 (or the error) with its expectation.</summary>
     public static ConformanceOutcome Run(ConformanceDataFile test, InterpreterOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(test);
@@ -97,6 +100,9 @@ public static unsafe class ConformanceRunner
 /// <summary>Hex text as the bpf_conformance runner and the CLI exchange it ("0a1b…", spaces/newlines and a 0x prefix allowed).</summary>
 public static class HexBytes
 {
+    /// <summary>
+    /// Parses whitespace-separated hex bytes ("00 1f ab"); <paramref name="what"/> names the input in errors.
+    /// </summary>
     public static byte[] Parse(string text, string what = "hex")
     {
         ArgumentNullException.ThrowIfNull(text);

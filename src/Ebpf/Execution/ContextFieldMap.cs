@@ -2,7 +2,7 @@ namespace Ebpf.Execution;
 
 /// <summary>One ctx field that the kernel turns into a pointer: a 4-byte load at <see cref="UserOffset"/> yields the
 /// 64-bit pointer stored at <see cref="InternalOffset"/> of the context block.</summary>
-public readonly record struct ContextPointerSlot(string Name, int UserOffset, int InternalOffset);
+internal readonly record struct ContextPointerSlot(string Name, int UserOffset, int InternalOffset);
 
 /// <summary>
 /// For a program run without a verifier's proof (no translated program): how the checked interpreter reads the
@@ -11,7 +11,7 @@ public readonly record struct ContextPointerSlot(string Name, int UserOffset, in
 /// the base register came from (a spill, a copy through a map, a path-dependent register); any other access that
 /// touches such a field faults, as the kernel's context rules allow no other (narrow loads, writes, wider loads).
 /// </summary>
-public sealed class ContextFieldMap(IReadOnlyList<ContextPointerSlot> slots)
+internal sealed class ContextFieldMap(IReadOnlyList<ContextPointerSlot> slots)
 {
     private readonly ContextPointerSlot[] _slots = [.. slots];
 

@@ -4,7 +4,7 @@ namespace Ebpf.Execution;
 /// The socket-buffer side of the legacy LD_ABS/LD_IND instructions (classic-BPF packet loads, which use
 /// r6 as the implicit skb). Program types that have an skb supply one; without it those instructions fail.
 /// </summary>
-public interface ILegacyPacketAccess
+internal interface ILegacyPacketAccess
 {
     /// <summary>
     /// Reads <paramref name="size"/> (1, 2 or 4) bytes at <paramref name="offset"/> of the packet whose

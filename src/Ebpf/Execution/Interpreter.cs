@@ -26,6 +26,10 @@ public sealed unsafe partial class Interpreter
 
     private readonly Jit.JitEntry? _compiled;
 
+    // Slots of the functions an extension or trampoline may take over, by start instruction (null: none slotted).
+    private readonly FunctionSlot?[]? _slotAt;
+    private readonly FunctionSlot? _entrySlot;
+
     private Interpreter(DecodedInstruction[] code, int length, InterpreterOptions options, Jit.JitEntry? compiled, string? compileFailure, int compiledSize, int specializedCalls)
     {
         _compiled = compiled;
@@ -40,6 +44,14 @@ public sealed unsafe partial class Interpreter
         Helpers = options.Helpers;
         InstructionBudget = options.InstructionBudget;
         ContextFields = options.Mode == ExecutionMode.Checked ? options.ContextFields : null;
+        if (options.FunctionSlots is { Count: > 0 } slots)
+        {
+            _slotAt = new FunctionSlot?[length + 1];
+            foreach (var slot in slots)
+                if ((uint)slot.Start < (uint)length)
+                    _slotAt[slot.Start] = slot;
+            _entrySlot = _slotAt[0];
+        }
         int helperCallSites = 0;
         for (int i = 0; i < length; i++)
         {
@@ -75,22 +87,28 @@ public sealed unsafe partial class Interpreter
     /// <summary>The program can run more than one frame (bpf-to-bpf calls, callbacks).</summary>
     internal bool HasLocalCalls { get; }
 
+    /// <summary>The program's name, for messages.</summary>
     public string Name { get; }
+    /// <summary>
+    /// Checked (every access bounds-checked) or unchecked (verified programs, optionally JIT-compiled).
+    /// </summary>
     public ExecutionMode Mode { get; }
+    /// <summary>The helpers calls are dispatched to.</summary>
     public HelperTable Helpers { get; }
+    /// <summary>Checked mode: the most instructions one invocation may execute before it is stopped.</summary>
     public long InstructionBudget { get; }
 
     /// <summary>True when runs execute JIT-compiled native code (<see cref="InterpreterOptions.Jit"/>) rather than the interpreter loop.</summary>
     public bool IsCompiled => _compiled is not null;
 
     /// <summary>Bytes of IL the JIT emitted (0 when not compiled). RyuJIT's native code size is not observable from .NET.</summary>
-    public int CompiledSize { get; }
+    internal int CompiledSize { get; }
 
     /// <summary>Why the JIT was asked for but did not take the program (it then runs interpreted), or null.</summary>
     public string? CompileFailure { get; }
 
     /// <summary>Helper call sites the JIT bound directly to the object behind a constant R1 (<see cref="HelperTable.Specializer"/>).</summary>
-    public int SpecializedHelperCalls { get; }
+    internal int SpecializedHelperCalls { get; }
 
     /// <summary>Slots in the program (an lddw counts two).</summary>
     public int InstructionCount { get; }
@@ -122,13 +140,17 @@ public sealed unsafe partial class Interpreter
                 if ((uint)pc < (uint)program.Length && code[pc].Op == Operation.LoadImm64)
                     code[pc].Src = DecodedInstruction.MapPointerSource; // provenance for the JIT's map-call binding
         Jit.JitEntry? compiled = null;
+        Jit.JitClosure? closure = null;
         string? compileFailure = null;
         int compiledSize = 0, specializedCalls = 0;
         if (options.Mode == ExecutionMode.Unchecked && options.Jit)
-            compiled = Jit.JitCompiler.TryCompile(code, program.Length, options.Helpers, options.Name, out compileFailure, out compiledSize, out specializedCalls);
+            compiled = Jit.JitCompiler.TryCompile(code, program.Length, options.Helpers, options.Name, options.FunctionSlots, out compileFailure, out compiledSize, out specializedCalls, out closure);
         if (options.Mode == ExecutionMode.Unchecked)
             ProgramFuser.Fuse(code, program.Length); // after compiling: the JIT reads the plain operations
-        return new Interpreter(code, program.Length, options, compiled, compileFailure, compiledSize, specializedCalls);
+        var interpreter = new Interpreter(code, program.Length, options, compiled, compileFailure, compiledSize, specializedCalls);
+        if (closure is not null)
+            closure.Owner = interpreter;
+        return interpreter;
     }
 
     /// <summary>Runs with r1 = <paramref name="r1"/> (usually the ctx pointer) and no other regions.</summary>
@@ -142,7 +164,7 @@ public sealed unsafe partial class Interpreter
     }
 
     /// <summary>The function reference (as <c>lddw rX, func</c> produces it) of the instruction at <paramref name="index"/>.</summary>
-    public ulong FunctionReference(int index)
+    internal ulong FunctionReference(int index)
     {
         if ((uint)index >= (uint)InstructionCount)
             throw new ArgumentOutOfRangeException(nameof(index));
@@ -150,7 +172,7 @@ public sealed unsafe partial class Interpreter
     }
 
     /// <summary>The instruction index a function reference of this program points to, or -1.</summary>
-    public int FunctionIndexOf(ulong reference)
+    internal int FunctionIndexOf(ulong reference)
     {
         ulong start = (ulong)_codePointer;
         if (reference < start)
@@ -178,7 +200,7 @@ public sealed unsafe partial class Interpreter
         return Invoke(context, r1, 0, 0, 0, 0, InstructionBudget);
     }
 
-    /// <summary>An invocation context owned by the caller for repeated runs of this program (see <see cref="Run(InvocationContext, ulong)"/>).</summary>
+    /// <summary>An invocation context owned by the caller for repeated runs of this program (see <see cref="Run(InvocationContext, ulong, ExecutionThread?)"/>).</summary>
     internal InvocationContext CreateContext(object? state, ILegacyPacketAccess? packetAccess) =>
         InvocationContext.CreateOwned(this, state, packetAccess);
 
@@ -208,8 +230,16 @@ public sealed unsafe partial class Interpreter
     /// adds nothing that reads it), and is zeroed for a checked one, which may read what it never wrote
     /// and must not see host stack contents.
     /// </summary>
-    [System.Runtime.CompilerServices.SkipLocalsInit]
     private ulong Invoke(InvocationContext context, ulong r1, ulong r2, ulong r3, ulong r4, ulong r5, long budget, ExecutionThread? thread = null)
+    {
+        // A replaced or traced main function: one load and test when nothing is attached.
+        if (_entrySlot is { } slot && slot.Override is { } takenOver)
+            return InvokeThroughEntrySlot(takenOver, slot, context, r1, r2, r3, r4, r5);
+        return InvokeOwn(context, r1, r2, r3, r4, r5, budget, thread);
+    }
+
+    [System.Runtime.CompilerServices.SkipLocalsInit]
+    private ulong InvokeOwn(InvocationContext context, ulong r1, ulong r2, ulong r3, ulong r4, ulong r5, long budget, ExecutionThread? thread = null)
     {
         if (_compiled is { } singleFrame && !HasLocalCalls)
             return InvokeCompiledSingleFrame(singleFrame, context, r1, r2, r3, r4, r5, thread);
@@ -304,5 +334,64 @@ public sealed unsafe partial class Interpreter
         }
     }
 
+    private ulong InvokeThroughEntrySlot(FunctionOverride takenOver, FunctionSlot slot, InvocationContext context, ulong r1, ulong r2, ulong r3, ulong r4, ulong r5)
+    {
+        var call = new SlotCall { Program = this, Context = context, Start = 0, IsEntry = true, R1 = r1, R2 = r2, R3 = r3, R4 = r4, R5 = r5 };
+        bool held = !context.InUse;
+        if (held)
+            context.Hold();
+        try
+        {
+            return takenOver.Invoke(slot, ref call);
+        }
+        finally
+        {
+            if (held && context.InUse)
+                context.Unhold();
+            context.AbandonIfUnused();
+        }
+    }
+
+    /// <summary>A slotted call from the interpreter loop (the caller is at frame <paramref name="depth"/>).</summary>
+    private static ulong CallThroughSlot(FunctionOverride takenOver, FunctionSlot slot, Interpreter program, InvocationContext ctx, int depth, ulong* r)
+    {
+        ctx.Depth = depth;
+        var call = new SlotCall { Program = program, Context = ctx, Depth = depth, Start = slot.Start, FramePointer = r[10], R1 = r[1], R2 = r[2], R3 = r[3], R4 = r[4], R5 = r[5] };
+        var savedProgram = ctx.Program;
+        try
+        {
+            return takenOver.Invoke(slot, ref call);
+        }
+        finally
+        {
+            ctx.Depth = depth;
+            ctx.Program = savedProgram;
+        }
+    }
+
+    /// <summary>Runs a slotted function's own code (what the function does with nothing attached).</summary>
+    internal ulong RunOriginal(in SlotCall call)
+    {
+        if (call.IsEntry)
+        {
+            var context = call.Context!;
+            if (context.InUse)
+                context.Unhold(); // held for this call since the override began (see InvokeThroughEntrySlot)
+            return InvokeOwn(context, call.R1, call.R2, call.R3, call.R4, call.R5, InstructionBudget);
+        }
+        if (call.Compiled is { } compiled)
+        {
+            if (call.Depth + 1 >= MaxFrames)
+                throw Jit.JitClosure.CallTooDeep(Name, call.Start, call.Depth);
+            return compiled(0, call.R1, call.R2, call.R3, call.R4, call.R5, 0, 0, 0, 0, call.FramePointer - StackSize, call.Depth + 1);
+        }
+        call.Context!.Depth = call.Depth;
+        return ExecuteCallback(call.Context, call.Start, call.R1, call.R2, call.R3, call.R4, call.R5);
+    }
+
+    /// <summary>The slot of the function starting at <paramref name="start"/>, or null when it has none.</summary>
+    public FunctionSlot? SlotAt(int start) => _slotAt is { } slots && (uint)start < (uint)slots.Length ? slots[start] : null;
+
+    /// <summary>Name, length and mode, for diagnostics.</summary>
     public override string ToString() => $"{Name} ({InstructionCount} insns, {Mode})";
 }

@@ -313,6 +313,16 @@ public sealed unsafe partial class Interpreter
                 {
                     if (depth + 1 >= MaxFrames)
                         throw Fault(program, sitePc, Errno.E2BIG, $"the call stack of {depth + 2} frames is too deep (at most {MaxFrames})");
+                    if (program._slotAt is { } slots && slots[callTarget] is { } slot && slot.Override is { } takenOver)
+                    {
+                        // An extension or trampoline took the function over: it runs in frames of its own.
+                        if (TMode.IsChecked)
+                            ctx.Budget = budget;
+                        r[0] = CallThroughSlot(takenOver, slot, program, ctx, depth, r);
+                        if (TMode.IsChecked)
+                            budget = ctx.Budget;
+                        continue;
+                    }
                     Frame* f = frames + (depth - baseDepth);
                     f->R6 = r[6];
                     f->R7 = r[7];

@@ -11,6 +11,7 @@ public sealed class InterpreterOptions
     /// <summary>Used in error messages.</summary>
     public string Name { get; init; } = "prog";
 
+    /// <summary>Checked (the default: bounds-checked memory, instruction budget) or unchecked execution.</summary>
     public ExecutionMode Mode { get; init; } = ExecutionMode.Checked;
 
     /// <summary>Helper id -> implementation. Shared, may be filled after loading (resolved at call time).</summary>
@@ -36,7 +37,7 @@ public sealed class InterpreterOptions
     /// address at run time (<see cref="ContextFieldMap"/>). Null for a translated program, whose ctx loads were
     /// rewritten where the verifier proved a ctx pointer.
     /// </summary>
-    public ContextFieldMap? ContextFields { get; init; }
+    internal ContextFieldMap? ContextFields { get; init; }
 
     /// <summary>
     /// Instruction indexes of lddw slots whose original instruction was a pseudo map reference (src 1 or 5)
@@ -44,7 +45,14 @@ public sealed class InterpreterOptions
     /// bound to the map by the JIT (<see cref="HelperTable.Specializer"/>); an ordinary 64-bit constant in R1
     /// never is, whatever its value. Null: no call is bound.
     /// </summary>
-    public IReadOnlySet<int>? MapPointerLoads { get; init; }
+    internal IReadOnlySet<int>? MapPointerLoads { get; init; }
+
+    /// <summary>
+    /// The functions whose calls go through a <see cref="FunctionSlot"/> (an extension or trampoline can take them
+    /// over without recompiling). Shared by every engine built for the same program (the unchecked and the checked
+    /// interpreter see the same slots). Null: no function is slotted.
+    /// </summary>
+    public IReadOnlyList<FunctionSlot>? FunctionSlots { get; init; }
 
     /// <summary>Checked mode: executed instructions after which the run ends with ETIME.</summary>
     public long InstructionBudget { get; init; } = DefaultInstructionBudget;

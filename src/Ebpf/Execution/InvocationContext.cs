@@ -5,7 +5,7 @@ namespace Ebpf.Execution;
 /// thread-static, so concurrent invocations on different threads never see each other's state, and a
 /// helper that runs another program nests correctly). Valid only while the invocation runs.
 /// </summary>
-public sealed unsafe class InvocationContext
+internal sealed unsafe class InvocationContext
 {
     /// <summary>At most this many programs in one tail-call chain (the kernel's MAX_TAIL_CALL_CNT).</summary>
     public const int MaxTailCalls = 33;
@@ -159,7 +159,7 @@ public sealed unsafe class InvocationContext
     /// <summary>
     /// A context owned by one caller (a runner) for repeated invocations of <paramref name="program"/>:
     /// program, mode, state and packet hook are set once, so starting an invocation is a few stores.
-    /// Not usable by two invocations at once (<see cref="Interpreter.Run(InvocationContext, ulong)"/> checks).
+    /// Not usable by two invocations at once (<see cref="Interpreter.Run(InvocationContext, ulong, ExecutionThread?)"/> checks).
     /// </summary>
     internal static InvocationContext CreateOwned(Interpreter program, object? state, ILegacyPacketAccess? packetAccess) =>
         new(owned: true)
@@ -186,7 +186,7 @@ public sealed unsafe class InvocationContext
 
     internal ReadOnlySpan<MemoryRegion> BaseRegions => _regions.AsSpan(0, _baseRegionCount);
 
-    /// <summary>The thread's shared context, set up for one invocation of <paramref name="program"/> (see <see cref="Release"/>).</summary>
+    /// <summary>The thread's shared context, set up for one invocation of <paramref name="program"/> (see <see cref="End"/>).</summary>
     internal static InvocationContext Rent(Interpreter program, ExecutionRequest? request)
     {
         var context = Rent(program, request?.State, request?.PacketAccess);
@@ -262,6 +262,21 @@ public sealed unsafe class InvocationContext
             || _regionCount != _baseRegionCount || EntryProgram.HasLocalCalls)
             Reset();
         _inUse = false;
+    }
+
+    /// <summary>
+    /// Reserves the context while an override runs in place of its entry function: programs the override runs meanwhile
+    /// rent other contexts, so this one is intact when the override runs the original code (<see cref="Unhold"/>).
+    /// </summary>
+    internal void Hold() => _inUse = true;
+
+    internal void Unhold() => _inUse = false;
+
+    /// <summary>A rented context that no invocation began (its entry function was taken over): give it back clean.</summary>
+    internal void AbandonIfUnused()
+    {
+        if (!_inUse && !_owned)
+            Reset();
     }
 
     private void Reset()

@@ -16,6 +16,10 @@ namespace Ebpf.Isa;
 /// </summary>
 public static class Assembler
 {
+    /// <summary>
+    /// Assembles kernel-syntax text (<c>r0 = 1</c>, <c>if r1 &gt; 2 goto +3</c>, labels) into instructions; a bad
+    /// line throws a <see cref="BpfException"/> naming <paramref name="sourceName"/> and the line.
+    /// </summary>
     public static Instruction[] Assemble(string source, string sourceName = "<asm>")
     {
         ArgumentNullException.ThrowIfNull(source);

@@ -20,6 +20,7 @@ public sealed record ConformanceDataFile(
     /// <summary>The file name without directory and extension (the test's name in bpf_conformance output).</summary>
     public string Name => System.IO.Path.GetFileNameWithoutExtension(Path);
 
+    /// <summary>Reads and parses the bpf_conformance test at <paramref name="path"/>.</summary>
     public static ConformanceDataFile Load(string path)
     {
         string text;
@@ -36,6 +37,10 @@ public sealed record ConformanceDataFile(
 
     private enum Section { None, Asm, Raw, Mem, Result, Error, Ignored }
 
+    /// <summary>
+    /// Parses bpf_conformance test text (<c>-- asm</c>, <c>-- mem</c>, <c>-- result</c>, <c>-- error</c> sections);
+    /// <paramref name="path"/> names it in errors.
+    /// </summary>
     public static ConformanceDataFile Parse(string text, string path)
     {
         ArgumentNullException.ThrowIfNull(text);

@@ -10,12 +10,17 @@ public readonly record struct DecodedInstruction
 {
     /// <summary>Slot index of the (first) slot in its program.</summary>
     public int Index { get; init; }
+    /// <summary>What the instruction does; selects which of the other fields are meaningful.</summary>
     public InstructionKind Kind { get; init; }
     /// <summary>The opcode class: selects 32/64-bit width for ALU and JMP, gotol vs ja, le/be vs bswap.</summary>
     public InstructionClass Class { get; init; }
+    /// <summary>Destination register number (0..10).</summary>
     public byte Dst { get; init; }
+    /// <summary>Source register number (0..10), or the pseudo source of lddw and call.</summary>
     public byte Src { get; init; }
+    /// <summary>The 16-bit offset: jump distance in slots, memory displacement, or the signed-division flag.</summary>
     public short Offset { get; init; }
+    /// <summary>The 32-bit immediate (low half for lddw).</summary>
     public int Imm { get; init; }
 
     /// <summary>ALU operation (<see cref="InstructionKind.Alu"/>).</summary>
@@ -30,9 +35,11 @@ public readonly record struct DecodedInstruction
     public AccessSize Size { get; init; }
     /// <summary>movsx source width (8/16/32) or, for sign-extending loads, the loaded width; 0 otherwise.</summary>
     public int SignExtendBits { get; init; }
+    /// <summary>The read-modify-write operation of an atomic instruction.</summary>
     public AtomicKind Atomic { get; init; }
     /// <summary>The atomic returns the old value in src (always true for xchg/cmpxchg).</summary>
     public bool Fetch { get; init; }
+    /// <summary>Byte order of a byte swap.</summary>
     public ByteSwapKind ByteSwap { get; init; }
     /// <summary>Byte-swap width: 16, 32 or 64.</summary>
     public int SwapBits { get; init; }
@@ -40,9 +47,14 @@ public readonly record struct DecodedInstruction
     public AccessMode PacketMode { get; init; }
     /// <summary>The 64-bit value of an lddw (low half from the first slot, high half from the second).</summary>
     public long Imm64 { get; init; }
+    /// <summary>
+    /// What the 64-bit immediate of an lddw denotes (plain value, map fd, map value, BTF id, function).
+    /// </summary>
     public LoadImm64Source PseudoSource { get; init; }
+    /// <summary>Whom a call targets (helper, bpf-to-bpf function, kfunc).</summary>
     public CallSource CallSource { get; init; }
 
+    /// <summary>Slots the instruction occupies: 2 for lddw, 1 otherwise.</summary>
     public int SlotCount => Kind == InstructionKind.LoadImm64 || (Kind == InstructionKind.Invalid && Wide) ? 2 : 1;
 
     /// <summary>For <see cref="InstructionKind.Invalid"/>: the kernel's message when do_check reaches the instruction.</summary>
@@ -57,9 +69,13 @@ public readonly record struct DecodedInstruction
     /// <summary>gotol: the JMP32 form of ja, whose displacement is imm (32 bits) instead of off.</summary>
     public bool IsLongJump => Kind == InstructionKind.Jump && Class == InstructionClass.Jmp32;
 
+    /// <summary>A bpf-to-bpf call (<c>call pc+imm</c>).</summary>
     public bool IsLocalCall => Kind == InstructionKind.Call && CallSource == CallSource.Local;
+    /// <summary>A helper call (<c>call imm</c>, imm = helper id).</summary>
     public bool IsHelperCall => Kind == InstructionKind.Call && CallSource == CallSource.Helper;
+    /// <summary>A kfunc call (imm = BTF id of the kernel function).</summary>
     public bool IsKfuncCall => Kind == InstructionKind.Call && CallSource == CallSource.Kfunc;
+    /// <summary>An lddw that loads the address of a subprogram (BPF_PSEUDO_FUNC, for callbacks).</summary>
     public bool IsFunctionReference => Kind == InstructionKind.LoadImm64 && PseudoSource == LoadImm64Source.Function;
 
     /// <summary>Load size in bytes (1, 2, 4 or 8).</summary>

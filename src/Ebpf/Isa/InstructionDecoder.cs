@@ -4,6 +4,7 @@ namespace Ebpf.Isa;
 [Flags]
 public enum IsaExtensions
 {
+    /// <summary>Only what Linux accepts.</summary>
     None = 0,
     /// <summary>callx (opcode 0x8d): call the helper whose id is in a register (ubpf, bpf_conformance callx.data).</summary>
     Callx = 1,

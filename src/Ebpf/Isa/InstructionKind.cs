@@ -23,6 +23,7 @@ public enum InstructionKind : byte
     Call,
     /// <summary>callx: call through a register (dst). Not accepted by Linux; ubpf/bpf_conformance extension.</summary>
     CallRegister,
+    /// <summary>exit: return r0 to the caller.</summary>
     Exit,
     /// <summary>lddw: two slots, a 64-bit immediate or a pseudo reference (map, BTF id, function…).</summary>
     LoadImm64,
@@ -48,9 +49,13 @@ public enum InstructionKind : byte
 /// <summary>The read-modify-write operation of a BPF_ATOMIC instruction.</summary>
 public enum AtomicKind : byte
 {
+    /// <summary>BPF_ADD: <c>*addr += src</c>.</summary>
     Add,
+    /// <summary>BPF_OR: <c>*addr |= src</c>.</summary>
     Or,
+    /// <summary>BPF_AND: <c>*addr &amp;= src</c>.</summary>
     And,
+    /// <summary>BPF_XOR: <c>*addr ^= src</c>.</summary>
     Xor,
     /// <summary>xchg: always fetches.</summary>
     Exchange,
@@ -74,9 +79,11 @@ public static class OpcodeExtras
 {
     /// <summary>JMP opcode 0xe0: conditional pseudo-jumps (may_goto, src=0).</summary>
     public const byte JumpCond = 0xe0;
+    /// <summary>may_goto: <c>BPF_JMP | BPF_JCOND</c> (0xe5).</summary>
     public const byte MayGoto = (byte)InstructionClass.Jmp | JumpCond; // 0xe5
     /// <summary>BPF_ATOMIC imm: load-acquire and store-release (kernel 6.15+).</summary>
     public const int LoadAcquire = 0x100;
+    /// <summary>BPF_STORE_REL: store-release imm of BPF_ATOMIC (kernel 6.15+).</summary>
     public const int StoreRelease = 0x110;
     /// <summary>off of ALU64 MOV X that marks an arena address-space cast.</summary>
     public const short AddressSpaceCastOffset = 1;

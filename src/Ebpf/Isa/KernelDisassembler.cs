@@ -14,10 +14,34 @@ public static class KernelDisassembler
     public delegate string? CallNamer(Instruction call);
 
     /// <summary>
+    /// How an ld_imm64 that refers to a map prints. The kernel's verifier log prints the resolved kernel address of
+    /// the map (<c>r1 = 0xffff…</c>: it has no <c>cb_imm</c> callback); bpftool's xlated dump prints
+    /// <c>map[id:N]</c> / <c>map[id:N][0]+off</c>. A verifier without kernel addresses prints the map reference form,
+    /// with the fd or fd_array index the instruction carries in place of the id.
+    /// </summary>
+    public enum MapLoadStyle
+    {
+        /// <summary>The 64-bit immediate as written: <c>r1 = 0x…</c>.</summary>
+        Immediate,
+        /// <summary><c>r1 = map[id:N]</c>, <c>r1 = map[id:N][0]+off</c> for map fd/index and map value loads.</summary>
+        MapReference,
+    }
+
+    /// <summary>
+    /// <see cref="Format(ReadOnlySpan{Instruction}, int, CallNamer?, MapLoadStyle)"/> over a list (the verifier's
+    /// program): only the instruction and, for an ld_imm64, its second slot are read.
+    /// </summary>
+    public static string Format(IReadOnlyList<Instruction> program, int index, CallNamer? callName = null, MapLoadStyle maps = MapLoadStyle.Immediate)
+    {
+        ReadOnlySpan<Instruction> slots = index + 1 < program.Count ? [program[index], program[index + 1]] : [program[index]];
+        return Format(slots, 0, callName, maps);
+    }
+
+    /// <summary>
     /// Formats the instruction at <paramref name="index"/> (an lddw reads the next slot, which must exist).
     /// <paramref name="callName"/> supplies helper/kfunc names (kernel: func_id_str and the kfunc BTF name).
     /// </summary>
-    public static string Format(ReadOnlySpan<Instruction> program, int index, CallNamer? callName = null)
+    public static string Format(ReadOnlySpan<Instruction> program, int index, CallNamer? callName = null, MapLoadStyle maps = MapLoadStyle.Immediate)
     {
         var insn = program[index];
         string code = $"({insn.Opcode:x2}) ";
@@ -47,6 +71,13 @@ public static class KernelDisassembler
                     return code + $"r0 = *({Width(insn.AccessSize)} *)skb[r{insn.Src} + {Num(insn.Imm)}]";
                 if (insn.AccessMode == AccessMode.Imm && insn.AccessSize == AccessSize.DoubleWord)
                 {
+                    if (maps == MapLoadStyle.MapReference)
+                    {
+                        if (insn.Src is (byte)LoadImm64Source.MapFd or (byte)LoadImm64Source.MapIndex)
+                            return code + $"r{insn.Dst} = map[id:{Num(insn.Imm)}]";
+                        if (insn.Src is (byte)LoadImm64Source.MapValue or (byte)LoadImm64Source.MapIndexValue)
+                            return code + $"r{insn.Dst} = map[id:{Num(insn.Imm)}][0]+{Num(index + 1 < program.Length ? program[index + 1].Imm : 0)}";
+                    }
                     ulong imm = index + 1 < program.Length ? (ulong)Instruction.Imm64(insn, program[index + 1]) : (uint)insn.Imm;
                     return code + $"r{insn.Dst} = 0x{imm:x}";
                 }

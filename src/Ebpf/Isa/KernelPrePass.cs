@@ -1,7 +1,7 @@
 namespace Ebpf.Isa;
 
 /// <summary>Where and why the pre-pass refused a program: the kernel's message, naming slot <see cref="Index"/>.</summary>
-public sealed record PrePassError(int Index, string Message);
+internal sealed record PrePassError(int Index, string Message);
 
 /// <summary>
 /// The checks the kernel makes on every instruction before abstract interpretation, in its order:
@@ -12,7 +12,7 @@ public sealed record PrePassError(int Index, string Message);
 /// it, so an unreachable-in-practice instruction with reserved bits set is accepted. The verifier and the runtime's
 /// validator both start here, so they agree on which programs are structurally valid.
 /// </summary>
-public static class KernelPrePass
+internal static class KernelPrePass
 {
     /// <summary>Null when the program passes; otherwise the first failure the kernel would report.</summary>
     public static PrePassError? Check(ReadOnlySpan<Instruction> program, IsaExtensions extensions = IsaExtensions.None)

@@ -14,6 +14,7 @@ public delegate string? BranchLabeler(ulong targetAddress);
 /// </summary>
 public static class LlvmDisassembler
 {
+    /// <summary>What LLVM 14 prints for an instruction it cannot decode.</summary>
     public const string Unknown = "<unknown>";
 
     /// <summary>

@@ -4,7 +4,7 @@ namespace Ebpf.Isa;
 /// The set of opcode bytes Linux 6.18 accepts (the kernel's <c>bpf_opcode_in_insntable</c>): everything else
 /// is rejected with "unknown opcode %02x" before any field is looked at.
 /// </summary>
-public static class OpcodeTable
+internal static class OpcodeTable
 {
     private static readonly bool[] Known = Build();
 

@@ -9,6 +9,7 @@ public sealed record ValidatorOptions
     /// <summary>The bpf_conformance suite: additionally accepts callx.</summary>
     public static ValidatorOptions Conformance { get; } = new() { Extensions = IsaExtensions.Callx, DeferReachedChecks = true };
 
+    /// <summary>Instructions beyond Linux's the validator accepts (callx).</summary>
     public IsaExtensions Extensions { get; init; }
 
     /// <summary>
@@ -131,6 +132,7 @@ public sealed class ValidatedProgram
     /// <summary>Slot indices where functions start (0 first), ascending.</summary>
     public IReadOnlyList<int> FunctionStarts { get; }
 
+    /// <summary>Slots in the program (lddw counts two).</summary>
     public int SlotCount => _slotToInstruction.Length;
 
     /// <summary>The instruction starting at <paramref name="slot"/>, or null for the second slot of an lddw.</summary>

@@ -15,6 +15,10 @@ public sealed class SectionSymbols
 {
     private readonly SectionSymbol[] _symbols;
 
+    /// <summary>
+    /// The named symbols of section <paramref name="sectionName"/> (section symbols dropped), sorted by offset; a
+    /// function symbol named after the section is added at offset 0 when none starts there.
+    /// </summary>
     public SectionSymbols(string sectionName, IEnumerable<SectionSymbol> symbols)
     {
         var list = symbols.Where(s => s.Name.Length > 0 && s.Type != (byte)ElfSymbolType.Section).ToList();
@@ -34,6 +38,7 @@ public sealed class SectionSymbols
             .Select(s => new SectionSymbol(s.Value, s.Name, (byte)s.Type)));
     }
 
+    /// <summary>The symbols, sorted by offset.</summary>
     public IReadOnlyList<SectionSymbol> Symbols => _symbols;
 
     /// <summary>The symbols that start exactly at <paramref name="address"/>, in objdump's order.</summary>

@@ -3,8 +3,11 @@ namespace Ebpf.Loading;
 /// <summary>Where an extern is resolved: a Kconfig value libbpf supplies, or a kernel symbol (variable or kfunc).</summary>
 public enum ExternKind
 {
+    /// <summary>A <c>CONFIG_*</c> value libbpf supplies in the .kconfig map.</summary>
     Kconfig,
+    /// <summary>A kernel variable (<c>__ksym</c>), resolved to its BTF id.</summary>
     KsymVariable,
+    /// <summary>A kernel function (<c>__ksym</c> kfunc), resolved to its BTF id.</summary>
     KsymFunction,
 }
 

@@ -25,18 +25,29 @@ public enum MapOrigin
 /// </summary>
 public sealed class MapSpec
 {
+    /// <summary>The map's name (the kernel keeps the first 15 characters).</summary>
     public required string Name { get; set; }
+    /// <summary>map_type.</summary>
     public MapType Type { get; set; }
+    /// <summary>key_size in bytes.</summary>
     public uint KeySize { get; set; }
+    /// <summary>value_size in bytes.</summary>
     public uint ValueSize { get; set; }
+    /// <summary>
+    /// max_entries (for a ring buffer, its size in bytes; 0 for a perf event array means "possible CPUs").
+    /// </summary>
     public uint MaxEntries { get; set; }
+    /// <summary>map_flags.</summary>
     public MapFlags Flags { get; set; }
+    /// <summary>numa_node (used with <see cref="MapFlags.NumaNode"/>).</summary>
     public uint NumaNode { get; set; }
     /// <summary>libbpf's pinning (ByName); iproute2's PIN_GLOBAL_NS keeps its raw value 2.</summary>
     public MapPinning Pinning { get; set; }
+    /// <summary>map_extra (bloom filter hash count, arena address hint).</summary>
     public ulong MapExtra { get; set; }
     /// <summary>BTF type ids of key and value in the object's BTF (0 when the map has none).</summary>
     public uint KeyTypeId { get; set; }
+    /// <summary>BTF type id of the value in the object's BTF (0 when the map has none).</summary>
     public uint ValueTypeId { get; set; }
     /// <summary>BTF id of the map's own definition (the VAR's struct for .maps, the DATASEC for data maps), 0 if none.</summary>
     public uint BtfTypeId { get; set; }
@@ -48,18 +59,25 @@ public sealed class MapSpec
     public List<MapInitialSlot> InitialSlots { get; set; } = [];
     /// <summary>Freeze after initialisation (.rodata, .kconfig): the program sees read-only data.</summary>
     public bool Freeze { get; set; }
+    /// <summary>Where the definition came from (.maps, legacy maps, global data, ...).</summary>
     public MapOrigin Origin { get; set; }
     /// <summary>The ELF section that defined it (".maps", "maps", ".data", …).</summary>
     public string SectionName { get; set; } = "";
-    /// <summary>iproute2 layout only: the map's id, the inner map's id, and this map's slot in its outer map.</summary>
+    /// <summary>iproute2 layout only: the map's id (what an outer map's inner id names).</summary>
     public uint LegacyId { get; set; }
+    /// <summary>iproute2 layout only: the id of this map's inner-map template.</summary>
     public uint LegacyInnerId { get; set; }
+    /// <summary>iproute2 layout only: this map's slot in its outer map.</summary>
     public uint LegacyInnerIndex { get; set; }
     /// <summary>Kernel samples' 28-byte layout only: inner_map_idx, the template's position among the object's legacy maps.</summary>
     public uint SamplesInnerMapIndex { get; set; }
 
+    /// <summary>Whether this is a global-data map (.data, .rodata, .bss, .kconfig).</summary>
     public bool IsGlobalData => Origin is MapOrigin.GlobalData or MapOrigin.Kconfig;
 
+    /// <summary>
+    /// A deep copy (inner template, initial value and slots included), to edit without touching this spec.
+    /// </summary>
     public MapSpec Clone()
     {
         var copy = (MapSpec)MemberwiseClone();
@@ -69,6 +87,7 @@ public sealed class MapSpec
         return copy;
     }
 
+    /// <summary>Name, type and sizes, for diagnostics.</summary>
     public override string ToString() => $"{Name} ({Type} key={KeySize} value={ValueSize} max={MaxEntries})";
 }
 

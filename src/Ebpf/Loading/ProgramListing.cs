@@ -13,6 +13,10 @@ public delegate string InstructionFormatter(ReadOnlySpan<Instruction> program, i
 /// </summary>
 public static class ProgramListing
 {
+    /// <summary>
+    /// Writes the annotated listing of <paramref name="program"/> to <paramref name="output"/>, formatting
+    /// instructions with <paramref name="format"/>.
+    /// </summary>
     public static void Write(ProgramSpec program, TextWriter output, InstructionFormatter format)
     {
         output.WriteLine($"{program.Name}:  ; section {program.SectionName}, {program.Instructions.Length} insns");
@@ -38,6 +42,7 @@ public static class ProgramListing
         }
     }
 
+    /// <summary>The annotated listing of <paramref name="program"/> as a string.</summary>
     public static string ToString(ProgramSpec program, InstructionFormatter format)
     {
         var sw = new StringWriter();

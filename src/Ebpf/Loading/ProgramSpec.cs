@@ -13,8 +13,11 @@ public sealed class ProgramSpec
 {
     /// <summary>The function symbol's name (or the section name for old objects without function symbols).</summary>
     public required string Name { get; set; }
+    /// <summary>The ELF section the program came from (e.g. "xdp", "kprobe/do_sys_open").</summary>
     public required string SectionName { get; set; }
+    /// <summary>The program type libbpf derives from the section name.</summary>
     public ProgramType Type { get; set; }
+    /// <summary>The expected_attach_type libbpf derives from the section name, when the type needs one.</summary>
     public AttachType? ExpectedAttachType { get; set; }
     /// <summary>The part of the section name after the libbpf prefix (e.g. "syscalls/sys_enter_open"); null when none.</summary>
     public string? AttachTarget { get; set; }
@@ -24,10 +27,13 @@ public sealed class ProgramSpec
     public ProgramLoadFlags Flags { get; set; }
     /// <summary>True when the section name matched libbpf's table; false when the type came from the legacy fallback.</summary>
     public bool SectionKnown { get; set; }
+    /// <summary>The linked instructions: the program followed by the subprograms it calls.</summary>
     public Instruction[] Instructions { get; set; } = [];
     /// <summary>The functions making up the linked program: entry 0 is the program itself, the rest the appended subprograms.</summary>
     public List<LinkedFunction> Functions { get; set; } = [];
+    /// <summary>The appended subprograms (every function but the entry).</summary>
     public IEnumerable<LinkedFunction> Subprograms => Functions.Skip(1);
+    /// <summary>The map, data, extern and kfunc references a backend resolves at load.</summary>
     public List<ProgramRelocation> Relocations { get; set; } = [];
     /// <summary>func_info rebased to instruction indices of the linked program (empty without .BTF.ext).</summary>
     public List<ProgramFuncInfo> FuncInfos { get; set; } = [];
@@ -35,7 +41,9 @@ public sealed class ProgramSpec
     public List<ProgramLineInfo> LineInfos { get; set; } = [];
     /// <summary>CO-RE relocation records rebased to the linked program, for the CO-RE engine to apply.</summary>
     public List<ProgramCoreRelocation> CoreRelocations { get; set; } = [];
+    /// <summary>The object's license string (the kernel gates GPL-only helpers on it).</summary>
     public string License { get; set; } = "";
+    /// <summary>The object's kernel version (kprobe programs on old kernels checked it).</summary>
     public uint KernelVersion { get; set; }
 
     /// <summary>
@@ -57,6 +65,7 @@ public sealed class ProgramSpec
     public IEnumerable<string> UnresolvedSymbols =>
         Relocations.Where(r => r.Kind == ProgramRelocationKind.Unresolved).Select(r => r.Symbol).Distinct();
 
+    /// <summary>Name, section, type and length, for diagnostics.</summary>
     public override string ToString() => $"{Name} ({SectionName}, {Type}, {Instructions.Length} insns)";
 }
 
@@ -64,8 +73,11 @@ public sealed class ProgramSpec
 [Flags]
 public enum ProgramLoadFlags : uint
 {
+    /// <summary>No flags.</summary>
     None = 0,
+    /// <summary><c>BPF_F_SLEEPABLE</c>: the program may sleep (".s" sections).</summary>
     Sleepable = 1u << 4,
+    /// <summary><c>BPF_F_XDP_HAS_FRAGS</c>: the XDP program handles multi-buffer frames ("xdp.frags").</summary>
     XdpHasFrags = 1u << 5,
 }
 

@@ -3,7 +3,7 @@ using Ebpf.Abi;
 namespace Ebpf.Loading;
 
 /// <summary>How a section-name entry matches, mirroring libbpf's SEC_DEF spellings.</summary>
-public enum SectionMatch
+internal enum SectionMatch
 {
     /// <summary>The section name must equal the entry ("xdp", "socket").</summary>
     Exact,
@@ -14,7 +14,7 @@ public enum SectionMatch
 }
 
 /// <summary>One row of libbpf's section_defs table: prefix, program type, expected attach type, flags.</summary>
-public sealed record SectionDefinition(
+internal sealed record SectionDefinition(
     string Prefix,
     SectionMatch Match,
     ProgramType ProgramType,

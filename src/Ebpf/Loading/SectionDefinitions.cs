@@ -4,7 +4,7 @@ using static Ebpf.Loading.SectionMatch;
 namespace Ebpf.Loading;
 
 /// <summary>What a section name says about the programs in it.</summary>
-public sealed record ProgramSectionInfo(
+internal sealed record ProgramSectionInfo(
     ProgramType Type,
     AttachType? ExpectedAttachType,
     string? AttachTarget,
@@ -18,7 +18,7 @@ public sealed record ProgramSectionInfo(
 /// so more specific names ("xdp.frags/devmap", "sk_reuseport/migrate") precede general ones. Names libbpf does not
 /// know fall back to the conventions of the loaders old objects were written for (see <see cref="Resolve"/>).
 /// </summary>
-public static class SectionDefinitions
+internal static class SectionDefinitions
 {
     private const ProgramLoadFlags Sleepable = ProgramLoadFlags.Sleepable;
     private const ProgramLoadFlags Frags = ProgramLoadFlags.XdpHasFrags;

@@ -217,6 +217,7 @@ public sealed partial class BpfRuntime
         var program = new ProgramObject(this, definition, maps, btfObject);
         try
         {
+            PrepareLoadTimeAttach(program, options);
             var verdict = ProgramVerification.Verify(program, indexed, options);
             program.Verification = verdict;
             if (!verdict.Accepted && !options.AllowUnverified)
@@ -238,6 +239,7 @@ public sealed partial class BpfRuntime
             bool translated = verdict.Accepted && verdict.Program is not null && !options.Untranslated;
             var xlated = ProgramPreparation.Translated(this, program, translated ? verdict.Program : null, indexed, out var mapPointerLoads);
             program.Instructions = xlated;
+            DescribeFunctions(program, translated ? verdict.Program : null, options.Functions);
             var helperTable = ProgramPreparation.BuildHelperTable(this);
             string interpreterName = string.IsNullOrEmpty(program.Name) ? "prog" : program.Name;
             Execution.Interpreter Build(Execution.ExecutionMode m) => Execution.Interpreter.Load(xlated, new Execution.InterpreterOptions
@@ -249,9 +251,11 @@ public sealed partial class BpfRuntime
                 ContextFields = translated ? null : ProgramPreparation.UntranslatedContextFields(program),
                 MapPointerLoads = mapPointerLoads,
                 InstructionBudget = options.CheckedInstructionBudget,
+                FunctionSlots = program.FunctionSlots,
             });
             program.Executable = new PreparedProgram(Build(mode), () => Build(Execution.ExecutionMode.Checked), StaticRegions(program), translated);
             ProgramLoaded?.Invoke(program);
+            CreateLoadTimeTrampoline(program);
         }
         catch
         {
@@ -321,9 +325,11 @@ public sealed partial class BpfRuntime
     /// reference), settle (publish the id and hand out the handle). The link takes its own
     /// reference on the program.
     /// </summary>
-    public BpfLink CreateLink(BpfProgram program, LinkType type, AttachType attachType, Func<LinkObject, ILinkAttachment> attach, ulong cookie = 0)
+    public BpfLink CreateLink(BpfProgram program, LinkType type, AttachType attachType, Func<LinkObject, ILinkAttachment> attach, ulong cookie = 0) =>
+        CreateLink(program.Program, type, attachType, attach, cookie);
+
+    internal BpfLink CreateLink(ProgramObject prog, LinkType type, AttachType attachType, Func<LinkObject, ILinkAttachment> attach, ulong cookie = 0)
     {
-        var prog = program.Program;
         prog.Acquire();
         var link = new LinkObject(this, type, attachType, prog, cookie);
         var table = Table(ObjectKind.Link);

@@ -40,6 +40,19 @@ public sealed record ProgramLoadOptions
     /// </summary>
     public long CheckedInstructionBudget { get; init; } = Execution.InterpreterOptions.DefaultInstructionBudget;
 
+    /// <summary>
+    /// attach_prog_fd: the program a tracing (fentry/fexit) or extension (freplace) program is loaded against. The
+    /// function is <see cref="AttachBtfId"/>, or <see cref="AttachFunction"/> looked up in the target's BTF as libbpf's
+    /// bpf_program__set_attach_target does. The program holds the target until its first attach (§2.5).
+    /// </summary>
+    public Objects.ProgramObject? AttachTarget { get; init; }
+
+    /// <summary>attach_btf_id: the target FUNC's id in the target program's BTF.</summary>
+    public uint AttachBtfId { get; init; }
+
+    /// <summary>The target function by name (resolved in the target's BTF when <see cref="AttachBtfId"/> is 0).</summary>
+    public string? AttachFunction { get; init; }
+
     /// <summary>func_info-derived function descriptions (global functions are verified on their own); the object loader fills these.</summary>
     public IReadOnlyList<VerifierFunction>? Functions { get; init; }
 }

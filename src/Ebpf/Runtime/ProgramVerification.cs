@@ -20,9 +20,10 @@ namespace Ebpf.Runtime;
 /// by this runtime, and it calls no kfunc.
 /// Anything else runs checked: the verifier's proof only covers what it models, and the host process
 /// has no MMU boundary to fall back on.</item>
-/// <item>A program that calls bpf_tail_call runs checked: a tail call continues in the caller's mode
-/// and a prog array may hold unverified targets; a checked caller enters every target through the
-/// target's checked interpreter.</item>
+/// <item>A tail call continues in the caller's mode: a verified, fully modelled caller runs unchecked and
+/// enters only targets that may run unchecked themselves (a checked-only target in the prog array is
+/// ENOENT at the call, as an empty slot); a checked caller enters every target through the target's
+/// checked interpreter.</item>
 /// </list>
 /// </remarks>
 internal static class ProgramVerification
@@ -43,8 +44,11 @@ internal static class ProgramVerification
         var input = new VerifierInput
         {
             Instructions = insns,
-            ProgramType = program.Type,
-            ExpectedAttachType = program.ExpectedAttachType,
+            // An extension is verified with its target's type and attach type (check_attach_btf_id), from its prototype.
+            ProgramType = program.ResolvedType,
+            ExpectedAttachType = program.VerifiedAttachType,
+            EntryFunction = program.ExtensionEntry,
+            ContextLayout = program.TracingContextLayout,
             Name = program.Name,
             MapsByIndex = indexed.Select(m => (IVerifierMapInfo)new MapVerifierInfo(m)).ToArray(),
             MapsByFd = byFd,

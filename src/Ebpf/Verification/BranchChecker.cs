@@ -14,7 +14,8 @@ internal sealed class BranchChecker(VerifierContext walk) : VerifierComponent(wa
     internal void CheckConditionalJump(Instruction insn)
     {
         var op = insn.JumpOperation;
-        // check_cond_jmp_op looks at may_goto's fields first (may_goto itself is not modelled yet: refused below).
+        // check_cond_jmp_op looks at may_goto's fields first. This verifier does not model may_goto: a well-formed one
+        // is refused just below as an unknown jump opcode.
         if (insn.Opcode == OpcodeExtras.MayGoto && (insn.Src != 0 || insn.Dst != 0 || insn.Imm != 0))
             throw Fail($"invalid may_goto imm {insn.Imm}", Errno.EINVAL);
         if ((int)op > (int)JumpOperation.Jsle) throw Fail($"invalid BPF_JMP/JMP32 opcode {insn.Opcode:x}", Errno.EINVAL);

@@ -36,7 +36,8 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
         if (host is null && !HelperNames.IsKnown(id))
             throw Fail($"invalid func {HelperNames.KernelName(id)}#{id}", Errno.EINVAL);
         string name = host?.Name ?? HelperNames.KernelName(id);
-        if (host is null && !Input.Profile.IsHelperAllowed(Input.ProgramType, id, Input.Privilege))
+        if (host is null && !Input.Profile.IsHelperAllowed(Input.ProgramType, id, Input.Privilege)
+            && !Attach.TracingHelperRules.Allows(Input.ProgramType, Input.ExpectedAttachType, id))
             throw Fail($"program of this type cannot use helper {name}#{id}", Errno.EINVAL);
         var proto = host?.Prototype ?? HelperPrototypes.Get((HelperId)id, Input.ProgramType)
             ?? throw Fail($"helper {name}#{id} has no prototype in this verifier", Errno.ENOTSUPP);

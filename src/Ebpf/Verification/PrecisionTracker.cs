@@ -403,7 +403,7 @@ internal sealed class PrecisionTracker(VerifierContext walk) : VerifierComponent
     /// <summary>backtrack_insn's line: what is wanted after instruction <paramref name="idx"/>, in the frame of the
     /// instruction that ran after it.</summary>
     private void LogBacktrackInsn(int frame, int idx) =>
-        Log.Verbose2($"mark_precise: frame{frame}: regs={RegMask(_btRegs[frame])} stack={StackMask(_btStack[frame])} before {idx}: ({Insns[idx].Opcode:x2}) {KernelDisassembler.Format(Insns, idx)}\n");
+        Log.Verbose2($"mark_precise: frame{frame}: regs={RegMask(_btRegs[frame])} stack={StackMask(_btStack[frame])} before {idx}: {VerifierLog.Disassemble(Insns, idx, Input.HostHelpers)}\n");
 
     /// <summary>What is still wanted in checkpoint <paramref name="cp"/> after marking it, frame by frame from the innermost.</summary>
     private void LogParentState(Checkpoint cp, int frame)

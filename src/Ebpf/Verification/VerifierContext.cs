@@ -16,8 +16,8 @@ internal sealed class VerifierContext
         Input = input;
         Insns = input.Instructions;
         Cfg = new ControlFlow(Insns, id => HelperCalls.HelperArgRegisters(input, id));
-        Log = new VerifierLog(input.LogLevel, unprivileged: input.Privilege == HelperPrivilege.Unprivileged);
-        Ctx = ContextLayouts.For(input.ProgramType, input.ExpectedAttachType);
+        Log = new VerifierLog(input.LogLevel, unprivileged: input.Privilege == HelperPrivilege.Unprivileged) { HostHelpers = input.HostHelpers };
+        Ctx = input.ContextLayout ?? ContextLayouts.For(input.ProgramType, input.ExpectedAttachType);
         Privileged = input.Privilege != HelperPrivilege.Unprivileged;
         if (input.Functions is not null)
             foreach (var f in input.Functions) Functions[f.StartInstruction] = f;

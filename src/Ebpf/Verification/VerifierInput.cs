@@ -54,6 +54,16 @@ public sealed class VerifierInput
     /// <summary>func_info-derived descriptions; global functions are verified once on their own.</summary>
     public IReadOnlyList<VerifierFunction>? Functions { get; init; }
 
+    /// <summary>
+    /// An extension's main function (kernel-semantics.md §2.8): verified like a global function from this prototype
+    /// (R1–R5 typed by its arguments, with the target type's ctx) instead of with R1 = ctx. Null for other programs.
+    /// </summary>
+    public VerifierFunction? EntryFunction { get; init; }
+
+    /// <summary>The context layout to check ctx accesses against instead of the program type's (an fentry/fexit program
+    /// sees its target function's arguments: Verification/Attach/TracingContext). Null: the type's layout.</summary>
+    internal Abi.Contexts.ContextLayout? ContextLayout { get; init; }
+
     /// <summary>kfunc calls by instruction index (the loader resolves each extern kfunc by name; a host may supply its
     /// own). A kfunc call not listed is looked up by its imm as a vmlinux BTF id.</summary>
     public IReadOnlyDictionary<int, KernelFunction>? KernelFunctions { get; init; }
@@ -66,9 +76,12 @@ public sealed class VerifierInput
     public int LogLevel { get; init; }
     /// <summary>Loader privilege: Full = CAP_BPF + CAP_PERFMON (the default, as root).</summary>
     public Abi.Helpers.HelperPrivilege Privilege { get; init; } = Abi.Helpers.HelperPrivilege.Full;
-    /// <summary>The kernel the verdict is for: which program types, helpers and kfuncs exist and may be called.
-    /// Default: <see cref="Abi.Profiles.KernelProfile.Reference"/> (mainline 6.18), so a verdict never depends on
-    /// the machine it is computed on.</summary>
+    /// <summary>The kernel the verdict is for: which program types, helpers and kfuncs exist and may be called, and
+    /// its BTF (<see cref="Abi.Profiles.KernelProfile.KernelBtfPath"/>, for kfuncs, typed ksyms and trusted arguments).
+    /// Default: <see cref="Abi.Profiles.KernelProfile.Reference"/> (mainline 6.18), whose tables are committed data;
+    /// its kernel BTF is, like libbpf's default, the running kernel's <c>/sys/kernel/btf/vmlinux</c>. The verifier
+    /// reads nothing else from the machine: a profile naming a BTF file (or none) makes the verdict the same
+    /// everywhere.</summary>
     public Abi.Profiles.KernelProfile Profile { get; init; } = Abi.Profiles.KernelProfile.Reference;
     public bool GplCompatible { get; init; } = true;
     /// <summary>BPF_F_SLEEPABLE.</summary>

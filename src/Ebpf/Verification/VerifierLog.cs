@@ -10,6 +10,19 @@ namespace Ebpf.Verification;
 /// </summary>
 internal sealed class VerifierLog
 {
+    /// <summary>
+    /// One instruction as the log prints it: the kernel's <c>print_bpf_insn</c> text with helper names (a host
+    /// helper's registered name when <paramref name="hostHelpers"/> has it), and maps in the map-reference form (the
+    /// kernel prints the map's kernel address here, which this verifier does not have).
+    /// </summary>
+    public static string Disassemble(IReadOnlyList<Instruction> insns, int index, IReadOnlyDictionary<int, HostHelper>? hostHelpers = null) =>
+        KernelDisassembler.Format(insns, index, call => call.Src != 0 ? null
+            : hostHelpers?.GetValueOrDefault(call.Imm)?.Name ?? Abi.Helpers.HelperNames.KernelName(call.Imm),
+            KernelDisassembler.MapLoadStyle.MapReference);
+
+    /// <summary>The program's host helpers, for their names in instruction lines.</summary>
+    public IReadOnlyDictionary<int, HostHelper>? HostHelpers { get; init; }
+
     private readonly StringBuilder _sb = new();
     private readonly int _level;
     private readonly HashSet<int> _scratchedRegs = [];
@@ -55,7 +68,7 @@ internal sealed class VerifierLog
             if (i > 0 && insns[i - 1].IsLoadImm64) continue;
             var live = new char[10];
             for (int r = 0; r < 10; r++) live[r] = (cfg.LiveIn[i] & (1 << r)) != 0 ? (char)('0' + r) : '.';
-            _sb.Append($"{i,7}: {new string(live)} ({insns[i].Opcode:x2}) {KernelDisassembler.Format(insns, i)}\n");
+            _sb.Append($"{i,7}: {new string(live)} {Disassemble(insns, i, HostHelpers)}\n");
         }
     }
 
@@ -86,7 +99,7 @@ internal sealed class VerifierLog
         }
         InsnState(idx, state);
         _lineStart = _sb.Length;
-        _sb.Append($"{idx}: ({insns[idx].Opcode:x2}) {KernelDisassembler.Format(insns, idx)}\n");
+        _sb.Append($"{idx}: {Disassemble(insns, idx, HostHelpers)}\n");
         _prevInsnLen = _sb.Length - _lineStart;
         _prevLogPos = _sb.Length;
     }

@@ -145,7 +145,7 @@ internal sealed class Checkpoint
     public Checkpoint? Parent;
     public int Branches = 1;
     public int Insn;
-    /// <summary>Index of the last history entry before this checkpoint's instruction (see <c>VerifierEngine.Precision</c>).</summary>
+    /// <summary>Index of the last history entry before this checkpoint's instruction (see <see cref="PrecisionTracker"/>).</summary>
     public int HistPos;
     /// <summary>Times this state pruned another path / failed to (the kernel's hit_cnt / miss_cnt, for eviction).</summary>
     public int HitCount, MissCount;

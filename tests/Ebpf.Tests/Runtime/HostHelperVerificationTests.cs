@@ -69,6 +69,7 @@ public class HostHelperVerificationTests
         var e = Assert.Throws<BpfException>(() => rt.LoadProgram(new ProgramDefinition(ProgramType.Xdp, Program(size: 16), "host")));
         Assert.Equal(Errno.EACCES, e.Errno);
         Assert.Contains("invalid read from stack R1 off=-8 size=16", e.Log);
+        Assert.Contains("(85) call host_sum#4096", e.Log); // the log names host helpers as registered
         // bpf_trace_printk(fmt, fmt_size, …) takes the same (ARG_PTR_TO_MEM | MEM_RDONLY, ARG_CONST_SIZE) pair.
         var kernel = Assert.Throws<BpfException>(() => rt.LoadProgram(new ProgramDefinition(ProgramType.Xdp, Program(size: 16, helper: (int)HelperId.TracePrintk), "printk")));
         Assert.Equal(LastLine(kernel.Log!), LastLine(e.Log!));

@@ -20,7 +20,7 @@ public class DisassemblerRobustnessTests
             {
                 var insn = new Instruction((byte)opcode, (byte)random.Next(16), (byte)random.Next(16), (short)random.Next(short.MinValue, short.MaxValue), random.Next());
                 Instruction[] program = [insn, new Instruction(0, 0, 0, 0, random.Next())];
-                Assert.False(string.IsNullOrEmpty(Ebpf.Verification.KernelDisassembler.Format(program, 0)));
+                Assert.False(string.IsNullOrEmpty(VerifierLog.Disassemble(program, 0)));
                 Assert.False(string.IsNullOrEmpty(Ebpf.Isa.KernelDisassembler.Format(program, 0)));
             }
     }
@@ -29,8 +29,8 @@ public class DisassemblerRobustnessTests
     public void May_goto_prints_as_the_kernel_prints_it()
     {
         Instruction[] program = [new Instruction(OpcodeExtras.MayGoto, 0, 0, 2, 0), Instruction.Mov64(0, 0), Instruction.Exit()];
-        Assert.Equal("may_goto pc+2", Ebpf.Verification.KernelDisassembler.Format(program, 0));
-        Assert.Equal("(e5) may_goto pc+2", Ebpf.Isa.KernelDisassembler.Format(program, 0)); // xlated dumps print the opcode first
+        Assert.Equal("(e5) may_goto pc+2", VerifierLog.Disassemble(program, 0));
+        Assert.Equal("(e5) may_goto pc+2", Ebpf.Isa.KernelDisassembler.Format(program, 0));
     }
 
     [Theory]
@@ -48,5 +48,17 @@ public class DisassemblerRobustnessTests
         var result = Verifier.Verify(new VerifierInput { Instructions = program, ProgramType = ProgramType.SocketFilter, LogLevel = level });
         Assert.False(string.IsNullOrEmpty(result.Log));
         Assert.Contains("may_goto pc+1", result.Log);
+    }
+
+    [Fact]
+    public void Map_loads_print_as_references_in_the_verifier_log_and_as_immediates_by_default()
+    {
+        var (fd, fdHigh) = Instruction.LoadImm64(1, 3, LoadImm64Source.MapFd);
+        var (value, _) = Instruction.LoadImm64(2, 3, LoadImm64Source.MapValue); // offset 16 in the second slot
+        Instruction[] program = [fd, fdHigh, value, new Instruction(0, 0, 0, 0, 16)];
+        Assert.Equal("(18) r1 = map[id:3]", VerifierLog.Disassemble(program, 0));
+        Assert.Equal("(18) r2 = map[id:3][0]+16", VerifierLog.Disassemble(program, 2));
+        Assert.Equal("(18) r1 = 0x3", Ebpf.Isa.KernelDisassembler.Format(program, 0));
+        Assert.Equal("(18) r2 = 0x1000000003", Ebpf.Isa.KernelDisassembler.Format(program, 2));
     }
 }

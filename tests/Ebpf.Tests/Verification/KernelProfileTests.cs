@@ -172,6 +172,43 @@ public class KernelProfileBtfTests
     }
 
     [Fact]
+    public void The_verdict_is_a_function_of_the_object_and_the_profile_not_of_the_machine()
+    {
+        if (!File.Exists("/sys/kernel/btf/vmlinux"))
+            Requirement.Missing(Requirement.Vmlinux, "/sys/kernel/btf/vmlinux not present");
+        var obj = Ebpf.Loading.ObjectSpec.Load(SharedData.Fixture("verifier/kfuncs.bpf.o"));
+        string dir = Directory.CreateTempSubdirectory("ebpf-btf-").FullName;
+        try
+        {
+            // The same kernel BTF, from a file the caller names: a profile carrying it gives the reference's verdicts
+            // (which read the running kernel's copy by default) on any machine that has the file.
+            string copy = Path.Combine(dir, "vmlinux");
+            File.Copy("/sys/kernel/btf/vmlinux", copy);
+            var pinned = new KernelProfile { Name = "pinned", Helpers = KernelProfile.Reference.Helpers, Kfuncs = KernelProfile.Reference.Kfuncs,
+                KfuncProbedTypes = KernelProfile.Reference.KfuncProbedTypes, Features = KernelProfile.Reference.Features, KernelBtfPath = copy };
+            // No kernel BTF: a path that names nothing is the same input as none at all.
+            var none = pinned.WithKernelBtf(null);
+            var missing = pinned.WithKernelBtf(Path.Combine(dir, "absent"));
+            int accepted = 0;
+            foreach (var prog in obj.Programs)
+            {
+                var reference = Verifier.Verify(ProgramSpecInput.Create(obj, prog, logLevel: 2));
+                var withCopy = Verifier.Verify(ProgramSpecInput.Create(obj, prog, logLevel: 2, profile: pinned));
+                Assert.Equal((reference.Errno, reference.Error, reference.Log), (withCopy.Errno, withCopy.Error, withCopy.Log));
+                var withNone = Verifier.Verify(ProgramSpecInput.Create(obj, prog, logLevel: 2, profile: none));
+                var withMissing = Verifier.Verify(ProgramSpecInput.Create(obj, prog, logLevel: 2, profile: missing));
+                Assert.Equal((withNone.Errno, withNone.Error, withNone.Log), (withMissing.Errno, withMissing.Error, withMissing.Log));
+                if (reference.Accepted) accepted++;
+            }
+            Assert.True(accepted > 0, "no kfunc program accepted with the kernel BTF: the comparison would prove nothing");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void A_pseudo_btf_id_must_name_a_var_or_func_of_the_kernel_btf_as_the_live_kernel_says()
     {
         if (!File.Exists("/sys/kernel/btf/vmlinux"))

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Ebpf.Verification;
 
 namespace Ebpf.Tests.Verification;
 
@@ -58,7 +59,7 @@ public class ProgVerifyCliTests
         Assert.Contains("=== maps.bpf.o lookup_unchecked (socket_filter) ===", r.Stdout);
         Assert.Contains("R0 invalid mem access 'map_value_or_null'", r.Stdout);
         Assert.Contains("processed ", r.Stdout);
-        Assert.Contains("(limit 1000000) max_states_per_insn", r.Stdout);
+        Assert.Contains($"(limit {Verifier.ComplexityLimit}) max_states_per_insn", r.Stdout);
     }
 
     [Fact]
@@ -83,7 +84,7 @@ public class ProgVerifyCliTests
         // The log (level 1: the failing path) follows the error line, ending with the verifier's stats.
         Assert.Contains("6: (71) r1 = *(u8 *)(r1 +23)", r.Stderr);
         Assert.Contains("R1 offset is outside of the packet", r.Stderr);
-        Assert.Contains("processed 7 insns (limit 1000000)", r.Stderr);
+        Assert.Contains($"processed 7 insns (limit {Verifier.ComplexityLimit})", r.Stderr);
     }
 
     [Fact]

@@ -4,19 +4,26 @@ namespace Ebpf.Abi.Contexts;
 [Flags]
 public enum AccessSizes : byte
 {
+    /// <summary>No access of that direction is allowed.</summary>
     None = 0,
+    /// <summary>1-byte access (BPF_B).</summary>
     B1 = 1,
+    /// <summary>2-byte access (BPF_H).</summary>
     B2 = 2,
+    /// <summary>4-byte access (BPF_W).</summary>
     B4 = 4,
+    /// <summary>8-byte access (BPF_DW).</summary>
     B8 = 8,
     /// <summary>Narrow loads of a 4-byte field: 1, 2 and 4.</summary>
     UpTo4 = B1 | B2 | B4,
+    /// <summary>Every width: 1, 2, 4 and 8 bytes.</summary>
     Any = B1 | B2 | B4 | B8,
 }
 
 /// <summary>What a context load yields in the destination register (<c>info->reg_type</c>).</summary>
 public enum ContextValueKind : byte
 {
+    /// <summary>SCALAR_VALUE: a plain number.</summary>
     Scalar,
     /// <summary>PTR_TO_PACKET (<c>pkt</c>).</summary>
     Packet,
@@ -63,6 +70,7 @@ public sealed record ContextField(
     bool StartOnly = false,
     int TargetSize = 0)
 {
+    /// <summary>First byte past the region.</summary>
     public int End => Offset + Length;
 
     /// <summary>True when [off, off+size) is an allowed access of this region in the given direction.</summary>

@@ -1,7 +1,7 @@
 namespace Ebpf.Abi.Contexts;
 
 /// <summary>The outcome of checking one context access (<c>is_valid_access</c>).</summary>
-public readonly record struct ContextAccess(bool Allowed, ContextValueKind Yields, ContextField? Field)
+internal readonly record struct ContextAccess(bool Allowed, ContextValueKind Yields, ContextField? Field)
 {
     public static readonly ContextAccess Denied = new(false, ContextValueKind.Scalar, null);
 }
@@ -11,7 +11,7 @@ public readonly record struct ContextAccess(bool Allowed, ContextValueKind Yield
 /// and the rules for reads and writes. Pure data plus a lookup; the runtime uses the same table to
 /// build the context a program receives.
 /// </summary>
-public sealed class ContextLayout
+internal sealed class ContextLayout
 {
     public ContextLayout(string structName, int size, IReadOnlyList<ContextField> fields, bool isRealMemory)
     {

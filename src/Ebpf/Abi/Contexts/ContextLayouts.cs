@@ -5,7 +5,7 @@ namespace Ebpf.Abi.Contexts;
 /// <summary>
 /// Context layouts and access rules per program type (program-types.md §1–2, observed on 6.18).
 /// </summary>
-public static class ContextLayouts
+internal static class ContextLayouts
 {
     /// <summary>socket_filter's view of <c>__sk_buff</c>: everything common is readable, only cb[] writable,
     /// no packet pointers (§2.1, <c>sk_filter_is_valid_access</c>).</summary>

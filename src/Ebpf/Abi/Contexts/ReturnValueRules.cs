@@ -1,10 +1,10 @@
 namespace Ebpf.Abi.Contexts;
 
 /// <summary>The range R0 must lie in at program exit (<c>check_return_code</c>, program-types.md §2.12).</summary>
-public readonly record struct ReturnRange(int Min, int Max);
+internal readonly record struct ReturnRange(int Min, int Max);
 
 /// <summary>Return-value rules per program type and attach type.</summary>
-public static class ReturnValueRules
+internal static class ReturnValueRules
 {
     /// <summary>The enforced range, or null when any value is accepted.</summary>
     public static ReturnRange? For(ProgramType type, AttachType attachType = default) => type switch

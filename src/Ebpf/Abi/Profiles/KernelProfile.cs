@@ -63,13 +63,29 @@ public sealed class KernelProfile
     /// </summary>
     public string? KernelBtfPath { get; init; }
 
+    /// <summary>This profile with another kernel BTF file (null: none).</summary>
+    public KernelProfile WithKernelBtf(string? path) => new()
+    {
+        Name = Name, KernelRelease = KernelRelease, ProgramTypes = ProgramTypes, MapTypes = MapTypes, Helpers = Helpers,
+        KfuncProbedTypes = KfuncProbedTypes, Kfuncs = Kfuncs, Features = Features, KernelBtfPath = path, PossibleCpus = PossibleCpus,
+    };
+
     /// <summary>The BTF at <see cref="KernelBtfPath"/>, read once per path for the process; null when there is none.</summary>
     public Btf.BtfSpec? KernelBtf => KernelBtfPath is { } path ? KernelBtfCache.Get(path) : null;
 
+    /// <summary>
+    /// Whether the profiled kernel knows program type <paramref name="type"/> (every type but Unspec when the
+    /// profile lists none).
+    /// </summary>
     public bool SupportsProgramType(ProgramType type) => type != ProgramType.Unspec && (ProgramTypes?.Contains(type) ?? true);
 
+    /// <summary>
+    /// Whether the profiled kernel knows map type <paramref name="type"/> (every type but Unspec when the profile
+    /// lists none).
+    /// </summary>
     public bool SupportsMapType(MapType type) => type != MapType.Unspec && (MapTypes?.Contains(type) ?? true);
 
+    /// <summary>Whether the profile has <paramref name="feature"/>.</summary>
     public bool HasFeature(KernelFeature feature) => Features.Contains(feature);
 
     /// <summary>True when the profile has probed data for <paramref name="type"/>'s helpers.</summary>
@@ -113,7 +129,9 @@ public sealed class KernelProfile
         return KernelProfileJson.Parse(text, Path.GetFileName(path));
     }
 
+    /// <summary>The profile as JSON, in the form <c>KernelProfile</c> files are read back from.</summary>
     public string ToJson() => KernelProfileJson.Write(this);
 
+    /// <summary>The profile's name and, when known, its kernel release.</summary>
     public override string ToString() => KernelRelease is null ? Name : $"{Name} ({KernelRelease})";
 }

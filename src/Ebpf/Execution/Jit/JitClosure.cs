@@ -21,6 +21,28 @@ internal sealed class JitClosure
 
     public string Name { get; }
 
+    /// <summary>Slots of the compiled functions, by function index (null: the function is called directly).</summary>
+    public FunctionSlot?[] SlotsByFunction = [];
+
+    /// <summary>Entries of the slotted functions (their own code), by function index.</summary>
+    public JitEntry?[] FunctionEntries = [];
+
+    /// <summary>The interpreter that owns this compiled code (set once it exists).</summary>
+    public Interpreter? Owner;
+
+    /// <summary>A call of slotted function <paramref name="function"/> whose slot was found occupied.</summary>
+    public ulong CallSlot(int function, ulong r1, ulong r2, ulong r3, ulong r4, ulong r5, ulong framePointer, int depth)
+    {
+        var slot = SlotsByFunction[function]!;
+        var call = new SlotCall
+        {
+            Program = Owner!, Context = InvocationContext.Current, Depth = depth, Start = slot.Start, FramePointer = framePointer,
+            Compiled = FunctionEntries[function], R1 = r1, R2 = r2, R3 = r3, R4 = r4, R5 = r5,
+        };
+        // Read again: the slot may have been emptied since the compiled code looked.
+        return slot.Override is { } takenOver ? takenOver.Invoke(slot, ref call) : call.RunOriginal();
+    }
+
     /// <summary>Marks the end of compilation (nothing is added to a closure that running code can see).</summary>
     public void Freeze()
     {

@@ -22,10 +22,12 @@ internal static class JitCompiler
 
     /// <summary>Compiles <paramref name="code"/> (unfused, with its sentinel slot), or returns null and why not.</summary>
     /// <remarks><paramref name="code"/> must be the pinned array the interpreter keeps: function references point into it.</remarks>
-    public static JitEntry? TryCompile(DecodedInstruction[] code, int length, HelperTable helpers, string name, out string? reason, out int ilBytes, out int specializedCalls)
+    public static JitEntry? TryCompile(DecodedInstruction[] code, int length, HelperTable helpers, string name, IReadOnlyList<FunctionSlot>? slots,
+        out string? reason, out int ilBytes, out int specializedCalls, out JitClosure? compiledClosure)
     {
         ilBytes = 0;
         specializedCalls = 0;
+        compiledClosure = null;
         reason = WhyNotCompilable(code, length);
         if (reason is not null)
             return null;
@@ -35,6 +37,11 @@ internal static class JitCompiler
             return null;
 
         var closure = new JitClosure(name, helpers);
+        closure.SlotsByFunction = new FunctionSlot?[starts.Count];
+        if (slots is not null)
+            foreach (var slot in slots)
+                if (starts.IndexOf(slot.Start) is int f and >= 0)
+                    closure.SlotsByFunction[f] = slot;
         var methods = new DynamicMethod[starts.Count];
         for (int f = 0; f < starts.Count; f++)
             methods[f] = new DynamicMethod($"bpf_{name}_{starts[f]}", typeof(ulong), JitFunctionEmitter.ParameterTypes, typeof(JitClosure).Module, skipVisibility: true);
@@ -43,7 +50,12 @@ internal static class JitCompiler
             int end = f + 1 < starts.Count ? starts[f + 1] : length;
             ilBytes += new JitFunctionEmitter(methods[f], code, starts[f], end, closure, starts, methods).Emit();
         }
+        closure.FunctionEntries = new JitEntry?[starts.Count];
+        for (int f = 0; f < starts.Count; f++)
+            if (closure.SlotsByFunction[f] is not null)
+                closure.FunctionEntries[f] = methods[f].CreateDelegate<JitEntry>(closure);
         closure.Freeze();
+        compiledClosure = closure;
         specializedCalls = closure.SpecializedCallSites;
         return methods[0].CreateDelegate<JitEntry>(closure);
     }

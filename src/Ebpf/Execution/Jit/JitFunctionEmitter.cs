@@ -551,6 +551,30 @@ internal sealed class JitFunctionEmitter
         _il.Emit(OpCodes.Throw);
         _il.MarkLabel(ok);
 
+        int function = _functionStarts.IndexOf(target);
+        Label done = default;
+        if (_closure.SlotsByFunction[function] is not null)
+        {
+            // A slotted function: one load and test when nothing took it over (the attach swaps the slot, never this code).
+            var direct = _il.DefineLabel();
+            done = _il.DefineLabel();
+            _il.Emit(OpCodes.Ldarg_0);
+            _il.Emit(OpCodes.Ldfld, typeof(JitClosure).GetField(nameof(JitClosure.SlotsByFunction))!);
+            _il.Emit(OpCodes.Ldc_I4, function);
+            _il.Emit(OpCodes.Ldelem_Ref);
+            _il.Emit(OpCodes.Ldfld, FunctionSlot.OverrideField);
+            _il.Emit(OpCodes.Brfalse, direct);
+            _il.Emit(OpCodes.Ldarg_0);
+            _il.Emit(OpCodes.Ldc_I4, function);
+            for (int r = 1; r <= 5; r++)
+                Load(r);
+            _il.Emit(OpCodes.Ldarg, FramePointerArg);
+            _il.Emit(OpCodes.Ldarg, DepthArg);
+            _il.Emit(OpCodes.Call, Method(typeof(JitClosure), nameof(JitClosure.CallSlot)));
+            _il.Emit(OpCodes.Br, done);
+            _il.MarkLabel(direct);
+        }
+
         _il.Emit(OpCodes.Ldarg_0);
         for (int r = 0; r <= 9; r++)
             Load(r);
@@ -560,7 +584,9 @@ internal sealed class JitFunctionEmitter
         _il.Emit(OpCodes.Ldarg, DepthArg);
         _il.Emit(OpCodes.Ldc_I4_1);
         _il.Emit(OpCodes.Add);
-        _il.Emit(OpCodes.Call, _functions[_functionStarts.IndexOf(target)]);
+        _il.Emit(OpCodes.Call, _functions[function]);
+        if (_closure.SlotsByFunction[function] is not null)
+            _il.MarkLabel(done);
         Store(0);
     }
 

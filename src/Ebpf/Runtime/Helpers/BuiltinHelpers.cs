@@ -18,6 +18,7 @@ internal static class BuiltinHelpers
         r.SetBuiltin(HelperId.GetCurrentComm, "get_current_comm", TaskHelpers.GetCurrentComm);
         r.SetBuiltin(HelperId.GetFuncIp, "get_func_ip", TaskHelpers.GetFuncIp);
         r.SetBuiltin(HelperId.GetAttachCookie, "get_attach_cookie", TaskHelpers.GetAttachCookie);
+        TracingHelpers.Register(r);
         r.SetBuiltin(HelperId.TracePrintk, "trace_printk", PrintHelpers.TracePrintk);
         r.SetBuiltin(HelperId.TraceVprintk, "trace_vprintk", PrintHelpers.TraceVprintk);
         r.SetBuiltin(HelperId.Snprintf, "snprintf", PrintHelpers.Snprintf);

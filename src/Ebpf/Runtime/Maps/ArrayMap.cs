@@ -13,7 +13,7 @@ namespace Ebpf.Runtime.Maps;
 /// Guarantee: an update of a value of 4 or 8 bytes is one store (readers never see it torn);
 /// larger values are copied in place without a lock, as in the kernel (use BPF_F_LOCK for atomicity).
 /// </summary>
-public sealed unsafe class ArrayMap : BpfMapBase
+internal sealed unsafe class ArrayMap : BpfMapBase
 {
     private readonly byte* _data;
     private readonly int _stride;     // round_up(value_size, 8)
@@ -58,7 +58,7 @@ public sealed unsafe class ArrayMap : BpfMapBase
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private byte* Elem(uint index) => _data + (nuint)index * (nuint)_elemSize;
 
-    protected override void FreeNative()
+    private protected override void FreeNative()
     {
         nint p = (nint)_data;
         if (_pages) EpochManager.Retire(() => NativeBlock.FreePages((byte*)p));
@@ -67,7 +67,7 @@ public sealed unsafe class ArrayMap : BpfMapBase
 
     // ---------------- host
 
-    protected override Errno LookupCore(ReadOnlySpan<byte> key, Span<byte> value, MapUpdateFlags flags)
+    private protected override Errno LookupCore(ReadOnlySpan<byte> key, Span<byte> value, MapUpdateFlags flags)
     {
         uint idx = BinaryPrimitives.ReadUInt32LittleEndian(key);
         if (idx >= _max) return Errno.ENOENT;
@@ -81,7 +81,7 @@ public sealed unsafe class ArrayMap : BpfMapBase
         return Errno.None;
     }
 
-    protected override Errno UpdateCore(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, MapUpdateFlags flags)
+    private protected override Errno UpdateCore(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, MapUpdateFlags flags)
     {
         uint idx = BinaryPrimitives.ReadUInt32LittleEndian(key);
         if (idx >= _max) return Errno.E2BIG;
@@ -96,9 +96,9 @@ public sealed unsafe class ArrayMap : BpfMapBase
         return Errno.None;
     }
 
-    protected override Errno DeleteCore(ReadOnlySpan<byte> key) => Errno.EINVAL;
+    private protected override Errno DeleteCore(ReadOnlySpan<byte> key) => Errno.EINVAL;
 
-    protected override Errno GetNextKeyCore(ReadOnlySpan<byte> key, Span<byte> nextKey)
+    private protected override Errno GetNextKeyCore(ReadOnlySpan<byte> key, Span<byte> nextKey)
     {
         uint next;
         if (key.IsEmpty) next = 0;
@@ -116,7 +116,7 @@ public sealed unsafe class ArrayMap : BpfMapBase
     // ---------------- program
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public override byte* ProgramLookup(byte* key, int cpu)
+    internal override byte* ProgramLookup(byte* key, int cpu)
     {
         uint idx = *(uint*)key;
         if (idx >= _max) return null;
@@ -132,7 +132,7 @@ public sealed unsafe class ArrayMap : BpfMapBase
     internal ulong CompiledUpdateShared(ulong key, ulong value, ulong flags) =>
         key == 0 || value == 0 ? unchecked((ulong)-(long)Errno.EFAULT) : (ulong)ProgramUpdate((byte*)key, (byte*)value, flags, 0);
 
-    public override byte* ProgramLookupPercpu(byte* key, uint cpu)
+    internal override byte* ProgramLookupPercpu(byte* key, uint cpu)
     {
         if (!_percpu) return null;
         uint idx = *(uint*)key;
@@ -140,7 +140,7 @@ public sealed unsafe class ArrayMap : BpfMapBase
         return Elem(idx) + cpu * _stride;
     }
 
-    public override long ProgramUpdate(byte* key, byte* value, ulong flags, int cpu)
+    internal override long ProgramUpdate(byte* key, byte* value, ulong flags, int cpu)
     {
         if ((flags & ~(ulong)MapUpdateFlags.Lock) > (ulong)MapUpdateFlags.Exist) return -(long)Errno.EINVAL;
         if ((flags & (ulong)MapUpdateFlags.Lock) != 0 && _lockOff < 0) return -(long)Errno.EINVAL;
@@ -157,9 +157,9 @@ public sealed unsafe class ArrayMap : BpfMapBase
         return 0;
     }
 
-    public override long ProgramDelete(byte* key, int cpu) => -(long)Errno.EINVAL;
+    internal override long ProgramDelete(byte* key, int cpu) => -(long)Errno.EINVAL;
 
-    protected override long ForEachCore(MapElementCallback callback, int cpu)
+    private protected override long ForEachCore(MapElementCallback callback, int cpu)
     {
         uint k = 0;
         long n = 0;

@@ -10,7 +10,7 @@ namespace Ebpf.Runtime.Maps;
 /// and -ENOENT otherwise (definitely absent): false positives are possible, false negatives are not.
 /// Host API: update(key=∅) = push, lookup = peek; delete and get_next_key → EOPNOTSUPP.
 /// </summary>
-public sealed unsafe class BloomFilterMap : BpfMapBase
+internal sealed unsafe class BloomFilterMap : BpfMapBase
 {
     private readonly ulong[] _bits;
     private readonly ulong _mask;
@@ -36,7 +36,7 @@ public sealed unsafe class BloomFilterMap : BpfMapBase
 
     private ulong BitIndex(byte* value, int i) => KeyHash.Hash(value, _vs, _seed + (ulong)i) & _mask;
 
-    public override long ProgramPush(byte* value, ulong flags)
+    internal override long ProgramPush(byte* value, ulong flags)
     {
         if (flags != 0) return -(long)Errno.EINVAL;
         for (int i = 0; i < _hashes; i++)
@@ -47,7 +47,7 @@ public sealed unsafe class BloomFilterMap : BpfMapBase
         return 0;
     }
 
-    public override long ProgramPeek(byte* value)
+    internal override long ProgramPeek(byte* value)
     {
         for (int i = 0; i < _hashes; i++)
         {
@@ -57,23 +57,23 @@ public sealed unsafe class BloomFilterMap : BpfMapBase
         return 0;
     }
 
-    public override long ProgramPop(byte* value) => -(long)Errno.EOPNOTSUPP;
-    public override long ProgramUpdate(byte* key, byte* value, ulong flags, int cpu) => ProgramPush(value, flags);
+    internal override long ProgramPop(byte* value) => -(long)Errno.EOPNOTSUPP;
+    internal override long ProgramUpdate(byte* key, byte* value, ulong flags, int cpu) => ProgramPush(value, flags);
 
-    protected override Errno UpdateCore(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, MapUpdateFlags flags)
+    private protected override Errno UpdateCore(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, MapUpdateFlags flags)
     {
         fixed (byte* v = value) return (Errno)(-ProgramPush(v, (ulong)flags));
     }
 
-    protected override Errno LookupCore(ReadOnlySpan<byte> key, Span<byte> value, MapUpdateFlags flags)
+    private protected override Errno LookupCore(ReadOnlySpan<byte> key, Span<byte> value, MapUpdateFlags flags)
     {
         if (flags != 0) return Errno.EINVAL;
         fixed (byte* v = value) return (Errno)(-ProgramPeek(v));
     }
 
-    protected override Errno DeleteCore(ReadOnlySpan<byte> key) => Errno.EOPNOTSUPP;
-    protected override Errno GetNextKeyCore(ReadOnlySpan<byte> key, Span<byte> nextKey) => Errno.EOPNOTSUPP;
-    protected override Errno LookupAndDeleteCore(ReadOnlySpan<byte> key, Span<byte> value, MapUpdateFlags flags) => Errno.EOPNOTSUPP;
+    private protected override Errno DeleteCore(ReadOnlySpan<byte> key) => Errno.EOPNOTSUPP;
+    private protected override Errno GetNextKeyCore(ReadOnlySpan<byte> key, Span<byte> nextKey) => Errno.EOPNOTSUPP;
+    private protected override Errno LookupAndDeleteCore(ReadOnlySpan<byte> key, Span<byte> value, MapUpdateFlags flags) => Errno.EOPNOTSUPP;
 
     /// <summary>Host push.</summary>
     public void Push(ReadOnlySpan<byte> value) => Update(default, value);
@@ -87,5 +87,5 @@ public sealed unsafe class BloomFilterMap : BpfMapBase
         return true;
     }
 
-    protected override void FreeNative() { }
+    private protected override void FreeNative() { }
 }

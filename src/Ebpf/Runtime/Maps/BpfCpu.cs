@@ -7,6 +7,9 @@ namespace Ebpf.Runtime.Maps;
 /// </summary>
 public static class BpfCpu
 {
+    /// <summary>
+    /// The number of possible CPUs: per-CPU maps hold this many value slots and CPU numbers run below it.
+    /// </summary>
     public static int PossibleCount { get; } = Math.Max(1, Environment.ProcessorCount);
 
     // The thread-static lives in a class without static initialisation, so reading it needs no class-init check.

@@ -11,7 +11,7 @@ internal interface IMapHolderTarget
 }
 
 /// <summary>Callback of bpf_for_each_map_elem: return 0 to continue, 1 to stop.</summary>
-public unsafe delegate long MapElementCallback(BpfMapBase map, byte* key, byte* value);
+internal unsafe delegate long MapElementCallback(BpfMapBase map, byte* key, byte* value);
 
 /// <summary>
 /// A live map: the kernel's <c>struct bpf_map</c>. Three faces:
@@ -38,22 +38,28 @@ public abstract unsafe class BpfMapBase : IDisposable
     private ulong _handle;
     private readonly object _handleLock = new();
 
-    protected BpfMapBase(MapAttributes attributes, uint effectiveMaxEntries)
+    private protected BpfMapBase(MapAttributes attributes, uint effectiveMaxEntries)
     {
         Attributes = attributes;
         MaxEntries = effectiveMaxEntries;
     }
 
+    /// <summary>The BPF_MAP_CREATE attributes the map was created with.</summary>
     public MapAttributes Attributes { get; }
+    /// <summary>map_type.</summary>
     public MapType Type => Attributes.Type;
+    /// <summary>key_size in bytes.</summary>
     public uint KeySize => Attributes.KeySize;
+    /// <summary>value_size in bytes (one CPU's slot for per-CPU maps).</summary>
     public uint ValueSize => Attributes.ValueSize;
     /// <summary>max_entries as the kernel reports it (LRU per-CPU maps round it to a multiple of the CPU count).</summary>
     public uint MaxEntries { get; }
+    /// <summary>map_flags.</summary>
     public MapFlags Flags => Attributes.Flags;
+    /// <summary>The map's name (at most 15 characters, as the kernel keeps it).</summary>
     public string Name => Attributes.Name;
     /// <summary>Global id, assigned by the object registry (0 until then).</summary>
-    public uint Id { get; set; }
+    public uint Id { get; internal set; }
 
     /// <summary>True for maps whose host values hold one rounded slot per possible CPU.</summary>
     public virtual bool IsPerCpu => false;
@@ -70,10 +76,12 @@ public abstract unsafe class BpfMapBase : IDisposable
     /// <summary>False with BPF_F_RDONLY_PROG: the verifier must reject program writes (stores and update/delete helpers).</summary>
     public bool ProgramCanWrite => (Flags & MapFlags.RdonlyProg) == 0;
 
+    /// <summary>Whether BPF_MAP_FREEZE was applied: user space can no longer write it.</summary>
     public bool IsFrozen => Volatile.Read(ref _frozen) != 0;
-    public bool IsFreed => Volatile.Read(ref _freed) != 0;
-    protected bool HasSpinLock => Attributes.SpinLockOffset >= 0;
+    internal bool IsFreed => Volatile.Read(ref _freed) != 0;
+    private protected bool HasSpinLock => Attributes.SpinLockOffset >= 0;
 
+    /// <summary>The map's description as BPF_OBJ_GET_INFO_BY_FD reports it.</summary>
     public MapInfo Info => new(Type, Id, KeySize, ValueSize, MaxEntries, Flags, Name, Attributes.MapExtra,
         IsFrozen, Attributes.BtfKeyTypeId, Attributes.BtfValueTypeId);
 
@@ -84,7 +92,7 @@ public abstract unsafe class BpfMapBase : IDisposable
     /// <see cref="MapHandleTable"/> handle, created on first use (so a constructor that fails leaves no entry
     /// behind) and ended when the map is freed.
     /// </summary>
-    public nint NativeHandle
+    internal nint NativeHandle
     {
         get
         {
@@ -102,7 +110,7 @@ public abstract unsafe class BpfMapBase : IDisposable
     }
 
     /// <summary>The map behind a <see cref="NativeHandle"/>, or null when the value is not a live map's handle.</summary>
-    public static BpfMapBase? FromNativeHandle(nint handle) => MapHandleTable.Find((ulong)handle) as BpfMapBase;
+    internal static BpfMapBase? FromNativeHandle(nint handle) => MapHandleTable.Find((ulong)handle) as BpfMapBase;
 
     /// <summary>
     /// The registry object this storage belongs to (the runtime's MapObject, which owns the id), or null
@@ -111,14 +119,14 @@ public abstract unsafe class BpfMapBase : IDisposable
     /// </summary>
     internal IMapHolderTarget? RegistryObject { get; set; }
 
-    public long RefCount => Interlocked.Read(ref _refs);
-    public long UserRefCount => Interlocked.Read(ref _userRefs);
+    internal long RefCount => Interlocked.Read(ref _refs);
+    internal long UserRefCount => Interlocked.Read(ref _userRefs);
 
     /// <summary>Raised once when the last reference is dropped, before the memory is freed (registry: remove the id).</summary>
-    public event Action<BpfMapBase>? Releasing;
+    internal event Action<BpfMapBase>? Releasing;
 
     /// <summary>Takes a reference (a program's used_maps, a map-in-map slot). Fails on a freed map.</summary>
-    public void AddRef()
+    internal void AddRef()
     {
         long v;
         do
@@ -129,7 +137,7 @@ public abstract unsafe class BpfMapBase : IDisposable
     }
 
     /// <summary>Drops a reference; the last one frees the map.</summary>
-    public void Release()
+    internal void Release()
     {
         long v = Interlocked.Decrement(ref _refs);
         if (v == 0) Free();
@@ -137,21 +145,21 @@ public abstract unsafe class BpfMapBase : IDisposable
     }
 
     /// <summary>Takes a user reference (a handle or a pin): both counters, like bpf_map_inc_with_uref.</summary>
-    public void AddUserRef()
+    internal void AddUserRef()
     {
         AddRef();
         Interlocked.Increment(ref _userRefs);
     }
 
     /// <summary>Drops a user reference; at zero the map's "release uref" hook runs (prog arrays clear every slot).</summary>
-    public void ReleaseUserRef()
+    internal void ReleaseUserRef()
     {
         if (Interlocked.Decrement(ref _userRefs) == 0) OnUserRefsReleased();
         Release();
     }
 
     /// <summary>The kernel's map_release_uref hook.</summary>
-    protected virtual void OnUserRefsReleased() { }
+    private protected virtual void OnUserRefsReleased() { }
 
     /// <summary>
     /// Closes the creator's handle: drops the user reference taken at creation (once; later calls do
@@ -175,9 +183,9 @@ public abstract unsafe class BpfMapBase : IDisposable
     }
 
     /// <summary>Frees native memory (through <see cref="EpochManager"/> where a reader might still hold it).</summary>
-    protected abstract void FreeNative();
+    private protected abstract void FreeNative();
 
-    protected void ThrowIfFreed()
+    private protected void ThrowIfFreed()
     {
         if (IsFreed) throw new BpfException(Errno.EBADF, $"map '{Name}' (id {Id}) has been freed");
     }
@@ -275,6 +283,10 @@ public abstract unsafe class BpfMapBase : IDisposable
 
     // ---------------------------------------------------------------- host API (throwing)
 
+    /// <summary>
+    /// Copies the value of <paramref name="key"/> into <paramref name="value"/>; throws a <see cref="BpfException"/>
+    /// with the errno on failure (ENOENT when missing).
+    /// </summary>
     public void Lookup(ReadOnlySpan<byte> key, Span<byte> value, MapUpdateFlags flags = MapUpdateFlags.Any) =>
         Check(LookupElem(key, value, flags), "lookup");
 
@@ -287,9 +299,17 @@ public abstract unsafe class BpfMapBase : IDisposable
         return true;
     }
 
+    /// <summary>
+    /// Stores <paramref name="value"/> at <paramref name="key"/> under <paramref name="flags"/>; throws a <see
+    /// cref="BpfException"/> with the errno on failure.
+    /// </summary>
     public void Update(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, MapUpdateFlags flags = MapUpdateFlags.Any) =>
         Check(UpdateElem(key, value, flags), "update");
 
+    /// <summary>
+    /// Deletes <paramref name="key"/>; throws a <see cref="BpfException"/> with the errno on failure (ENOENT when
+    /// missing).
+    /// </summary>
     public void Delete(ReadOnlySpan<byte> key) => Check(DeleteElem(key), "delete");
 
     /// <summary>Writes the key after <paramref name="key"/> (empty = first); false at the end.</summary>
@@ -301,6 +321,10 @@ public abstract unsafe class BpfMapBase : IDisposable
         return true;
     }
 
+    /// <summary>
+    /// Copies the value of <paramref name="key"/> out and removes it (queue/stack: pops, with an empty key); throws
+    /// on failure.
+    /// </summary>
     public void LookupAndDelete(ReadOnlySpan<byte> key, Span<byte> value, MapUpdateFlags flags = MapUpdateFlags.Any) =>
         Check(LookupAndDeleteElem(key, value, flags), "lookup_and_delete");
 
@@ -319,7 +343,7 @@ public abstract unsafe class BpfMapBase : IDisposable
         return keys;
     }
 
-    protected void Check(Errno e, string what)
+    private protected void Check(Errno e, string what)
     {
         if (e != Errno.None)
             throw new BpfException(e, $"map '{Name}' (type {Type}, id {Id}): {what} failed");
@@ -400,7 +424,7 @@ public abstract unsafe class BpfMapBase : IDisposable
     /// generic_map_lookup_batch: walks get_next_key from the in_batch key; out_batch = the last key
     /// copied. Maps without get_next_key (or with bucket tokens) override.
     /// </summary>
-    protected virtual MapBatchResult BatchLookupCore(ReadOnlySpan<byte> inBatch, Span<byte> outBatch, Span<byte> keys,
+    private protected virtual MapBatchResult BatchLookupCore(ReadOnlySpan<byte> inBatch, Span<byte> outBatch, Span<byte> keys,
         Span<byte> values, uint count, MapUpdateFlags elemFlags, bool delete)
     {
         if (delete) return new(0, Errno.ENOTSUPP);
@@ -435,23 +459,23 @@ public abstract unsafe class BpfMapBase : IDisposable
 
     // ---------------------------------------------------------------- per-type host operations
 
-    protected virtual Errno LookupCore(ReadOnlySpan<byte> key, Span<byte> value, MapUpdateFlags flags) => Errno.ENOTSUPP;
-    protected virtual Errno UpdateCore(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, MapUpdateFlags flags) => Errno.ENOTSUPP;
-    protected virtual Errno DeleteCore(ReadOnlySpan<byte> key) => Errno.ENOTSUPP;
-    protected virtual Errno GetNextKeyCore(ReadOnlySpan<byte> key, Span<byte> nextKey) => Errno.ENOTSUPP;
-    protected virtual Errno LookupAndDeleteCore(ReadOnlySpan<byte> key, Span<byte> value, MapUpdateFlags flags) => Errno.ENOTSUPP;
+    private protected virtual Errno LookupCore(ReadOnlySpan<byte> key, Span<byte> value, MapUpdateFlags flags) => Errno.ENOTSUPP;
+    private protected virtual Errno UpdateCore(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, MapUpdateFlags flags) => Errno.ENOTSUPP;
+    private protected virtual Errno DeleteCore(ReadOnlySpan<byte> key) => Errno.ENOTSUPP;
+    private protected virtual Errno GetNextKeyCore(ReadOnlySpan<byte> key, Span<byte> nextKey) => Errno.ENOTSUPP;
+    private protected virtual Errno LookupAndDeleteCore(ReadOnlySpan<byte> key, Span<byte> value, MapUpdateFlags flags) => Errno.ENOTSUPP;
 
     // ---------------------------------------------------------------- program API (helpers)
 
     /// <summary>bpf_map_lookup_elem: a pointer to the value (per-CPU maps: <paramref name="cpu"/>'s copy), or null.
     /// Valid while the caller stays in its epoch critical section (and for arrays, for the map's lifetime).</summary>
-    public virtual byte* ProgramLookup(byte* key, int cpu) => null;
+    internal virtual byte* ProgramLookup(byte* key, int cpu) => null;
 
     /// <summary>bpf_map_update_elem: 0 or a negative errno.</summary>
-    public virtual long ProgramUpdate(byte* key, byte* value, ulong flags, int cpu) => -(long)Errno.EINVAL;
+    internal virtual long ProgramUpdate(byte* key, byte* value, ulong flags, int cpu) => -(long)Errno.EINVAL;
 
     /// <summary>bpf_map_delete_elem: 0 or a negative errno.</summary>
-    public virtual long ProgramDelete(byte* key, int cpu) => -(long)Errno.EINVAL;
+    internal virtual long ProgramDelete(byte* key, int cpu) => -(long)Errno.EINVAL;
 
     // Direct call targets for compiled, verified code whose R1 is this map (MapCallSpecializer): the map
     // helpers' unchecked paths with the handle already resolved. Non-virtual, so the JIT calls them directly.
@@ -468,19 +492,19 @@ public abstract unsafe class BpfMapBase : IDisposable
         key == 0 ? unchecked((ulong)-(long)Errno.EFAULT) : (ulong)ProgramDelete((byte*)key, BpfCpu.Current);
 
     /// <summary>bpf_map_push_elem (queue, stack, bloom filter).</summary>
-    public virtual long ProgramPush(byte* value, ulong flags) => -(long)Errno.EINVAL;
+    internal virtual long ProgramPush(byte* value, ulong flags) => -(long)Errno.EINVAL;
 
     /// <summary>bpf_map_pop_elem: the value buffer is zeroed when empty (-ENOENT).</summary>
-    public virtual long ProgramPop(byte* value) => -(long)Errno.EINVAL;
+    internal virtual long ProgramPop(byte* value) => -(long)Errno.EINVAL;
 
     /// <summary>bpf_map_peek_elem (queue, stack; bloom filter: membership test).</summary>
-    public virtual long ProgramPeek(byte* value) => -(long)Errno.EINVAL;
+    internal virtual long ProgramPeek(byte* value) => -(long)Errno.EINVAL;
 
     /// <summary>bpf_map_lookup_percpu_elem: <paramref name="cpu"/>'s copy, null if cpu ≥ possible CPUs or the key is missing.</summary>
-    public virtual byte* ProgramLookupPercpu(byte* key, uint cpu) => null;
+    internal virtual byte* ProgramLookupPercpu(byte* key, uint cpu) => null;
 
     /// <summary>bpf_for_each_map_elem: number of elements visited (including the one that returned 1), or a negative errno.</summary>
-    public long ForEachElement(MapElementCallback callback, ulong flags, int cpu)
+    internal long ForEachElement(MapElementCallback callback, ulong flags, int cpu)
     {
         if (flags != 0 || (uint)cpu >= (uint)BpfCpu.PossibleCount) return -(long)Errno.EINVAL;
         EpochManager.Enter();
@@ -488,7 +512,7 @@ public abstract unsafe class BpfMapBase : IDisposable
         finally { EpochManager.Exit(); }
     }
 
-    protected virtual long ForEachCore(MapElementCallback callback, int cpu) => -(long)Errno.EINVAL;
+    private protected virtual long ForEachCore(MapElementCallback callback, int cpu) => -(long)Errno.EINVAL;
 
     /// <summary>Whether bpf_for_each_map_elem accepts this map (array, percpu_array, hash family).</summary>
     public virtual bool SupportsForEach => false;

@@ -7,7 +7,7 @@ namespace Ebpf.Runtime.Maps;
 /// and by BPF_F_LOCK host lookups/updates, which copy the value under the lock and never copy
 /// the lock word itself.
 /// </summary>
-public static unsafe class BpfSpinLock
+internal static unsafe class BpfSpinLock
 {
     public static void Lock(void* lockWord)
     {

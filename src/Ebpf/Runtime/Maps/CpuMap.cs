@@ -17,7 +17,7 @@ namespace Ebpf.Runtime.Maps;
 /// Redirected frames go to the runtime's per-CPU queue (NetDevices.CpuQueue); the entry's
 /// <see cref="RedirectEntry.Target"/> is the CPU number.
 /// </summary>
-public sealed unsafe class CpuMap : BpfMapBase, IRedirectMap, IProgramHoldingMap
+internal sealed unsafe class CpuMap : BpfMapBase, IRedirectMap, IProgramHoldingMap
 {
     public const uint NrCpus = 256;
     public const uint MaxQueueSize = 16384;
@@ -47,7 +47,7 @@ public sealed unsafe class CpuMap : BpfMapBase, IRedirectMap, IProgramHoldingMap
         if (e.Program is { } p) ProgramReleased?.Invoke(p);
     }
 
-    protected override Errno UpdateCore(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, MapUpdateFlags flags)
+    private protected override Errno UpdateCore(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, MapUpdateFlags flags)
     {
         if ((ulong)flags > (ulong)MapUpdateFlags.Exist) return Errno.EINVAL;
         uint cpu = BinaryPrimitives.ReadUInt32LittleEndian(key);
@@ -73,10 +73,10 @@ public sealed unsafe class CpuMap : BpfMapBase, IRedirectMap, IProgramHoldingMap
         return Errno.None;
     }
 
-    protected override Errno LookupCore(ReadOnlySpan<byte> key, Span<byte> value, MapUpdateFlags flags) =>
+    private protected override Errno LookupCore(ReadOnlySpan<byte> key, Span<byte> value, MapUpdateFlags flags) =>
         RedirectMaps.LookupInto(this, key, value);
 
-    protected override Errno DeleteCore(ReadOnlySpan<byte> key)
+    private protected override Errno DeleteCore(ReadOnlySpan<byte> key)
     {
         uint cpu = BinaryPrimitives.ReadUInt32LittleEndian(key);
         if (cpu >= (uint)_slots.Length) return Errno.EINVAL;
@@ -88,10 +88,10 @@ public sealed unsafe class CpuMap : BpfMapBase, IRedirectMap, IProgramHoldingMap
         return Errno.None;
     }
 
-    protected override Errno GetNextKeyCore(ReadOnlySpan<byte> key, Span<byte> nextKey) =>
+    private protected override Errno GetNextKeyCore(ReadOnlySpan<byte> key, Span<byte> nextKey) =>
         FdArrayKeys.Next(key, nextKey, (uint)_slots.Length);
 
-    protected override void FreeNative()
+    private protected override void FreeNative()
     {
         lock (_writeLock)
             for (int i = 0; i < _slots.Length; i++)

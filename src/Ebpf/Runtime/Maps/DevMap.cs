@@ -19,7 +19,7 @@ namespace Ebpf.Runtime.Maps;
 /// </list>
 /// Devices are whatever <see cref="DeviceResolver"/> returns for an ifindex (the runtime's NetDevices).
 /// </summary>
-public sealed unsafe class DevMap : BpfMapBase, IRedirectMap, IProgramHoldingMap
+internal sealed unsafe class DevMap : BpfMapBase, IRedirectMap, IProgramHoldingMap
 {
     public const ulong BroadcastFlag = 8, ExcludeIngressFlag = 16;
 
@@ -102,7 +102,7 @@ public sealed unsafe class DevMap : BpfMapBase, IRedirectMap, IProgramHoldingMap
         return Errno.None;
     }
 
-    protected override Errno UpdateCore(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, MapUpdateFlags flags)
+    private protected override Errno UpdateCore(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, MapUpdateFlags flags)
     {
         if ((ulong)flags > (ulong)MapUpdateFlags.Exist) return Errno.EINVAL;
         uint k = BinaryPrimitives.ReadUInt32LittleEndian(key);
@@ -149,10 +149,10 @@ public sealed unsafe class DevMap : BpfMapBase, IRedirectMap, IProgramHoldingMap
         }
     }
 
-    protected override Errno LookupCore(ReadOnlySpan<byte> key, Span<byte> value, MapUpdateFlags flags) =>
+    private protected override Errno LookupCore(ReadOnlySpan<byte> key, Span<byte> value, MapUpdateFlags flags) =>
         RedirectMaps.LookupInto(this, key, value);
 
-    protected override Errno DeleteCore(ReadOnlySpan<byte> key)
+    private protected override Errno DeleteCore(ReadOnlySpan<byte> key)
     {
         uint k = BinaryPrimitives.ReadUInt32LittleEndian(key);
         lock (_writeLock)
@@ -178,7 +178,7 @@ public sealed unsafe class DevMap : BpfMapBase, IRedirectMap, IProgramHoldingMap
         }
     }
 
-    protected override Errno GetNextKeyCore(ReadOnlySpan<byte> key, Span<byte> nextKey)
+    private protected override Errno GetNextKeyCore(ReadOnlySpan<byte> key, Span<byte> nextKey)
     {
         if (_slots is not null)
             return FdArrayKeys.Next(key, nextKey, (uint)_slots.Length);
@@ -218,9 +218,9 @@ public sealed unsafe class DevMap : BpfMapBase, IRedirectMap, IProgramHoldingMap
     }
 
     /// <summary>A BPF-side lookup: the read-only bpf_devmap_val, or NULL.</summary>
-    public override byte* ProgramLookup(byte* key, int cpu) => RedirectLookup(*(uint*)key) is { } e ? e.Value : null;
+    internal override byte* ProgramLookup(byte* key, int cpu) => RedirectLookup(*(uint*)key) is { } e ? e.Value : null;
 
-    protected override void FreeNative()
+    private protected override void FreeNative()
     {
         lock (_writeLock)
         {

@@ -21,7 +21,7 @@ namespace Ebpf.Runtime.Maps;
 /// LRU maps evict (second-chance approximation of LRU, common list or per-CPU lists with
 /// BPF_F_NO_COMMON_LRU) and never fail with E2BIG.</para>
 /// </summary>
-public sealed unsafe class HashMap : BpfMapBase
+internal sealed unsafe class HashMap : BpfMapBase
 {
     private readonly nint[] _buckets;
     private readonly int[] _locks;
@@ -349,7 +349,7 @@ public sealed unsafe class HashMap : BpfMapBase
         Buffer.MemoryCopy(src, dst, n, n);
     }
 
-    protected override void FreeNative()
+    private protected override void FreeNative()
     {
         for (int i = 0; i < _buckets.Length; i++)
         {
@@ -366,7 +366,7 @@ public sealed unsafe class HashMap : BpfMapBase
 
     // ---------------------------------------------------------------- host API
 
-    protected override Errno LookupCore(ReadOnlySpan<byte> key, Span<byte> value, MapUpdateFlags flags)
+    private protected override Errno LookupCore(ReadOnlySpan<byte> key, Span<byte> value, MapUpdateFlags flags)
     {
         fixed (byte* k = key)
         fixed (byte* v = value)
@@ -378,19 +378,19 @@ public sealed unsafe class HashMap : BpfMapBase
         return Errno.None;
     }
 
-    protected override Errno UpdateCore(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, MapUpdateFlags flags)
+    private protected override Errno UpdateCore(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, MapUpdateFlags flags)
     {
         fixed (byte* k = key)
         fixed (byte* v = value)
             return UpdateInternal(k, v, flags, host: true, BpfCpu.Current);
     }
 
-    protected override Errno DeleteCore(ReadOnlySpan<byte> key)
+    private protected override Errno DeleteCore(ReadOnlySpan<byte> key)
     {
         fixed (byte* k = key) return DeleteInternal(k, null, false, 0);
     }
 
-    protected override Errno LookupAndDeleteCore(ReadOnlySpan<byte> key, Span<byte> value, MapUpdateFlags flags)
+    private protected override Errno LookupAndDeleteCore(ReadOnlySpan<byte> key, Span<byte> value, MapUpdateFlags flags)
     {
         if ((flags & ~MapUpdateFlags.Lock) != 0) return Errno.EINVAL;
         fixed (byte* k = key)
@@ -398,7 +398,7 @@ public sealed unsafe class HashMap : BpfMapBase
             return DeleteInternal(k, v, true, flags);
     }
 
-    protected override Errno GetNextKeyCore(ReadOnlySpan<byte> key, Span<byte> nextKey)
+    private protected override Errno GetNextKeyCore(ReadOnlySpan<byte> key, Span<byte> nextKey)
     {
         uint startBucket = 0;
         if (!key.IsEmpty)
@@ -433,7 +433,7 @@ public sealed unsafe class HashMap : BpfMapBase
     }
 
     /// <summary>htab batch: the token is a u32 bucket index; a bucket is copied whole or not at all (ENOSPC if the first does not fit).</summary>
-    protected override MapBatchResult BatchLookupCore(ReadOnlySpan<byte> inBatch, Span<byte> outBatch, Span<byte> keys,
+    private protected override MapBatchResult BatchLookupCore(ReadOnlySpan<byte> inBatch, Span<byte> outBatch, Span<byte> keys,
         Span<byte> values, uint count, MapUpdateFlags elemFlags, bool delete)
     {
         uint batch = inBatch.IsEmpty ? 0 : BinaryPrimitives.ReadUInt32LittleEndian(inBatch);
@@ -486,7 +486,7 @@ public sealed unsafe class HashMap : BpfMapBase
     // ---------------------------------------------------------------- program API
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public override byte* ProgramLookup(byte* key, int cpu)
+    internal override byte* ProgramLookup(byte* key, int cpu)
     {
         nint e = Find(key, HashOf(key));
         if (e == 0) return null;
@@ -499,7 +499,7 @@ public sealed unsafe class HashMap : BpfMapBase
     /// <summary>bpf_map_lookup_elem from compiled code on a shared (not per-CPU) hash: no CPU to look up.</summary>
     internal ulong CompiledLookupShared(ulong key) => (ulong)ProgramLookup((byte*)key, 0);
 
-    public override byte* ProgramLookupPercpu(byte* key, uint cpu)
+    internal override byte* ProgramLookupPercpu(byte* key, uint cpu)
     {
         if (!_percpu || cpu >= (uint)BpfCpu.PossibleCount) return null;
         nint e = Find(key, HashOf(key));
@@ -508,7 +508,7 @@ public sealed unsafe class HashMap : BpfMapBase
         return Value(e) + cpu * _stride;
     }
 
-    public override long ProgramUpdate(byte* key, byte* value, ulong flags, int cpu)
+    internal override long ProgramUpdate(byte* key, byte* value, ulong flags, int cpu)
     {
         if ((flags & ~(ulong)MapUpdateFlags.Lock) > (ulong)MapUpdateFlags.Exist) return -(long)Errno.EINVAL;
         if ((flags & (ulong)MapUpdateFlags.Lock) != 0 && _lockOff < 0) return -(long)Errno.EINVAL;
@@ -516,9 +516,9 @@ public sealed unsafe class HashMap : BpfMapBase
         return -(long)UpdateInternal(key, value, (MapUpdateFlags)flags, host: false, cpu);
     }
 
-    public override long ProgramDelete(byte* key, int cpu) => -(long)DeleteInternal(key, null, false, 0);
+    internal override long ProgramDelete(byte* key, int cpu) => -(long)DeleteInternal(key, null, false, 0);
 
-    protected override long ForEachCore(MapElementCallback callback, int cpu)
+    private protected override long ForEachCore(MapElementCallback callback, int cpu)
     {
         long n = 0;
         for (int i = 0; i < _buckets.Length; i++)

@@ -8,7 +8,7 @@ namespace Ebpf.Runtime.Maps;
 /// keyed by a per-map seed. Not the kernel's jhash: bucket order is therefore not the kernel's,
 /// which no program can observe except through iteration order.
 /// </summary>
-public static unsafe class KeyHash
+internal static unsafe class KeyHash
 {
     private const ulong P0 = 0xa0761d6478bd642f, P1 = 0xe7037ed1a0b428db, P2 = 0x8ebc6af09c88c6e3;
 

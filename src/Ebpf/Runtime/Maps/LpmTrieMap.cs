@@ -14,7 +14,7 @@ namespace Ebpf.Runtime.Maps;
 /// Writers serialize on a lock; lookups are lock-free (children and values are published with
 /// release stores; replaced values are retired through the epoch).
 /// </summary>
-public sealed unsafe class LpmTrieMap : BpfMapBase
+internal sealed unsafe class LpmTrieMap : BpfMapBase
 {
     private sealed class Node
     {
@@ -75,7 +75,7 @@ public sealed unsafe class LpmTrieMap : BpfMapBase
         return found is null ? 0 : Volatile.Read(ref found.Value);
     }
 
-    protected override void FreeNative()
+    private protected override void FreeNative()
     {
         lock (_lock)
         {
@@ -212,7 +212,7 @@ public sealed unsafe class LpmTrieMap : BpfMapBase
 
     // ---------------- host API
 
-    protected override Errno LookupCore(ReadOnlySpan<byte> key, Span<byte> value, MapUpdateFlags flags)
+    private protected override Errno LookupCore(ReadOnlySpan<byte> key, Span<byte> value, MapUpdateFlags flags)
     {
         if (flags != 0) return Errno.EINVAL;
         nint v = FindValue(BinaryPrimitives.ReadUInt32LittleEndian(key), key[4..]);
@@ -221,15 +221,15 @@ public sealed unsafe class LpmTrieMap : BpfMapBase
         return Errno.None;
     }
 
-    protected override Errno UpdateCore(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, MapUpdateFlags flags)
+    private protected override Errno UpdateCore(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, MapUpdateFlags flags)
     {
         fixed (byte* v = value) return Update(BinaryPrimitives.ReadUInt32LittleEndian(key), key[4..], v, flags);
     }
 
-    protected override Errno DeleteCore(ReadOnlySpan<byte> key) =>
+    private protected override Errno DeleteCore(ReadOnlySpan<byte> key) =>
         Delete(BinaryPrimitives.ReadUInt32LittleEndian(key), key[4..], null);
 
-    protected override Errno GetNextKeyCore(ReadOnlySpan<byte> key, Span<byte> nextKey)
+    private protected override Errno GetNextKeyCore(ReadOnlySpan<byte> key, Span<byte> nextKey)
     {
         lock (_lock)
         {
@@ -255,13 +255,13 @@ public sealed unsafe class LpmTrieMap : BpfMapBase
 
     // ---------------- program API
 
-    public override byte* ProgramLookup(byte* key, int cpu) =>
+    internal override byte* ProgramLookup(byte* key, int cpu) =>
         (byte*)FindValue(*(uint*)key, new ReadOnlySpan<byte>(key + 4, _dataSize));
 
-    public override long ProgramUpdate(byte* key, byte* value, ulong flags, int cpu) =>
+    internal override long ProgramUpdate(byte* key, byte* value, ulong flags, int cpu) =>
         flags > (ulong)MapUpdateFlags.Exist ? -(long)Errno.EINVAL
             : -(long)Update(*(uint*)key, new ReadOnlySpan<byte>(key + 4, _dataSize), value, (MapUpdateFlags)flags);
 
-    public override long ProgramDelete(byte* key, int cpu) =>
+    internal override long ProgramDelete(byte* key, int cpu) =>
         -(long)Delete(*(uint*)key, new ReadOnlySpan<byte>(key + 4, _dataSize), null);
 }

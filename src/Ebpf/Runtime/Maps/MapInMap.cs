@@ -14,7 +14,7 @@ namespace Ebpf.Runtime.Maps;
 /// <see cref="MapHandleTable"/> handle, never an object address).
 /// Update flags: array_of_maps needs BPF_ANY (EINVAL); hash_of_maps has the hash flag rules.
 /// </summary>
-public sealed unsafe class MapInMap : BpfMapBase
+internal sealed unsafe class MapInMap : BpfMapBase
 {
     private readonly object _writeLock = new();
     private readonly BpfMapBase _template;
@@ -114,14 +114,14 @@ public sealed unsafe class MapInMap : BpfMapBase
         EpochManager.Retire(m.Release);
     }
 
-    protected override Errno UpdateCore(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, MapUpdateFlags flags)
+    private protected override Errno UpdateCore(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, MapUpdateFlags flags)
     {
         var inner = Resolver?.Invoke(BinaryPrimitives.ReadUInt32LittleEndian(value));
         if (inner is null) return Errno.EBADF;
         return Set(key, inner, flags);
     }
 
-    protected override Errno LookupCore(ReadOnlySpan<byte> key, Span<byte> value, MapUpdateFlags flags)
+    private protected override Errno LookupCore(ReadOnlySpan<byte> key, Span<byte> value, MapUpdateFlags flags)
     {
         if (flags != 0) return Errno.EINVAL;
         fixed (byte* k = key)
@@ -133,7 +133,7 @@ public sealed unsafe class MapInMap : BpfMapBase
         return Errno.None;
     }
 
-    protected override Errno DeleteCore(ReadOnlySpan<byte> key)
+    private protected override Errno DeleteCore(ReadOnlySpan<byte> key)
     {
         lock (_writeLock)
         {
@@ -154,11 +154,11 @@ public sealed unsafe class MapInMap : BpfMapBase
         }
     }
 
-    protected override Errno GetNextKeyCore(ReadOnlySpan<byte> key, Span<byte> nextKey) =>
+    private protected override Errno GetNextKeyCore(ReadOnlySpan<byte> key, Span<byte> nextKey) =>
         _slots is not null ? FdArrayKeys.Next(key, nextKey, (uint)_slots.Length) : _hash!.GetNextKeyElem(key, nextKey);
 
     /// <summary>bpf_map_lookup_elem on a map-in-map: the inner map's native handle (a map pointer), or null.</summary>
-    public override byte* ProgramLookup(byte* key, int cpu)
+    internal override byte* ProgramLookup(byte* key, int cpu)
     {
         if (_slots is not null)
         {
@@ -169,7 +169,7 @@ public sealed unsafe class MapInMap : BpfMapBase
         return p == null ? null : (byte*)*(nint*)p;
     }
 
-    protected override void FreeNative()
+    private protected override void FreeNative()
     {
         lock (_writeLock)
         {

@@ -26,6 +26,13 @@ public static class MapMemoryUsage
     private static ulong Round8(ulong v) => (v + 7) & ~7ul;
     private static ulong PageAlign(ulong v) => (v + PageSize - 1) & ~(PageSize - 1);
 
+    /// <summary>The memlock bytes Linux reports for a map created with these attributes.</summary>
+    /// <param name="type">map_type.</param>
+    /// <param name="keySize">key_size.</param>
+    /// <param name="valueSize">value_size.</param>
+    /// <param name="maxEntries">max_entries.</param>
+    /// <param name="flags">map_flags (no-prealloc hashes are charged per element).</param>
+    /// <param name="possibleCpus">Possible CPUs (per-CPU maps are charged once per CPU).</param>
     /// <param name="elements">Current element count (only no-prealloc hashes charge per element).</param>
     public static ulong Of(MapType type, uint keySize, uint valueSize, uint maxEntries, MapFlags flags, int possibleCpus, ulong elements = 0)
     {

@@ -8,7 +8,7 @@ namespace Ebpf.Runtime.Maps;
 /// jited and xdp_has_frags must always match; expected_attach_type only for prog arrays (6.18).
 /// Once set it stays, even when the map is emptied.
 /// </summary>
-public sealed class MapProgramOwner(bool compareAttachType)
+internal sealed class MapProgramOwner(bool compareAttachType)
 {
     private readonly Lock _lock = new();
     private ProgArrayOwner? _owner;
@@ -59,7 +59,7 @@ public sealed class MapProgramOwner(bool compareAttachType)
 }
 
 /// <summary>A map that can hold programs, so a program using it must be compatible with its owner (bpf_check_tail_call).</summary>
-public interface IProgramHoldingMap
+internal interface IProgramHoldingMap
 {
     MapProgramOwner ProgramOwner { get; }
 }

@@ -29,7 +29,7 @@ namespace Ebpf.Runtime.Maps;
 /// <item>a bpf_spin_lock (SpinLockOffset ≥ 0) on anything but hash/array → EOPNOTSUPP; misaligned or outside the value → EINVAL.</item>
 /// </list>
 /// </summary>
-public static class MapValidation
+internal static class MapValidation
 {
     public const uint KmallocMaxSize = 4u << 20;
     public const uint PcpuMinUnitSize = 32u << 10;

@@ -13,24 +13,24 @@ namespace Ebpf.Runtime.Maps;
 /// </summary>
 public sealed unsafe class PerfEventArrayMap : BpfMapBase
 {
-    public const ulong CurrentCpu = 0xffffffff;
-    public const ulong IndexMask = 0xffffffff;
+    internal const ulong CurrentCpu = 0xffffffff;
+    internal const ulong IndexMask = 0xffffffff;
 
     private readonly PerfEventBuffer?[] _slots;
 
     internal PerfEventArrayMap(MapAttributes a) : base(a, a.MaxEntries) => _slots = new PerfEventBuffer?[a.MaxEntries];
 
     /// <summary>Installs an event buffer at <paramref name="index"/> (the analogue of storing a perf event fd).</summary>
-    public void SetBuffer(uint index, PerfEventBuffer? buffer)
+    internal void SetBuffer(uint index, PerfEventBuffer? buffer)
     {
         if (index >= (uint)_slots.Length) Check(Errno.E2BIG, "update");
         Volatile.Write(ref _slots[index], buffer);
     }
 
-    public PerfEventBuffer? GetBuffer(uint index) => index < (uint)_slots.Length ? Volatile.Read(ref _slots[index]) : null;
+    internal PerfEventBuffer? GetBuffer(uint index) => index < (uint)_slots.Length ? Volatile.Read(ref _slots[index]) : null;
 
     /// <summary>bpf_perf_event_output (base variant): 0 or a negative errno. <paramref name="flags"/> bits above 31 are rejected.</summary>
-    public long Output(ulong flags, byte* data, ulong size, int cpu)
+    internal long Output(ulong flags, byte* data, ulong size, int cpu)
     {
         if ((flags & ~IndexMask) != 0) return -(long)Errno.EINVAL;
         ulong index = flags & IndexMask;
@@ -42,22 +42,22 @@ public sealed unsafe class PerfEventArrayMap : BpfMapBase
         return buf.Write(data, size);
     }
 
-    public long Output(ulong flags, ReadOnlySpan<byte> data, int cpu)
+    internal long Output(ulong flags, ReadOnlySpan<byte> data, int cpu)
     {
         fixed (byte* p = data) return Output(flags, p, (ulong)data.Length, cpu);
     }
 
-    protected override Errno DeleteCore(ReadOnlySpan<byte> key)
+    private protected override Errno DeleteCore(ReadOnlySpan<byte> key)
     {
         uint index = BinaryPrimitives.ReadUInt32LittleEndian(key);
         if (index >= (uint)_slots.Length) return Errno.E2BIG; // fd_array_map_delete_elem
         return Interlocked.Exchange(ref _slots[index], null) is null ? Errno.ENOENT : Errno.None;
     }
 
-    protected override Errno GetNextKeyCore(ReadOnlySpan<byte> key, Span<byte> nextKey) =>
+    private protected override Errno GetNextKeyCore(ReadOnlySpan<byte> key, Span<byte> nextKey) =>
         FdArrayKeys.Next(key, nextKey, (uint)_slots.Length);
 
-    protected override void FreeNative() => Array.Clear(_slots);
+    private protected override void FreeNative() => Array.Clear(_slots);
 }
 
 /// <summary>
@@ -67,8 +67,8 @@ public sealed unsafe class PerfEventArrayMap : BpfMapBase
 /// </summary>
 public sealed unsafe class PerfEventBuffer : IDisposable
 {
-    public const uint PerfRecordSample = 9;
-    public const uint PerfRecordLost = 2;
+    internal const uint PerfRecordSample = 9;
+    internal const uint PerfRecordLost = 2;
 
     private readonly object _lock = new();
     private readonly byte[] _ring;
@@ -77,7 +77,7 @@ public sealed unsafe class PerfEventBuffer : IDisposable
     private ulong _tail;   // consumer
     private ulong _lost;
 
-    public PerfEventBuffer(int cpu, int pageCount)
+    internal PerfEventBuffer(int cpu, int pageCount)
     {
         if (pageCount <= 0 || (pageCount & (pageCount - 1)) != 0)
             throw new BpfException(Errno.EINVAL, $"perf buffer page count {pageCount} must be a power of 2");
@@ -86,8 +86,10 @@ public sealed unsafe class PerfEventBuffer : IDisposable
         _mask = (ulong)_ring.Length - 1;
     }
 
+    /// <summary>The CPU index this ring belongs to.</summary>
     public int Cpu { get; }
     internal ManualResetEventSlim Signal { get; } = new(false);
+    /// <summary>Samples dropped because the ring was full, counted until reported as PERF_RECORD_LOST.</summary>
     public ulong LostCount { get { lock (_lock) return _lost; } }
 
     internal long Write(byte* data, ulong size)
@@ -156,10 +158,13 @@ public sealed unsafe class PerfEventBuffer : IDisposable
         return n;
     }
 
+    /// <summary>Releases the ring's wake-up event.</summary>
     public void Dispose() => Signal.Dispose();
 }
 
+/// <summary>Receives one sample: the CPU ring it came from and its raw bytes (valid only during the call).</summary>
 public delegate void PerfSampleCallback(int cpu, ReadOnlySpan<byte> data);
+/// <summary>Receives a lost-samples notification: the CPU ring and how many samples were dropped.</summary>
 public delegate void PerfLostCallback(int cpu, ulong lostCount);
 
 /// <summary>
@@ -172,6 +177,10 @@ public sealed class PerfEventReader : IDisposable
     private readonly PerfEventArrayMap _map;
     private readonly PerfEventBuffer[] _buffers;
 
+    /// <summary>
+    /// Installs a ring of <paramref name="pageCount"/> pages for each CPU index of <paramref name="map"/>
+    /// (perf_buffer__new).
+    /// </summary>
     public PerfEventReader(PerfEventArrayMap map, int pageCount = 8)
     {
         _map = map;
@@ -184,6 +193,7 @@ public sealed class PerfEventReader : IDisposable
         }
     }
 
+    /// <summary>One ring per CPU index, in index order.</summary>
     public IReadOnlyList<PerfEventBuffer> Buffers => _buffers;
 
     /// <summary>perf_buffer__consume: records (samples + lost notifications) delivered.</summary>
@@ -207,6 +217,7 @@ public sealed class PerfEventReader : IDisposable
         return Consume(sample, lost);
     }
 
+    /// <summary>Removes the rings from the map (when it still holds them) and frees them.</summary>
     public void Dispose()
     {
         for (int i = 0; i < _buffers.Length; i++)

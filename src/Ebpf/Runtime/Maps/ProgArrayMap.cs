@@ -7,12 +7,15 @@ namespace Ebpf.Runtime.Maps;
 /// What a prog-array slot records about its program for bpf_prog_map_compatible: the owner of the
 /// map is the first program stored or loaded against it, and every later one must match it.
 /// </summary>
-public readonly record struct ProgArrayOwner(ProgramType Type, AttachType ExpectedAttachType, bool Jited = false, bool XdpHasFrags = false);
+internal readonly record struct ProgArrayOwner(ProgramType Type, AttachType ExpectedAttachType, bool Jited = false, bool XdpHasFrags = false);
 
 /// <summary>A program stored in a prog_array slot: its id, the runtime's program object and its owner-relevant traits.</summary>
-public sealed record ProgArrayEntry(uint Id, object Program)
+internal sealed record ProgArrayEntry(uint Id, object Program)
 {
     public ProgArrayOwner Traits { get; init; }
+
+    /// <summary>Set once <see cref="ProgArrayMap.Admit"/> counted the program as a member (undone when the entry is dropped).</summary>
+    public bool Admitted { get; set; }
 }
 
 /// <summary>
@@ -41,40 +44,46 @@ public sealed class ProgArrayMap : BpfMapBase, IProgramHoldingMap
     internal ProgArrayMap(MapAttributes a) : base(a, a.MaxEntries) => _slots = new ProgArrayEntry?[a.MaxEntries];
 
     /// <summary>Maps the u32 value of a host update (an fd or id) to a program, taking a reference the map then owns; null → EBADF.</summary>
-    public Func<uint, ProgArrayEntry?>? Resolver { get; set; }
+    internal Func<uint, ProgArrayEntry?>? Resolver { get; set; }
 
     /// <summary>Raised for every entry whose reference the map drops (overwrite, delete, clear, free, failed store).</summary>
-    public event Action<ProgArrayEntry>? EntryReleased;
+    internal event Action<ProgArrayEntry>? EntryReleased;
+
+    /// <summary>prog_fd_array_get_ptr's membership step: counts the entry's program as a member, or refuses it.</summary>
+    internal Func<ProgArrayEntry, Errno>? Admit { get; set; }
 
     /// <summary>The owner traits fixed by the first compatible program, or null while none has been seen.</summary>
-    public ProgArrayOwner? Owner => ProgramOwner.Current;
+    internal ProgArrayOwner? Owner => ProgramOwner.Current;
 
     /// <summary>The owner record (expected_attach_type is part of it for prog arrays).</summary>
-    public MapProgramOwner ProgramOwner { get; } = new(compareAttachType: true);
+    internal MapProgramOwner ProgramOwner { get; } = new(compareAttachType: true);
+    MapProgramOwner IProgramHoldingMap.ProgramOwner => ProgramOwner;
 
     /// <summary>Slot count (max_entries).</summary>
-    public int Length => _slots.Length;
+    internal int Length => _slots.Length;
 
     /// <summary>The tail-call target at <paramref name="index"/>, or null (out of range or empty): the interpreter's JMP_TAIL_CALL lookup.</summary>
-    public ProgArrayEntry? GetProgram(uint index) => index < (uint)_slots.Length ? Volatile.Read(ref _slots[index]) : null;
+    internal ProgArrayEntry? GetProgram(uint index) => index < (uint)_slots.Length ? Volatile.Read(ref _slots[index]) : null;
 
     /// <summary>
     /// bpf_prog_map_compatible: the first caller becomes the owner; later ones must match it
     /// (EINVAL otherwise). Used for stores and when a program that uses this map is loaded.
     /// </summary>
-    public Errno CheckCompatible(ProgArrayOwner traits) => ProgramOwner.Check(traits);
+    internal Errno CheckCompatible(ProgArrayOwner traits) => ProgramOwner.Check(traits);
 
     /// <summary>Stores a program (the typed BPF_MAP_UPDATE_ELEM). The map owns <paramref name="entry"/>'s reference from here on, also on failure.</summary>
-    public void SetProgram(uint index, ProgArrayEntry entry) => Check(Set(index, entry), "update");
+    internal void SetProgram(uint index, ProgArrayEntry entry) => Check(Set(index, entry), "update");
 
     /// <summary>Clears a slot (the typed BPF_MAP_DELETE_ELEM): E2BIG out of range, ENOENT when empty.</summary>
-    public void DeleteProgram(uint index) => Check(Remove(index), "delete");
+    internal void DeleteProgram(uint index) => Check(Remove(index), "delete");
 
     private Errno Set(uint index, ProgArrayEntry entry)
     {
         Errno e = IsFrozen || (Flags & MapFlags.Rdonly) != 0 ? Errno.EPERM
             : index >= (uint)_slots.Length ? Errno.E2BIG
             : CheckCompatible(entry.Traits);
+        if (e == Errno.None && Admit is { } admit)
+            e = admit(entry); // an extended program cannot enter a prog array (EBUSY)
         if (e != Errno.None)
         {
             Drop(entry);
@@ -98,7 +107,7 @@ public sealed class ProgArrayMap : BpfMapBase, IProgramHoldingMap
     private void Drop(ProgArrayEntry e) => EntryReleased?.Invoke(e);
 
     /// <summary>Empties every slot (prog_array_map_clear).</summary>
-    public void Clear()
+    internal void Clear()
     {
         for (int i = 0; i < _slots.Length; i++)
         {
@@ -108,7 +117,7 @@ public sealed class ProgArrayMap : BpfMapBase, IProgramHoldingMap
     }
 
     /// <summary>Ids stored per slot (0 = empty), for dumps.</summary>
-    public uint[] SnapshotIds()
+    internal uint[] SnapshotIds()
     {
         var ids = new uint[_slots.Length];
         for (int i = 0; i < ids.Length; i++)
@@ -119,10 +128,10 @@ public sealed class ProgArrayMap : BpfMapBase, IProgramHoldingMap
     /// <summary>The runtime's usercnt reached zero (it keeps the user count itself).</summary>
     internal void ReleaseUserReferences() => Clear();
 
-    protected override void OnUserRefsReleased() => Clear();
-    protected override void FreeNative() => Clear();
+    private protected override void OnUserRefsReleased() => Clear();
+    private protected override void FreeNative() => Clear();
 
-    protected override Errno UpdateCore(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, MapUpdateFlags flags)
+    private protected override Errno UpdateCore(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, MapUpdateFlags flags)
     {
         if (flags != MapUpdateFlags.Any) return Errno.EINVAL;
         uint index = BinaryPrimitives.ReadUInt32LittleEndian(key);
@@ -132,7 +141,7 @@ public sealed class ProgArrayMap : BpfMapBase, IProgramHoldingMap
         return Set(index, entry);
     }
 
-    protected override Errno LookupCore(ReadOnlySpan<byte> key, Span<byte> value, MapUpdateFlags flags)
+    private protected override Errno LookupCore(ReadOnlySpan<byte> key, Span<byte> value, MapUpdateFlags flags)
     {
         var e = GetProgram(BinaryPrimitives.ReadUInt32LittleEndian(key));
         if (e is null) return Errno.ENOENT;
@@ -140,16 +149,16 @@ public sealed class ProgArrayMap : BpfMapBase, IProgramHoldingMap
         return Errno.None;
     }
 
-    protected override Errno DeleteCore(ReadOnlySpan<byte> key) => Remove(BinaryPrimitives.ReadUInt32LittleEndian(key));
+    private protected override Errno DeleteCore(ReadOnlySpan<byte> key) => Remove(BinaryPrimitives.ReadUInt32LittleEndian(key));
 
-    protected override Errno GetNextKeyCore(ReadOnlySpan<byte> key, Span<byte> nextKey) =>
+    private protected override Errno GetNextKeyCore(ReadOnlySpan<byte> key, Span<byte> nextKey) =>
         FdArrayKeys.Next(key, nextKey, (uint)_slots.Length);
 }
 
 internal static class FdArrayKeys
 {
     /// <summary>array_map_get_next_key: NULL or out of range → 0; last → ENOENT.</summary>
-    public static Errno Next(ReadOnlySpan<byte> key, Span<byte> nextKey, uint max)
+    internal static Errno Next(ReadOnlySpan<byte> key, Span<byte> nextKey, uint max)
     {
         uint next = 0;
         if (!key.IsEmpty)

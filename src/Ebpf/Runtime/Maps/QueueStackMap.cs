@@ -10,7 +10,7 @@ namespace Ebpf.Runtime.Maps;
 /// Pop/peek on empty → ENOENT with the value buffer zeroed. Host API: update(key=∅) = push,
 /// lookup = peek, lookup_and_delete = pop; delete and get_next_key → EINVAL.
 /// </summary>
-public sealed unsafe class QueueStackMap : BpfMapBase
+internal sealed unsafe class QueueStackMap : BpfMapBase
 {
     private readonly object _lock = new();
     private readonly byte* _data;
@@ -30,7 +30,7 @@ public sealed unsafe class QueueStackMap : BpfMapBase
     /// <summary>Elements currently stored.</summary>
     public uint Count { get { lock (_lock) return (_head + _size - _tail) % _size; } }
 
-    protected override void FreeNative() => EpochManager.Retire(_data);
+    private protected override void FreeNative() => EpochManager.Retire(_data);
 
     public long Push(byte* value, ulong flags)
     {
@@ -74,30 +74,30 @@ public sealed unsafe class QueueStackMap : BpfMapBase
         return 0;
     }
 
-    public override long ProgramPush(byte* value, ulong flags) => Push(value, flags);
-    public override long ProgramPop(byte* value) => PopOrPeek(value, true);
-    public override long ProgramPeek(byte* value) => PopOrPeek(value, false);
-    public override long ProgramUpdate(byte* key, byte* value, ulong flags, int cpu) => Push(value, flags);
+    internal override long ProgramPush(byte* value, ulong flags) => Push(value, flags);
+    internal override long ProgramPop(byte* value) => PopOrPeek(value, true);
+    internal override long ProgramPeek(byte* value) => PopOrPeek(value, false);
+    internal override long ProgramUpdate(byte* key, byte* value, ulong flags, int cpu) => Push(value, flags);
 
-    protected override Errno UpdateCore(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, MapUpdateFlags flags)
+    private protected override Errno UpdateCore(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, MapUpdateFlags flags)
     {
         fixed (byte* v = value) return (Errno)(-Push(v, (ulong)flags));
     }
 
-    protected override Errno LookupCore(ReadOnlySpan<byte> key, Span<byte> value, MapUpdateFlags flags)
+    private protected override Errno LookupCore(ReadOnlySpan<byte> key, Span<byte> value, MapUpdateFlags flags)
     {
         if (flags != 0) return Errno.EINVAL;
         fixed (byte* v = value) return (Errno)(-PopOrPeek(v, false));
     }
 
-    protected override Errno LookupAndDeleteCore(ReadOnlySpan<byte> key, Span<byte> value, MapUpdateFlags flags)
+    private protected override Errno LookupAndDeleteCore(ReadOnlySpan<byte> key, Span<byte> value, MapUpdateFlags flags)
     {
         if (flags != 0) return Errno.EINVAL;
         fixed (byte* v = value) return (Errno)(-PopOrPeek(v, true));
     }
 
-    protected override Errno DeleteCore(ReadOnlySpan<byte> key) => Errno.EINVAL;
-    protected override Errno GetNextKeyCore(ReadOnlySpan<byte> key, Span<byte> nextKey) => Errno.EINVAL;
+    private protected override Errno DeleteCore(ReadOnlySpan<byte> key) => Errno.EINVAL;
+    private protected override Errno GetNextKeyCore(ReadOnlySpan<byte> key, Span<byte> nextKey) => Errno.EINVAL;
 
     /// <summary>Host push (BPF_MAP_UPDATE_ELEM with key NULL).</summary>
     public void Push(ReadOnlySpan<byte> value, MapUpdateFlags flags = MapUpdateFlags.Any) => Update(default, value, flags);

@@ -8,7 +8,7 @@ namespace Ebpf.Runtime.Maps;
 /// lookup that __bpf_xdp_redirect_map performs, and the flag bits the type accepts besides the
 /// fallback action (devmaps: BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS; others: none).
 /// </summary>
-public interface IRedirectMap
+internal interface IRedirectMap
 {
     ulong RedirectFlagMask { get; }
 
@@ -38,7 +38,7 @@ internal static class RedirectMaps
 /// devmap/cpumap program (holding one reference); <see cref="Value"/> is the native copy of the value
 /// a BPF-side lookup returns (reclaimed through the epoch once the slot changes).
 /// </summary>
-public sealed unsafe class RedirectEntry
+internal sealed unsafe class RedirectEntry
 {
     internal RedirectEntry(uint key, uint first, object? target, ProgArrayEntry? program, int valueSize)
     {

@@ -14,14 +14,14 @@ namespace Ebpf.Runtime.Maps;
 /// </summary>
 public sealed unsafe class RingBufMap : BpfMapBase
 {
-    public const int HeaderSize = 8;
-    public const uint BusyBit = 1u << 31;
-    public const uint DiscardBit = 1u << 30;
+    internal const int HeaderSize = 8;
+    internal const uint BusyBit = 1u << 31;
+    internal const uint DiscardBit = 1u << 30;
     /// <summary>Page offset of the data area from the start of the kernel's struct bpf_ringbuf.</summary>
-    public const uint DataPageOffset = 3;
+    internal const uint DataPageOffset = 3;
 
-    public const ulong NoWakeup = 1, ForceWakeup = 2;
-    public const ulong QueryAvailData = 0, QueryRingSize = 1, QueryConsPos = 2, QueryProdPos = 3;
+    internal const ulong NoWakeup = 1, ForceWakeup = 2;
+    internal const ulong QueryAvailData = 0, QueryRingSize = 1, QueryConsPos = 2, QueryProdPos = 3;
 
     private readonly object _reserveLock = new();
     private readonly byte* _data;
@@ -38,22 +38,25 @@ public sealed unsafe class RingBufMap : BpfMapBase
         _data = NativeBlock.AllocPages((nuint)a.MaxEntries * 2);
     }
 
+    /// <summary>The data area's size in bytes (max_entries, a power of two).</summary>
     public ulong RingSize => _mask + 1;
+    /// <summary>How far the consumer has read (bytes since creation).</summary>
     public ulong ConsumerPosition => (ulong)Volatile.Read(ref _consumerPos);
+    /// <summary>How far producers have reserved (bytes since creation).</summary>
     public ulong ProducerPosition => (ulong)Volatile.Read(ref _producerPos);
     /// <summary>Consumer notifications sent so far (submit/output wakeups).</summary>
-    public long WakeupCount => Interlocked.Read(ref _wakeups);
+    internal long WakeupCount => Interlocked.Read(ref _wakeups);
     internal ManualResetEventSlim Signal => _signal;
     internal byte* Data => _data;
 
-    protected override void FreeNative()
+    private protected override void FreeNative()
     {
         nint p = (nint)_data;
         EpochManager.Retire(() => { NativeBlock.FreePages((byte*)p); _signal.Dispose(); });
     }
 
     /// <summary>bpf_ringbuf_reserve: pointer to <paramref name="size"/> writable bytes, or null.</summary>
-    public byte* Reserve(ulong size, ulong flags)
+    internal byte* Reserve(ulong size, ulong flags)
     {
         if (flags != 0 || size > uint.MaxValue / 4) return null;
         ulong len = (size + HeaderSize + 7) & ~7ul;
@@ -82,7 +85,7 @@ public sealed unsafe class RingBufMap : BpfMapBase
     }
 
     /// <summary>bpf_ringbuf_submit / bpf_ringbuf_discard (flags: BPF_RB_NO_WAKEUP / BPF_RB_FORCE_WAKEUP; others ignored).</summary>
-    public void Commit(byte* sample, ulong flags, bool discard)
+    internal void Commit(byte* sample, ulong flags, bool discard)
     {
         byte* hdr = sample - HeaderSize;
         ref uint word = ref Unsafe.AsRef<uint>(hdr);
@@ -94,11 +97,11 @@ public sealed unsafe class RingBufMap : BpfMapBase
         if ((flags & ForceWakeup) != 0 || (cons == recPos && (flags & NoWakeup) == 0)) Wake();
     }
 
-    public void Submit(byte* sample, ulong flags) => Commit(sample, flags, false);
-    public void Discard(byte* sample, ulong flags) => Commit(sample, flags, true);
+    internal void Submit(byte* sample, ulong flags) => Commit(sample, flags, false);
+    internal void Discard(byte* sample, ulong flags) => Commit(sample, flags, true);
 
     /// <summary>bpf_ringbuf_output: 0, -EINVAL (flags), -EAGAIN (no space).</summary>
-    public long Output(byte* data, ulong size, ulong flags)
+    internal long Output(byte* data, ulong size, ulong flags)
     {
         if ((flags & ~(NoWakeup | ForceWakeup)) != 0) return -(long)Errno.EINVAL;
         byte* rec = Reserve(size, 0);
@@ -108,13 +111,13 @@ public sealed unsafe class RingBufMap : BpfMapBase
         return 0;
     }
 
-    public long Output(ReadOnlySpan<byte> data, ulong flags = 0)
+    internal long Output(ReadOnlySpan<byte> data, ulong flags = 0)
     {
         fixed (byte* p = data) return Output(p, (ulong)data.Length, flags);
     }
 
     /// <summary>bpf_ringbuf_query.</summary>
-    public ulong Query(ulong flags) => flags switch
+    internal ulong Query(ulong flags) => flags switch
     {
         QueryAvailData => ProducerPosition - ConsumerPosition,
         QueryRingSize => _mask + 1,
@@ -160,10 +163,10 @@ public sealed unsafe class RingBufMap : BpfMapBase
     }
 
     /// <summary>Moves the consumer position (what a user-space consumer writes into page 0).</summary>
-    public void SetConsumerPosition(ulong pos) => Volatile.Write(ref _consumerPos, (long)pos);
+    internal void SetConsumerPosition(ulong pos) => Volatile.Write(ref _consumerPos, (long)pos);
 
     /// <summary>Raw header of the record at position <paramref name="pos"/> (for tests and tools).</summary>
-    public (uint Len, uint PgOff) HeaderAt(ulong pos)
+    internal (uint Len, uint PgOff) HeaderAt(ulong pos)
     {
         byte* h = _data + (pos & _mask);
         return (Volatile.Read(ref *(uint*)h), *(uint*)(h + 4));
@@ -182,6 +185,9 @@ public sealed class RingBufferReader : IDisposable
 {
     private readonly List<RingBufMap> _maps = new();
 
+    /// <summary>
+    /// A reader of <paramref name="map"/> (ring_buffer__new); more rings can be added with <see cref="Add"/>.
+    /// </summary>
     public RingBufferReader(RingBufMap map) => Add(map);
 
     /// <summary>ring_buffer__add.</summary>
@@ -216,5 +222,6 @@ public sealed class RingBufferReader : IDisposable
         return Consume(callback);
     }
 
+    /// <summary>Stops reading every ring (the maps themselves stay).</summary>
     public void Dispose() => _maps.Clear();
 }

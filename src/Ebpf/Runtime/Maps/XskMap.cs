@@ -15,7 +15,7 @@ namespace Ebpf.Runtime.Maps;
 /// EINVAL, else 0. A program-side lookup returns a non-NULL pointer for a filled slot.</item>
 /// </list>
 /// </summary>
-public sealed unsafe class XskMap : BpfMapBase, IRedirectMap
+internal sealed unsafe class XskMap : BpfMapBase, IRedirectMap
 {
     private readonly object _writeLock = new();
     private readonly RedirectEntry?[] _slots;
@@ -32,7 +32,7 @@ public sealed unsafe class XskMap : BpfMapBase, IRedirectMap
     public IReadOnlyList<RedirectEntry> RedirectTargets() =>
         Enumerable.Range(0, _slots.Length).Select(i => Volatile.Read(ref _slots[i])).OfType<RedirectEntry>().ToArray();
 
-    protected override Errno UpdateCore(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, MapUpdateFlags flags)
+    private protected override Errno UpdateCore(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, MapUpdateFlags flags)
     {
         if ((ulong)flags > (ulong)MapUpdateFlags.Exist) return Errno.EINVAL;
         uint i = BinaryPrimitives.ReadUInt32LittleEndian(key);
@@ -51,9 +51,9 @@ public sealed unsafe class XskMap : BpfMapBase, IRedirectMap
         return Errno.None;
     }
 
-    protected override Errno LookupCore(ReadOnlySpan<byte> key, Span<byte> value, MapUpdateFlags flags) => Errno.EOPNOTSUPP;
+    private protected override Errno LookupCore(ReadOnlySpan<byte> key, Span<byte> value, MapUpdateFlags flags) => Errno.EOPNOTSUPP;
 
-    protected override Errno DeleteCore(ReadOnlySpan<byte> key)
+    private protected override Errno DeleteCore(ReadOnlySpan<byte> key)
     {
         uint i = BinaryPrimitives.ReadUInt32LittleEndian(key);
         if (i >= (uint)_slots.Length) return Errno.EINVAL;
@@ -61,12 +61,12 @@ public sealed unsafe class XskMap : BpfMapBase, IRedirectMap
         return Errno.None;
     }
 
-    protected override Errno GetNextKeyCore(ReadOnlySpan<byte> key, Span<byte> nextKey) =>
+    private protected override Errno GetNextKeyCore(ReadOnlySpan<byte> key, Span<byte> nextKey) =>
         FdArrayKeys.Next(key, nextKey, (uint)_slots.Length);
 
-    public override byte* ProgramLookup(byte* key, int cpu) => RedirectLookup(*(uint*)key) is { } e ? e.Value : null;
+    internal override byte* ProgramLookup(byte* key, int cpu) => RedirectLookup(*(uint*)key) is { } e ? e.Value : null;
 
-    protected override void FreeNative()
+    private protected override void FreeNative()
     {
         lock (_writeLock)
             for (int i = 0; i < _slots.Length; i++)

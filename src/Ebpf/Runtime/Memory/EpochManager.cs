@@ -4,7 +4,7 @@ namespace Ebpf.Runtime.Memory;
 
 /// <summary>
 /// Epoch-based reclamation: the runtime's analogue of RCU. Execution engines (and every map
-/// operation) run inside a read-side critical section (<see cref="Enter"/> / <see cref="Exit"/>);
+/// operation) run inside a read-side critical section (<see cref="Enter"/> / <see cref="Exit()"/>);
 /// memory that a reader might still hold (a deleted hash element, a replaced value) is
 /// <see cref="Retire(void*)"/>d and freed only once every thread that was inside the critical
 /// section when it was retired has left it.
@@ -27,7 +27,7 @@ namespace Ebpf.Runtime.Memory;
 /// Enter/Exit nest (a depth counter). One record is kept per thread that ever entered (a dead thread's
 /// record is idle and never blocks reclamation, even if the thread died inside a critical section).
 /// </remarks>
-public static unsafe class EpochManager
+internal static unsafe class EpochManager
 {
     internal sealed class ThreadRecord
     {
@@ -67,7 +67,7 @@ public static unsafe class EpochManager
     private static long s_freed;
     private static int s_inFlight; // dequeued by some Collect, not yet freed (guarded by s_retireLock)
 
-    /// <summary>Enters a read-side critical section (nestable). Pair with <see cref="Exit"/>.</summary>
+    /// <summary>Enters a read-side critical section (nestable). Pair with <see cref="Exit()"/>.</summary>
     public static void Enter()
     {
         var r = t_record ?? Register();
@@ -276,7 +276,7 @@ public static unsafe class EpochManager
 }
 
 /// <summary>Leaves the epoch critical section on dispose (see <see cref="EpochManager.Guard"/>).</summary>
-public readonly struct EpochGuard : IDisposable
+internal readonly struct EpochGuard : IDisposable
 {
     public void Dispose() => EpochManager.Exit();
 }

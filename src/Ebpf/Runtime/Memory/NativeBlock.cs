@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace Ebpf.Runtime.Memory;
 
 /// <summary>Small helpers over <see cref="NativeMemory"/> for BPF-visible memory.</summary>
-public static unsafe class NativeBlock
+internal static unsafe class NativeBlock
 {
     public const int PageSize = 4096;
 

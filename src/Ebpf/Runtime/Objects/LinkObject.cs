@@ -108,7 +108,19 @@ public sealed class LinkObject : KernelObject
 
     public LinkInfo GetInfo()
     {
-        lock (_lock) return new(Id, Type, AttachType, _program?.Id ?? 0, _attachment is null);
+        lock (_lock)
+        {
+            // Tracing links also report their trampoline key (target_obj_id, target_btf_id) and cookie.
+            var key = (_attachment as Links.ITracingLinkInfo)?.Key;
+            return new(Id, Type, AttachType, _program?.Id ?? 0, _attachment is null,
+                key?.TargetObjectId ?? 0, key?.BtfId ?? 0, Type == LinkType.Tracing ? Cookie : 0);
+        }
+    }
+
+    /// <summary>The type-specific attachment (null once detached or released).</summary>
+    internal ILinkAttachment? Attachment
+    {
+        get { lock (_lock) return _attachment; }
     }
 
     protected override void OnFree()
@@ -128,4 +140,8 @@ public sealed class LinkObject : KernelObject
 }
 
 /// <summary>bpf_link_info (generic part).</summary>
-public sealed record LinkInfo(uint Id, LinkType Type, AttachType AttachType, uint ProgramId, bool Detached);
+/// <param name="TargetObjectId">Tracing links: the target program's id (bpf_link_info.tracing.target_obj_id).</param>
+/// <param name="TargetBtfId">Tracing links: the target function's BTF id.</param>
+/// <param name="Cookie">Tracing links: the attach cookie.</param>
+public sealed record LinkInfo(uint Id, LinkType Type, AttachType AttachType, uint ProgramId, bool Detached,
+    uint TargetObjectId = 0, uint TargetBtfId = 0, ulong Cookie = 0);

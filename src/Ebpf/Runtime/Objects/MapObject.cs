@@ -49,6 +49,7 @@ public sealed class MapObject : KernelObject, Maps.IMapHolderTarget
             ProgramSlots = new ProgramArraySlots(this, progArray);
             progArray.EntryReleased += ProgramArraySlots.ReleaseEntry;
             progArray.Resolver = runtime.ResolveProgramForSlot;
+            progArray.Admit = ProgramArraySlots.Admit;
         }
     }
 

@@ -43,6 +43,7 @@ public sealed class ProgramArraySlots
             throw new BpfException(e.Errno, e.Errno switch
             {
                 Errno.E2BIG => $"prog array {_owner.Id}: index {index} >= max_entries {Length}",
+                Errno.EBUSY => $"prog array {_owner.Id}: program {program.Id} ({program.Name}) is extended by a freplace program",
                 Errno.EINVAL => $"prog array {_owner.Id} holds {Storage.Owner} programs; program {program.Id} is {Traits(program)} (the program type must match)",
                 _ => $"prog array {_owner.Id}: update of slot {index}: {e.Message}",
             });
@@ -72,11 +73,26 @@ public sealed class ProgramArraySlots
 
     /// <summary>What bpf_prog_map_compatible compares (the runtime never JITs; frags from BPF_F_XDP_HAS_FRAGS).</summary>
     internal static ProgArrayOwner Traits(ProgramObject p) =>
-        new(p.Type, p.ExpectedAttachType, Jited: false, XdpHasFrags: (p.Definition.Flags & (uint)Loading.ProgramLoadFlags.XdpHasFrags) != 0);
+        new(p.ResolvedType, p.VerifiedAttachType, Jited: false, XdpHasFrags: (p.Definition.Flags & (uint)Loading.ProgramLoadFlags.XdpHasFrags) != 0);
 
     /// <summary>The slot entry for a program whose reference the caller has taken.</summary>
     internal static ProgArrayEntry Entry(ProgramObject p) => new(p.Id, p) { Traits = Traits(p) };
 
     /// <summary>Drops the reference a slot entry held.</summary>
-    internal static void ReleaseEntry(ProgArrayEntry e) => ((ProgramObject)e.Program).Release();
+    internal static void ReleaseEntry(ProgArrayEntry e)
+    {
+        var program = (ProgramObject)e.Program;
+        if (e.Admitted)
+            program.LeaveProgramArray();
+        program.Release();
+    }
+
+    /// <summary>prog_fd_array_get_ptr (6.12+): a program an extension replaces cannot become a member (EBUSY).</summary>
+    internal static Errno Admit(ProgArrayEntry e)
+    {
+        if (!((ProgramObject)e.Program).TryJoinProgramArray())
+            return Errno.EBUSY;
+        e.Admitted = true;
+        return Errno.None;
+    }
 }

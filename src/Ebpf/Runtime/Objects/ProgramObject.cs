@@ -17,7 +17,7 @@ public sealed record ProgramDefinition(
 /// A loaded program. It holds a reference on every map in <see cref="UsedMaps"/> (refcnt only,
 /// not usercnt) and on its BTF; both are dropped when the program is freed (§1.3).
 /// </summary>
-public sealed class ProgramObject : KernelObject
+public sealed partial class ProgramObject : KernelObject
 {
     private readonly List<MapObject> _usedMaps;
     private readonly Lock _lock = new();
@@ -62,7 +62,7 @@ public sealed class ProgramObject : KernelObject
     /// <summary>Map-helper call sites the JIT bound straight to their map (R1 an lddw'd map), as the kernel's do_misc_fixups does.</summary>
     public int JitBoundMapCalls => (Executable as PreparedProgram)?.Interpreter.SpecializedHelperCalls ?? 0;
     /// <summary>Per-type context description (Runtime/ProgramTypes).</summary>
-    public ProgramTypes.ProgramTypeInfo TypeInfo => ProgramTypes.ProgramTypeInfo.Get(Type);
+    public ProgramTypes.ProgramTypeInfo TypeInfo => ProgramTypes.ProgramTypeInfo.Get(ResolvedType);
 
     public IReadOnlyList<MapObject> UsedMaps
     {
@@ -85,7 +85,7 @@ public sealed class ProgramObject : KernelObject
         Id, Type, Name, Convert.ToHexStringLower(Tag), UsedMaps.Select(m => m.Id).ToArray(),
         Btf?.Id ?? 0, LoadTime, (uint)(Instructions.Length * Instruction.Size), Definition.License == "GPL" || Definition.License.Contains("GPL"),
         Verification?.Accepted ?? false, Verification?.ProcessedInstructions ?? 0, ExecutionMode,
-        (uint)((Executable as PreparedProgram)?.Interpreter.CompiledSize ?? 0));
+        (uint)((Executable as PreparedProgram)?.Interpreter.CompiledSize ?? 0), AttachBtfId, AttachBtfObjectId);
 
     protected override void OnFree()
     {
@@ -97,6 +97,7 @@ public sealed class ProgramObject : KernelObject
         }
         foreach (var map in maps)
             map.Release();
+        ReleaseLoadTimeTarget();
         Btf?.Release();
         (Executable as IDisposable)?.Dispose();
     }
@@ -129,7 +130,8 @@ public sealed record ProgramInfo(
     uint Id, ProgramType Type, string Name, string Tag, uint[] MapIds, uint BtfId, DateTimeOffset LoadTime,
     uint XlatedSize, bool GplCompatible,
     bool Verified = false, int VerifiedInstructions = 0, Execution.ExecutionMode ExecutionMode = Execution.ExecutionMode.Checked,
-    uint JitedSize = 0)
+    uint JitedSize = 0, uint AttachBtfId = 0, uint AttachBtfObjectId = 0)
 {
+    // AttachBtfId/AttachBtfObjectId: for a program loaded against another program, the target FUNC's id and the target's BTF object id.
     // JitedSize: bytes of IL our JIT emitted (bpf_prog_info.jited_prog_len's counterpart; RyuJIT's native size is not observable).
 }

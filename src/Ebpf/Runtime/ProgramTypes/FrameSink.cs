@@ -10,6 +10,7 @@ namespace Ebpf.Runtime.ProgramTypes;
 /// </summary>
 public sealed class FrameSink(string name, int capacity = FrameSink.DefaultCapacity)
 {
+    /// <summary>Frames a sink keeps before it drops new ones (the default ring size of the model).</summary>
     public const int DefaultCapacity = 65536;
 
     private readonly ConcurrentQueue<byte[]> _frames = new();
@@ -17,8 +18,11 @@ public sealed class FrameSink(string name, int capacity = FrameSink.DefaultCapac
     private long _dropped;
     private long _delivered;
 
+    /// <summary>What the sink is ("eth0 tx", "cpu 1", "xsk 3 rx"), for messages.</summary>
     public string Name { get; } = name;
+    /// <summary>Frames it holds at most; more are counted in <see cref="Dropped"/>.</summary>
     public int Capacity { get; } = capacity;
+    /// <summary>Frames waiting to be taken.</summary>
     public int Count => Volatile.Read(ref _count);
     /// <summary>Frames accepted since creation (including ones already drained).</summary>
     public long Delivered => Interlocked.Read(ref _delivered);
@@ -26,7 +30,7 @@ public sealed class FrameSink(string name, int capacity = FrameSink.DefaultCapac
     public long Dropped => Interlocked.Read(ref _dropped);
 
     /// <summary>Queues a copy of <paramref name="frame"/>; false (and counted as dropped) when full.</summary>
-    public bool Deliver(ReadOnlySpan<byte> frame)
+    internal bool Deliver(ReadOnlySpan<byte> frame)
     {
         if (Interlocked.Increment(ref _count) > Capacity)
         {
@@ -39,6 +43,7 @@ public sealed class FrameSink(string name, int capacity = FrameSink.DefaultCapac
         return true;
     }
 
+    /// <summary>Takes the oldest waiting frame; false when there is none.</summary>
     public bool TryTake(out byte[] frame)
     {
         if (_frames.TryDequeue(out frame!))

@@ -10,13 +10,16 @@ namespace Ebpf.Runtime.ProgramTypes;
 /// </summary>
 public sealed record NetDevice(uint Ifindex, string Name, uint RxQueues, byte[] Address)
 {
+    /// <summary>Frames the device sent: XDP_TX, redirects to it, live-frame transmissions.</summary>
     public FrameSink Transmitted { get; } = new($"{Name} tx");
+    /// <summary>Frames XDP_PASS handed to the stack in live-frames mode.</summary>
     public FrameSink Received { get; } = new($"{Name} stack");
 }
 
 /// <summary>An AF_XDP socket as the host registers it: bound to one device queue; its rx ring is <see cref="Received"/>.</summary>
 public sealed record XskSocket(uint Id, uint Ifindex, uint QueueId)
 {
+    /// <summary>The socket's rx ring: frames redirected to it through an XSKMAP.</summary>
     public FrameSink Received { get; } = new($"xsk {Id} rx");
 }
 
@@ -27,6 +30,7 @@ public sealed record XskSocket(uint Id, uint Ifindex, uint QueueId)
 /// </summary>
 public sealed class NetDevices
 {
+    /// <summary>ifindex of the loopback device every runtime starts with ("lo").</summary>
     public const uint Loopback = 1;
 
     private readonly Dictionary<uint, NetDevice> _devices = new() { [Loopback] = new(Loopback, "lo", 1, new byte[6]) };
@@ -35,6 +39,7 @@ public sealed class NetDevices
     private readonly Lock _lock = new();
     private uint _nextSocket;
 
+    /// <summary>The device with <paramref name="ifindex"/>, or null.</summary>
     public NetDevice? Find(uint ifindex)
     {
         lock (_lock) return _devices.GetValueOrDefault(ifindex);
@@ -76,11 +81,12 @@ public sealed class NetDevices
         }
     }
 
+    /// <summary>The AF_XDP socket with <paramref name="id"/>, or null.</summary>
     public XskSocket? FindXskSocket(uint id)
     {
         lock (_lock) return _sockets.GetValueOrDefault(id);
     }
 
     /// <summary>The queue a cpumap entry for <paramref name="cpu"/> delivers to (the kthread's input).</summary>
-    public FrameSink CpuQueue(uint cpu) => _cpuQueues.GetOrAdd(cpu, c => new FrameSink($"cpu {c}"));
+    internal FrameSink CpuQueue(uint cpu) => _cpuQueues.GetOrAdd(cpu, c => new FrameSink($"cpu {c}"));
 }

@@ -3,7 +3,7 @@ using Ebpf.Abi;
 namespace Ebpf.Runtime.ProgramTypes;
 
 /// <summary>How BPF_PROG_TEST_RUN handles a program type (program-types.md §3).</summary>
-public enum TestRunKind
+internal enum TestRunKind
 {
     /// <summary>No test_run op: ENOTSUPP (524).</summary>
     None,
@@ -14,7 +14,7 @@ public enum TestRunKind
 }
 
 /// <summary>What a context pointer field turns into (the verifier's PTR_TO_PACKET*, …).</summary>
-public enum ContextPointerKind
+internal enum ContextPointerKind
 {
     PacketData,
     PacketEnd,
@@ -26,7 +26,7 @@ public enum ContextPointerKind
 /// a load of <see cref="Size"/> bytes at <see cref="UserOffset"/> becomes an 8-byte load at
 /// <see cref="InternalOffset"/> of the runtime's context block.
 /// </summary>
-public sealed record ContextPointerField(string Name, int UserOffset, int Size, int InternalOffset, ContextPointerKind Kind);
+internal sealed record ContextPointerField(string Name, int UserOffset, int Size, int InternalOffset, ContextPointerKind Kind);
 
 /// <summary>
 /// The runtime side of a program type: the size of the user-visible context, where the internal
@@ -37,19 +37,19 @@ public sealed record ContextPointerField(string Name, int UserOffset, int Size, 
 public sealed class ProgramTypeInfo : Verification.IContextAccessConverter
 {
     /// <summary>sizeof(struct __sk_buff).</summary>
-    public const int SkBuffUserSize = 192;
+    internal const int SkBuffUserSize = 192;
     /// <summary>sizeof(struct xdp_md).</summary>
-    public const int XdpMdUserSize = 24;
+    internal const int XdpMdUserSize = 24;
 
     // Internal block layout: user view, then data, data_end, data_meta as u64.
-    public const int SkbDataSlot = SkBuffUserSize;
-    public const int SkbDataEndSlot = SkBuffUserSize + 8;
-    public const int SkbDataMetaSlot = SkBuffUserSize + 16;
-    public const int SkbInternalSize = SkBuffUserSize + 24;
-    public const int XdpDataSlot = XdpMdUserSize;
-    public const int XdpDataEndSlot = XdpMdUserSize + 8;
-    public const int XdpDataMetaSlot = XdpMdUserSize + 16;
-    public const int XdpInternalSize = XdpMdUserSize + 24;
+    internal const int SkbDataSlot = SkBuffUserSize;
+    internal const int SkbDataEndSlot = SkBuffUserSize + 8;
+    internal const int SkbDataMetaSlot = SkBuffUserSize + 16;
+    internal const int SkbInternalSize = SkBuffUserSize + 24;
+    internal const int XdpDataSlot = XdpMdUserSize;
+    internal const int XdpDataEndSlot = XdpMdUserSize + 8;
+    internal const int XdpDataMetaSlot = XdpMdUserSize + 16;
+    internal const int XdpInternalSize = XdpMdUserSize + 24;
 
     private static readonly ContextPointerField[] SkbPointers =
     [
@@ -80,25 +80,27 @@ public sealed class ProgramTypeInfo : Verification.IContextAccessConverter
         DirectPacketAccess = directPacketAccess;
     }
 
+    /// <summary>The program type described.</summary>
     public ProgramType Type { get; }
     /// <summary>sizeof the struct the program sees through R1 (0 = not a fixed struct).</summary>
     public int UserContextSize { get; }
     /// <summary>Size of the runtime's native context block.</summary>
-    public int InternalContextSize { get; }
-    public TestRunKind TestRun { get; }
+    internal int InternalContextSize { get; }
+    internal TestRunKind TestRun { get; }
     /// <summary>Fields rewritten to 64-bit pointer loads (empty where ctx is real memory).</summary>
-    public IReadOnlyList<ContextPointerField> PointerFields { get; }
+    internal IReadOnlyList<ContextPointerField> PointerFields { get; }
     /// <summary>BPF_LD_ABS/IND allowed (may_access_skb).</summary>
-    public bool AllowsLdAbs { get; }
+    internal bool AllowsLdAbs { get; }
     /// <summary>skb->data points at the Ethernet header (tc) rather than the network header.</summary>
-    public bool SeesL2 { get; }
-    public bool DirectPacketAccess { get; }
+    internal bool SeesL2 { get; }
+    internal bool DirectPacketAccess { get; }
 
+    /// <summary>The runtime's description of <paramref name="type"/> (shared, immutable).</summary>
     public static ProgramTypeInfo Get(ProgramType type) =>
         Known.TryGetValue(type, out var info) ? info : new ProgramTypeInfo(type, 0, 0, TestRunKind.None, []);
 
     /// <summary>The pointer field loaded by a ctx access at (offset, size), or null.</summary>
-    public ContextPointerField? PointerFieldAt(int offset, int size)
+    internal ContextPointerField? PointerFieldAt(int offset, int size)
     {
         foreach (var f in PointerFields)
             if (f.UserOffset == offset && f.Size == size)

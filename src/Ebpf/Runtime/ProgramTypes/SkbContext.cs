@@ -11,7 +11,7 @@ namespace Ebpf.Runtime.ProgramTypes;
 /// __sk_buff fields ctx_in may set. The program's ctx is the internal block: __sk_buff then
 /// data/data_end/data_meta as u64.
 /// </summary>
-public sealed unsafe class SkbContext : IDisposable, IPacketBuffer, Ebpf.Execution.ILegacyPacketAccess
+internal sealed unsafe class SkbContext : IDisposable, IPacketBuffer, Ebpf.Execution.ILegacyPacketAccess
 {
     public const int Headroom = 64;
     public const int Tailroom = 320;

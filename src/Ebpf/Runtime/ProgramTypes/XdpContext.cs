@@ -9,7 +9,7 @@ namespace Ebpf.Runtime.ProgramTypes;
 /// bytes beyond the linear part become frags. The program's ctx is the internal block
 /// (xdp_md then data/data_end/data_meta as u64). The xdp_adjust_* helpers act on this object.
 /// </summary>
-public sealed unsafe class XdpContext : IDisposable, IPacketBuffer
+internal sealed unsafe class XdpContext : IDisposable, IPacketBuffer
 {
     public const int FrameSize = 4096;
     public const int Headroom = 256;

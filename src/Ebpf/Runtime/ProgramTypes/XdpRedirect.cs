@@ -11,6 +11,8 @@ namespace Ebpf.Runtime.ProgramTypes;
 /// </summary>
 public sealed record XdpRedirect(MapType MapType, uint MapId, uint Key, ulong Flags, BpfMapBase? Map)
 {
+    /// <summary>BPF_F_BROADCAST: the frame goes to every device of the map.</summary>
     public bool IsBroadcast => (Flags & DevMap.BroadcastFlag) != 0;
+    /// <summary>BPF_F_EXCLUDE_INGRESS: a broadcast skips the device the frame came in on.</summary>
     public bool ExcludesIngress => (Flags & DevMap.ExcludeIngressFlag) != 0;
 }

@@ -1,0 +1,294 @@
+using Ebpf.Abi;
+using Ebpf.Btf;
+using Ebpf.Execution;
+using Ebpf.Runtime.Links;
+using Ebpf.Runtime.Objects;
+using Ebpf.Runtime.Trampolines;
+using Ebpf.Verification;
+using Ebpf.Verification.Attach;
+
+namespace Ebpf.Runtime;
+
+// Tracing programs and extensions on BPF targets (kernel-semantics.md §2): loading against a target
+// (bpf_prog_load_check_attach, check_attach_btf_id), the functions of every program as attach points, and
+// BPF_LINK_CREATE for tracing links with the re-attach rules of bpf_tracing_prog_attach (§2.5).
+public sealed partial class BpfRuntime
+{
+    /// <summary>
+    /// Give every function of a loaded program (one per func_info record) a call slot, which is what lets extensions
+    /// and fentry/fexit programs take it over. On by default; a program loaded while it is off cannot be a target
+    /// (its functions are called directly), which is how the benchmarks measure what a slot costs.
+    /// </summary>
+    public bool FunctionSlots { get; init; } = true;
+
+    /// <summary>The trampolines of this runtime, keyed as the kernel keys them.</summary>
+    public TrampolineTable Trampolines { get; } = new();
+
+    private static readonly AsyncLocal<(Loading.ObjectSpec Spec, ProgramObject Target)?> s_objectTarget = new();
+
+    /// <summary>
+    /// Loads an object whose tracing and extension programs are loaded against <paramref name="target"/>, each against
+    /// the function its section names (fentry/F, fexit/F, freplace/F), as libbpf does after
+    /// bpf_program__set_attach_target(prog, target_fd, NULL).
+    /// </summary>
+    public BpfCollection Load(Loading.ObjectSpec spec, BpfProgram target, ObjectLoadOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        var previous = s_objectTarget.Value;
+        s_objectTarget.Value = (spec, target.Program);
+        try
+        {
+            return Load(spec, options);
+        }
+        finally
+        {
+            s_objectTarget.Value = previous;
+        }
+    }
+
+    /// <summary>The target and function a program of an object loaded with <see cref="Load(Loading.ObjectSpec, BpfProgram, ObjectLoadOptions?)"/> is loaded against.</summary>
+    private static (ProgramObject? Target, string? Function) ObjectLoadTarget(ProgramDefinition definition)
+    {
+        if (s_objectTarget.Value is not { } scope)
+            return (null, null);
+        var ps = scope.Spec.Programs.FirstOrDefault(p => p.Type == definition.Type && ObjectName.Truncate(SanitiseName(p.Name)) == definition.Name);
+        return (scope.Target, ps?.AttachTarget);
+    }
+
+    /// <summary>
+    /// Load step before verification: bpf_prog_load_check_attach and check_attach_btf_id. Records the target on the
+    /// program (holding a reference on it: dst_prog) and what the verifier needs (the extension's entry prototype with
+    /// the target's type, or the fentry/fexit ctx). Refusals carry the kernel's log line in the log.
+    /// </summary>
+    private void PrepareLoadTimeAttach(ProgramObject program, ProgramLoadOptions options)
+    {
+        var def = program.Definition;
+        var target = options.AttachTarget;
+        string? function = options.AttachFunction;
+        if (target is null && def.Type is ProgramType.Tracing or ProgramType.Ext)
+            (target, function) = ObjectLoadTarget(def) is { Target: { } t } found ? (t, function ?? found.Function) : (null, function);
+        if (target is not null && def.Type is not (ProgramType.Tracing or ProgramType.Ext))
+            throw new BpfException(Errno.EINVAL, $"program {program.Name}: attach_prog_fd is only for tracing and extension programs ({def.Type})");
+        if (def.Type == ProgramType.Ext && def.ExpectedAttachType != default)
+            throw new BpfException(Errno.EINVAL, $"program {program.Name}: an extension must have expected_attach_type 0");
+        if (def.Type is not (ProgramType.Tracing or ProgramType.Ext or ProgramType.Lsm))
+            return;
+
+        uint btfId = options.AttachBtfId;
+        if (btfId == 0 && function is not null && target is not null)
+            btfId = FindFunction(target, function);
+        var attaching = Describe(program, options.Functions);
+        var targetInfo = target is null ? null : DescribeTarget(target);
+        AttachPoint point;
+        try
+        {
+            point = AttachTargetCheck.Check(attaching, targetInfo, btfId);
+        }
+        catch (AttachTargetException e)
+        {
+            throw new BpfException(e.Errno, $"program {program.Name}: {e.Message}", e.LogLine is null ? null : e.LogLine + "\n");
+        }
+        var tgt = target!;
+        program.LoadTimeAttachPoint = point;
+        program.AttachBtfId = btfId;
+        program.AttachBtfObjectId = tgt.Btf?.Id ?? 0;
+        program.SavedTargetType = (tgt.Type, tgt.ExpectedAttachType);
+        if (def.Type == ProgramType.Tracing && tgt.Type == ProgramType.Tracing)
+            program.AttachedToTracing = true;
+        if (def.Type == ProgramType.Ext)
+        {
+            var entry = FunctionPrototypes.Prepare(program.Btf!.Parsed, attaching.MainFunctionBtfId, 0, MainFunctionName(program, options.Functions),
+                isGlobal: true, tgt.Type, tgt.ExpectedAttachType, Profile.KernelBtf);
+            if (entry.PrepareError is { } why)
+                throw new BpfException(entry.PrepareErrno, $"program {program.Name}: {why}", why + "\n");
+            program.ExtensionEntry = entry;
+        }
+        else
+        {
+            program.TracingContextLayout = TracingContext.For(point, def.ExpectedAttachType is AttachType.TraceFexit or AttachType.ModifyReturn);
+        }
+        tgt.Acquire();
+        program.LoadTimeTarget = tgt; // released with the program unless an attach takes it over
+    }
+
+    /// <summary>
+    /// Load step after verification: every function of the program gets its call slot (what extensions and
+    /// trampolines take over), and a program loaded against a target pre-creates its trampoline (dst_trampoline).
+    /// </summary>
+    private void DescribeFunctions(ProgramObject program, VerifiedProgram? verified, IReadOnlyList<VerifierFunction>? functions)
+    {
+        // Only programs with func_info have functions to slot (and BTF worth parsing).
+        if (verified is null || functions is null || !FunctionSlots || program.Btf?.Parsed is not { } btf)
+            return;
+        var slots = new List<FunctionSlot>();
+        var attachable = new List<AttachableFunction>();
+        foreach (var vf in verified.Functions)
+        {
+            uint id = btf.FindAllByName(vf.Name, BtfKind.Func).FirstOrDefault();
+            slots.Add(new FunctionSlot(vf.StartInstruction, vf.Name));
+            if (id == 0)
+                continue;
+            bool reliable;
+            if (vf.StartInstruction == 0 && program.ExtensionEntry is { } entry)
+            {
+                // An extension's main function is verified as a global from its prototype: never marked unreliable.
+                reliable = entry.PrepareError is null;
+            }
+            else if (vf.StartInstruction == 0)
+            {
+                // The main function is reliable only with exactly one ctx argument.
+                var proto = FunctionPrototypes.Prepare(btf, id, 0, vf.Name, isGlobal: true, program.ResolvedType, program.VerifiedAttachType, Profile.KernelBtf);
+                reliable = proto.PrepareError is null && proto.Arguments.Count == 1 && proto.Arguments[0].Kind == FunctionArgumentKind.Context;
+            }
+            else
+            {
+                var described = functions.FirstOrDefault(f => f.Name == vf.Name);
+                reliable = vf.IsGlobal && described is { IsGlobal: true, PrepareError: null };
+            }
+            attachable.Add(new AttachableFunction(id, vf.StartInstruction, vf.Name, reliable));
+        }
+        program.FunctionSlots = slots;
+        program.AttachableFunctions = attachable;
+    }
+
+    /// <summary>check_attach_btf_id's last step: the trampoline of the load-time target, created now.</summary>
+    private void CreateLoadTimeTrampoline(ProgramObject program)
+    {
+        if (program.LoadTimeTarget is { } target && program.LoadTimeAttachPoint is { } point)
+            program.LoadTimeTrampoline = Trampolines.Get(target, point);
+    }
+
+    /// <summary>
+    /// BPF_LINK_CREATE for a tracing or extension program (bpf_tracing_prog_attach, §2.5). Without a target the
+    /// program attaches to its load-time target (once); an extension may name another target (checked by prototype
+    /// and type only, §2.2.1 + A9), one link per target.
+    /// </summary>
+    public BpfLink AttachTracing(BpfProgram program, BpfProgram? target = null, uint targetBtfId = 0, ulong cookie = 0)
+    {
+        ArgumentNullException.ThrowIfNull(program);
+        return AttachTracing(program.Program, target?.Program, targetBtfId, cookie);
+    }
+
+    internal BpfLink AttachTracing(ProgramObject prog, ProgramObject? target, uint targetBtfId, ulong cookie)
+    {
+        var kind = prog.Type switch
+        {
+            ProgramType.Tracing => prog.ExpectedAttachType switch
+            {
+                AttachType.TraceFentry => TrampolineKind.Fentry,
+                AttachType.TraceFexit => TrampolineKind.Fexit,
+                AttachType.ModifyReturn => TrampolineKind.ModifyReturn,
+                _ => throw new BpfException(Errno.EINVAL, $"program {prog.Id} ({prog.Name}): attach type {prog.ExpectedAttachType} has no tracing link"),
+            },
+            ProgramType.Ext when prog.ExpectedAttachType == default => TrampolineKind.Replace,
+            _ => throw new BpfException(Errno.EINVAL, $"program {prog.Id} ({prog.Name}): {prog.Type} programs have no tracing link"),
+        };
+        if ((target is null) != (targetBtfId == 0))
+            throw new BpfException(Errno.EINVAL, "target_fd and target_btf_id must both be given or both be 0");
+        if (target is not null && prog.Type != ProgramType.Ext)
+            throw new BpfException(Errno.EINVAL, $"program {prog.Id} ({prog.Name}): only extensions may name a new target");
+
+        lock (prog.AttachLock)
+        {
+            var saved = prog.LoadTimeTrampoline;
+            if (saved is null && target is null)
+                throw new BpfException(Errno.EINVAL, prog.Type == ProgramType.Ext
+                    ? $"extension {prog.Id} ({prog.Name}) was attached before: a re-attach must name its target"
+                    : $"program {prog.Id} ({prog.Name}) was attached before and has no kernel target to re-attach to");
+            Trampoline trampoline;
+            ProgramObject? linkTarget;
+            bool fresh = saved is null || target is not null && TrampolineKey.ForProgram(target.Id, targetBtfId) != saved.Key;
+            if (fresh)
+            {
+                // A new target: prototype and type checks only (no log at attach time), then its trampoline.
+                AttachPoint point;
+                try
+                {
+                    point = AttachTargetCheck.Check(Describe(prog, null) with { SavedTargetType = prog.SavedTargetType }, DescribeTarget(target!), targetBtfId);
+                }
+                catch (AttachTargetException e)
+                {
+                    throw new BpfException(e.Errno, $"attach {prog.Name} to program {target!.Id} ({target.Name}): {e.Message}");
+                }
+                if (!target!.TryAcquire())
+                    throw new BpfException(Errno.ENOENT, $"program {target.Id} is being freed");
+                linkTarget = target;
+                try
+                {
+                    trampoline = Trampolines.Get(target, point);
+                }
+                catch
+                {
+                    target.Release();
+                    throw;
+                }
+            }
+            else
+            {
+                trampoline = saved!;
+                linkTarget = prog.LoadTimeTarget;
+            }
+            BpfLink link;
+            try
+            {
+                link = CreateLink(prog, LinkType.Tracing, prog.ExpectedAttachType, l =>
+                {
+                    var attachment = new TracingAttachment(prog, kind, cookie) { Link = l };
+                    trampoline.Link(attachment);
+                    return new TracingLinkAttachment(attachment, trampoline, linkTarget);
+                }, cookie);
+            }
+            catch
+            {
+                if (fresh)
+                {
+                    trampoline.Put();
+                    linkTarget?.Release();
+                }
+                throw;
+            }
+            // The program never keeps its original target alive once attached: the reuse path moved both references
+            // into the link, any other path drops them.
+            if (fresh)
+            {
+                prog.LoadTimeTarget?.Release();
+                saved?.Put();
+            }
+            prog.LoadTimeTarget = null;
+            prog.LoadTimeTrampoline = null;
+            return link;
+        }
+    }
+
+    /// <summary>libbpf's bpf_program__set_attach_target: the FUNC named <paramref name="function"/> in the target's BTF.</summary>
+    internal static uint FindFunction(ProgramObject target, string function)
+    {
+        if (target.Btf?.Parsed is not { } btf)
+            throw new BpfException(Errno.EINVAL, $"The target program doesn't have BTF (program {target.Id}, {target.Name})");
+        uint id = btf.FindAllByName(function, BtfKind.Func).FirstOrDefault();
+        if (id == 0)
+            throw new BpfException(Errno.ENOENT, $"{function} is not found in prog's BTF (program {target.Id}, {target.Name})");
+        return id;
+    }
+
+    private static string MainFunctionName(ProgramObject program, IReadOnlyList<VerifierFunction>? functions) =>
+        functions?.FirstOrDefault(f => f.StartInstruction == 0)?.Name ?? program.Name;
+
+    private static AttachingProgram Describe(ProgramObject program, IReadOnlyList<VerifierFunction>? functions)
+    {
+        uint mainId = 0;
+        var btf = program.Btf?.Parsed;
+        if (btf is not null)
+        {
+            string? main = functions?.FirstOrDefault(f => f.StartInstruction == 0)?.Name
+                ?? program.AttachableFunctions.FirstOrDefault(f => f.Start == 0)?.Name;
+            if (main is not null)
+                mainId = btf.FindAllByName(main, BtfKind.Func).FirstOrDefault();
+        }
+        return new AttachingProgram(program.Name, program.Type, program.ExpectedAttachType, btf, mainId,
+            Sleepable: (program.Definition.Flags & (uint)Loading.ProgramLoadFlags.Sleepable) != 0);
+    }
+
+    private static AttachTargetProgram DescribeTarget(ProgramObject target) =>
+        new(target.Name, target.Type, target.ExpectedAttachType, target.Btf?.Parsed, target.AttachableFunctions, target.AttachedToTracing);
+}

@@ -1,0 +1,32 @@
+using Ebpf.Runtime.Objects;
+using Ebpf.Runtime.Trampolines;
+
+namespace Ebpf.Runtime.Links;
+
+/// <summary>What a tracing link reports beyond the generic link info (bpf_link_info.tracing).</summary>
+public interface ITracingLinkInfo
+{
+    TrampolineKey Key { get; }
+}
+
+/// <summary>
+/// The attachment of a BPF_LINK_TYPE_TRACING link (fentry/fexit/fmod_ret/freplace on a BPF program): its program on
+/// one trampoline, plus the reference on the target program the link holds. Release (bpf_tracing_link_release)
+/// unlinks — returning only when no call can still enter the program — then puts the trampoline and the target.
+/// Tracing links have neither LINK_DETACH (EOPNOTSUPP) nor LINK_UPDATE (EINVAL) in mainline.
+/// </summary>
+internal sealed class TracingLinkAttachment(TracingAttachment attachment, Trampoline trampoline, ProgramObject? target) : ILinkAttachment, ITracingLinkInfo
+{
+    public TracingAttachment Attachment { get; } = attachment;
+    public Trampoline Trampoline { get; } = trampoline;
+    public TrampolineKey Key => Trampoline.Key;
+
+    public bool SupportsDetach => false;
+
+    public void Release(LinkObject link)
+    {
+        Trampoline.Unlink(Attachment);
+        Trampoline.Put();
+        target?.Release();
+    }
+}
