@@ -40,6 +40,27 @@ public class CoreScenarioMinBtfTests(ITestOutputHelper output) : IDisposable
     }
 
     /// <summary>
+    /// TYPE_MATCHES keeps every member of the type it asks about, recursively, but not the members of a struct behind
+    /// a pointer (types_match only compares the pointee's kind and name there), as BTFGen does.
+    /// </summary>
+    [Fact]
+    public void Type_matches_keeps_members_but_not_those_behind_a_pointer()
+    {
+        var s = CoreScenarios.Get("type_based");
+        var min = BtfSpec.Parse(MinimalCoreBtf.Generate(BtfElf.LoadAny(s.TargetPath), [ObjectSpec.Load(s.ObjectPath)]));
+        BtfComposite Behind(string typedef, bool pointer)
+        {
+            uint id = ((BtfTypedef)min.AllTypes.Single(t => t.Kind == BtfKind.Typedef && t.Name == typedef)).Type;
+            if (pointer)
+                id = ((BtfPtr)min.GetType(id)).Type;
+            return (BtfComposite)min.GetType(id);
+        }
+        Assert.Equal(3, Behind("anon_struct_typedef", pointer: false).Members.Count);
+        Assert.Empty(Behind("struct_ptr_typedef", pointer: true).Members);
+        Assert.Equal(12u, Behind("struct_ptr_typedef", pointer: true).Size); // the type itself stays, only its members go
+    }
+
+    /// <summary>
     /// bpftool's BTFGen on the same inputs: our runtime must pass every scenario against bpftool's minimal BTF as well
     /// (the two agree on what is needed), and ours is exactly as large (the same types and members are kept).
     /// </summary>
