@@ -1,3 +1,4 @@
+using Ebpf.Collections;
 using Ebpf.Loading;
 using Ebpf.Runtime;
 using Ebpf.Runtime.Links;

@@ -7,14 +7,13 @@
 using System.Buffers.Binary;
 using System.Text;
 using Ebpf;
+using Ebpf.Collections;
 using Ebpf.Demo;
 using Ebpf.Execution;
 using Ebpf.Linux;
 using Ebpf.Loading;
 using Ebpf.Runtime;
 using Ebpf.Verification;
-using KernelTestRun = Ebpf.Linux.TestRunOptions;
-using RuntimeTestRun = Ebpf.Runtime.TestRunOptions;
 
 string examples = FindExamples();
 try
@@ -72,21 +71,28 @@ static List<(string Name, uint Action)> RunManaged(ObjectSpec spec)
 {
     Console.WriteLine("\n== 3. managed runtime: load, test_run, read the map");
     var runtime = new BpfRuntime();
-    using var collection = runtime.Load(spec);
+    var verdicts = RunPackets(runtime.Backend, spec, print: true);
+    return verdicts;
+}
+
+// The same code for both backends: one collection type, one program type, one map type.
+static List<(string Name, uint Action)> RunPackets(IBpfBackend backend, ObjectSpec spec, bool print)
+{
+    using var collection = BpfCollection.Load(backend, spec);
     var program = collection.Programs["packet_stats"];
     var verdicts = new List<(string, uint)>();
     foreach (var (name, frame) in Packets.Sample())
     {
-        var result = runtime.TestRun(program, new RuntimeTestRun { DataIn = frame });
-        Console.WriteLine($"   {name,-10} -> {Packets.XdpAction(result.ReturnValue)}");
+        var result = program.TestRun(new TestRunOptions { DataIn = frame });
+        if (print)
+            Console.WriteLine($"   {name,-10} -> {Packets.XdpAction(result.ReturnValue)}");
         verdicts.Add((name, result.ReturnValue));
     }
-    var counts = collection.Maps["proto_counts"].Map.Maps!;
-    var value = new byte[8];
-    foreach (var key in counts.Keys().OrderBy(k => BinaryPrimitives.ReadUInt32LittleEndian(k)))
+    if (print)
     {
-        counts.Lookup(key, value);
-        Console.WriteLine($"   proto_counts[{BinaryPrimitives.ReadUInt32LittleEndian(key)}] = {BinaryPrimitives.ReadUInt64LittleEndian(value)}");
+        var counts = collection.Maps["proto_counts"];
+        foreach (var key in counts.Keys().OrderBy(k => BinaryPrimitives.ReadUInt32LittleEndian(k)))
+            Console.WriteLine($"   proto_counts[{BinaryPrimitives.ReadUInt32LittleEndian(key)}] = {BinaryPrimitives.ReadUInt64LittleEndian(counts.Lookup(key))}");
     }
     return verdicts;
 }
@@ -99,12 +105,9 @@ static void RunKernel(ObjectSpec spec, List<(string Name, uint Action)> managed)
         Console.WriteLine($"   skipped: {LinuxKernel.UnavailableReason}");
         return;
     }
-    using var collection = LinuxKernel.Load(spec);
-    var program = collection.Programs["packet_stats"];
     int agree = 0;
-    foreach (var (name, frame) in Packets.Sample())
+    foreach (var (name, action) in RunPackets(LinuxKernel.Backend, spec, print: false))
     {
-        uint action = program.TestRun(new KernelTestRun { Data = frame }).ReturnValue;
         bool same = managed.Single(m => m.Name == name).Action == action;
         agree += same ? 1 : 0;
         Console.WriteLine($"   {name,-10} -> {Packets.XdpAction(action)}{(same ? "" : "  (differs from the managed runtime!)")}");

@@ -1,3 +1,4 @@
+using Ebpf.Collections;
 using Ebpf.Linux.Native;
 
 namespace Ebpf.Linux;
@@ -78,7 +79,7 @@ public sealed unsafe class KernelBtf : IDisposable
                 Id = info.Id,
                 Size = info.BtfSize,
                 Name = KernelProgram.ReadCString(name),
-                IsKernelBtf = info.KernelBtf != 0,
+                IsKernel = info.KernelBtf != 0,
             };
         }
     }

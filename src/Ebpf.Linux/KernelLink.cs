@@ -1,5 +1,6 @@
 using System.Text;
 using Ebpf.Abi;
+using Ebpf.Collections;
 using Ebpf.Linux.Native;
 
 namespace Ebpf.Linux;
@@ -128,6 +129,7 @@ public sealed unsafe class KernelLink : IDisposable
             ProgramId = probe.ProgId,
             TracepointName = tracepoint,
             TypeSpecific = tracepoint is null ? [probe.Union0, probe.Union1, probe.Union2, probe.Union3] : [],
+            Detached = probe.ProgId == 0,
         };
     }
 

@@ -1,4 +1,5 @@
 using Ebpf.Abi;
+using Ebpf.Collections;
 using Ebpf.Linux.Native;
 
 namespace Ebpf.Linux;
@@ -30,13 +31,13 @@ public sealed unsafe class KernelMap : IDisposable
 
     private string What => Name.Length > 0 ? Name : $"{Type} map";
 
-    public bool IsPerCpu => Type is MapType.PercpuArray or MapType.PercpuHash or MapType.LruPercpuHash or MapType.PercpuCgroupStorage;
+    public bool IsPerCpu => MapValues.IsPerCpu(Type);
 
     /// <summary>Bytes of a value as user space sees it: value_size, or round_up(value_size, 8) × possible CPUs for per-CPU maps.</summary>
-    public int ValueBufferSize => IsPerCpu ? (int)((ValueSize + 7) & ~7u) * PossibleCpus.Count : (int)ValueSize;
+    public int ValueBufferSize => MapValues.BufferSize(Type, ValueSize, PossibleCpus.Count);
 
     /// <summary>BPF_MAP_CREATE.</summary>
-    public static KernelMap Create(MapCreateOptions options)
+    public static KernelMap Create(MapCreateAttributes options)
     {
         ArgumentNullException.ThrowIfNull(options);
         string name = ObjectName.Sanitize(options.Name);
@@ -85,6 +86,7 @@ public sealed unsafe class KernelMap : IDisposable
     {
         var info = new MapInfoNative();
         ObjectInfo.Get(fd, ref info, what);
+        var fdinfo = KernelFdInfo.Read(fd);
         return new MapInfo
         {
             Type = (MapType)info.Type,
@@ -98,6 +100,8 @@ public sealed unsafe class KernelMap : IDisposable
             BtfKeyTypeId = info.BtfKeyTypeId,
             BtfValueTypeId = info.BtfValueTypeId,
             MapExtra = info.MapExtra,
+            Frozen = fdinfo.Frozen,
+            Memlock = fdinfo.Memlock,
         };
     }
 
@@ -167,7 +171,7 @@ public sealed unsafe class KernelMap : IDisposable
     public void UpdateWithProgram(ReadOnlySpan<byte> key, KernelProgram program, MapUpdateFlags flags = MapUpdateFlags.Any) =>
         UpdateWithFd(key, program.Fd, flags);
 
-    private void UpdateWithFd(ReadOnlySpan<byte> key, BpfFd fd, MapUpdateFlags flags)
+    internal void UpdateWithFd(ReadOnlySpan<byte> key, BpfFd fd, MapUpdateFlags flags)
     {
         using var lease = fd.Lease();
         uint value = lease.Value;

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Text;
 using Ebpf.Abi;
+using Ebpf.Collections;
 using Ebpf.Isa;
 using Ebpf.Linux.Native;
 
@@ -31,7 +32,7 @@ public sealed unsafe class KernelProgram : IDisposable
     /// BPF_PROG_LOAD. On failure the <see cref="BpfException"/> carries the errno and the verifier log
     /// (fetched with a Level1 retry when no log was requested).
     /// </summary>
-    public static KernelProgram Load(ProgramLoadOptions options)
+    public static KernelProgram Load(ProgramLoadAttributes options)
     {
         ArgumentNullException.ThrowIfNull(options);
         string name = ObjectName.Sanitize(options.Name);
@@ -56,7 +57,7 @@ public sealed unsafe class KernelProgram : IDisposable
     }
 
     /// <summary>One load, growing the log buffer on ENOSPC until it fits or hits the cap.</summary>
-    private static (BpfFd? Fd, Errno Errno, string? Log) LoadWithLog(ProgramLoadOptions options, string name, string what, VerifierLogLevel level)
+    private static (BpfFd? Fd, Errno Errno, string? Log) LoadWithLog(ProgramLoadAttributes options, string name, string what, VerifierLogLevel level)
     {
         int logSize = level == VerifierLogLevel.None ? 0 : options.LogSize;
         while (true)
@@ -78,7 +79,7 @@ public sealed unsafe class KernelProgram : IDisposable
         }
     }
 
-    private static (BpfFd? Fd, Errno Errno, uint LogTrueSize) LoadOnce(ProgramLoadOptions options, string name, VerifierLogLevel level, byte[]? logBuffer)
+    private static (BpfFd? Fd, Errno Errno, uint LogTrueSize) LoadOnce(ProgramLoadAttributes options, string name, VerifierLogLevel level, byte[]? logBuffer)
     {
         byte[] license = Encoding.ASCII.GetBytes(options.License + "\0");
         using var btf = FdLease.Of(options.Btf);
@@ -179,12 +180,12 @@ public sealed unsafe class KernelProgram : IDisposable
             LineInfoCount = info.NrLineInfo,
             VerifiedInstructions = info.VerifiedInsns,
             GplCompatible = (info.GplCompatible & 1) != 0,
-            CreatedByUid = info.CreatedByUid,
-            LoadTime = info.LoadTime,
+            LoadTime = KernelClock.WallTime(info.LoadTime),
             AttachBtfId = info.AttachBtfId,
             AttachBtfObjectId = info.AttachBtfObjId,
             RunTimeNs = info.RunTimeNs,
             RunCount = info.RunCnt,
+            Memlock = KernelFdInfo.Read(fd).Memlock,
         };
     }
 
@@ -211,54 +212,59 @@ public sealed unsafe class KernelProgram : IDisposable
         BpfSyscall.Invoke(BpfCommand.ProgBindMap, ref attr, $"{Name} map {map.Name}");
     }
 
-    /// <summary>BPF_PROG_TEST_RUN. ENOSPC on the output is retried once with the size the kernel reported.</summary>
+    /// <summary>
+    /// BPF_PROG_TEST_RUN with the options' meaning of data_size_out/ctx_size_out (null: no buffer; 0: the whole
+    /// result, fetched again at the size the kernel reports when the first buffer was short).
+    /// </summary>
     public TestRunResult TestRun(TestRunOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        int dataOutSize = options.DataOutSize ?? (options.Data.IsEmpty ? 0 : options.Data.Length + 256);
-        int ctxOutSize = options.ContextOutSize ?? options.Context.Length;
+        var dataIn = options.DataIn ?? [];
+        var ctxIn = options.ContextIn ?? [];
+        bool whole = options.DataSizeOut == 0;
+        int dataOutSize = options.DataSizeOut is int limit ? (limit > 0 ? limit : dataIn.Length + 4096) : 0;
+        if (options.DataSizeOut < 0)
+            throw new BpfException(Errno.EINVAL, "data_size_out is negative");
+        int ctxOutSize = options.ContextSizeOut ?? 0;
         for (int attempt = 0; ; attempt++)
         {
             var dataOut = new byte[dataOutSize];
             var ctxOut = new byte[ctxOutSize];
             using var prog = Fd.Lease();
-            fixed (byte* dataIn = options.Data.Span)
-            fixed (byte* ctxIn = options.Context.Span)
+            fixed (byte* dIn = dataIn)
+            fixed (byte* cIn = ctxIn)
             fixed (byte* dOut = dataOut)
             fixed (byte* cOut = ctxOut)
             {
                 var attr = new TestRunAttr
                 {
                     ProgFd = prog.Value,
-                    DataSizeIn = (uint)options.Data.Length,
-                    DataIn = (ulong)dataIn,
+                    DataSizeIn = (uint)dataIn.Length,
+                    DataIn = options.DataIn is null ? 0 : (ulong)dIn,
                     DataSizeOut = (uint)dataOut.Length,
-                    DataOut = dataOut.Length > 0 ? (ulong)dOut : 0,
+                    DataOut = options.DataSizeOut is null ? 0 : (ulong)dOut,
                     Repeat = options.Repeat,
-                    CtxSizeIn = (uint)options.Context.Length,
-                    CtxIn = options.Context.IsEmpty ? 0 : (ulong)ctxIn,
+                    CtxSizeIn = (uint)ctxIn.Length,
+                    CtxIn = options.ContextIn is null ? 0 : (ulong)cIn,
                     CtxSizeOut = (uint)ctxOut.Length,
-                    CtxOut = ctxOut.Length > 0 ? (ulong)cOut : 0,
+                    CtxOut = options.ContextSizeOut is null ? 0 : (ulong)cOut,
                     Flags = (uint)options.Flags,
                     Cpu = options.Cpu,
                     BatchSize = options.BatchSize,
                 };
                 long r = BpfSyscall.TryInvoke(BpfCommand.ProgTestRun, ref attr, out var errno);
-                if (r < 0)
-                {
-                    if (errno == Errno.ENOSPC && attempt == 0 && (attr.DataSizeOut > dataOutSize || attr.CtxSizeOut > ctxOutSize))
-                    {
-                        dataOutSize = (int)Math.Max(attr.DataSizeOut, (uint)dataOutSize);
-                        ctxOutSize = (int)Math.Max(attr.CtxSizeOut, (uint)ctxOutSize);
-                        continue;
-                    }
+                if (r < 0 && errno != Errno.ENOSPC)
                     throw BpfSyscall.Error(BpfCommand.ProgTestRun, Name, errno);
+                if (r < 0 && whole && attempt == 0 && attr.DataSizeOut > dataOutSize)
+                {
+                    dataOutSize = (int)attr.DataSizeOut;
+                    continue;
                 }
-                return new TestRunResult(
-                    attr.Retval,
-                    attr.Duration,
-                    dataOut.AsSpan(0, (int)Math.Min(attr.DataSizeOut, (uint)dataOut.Length)).ToArray(),
-                    ctxOut.AsSpan(0, (int)Math.Min(attr.CtxSizeOut, (uint)ctxOut.Length)).ToArray());
+                byte[]? data = options.DataSizeOut is null ? null : dataOut.AsSpan(0, (int)Math.Min(attr.DataSizeOut, (uint)dataOut.Length)).ToArray();
+                byte[]? ctx = options.ContextSizeOut is null || r < 0 && attr.CtxSizeOut > ctxOutSize && ctxOutSize == 0 ? null
+                    : ctxOut.AsSpan(0, (int)Math.Min(attr.CtxSizeOut, (uint)ctxOut.Length)).ToArray();
+                return new TestRunResult(attr.Retval, attr.Duration, data, (int)attr.DataSizeOut, ctx, (int)attr.CtxSizeOut,
+                    r < 0 ? Errno.ENOSPC : Errno.None);
             }
         }
     }
@@ -267,34 +273,3 @@ public sealed unsafe class KernelProgram : IDisposable
 
     public override string ToString() => $"{Type} program {Name} ({Fd})";
 }
-
-/// <summary>flags of BPF_PROG_TEST_RUN.</summary>
-[Flags]
-public enum TestRunFlags : uint
-{
-    None = 0,
-    RunOnCpu = 1,
-    XdpLiveFrames = 2,
-    SkbChecksumComplete = 4,
-}
-
-/// <summary>Inputs of BPF_PROG_TEST_RUN.</summary>
-public sealed class TestRunOptions
-{
-    /// <summary>The packet (data_in); empty for non-packet program types.</summary>
-    public ReadOnlyMemory<byte> Data { get; init; }
-    /// <summary>Size of the data_out buffer; default the input length + 256 (programs may grow the packet).</summary>
-    public int? DataOutSize { get; init; }
-    /// <summary>ctx_in (e.g. a struct __sk_buff or xdp_md); empty for the program type's default context.</summary>
-    public ReadOnlyMemory<byte> Context { get; init; }
-    /// <summary>Size of the ctx_out buffer; default the ctx_in length.</summary>
-    public int? ContextOutSize { get; init; }
-    /// <summary>How many runs (0 means 1); duration is the kernel's average per run.</summary>
-    public uint Repeat { get; init; }
-    public TestRunFlags Flags { get; init; }
-    public uint Cpu { get; init; }
-    public uint BatchSize { get; init; }
-}
-
-/// <summary>Outputs of BPF_PROG_TEST_RUN: r0 of the last run, the per-run duration in ns, data_out, ctx_out.</summary>
-public sealed record TestRunResult(uint ReturnValue, uint DurationNs, byte[] DataOut, byte[] ContextOut);

@@ -1,23 +1,28 @@
-using Ebpf.Linux.Collections;
-using Ebpf.Linux.Probes;
+using Ebpf.Collections;
 using Ebpf.Loading;
 
 namespace Ebpf.Linux;
 
 /// <summary>
-/// The entry point of the Linux backend: is bpf(2) usable here, and load an object into the running kernel.
-/// The pieces (KernelProgram, KernelMap, KernelBtf, KernelLink, KernelObjects, KernelFeatures) are usable alone.
+/// The entry point of the Linux backend: is bpf(2) usable here, and load an object into the running kernel (the same
+/// <see cref="BpfCollection"/> and live types as the managed runtime, over <see cref="LinuxBackend"/>).
 /// </summary>
 public static class LinuxKernel
 {
     /// <summary>True when this process can load programs (Linux, x86-64/arm64, root or CAP_BPF).</summary>
-    public static bool IsAvailable => KernelFeatures.Bpf.Supported;
+    public static bool IsAvailable => Probes.KernelFeatures.Bpf.Supported;
 
     /// <summary>Why bpf(2) is not usable here (null when it is).</summary>
-    public static string? UnavailableReason => KernelFeatures.Bpf.Supported ? null : $"{KernelFeatures.Bpf.Detail} ({KernelFeatures.Bpf.Errno})";
+    public static string? UnavailableReason => Probes.KernelFeatures.Bpf.Supported ? null : $"{Probes.KernelFeatures.Bpf.Detail} ({Probes.KernelFeatures.Bpf.Errno})";
 
-    /// <summary>Loads an object's maps and programs (see <see cref="LinuxCollection"/>).</summary>
-    public static LinuxCollection Load(ObjectSpec spec, LinuxCollectionOptions? options = null) => LinuxCollection.Load(spec, options);
+    /// <summary>The running kernel as an <see cref="IBpfBackend"/>.</summary>
+    public static IBpfBackend Backend => LinuxBackend.Instance;
+
+    /// <summary>Loads an object's maps and programs into the running kernel (<see cref="BpfCollection.Load"/>).</summary>
+    public static BpfCollection Load(ObjectSpec spec, ObjectLoadOptions? options = null) => BpfCollection.Load(Backend, spec, options);
+
+    /// <summary>Reads a clang-built object and loads it, with the ELF at hand for the BTF fix-ups.</summary>
+    public static BpfCollection LoadFile(string path, ObjectLoadOptions? options = null) => BpfCollection.LoadFile(Backend, path, options);
 
     /// <summary>
     /// The running kernel as a <see cref="Abi.Profiles.KernelProfile"/> (program/map types, helpers and kfuncs per
@@ -25,7 +30,4 @@ public static class LinuxKernel
     /// BpfRuntime to ask "what would this kernel do".
     /// </summary>
     public static Abi.Profiles.KernelProfile Profile => Probes.LiveKernelProfile.Current;
-
-    /// <summary>Reads a clang-built object and loads it, with the ELF at hand for the BTF fix-ups.</summary>
-    public static LinuxCollection LoadFile(string path, LinuxCollectionOptions? options = null) => LinuxCollection.LoadFile(path, options);
 }

@@ -19,8 +19,8 @@ public sealed partial class KernelBackend : IDisposable
 
     public KernelBackend()
     {
-        _array = KernelMap.Create(new MapCreateOptions { Type = MapType.Array, KeySize = FuzzMaps.KeySize, ValueSize = FuzzMaps.ValueSize, MaxEntries = FuzzMaps.MaxEntries, Name = "fuzz_array" });
-        _hash = KernelMap.Create(new MapCreateOptions { Type = MapType.Hash, KeySize = FuzzMaps.KeySize, ValueSize = FuzzMaps.ValueSize, MaxEntries = FuzzMaps.MaxEntries, Name = "fuzz_hash" });
+        _array = KernelMap.Create(new MapCreateAttributes { Type = MapType.Array, KeySize = FuzzMaps.KeySize, ValueSize = FuzzMaps.ValueSize, MaxEntries = FuzzMaps.MaxEntries, Name = "fuzz_array" });
+        _hash = KernelMap.Create(new MapCreateAttributes { Type = MapType.Hash, KeySize = FuzzMaps.KeySize, ValueSize = FuzzMaps.ValueSize, MaxEntries = FuzzMaps.MaxEntries, Name = "fuzz_hash" });
     }
 
     /// <summary>Null when bpf(2) can load programs here; otherwise why not.</summary>
@@ -30,7 +30,7 @@ public sealed partial class KernelBackend : IDisposable
             return "the kernel oracle needs Linux";
         try
         {
-            using var probe = KernelProgram.Load(new ProgramLoadOptions { Type = ProgramType.SocketFilter, Instructions = new[] { Instruction.Mov64(0, 0), Instruction.Exit() } });
+            using var probe = KernelProgram.Load(new ProgramLoadAttributes { Type = ProgramType.SocketFilter, Instructions = new[] { Instruction.Mov64(0, 0), Instruction.Exit() } });
             return null;
         }
         catch (Exception e) when (e is BpfException or DllNotFoundException or EntryPointNotFoundException)
@@ -58,13 +58,13 @@ public sealed partial class KernelBackend : IDisposable
     }
 
     public KernelProgram Load(ProgramType type, Instruction[] instructions) =>
-        KernelProgram.Load(new ProgramLoadOptions { Type = type, Instructions = Bind(instructions), Name = "fuzz" });
+        KernelProgram.Load(new ProgramLoadAttributes { Type = type, Instructions = Bind(instructions), Name = "fuzz" });
 
     /// <summary>Runs once on <paramref name="packet"/> from freshly reset maps: r0 and the packet as the program left it.</summary>
     public (uint ReturnValue, byte[] DataOut) Run(KernelProgram program, byte[] packet)
     {
         Reset();
-        var result = program.TestRun(new TestRunOptions { Data = packet, Repeat = 1 });
+        var result = program.TestRun(new TestRunOptions { DataIn = packet, Repeat = 1, DataSizeOut = 0 });
         return (result.ReturnValue, result.DataOut ?? []);
     }
 

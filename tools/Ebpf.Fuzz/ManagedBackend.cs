@@ -65,7 +65,7 @@ public sealed class ManagedBackend : IDisposable
     public BpfProgram Load(ProgramType type, Instruction[] instructions, bool checkedMode, bool jit)
     {
         _runtime.JitEnabled = jit;
-        return _runtime.LoadProgram(new ProgramDefinition(type, Bind(instructions), "fuzz"), [_array, _hash], options: new Runtime.ProgramLoadOptions
+        return _runtime.LoadProgram(new ProgramDefinition(type, Bind(instructions), "fuzz"), [_array, _hash], options: new ProgramLoadOptions
         {
             AlwaysChecked = checkedMode,
             LogLevel = 0,
@@ -77,7 +77,7 @@ public sealed class ManagedBackend : IDisposable
         Reset();
         try
         {
-            var result = _runtime.TestRun(program, new Runtime.TestRunOptions { DataIn = packet, DataSizeOut = 0 });
+            var result = _runtime.TestRun(program, new TestRunOptions { DataIn = packet, DataSizeOut = 0 });
             return new ManagedRun(result.ReturnValue, null, null, result.DataOut);
         }
         catch (BpfException e)

@@ -64,8 +64,8 @@ public static class KernelBenchRunner
         uint n = 16;
         while (true)
         {
-            var r = program.TestRun(new TestRunOptions { Data = input, Repeat = n });
-            double elapsedNs = (double)r.DurationNs * n;
+            var r = program.TestRun(new TestRunOptions { DataIn = input, Repeat = n, DataSizeOut = 0 });
+            double elapsedNs = (double)r.Duration * n;
             if (elapsedNs >= targetMs * 1e5 || n >= 1u << 28)
             {
                 double scaled = n * (targetMs * 1e6 / Math.Max(elapsedNs, 1));
@@ -104,7 +104,7 @@ public sealed class KernelBenchSession : IDisposable
     {
         options ??= new KernelBenchOptions();
         var sw = Stopwatch.StartNew();
-        var program = KernelProgram.Load(new ProgramLoadOptions
+        var program = KernelProgram.Load(new ProgramLoadAttributes
         {
             Type = options.Type,
             Instructions = instructions,
@@ -128,9 +128,9 @@ public sealed class KernelBenchSession : IDisposable
     /// <summary>One BPF_PROG_TEST_RUN with <see cref="Repeat"/>: the kernel's mean ns per run.</summary>
     public uint RunRound()
     {
-        var result = _program.TestRun(new TestRunOptions { Data = _input, Repeat = Repeat });
+        var result = _program.TestRun(new TestRunOptions { DataIn = _input, Repeat = Repeat, DataSizeOut = 0 });
         ReturnValue = result.ReturnValue;
-        return result.DurationNs;
+        return result.Duration;
     }
 
     public void Dispose() => _program.Dispose();

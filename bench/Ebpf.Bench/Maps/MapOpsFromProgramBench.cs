@@ -132,7 +132,7 @@ public sealed class MapOpsFromProgramBench : IBenchSuite
             _prog.Program.IsJitCompiled ? $"(JIT, {_prog.Program.JitBoundMapCalls} bound call)" : $"({_prog.Program.ExecutionMode}: {_prog.Program.JitFailure ?? _prog.Program.ExecutionModeReason})";
 
         public override double NsPerRun(uint repeat) =>
-            _rt.TestRun(_prog, new Ebpf.Runtime.TestRunOptions { DataIn = Packet, Repeat = Math.Max(1, repeat) }).Duration;
+            _rt.TestRun(_prog, new TestRunOptions { DataIn = Packet, Repeat = Math.Max(1, repeat) }).Duration;
 
         public override void Dispose()
         {
@@ -148,11 +148,11 @@ public sealed class MapOpsFromProgramBench : IBenchSuite
 
         public KernelSide(MapType type, bool update)
         {
-            _map = KernelMap.Create(new MapCreateOptions { Type = type, KeySize = 4, ValueSize = 8, MaxEntries = Keys, Name = "bench" });
+            _map = KernelMap.Create(new MapCreateAttributes { Type = type, KeySize = 4, ValueSize = 8, MaxEntries = Keys, Name = "bench" });
             for (uint k = 0; k < Keys; k++)
                 _map.Update(BitConverter.GetBytes(k), BitConverter.GetBytes((ulong)k));
             int fd = (int)_map.Fd.DangerousGetHandle();
-            _prog = KernelProgram.Load(new Ebpf.Linux.ProgramLoadOptions
+            _prog = KernelProgram.Load(new ProgramLoadAttributes
             {
                 Type = ProgramType.Xdp,
                 Instructions = LoopProgram(LoadImm64(1, fd, LoadImm64Source.MapFd), update),
@@ -161,7 +161,7 @@ public sealed class MapOpsFromProgramBench : IBenchSuite
         }
 
         public override double NsPerRun(uint repeat) =>
-            _prog.TestRun(new Ebpf.Linux.TestRunOptions { Data = Packet, Repeat = repeat }).DurationNs;
+            _prog.TestRun(new TestRunOptions { DataIn = Packet, Repeat = repeat, DataSizeOut = 0 }).Duration;
 
         public override void Dispose()
         {

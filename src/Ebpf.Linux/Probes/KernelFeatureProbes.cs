@@ -49,7 +49,7 @@ public static class KernelFeatureProbes
     {
         try
         {
-            using var p = KernelProgram.Load(new ProgramLoadOptions
+            using var p = KernelProgram.Load(new ProgramLoadAttributes
             {
                 Type = ProgramType.SocketFilter, Instructions = insns, License = "GPL", Name = "feature_probe",
                 LogLevel = VerifierLogLevel.Level1, LogSize = 16 * 1024, RetryWithLogOnFailure = false,
@@ -66,12 +66,12 @@ public static class KernelFeatureProbes
     {
         try
         {
-            using var p = KernelProgram.Load(new ProgramLoadOptions
+            using var p = KernelProgram.Load(new ProgramLoadAttributes
             {
                 Type = ProgramType.Xdp, Instructions = new[] { Instruction.Mov64(0, 1), Instruction.Exit() }, License = "GPL",
                 Name = "feature_probe", RetryWithLogOnFailure = false,
             });
-            p.TestRun(new TestRunOptions { Data = new byte[64], Flags = TestRunFlags.XdpLiveFrames, DataOutSize = 0 });
+            p.TestRun(new Collections.TestRunOptions { DataIn = new byte[64], Flags = Collections.TestRunFlags.XdpLiveFrames });
             return new FeatureProbe(true, Errno.None, "test_run with BPF_F_TEST_XDP_LIVE_FRAMES succeeded");
         }
         catch (BpfException e)

@@ -31,7 +31,7 @@ public static class KernelFeatures
     {
         try
         {
-            using var p = KernelProgram.Load(new ProgramLoadOptions
+            using var p = KernelProgram.Load(new ProgramLoadAttributes
             {
                 Type = ProgramType.SocketFilter, Instructions = ReturnZero, Name = "probe", RetryWithLogOnFailure = false,
             });
@@ -116,7 +116,7 @@ public static class KernelFeatures
             .FirstOrDefault(l => !char.IsAsciiDigit(l[0]) && !l.StartsWith("processed ", StringComparison.Ordinal)
                 && !l.StartsWith("func#", StringComparison.Ordinal) && !l.StartsWith("Live regs", StringComparison.Ordinal) && !l.StartsWith(' '));
 
-    private static ProgramLoadOptions ProbeOptions(ProgramType type, Instruction[] insns, VerifierLogLevel level) => new()
+    private static ProgramLoadAttributes ProbeOptions(ProgramType type, Instruction[] insns, VerifierLogLevel level) => new()
     {
         Type = type,
         Instructions = insns,
@@ -182,7 +182,7 @@ public static class KernelFeatures
         }
     });
 
-    private static MapCreateOptions MapProbeOptions(MapType type, List<IDisposable> owned)
+    private static MapCreateAttributes MapProbeOptions(MapType type, List<IDisposable> owned)
     {
         const uint page = 4096;
         switch (type)
@@ -261,7 +261,7 @@ public static class KernelFeatures
         try
         {
             using var kbtf = KernelBtf.Load(btf.ToArray());
-            using var p = KernelProgram.Load(new ProgramLoadOptions
+            using var p = KernelProgram.Load(new ProgramLoadAttributes
             {
                 Type = ProgramType.Kprobe,
                 Instructions = insns,

@@ -41,7 +41,7 @@ public static class KernelFunctionProbes
         Instruction[] insns = [new Instruction(Opcodes.Call, 0, (byte)CallSource.Kfunc, 0, (int)id), Instruction.Exit()];
         try
         {
-            using var p = KernelProgram.Load(new ProgramLoadOptions
+            using var p = KernelProgram.Load(new ProgramLoadAttributes
             {
                 Type = type,
                 Instructions = insns,

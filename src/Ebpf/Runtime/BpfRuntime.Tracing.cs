@@ -1,3 +1,4 @@
+using Ebpf.Collections;
 using Ebpf.Abi;
 using Ebpf.Btf;
 using Ebpf.Execution;
@@ -51,7 +52,7 @@ public sealed partial class BpfRuntime
     {
         if (s_objectTarget.Value is not { } scope)
             return (null, null);
-        var ps = scope.Spec.Programs.FirstOrDefault(p => p.Type == definition.Type && ObjectName.Truncate(SanitiseName(p.Name)) == definition.Name);
+        var ps = scope.Spec.Programs.FirstOrDefault(p => p.Type == definition.Type && ObjectNames.Sanitize(p.Name) == definition.Name);
         return (scope.Target, ps?.AttachTarget);
     }
 
@@ -63,7 +64,7 @@ public sealed partial class BpfRuntime
     private void PrepareLoadTimeAttach(ProgramObject program, ProgramLoadOptions options)
     {
         var def = program.Definition;
-        var target = options.AttachTarget;
+        var target = options.AttachTarget?.Program;
         string? function = options.AttachFunction;
         if (target is null && def.Type is ProgramType.Tracing or ProgramType.Ext)
             (target, function) = ObjectLoadTarget(def) is { Target: { } t } found ? (t, function ?? found.Function) : (null, function);

@@ -1,4 +1,5 @@
 using Ebpf.Abi;
+using Ebpf.Collections;
 using Ebpf.Runtime.Helpers;
 using Ebpf.Runtime.Objects;
 using Ebpf.Runtime.PinFs;
@@ -112,13 +113,12 @@ public sealed partial class BpfRuntime
     {
         Maps.BpfMapBase? inner = null;
         if (d.Type is MapType.ArrayOfMaps or MapType.HashOfMaps)
-            inner = (FindObject(ObjectKind.Map, d.InnerMapId) as MapObject)?.Maps
-                ?? throw new BpfException(Errno.EBADF, $"map '{d.Name}': inner_map_fd (map id {d.InnerMapId}) names no live map with storage");
-        var storage = Maps.BpfMapFactory.Create(new Maps.MapAttributes
         {
-            Type = d.Type, KeySize = d.KeySize, ValueSize = d.ValueSize, MaxEntries = d.MaxEntries, Flags = d.Flags, Name = d.Name, InnerMap = inner,
-            SpinLockOffset = d.SpinLockOffset, MapExtra = d.MapExtra,
-        });
+            uint innerId = d.InnerMap?.Id ?? d.InnerMapId;
+            inner = (d.InnerMap?.Map ?? FindObject(ObjectKind.Map, innerId) as MapObject)?.Maps
+                ?? throw new BpfException(Errno.EBADF, $"map '{d.Name}': inner_map_fd (map id {innerId}) names no live map with storage");
+        }
+        var storage = Maps.BpfMapFactory.Create(d, inner);
         switch (storage)
         {
             case Maps.MapInMap outer:
@@ -312,7 +312,7 @@ public sealed partial class BpfRuntime
     public BtfHandle LoadBtf(ReadOnlyMemory<byte> data, string name = "", bool isKernel = false) => LoadBtf(data, name, isKernel, parsed: null);
 
     /// <summary>BPF_BTF_LOAD of a blob written from <paramref name="parsed"/> (the object loader's case): no second parse.</summary>
-    internal BtfHandle LoadBtf(ReadOnlyMemory<byte> data, string name, bool isKernel, Btf.BtfSpec? parsed)
+    internal BtfHandle LoadBtf(ReadOnlyMemory<byte> data, string name, bool isKernel, Ebpf.Btf.BtfSpec? parsed)
     {
         if (data.Length == 0)
             throw new BpfException(Errno.EINVAL, "empty BTF blob");

@@ -1,3 +1,4 @@
+using Ebpf.Abi;
 using Ebpf.Execution;
 using Ebpf.Isa;
 using Ebpf.Runtime.Objects;

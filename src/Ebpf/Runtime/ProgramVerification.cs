@@ -1,3 +1,5 @@
+using Ebpf.Abi;
+using Ebpf.Collections;
 using Ebpf.Abi.Helpers;
 using Ebpf.Execution;
 using Ebpf.Isa;
@@ -54,7 +56,7 @@ internal static class ProgramVerification
             MapsByFd = byFd,
             Functions = options.Functions,
             HostHelpers = program.Runtime.Helpers.HostPrototypes,
-            LogLevel = options.LogLevel,
+            LogLevel = options.LogLevel ?? 1,
             GplCompatible = ProgramSpecInput.IsGplCompatible(program.Definition.License),
             Sleepable = (program.Definition.Flags & 16) != 0, // BPF_F_SLEEPABLE (1 << 4)
             StrictAlignment = (program.Definition.Flags & 1) != 0, // BPF_F_STRICT_ALIGNMENT

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Ebpf.Abi;
+using Ebpf.Collections;
 using Ebpf.Runtime.Helpers;
 using Ebpf.Runtime.Objects;
 using Ebpf.Runtime.ProgramTypes;
@@ -7,43 +8,14 @@ using Ebpf.Runtime.ProgramTypes;
 namespace Ebpf.Runtime;
 
 /// <summary>
-/// The inputs of BPF_PROG_TEST_RUN (bpf_attr.test). A null buffer is "not given": a null
-/// <see cref="DataSizeOut"/> means no data_out buffer, 0 means "copy the whole result" (the kernel's
-/// retained old behaviour); a null <see cref="ContextSizeOut"/> means no ctx_out.
+/// A managed test_run's result: the kernel's fields plus what the runtime can hand the host besides (the kernel keeps
+/// an XDP redirect's target in bpf_redirect_info and does not report it).
 /// </summary>
-public sealed record TestRunOptions
-{
-    /// <summary>data_in: the packet (or other input data) the context is built around.</summary>
-    public byte[]? DataIn { get; init; }
-    /// <summary>data_size_out: the size of the caller's data_out buffer (null: none; 0: the whole result).</summary>
-    public int? DataSizeOut { get; init; }
-    /// <summary>ctx_in: the user-visible context struct (e.g. <c>__sk_buff</c>, <c>xdp_md</c>) to start from.</summary>
-    public byte[]? ContextIn { get; init; }
-    /// <summary>ctx_size_out: the size of the caller's ctx_out buffer (null: none).</summary>
-    public int? ContextSizeOut { get; init; }
-    /// <summary>repeat: how many times to run the program (0 counts as 1); the duration is the average.</summary>
-    public uint Repeat { get; init; }
-    /// <summary>flags: BPF_F_TEST_* bits (<see cref="BpfRuntime.TestRunOnCpu"/>, <see cref="BpfRuntime.TestXdpLiveFrames"/>,
-    /// <see cref="BpfRuntime.TestSkbChecksumComplete"/>).</summary>
-    public uint Flags { get; init; }
-    /// <summary>cpu: with BPF_F_TEST_RUN_ON_CPU, the CPU the program runs on.</summary>
-    public uint Cpu { get; init; }
-    /// <summary>batch_size: with BPF_F_TEST_XDP_LIVE_FRAMES, frames per batch (0: the kernel's default).</summary>
-    public uint BatchSize { get; init; }
-}
-
-/// <summary>
-/// What BPF_PROG_TEST_RUN returns. <see cref="Error"/> is ENOSPC when data_out or ctx_out was too
-/// small (the kernel still fills in retval, duration and the full sizes); otherwise None.
-/// </summary>
-public sealed record TestRunResult(
+public sealed record RuntimeTestRunResult(
     uint ReturnValue, uint Duration, byte[]? DataOut, int DataSizeOut, byte[]? ContextOut, int ContextSizeOut, Errno Error)
+    : TestRunResult(ReturnValue, Duration, DataOut, DataSizeOut, ContextOut, ContextSizeOut, Error)
 {
-    /// <summary>
-    /// XDP: where the last run's XDP_REDIRECT was headed (bpf_redirect / bpf_redirect_map); null when the
-    /// program did not return XDP_REDIRECT. The kernel keeps this in bpf_redirect_info and does not report
-    /// it; the runtime hands it to the host.
-    /// </summary>
+    /// <summary>XDP: where the last run's XDP_REDIRECT was headed; null when the program did not return XDP_REDIRECT.</summary>
     public XdpRedirect? Redirect { get; init; }
 
     /// <summary>XDP with BPF_F_TEST_XDP_LIVE_FRAMES: what happened to the frames.</summary>
@@ -64,7 +36,7 @@ public sealed partial class BpfRuntime
     public NetDevices Devices { get; } = new();
 
     /// <summary>Runs a program once or <c>Repeat</c> times on a context built as the kernel builds it.</summary>
-    public TestRunResult TestRun(BpfProgram program, TestRunOptions options)
+    public RuntimeTestRunResult TestRun(BpfProgram program, TestRunOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         var prog = program.Program;
@@ -137,7 +109,7 @@ public sealed partial class BpfRuntime
     }
 
     /// <summary>bpf_test_finish + bpf_ctx_finish.</summary>
-    internal static TestRunResult Finish(TestRunOptions o, uint retval, uint duration, byte[] data, byte[]? ctx, Func<int, byte[]>? enospcLayout = null)
+    internal static RuntimeTestRunResult Finish(TestRunOptions o, uint retval, uint duration, byte[] data, byte[]? ctx, Func<int, byte[]>? enospcLayout = null)
     {
         Errno error = Errno.None;
         byte[]? dataOut = null;
@@ -165,16 +137,16 @@ public sealed partial class BpfRuntime
             else
                 ctxOut = ctx;
         }
-        return new TestRunResult(retval, duration, dataOut, data.Length, ctxOut, ctxSize, error);
+        return new RuntimeTestRunResult(retval, duration, dataOut, data.Length, ctxOut, ctxSize, error);
     }
 
-    private TestRunResult RunXdp(ProgramObject prog, ProgramTypeInfo type, IProgramExecutor executor, TestRunOptions o)
+    private RuntimeTestRunResult RunXdp(ProgramObject prog, ProgramTypeInfo type, IProgramExecutor executor, TestRunOptions o)
     {
         if (prog.ExpectedAttachType is AttachType.XdpDevmap or AttachType.XdpCpumap)
             throw new BpfException(Errno.EINVAL, "test_run of devmap/cpumap XDP programs is not supported");
-        if ((o.Flags & ~TestXdpLiveFrames) != 0)
-            throw new BpfException(Errno.EINVAL, $"flags 0x{o.Flags:x} not supported for XDP test_run");
-        if ((o.Flags & TestXdpLiveFrames) != 0)
+        if (((uint)o.Flags & ~TestXdpLiveFrames) != 0)
+            throw new BpfException(Errno.EINVAL, $"flags 0x{(uint)o.Flags:x} not supported for XDP test_run");
+        if (((uint)o.Flags & TestXdpLiveFrames) != 0)
         {
             // Not every kernel can run live frames (older ones lack the flag; some builds refuse it): behave as the profile's kernel.
             if (!Profile.HasFeature(Abi.Profiles.KernelFeature.XdpLiveFrames))
@@ -207,14 +179,14 @@ public sealed partial class BpfRuntime
         return Finish(o, retval, duration, data, ctxOut) with { Redirect = retval == PacketHelpers.XdpRedirect ? xdp.Redirect : null };
     }
 
-    private TestRunResult RunSkb(ProgramObject prog, ProgramTypeInfo type, IProgramExecutor executor, TestRunOptions o)
+    private RuntimeTestRunResult RunSkb(ProgramObject prog, ProgramTypeInfo type, IProgramExecutor executor, TestRunOptions o)
     {
-        if ((o.Flags & ~TestSkbChecksumComplete) != 0)
-            throw new BpfException(Errno.EINVAL, $"flags 0x{o.Flags:x} not supported for skb test_run");
+        if (((uint)o.Flags & ~TestSkbChecksumComplete) != 0)
+            throw new BpfException(Errno.EINVAL, $"flags 0x{(uint)o.Flags:x} not supported for skb test_run");
         if (o.Cpu != 0 || o.BatchSize != 0)
             throw new BpfException(Errno.EINVAL, "cpu and batch_size must be 0 for skb test_run");
         var ctxIn = InitContext(o, ProgramTypeInfo.SkBuffUserSize);
-        using var skb = SkbContext.Build(type, o.DataIn ?? [], ctxIn, ctxIn is not null, o.Flags, Devices);
+        using var skb = SkbContext.Build(type, o.DataIn ?? [], ctxIn, ctxIn is not null, (uint)o.Flags, Devices);
         var (retval, duration) = Loop(prog, executor, skb.ContextPointer, skb, o.Repeat);
         skb.VerifyChecksumComplete(); // EBADMSG before anything is copied out, as the kernel
         return Finish(o, retval, duration, skb.Output(), ctxIn is null ? null : skb.ContextOutput());
@@ -232,7 +204,7 @@ public sealed partial class BpfRuntime
         return max;
     }
 
-    private unsafe TestRunResult RunRawTracepoint(ProgramObject prog, IProgramExecutor executor, TestRunOptions o)
+    private unsafe RuntimeTestRunResult RunRawTracepoint(ProgramObject prog, IProgramExecutor executor, TestRunOptions o)
     {
         if (o.DataIn is not null || o.DataSizeOut is not null || o.ContextSizeOut is not null || o.Repeat != 0 || o.BatchSize != 0)
             throw new BpfException(Errno.EINVAL, "raw_tracepoint test_run takes only ctx_in");
@@ -242,19 +214,19 @@ public sealed partial class BpfRuntime
             throw new BpfException(Errno.EINVAL, $"ctx_size_in {size} is smaller than the {maxCtx} context bytes the program reads (max_ctx_offset)");
         if (size > 96)
             throw new BpfException(Errno.EINVAL, $"ctx_size_in {size} > 96 (12 u64 arguments)");
-        if (o.Cpu != 0 && (o.Flags & TestRunOnCpu) == 0)
+        if (o.Cpu != 0 && ((uint)o.Flags & TestRunOnCpu) == 0)
             throw new BpfException(Errno.EINVAL, "cpu given without BPF_F_TEST_RUN_ON_CPU");
-        if ((o.Flags & TestRunOnCpu) != 0 && o.Cpu >= (uint)Environment.ProcessorCount)
+        if (((uint)o.Flags & TestRunOnCpu) != 0 && o.Cpu >= (uint)Environment.ProcessorCount)
             throw new BpfException(Errno.ENXIO, $"cpu {o.Cpu} does not exist");
         using var block = new NativeBlock(Math.Max(size, 8));
         o.ContextIn?.CopyTo(block.Span);
         var (retval, _) = Loop(prog, executor, block.Pointer, null, 1);
-        return new TestRunResult(retval, 0, null, 0, null, 0, Errno.None);
+        return new RuntimeTestRunResult(retval, 0, null, 0, null, 0, Errno.None);
     }
 
-    private TestRunResult RunSyscall(ProgramObject prog, IProgramExecutor executor, TestRunOptions o)
+    private RuntimeTestRunResult RunSyscall(ProgramObject prog, IProgramExecutor executor, TestRunOptions o)
     {
-        if (o.DataIn is not null || o.DataSizeOut is not null || o.ContextSizeOut is not null || o.Repeat != 0 || o.Flags != 0 || o.BatchSize != 0)
+        if (o.DataIn is not null || o.DataSizeOut is not null || o.ContextSizeOut is not null || o.Repeat != 0 || o.Flags != TestRunFlags.None || o.BatchSize != 0)
             throw new BpfException(Errno.EINVAL, "syscall test_run takes only ctx_in");
         int size = o.ContextIn?.Length ?? 0;
         int maxCtx = MaxContextOffset(prog);
@@ -266,6 +238,6 @@ public sealed partial class BpfRuntime
         o.ContextIn?.CopyTo(block.Span);
         var (retval, _) = Loop(prog, executor, size == 0 ? 0 : block.Pointer, null, 1);
         // The kernel copies the (possibly modified) ctx back into ctx_in; we hand it back as ContextOut.
-        return new TestRunResult(retval, 0, null, 0, size == 0 ? null : block.Span[..size].ToArray(), size, Errno.None);
+        return new RuntimeTestRunResult(retval, 0, null, 0, size == 0 ? null : block.Span[..size].ToArray(), size, Errno.None);
     }
 }

@@ -1,3 +1,4 @@
+using Ebpf.Collections;
 using Ebpf.Abi;
 using Ebpf.Runtime.Helpers;
 using Ebpf.Runtime.Maps;
@@ -28,7 +29,7 @@ internal static class XdpLiveFrames
     /// <summary>sizeof(struct xdp_page_head) on 6.18 x86-64 (two xdp_buffs): the largest live frame is 3408 bytes [6.18 observed].</summary>
     public const int PageHeadSize = 112;
 
-    public static TestRunResult Run(BpfRuntime rt, ProgramObject prog, IProgramExecutor executor, TestRunOptions o)
+    public static RuntimeTestRunResult Run(BpfRuntime rt, ProgramObject prog, IProgramExecutor executor, TestRunOptions o)
     {
         if (o.BatchSize > MaxBatch)
             throw new BpfException(Errno.E2BIG, $"batch_size {o.BatchSize} > {MaxBatch}");

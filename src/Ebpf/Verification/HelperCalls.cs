@@ -117,7 +117,7 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
                     var mem = Reg(regno - 1);
                     bool zeroOk = arg.Kind == HelperArgKind.ConstSizeOrZero;
                     if (reg.SMin < 0) throw Fail($"R{regno} min value is negative, either use unsigned or 'var &= const'");
-                    if (reg.UMin == 0 && !zeroOk) throw Fail("invalid zero-sized read");
+                    if (reg.UMin == 0 && !zeroOk) throw Fail($"R{regno} invalid zero-sized read: u64=[{(long)reg.UMin},{(long)reg.UMax}]"); // check_mem_size_reg prints %lld
                     if (reg.UMax >= (ulong)AluChecker.MaxVarOff) throw Fail($"R{regno} unbounded memory access, use 'var &= const' or 'if (var < const)'");
                     bool memIsNull = mem.IsScalar && ScalarBounds.IsConst(mem, 0) && memArg.Has(HelperArgFlags.MaybeNull);
                     if (memIsNull)

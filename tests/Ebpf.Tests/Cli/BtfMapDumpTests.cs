@@ -1,6 +1,5 @@
 using Ebpf.Cli.Commands.Runtime;
 using Ebpf.Linux;
-using Ebpf.Linux.Collections;
 using Ebpf.Loading;
 using Ebpf.Runtime;
 using Ebpf.Tests.Linux;
@@ -41,8 +40,8 @@ public class BtfMapDumpTests
     {
         KernelRequirement.Require();
         string path = SharedData.Fixture("runtime/btf_dump.bpf.o");
-        using var kernel = LinuxCollection.LoadFile(path);
-        kernel.Programs["fill"].TestRun(new Ebpf.Linux.TestRunOptions { Data = new byte[64] });
+        using var kernel = LinuxKernel.LoadFile(path);
+        kernel.Programs["fill"].TestRun(new TestRunOptions { DataIn = new byte[64], DataSizeOut = 0 });
 
         var rt = new BpfRuntime();
         using var ours = rt.Load(ObjectSpec.Load(path));
@@ -119,7 +118,7 @@ public class BtfMapDumpTests
     {
         var rt = new BpfRuntime();
         using var ours = rt.Load(ObjectSpec.Load(SharedData.Fixture("runtime/btf_dump.bpf.o")));
-        rt.TestRun(ours.Programs["fill"], new Ebpf.Runtime.TestRunOptions { DataIn = new byte[64] });
+        rt.TestRun(ours.Programs["fill"], new TestRunOptions { DataIn = new byte[64] });
         int compared = 0;
         foreach (var name in MapNames)
         {

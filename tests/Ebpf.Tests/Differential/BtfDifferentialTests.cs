@@ -1,7 +1,6 @@
 using Ebpf.Btf;
 using BtfObject = Ebpf.Btf.BtfSpec;
 using Ebpf.Linux;
-using Ebpf.Linux.Collections;
 using Ebpf.Loading;
 using Ebpf.Tests.Linux;
 
@@ -28,7 +27,7 @@ public class BtfDifferentialTests(ITestOutputHelper output)
 
     /// <summary>
     /// KNOWN GAP (the Linux backend's sanitizer): an extern FUNC is rewritten to a non-extern FUNC whose prototype
-    /// keeps its unnamed parameters, which the kernel refuses; LinuxCollection then loads without BTF (with a
+    /// keeps its unnamed parameters, which the kernel refuses; the collection loader then loads without BTF (with a
     /// warning). Fixture → the kernel's exact refusal, until the sanitizer fixes it.
     /// </summary>
     private static readonly Dictionary<string, string> SanitizerKnownGap = new(StringComparer.Ordinal)
@@ -72,7 +71,7 @@ public class BtfDifferentialTests(ITestOutputHelper output)
         }
 
         // 2. What the kernel backend hands to BPF_BTF_LOAD: must be accepted and identical.
-        var (sanitized, raw, problem) = KernelBtfSanitizer.Sanitize(spec, elf);
+        var (sanitized, raw, problem) = BtfSanitizer.Sanitize(spec, elf);
         Assert.True(raw is not null, $"{fixture}: sanitizer gave up: {problem}");
         try
         {

@@ -74,8 +74,8 @@ public class ConformanceDifferentialTests(ITestOutputHelper output)
             uint kernelRetval;
             try
             {
-                using var kernel = KernelProgram.Load(new ProgramLoadOptions { Type = ProgramType.Xdp, Instructions = program, Name = "conf" });
-                kernelRetval = kernel.TestRun(new TestRunOptions { Data = data }).ReturnValue;
+                using var kernel = KernelProgram.Load(new ProgramLoadAttributes { Type = ProgramType.Xdp, Instructions = program, Name = "conf" });
+                kernelRetval = kernel.TestRun(new TestRunOptions { DataIn = data, DataSizeOut = 0 }).ReturnValue;
             }
             catch (BpfException e)
             {
@@ -123,9 +123,9 @@ public class ConformanceDifferentialTests(ITestOutputHelper output)
         KernelRequirement.Require();
         // A program returning 7 that needs 32 bytes of mem; the kernel sees only 14: the prologue returns 0.
         var program = WithXdpPrologue([Instruction.LoadMem(AccessSize.DoubleWord, 0, 1, 24), Instruction.Mov64(0, 7), Instruction.Exit()], 32);
-        using var kernel = KernelProgram.Load(new ProgramLoadOptions { Type = ProgramType.Xdp, Instructions = program, Name = "conf" });
-        Assert.Equal(0u, kernel.TestRun(new TestRunOptions { Data = new byte[14] }).ReturnValue);
-        Assert.Equal(7u, kernel.TestRun(new TestRunOptions { Data = new byte[32] }).ReturnValue);
+        using var kernel = KernelProgram.Load(new ProgramLoadAttributes { Type = ProgramType.Xdp, Instructions = program, Name = "conf" });
+        Assert.Equal(0u, kernel.TestRun(new TestRunOptions { DataIn = new byte[14], DataSizeOut = 0 }).ReturnValue);
+        Assert.Equal(7u, kernel.TestRun(new TestRunOptions { DataIn = new byte[32], DataSizeOut = 0 }).ReturnValue);
     }
 
     /// <summary>The informative line of a verifier rejection: the last log line before the statistics, else the message.</summary>

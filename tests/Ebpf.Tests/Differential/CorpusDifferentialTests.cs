@@ -1,7 +1,6 @@
 using Ebpf.Abi.Profiles;
 using Ebpf.Elf;
 using Ebpf.Linux;
-using Ebpf.Linux.Collections;
 using Ebpf.Linux.Probes;
 using Ebpf.Loading;
 using Ebpf.Tests.Linux;
@@ -11,7 +10,7 @@ namespace Ebpf.Tests.Differential;
 
 /// <summary>
 /// The corpus three ways: the kernel's verdict computed live here (our loader's linked ObjectSpec
-/// program loaded by <see cref="LinuxCollection"/> with its maps created), the verdict recorded in
+/// program loaded by <see cref="BpfCollection"/> with its maps created), the verdict recorded in
 /// corpus/kernel_verdicts.tsv (libbpf on the reference machine), and our verifier's.
 /// <para>
 /// Live verdicts: "accepted"; "rejected" when BPF_PROG_LOAD itself failed (the verifier or the
@@ -91,7 +90,7 @@ public class CorpusDifferentialTests(ITestOutputHelper output)
                 Loading.CorpusProgramTypes.GiveTypeIfUntyped(prog, c[3]);
                 try
                 {
-                    using var collection = LinuxCollection.Load(l.Spec, new LinuxCollectionOptions { Elf = l.Elf, ProgramFilter = p => ReferenceEquals(p, prog) });
+                    using var collection = LinuxKernel.Load(l.Spec, new ObjectLoadOptions { Elf = l.Elf, ProgramFilter = p => ReferenceEquals(p, prog) });
                     live = "accepted";
                 }
                 catch (BpfException e)

@@ -1,6 +1,5 @@
 using Ebpf.Abi;
 using Ebpf.Linux;
-using Ebpf.Linux.Collections;
 using Ebpf.Loading;
 using Ebpf.Runtime;
 using Ebpf.Tests.Linux;
@@ -8,8 +7,8 @@ using Ebpf.Tests.Linux;
 namespace Ebpf.Tests.Differential;
 
 /// <summary>
-/// Clang-built objects with maps and helpers loaded twice — into the kernel (LinuxCollection) and into
-/// our managed runtime (BpfRuntime.Load) — then fed the same packets through test_run: every retval and
+/// Clang-built objects with maps and helpers loaded twice — into the kernel and into our managed runtime, by one
+/// body over <see cref="IBpfBackend"/> — then fed the same packets through test_run: every retval and
 /// data_out must be equal, and afterwards every data map (hash/array, including .data/.bss and inner
 /// maps) must hold the same entries. Maps whose values are object references (prog arrays, map-in-map
 /// outers) are skipped: their values are fds/ids, different by construction; ring buffers have no keys.
@@ -52,60 +51,49 @@ public class FixtureTestRunDifferentialTests(ITestOutputHelper output)
         Ipv4(6, 23), Ipv4(17, 53), Ipv4(17, 123, size: 128), new byte[14],
     ];
 
+    /// <summary>What one backend does with the object: every packet's retval and data_out, then every data map's entries.</summary>
+    private sealed record Observed(List<(uint RetVal, string DataOut)> Runs, SortedDictionary<string, SortedDictionary<string, string>> Maps);
+
+    /// <summary>The one test body, the same code on either backend.</summary>
+    private static Observed Observe(IBpfBackend backend, string path, string program)
+    {
+        using var collection = BpfCollection.LoadFile(backend, path);
+        var prog = collection.Programs[program];
+        var runs = Packets().Select(packet => prog.TestRun(new TestRunOptions { DataIn = packet, DataSizeOut = 4096 }))
+            .Select(r => (r.ReturnValue, Convert.ToHexString(r.DataOut ?? []))).ToList();
+        var maps = new SortedDictionary<string, SortedDictionary<string, string>>(StringComparer.Ordinal);
+        foreach (var (name, map) in collection.Maps)
+        {
+            // Values that are object references (fds/ids) differ by construction; ring buffers have no keys.
+            if (map.Type is MapType.ProgArray or MapType.ArrayOfMaps or MapType.HashOfMaps or MapType.Ringbuf or MapType.UserRingbuf)
+                continue;
+            maps[name] = new SortedDictionary<string, string>(
+                map.Entries().ToDictionary(e => Convert.ToHexString(e.Key), e => Convert.ToHexString(e.Value)), StringComparer.Ordinal);
+        }
+        return new Observed(runs, maps);
+    }
+
     [Theory]
     [MemberData(nameof(Cases))]
     public void Same_packets_give_the_same_retval_data_out_and_maps(string fixture, string program)
     {
         KernelRequirement.Require();
         string path = Path.Combine(SharedData.RepoRoot, fixture);
+        var kernel = Observe(LinuxKernel.Backend, path, program);
+        var ours = Observe(new BpfRuntime().Backend, path, program);
 
-        using var kernel = LinuxCollection.LoadFile(path);
-        var runtime = new BpfRuntime();
-        var spec = ObjectSpec.Load(path);
-        using var ours = runtime.Load(spec);
-
-        var kernelProgram = kernel.Programs[program];
-        var ourProgram = ours.Programs[program];
-        int n = 0;
-        foreach (var packet in Packets())
+        for (int n = 0; n < kernel.Runs.Count; n++)
         {
-            var k = kernelProgram.TestRun(new Ebpf.Linux.TestRunOptions { Data = packet, DataOutSize = 4096 });
-            var o = runtime.TestRun(ourProgram, new Ebpf.Runtime.TestRunOptions { DataIn = packet, DataSizeOut = 4096 });
-            Assert.True(k.ReturnValue == o.ReturnValue, $"packet {n}: kernel retval {k.ReturnValue}, ours {o.ReturnValue}");
-            Assert.Equal(Convert.ToHexString(k.DataOut), Convert.ToHexString(o.DataOut ?? []));
-            n++;
+            Assert.True(kernel.Runs[n].RetVal == ours.Runs[n].RetVal, $"packet {n}: kernel retval {kernel.Runs[n].RetVal}, ours {ours.Runs[n].RetVal}");
+            Assert.Equal(kernel.Runs[n].DataOut, ours.Runs[n].DataOut);
         }
-
-        var compared = new List<string>();
-        foreach (var (name, kernelMap) in kernel.Maps.OrderBy(m => m.Key, StringComparer.Ordinal))
-        {
-            if (kernelMap.Type is MapType.ProgArray or MapType.ArrayOfMaps or MapType.HashOfMaps or MapType.Ringbuf or MapType.UserRingbuf)
-                continue;
-            Assert.True(ours.Maps.TryGetValue(name, out var ourMap), $"map {name} exists in the kernel collection but not in ours");
-            var expected = kernelMap.Keys().ToDictionary(Convert.ToHexString, key => Convert.ToHexString(kernelMap.Lookup(key)));
-            var actual = Dump(ourMap!.Map.Maps!);
-            Assert.Equal(expected.OrderBy(e => e.Key), actual.OrderBy(e => e.Key));
-            compared.Add($"{name} ({expected.Count} entries)");
-        }
-        output.WriteLine($"{fixture} {program}: {n} packets, retval and data_out equal; maps equal: {string.Join(", ", compared)}");
+        Assert.Equal(kernel.Maps.Keys, ours.Maps.Keys);
+        foreach (var (name, entries) in kernel.Maps)
+            Assert.Equal(entries, ours.Maps[name]);
+        output.WriteLine($"{fixture} {program}: {kernel.Runs.Count} packets, retval and data_out equal; maps equal: "
+            + string.Join(", ", kernel.Maps.Select(m => $"{m.Key} ({m.Value.Count} entries)")));
         // socket_filter has no maps and ringbuf only a ring buffer: for them the comparison is retval and data_out.
         if (fixture.Contains("packet_stats", StringComparison.Ordinal) || fixture.Contains("xdp_count", StringComparison.Ordinal))
-            Assert.NotEmpty(compared);
-    }
-
-    private static Dictionary<string, string> Dump(Ebpf.Runtime.Maps.BpfMapBase map)
-    {
-        var result = new Dictionary<string, string>();
-        var key = Array.Empty<byte>();
-        var next = new byte[map.KeySize];
-        var value = new byte[map.HostValueSize];
-        int guard = 0;
-        while (map.GetNextKeyElem(key, next) == Errno.None && guard++ <= map.MaxEntries)
-        {
-            key = (byte[])next.Clone();
-            if (map.LookupElem(key, value) == Errno.None)
-                result[Convert.ToHexString(key)] = Convert.ToHexString(value);
-        }
-        return result;
+            Assert.NotEmpty(kernel.Maps);
     }
 }

@@ -2,14 +2,13 @@ using Ebpf.Abi;
 using Ebpf.Cli.Commands.Runtime;
 using Ebpf.Elf;
 using Ebpf.Linux;
-using Ebpf.Linux.Collections;
 using Ebpf.Loading;
 
 namespace Ebpf.Tests.Linux;
 
 /// <summary>
 /// Two loaders, one kernel: every corpus object that libbpf (through `bpftool prog loadall`) loads here must
-/// load through LinuxCollection too, with the same programs as the same types and as many maps. Like with like: both run now,
+/// load through BpfCollection too, with the same programs as the same types and as many maps. Like with like: both run now,
 /// on this kernel; nothing is compared with a recording.
 ///
 /// bpftool runs in a private mount namespace with its own bpffs on /sys/fs/bpf: libbpf pins maps declared
@@ -70,7 +69,7 @@ public class BpftoolLoadallDifferentialTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void Every_object_bpftool_loads_loads_through_LinuxCollection()
+    public void Every_object_bpftool_loads_loads_through_the_Linux_backend()
     {
         KernelRequirement.Require();
         if (!File.Exists(Bpftool))
@@ -134,7 +133,7 @@ public class BpftoolLoadallDifferentialTests(ITestOutputHelper output)
         Assert.Empty(differences);
     }
 
-    /// <summary>Loads an object through LinuxCollection, the programs named in FILTER; its program types by name.</summary>
+    /// <summary>Loads an object through BpfCollection, the programs named in FILTER; its program types by name.</summary>
     private static bool TryLoad(string path, HashSet<string> filter, ProgramType? type, string bpffs, out Dictionary<string, ProgramType> loaded, out int mapCount, out string problem)
     {
         loaded = [];
@@ -154,13 +153,13 @@ public class BpftoolLoadallDifferentialTests(ITestOutputHelper output)
                 foreach (var p in spec.Programs)
                     p.Type = explicitType;
             }
-            var options = new LinuxCollectionOptions
+            var options = new ObjectLoadOptions
             {
                 Elf = elf,
-                PinPath = pinPath, // maps with pinning ByName, as libbpf pins them (under its own root)
+                PinRoot = pinPath, // maps with pinning ByName, as libbpf pins them (under its own root)
                 ProgramFilter = p => filter.Contains(p.Name),
             };
-            using var c = LinuxCollection.Load(spec, options);
+            using var c = LinuxKernel.Load(spec, options);
             mapCount = c.Maps.Count;
             foreach (var (name, p) in c.Programs)
                 loaded[name] = spec.Programs.First(s => s.Name == name).Type;

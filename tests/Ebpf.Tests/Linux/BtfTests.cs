@@ -26,7 +26,7 @@ public class BtfTests
         Assert.Equal(blob, btf.ReadBytes());
         var info = btf.GetInfo();
         Assert.Equal((uint)blob.Length, info.Size);
-        Assert.False(info.IsKernelBtf);
+        Assert.False(info.IsKernel);
         Assert.True(info.Id > 0);
         Assert.Contains(info.Id, KernelObjects.EnumerateBtfIds());
     }
@@ -68,7 +68,7 @@ public class BtfTests
         uint intId = b.Int("int", 4);
         uint valueId = b.Struct("val", 8, ("x", intId, 0), ("y", intId, 32));
         using var btf = KernelBtf.Load(b.ToArray());
-        using var map = KernelMap.Create(new MapCreateOptions
+        using var map = KernelMap.Create(new MapCreateAttributes
         {
             Type = MapType.Hash, KeySize = 4, ValueSize = 8, MaxEntries = 1, Name = "with_btf",
             Btf = btf.Fd, BtfKeyTypeId = intId, BtfValueTypeId = valueId,
@@ -91,7 +91,7 @@ public class BtfTests
         using var btf = KernelBtf.Load(b.ToArray());
         var funcInfo = new byte[8];
         BitConverter.TryWriteBytes(funcInfo.AsSpan(4), func);
-        using var prog = KernelProgram.Load(new ProgramLoadOptions
+        using var prog = KernelProgram.Load(new ProgramLoadAttributes
         {
             Type = ProgramType.SocketFilter, Instructions = ReturnImm(0), Name = "with_btf",
             Btf = btf.Fd, FuncInfo = funcInfo, FuncInfoRecordSize = 8,

@@ -1,6 +1,5 @@
 using Ebpf.Abi;
 using Ebpf.Linux;
-using Ebpf.Linux.Collections;
 using Ebpf.Loading;
 using static Ebpf.Tests.Linux.KernelRequirement;
 
@@ -10,20 +9,20 @@ public class CollectionTests(ITestOutputHelper output)
 {
     private static string CollectionObject => SharedData.Fixture("linux/collection.bpf.o");
 
-    private void PrintWarnings(LinuxCollection c)
+    private void PrintWarnings(BpfCollection c)
     {
         foreach (var w in c.Warnings)
             output.WriteLine(w);
     }
 
-    private static KernelMap DataMap(LinuxCollection c, string suffix) =>
+    private static BpfMap DataMap(BpfCollection c, string suffix) =>
         c.Maps.Values.Single(m => m.Name.EndsWith(suffix, StringComparison.Ordinal));
 
     [Fact]
     public void CollectionLoadsAndRuns()
     {
         Require();
-        using var c = LinuxCollection.LoadFile(CollectionObject);
+        using var c = LinuxKernel.LoadFile(CollectionObject);
         PrintWarnings(c);
         Assert.Empty(c.Warnings);
         Assert.NotNull(c.Btf);
@@ -48,7 +47,7 @@ public class CollectionTests(ITestOutputHelper output)
         Assert.True(info.LineInfoCount > 0);
         Assert.Equal(c.Btf!.GetInfo().Id, info.BtfId);
 
-        var run = entry.TestRun(new TestRunOptions { Data = Packet(64), Repeat = 3 });
+        var run = entry.TestRun(new TestRunOptions { DataIn = Packet(64), Repeat = 3, DataSizeOut = 0 });
         Assert.Equal(2u, run.ReturnValue);
         // seen += ingress_ifindex + 1 (1 on test_run's loopback) per run; runs++ per run; counts[0] counts runs.
         Assert.Equal(U64(3), bss.Lookup(U32(0)));
@@ -57,7 +56,7 @@ public class CollectionTests(ITestOutputHelper output)
         Assert.True(seen is 8 or 11, $"seen = {seen}");
         Assert.Equal(U32(77), c.Maps["inner_a"].Lookup(U32(0)));
 
-        Assert.Equal(3u, c.Programs["do_tail"].TestRun(new TestRunOptions { Data = Packet(64) }).ReturnValue);
+        Assert.Equal(3u, c.Programs["do_tail"].TestRun(new TestRunOptions { DataIn = Packet(64), DataSizeOut = 0 }).ReturnValue);
     }
 
     [Fact]
@@ -68,8 +67,8 @@ public class CollectionTests(ITestOutputHelper output)
         var spec = ObjectSpec.Parse(elf.Image, CollectionObject);
         var rodata = spec.Maps.Single(m => m.SectionName == ".rodata");
         BitConverter.TryWriteBytes(rodata.InitialValue!, 1u); // XDP_DROP
-        using var c = LinuxCollection.Load(spec, new LinuxCollectionOptions { Elf = elf });
-        Assert.Equal(1u, c.Programs["entry"].TestRun(new TestRunOptions { Data = Packet(64) }).ReturnValue);
+        using var c = LinuxKernel.Load(spec, new ObjectLoadOptions { Elf = elf });
+        Assert.Equal(1u, c.Programs["entry"].TestRun(new TestRunOptions { DataIn = Packet(64), DataSizeOut = 0 }).ReturnValue);
     }
 
     [Fact]
@@ -80,11 +79,11 @@ public class CollectionTests(ITestOutputHelper output)
         // .maps has several variables and needs symbols: the loader must fall back to no BTF, as libbpf does
         // when the kernel refuses BTF, and still load everything.
         var spec = ObjectSpec.Load(CollectionObject);
-        using var c = LinuxCollection.Load(spec);
+        using var c = LinuxKernel.Load(spec);
         PrintWarnings(c);
         Assert.Contains(c.Warnings, w => w.Contains("loading without BTF", StringComparison.Ordinal));
         Assert.Null(c.Btf);
-        Assert.Equal(2u, c.Programs["entry"].TestRun(new TestRunOptions { Data = Packet(64) }).ReturnValue);
+        Assert.Equal(2u, c.Programs["entry"].TestRun(new TestRunOptions { DataIn = Packet(64), DataSizeOut = 0 }).ReturnValue);
     }
 
     [Fact]
@@ -94,8 +93,8 @@ public class CollectionTests(ITestOutputHelper output)
         // classify reads __sk_buff->local_port, which tc programs may not (invalid bpf_context access off=92),
         // so only the tail programs are loaded; every map, including the pinned-by-name LRU, is created.
         using var fs = new TemporaryBpfFs();
-        using var c = LinuxCollection.LoadFile(SharedData.Fixture("loading/maps.bpf.o"),
-            new LinuxCollectionOptions { PinPath = fs.Path, ProgramFilter = p => p.Name != "classify" });
+        using var c = LinuxKernel.LoadFile(SharedData.Fixture("loading/maps.bpf.o"),
+            new ObjectLoadOptions { PinRoot = fs.Path, ProgramFilter = p => p.Name != "classify" });
         PrintWarnings(c);
         Assert.Empty(c.Warnings);
         Assert.Equal(U32(c.Maps["inner_a"].GetInfo().Id), c.Maps["outer"].Lookup(U32(0)));
@@ -109,8 +108,8 @@ public class CollectionTests(ITestOutputHelper output)
 
         // A second load reuses the pinned map.
         c.Maps["pinned_lru"].Update(U32(5), U32(55));
-        using var second = LinuxCollection.LoadFile(SharedData.Fixture("loading/maps.bpf.o"),
-            new LinuxCollectionOptions { PinPath = fs.Path, ProgramFilter = _ => false });
+        using var second = LinuxKernel.LoadFile(SharedData.Fixture("loading/maps.bpf.o"),
+            new ObjectLoadOptions { PinRoot = fs.Path, ProgramFilter = _ => false });
         Assert.Equal(c.Maps["pinned_lru"].GetInfo().Id, second.Maps["pinned_lru"].GetInfo().Id);
         Assert.Equal(U32(55), second.Maps["pinned_lru"].Lookup(U32(5)));
     }
@@ -119,10 +118,10 @@ public class CollectionTests(ITestOutputHelper output)
     public void ClassifyIsRejectedWithTheVerifiersReason()
     {
         Require();
-        var e = Assert.Throws<BpfException>(() => LinuxCollection.LoadFile(SharedData.Fixture("loading/maps.bpf.o"),
-            new LinuxCollectionOptions { ProgramFilter = p => p.Name == "classify" }));
+        var e = Assert.Throws<BpfException>(() => LinuxKernel.LoadFile(SharedData.Fixture("loading/maps.bpf.o"),
+            new ObjectLoadOptions { ProgramFilter = p => p.Name == "classify" }));
         Assert.Equal(Errno.EACCES, e.Errno);
-        Assert.StartsWith("maps: program classify (tc): BPF_PROG_LOAD classify: Permission denied", e.Message);
+        Assert.StartsWith("maps: load program classify (tc): BPF_PROG_LOAD classify: Permission denied", e.Message);
         Assert.Contains("invalid bpf_context access off=92 size=4", e.Log);
     }
 
@@ -131,8 +130,8 @@ public class CollectionTests(ITestOutputHelper output)
     {
         Require();
         // trace_open is loaded separately below: this kernel cannot resolve its ksym variable's address.
-        using var c = LinuxCollection.LoadFile(SharedData.Fixture("loading/programs.bpf.o"),
-            new LinuxCollectionOptions { ProgramFilter = p => p.Autoload && p.Name != "trace_open" });
+        using var c = LinuxKernel.LoadFile(SharedData.Fixture("loading/programs.bpf.o"),
+            new ObjectLoadOptions { ProgramFilter = p => p.Autoload && p.Name != "trace_open" });
         PrintWarnings(c);
         Assert.Empty(c.Warnings);
         Assert.DoesNotContain("optional_probe", c.Programs.Keys); // SEC("?kprobe/…")
@@ -142,7 +141,7 @@ public class CollectionTests(ITestOutputHelper output)
         Assert.Equal(U32(7), data.Lookup(U32(0)));
         Assert.Equal(U32(42), DataMap(c, ".rodata").Lookup(U32(0)));
         // xdp_first: counter = (ingress_ifindex + 1) * limit, ingress_ifindex being 1 (lo) under test_run.
-        Assert.Equal(2u, c.Programs["xdp_first"].TestRun(new TestRunOptions { Data = Packet(64) }).ReturnValue);
+        Assert.Equal(2u, c.Programs["xdp_first"].TestRun(new TestRunOptions { DataIn = Packet(64), DataSizeOut = 0 }).ReturnValue);
         output.WriteLine($"counter after xdp_first: {BitConverter.ToUInt32(data.Lookup(U32(0)))}");
         Assert.Equal(U32(84), data.Lookup(U32(0)));
 
@@ -159,8 +158,8 @@ public class CollectionTests(ITestOutputHelper output)
         Require();
         // The relocation turns `&bpf_prog_active` into lddw src=3 with the vmlinux BTF id of the VAR; this kernel
         // then fails to find the per-CPU symbol's address (no data symbols in kallsyms), which proves the id was valid.
-        var e = Assert.Throws<BpfException>(() => LinuxCollection.LoadFile(SharedData.Fixture("loading/programs.bpf.o"),
-            new LinuxCollectionOptions { ProgramFilter = p => p.Name == "trace_open" }));
+        var e = Assert.Throws<BpfException>(() => LinuxKernel.LoadFile(SharedData.Fixture("loading/programs.bpf.o"),
+            new ObjectLoadOptions { ProgramFilter = p => p.Name == "trace_open" }));
         Assert.Equal(Errno.ENOENT, e.Errno);
         Assert.Contains("ldimm64 failed to find the address for kernel symbol 'bpf_prog_active'.", e.Log);
     }
@@ -171,9 +170,9 @@ public class CollectionTests(ITestOutputHelper output)
         Require();
         var spec = ObjectSpec.Load(CollectionObject);
         spec.FindProgram("tail_target")!.Instructions = [Ebpf.Isa.Instruction.Exit()];
-        var e = Assert.Throws<BpfException>(() => LinuxCollection.Load(spec, new LinuxCollectionOptions { LoadBtf = false }));
+        var e = Assert.Throws<BpfException>(() => LinuxKernel.Load(spec, new ObjectLoadOptions { LoadBtf = false }));
         Assert.Equal(Errno.EACCES, e.Errno);
-        Assert.Contains("program tail_target (xdp)", e.Message);
+        Assert.Contains("load program tail_target (xdp)", e.Message);
         Assert.Contains("R0 !read_ok", e.Log);
     }
 

@@ -46,7 +46,7 @@ public class HygieneTests
         Require();
         int before = CountBpfFds();
 
-        using (var map = KernelMap.Create(new MapCreateOptions { Type = MapType.Hash, KeySize = 4, ValueSize = 4, MaxEntries = 2, Name = "hyg" }))
+        using (var map = KernelMap.Create(new MapCreateAttributes { Type = MapType.Hash, KeySize = 4, ValueSize = 4, MaxEntries = 2, Name = "hyg" }))
         using (var prog = LoadSocketFilter(ReturnImm(1), "hyg"))
         {
             Assert.True(CountBpfFds() >= before + 2, "the count sees our descriptors");
@@ -54,7 +54,7 @@ public class HygieneTests
             map.GetInfo();
             prog.BindMap(map);
             prog.GetInfo();
-            prog.TestRun(new TestRunOptions { Data = Packet(32), Repeat = 3 });
+            prog.TestRun(new TestRunOptions { DataIn = Packet(32), Repeat = 3, DataSizeOut = 0 });
             using (var fs = new TemporaryBpfFs())
             {
                 map.Pin(fs["m"]);
@@ -70,18 +70,18 @@ public class HygieneTests
 
         // Error paths: a rejected load (with the log retry), a bad BTF, a bad map, a bad id.
         Assert.Throws<BpfException>(() => LoadSocketFilter([Instruction.Exit()], "bad"));
-        Assert.Throws<BpfException>(() => KernelProgram.Load(new ProgramLoadOptions
+        Assert.Throws<BpfException>(() => KernelProgram.Load(new ProgramLoadAttributes
         {
             Type = ProgramType.Xdp, Instructions = ReturnImm(2), LogLevel = VerifierLogLevel.Level2, LogSize = 16, MaxLogSize = 32,
         }));
         var bad = new TinyBtf();
         bad.Pointer(9);
         Assert.Throws<BpfException>(() => KernelBtf.Load(bad.ToArray()));
-        Assert.Throws<BpfException>(() => KernelMap.Create(new MapCreateOptions { Type = MapType.Array, KeySize = 3, ValueSize = 4, MaxEntries = 1 }));
+        Assert.Throws<BpfException>(() => KernelMap.Create(new MapCreateAttributes { Type = MapType.Array, KeySize = 3, ValueSize = 4, MaxEntries = 1 }));
         Assert.Throws<BpfException>(() => KernelMap.FromId(uint.MaxValue));
         // A whole collection (BTF, maps, inner templates, programs), and a failing one.
         using (var c = LinuxKernel.LoadFile(SharedData.Fixture("linux/collection.bpf.o")))
-            c.Programs["entry"].TestRun(new TestRunOptions { Data = Packet(64) });
+            c.Programs["entry"].TestRun(new TestRunOptions { DataIn = Packet(64), DataSizeOut = 0 });
         var broken = Ebpf.Loading.ObjectSpec.Load(SharedData.Fixture("linux/collection.bpf.o"));
         broken.FindProgram("do_tail")!.Instructions = [Instruction.Exit()];
         Assert.Throws<BpfException>(() => LinuxKernel.Load(broken));
@@ -97,7 +97,7 @@ public class HygieneTests
     private static void CreateAndForget()
     {
         for (int i = 0; i < 5; i++)
-            KernelMap.Create(new MapCreateOptions { Type = MapType.Array, KeySize = 4, ValueSize = 4, MaxEntries = 1, Name = "forgotten" });
+            KernelMap.Create(new MapCreateAttributes { Type = MapType.Array, KeySize = 4, ValueSize = 4, MaxEntries = 1, Name = "forgotten" });
     }
 
     [Fact]
@@ -113,7 +113,7 @@ public class HygieneTests
     public void DisposedHandleIsNotReused()
     {
         Require();
-        var map = KernelMap.Create(new MapCreateOptions { Type = MapType.Array, KeySize = 4, ValueSize = 4, MaxEntries = 1, Name = "disposed" });
+        var map = KernelMap.Create(new MapCreateAttributes { Type = MapType.Array, KeySize = 4, ValueSize = 4, MaxEntries = 1, Name = "disposed" });
         map.Dispose();
         map.Dispose(); // idempotent
         Assert.Throws<ObjectDisposedException>(() => map.Lookup(U32(0)));

@@ -16,14 +16,14 @@ public class IdTests
         using var byId = KernelProgram.FromId(id);
         Assert.Equal("id_prog", byId.Name);
         Assert.Equal(id, byId.GetInfo().Id);
-        Assert.Equal(3u, byId.TestRun(new TestRunOptions { Data = Packet(20) }).ReturnValue);
+        Assert.Equal(3u, byId.TestRun(new TestRunOptions { DataIn = Packet(20), DataSizeOut = 0 }).ReturnValue);
     }
 
     [Fact]
     public void MapIdsAreEnumerableAndBoundMapsShowInProgramInfo()
     {
         Require();
-        using var map = KernelMap.Create(new MapCreateOptions { Type = MapType.Array, KeySize = 4, ValueSize = 4, MaxEntries = 1, Name = "bound" });
+        using var map = KernelMap.Create(new MapCreateAttributes { Type = MapType.Array, KeySize = 4, ValueSize = 4, MaxEntries = 1, Name = "bound" });
         uint mapId = map.GetInfo().Id;
         Assert.Contains(mapId, KernelObjects.EnumerateMapIds());
         using var prog = LoadSocketFilter(ReturnImm(0), "binder");
@@ -54,7 +54,7 @@ public class IdTests
             var info = btf.GetInfo();
             if (info.Name == "vmlinux")
             {
-                Assert.True(info.IsKernelBtf);
+                Assert.True(info.IsKernel);
                 Assert.Equal(new FileInfo("/sys/kernel/btf/vmlinux").Length, info.Size);
                 return;
             }

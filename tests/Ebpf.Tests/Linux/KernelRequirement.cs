@@ -19,7 +19,7 @@ internal static class KernelRequirement
     public static Instruction[] ReturnImm(int value) => [Instruction.Mov64(0, value), Instruction.Exit()];
 
     public static KernelProgram LoadSocketFilter(Instruction[] insns, string name = "test_sf") =>
-        KernelProgram.Load(new ProgramLoadOptions { Type = ProgramType.SocketFilter, Instructions = insns, Name = name });
+        KernelProgram.Load(new ProgramLoadAttributes { Type = ProgramType.SocketFilter, Instructions = insns, Name = name });
 
     public static byte[] Packet(int length, byte seed = 1)
     {

@@ -13,7 +13,7 @@ public class LinkTests
 {
     private static readonly string[] QuietTracepoints = ["task_rename", "sched_process_free", "task_newtask", "sys_enter"];
 
-    private static KernelProgram LoadCgroupSkb(string name, int verdict = 1) => KernelProgram.Load(new ProgramLoadOptions
+    private static KernelProgram LoadCgroupSkb(string name, int verdict = 1) => KernelProgram.Load(new ProgramLoadAttributes
     {
         Type = ProgramType.CgroupSkb, Instructions = ReturnImm(verdict), Name = name, ExpectedAttachType = AttachType.CgroupInetIngress,
     });
@@ -25,7 +25,7 @@ public class LinkTests
     public void RawTracepointLinkReportsInfoAndIsEnumerable()
     {
         Require();
-        using var prog = KernelProgram.Load(new ProgramLoadOptions { Type = ProgramType.RawTracepoint, Instructions = ReturnImm(0), Name = "rawtp" });
+        using var prog = KernelProgram.Load(new ProgramLoadAttributes { Type = ProgramType.RawTracepoint, Instructions = ReturnImm(0), Name = "rawtp" });
         KernelLink? link = null;
         string? attached = null;
         foreach (var tp in QuietTracepoints)
@@ -53,7 +53,7 @@ public class LinkTests
             Assert.Equal(info.Id, byId.GetInfo().Id);
 
             // raw_tp links implement neither update nor detach.
-            using var other = KernelProgram.Load(new ProgramLoadOptions { Type = ProgramType.RawTracepoint, Instructions = ReturnImm(0), Name = "rawtp2" });
+            using var other = KernelProgram.Load(new ProgramLoadAttributes { Type = ProgramType.RawTracepoint, Instructions = ReturnImm(0), Name = "rawtp2" });
             Assert.Equal(Errno.EINVAL, Assert.Throws<BpfException>(() => link.Update(other)).Errno);
             Assert.Equal(Errno.EOPNOTSUPP, Assert.Throws<BpfException>(link.Detach).Errno);
         }
@@ -111,7 +111,7 @@ public class LinkTests
     public void LinkCreateErrorsNameProgramAndAttachType()
     {
         Require();
-        using var prog = KernelProgram.Load(new ProgramLoadOptions { Type = ProgramType.Xdp, Instructions = ReturnImm(2), Name = "xdp_link" });
+        using var prog = KernelProgram.Load(new ProgramLoadAttributes { Type = ProgramType.Xdp, Instructions = ReturnImm(2), Name = "xdp_link" });
         // ifindex 0 is never a device.
         var e = Assert.Throws<BpfException>(() => KernelLink.Create(new LinkCreateOptions { Program = prog, TargetIfindex = 0, AttachType = AttachType.Xdp }));
         Assert.StartsWith("BPF_LINK_CREATE xdp_link Xdp: ", e.Message);

@@ -1,7 +1,6 @@
 using Ebpf.Abi;
 using Ebpf.Elf;
 using Ebpf.Linux;
-using Ebpf.Linux.Collections;
 using Ebpf.Loading;
 using static Ebpf.Tests.Linux.KernelRequirement;
 
@@ -10,7 +9,7 @@ namespace Ebpf.Tests.Linux;
 /// <summary>
 /// Map definitions the kernel refuses as written but loaders create (ringbuf with a value type, perf event
 /// arrays without entries, legacy map-in-maps without a value size) and the max_entries-0 maps a loader must
-/// size. The live tests check what the kernel reports for the maps LinuxCollection created from corpus objects.
+/// size. The live tests check what the kernel reports for the maps BpfCollection created from corpus objects.
 /// </summary>
 public class MapShapeTests(ITestOutputHelper output)
 {
@@ -67,8 +66,8 @@ public class MapShapeTests(ITestOutputHelper output)
         return (elf, spec);
     }
 
-    private static LinuxCollection LoadMaps((ElfFile Elf, ObjectSpec Spec) o) =>
-        LinuxCollection.Load(o.Spec, new LinuxCollectionOptions { Elf = o.Elf, ProgramFilter = _ => false });
+    private static BpfCollection LoadMaps((ElfFile Elf, ObjectSpec Spec) o) =>
+        LinuxKernel.Load(o.Spec, new ObjectLoadOptions { Elf = o.Elf, ProgramFilter = _ => false });
 
     [Fact]
     public void Ringbuf_declared_with_a_value_type_is_created_keyless()
@@ -77,7 +76,7 @@ public class MapShapeTests(ITestOutputHelper output)
         var o = Corpus("cilium-examples/ringbuffer_bpf_bpfel.o");
         var declared = o.Spec.Maps.Single(m => m.Name == "events");
         Assert.Equal((MapType.Ringbuf, 20u), (declared.Type, declared.ValueSize)); // what the object says
-        using var c = LinuxCollection.Load(o.Spec, new LinuxCollectionOptions { Elf = o.Elf });
+        using var c = LinuxKernel.Load(o.Spec, new ObjectLoadOptions { Elf = o.Elf });
         var info = c.Maps["events"].GetInfo();
         Assert.Equal((MapType.Ringbuf, 0u, 0u, 16777216u), (info.Type, info.KeySize, info.ValueSize, info.MaxEntries));
         Assert.Single(c.Programs); // kprobe_execve, which writes to it, loads too
@@ -89,7 +88,7 @@ public class MapShapeTests(ITestOutputHelper output)
         Require();
         var o = Corpus("cilium-examples/uretprobe_bpf_x86_bpfel.o");
         Assert.Equal(0u, o.Spec.Maps.Single(m => m.Name == "events").MaxEntries);
-        using var c = LinuxCollection.Load(o.Spec, new LinuxCollectionOptions { Elf = o.Elf });
+        using var c = LinuxKernel.Load(o.Spec, new ObjectLoadOptions { Elf = o.Elf });
         var info = c.Maps["events"].GetInfo();
         Assert.Equal((MapType.PerfEventArray, 4u, 4u, (uint)PossibleCpus.Count), (info.Type, info.KeySize, info.ValueSize, info.MaxEntries));
     }
@@ -107,12 +106,12 @@ public class MapShapeTests(ITestOutputHelper output)
         Assert.Equal(4u, map.GetInfo().ValueSize);
         // inner_map_idx names the template (samples' bpf_load.c numbering); a map of that shape goes in,
         // which the kernel checks against the template it was given at creation.
-        map.UpdateWithMap(U32(0), c.Maps[template]);
+        map.Update(U32(0), c.Maps[template]);
         Assert.Equal(4, map.Lookup(U32(0)).Length);
         // A map of another shape does not: the template really was the one named.
         var shape = c.Maps[template];
         var other = c.Maps.Values.First(m => m.Type is not (MapType.ArrayOfMaps or MapType.HashOfMaps) && m.Type != shape.Type);
-        Assert.Equal(Errno.EINVAL, Assert.Throws<BpfException>(() => map.UpdateWithMap(U32(1), other)).Errno);
+        Assert.Equal(Errno.EINVAL, Assert.Throws<BpfException>(() => map.Update(U32(1), other)).Errno);
     }
 
     [Fact]
@@ -134,7 +133,7 @@ public class MapShapeTests(ITestOutputHelper output)
         // object has no license section; falco's loader passes "GPL" (its helpers are GPL-only).
         if (string.IsNullOrEmpty(o.Spec.License))
             o.Spec.License = "GPL";
-        using var c = LinuxCollection.Load(o.Spec, new LinuxCollectionOptions { Elf = o.Elf, ProgramFilter = p => p.Name == "bpf_sys_empty" });
+        using var c = LinuxKernel.Load(o.Spec, new ObjectLoadOptions { Elf = o.Elf, ProgramFilter = p => p.Name == "bpf_sys_empty" });
         foreach (var m in unsized)
             Assert.Equal((uint)PossibleCpus.Count, c.Maps[m.Name].GetInfo().MaxEntries);
         Assert.Equal((uint)PossibleCpus.Count, c.Maps["perf_map"].GetInfo().MaxEntries);
@@ -151,9 +150,9 @@ public class MapShapeTests(ITestOutputHelper output)
         try
         {
             var e = Assert.Throws<BpfException>(() =>
-                LinuxCollection.Load(o.Spec, new LinuxCollectionOptions { Elf = o.Elf, PinPath = plain.FullName, ProgramFilter = _ => false }).Dispose());
+                LinuxKernel.Load(o.Spec, new ObjectLoadOptions { Elf = o.Elf, PinRoot = plain.FullName, ProgramFilter = _ => false }).Dispose());
             Assert.Equal(Errno.EINVAL, e.Errno);
-            Assert.Contains($"pin path {plain.FullName} is not on a BPF file system", e.Message, StringComparison.Ordinal);
+            Assert.Contains($"{plain.FullName} is not on a BPF file system", e.Message, StringComparison.Ordinal);
         }
         finally
         {
@@ -161,7 +160,7 @@ public class MapShapeTests(ITestOutputHelper output)
         }
 
         using var bpffs = new TemporaryBpfFs();
-        using (LinuxCollection.Load(o.Spec, new LinuxCollectionOptions { Elf = o.Elf, PinPath = bpffs.Path, ProgramFilter = _ => false }))
+        using (LinuxKernel.Load(o.Spec, new ObjectLoadOptions { Elf = o.Elf, PinRoot = bpffs.Path, ProgramFilter = _ => false }))
             Assert.True(File.Exists(bpffs["kprobe_map"]));
     }
 }

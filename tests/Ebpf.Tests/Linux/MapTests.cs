@@ -7,7 +7,7 @@ namespace Ebpf.Tests.Linux;
 public class MapTests
 {
     private static KernelMap Hash(uint maxEntries = 4, MapFlags flags = MapFlags.None, MapType type = MapType.Hash) =>
-        KernelMap.Create(new MapCreateOptions { Type = type, KeySize = 4, ValueSize = 8, MaxEntries = maxEntries, Flags = flags, Name = "test_hash" });
+        KernelMap.Create(new MapCreateAttributes { Type = type, KeySize = 4, ValueSize = 8, MaxEntries = maxEntries, Flags = flags, Name = "test_hash" });
 
     [Fact]
     public void HashUpdateLookupDeleteAndErrnos()
@@ -82,7 +82,7 @@ public class MapTests
     public void ArraySemantics()
     {
         Require();
-        using var map = KernelMap.Create(new MapCreateOptions { Type = MapType.Array, KeySize = 4, ValueSize = 4, MaxEntries = 3, Name = "arr" });
+        using var map = KernelMap.Create(new MapCreateAttributes { Type = MapType.Array, KeySize = 4, ValueSize = 4, MaxEntries = 3, Name = "arr" });
         Assert.Equal(new byte[4], map.Lookup(U32(2)));
         map.Update(U32(2), U32(7));
         Assert.Equal(U32(7), map.Lookup(U32(2)));
@@ -103,7 +103,7 @@ public class MapTests
     public void QueuePushPeekPop()
     {
         Require();
-        using var queue = KernelMap.Create(new MapCreateOptions { Type = MapType.Queue, KeySize = 0, ValueSize = 4, MaxEntries = 2, Name = "q" });
+        using var queue = KernelMap.Create(new MapCreateAttributes { Type = MapType.Queue, KeySize = 0, ValueSize = 4, MaxEntries = 2, Name = "q" });
         queue.Update([], U32(1));
         queue.Update([], U32(2));
         Assert.Equal(Errno.E2BIG, Assert.Throws<BpfException>(() => queue.Update([], U32(3))).Errno);
@@ -135,7 +135,7 @@ public class MapTests
     public void PerCpuArrayValueHasOneSlotPerPossibleCpu()
     {
         Require();
-        using var map = KernelMap.Create(new MapCreateOptions { Type = MapType.PercpuArray, KeySize = 4, ValueSize = 12, MaxEntries = 1, Name = "pcpu" });
+        using var map = KernelMap.Create(new MapCreateAttributes { Type = MapType.PercpuArray, KeySize = 4, ValueSize = 12, MaxEntries = 1, Name = "pcpu" });
         int slot = 16;
         Assert.Equal(slot * PossibleCpus.Count, map.ValueBufferSize);
         var value = new byte[map.ValueBufferSize];
@@ -151,7 +151,7 @@ public class MapTests
     public void FreezeBlocksUserSpaceWrites()
     {
         Require();
-        using var map = KernelMap.Create(new MapCreateOptions { Type = MapType.Array, KeySize = 4, ValueSize = 4, MaxEntries = 1, Name = "frozen" });
+        using var map = KernelMap.Create(new MapCreateAttributes { Type = MapType.Array, KeySize = 4, ValueSize = 4, MaxEntries = 1, Name = "frozen" });
         map.Update(U32(0), U32(42));
         map.Freeze();
         var e = Assert.Throws<BpfException>(() => map.Update(U32(0), U32(1)));
@@ -225,8 +225,8 @@ public class MapTests
     public void MapInfoAndMapInMap()
     {
         Require();
-        using var inner = KernelMap.Create(new MapCreateOptions { Type = MapType.Array, KeySize = 4, ValueSize = 4, MaxEntries = 1, Name = "inner" });
-        using var outer = KernelMap.Create(new MapCreateOptions { Type = MapType.ArrayOfMaps, KeySize = 4, ValueSize = 4, MaxEntries = 2, InnerMap = inner, Name = "outer" });
+        using var inner = KernelMap.Create(new MapCreateAttributes { Type = MapType.Array, KeySize = 4, ValueSize = 4, MaxEntries = 1, Name = "inner" });
+        using var outer = KernelMap.Create(new MapCreateAttributes { Type = MapType.ArrayOfMaps, KeySize = 4, ValueSize = 4, MaxEntries = 2, InnerMap = inner, Name = "outer" });
         outer.UpdateWithMap(U32(1), inner);
         uint innerId = inner.GetInfo().Id;
         // User space reads back the inner map's id, not an fd.
@@ -241,7 +241,7 @@ public class MapTests
     public void BadCreateIsEinvalNamingTheMap()
     {
         Require();
-        var e = Assert.Throws<BpfException>(() => KernelMap.Create(new MapCreateOptions { Type = MapType.Array, KeySize = 8, ValueSize = 4, MaxEntries = 1, Name = "bad_array" }));
+        var e = Assert.Throws<BpfException>(() => KernelMap.Create(new MapCreateAttributes { Type = MapType.Array, KeySize = 8, ValueSize = 4, MaxEntries = 1, Name = "bad_array" }));
         Assert.Equal(Errno.EINVAL, e.Errno);
         Assert.Equal("BPF_MAP_CREATE bad_array: Invalid argument", e.Message);
     }

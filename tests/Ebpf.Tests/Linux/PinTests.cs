@@ -16,7 +16,7 @@ public class PinTests
             mountPath = fs.Path;
             Assert.Contains($" {fs.Path} bpf ", File.ReadAllText("/proc/self/mounts"));
 
-            using var map = KernelMap.Create(new MapCreateOptions { Type = MapType.Array, KeySize = 4, ValueSize = 4, MaxEntries = 2, Name = "pinned" });
+            using var map = KernelMap.Create(new MapCreateAttributes { Type = MapType.Array, KeySize = 4, ValueSize = 4, MaxEntries = 2, Name = "pinned" });
             map.Update(U32(1), U32(77));
             map.Pin(fs["pinned_map"]);
             Assert.True(File.Exists(fs["pinned_map"]));
@@ -50,7 +50,7 @@ public class PinTests
     public void PinOutsideBpffsFails()
     {
         Require();
-        using var map = KernelMap.Create(new MapCreateOptions { Type = MapType.Array, KeySize = 4, ValueSize = 4, MaxEntries = 1, Name = "m" });
+        using var map = KernelMap.Create(new MapCreateAttributes { Type = MapType.Array, KeySize = 4, ValueSize = 4, MaxEntries = 1, Name = "m" });
         string dir = Directory.CreateTempSubdirectory("ebpf-notbpffs-").FullName;
         try
         {
@@ -70,7 +70,7 @@ public class PinTests
         uint id;
         using (var fs = new TemporaryBpfFs())
         {
-            using (var map = KernelMap.Create(new MapCreateOptions { Type = MapType.Hash, KeySize = 4, ValueSize = 4, MaxEntries = 1, Name = "outlive" }))
+            using (var map = KernelMap.Create(new MapCreateAttributes { Type = MapType.Hash, KeySize = 4, ValueSize = 4, MaxEntries = 1, Name = "outlive" }))
             {
                 id = map.GetInfo().Id;
                 map.Pin(fs["m"]);

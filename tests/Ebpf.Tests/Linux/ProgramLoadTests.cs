@@ -35,7 +35,7 @@ public class ProgramLoadTests
         Require();
         using var prog = LoadSocketFilter(ReturnSkbLen, "sf_len");
         var packet = Packet(64);
-        var result = prog.TestRun(new TestRunOptions { Data = packet });
+        var result = prog.TestRun(new TestRunOptions { DataIn = packet, DataSizeOut = 0 });
         // eth_type_trans pulls the 14-byte Ethernet header before a socket filter runs (§3.2 step 9).
         Assert.Equal(64u - 14, result.ReturnValue);
         // An L3 program's data_out starts with 14 zeroed bytes in place of the Ethernet header (§3.2 step 18).
@@ -48,38 +48,46 @@ public class ProgramLoadTests
     public void XdpTestRunModifiesPacketOncePerRepeat()
     {
         Require();
-        using var prog = KernelProgram.Load(new ProgramLoadOptions { Type = ProgramType.Xdp, Instructions = XdpIncrementFirstByte, Name = "xdp_inc" });
+        using var prog = KernelProgram.Load(new ProgramLoadAttributes { Type = ProgramType.Xdp, Instructions = XdpIncrementFirstByte, Name = "xdp_inc" });
         var packet = Packet(60, seed: 10);
 
-        var once = prog.TestRun(new TestRunOptions { Data = packet });
+        var once = prog.TestRun(new TestRunOptions { DataIn = packet, DataSizeOut = 0 });
         Assert.Equal(2u, once.ReturnValue);
         var expected = (byte[])packet.Clone();
         expected[0] = 11;
         Assert.Equal(expected, once.DataOut);
 
         // The kernel reuses the same packet across repeats (program-types.md §3.1): pkt[0] += repeat.
-        var repeated = prog.TestRun(new TestRunOptions { Data = packet, Repeat = 1000 });
+        var repeated = prog.TestRun(new TestRunOptions { DataIn = packet, Repeat = 1000, DataSizeOut = 0 });
         Assert.Equal(2u, repeated.ReturnValue);
-        Assert.Equal(unchecked((byte)(10 + 1000)), repeated.DataOut[0]);
+        Assert.Equal(unchecked((byte)(10 + 1000)), repeated.DataOut![0]);
         Assert.Equal(packet.AsSpan(1).ToArray(), repeated.DataOut.AsSpan(1).ToArray());
-        Assert.True(repeated.DurationNs > 0, "the kernel reports a per-run duration");
+        Assert.True(repeated.Duration > 0, "the kernel reports a per-run duration");
     }
 
     [Fact]
-    public void TestRunGrowsTooSmallOutputBuffer()
+    public void TestRunReportsATooSmallOutputBufferAndFetchesTheWholeResultWithZero()
     {
         Require();
-        using var prog = KernelProgram.Load(new ProgramLoadOptions { Type = ProgramType.Xdp, Instructions = ReturnImm(2), Name = "xdp_pass" });
+        using var prog = KernelProgram.Load(new ProgramLoadAttributes { Type = ProgramType.Xdp, Instructions = ReturnImm(2), Name = "xdp_pass" });
         var packet = Packet(100);
-        var result = prog.TestRun(new TestRunOptions { Data = packet, DataOutSize = 20 });
-        Assert.Equal(packet, result.DataOut);
+        // data_size_out 20: the kernel copies 20 bytes, reports the full size and ENOSPC (retval still filled in).
+        var small = prog.TestRun(new TestRunOptions { DataIn = packet, DataSizeOut = 20 });
+        Assert.Equal(Errno.ENOSPC, small.Error);
+        Assert.Equal(2u, small.ReturnValue);
+        Assert.Equal(100, small.DataSizeOut);
+        Assert.Equal(packet.AsSpan(0, 20).ToArray(), small.DataOut);
+        // 0: the whole result, however long.
+        var whole = prog.TestRun(new TestRunOptions { DataIn = packet, DataSizeOut = 0 });
+        Assert.Equal(Errno.None, whole.Error);
+        Assert.Equal(packet, whole.DataOut);
     }
 
     [Fact]
     public void TestRunOfTypeWithoutTestRunIsEnotsupp()
     {
         Require();
-        using var prog = KernelProgram.Load(new ProgramLoadOptions { Type = ProgramType.Kprobe, Instructions = ReturnImm(0), Name = "kp" });
+        using var prog = KernelProgram.Load(new ProgramLoadAttributes { Type = ProgramType.Kprobe, Instructions = ReturnImm(0), Name = "kp" });
         var e = Assert.Throws<BpfException>(() => prog.TestRun(new TestRunOptions()));
         Assert.Equal(Errno.ENOTSUPP, e.Errno);
         Assert.StartsWith("BPF_PROG_TEST_RUN kp: ", e.Message);
@@ -102,7 +110,7 @@ public class ProgramLoadTests
     public void RejectedProgramWithoutLogRetryHasNoLog()
     {
         Require();
-        var e = Assert.Throws<BpfException>(() => KernelProgram.Load(new ProgramLoadOptions
+        var e = Assert.Throws<BpfException>(() => KernelProgram.Load(new ProgramLoadAttributes
         {
             Type = ProgramType.SocketFilter, Instructions = new[] { Instruction.Exit() }, RetryWithLogOnFailure = false,
         }));
@@ -117,7 +125,7 @@ public class ProgramLoadTests
         Require();
         // A level-2 log of a valid program is a few hundred bytes; a 32-byte buffer makes 6.4+ fail the
         // load with ENOSPC, and the loader must grow the buffer and succeed with the whole log.
-        using var prog = KernelProgram.Load(new ProgramLoadOptions
+        using var prog = KernelProgram.Load(new ProgramLoadAttributes
         {
             Type = ProgramType.Xdp, Instructions = XdpIncrementFirstByte, Name = "xdp_log",
             LogLevel = VerifierLogLevel.Level2, LogSize = 32,
@@ -132,7 +140,7 @@ public class ProgramLoadTests
     public void LogBufferCapGivesEnospc()
     {
         Require();
-        var e = Assert.Throws<BpfException>(() => KernelProgram.Load(new ProgramLoadOptions
+        var e = Assert.Throws<BpfException>(() => KernelProgram.Load(new ProgramLoadAttributes
         {
             Type = ProgramType.Xdp, Instructions = XdpIncrementFirstByte, Name = "xdp_cap",
             LogLevel = VerifierLogLevel.Level2, LogSize = 32, MaxLogSize = 64,
@@ -146,7 +154,7 @@ public class ProgramLoadTests
     public void SuccessfulLoadAtLevel1KeepsOnlyStatsLine()
     {
         Require();
-        using var prog = KernelProgram.Load(new ProgramLoadOptions
+        using var prog = KernelProgram.Load(new ProgramLoadAttributes
         {
             Type = ProgramType.SocketFilter, Instructions = ReturnImm(0), Name = "lvl1", LogLevel = VerifierLogLevel.Level1,
         });
@@ -172,7 +180,7 @@ public class ProgramLoadTests
     public void UnknownProgramTypeIsEinvalWithoutLog()
     {
         Require();
-        var e = Assert.Throws<BpfException>(() => KernelProgram.Load(new ProgramLoadOptions
+        var e = Assert.Throws<BpfException>(() => KernelProgram.Load(new ProgramLoadAttributes
         {
             Type = (ProgramType)999, Instructions = ReturnImm(0), Name = "bogus",
         }));
@@ -183,7 +191,7 @@ public class ProgramLoadTests
     [Fact]
     public void EmptyProgramIsRejectedBeforeTheSyscall()
     {
-        var e = Assert.Throws<BpfException>(() => KernelProgram.Load(new ProgramLoadOptions
+        var e = Assert.Throws<BpfException>(() => KernelProgram.Load(new ProgramLoadAttributes
         {
             Type = ProgramType.SocketFilter, Instructions = Array.Empty<Instruction>(), Name = "empty",
         }));

@@ -1,6 +1,6 @@
+using Ebpf.Linux;
 using Ebpf.Abi;
 using Ebpf.Btf;
-using Ebpf.Linux.Collections;
 using Ebpf.Loading;
 using Ebpf.Runtime;
 using Ebpf.Tests.Linux;
@@ -40,8 +40,8 @@ public class LoaderRefusalTests
         var rt = new BpfRuntime { KernelBtf = local };
         using var objects = rt.Load(Fixture("core_reloc"));
         var frame = new byte[64];
-        Assert.Equal(2u, rt.TestRun(objects.Programs["read_end"], new Ebpf.Runtime.TestRunOptions { DataIn = frame }).ReturnValue);   // XDP_PASS
-        Assert.Equal(2u, rt.TestRun(objects.Programs["read_end"], new Ebpf.Runtime.TestRunOptions { DataIn = new byte[14] }).ReturnValue);
+        Assert.Equal(2u, rt.TestRun(objects.Programs["read_end"], new TestRunOptions { DataIn = frame }).ReturnValue);   // XDP_PASS
+        Assert.Equal(2u, rt.TestRun(objects.Programs["read_end"], new TestRunOptions { DataIn = new byte[14] }).ReturnValue);
         _ = vmlinux;
 
         string dir = Directory.CreateTempSubdirectory("ebpf-core-").FullName;
@@ -70,15 +70,15 @@ public class LoaderRefusalTests
     public void The_Linux_loader_relocates_CO_RE_and_the_kernel_runs_it_as_the_runtime_does()
     {
         KernelRequirement.Require();
-        using var collection = LinuxCollection.Load(Fixture("core_reloc"));
+        using var collection = LinuxKernel.Load(Fixture("core_reloc"));
         var prog = collection.Programs["read_end"];
-        Assert.Equal(2u, prog.TestRun(new Ebpf.Linux.TestRunOptions { Data = new byte[64] }).ReturnValue);
-        Assert.Equal(2u, prog.TestRun(new Ebpf.Linux.TestRunOptions { Data = new byte[14] }).ReturnValue);
+        Assert.Equal(2u, prog.TestRun(new TestRunOptions { DataIn = new byte[64], DataSizeOut = 0 }).ReturnValue);
+        Assert.Equal(2u, prog.TestRun(new TestRunOptions { DataIn = new byte[14], DataSizeOut = 0 }).ReturnValue);
 
         string dir = Directory.CreateTempSubdirectory("ebpf-core-").FullName;
         try
         {
-            var e = Assert.Throws<BpfException>(() => LinuxCollection.Load(Fixture("core_reloc"), new LinuxCollectionOptions { BtfCustomPath = TargetWithoutDataEnd(dir) }));
+            var e = Assert.Throws<BpfException>(() => LinuxKernel.Load(Fixture("core_reloc"), new ObjectLoadOptions { BtfCustomPath = TargetWithoutDataEnd(dir) }));
             Assert.Contains("invalid func unknown#195896080", e.Log ?? e.Message);
         }
         finally
@@ -99,7 +99,7 @@ public class LoaderRefusalTests
     public void The_Linux_loader_refuses_a_strong_kconfig_extern_the_kernel_config_lacks()
     {
         KernelRequirement.Require();
-        var e = Assert.Throws<BpfException>(() => LinuxCollection.Load(Fixture("kconfig_strong")));
+        var e = Assert.Throws<BpfException>(() => LinuxKernel.Load(Fixture("kconfig_strong")));
         Assert.Equal(Errno.EOPNOTSUPP, e.Errno);
         Assert.Contains("CONFIG_EBPF_NET_NOT_A_REAL_OPTION", e.Message);
     }
@@ -117,7 +117,7 @@ public class LoaderRefusalTests
     public void Weak_kconfig_externs_read_zero_in_the_kernel()
     {
         KernelRequirement.Require();
-        using var collection = LinuxCollection.Load(Fixture("kconfig_weak"));
+        using var collection = LinuxKernel.Load(Fixture("kconfig_weak"));
         Assert.Single(collection.Programs);
     }
 }

@@ -1,9 +1,7 @@
 using Ebpf.Abi;
-using Ebpf.Linux.Collections;
 using Ebpf.Loading;
 using Ebpf.Runtime;
 using Ebpf.Runtime.Maps;
-using Ebpf.Tests.Linux;
 
 namespace Ebpf.Tests.Loading;
 
@@ -27,21 +25,6 @@ public class MapExtraTests
         Assert.Equal(3ul, collection.Maps["three_hashes"].Map.Maps!.Info.MapExtra);
     }
 
-    [Fact]
-    public void The_managed_runtime_refuses_map_extra_on_a_hash_with_einval()
-    {
-        var e = Assert.Throws<BpfException>(() => new BpfRuntime().Load(Fixture("map_extra_hash")));
-        Assert.Equal(Errno.EINVAL, e.Errno);
-        Assert.Contains("extra_hash", e.Message);
-    }
-
-    [Fact]
-    public void The_kernel_agrees_on_both()
-    {
-        KernelRequirement.Require();
-        using (var collection = LinuxCollection.Load(Fixture("map_extra")))
-            Assert.Equal(2, collection.Maps.Count);
-        var e = Assert.Throws<BpfException>(() => LinuxCollection.Load(Fixture("map_extra_hash")));
-        Assert.Equal(Errno.EINVAL, e.Errno);
-    }
+    // The refusal on a hash, and the kernel agreeing, are one theory over both backends:
+    // Collections/LoaderAgreementTests.Map_extra_is_the_bloom_filters_and_refused_on_a_hash.
 }

@@ -120,8 +120,8 @@ public sealed class SectionDefinitionTests
         Assert.Equal(Errno.EINVAL, e.Errno);
         Assert.Contains("does not name a program type", e.Message);
         var rt = new Ebpf.Runtime.BpfRuntime();
-        using var collection = rt.Load(spec, new Ebpf.Runtime.ObjectLoadOptions { ProgramType = ProgramType.Xdp });
-        Assert.Equal(ProgramType.Xdp, collection.Programs[prog.Name].Program.Type);
+        using var collection = rt.Load(spec, new ObjectLoadOptions { ProgramType = ProgramType.Xdp });
+        Assert.Equal(ProgramType.Xdp, collection.Programs[prog.Name].Type);
     }
 
     [Fact]
@@ -129,11 +129,11 @@ public sealed class SectionDefinitionTests
     {
         Ebpf.Tests.Linux.KernelRequirement.Require();
         var spec = ObjectSpec.Load(SharedData.Fixture("loading/untyped_xdp.bpf.o"));
-        var e = Assert.Throws<BpfException>(() => Ebpf.Linux.Collections.LinuxCollection.Load(spec));
+        var e = Assert.Throws<BpfException>(() => Ebpf.Linux.LinuxKernel.Load(spec));
         Assert.Equal(Errno.EINVAL, e.Errno);
         Assert.Contains("'my_filter' does not name a program type", e.Message);
         spec.Programs[0].Type = ProgramType.Xdp;
-        using var collection = Ebpf.Linux.Collections.LinuxCollection.Load(spec);
+        using var collection = Ebpf.Linux.LinuxKernel.Load(spec);
         Assert.Single(collection.Programs);
     }
 

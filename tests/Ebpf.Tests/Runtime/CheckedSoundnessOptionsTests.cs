@@ -23,7 +23,7 @@ public class CheckedSoundnessOptionsTests
         var rt = new BpfRuntime();
         using var coll = rt.Load(Spec("xdp_count"), new ObjectLoadOptions { AlwaysChecked = true });
         var prog = coll.Programs.Values.Single();
-        Assert.True(prog.Program.Verification!.Accepted, prog.Program.Verification.Log);
+        Assert.True(prog.Program.Verification!.Accepted, prog.Program.Verification!.Log);
         Assert.Equal(ExecutionMode.Checked, prog.Program.ExecutionMode);
         Assert.Contains("AlwaysChecked", prog.Program.ExecutionModeReason);
         rt.TestRun(prog, new TestRunOptions { DataIn = new byte[64] });
@@ -74,7 +74,7 @@ public class CheckedSoundnessOptionsTests
         denials.Clear();
         Instruction[] good = [Mov64Reg(1, 10), Alu64(AluOperation.Add, 1, -16), Mov64(2, 16), CallHelper(16), Exit()];
         using var ok = rt.LoadProgram(new ProgramDefinition(ProgramType.Xdp, good, "stack_comm"), options: new ProgramLoadOptions { AlwaysChecked = true });
-        Assert.True(ok.Program.Verification!.Accepted, ok.Program.Verification.Log);
+        Assert.True(ok.Program.Verification!.Accepted, ok.Program.Verification!.Log);
         Assert.Equal(0u, rt.TestRun(ok, new TestRunOptions { DataIn = new byte[64] }).ReturnValue);
         Assert.Empty(denials);
     }
@@ -90,7 +90,7 @@ public class CheckedSoundnessOptionsTests
         };
         var rt = new BpfRuntime();
         using var coll = rt.Load(new ObjectSpec { Name = "narrow", Maps = [inner, outer] });
-        var map = Assert.IsType<MapInMap>(coll.Maps["outer"].Map.Maps);
+        var map = Assert.IsType<MapInMap>(coll.Maps["outer"].Map.Maps!);
         Assert.Same(coll.Maps["inner"].Map.Maps, map.GetInner([3, 0]));
 
         outer.KeySize = 8;

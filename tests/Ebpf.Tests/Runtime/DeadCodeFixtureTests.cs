@@ -1,6 +1,6 @@
+using Ebpf.Linux;
 using Ebpf.Cli.Commands.Runtime;
 using Ebpf.Isa;
-using Ebpf.Linux.Collections;
 using Ebpf.Loading;
 using Ebpf.Runtime;
 using Ebpf.Tests.Linux;
@@ -66,7 +66,7 @@ public class DeadCodeFixtureTests(ITestOutputHelper output)
     {
         KernelRequirement.Require();
         string path = SharedData.Fixture(Fixture);
-        using var kernel = LinuxCollection.LoadFile(path);
+        using var kernel = LinuxKernel.LoadFile(path);
         var kernelProgram = kernel.Programs["dead_branch"];
         var kernelXlated = kernelProgram.GetTranslatedInstructions();
         var runtime = new BpfRuntime();
@@ -93,7 +93,7 @@ public class DeadCodeFixtureTests(ITestOutputHelper output)
         {
             var frame = new byte[14];
             frame[0] = first;
-            var k = kernelProgram.TestRun(new Ebpf.Linux.TestRunOptions { Data = frame });
+            var k = kernelProgram.TestRun(new TestRunOptions { DataIn = frame, DataSizeOut = 0 });
             var o = runtime.TestRun(ourProgram, new TestRunOptions { DataIn = frame });
             Assert.Equal(k.ReturnValue, o.ReturnValue);
         }

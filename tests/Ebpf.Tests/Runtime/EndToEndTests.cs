@@ -44,7 +44,7 @@ public class EndToEndTests
         Assert.Equal(1ul, BitConverter.ToUInt64(value));
         Assert.Equal([coll.Maps["counts"].Id], prog.GetInfo().MapIds);
         Assert.Equal(coll.Btf!.Id, prog.GetInfo().BtfId);
-        Assert.Equal("af91aefebd0ba4b9", prog.GetInfo().Tag); // what Linux 6.18 reports for this object (bpftool prog load)
+        Assert.Equal("af91aefebd0ba4b9", prog.GetInfo().TagHex); // what Linux 6.18 reports for this object (bpftool prog load)
         Assert.Equal(coll.Btf.Id, coll.Maps["counts"].GetInfo().BtfId);
         // A runt frame: the program's bounds check drops it (data_end - data = 14 is fine, so cut via ctx).
         var ctx = new byte[24];

@@ -55,7 +55,7 @@ public class HostHelperVerificationTests
     {
         var rt = Runtime(jit);
         using var prog = rt.LoadProgram(new ProgramDefinition(ProgramType.Xdp, Program(), "host"));
-        Assert.True(prog.Program.Verification!.Accepted, prog.Program.Verification.Log);
+        Assert.True(prog.Program.Verification!.Accepted, prog.Program.Verification!.Log);
         Assert.Equal(ExecutionMode.Unchecked, prog.Program.ExecutionMode);
         Assert.Equal(jit, prog.Program.IsJitCompiled);
         // 1 + 2 + … + 8 = 36, plus the third byte (3).

@@ -26,8 +26,8 @@ public class InnerMapIdTests
         KernelRequirement.Require();
         Observation kernel;
         {
-            var inner = KernelMap.Create(new MapCreateOptions { Type = MapType.Array, KeySize = 4, ValueSize = 4, MaxEntries = 1, Name = "inner" });
-            using var outer = KernelMap.Create(new MapCreateOptions { Type = MapType.ArrayOfMaps, KeySize = 4, ValueSize = 4, MaxEntries = 2, InnerMap = inner, Name = "outer" });
+            var inner = KernelMap.Create(new MapCreateAttributes { Type = MapType.Array, KeySize = 4, ValueSize = 4, MaxEntries = 1, Name = "inner" });
+            using var outer = KernelMap.Create(new MapCreateAttributes { Type = MapType.ArrayOfMaps, KeySize = 4, ValueSize = 4, MaxEntries = 2, InnerMap = inner, Name = "outer" });
             uint id = inner.GetInfo().Id;
             inner.Update(U32(0), U32(77));
             outer.UpdateWithMap(U32(1), inner);

@@ -192,9 +192,9 @@ public class JitMapCallTests
             for (uint i = 1; !stop.IsCancellationRequested; i++)
             {
                 ulong half = (ulong)i * 0x9E3779B97F4A7C15;
-                map.Map.Maps.Update(BitConverter.GetBytes(Key), [.. BitConverter.GetBytes(half), .. BitConverter.GetBytes(half)]);
+                map.Map.Maps!.Update(BitConverter.GetBytes(Key), [.. BitConverter.GetBytes(half), .. BitConverter.GetBytes(half)]);
                 if (i % 64 == 0)
-                    map.Map.Maps.Delete(BitConverter.GetBytes(Key));
+                    map.Map.Maps!.Delete(BitConverter.GetBytes(Key));
             }
         }, TestContext.Current.CancellationToken);
         long torn = 0, runs = 0, found = 0;

@@ -25,7 +25,7 @@ public class MapInMapLoadTests
         Assert.Empty(rt.GetIds(ObjectKind.Map));
         Assert.Empty(rt.GetIds(ObjectKind.Program));
         using var coll = rt.Load(spec, new ObjectLoadOptions { AllowUnverified = true });
-        var outer = Assert.IsType<MapInMap>(coll.Maps["outer"].Map.Maps);
+        var outer = Assert.IsType<MapInMap>(coll.Maps["outer"].Map.Maps!);
         Assert.Same(coll.Maps["inner_a"].Map.Maps, outer.GetInner(BitConverter.GetBytes(0u)));
         Assert.Null(outer.GetInner(BitConverter.GetBytes(1u)));
         Assert.Same(coll.Maps["inner_b"].Map.Maps, outer.GetInner(BitConverter.GetBytes(2u)));
@@ -43,7 +43,7 @@ public class MapInMapLoadTests
         var rt = new BpfRuntime();
         using var coll = rt.Load(ObjectSpec.Load(SharedData.Fixture("runtime/map_in_map.bpf.o")));
         var pick = coll.Programs["pick"];
-        Assert.True(pick.Program.Verification!.Accepted, pick.Program.Verification.Log);
+        Assert.True(pick.Program.Verification!.Accepted, pick.Program.Verification!.Log);
         Assert.Equal(ExecutionMode.Unchecked, pick.Program.ExecutionMode);
         coll.Maps["inner_a"].Map.Maps!.Update(BitConverter.GetBytes(0u), BitConverter.GetBytes(11ul));
         coll.Maps["inner_b"].Map.Maps!.Update(BitConverter.GetBytes(0u), BitConverter.GetBytes(22ul));
@@ -94,6 +94,6 @@ public class MapInMapLoadTests
         using var hom = rt.CreateMap(new MapDefinition(MapType.HashOfMaps, 4, 4, 8, Name: "hom", InnerMapId: template.Map.Id));
         using var inner = rt.CreateMap(new MapDefinition(MapType.Hash, 4, 8, 8, Name: "i"));
         hom.Map.Maps!.Update(BitConverter.GetBytes(5u), BitConverter.GetBytes(inner.Map.Id));
-        Assert.Same(inner.Map.Maps, ((MapInMap)hom.Map.Maps).GetInner(BitConverter.GetBytes(5u)));
+        Assert.Same(inner.Map.Maps, ((MapInMap)hom.Map.Maps!).GetInner(BitConverter.GetBytes(5u)));
     }
 }

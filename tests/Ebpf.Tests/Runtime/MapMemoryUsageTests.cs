@@ -38,7 +38,7 @@ public class MapMemoryUsageTests
     public void Memlock_matches_the_kernel(MapType type, uint key, uint value, uint max, MapFlags flags)
     {
         KernelRequirement.Require();
-        using var m = KernelMap.Create(new MapCreateOptions { Type = type, KeySize = key, ValueSize = value, MaxEntries = max, Flags = flags });
+        using var m = KernelMap.Create(new MapCreateAttributes { Type = type, KeySize = key, ValueSize = value, MaxEntries = max, Flags = flags });
         long? kernel = KernelFdInfo.Read(m.Fd).Memlock;
         Assert.NotNull(kernel);
         Assert.Equal((ulong)kernel.Value, MapMemoryUsage.Of(type, key, value, max, flags, PossibleCpus.Count));

@@ -129,7 +129,7 @@ public class ObjectLifecycleTests
         jmp.Map.ProgramSlots!.Set(1, targetObj);
         target.Dispose();
         Assert.False(targetObj.IsFreed); // the slot holds it
-        Assert.Same(targetObj, jmp.Map.ProgramSlots.Get(1));
+        Assert.Same(targetObj, jmp.Map.ProgramSlots!.Get(1));
 
         var jmpObj = jmp.Map;
         jmp.Dispose(); // last user reference: the array is cleared (breaks prog -> map -> prog cycles)
@@ -150,10 +150,10 @@ public class ObjectLifecycleTests
         using var a = Load(rt, ProgramType.Xdp);
         using var b = Load(rt, ProgramType.SocketFilter);
         jmp.Map.ProgramSlots!.Set(0, a.Program);
-        Assert.Equal(Errno.EINVAL, Assert.Throws<BpfException>(() => jmp.Map.ProgramSlots.Set(1, b.Program)).Errno);
-        Assert.Equal(Errno.E2BIG, Assert.Throws<BpfException>(() => jmp.Map.ProgramSlots.Set(2, a.Program)).Errno);
-        Assert.Equal(Errno.ENOENT, Assert.Throws<BpfException>(() => jmp.Map.ProgramSlots.Delete(1)).Errno);
-        jmp.Map.ProgramSlots.Delete(0);
+        Assert.Equal(Errno.EINVAL, Assert.Throws<BpfException>(() => jmp.Map.ProgramSlots!.Set(1, b.Program)).Errno);
+        Assert.Equal(Errno.E2BIG, Assert.Throws<BpfException>(() => jmp.Map.ProgramSlots!.Set(2, a.Program)).Errno);
+        Assert.Equal(Errno.ENOENT, Assert.Throws<BpfException>(() => jmp.Map.ProgramSlots!.Delete(1)).Errno);
+        jmp.Map.ProgramSlots!.Delete(0);
         Assert.Equal(1, a.Program.ReferenceCount);
     }
 

@@ -1,3 +1,4 @@
+using Ebpf.Abi;
 using Ebpf.Runtime;
 using Ebpf.Runtime.Objects;
 using static Ebpf.Tests.Runtime.RuntimeTestPrograms;

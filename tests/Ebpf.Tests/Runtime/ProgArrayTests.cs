@@ -7,7 +7,6 @@ using Ebpf.Runtime.Maps;
 using Ebpf.Runtime.Memory;
 using Ebpf.Runtime.Objects;
 using Ebpf.Tests.Linux;
-using ProgramLoadOptions = Ebpf.Linux.ProgramLoadOptions;
 using static Ebpf.Isa.Instruction;
 
 namespace Ebpf.Tests.Runtime;
@@ -39,7 +38,7 @@ public class ProgArrayTests
         var v = new byte[4];
         storage.Lookup(U32(1), v);
         Assert.Equal(a.Id, BitConverter.ToUInt32(v));
-        Assert.Same(a.Program, jmp.Map.ProgramSlots.Get(1));
+        Assert.Same(a.Program, jmp.Map.ProgramSlots!.Get(1));
         Assert.Equal(2, a.Program.ReferenceCount); // handle + slot
         Assert.Equal(Errno.ENOENT, storage.LookupElem(U32(0), v));
         Assert.Equal(Errno.EBADF, storage.UpdateElem(U32(0), U32(9999)));
@@ -47,13 +46,13 @@ public class ProgArrayTests
         Assert.Equal(Errno.EINVAL, storage.UpdateElem(U32(0), U32(a.Id), MapUpdateFlags.NoExist));
         Assert.Equal(Errno.E2BIG, storage.DeleteElem(U32(2)));
         Assert.Equal(Errno.ENOENT, storage.DeleteElem(U32(0)));
-        Assert.Equal(Errno.E2BIG, Assert.Throws<BpfException>(() => jmp.Map.ProgramSlots.Delete(7)).Errno);
+        Assert.Equal(Errno.E2BIG, Assert.Throws<BpfException>(() => jmp.Map.ProgramSlots!.Delete(7)).Errno);
         storage.Delete(U32(1));
         Assert.Equal(1, a.Program.ReferenceCount);
         // Frozen: host writes fail with EPERM through either face.
         jmp.Map.Freeze();
         Assert.Equal(Errno.EPERM, storage.UpdateElem(U32(0), U32(a.Id)));
-        Assert.Equal(Errno.EPERM, Assert.Throws<BpfException>(() => jmp.Map.ProgramSlots.Set(0, a.Program)).Errno);
+        Assert.Equal(Errno.EPERM, Assert.Throws<BpfException>(() => jmp.Map.ProgramSlots!.Set(0, a.Program)).Errno);
         Assert.Equal(1, a.Program.ReferenceCount); // a refused store keeps no reference
     }
 
@@ -89,16 +88,16 @@ public class ProgArrayTests
     {
         KernelRequirement.Require();
         var kernel = new List<Errno>();
-        using (var jmp = KernelMap.Create(new MapCreateOptions { Type = MapType.ProgArray, KeySize = 4, ValueSize = 4, MaxEntries = 2, Name = "jmp" }))
+        using (var jmp = KernelMap.Create(new MapCreateAttributes { Type = MapType.ProgArray, KeySize = 4, ValueSize = 4, MaxEntries = 2, Name = "jmp" }))
         {
             var mapRef = LoadImm64(2, jmp.Fd.Value, LoadImm64Source.MapFd);
-            using var caller = KernelProgram.Load(new ProgramLoadOptions { Type = ProgramType.Xdp, Instructions = TailCaller(mapRef), Name = "caller" });
-            kernel.Add(Try(() => KernelProgram.Load(new ProgramLoadOptions { Type = ProgramType.SchedCls, Instructions = TailCaller(mapRef), Name = "tc", RetryWithLogOnFailure = false }).Dispose()));
-            using var devmapProg = KernelProgram.Load(new ProgramLoadOptions { Type = ProgramType.Xdp, Instructions = KernelRequirement.ReturnImm(2), ExpectedAttachType = AttachType.XdpDevmap });
+            using var caller = KernelProgram.Load(new ProgramLoadAttributes { Type = ProgramType.Xdp, Instructions = TailCaller(mapRef), Name = "caller" });
+            kernel.Add(Try(() => KernelProgram.Load(new ProgramLoadAttributes { Type = ProgramType.SchedCls, Instructions = TailCaller(mapRef), Name = "tc", RetryWithLogOnFailure = false }).Dispose()));
+            using var devmapProg = KernelProgram.Load(new ProgramLoadAttributes { Type = ProgramType.Xdp, Instructions = KernelRequirement.ReturnImm(2), ExpectedAttachType = AttachType.XdpDevmap });
             kernel.Add(Try(() => jmp.UpdateWithProgram(U32(0), devmapProg)));
-            using var frags = KernelProgram.Load(new ProgramLoadOptions { Type = ProgramType.Xdp, Instructions = KernelRequirement.ReturnImm(2), Flags = Ebpf.Linux.ProgramLoadFlags.XdpHasFrags });
+            using var frags = KernelProgram.Load(new ProgramLoadAttributes { Type = ProgramType.Xdp, Instructions = KernelRequirement.ReturnImm(2), Flags = Ebpf.Linux.ProgramLoadFlags.XdpHasFrags });
             kernel.Add(Try(() => jmp.UpdateWithProgram(U32(0), frags)));
-            using var good = KernelProgram.Load(new ProgramLoadOptions { Type = ProgramType.Xdp, Instructions = KernelRequirement.ReturnImm(2) });
+            using var good = KernelProgram.Load(new ProgramLoadAttributes { Type = ProgramType.Xdp, Instructions = KernelRequirement.ReturnImm(2) });
             kernel.Add(Try(() => jmp.UpdateWithProgram(U32(2), good)));
             kernel.Add(Try(() => jmp.UpdateWithProgram(U32(0), good, MapUpdateFlags.NoExist)));
             kernel.Add(Try(() => KernelDelete(jmp, 5)));
@@ -174,7 +173,7 @@ public class ProgArrayTests
         {
             while (!done.IsCancellationRequested)
             {
-                uint r = rt.TestRun(entry, new Ebpf.Runtime.TestRunOptions { DataIn = packet, Repeat = 4 }).ReturnValue;
+                uint r = rt.TestRun(entry, new TestRunOptions { DataIn = packet, Repeat = 4 }).ReturnValue;
                 if (r != 1 && !published.ContainsKey(r))
                     bad.Enqueue(r);
                 seen.AddOrUpdate(r, 1, (_, n) => n + 1);

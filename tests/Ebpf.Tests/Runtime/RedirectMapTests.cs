@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using Ebpf.Abi;
 using Ebpf.Linux;
-using Ebpf.Linux.Collections;
 using Ebpf.Loading;
 using Ebpf.Runtime;
 using Ebpf.Runtime.Maps;
@@ -64,7 +63,7 @@ public class RedirectMapTests(ITestOutputHelper output)
         MapFlags? kernelFlags = null;
         var kernel = Try(() =>
         {
-            using var m = KernelMap.Create(new MapCreateOptions { Type = type, KeySize = key, ValueSize = value, MaxEntries = max, Flags = flags });
+            using var m = KernelMap.Create(new MapCreateAttributes { Type = type, KeySize = key, ValueSize = value, MaxEntries = max, Flags = flags });
             kernelFlags = m.GetInfo().Flags;
         });
         var rt = new BpfRuntime();
@@ -88,7 +87,7 @@ public class RedirectMapTests(ITestOutputHelper output)
         uint ProgramId(string name);
     }
 
-    private sealed class KernelHost(LinuxCollection c) : IHost
+    private sealed class KernelHost(BpfCollection c) : IHost
     {
         public Errno Update(string map, uint key, byte[] value, MapUpdateFlags flags) => Try(() => c.Maps[map].Update(U32(key), value, flags));
         public (Errno, byte[]?) Lookup(string map, uint key, int size)
@@ -97,8 +96,8 @@ public class RedirectMapTests(ITestOutputHelper output)
             var e = Try(() => v = c.Maps[map].Lookup(U32(key)));
             return (e, v);
         }
-        public Errno Delete(string map, uint key) => Try(() => { if (!c.Maps[map].Delete(U32(key))) throw new BpfException(Errno.ENOENT, "missing"); });
-        public int ProgramFd(string name) => c.Programs[name].Fd.Value;
+        public Errno Delete(string map, uint key) => Try(() => { if (!c.Maps[map].TryDelete(U32(key))) throw new BpfException(Errno.ENOENT, "missing"); });
+        public int ProgramFd(string name) => c.Programs[name].Kernel.Fd.Value;
         public uint ProgramId(string name) => c.Programs[name].GetInfo().Id;
     }
 
@@ -184,7 +183,7 @@ public class RedirectMapTests(ITestOutputHelper output)
     public void Host_update_lookup_delete_match_the_kernel()
     {
         KernelRequirement.Require();
-        using var kernel = LinuxCollection.LoadFile(FixturePath);
+        using var kernel = LinuxKernel.LoadFile(FixturePath);
         var rt = new BpfRuntime();
         using var ours = rt.Load(ObjectSpec.Load(FixturePath));
         var expected = Script(new KernelHost(kernel));
@@ -208,12 +207,12 @@ public class RedirectMapTests(ITestOutputHelper output)
     {
         KernelRequirement.Require();
         byte[] cfg = [.. U32(which), .. U32(key), .. BitConverter.GetBytes(flags)];
-        using var kernel = LinuxCollection.LoadFile(FixturePath);
+        using var kernel = LinuxKernel.LoadFile(FixturePath);
         kernel.Maps["tx_port"].Update(U32(0), Val(1));
         kernel.Maps["tx_hash"].Update(U32(7), U32(1));
         kernel.Maps["cpus"].Update(U32(0), Val(192));
         kernel.Maps["cfg"].Update(U32(0), cfg);
-        var k = kernel.Programs["redirect"].TestRun(new Ebpf.Linux.TestRunOptions { Data = Frame() });
+        var k = kernel.Programs["redirect"].TestRun(new TestRunOptions { DataIn = Frame(), DataSizeOut = 0 });
 
         var rt = new BpfRuntime();
         using var ours = rt.Load(ObjectSpec.Load(FixturePath));
@@ -221,7 +220,7 @@ public class RedirectMapTests(ITestOutputHelper output)
         ours.Maps["tx_hash"].Map.Maps!.Update(U32(7), U32(1));
         ours.Maps["cpus"].Map.Maps!.Update(U32(0), Val(192));
         ours.Maps["cfg"].Map.Maps!.Update(U32(0), cfg);
-        var o = rt.TestRun(ours.Programs["redirect"], new Ebpf.Runtime.TestRunOptions { DataIn = Frame() });
+        var o = rt.TestRun(ours.Programs["redirect"], new TestRunOptions { DataIn = Frame() });
         Assert.Equal(k.ReturnValue, o.ReturnValue);
         Assert.Equal(o.ReturnValue == 4, o.Redirect is not null);
     }
@@ -243,16 +242,16 @@ public class RedirectMapTests(ITestOutputHelper output)
         var eth1 = rt.Devices.Add(5, "eth1");
         c.Maps["tx_port"].Map.Maps!.Update(U32(2), Val(5));
         Cfg(c, 0, 2, 1);
-        var r = rt.TestRun(c.Programs["redirect"], new Ebpf.Runtime.TestRunOptions { DataIn = Frame() });
+        var r = rt.TestRun(c.Programs["redirect"], new TestRunOptions { DataIn = Frame() });
         Assert.Equal(4u, r.ReturnValue);
         Assert.Equal(new XdpRedirect(MapType.Devmap, c.Maps["tx_port"].Id, 2, 0, c.Maps["tx_port"].Map.Maps), r.Redirect);
         Assert.Same(eth1, ((DevMap)c.Maps["tx_port"].Map.Maps!).RedirectLookup(r.Redirect!.Key)!.Target);
         Cfg(c, 0, 3, 1); // empty slot: fallback XDP_DROP, nothing recorded
-        r = rt.TestRun(c.Programs["redirect"], new Ebpf.Runtime.TestRunOptions { DataIn = Frame() });
+        r = rt.TestRun(c.Programs["redirect"], new TestRunOptions { DataIn = Frame() });
         Assert.Equal(1u, r.ReturnValue);
         Assert.Null(r.Redirect);
         Cfg(c, 4, 5, 0); // bpf_redirect(5, 0)
-        r = rt.TestRun(c.Programs["redirect"], new Ebpf.Runtime.TestRunOptions { DataIn = Frame() });
+        r = rt.TestRun(c.Programs["redirect"], new TestRunOptions { DataIn = Frame() });
         Assert.Equal(new XdpRedirect(MapType.Unspec, 0, 5, 0, null), r.Redirect);
         Assert.Equal(0, eth1.Transmitted.Count); // a plain test_run never transmits
     }
@@ -272,8 +271,8 @@ public class RedirectMapTests(ITestOutputHelper output)
         devmap.Update(U32(2), Val(1));
         var packet = Frame(80);
         packet[20] = 0x5a;
-        Ebpf.Runtime.TestRunResult Live(uint repeat, byte[]? ctx = null, uint batch = 0) =>
-            rt.TestRun(prog, new Ebpf.Runtime.TestRunOptions { DataIn = packet, Repeat = repeat, Flags = BpfRuntime.TestXdpLiveFrames, ContextIn = ctx, BatchSize = batch });
+        RuntimeTestRunResult Live(uint repeat, byte[]? ctx = null, uint batch = 0) =>
+            rt.TestRun(prog, new TestRunOptions { DataIn = packet, Repeat = repeat, Flags = TestRunFlags.XdpLiveFrames, ContextIn = ctx, BatchSize = batch });
 
         Cfg(c, 0, 1, 0); // devmap slot 1 → eth2, 5 frames
         var r = Live(5);
@@ -329,7 +328,7 @@ public class RedirectMapTests(ITestOutputHelper output)
     public void Live_frames_argument_rules_match_the_kernel()
     {
         KernelRequirement.Require();
-        using var kernel = LinuxCollection.LoadFile(FixturePath);
+        using var kernel = LinuxKernel.LoadFile(FixturePath);
         // Like with like: our runtime behaves as the running kernel (its probed profile), so a kernel build that lacks
         // live frames is compared with a runtime that lacks them too.
         var profile = Ebpf.Linux.Probes.LiveKernelProfile.Current;
@@ -340,24 +339,24 @@ public class RedirectMapTests(ITestOutputHelper output)
         kernel.Maps["cfg"].Update(U32(0), cfg);
         c.Maps["cfg"].Map.Maps!.Update(U32(0), cfg);
         byte[] ctx = [.. U32(0), .. U32(60), .. new byte[16]];
-        var cases = new (string What, Ebpf.Linux.TestRunOptions K, Ebpf.Runtime.TestRunOptions O)[]
+        var cases = new (string What, TestRunOptions K, TestRunOptions O)[]
         {
-            ("ok", new() { Data = Frame(), Repeat = 3, Flags = TestRunFlags.XdpLiveFrames, DataOutSize = 0 },
-                   new() { DataIn = Frame(), Repeat = 3, Flags = BpfRuntime.TestXdpLiveFrames }),
-            ("batch 256", new() { Data = Frame(), Flags = TestRunFlags.XdpLiveFrames, BatchSize = 256, DataOutSize = 0 },
-                   new() { DataIn = Frame(), Flags = BpfRuntime.TestXdpLiveFrames, BatchSize = 256 }),
-            ("batch 257", new() { Data = Frame(), Flags = TestRunFlags.XdpLiveFrames, BatchSize = 257, DataOutSize = 0 },
-                   new() { DataIn = Frame(), Flags = BpfRuntime.TestXdpLiveFrames, BatchSize = 257 }),
-            ("ctx + ctx_out", new() { Data = Frame(), Context = ctx, ContextOutSize = 24, Flags = TestRunFlags.XdpLiveFrames, DataOutSize = 0 },
-                   new() { DataIn = Frame(), ContextIn = ctx, ContextSizeOut = 24, Flags = BpfRuntime.TestXdpLiveFrames }),
-            ("ctx only", new() { Data = Frame(), Context = ctx, ContextOutSize = 0, Flags = TestRunFlags.XdpLiveFrames, DataOutSize = 0 },
-                   new() { DataIn = Frame(), ContextIn = ctx, Flags = BpfRuntime.TestXdpLiveFrames }),
-            ("largest linear", new() { Data = Frame(XdpLiveFramesMax), Flags = TestRunFlags.XdpLiveFrames, DataOutSize = 0 },
-                   new() { DataIn = Frame(XdpLiveFramesMax), Flags = BpfRuntime.TestXdpLiveFrames }),
-            ("one byte more", new() { Data = Frame(XdpLiveFramesMax + 1), Flags = TestRunFlags.XdpLiveFrames, DataOutSize = 0 },
-                   new() { DataIn = Frame(XdpLiveFramesMax + 1), Flags = BpfRuntime.TestXdpLiveFrames }),
-            ("data_out", new() { Data = Frame(), Flags = TestRunFlags.XdpLiveFrames, DataOutSize = 128 },
-                   new() { DataIn = Frame(), Flags = BpfRuntime.TestXdpLiveFrames, DataSizeOut = 128 }),
+            ("ok", new() { DataIn = Frame(), Repeat = 3, Flags = TestRunFlags.XdpLiveFrames, DataSizeOut = 0 },
+                   new() { DataIn = Frame(), Repeat = 3, Flags = TestRunFlags.XdpLiveFrames }),
+            ("batch 256", new() { DataIn = Frame(), Flags = TestRunFlags.XdpLiveFrames, BatchSize = 256, DataSizeOut = 0 },
+                   new() { DataIn = Frame(), Flags = TestRunFlags.XdpLiveFrames, BatchSize = 256 }),
+            ("batch 257", new() { DataIn = Frame(), Flags = TestRunFlags.XdpLiveFrames, BatchSize = 257, DataSizeOut = 0 },
+                   new() { DataIn = Frame(), Flags = TestRunFlags.XdpLiveFrames, BatchSize = 257 }),
+            ("ctx + ctx_out", new() { DataIn = Frame(), ContextIn = ctx, ContextSizeOut = 24, Flags = TestRunFlags.XdpLiveFrames, DataSizeOut = 0 },
+                   new() { DataIn = Frame(), ContextIn = ctx, ContextSizeOut = 24, Flags = TestRunFlags.XdpLiveFrames }),
+            ("ctx only", new() { DataIn = Frame(), ContextIn = ctx, ContextSizeOut = 0, Flags = TestRunFlags.XdpLiveFrames, DataSizeOut = 0 },
+                   new() { DataIn = Frame(), ContextIn = ctx, Flags = TestRunFlags.XdpLiveFrames }),
+            ("largest linear", new() { DataIn = Frame(XdpLiveFramesMax), Flags = TestRunFlags.XdpLiveFrames, DataSizeOut = 0 },
+                   new() { DataIn = Frame(XdpLiveFramesMax), Flags = TestRunFlags.XdpLiveFrames }),
+            ("one byte more", new() { DataIn = Frame(XdpLiveFramesMax + 1), Flags = TestRunFlags.XdpLiveFrames, DataSizeOut = 0 },
+                   new() { DataIn = Frame(XdpLiveFramesMax + 1), Flags = TestRunFlags.XdpLiveFrames }),
+            ("data_out", new() { DataIn = Frame(), Flags = TestRunFlags.XdpLiveFrames, DataSizeOut = 128 },
+                   new() { DataIn = Frame(), Flags = TestRunFlags.XdpLiveFrames, DataSizeOut = 128 }),
         };
         foreach (var (what, k, o) in cases)
         {
@@ -374,7 +373,7 @@ public class RedirectMapTests(ITestOutputHelper output)
             }
             Assert.True(ke == oe, $"{what}: kernel {ke}, ours {oe}");
             Assert.True(kr == or, $"{what}: kernel retval {kr}, ours {or}");
-            if (k.DataOutSize > 0 && ke == Errno.None)
+            if (k.DataSizeOut > 0 && ke == Errno.None)
                 Assert.Equal(Convert.ToHexString(kOut!), Convert.ToHexString(oOut!));
         }
         if (!live)
@@ -383,13 +382,13 @@ public class RedirectMapTests(ITestOutputHelper output)
         kernel.Maps["cfg"].Update(U32(0), cfg);
         var kbss = kernel.Maps.Single(m => m.Key.EndsWith(".bss", StringComparison.Ordinal)).Value;
         ulong before = BitConverter.ToUInt64(kbss.Lookup(U32(0)));
-        kernel.Programs["redirect"].TestRun(new() { Data = Frame(), Repeat = 70, Flags = TestRunFlags.XdpLiveFrames, BatchSize = 16, DataOutSize = 0 });
+        kernel.Programs["redirect"].TestRun(new() { DataIn = Frame(), Repeat = 70, Flags = TestRunFlags.XdpLiveFrames, BatchSize = 16, DataSizeOut = 0 });
         ulong after = BitConverter.ToUInt64(kbss.Lookup(U32(0)));
         var obss = c.Maps.Values.Single(m => m.Map.Name.EndsWith(".bss", StringComparison.Ordinal)).Map.Maps!;
         var v = new byte[8];
         obss.Lookup(U32(0), v);
         ulong oBefore = BitConverter.ToUInt64(v);
-        rt.TestRun(c.Programs["redirect"], new() { DataIn = Frame(), Repeat = 70, Flags = BpfRuntime.TestXdpLiveFrames, BatchSize = 16 });
+        rt.TestRun(c.Programs["redirect"], new() { DataIn = Frame(), Repeat = 70, Flags = TestRunFlags.XdpLiveFrames, BatchSize = 16 });
         obss.Lookup(U32(0), v);
         Assert.Equal(after - before, BitConverter.ToUInt64(v) - oBefore);
     }

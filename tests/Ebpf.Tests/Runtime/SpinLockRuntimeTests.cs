@@ -1,6 +1,6 @@
+using Ebpf.Linux;
 using Ebpf.Abi;
 using Ebpf.Execution;
-using Ebpf.Linux.Collections;
 using Ebpf.Loading;
 using Ebpf.Runtime;
 using Ebpf.Runtime.Maps;
@@ -41,12 +41,12 @@ public class SpinLockRuntimeTests
         string path = SharedData.Fixture(Fixture);
         var rt = new BpfRuntime();
         using var ours = rt.Load(ObjectSpec.Load(path));
-        using var kernel = LinuxCollection.LoadFile(path);
+        using var kernel = LinuxKernel.LoadFile(path);
         foreach (int length in Lengths)
         {
             var packet = new byte[length];
             uint mine = rt.TestRun(ours.Programs["locked_add"], new TestRunOptions { DataIn = packet }).ReturnValue;
-            uint theirs = kernel.Programs["locked_add"].TestRun(new Ebpf.Linux.TestRunOptions { Data = packet }).ReturnValue;
+            uint theirs = kernel.Programs["locked_add"].TestRun(new TestRunOptions { DataIn = packet, DataSizeOut = 0 }).ReturnValue;
             Assert.Equal(theirs, mine);
         }
         foreach (var name in new[] { "shared", "per_len" })

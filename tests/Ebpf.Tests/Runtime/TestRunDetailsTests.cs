@@ -1,7 +1,6 @@
 using Ebpf.Abi;
 using Ebpf.Isa;
 using Ebpf.Linux;
-using Ebpf.Linux.Collections;
 using Ebpf.Loading;
 using Ebpf.Runtime;
 using Ebpf.Runtime.Objects;
@@ -37,7 +36,7 @@ public class TestRunDetailsTests
     {
         KernelRequirement.Require();
         string path = SharedData.Fixture("runtime/csum.bpf.o");
-        using var kernel = LinuxCollection.LoadFile(path);
+        using var kernel = LinuxKernel.LoadFile(path);
         kernel.Maps.Single(m => m.Key.EndsWith(".bss", StringComparison.Ordinal)).Value.Update(U32(0), U32(mode));
         var rt = new BpfRuntime();
         using var ours = rt.Load(ObjectSpec.Load(path));
@@ -45,13 +44,11 @@ public class TestRunDetailsTests
         foreach (bool complete in new[] { false, true })
         {
             byte[]? kOut = null, oOut = null;
-            var ke = Try(() => kOut = kernel.Programs["csum"].TestRun(new Ebpf.Linux.TestRunOptions
-            {
-                Data = Ipv4Frame(), DataOutSize = 256, Flags = complete ? TestRunFlags.SkbChecksumComplete : TestRunFlags.None,
+            var ke = Try(() => kOut = kernel.Programs["csum"].TestRun(new TestRunOptions {
+                DataIn = Ipv4Frame(), DataSizeOut = 256, Flags = complete ? TestRunFlags.SkbChecksumComplete : TestRunFlags.None,
             }).DataOut);
-            var oe = Try(() => oOut = rt.TestRun(ours.Programs["csum"], new Ebpf.Runtime.TestRunOptions
-            {
-                DataIn = Ipv4Frame(), DataSizeOut = 256, Flags = complete ? BpfRuntime.TestSkbChecksumComplete : 0,
+            var oe = Try(() => oOut = rt.TestRun(ours.Programs["csum"], new TestRunOptions {
+                DataIn = Ipv4Frame(), DataSizeOut = 256, Flags = complete ? TestRunFlags.SkbChecksumComplete : 0,
             }).DataOut);
             Assert.True(ke == oe, $"mode {mode}, CHECKSUM_COMPLETE {complete}: kernel {ke}, ours {oe}");
             if (ke == Errno.None)
@@ -69,9 +66,8 @@ public class TestRunDetailsTests
         foreach (var (mode, errno) in expected)
         {
             bss.Update(U32(0), U32(mode));
-            Assert.Equal(errno, Try(() => rt.TestRun(ours.Programs["csum"], new Ebpf.Runtime.TestRunOptions
-            {
-                DataIn = Ipv4Frame(), Flags = BpfRuntime.TestSkbChecksumComplete,
+            Assert.Equal(errno, Try(() => rt.TestRun(ours.Programs["csum"], new TestRunOptions {
+                DataIn = Ipv4Frame(), Flags = TestRunFlags.SkbChecksumComplete,
             })));
         }
     }
@@ -84,7 +80,7 @@ public class TestRunDetailsTests
     {
         KernelRequirement.Require();
         int[] sizes = [0, 8, 15, 16, 24, 96, 104];
-        using var kprog = KernelProgram.Load(new Ebpf.Linux.ProgramLoadOptions { Type = ProgramType.RawTracepoint, Instructions = ReadsCtx(8), Name = "rawtp" });
+        using var kprog = KernelProgram.Load(new ProgramLoadAttributes { Type = ProgramType.RawTracepoint, Instructions = ReadsCtx(8), Name = "rawtp" });
         var rt = new BpfRuntime();
         using var oprog = rt.LoadProgram(new ProgramDefinition(ProgramType.RawTracepoint, ReadsCtx(8), "rawtp"));
         Assert.Equal(16, BpfRuntime.MaxContextOffset(oprog.Program));
@@ -93,13 +89,13 @@ public class TestRunDetailsTests
             var ctx = new byte[size];
             if (size >= 16) ctx[8] = 42;
             uint kr = 0, or = 0;
-            var ke = Try(() => kr = kprog.TestRun(new Ebpf.Linux.TestRunOptions { Context = ctx, ContextOutSize = 0 }).ReturnValue);
-            var oe = Try(() => or = rt.TestRun(oprog, new Ebpf.Runtime.TestRunOptions { ContextIn = size == 0 ? null : ctx }).ReturnValue);
+            var ke = Try(() => kr = kprog.TestRun(new TestRunOptions { ContextIn = ctx }).ReturnValue);
+            var oe = Try(() => or = rt.TestRun(oprog, new TestRunOptions { ContextIn = size == 0 ? null : ctx }).ReturnValue);
             Assert.True(ke == oe, $"ctx_size_in {size}: kernel {ke}, ours {oe}");
             Assert.Equal(kr, or);
         }
         // A program that never reads its ctx runs without one.
         using var none = rt.LoadProgram(new ProgramDefinition(ProgramType.RawTracepoint, [Mov64(0, 3), Exit()], "noctx"));
-        Assert.Equal(3u, rt.TestRun(none, new Ebpf.Runtime.TestRunOptions()).ReturnValue);
+        Assert.Equal(3u, rt.TestRun(none, new TestRunOptions()).ReturnValue);
     }
 }

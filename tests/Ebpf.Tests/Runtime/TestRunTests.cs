@@ -116,7 +116,7 @@ public unsafe class TestRunTests
         var (rt, prog) = Setup(ProgramType.Xdp, _ => 0);
         Errno Run(TestRunOptions o) => Assert.Throws<BpfException>(() => rt.TestRun(prog, o)).Errno;
         Assert.Equal(Errno.EINVAL, Run(new TestRunOptions { DataIn = new byte[13] }));
-        Assert.Equal(Errno.EINVAL, Run(new TestRunOptions { DataIn = Ipv4Frame(), Flags = 1 }));
+        Assert.Equal(Errno.EINVAL, Run(new TestRunOptions { DataIn = Ipv4Frame(), Flags = (TestRunFlags)1 }));
         Assert.Equal(Errno.EINVAL, Run(new TestRunOptions { DataIn = Ipv4Frame(), BatchSize = 1 }));
         Assert.Equal(Errno.E2BIG, Run(new TestRunOptions { DataIn = Ipv4Frame(), ContextIn = [.. new byte[24], 0, 1] }));
     }
@@ -231,7 +231,7 @@ public unsafe class TestRunTests
         Errno Run(TestRunOptions o) => Assert.Throws<BpfException>(() => rt.TestRun(prog, o)).Errno;
         Assert.Equal(Errno.EINVAL, Run(new TestRunOptions { DataIn = Ipv4Frame()[..14] })); // IPv4 without header
         Assert.Equal(Errno.EINVAL, Run(new TestRunOptions { DataIn = new byte[3713] }));
-        Assert.Equal(Errno.EINVAL, Run(new TestRunOptions { DataIn = Ipv4Frame(), Flags = 1 }));
+        Assert.Equal(Errno.EINVAL, Run(new TestRunOptions { DataIn = Ipv4Frame(), Flags = (TestRunFlags)1 }));
         Assert.Equal(Errno.EINVAL, Run(new TestRunOptions { DataIn = Ipv4Frame(), Cpu = 1 }));
         var ctx = new byte[192];
         BinaryPrimitives.WriteUInt32LittleEndian(ctx.AsSpan(40), 99);

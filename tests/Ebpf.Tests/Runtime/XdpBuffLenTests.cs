@@ -22,14 +22,14 @@ public class XdpBuffLenTests
     public void The_runtime_returns_the_frame_length_as_the_kernel_does(int length)
     {
         var rt = new BpfRuntime();
-        using var prog = rt.LoadProgram(new Ebpf.Runtime.Objects.ProgramDefinition(ProgramType.Xdp, Program, "buff_len"));
+        using var prog = rt.LoadProgram(new ProgramDefinition(ProgramType.Xdp, Program, "buff_len"));
         Assert.Equal(ExecutionMode.Unchecked, prog.Program.ExecutionMode);
-        uint ours = rt.TestRun(prog, new Ebpf.Runtime.TestRunOptions { DataIn = new byte[length] }).ReturnValue;
+        uint ours = rt.TestRun(prog, new TestRunOptions { DataIn = new byte[length] }).ReturnValue;
         Assert.Equal((uint)length, ours);
 
         if (!LinuxKernel.IsAvailable)
             Requirement.Missing(Requirement.Kernel, $"the kernel half: bpf(2) is not usable here: {LinuxKernel.UnavailableReason}");
-        using var kernel = KernelProgram.Load(new Ebpf.Linux.ProgramLoadOptions { Type = ProgramType.Xdp, Instructions = Program, Name = "buff_len", License = "GPL" });
-        Assert.Equal(kernel.TestRun(new Ebpf.Linux.TestRunOptions { Data = new byte[length] }).ReturnValue, ours);
+        using var kernel = KernelProgram.Load(new ProgramLoadAttributes { Type = ProgramType.Xdp, Instructions = Program, Name = "buff_len", License = "GPL" });
+        Assert.Equal(kernel.TestRun(new TestRunOptions { DataIn = new byte[length], DataSizeOut = 0 }).ReturnValue, ours);
     }
 }

@@ -119,7 +119,7 @@ public class XlatedProgramTests(ITestOutputHelper output)
     public void Dead_code_removal_keeps_the_kernel_xlated_length_for_the_constant_branch_program()
     {
         KernelRequirement.Require();
-        using var kernel = KernelProgram.Load(new Ebpf.Linux.ProgramLoadOptions { Type = ProgramType.Xdp, Instructions = CtxLoadBehindConstantBranch(), Name = "dead_const" });
+        using var kernel = KernelProgram.Load(new ProgramLoadAttributes { Type = ProgramType.Xdp, Instructions = CtxLoadBehindConstantBranch(), Name = "dead_const" });
         var kernelXlated = kernel.GetTranslatedInstructions();
         using var ours = new BpfRuntime().LoadProgram(new ProgramDefinition(ProgramType.Xdp, CtxLoadBehindConstantBranch(), "dead_const"));
         Assert.Equal(kernelXlated.Length, ours.Program.Instructions.Length);
@@ -151,7 +151,7 @@ public class XlatedProgramTests(ITestOutputHelper output)
         Assert.Single(verified.Functions);
         Assert.Empty(verified.Calls);
         if (!LinuxKernel.IsAvailable) Requirement.Missing(Requirement.Kernel, $"the kernel half: bpf(2) is not usable here: {LinuxKernel.UnavailableReason}");
-        using var kernel = KernelProgram.Load(new Ebpf.Linux.ProgramLoadOptions { Type = ProgramType.Xdp, Instructions = DeadCallToStaticFunction(), Name = "deadcall" });
+        using var kernel = KernelProgram.Load(new ProgramLoadAttributes { Type = ProgramType.Xdp, Instructions = DeadCallToStaticFunction(), Name = "deadcall" });
         Assert.Equal(kernel.GetTranslatedInstructions(), xlated);
     }
 
@@ -160,7 +160,7 @@ public class XlatedProgramTests(ITestOutputHelper output)
     {
         var results = new List<EngineResult>();
         var checkedRuntime = new BpfRuntime();
-        using (var p = checkedRuntime.LoadProgram(new ProgramDefinition(ProgramType.Xdp, program, "repro"), options: new Ebpf.Runtime.ProgramLoadOptions { AlwaysChecked = true }))
+        using (var p = checkedRuntime.LoadProgram(new ProgramDefinition(ProgramType.Xdp, program, "repro"), options: new ProgramLoadOptions { AlwaysChecked = true }))
         {
             Assert.Equal(Ebpf.Execution.ExecutionMode.Checked, p.Program.ExecutionMode);
             results.Add(Run("checked", checkedRuntime, p, packet));
@@ -181,8 +181,8 @@ public class XlatedProgramTests(ITestOutputHelper output)
         }
         if (LinuxKernel.IsAvailable)
         {
-            using var k = KernelProgram.Load(new Ebpf.Linux.ProgramLoadOptions { Type = ProgramType.Xdp, Instructions = program, Name = "repro" });
-            results.Add(new("kernel", k.TestRun(new Ebpf.Linux.TestRunOptions { Data = packet }).ReturnValue.ToString()));
+            using var k = KernelProgram.Load(new ProgramLoadAttributes { Type = ProgramType.Xdp, Instructions = program, Name = "repro" });
+            results.Add(new("kernel", k.TestRun(new TestRunOptions { DataIn = packet, DataSizeOut = 0 }).ReturnValue.ToString()));
         }
         else
         {
@@ -197,7 +197,7 @@ public class XlatedProgramTests(ITestOutputHelper output)
     {
         try
         {
-            return new(engine, runtime.TestRun(program, new Ebpf.Runtime.TestRunOptions { DataIn = packet }).ReturnValue.ToString());
+            return new(engine, runtime.TestRun(program, new TestRunOptions { DataIn = packet }).ReturnValue.ToString());
         }
         catch (BpfException e)
         {

@@ -3,7 +3,6 @@ using Ebpf.Abi.Helpers;
 using Ebpf.Elf;
 using Ebpf.Isa;
 using Ebpf.Linux;
-using Ebpf.Linux.Collections;
 using Ebpf.Loading;
 using Ebpf.Verification;
 
@@ -161,11 +160,11 @@ public class CallCheckTests
         string log;
         try
         {
-            using var collection = LinuxCollection.Load(obj, new LinuxCollectionOptions
+            using var collection = LinuxKernel.Load(obj, new ObjectLoadOptions
             {
                 Elf = ElfFile.Open(Path(file)),
                 ProgramFilter = p => ReferenceEquals(p, prog),
-                LogLevel = VerifierLogLevel.Level1,
+                LogLevel = 1,
             });
             kernelAccepted = true;
             log = collection.Programs[program].VerifierLog ?? "";

@@ -281,7 +281,7 @@ public sealed class CorpusSoundnessRun
         foreach (var g in NotRun.GroupBy(n => n.Reason).OrderByDescending(g => g.Count()))
         {
             yield return $"  not runnable, {g.Key}: {g.Count()}";
-            foreach (var d in g.Where(n => n.Detail.Length > 0).GroupBy(n => System.Text.RegularExpressions.Regex.Replace(n.Detail, @"load program \S+: ", ""))
+            foreach (var d in g.Where(n => n.Detail.Length > 0).GroupBy(n => System.Text.RegularExpressions.Regex.Replace(n.Detail, @"load program \S+ \([^)]*\): ", ""))
                 .OrderByDescending(d => d.Count()))
                 yield return $"    {d.Count(),4} {d.Key}";
         }

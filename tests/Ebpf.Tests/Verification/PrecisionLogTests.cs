@@ -1,7 +1,6 @@
 using Ebpf.Abi;
 using Ebpf.Elf;
 using Ebpf.Linux;
-using Ebpf.Linux.Collections;
 using Ebpf.Loading;
 using Ebpf.Verification;
 
@@ -250,11 +249,11 @@ public class PrecisionLogTests
         string log;
         try
         {
-            using var collection = LinuxCollection.Load(obj, new LinuxCollectionOptions
+            using var collection = LinuxKernel.Load(obj, new ObjectLoadOptions
             {
                 Elf = ElfFile.Open(path),
                 ProgramFilter = p => ReferenceEquals(p, prog),
-                LogLevel = VerifierLogLevel.Level2,
+                LogLevel = 2,
             });
             log = collection.Programs[program].VerifierLog ?? "";
         }

@@ -94,7 +94,7 @@ public class CorpusSoundnessTests(ITestOutputHelper output)
     };
 
     /// <summary>README's status table: accepted corpus programs run checked (30,000-insn budget), and the rest.</summary>
-    private const int CorpusProgramsRun = 393, CorpusRuns = 2688, CorpusRejected = 67, CorpusNotRunnable = 166;
+    private const int CorpusProgramsRun = 404, CorpusRuns = 2710, CorpusRejected = 67, CorpusNotRunnable = 155;
 
     [Fact]
     public void Accepted_corpus_programs_run_checked_without_faults()
@@ -131,9 +131,9 @@ public class SoundnessClassificationTests
         // r0 = *(u64 *)(r10 + 64): above the BPF stack's top, host stack memory no region covers (ctx + 4000 may land
         // in another native allocation); the verifier refuses it, AllowUnverified runs it checked.
         Instruction[] far = [Instruction.LoadMem(AccessSize.DoubleWord, 0, 10, 64), Instruction.Exit()];
-        using var prog = rt.LoadProgram(new Ebpf.Runtime.Objects.ProgramDefinition(ProgramType.Xdp, far, "far"),
-            options: new Ebpf.Runtime.ProgramLoadOptions { AllowUnverified = true });
-        var e = Assert.Throws<BpfException>(() => rt.TestRun(prog, new Ebpf.Runtime.TestRunOptions { DataIn = new byte[64] }));
+        using var prog = rt.LoadProgram(new ProgramDefinition(ProgramType.Xdp, far, "far"),
+            options: new ProgramLoadOptions { AllowUnverified = true });
+        var e = Assert.Throws<BpfException>(() => rt.TestRun(prog, new TestRunOptions { DataIn = new byte[64] }));
 
         var (outcome, detail) = CorpusSoundnessRun.Classify(e, new Dictionary<string, bool> { ["far"] = true });
         Assert.Equal(SoundnessOutcome.Fault, outcome);

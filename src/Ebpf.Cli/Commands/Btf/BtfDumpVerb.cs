@@ -78,15 +78,10 @@ internal sealed class BtfDumpVerb : ICliVerb
 
     private static Ebpf.Btf.BtfSpec LoadById(ParseResult pr, uint id, Ebpf.Btf.BtfSpec? @base)
     {
-        if (RuntimeBackends.Resolve(pr) == CliOptions.LinuxBackend)
-        {
-            using var kernelBtf = KernelBtf.FromId(id);
-            var info = kernelBtf.GetInfo();
-            // Module BTF is split BTF on top of vmlinux (bpftool does the same when dumping by id).
-            @base ??= info.IsKernelBtf && info.Name != "vmlinux" ? Ebpf.Btf.BtfSpec.LoadVmlinux() : null;
-            return Ebpf.Btf.BtfSpec.Parse(kernelBtf.ReadBytes(), @base);
-        }
-        using var handle = CliRuntime.Current.OpenBtfById(id);
-        return Ebpf.Btf.BtfSpec.Parse(handle.Btf.Data, @base);
+        using var handle = (Ebpf.Collections.BtfHandle)RuntimeBackends.Get(RuntimeBackends.Resolve(pr)).Open(Ebpf.Abi.ObjectKind.Btf, id);
+        var info = handle.GetInfo();
+        // Module BTF is split BTF on top of vmlinux (bpftool does the same when dumping by id).
+        @base ??= info.IsKernel && info.Name != "vmlinux" ? Ebpf.Btf.BtfSpec.LoadVmlinux() : null;
+        return Ebpf.Btf.BtfSpec.Parse(handle.GetData(), @base);
     }
 }

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text;
-using Ebpf.Runtime.Objects;
+using Ebpf.Collections;
 
 namespace Ebpf.Cli.Commands.Runtime;
 
@@ -101,36 +101,40 @@ internal static class BpftoolFormat
     }
 
     /// <summary>
-    /// <paramref name="jitedSize"/> and <paramref name="memlock"/> come from the kernel backend
-    /// (bpf_prog_info.jited_prog_len, fdinfo memlock); the managed runtime reports the IL bytes of its JIT
-    /// (0 = interpreted, "not jited") and estimates memlock.
+    /// The program's jited size and memlock come from the backend (bpf_prog_info.jited_prog_len, fdinfo memlock);
+    /// the managed runtime reports the IL bytes of its JIT (0 = interpreted, "not jited") and no memlock, which is
+    /// then estimated.
     /// </summary>
-    public static string ProgramText(ProgramInfo p, IReadOnlyList<string> pins, uint jitedSize = 0, long? memlock = null)
+    public static string ProgramText(ProgramInfo p, IReadOnlyList<string> pins)
     {
+        uint jitedSize = p.JitedSize;
+        long? memlock = p.Memlock;
         var sb = new StringBuilder();
         sb.Append(CultureInfo.InvariantCulture, $"{p.Id}: {TypeName(p.Type)}  ");
         if (p.Name.Length > 0) sb.Append(CultureInfo.InvariantCulture, $"name {p.Name}  ");
-        sb.Append(CultureInfo.InvariantCulture, $"tag {p.Tag}");
+        sb.Append(CultureInfo.InvariantCulture, $"tag {p.TagHex}");
         if (p.GplCompatible) sb.Append("  gpl");
         sb.Append('\n');
         sb.Append(CultureInfo.InvariantCulture, $"\tloaded_at {LoadedAt(p.LoadTime)}  uid 0\n");
         sb.Append(CultureInfo.InvariantCulture, $"\txlated {p.XlatedSize}B  {(jitedSize > 0 ? $"jited {jitedSize}B" : "not jited")}  memlock {memlock ?? ProgramMemlock(p)}B");
-        if (p.MapIds.Length > 0) sb.Append("  map_ids ").Append(string.Join(',', p.MapIds));
+        if (p.MapIds.Count > 0) sb.Append("  map_ids ").Append(string.Join(',', p.MapIds));
         sb.Append('\n');
         if (p.BtfId != 0) sb.Append(CultureInfo.InvariantCulture, $"\tbtf_id {p.BtfId}\n");
         foreach (var pin in pins) sb.Append(CultureInfo.InvariantCulture, $"\tpinned {pin}\n");
         return sb.ToString();
     }
 
-    public static Dictionary<string, object> ProgramJson(ProgramInfo p, IReadOnlyList<string> pins, uint jitedSize = 0, long? memlock = null)
+    public static Dictionary<string, object> ProgramJson(ProgramInfo p, IReadOnlyList<string> pins)
     {
+        uint jitedSize = p.JitedSize;
+        long? memlock = p.Memlock;
         var d = new Dictionary<string, object>
         {
             ["id"] = p.Id,
             ["type"] = TypeName(p.Type),
         };
         if (p.Name.Length > 0) d["name"] = p.Name;
-        d["tag"] = p.Tag;
+        d["tag"] = p.TagHex;
         d["gpl_compatible"] = p.GplCompatible;
         d["loaded_at"] = p.LoadTime.ToUnixTimeSeconds();
         d["uid"] = 0;
@@ -138,14 +142,15 @@ internal static class BpftoolFormat
         d["jited"] = jitedSize > 0;
         if (jitedSize > 0) d["bytes_jited"] = jitedSize;
         d["bytes_memlock"] = memlock ?? ProgramMemlock(p);
-        if (p.MapIds.Length > 0) d["map_ids"] = p.MapIds;
+        if (p.MapIds.Count > 0) d["map_ids"] = p.MapIds;
         if (p.BtfId != 0) d["btf_id"] = p.BtfId;
         if (pins.Count > 0) d["pinned"] = pins;
         return d;
     }
 
-    public static string MapText(MapInfo m, IReadOnlyList<string> pins, long? memlock = null)
+    public static string MapText(MapInfo m, IReadOnlyList<string> pins)
     {
+        long? memlock = m.Memlock;
         var sb = new StringBuilder();
         sb.Append(CultureInfo.InvariantCulture, $"{m.Id}: {TypeName(m.Type)}  ");
         if (m.Name.Length > 0) sb.Append(CultureInfo.InvariantCulture, $"name {m.Name}  ");
@@ -157,8 +162,9 @@ internal static class BpftoolFormat
         return sb.ToString();
     }
 
-    public static Dictionary<string, object> MapJson(MapInfo m, IReadOnlyList<string> pins, long? memlock = null)
+    public static Dictionary<string, object> MapJson(MapInfo m, IReadOnlyList<string> pins)
     {
+        long? memlock = m.Memlock;
         var d = new Dictionary<string, object>
         {
             ["id"] = m.Id,

@@ -1,8 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
-using Ebpf.Linux;
-using Ebpf.Runtime.Objects;
+using Ebpf.Abi;
+using Ebpf.Collections;
 
 namespace Ebpf.Cli.Commands.Runtime;
 
@@ -48,7 +48,7 @@ internal sealed class BtfShowVerb : ICliVerb
                 if (!w.AtEnd)
                     throw new CliUsageException($"unexpected argument '{w.Peek}'");
             }
-            var listings = RuntimeBackends.Resolve(pr) == CliOptions.LinuxBackend ? Kernel(only) : Managed(only);
+            var listings = List(RuntimeBackends.Get(RuntimeBackends.Resolve(pr)), only);
             if (CliConsole.IsJson(pr))
             {
                 var items = listings.Select(l => l.Json()).ToList();
@@ -62,52 +62,38 @@ internal sealed class BtfShowVerb : ICliVerb
         return command;
     }
 
-    private static List<BtfListing> Managed(uint? only)
+    /// <summary>The BTF objects with the programs and maps that use them (by btf_id), as bpftool builds its table.</summary>
+    private static List<BtfListing> List(IBpfBackend backend, uint? only)
     {
-        var runtime = CliRuntime.Current;
-        var programs = runtime.GetIds(ObjectKind.Program).Select(id => runtime.FindObject(ObjectKind.Program, id)).OfType<ProgramObject>().Select(p => p.GetInfo()).ToList();
-        var maps = runtime.GetIds(ObjectKind.Map).Select(id => runtime.FindObject(ObjectKind.Map, id)).OfType<MapObject>().Select(m => m.GetInfo()).ToList();
-        IEnumerable<uint> ids = only is { } one ? [one] : runtime.GetIds(ObjectKind.Btf);
-        var result = new List<BtfListing>();
-        foreach (var id in ids)
-        {
-            using var handle = runtime.OpenBtfById(id);
-            var info = handle.Btf.GetInfo();
-            // The kernel names only vmlinux/module BTF in bpf_btf_info; an object's BTF is anonymous
-            // there, so the runtime's internal name (the object's) is not shown either.
-            result.Add(new BtfListing(info.Id, info.Size, info.IsKernel ? info.Name : "", info.IsKernel,
-                programs.Where(p => p.BtfId == id).Select(p => p.Id).ToList(), maps.Where(m => m.BtfId == id).Select(m => m.Id).ToList()));
-        }
-        return result;
-    }
-
-    private static List<BtfListing> Kernel(uint? only)
-    {
-        if (!LinuxKernel.IsAvailable)
-            throw new BpfException(Errno.ENOSYS, $"--backend linux: bpf(2) is unavailable: {LinuxKernel.UnavailableReason}");
         var programBtf = new List<(uint Id, uint Btf)>();
-        foreach (var id in KernelObjects.EnumerateProgramIds())
-        {
-            try { using var p = KernelProgram.FromId(id); programBtf.Add((id, p.GetInfo().BtfId)); }
-            catch (BpfException e) when (e.Errno == Errno.ENOENT) { } // unloaded meanwhile
-        }
         var mapBtf = new List<(uint Id, uint Btf)>();
-        foreach (var id in KernelObjects.EnumerateMapIds())
+        foreach (var kind in new[] { ObjectKind.Program, ObjectKind.Map })
         {
-            try { using var m = KernelMap.FromId(id); mapBtf.Add((id, m.GetInfo().BtfId)); }
-            catch (BpfException e) when (e.Errno == Errno.ENOENT) { }
+            foreach (var id in backend.GetIds(kind))
+            {
+                try
+                {
+                    using var h = backend.Open(kind, id);
+                    if (h is BpfProgram p)
+                        programBtf.Add((id, p.GetInfo().BtfId));
+                    else if (h is BpfMap m)
+                        mapBtf.Add((id, m.GetInfo().BtfId));
+                }
+                catch (BpfException e) when (e.Errno == Errno.ENOENT) { } // gone meanwhile
+            }
         }
-        IEnumerable<uint> ids = only is { } one ? [one] : KernelObjects.EnumerateBtfIds();
+        IEnumerable<uint> ids = only is { } one ? [one] : backend.GetIds(ObjectKind.Btf);
         var result = new List<BtfListing>();
         foreach (var id in ids)
         {
-            KernelBtf btf;
-            try { btf = KernelBtf.FromId(id); }
+            BtfHandle btf;
+            try { btf = (BtfHandle)backend.Open(ObjectKind.Btf, id); }
             catch (BpfException e) when (e.Errno == Errno.ENOENT && only is null) { continue; }
             using (btf)
             {
                 var info = btf.GetInfo();
-                result.Add(new BtfListing(info.Id, info.Size, info.Name, info.IsKernelBtf,
+                // The kernel names only vmlinux/module BTF in bpf_btf_info; an object's BTF is anonymous there.
+                result.Add(new BtfListing(info.Id, info.Size, info.IsKernel ? info.Name : "", info.IsKernel,
                     programBtf.Where(p => p.Btf == id).Select(p => p.Id).ToList(), mapBtf.Where(m => m.Btf == id).Select(m => m.Id).ToList()));
             }
         }

@@ -4,7 +4,7 @@ using Ebpf.Abi;
 using Ebpf.Cli.Commands.Loading;
 using Ebpf.Elf;
 using Ebpf.Linux;
-using Ebpf.Linux.Collections;
+using Ebpf.Collections;
 using Ebpf.Loading;
 
 namespace Ebpf.Cli.Commands.Verification;
@@ -25,17 +25,17 @@ internal sealed partial class ProgVerifyVerb
         if (forced is { } f)
             prog.Type = f;
         string type = KernelNames.Of(prog.Type);
-        var options = new LinuxCollectionOptions
+        var options = new ObjectLoadOptions
         {
             Elf = ElfFile.Open(path),
             ProgramFilter = p => ReferenceEquals(p, prog),
             // Level 1 at least: on success the kernel's log is exactly the stats line we report.
-            LogLevel = level >= 2 ? VerifierLogLevel.Level2 : VerifierLogLevel.Level1,
+            LogLevel = level >= 2 ? 2 : 1,
         };
         var clock = Stopwatch.StartNew();
         try
         {
-            using var collection = LinuxCollection.Load(obj, options);
+            using var collection = LinuxKernel.Load(obj, options);
             string log = collection.Programs.TryGetValue(prog.Name, out var loaded) ? loaded.VerifierLog ?? "" : "";
             return new Row(file, prog.Name, prog.SectionName, type, "accepted", Count(ProcessedInsns, log), Count(PeakStates, log),
                 (long)clock.Elapsed.TotalMicroseconds, null, log);

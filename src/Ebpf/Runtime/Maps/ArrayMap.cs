@@ -1,3 +1,4 @@
+using Ebpf.Collections;
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using Ebpf.Abi;
@@ -23,7 +24,7 @@ internal sealed unsafe class ArrayMap : BpfMapBase
     private readonly int _lockOff;
     private readonly uint _max;
 
-    internal ArrayMap(MapAttributes a) : base(a, a.MaxEntries)
+    internal ArrayMap(MapDefinition a) : base(a, a.MaxEntries)
     {
         _percpu = a.Type == MapType.PercpuArray;
         _stride = NativeBlock.RoundUp8((int)a.ValueSize);

@@ -1,3 +1,4 @@
+using Ebpf.Collections;
 using Ebpf.Abi;
 using Ebpf.Runtime.Memory;
 
@@ -18,7 +19,7 @@ internal sealed unsafe class BloomFilterMap : BpfMapBase
     private readonly ulong _seed;
     private readonly int _vs;
 
-    internal BloomFilterMap(MapAttributes a) : base(a, a.MaxEntries)
+    internal BloomFilterMap(MapDefinition a) : base(a, a.MaxEntries)
     {
         _hashes = (int)(a.MapExtra & 0xF);
         if (_hashes == 0) _hashes = 5;

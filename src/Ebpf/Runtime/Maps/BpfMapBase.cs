@@ -1,3 +1,4 @@
+using Ebpf.Collections;
 using Ebpf.Abi;
 using Ebpf.Runtime.Memory;
 
@@ -38,14 +39,14 @@ public abstract unsafe class BpfMapBase : IDisposable
     private ulong _handle;
     private readonly object _handleLock = new();
 
-    private protected BpfMapBase(MapAttributes attributes, uint effectiveMaxEntries)
+    private protected BpfMapBase(MapDefinition attributes, uint effectiveMaxEntries)
     {
         Attributes = attributes;
         MaxEntries = effectiveMaxEntries;
     }
 
     /// <summary>The BPF_MAP_CREATE attributes the map was created with.</summary>
-    public MapAttributes Attributes { get; }
+    public MapDefinition Attributes { get; }
     /// <summary>map_type.</summary>
     public MapType Type => Attributes.Type;
     /// <summary>key_size in bytes.</summary>
@@ -82,8 +83,11 @@ public abstract unsafe class BpfMapBase : IDisposable
     private protected bool HasSpinLock => Attributes.SpinLockOffset >= 0;
 
     /// <summary>The map's description as BPF_OBJ_GET_INFO_BY_FD reports it.</summary>
-    public MapInfo Info => new(Type, Id, KeySize, ValueSize, MaxEntries, Flags, Name, Attributes.MapExtra,
-        IsFrozen, Attributes.BtfKeyTypeId, Attributes.BtfValueTypeId);
+    public MapInfo Info => new()
+    {
+        Id = Id, Type = Type, Name = Name, KeySize = KeySize, ValueSize = ValueSize, MaxEntries = MaxEntries, Flags = Flags,
+        MapExtra = Attributes.MapExtra, Frozen = IsFrozen, BtfKeyTypeId = Attributes.BtfKeyTypeId, BtfValueTypeId = Attributes.BtfValueTypeId,
+    };
 
     // ---------------------------------------------------------------- references
 

@@ -1,3 +1,4 @@
+using Ebpf.Collections;
 using Ebpf.Abi;
 
 namespace Ebpf.Runtime.Maps;
@@ -5,10 +6,12 @@ namespace Ebpf.Runtime.Maps;
 /// <summary>BPF_MAP_CREATE for the managed runtime: validates (<see cref="MapValidation"/>) and allocates.</summary>
 public static class BpfMapFactory
 {
-    /// <summary>Creates a map. Bad attributes throw <see cref="BpfException"/> with the kernel's errno before anything is allocated.</summary>
-    public static BpfMapBase Create(MapAttributes attributes)
+    /// <summary>Creates a map (<paramref name="innerTemplate"/>: a map-in-map's inner_map_fd). Bad attributes throw <see cref="BpfException"/> with the kernel's errno before anything is allocated.</summary>
+    public static BpfMapBase Create(MapDefinition attributes, BpfMapBase? innerTemplate = null)
     {
         ArgumentNullException.ThrowIfNull(attributes);
+        if (innerTemplate is not null)
+            attributes = attributes with { InnerTemplate = innerTemplate };
         uint max = MapValidation.Validate(attributes);
         try
         {
@@ -21,7 +24,7 @@ public static class BpfMapFactory
         }
     }
 
-    private static BpfMapBase Construct(MapAttributes attributes, uint max)
+    private static BpfMapBase Construct(MapDefinition attributes, uint max)
     {
         return attributes.Type switch
         {
@@ -44,12 +47,12 @@ public static class BpfMapFactory
     /// <summary>Shorthand for the common fields.</summary>
     public static BpfMapBase Create(MapType type, uint keySize, uint valueSize, uint maxEntries,
         MapFlags flags = MapFlags.None, string name = "") =>
-        Create(new MapAttributes { Type = type, KeySize = keySize, ValueSize = valueSize, MaxEntries = maxEntries, Flags = flags, Name = name });
+        Create(new MapDefinition { Type = type, KeySize = keySize, ValueSize = valueSize, MaxEntries = maxEntries, Flags = flags, Name = name });
 
     /// <summary>Typed shorthand: <c>BpfMapFactory.Create&lt;HashMap&gt;(...)</c>.</summary>
-    public static T Create<T>(MapAttributes attributes) where T : BpfMapBase
+    public static T Create<T>(MapDefinition attributes, BpfMapBase? innerTemplate = null) where T : BpfMapBase
     {
-        var m = Create(attributes);
+        var m = Create(attributes, innerTemplate);
         if (m is T t) return t;
         m.Dispose();
         throw new BpfException(Errno.EINVAL, $"map '{attributes.Name}': {attributes.Type} is not a {typeof(T).Name}");

@@ -1,3 +1,4 @@
+using Ebpf.Collections;
 using System.Buffers.Binary;
 using Ebpf.Abi;
 
@@ -25,7 +26,7 @@ internal sealed unsafe class CpuMap : BpfMapBase, IRedirectMap, IProgramHoldingM
     private readonly object _writeLock = new();
     private readonly RedirectEntry?[] _slots;
 
-    internal CpuMap(MapAttributes a) : base(a, a.MaxEntries) => _slots = new RedirectEntry?[a.MaxEntries];
+    internal CpuMap(MapDefinition a) : base(a, a.MaxEntries) => _slots = new RedirectEntry?[a.MaxEntries];
 
     /// <summary>bpf_prog.fd of a value → program, taking a reference the map then owns (null → ENOMEM, as the kernel).</summary>
     public Func<uint, ProgArrayEntry?>? ProgramResolver { get; set; }

@@ -1,3 +1,4 @@
+using Ebpf.Collections;
 using System.Buffers.Binary;
 using Ebpf.Abi;
 
@@ -28,7 +29,7 @@ internal sealed unsafe class DevMap : BpfMapBase, IRedirectMap, IProgramHoldingM
     private readonly List<RedirectEntry>[]? _buckets;     // devmap_hash (n_buckets = roundup_pow_of_two(max_entries))
     private int _items;
 
-    internal DevMap(MapAttributes a) : base(a with { Flags = a.Flags | MapFlags.RdonlyProg }, a.MaxEntries)
+    internal DevMap(MapDefinition a) : base(a with { Flags = a.Flags | MapFlags.RdonlyProg }, a.MaxEntries)
     {
         if (a.Type == MapType.Devmap)
             _slots = new RedirectEntry?[a.MaxEntries];

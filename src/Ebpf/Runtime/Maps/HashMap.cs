@@ -1,3 +1,4 @@
+using Ebpf.Collections;
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -40,7 +41,7 @@ internal sealed unsafe class HashMap : BpfMapBase
     private readonly bool _inPlaceSmall;
     private int _count;
 
-    internal HashMap(MapAttributes a, uint effectiveMax) : base(a, effectiveMax)
+    internal HashMap(MapDefinition a, uint effectiveMax) : base(a, effectiveMax)
     {
         uint n = BitOperationsEx.RoundUpPow2(effectiveMax);
         _buckets = new nint[n];

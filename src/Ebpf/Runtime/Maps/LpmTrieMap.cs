@@ -1,3 +1,4 @@
+using Ebpf.Collections;
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using Ebpf.Abi;
@@ -31,7 +32,7 @@ internal sealed unsafe class LpmTrieMap : BpfMapBase
     private Node? _root;
     private uint _entries;
 
-    internal LpmTrieMap(MapAttributes a) : base(a, a.MaxEntries)
+    internal LpmTrieMap(MapDefinition a) : base(a, a.MaxEntries)
     {
         _dataSize = (int)a.KeySize - 4;
         _maxPrefix = (uint)_dataSize * 8;

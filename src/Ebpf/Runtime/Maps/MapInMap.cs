@@ -1,3 +1,4 @@
+using Ebpf.Collections;
 using System.Buffers.Binary;
 using Ebpf.Abi;
 using Ebpf.Runtime.Memory;
@@ -20,15 +21,15 @@ internal sealed unsafe class MapInMap : BpfMapBase
     private readonly BpfMapBase _template;
     private readonly nint[]? _slots;          // array_of_maps: native handles (0 = empty)
     private readonly HashMap? _hash;          // hash_of_maps: key → 8-byte native handle
-    private readonly MapAttributes _templateAttrs;
+    private readonly MapDefinition _templateAttrs;
 
-    internal MapInMap(MapAttributes a, uint effectiveMax) : base(a, effectiveMax)
+    internal MapInMap(MapDefinition a, uint effectiveMax) : base(a, effectiveMax)
     {
-        _template = a.InnerMap!;
+        _template = a.InnerTemplate!;
         _templateAttrs = _template.Attributes;
         if (a.Type == MapType.ArrayOfMaps) _slots = new nint[a.MaxEntries];
         else
-            _hash = new HashMap(new MapAttributes
+            _hash = new HashMap(new MapDefinition
             {
                 Type = MapType.Hash, KeySize = a.KeySize, ValueSize = 8, MaxEntries = a.MaxEntries,
                 Flags = a.Flags & (MapFlags.ZeroSeed | MapFlags.NoPrealloc), Name = a.Name,
@@ -39,7 +40,7 @@ internal sealed unsafe class MapInMap : BpfMapBase
     public Func<uint, BpfMapBase?>? Resolver { get; set; }
 
     /// <summary>The inner map template (its attributes are what new inner maps must match).</summary>
-    public MapAttributes InnerTemplate => _templateAttrs;
+    public MapDefinition InnerTemplate => _templateAttrs;
 
     /// <summary>bpf_map_meta_equal.</summary>
     public Errno CheckCompatible(BpfMapBase inner)

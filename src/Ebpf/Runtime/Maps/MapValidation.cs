@@ -1,3 +1,4 @@
+using Ebpf.Collections;
 using Ebpf.Abi;
 using Ebpf.Runtime.Memory;
 
@@ -46,7 +47,7 @@ internal static class MapValidation
     private const MapFlags RingbufMask = MapFlags.NumaNode;
 
     /// <summary>Validates <paramref name="a"/>; returns the effective max_entries. Throws <see cref="BpfException"/>.</summary>
-    public static uint Validate(MapAttributes a)
+    public static uint Validate(MapDefinition a)
     {
         string where = $"map '{a.Name}' ({a.Type})";
         BpfException Fail(Errno e, string why) => new(e, $"{where}: {why}");
@@ -153,7 +154,7 @@ internal static class MapValidation
         return effective;
     }
 
-    private static void CheckArray(MapAttributes a, Func<Errno, string, BpfException> fail, Action<MapFlags> mask)
+    private static void CheckArray(MapDefinition a, Func<Errno, string, BpfException> fail, Action<MapFlags> mask)
     {
         mask(ArrayMask);
         bool percpu = a.Type == MapType.PercpuArray;
@@ -169,7 +170,7 @@ internal static class MapValidation
         if (total > (1ul << 34)) throw fail(Errno.ENOMEM, "array too large");
     }
 
-    private static uint CheckHash(MapAttributes a, Func<Errno, string, BpfException> fail, Action<MapFlags> mask)
+    private static uint CheckHash(MapDefinition a, Func<Errno, string, BpfException> fail, Action<MapFlags> mask)
     {
         mask(HashMask);
         bool lru = a.Type is MapType.LruHash or MapType.LruPercpuHash;
@@ -196,9 +197,9 @@ internal static class MapValidation
         return effective;
     }
 
-    private static void CheckInner(MapAttributes a, Func<Errno, string, BpfException> fail)
+    private static void CheckInner(MapDefinition a, Func<Errno, string, BpfException> fail)
     {
-        var inner = a.InnerMap ?? throw fail(Errno.EBADF, "map-in-map needs an inner map template (inner_map_fd)");
+        var inner = a.InnerTemplate ?? throw fail(Errno.EBADF, "map-in-map needs an inner map template (inner_map_fd)");
         if (inner.IsFreed) throw fail(Errno.EBADF, "inner map template has been freed");
         if (inner.Type is MapType.ArrayOfMaps or MapType.HashOfMaps) throw fail(Errno.EINVAL, "inner map cannot itself be a map-in-map");
         if (inner.Type == MapType.ProgArray) throw fail(Errno.ENOTSUPP, "prog_array cannot be an inner map");

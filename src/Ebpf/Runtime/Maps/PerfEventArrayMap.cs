@@ -1,3 +1,4 @@
+using Ebpf.Collections;
 using System.Buffers.Binary;
 using Ebpf.Abi;
 
@@ -18,7 +19,7 @@ public sealed unsafe class PerfEventArrayMap : BpfMapBase
 
     private readonly PerfEventBuffer?[] _slots;
 
-    internal PerfEventArrayMap(MapAttributes a) : base(a, a.MaxEntries) => _slots = new PerfEventBuffer?[a.MaxEntries];
+    internal PerfEventArrayMap(MapDefinition a) : base(a, a.MaxEntries) => _slots = new PerfEventBuffer?[a.MaxEntries];
 
     /// <summary>Installs an event buffer at <paramref name="index"/> (the analogue of storing a perf event fd).</summary>
     internal void SetBuffer(uint index, PerfEventBuffer? buffer)

@@ -1,3 +1,4 @@
+using Ebpf.Collections;
 using System.Buffers.Binary;
 using Ebpf.Abi;
 
@@ -41,7 +42,7 @@ public sealed class ProgArrayMap : BpfMapBase, IProgramHoldingMap
 {
     private readonly ProgArrayEntry?[] _slots;
 
-    internal ProgArrayMap(MapAttributes a) : base(a, a.MaxEntries) => _slots = new ProgArrayEntry?[a.MaxEntries];
+    internal ProgArrayMap(MapDefinition a) : base(a, a.MaxEntries) => _slots = new ProgArrayEntry?[a.MaxEntries];
 
     /// <summary>Maps the u32 value of a host update (an fd or id) to a program, taking a reference the map then owns; null → EBADF.</summary>
     internal Func<uint, ProgArrayEntry?>? Resolver { get; set; }

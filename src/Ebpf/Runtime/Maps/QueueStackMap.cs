@@ -1,3 +1,4 @@
+using Ebpf.Collections;
 using Ebpf.Abi;
 using Ebpf.Runtime.Memory;
 
@@ -19,7 +20,7 @@ internal sealed unsafe class QueueStackMap : BpfMapBase
     private readonly bool _stack;
     private uint _head, _tail; // elements live in [tail, head)
 
-    internal QueueStackMap(MapAttributes a) : base(a, a.MaxEntries)
+    internal QueueStackMap(MapDefinition a) : base(a, a.MaxEntries)
     {
         _size = a.MaxEntries + 1;
         _vs = (int)a.ValueSize;

@@ -1,3 +1,4 @@
+using Ebpf.Collections;
 using System.Runtime.CompilerServices;
 using Ebpf.Abi;
 using Ebpf.Runtime.Memory;
@@ -32,7 +33,7 @@ public sealed unsafe class RingBufMap : BpfMapBase
     private long _wakeups;
     private readonly ManualResetEventSlim _signal = new(false);
 
-    internal RingBufMap(MapAttributes a) : base(a, a.MaxEntries)
+    internal RingBufMap(MapDefinition a) : base(a, a.MaxEntries)
     {
         _mask = a.MaxEntries - 1u;
         _data = NativeBlock.AllocPages((nuint)a.MaxEntries * 2);

@@ -1,3 +1,4 @@
+using Ebpf.Collections;
 using System.Buffers.Binary;
 using Ebpf.Abi;
 
@@ -20,7 +21,7 @@ internal sealed unsafe class XskMap : BpfMapBase, IRedirectMap
     private readonly object _writeLock = new();
     private readonly RedirectEntry?[] _slots;
 
-    internal XskMap(MapAttributes a) : base(a, a.MaxEntries) => _slots = new RedirectEntry?[a.MaxEntries];
+    internal XskMap(MapDefinition a) : base(a, a.MaxEntries) => _slots = new RedirectEntry?[a.MaxEntries];
 
     /// <summary>Socket id → socket (null → EBADF).</summary>
     public Func<uint, object?>? SocketResolver { get; set; }

@@ -1,3 +1,6 @@
+using Ebpf.Abi;
+using Ebpf.Collections;
+
 namespace Ebpf.Runtime.Objects;
 
 /// <summary>A loaded BTF blob (BPF_BTF_LOAD). Held by its handles, by maps and programs that use it.</summary>
@@ -18,7 +21,7 @@ public sealed class BtfObject : KernelObject
     /// <summary>vmlinux or a module's BTF (affects attach rules), as opposed to a program's own BTF.</summary>
     public bool IsKernel { get; }
 
-    public BtfInfo GetInfo() => new(Id, (uint)Data.Length, Name, IsKernel);
+    public BtfInfo GetInfo() => new() { Id = Id, Size = (uint)Data.Length, Name = Name, IsKernel = IsKernel };
 
     private Btf.BtfSpec? _parsed;
 
@@ -26,6 +29,3 @@ public sealed class BtfObject : KernelObject
     /// what map creation reads special fields from.</summary>
     internal Btf.BtfSpec Parsed => _parsed ??= Btf.BtfSpec.Parse(Data);
 }
-
-/// <summary>bpf_btf_info.</summary>
-public sealed record BtfInfo(uint Id, uint Size, string Name, bool IsKernel);

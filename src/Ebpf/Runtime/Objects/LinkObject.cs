@@ -106,14 +106,17 @@ public sealed class LinkObject : KernelObject
         }
     }
 
-    public LinkInfo GetInfo()
+    public Collections.LinkInfo GetInfo()
     {
         lock (_lock)
         {
             // Tracing links also report their trampoline key (target_obj_id, target_btf_id) and cookie.
             var key = (_attachment as Links.ITracingLinkInfo)?.Key;
-            return new(Id, Type, AttachType, _program?.Id ?? 0, _attachment is null,
-                key?.TargetObjectId ?? 0, key?.BtfId ?? 0, Type == LinkType.Tracing ? Cookie : 0);
+            return new()
+            {
+                Id = Id, Type = Type, AttachType = AttachType, ProgramId = _program?.Id ?? 0, Detached = _attachment is null,
+                TargetObjectId = key?.TargetObjectId ?? 0, TargetBtfId = key?.BtfId ?? 0, Cookie = Type == LinkType.Tracing ? Cookie : 0,
+            };
         }
     }
 
@@ -138,10 +141,3 @@ public sealed class LinkObject : KernelObject
         program?.Release();
     }
 }
-
-/// <summary>bpf_link_info (generic part).</summary>
-/// <param name="TargetObjectId">Tracing links: the target program's id (bpf_link_info.tracing.target_obj_id).</param>
-/// <param name="TargetBtfId">Tracing links: the target function's BTF id.</param>
-/// <param name="Cookie">Tracing links: the attach cookie.</param>
-public sealed record LinkInfo(uint Id, LinkType Type, AttachType AttachType, uint ProgramId, bool Detached,
-    uint TargetObjectId = 0, uint TargetBtfId = 0, ulong Cookie = 0);

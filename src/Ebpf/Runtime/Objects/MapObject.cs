@@ -1,27 +1,7 @@
 using Ebpf.Abi;
+using Ebpf.Collections;
 
 namespace Ebpf.Runtime.Objects;
-
-/// <summary>What BPF_MAP_CREATE receives (the lifecycle-relevant part; storage is built by Runtime/Maps).</summary>
-public sealed record MapDefinition(
-    MapType Type,
-    uint KeySize,
-    uint ValueSize,
-    uint MaxEntries,
-    MapFlags Flags = MapFlags.None,
-    string Name = "",
-    uint InnerMapId = 0,
-    uint BtfKeyTypeId = 0,
-    uint BtfValueTypeId = 0,
-    ulong MapExtra = 0)
-{
-    /// <summary>Offset of the value's <c>struct bpf_spin_lock</c>, or -1. Found in the value's BTF type at creation
-    /// (the kernel's btf_parse_fields); not settable by callers, like the kernel's map record.</summary>
-    public int SpinLockOffset { get; internal init; } = -1;
-
-    /// <summary>Offset of the value's <c>struct bpf_timer</c>, or -1 (from BTF, as <see cref="SpinLockOffset"/>).</summary>
-    public int TimerOffset { get; internal init; } = -1;
-}
 
 /// <summary>
 /// A map inside the runtime. Two counters, as the kernel keeps them (kernel-semantics.md §1.3):
@@ -153,9 +133,13 @@ public sealed class MapObject : KernelObject, Maps.IMapHolderTarget
     internal void MarkCreatorIsUser() => Interlocked.Increment(ref _userRefs);
 
     /// <summary>bpf_map_info; map_flags without BPF_F_RDONLY/WRONLY (bpf_map_flags_retain_permanent: they belong to fds).</summary>
-    public MapInfo GetInfo() => new(
-        Id, Type, Name, Definition.KeySize, Definition.ValueSize, Definition.MaxEntries, Definition.Flags & ~(MapFlags.Rdonly | MapFlags.Wronly),
-        Btf?.Id ?? 0, IsFrozen, Btf is null ? 0 : Definition.BtfKeyTypeId, Btf is null ? 0 : Definition.BtfValueTypeId);
+    public MapInfo GetInfo() => new()
+    {
+        Id = Id, Type = Type, Name = Name, KeySize = Definition.KeySize, ValueSize = Definition.ValueSize,
+        MaxEntries = Maps?.MaxEntries ?? Definition.MaxEntries, Flags = Definition.Flags & ~(MapFlags.Rdonly | MapFlags.Wronly),
+        MapExtra = Definition.MapExtra, BtfId = Btf?.Id ?? 0, Frozen = IsFrozen,
+        BtfKeyTypeId = Btf is null ? 0 : Definition.BtfKeyTypeId, BtfValueTypeId = Btf is null ? 0 : Definition.BtfValueTypeId,
+    };
 
     protected override void OnFree()
     {
@@ -169,8 +153,3 @@ public sealed class MapObject : KernelObject, Maps.IMapHolderTarget
         }
     }
 }
-
-/// <summary>bpf_map_info (the fields bpftool shows).</summary>
-public sealed record MapInfo(
-    uint Id, MapType Type, string Name, uint KeySize, uint ValueSize, uint MaxEntries, MapFlags Flags,
-    uint BtfId, bool Frozen, uint BtfKeyTypeId = 0, uint BtfValueTypeId = 0);

@@ -1,3 +1,4 @@
+using Ebpf.Collections;
 namespace Ebpf.Runtime.Objects;
 
 /// <summary>

@@ -1,3 +1,4 @@
+using Ebpf.Collections;
 using Ebpf.Abi;
 using Ebpf.Verification;
 
@@ -32,7 +33,7 @@ internal sealed unsafe class MapVerifierInfo(MapObject map) : IVerifierMapInfo
         map.Maps is Maps.MapInMap outer ? new TemplateInfo(outer.InnerTemplate) : null;
 
     /// <summary>The inner-map template of a map-in-map (what a lookup through the outer map returns).</summary>
-    private sealed class TemplateInfo(Maps.MapAttributes a) : IVerifierMapInfo
+    private sealed class TemplateInfo(MapDefinition a) : IVerifierMapInfo
     {
         public string Name => a.Name;
         public MapType Type => a.Type;

@@ -1,17 +1,9 @@
 using System.Security.Cryptography;
 using Ebpf.Abi;
+using Ebpf.Collections;
 using Ebpf.Isa;
 
 namespace Ebpf.Runtime.Objects;
-
-/// <summary>What BPF_PROG_LOAD receives, reduced to what the runtime needs.</summary>
-public sealed record ProgramDefinition(
-    ProgramType Type,
-    IReadOnlyList<Instruction> Instructions,
-    string Name = "",
-    string License = "GPL",
-    AttachType ExpectedAttachType = default,
-    uint Flags = 0);
 
 /// <summary>
 /// A loaded program. It holds a reference on every map in <see cref="UsedMaps"/> (refcnt only,
@@ -81,11 +73,16 @@ public sealed partial class ProgramObject : KernelObject
         }
     }
 
-    public ProgramInfo GetInfo() => new(
-        Id, Type, Name, Convert.ToHexStringLower(Tag), UsedMaps.Select(m => m.Id).ToArray(),
-        Btf?.Id ?? 0, LoadTime, (uint)(Instructions.Length * Instruction.Size), Definition.License == "GPL" || Definition.License.Contains("GPL"),
-        Verification?.Accepted ?? false, Verification?.ProcessedInstructions ?? 0, ExecutionMode,
-        (uint)((Executable as PreparedProgram)?.Interpreter.CompiledSize ?? 0), AttachBtfId, AttachBtfObjectId);
+    /// <summary>bpf_prog_info. JitedSize: bytes of IL our JIT emitted (RyuJIT's native size is not observable).</summary>
+    public ProgramInfo GetInfo() => new()
+    {
+        Id = Id, Type = Type, Name = Name, Tag = Tag, MapIds = UsedMaps.Select(m => m.Id).ToArray(), BtfId = Btf?.Id ?? 0, LoadTime = LoadTime,
+        XlatedSize = (uint)(Instructions.Length * Instruction.Size),
+        GplCompatible = Definition.License == "GPL" || Definition.License.Contains("GPL"),
+        VerifiedInstructions = (uint)(Verification?.ProcessedInstructions ?? 0),
+        JitedSize = (uint)((Executable as PreparedProgram)?.Interpreter.CompiledSize ?? 0),
+        AttachBtfId = AttachBtfId, AttachBtfObjectId = AttachBtfObjectId,
+    };
 
     protected override void OnFree()
     {
@@ -123,15 +120,4 @@ public sealed partial class ProgramObject : KernelObject
         // 6.18 hashes with SHA-256 (the program digest also used for signing); older kernels used SHA-1.
         return SHA256.HashData(bytes)[..8];
     }
-}
-
-/// <summary>bpf_prog_info (the fields bpftool shows).</summary>
-public sealed record ProgramInfo(
-    uint Id, ProgramType Type, string Name, string Tag, uint[] MapIds, uint BtfId, DateTimeOffset LoadTime,
-    uint XlatedSize, bool GplCompatible,
-    bool Verified = false, int VerifiedInstructions = 0, Execution.ExecutionMode ExecutionMode = Execution.ExecutionMode.Checked,
-    uint JitedSize = 0, uint AttachBtfId = 0, uint AttachBtfObjectId = 0)
-{
-    // AttachBtfId/AttachBtfObjectId: for a program loaded against another program, the target FUNC's id and the target's BTF object id.
-    // JitedSize: bytes of IL our JIT emitted (bpf_prog_info.jited_prog_len's counterpart; RyuJIT's native size is not observable).
 }

@@ -1,3 +1,5 @@
+using Ebpf.Collections;
+using Ebpf.Abi;
 using Ebpf.Runtime.Objects;
 
 namespace Ebpf.Runtime.PinFs;

@@ -33,7 +33,7 @@ public class RuntimeCliTests
     [Fact]
     public void Map_show_text_and_json_shapes()
     {
-        var info = new Ebpf.Runtime.Objects.MapInfo(330, MapType.Hash, "rt_tmpm", 4, 8, 4, MapFlags.None, 0, false);
+        var info = new MapInfo { Id = 330, Type = MapType.Hash, Name = "rt_tmpm", KeySize = 4, ValueSize = 8, MaxEntries = 4 };
         string text = BpftoolFormat.MapText(info, []);
         Assert.StartsWith("330: hash  name rt_tmpm  flags 0x0\n\tkey 4B  value 8B  max_entries 4  memlock ", text);
         var json = System.Text.Json.JsonSerializer.Serialize(BpftoolFormat.MapJson(info, []));

@@ -50,7 +50,7 @@ public class ExtensionLoadRefusalTests
     {
         var rt = new BpfRuntime();
         AssertRefused(Refused(() => rt.Load(Spec("ext"))), "Tracing programs must provide btf_id");
-        Assert.Empty(rt.GetIds(Ebpf.Runtime.Objects.ObjectKind.Program));
+        Assert.Empty(rt.GetIds(Ebpf.Abi.ObjectKind.Program));
     }
 
     [Fact]
@@ -102,7 +102,7 @@ public class ExtensionLoadRefusalTests
         var loaded = coll.Programs["minus_check"].Program;
         rt.LoadProgram(loaded.Definition, btf: coll.Btf, options: new ProgramLoadOptions
         {
-            AttachTarget = target.Program, AttachBtfId = btfId,
+            AttachTarget = target, AttachBtfId = btfId,
             Functions = Ebpf.Verification.ProgramSpecInput.Create(spec, spec.Programs.Single(p => p.Name == "minus_check")).Functions,
         }).Dispose();
     };

@@ -53,7 +53,7 @@ public class TracingTests
         uint checkId = serve.Program.Btf!.Parsed.FindAllByName("check", Ebpf.Btf.BtfKind.Func).Single();
         var info = onEntry.GetInfo();
         Assert.Equal(checkId, info.AttachBtfId);
-        Assert.Equal(serve.Program.Btf.Id, info.AttachBtfObjectId);
+        Assert.Equal(serve.Program.Btf!.Id, info.AttachBtfObjectId);
         using var link = onEntry.AttachTracing(cookie: 7);
         Assert.Equal((AttachType.TraceFentry, serve.Id, checkId, 7ul), link.GetTracingInfo());
         var linkInfo = link.GetInfo();

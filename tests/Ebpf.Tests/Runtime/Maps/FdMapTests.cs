@@ -45,8 +45,8 @@ public unsafe class FdMapTests
     public void ArrayOfMapsChecksTheTemplateAndHoldsReferences()
     {
         using var template = Make<ArrayMap>(MapType.Array, 4, 8, 16);
-        var outer = BpfMapFactory.Create<MapInMap>(new MapAttributes
-            { Type = MapType.ArrayOfMaps, KeySize = 4, ValueSize = 4, MaxEntries = 4, InnerMap = template });
+        var outer = BpfMapFactory.Create<MapInMap>(new MapDefinition
+            { Type = MapType.ArrayOfMaps, KeySize = 4, ValueSize = 4, MaxEntries = 4, InnerTemplate = template });
         var good = Make<ArrayMap>(MapType.Array, 4, 8, 16);
         good.Id = 31;
         using var wrongSize = Make<ArrayMap>(MapType.Array, 4, 8, 17);
@@ -76,11 +76,11 @@ public unsafe class FdMapTests
     [Fact]
     public void InnerMapFlagRelaxesMaxEntries()
     {
-        using var template = BpfMapFactory.Create<ArrayMap>(new MapAttributes
+        using var template = BpfMapFactory.Create<ArrayMap>(new MapDefinition
             { Type = MapType.Array, KeySize = 4, ValueSize = 4, MaxEntries = 1, Flags = MapFlags.InnerMap });
-        using var outer = BpfMapFactory.Create<MapInMap>(new MapAttributes
-            { Type = MapType.HashOfMaps, KeySize = 8, ValueSize = 4, MaxEntries = 4, InnerMap = template });
-        using var big = BpfMapFactory.Create<ArrayMap>(new MapAttributes
+        using var outer = BpfMapFactory.Create<MapInMap>(new MapDefinition
+            { Type = MapType.HashOfMaps, KeySize = 8, ValueSize = 4, MaxEntries = 4, InnerTemplate = template });
+        using var big = BpfMapFactory.Create<ArrayMap>(new MapDefinition
             { Type = MapType.Array, KeySize = 4, ValueSize = 4, MaxEntries = 100, Flags = MapFlags.InnerMap });
         outer.SetInner(U64(5), big);
         Assert.Same(big, outer.GetInner(U64(5)));

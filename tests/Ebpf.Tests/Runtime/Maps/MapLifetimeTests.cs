@@ -30,7 +30,7 @@ public unsafe class MapLifetimeTests
     [Fact]
     public void NativeHandleRoundTripsAndInfoReportsTheSpec()
     {
-        using var m = BpfMapFactory.Create<ArrayMap>(new MapAttributes
+        using var m = BpfMapFactory.Create<ArrayMap>(new MapDefinition
         {
             Type = MapType.Array, KeySize = 4, ValueSize = 12, MaxEntries = 3, Name = "my_map.data",
             Flags = MapFlags.RdonlyProg, BtfKeyTypeId = 5, BtfValueTypeId = 6,
@@ -38,7 +38,7 @@ public unsafe class MapLifetimeTests
         m.Id = 42;
         Assert.Same(m, BpfMapBase.FromNativeHandle(m.NativeHandle));
         var info = m.Info;
-        Assert.Equal(new MapInfo(MapType.Array, 42, 4, 12, 3, MapFlags.RdonlyProg, "my_map.data", 0, false, 5, 6), info);
+        Assert.Equal(new MapInfo { Type = MapType.Array, Id = 42, KeySize = 4, ValueSize = 12, MaxEntries = 3, Flags = MapFlags.RdonlyProg, Name = "my_map.data", BtfKeyTypeId = 5, BtfValueTypeId = 6 }, info);
         Assert.False(m.ProgramCanWrite);
         Assert.True(m.ProgramCanRead);
         Assert.True(m.ValueBase != null);
@@ -48,6 +48,6 @@ public unsafe class MapLifetimeTests
 
     [Fact]
     public void WrongTypedCreateDisposesAndThrows() =>
-        Assert.Equal(Errno.EINVAL, ErrnoOf(() => BpfMapFactory.Create<HashMap>(new MapAttributes
+        Assert.Equal(Errno.EINVAL, ErrnoOf(() => BpfMapFactory.Create<HashMap>(new MapDefinition
             { Type = MapType.Array, KeySize = 4, ValueSize = 4, MaxEntries = 1 })));
 }

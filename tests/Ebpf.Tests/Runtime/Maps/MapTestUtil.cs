@@ -10,7 +10,7 @@ internal static class MapTestUtil
 
     public static T Make<T>(MapType type, uint key, uint value, uint max, MapFlags flags = MapFlags.None, ulong extra = 0, int spinLock = -1)
         where T : BpfMapBase =>
-        BpfMapFactory.Create<T>(new MapAttributes
+        BpfMapFactory.Create<T>(new MapDefinition
         {
             Type = type, KeySize = key, ValueSize = value, MaxEntries = max, Flags = flags, MapExtra = extra,
             SpinLockOffset = spinLock, Name = "t",

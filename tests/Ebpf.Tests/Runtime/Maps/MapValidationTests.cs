@@ -52,7 +52,7 @@ public class MapValidationTests
     [MemberData(nameof(BadSpecs))]
     public void BadSpecIsRejectedWithTheKernelsErrno(MapType type, uint key, uint value, uint max, MapFlags flags, ulong extra, Errno expected)
     {
-        var e = ErrnoOf(() => BpfMapFactory.Create(new MapAttributes
+        var e = ErrnoOf(() => BpfMapFactory.Create(new MapDefinition
             { Type = type, KeySize = key, ValueSize = value, MaxEntries = max, Flags = flags, MapExtra = extra }));
         Assert.Equal(expected, e);
     }
@@ -61,7 +61,7 @@ public class MapValidationTests
     [InlineData("has space")]
     [InlineData("sixteen_chars_xx")]
     public void BadNameIsEinval(string name) =>
-        Assert.Equal(Errno.EINVAL, ErrnoOf(() => BpfMapFactory.Create(new MapAttributes
+        Assert.Equal(Errno.EINVAL, ErrnoOf(() => BpfMapFactory.Create(new MapDefinition
             { Type = MapType.Array, KeySize = 4, ValueSize = 4, MaxEntries = 1, Name = name })));
 
     [Fact]
@@ -85,21 +85,21 @@ public class MapValidationTests
         using var inner = Make<ArrayMap>(MapType.Array, 4, 4, 2);
         var specs = new[]
         {
-            new MapAttributes { Type = MapType.Array, KeySize = 4, ValueSize = 4, MaxEntries = 1 },
-            new MapAttributes { Type = MapType.PercpuArray, KeySize = 4, ValueSize = 4, MaxEntries = 1 },
-            new MapAttributes { Type = MapType.Hash, KeySize = 4, ValueSize = 4, MaxEntries = 1, Flags = MapFlags.NoPrealloc },
-            new MapAttributes { Type = MapType.PercpuHash, KeySize = 4, ValueSize = 4, MaxEntries = 1 },
-            new MapAttributes { Type = MapType.LruHash, KeySize = 4, ValueSize = 4, MaxEntries = 1 },
-            new MapAttributes { Type = MapType.LruPercpuHash, KeySize = 4, ValueSize = 4, MaxEntries = 1 },
-            new MapAttributes { Type = MapType.ProgArray, KeySize = 4, ValueSize = 4, MaxEntries = 1 },
-            new MapAttributes { Type = MapType.PerfEventArray, KeySize = 4, ValueSize = 4, MaxEntries = 1 },
-            new MapAttributes { Type = MapType.ArrayOfMaps, KeySize = 4, ValueSize = 4, MaxEntries = 1, InnerMap = inner },
-            new MapAttributes { Type = MapType.HashOfMaps, KeySize = 4, ValueSize = 4, MaxEntries = 1, InnerMap = inner },
-            new MapAttributes { Type = MapType.Queue, ValueSize = 4, MaxEntries = 1 },
-            new MapAttributes { Type = MapType.Stack, ValueSize = 4, MaxEntries = 1 },
-            new MapAttributes { Type = MapType.Ringbuf, MaxEntries = 4096 },
-            new MapAttributes { Type = MapType.LpmTrie, KeySize = 8, ValueSize = 4, MaxEntries = 1, Flags = MapFlags.NoPrealloc },
-            new MapAttributes { Type = MapType.BloomFilter, ValueSize = 4, MaxEntries = 1 },
+            new MapDefinition { Type = MapType.Array, KeySize = 4, ValueSize = 4, MaxEntries = 1 },
+            new MapDefinition { Type = MapType.PercpuArray, KeySize = 4, ValueSize = 4, MaxEntries = 1 },
+            new MapDefinition { Type = MapType.Hash, KeySize = 4, ValueSize = 4, MaxEntries = 1, Flags = MapFlags.NoPrealloc },
+            new MapDefinition { Type = MapType.PercpuHash, KeySize = 4, ValueSize = 4, MaxEntries = 1 },
+            new MapDefinition { Type = MapType.LruHash, KeySize = 4, ValueSize = 4, MaxEntries = 1 },
+            new MapDefinition { Type = MapType.LruPercpuHash, KeySize = 4, ValueSize = 4, MaxEntries = 1 },
+            new MapDefinition { Type = MapType.ProgArray, KeySize = 4, ValueSize = 4, MaxEntries = 1 },
+            new MapDefinition { Type = MapType.PerfEventArray, KeySize = 4, ValueSize = 4, MaxEntries = 1 },
+            new MapDefinition { Type = MapType.ArrayOfMaps, KeySize = 4, ValueSize = 4, MaxEntries = 1, InnerTemplate = inner },
+            new MapDefinition { Type = MapType.HashOfMaps, KeySize = 4, ValueSize = 4, MaxEntries = 1, InnerTemplate = inner },
+            new MapDefinition { Type = MapType.Queue, ValueSize = 4, MaxEntries = 1 },
+            new MapDefinition { Type = MapType.Stack, ValueSize = 4, MaxEntries = 1 },
+            new MapDefinition { Type = MapType.Ringbuf, MaxEntries = 4096 },
+            new MapDefinition { Type = MapType.LpmTrie, KeySize = 8, ValueSize = 4, MaxEntries = 1, Flags = MapFlags.NoPrealloc },
+            new MapDefinition { Type = MapType.BloomFilter, ValueSize = 4, MaxEntries = 1 },
         };
         foreach (var s in specs)
         {

@@ -1,0 +1,145 @@
+using Ebpf.Btf;
+using Ebpf.Elf;
+using Ebpf.Loading;
+
+namespace Ebpf.Collections;
+
+/// <summary>
+/// Turns an object's .BTF into what BPF_BTF_LOAD accepts, the fix-ups libbpf makes before loading (for every
+/// backend: the collection loader runs it once). Kinds the backend's kernel profile lacks are replaced as libbpf's
+/// bpf_object__sanitize_btf does (DECL_TAG by a 1-byte INT, TYPE_TAG by CONST, FLOAT by an empty STRUCT of its size),
+/// keeping every type id. Then:
+/// DATASEC sizes and variable offsets from the ELF sections and symbols (clang writes 0s), .kconfig laid
+/// out as the extern map, extern VARs made global-allocated, extern FUNCs made static, and the FUNC
+/// entries of .ksyms (not VARs, which the kernel rejects in a DATASEC) replaced by a dummy int VAR appended
+/// at the end, so no existing type id moves.
+/// </summary>
+public static class BtfSanitizer
+{
+    /// <summary>The sanitised BTF (parsed, and the raw bytes to load), or null with a reason when a DATASEC cannot be fixed without the ELF.</summary>
+    public static (Btf.BtfSpec? Btf, byte[]? Raw, string? Problem) Sanitize(ObjectSpec spec, ElfFile? elf, Abi.Profiles.KernelProfile? profile = null)
+    {
+        var btf = spec.Btf ?? throw new BpfException(Errno.EINVAL, $"{spec.Name}: no BTF to sanitise");
+        var types = new List<BtfType>(btf.Types);
+        uint firstId = btf.FirstTypeId;
+        uint? dummyKsymVar = null;
+
+        for (int i = 0; i < types.Count; i++)
+        {
+            switch (types[i])
+            {
+                case BtfVar { Linkage: BtfVarLinkage.GlobalExtern } v:
+                    types[i] = new BtfVar(v.Name, v.Type, BtfVarLinkage.GlobalAllocated);
+                    break;
+                case BtfFunc { Linkage: BtfFuncLinkage.Extern } f:
+                    types[i] = new BtfFunc(f.Name, f.ProtoType, BtfFuncLinkage.Static);
+                    break;
+                case BtfDeclTag when profile is not null && !profile.HasFeature(Abi.Profiles.KernelFeature.BtfDeclTag):
+                    types[i] = new BtfInt("", 1, BtfIntEncoding.None, 0, 8);
+                    break;
+                case BtfTypeTag tt when profile is not null && !profile.HasFeature(Abi.Profiles.KernelFeature.BtfTypeTag):
+                    types[i] = new BtfConst(tt.Type);
+                    break;
+                case BtfFloat fl when profile is not null && !profile.HasFeature(Abi.Profiles.KernelFeature.BtfFloat):
+                    types[i] = new BtfStruct("", fl.Size, []);
+                    break;
+            }
+        }
+
+        for (int i = 0; i < types.Count; i++)
+        {
+            if (types[i] is not BtfDatasec ds)
+                continue;
+            if (ds.Name == ".ksyms")
+            {
+                if (dummyKsymVar is null)
+                {
+                    types.Add(new BtfInt("int", 4, BtfIntEncoding.Signed, 0, 32));
+                    uint intId = firstId + (uint)types.Count - 1;
+                    types.Add(new BtfVar("dummy_ksym", intId, BtfVarLinkage.GlobalAllocated));
+                    dummyKsymVar = firstId + (uint)types.Count - 1;
+                }
+                // Kernel variables are typed `const void` or an opaque struct in objects: give them a sized type.
+                uint dummyInt = dummyKsymVar.Value - 1;
+                foreach (var v in ds.Variables)
+                {
+                    int index = (int)(v.Type - firstId);
+                    if (index >= 0 && index < types.Count && types[index] is BtfVar kv)
+                        types[index] = new BtfVar(kv.Name, dummyInt, BtfVarLinkage.GlobalAllocated);
+                }
+                types[i] = new BtfDatasec(ds.Name, 4, [new BtfVarSecinfo(dummyKsymVar.Value, 0, 4)]);
+                continue;
+            }
+            if (ds.Name == ".kconfig")
+            {
+                var map = spec.Maps.FirstOrDefault(m => m.Origin == MapOrigin.Kconfig);
+                var vars = ds.Variables.Select(v =>
+                {
+                    string name = btf.GetType(v.Type).Name;
+                    var ext = spec.Externs.FirstOrDefault(e => e.Name == name && e.Kind == ExternKind.Kconfig);
+                    return new BtfVarSecinfo(v.Type, ext?.DataOffset ?? 0, v.Size);
+                }).OrderBy(v => v.Offset).ToList();
+                types[i] = new BtfDatasec(ds.Name, map?.ValueSize ?? (uint)vars.Sum(v => (long)v.Size), vars);
+                continue;
+            }
+            if (ds.Size != 0 && ds.Variables.All(v => v.Offset != 0 || ds.Variables.Count == 1))
+                continue; // already laid out
+            var section = elf?.FindSection(ds.Name);
+            if (section is null)
+            {
+                // Without the ELF, a one-variable section is still exact: the variable sits at 0.
+                var dataMap = spec.Maps.FirstOrDefault(m => m.IsGlobalData && m.SectionName == ds.Name);
+                if (dataMap is not null && ds.Variables.Count <= 1)
+                {
+                    types[i] = new BtfDatasec(ds.Name, dataMap.ValueSize, ds.Variables.ToList());
+                    continue;
+                }
+                return (null, null, $"DATASEC '{ds.Name}': needs the ELF symbols to place its {ds.Variables.Count} variables");
+            }
+            var offsets = elf!.Symbols
+                .Where(s => s.SectionIndex == section.Index && s.Name.Length > 0 && s.Type != ElfSymbolType.Section)
+                .GroupBy(s => s.Name, StringComparer.Ordinal)
+                .ToDictionary(g => g.Key, g => g.First().Value, StringComparer.Ordinal);
+            var placed = new List<BtfVarSecinfo>();
+            foreach (var v in ds.Variables)
+            {
+                string name = btf.GetType(v.Type).Name;
+                if (!offsets.TryGetValue(name, out ulong offset))
+                    return (null, null, $"DATASEC '{ds.Name}': no ELF symbol for variable '{name}'");
+                placed.Add(new BtfVarSecinfo(v.Type, (uint)offset, v.Size));
+            }
+            placed.Sort((a, b) => a.Offset.CompareTo(b.Offset));
+            types[i] = new BtfDatasec(ds.Name, (uint)section.Size, placed);
+        }
+
+        byte[] raw = BtfWriter.Write(types);
+        // The writer keeps only the strings types use; line_info names file and source-line strings too.
+        var lineStrings = spec.Programs.SelectMany(p => p.LineInfos).SelectMany(l => new[] { l.FileName, l.LineText });
+        raw = AppendStrings(raw, lineStrings);
+        return (Btf.BtfSpec.Parse(raw), raw, null);
+    }
+
+    /// <summary>Adds strings missing from a raw BTF's string section at its end (header str_len grows).</summary>
+    public static byte[] AppendStrings(byte[] raw, IEnumerable<string> strings)
+    {
+        var parsed = Btf.BtfSpec.Parse(raw);
+        var extra = new MemoryStream();
+        var added = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var str in strings)
+        {
+            if (str.Length == 0 || parsed.TryFindString(str, out _) || !added.Add(str))
+                continue;
+            extra.Write(System.Text.Encoding.UTF8.GetBytes(str));
+            extra.WriteByte(0);
+        }
+        if (extra.Length == 0)
+            return raw;
+        var result = new byte[raw.Length + extra.Length];
+        raw.CopyTo(result, 0);
+        extra.ToArray().CopyTo(result, raw.Length);
+        // The writer puts the string section last, so growing str_len is enough.
+        uint strLen = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(result.AsSpan(20));
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(result.AsSpan(20), strLen + (uint)extra.Length);
+        return result;
+    }
+}

@@ -1,0 +1,443 @@
+using System.Buffers.Binary;
+using Ebpf.Abi;
+using Ebpf.Isa;
+using Ebpf.Loading;
+
+namespace Ebpf.Collections;
+
+/// <summary>
+/// libbpf's bpf_object__load, once for every backend: BTF sanitised and loaded (or dropped when refused), maps
+/// created in the object's order (inner maps from their templates, pin-by-name reuse after a compatibility check,
+/// creation retried without BTF), global data written and .rodata/.kconfig frozen, programs relocated (CO-RE, map
+/// references, kernel symbols) and loaded, initial slots filled. The backend only answers bpf(2) commands.
+/// </summary>
+internal sealed class CollectionLoader
+{
+    private readonly IBpfBackend _backend;
+    private readonly ObjectSpec _spec;
+    private readonly ObjectLoadOptions _options;
+    private readonly Dictionary<string, BpfMap> _maps = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, BpfProgram> _programs = new(StringComparer.Ordinal);
+    private readonly List<string> _newPins = [];
+    private readonly List<string> _warnings = [];
+    private BtfHandle? _btf;
+    private Btf.BtfSpec? _loadedBtf;
+
+    private CollectionLoader(IBpfBackend backend, ObjectSpec spec, ObjectLoadOptions options)
+    {
+        _backend = backend;
+        _spec = spec;
+        _options = options;
+    }
+
+    public static BpfCollection Load(IBpfBackend backend, ObjectSpec spec, ObjectLoadOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        ArgumentNullException.ThrowIfNull(spec);
+        var loader = new CollectionLoader(backend, spec, options);
+        try
+        {
+            loader.LoadObjectBtf();
+            loader.CreateMaps();
+            loader.LoadPrograms();
+            loader.FillInitialSlots();
+            return new BpfCollection(backend, loader._maps, loader._programs, loader._btf, loader._warnings);
+        }
+        catch
+        {
+            loader.Rollback();
+            throw;
+        }
+    }
+
+    private void Rollback()
+    {
+        foreach (var p in _programs.Values)
+            p.Dispose();
+        foreach (var path in _newPins)
+        {
+            try { _backend.Unpin(path); } catch (BpfException) { }
+        }
+        foreach (var m in _maps.Values)
+            m.Dispose();
+        _btf?.Dispose();
+    }
+
+    // ---- BTF ----
+
+    private void LoadObjectBtf()
+    {
+        if (!_options.LoadBtf || _spec.Btf is null)
+            return;
+        var (sanitized, raw, problem) = BtfSanitizer.Sanitize(_spec, _options.Elf, _backend.Profile);
+        if (sanitized is null || raw is null)
+        {
+            // Without the ELF a multi-variable DATASEC cannot be laid out: offer the BTF as the object wrote it.
+            _warnings.Add($"{_spec.Name}: BTF not sanitised: {problem}");
+            sanitized = _spec.Btf;
+            raw = sanitized.ToBytes();
+        }
+        try
+        {
+            _btf = _backend.LoadBtf(raw, _spec.Name);
+            _loadedBtf = sanitized;
+        }
+        catch (BpfException e)
+        {
+            // libbpf: "Error loading .BTF into kernel … BTF is optional, ignoring."
+            _warnings.Add($"{_spec.Name}: BTF refused, loading without BTF: {e.Message}{(e.Log is null ? "" : " | " + LastLine(e.Log))}");
+        }
+    }
+
+    private static string LastLine(string log) => log.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault() ?? "";
+
+    // ---- maps ----
+
+    private void CreateMaps()
+    {
+        if (_spec.Maps.Any(m => m.Pinning == MapPinning.ByName))
+            _backend.CheckPinTarget(_options.PinRoot, directory: true);
+        foreach (var ms in _spec.Maps.Where(m => m.Origin != MapOrigin.InnerTemplate))
+        {
+            if (_maps.ContainsKey(ms.Name))
+                throw new BpfException(Errno.EEXIST, $"{_spec.Name}: two maps named '{ms.Name}'");
+            string? pinFile = ms.Pinning == MapPinning.ByName ? _options.PinRoot.TrimEnd('/') + "/" + ms.Name : null;
+            if (pinFile is not null && ReusePinned(ms, pinFile) is { } reused)
+            {
+                _maps[ms.Name] = reused;
+                continue;
+            }
+            var map = CreateMap(ms);
+            _maps[ms.Name] = map;
+            try
+            {
+                Populate(ms, map);
+            }
+            catch (BpfException e)
+            {
+                throw e.Wrap($"{_spec.Name}: map '{ms.Name}'");
+            }
+            if (pinFile is not null)
+            {
+                map.Pin(pinFile);
+                _newPins.Add(pinFile);
+            }
+        }
+    }
+
+    /// <summary>
+    /// libbpf's bpf_object__reuse_map: a pinned map of the same name is used instead of a new one when it is
+    /// compatible (map_is_reuse_compat: type, key and value size, max_entries, map_flags and map_extra all equal);
+    /// otherwise the load fails with EINVAL.
+    /// </summary>
+    private BpfMap? ReusePinned(MapSpec ms, string pinFile)
+    {
+        var pinned = _backend.GetPinned(pinFile);
+        if (pinned is null)
+            return null;
+        if (pinned is not BpfMap map)
+        {
+            pinned.Dispose();
+            throw new BpfException(Errno.EINVAL, $"map '{ms.Name}': {pinFile} pins a {pinned.GetType().Name}, not a map");
+        }
+        var want = MapShape.For(ms, _backend.PossibleCpus, _backend.PageSize);
+        var info = map.GetInfo();
+        // BPF_F_RDONLY/WRONLY belong to fds, not to the map (the kernel does not report them).
+        var flags = ms.Flags & ~(MapFlags.Rdonly | MapFlags.Wronly);
+        if (info.Type != ms.Type || info.KeySize != want.KeySize || info.ValueSize != want.ValueSize || info.MaxEntries != want.MaxEntries
+            || info.Flags != flags || info.MapExtra != ms.MapExtra)
+        {
+            map.Dispose();
+            throw new BpfException(Errno.EINVAL,
+                $"map '{ms.Name}': pinned map at {pinFile} is incompatible: {info.Type} {info.KeySize}/{info.ValueSize}/{info.MaxEntries} flags 0x{(uint)info.Flags:x} map_extra {info.MapExtra}"
+                + $" vs the object's {ms.Type} {want.KeySize}/{want.ValueSize}/{want.MaxEntries} flags 0x{(uint)flags:x} map_extra {ms.MapExtra}");
+        }
+        return map;
+    }
+
+    private BpfMap CreateMap(MapSpec ms)
+    {
+        MapShape shape;
+        try
+        {
+            shape = MapShape.For(ms, _backend.PossibleCpus, _backend.PageSize);
+        }
+        catch (BpfException e)
+        {
+            throw e.Wrap(_spec.Name); // the message already names the map
+        }
+        BpfMap? inner = null;
+        try
+        {
+            // As libbpf: create the inner template, pass it as inner_map_fd, close it again (the outer keeps what it needs).
+            if (ms.Type is MapType.ArrayOfMaps or MapType.HashOfMaps)
+            {
+                var innerSpec = ms.InnerMap ?? throw new BpfException(Errno.EINVAL, $"{ms.Type} without an inner map definition (__array(values, …))");
+                inner = CreateMap(innerSpec);
+            }
+            // btf_key/value_type_id as libbpf sends them: the BTF-defined key/value, or for global data no key and the
+            // section's DATASEC as the value (map_fill_btf_type_info); none for the types the kernel takes no BTF for.
+            uint keyType = ms.IsGlobalData ? 0 : ms.KeyTypeId;
+            uint valueType = ms.IsGlobalData ? ms.BtfTypeId : ms.ValueTypeId;
+            bool withBtf = _btf is not null && valueType != 0 && MapShape.TakesBtfKeyValue(ms.Type);
+            var definition = new MapDefinition(ms.Type, shape.KeySize, shape.ValueSize, shape.MaxEntries, ms.Flags, ObjectNames.Sanitize(ms.Name),
+                MapExtra: ms.MapExtra)
+            {
+                InnerMap = inner, NumaNode = ms.NumaNode,
+            };
+            if (!withBtf)
+                return _backend.CreateMap(definition);
+            try
+            {
+                return _backend.CreateMap(definition with { BtfKeyTypeId = keyType, BtfValueTypeId = valueType }, _btf);
+            }
+            catch (BpfException e)
+            {
+                // libbpf: "Error in bpf_create_map_xattr(%s): … Retrying without BTF."
+                _warnings.Add($"map '{ms.Name}': created without BTF: {e.Message}");
+                return _backend.CreateMap(definition);
+            }
+        }
+        catch (BpfException e)
+        {
+            throw e.Wrap($"{_spec.Name}: map '{ms.Name}'");
+        }
+        finally
+        {
+            inner?.Dispose(); // the template only shapes the outer map
+        }
+    }
+
+    /// <summary>Global data: the section image (.kconfig filled in by the backend) at key 0, then the freeze of .rodata/.kconfig.</summary>
+    private void Populate(MapSpec ms, BpfMap map)
+    {
+        if (ms.InitialValue is { Length: > 0 } initial)
+        {
+            if (initial.Length > map.ValueBufferSize)
+                throw new BpfException(Errno.EINVAL, $"initial value of {initial.Length} bytes does not fit value_size {map.ValueBufferSize}");
+            var image = new byte[map.ValueBufferSize];
+            initial.CopyTo(image, 0);
+            if (ms.Origin == MapOrigin.Kconfig)
+                _backend.FillKconfig(image, _spec);
+            map.Update(new byte[map.KeySize], image);
+        }
+        else if (ms.Origin == MapOrigin.Kconfig)
+        {
+            _backend.FillKconfig(new byte[map.ValueBufferSize], _spec); // still refuses a strong extern it cannot supply
+        }
+        if (ms.Freeze)
+            map.Freeze();
+    }
+
+    // ---- programs ----
+
+    private void LoadPrograms()
+    {
+        var filter = _options.ProgramFilter ?? (p => p.Autoload);
+        // One relocator per object load: libbpf's candidate cache spans the object's programs.
+        var relocator = CoRe.CoreProgramRelocation.RelocatorFor(_spec, () => _backend.CoreTargets(_options.BtfCustomPath));
+        foreach (var ps in _spec.Programs.Where(filter))
+            _programs[ps.Name] = LoadProgram(ps, relocator);
+    }
+
+    private BpfProgram LoadProgram(ProgramSpec ps, CoRe.CoreRelocator? relocator)
+    {
+        ps.EnsureResolved();
+        var type = _options.ProgramType ?? ps.Type;
+        LoaderRefusals.ThrowIfUntyped(ps, type);
+        Instruction[] insns;
+        try
+        {
+            insns = CoRe.CoreProgramRelocation.Apply(relocator, _spec, ps);
+        }
+        catch (BpfException e)
+        {
+            throw e.Wrap($"{_spec.Name}: program '{ps.Name}'");
+        }
+        var used = RelocateMaps(ps, insns);
+        ResolveKernelSymbols(ps, insns);
+        var definition = new ProgramDefinition(type, insns, ObjectNames.Sanitize(ps.Name), ps.License.Length > 0 ? ps.License : _spec.License,
+            ps.ExpectedAttachType ?? default, (uint)ps.Flags)
+        {
+            KernelVersion = ps.KernelVersion != 0 ? ps.KernelVersion : _spec.KernelVersion,
+            FuncInfo = _loadedBtf is null ? default : EncodeFuncInfo(ps),
+            LineInfo = _loadedBtf is null ? default : EncodeLineInfo(ps, _loadedBtf),
+        };
+        try
+        {
+            return _backend.LoadProgram(definition, used, _loadedBtf is null ? null : _btf, new ProgramLoadOptions
+            {
+                AllowUnverified = _options.AllowUnverified,
+                AlwaysChecked = _options.AlwaysChecked,
+                Untranslated = _options.Untranslated,
+                VerifierInstructionLimit = _options.VerifierInstructionLimit,
+                LogLevel = _options.LogLevel,
+                // func_info: global functions are verified on their own, with their BTF argument types.
+                Functions = Verification.ProgramSpecInput.Create(_spec, ps, _options.LogLevel ?? 1).Functions,
+            });
+        }
+        catch (BpfException e)
+        {
+            // The verifier log travels with the error (bpftool prints it after a refused load).
+            throw new BpfException(e.Errno, $"{_spec.Name}: load program {ps.Name} ({ps.SectionName}): {e.Message}", e) { Log = e.Log };
+        }
+    }
+
+    /// <summary>
+    /// Map references: the linker leaves src 5/6 lddw's with imm = the map's index in the spec; they become indexes
+    /// into the list of maps this program uses (what the backend resolves to fds or its own map pointers).
+    /// </summary>
+    private List<BpfMap> RelocateMaps(ProgramSpec ps, Instruction[] insns)
+    {
+        var used = new List<BpfMap>();
+        var remap = new Dictionary<int, int>();
+        for (int pc = 0; pc < insns.Length; pc++)
+        {
+            var insn = insns[pc];
+            if (!insn.IsLoadImm64)
+                continue;
+            if (insn.Src is (byte)LoadImm64Source.MapIndex or (byte)LoadImm64Source.MapIndexValue)
+            {
+                int index = insn.Imm;
+                if ((uint)index >= (uint)_spec.Maps.Count || !_maps.TryGetValue(_spec.Maps[index].Name, out var map))
+                    throw new BpfException(Errno.EINVAL, $"program '{ps.Name}': insn {pc}: references map #{index}, which was not created");
+                if (!remap.TryGetValue(index, out int compact))
+                {
+                    compact = used.Count;
+                    used.Add(map);
+                    remap[index] = compact;
+                }
+                insns[pc] = insn.WithImm(compact);
+            }
+            pc++;
+        }
+        return used;
+    }
+
+    /// <summary>__ksym variables and kfunc calls resolved against the backend's kernel BTF (weak ones may be absent).</summary>
+    private void ResolveKernelSymbols(ProgramSpec ps, Instruction[] insns)
+    {
+        foreach (var relo in ps.Relocations)
+        {
+            if (relo.Kind is not (ProgramRelocationKind.KfuncCall or ProgramRelocationKind.KsymVariable))
+                continue;
+            int at = relo.InstructionIndex;
+            if ((uint)at >= (uint)insns.Length)
+                throw new BpfException(Errno.EINVAL, $"program {ps.Name}: relocation '{relo.Symbol}' at insn {at} is outside the program ({insns.Length} insns)");
+            var symbols = _backend.KernelSymbols
+                ?? throw new BpfException(Errno.ENOTSUPP, $"program '{ps.Name}': insn {at}: kernel symbol '{relo.Symbol}' cannot be resolved in the {_backend.Name} backend");
+            if (relo.Kind == ProgramRelocationKind.KfuncCall)
+            {
+                uint id = symbols.FindFunction(relo.Symbol)
+                    ?? throw new BpfException(Errno.ENOENT, $"program {ps.Name}: extern (func ksym) '{relo.Symbol}' not found in kernel BTF");
+                insns[at] = new Instruction(insns[at].Opcode, 0, (byte)CallSource.Kfunc, 0, (int)id);
+                continue;
+            }
+            if (!insns[at].IsLoadImm64 || at + 1 >= insns.Length)
+                throw new BpfException(Errno.EINVAL, $"program {ps.Name}: ksym '{relo.Symbol}' at insn {at} is not on an lddw");
+            if (symbols.FindVariable(relo.Symbol) is uint var)
+            {
+                insns[at] = insns[at].WithSrc((byte)LoadImm64Source.BtfId).WithImm((int)var);
+                insns[at + 1] = insns[at + 1].WithImm(0); // btf_obj_fd 0: vmlinux
+            }
+            else if (_spec.Externs.FirstOrDefault(e => e.Name == relo.Symbol)?.IsWeak == true)
+            {
+                insns[at] = insns[at].WithSrc(0).WithImm(0);
+                insns[at + 1] = insns[at + 1].WithImm(0);
+            }
+            else
+                throw new BpfException(Errno.ENOENT, $"program {ps.Name}: extern (var ksym) '{relo.Symbol}' not found in kernel BTF");
+        }
+    }
+
+    private static byte[] EncodeFuncInfo(ProgramSpec ps)
+    {
+        var bytes = new byte[ps.FuncInfos.Count * 8];
+        for (int i = 0; i < ps.FuncInfos.Count; i++)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(i * 8), (uint)ps.FuncInfos[i].InstructionIndex);
+            BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(i * 8 + 4), ps.FuncInfos[i].TypeId);
+        }
+        return bytes;
+    }
+
+    /// <summary>bpf_line_info records {insn_off, file_name_off, line_off, line &lt;&lt; 10 | col} against the loaded BTF's strings.</summary>
+    private byte[] EncodeLineInfo(ProgramSpec ps, Btf.BtfSpec btf)
+    {
+        var bytes = new byte[ps.LineInfos.Count * 16];
+        for (int i = 0; i < ps.LineInfos.Count; i++)
+        {
+            var li = ps.LineInfos[i];
+            if (!btf.TryFindString(li.FileName, out uint file) || !btf.TryFindString(li.LineText, out uint line))
+            {
+                _warnings.Add($"program {ps.Name}: line_info strings not in the BTF; loading without line info");
+                return [];
+            }
+            var s = bytes.AsSpan(i * 16);
+            BinaryPrimitives.WriteUInt32LittleEndian(s, (uint)li.InstructionIndex);
+            BinaryPrimitives.WriteUInt32LittleEndian(s[4..], file);
+            BinaryPrimitives.WriteUInt32LittleEndian(s[8..], line);
+            BinaryPrimitives.WriteUInt32LittleEndian(s[12..], (li.Line << 10) | (li.Column & 0x3ff));
+        }
+        return bytes;
+    }
+
+    // ---- initial slots ----
+
+    /// <summary>
+    /// Prog-array and map-in-map slots the object initialises (`.values = { [1] = &amp;prog }`). libbpf passes
+    /// &amp;(int)index as the key, so a narrower key (cilium's u16 maglev hash-of-maps) is its low-order bytes. A program
+    /// that was not loaded (filtered out) leaves its slot empty.
+    /// </summary>
+    private void FillInitialSlots()
+    {
+        foreach (var ms in _spec.Maps.Where(m => m.InitialSlots.Count > 0 && _maps.ContainsKey(m.Name)))
+        {
+            var map = _maps[ms.Name];
+            if (map.KeySize is 0 or > 4)
+                throw new BpfException(Errno.EINVAL, $"map '{ms.Name}': initial slots need a key of 1 to 4 bytes (key_size {map.KeySize})");
+            foreach (var slot in ms.InitialSlots)
+            {
+                var key = BitConverter.GetBytes(slot.Index).AsSpan(0, (int)map.KeySize).ToArray();
+                try
+                {
+                    if (ms.Type is MapType.ArrayOfMaps or MapType.HashOfMaps)
+                    {
+                        var inner = _maps.GetValueOrDefault(slot.Name)
+                            ?? throw new BpfException(Errno.ENOENT, $"slot {slot.Index} names map '{slot.Name}', which was not created");
+                        map.Update(key, inner);
+                    }
+                    else if (ms.Type == MapType.ProgArray)
+                    {
+                        if (_programs.TryGetValue(slot.Name, out var program))
+                            map.Update(key, program);
+                    }
+                    else
+                        throw new BpfException(Errno.EINVAL, $"{ms.Type} has no initial slots");
+                }
+                catch (BpfException e)
+                {
+                    throw e.Wrap($"map '{ms.Name}': slot {slot.Index} ('{slot.Name}')");
+                }
+            }
+        }
+    }
+}
+
+/// <summary>The names loaders give the kernel (bpf_obj_name_cpy accepts at most 15 characters of [A-Za-z0-9_.]).</summary>
+public static class ObjectNames
+{
+    /// <summary>BPF_OBJ_NAME_LEN - 1.</summary>
+    public const int MaxLength = 15;
+
+    /// <summary>Characters the kernel refuses become '_', and the name is cut to 15 characters, as libbpf does.</summary>
+    public static string Sanitize(string? name)
+    {
+        if (string.IsNullOrEmpty(name))
+            return "";
+        Span<char> buffer = stackalloc char[Math.Min(name.Length, MaxLength)];
+        for (int i = 0; i < buffer.Length; i++)
+            buffer[i] = char.IsAsciiLetterOrDigit(name[i]) || name[i] is '_' or '.' ? name[i] : '_';
+        return new string(buffer);
+    }
+}

@@ -1,0 +1,147 @@
+using Ebpf.Abi;
+using Ebpf.Isa;
+using Ebpf.Loading;
+
+namespace Ebpf.Collections;
+
+/// <summary>
+/// The platform layer beneath the live object model: what bpf(2) offers, implemented by the managed runtime
+/// (<c>Ebpf.Runtime.BpfRuntime.Backend</c>) and by the Linux kernel (<c>Ebpf.Linux.LinuxBackend</c>). The live
+/// types (<see cref="BpfMap"/>, <see cref="BpfProgram"/>, <see cref="BpfLink"/>, <see cref="BtfHandle"/>) and the
+/// collection loader (<see cref="BpfCollection.Load"/>) are written once over it.
+/// </summary>
+public interface IBpfBackend
+{
+    /// <summary>"managed" or "linux".</summary>
+    string Name { get; }
+
+    /// <summary>The kernel this backend behaves as (features drive the loader's fall-backs).</summary>
+    Abi.Profiles.KernelProfile Profile { get; }
+
+    /// <summary>Possible CPUs: per-CPU value slots, the default size of perf event arrays.</summary>
+    int PossibleCpus { get; }
+
+    /// <summary>The page size ring buffer sizes are rounded to.</summary>
+    int PageSize { get; }
+
+    // ---- creation ----
+
+    /// <summary>BPF_MAP_CREATE: the first (user) handle.</summary>
+    BpfMap CreateMap(MapDefinition definition, BtfHandle? btf = null);
+
+    /// <summary>BPF_BTF_LOAD of raw BTF bytes (a refused blob's log is in the exception).</summary>
+    BtfHandle LoadBtf(ReadOnlyMemory<byte> data, string name = "");
+
+    /// <summary>BPF_PROG_LOAD; <paramref name="usedMaps"/> are what the definition's map-index lddw's name.</summary>
+    BpfProgram LoadProgram(ProgramDefinition definition, IReadOnlyList<BpfMap>? usedMaps = null, BtfHandle? btf = null, ProgramLoadOptions? options = null);
+
+    // ---- ids and pins ----
+
+    /// <summary>*_GET_NEXT_ID from 0: every live id of a kind, ascending.</summary>
+    IReadOnlyList<uint> GetIds(ObjectKind kind);
+
+    /// <summary>*_GET_FD_BY_ID (ENOENT when the id is gone).</summary>
+    BpfHandle Open(ObjectKind kind, uint id, MapAccess access = MapAccess.ReadWrite);
+
+    /// <summary>BPF_OBJ_PIN.</summary>
+    void Pin(BpfHandle handle, string path);
+
+    /// <summary>BPF_OBJ_GET: a new handle on the pinned object; null when nothing is pinned there (ENOENT).</summary>
+    BpfHandle? GetPinned(string path, MapAccess access = MapAccess.ReadWrite);
+
+    /// <summary>unlink(2) of a pin.</summary>
+    void Unpin(string path);
+
+    /// <summary>mkdir -p in the bpffs.</summary>
+    void CreatePinDirectory(string path);
+
+    /// <summary>Refuses (EINVAL, naming why) a pin path that can never hold a pin, before anything is created.</summary>
+    void CheckPinTarget(string path, bool directory);
+
+    /// <summary>Every pinned program, map and link with its paths (bpftool's -f table).</summary>
+    IReadOnlyDictionary<(ObjectKind Kind, uint Id), IReadOnlyList<string>> ListPins();
+
+    // ---- handles ----
+
+    /// <summary>Drops the handle's reference (close(2)).</summary>
+    void Release(BpfHandle handle);
+
+    /// <summary>dup(2).</summary>
+    BpfHandle Duplicate(BpfHandle handle);
+
+    // ---- map commands ----
+
+    /// <summary>BPF_MAP_LOOKUP_ELEM or LOOKUP_AND_DELETE_ELEM; false on ENOENT.</summary>
+    bool MapLookup(BpfMap map, ReadOnlySpan<byte> key, Span<byte> value, MapUpdateFlags flags, bool delete);
+
+    /// <summary>BPF_MAP_UPDATE_ELEM.</summary>
+    void MapUpdate(BpfMap map, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, MapUpdateFlags flags);
+
+    /// <summary>BPF_MAP_UPDATE_ELEM with a program or map (its fd) as the value.</summary>
+    void MapUpdate(BpfMap map, ReadOnlySpan<byte> key, BpfHandle value, MapUpdateFlags flags);
+
+    /// <summary>BPF_MAP_DELETE_ELEM; false on ENOENT.</summary>
+    bool MapDelete(BpfMap map, ReadOnlySpan<byte> key);
+
+    /// <summary>BPF_MAP_GET_NEXT_KEY; false at the end.</summary>
+    bool MapGetNextKey(BpfMap map, ReadOnlySpan<byte> key, Span<byte> nextKey);
+
+    /// <summary>BPF_MAP_FREEZE.</summary>
+    void MapFreeze(BpfMap map);
+
+    // ---- programs, links, info ----
+
+    /// <summary>BPF_PROG_TEST_RUN.</summary>
+    TestRunResult TestRun(BpfProgram program, TestRunOptions options);
+
+    /// <summary>The translated ("xlated") instructions.</summary>
+    Instruction[] GetTranslatedInstructions(BpfProgram program);
+
+    /// <summary>BPF_PROG_BIND_MAP.</summary>
+    void BindMap(BpfProgram program, BpfMap map);
+
+    /// <summary>BPF_LINK_UPDATE.</summary>
+    void LinkUpdate(BpfLink link, BpfProgram newProgram, BpfProgram? expected);
+
+    /// <summary>BPF_LINK_DETACH.</summary>
+    void LinkDetach(BpfLink link);
+
+    /// <summary>BPF_OBJ_GET_INFO_BY_FD of a program.</summary>
+    ProgramInfo GetInfo(BpfProgram program);
+
+    /// <summary>BPF_OBJ_GET_INFO_BY_FD of a map.</summary>
+    MapInfo GetInfo(BpfMap map);
+
+    /// <summary>BPF_OBJ_GET_INFO_BY_FD of a link.</summary>
+    LinkInfo GetInfo(BpfLink link);
+
+    /// <summary>BPF_OBJ_GET_INFO_BY_FD of a BTF object.</summary>
+    BtfInfo GetInfo(BtfHandle btf);
+
+    /// <summary>The raw BTF of a BTF object.</summary>
+    byte[] GetBtfData(BtfHandle btf);
+
+    /// <summary>bpf_trace_printk output since the last call (EOPNOTSUPP where it is a system file).</summary>
+    IReadOnlyList<string> DrainTraceLog();
+
+    // ---- what the collection loader asks the platform ----
+
+    /// <summary>Writes the .kconfig externs' values into the .kconfig map image (EOPNOTSUPP for a strong extern it cannot supply).</summary>
+    void FillKconfig(Span<byte> image, ObjectSpec spec);
+
+    /// <summary>The kernel BTF ids of __ksym variables and kfuncs; null when the backend cannot resolve kernel symbols.</summary>
+    IKernelSymbols? KernelSymbols { get; }
+
+    /// <summary>The CO-RE target: the backend's kernel BTF (or <paramref name="customPath"/>, libbpf's btf_custom_path).</summary>
+    CoRe.CoreTargets CoreTargets(string? customPath);
+}
+
+/// <summary>Kernel BTF ids by name (a backend's vmlinux), for __ksym externs.</summary>
+public interface IKernelSymbols
+{
+    /// <summary>The BTF id of a kernel VAR, or null.</summary>
+    uint? FindVariable(string name);
+
+    /// <summary>The BTF id of a kernel FUNC, or null.</summary>
+    uint? FindFunction(string name);
+}
