@@ -15,7 +15,7 @@ public sealed partial class BpfRuntime
     /// <summary>
     /// Raised (on the running thread) when a helper called by a program in the checked interpreter is handed
     /// memory outside the regions the program may touch. The helper returns -EFAULT and the program goes on, as
-    /// the checked interpreter's contract says; for a verified program (see <see cref="ProgramLoadOptions.AlwaysChecked"/>)
+    /// the checked interpreter's contract says; for a verified program (see <see cref="Collections.ProgramLoadOptions.AlwaysChecked"/>)
     /// the verifier should have refused the call, so soundness tests watch this.
     /// </summary>
     public event Action<CheckedHelperAccessDenial>? CheckedHelperAccessDenied;
