@@ -1,4 +1,4 @@
-using Ebpf.Linux.Collections;
+using Ebpf.Linux;
 
 namespace Ebpf.Tests.CoRe.Scenarios;
 
@@ -15,12 +15,12 @@ public class CoreXlatedDifferentialTests
     {
         string obj = SharedData.Fixture("core/vmlinux_reads.bpf.o");
         var libbpf = LibbpfDriver.Xlated(obj);
-        using var ours = LinuxCollection.LoadFile(obj);
+        using var ours = LinuxKernel.LoadFile(obj);
         Assert.Equal(libbpf.Keys.Order(StringComparer.Ordinal), ours.Programs.Keys.Order(StringComparer.Ordinal));
         Assert.Equal(10, libbpf.Count);
         foreach (var (name, prog) in ours.Programs)
         {
-            var mine = prog.GetTranslatedInstructions().Select(i => i.ToRaw()).ToList();
+            var mine = prog.Kernel.GetTranslatedInstructions().Select(i => i.ToRaw()).ToList();
             Assert.True(libbpf[name].SequenceEqual(mine),
                 $"{name}: libbpf {string.Join(' ', libbpf[name].Select(x => x.ToString("x16")))}\n ours {string.Join(' ', mine.Select(x => x.ToString("x16")))}");
         }
