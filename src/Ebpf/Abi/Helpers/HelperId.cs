@@ -8,427 +8,427 @@ public enum HelperId
 {
     /// <summary>BPF_FUNC_unspec: id 0 is no helper; a call to it is rejected as an unknown function.</summary>
     Unspec = 0,
-    /// <summary>BPF_FUNC_map_lookup_elem (<c>bpf_map_lookup_elem</c>): Perform a lookup in map for an entry associated to key.</summary>
+    /// <summary><c>bpf_map_lookup_elem</c>, helper id BPF_FUNC_map_lookup_elem (its prototype is in HelperPrototypes).</summary>
     MapLookupElem = 1,
-    /// <summary>BPF_FUNC_map_update_elem (<c>bpf_map_update_elem</c>): Add or update the value of the entry associated to key in map with value.</summary>
+    /// <summary><c>bpf_map_update_elem</c>, helper id BPF_FUNC_map_update_elem (its prototype is in HelperPrototypes).</summary>
     MapUpdateElem = 2,
-    /// <summary>BPF_FUNC_map_delete_elem (<c>bpf_map_delete_elem</c>): Delete entry with key from map.</summary>
+    /// <summary><c>bpf_map_delete_elem</c>, helper id BPF_FUNC_map_delete_elem (its prototype is in HelperPrototypes).</summary>
     MapDeleteElem = 3,
-    /// <summary>BPF_FUNC_probe_read (<c>bpf_probe_read</c>): For tracing programs, safely attempt to read size bytes from kernel space address unsafe_ptr and store the data in dst.</summary>
+    /// <summary><c>bpf_probe_read</c>, helper id BPF_FUNC_probe_read (its prototype is in HelperPrototypes).</summary>
     ProbeRead = 4,
-    /// <summary>BPF_FUNC_ktime_get_ns (<c>bpf_ktime_get_ns</c>): Return the time elapsed since system boot, in nanoseconds.</summary>
+    /// <summary><c>bpf_ktime_get_ns</c>, helper id BPF_FUNC_ktime_get_ns (its prototype is in HelperPrototypes).</summary>
     KtimeGetNs = 5,
-    /// <summary>BPF_FUNC_trace_printk (<c>bpf_trace_printk</c>): This helper is a "printk()-like" facility for debugging.</summary>
+    /// <summary><c>bpf_trace_printk</c>, helper id BPF_FUNC_trace_printk (its prototype is in HelperPrototypes).</summary>
     TracePrintk = 6,
-    /// <summary>BPF_FUNC_get_prandom_u32 (<c>bpf_get_prandom_u32</c>): Get a pseudo-random number.</summary>
+    /// <summary><c>bpf_get_prandom_u32</c>, helper id BPF_FUNC_get_prandom_u32 (its prototype is in HelperPrototypes).</summary>
     GetPrandomU32 = 7,
-    /// <summary>BPF_FUNC_get_smp_processor_id (<c>bpf_get_smp_processor_id</c>): Get the SMP (symmetric multiprocessing) processor id.</summary>
+    /// <summary><c>bpf_get_smp_processor_id</c>, helper id BPF_FUNC_get_smp_processor_id (its prototype is in HelperPrototypes).</summary>
     GetSmpProcessorId = 8,
-    /// <summary>BPF_FUNC_skb_store_bytes (<c>bpf_skb_store_bytes</c>): Store len bytes from address from into the packet associated to skb, at offset.</summary>
+    /// <summary><c>bpf_skb_store_bytes</c>, helper id BPF_FUNC_skb_store_bytes (its prototype is in HelperPrototypes).</summary>
     SkbStoreBytes = 9,
-    /// <summary>BPF_FUNC_l3_csum_replace (<c>bpf_l3_csum_replace</c>): Recompute the layer 3 (e.g. IP) checksum for the packet associated to skb.</summary>
+    /// <summary><c>bpf_l3_csum_replace</c>, helper id BPF_FUNC_l3_csum_replace (its prototype is in HelperPrototypes).</summary>
     L3CsumReplace = 10,
-    /// <summary>BPF_FUNC_l4_csum_replace (<c>bpf_l4_csum_replace</c>): Recompute the layer 4 (e.g. TCP, UDP or ICMP) checksum for the packet associated to skb.</summary>
+    /// <summary><c>bpf_l4_csum_replace</c>, helper id BPF_FUNC_l4_csum_replace (its prototype is in HelperPrototypes).</summary>
     L4CsumReplace = 11,
-    /// <summary>BPF_FUNC_tail_call (<c>bpf_tail_call</c>): This special helper is used to trigger a "tail call", or in other words, to jump into another eBPF program.</summary>
+    /// <summary><c>bpf_tail_call</c>, helper id BPF_FUNC_tail_call (its prototype is in HelperPrototypes).</summary>
     TailCall = 12,
-    /// <summary>BPF_FUNC_clone_redirect (<c>bpf_clone_redirect</c>): Clone and redirect the packet associated to skb to another net device of index ifindex.</summary>
+    /// <summary><c>bpf_clone_redirect</c>, helper id BPF_FUNC_clone_redirect (its prototype is in HelperPrototypes).</summary>
     CloneRedirect = 13,
-    /// <summary>BPF_FUNC_get_current_pid_tgid (<c>bpf_get_current_pid_tgid</c>): Get the current pid and tgid.</summary>
+    /// <summary><c>bpf_get_current_pid_tgid</c>, helper id BPF_FUNC_get_current_pid_tgid (its prototype is in HelperPrototypes).</summary>
     GetCurrentPidTgid = 14,
-    /// <summary>BPF_FUNC_get_current_uid_gid (<c>bpf_get_current_uid_gid</c>): Get the current uid and gid.</summary>
+    /// <summary><c>bpf_get_current_uid_gid</c>, helper id BPF_FUNC_get_current_uid_gid (its prototype is in HelperPrototypes).</summary>
     GetCurrentUidGid = 15,
-    /// <summary>BPF_FUNC_get_current_comm (<c>bpf_get_current_comm</c>): Copy the comm attribute of the current task into buf of size_of_buf.</summary>
+    /// <summary><c>bpf_get_current_comm</c>, helper id BPF_FUNC_get_current_comm (its prototype is in HelperPrototypes).</summary>
     GetCurrentComm = 16,
-    /// <summary>BPF_FUNC_get_cgroup_classid (<c>bpf_get_cgroup_classid</c>): Retrieve the classid for the current task, i.e. for the net_cls cgroup to which skb belongs.</summary>
+    /// <summary><c>bpf_get_cgroup_classid</c>, helper id BPF_FUNC_get_cgroup_classid (its prototype is in HelperPrototypes).</summary>
     GetCgroupClassid = 17,
-    /// <summary>BPF_FUNC_skb_vlan_push (<c>bpf_skb_vlan_push</c>): Push a vlan_tci (VLAN tag control information) of protocol vlan_proto to the packet associated to skb, then update the checksum.</summary>
+    /// <summary><c>bpf_skb_vlan_push</c>, helper id BPF_FUNC_skb_vlan_push (its prototype is in HelperPrototypes).</summary>
     SkbVlanPush = 18,
-    /// <summary>BPF_FUNC_skb_vlan_pop (<c>bpf_skb_vlan_pop</c>): Pop a VLAN header from the packet associated to skb.</summary>
+    /// <summary><c>bpf_skb_vlan_pop</c>, helper id BPF_FUNC_skb_vlan_pop (its prototype is in HelperPrototypes).</summary>
     SkbVlanPop = 19,
-    /// <summary>BPF_FUNC_skb_get_tunnel_key (<c>bpf_skb_get_tunnel_key</c>): Get tunnel metadata.</summary>
+    /// <summary><c>bpf_skb_get_tunnel_key</c>, helper id BPF_FUNC_skb_get_tunnel_key (its prototype is in HelperPrototypes).</summary>
     SkbGetTunnelKey = 20,
-    /// <summary>BPF_FUNC_skb_set_tunnel_key (<c>bpf_skb_set_tunnel_key</c>): Populate tunnel metadata for packet associated to skb. The tunnel metadata is set to the contents of key, of size.</summary>
+    /// <summary><c>bpf_skb_set_tunnel_key</c>, helper id BPF_FUNC_skb_set_tunnel_key (its prototype is in HelperPrototypes).</summary>
     SkbSetTunnelKey = 21,
-    /// <summary>BPF_FUNC_perf_event_read (<c>bpf_perf_event_read</c>): Read the value of a perf event counter.</summary>
+    /// <summary><c>bpf_perf_event_read</c>, helper id BPF_FUNC_perf_event_read (its prototype is in HelperPrototypes).</summary>
     PerfEventRead = 22,
-    /// <summary>BPF_FUNC_redirect (<c>bpf_redirect</c>): Redirect the packet to another net device of index ifindex.</summary>
+    /// <summary><c>bpf_redirect</c>, helper id BPF_FUNC_redirect (its prototype is in HelperPrototypes).</summary>
     Redirect = 23,
-    /// <summary>BPF_FUNC_get_route_realm (<c>bpf_get_route_realm</c>): Retrieve the realm or the route, that is to say the tclassid field of the destination for the skb.</summary>
+    /// <summary><c>bpf_get_route_realm</c>, helper id BPF_FUNC_get_route_realm (its prototype is in HelperPrototypes).</summary>
     GetRouteRealm = 24,
-    /// <summary>BPF_FUNC_perf_event_output (<c>bpf_perf_event_output</c>): Write raw data blob into a special BPF perf event held by map of type BPF_MAP_TYPE_PERF_EVENT_ARRAY.</summary>
+    /// <summary><c>bpf_perf_event_output</c>, helper id BPF_FUNC_perf_event_output (its prototype is in HelperPrototypes).</summary>
     PerfEventOutput = 25,
-    /// <summary>BPF_FUNC_skb_load_bytes (<c>bpf_skb_load_bytes</c>): This helper was provided as an easy way to load data from a packet.</summary>
+    /// <summary><c>bpf_skb_load_bytes</c>, helper id BPF_FUNC_skb_load_bytes (its prototype is in HelperPrototypes).</summary>
     SkbLoadBytes = 26,
-    /// <summary>BPF_FUNC_get_stackid (<c>bpf_get_stackid</c>): Walk a user or a kernel stack and return its id.</summary>
+    /// <summary><c>bpf_get_stackid</c>, helper id BPF_FUNC_get_stackid (its prototype is in HelperPrototypes).</summary>
     GetStackid = 27,
-    /// <summary>BPF_FUNC_csum_diff (<c>bpf_csum_diff</c>): Compute a checksum difference, from the raw buffer pointed by from, of length from_size (that must be a multiple of 4), towards the raw buffer pointed by to, of size to_size (same remark).</summary>
+    /// <summary><c>bpf_csum_diff</c>, helper id BPF_FUNC_csum_diff (its prototype is in HelperPrototypes).</summary>
     CsumDiff = 28,
-    /// <summary>BPF_FUNC_skb_get_tunnel_opt (<c>bpf_skb_get_tunnel_opt</c>): Retrieve tunnel options metadata for the packet associated to skb, and store the raw tunnel option data to the buffer opt of size.</summary>
+    /// <summary><c>bpf_skb_get_tunnel_opt</c>, helper id BPF_FUNC_skb_get_tunnel_opt (its prototype is in HelperPrototypes).</summary>
     SkbGetTunnelOpt = 29,
-    /// <summary>BPF_FUNC_skb_set_tunnel_opt (<c>bpf_skb_set_tunnel_opt</c>): Set tunnel options metadata for the packet associated to skb to the option data contained in the raw buffer opt of size.</summary>
+    /// <summary><c>bpf_skb_set_tunnel_opt</c>, helper id BPF_FUNC_skb_set_tunnel_opt (its prototype is in HelperPrototypes).</summary>
     SkbSetTunnelOpt = 30,
-    /// <summary>BPF_FUNC_skb_change_proto (<c>bpf_skb_change_proto</c>): Change the protocol of the skb to proto.</summary>
+    /// <summary><c>bpf_skb_change_proto</c>, helper id BPF_FUNC_skb_change_proto (its prototype is in HelperPrototypes).</summary>
     SkbChangeProto = 31,
-    /// <summary>BPF_FUNC_skb_change_type (<c>bpf_skb_change_type</c>): Change the packet type for the packet associated to skb.</summary>
+    /// <summary><c>bpf_skb_change_type</c>, helper id BPF_FUNC_skb_change_type (its prototype is in HelperPrototypes).</summary>
     SkbChangeType = 32,
-    /// <summary>BPF_FUNC_skb_under_cgroup (<c>bpf_skb_under_cgroup</c>): Check whether skb is a descendant of the cgroup2 held by map of type BPF_MAP_TYPE_CGROUP_ARRAY, at index.</summary>
+    /// <summary><c>bpf_skb_under_cgroup</c>, helper id BPF_FUNC_skb_under_cgroup (its prototype is in HelperPrototypes).</summary>
     SkbUnderCgroup = 33,
-    /// <summary>BPF_FUNC_get_hash_recalc (<c>bpf_get_hash_recalc</c>): Retrieve the hash of the packet, skb-&gt;hash.</summary>
+    /// <summary><c>bpf_get_hash_recalc</c>, helper id BPF_FUNC_get_hash_recalc (its prototype is in HelperPrototypes).</summary>
     GetHashRecalc = 34,
-    /// <summary>BPF_FUNC_get_current_task (<c>bpf_get_current_task</c>): Get the current task.</summary>
+    /// <summary><c>bpf_get_current_task</c>, helper id BPF_FUNC_get_current_task (its prototype is in HelperPrototypes).</summary>
     GetCurrentTask = 35,
-    /// <summary>BPF_FUNC_probe_write_user (<c>bpf_probe_write_user</c>): Attempt in a safe way to write len bytes from the buffer src to dst in memory.</summary>
+    /// <summary><c>bpf_probe_write_user</c>, helper id BPF_FUNC_probe_write_user (its prototype is in HelperPrototypes).</summary>
     ProbeWriteUser = 36,
-    /// <summary>BPF_FUNC_current_task_under_cgroup (<c>bpf_current_task_under_cgroup</c>): Check whether the probe is being run is the context of a given subset of the cgroup2 hierarchy.</summary>
+    /// <summary><c>bpf_current_task_under_cgroup</c>, helper id BPF_FUNC_current_task_under_cgroup (its prototype is in HelperPrototypes).</summary>
     CurrentTaskUnderCgroup = 37,
-    /// <summary>BPF_FUNC_skb_change_tail (<c>bpf_skb_change_tail</c>): Resize (trim or grow) the packet associated to skb to the new len.</summary>
+    /// <summary><c>bpf_skb_change_tail</c>, helper id BPF_FUNC_skb_change_tail (its prototype is in HelperPrototypes).</summary>
     SkbChangeTail = 38,
-    /// <summary>BPF_FUNC_skb_pull_data (<c>bpf_skb_pull_data</c>): Pull in non-linear data in case the skb is non-linear and not all of len are part of the linear section.</summary>
+    /// <summary><c>bpf_skb_pull_data</c>, helper id BPF_FUNC_skb_pull_data (its prototype is in HelperPrototypes).</summary>
     SkbPullData = 39,
-    /// <summary>BPF_FUNC_csum_update (<c>bpf_csum_update</c>): Add the checksum csum into skb-&gt;csum in case the driver has supplied a checksum for the entire packet into that field.</summary>
+    /// <summary><c>bpf_csum_update</c>, helper id BPF_FUNC_csum_update (its prototype is in HelperPrototypes).</summary>
     CsumUpdate = 40,
-    /// <summary>BPF_FUNC_set_hash_invalid (<c>bpf_set_hash_invalid</c>): Invalidate the current skb-&gt;hash.</summary>
+    /// <summary><c>bpf_set_hash_invalid</c>, helper id BPF_FUNC_set_hash_invalid (its prototype is in HelperPrototypes).</summary>
     SetHashInvalid = 41,
-    /// <summary>BPF_FUNC_get_numa_node_id (<c>bpf_get_numa_node_id</c>): Return the id of the current NUMA node.</summary>
+    /// <summary><c>bpf_get_numa_node_id</c>, helper id BPF_FUNC_get_numa_node_id (its prototype is in HelperPrototypes).</summary>
     GetNumaNodeId = 42,
-    /// <summary>BPF_FUNC_skb_change_head (<c>bpf_skb_change_head</c>): Grows headroom of packet associated to skb and adjusts the offset of the MAC header accordingly, adding len bytes of space.</summary>
+    /// <summary><c>bpf_skb_change_head</c>, helper id BPF_FUNC_skb_change_head (its prototype is in HelperPrototypes).</summary>
     SkbChangeHead = 43,
-    /// <summary>BPF_FUNC_xdp_adjust_head (<c>bpf_xdp_adjust_head</c>): Adjust (move) xdp_md-&gt;data by delta bytes.</summary>
+    /// <summary><c>bpf_xdp_adjust_head</c>, helper id BPF_FUNC_xdp_adjust_head (its prototype is in HelperPrototypes).</summary>
     XdpAdjustHead = 44,
-    /// <summary>BPF_FUNC_probe_read_str (<c>bpf_probe_read_str</c>): Copy a NUL terminated string from an unsafe kernel address unsafe_ptr to dst.</summary>
+    /// <summary><c>bpf_probe_read_str</c>, helper id BPF_FUNC_probe_read_str (its prototype is in HelperPrototypes).</summary>
     ProbeReadStr = 45,
-    /// <summary>BPF_FUNC_get_socket_cookie (<c>bpf_get_socket_cookie</c>): If the struct sk_buff pointed by skb has a known socket, retrieve the cookie (generated by the kernel) of this socket.</summary>
+    /// <summary><c>bpf_get_socket_cookie</c>, helper id BPF_FUNC_get_socket_cookie (its prototype is in HelperPrototypes).</summary>
     GetSocketCookie = 46,
-    /// <summary>BPF_FUNC_get_socket_uid (<c>bpf_get_socket_uid</c>): Get the owner UID of the socked associated to skb.</summary>
+    /// <summary><c>bpf_get_socket_uid</c>, helper id BPF_FUNC_get_socket_uid (its prototype is in HelperPrototypes).</summary>
     GetSocketUid = 47,
-    /// <summary>BPF_FUNC_set_hash (<c>bpf_set_hash</c>): Set the full hash for skb (set the field skb-&gt;hash) to value hash.</summary>
+    /// <summary><c>bpf_set_hash</c>, helper id BPF_FUNC_set_hash (its prototype is in HelperPrototypes).</summary>
     SetHash = 48,
-    /// <summary>BPF_FUNC_setsockopt (<c>bpf_setsockopt</c>): Emulate a call to setsockopt() on the socket associated to bpf_socket, which must be a full socket.</summary>
+    /// <summary><c>bpf_setsockopt</c>, helper id BPF_FUNC_setsockopt (its prototype is in HelperPrototypes).</summary>
     Setsockopt = 49,
-    /// <summary>BPF_FUNC_skb_adjust_room (<c>bpf_skb_adjust_room</c>): Grow or shrink the room for data in the packet associated to skb by len_diff, and according to the selected mode.</summary>
+    /// <summary><c>bpf_skb_adjust_room</c>, helper id BPF_FUNC_skb_adjust_room (its prototype is in HelperPrototypes).</summary>
     SkbAdjustRoom = 50,
-    /// <summary>BPF_FUNC_redirect_map (<c>bpf_redirect_map</c>): Redirect the packet to the endpoint referenced by map at index key.</summary>
+    /// <summary><c>bpf_redirect_map</c>, helper id BPF_FUNC_redirect_map (its prototype is in HelperPrototypes).</summary>
     RedirectMap = 51,
-    /// <summary>BPF_FUNC_sk_redirect_map (<c>bpf_sk_redirect_map</c>): Redirect the packet to the socket referenced by map (of type BPF_MAP_TYPE_SOCKMAP) at index key.</summary>
+    /// <summary><c>bpf_sk_redirect_map</c>, helper id BPF_FUNC_sk_redirect_map (its prototype is in HelperPrototypes).</summary>
     SkRedirectMap = 52,
-    /// <summary>BPF_FUNC_sock_map_update (<c>bpf_sock_map_update</c>): Add an entry to, or update a map referencing sockets.</summary>
+    /// <summary><c>bpf_sock_map_update</c>, helper id BPF_FUNC_sock_map_update (its prototype is in HelperPrototypes).</summary>
     SockMapUpdate = 53,
-    /// <summary>BPF_FUNC_xdp_adjust_meta (<c>bpf_xdp_adjust_meta</c>): Adjust the address pointed by xdp_md-&gt;data_meta by delta (which can be positive or negative).</summary>
+    /// <summary><c>bpf_xdp_adjust_meta</c>, helper id BPF_FUNC_xdp_adjust_meta (its prototype is in HelperPrototypes).</summary>
     XdpAdjustMeta = 54,
-    /// <summary>BPF_FUNC_perf_event_read_value (<c>bpf_perf_event_read_value</c>): Read the value of a perf event counter, and store it into buf of size buf_size.</summary>
+    /// <summary><c>bpf_perf_event_read_value</c>, helper id BPF_FUNC_perf_event_read_value (its prototype is in HelperPrototypes).</summary>
     PerfEventReadValue = 55,
-    /// <summary>BPF_FUNC_perf_prog_read_value (<c>bpf_perf_prog_read_value</c>): For en eBPF program attached to a perf event, retrieve the value of the event counter associated to ctx and store it in the structure pointed by buf and of size buf_size.</summary>
+    /// <summary><c>bpf_perf_prog_read_value</c>, helper id BPF_FUNC_perf_prog_read_value (its prototype is in HelperPrototypes).</summary>
     PerfProgReadValue = 56,
-    /// <summary>BPF_FUNC_getsockopt (<c>bpf_getsockopt</c>): Emulate a call to getsockopt() on the socket associated to bpf_socket, which must be a full socket.</summary>
+    /// <summary><c>bpf_getsockopt</c>, helper id BPF_FUNC_getsockopt (its prototype is in HelperPrototypes).</summary>
     Getsockopt = 57,
-    /// <summary>BPF_FUNC_override_return (<c>bpf_override_return</c>): Used for error injection, this helper uses kprobes to override the return value of the probed function, and to set it to rc.</summary>
+    /// <summary><c>bpf_override_return</c>, helper id BPF_FUNC_override_return (its prototype is in HelperPrototypes).</summary>
     OverrideReturn = 58,
-    /// <summary>BPF_FUNC_sock_ops_cb_flags_set (<c>bpf_sock_ops_cb_flags_set</c>): Attempt to set the value of the bpf_sock_ops_cb_flags field for the full TCP socket associated to bpf_sock_ops to argval.</summary>
+    /// <summary><c>bpf_sock_ops_cb_flags_set</c>, helper id BPF_FUNC_sock_ops_cb_flags_set (its prototype is in HelperPrototypes).</summary>
     SockOpsCbFlagsSet = 59,
-    /// <summary>BPF_FUNC_msg_redirect_map (<c>bpf_msg_redirect_map</c>): This helper is used in programs implementing policies at the socket level.</summary>
+    /// <summary><c>bpf_msg_redirect_map</c>, helper id BPF_FUNC_msg_redirect_map (its prototype is in HelperPrototypes).</summary>
     MsgRedirectMap = 60,
-    /// <summary>BPF_FUNC_msg_apply_bytes (<c>bpf_msg_apply_bytes</c>): For socket policies, apply the verdict of the eBPF program to the next bytes (number of bytes) of message msg.</summary>
+    /// <summary><c>bpf_msg_apply_bytes</c>, helper id BPF_FUNC_msg_apply_bytes (its prototype is in HelperPrototypes).</summary>
     MsgApplyBytes = 61,
-    /// <summary>BPF_FUNC_msg_cork_bytes (<c>bpf_msg_cork_bytes</c>): For socket policies, prevent the execution of the verdict eBPF program for message msg until bytes (byte number) have been accumulated.</summary>
+    /// <summary><c>bpf_msg_cork_bytes</c>, helper id BPF_FUNC_msg_cork_bytes (its prototype is in HelperPrototypes).</summary>
     MsgCorkBytes = 62,
-    /// <summary>BPF_FUNC_msg_pull_data (<c>bpf_msg_pull_data</c>): For socket policies, pull in non-linear data from user space for msg and set pointers msg-&gt;data and msg-&gt;data_end to start and end bytes offsets into msg, respectively.</summary>
+    /// <summary><c>bpf_msg_pull_data</c>, helper id BPF_FUNC_msg_pull_data (its prototype is in HelperPrototypes).</summary>
     MsgPullData = 63,
-    /// <summary>BPF_FUNC_bind (<c>bpf_bind</c>): Bind the socket associated to ctx to the address pointed by addr, of length addr_len.</summary>
+    /// <summary><c>bpf_bind</c>, helper id BPF_FUNC_bind (its prototype is in HelperPrototypes).</summary>
     Bind = 64,
-    /// <summary>BPF_FUNC_xdp_adjust_tail (<c>bpf_xdp_adjust_tail</c>): Adjust (move) xdp_md-&gt;data_end by delta bytes.</summary>
+    /// <summary><c>bpf_xdp_adjust_tail</c>, helper id BPF_FUNC_xdp_adjust_tail (its prototype is in HelperPrototypes).</summary>
     XdpAdjustTail = 65,
-    /// <summary>BPF_FUNC_skb_get_xfrm_state (<c>bpf_skb_get_xfrm_state</c>): Retrieve the XFRM state (IP transform framework, see also ip-xfrm(8)) at index in XFRM "security path" for skb.</summary>
+    /// <summary><c>bpf_skb_get_xfrm_state</c>, helper id BPF_FUNC_skb_get_xfrm_state (its prototype is in HelperPrototypes).</summary>
     SkbGetXfrmState = 66,
-    /// <summary>BPF_FUNC_get_stack (<c>bpf_get_stack</c>): Return a user or a kernel stack in bpf program provided buffer.</summary>
+    /// <summary><c>bpf_get_stack</c>, helper id BPF_FUNC_get_stack (its prototype is in HelperPrototypes).</summary>
     GetStack = 67,
-    /// <summary>BPF_FUNC_skb_load_bytes_relative (<c>bpf_skb_load_bytes_relative</c>): This helper is similar to bpf_skb_load_bytes() in that it provides an easy way to load len bytes from offset from the packet associated to skb, into the buffer pointed by to.</summary>
+    /// <summary><c>bpf_skb_load_bytes_relative</c>, helper id BPF_FUNC_skb_load_bytes_relative (its prototype is in HelperPrototypes).</summary>
     SkbLoadBytesRelative = 68,
-    /// <summary>BPF_FUNC_fib_lookup (<c>bpf_fib_lookup</c>): Do FIB lookup in kernel tables using parameters in params.</summary>
+    /// <summary><c>bpf_fib_lookup</c>, helper id BPF_FUNC_fib_lookup (its prototype is in HelperPrototypes).</summary>
     FibLookup = 69,
-    /// <summary>BPF_FUNC_sock_hash_update (<c>bpf_sock_hash_update</c>): Add an entry to, or update a sockhash map referencing sockets.</summary>
+    /// <summary><c>bpf_sock_hash_update</c>, helper id BPF_FUNC_sock_hash_update (its prototype is in HelperPrototypes).</summary>
     SockHashUpdate = 70,
-    /// <summary>BPF_FUNC_msg_redirect_hash (<c>bpf_msg_redirect_hash</c>): This helper is used in programs implementing policies at the socket level.</summary>
+    /// <summary><c>bpf_msg_redirect_hash</c>, helper id BPF_FUNC_msg_redirect_hash (its prototype is in HelperPrototypes).</summary>
     MsgRedirectHash = 71,
-    /// <summary>BPF_FUNC_sk_redirect_hash (<c>bpf_sk_redirect_hash</c>): This helper is used in programs implementing policies at the skb socket level.</summary>
+    /// <summary><c>bpf_sk_redirect_hash</c>, helper id BPF_FUNC_sk_redirect_hash (its prototype is in HelperPrototypes).</summary>
     SkRedirectHash = 72,
-    /// <summary>BPF_FUNC_lwt_push_encap (<c>bpf_lwt_push_encap</c>): Encapsulate the packet associated to skb within a Layer 3 protocol header.</summary>
+    /// <summary><c>bpf_lwt_push_encap</c>, helper id BPF_FUNC_lwt_push_encap (its prototype is in HelperPrototypes).</summary>
     LwtPushEncap = 73,
-    /// <summary>BPF_FUNC_lwt_seg6_store_bytes (<c>bpf_lwt_seg6_store_bytes</c>): Store len bytes from address from into the packet associated to skb, at offset.</summary>
+    /// <summary><c>bpf_lwt_seg6_store_bytes</c>, helper id BPF_FUNC_lwt_seg6_store_bytes (its prototype is in HelperPrototypes).</summary>
     LwtSeg6StoreBytes = 74,
-    /// <summary>BPF_FUNC_lwt_seg6_adjust_srh (<c>bpf_lwt_seg6_adjust_srh</c>): Adjust the size allocated to TLVs in the outermost IPv6 Segment Routing Header contained in the packet associated to skb, at position offset by delta bytes.</summary>
+    /// <summary><c>bpf_lwt_seg6_adjust_srh</c>, helper id BPF_FUNC_lwt_seg6_adjust_srh (its prototype is in HelperPrototypes).</summary>
     LwtSeg6AdjustSrh = 75,
-    /// <summary>BPF_FUNC_lwt_seg6_action (<c>bpf_lwt_seg6_action</c>): Apply an IPv6 Segment Routing action of type action to the packet associated to skb.</summary>
+    /// <summary><c>bpf_lwt_seg6_action</c>, helper id BPF_FUNC_lwt_seg6_action (its prototype is in HelperPrototypes).</summary>
     LwtSeg6Action = 76,
-    /// <summary>BPF_FUNC_rc_repeat (<c>bpf_rc_repeat</c>): This helper is used in programs implementing IR decoding, to report a successfully decoded repeat key message.</summary>
+    /// <summary><c>bpf_rc_repeat</c>, helper id BPF_FUNC_rc_repeat (its prototype is in HelperPrototypes).</summary>
     RcRepeat = 77,
-    /// <summary>BPF_FUNC_rc_keydown (<c>bpf_rc_keydown</c>): This helper is used in programs implementing IR decoding, to report a successfully decoded key press with scancode, toggle value in the given protocol.</summary>
+    /// <summary><c>bpf_rc_keydown</c>, helper id BPF_FUNC_rc_keydown (its prototype is in HelperPrototypes).</summary>
     RcKeydown = 78,
-    /// <summary>BPF_FUNC_skb_cgroup_id (<c>bpf_skb_cgroup_id</c>): Return the cgroup v2 id of the socket associated with the skb.</summary>
+    /// <summary><c>bpf_skb_cgroup_id</c>, helper id BPF_FUNC_skb_cgroup_id (its prototype is in HelperPrototypes).</summary>
     SkbCgroupId = 79,
-    /// <summary>BPF_FUNC_get_current_cgroup_id (<c>bpf_get_current_cgroup_id</c>): Get the current cgroup id based on the cgroup within which the current task is running.</summary>
+    /// <summary><c>bpf_get_current_cgroup_id</c>, helper id BPF_FUNC_get_current_cgroup_id (its prototype is in HelperPrototypes).</summary>
     GetCurrentCgroupId = 80,
-    /// <summary>BPF_FUNC_get_local_storage (<c>bpf_get_local_storage</c>): Get the pointer to the local storage area.</summary>
+    /// <summary><c>bpf_get_local_storage</c>, helper id BPF_FUNC_get_local_storage (its prototype is in HelperPrototypes).</summary>
     GetLocalStorage = 81,
-    /// <summary>BPF_FUNC_sk_select_reuseport (<c>bpf_sk_select_reuseport</c>): Select a SO_REUSEPORT socket from a BPF_MAP_TYPE_REUSEPORT_SOCKARRAY map.</summary>
+    /// <summary><c>bpf_sk_select_reuseport</c>, helper id BPF_FUNC_sk_select_reuseport (its prototype is in HelperPrototypes).</summary>
     SkSelectReuseport = 82,
-    /// <summary>BPF_FUNC_skb_ancestor_cgroup_id (<c>bpf_skb_ancestor_cgroup_id</c>): Return id of cgroup v2 that is ancestor of cgroup associated with the skb at the ancestor_level.</summary>
+    /// <summary><c>bpf_skb_ancestor_cgroup_id</c>, helper id BPF_FUNC_skb_ancestor_cgroup_id (its prototype is in HelperPrototypes).</summary>
     SkbAncestorCgroupId = 83,
-    /// <summary>BPF_FUNC_sk_lookup_tcp (<c>bpf_sk_lookup_tcp</c>): Look for TCP socket matching tuple, optionally in a child network namespace netns.</summary>
+    /// <summary><c>bpf_sk_lookup_tcp</c>, helper id BPF_FUNC_sk_lookup_tcp (its prototype is in HelperPrototypes).</summary>
     SkLookupTcp = 84,
-    /// <summary>BPF_FUNC_sk_lookup_udp (<c>bpf_sk_lookup_udp</c>): Look for UDP socket matching tuple, optionally in a child network namespace netns.</summary>
+    /// <summary><c>bpf_sk_lookup_udp</c>, helper id BPF_FUNC_sk_lookup_udp (its prototype is in HelperPrototypes).</summary>
     SkLookupUdp = 85,
-    /// <summary>BPF_FUNC_sk_release (<c>bpf_sk_release</c>): Release the reference held by sock.</summary>
+    /// <summary><c>bpf_sk_release</c>, helper id BPF_FUNC_sk_release (its prototype is in HelperPrototypes).</summary>
     SkRelease = 86,
-    /// <summary>BPF_FUNC_map_push_elem (<c>bpf_map_push_elem</c>): Push an element value in map.</summary>
+    /// <summary><c>bpf_map_push_elem</c>, helper id BPF_FUNC_map_push_elem (its prototype is in HelperPrototypes).</summary>
     MapPushElem = 87,
-    /// <summary>BPF_FUNC_map_pop_elem (<c>bpf_map_pop_elem</c>): Pop an element from map.</summary>
+    /// <summary><c>bpf_map_pop_elem</c>, helper id BPF_FUNC_map_pop_elem (its prototype is in HelperPrototypes).</summary>
     MapPopElem = 88,
-    /// <summary>BPF_FUNC_map_peek_elem (<c>bpf_map_peek_elem</c>): Get an element from map without removing it.</summary>
+    /// <summary><c>bpf_map_peek_elem</c>, helper id BPF_FUNC_map_peek_elem (its prototype is in HelperPrototypes).</summary>
     MapPeekElem = 89,
-    /// <summary>BPF_FUNC_msg_push_data (<c>bpf_msg_push_data</c>): For socket policies, insert len bytes into msg at offset start.</summary>
+    /// <summary><c>bpf_msg_push_data</c>, helper id BPF_FUNC_msg_push_data (its prototype is in HelperPrototypes).</summary>
     MsgPushData = 90,
-    /// <summary>BPF_FUNC_msg_pop_data (<c>bpf_msg_pop_data</c>): Will remove len bytes from a msg starting at byte start.</summary>
+    /// <summary><c>bpf_msg_pop_data</c>, helper id BPF_FUNC_msg_pop_data (its prototype is in HelperPrototypes).</summary>
     MsgPopData = 91,
-    /// <summary>BPF_FUNC_rc_pointer_rel (<c>bpf_rc_pointer_rel</c>): This helper is used in programs implementing IR decoding, to report a successfully decoded pointer movement.</summary>
+    /// <summary><c>bpf_rc_pointer_rel</c>, helper id BPF_FUNC_rc_pointer_rel (its prototype is in HelperPrototypes).</summary>
     RcPointerRel = 92,
-    /// <summary>BPF_FUNC_spin_lock (<c>bpf_spin_lock</c>): Acquire a spinlock represented by the pointer lock, which is stored as part of a value of a map.</summary>
+    /// <summary><c>bpf_spin_lock</c>, helper id BPF_FUNC_spin_lock (its prototype is in HelperPrototypes).</summary>
     SpinLock = 93,
-    /// <summary>BPF_FUNC_spin_unlock (<c>bpf_spin_unlock</c>): Release the lock previously locked by a call to bpf_spin_lock(lock).</summary>
+    /// <summary><c>bpf_spin_unlock</c>, helper id BPF_FUNC_spin_unlock (its prototype is in HelperPrototypes).</summary>
     SpinUnlock = 94,
-    /// <summary>BPF_FUNC_sk_fullsock (<c>bpf_sk_fullsock</c>): This helper gets a struct bpf_sock pointer such that all the fields in this bpf_sock can be accessed.</summary>
+    /// <summary><c>bpf_sk_fullsock</c>, helper id BPF_FUNC_sk_fullsock (its prototype is in HelperPrototypes).</summary>
     SkFullsock = 95,
-    /// <summary>BPF_FUNC_tcp_sock (<c>bpf_tcp_sock</c>): This helper gets a struct bpf_tcp_sock pointer from a struct bpf_sock pointer.</summary>
+    /// <summary><c>bpf_tcp_sock</c>, helper id BPF_FUNC_tcp_sock (its prototype is in HelperPrototypes).</summary>
     TcpSock = 96,
-    /// <summary>BPF_FUNC_skb_ecn_set_ce (<c>bpf_skb_ecn_set_ce</c>): Set ECN (Explicit Congestion Notification) field of IP header to CE (Congestion Encountered) if current value is ECT (ECN Capable Transport).</summary>
+    /// <summary><c>bpf_skb_ecn_set_ce</c>, helper id BPF_FUNC_skb_ecn_set_ce (its prototype is in HelperPrototypes).</summary>
     SkbEcnSetCe = 97,
-    /// <summary>BPF_FUNC_get_listener_sock (<c>bpf_get_listener_sock</c>): Return a struct bpf_sock pointer in TCP_LISTEN state.</summary>
+    /// <summary><c>bpf_get_listener_sock</c>, helper id BPF_FUNC_get_listener_sock (its prototype is in HelperPrototypes).</summary>
     GetListenerSock = 98,
-    /// <summary>BPF_FUNC_skc_lookup_tcp (<c>bpf_skc_lookup_tcp</c>): Look for TCP socket matching tuple, optionally in a child network namespace netns.</summary>
+    /// <summary><c>bpf_skc_lookup_tcp</c>, helper id BPF_FUNC_skc_lookup_tcp (its prototype is in HelperPrototypes).</summary>
     SkcLookupTcp = 99,
-    /// <summary>BPF_FUNC_tcp_check_syncookie (<c>bpf_tcp_check_syncookie</c>): Check whether iph and th contain a valid SYN cookie ACK for the listening socket in sk.</summary>
+    /// <summary><c>bpf_tcp_check_syncookie</c>, helper id BPF_FUNC_tcp_check_syncookie (its prototype is in HelperPrototypes).</summary>
     TcpCheckSyncookie = 100,
-    /// <summary>BPF_FUNC_sysctl_get_name (<c>bpf_sysctl_get_name</c>): Get name of sysctl in /proc/sys/ and copy it into provided by program buffer buf of size buf_len.</summary>
+    /// <summary><c>bpf_sysctl_get_name</c>, helper id BPF_FUNC_sysctl_get_name (its prototype is in HelperPrototypes).</summary>
     SysctlGetName = 101,
-    /// <summary>BPF_FUNC_sysctl_get_current_value (<c>bpf_sysctl_get_current_value</c>): Get current value of sysctl as it is presented in /proc/sys (incl.</summary>
+    /// <summary><c>bpf_sysctl_get_current_value</c>, helper id BPF_FUNC_sysctl_get_current_value (its prototype is in HelperPrototypes).</summary>
     SysctlGetCurrentValue = 102,
-    /// <summary>BPF_FUNC_sysctl_get_new_value (<c>bpf_sysctl_get_new_value</c>): Get new value being written by user space to sysctl (before the actual write happens) and copy it as a string into provided by program buffer buf of size buf_len.</summary>
+    /// <summary><c>bpf_sysctl_get_new_value</c>, helper id BPF_FUNC_sysctl_get_new_value (its prototype is in HelperPrototypes).</summary>
     SysctlGetNewValue = 103,
-    /// <summary>BPF_FUNC_sysctl_set_new_value (<c>bpf_sysctl_set_new_value</c>): Override new value being written by user space to sysctl with value provided by program in buffer buf of size buf_len.</summary>
+    /// <summary><c>bpf_sysctl_set_new_value</c>, helper id BPF_FUNC_sysctl_set_new_value (its prototype is in HelperPrototypes).</summary>
     SysctlSetNewValue = 104,
-    /// <summary>BPF_FUNC_strtol (<c>bpf_strtol</c>): Convert the initial part of the string from buffer buf of size buf_len to a long integer according to the given base and save the result in res.</summary>
+    /// <summary><c>bpf_strtol</c>, helper id BPF_FUNC_strtol (its prototype is in HelperPrototypes).</summary>
     Strtol = 105,
-    /// <summary>BPF_FUNC_strtoul (<c>bpf_strtoul</c>): Convert the initial part of the string from buffer buf of size buf_len to an unsigned long integer according to the given base and save the result in res.</summary>
+    /// <summary><c>bpf_strtoul</c>, helper id BPF_FUNC_strtoul (its prototype is in HelperPrototypes).</summary>
     Strtoul = 106,
-    /// <summary>BPF_FUNC_sk_storage_get (<c>bpf_sk_storage_get</c>): Get a bpf-local-storage from a sk.</summary>
+    /// <summary><c>bpf_sk_storage_get</c>, helper id BPF_FUNC_sk_storage_get (its prototype is in HelperPrototypes).</summary>
     SkStorageGet = 107,
-    /// <summary>BPF_FUNC_sk_storage_delete (<c>bpf_sk_storage_delete</c>): Delete a bpf-local-storage from a sk.</summary>
+    /// <summary><c>bpf_sk_storage_delete</c>, helper id BPF_FUNC_sk_storage_delete (its prototype is in HelperPrototypes).</summary>
     SkStorageDelete = 108,
-    /// <summary>BPF_FUNC_send_signal (<c>bpf_send_signal</c>): Send signal sig to the process of the current task.</summary>
+    /// <summary><c>bpf_send_signal</c>, helper id BPF_FUNC_send_signal (its prototype is in HelperPrototypes).</summary>
     SendSignal = 109,
-    /// <summary>BPF_FUNC_tcp_gen_syncookie (<c>bpf_tcp_gen_syncookie</c>): Try to issue a SYN cookie for the packet with corresponding IP/TCP headers, iph and th, on the listening socket in sk.</summary>
+    /// <summary><c>bpf_tcp_gen_syncookie</c>, helper id BPF_FUNC_tcp_gen_syncookie (its prototype is in HelperPrototypes).</summary>
     TcpGenSyncookie = 110,
-    /// <summary>BPF_FUNC_skb_output (<c>bpf_skb_output</c>): Write raw data blob into a special BPF perf event held by map of type BPF_MAP_TYPE_PERF_EVENT_ARRAY.</summary>
+    /// <summary><c>bpf_skb_output</c>, helper id BPF_FUNC_skb_output (its prototype is in HelperPrototypes).</summary>
     SkbOutput = 111,
-    /// <summary>BPF_FUNC_probe_read_user (<c>bpf_probe_read_user</c>): Safely attempt to read size bytes from user space address unsafe_ptr and store the data in dst.</summary>
+    /// <summary><c>bpf_probe_read_user</c>, helper id BPF_FUNC_probe_read_user (its prototype is in HelperPrototypes).</summary>
     ProbeReadUser = 112,
-    /// <summary>BPF_FUNC_probe_read_kernel (<c>bpf_probe_read_kernel</c>): Safely attempt to read size bytes from kernel space address unsafe_ptr and store the data in dst.</summary>
+    /// <summary><c>bpf_probe_read_kernel</c>, helper id BPF_FUNC_probe_read_kernel (its prototype is in HelperPrototypes).</summary>
     ProbeReadKernel = 113,
-    /// <summary>BPF_FUNC_probe_read_user_str (<c>bpf_probe_read_user_str</c>): Copy a NUL terminated string from an unsafe user address unsafe_ptr to dst.</summary>
+    /// <summary><c>bpf_probe_read_user_str</c>, helper id BPF_FUNC_probe_read_user_str (its prototype is in HelperPrototypes).</summary>
     ProbeReadUserStr = 114,
-    /// <summary>BPF_FUNC_probe_read_kernel_str (<c>bpf_probe_read_kernel_str</c>): Copy a NUL terminated string from an unsafe kernel address unsafe_ptr to dst.</summary>
+    /// <summary><c>bpf_probe_read_kernel_str</c>, helper id BPF_FUNC_probe_read_kernel_str (its prototype is in HelperPrototypes).</summary>
     ProbeReadKernelStr = 115,
-    /// <summary>BPF_FUNC_tcp_send_ack (<c>bpf_tcp_send_ack</c>): Send out a tcp-ack.</summary>
+    /// <summary><c>bpf_tcp_send_ack</c>, helper id BPF_FUNC_tcp_send_ack (its prototype is in HelperPrototypes).</summary>
     TcpSendAck = 116,
-    /// <summary>BPF_FUNC_send_signal_thread (<c>bpf_send_signal_thread</c>): Send signal sig to the thread corresponding to the current task.</summary>
+    /// <summary><c>bpf_send_signal_thread</c>, helper id BPF_FUNC_send_signal_thread (its prototype is in HelperPrototypes).</summary>
     SendSignalThread = 117,
-    /// <summary>BPF_FUNC_jiffies64 (<c>bpf_jiffies64</c>): Obtain the 64bit jiffies</summary>
+    /// <summary><c>bpf_jiffies64</c>, helper id BPF_FUNC_jiffies64 (its prototype is in HelperPrototypes).</summary>
     Jiffies64 = 118,
-    /// <summary>BPF_FUNC_read_branch_records (<c>bpf_read_branch_records</c>): For an eBPF program attached to a perf event, retrieve the branch records (struct perf_branch_entry) associated to ctx and store it in the buffer pointed by buf up to size size bytes.</summary>
+    /// <summary><c>bpf_read_branch_records</c>, helper id BPF_FUNC_read_branch_records (its prototype is in HelperPrototypes).</summary>
     ReadBranchRecords = 119,
-    /// <summary>BPF_FUNC_get_ns_current_pid_tgid (<c>bpf_get_ns_current_pid_tgid</c>): Returns 0 on success, values for pid and tgid as seen from the current namespace will be returned in nsdata.</summary>
+    /// <summary><c>bpf_get_ns_current_pid_tgid</c>, helper id BPF_FUNC_get_ns_current_pid_tgid (its prototype is in HelperPrototypes).</summary>
     GetNsCurrentPidTgid = 120,
-    /// <summary>BPF_FUNC_xdp_output (<c>bpf_xdp_output</c>): Write raw data blob into a special BPF perf event held by map of type BPF_MAP_TYPE_PERF_EVENT_ARRAY.</summary>
+    /// <summary><c>bpf_xdp_output</c>, helper id BPF_FUNC_xdp_output (its prototype is in HelperPrototypes).</summary>
     XdpOutput = 121,
-    /// <summary>BPF_FUNC_get_netns_cookie (<c>bpf_get_netns_cookie</c>): Retrieve the cookie (generated by the kernel) of the network namespace the input ctx is associated with.</summary>
+    /// <summary><c>bpf_get_netns_cookie</c>, helper id BPF_FUNC_get_netns_cookie (its prototype is in HelperPrototypes).</summary>
     GetNetnsCookie = 122,
-    /// <summary>BPF_FUNC_get_current_ancestor_cgroup_id (<c>bpf_get_current_ancestor_cgroup_id</c>): Return id of cgroup v2 that is ancestor of the cgroup associated with the current task at the ancestor_level.</summary>
+    /// <summary><c>bpf_get_current_ancestor_cgroup_id</c>, helper id BPF_FUNC_get_current_ancestor_cgroup_id (its prototype is in HelperPrototypes).</summary>
     GetCurrentAncestorCgroupId = 123,
-    /// <summary>BPF_FUNC_sk_assign (<c>bpf_sk_assign</c>): Helper is overloaded depending on BPF program type.</summary>
+    /// <summary><c>bpf_sk_assign</c>, helper id BPF_FUNC_sk_assign (its prototype is in HelperPrototypes).</summary>
     SkAssign = 124,
-    /// <summary>BPF_FUNC_ktime_get_boot_ns (<c>bpf_ktime_get_boot_ns</c>): Return the time elapsed since system boot, in nanoseconds.</summary>
+    /// <summary><c>bpf_ktime_get_boot_ns</c>, helper id BPF_FUNC_ktime_get_boot_ns (its prototype is in HelperPrototypes).</summary>
     KtimeGetBootNs = 125,
-    /// <summary>BPF_FUNC_seq_printf (<c>bpf_seq_printf</c>): bpf_seq_printf() uses seq_file seq_printf() to print out the format string.</summary>
+    /// <summary><c>bpf_seq_printf</c>, helper id BPF_FUNC_seq_printf (its prototype is in HelperPrototypes).</summary>
     SeqPrintf = 126,
-    /// <summary>BPF_FUNC_seq_write (<c>bpf_seq_write</c>): bpf_seq_write() uses seq_file seq_write() to write the data.</summary>
+    /// <summary><c>bpf_seq_write</c>, helper id BPF_FUNC_seq_write (its prototype is in HelperPrototypes).</summary>
     SeqWrite = 127,
-    /// <summary>BPF_FUNC_sk_cgroup_id (<c>bpf_sk_cgroup_id</c>): Return the cgroup v2 id of the socket sk.</summary>
+    /// <summary><c>bpf_sk_cgroup_id</c>, helper id BPF_FUNC_sk_cgroup_id (its prototype is in HelperPrototypes).</summary>
     SkCgroupId = 128,
-    /// <summary>BPF_FUNC_sk_ancestor_cgroup_id (<c>bpf_sk_ancestor_cgroup_id</c>): Return id of cgroup v2 that is ancestor of cgroup associated with the sk at the ancestor_level.</summary>
+    /// <summary><c>bpf_sk_ancestor_cgroup_id</c>, helper id BPF_FUNC_sk_ancestor_cgroup_id (its prototype is in HelperPrototypes).</summary>
     SkAncestorCgroupId = 129,
-    /// <summary>BPF_FUNC_ringbuf_output (<c>bpf_ringbuf_output</c>): Copy size bytes from data into a ring buffer ringbuf.</summary>
+    /// <summary><c>bpf_ringbuf_output</c>, helper id BPF_FUNC_ringbuf_output (its prototype is in HelperPrototypes).</summary>
     RingbufOutput = 130,
-    /// <summary>BPF_FUNC_ringbuf_reserve (<c>bpf_ringbuf_reserve</c>): Reserve size bytes of payload in a ring buffer ringbuf.</summary>
+    /// <summary><c>bpf_ringbuf_reserve</c>, helper id BPF_FUNC_ringbuf_reserve (its prototype is in HelperPrototypes).</summary>
     RingbufReserve = 131,
-    /// <summary>BPF_FUNC_ringbuf_submit (<c>bpf_ringbuf_submit</c>): Submit reserved ring buffer sample, pointed to by data.</summary>
+    /// <summary><c>bpf_ringbuf_submit</c>, helper id BPF_FUNC_ringbuf_submit (its prototype is in HelperPrototypes).</summary>
     RingbufSubmit = 132,
-    /// <summary>BPF_FUNC_ringbuf_discard (<c>bpf_ringbuf_discard</c>): Discard reserved ring buffer sample, pointed to by data.</summary>
+    /// <summary><c>bpf_ringbuf_discard</c>, helper id BPF_FUNC_ringbuf_discard (its prototype is in HelperPrototypes).</summary>
     RingbufDiscard = 133,
-    /// <summary>BPF_FUNC_ringbuf_query (<c>bpf_ringbuf_query</c>): Query various characteristics of provided ring buffer.</summary>
+    /// <summary><c>bpf_ringbuf_query</c>, helper id BPF_FUNC_ringbuf_query (its prototype is in HelperPrototypes).</summary>
     RingbufQuery = 134,
-    /// <summary>BPF_FUNC_csum_level (<c>bpf_csum_level</c>): Change the skbs checksum level by one layer up or down, or reset it entirely to none in order to have the stack perform checksum validation.</summary>
+    /// <summary><c>bpf_csum_level</c>, helper id BPF_FUNC_csum_level (its prototype is in HelperPrototypes).</summary>
     CsumLevel = 135,
-    /// <summary>BPF_FUNC_skc_to_tcp6_sock (<c>bpf_skc_to_tcp6_sock</c>): Dynamically cast a sk pointer to a tcp6_sock pointer.</summary>
+    /// <summary><c>bpf_skc_to_tcp6_sock</c>, helper id BPF_FUNC_skc_to_tcp6_sock (its prototype is in HelperPrototypes).</summary>
     SkcToTcp6Sock = 136,
-    /// <summary>BPF_FUNC_skc_to_tcp_sock (<c>bpf_skc_to_tcp_sock</c>): Dynamically cast a sk pointer to a tcp_sock pointer.</summary>
+    /// <summary><c>bpf_skc_to_tcp_sock</c>, helper id BPF_FUNC_skc_to_tcp_sock (its prototype is in HelperPrototypes).</summary>
     SkcToTcpSock = 137,
-    /// <summary>BPF_FUNC_skc_to_tcp_timewait_sock (<c>bpf_skc_to_tcp_timewait_sock</c>): Dynamically cast a sk pointer to a tcp_timewait_sock pointer.</summary>
+    /// <summary><c>bpf_skc_to_tcp_timewait_sock</c>, helper id BPF_FUNC_skc_to_tcp_timewait_sock (its prototype is in HelperPrototypes).</summary>
     SkcToTcpTimewaitSock = 138,
-    /// <summary>BPF_FUNC_skc_to_tcp_request_sock (<c>bpf_skc_to_tcp_request_sock</c>): Dynamically cast a sk pointer to a tcp_request_sock pointer.</summary>
+    /// <summary><c>bpf_skc_to_tcp_request_sock</c>, helper id BPF_FUNC_skc_to_tcp_request_sock (its prototype is in HelperPrototypes).</summary>
     SkcToTcpRequestSock = 139,
-    /// <summary>BPF_FUNC_skc_to_udp6_sock (<c>bpf_skc_to_udp6_sock</c>): Dynamically cast a sk pointer to a udp6_sock pointer.</summary>
+    /// <summary><c>bpf_skc_to_udp6_sock</c>, helper id BPF_FUNC_skc_to_udp6_sock (its prototype is in HelperPrototypes).</summary>
     SkcToUdp6Sock = 140,
-    /// <summary>BPF_FUNC_get_task_stack (<c>bpf_get_task_stack</c>): Return a user or a kernel stack in bpf program provided buffer.</summary>
+    /// <summary><c>bpf_get_task_stack</c>, helper id BPF_FUNC_get_task_stack (its prototype is in HelperPrototypes).</summary>
     GetTaskStack = 141,
-    /// <summary>BPF_FUNC_load_hdr_opt (<c>bpf_load_hdr_opt</c>): Load header option.</summary>
+    /// <summary><c>bpf_load_hdr_opt</c>, helper id BPF_FUNC_load_hdr_opt (its prototype is in HelperPrototypes).</summary>
     LoadHdrOpt = 142,
-    /// <summary>BPF_FUNC_store_hdr_opt (<c>bpf_store_hdr_opt</c>): Store header option.</summary>
+    /// <summary><c>bpf_store_hdr_opt</c>, helper id BPF_FUNC_store_hdr_opt (its prototype is in HelperPrototypes).</summary>
     StoreHdrOpt = 143,
-    /// <summary>BPF_FUNC_reserve_hdr_opt (<c>bpf_reserve_hdr_opt</c>): Reserve len bytes for the bpf header option.</summary>
+    /// <summary><c>bpf_reserve_hdr_opt</c>, helper id BPF_FUNC_reserve_hdr_opt (its prototype is in HelperPrototypes).</summary>
     ReserveHdrOpt = 144,
-    /// <summary>BPF_FUNC_inode_storage_get (<c>bpf_inode_storage_get</c>): Get a bpf_local_storage from an inode.</summary>
+    /// <summary><c>bpf_inode_storage_get</c>, helper id BPF_FUNC_inode_storage_get (its prototype is in HelperPrototypes).</summary>
     InodeStorageGet = 145,
-    /// <summary>BPF_FUNC_inode_storage_delete (<c>bpf_inode_storage_delete</c>): Delete a bpf_local_storage from an inode.</summary>
+    /// <summary><c>bpf_inode_storage_delete</c>, helper id BPF_FUNC_inode_storage_delete (its prototype is in HelperPrototypes).</summary>
     InodeStorageDelete = 146,
-    /// <summary>BPF_FUNC_d_path (<c>bpf_d_path</c>): Return full path for given struct path object, which needs to be the kernel BTF path object.</summary>
+    /// <summary><c>bpf_d_path</c>, helper id BPF_FUNC_d_path (its prototype is in HelperPrototypes).</summary>
     DPath = 147,
-    /// <summary>BPF_FUNC_copy_from_user (<c>bpf_copy_from_user</c>): Read size bytes from user space address user_ptr and store the data in dst.</summary>
+    /// <summary><c>bpf_copy_from_user</c>, helper id BPF_FUNC_copy_from_user (its prototype is in HelperPrototypes).</summary>
     CopyFromUser = 148,
-    /// <summary>BPF_FUNC_snprintf_btf (<c>bpf_snprintf_btf</c>): Use BTF to store a string representation of ptr-&gt;ptr in str, using ptr-&gt;type_id.</summary>
+    /// <summary><c>bpf_snprintf_btf</c>, helper id BPF_FUNC_snprintf_btf (its prototype is in HelperPrototypes).</summary>
     SnprintfBtf = 149,
-    /// <summary>BPF_FUNC_seq_printf_btf (<c>bpf_seq_printf_btf</c>): Use BTF to write to seq_write a string representation of ptr-&gt;ptr, using ptr-&gt;type_id as per bpf_snprintf_btf().</summary>
+    /// <summary><c>bpf_seq_printf_btf</c>, helper id BPF_FUNC_seq_printf_btf (its prototype is in HelperPrototypes).</summary>
     SeqPrintfBtf = 150,
-    /// <summary>BPF_FUNC_skb_cgroup_classid (<c>bpf_skb_cgroup_classid</c>): See bpf_get_cgroup_classid() for the main description.</summary>
+    /// <summary><c>bpf_skb_cgroup_classid</c>, helper id BPF_FUNC_skb_cgroup_classid (its prototype is in HelperPrototypes).</summary>
     SkbCgroupClassid = 151,
-    /// <summary>BPF_FUNC_redirect_neigh (<c>bpf_redirect_neigh</c>): Redirect the packet to another net device of index ifindex and fill in L2 addresses from neighboring subsystem.</summary>
+    /// <summary><c>bpf_redirect_neigh</c>, helper id BPF_FUNC_redirect_neigh (its prototype is in HelperPrototypes).</summary>
     RedirectNeigh = 152,
-    /// <summary>BPF_FUNC_per_cpu_ptr (<c>bpf_per_cpu_ptr</c>): Take a pointer to a percpu ksym and return a pointer to the variable of the given CPU.</summary>
+    /// <summary><c>bpf_per_cpu_ptr</c>, helper id BPF_FUNC_per_cpu_ptr (its prototype is in HelperPrototypes).</summary>
     PerCpuPtr = 153,
-    /// <summary>BPF_FUNC_this_cpu_ptr (<c>bpf_this_cpu_ptr</c>): Take a pointer to a percpu ksym, percpu_ptr, and return a pointer to the percpu kernel variable on this cpu.</summary>
+    /// <summary><c>bpf_this_cpu_ptr</c>, helper id BPF_FUNC_this_cpu_ptr (its prototype is in HelperPrototypes).</summary>
     ThisCpuPtr = 154,
-    /// <summary>BPF_FUNC_redirect_peer (<c>bpf_redirect_peer</c>): Redirect the packet to another net device of index ifindex.</summary>
+    /// <summary><c>bpf_redirect_peer</c>, helper id BPF_FUNC_redirect_peer (its prototype is in HelperPrototypes).</summary>
     RedirectPeer = 155,
-    /// <summary>BPF_FUNC_task_storage_get (<c>bpf_task_storage_get</c>): Get a bpf_local_storage from the task.</summary>
+    /// <summary><c>bpf_task_storage_get</c>, helper id BPF_FUNC_task_storage_get (its prototype is in HelperPrototypes).</summary>
     TaskStorageGet = 156,
-    /// <summary>BPF_FUNC_task_storage_delete (<c>bpf_task_storage_delete</c>): Delete a bpf_local_storage from a task.</summary>
+    /// <summary><c>bpf_task_storage_delete</c>, helper id BPF_FUNC_task_storage_delete (its prototype is in HelperPrototypes).</summary>
     TaskStorageDelete = 157,
-    /// <summary>BPF_FUNC_get_current_task_btf (<c>bpf_get_current_task_btf</c>): Return a BTF pointer to the "current" task.</summary>
+    /// <summary><c>bpf_get_current_task_btf</c>, helper id BPF_FUNC_get_current_task_btf (its prototype is in HelperPrototypes).</summary>
     GetCurrentTaskBtf = 158,
-    /// <summary>BPF_FUNC_bprm_opts_set (<c>bpf_bprm_opts_set</c>): Set or clear certain options on bprm:</summary>
+    /// <summary><c>bpf_bprm_opts_set</c>, helper id BPF_FUNC_bprm_opts_set (its prototype is in HelperPrototypes).</summary>
     BprmOptsSet = 159,
-    /// <summary>BPF_FUNC_ktime_get_coarse_ns (<c>bpf_ktime_get_coarse_ns</c>): Return a coarse-grained version of the time elapsed since system boot, in nanoseconds.</summary>
+    /// <summary><c>bpf_ktime_get_coarse_ns</c>, helper id BPF_FUNC_ktime_get_coarse_ns (its prototype is in HelperPrototypes).</summary>
     KtimeGetCoarseNs = 160,
-    /// <summary>BPF_FUNC_ima_inode_hash (<c>bpf_ima_inode_hash</c>): Returns the stored IMA hash of the inode (if it's available).</summary>
+    /// <summary><c>bpf_ima_inode_hash</c>, helper id BPF_FUNC_ima_inode_hash (its prototype is in HelperPrototypes).</summary>
     ImaInodeHash = 161,
-    /// <summary>BPF_FUNC_sock_from_file (<c>bpf_sock_from_file</c>): If the given file represents a socket, returns the associated socket.</summary>
+    /// <summary><c>bpf_sock_from_file</c>, helper id BPF_FUNC_sock_from_file (its prototype is in HelperPrototypes).</summary>
     SockFromFile = 162,
-    /// <summary>BPF_FUNC_check_mtu (<c>bpf_check_mtu</c>): Check packet size against exceeding MTU of net device (based on ifindex).</summary>
+    /// <summary><c>bpf_check_mtu</c>, helper id BPF_FUNC_check_mtu (its prototype is in HelperPrototypes).</summary>
     CheckMtu = 163,
-    /// <summary>BPF_FUNC_for_each_map_elem (<c>bpf_for_each_map_elem</c>): For each element in map, call callback_fn function with map, callback_ctx and other map-specific parameters.</summary>
+    /// <summary><c>bpf_for_each_map_elem</c>, helper id BPF_FUNC_for_each_map_elem (its prototype is in HelperPrototypes).</summary>
     ForEachMapElem = 164,
-    /// <summary>BPF_FUNC_snprintf (<c>bpf_snprintf</c>): Outputs a string into the str buffer of size str_size based on a format string stored in a read-only map pointed by fmt.</summary>
+    /// <summary><c>bpf_snprintf</c>, helper id BPF_FUNC_snprintf (its prototype is in HelperPrototypes).</summary>
     Snprintf = 165,
-    /// <summary>BPF_FUNC_sys_bpf (<c>bpf_sys_bpf</c>): Execute bpf syscall with given arguments.</summary>
+    /// <summary><c>bpf_sys_bpf</c>, helper id BPF_FUNC_sys_bpf (its prototype is in HelperPrototypes).</summary>
     SysBpf = 166,
-    /// <summary>BPF_FUNC_btf_find_by_name_kind (<c>bpf_btf_find_by_name_kind</c>): Find BTF type with given name and kind in vmlinux BTF or in module's BTFs.</summary>
+    /// <summary><c>bpf_btf_find_by_name_kind</c>, helper id BPF_FUNC_btf_find_by_name_kind (its prototype is in HelperPrototypes).</summary>
     BtfFindByNameKind = 167,
-    /// <summary>BPF_FUNC_sys_close (<c>bpf_sys_close</c>): Execute close syscall for given FD.</summary>
+    /// <summary><c>bpf_sys_close</c>, helper id BPF_FUNC_sys_close (its prototype is in HelperPrototypes).</summary>
     SysClose = 168,
-    /// <summary>BPF_FUNC_timer_init (<c>bpf_timer_init</c>): Initialize the timer.</summary>
+    /// <summary><c>bpf_timer_init</c>, helper id BPF_FUNC_timer_init (its prototype is in HelperPrototypes).</summary>
     TimerInit = 169,
-    /// <summary>BPF_FUNC_timer_set_callback (<c>bpf_timer_set_callback</c>): Configure the timer to call callback_fn static function.</summary>
+    /// <summary><c>bpf_timer_set_callback</c>, helper id BPF_FUNC_timer_set_callback (its prototype is in HelperPrototypes).</summary>
     TimerSetCallback = 170,
-    /// <summary>BPF_FUNC_timer_start (<c>bpf_timer_start</c>): Set timer expiration N nanoseconds from the current time.</summary>
+    /// <summary><c>bpf_timer_start</c>, helper id BPF_FUNC_timer_start (its prototype is in HelperPrototypes).</summary>
     TimerStart = 171,
-    /// <summary>BPF_FUNC_timer_cancel (<c>bpf_timer_cancel</c>): Cancel the timer and wait for callback_fn to finish if it was running.</summary>
+    /// <summary><c>bpf_timer_cancel</c>, helper id BPF_FUNC_timer_cancel (its prototype is in HelperPrototypes).</summary>
     TimerCancel = 172,
-    /// <summary>BPF_FUNC_get_func_ip (<c>bpf_get_func_ip</c>): Get address of the traced function (for tracing and kprobe programs).</summary>
+    /// <summary><c>bpf_get_func_ip</c>, helper id BPF_FUNC_get_func_ip (its prototype is in HelperPrototypes).</summary>
     GetFuncIp = 173,
-    /// <summary>BPF_FUNC_get_attach_cookie (<c>bpf_get_attach_cookie</c>): Get bpf_cookie value provided (optionally) during the program attachment.</summary>
+    /// <summary><c>bpf_get_attach_cookie</c>, helper id BPF_FUNC_get_attach_cookie (its prototype is in HelperPrototypes).</summary>
     GetAttachCookie = 174,
-    /// <summary>BPF_FUNC_task_pt_regs (<c>bpf_task_pt_regs</c>): Get the struct pt_regs associated with task.</summary>
+    /// <summary><c>bpf_task_pt_regs</c>, helper id BPF_FUNC_task_pt_regs (its prototype is in HelperPrototypes).</summary>
     TaskPtRegs = 175,
-    /// <summary>BPF_FUNC_get_branch_snapshot (<c>bpf_get_branch_snapshot</c>): Get branch trace from hardware engines like Intel LBR.</summary>
+    /// <summary><c>bpf_get_branch_snapshot</c>, helper id BPF_FUNC_get_branch_snapshot (its prototype is in HelperPrototypes).</summary>
     GetBranchSnapshot = 176,
-    /// <summary>BPF_FUNC_trace_vprintk (<c>bpf_trace_vprintk</c>): Behaves like bpf_trace_printk() helper, but takes an array of u64 to format and can handle more format args as a result.</summary>
+    /// <summary><c>bpf_trace_vprintk</c>, helper id BPF_FUNC_trace_vprintk (its prototype is in HelperPrototypes).</summary>
     TraceVprintk = 177,
-    /// <summary>BPF_FUNC_skc_to_unix_sock (<c>bpf_skc_to_unix_sock</c>): Dynamically cast a sk pointer to a unix_sock pointer.</summary>
+    /// <summary><c>bpf_skc_to_unix_sock</c>, helper id BPF_FUNC_skc_to_unix_sock (its prototype is in HelperPrototypes).</summary>
     SkcToUnixSock = 178,
-    /// <summary>BPF_FUNC_kallsyms_lookup_name (<c>bpf_kallsyms_lookup_name</c>): Get the address of a kernel symbol, returned in res.</summary>
+    /// <summary><c>bpf_kallsyms_lookup_name</c>, helper id BPF_FUNC_kallsyms_lookup_name (its prototype is in HelperPrototypes).</summary>
     KallsymsLookupName = 179,
-    /// <summary>BPF_FUNC_find_vma (<c>bpf_find_vma</c>): Find vma of task that contains addr, call callback_fn function with task, vma, and callback_ctx.</summary>
+    /// <summary><c>bpf_find_vma</c>, helper id BPF_FUNC_find_vma (its prototype is in HelperPrototypes).</summary>
     FindVma = 180,
-    /// <summary>BPF_FUNC_loop (<c>bpf_loop</c>): For nr_loops, call callback_fn function with callback_ctx as the context parameter.</summary>
+    /// <summary><c>bpf_loop</c>, helper id BPF_FUNC_loop (its prototype is in HelperPrototypes).</summary>
     Loop = 181,
-    /// <summary>BPF_FUNC_strncmp (<c>bpf_strncmp</c>): Do strncmp() between s1 and s2.</summary>
+    /// <summary><c>bpf_strncmp</c>, helper id BPF_FUNC_strncmp (its prototype is in HelperPrototypes).</summary>
     Strncmp = 182,
-    /// <summary>BPF_FUNC_get_func_arg (<c>bpf_get_func_arg</c>): Get n-th argument register (zero based) of the traced function (for tracing programs) returned in value.</summary>
+    /// <summary><c>bpf_get_func_arg</c>, helper id BPF_FUNC_get_func_arg (its prototype is in HelperPrototypes).</summary>
     GetFuncArg = 183,
-    /// <summary>BPF_FUNC_get_func_ret (<c>bpf_get_func_ret</c>): Get return value of the traced function (for tracing programs) in value.</summary>
+    /// <summary><c>bpf_get_func_ret</c>, helper id BPF_FUNC_get_func_ret (its prototype is in HelperPrototypes).</summary>
     GetFuncRet = 184,
-    /// <summary>BPF_FUNC_get_func_arg_cnt (<c>bpf_get_func_arg_cnt</c>): Get number of registers of the traced function (for tracing programs) where function arguments are stored in these registers.</summary>
+    /// <summary><c>bpf_get_func_arg_cnt</c>, helper id BPF_FUNC_get_func_arg_cnt (its prototype is in HelperPrototypes).</summary>
     GetFuncArgCnt = 185,
-    /// <summary>BPF_FUNC_get_retval (<c>bpf_get_retval</c>): Get the BPF program's return value that will be returned to the upper layers.</summary>
+    /// <summary><c>bpf_get_retval</c>, helper id BPF_FUNC_get_retval (its prototype is in HelperPrototypes).</summary>
     GetRetval = 186,
-    /// <summary>BPF_FUNC_set_retval (<c>bpf_set_retval</c>): Set the BPF program's return value that will be returned to the upper layers.</summary>
+    /// <summary><c>bpf_set_retval</c>, helper id BPF_FUNC_set_retval (its prototype is in HelperPrototypes).</summary>
     SetRetval = 187,
-    /// <summary>BPF_FUNC_xdp_get_buff_len (<c>bpf_xdp_get_buff_len</c>): Get the total size of a given xdp buff (linear and paged area)</summary>
+    /// <summary><c>bpf_xdp_get_buff_len</c>, helper id BPF_FUNC_xdp_get_buff_len (its prototype is in HelperPrototypes).</summary>
     XdpGetBuffLen = 188,
-    /// <summary>BPF_FUNC_xdp_load_bytes (<c>bpf_xdp_load_bytes</c>): This helper is provided as an easy way to load data from a xdp buffer.</summary>
+    /// <summary><c>bpf_xdp_load_bytes</c>, helper id BPF_FUNC_xdp_load_bytes (its prototype is in HelperPrototypes).</summary>
     XdpLoadBytes = 189,
-    /// <summary>BPF_FUNC_xdp_store_bytes (<c>bpf_xdp_store_bytes</c>): Store len bytes from buffer buf into the frame associated to xdp_md, at offset.</summary>
+    /// <summary><c>bpf_xdp_store_bytes</c>, helper id BPF_FUNC_xdp_store_bytes (its prototype is in HelperPrototypes).</summary>
     XdpStoreBytes = 190,
-    /// <summary>BPF_FUNC_copy_from_user_task (<c>bpf_copy_from_user_task</c>): Read size bytes from user space address user_ptr in tsk's address space, and stores the data in dst.</summary>
+    /// <summary><c>bpf_copy_from_user_task</c>, helper id BPF_FUNC_copy_from_user_task (its prototype is in HelperPrototypes).</summary>
     CopyFromUserTask = 191,
-    /// <summary>BPF_FUNC_skb_set_tstamp (<c>bpf_skb_set_tstamp</c>): Change the __sk_buff-&gt;tstamp_type to tstamp_type and set tstamp to the __sk_buff-&gt;tstamp together.</summary>
+    /// <summary><c>bpf_skb_set_tstamp</c>, helper id BPF_FUNC_skb_set_tstamp (its prototype is in HelperPrototypes).</summary>
     SkbSetTstamp = 192,
-    /// <summary>BPF_FUNC_ima_file_hash (<c>bpf_ima_file_hash</c>): Returns a calculated IMA hash of the file.</summary>
+    /// <summary><c>bpf_ima_file_hash</c>, helper id BPF_FUNC_ima_file_hash (its prototype is in HelperPrototypes).</summary>
     ImaFileHash = 193,
-    /// <summary>BPF_FUNC_kptr_xchg (<c>bpf_kptr_xchg</c>): Exchange kptr at pointer map_value with ptr, and return the old value.</summary>
+    /// <summary><c>bpf_kptr_xchg</c>, helper id BPF_FUNC_kptr_xchg (its prototype is in HelperPrototypes).</summary>
     KptrXchg = 194,
-    /// <summary>BPF_FUNC_map_lookup_percpu_elem (<c>bpf_map_lookup_percpu_elem</c>): Perform a lookup in percpu map for an entry associated to key on cpu.</summary>
+    /// <summary><c>bpf_map_lookup_percpu_elem</c>, helper id BPF_FUNC_map_lookup_percpu_elem (its prototype is in HelperPrototypes).</summary>
     MapLookupPercpuElem = 195,
-    /// <summary>BPF_FUNC_skc_to_mptcp_sock (<c>bpf_skc_to_mptcp_sock</c>): Dynamically cast a sk pointer to a mptcp_sock pointer.</summary>
+    /// <summary><c>bpf_skc_to_mptcp_sock</c>, helper id BPF_FUNC_skc_to_mptcp_sock (its prototype is in HelperPrototypes).</summary>
     SkcToMptcpSock = 196,
-    /// <summary>BPF_FUNC_dynptr_from_mem (<c>bpf_dynptr_from_mem</c>): Get a dynptr to local memory data.</summary>
+    /// <summary><c>bpf_dynptr_from_mem</c>, helper id BPF_FUNC_dynptr_from_mem (its prototype is in HelperPrototypes).</summary>
     DynptrFromMem = 197,
-    /// <summary>BPF_FUNC_ringbuf_reserve_dynptr (<c>bpf_ringbuf_reserve_dynptr</c>): Reserve size bytes of payload in a ring buffer ringbuf through the dynptr interface.</summary>
+    /// <summary><c>bpf_ringbuf_reserve_dynptr</c>, helper id BPF_FUNC_ringbuf_reserve_dynptr (its prototype is in HelperPrototypes).</summary>
     RingbufReserveDynptr = 198,
-    /// <summary>BPF_FUNC_ringbuf_submit_dynptr (<c>bpf_ringbuf_submit_dynptr</c>): Submit reserved ring buffer sample, pointed to by data, through the dynptr interface.</summary>
+    /// <summary><c>bpf_ringbuf_submit_dynptr</c>, helper id BPF_FUNC_ringbuf_submit_dynptr (its prototype is in HelperPrototypes).</summary>
     RingbufSubmitDynptr = 199,
-    /// <summary>BPF_FUNC_ringbuf_discard_dynptr (<c>bpf_ringbuf_discard_dynptr</c>): Discard reserved ring buffer sample through the dynptr interface.</summary>
+    /// <summary><c>bpf_ringbuf_discard_dynptr</c>, helper id BPF_FUNC_ringbuf_discard_dynptr (its prototype is in HelperPrototypes).</summary>
     RingbufDiscardDynptr = 200,
-    /// <summary>BPF_FUNC_dynptr_read (<c>bpf_dynptr_read</c>): Read len bytes from src into dst, starting from offset into src.</summary>
+    /// <summary><c>bpf_dynptr_read</c>, helper id BPF_FUNC_dynptr_read (its prototype is in HelperPrototypes).</summary>
     DynptrRead = 201,
-    /// <summary>BPF_FUNC_dynptr_write (<c>bpf_dynptr_write</c>): Write len bytes from src into dst, starting from offset into dst.</summary>
+    /// <summary><c>bpf_dynptr_write</c>, helper id BPF_FUNC_dynptr_write (its prototype is in HelperPrototypes).</summary>
     DynptrWrite = 202,
-    /// <summary>BPF_FUNC_dynptr_data (<c>bpf_dynptr_data</c>): Get a pointer to the underlying dynptr data.</summary>
+    /// <summary><c>bpf_dynptr_data</c>, helper id BPF_FUNC_dynptr_data (its prototype is in HelperPrototypes).</summary>
     DynptrData = 203,
-    /// <summary>BPF_FUNC_tcp_raw_gen_syncookie_ipv4 (<c>bpf_tcp_raw_gen_syncookie_ipv4</c>): Try to issue a SYN cookie for the packet with corresponding IPv4/TCP headers, iph and th, without depending on a listening socket.</summary>
+    /// <summary><c>bpf_tcp_raw_gen_syncookie_ipv4</c>, helper id BPF_FUNC_tcp_raw_gen_syncookie_ipv4 (its prototype is in HelperPrototypes).</summary>
     TcpRawGenSyncookieIpv4 = 204,
-    /// <summary>BPF_FUNC_tcp_raw_gen_syncookie_ipv6 (<c>bpf_tcp_raw_gen_syncookie_ipv6</c>): Try to issue a SYN cookie for the packet with corresponding IPv6/TCP headers, iph and th, without depending on a listening socket.</summary>
+    /// <summary><c>bpf_tcp_raw_gen_syncookie_ipv6</c>, helper id BPF_FUNC_tcp_raw_gen_syncookie_ipv6 (its prototype is in HelperPrototypes).</summary>
     TcpRawGenSyncookieIpv6 = 205,
-    /// <summary>BPF_FUNC_tcp_raw_check_syncookie_ipv4 (<c>bpf_tcp_raw_check_syncookie_ipv4</c>): Check whether iph and th contain a valid SYN cookie ACK without depending on a listening socket.</summary>
+    /// <summary><c>bpf_tcp_raw_check_syncookie_ipv4</c>, helper id BPF_FUNC_tcp_raw_check_syncookie_ipv4 (its prototype is in HelperPrototypes).</summary>
     TcpRawCheckSyncookieIpv4 = 206,
-    /// <summary>BPF_FUNC_tcp_raw_check_syncookie_ipv6 (<c>bpf_tcp_raw_check_syncookie_ipv6</c>): Check whether iph and th contain a valid SYN cookie ACK without depending on a listening socket.</summary>
+    /// <summary><c>bpf_tcp_raw_check_syncookie_ipv6</c>, helper id BPF_FUNC_tcp_raw_check_syncookie_ipv6 (its prototype is in HelperPrototypes).</summary>
     TcpRawCheckSyncookieIpv6 = 207,
-    /// <summary>BPF_FUNC_ktime_get_tai_ns (<c>bpf_ktime_get_tai_ns</c>): A nonsettable system-wide clock derived from wall-clock time but ignoring leap seconds.</summary>
+    /// <summary><c>bpf_ktime_get_tai_ns</c>, helper id BPF_FUNC_ktime_get_tai_ns (its prototype is in HelperPrototypes).</summary>
     KtimeGetTaiNs = 208,
-    /// <summary>BPF_FUNC_user_ringbuf_drain (<c>bpf_user_ringbuf_drain</c>): Drain samples from the specified user ring buffer, and invoke the provided callback for each such sample:</summary>
+    /// <summary><c>bpf_user_ringbuf_drain</c>, helper id BPF_FUNC_user_ringbuf_drain (its prototype is in HelperPrototypes).</summary>
     UserRingbufDrain = 209,
-    /// <summary>BPF_FUNC_cgrp_storage_get (<c>bpf_cgrp_storage_get</c>): Get a bpf_local_storage from the given cgroup, creating it when BPF_LOCAL_STORAGE_GET_F_CREATE is passed.</summary>
+    /// <summary><c>bpf_cgrp_storage_get</c>, helper id BPF_FUNC_cgrp_storage_get (its prototype is in HelperPrototypes).</summary>
     CgrpStorageGet = 210,
-    /// <summary>BPF_FUNC_cgrp_storage_delete (<c>bpf_cgrp_storage_delete</c>): Delete a bpf_local_storage from the given cgroup.</summary>
+    /// <summary><c>bpf_cgrp_storage_delete</c>, helper id BPF_FUNC_cgrp_storage_delete (its prototype is in HelperPrototypes).</summary>
     CgrpStorageDelete = 211,
 }
 
