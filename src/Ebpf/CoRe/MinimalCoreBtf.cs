@@ -92,15 +92,18 @@ public static class MinimalCoreBtf
             }
         }
 
-        /// <summary>TYPE_MATCHES compares members by name and type: keep every member, recursively.</summary>
-        private void MarkAllMembers(uint id, int depth)
+        /// <summary>
+        /// TYPE_MATCHES compares members by name and type: keep every member, recursively — except behind a pointer,
+        /// where types_match only looks at the pointee's kind and name, so its members are not needed (as BTFGen).
+        /// </summary>
+        private void MarkAllMembers(uint id, int depth, bool behindPointer = false)
         {
             if (depth > CoreTypeRelations.MaxDepth)
                 return;
             uint resolved = source.SkipTypedefs(id);
             switch (source.GetType(resolved))
             {
-                case BtfComposite c:
+                case BtfComposite c when !behindPointer:
                     if (!_members.TryGetValue(resolved, out var used))
                         _members[resolved] = used = [];
                     for (int i = 0; i < c.Members.Count; i++)
@@ -111,10 +114,15 @@ public static class MinimalCoreBtf
                         }
                     break;
                 case BtfPtr p:
-                    MarkAllMembers(p.Type, depth + 1);
+                    MarkAllMembers(p.Type, depth + 1, behindPointer: true);
                     break;
                 case BtfArray a:
                     MarkAllMembers(a.ElementType, depth + 1);
+                    break;
+                case BtfFuncProto f:
+                    MarkAllMembers(f.ReturnType, depth + 1);
+                    foreach (var param in f.Parameters)
+                        MarkAllMembers(param.Type, depth + 1);
                     break;
             }
         }

@@ -11,6 +11,9 @@ public sealed class FunctionSlot
 {
     private FunctionOverride? _override;
 
+    /// <summary>An empty slot for the function starting at instruction <paramref name="start"/>.</summary>
+    /// <param name="start">The function's first instruction in the executed program.</param>
+    /// <param name="name">The function's name, for diagnostics.</param>
     public FunctionSlot(int start, string name)
     {
         Start = start;
@@ -34,6 +37,7 @@ public sealed class FunctionSlot
     internal static readonly System.Reflection.FieldInfo OverrideField =
         typeof(FunctionSlot).GetField(nameof(_override), System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic)!;
 
+    /// <summary>The function as <c>name@start</c>, for diagnostics.</summary>
     public override string ToString() => $"{Name}@{Start}";
 }
 
@@ -59,6 +63,8 @@ public unsafe ref struct SlotCall
     internal Jit.JitEntry? Compiled; // the JIT's entry of this function (null: interpreter)
     internal bool IsEntry;        // the program's main function, called from outside
 
+    /// <summary>The argument registers R1–R5 as the caller set them; an override may change them before
+    /// <see cref="RunOriginal"/>.</summary>
     public ulong R1, R2, R3, R4, R5;
 
     /// <summary>The interpreter (or compiled program) the call belongs to.</summary>

@@ -10,7 +10,7 @@ namespace Ebpf.Execution;
 /// generic helper's work of resolving R1 to an object is done once, at compile time.
 /// </summary>
 /// <remarks>The method must behave exactly as the generic helper does for that R1 in an unchecked run.</remarks>
-public sealed record HelperSpecialization(object Target, MethodInfo Method)
+internal sealed record HelperSpecialization(object Target, MethodInfo Method)
 {
     /// <summary>How many registers after R1 the method takes (0–4).</summary>
     public int ArgumentCount => Method.GetParameters().Length;
@@ -21,4 +21,4 @@ public sealed record HelperSpecialization(object Target, MethodInfo Method)
 /// <paramref name="constantR1"/> (a value the call site's R1 provably holds, from an lddw in the same basic
 /// block whose original instruction was a pseudo map reference: <see cref="InterpreterOptions.MapPointerLoads"/>), or null for the generic call.
 /// </summary>
-public delegate HelperSpecialization? HelperSpecializer(long helperId, ulong constantR1);
+internal delegate HelperSpecialization? HelperSpecializer(long helperId, ulong constantR1);

@@ -57,8 +57,9 @@ public sealed unsafe class HelperTable
     /// Binds helper calls whose R1 is a compile-time constant (a map loaded by lddw) to a direct method of the
     /// object behind it; used by the JIT for unchecked programs only. Null: every call is generic.
     /// </summary>
-    public HelperSpecializer? Specializer { get; set; }
+    internal HelperSpecializer? Specializer { get; set; }
 
+    /// <summary>Whether a helper is registered under <paramref name="id"/> (a call to any other id is refused).</summary>
     public bool Contains(int id) => (uint)id < (uint)_entries.Length && _entries[id].IsPresent;
 
     /// <summary>The registered name of a helper, or null.</summary>

@@ -23,7 +23,7 @@ public sealed partial class BpfRuntime
     public bool FunctionSlots { get; init; } = true;
 
     /// <summary>The trampolines of this runtime, keyed as the kernel keys them.</summary>
-    public TrampolineTable Trampolines { get; } = new();
+    internal TrampolineTable Trampolines { get; } = new();
 
     /// <summary>
     /// Loads an object whose tracing and extension programs are loaded against <paramref name="target"/>, each against

@@ -18,6 +18,8 @@ public sealed partial class BpfRuntime
 
     private readonly IdTable[] _tables = [new(), new(), new(), new()];
 
+    /// <summary>An empty runtime: the built-in helpers, an empty bpffs, the loopback device, and the interpreter as
+    /// its executor. Objects loaded into it belong to it alone.</summary>
     public BpfRuntime()
     {
         Pins = new PinFileSystem(this);

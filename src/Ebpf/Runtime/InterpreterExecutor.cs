@@ -20,6 +20,7 @@ public sealed class InterpreterExecutor : IProgramExecutor
         Ebpf.Execution.InvocationContext.Current is not { } ctx || ctx.Mode != ExecutionMode.Checked
         || ctx.IsAccessible(address, (int)Math.Min(size, int.MaxValue), write ? MemoryAccess.Write : MemoryAccess.Read);
 
+    /// <summary>Runs <paramref name="program"/> once on the context at <paramref name="context"/> and returns R0.</summary>
     public ulong Run(ProgramObject program, nint context)
     {
         if (program.Executable is PreparedProgram { Interpreter: { Mode: ExecutionMode.Unchecked } verified })

@@ -20,6 +20,10 @@ internal static unsafe class ProgramPreparation
     /// resolved. A program loaded unverified has no proof and runs as written, in the checked interpreter, which
     /// resolves its ctx pointer fields by address (Interpreter's context field table).
     /// </summary>
+    /// <param name="runtime">The runtime whose maps the references resolve to.</param>
+    /// <param name="program">The program being prepared.</param>
+    /// <param name="verified">The verifier's accepted program (null: loaded unverified, run as written).</param>
+    /// <param name="indexed">The maps of the program's fd_array, for BPF_PSEUDO_MAP_IDX references.</param>
     /// <param name="mapPointerLoads">Receives the lddws of the returned instructions that load a map pointer.</param>
     public static Instruction[] Translated(BpfRuntime runtime, ProgramObject program, Verification.VerifiedProgram? verified, IReadOnlyList<MapObject> indexed,
         out HashSet<int> mapPointerLoads)
@@ -50,6 +54,12 @@ internal static unsafe class ProgramPreparation
             ? program.TypeInfo.InternalContextSize
             : program.TypeInfo.UserContextSize;
 
+    /// <summary>Rewrites every map-referencing ld_imm64 (by fd, by index, map value) to the runtime's map handle or
+    /// value address.</summary>
+    /// <param name="runtime">The runtime whose maps the references resolve to.</param>
+    /// <param name="program">The program the instructions belong to (for its messages).</param>
+    /// <param name="insns">The instructions to resolve; they are copied, not changed.</param>
+    /// <param name="indexed">The maps of the program's fd_array, for BPF_PSEUDO_MAP_IDX references.</param>
     /// <param name="mapPointerLoads">Receives the indexes of the lddws that now load a map pointer (src 1 and 5):
     /// the only constants the JIT may bind a map helper call to.</param>
     public static Instruction[] ResolveMapReferences(BpfRuntime runtime, ProgramObject program, Instruction[] insns, IReadOnlyList<MapObject> indexed,

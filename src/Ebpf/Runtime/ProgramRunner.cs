@@ -106,6 +106,7 @@ public sealed class ProgramRunner : IDisposable
     /// <summary>Where bpf_redirect* of the last run recorded its target (0 when it did not redirect).</summary>
     public ulong RedirectTarget => _invocation.RedirectTarget;
 
+    /// <summary>Releases the runner's reference on the program (once; later calls do nothing).</summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)

@@ -25,8 +25,11 @@ public sealed record RuntimeTestRunResult(
 /// <summary>BPF_PROG_TEST_RUN (program-types.md §3) over the runtime's executor.</summary>
 public sealed partial class BpfRuntime
 {
+    /// <summary>BPF_F_TEST_SKB_CHECKSUM_COMPLETE: the skb gets CHECKSUM_COMPLETE with a checksum over the packet.</summary>
     public const uint TestSkbChecksumComplete = 4;
+    /// <summary>BPF_F_TEST_XDP_LIVE_FRAMES: XDP verdicts act on the frames (transmit, redirect) instead of being reported.</summary>
     public const uint TestXdpLiveFrames = 2;
+    /// <summary>BPF_F_TEST_RUN_ON_CPU: run on <see cref="TestRunOptions.Cpu"/> instead of the current CPU.</summary>
     public const uint TestRunOnCpu = 1;
 
     /// <summary>The runtime's network devices (loopback always present).</summary>

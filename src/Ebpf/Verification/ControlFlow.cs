@@ -35,6 +35,8 @@ internal sealed class ControlFlow
 
     public int SubprogEnd(int subprog) => subprog + 1 < SubprogStarts.Count ? SubprogStarts[subprog + 1] : _insns.Count;
 
+    /// <param name="allowLoops">Whether back-edges are allowed (bounded loops, privileged loaders); otherwise the
+    /// kernel's "back-edge from insn" refusal applies.</param>
     /// <param name="afterPrePass">Checks of resolve_pseudo_ldimm64 that need more than the instructions (the kernel BTF):
     /// they run where the kernel runs them, after the per-instruction pre-pass and before the subprogram and CFG checks.</param>
     public void Check(bool allowLoops, Action? afterPrePass = null)

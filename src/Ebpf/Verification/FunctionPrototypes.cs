@@ -8,7 +8,7 @@ namespace Ebpf.Verification;
 /// BTF FUNC_PROTO and its <c>arg:</c> decl tags (DECL_TAG on the FUNC with the parameter's component index), with the
 /// kernel's messages for prototypes it refuses.
 /// </summary>
-public static class FunctionPrototypes
+internal static class FunctionPrototypes
 {
     private const int MaxArgs = 5;
 

@@ -6,6 +6,7 @@ namespace Ebpf.Verification;
 [Flags]
 public enum KernelFunctionFlags
 {
+    /// <summary>No KF_* flag: a plain kfunc returning a scalar or an unreferenced pointer.</summary>
     None = 0,
     /// <summary>KF_ACQUIRE: the returned pointer is a reference that must be released.</summary>
     Acquire = 1 << 0,

@@ -7,7 +7,7 @@ namespace Ebpf.Verification;
 /// has no record of its own, inherits the run's last record (the kernel's "needs to inherit last removed linfo");
 /// nothing is inherited when the run ends the program.
 /// </summary>
-public static class LineInfoAdjustment
+internal static class LineInfoAdjustment
 {
     /// <param name="newIndex"><see cref="VerifiedProgram.NewIndex"/> (one entry per verified instruction, plus the end).</param>
     /// <param name="recordInstructions">Each record's instruction in the verified program, ascending.</param>

@@ -6,7 +6,7 @@ using Ebpf.Loading;
 namespace Ebpf.Verification;
 
 /// <summary>A <see cref="MapSpec"/> as the verifier sees it (sizes, flags, frozen, bpf_spin_lock offset from BTF).</summary>
-public sealed class MapSpecInfo : IVerifierMapInfo
+internal sealed class MapSpecInfo : IVerifierMapInfo
 {
     private readonly MapSpec _spec;
     private readonly Btf.BtfSpec? _btf;
@@ -41,6 +41,13 @@ public sealed class MapSpecInfo : IVerifierMapInfo
 /// </summary>
 public static class ProgramSpecInput
 {
+    /// <summary>The verifier input for <paramref name="program"/> of <paramref name="obj"/>, as a loader would submit
+    /// it to <paramref name="profile"/>'s kernel.</summary>
+    /// <param name="obj">The parsed object file holding the program, its maps and BTF.</param>
+    /// <param name="program">The program to verify.</param>
+    /// <param name="logLevel">The BPF_LOG_LEVEL bits for the verifier log (1: the failing path).</param>
+    /// <param name="privilege">The loader's capabilities, which decide the helpers and checks that apply.</param>
+    /// <param name="profile">The kernel to verify for (default: the reference kernel, mainline 6.18).</param>
     public static VerifierInput Create(ObjectSpec obj, ProgramSpec program, int logLevel = 1, HelperPrivilege privilege = HelperPrivilege.Full,
         Abi.Profiles.KernelProfile? profile = null)
     {

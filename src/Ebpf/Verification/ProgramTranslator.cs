@@ -6,7 +6,7 @@ namespace Ebpf.Verification;
 /// <param name="Seen">Some path reached the instruction (<c>aux->seen</c>).</param>
 /// <param name="PointerType">For loads and stores: the base register's pointer type on every path that reached it
 /// (<c>aux->ptr_type</c>); <see cref="RegisterType.NotInit"/> otherwise.</param>
-public readonly record struct InstructionFacts(bool Seen, RegisterType PointerType);
+internal readonly record struct InstructionFacts(bool Seen, RegisterType PointerType);
 
 /// <summary>
 /// The kernel's convert_ctx_access for one program type: what a ctx load or store becomes in the runtime's internal
@@ -23,7 +23,7 @@ public interface IContextAccessConverter
 /// <param name="SourceIndex">For each xlated instruction, the verified instruction it came from.</param>
 /// <param name="NewIndex">For each verified instruction (and one past the end), where it, or the next surviving
 /// instruction when it was removed, starts in <paramref name="Instructions"/>: line info and func info move by this.</param>
-public sealed record TranslatedProgram(Instruction[] Instructions, int[] SourceIndex, int[] NewIndex)
+internal sealed record TranslatedProgram(Instruction[] Instructions, int[] SourceIndex, int[] NewIndex)
 {
     /// <summary>True when verified instruction <paramref name="original"/> is still in the program.</summary>
     public bool Survives(int original) => NewIndex[original] < NewIndex[original + 1];
@@ -38,7 +38,7 @@ public sealed record TranslatedProgram(Instruction[] Instructions, int[] SourceI
 /// Every jump, local call and function reference is re-targeted to where its target ended up, so the program
 /// the engines run is exactly the one that was verified, minus what no path can execute.
 /// </summary>
-public static class ProgramTranslator
+internal static class ProgramTranslator
 {
     private static readonly Instruction Nop = Instruction.Ja(0);
     private static readonly Instruction Trap = Instruction.Ja(-1);

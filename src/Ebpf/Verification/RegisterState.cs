@@ -5,7 +5,7 @@ namespace Ebpf.Verification;
 /// offset <see cref="Off"/> for pointers, and for the variable part (the whole value of a scalar) a tnum
 /// plus signed/unsigned 64- and 32-bit bounds that are kept consistent by <see cref="ScalarBounds.Sync"/>.
 /// </summary>
-public struct RegisterState
+internal struct RegisterState
 {
     public RegisterType Type;
     /// <summary>PTR_MAYBE_NULL: the pointer must be compared with 0 before use.</summary>

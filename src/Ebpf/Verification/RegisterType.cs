@@ -1,7 +1,7 @@
 namespace Ebpf.Verification;
 
 /// <summary>What a register holds, as the kernel's <c>enum bpf_reg_type</c> base types.</summary>
-public enum RegisterType : byte
+internal enum RegisterType : byte
 {
     /// <summary>NOT_INIT: never written (reading it is "R%d !read_ok").</summary>
     NotInit,
@@ -46,11 +46,17 @@ public enum RegisterType : byte
 /// <summary>Map metadata the verifier needs; the loader's MapSpec and runtime maps provide it.</summary>
 public interface IVerifierMapInfo
 {
+    /// <summary>The map's name, as the verifier log quotes it.</summary>
     string Name { get; }
+    /// <summary>The map type, which decides the helpers and accesses allowed on it.</summary>
     Abi.MapType Type { get; }
+    /// <summary>Bytes of a key: what a key pointer argument must make readable.</summary>
     uint KeySize { get; }
+    /// <summary>Bytes of a value: the bounds of a map-value pointer.</summary>
     uint ValueSize { get; }
+    /// <summary>The map's capacity (array index bounds, tail-call indices).</summary>
     uint MaxEntries { get; }
+    /// <summary>BPF_F_* map flags (e.g. BPF_F_RDONLY_PROG makes values read-only to the program).</summary>
     Abi.MapFlags Flags { get; }
     /// <summary>True when the map was frozen (BPF_MAP_FREEZE): its contents are constant for the program.</summary>
     bool Frozen { get; }

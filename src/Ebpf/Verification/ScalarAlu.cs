@@ -7,7 +7,7 @@ namespace Ebpf.Verification;
 /// work on the full bounds; 32-bit ones run the 64-bit rule on the zero- (or, for arsh, sign-) extended
 /// subregisters and truncate the result, which is exact for add/sub/mul/bitwise/shift low halves.
 /// </summary>
-public static class ScalarAlu
+internal static class ScalarAlu
 {
     /// <summary>
     /// Applies <paramref name="op"/> to <paramref name="dst"/>. <paramref name="signed"/> (sdiv/smod) changes nothing

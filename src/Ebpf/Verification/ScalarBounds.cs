@@ -5,7 +5,7 @@ namespace Ebpf.Verification;
 /// 32/64-bit signed/unsigned bounds from each other and from the tnum, then tighten the tnum from the
 /// bounds), plus truncation and extension between widths.
 /// </summary>
-public static class ScalarBounds
+internal static class ScalarBounds
 {
     public static void MarkUnbounded(ref RegisterState r)
     {

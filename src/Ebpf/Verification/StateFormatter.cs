@@ -4,7 +4,7 @@ using System.Text;
 namespace Ebpf.Verification;
 
 /// <summary>Register and stack notation of the 6.18 verifier log (program-types.md §5.2).</summary>
-public static class StateFormatter
+internal static class StateFormatter
 {
     /// <summary>Numbers in the s16 range print in decimal, anything else as hex of the u64.</summary>
     public static string Number(ulong v) =>
@@ -44,6 +44,7 @@ public static class StateFormatter
     }
 
     /// <summary>One register value, e.g. <c>map_value_or_null(id=1,ks=4,vs=8)</c>, <c>fp-4</c>, <c>16</c>.</summary>
+    /// <param name="r">The register to print.</param>
     /// <param name="allPrecise">Without CAP_BPF the kernel makes every scalar precise when it is created
     /// (__mark_reg_unknown, __mark_reg_const_zero set precise = !bpf_capable), so every scalar prints with P.</param>
     /// <param name="frameNo">The frame holding the register: a stack pointer into another frame's stack shows that

@@ -7,7 +7,7 @@ namespace Ebpf.Verification;
 /// 1 bits, <see cref="Mask"/> the unknown bits (never overlapping). The algebra is the kernel's
 /// (kernel/bpf/tnum.c): every operation over-approximates the set of concrete results.
 /// </summary>
-public readonly record struct Tnum(ulong Value, ulong Mask)
+internal readonly record struct Tnum(ulong Value, ulong Mask)
 {
     public static readonly Tnum Unknown = new(0, ulong.MaxValue);
 

@@ -30,14 +30,21 @@ public sealed class VerifiedProgram
     /// <summary>For each verified instruction and one past the end: where it (or, when removed, the next surviving
     /// instruction) starts in <see cref="Instructions"/> (bpf_adj_linfo's mapping).</summary>
     public required IReadOnlyList<int> NewIndex { get; init; }
+    /// <summary>The program type the program was verified as.</summary>
     public required Abi.ProgramType ProgramType { get; init; }
+    /// <summary>The entry function and every subprogram, in instruction order, with their stack depths.</summary>
     public required IReadOnlyList<VerifiedFunction> Functions { get; init; }
+    /// <summary>Every call instruction with what it resolved to (a helper id or a subprogram), so the runners bind
+    /// calls without decoding again.</summary>
     public required IReadOnlyList<ResolvedCall> Calls { get; init; }
+    /// <summary>Every load and store through the context pointer with the context field it touches, which the
+    /// runtime rewrites to the field's real location.</summary>
     public required IReadOnlyList<ContextAccessSite> ContextAccesses { get; init; }
     /// <summary>Stack depth of the entry function (bytes).</summary>
     public int StackDepth => Functions.Count > 0 ? Functions[0].StackDepth : 0;
     /// <summary>True when some helper call changes packet data (tc: needs the unclone prologue when writing).</summary>
     public bool ChangesPacketData { get; init; }
+    /// <summary>True when the program stores into packet data directly (tc: the skb must be unshared first).</summary>
     public bool WritesPacket { get; init; }
     /// <summary>True when some load goes through a typed or untrusted kernel pointer (BPF_PROBE_MEM in the kernel:
     /// a fault reads as 0). An interpreter without fault handling must run such a program checked.</summary>
@@ -47,6 +54,7 @@ public sealed class VerifiedProgram
 /// <summary>The verdict with the kernel-style log and statistics.</summary>
 public sealed class VerificationResult
 {
+    /// <summary>True when the verifier accepted the program (no <see cref="Error"/>).</summary>
     public bool Accepted => Error is null;
     /// <summary>The errno the kernel would return (0 when accepted).</summary>
     public Errno Errno { get; init; }
@@ -58,11 +66,17 @@ public sealed class VerificationResult
     public string? ErrorState { get; init; }
     /// <summary>The verifier log at the requested level (empty at level 0).</summary>
     public string Log { get; init; } = "";
+    /// <summary>Instructions the verifier walked over all paths (the kernel's <c>insn_processed</c>).</summary>
     public int ProcessedInstructions { get; init; }
+    /// <summary>The most explored states kept for one instruction (<c>max_states_per_insn</c>).</summary>
     public int MaxStatesPerInstruction { get; init; }
+    /// <summary>States saved for pruning over the whole run (<c>total_states</c>).</summary>
     public int TotalStates { get; init; }
+    /// <summary>The most states alive at once (<c>peak_states</c>).</summary>
     public int PeakStates { get; init; }
+    /// <summary>Wall-clock time the verification took (the kernel's <c>verification_time</c>).</summary>
     public TimeSpan Elapsed { get; init; }
+    /// <summary>The accepted, fixed-up program; null when rejected.</summary>
     public VerifiedProgram? Program { get; init; }
 
     /// <summary>The stats line exactly as the kernel prints it.</summary>

@@ -10,6 +10,8 @@ public static class Verifier
     /// privileged loader may submit; the stats line always prints it.</summary>
     public const int ComplexityLimit = 1_000_000;
 
+    /// <summary>Verifies one program as the kernel's <c>bpf_check</c> would, returning the verdict (and, when
+    /// accepted, the fixed-up program the interpreter and JIT run) rather than throwing.</summary>
     public static VerificationResult Verify(VerifierInput input)
     {
         ArgumentNullException.ThrowIfNull(input);

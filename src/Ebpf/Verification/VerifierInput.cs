@@ -22,12 +22,23 @@ public enum FunctionArgumentKind
 }
 
 /// <summary>One argument of a global function.</summary>
+/// <param name="Kind">What the argument is (scalar, context, memory, typed pointer, …).</param>
+/// <param name="MemorySize">For memory arguments: how many bytes the caller must make accessible.</param>
+/// <param name="Nullable">Whether the caller may pass NULL (<c>__arg_nullable</c>).</param>
+/// <param name="BtfType">For typed kernel pointers: the vmlinux struct it points to.</param>
 public readonly record struct FunctionArgument(FunctionArgumentKind Kind, int MemorySize = 0, bool Nullable = false, string? BtfType = null);
 
 /// <summary>A function of the program as func_info describes it. Functions not listed are static.</summary>
+/// <param name="StartInstruction">The function's first instruction.</param>
+/// <param name="Name">The function's name (from BTF), as the log quotes it.</param>
+/// <param name="IsGlobal">Global (BTF_FUNC_GLOBAL): verified once on its own against its prototype; static functions
+/// are verified inline at each call.</param>
+/// <param name="Arguments">The prototype's arguments, as the caller's registers R1–R5 must match them.</param>
+/// <param name="ReturnsVoid">The function returns void, so R0 need not be set at its exit.</param>
 /// <param name="PrepareError">Why the BTF prototype cannot describe the function's arguments
 /// (<c>btf_prepare_func_args</c> failed), with <paramref name="PrepareErrno"/>; a call to such a global fails
 /// with this message followed by "Caller passes invalid args into func#N ('name')".</param>
+/// <param name="PrepareErrno">The errno of that failure.</param>
 public sealed record VerifierFunction(int StartInstruction, string Name, bool IsGlobal, IReadOnlyList<FunctionArgument> Arguments,
     bool ReturnsVoid = false, string? PrepareError = null, Errno PrepareErrno = Errno.EINVAL);
 
@@ -38,9 +49,13 @@ public sealed record HostHelper(string Name, Abi.Helpers.HelperPrototype Prototy
 /// <summary>Everything <see cref="Verifier.Verify"/> needs about one program.</summary>
 public sealed class VerifierInput
 {
+    /// <summary>The program as submitted (ld_imm64 takes two slots).</summary>
     public required IReadOnlyList<Instruction> Instructions { get; init; }
+    /// <summary>The program type, which decides the context, the helpers and the return-value range.</summary>
     public required ProgramType ProgramType { get; init; }
+    /// <summary>The expected attach type (<c>expected_attach_type</c>), which narrows the context and helpers further.</summary>
     public AttachType ExpectedAttachType { get; init; }
+    /// <summary>The program's name, as the log quotes it.</summary>
     public string Name { get; init; } = "";
 
     /// <summary>Maps referenced by ld_imm64 instructions, keyed by the index of the ld_imm64's first slot.
@@ -83,6 +98,7 @@ public sealed class VerifierInput
     /// reads nothing else from the machine: a profile naming a BTF file (or none) makes the verdict the same
     /// everywhere.</summary>
     public Abi.Profiles.KernelProfile Profile { get; init; } = Abi.Profiles.KernelProfile.Reference;
+    /// <summary>The program's license is GPL-compatible; gpl_only helpers are refused otherwise.</summary>
     public bool GplCompatible { get; init; } = true;
     /// <summary>BPF_F_SLEEPABLE.</summary>
     public bool Sleepable { get; init; }

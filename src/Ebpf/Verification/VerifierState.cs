@@ -1,7 +1,7 @@
 namespace Ebpf.Verification;
 
 /// <summary>Per-byte stack slot state (<c>STACK_INVALID</c>, <c>STACK_SPILL</c>, <c>STACK_MISC</c>, <c>STACK_ZERO</c>).</summary>
-public enum StackByte : byte
+internal enum StackByte : byte
 {
     Invalid = 0,
     Spill = 1,
@@ -10,7 +10,7 @@ public enum StackByte : byte
 }
 
 /// <summary>One 8-byte stack slot: a type per byte and, for spills, the spilled register.</summary>
-public struct StackSlot
+internal struct StackSlot
 {
     /// <summary>Byte i (0 = the highest address, as the kernel's <c>slot_type[]</c>) in bits 8i..8i+7.</summary>
     public ulong Types;
@@ -71,7 +71,7 @@ internal sealed class SpilledRegister(in RegisterState value)
 }
 
 /// <summary>One call frame: registers R0–R10 and its stack (the kernel's <c>bpf_func_state</c>).</summary>
-public sealed class FrameState
+internal sealed class FrameState
 {
     public const int StackSize = 512;
     public const int Slots = StackSize / 8;
@@ -136,7 +136,7 @@ public sealed class FrameState
 }
 
 /// <summary>An acquired reference that must be released on every path (ringbuf record, socket).</summary>
-public readonly record struct AcquiredReference(int Id, int InsnIndex);
+internal readonly record struct AcquiredReference(int Id, int InsnIndex);
 
 /// <summary>A state stored at a pruning point, with the count of paths from it still being explored.</summary>
 internal sealed class Checkpoint
@@ -153,7 +153,7 @@ internal sealed class Checkpoint
 }
 
 /// <summary>The whole abstract machine state on one path (the kernel's <c>bpf_verifier_state</c>).</summary>
-public sealed class VerifierState
+internal sealed class VerifierState
 {
     public List<FrameState> Frames = [];
     public List<AcquiredReference> References = [];

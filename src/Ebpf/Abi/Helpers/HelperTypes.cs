@@ -58,6 +58,7 @@ public enum HelperArgKind : byte
 [Flags]
 public enum HelperArgFlags : ushort
 {
+    /// <summary>No modifier: the base argument type alone.</summary>
     None = 0,
     /// <summary>PTR_MAYBE_NULL: the constant 0 is accepted (then a following size must be 0).</summary>
     MaybeNull = 1 << 0,
@@ -76,13 +77,20 @@ public enum HelperArgFlags : ushort
 }
 
 /// <summary>One argument of a helper prototype.</summary>
+/// <param name="Kind">The base argument type (<c>enum bpf_arg_type</c> without modifiers).</param>
+/// <param name="Flags">Modifiers of the base type (<c>enum bpf_type_flag</c> bits).</param>
+/// <param name="FixedSize">With <see cref="HelperArgFlags.FixedSize"/>: the byte size of the memory argument.</param>
 /// <param name="BtfType">For PtrToBtfId: the kernel struct the pointer must point to (<c>task_struct</c>, …).</param>
 public readonly record struct HelperArg(HelperArgKind Kind, HelperArgFlags Flags = HelperArgFlags.None, int FixedSize = 0, string? BtfType = null)
 {
+    /// <summary>Whether the argument points to memory whose size the verifier checks (mem, map key or value).</summary>
     public bool IsMemory => Kind is HelperArgKind.PtrToMem or HelperArgKind.PtrToMapKey or HelperArgKind.PtrToMapValue;
+    /// <summary>Whether the argument is the size of the preceding memory argument.</summary>
     public bool IsSize => Kind is HelperArgKind.ConstSize or HelperArgKind.ConstSizeOrZero;
+    /// <summary>Whether any bit of <paramref name="flag"/> is among the argument's modifiers.</summary>
     public bool Has(HelperArgFlags flag) => (Flags & flag) != 0;
 
+    /// <summary>The kind, its modifiers and BTF type as the verifier's diagnostics show them.</summary>
     public override string ToString() =>
         (Flags == HelperArgFlags.None ? Kind.ToString() : $"{Kind}|{Flags}") + (BtfType is null ? "" : $"({BtfType})");
 }

@@ -11,7 +11,7 @@ namespace Ebpf.Runtime.Helpers;
 /// characters rejected; more conversions than arguments rejected) and then rendered.
 /// Any violation yields EINVAL (returned by the helper as a negative errno).
 /// </summary>
-public static class BprintfFormatter
+internal static class BprintfFormatter
 {
     /// <summary>MAX_BPRINTF_VARARGS.</summary>
     public const int MaxArgs = 12;

@@ -5,7 +5,7 @@ namespace Ebpf.Runtime.Helpers;
 /// values in memory (native little-endian) representation: a 32-bit "wsum" accumulated with
 /// end-around carry, folded to 16 bits.
 /// </summary>
-public static class Checksum
+internal static class Checksum
 {
     /// <summary>csum_partial: sum of little-endian 16-bit words (odd tail byte as the low byte) plus <paramref name="seed"/>.</summary>
     public static uint Partial(ReadOnlySpan<byte> data, uint seed)

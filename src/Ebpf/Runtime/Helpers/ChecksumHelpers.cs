@@ -1,14 +1,14 @@
 namespace Ebpf.Runtime.Helpers;
 
 /// <summary>A writable packet the skb helpers work on (the context builders provide it per invocation).</summary>
-public interface IPacketBuffer
+internal interface IPacketBuffer
 {
     /// <summary>The packet from skb->data to the end of the linear data.</summary>
     Span<byte> Data { get; }
 }
 
 /// <summary>csum_diff, l3_csum_replace, l4_csum_replace (6.13+ folded csum_diff semantics).</summary>
-public static unsafe class ChecksumHelpers
+internal static unsafe class ChecksumHelpers
 {
     public const ulong HeaderFieldMask = 0xf;
     public const ulong PseudoHeader = 0x10;

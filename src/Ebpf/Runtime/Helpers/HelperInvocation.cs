@@ -15,7 +15,7 @@ public sealed class HelperInvocation
 
     private HelperInvocation? _outer;
 
-    public HelperInvocation(BpfRuntime runtime, ProgramObject? program, nint context, TaskModel? task = null, ulong cookie = 0, ulong funcIp = 0)
+    internal HelperInvocation(BpfRuntime runtime, ProgramObject? program, nint context, TaskModel? task = null, ulong cookie = 0, ulong funcIp = 0)
     {
         Runtime = runtime;
         Program = program;
@@ -33,14 +33,20 @@ public sealed class HelperInvocation
     internal static HelperInvocation Require() =>
         Current ?? throw new InvalidOperationException("BPF helper called outside a program invocation");
 
+    /// <summary>The runtime the program runs in: its maps, devices, trace log and clock.</summary>
     public BpfRuntime Runtime { get; }
+    /// <summary>The running program (after a tail call, the callee); null for a bare interpreter run.</summary>
     public ProgramObject? Program { get; internal set; }
+    /// <summary>The address of the context the program was given in R1 (packet, pt_regs, tracing arguments, …).</summary>
     public nint Context { get; internal set; }
+    /// <summary>The task the program runs on behalf of (bpf_get_current_pid_tgid and friends read it).</summary>
     public TaskModel Task { get; }
+    /// <summary>The attachment's BPF cookie (bpf_get_attach_cookie), 0 when the attachment has none.</summary>
     public ulong Cookie { get; }
+    /// <summary>The traced function's address for tracing programs (bpf_get_func_ip), otherwise 0.</summary>
     public ulong FuncIp { get; }
     /// <summary>Tail calls taken so far (MAX_TAIL_CALL_CNT = 33).</summary>
-    public int TailCallCount { get; set; }
+    internal int TailCallCount { get; set; }
     /// <summary>Per-CPU printk/perf nesting depth (more than 3 → EBUSY).</summary>
     internal int PrintNesting { get; set; }
 
@@ -50,17 +56,17 @@ public sealed class HelperInvocation
     /// <summary>Checked runs: the bpf_spin_lock word this invocation holds, or 0.</summary>
     internal ulong HeldSpinLock { get; set; }
     /// <summary>Where bpf_redirect* recorded the target (ifindex or map/key), for the caller of the program.</summary>
-    public ulong RedirectTarget { get; set; }
+    internal ulong RedirectTarget { get; set; }
     /// <summary>
     /// Validates helper memory accesses (address, size, write) when the program is not verified
     /// (the checked interpreter installs it); null = trusted pointers.
     /// </summary>
-    public Func<ulong, ulong, bool, bool>? MemoryChecker { get; set; }
+    internal Func<ulong, ulong, bool, bool>? MemoryChecker { get; set; }
     /// <summary>Packet state of skb/xdp contexts (set by the context builders).</summary>
-    public object? PacketState { get; set; }
+    internal object? PacketState { get; set; }
 
     /// <summary>Makes this the current invocation until the returned scope is disposed.</summary>
-    public Scope Enter() => Enter(ExecutionThread.Current);
+    internal Scope Enter() => Enter(ExecutionThread.Current);
 
     /// <summary><see cref="Enter()"/> on the caller's already fetched thread state (one thread-static access per run).</summary>
     internal Scope Enter(ExecutionThread thread)
@@ -72,7 +78,7 @@ public sealed class HelperInvocation
         return new Scope(this, thread);
     }
 
-    public readonly struct Scope : IDisposable
+    internal readonly struct Scope : IDisposable
     {
         private readonly HelperInvocation? _invocation;
         private readonly ExecutionThread? _thread;

@@ -29,6 +29,7 @@ public sealed class HelperRegistry
     private volatile Dictionary<int, HelperEntry> _byId = new();
     private readonly Lock _lock = new();
 
+    /// <summary>A registry holding every built-in helper the runtime implements (what a new runtime starts with).</summary>
     public static HelperRegistry CreateDefault()
     {
         var registry = new HelperRegistry();
@@ -36,10 +37,13 @@ public sealed class HelperRegistry
         return registry;
     }
 
+    /// <summary>The helper registered under <paramref name="id"/> (the call instruction's imm), or null.</summary>
     public HelperEntry? Find(int id) => _byId.GetValueOrDefault(id);
 
+    /// <summary>The helper named <paramref name="name"/>, with or without the <c>bpf_</c> prefix, or null.</summary>
     public HelperEntry? FindByName(string name) => _byId.Values.FirstOrDefault(e => e.Name == name || "bpf_" + e.Name == name);
 
+    /// <summary>Every registered helper, built-in and host (a snapshot: later registrations do not show).</summary>
     public IReadOnlyCollection<HelperEntry> All => _byId.Values;
 
     /// <summary>The host helpers' prototypes by id, as the verifier takes them (<see cref="Verification.VerifierInput.HostHelpers"/>).</summary>

@@ -10,7 +10,7 @@ namespace Ebpf.Runtime.Helpers;
 /// bounded wait (a word that never becomes free — not a lock at all, or a lock a checked program left
 /// held — faults with EDEADLK instead of spinning for ever).
 /// </summary>
-public static unsafe class LockHelpers
+internal static unsafe class LockHelpers
 {
     /// <summary>
     /// How long a checked run waits for a held lock before it gives up. Critical sections are a few

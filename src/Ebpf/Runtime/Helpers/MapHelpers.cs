@@ -12,7 +12,7 @@ namespace Ebpf.Runtime.Helpers;
 /// and in checked mode register the memory they hand back (map values, ring buffer records) as
 /// regions the program may touch for the rest of the invocation.
 /// </summary>
-public static unsafe class MapHelpers
+internal static unsafe class MapHelpers
 {
     /// <summary>BPF_MAX_LOOPS.</summary>
     public const ulong MaxLoops = 1 << 23;

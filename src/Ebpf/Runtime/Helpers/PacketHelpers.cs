@@ -5,7 +5,7 @@ using Ebpf.Runtime.ProgramTypes;
 namespace Ebpf.Runtime.Helpers;
 
 /// <summary>Packet helpers that act on the invocation's skb or xdp buffer (program-types.md §4.2 "XDP", "skb helpers").</summary>
-public static unsafe class PacketHelpers
+internal static unsafe class PacketHelpers
 {
     public const ulong XdpAborted = 0, XdpRedirect = 4;
     public const ulong TcActShot = 2, TcActRedirect = 7;

@@ -1,7 +1,7 @@
 namespace Ebpf.Runtime.Helpers;
 
 /// <summary>trace_printk, trace_vprintk, snprintf and strncmp (program-types.md §4.2 "Printing", "Strings").</summary>
-public static unsafe class PrintHelpers
+internal static unsafe class PrintHelpers
 {
     public const int MaxTracePrintkArgs = 3;
     /// <summary>MAX_BPRINTF_VARARGS * 8: the largest data_len of trace_vprintk/snprintf.</summary>

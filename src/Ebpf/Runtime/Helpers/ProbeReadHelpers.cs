@@ -5,7 +5,7 @@ namespace Ebpf.Runtime.Helpers;
 /// Kernel reads of NULL / low or user addresses fail with -ERANGE (x86 copy_from_kernel_nofault_allowed),
 /// other faults with -EFAULT; on any error the destination is zeroed (the _str variants zero all of it).
 /// </summary>
-public static unsafe class ProbeReadHelpers
+internal static unsafe class ProbeReadHelpers
 {
     /// <summary>Addresses below this are the "user half" NULL page for kernel reads.</summary>
     private const ulong LowGuard = 4096;
@@ -39,10 +39,31 @@ public static unsafe class ProbeReadHelpers
                 return Errno.ERANGE;
             if (mem.Contains(src, size, AddressSpace.Kernel))
                 return Errno.None;
-            // BPF-visible memory of the running program (stack, map values) is kernel memory too.
-            return inv.MemoryChecker?.Invoke(src, size, false) == true ? Errno.None : Errno.EFAULT;
+            // BPF-visible memory of the running program (stack, map values) is kernel memory too. A checked run knows
+            // every live region; an unchecked one knows the program's array maps (global data included), which is where
+            // CO-RE-style reads of the program's own variables point.
+            if (inv.MemoryChecker is { } checker)
+                return checker(src, size, false) ? Errno.None : Errno.EFAULT;
+            return InProgramArrays(inv.Program, src, size) ? Errno.None : Errno.EFAULT;
         }
         return mem.Contains(src, size, AddressSpace.User) ? Errno.None : Errno.EFAULT;
+    }
+
+    /// <summary>Whether [src, src+size) lies inside the value area of an array map the program uses.</summary>
+    private static bool InProgramArrays(Objects.ProgramObject? program, ulong src, ulong size)
+    {
+        if (program is null || size == 0 || src + size < src)
+            return false;
+        foreach (var map in program.UsedMaps)
+        {
+            if (map.Maps is not Maps.ArrayMap array)
+                continue;
+            ulong start = (ulong)array.ValueBase;
+            ulong length = (ulong)array.Stride * array.MaxEntries;
+            if (src >= start && src - start <= length && size <= length - (src - start))
+                return true;
+        }
+        return false;
     }
 
     private static ulong Read(ulong dst, ulong size, ulong src, AddressSpace space)

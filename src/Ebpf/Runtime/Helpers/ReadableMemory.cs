@@ -3,7 +3,9 @@ namespace Ebpf.Runtime.Helpers;
 /// <summary>Which half of the address space a region models: decides probe_read's error (-ERANGE vs -EFAULT).</summary>
 public enum AddressSpace
 {
+    /// <summary>Kernel memory: what bpf_probe_read_kernel(_str) may read.</summary>
     Kernel,
+    /// <summary>User memory of the traced process: read by bpf_probe_read_user(_str) and bpf_copy_from_user.</summary>
     User,
 }
 

@@ -1,7 +1,7 @@
 namespace Ebpf.Runtime.Helpers;
 
 /// <summary>Helpers that describe "current" (task, CPU, attach point) from the invocation context.</summary>
-public static unsafe class TaskHelpers
+internal static unsafe class TaskHelpers
 {
     [ThreadStatic]
     private static Random? t_random;

@@ -6,8 +6,10 @@ namespace Ebpf.Runtime.Helpers;
 /// </summary>
 public sealed record TaskModel(uint Pid, uint Tgid, uint Uid, uint Gid, string Comm, int Cpu = 0, int NumaNode = 0)
 {
+    /// <summary>TASK_COMM_LEN: the comm buffer size including the terminating NUL.</summary>
     public const int CommLength = 16;
 
+    /// <summary>The calling .NET process as a task: its pid as pid and tgid, uid/gid 0, its process name as comm.</summary>
     public static TaskModel Default { get; } = new(
         (uint)Environment.ProcessId, (uint)Environment.ProcessId, 0, 0,
         Truncate(System.Diagnostics.Process.GetCurrentProcess().ProcessName));

@@ -7,7 +7,7 @@ namespace Ebpf.Runtime.Helpers;
 /// runtime has a <see cref="BpfRuntime.Clock"/> of its own (deterministic tests): then every clock helper
 /// reads that provider's timestamp, and boot time equals monotonic time (nothing is ever suspended).
 /// </summary>
-public static class TimeHelpers
+internal static class TimeHelpers
 {
     /// <summary>CONFIG_HZ of the modelled kernel (the reference machine uses 250).</summary>
     public const int Hz = 250;

@@ -10,12 +10,14 @@ namespace Ebpf.Runtime.Helpers;
 /// </summary>
 public sealed class TraceBuffer
 {
+    /// <summary>The number of lines kept when no <see cref="Capacity"/> is given.</summary>
     public const int DefaultCapacity = 65536;
 
     private readonly Queue<string> _lines = new();
     private readonly Lock _lock = new();
     private readonly long _bootTimestamp = System.Diagnostics.Stopwatch.GetTimestamp();
 
+    /// <summary>How many lines the buffer keeps before the oldest are dropped (counted in <see cref="Overruns"/>).</summary>
     public int Capacity { get; init; } = DefaultCapacity;
 
     /// <summary>Raised after each line is added (hosts streaming the log).</summary>

@@ -4,7 +4,7 @@ using Ebpf.Runtime.Trampolines;
 namespace Ebpf.Runtime.Links;
 
 /// <summary>What a tracing link reports beyond the generic link info (bpf_link_info.tracing).</summary>
-public interface ITracingLinkInfo
+internal interface ITracingLinkInfo
 {
     TrampolineKey Key { get; }
 }

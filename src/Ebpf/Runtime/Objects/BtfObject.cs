@@ -17,10 +17,12 @@ public sealed class BtfObject : KernelObject
 
     /// <summary>The raw .BTF bytes as loaded.</summary>
     public ReadOnlyMemory<byte> Data { get; }
+    /// <summary>The BTF object's name (<c>vmlinux</c>, a module's name, or empty for a program's BTF).</summary>
     public string Name { get; }
     /// <summary>vmlinux or a module's BTF (affects attach rules), as opposed to a program's own BTF.</summary>
     public bool IsKernel { get; }
 
+    /// <summary>BPF_OBJ_GET_INFO_BY_FD for this BTF: id, size, name and whether it is kernel BTF.</summary>
     public BtfInfo GetInfo() => new() { Id = Id, Size = (uint)Data.Length, Name = Name, IsKernel = IsKernel };
 
     private Btf.BtfSpec? _parsed;

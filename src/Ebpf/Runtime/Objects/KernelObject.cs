@@ -13,13 +13,16 @@ public abstract class KernelObject
     private long _refs = 1; // the creator's reference
     private int _freed;
 
+    /// <summary>A new object of <paramref name="kind"/> in <paramref name="runtime"/>, holding its creator's one reference.</summary>
     protected KernelObject(BpfRuntime runtime, ObjectKind kind)
     {
         Runtime = runtime;
         Kind = kind;
     }
 
+    /// <summary>The runtime the object belongs to; its id is unique there and nowhere else.</summary>
     public BpfRuntime Runtime { get; }
+    /// <summary>Which kind of object this is (program, map, link, BTF): the id space it lives in.</summary>
     public ObjectKind Kind { get; }
 
     /// <summary>The object's id; 0 until published (and for a link before it settles).</summary>
@@ -28,6 +31,7 @@ public abstract class KernelObject
     /// <summary>Current reference count (diagnostics and tests).</summary>
     public long ReferenceCount => Interlocked.Read(ref _refs);
 
+    /// <summary>True once the last reference went and the object released what it held.</summary>
     public bool IsFreed => Volatile.Read(ref _freed) != 0;
 
     /// <summary>Takes a reference on an object the caller already holds (kernel: bpf_*_inc).</summary>

@@ -14,7 +14,7 @@ public interface ILinkAttachment
     /// <summary>Whether LINK_DETACH is supported (else EOPNOTSUPP).</summary>
     bool SupportsDetach => true;
 
-    /// <summary>Switches the attach point to <paramref name="newProgram"/>; null = no update_prog (EINVAL).</summary>
+    /// <summary>Switches the attach point to the new program (the delegate's second argument); null = no update_prog (EINVAL).</summary>
     Action<LinkObject, ProgramObject>? UpdateProgram => null;
 }
 
@@ -39,12 +39,17 @@ public sealed class LinkObject : KernelObject
         Cookie = cookie;
     }
 
+    /// <summary>The link type (BPF_LINK_TYPE_*), which decides the operations the link supports.</summary>
     public LinkType Type { get; }
+    /// <summary>The attach type the link was created with.</summary>
     public AttachType AttachType { get; }
+    /// <summary>The BPF cookie given at link creation (bpf_get_attach_cookie returns it), 0 when none.</summary>
     public ulong Cookie { get; }
     /// <summary>The reserved id during prime (visible <see cref="KernelObject.Id"/> is 0 until settle).</summary>
     internal uint ReservedId { get; set; }
+    /// <summary>The program the link holds (changes on LINK_UPDATE); null once the link was released.</summary>
     public ProgramObject? Program { get { lock (_lock) return _program; } }
+    /// <summary>True once the link was detached (LINK_DETACH or its target went away): it stays valid but defunct.</summary>
     public bool IsDetached { get { lock (_lock) return _attachment is null; } }
 
     internal void Attach(ILinkAttachment attachment)
@@ -106,6 +111,8 @@ public sealed class LinkObject : KernelObject
         }
     }
 
+    /// <summary>BPF_OBJ_GET_INFO_BY_FD for this link: id, type, attach type, program id and, for tracing links, the
+    /// target and cookie.</summary>
     public Collections.LinkInfo GetInfo()
     {
         lock (_lock)
@@ -126,6 +133,7 @@ public sealed class LinkObject : KernelObject
         get { lock (_lock) return _attachment; }
     }
 
+    /// <summary>Releases the attachment (if still attached) and the link's reference on its program.</summary>
     protected override void OnFree()
     {
         ILinkAttachment? attachment;

@@ -35,6 +35,7 @@ public sealed class MapObject : KernelObject, Maps.IMapHolderTarget
 
     private ulong _handle;
 
+    /// <summary>The definition the map was created from (type, sizes, flags, name, BTF type ids).</summary>
     public MapDefinition Definition { get; }
 
     /// <summary>The map storage (Runtime/Maps); null only for lifecycle-only maps (no storage factory).</summary>
@@ -61,8 +62,11 @@ public sealed class MapObject : KernelObject, Maps.IMapHolderTarget
     /// <summary>The map behind a register value produced by <see cref="NativeHandle"/>, or null when it is not a live one.</summary>
     public static MapObject? FromNativeHandle(ulong handle) => Ebpf.Runtime.Maps.MapHandleTable.Find(handle) as MapObject;
 
+    /// <summary>The map type (BPF_MAP_TYPE_*).</summary>
     public MapType Type => Definition.Type;
+    /// <summary>The map's name (at most 15 characters).</summary>
     public string Name => Definition.Name;
+    /// <summary>The BTF the map's key and value types come from; null for a map created without BTF.</summary>
     public BtfObject? Btf { get; }
 
     /// <summary>The map's storage (Runtime/Maps); disposed when the map is freed.</summary>
@@ -74,6 +78,8 @@ public sealed class MapObject : KernelObject, Maps.IMapHolderTarget
     /// <summary>BPF_MAP_FREEZE done: user space can no longer write.</summary>
     public bool IsFrozen { get; private set; }
 
+    /// <summary>References held by user space (fds and pins: the kernel's usercnt); at zero, a PROG_ARRAY is
+    /// cleared even while programs still hold the map.</summary>
     public long UserReferenceCount => Interlocked.Read(ref _userRefs);
 
     /// <summary>Runs when the user reference count reaches zero (the kernel's map_release_uref).</summary>
@@ -141,6 +147,7 @@ public sealed class MapObject : KernelObject, Maps.IMapHolderTarget
         BtfKeyTypeId = Btf is null ? 0 : Definition.BtfKeyTypeId, BtfValueTypeId = Btf is null ? 0 : Definition.BtfValueTypeId,
     };
 
+    /// <summary>Clears a PROG_ARRAY's slots, disposes the storage, releases the BTF and retires the native handle.</summary>
     protected override void OnFree()
     {
         ProgramSlots?.Clear();

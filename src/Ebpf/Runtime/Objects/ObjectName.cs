@@ -7,8 +7,11 @@ namespace Ebpf.Runtime.Objects;
 /// </summary>
 public static class ObjectName
 {
+    /// <summary>BPF_OBJ_NAME_LEN - 1: the longest name that leaves room for the terminating NUL.</summary>
     public const int MaxLength = 15;
 
+    /// <summary>Returns <paramref name="name"/> (empty for null) if the kernel would accept it, else throws EINVAL
+    /// naming <paramref name="what"/> (e.g. "map", "prog").</summary>
     public static string Validate(string? name, string what)
     {
         if (string.IsNullOrEmpty(name))

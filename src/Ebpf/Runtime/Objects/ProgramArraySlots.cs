@@ -24,6 +24,7 @@ public sealed class ProgramArraySlots
     /// <summary>The map storage behind this view.</summary>
     public ProgArrayMap Storage { get; }
 
+    /// <summary>The number of slots (the map's max_entries).</summary>
     public int Length => Storage.Length;
 
     /// <summary>The program in a slot, or null (tail_call falls through on null).</summary>

@@ -25,15 +25,21 @@ public sealed partial class ProgramObject : KernelObject
         LoadTime = DateTimeOffset.UtcNow;
     }
 
+    /// <summary>The definition the program was loaded from (type, instructions, license, BTF records, flags).</summary>
     public ProgramDefinition Definition { get; }
+    /// <summary>The program type (BPF_PROG_TYPE_*).</summary>
     public ProgramType Type => Definition.Type;
+    /// <summary>The expected attach type given at load (<c>expected_attach_type</c>).</summary>
     public AttachType ExpectedAttachType => Definition.ExpectedAttachType;
+    /// <summary>The program's name (at most 15 characters).</summary>
     public string Name => Definition.Name;
     /// <summary>The instructions as the runtime executes them ("xlated").</summary>
     public Instruction[] Instructions { get; internal set; }
+    /// <summary>The program's own BTF (func_info and line_info refer to it); null when loaded without.</summary>
     public BtfObject? Btf { get; }
     /// <summary>The kernel's prog tag: first 8 bytes of SHA-256 (Linux 6.18) over the instructions, map references zeroed.</summary>
     public byte[] Tag { get; }
+    /// <summary>When the program was loaded (the kernel reports load_time in bpf_prog_info).</summary>
     public DateTimeOffset LoadTime { get; }
     /// <summary>Executable form chosen by the runtime (interpreter program, JIT delegate …).</summary>
     public object? Executable { get; internal set; }
@@ -56,6 +62,7 @@ public sealed partial class ProgramObject : KernelObject
     /// <summary>Per-type context description (Runtime/ProgramTypes).</summary>
     public ProgramTypes.ProgramTypeInfo TypeInfo => ProgramTypes.ProgramTypeInfo.Get(ResolvedType);
 
+    /// <summary>The maps the program references (used_maps): the program holds a reference on each while it lives.</summary>
     public IReadOnlyList<MapObject> UsedMaps
     {
         get { lock (_lock) return _usedMaps.ToArray(); }
@@ -84,6 +91,7 @@ public sealed partial class ProgramObject : KernelObject
         AttachBtfId = AttachBtfId, AttachBtfObjectId = AttachBtfObjectId,
     };
 
+    /// <summary>Drops the program's references on its maps, its load-time attach target and its BTF, and releases its executable form.</summary>
     protected override void OnFree()
     {
         MapObject[] maps;

@@ -14,6 +14,7 @@ namespace Ebpf.Runtime.PinFs;
 /// </summary>
 public sealed class PinFileSystem
 {
+    /// <summary>Where the runtime's bpffs is mounted: every pin path must lie below it, as with the kernel's usual mount.</summary>
     public const string MountPoint = "/sys/fs/bpf";
 
     private readonly BpfRuntime _runtime;

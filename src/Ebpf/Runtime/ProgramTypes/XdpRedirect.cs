@@ -7,7 +7,7 @@ namespace Ebpf.Runtime.ProgramTypes;
 /// The kernel's bpf_redirect_info after a program returned XDP_REDIRECT: where the frame goes.
 /// bpf_redirect(ifindex) gives <see cref="MapType.Unspec"/> with <see cref="Key"/> = ifindex;
 /// bpf_redirect_map gives the map, the key, and (for BPF_F_BROADCAST) the flags. test_run reports
-/// it in <see cref="TestRunResult.Redirect"/>; live-frames mode performs it.
+/// it in <see cref="RuntimeTestRunResult.Redirect"/>; live-frames mode performs it.
 /// </summary>
 public sealed record XdpRedirect(MapType MapType, uint MapId, uint Key, ulong Flags, BpfMapBase? Map)
 {

@@ -157,7 +157,7 @@ internal static class AttachTargetCheckLimits
 /// Counts calls that entered an attached program after its attachment was released — what the epoch wait on
 /// unlink must make impossible (the stress tests assert it stays 0).
 /// </summary>
-public static class TrampolineDiagnostics
+internal static class TrampolineDiagnostics
 {
     private static long s_enteredAfterRelease;
 

@@ -8,7 +8,7 @@ namespace Ebpf.Runtime.Trampolines;
 /// its cookie. <see cref="Released"/> is set only after the trampoline stopped routing calls to it and every call
 /// that could still have entered it has finished (an epoch grace period).
 /// </summary>
-public sealed class TracingAttachment
+internal sealed class TracingAttachment
 {
     private volatile bool _released;
 

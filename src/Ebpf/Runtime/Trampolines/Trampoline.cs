@@ -12,7 +12,7 @@ namespace Ebpf.Runtime.Trampolines;
 /// __bpf_trampoline_link_prog (EBUSY/E2BIG rules); every change is published with one store into the slot, and an
 /// unlink returns only after an epoch grace period, so no call can enter the unlinked program afterwards.
 /// </summary>
-public sealed class Trampoline
+internal sealed class Trampoline
 {
     /// <summary>BPF_MAX_TRAMP_LINKS (x86-64).</summary>
     public const int MaxLinks = 38;

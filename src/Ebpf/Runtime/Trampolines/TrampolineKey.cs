@@ -4,7 +4,7 @@ namespace Ebpf.Runtime.Trampolines;
 /// bpf_trampoline_compute_key: for a BPF-program target, (target program id &lt;&lt; 32) | btf_id; for a kernel target,
 /// (BTF object id &lt;&lt; 32) | 0x80000000 | btf_id. A tracing link's target_obj_id and target_btf_id are decoded from it.
 /// </summary>
-public readonly record struct TrampolineKey(ulong Value)
+internal readonly record struct TrampolineKey(ulong Value)
 {
     private const uint KernelMarker = 0x8000_0000;
 
@@ -23,7 +23,7 @@ public readonly record struct TrampolineKey(ulong Value)
 }
 
 /// <summary>The trampoline list a program goes on (bpf_attach_type_to_tramp): EXT → the replace slot.</summary>
-public enum TrampolineKind
+internal enum TrampolineKind
 {
     Fentry,
     Fexit,

@@ -7,7 +7,7 @@ namespace Ebpf.Runtime.Trampolines;
 /// The runtime's trampoline hash (bpf_trampoline_lookup / put): one trampoline per key, reference counted by its
 /// holders (tracing links and programs' load-time trampolines), removed when the last holder puts it.
 /// </summary>
-public sealed class TrampolineTable
+internal sealed class TrampolineTable
 {
     private readonly Dictionary<ulong, Trampoline> _byKey = [];
     private readonly Lock _lock = new();

@@ -15,7 +15,7 @@ namespace Ebpf.Verification.Attach;
 /// packet-data and sleep facts), kernel-function targets (K1 is refused here; the runtime has no kernel
 /// functions to trace).
 /// </remarks>
-public static class AttachTargetCheck
+internal static class AttachTargetCheck
 {
     /// <summary>MAX_BPF_FUNC_ARGS: the trampoline's argument limit (A10).</summary>
     public const int MaxFunctionArguments = 12;

@@ -8,7 +8,7 @@ namespace Ebpf.Verification.Attach;
 /// by prototype only — global linkage on both, the same argument count, return and argument kinds (modifiers and
 /// typedefs skipped), sizes, and for pointers the same context struct name. The extension's body is not looked at.
 /// </summary>
-public static class ExtensionPrototypeMatch
+internal static class ExtensionPrototypeMatch
 {
     // btf_kind_str: how the kernel names a kind in these messages.
     private static readonly string[] KindNames =

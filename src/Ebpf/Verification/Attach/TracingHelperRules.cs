@@ -8,7 +8,7 @@ namespace Ebpf.Verification.Attach;
 /// tracing type without an attach target (what the availability table was built from) does not see them.
 /// bpf_get_func_ret is further limited to fexit and fmod_ret.
 /// </summary>
-public static class TracingHelperRules
+internal static class TracingHelperRules
 {
     public static bool Allows(ProgramType type, AttachType attachType, int helperId)
     {
