@@ -54,9 +54,8 @@ internal static class LiveReplace
 
     private static ulong Global(BpfCollection collection, string variable)
     {
-        var spec = collection.Maps.First(m => m.Key.EndsWith(".bss", StringComparison.Ordinal)).Value.Map;
-        var value = new byte[spec.Definition.ValueSize];
-        spec.Maps!.Lookup(BitConverter.GetBytes(0u), value);
+        var bss = collection.Maps.First(m => m.Key.EndsWith(".bss", StringComparison.Ordinal)).Value;
+        var value = bss.Lookup(BitConverter.GetBytes(0u));
         // Both objects keep their counters in .bss in declaration order: calls/passed, or replaced_calls alone.
         int offset = variable == "passed" ? 8 : 0;
         return BitConverter.ToUInt64(value, offset);

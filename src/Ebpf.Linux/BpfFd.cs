@@ -6,9 +6,13 @@ namespace Ebpf.Linux;
 /// <summary>What a bpf file descriptor refers to.</summary>
 public enum BpfObjectKind
 {
+    /// <summary>A program (BPF_PROG_LOAD, BPF_PROG_GET_FD_BY_ID).</summary>
     Program,
+    /// <summary>A map (BPF_MAP_CREATE, BPF_MAP_GET_FD_BY_ID).</summary>
     Map,
+    /// <summary>A BTF object (BPF_BTF_LOAD, BPF_BTF_GET_FD_BY_ID).</summary>
     Btf,
+    /// <summary>A link (BPF_LINK_CREATE, BPF_RAW_TRACEPOINT_OPEN, BPF_LINK_GET_FD_BY_ID).</summary>
     Link,
 }
 
@@ -19,6 +23,7 @@ public enum BpfObjectKind
 /// </summary>
 public sealed class BpfFd : SafeHandle
 {
+    /// <summary>Wraps a descriptor bpf(2) returned; with <paramref name="ownsHandle"/> false it is borrowed and never closed here.</summary>
     public BpfFd(int fd, BpfObjectKind kind, bool ownsHandle = true)
         : base(new IntPtr(-1), ownsHandle)
     {
@@ -26,8 +31,10 @@ public sealed class BpfFd : SafeHandle
         Kind = kind;
     }
 
+    /// <summary>What the descriptor refers to, for messages and for choosing the info struct.</summary>
     public BpfObjectKind Kind { get; }
 
+    /// <summary>Negative descriptors (a failed call, or none yet) are invalid and never closed.</summary>
     public override bool IsInvalid => handle.ToInt64() < 0;
 
     /// <summary>The raw descriptor, for the attr fields; throws once disposed so a stale number is never sent.</summary>
@@ -48,8 +55,10 @@ public sealed class BpfFd : SafeHandle
         return new FdLease(this, added);
     }
 
+    /// <summary>Closes the descriptor; the kernel frees the object once no fd, pin or link holds it.</summary>
     protected override bool ReleaseHandle() => LibC.Close((int)handle.ToInt64()) == 0;
 
+    /// <summary>The kind and the descriptor number, or "(closed)".</summary>
     public override string ToString() => IsClosed ? $"{Kind} fd (closed)" : $"{Kind} fd {handle}";
 }
 

@@ -5,7 +5,7 @@ using Microsoft.Win32.SafeHandles;
 namespace Ebpf.Linux;
 
 /// <summary>Pinning objects in a bpffs mount (BPF_OBJ_PIN / BPF_OBJ_GET) and mounting one.</summary>
-public static unsafe class BpfFs
+internal static unsafe class BpfFs
 {
     public const string DefaultMount = "/sys/fs/bpf";
 
@@ -115,7 +115,7 @@ public static unsafe class BpfFs
 /// A private bpffs mounted on a fresh temporary directory; Dispose unmounts it and deletes the directory,
 /// so pins made there never outlive the owner (tests, probes, short-lived tools).
 /// </summary>
-public sealed class TemporaryBpfFs : IDisposable
+internal sealed class TemporaryBpfFs : IDisposable
 {
     private bool _disposed;
 

@@ -8,7 +8,7 @@ namespace Ebpf.Linux;
 /// and turns a -1 into a <see cref="BpfException"/> naming the command and the object
 /// ("BPF_PROG_LOAD xdp_prog: Permission denied").
 /// </summary>
-public static unsafe class BpfSyscall
+internal static unsafe class BpfSyscall
 {
     /// <summary>__NR_bpf for this process's architecture, or -1 where this backend does not know it.</summary>
     public static long SyscallNumber { get; } = RuntimeInformation.ProcessArchitecture switch

@@ -12,6 +12,7 @@ public sealed unsafe class KernelBtf : IDisposable
         Log = log;
     }
 
+    /// <summary>The BTF object's descriptor; pass it as btf_fd / prog_btf_fd.</summary>
     public BpfFd Fd { get; }
     /// <summary>The kernel's BTF log of the load, when a level was requested.</summary>
     public string? Log { get; }
@@ -62,11 +63,13 @@ public sealed unsafe class KernelBtf : IDisposable
         }
     }
 
+    /// <summary>Takes ownership of a BTF descriptor obtained elsewhere.</summary>
     public static KernelBtf FromFd(BpfFd fd) => new(fd, null);
 
     /// <summary>BPF_BTF_GET_FD_BY_ID (e.g. the id of vmlinux BTF, or of a program's BTF).</summary>
     public static KernelBtf FromId(uint id) => new(KernelObjects.OpenById(BpfObjectKind.Btf, id), null);
 
+    /// <summary>BPF_OBJ_GET_INFO_BY_FD into struct bpf_btf_info: id, name, size, kernel_btf.</summary>
     public BtfInfo GetInfo()
     {
         var name = new byte[256];
@@ -98,5 +101,6 @@ public sealed unsafe class KernelBtf : IDisposable
         return bytes;
     }
 
+    /// <summary>Closes the descriptor (the kernel keeps the BTF while programs or maps use it).</summary>
     public void Dispose() => Fd.Dispose();
 }

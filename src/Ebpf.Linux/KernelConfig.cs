@@ -9,7 +9,7 @@ namespace Ebpf.Linux;
 /// release, CONFIG_* from /proc/config.gz or /boot/config-RELEASE (y=1, m=2, n=0, numbers as numbers).
 /// Unknown weak externs read as 0; an unknown strong one is an error naming it.
 /// </summary>
-public sealed class KernelConfig
+internal sealed class KernelConfig
 {
     private readonly Dictionary<string, string> _values;
 

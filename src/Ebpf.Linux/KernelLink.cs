@@ -8,12 +8,15 @@ namespace Ebpf.Linux;
 /// <summary>Inputs of BPF_LINK_CREATE (the generic head; per-type extras go in the union words).</summary>
 public sealed class LinkCreateOptions
 {
+    /// <summary>The program to attach (link_create.prog_fd).</summary>
     public required KernelProgram Program { get; init; }
     /// <summary>The object to attach to: a cgroup or netns directory fd, a map fd, or a program fd.</summary>
     public System.Runtime.InteropServices.SafeHandle? TargetFd { get; init; }
     /// <summary>The interface index (XDP, tcx, netkit) when there is no target fd.</summary>
     public uint TargetIfindex { get; init; }
+    /// <summary>link_create.attach_type: which hook of the target.</summary>
     public required AttachType AttachType { get; init; }
+    /// <summary>link_create.flags, per attach type (e.g. BPF_F_BEFORE/BPF_F_AFTER for tcx); 0 for most.</summary>
     public uint Flags { get; init; }
     /// <summary>target_btf_id (freplace/fentry to a program's BTF function).</summary>
     public uint TargetBtfId { get; init; }
@@ -30,6 +33,7 @@ public sealed unsafe class KernelLink : IDisposable
         What = what;
     }
 
+    /// <summary>The link's descriptor; closing the last one (with no pin) detaches the program.</summary>
     public BpfFd Fd { get; }
     private string What { get; }
 
@@ -76,13 +80,16 @@ public sealed unsafe class KernelLink : IDisposable
         }
     }
 
+    /// <summary>Takes ownership of a link descriptor obtained elsewhere.</summary>
     public static KernelLink FromFd(BpfFd fd) => new(fd, "link");
 
     /// <summary>BPF_LINK_GET_FD_BY_ID.</summary>
     public static KernelLink FromId(uint id) => new(KernelObjects.OpenById(BpfObjectKind.Link, id), $"link {id}");
 
+    /// <summary>BPF_OBJ_GET of a pinned link.</summary>
     public static KernelLink LoadPinned(string path) => new(BpfFs.Get(path, BpfObjectKind.Link), path);
 
+    /// <summary>BPF_OBJ_PIN under a bpffs mount, so the link outlives this process.</summary>
     public void Pin(string path) => BpfFs.Pin(Fd, path, What);
 
     /// <summary>BPF_LINK_UPDATE: swaps the program; with <paramref name="expected"/>, only if that one is attached (BPF_F_REPLACE).</summary>
@@ -109,6 +116,7 @@ public sealed unsafe class KernelLink : IDisposable
         BpfSyscall.Invoke(BpfCommand.LinkDetach, ref attr, What);
     }
 
+    /// <summary>BPF_OBJ_GET_INFO_BY_FD into struct bpf_link_info: type, id, prog_id and the per-type target fields.</summary>
     public LinkInfo GetInfo()
     {
         var name = new byte[256];
@@ -151,5 +159,6 @@ public sealed unsafe class KernelLink : IDisposable
         _ => default,
     };
 
+    /// <summary>Closes this descriptor; the link detaches when no other fd or pin holds it.</summary>
     public void Dispose() => Fd.Dispose();
 }

@@ -21,16 +21,24 @@ public sealed unsafe class KernelMap : IDisposable
         Name = name;
     }
 
+    /// <summary>The map's descriptor, for map_fd attr fields and fd arrays.</summary>
     public BpfFd Fd { get; }
+    /// <summary>bpf_map_info.type: the kernel map type.</summary>
     public MapType Type { get; }
+    /// <summary>bpf_map_info.key_size in bytes.</summary>
     public uint KeySize { get; }
+    /// <summary>bpf_map_info.value_size in bytes (per CPU, for per-CPU maps).</summary>
     public uint ValueSize { get; }
+    /// <summary>bpf_map_info.max_entries.</summary>
     public uint MaxEntries { get; }
+    /// <summary>bpf_map_info.map_flags (BPF_F_NO_PREALLOC, BPF_F_RDONLY_PROG, …).</summary>
     public MapFlags Flags { get; }
+    /// <summary>bpf_map_info.name as the kernel stores it (sanitised, at most 15 characters).</summary>
     public string Name { get; }
 
     private string What => Name.Length > 0 ? Name : $"{Type} map";
 
+    /// <summary>Whether each value has one slot per possible CPU in user space buffers.</summary>
     public bool IsPerCpu => MapValues.IsPerCpu(Type);
 
     /// <summary>Bytes of a value as user space sees it: value_size, or round_up(value_size, 8) × possible CPUs for per-CPU maps.</summary>
@@ -78,8 +86,10 @@ public sealed unsafe class KernelMap : IDisposable
     /// <summary>BPF_OBJ_GET of a pinned map.</summary>
     public static KernelMap LoadPinned(string path) => FromFd(BpfFs.Get(path, BpfObjectKind.Map));
 
+    /// <summary>BPF_OBJ_PIN under a bpffs mount, so the map outlives this process.</summary>
     public void Pin(string path) => BpfFs.Pin(Fd, path, Name);
 
+    /// <summary>BPF_OBJ_GET_INFO_BY_FD into struct bpf_map_info, read fresh from the kernel.</summary>
     public MapInfo GetInfo() => GetInfo(Fd, What);
 
     private static MapInfo GetInfo(BpfFd fd, string what)
@@ -356,13 +366,16 @@ public sealed unsafe class KernelMap : IDisposable
         return count;
     }
 
+    /// <summary>Closes this descriptor; the kernel frees the map when no fd, pin or program holds it.</summary>
     public void Dispose() => Fd.Dispose();
 
+    /// <summary>Type, name and descriptor, for messages.</summary>
     public override string ToString() => $"{Type} map {Name} ({Fd})";
 }
 
 /// <summary>A batch operation that failed part-way: <see cref="Processed"/> elements were applied before the error.</summary>
 public sealed class BpfBatchException(Errno errno, string message, uint processed) : BpfException(errno, message)
 {
+    /// <summary>How many elements the kernel applied before it failed (the attr's count on return).</summary>
     public uint Processed { get; } = processed;
 }

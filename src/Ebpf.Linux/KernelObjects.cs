@@ -3,7 +3,7 @@ using Ebpf.Linux.Native;
 namespace Ebpf.Linux;
 
 /// <summary>The kernel's id spaces: enumerate programs, maps, BTF objects and links, and open them by id.</summary>
-public static class KernelObjects
+internal static class KernelObjects
 {
     public static IEnumerable<uint> EnumerateProgramIds() => Enumerate(BpfCommand.ProgGetNextId);
     public static IEnumerable<uint> EnumerateMapIds() => Enumerate(BpfCommand.MapGetNextId);

@@ -22,7 +22,9 @@ public sealed unsafe class KernelProgram : IDisposable
         VerifierLog = log;
     }
 
+    /// <summary>The program's descriptor, for attach, link and test-run attr fields.</summary>
     public BpfFd Fd { get; }
+    /// <summary>bpf_prog_info.type: the program type it was loaded as.</summary>
     public ProgramType Type { get; }
     /// <summary>The name as the kernel stores it (sanitised, at most 15 characters).</summary>
     public string Name { get; }
@@ -154,6 +156,7 @@ public sealed unsafe class KernelProgram : IDisposable
     /// <summary>BPF_OBJ_PIN under a bpffs mount.</summary>
     public void Pin(string path) => BpfFs.Pin(Fd, path, Name);
 
+    /// <summary>BPF_OBJ_GET_INFO_BY_FD into struct bpf_prog_info, read fresh from the kernel.</summary>
     public ProgramInfo GetInfo() => GetInfo(Fd, Name);
 
     private static ProgramInfo GetInfo(BpfFd fd, string what)
@@ -275,7 +278,9 @@ public sealed unsafe class KernelProgram : IDisposable
         }
     }
 
+    /// <summary>Closes this descriptor; the kernel frees the program when no fd, pin, link or map holds it.</summary>
     public void Dispose() => Fd.Dispose();
 
+    /// <summary>Type, name and descriptor, for messages.</summary>
     public override string ToString() => $"{Type} program {Name} ({Fd})";
 }

@@ -3,7 +3,7 @@ using Ebpf.Btf;
 namespace Ebpf.Linux;
 
 /// <summary>Resolves __ksym externs against the running kernel's BTF (/sys/kernel/btf/vmlinux): VAR and FUNC ids by name.</summary>
-public sealed class KernelSymbols : Collections.IKernelSymbols
+internal sealed class KernelSymbols : Collections.IKernelSymbols
 {
     private readonly Btf.BtfSpec _vmlinux;
 

@@ -5,7 +5,7 @@ namespace Ebpf.Linux;
 /// [A-Za-z0-9_.] plus the NUL. The kernel rejects anything else with EINVAL, so characters outside
 /// that set are dropped and the rest truncated, the way loaders do before BPF_PROG_LOAD.
 /// </summary>
-public static class ObjectName
+internal static class ObjectName
 {
     public const int MaxLength = 15;
 

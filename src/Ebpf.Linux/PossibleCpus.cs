@@ -4,7 +4,7 @@ namespace Ebpf.Linux;
 /// The possible-CPU count that sizes per-CPU map values (/sys/devices/system/cpu/possible, e.g. "0-1"
 /// or "0,2-5"), which can exceed the online count.
 /// </summary>
-public static class PossibleCpus
+internal static class PossibleCpus
 {
     private static readonly Lazy<int> CountLazy = new(Read);
 

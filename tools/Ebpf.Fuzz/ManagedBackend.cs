@@ -94,14 +94,12 @@ public sealed class ManagedBackend : IDisposable
 
     private void Reset()
     {
-        var array = _array.Map.Maps!;
         for (uint k = 0; k < FuzzMaps.MaxEntries; k++)
-            array.Update(BitConverter.GetBytes(k), FuzzMaps.InitialValue(k));
-        var hash = _hash.Map.Maps!;
+            _array.Update(BitConverter.GetBytes(k), FuzzMaps.InitialValue(k));
         for (uint k = 0; k < 64; k++)
-            hash.DeleteElem(BitConverter.GetBytes(k));
+            _hash.TryDelete(BitConverter.GetBytes(k));
         foreach (uint k in FuzzMaps.HashKeys)
-            hash.Update(BitConverter.GetBytes(k), FuzzMaps.InitialValue(k));
+            _hash.Update(BitConverter.GetBytes(k), FuzzMaps.InitialValue(k));
     }
 
     public void Dispose()

@@ -124,7 +124,7 @@ public sealed class MapOpsFromProgramBench : IBenchSuite
             _rt = rt;
             _map = rt.CreateMap(new MapDefinition(type, 4, 8, Keys, Name: "bench"));
             for (uint k = 0; k < Keys; k++)
-                _map.Map.Maps!.Update(BitConverter.GetBytes(k), BitConverter.GetBytes((ulong)k));
+                _map.Update(k, (ulong)k);
             _prog = rt.LoadProgram(new ProgramDefinition(ProgramType.Xdp, LoopProgram(LoadImm64(1, 0, LoadImm64Source.MapIndex), update), "mapops"), [_map]);
         }
 

@@ -33,7 +33,7 @@ public sealed class RuntimeBench : IBenchSuite
         using var emptyChecked = rt.LoadProgram(new ProgramDefinition(ProgramType.Xdp, [Mov64(0, 2), Exit(), Mov64Reg(0, 9), Exit()], "empty_chk"), options: unverified);
         using var map = rt.CreateMap(new MapDefinition(MapType.Hash, 4, 8, 1024, Name: "h"));
         for (uint k = 0; k < 1024; k++)
-            map.Map.Maps!.Update(BitConverter.GetBytes(k), new byte[8]);
+            map.Update(k, 0UL);
         var (l1, l2) = LoadImm64(1, 0, LoadImm64Source.MapIndex);
         Instruction[] lookup =
         [

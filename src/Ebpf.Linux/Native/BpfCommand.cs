@@ -1,7 +1,7 @@
 namespace Ebpf.Linux.Native;
 
 /// <summary>enum bpf_cmd (uapi/linux/bpf.h): the first argument of bpf(2).</summary>
-public enum BpfCommand
+internal enum BpfCommand
 {
     MapCreate = 0,
     MapLookupElem = 1,
@@ -41,7 +41,7 @@ public enum BpfCommand
     ProgBindMap = 35,
 }
 
-public static class BpfCommandNames
+internal static class BpfCommandNames
 {
     /// <summary>The uapi spelling (BPF_PROG_LOAD), used in error messages so they match kernel docs and strace.</summary>
     public static string UapiName(this BpfCommand command) => command switch

@@ -9,7 +9,7 @@ namespace Ebpf.Linux.Probes;
 /// probe_kern_btf_* do the same), instructions by loading a socket filter that uses them, XDP live frames by a test
 /// run with the flag. Each answers yes only on success; an errno other than the "unknown" one still means no.
 /// </summary>
-public static class KernelFeatureProbes
+internal static class KernelFeatureProbes
 {
     public static FeatureProbe Probe(KernelFeature feature) => feature switch
     {

@@ -47,17 +47,23 @@ public static class KernelFeatures
         }
     }
 
+    /// <summary>Whether the running kernel loads a minimal program of this type.</summary>
     public static bool SupportsProgramType(ProgramType type) => ProbeProgramType(type).Supported;
+    /// <summary>Whether the running kernel creates a minimal map of this type.</summary>
     public static bool SupportsMapType(MapType type) => ProbeMapType(type).Supported;
+    /// <summary>Whether a program of this type may call the helper with this id on the running kernel.</summary>
     public static bool SupportsHelper(ProgramType type, int helperId) => ProbeHelper(type, helperId).Supported;
 
     /// <summary>Whether global subprograms may mark a parameter as the context with a <c>arg:ctx</c> decl tag (6.8+).</summary>
     public static bool SupportsArgCtxTag => ArgCtx.Value.Supported;
+    /// <summary>The arg:ctx decl tag probe with its errno and detail, for reports.</summary>
     public static FeatureProbe ArgCtxTagProbe => ArgCtx.Value;
 
+    /// <summary>Every program type the running kernel loads, probed (once each) on demand.</summary>
     public static IReadOnlyList<ProgramType> SupportedProgramTypes() =>
         Enum.GetValues<ProgramType>().Where(t => t != ProgramType.Unspec && SupportsProgramType(t)).ToList();
 
+    /// <summary>Every map type the running kernel creates, probed (once each) on demand.</summary>
     public static IReadOnlyList<MapType> SupportedMapTypes() =>
         Enum.GetValues<MapType>().Where(t => t != MapType.Unspec && SupportsMapType(t)).ToList();
 
@@ -87,6 +93,7 @@ public static class KernelFeatures
     internal static bool NeedsAttachTarget(ProgramType type) =>
         type is ProgramType.Tracing or ProgramType.Ext or ProgramType.Lsm or ProgramType.StructOps;
 
+    /// <summary>Loads a minimal program of this type once per process and remembers the kernel's answer.</summary>
     public static FeatureProbe ProbeProgramType(ProgramType type) => ProgramTypes.GetOrAdd(type, static t =>
     {
         try
@@ -132,6 +139,7 @@ public static class KernelFeatures
 
     // ---- helpers ----
 
+    /// <summary>Loads a program of this type calling the helper once per process; the verifier's refusal text says why not.</summary>
     public static FeatureProbe ProbeHelper(ProgramType type, int helperId) => Helpers.GetOrAdd((type, helperId), static key =>
     {
         var (t, id) = key;
@@ -159,6 +167,7 @@ public static class KernelFeatures
 
     // ---- map types ----
 
+    /// <summary>Creates a minimal map of this type once per process and remembers the kernel's answer.</summary>
     public static FeatureProbe ProbeMapType(MapType type) => MapTypes.GetOrAdd(type, static t =>
     {
         var disposables = new List<IDisposable>();

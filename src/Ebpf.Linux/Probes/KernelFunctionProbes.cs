@@ -35,6 +35,7 @@ public static class KernelFunctionProbes
         type is not (ProgramType.Unspec or ProgramType.Tracing or ProgramType.Ext or ProgramType.Lsm or ProgramType.StructOps)
         && KernelFeatures.SupportsProgramType(type);
 
+    /// <summary>Loads a program of this type calling the vmlinux kfunc with this BTF id once per process and remembers the answer.</summary>
     public static FeatureProbe Probe(ProgramType type, uint btfId) => Probes.GetOrAdd((type, btfId), static key =>
     {
         var (type, id) = key;

@@ -20,6 +20,7 @@ public static class LiveKernelProfile
     /// <summary>The running kernel, probed once (with kfuncs). Throws when bpf(2) is not usable.</summary>
     public static KernelProfile Current => Cached.Value;
 
+    /// <summary>Probes the running kernel afresh; kfuncs are the slow part, so they are optional.</summary>
     public static KernelProfile Probe(bool includeKfuncs)
     {
         var bpf = KernelFeatures.Bpf;

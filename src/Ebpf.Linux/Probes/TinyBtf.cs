@@ -7,7 +7,7 @@ namespace Ebpf.Linux.Probes;
 /// A minimal writer of raw .BTF blobs (header, type section, string section) for the handful of
 /// types feature probes and tests need. Not a general BTF library: that lives in Ebpf.Btf.
 /// </summary>
-public sealed class TinyBtf
+internal sealed class TinyBtf
 {
     private const int KindInt = 1, KindPtr = 2, KindStruct = 4, KindFunc = 12, KindFuncProto = 13, KindFloat = 16, KindDeclTag = 17, KindTypeTag = 18, KindEnum64 = 19;
 
