@@ -90,7 +90,10 @@ public class CorpusDifferentialTests(ITestOutputHelper output)
                 Loading.CorpusProgramTypes.GiveTypeIfUntyped(prog, c[3]);
                 try
                 {
-                    using var collection = LinuxKernel.Load(l.Spec, new ObjectLoadOptions { Elf = l.Elf, ProgramFilter = p => ReferenceEquals(p, prog) });
+                    // Each load on a fresh private bpffs: maps pinned by name neither touch the host's /sys/fs/bpf nor
+                    // carry over from one object to the next.
+                    using var pins = new TemporaryBpfFs();
+                    using var collection = LinuxKernel.Load(l.Spec, new ObjectLoadOptions { Elf = l.Elf, PinRoot = pins.Path, ProgramFilter = p => ReferenceEquals(p, prog) });
                     live = "accepted";
                 }
                 catch (BpfException e)

@@ -57,7 +57,9 @@ public class FixtureTestRunDifferentialTests(ITestOutputHelper output)
     /// <summary>The one test body, the same code on either backend.</summary>
     private static Observed Observe(IBpfBackend backend, string path, string program)
     {
-        using var collection = BpfCollection.LoadFile(backend, path);
+        // Maps pinned by name go to a private bpffs on the kernel, never the host's /sys/fs/bpf.
+        using var pins = backend is LinuxBackend ? new TemporaryBpfFs() : null;
+        using var collection = BpfCollection.LoadFile(backend, path, new ObjectLoadOptions { PinRoot = pins?.Path ?? "/sys/fs/bpf" });
         var prog = collection.Programs[program];
         var runs = Packets().Select(packet => prog.TestRun(new TestRunOptions { DataIn = packet, DataSizeOut = 4096 }))
             .Select(r => (r.ReturnValue, Convert.ToHexString(r.DataOut ?? []))).ToList();
