@@ -75,7 +75,7 @@ public sealed unsafe class InterpreterBenchTarget : IDisposable
     {
         long runs = 0;
         long start = Stopwatch.GetTimestamp();
-        long cpuStart = LowMemory.ThreadCpuNanoseconds();
+        long cpuStart = ThreadCpuClock.Nanoseconds();
         TimeSpan elapsed;
         do
         {
@@ -84,7 +84,7 @@ public sealed unsafe class InterpreterBenchTarget : IDisposable
             runs += _batch;
             elapsed = Stopwatch.GetElapsedTime(start);
         } while (elapsed.TotalMilliseconds < ms);
-        return ((double)(LowMemory.ThreadCpuNanoseconds() - cpuStart) / runs, elapsed.TotalNanoseconds / runs);
+        return ((double)(ThreadCpuClock.Nanoseconds() - cpuStart) / runs, elapsed.TotalNanoseconds / runs);
     }
 
     public void Dispose() => LowMemory.Free(_low, _length);

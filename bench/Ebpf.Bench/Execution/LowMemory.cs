@@ -17,26 +17,7 @@ internal static unsafe partial class LowMemory
     [LibraryImport("libc", EntryPoint = "munmap", SetLastError = true)]
     private static partial int Munmap(nint address, nuint length);
 
-    [StructLayout(LayoutKind.Sequential)]
-    private struct TimeSpec
-    {
-        public long Seconds;
-        public long Nanoseconds;
-    }
 
-    [LibraryImport("libc", EntryPoint = "clock_gettime")]
-    private static partial int ClockGetTime(int clock, TimeSpec* time);
-
-    /// <summary>
-    /// CPU time of the calling thread (CLOCK_THREAD_CPUTIME_ID) in ns: on a machine shared with other
-    /// jobs, wall time mostly measures the scheduler; thread CPU time measures the code.
-    /// </summary>
-    public static long ThreadCpuNanoseconds()
-    {
-        TimeSpec t;
-        ClockGetTime(3, &t);
-        return t.Seconds * 1_000_000_000 + t.Nanoseconds;
-    }
 
     public static bool IsSupported => OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture == Architecture.X64;
 

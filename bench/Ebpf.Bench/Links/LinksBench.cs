@@ -73,23 +73,12 @@ public sealed class LinksBench : IBenchSuite
         var samples = new double[rounds];
         for (int i = 0; i < rounds; i++)
         {
-            long c0 = ThreadCpuNs();
+            long c0 = ThreadCpuClock.Nanoseconds();
             body(n);
-            samples[i] = (ThreadCpuNs() - c0) / (double)n;
+            samples[i] = (ThreadCpuClock.Nanoseconds() - c0) / (double)n;
         }
         Array.Sort(samples);
         Console.WriteLine($"{name,-60} {samples[rounds / 2],9:F1} {samples[0],9:F1}");
     }
 
-    [StructLayout(LayoutKind.Sequential)]
-    private struct Timespec { public long Sec; public long Nsec; }
-
-    [DllImport("libc", EntryPoint = "clock_gettime")]
-    private static extern int ClockGettime(int clock, out Timespec ts);
-
-    private static long ThreadCpuNs()
-    {
-        if (OperatingSystem.IsLinux() && ClockGettime(3, out var ts) == 0) return ts.Sec * 1_000_000_000 + ts.Nsec;
-        return (long)(Stopwatch.GetTimestamp() * (1e9 / Stopwatch.Frequency));
-    }
 }

@@ -51,11 +51,11 @@ public sealed unsafe class MapsBench : IBenchSuite
         var wall = new double[rounds];
         for (int i = 0; i < rounds; i++)
         {
-            long c0 = ThreadCpuNs();
+            long c0 = ThreadCpuClock.Nanoseconds();
             var sw = Stopwatch.StartNew();
             long sink = body(n);
             sw.Stop();
-            cpu[i] = (ThreadCpuNs() - c0) / (double)n;
+            cpu[i] = (ThreadCpuClock.Nanoseconds() - c0) / (double)n;
             wall[i] = sw.Elapsed.TotalNanoseconds / n;
             GC.KeepAlive(sink);
         }
@@ -64,20 +64,6 @@ public sealed unsafe class MapsBench : IBenchSuite
         Console.WriteLine($"{map,-10} {op,-36} {cpu[rounds / 2],9:F1} {wall[rounds / 2],9:F1}");
     }
 
-    [StructLayout(LayoutKind.Sequential)]
-    private struct Timespec { public long Sec; public long Nsec; }
-
-    [DllImport("libc", EntryPoint = "clock_gettime")]
-    private static extern int ClockGettime(int clock, out Timespec ts);
-
-    private static readonly bool s_hasThreadClock = OperatingSystem.IsLinux();
-
-    /// <summary>CLOCK_THREAD_CPUTIME_ID on Linux; wall clock elsewhere.</summary>
-    private static long ThreadCpuNs()
-    {
-        if (s_hasThreadClock && ClockGettime(3, out var ts) == 0) return ts.Sec * 1_000_000_000 + ts.Nsec;
-        return (long)(Stopwatch.GetTimestamp() * (1e9 / Stopwatch.Frequency));
-    }
 
     private static long HostLookup(BpfMapBase map, int n)
     {
