@@ -139,6 +139,8 @@ public sealed unsafe partial class Interpreter
             foreach (int pc in mapPointers)
                 if ((uint)pc < (uint)program.Length && code[pc].Op == Operation.LoadImm64)
                     code[pc].Src = DecodedInstruction.MapPointerSource; // provenance for the JIT's map-call binding
+        if (options.ProbeLoads is { } probes)
+            ProbeMemory.MarkProbeLoads(code, program.Length, probes);
         Jit.JitEntry? compiled = null;
         Jit.JitClosure? closure = null;
         string? compileFailure = null;

@@ -171,6 +171,9 @@ public sealed unsafe partial class Interpreter
                 case Operation.LoadFunctionReference: r[i->Dst] = (ulong)(code + i->Offset); ip++; continue;
 
                 // ---- loads ----
+                case Operation.ProbeLoad:
+                    r[i->Dst] = ProbeMemory.Load(r[i->Src] + (ulong)(long)i->Offset, (int)i->Imm);
+                    continue;
                 case Operation.LdxB:
                     a = r[i->Src] + (ulong)(long)i->Offset;
                     if (TMode.IsChecked) Check(ctx, program, code, i, a, 1, MemoryAccess.Read, depth);

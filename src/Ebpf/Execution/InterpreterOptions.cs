@@ -47,6 +47,10 @@ public sealed class InterpreterOptions
     /// </summary>
     internal IReadOnlySet<int>? MapPointerLoads { get; init; }
 
+    /// <summary>Loads the verifier typed as BPF_PROBE_MEM (through a typed kernel pointer): both engines perform them
+    /// with <see cref="ProbeMemory.Load"/>, which reads 0 from memory the runtime has not opened to the run.</summary>
+    internal IReadOnlySet<int>? ProbeLoads { get; init; }
+
     /// <summary>
     /// The functions whose calls go through a <see cref="FunctionSlot"/> (an extension or trampoline can take them
     /// over without recompiling). Shared by every engine built for the same program (the unchecked and the checked

@@ -275,7 +275,8 @@ internal sealed unsafe class InvocationContext
     /// <summary>A rented context that no invocation began (its entry function was taken over): give it back clean.</summary>
     internal void AbandonIfUnused()
     {
-        if (!_inUse && !_owned)
+        // EntryProgram null: the original entry function ran on it and its End already gave it back clean.
+        if (!_inUse && !_owned && EntryProgram is not null)
             Reset();
     }
 

@@ -50,4 +50,6 @@ internal enum Operation : byte
     LoadImm64Tail, FellOffEnd,
     // an instruction the kernel refuses only when verification reaches it (reserved fields): loads, traps if run
     Invalid,
+    // BPF_PROBE_MEM: a load through a typed kernel pointer, read fault-safely (Imm = size | 0x100 when sign-extending)
+    ProbeLoad,
 }

@@ -84,7 +84,8 @@ public sealed partial class BpfRuntime
         }
         else
         {
-            program.TracingContextLayout = TracingContext.For(point, def.ExpectedAttachType is AttachType.TraceFexit or AttachType.ModifyReturn);
+            program.TracingContextLayout = TracingContext.For(point, def.ExpectedAttachType is AttachType.TraceFexit or AttachType.ModifyReturn,
+                tgt.Btf?.Parsed, tgt.ResolvedType, Profile.KernelBtf);
         }
         tgt.Acquire();
         program.LoadTimeTarget = tgt; // released with the program unless an attach takes it over

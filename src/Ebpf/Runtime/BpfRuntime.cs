@@ -252,6 +252,7 @@ public sealed partial class BpfRuntime
                 Jit = JitEnabled,
                 ContextFields = translated ? null : ProgramPreparation.UntranslatedContextFields(program),
                 MapPointerLoads = mapPointerLoads,
+                ProbeLoads = translated ? verdict.Program!.ProbeLoads : null,
                 InstructionBudget = options.CheckedInstructionBudget,
                 FunctionSlots = program.FunctionSlots,
             });

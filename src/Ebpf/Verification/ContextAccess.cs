@@ -19,7 +19,8 @@ internal sealed class ContextAccess(VerifierContext walk) : VerifierComponent(wa
         if (!reg.VarOff.IsConst || reg.VarOff.Value != 0) throw Fail($"variable ctx access var_off={reg.VarOff} disallowed");
         if (Ctx is null) throw Fail($"invalid bpf_context access off={off} size={size}");
         var access = Ctx.Check(off, size, write);
-        if (!access.Allowed) throw Fail($"invalid bpf_context access off={off} size={size}");
+        if (!access.Allowed)
+            throw Fail((Ctx.DenialLog?.Invoke(off, size, write) is { } why ? why + "\n" : "") + $"invalid bpf_context access off={off} size={size}");
         ContextAccesses[InsnIdx] = new ContextAccessSite(InsnIdx, access.Field!, off, size, write);
         if (write) return default;
         return access.Yields switch
@@ -30,7 +31,7 @@ internal sealed class ContextAccess(VerifierContext walk) : VerifierComponent(wa
             ContextValueKind.SockCommonOrNull => NullablePointer(RegisterType.SockCommon),
             ContextValueKind.FlowKeys => RegisterState.Pointer(RegisterType.FlowKeys),
             ContextValueKind.TpBuffer => RegisterState.Pointer(RegisterType.TpBuffer),
-            ContextValueKind.BtfId => RegisterState.Pointer(RegisterType.BtfId),
+            ContextValueKind.BtfId => Attach.BtfPointerLoads.TypedPointer(Ctx.KernelStructs?.GetValueOrDefault(off)),
             ContextValueKind.Socket => RegisterState.Pointer(RegisterType.Socket),
             ContextValueKind.SocketOrNull => NullablePointer(RegisterType.Socket),
             _ => RegisterState.UnknownOfSize(size),

@@ -275,6 +275,8 @@ internal sealed class MemoryAccessChecker(VerifierContext walk) : VerifierCompon
                 if (off < 0 || off + size > (reg.Type == RegisterType.TcpSock ? 112 : 80) || off % size != 0)
                     throw Fail($"R{regno} invalid {StateFormatter.TypeName(reg)} access off={off} size={size}");
                 return RegisterState.UnknownOfSize(size);
+            case RegisterType.BtfId when Attach.BtfPointerLoads.Applies(Input, Ctx, reg):
+                return new Attach.BtfPointerLoads(Walk).Load(regno, reg, off, size, write);
             case RegisterType.BtfId:
                 // Typed kernel pointers are read with fault-handling loads (BPF_PROBE_MEM); writes need BTF.
                 if (write) throw Fail($"only read is supported");

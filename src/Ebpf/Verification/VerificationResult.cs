@@ -49,6 +49,9 @@ public sealed class VerifiedProgram
     /// <summary>True when some load goes through a typed or untrusted kernel pointer (BPF_PROBE_MEM in the kernel:
     /// a fault reads as 0). An interpreter without fault handling must run such a program checked.</summary>
     public bool ReadsKernelPointers { get; init; }
+    /// <summary>Instructions (of <see cref="Instructions"/>) that load through a typed kernel pointer walked by BTF:
+    /// BPF_PROBE_MEM loads, which both engines perform as fault-safe reads.</summary>
+    internal IReadOnlySet<int> ProbeLoads { get; init; } = new HashSet<int>();
 }
 
 /// <summary>The verdict with the kernel-style log and statistics.</summary>

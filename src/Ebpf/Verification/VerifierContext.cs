@@ -62,6 +62,8 @@ internal sealed class VerifierContext
     public bool ChangesPacketData { get; set; }
     public bool WritesPacket { get; set; }
     public bool ReadsKernelPointers { get; set; }
+    /// <summary>Loads through typed kernel pointers walked by BTF: BPF_PROBE_MEM loads (fault-safe at run time).</summary>
+    public HashSet<int> ProbeLoads { get; } = [];
 
     /// <summary>The walk itself; set by the engine that owns this context (global functions start walks of their own).</summary>
     public VerifierEngine Engine { get; set; } = null!;

@@ -101,6 +101,7 @@ internal sealed class VerifierEngine : VerifierComponent
             ChangesPacketData = ChangesPacketData,
             WritesPacket = WritesPacket,
             ReadsKernelPointers = ReadsKernelPointers,
+            ProbeLoads = Walk.ProbeLoads.Where(xlated.Survives).Select(i => moved[i]).ToHashSet(),
         };
     }
 

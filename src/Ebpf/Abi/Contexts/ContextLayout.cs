@@ -34,6 +34,14 @@ internal sealed class ContextLayout
     /// false when loads are rewritten to the kernel object (<c>convert_ctx_access</c>).</summary>
     public bool IsRealMemory { get; }
 
+    /// <summary>The line a refused access logs before "invalid bpf_context access" (<c>btf_ctx_access</c>'s own
+    /// messages for fentry/fexit), or null when the refusal has none. Null: no such lines.</summary>
+    public Func<int, int, bool, string?>? DenialLog { get; init; }
+
+    /// <summary>For fields that yield <see cref="ContextValueKind.BtfId"/>: the kernel struct (vmlinux BTF) the loaded
+    /// pointer points to, by field offset. Non-null means typed pointers of this program are walked by BTF.</summary>
+    public IReadOnlyDictionary<int, string>? KernelStructs { get; init; }
+
     /// <summary>Checks a load (<paramref name="write"/> false) or store of <paramref name="size"/> bytes at <paramref name="offset"/>.</summary>
     public ContextAccess Check(int offset, int size, bool write)
     {

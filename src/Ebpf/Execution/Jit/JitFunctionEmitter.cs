@@ -193,6 +193,7 @@ internal sealed class JitFunctionEmitter
             case Operation.LoadFunctionReference: _il.Emit(OpCodes.Ldc_I8, (long)FunctionReference(i.Offset)); Store(i.Dst); break;
 
             // ---- memory ----
+            case Operation.ProbeLoad: ProbeLoad(i); break;
             case Operation.LdxB: LoadMemory(i, OpCodes.Ldind_U1, OpCodes.Conv_U8, aligned: true); break;
             case Operation.LdxH: LoadMemory(i, OpCodes.Ldind_U2, OpCodes.Conv_U8, aligned: false); break;
             case Operation.LdxW: LoadMemory(i, OpCodes.Ldind_U4, OpCodes.Conv_U8, aligned: false); break;
@@ -424,6 +425,20 @@ internal sealed class JitFunctionEmitter
         _il.Emit(load);
         if (extend is { } e)
             _il.Emit(e);
+        Store(i.Dst);
+    }
+
+    /// <summary>BPF_PROBE_MEM: the fault-safe read, a call (rare, off the hot path of ordinary loads).</summary>
+    private void ProbeLoad(DecodedInstruction i)
+    {
+        Load(i.Src);
+        if (i.Offset != 0)
+        {
+            _il.Emit(OpCodes.Ldc_I8, (long)i.Offset);
+            _il.Emit(OpCodes.Add);
+        }
+        _il.Emit(OpCodes.Ldc_I4, (int)i.Imm);
+        _il.Emit(OpCodes.Call, Method(typeof(ProbeMemory), nameof(ProbeMemory.Load)));
         Store(i.Dst);
     }
 

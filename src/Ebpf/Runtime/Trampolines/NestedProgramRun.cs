@@ -55,6 +55,42 @@ internal static class NestedProgramRun
     public static unsafe void Tracing(TracingAttachment attachment, ulong* args, int argumentCount, int slots, ulong funcIp)
     {
         var program = attachment.Program;
+        if (program.TracingContextLayout?.KernelStructs is not { Count: > 0 } structs || program.Runtime.Profile.KernelBtf is not { } kernel)
+        {
+            // No typed argument: probe loads (there are none) see nothing of an outer run's windows.
+            using var none = ProbeMemory.Open([]);
+            Run(attachment, args, argumentCount, slots, funcIp);
+            return;
+        }
+        // The program's own argument block, whose context arguments point at kernel-layout shadows (what the kernel's
+        // trampoline passes is the kernel struct itself); the shadows and the packet are what its probe loads may read.
+        ulong* block = stackalloc ulong[2 + AttachTargetCheckLimits.MaxArguments];
+        block[0] = args[-1];
+        for (int i = 0; i < slots; i++)
+            block[1 + i] = args[i];
+        byte* shadows = stackalloc byte[structs.Count * KernelContextShadow.MaxSize];
+        new Span<byte>(shadows, structs.Count * KernelContextShadow.MaxSize).Clear();
+        var windows = new List<ProbeMemory.Window>();
+        object? packetState = HelperInvocation.Current?.PacketState;
+        int k = 0;
+        foreach (var (offset, name) in structs)
+        {
+            int slot = offset / 8;
+            if (slot >= slots)
+                continue;
+            byte* shadow = shadows + k++ * KernelContextShadow.MaxSize;
+            bool shadowed = KernelContextShadow.SizeOf(kernel, name) > 0;
+            if (shadowed)
+                KernelContextShadow.Fill(kernel, name, shadow, (nint)args[slot], packetState, windows);
+            block[1 + slot] = shadowed ? (ulong)shadow : 0;
+        }
+        using var open = ProbeMemory.Open([.. windows]);
+        Run(attachment, block + 1, argumentCount, slots, funcIp);
+    }
+
+    private static unsafe void Run(TracingAttachment attachment, ulong* args, int argumentCount, int slots, ulong funcIp)
+    {
+        var program = attachment.Program;
         using var frame = TracingHelpers.Enter(args, argumentCount);
         var invocation = new HelperInvocation(program.Runtime, program, (nint)args, cookie: attachment.Cookie, funcIp: funcIp);
         using var scope = invocation.Enter();

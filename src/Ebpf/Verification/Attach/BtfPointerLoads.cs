@@ -1,0 +1,160 @@
+using Ebpf.Btf;
+
+namespace Ebpf.Verification.Attach;
+
+/// <summary>
+/// Loads through a typed kernel pointer of a program whose context hands out such pointers by BTF (fentry/fexit on a
+/// BPF program: the target's context as the kernel's <c>xdp_buff</c>, <c>sk_buff</c>, …): <c>check_ptr_to_btf_access</c>
+/// and <c>btf_struct_walk</c> over vmlinux BTF, with the kernel's messages. An allowed load is a BPF_PROBE_MEM load:
+/// the verifier records it, and the runtime performs it as a fault-safe read (0 for memory it does not own).
+/// </summary>
+/// <remarks>
+/// A void (or other non-struct) pointer member yields the kernel's PTR_TO_MEM | MEM_RDONLY | PTR_UNTRUSTED of size 0,
+/// whose loads are probe loads with no bounds (6.18); it is kept here as a typed pointer to
+/// <see cref="UntrustedMemory"/>. Trust flags are not tracked otherwise: every typed pointer here is read-only.
+/// </remarks>
+internal sealed class BtfPointerLoads(VerifierContext walk) : VerifierComponent(walk)
+{
+    /// <summary>The pseudo struct of an untrusted read-only memory pointer (a void * member).</summary>
+    public const string UntrustedMemory = "rdonly_untrusted_mem";
+
+    /// <summary>A PTR_TO_BTF_ID register to the kernel struct <paramref name="kernelStruct"/> (null: unknown struct).</summary>
+    public static RegisterState TypedPointer(string? kernelStruct)
+    {
+        var r = RegisterState.Pointer(RegisterType.BtfId);
+        r.MemSize = KernelTypes.Intern(kernelStruct);
+        return r;
+    }
+
+    /// <summary>Whether a load through <paramref name="reg"/> is walked by BTF (else the older untyped rule applies).</summary>
+    public static bool Applies(VerifierInput input, Abi.Contexts.ContextLayout? ctx, in RegisterState reg) =>
+        ctx?.KernelStructs is not null && input.Profile.KernelBtf is not null && reg.MemSize != KernelTypes.Unknown;
+
+    /// <summary>check_ptr_to_btf_access for register <paramref name="regno"/> at <paramref name="off"/> (insn off + reg off).</summary>
+    public RegisterState Load(int regno, in RegisterState reg, int off, int size, bool write)
+    {
+        var kernel = Input.Profile.KernelBtf!;
+        string tname = KernelTypes.Name(reg.MemSize);
+        if (tname == UntrustedMemory)
+        {
+            if (write) throw Fail($"R{regno} cannot write into {UntrustedMemory}");
+            Walk.ProbeLoads.Add(InsnIdx);
+            return RegisterState.UnknownOfSize(size);
+        }
+        if (!Input.GplCompatible)
+            throw Fail($"Cannot access kernel 'struct {tname}' from non-GPL compatible program", Errno.EINVAL);
+        if (off < 0)
+            throw Fail($"R{regno} is ptr_{tname} invalid negative access: off={off}");
+        if (!reg.VarOff.IsConst || reg.VarOff.Value != 0)
+            throw Fail($"R{regno} is ptr_{tname} invalid variable offset: off={off}, var_off={reg.VarOff}");
+        if (write)
+            throw Fail("only read is supported");
+        if (!kernel.TryFindByName(tname, BtfKind.Struct, out var start) && !kernel.TryFindByName(tname, BtfKind.Union, out start))
+            throw Fail($"Type '{tname}' is not a struct", Errno.EINVAL);
+        var result = StructWalk(kernel, (BtfComposite)start, off, size);
+        Walk.ProbeLoads.Add(InsnIdx);
+        return result is null ? RegisterState.UnknownOfSize(size) : TypedPointer(result);
+    }
+
+    /// <summary>
+    /// btf_struct_walk + btf_struct_access: null for a scalar, else the struct (or <see cref="UntrustedMemory"/>)
+    /// a pointer member points to. Throws the kernel's refusal otherwise.
+    /// </summary>
+    private string? StructWalk(BtfSpec btf, BtfComposite t, int off, int size)
+    {
+        bool untrusted = false;
+        for (int guard = 0; guard < BtfSpec.MaxResolveDepth * 4; guard++)
+        {
+            string tname = t.Name;
+            if (t.IsUnion && t.Members.Count != 1)
+                untrusted = true;
+            if (off + size > t.Size)
+            {
+                // A flexible array as the last member may be read past the struct.
+                var last = t.Members.Count > 0 ? t.Members[^1] : default;
+                if (t.Members.Count > 0 && btf.ResolveType(last.Type) is BtfArray { Count: 0 } flex && off >= (int)last.ByteOffset)
+                {
+                    var elem = btf.ResolveType(flex.ElementType);
+                    if (elem is BtfInt)
+                        return null;
+                    if (elem is BtfComposite inner && inner.Size > 0)
+                    {
+                        off = (int)((off - last.ByteOffset) % inner.Size);
+                        t = inner;
+                        continue;
+                    }
+                }
+                throw Fail($"access beyond struct {tname} at off {off} size {size}");
+            }
+            bool descended = false;
+            foreach (var member in t.Members)
+            {
+                int moff = (int)(member.BitOffset / 8);
+                if (off + size <= moff)
+                    break;
+                if (member.IsBitfield)
+                {
+                    uint endBit = member.BitOffset + member.BitfieldSize;
+                    if (off <= moff && (endBit + 7) / 8 <= off + size)
+                        return null;
+                    continue;
+                }
+                if (off < moff)
+                    break;
+                var mtype = btf.ResolveType(member.Type);
+                long msize = SizeOf(btf, member.Type);
+                if (msize < 0)
+                    throw Fail($"field {member.Name} doesn't have size", Errno.EFAULT);
+                long mtrueEnd = moff + msize;
+                if (off >= mtrueEnd)
+                    continue;
+                if (mtype is BtfArray)
+                {
+                    if (moff == mtrueEnd)
+                        continue;
+                    (mtype, long nelems) = Innermost(btf, member.Type);
+                    msize /= nelems;
+                    moff += (int)((off - moff) / msize * msize);
+                }
+                if (mtype is BtfComposite inner)
+                {
+                    off -= moff;
+                    t = inner;
+                    descended = true;
+                    break;
+                }
+                if (mtype is BtfPtr ptr)
+                {
+                    if (msize != size || off != moff)
+                        throw Fail($"cannot access ptr member {member.Name} with moff {moff} in struct {tname} with off {off} size {size}");
+                    return ptr.Type != 0 && btf.ResolveType(ptr.Type) is BtfComposite pointee ? pointee.Name : UntrustedMemory;
+                }
+                if (off + size > mtrueEnd && !untrusted)
+                    throw Fail($"access beyond the end of member {member.Name} (mend:{mtrueEnd}) in struct {tname} with off {off} size {size}");
+                return null;
+            }
+            if (!descended)
+                throw Fail($"struct {tname} doesn't have field at offset {off}", Errno.EINVAL);
+        }
+        throw Fail($"struct {t.Name} nests too deep", Errno.EINVAL);
+    }
+
+    private static long SizeOf(BtfSpec btf, uint id)
+    {
+        try { return btf.SizeOf(id); }
+        catch (BpfException) { return -1; }
+    }
+
+    /// <summary>__btf_resolve_size for arrays: the innermost element type and the total element count.</summary>
+    private static (BtfType Elem, long Count) Innermost(BtfSpec btf, uint id)
+    {
+        long count = 1;
+        var t = btf.ResolveType(id);
+        for (int i = 0; t is BtfArray a && i < BtfSpec.MaxResolveDepth; i++)
+        {
+            count *= Math.Max(1u, a.Count);
+            t = btf.ResolveType(a.ElementType);
+        }
+        return (t, count);
+    }
+}
