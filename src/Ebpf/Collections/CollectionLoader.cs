@@ -273,8 +273,9 @@ internal sealed class CollectionLoader
                 VerifierInstructionLimit = _options.VerifierInstructionLimit,
                 LogLevel = _options.LogLevel,
                 AttachTarget = type is ProgramType.Tracing or ProgramType.Ext ? _options.AttachTarget : null,
+                // Without a target, a tracing program's function is a kernel function (libbpf looks it up in vmlinux).
                 AttachFunction = type is ProgramType.Tracing or ProgramType.Ext && _options.AttachTarget is not null
-                    ? _options.AttachFunction ?? ps.AttachTarget : null,
+                    ? _options.AttachFunction ?? ps.AttachTarget : type is ProgramType.Tracing ? ps.AttachTarget : null,
                 // func_info: global functions are verified on their own, with their BTF argument types.
                 Functions = Verification.ProgramSpecInput.Create(_spec, ps, _options.LogLevel ?? 1).Functions,
             });

@@ -56,6 +56,10 @@ public sealed partial class BpfRuntime
         uint btfId = options.AttachBtfId;
         if (btfId == 0 && function is not null && target is not null)
             btfId = FindFunction(target, function);
+        if (target is null && def.Type == ProgramType.Tracing
+            && def.ExpectedAttachType is AttachType.TraceFentry or AttachType.TraceFexit or AttachType.ModifyReturn
+            && (btfId != 0 || function is not null))
+            RefuseKernelFunction(program, btfId, function);
         var attaching = Describe(program, options.Functions);
         var targetInfo = target is null ? null : DescribeTarget(target);
         AttachPoint point;
@@ -89,6 +93,32 @@ public sealed partial class BpfRuntime
         }
         tgt.Acquire();
         program.LoadTimeTarget = tgt; // released with the program unless an attach takes it over
+    }
+
+    /// <summary>
+    /// fentry/fexit/fmod_ret on a kernel function (no target program: attach_btf_id names a FUNC of vmlinux, as libbpf
+    /// finds it from the section name). The managed runtime runs no kernel functions, so there is nothing to attach
+    /// to: the load fails as the kernel's bpf_check_attach_target fails for a function it has no address of
+    /// (ENOENT, "The address of function %s cannot be found"); a name vmlinux BTF does not have fails as libbpf's
+    /// lookup does (ESRCH), an id that is no FUNC as the kernel's checks do (EINVAL).
+    /// </summary>
+    private void RefuseKernelFunction(ProgramObject program, uint btfId, string? function)
+    {
+        const string why = "the managed runtime has no kernel functions to trace (load it with the Linux backend)";
+        var vmlinux = Profile.KernelBtf;
+        if (btfId == 0)
+        {
+            btfId = vmlinux?.FindAllByName(function!, BtfKind.Func).FirstOrDefault() ?? 0;
+            if (btfId == 0)
+                throw new BpfException(Errno.ESRCH,
+                    $"program {program.Name}: failed to find kernel BTF type ID of '{function}': {(vmlinux is null ? "no kernel BTF" : "no such FUNC in vmlinux")}; {why}");
+        }
+        if (vmlinux is null || !vmlinux.TryGetType(btfId, out var t))
+            throw new BpfException(Errno.EINVAL, $"program {program.Name}: attach_btf_id {btfId} is invalid; {why}", $"attach_btf_id {btfId} is invalid\n");
+        if (t is not BtfFunc)
+            throw new BpfException(Errno.EINVAL, $"program {program.Name}: attach_btf_id {btfId} is not a function; {why}", $"attach_btf_id {btfId} is not a function\n");
+        string line = $"The address of function {t.Name} cannot be found";
+        throw new BpfException(Errno.ENOENT, $"program {program.Name}: {line}: {why}", line + "\n");
     }
 
     /// <summary>
