@@ -227,6 +227,52 @@ public sealed partial class LinkCliTests
     }
 
     [Fact]
+    public void Every_link_and_fs_verb_answers_in_json()
+    {
+        // bpftool -j prints null for a verb with nothing to say (link pin, link detach); update, mkdir and rm follow it.
+        var r = Batch($"""
+            prog load {Fixture("target")} /sys/fs/bpf/target
+            prog load {Fixture("ext")} /sys/fs/bpf/ext target pinned /sys/fs/bpf/target
+            fs mkdir /sys/fs/bpf/d
+            link create pinned /sys/fs/bpf/ext pin /sys/fs/bpf/d/link
+            link pin pinned /sys/fs/bpf/d/link /sys/fs/bpf/d/link2
+            fs ls /sys/fs/bpf/d
+            link show pinned /sys/fs/bpf/d/link2
+            fs rm /sys/fs/bpf/d/link2
+            fs rm /sys/fs/bpf/d/link
+            fs rm /sys/fs/bpf/d
+            link show
+            """, "-j");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var lines = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !l.StartsWith("processed", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(9, lines.Length);
+        Assert.Equal("null", lines[0]);                                          // fs mkdir
+        uint id = JsonDocument.Parse(lines[1]).RootElement.GetProperty("id").GetUInt32(); // link create
+        Assert.Equal("null", lines[2]);                                          // link pin
+        var ls = JsonDocument.Parse(lines[3]).RootElement;                       // fs ls
+        Assert.Equal(["link", "link2"], ls.EnumerateArray().Select(e => e.GetProperty("name").GetString()!).ToArray());
+        Assert.All(ls.EnumerateArray(), e => Assert.Equal(("link", id), (e.GetProperty("type").GetString(), e.GetProperty("id").GetUInt32())));
+        Assert.Equal(id, JsonDocument.Parse(lines[4]).RootElement.GetProperty("id").GetUInt32()); // link show
+        Assert.Equal(["null", "null", "null"], lines[5..8]);                     // fs rm × 3
+        Assert.Equal("[]", lines[8]);                                            // link show: the last pin went, so did the link
+    }
+
+    [Fact]
+    public void Link_detach_of_a_tracing_link_is_refused_in_json_too()
+    {
+        // A tracing link has neither (EOPNOTSUPP / EINVAL): -j prints bpftool's error object instead.
+        var r = Batch($"""
+            prog load {Fixture("target")} /sys/fs/bpf/target
+            prog load {Fixture("ext")} /sys/fs/bpf/ext target pinned /sys/fs/bpf/target
+            link create pinned /sys/fs/bpf/ext pin /sys/fs/bpf/link
+            link detach pinned /sys/fs/bpf/link
+            """, "-j");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("failed link detach", r.Stdout + r.Stderr);
+        Assert.Contains("EOPNOTSUPP", r.Stdout + r.Stderr);
+    }
+
+    [Fact]
     public void Linux_reports_the_kernels_refusal_of_an_extension_load_as_given()
     {
         if (!LinuxKernel.IsAvailable)

@@ -96,6 +96,14 @@ internal sealed partial class RuntimeCommandRunner
         using var link = OpenLink(c.Link);
         backend.CheckPinTarget(c.Path, directory: false);
         link.Pin(c.Path);
+        return JsonNull();
+    }
+
+    /// <summary>bpftool's JSON answer of a command with nothing to print (link pin, link detach): <c>null</c>.</summary>
+    private int JsonNull()
+    {
+        if (json)
+            output.WriteLine("null");
         return 0;
     }
 
@@ -110,7 +118,7 @@ internal sealed partial class RuntimeCommandRunner
         {
             throw new BpfException(e.Errno, $"failed link detach: {e.Message}", e);
         }
-        return 0;
+        return JsonNull();
     }
 
     private int UpdateLink(LinkUpdate c)
@@ -126,7 +134,7 @@ internal sealed partial class RuntimeCommandRunner
         {
             throw new BpfException(e.Errno, $"failed link update: {e.Message}", e);
         }
-        return 0;
+        return JsonNull();
     }
 
     // ---- fs ----
@@ -161,7 +169,7 @@ internal sealed partial class RuntimeCommandRunner
     {
         backend.CheckPinTarget(c.Directory, directory: true);
         backend.CreatePinDirectory(c.Directory);
-        return 0;
+        return JsonNull();
     }
 
     /// <summary>`fs rm`: unlink a pin (a link whose last reference it was detaches now) or rmdir an empty directory.</summary>
@@ -175,6 +183,6 @@ internal sealed partial class RuntimeCommandRunner
         {
             backend.RemovePinDirectory(c.Path);
         }
-        return 0;
+        return JsonNull();
     }
 }

@@ -23,12 +23,15 @@ internal sealed class BtfPointerLoads(VerifierContext walk) : VerifierComponent(
     {
         var r = RegisterState.Pointer(RegisterType.BtfId);
         r.MemSize = KernelTypes.Intern(kernelStruct);
+        // Marks a pointer typed by BTF here (read-only, as every pointer this path hands out): the state printer
+        // names its struct as print_verifier_state does (ptr_xdp_buff), which other typed pointers do not yet.
+        r.ReadOnly = true;
         return r;
     }
 
     /// <summary>Whether a load through <paramref name="reg"/> is walked by BTF (else the older untyped rule applies).</summary>
     public static bool Applies(VerifierInput input, Abi.Contexts.ContextLayout? ctx, in RegisterState reg) =>
-        ctx?.KernelStructs is not null && input.Profile.KernelBtf is not null && reg.MemSize != KernelTypes.Unknown;
+        ctx?.KernelStructs is { Count: > 0 } && input.Profile.KernelBtf is not null && reg.MemSize != KernelTypes.Unknown;
 
     /// <summary>check_ptr_to_btf_access for register <paramref name="regno"/> at <paramref name="off"/> (insn off + reg off).</summary>
     public RegisterState Load(int regno, in RegisterState reg, int off, int size, bool write)

@@ -119,7 +119,7 @@ internal static class TracingContext
             int arg = off / 8;
             return arg > ConservativeSlots || (arg == ConservativeSlots && !fexit) ? $"func '{tname}' doesn't have {arg + 1}-th argument" : null;
         }
-        return new ContextLayout("u64[]", slots * 8, fields, isRealMemory: true) { DenialLog = Explain, KernelStructs = new Dictionary<int, string>() };
+        return new ContextLayout("u64[]", slots * 8, fields, isRealMemory: true) { DenialLog = Explain };
     }
 
     /// <summary>bpf_tracing_ctx_access: out of [0, 96), a write, or a misaligned access fail before btf_ctx_access logs.</summary>

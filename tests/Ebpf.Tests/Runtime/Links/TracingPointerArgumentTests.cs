@@ -60,6 +60,31 @@ public class TracingPointerArgumentTests
         Assert.Equal(1ul, Bss(trace, 7));
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Fentry_reads_a_tc_context_argument_as_the_kernel_sk_buff(bool jit)
+    {
+        RequireVmlinux();
+        var rt = new BpfRuntime { JitEnabled = jit };
+        using var target = rt.Load(Spec("skb_target"));
+        var serve = target.Programs["tc_serve"];
+        using var trace = rt.Load(Spec("skb_trace"), serve);
+        using var link = trace.Programs["on_classify"].AttachTracing();
+        var frame = new byte[120];
+        frame[0] = 0x5a;
+        frame[12] = 0x08; // EtherType IPv4: skb->protocol is htons(0x0800)
+        var ctx = new byte[192];
+        BitConverter.TryWriteBytes(ctx.AsSpan(8), 0x1234u);  // __sk_buff.mark
+        BitConverter.TryWriteBytes(ctx.AsSpan(32), 7u);      // __sk_buff.priority
+        Assert.Equal(1u, rt.TestRun(serve, new TestRunOptions { DataIn = frame, ContextIn = ctx }).ReturnValue);
+        Assert.Equal(120ul, Bss(trace, 0));     // skb->len
+        Assert.Equal(0x1234ul, Bss(trace, 1));  // skb->mark (inside an anonymous union of sk_buff)
+        Assert.Equal(7ul, Bss(trace, 2));       // skb->priority
+        Assert.Equal(0x0008ul, Bss(trace, 3));  // skb->protocol, big-endian 0x0800 read as a u16
+        Assert.Equal(0x5aul, Bss(trace, 4));    // *skb->data: a probe load of the packet
+    }
+
     [Fact]
     public void The_verifier_types_the_context_argument_by_vmlinux_btf()
     {
