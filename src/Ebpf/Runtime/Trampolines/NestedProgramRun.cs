@@ -84,11 +84,13 @@ internal static class NestedProgramRun
                 KernelContextShadow.Fill(kernel, name, shadow, (nint)args[slot], packetState, windows);
             block[1 + slot] = shadowed ? (ulong)shadow : 0;
         }
-        using var open = ProbeMemory.Open([.. windows]);
-        Run(attachment, block + 1, argumentCount, slots, funcIp);
+        ProbeMemory.Window[] opened = [.. windows];
+        using var open = ProbeMemory.Open(opened);
+        Run(attachment, block + 1, argumentCount, slots, funcIp, opened);
     }
 
-    private static unsafe void Run(TracingAttachment attachment, ulong* args, int argumentCount, int slots, ulong funcIp)
+    private static unsafe void Run(TracingAttachment attachment, ulong* args, int argumentCount, int slots, ulong funcIp,
+        ProbeMemory.Window[]? probeWindows = null)
     {
         var program = attachment.Program;
         using var frame = TracingHelpers.Enter(args, argumentCount);
@@ -99,6 +101,9 @@ internal static class NestedProgramRun
         {
             invocation.MemoryChecker = InterpreterExecutor.CheckedMemory;
             request.AddRegion(new MemoryRegion((nuint)(args - 1), (nuint)((slots + 1) * 8), MemoryAccess.Read, "ctx"));
+            // A checked run of an untranslated program loads plainly: the shadow and the packet are its regions.
+            foreach (var w in probeWindows ?? [])
+                request.AddRegion(new MemoryRegion((nuint)w.Start, (nuint)w.Length, MemoryAccess.Read, "kernel ctx"));
             AddStaticRegions(program, request);
         }
         attachment.Engine.Run(request);

@@ -32,17 +32,19 @@ public class TracingPointerArgumentTests
     }
 
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public void Fentry_reads_the_context_argument_as_the_kernel_xdp_buff(bool jit)
+    [InlineData("jit")]
+    [InlineData("interpreter")]
+    [InlineData("checked")]
+    public void Fentry_reads_the_context_argument_as_the_kernel_xdp_buff(string engine)
     {
         RequireVmlinux();
+        bool jit = engine == "jit", isChecked = engine == "checked";
         var rt = new BpfRuntime { JitEnabled = jit };
         using var target = rt.Load(Spec("ctx_target"));
         var serve = target.Programs["serve_ctx"];
-        using var trace = rt.Load(SpecWith("ctx_trace", "on_judge", "on_serve_ctx"), serve);
+        using var trace = rt.Load(SpecWith("ctx_trace", "on_judge", "on_serve_ctx"), serve, new ObjectLoadOptions { AlwaysChecked = isChecked });
         var onJudge = trace.Programs["on_judge"];
-        Assert.Equal(Ebpf.Execution.ExecutionMode.Unchecked, onJudge.Program.ExecutionMode);
+        Assert.Equal(isChecked ? Ebpf.Execution.ExecutionMode.Checked : Ebpf.Execution.ExecutionMode.Unchecked, onJudge.Program.ExecutionMode);
         Assert.Equal(jit, onJudge.Program.Executable is PreparedProgram p && p.Interpreter.IsCompiled);
         using var entry = onJudge.AttachTracing();
         using var exit = trace.Programs["on_serve_ctx"].AttachTracing();
