@@ -103,7 +103,7 @@ namespace Ebpf.VerifierSuite
         {
             var s = new StringBuilder("\nper program (kernel/ours; N = not loadable here):\n");
             foreach (var o in all)
-                s.AppendLine(CultureInfo.InvariantCulture, $"{o.Id}\t{(o.KernelVerified ? o.Kernel.Accepted ? "A" : "R" : "N")}/{(o.Ours.Accepted ? "A" : "R")}\t{(o.KernelVerified ? "" : o.Kernel.Reason)}");
+                s.AppendLine(CultureInfo.InvariantCulture, $"{o.Id}\t{(o.KernelVerified ? o.Kernel.Accepted ? "A" : "R" : "N")}/{(o.Ours.Accepted ? "A" : "R")}\t{(o.KernelVerified ? "" : o.Kernel.Reason)}\t{FirstLine(o.Ours.Error)}\t{(o.Kernel.Accepted ? "" : LastLine(o.Kernel.Log))}");
             return s.ToString();
         }
 

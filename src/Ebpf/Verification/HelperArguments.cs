@@ -126,7 +126,7 @@ internal sealed class HelperArguments(VerifierContext walk) : VerifierComponent(
         {
             case HelperArgKind.PtrToBtfIdSockCommon:
             {
-                bool ok = reg.Type is RegisterType.SockCommon or RegisterType.Socket or RegisterType.TcpSock
+                bool ok = reg.Type is RegisterType.SockCommon or RegisterType.Socket or RegisterType.TcpSock or RegisterType.XdpSock
                     || (reg.Type == RegisterType.BtfId && KernelTypes.IsSockCommon(reg.MemSize));
                 if (!ok || (reg.MaybeNull && !nullOk)) throw TypeMismatch(regno, reg, SockCommonArgTypes);
                 return CheckReleaseArg(regno, reg, arg);

@@ -12,20 +12,6 @@ namespace Ebpf.Verification;
 /// </summary>
 internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk)
 {
-    /// <summary>Map types usable only through specific helpers (check_map_func_compatibility, map side).</summary>
-    private static readonly Dictionary<MapType, HelperId[]> MapOnlyWith = new()
-    {
-        [MapType.Ringbuf] = [HelperId.RingbufOutput, HelperId.RingbufReserve, HelperId.RingbufQuery],
-        [MapType.ProgArray] = [HelperId.TailCall],
-        [MapType.PerfEventArray] = [HelperId.PerfEventRead, HelperId.PerfEventOutput, HelperId.SkbOutput, HelperId.PerfEventReadValue, HelperId.XdpOutput],
-        [MapType.StackTrace] = [HelperId.GetStackid],
-        [MapType.Queue] = [HelperId.MapPeekElem, HelperId.MapPopElem, HelperId.MapPushElem],
-        [MapType.Stack] = [HelperId.MapPeekElem, HelperId.MapPopElem, HelperId.MapPushElem],
-        [MapType.BloomFilter] = [HelperId.MapPeekElem, HelperId.MapPushElem],
-        [MapType.CgroupArray] = [HelperId.SkbUnderCgroup, HelperId.CurrentTaskUnderCgroup],
-        [MapType.UserRingbuf] = [HelperId.UserRingbufDrain],
-    };
-
     /// <returns>True when the call entered a callback (the next instruction is the callback's first).</returns>
     internal bool CheckHelperCall(Instruction insn)
     {
@@ -169,7 +155,7 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
                     break;
                 case HelperArgKind.PtrToSocket:
                     if (arg.Has(HelperArgFlags.MaybeNull) && reg.IsScalar && ScalarBounds.IsConst(reg, 0)) break;
-                    if (reg.Type is not (RegisterType.SockCommon or RegisterType.Socket or RegisterType.TcpSock) || reg.MaybeNull)
+                    if (reg.Type is not (RegisterType.SockCommon or RegisterType.Socket or RegisterType.TcpSock or RegisterType.XdpSock) || reg.MaybeNull)
                         throw HelperArgs.TypeMismatch(regno, reg, "sock_common, sock, tcp_sock, xdp_sock, ptr_");
                     if (arg.Has(HelperArgFlags.Release))
                     {
@@ -205,6 +191,12 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
         if (proto.ChangesPacketData)
         {
             ChangesPacketData = true;
+            Subprograms.InvalidatePacketPointers();
+        }
+        else if ((HelperId)id == HelperId.TailCall)
+        {
+            // bpf_helper_changes_pkt_data (6.13+): the tail-called program may have moved the packet, so the
+            // pointers are stale on the path where the tail call did not happen.
             Subprograms.InvalidatePacketPointers();
         }
 
@@ -295,6 +287,17 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
                 }
                 var r = RegisterState.Pointer(RegisterType.MapValue);
                 r.Map = map;
+                if (proto.Id == HelperId.MapLookupElem && map.Type is MapType.Sockmap or MapType.Sockhash)
+                {
+                    // is_acquire_function: the socket found holds a reference until bpf_sk_release; the NULL check
+                    // turns the value into a socket pointer (mark_ptr_or_null_reg).
+                    r.MaybeNull = true;
+                    NewId();
+                    r.Id = NewId();
+                    r.RefObjId = r.Id;
+                    Cur.References.Add(new AcquiredReference(r.Id, InsnIdx));
+                    return r;
+                }
                 // Array lookups with a constant in-range key cannot fail (6.12+: can_elide_value_nullness).
                 bool elide = proto.Id == HelperId.MapLookupElem && map.Type is MapType.Array or MapType.PercpuArray
                     && constKey is { } key && key < map.MaxEntries;
@@ -368,10 +371,10 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
 
     private void CheckMapCompatibility(IVerifierMapInfo map, HelperPrototype proto, string name, int id)
     {
-        bool ok = proto.AcceptedMapTypes is null ? !MapOnlyWith.ContainsKey(map.Type) || MapOnlyWith[map.Type].Contains(proto.Id)
-                                                 : proto.AcceptedMapTypes.Contains(map.Type);
-        if (ok && MapOnlyWith.TryGetValue(map.Type, out var only) && !only.Contains(proto.Id)) ok = false;
-        if (!ok) throw Fail($"cannot pass map_type {(int)map.Type} into func {name}#{id}", Errno.EINVAL);
+        bool ok = MapCompatibility.MapAllows(map.Type, proto.Id, Input.ProgramType, Input.ExpectedAttachType, out bool sockmapContext)
+            && (proto.AcceptedMapTypes is null || proto.AcceptedMapTypes.Contains(map.Type));
+        string context = sockmapContext ? "cannot update sockmap in this context\n" : "";
+        if (!ok) throw Fail($"{context}cannot pass map_type {(int)map.Type} into func {name}#{id}", Errno.EINVAL);
     }
 
     /// <summary>Rejects calls this verifier cannot check, before any argument is looked at.</summary>

@@ -89,7 +89,7 @@ internal sealed class MemoryAccessChecker(VerifierContext walk) : VerifierCompon
         if (imm == AtomicOperation.Cmpxchg) ReadReg(0);
         // is_pointer_value: only a loader without CAP_PERFMON (no pointer leaks) is refused here.
         if (src.IsPointer && !Privileged) throw Fail($"R{insn.Src} leaks addr into mem");
-        if (dst.Type is RegisterType.Ctx or RegisterType.Packet or RegisterType.PacketMeta or RegisterType.FlowKeys or RegisterType.SockCommon or RegisterType.Socket or RegisterType.TcpSock)
+        if (dst.Type is RegisterType.Ctx or RegisterType.Packet or RegisterType.PacketMeta or RegisterType.FlowKeys or RegisterType.SockCommon or RegisterType.Socket or RegisterType.TcpSock or RegisterType.XdpSock)
             throw Fail($"BPF_ATOMIC stores into R{insn.Dst} {StateFormatter.TypeName(dst)} is not allowed");
         // An atomic is a read and a write of the same location.
         var old = CheckMemAccess(insn.Dst, insn.Offset, size, write: false, valueReg: -1, storedValue: default);
@@ -271,8 +271,12 @@ internal sealed class MemoryAccessChecker(VerifierContext walk) : VerifierCompon
             case RegisterType.SockCommon:
             case RegisterType.Socket:
             case RegisterType.TcpSock:
+            case RegisterType.XdpSock:
                 if (write) throw Fail($"R{regno} cannot write into {StateFormatter.TypeName(reg)}");
-                if (off < 0 || off + size > (reg.Type == RegisterType.TcpSock ? 112 : 80) || off % size != 0)
+                // check_sock_access
+                if (reg.SMin < 0)
+                    throw Fail($"R{regno} min value is negative, either use unsigned index or do a if (index >=0) check.");
+                if (!SocketAccess.IsValid(reg.Type, off, size))
                     throw Fail($"R{regno} invalid {StateFormatter.TypeName(reg)} access off={off} size={size}");
                 return RegisterState.UnknownOfSize(size);
             case RegisterType.BtfId:
@@ -281,13 +285,23 @@ internal sealed class MemoryAccessChecker(VerifierContext walk) : VerifierCompon
                 ReadsKernelPointers = true;
                 return RegisterState.UnknownOfSize(size);
             case RegisterType.TpBuffer:
+                // check_tp_buffer_access (__check_buffer_access): a constant, non-negative offset only.
+                if (off < 0) throw Fail($"R{regno} invalid tracepoint buffer access: off={off}, size={size}");
+                if (!reg.VarOff.IsConst || reg.VarOff.Value != 0)
+                    throw Fail($"R{regno} invalid variable buffer offset: off={off}, var_off={reg.VarOff}");
+                return LoadedFromMemory(size, write);
             case RegisterType.FlowKeys:
-                if (off < 0) throw Fail($"R{regno} invalid {StateFormatter.TypeName(reg)} access off={off} size={size}");
-                return RegisterState.UnknownOfSize(size);
+                // check_flow_keys_access: within struct bpf_flow_keys.
+                if (write && storedValue.IsPointer && !Privileged) throw Fail($"R{valueReg} leaks addr into flow keys");
+                if (off < 0 || (long)off + size > FlowKeysSize) throw Fail($"invalid access to flow keys off={off} size={size}");
+                return LoadedFromMemory(size, write);
             default:
                 throw Fail($"R{regno} invalid mem access '{StateFormatter.TypeName(reg)}'");
         }
     }
+
+    /// <summary>sizeof(struct bpf_flow_keys).</summary>
+    private const int FlowKeysSize = 56;
 
     private static RegisterState LoadedFromMemory(int size, bool write) => write ? default : RegisterState.UnknownOfSize(size);
 
