@@ -33,7 +33,8 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
             throw Fail("cannot call GPL-restricted function from non-GPL compatible program", Errno.EINVAL);
         if (proto.SleepableOnly && !Input.Sleepable)
             throw Fail("helper call might sleep in a non-sleepable prog", Errno.EINVAL);
-        if (Cur.ActiveLockId != 0 && proto.Id is not (HelperId.SpinLock or HelperId.SpinUnlock))
+        // do_check: under a lock only bpf_spin_unlock may be called (a second bpf_spin_lock included).
+        if (Cur.ActiveLockId != 0 && proto.Id != HelperId.SpinUnlock)
             throw Fail("function calls are not allowed while holding a lock", Errno.EINVAL);
         if (proto.Id == HelperId.GetFuncIp && Input.ProgramType is not (ProgramType.Kprobe or ProgramType.Tracing))
             throw Fail($"func {name}#{id} not supported for program type {(int)Input.ProgramType}", Errno.ENOTSUPP);
@@ -111,11 +112,10 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
                         if (reg.UMax != 0) throw Fail($"R{regno - 1} type=scalar expected={HelperArguments.MemoryArgTypes}");
                         break;
                     }
-                    if (reg.UMax > 0)
-                    {
-                        HelperArgs.CheckHelperMemory(regno - 1, mem, memArg, proto, (long)reg.UMax, zeroSizeAllowed: zeroOk);
-                        if (HelperArguments.WritesMemory(memArg)) writes.Add((regno - 1, (long)reg.UMax));
-                    }
+                    // check_mem_size_reg: the memory is checked for the largest size, a zero size included (a
+                    // zero-sized access must still start inside the region).
+                    HelperArgs.CheckHelperMemory(regno - 1, mem, memArg, proto, (long)reg.UMax, zeroSizeAllowed: zeroOk);
+                    if (reg.UMax > 0 && HelperArguments.WritesMemory(memArg)) writes.Add((regno - 1, (long)reg.UMax));
                     if (proto.ReturnBoundedBySizeArg == i) _retBound = (long)reg.UMax;
                     break;
                 }
@@ -304,6 +304,12 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
                 if (!elide)
                 {
                     r.MaybeNull = true;
+                    r.Id = NewId();
+                }
+                else if (map.SpinLockOffset >= 0)
+                {
+                    // A value that cannot be NULL still gets its own id when it holds a bpf_spin_lock: the lock is
+                    // identified by it (bpf_spin_unlock must name the same value as bpf_spin_lock).
                     r.Id = NewId();
                 }
                 if ((map.Flags & MapFlags.RdonlyProg) != 0) r.ReadOnly = true;

@@ -21,7 +21,16 @@ internal sealed class MemoryAccessChecker(VerifierContext walk) : VerifierCompon
         var srcType = ReadReg(insn.Src).Type;
         CheckWritable(insn.Dst);
         int size = Opcodes.SizeInBytes(insn.AccessSize);
-        var value = CheckMemAccess(insn.Src, insn.Offset, size, write: false, valueReg: -1, storedValue: default);
+        Context.SignExtendingLoad = insn.AccessMode == AccessMode.MemSx;
+        RegisterState value;
+        try
+        {
+            value = CheckMemAccess(insn.Src, insn.Offset, size, write: false, valueReg: -1, storedValue: default);
+        }
+        finally
+        {
+            Context.SignExtendingLoad = false;
+        }
         Aux.SaveAuxPointerType(srcType, allowTrustMismatch: true);
         if (insn.AccessMode == AccessMode.MemSx && value.Type == RegisterType.Scalar)
             ScalarBounds.SignExtend(ref value, size);
