@@ -101,8 +101,8 @@ internal sealed class MemoryAccessChecker(VerifierContext walk) : VerifierCompon
         if (dst.Type is RegisterType.Ctx or RegisterType.Packet or RegisterType.PacketMeta or RegisterType.FlowKeys or RegisterType.SockCommon or RegisterType.Socket or RegisterType.TcpSock or RegisterType.XdpSock)
             throw Fail($"BPF_ATOMIC stores into R{insn.Dst} {StateFormatter.TypeName(dst)} is not allowed");
         // An atomic is a read and a write of the same location.
-        var old = CheckMemAccess(insn.Dst, insn.Offset, size, write: false, valueReg: -1, storedValue: default);
-        CheckMemAccess(insn.Dst, insn.Offset, size, write: true, valueReg: -1, storedValue: RegisterState.UnknownOfSize(size));
+        var old = CheckMemAccess(insn.Dst, insn.Offset, size, write: false, valueReg: -1, storedValue: default, strictOnce: true);
+        CheckMemAccess(insn.Dst, insn.Offset, size, write: true, valueReg: -1, storedValue: RegisterState.UnknownOfSize(size), strictOnce: true);
         // check_atomic_rmw: the fetched register is filled as a load of the same location would be (a spilled
         // constant reads back as that constant).
         if (imm == AtomicOperation.Cmpxchg)
@@ -209,9 +209,10 @@ internal sealed class MemoryAccessChecker(VerifierContext walk) : VerifierCompon
     }
 
     /// <summary>check_mem_access: validates a load (returns the loaded value) or a store through register <paramref name="regno"/>.</summary>
-    private RegisterState CheckMemAccess(int regno, int insnOff, int size, bool write, int valueReg, RegisterState storedValue)
+    private RegisterState CheckMemAccess(int regno, int insnOff, int size, bool write, int valueReg, RegisterState storedValue, bool strictOnce = false)
     {
         var reg = Reg(regno);
+        CheckAlignment(reg, insnOff, size, Input.StrictAlignment || strictOnce);
         int off = insnOff + reg.Off;
         if (write && storedValue.IsPointer && reg.Type != RegisterType.Stack && !Privileged)
             throw Fail($"R{valueReg} leaks addr into {(reg.Type == RegisterType.MapValue ? "map" : "mem")}");
@@ -311,6 +312,32 @@ internal sealed class MemoryAccessChecker(VerifierContext walk) : VerifierCompon
 
     /// <summary>sizeof(struct bpf_flow_keys).</summary>
     private const int FlowKeysSize = 56;
+
+    /// <summary>
+    /// check_ptr_alignment for the pointer kinds without their own rule (packets and the stack have theirs): under
+    /// BPF_F_STRICT_ALIGNMENT, or for an atomic (strict_alignment_once) even with BPF_F_ANY_ALIGNMENT, every offset
+    /// the access may take must be a multiple of its size.
+    /// </summary>
+    private void CheckAlignment(in RegisterState reg, int insnOff, int size, bool strict)
+    {
+        if (!strict || size == 1) return;
+        string? desc = reg.Type switch
+        {
+            RegisterType.FlowKeys => "flow keys ",
+            RegisterType.MapKey => "key ",
+            RegisterType.MapValue => "value ",
+            RegisterType.Ctx => "context ",
+            RegisterType.Socket => "sock ",
+            RegisterType.SockCommon => "sock_common ",
+            RegisterType.TcpSock => "tcp_sock ",
+            RegisterType.XdpSock => "xdp_sock ",
+            RegisterType.Packet or RegisterType.PacketMeta or RegisterType.Stack => null,
+            _ => "",
+        };
+        if (desc is null || reg.IsScalar || reg.Type == RegisterType.NotInit) return;
+        if (!reg.VarOff.Add(reg.Off + insnOff).IsAligned((ulong)size))
+            throw Fail($"misaligned {desc}access off {TnumText(reg.VarOff)}+{reg.Off}+{insnOff} size {size}");
+    }
 
     private static RegisterState LoadedFromMemory(int size, bool write) => write ? default : RegisterState.UnknownOfSize(size);
 

@@ -50,6 +50,10 @@ public class KernelRuleTests
         ("sk_msg_sk_type", null),
         ("sk_skb_remote_ip6", null),
         ("sk_skb_mark", "invalid bpf_context access off=8 size=4"),
+        ("fp_subtract", "R1 subtraction from stack pointer prohibited"),
+        ("atomic_misaligned_value", "misaligned value access off 0+0+1 size 4"),
+        ("array_key_past_end", "R0 invalid mem access 'map_value_or_null'"),
+        ("same_insn_ctx_or_socket", "same insn cannot be used with different pointers"),
     ];
 
     public static TheoryData<string, string?> Programs => new(Rows);
