@@ -74,6 +74,13 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
                 case HelperArgKind.PtrToMapKey:
                 case HelperArgKind.PtrToMapValue:
                 {
+                    // resolve_map_arg_type: a sockmap/sockhash "value" is the socket to insert.
+                    if (arg.Kind == HelperArgKind.PtrToMapValue && map?.Type is MapType.Sockmap or MapType.Sockhash)
+                    {
+                        if (arg.Has(HelperArgFlags.MaybeNull)) throw Fail("invalid arg_type for sockmap/sockhash", Errno.EINVAL);
+                        HelperArgs.CheckOtherHelperArg(regno, reg, new HelperArg(HelperArgKind.PtrToBtfIdSockCommon), proto, ref timerMap);
+                        break;
+                    }
                     if (arg.Has(HelperArgFlags.MaybeNull) && reg.IsScalar && ScalarBounds.IsConst(reg, 0)) break;
                     if (map is null) throw Fail($"invalid map_ptr to access map->{(arg.Kind == HelperArgKind.PtrToMapKey ? "key" : "value")}", Errno.EACCES);
                     int size = (int)(arg.Kind == HelperArgKind.PtrToMapKey ? map.KeySize : map.ValueSize);
@@ -173,6 +180,13 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
         }
 
         if (map is not null) CheckMapCompatibility(map, proto, name, id);
+        if ((HelperId)id == HelperId.GetLocalStorage)
+        {
+            // get_local_storage() cannot fail, so it has no flags to fail on; the value decides the verdict.
+            Precision.MarkPrecise(2);
+            if (!(Reg(2).IsScalar && ScalarBounds.IsConst(Reg(2), 0)))
+                throw Fail("get_local_storage() doesn't support non-zero flags", Errno.EINVAL);
+        }
         // record_func_key: a constant tail-call index is recorded for direct jumps, so it is precise in the kernel.
         if ((HelperId)id == HelperId.TailCall && Reg(3).IsConst) Precision.MarkPrecise(3);
         if ((HelperId)id == HelperId.TailCall && Cur.References.Count > 0)
@@ -298,9 +312,10 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
                     Cur.References.Add(new AcquiredReference(r.Id, InsnIdx));
                     return r;
                 }
-                // Array lookups with a constant in-range key cannot fail (6.12+: can_elide_value_nullness).
-                bool elide = proto.Id == HelperId.MapLookupElem && map.Type is MapType.Array or MapType.PercpuArray
-                    && constKey is { } key && key < map.MaxEntries;
+                // Array lookups with a constant in-range key cannot fail (6.12+: can_elide_value_nullness), nor can
+                // bpf_get_local_storage (RET_PTR_TO_MAP_VALUE: the cgroup's storage always exists).
+                bool elide = (proto.Id == HelperId.MapLookupElem && map.Type is MapType.Array or MapType.PercpuArray
+                    && constKey is { } key && key < map.MaxEntries) || proto.Id == HelperId.GetLocalStorage;
                 if (!elide)
                 {
                     r.MaybeNull = true;

@@ -54,6 +54,10 @@ public class KernelRuleTests
         ("atomic_misaligned_value", "misaligned value access off 0+0+1 size 4"),
         ("array_key_past_end", "R0 invalid mem access 'map_value_or_null'"),
         ("same_insn_ctx_or_socket", "same insn cannot be used with different pointers"),
+        ("local_storage_read", null),
+        ("local_storage_flags_on_one_path", "get_local_storage() doesn't support non-zero flags"),
+        ("sockmap_update_with_socket", null),
+        ("sockmap_update_with_stack", "R3 type=fp expected=sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_"),
     ];
 
     public static TheoryData<string, string?> Programs => new(Rows);
