@@ -133,8 +133,10 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
                 case HelperArgKind.PtrToCtx:
                     if (arg.Has(HelperArgFlags.MaybeNull) && reg.IsScalar && ScalarBounds.IsConst(reg, 0)) break;
                     if (reg.Type != RegisterType.Ctx) throw HelperArgs.TypeMismatch(regno, reg, "ctx");
-                    if (reg.Off != 0 || !reg.VarOff.IsConst || reg.VarOff.Value != 0)
-                        throw Fail($"dereference of modified ctx ptr R{regno} off={reg.Off} disallowed");
+                    // __check_ptr_off_reg, in its order.
+                    if (reg.Off < 0) throw Fail($"negative offset ctx ptr R{regno} off={reg.Off} disallowed");
+                    if (reg.Off != 0) throw Fail($"dereference of modified ctx ptr R{regno} off={reg.Off} disallowed");
+                    if (!reg.VarOff.IsConst || reg.VarOff.Value != 0) throw Fail($"variable ctx access var_off={reg.VarOff} disallowed");
                     break;
                 case HelperArgKind.PtrToFunc:
                     if (reg.Type != RegisterType.Func) throw HelperArgs.TypeMismatch(regno, reg, "func");

@@ -334,7 +334,7 @@ internal sealed class MemoryAccessChecker(VerifierContext walk) : VerifierCompon
             RegisterType.Packet or RegisterType.PacketMeta or RegisterType.Stack => null,
             _ => "",
         };
-        if (desc is null || reg.IsScalar || reg.Type == RegisterType.NotInit) return;
+        if (desc is null || reg.Type == RegisterType.NotInit) return;
         if (!reg.VarOff.Add(reg.Off + insnOff).IsAligned((ulong)size))
             throw Fail($"misaligned {desc}access off {TnumText(reg.VarOff)}+{reg.Off}+{insnOff} size {size}");
     }

@@ -57,6 +57,14 @@ public class KernelRuleTests
         ("local_storage_read", null),
         ("local_storage_flags_on_one_path", "get_local_storage() doesn't support non-zero flags"),
         ("sockmap_update_with_socket", null),
+        ("sock_ctx_dst_port_padding", "invalid bpf_context access off=50 size=2"),
+        ("sock_ctx_dst_port_word", null),
+        ("helper_ctx_negative_offset", "negative offset ctx ptr R1 off=-8 disallowed"),
+        ("cgroup_dev_fields", null),
+        ("cgroup_dev_narrow_major", "invalid bpf_context access off=4 size=2"),
+        ("sk_lookup_port_padding", null),
+        ("sk_reuseport_hash_narrow", "invalid bpf_context access off=32 size=2"),
+        ("sk_reuseport_fields", null),
         ("sockmap_update_with_stack", "R3 type=fp expected=sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_"),
     ];
 
