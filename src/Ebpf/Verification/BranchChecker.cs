@@ -227,12 +227,14 @@ internal sealed class BranchChecker(VerifierContext walk) : VerifierComponent(wa
         if (!is32 && srcReg >= 0 && !jset)
         {
             var s = frame.Registers[srcReg];
-            if (d.IsPacketPointer && (s.Type == RegisterType.PacketEnd || (d.Type == RegisterType.PacketMeta && s.Type == RegisterType.Packet)))
+            // try_match_pkt_pointers: data against data_end, or data_meta against data itself (data as loaded from
+            // the context: id 0, offset 0); data_meta against data_end or against a moved data teaches nothing.
+            if ((d.Type == RegisterType.Packet && s.Type == RegisterType.PacketEnd) || (d.Type == RegisterType.PacketMeta && IsInitPacket(s)))
             {
                 LearnPacketRange(state, d, cond);
                 return true;
             }
-            if (s.IsPacketPointer && (d.Type == RegisterType.PacketEnd || (s.Type == RegisterType.PacketMeta && d.Type == RegisterType.Packet)))
+            if ((s.Type == RegisterType.Packet && d.Type == RegisterType.PacketEnd) || (s.Type == RegisterType.PacketMeta && IsInitPacket(d)))
             {
                 LearnPacketRange(state, s, Flip(cond));
                 return true;
@@ -439,6 +441,9 @@ internal sealed class BranchChecker(VerifierContext walk) : VerifierComponent(wa
             else
             {
                 r.MaybeNull = false;
+                // mark_ptr_or_null_reg: an xskmap or sockmap/sockhash "value" is the socket itself.
+                if (r.Type is RegisterType.MapValue && r.Map?.Type is Abi.MapType.Xskmap or Abi.MapType.Sockmap or Abi.MapType.Sockhash)
+                    r.Type = r.Map.Type == Abi.MapType.Xskmap ? RegisterType.XdpSock : RegisterType.Socket;
                 // Map values keep their id only for spin-lock tracking; the kernel clears it otherwise.
                 if (r.Type is RegisterType.MapValue && r.Map?.SpinLockOffset < 0) r.Id = 0;
             }
@@ -448,6 +453,10 @@ internal sealed class BranchChecker(VerifierContext walk) : VerifierComponent(wa
     }
 
     /// <summary>find_good_pkt_pointers / mark_pkt_end: what "pkt COND pkt_end" being true teaches.</summary>
+    /// <summary>reg_is_init_pkt_pointer(reg, PTR_TO_PACKET).</summary>
+    private static bool IsInitPacket(in RegisterState r) =>
+        r.Type == RegisterType.Packet && r.Id == 0 && r.Off == 0 && r.VarOff.IsConst && r.VarOff.Value == 0;
+
     private static void LearnPacketRange(VerifierState state, RegisterState pkt, JumpOperation cond)
     {
         long newRange;

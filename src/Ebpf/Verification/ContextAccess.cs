@@ -11,6 +11,9 @@ namespace Ebpf.Verification;
 /// </summary>
 internal sealed class ContextAccess(VerifierContext walk) : VerifierComponent(walk)
 {
+    /// <summary>Set by the load being checked: it is a BPF_MEMSX load.</summary>
+    internal bool SignExtendingLoad { get; set; }
+
     internal RegisterState CtxAccess(int regno, in RegisterState reg, int off, int size, bool write)
     {
         // __check_ptr_off_reg, in its order: a negative fixed offset, any fixed offset, then a variable one.
@@ -19,7 +22,9 @@ internal sealed class ContextAccess(VerifierContext walk) : VerifierComponent(wa
         if (!reg.VarOff.IsConst || reg.VarOff.Value != 0) throw Fail($"variable ctx access var_off={reg.VarOff} disallowed");
         if (Ctx is null) throw Fail($"invalid bpf_context access off={off} size={size}");
         var access = Ctx.Check(off, size, write);
-        if (!access.Allowed)
+        // A sign-extending load (BPF_MEMSX) may only read a number: a field the kernel turns into a pointer
+        // (packet, socket …) cannot be sign-extended, so the kernel's is_valid_access refuses it.
+        if (!access.Allowed || (SignExtendingLoad && !write && access.Yields != ContextValueKind.Scalar))
             throw Fail((Ctx.DenialLog?.Invoke(off, size, write) is { } why ? why + "\n" : "") + $"invalid bpf_context access off={off} size={size}");
         ContextAccesses[InsnIdx] = new ContextAccessSite(InsnIdx, access.Field!, off, size, write);
         if (write) return default;

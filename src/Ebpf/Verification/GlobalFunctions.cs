@@ -75,7 +75,8 @@ internal sealed class GlobalFunctions(VerifierContext walk) : VerifierComponent(
             var insn = Insns[pc];
             if (insn.IsLoadImm64) { pc++; continue; }
             if (!insn.IsCall) continue;
-            if (insn.Src == 0 && HelperPrototypes.Get((HelperId)insn.Imm, Input.ProgramType) is { ChangesPacketData: true }) return true;
+            if (insn.Src == 0 && (insn.Imm == (int)HelperId.TailCall
+                || HelperPrototypes.Get((HelperId)insn.Imm, Input.ProgramType) is { ChangesPacketData: true })) return true;
             if (insn.Src == 1 && MayChangePacketData(pc + insn.Imm + 1, seen)) return true;
             if (insn.Src == 2) return true; // kfuncs: not known here, assume they may
         }

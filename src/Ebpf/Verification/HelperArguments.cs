@@ -38,11 +38,15 @@ internal sealed class HelperArguments(VerifierContext walk) : VerifierComponent(
             case RegisterType.Stack:
             {
                 var frame = StackMem.StackFrame(reg);
+                // check_stack_access_within_bounds
+                string rw = write ? "write to" : "read from";
+                if (!reg.VarOff.IsConst && (reg.SMax >= AluChecker.MaxVarOff || reg.SMin <= -AluChecker.MaxVarOff))
+                    throw Fail($"invalid unbounded variable-offset {rw} stack R{regno}");
                 long min = reg.Off + reg.SMin, max = reg.Off + reg.SMax;
-                if (!reg.VarOff.IsConst && (reg.SMin == long.MinValue || reg.SMax == long.MaxValue))
-                    throw Fail($"R{regno} unbounded indirect variable offset stack access");
                 if (min < -FrameState.StackSize || max + size > 0)
-                    throw Fail($"invalid {(write ? "write to" : "read from")} stack R{regno} off={min} size={size}");
+                    throw Fail(reg.VarOff.IsConst
+                        ? $"invalid {rw} stack R{regno} off={min} size={size}"
+                        : $"invalid variable-offset {rw} stack R{regno} var_off={reg.VarOff} off={reg.Off} size={size}");
                 StackMem.TouchStack(frame, (int)min);
                 if (!write || !arg.Has(HelperArgFlags.Uninit))
                 {
@@ -67,6 +71,8 @@ internal sealed class HelperArguments(VerifierContext walk) : VerifierComponent(
                 var map = reg.Map!;
                 if (write && (map.Flags & MapFlags.RdonlyProg) != 0)
                     throw Fail($"write into map forbidden, value_size={map.ValueSize} off={reg.Off} size={size}");
+                if (!write && (map.Flags & MapFlags.WronlyProg) != 0)
+                    throw Fail($"read from map forbidden, value_size={map.ValueSize} off={reg.Off} size={size}");
                 Memory.RegionAccess(regno, reg, reg.Off, (int)Math.Min(size, int.MaxValue), (int)map.ValueSize, "map value", "value_size", size);
                 break;
             }
@@ -126,7 +132,7 @@ internal sealed class HelperArguments(VerifierContext walk) : VerifierComponent(
         {
             case HelperArgKind.PtrToBtfIdSockCommon:
             {
-                bool ok = reg.Type is RegisterType.SockCommon or RegisterType.Socket or RegisterType.TcpSock
+                bool ok = reg.Type is RegisterType.SockCommon or RegisterType.Socket or RegisterType.TcpSock or RegisterType.XdpSock
                     || (reg.Type == RegisterType.BtfId && KernelTypes.IsSockCommon(reg.MemSize));
                 if (!ok || (reg.MaybeNull && !nullOk)) throw TypeMismatch(regno, reg, SockCommonArgTypes);
                 return CheckReleaseArg(regno, reg, arg);

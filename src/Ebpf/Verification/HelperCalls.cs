@@ -12,20 +12,6 @@ namespace Ebpf.Verification;
 /// </summary>
 internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk)
 {
-    /// <summary>Map types usable only through specific helpers (check_map_func_compatibility, map side).</summary>
-    private static readonly Dictionary<MapType, HelperId[]> MapOnlyWith = new()
-    {
-        [MapType.Ringbuf] = [HelperId.RingbufOutput, HelperId.RingbufReserve, HelperId.RingbufQuery],
-        [MapType.ProgArray] = [HelperId.TailCall],
-        [MapType.PerfEventArray] = [HelperId.PerfEventRead, HelperId.PerfEventOutput, HelperId.SkbOutput, HelperId.PerfEventReadValue, HelperId.XdpOutput],
-        [MapType.StackTrace] = [HelperId.GetStackid],
-        [MapType.Queue] = [HelperId.MapPeekElem, HelperId.MapPopElem, HelperId.MapPushElem],
-        [MapType.Stack] = [HelperId.MapPeekElem, HelperId.MapPopElem, HelperId.MapPushElem],
-        [MapType.BloomFilter] = [HelperId.MapPeekElem, HelperId.MapPushElem],
-        [MapType.CgroupArray] = [HelperId.SkbUnderCgroup, HelperId.CurrentTaskUnderCgroup],
-        [MapType.UserRingbuf] = [HelperId.UserRingbufDrain],
-    };
-
     /// <returns>True when the call entered a callback (the next instruction is the callback's first).</returns>
     internal bool CheckHelperCall(Instruction insn)
     {
@@ -47,7 +33,8 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
             throw Fail("cannot call GPL-restricted function from non-GPL compatible program", Errno.EINVAL);
         if (proto.SleepableOnly && !Input.Sleepable)
             throw Fail("helper call might sleep in a non-sleepable prog", Errno.EINVAL);
-        if (Cur.ActiveLockId != 0 && proto.Id is not (HelperId.SpinLock or HelperId.SpinUnlock))
+        // do_check: under a lock only bpf_spin_unlock may be called (a second bpf_spin_lock included).
+        if (Cur.ActiveLockId != 0 && proto.Id != HelperId.SpinUnlock)
             throw Fail("function calls are not allowed while holding a lock", Errno.EINVAL);
         if (proto.Id == HelperId.GetFuncIp && Input.ProgramType is not (ProgramType.Kprobe or ProgramType.Tracing))
             throw Fail($"func {name}#{id} not supported for program type {(int)Input.ProgramType}", Errno.ENOTSUPP);
@@ -87,6 +74,13 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
                 case HelperArgKind.PtrToMapKey:
                 case HelperArgKind.PtrToMapValue:
                 {
+                    // resolve_map_arg_type: a sockmap/sockhash "value" is the socket to insert.
+                    if (arg.Kind == HelperArgKind.PtrToMapValue && map?.Type is MapType.Sockmap or MapType.Sockhash)
+                    {
+                        if (arg.Has(HelperArgFlags.MaybeNull)) throw Fail("invalid arg_type for sockmap/sockhash", Errno.EINVAL);
+                        HelperArgs.CheckOtherHelperArg(regno, reg, new HelperArg(HelperArgKind.PtrToBtfIdSockCommon), proto, ref timerMap);
+                        break;
+                    }
                     if (arg.Has(HelperArgFlags.MaybeNull) && reg.IsScalar && ScalarBounds.IsConst(reg, 0)) break;
                     if (map is null) throw Fail($"invalid map_ptr to access map->{(arg.Kind == HelperArgKind.PtrToMapKey ? "key" : "value")}", Errno.EACCES);
                     int size = (int)(arg.Kind == HelperArgKind.PtrToMapKey ? map.KeySize : map.ValueSize);
@@ -125,11 +119,10 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
                         if (reg.UMax != 0) throw Fail($"R{regno - 1} type=scalar expected={HelperArguments.MemoryArgTypes}");
                         break;
                     }
-                    if (reg.UMax > 0)
-                    {
-                        HelperArgs.CheckHelperMemory(regno - 1, mem, memArg, proto, (long)reg.UMax, zeroSizeAllowed: zeroOk);
-                        if (HelperArguments.WritesMemory(memArg)) writes.Add((regno - 1, (long)reg.UMax));
-                    }
+                    // check_mem_size_reg: the memory is checked for the largest size, a zero size included (a
+                    // zero-sized access must still start inside the region).
+                    HelperArgs.CheckHelperMemory(regno - 1, mem, memArg, proto, (long)reg.UMax, zeroSizeAllowed: zeroOk);
+                    if (reg.UMax > 0 && HelperArguments.WritesMemory(memArg)) writes.Add((regno - 1, (long)reg.UMax));
                     if (proto.ReturnBoundedBySizeArg == i) _retBound = (long)reg.UMax;
                     break;
                 }
@@ -140,8 +133,10 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
                 case HelperArgKind.PtrToCtx:
                     if (arg.Has(HelperArgFlags.MaybeNull) && reg.IsScalar && ScalarBounds.IsConst(reg, 0)) break;
                     if (reg.Type != RegisterType.Ctx) throw HelperArgs.TypeMismatch(regno, reg, "ctx");
-                    if (reg.Off != 0 || !reg.VarOff.IsConst || reg.VarOff.Value != 0)
-                        throw Fail($"dereference of modified ctx ptr R{regno} off={reg.Off} disallowed");
+                    // __check_ptr_off_reg, in its order.
+                    if (reg.Off < 0) throw Fail($"negative offset ctx ptr R{regno} off={reg.Off} disallowed");
+                    if (reg.Off != 0) throw Fail($"dereference of modified ctx ptr R{regno} off={reg.Off} disallowed");
+                    if (!reg.VarOff.IsConst || reg.VarOff.Value != 0) throw Fail($"variable ctx access var_off={reg.VarOff} disallowed");
                     break;
                 case HelperArgKind.PtrToFunc:
                     if (reg.Type != RegisterType.Func) throw HelperArgs.TypeMismatch(regno, reg, "func");
@@ -169,7 +164,7 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
                     break;
                 case HelperArgKind.PtrToSocket:
                     if (arg.Has(HelperArgFlags.MaybeNull) && reg.IsScalar && ScalarBounds.IsConst(reg, 0)) break;
-                    if (reg.Type is not (RegisterType.SockCommon or RegisterType.Socket or RegisterType.TcpSock) || reg.MaybeNull)
+                    if (reg.Type is not (RegisterType.SockCommon or RegisterType.Socket or RegisterType.TcpSock or RegisterType.XdpSock) || reg.MaybeNull)
                         throw HelperArgs.TypeMismatch(regno, reg, "sock_common, sock, tcp_sock, xdp_sock, ptr_");
                     if (arg.Has(HelperArgFlags.Release))
                     {
@@ -187,6 +182,13 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
         }
 
         if (map is not null) CheckMapCompatibility(map, proto, name, id);
+        if ((HelperId)id == HelperId.GetLocalStorage)
+        {
+            // get_local_storage() cannot fail, so it has no flags to fail on; the value decides the verdict.
+            Precision.MarkPrecise(2);
+            if (!(Reg(2).IsScalar && ScalarBounds.IsConst(Reg(2), 0)))
+                throw Fail("get_local_storage() doesn't support non-zero flags", Errno.EINVAL);
+        }
         // record_func_key: a constant tail-call index is recorded for direct jumps, so it is precise in the kernel.
         if ((HelperId)id == HelperId.TailCall && Reg(3).IsConst) Precision.MarkPrecise(3);
         if ((HelperId)id == HelperId.TailCall && Cur.References.Count > 0)
@@ -205,6 +207,12 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
         if (proto.ChangesPacketData)
         {
             ChangesPacketData = true;
+            Subprograms.InvalidatePacketPointers();
+        }
+        else if ((HelperId)id == HelperId.TailCall)
+        {
+            // bpf_helper_changes_pkt_data (6.13+): the tail-called program may have moved the packet, so the
+            // pointers are stale on the path where the tail call did not happen.
             Subprograms.InvalidatePacketPointers();
         }
 
@@ -295,12 +303,30 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
                 }
                 var r = RegisterState.Pointer(RegisterType.MapValue);
                 r.Map = map;
-                // Array lookups with a constant in-range key cannot fail (6.12+: can_elide_value_nullness).
-                bool elide = proto.Id == HelperId.MapLookupElem && map.Type is MapType.Array or MapType.PercpuArray
-                    && constKey is { } key && key < map.MaxEntries;
+                if (proto.Id == HelperId.MapLookupElem && map.Type is MapType.Sockmap or MapType.Sockhash)
+                {
+                    // is_acquire_function: the socket found holds a reference until bpf_sk_release; the NULL check
+                    // turns the value into a socket pointer (mark_ptr_or_null_reg).
+                    r.MaybeNull = true;
+                    NewId();
+                    r.Id = NewId();
+                    r.RefObjId = r.Id;
+                    Cur.References.Add(new AcquiredReference(r.Id, InsnIdx));
+                    return r;
+                }
+                // Array lookups with a constant in-range key cannot fail (6.12+: can_elide_value_nullness), nor can
+                // bpf_get_local_storage (RET_PTR_TO_MAP_VALUE: the cgroup's storage always exists).
+                bool elide = (proto.Id == HelperId.MapLookupElem && map.Type is MapType.Array or MapType.PercpuArray
+                    && constKey is { } key && key < map.MaxEntries) || proto.Id == HelperId.GetLocalStorage;
                 if (!elide)
                 {
                     r.MaybeNull = true;
+                    r.Id = NewId();
+                }
+                else if (map.SpinLockOffset >= 0)
+                {
+                    // A value that cannot be NULL still gets its own id when it holds a bpf_spin_lock: the lock is
+                    // identified by it (bpf_spin_unlock must name the same value as bpf_spin_lock).
                     r.Id = NewId();
                 }
                 if ((map.Flags & MapFlags.RdonlyProg) != 0) r.ReadOnly = true;
@@ -368,10 +394,10 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
 
     private void CheckMapCompatibility(IVerifierMapInfo map, HelperPrototype proto, string name, int id)
     {
-        bool ok = proto.AcceptedMapTypes is null ? !MapOnlyWith.ContainsKey(map.Type) || MapOnlyWith[map.Type].Contains(proto.Id)
-                                                 : proto.AcceptedMapTypes.Contains(map.Type);
-        if (ok && MapOnlyWith.TryGetValue(map.Type, out var only) && !only.Contains(proto.Id)) ok = false;
-        if (!ok) throw Fail($"cannot pass map_type {(int)map.Type} into func {name}#{id}", Errno.EINVAL);
+        bool ok = MapCompatibility.MapAllows(map.Type, proto.Id, Input.ProgramType, Input.ExpectedAttachType, out bool sockmapContext)
+            && (proto.AcceptedMapTypes is null || proto.AcceptedMapTypes.Contains(map.Type));
+        string context = sockmapContext ? "cannot update sockmap in this context\n" : "";
+        if (!ok) throw Fail($"{context}cannot pass map_type {(int)map.Type} into func {name}#{id}", Errno.EINVAL);
     }
 
     /// <summary>Rejects calls this verifier cannot check, before any argument is looked at.</summary>

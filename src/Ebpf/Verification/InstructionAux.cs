@@ -47,7 +47,8 @@ internal sealed class InstructionAux(VerifierContext walk) : VerifierComponent(w
 
     /// <summary>reg_type_mismatch_ok's "not ok" list: pointer kinds whose accesses convert_ctx_accesses rewrites.</summary>
     private static bool IsRewrittenAccess(RegisterType type) =>
-        type is RegisterType.Ctx or RegisterType.SockCommon or RegisterType.Socket or RegisterType.TcpSock or RegisterType.BtfId;
+        type is RegisterType.Ctx or RegisterType.SockCommon or RegisterType.Socket or RegisterType.TcpSock or RegisterType.XdpSock
+            or RegisterType.BtfId;
 
     /// <summary>The program the engines run: dead code handled and ctx accesses converted where ctx was proved.</summary>
     internal TranslatedProgram Translate() =>

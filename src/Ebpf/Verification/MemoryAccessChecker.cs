@@ -21,7 +21,16 @@ internal sealed class MemoryAccessChecker(VerifierContext walk) : VerifierCompon
         var srcType = ReadReg(insn.Src).Type;
         CheckWritable(insn.Dst);
         int size = Opcodes.SizeInBytes(insn.AccessSize);
-        var value = CheckMemAccess(insn.Src, insn.Offset, size, write: false, valueReg: -1, storedValue: default);
+        Context.SignExtendingLoad = insn.AccessMode == AccessMode.MemSx;
+        RegisterState value;
+        try
+        {
+            value = CheckMemAccess(insn.Src, insn.Offset, size, write: false, valueReg: -1, storedValue: default);
+        }
+        finally
+        {
+            Context.SignExtendingLoad = false;
+        }
         Aux.SaveAuxPointerType(srcType, allowTrustMismatch: true);
         if (insn.AccessMode == AccessMode.MemSx && value.Type == RegisterType.Scalar)
             ScalarBounds.SignExtend(ref value, size);
@@ -89,11 +98,11 @@ internal sealed class MemoryAccessChecker(VerifierContext walk) : VerifierCompon
         if (imm == AtomicOperation.Cmpxchg) ReadReg(0);
         // is_pointer_value: only a loader without CAP_PERFMON (no pointer leaks) is refused here.
         if (src.IsPointer && !Privileged) throw Fail($"R{insn.Src} leaks addr into mem");
-        if (dst.Type is RegisterType.Ctx or RegisterType.Packet or RegisterType.PacketMeta or RegisterType.FlowKeys or RegisterType.SockCommon or RegisterType.Socket or RegisterType.TcpSock)
+        if (dst.Type is RegisterType.Ctx or RegisterType.Packet or RegisterType.PacketMeta or RegisterType.FlowKeys or RegisterType.SockCommon or RegisterType.Socket or RegisterType.TcpSock or RegisterType.XdpSock)
             throw Fail($"BPF_ATOMIC stores into R{insn.Dst} {StateFormatter.TypeName(dst)} is not allowed");
         // An atomic is a read and a write of the same location.
-        var old = CheckMemAccess(insn.Dst, insn.Offset, size, write: false, valueReg: -1, storedValue: default);
-        CheckMemAccess(insn.Dst, insn.Offset, size, write: true, valueReg: -1, storedValue: RegisterState.UnknownOfSize(size));
+        var old = CheckMemAccess(insn.Dst, insn.Offset, size, write: false, valueReg: -1, storedValue: default, strictOnce: true);
+        CheckMemAccess(insn.Dst, insn.Offset, size, write: true, valueReg: -1, storedValue: RegisterState.UnknownOfSize(size), strictOnce: true);
         // check_atomic_rmw: the fetched register is filled as a load of the same location would be (a spilled
         // constant reads back as that constant).
         if (imm == AtomicOperation.Cmpxchg)
@@ -200,9 +209,10 @@ internal sealed class MemoryAccessChecker(VerifierContext walk) : VerifierCompon
     }
 
     /// <summary>check_mem_access: validates a load (returns the loaded value) or a store through register <paramref name="regno"/>.</summary>
-    private RegisterState CheckMemAccess(int regno, int insnOff, int size, bool write, int valueReg, RegisterState storedValue)
+    private RegisterState CheckMemAccess(int regno, int insnOff, int size, bool write, int valueReg, RegisterState storedValue, bool strictOnce = false)
     {
         var reg = Reg(regno);
+        CheckAlignment(reg, insnOff, size, Input.StrictAlignment || strictOnce);
         int off = insnOff + reg.Off;
         if (write && storedValue.IsPointer && reg.Type != RegisterType.Stack && !Privileged)
             throw Fail($"R{valueReg} leaks addr into {(reg.Type == RegisterType.MapValue ? "map" : "mem")}");
@@ -271,8 +281,12 @@ internal sealed class MemoryAccessChecker(VerifierContext walk) : VerifierCompon
             case RegisterType.SockCommon:
             case RegisterType.Socket:
             case RegisterType.TcpSock:
+            case RegisterType.XdpSock:
                 if (write) throw Fail($"R{regno} cannot write into {StateFormatter.TypeName(reg)}");
-                if (off < 0 || off + size > (reg.Type == RegisterType.TcpSock ? 112 : 80) || off % size != 0)
+                // check_sock_access
+                if (reg.SMin < 0)
+                    throw Fail($"R{regno} min value is negative, either use unsigned index or do a if (index >=0) check.");
+                if (!SocketAccess.IsValid(reg.Type, off, size))
                     throw Fail($"R{regno} invalid {StateFormatter.TypeName(reg)} access off={off} size={size}");
                 return RegisterState.UnknownOfSize(size);
             case RegisterType.BtfId when Attach.BtfPointerLoads.Applies(Input, Ctx, reg):
@@ -283,12 +297,48 @@ internal sealed class MemoryAccessChecker(VerifierContext walk) : VerifierCompon
                 ReadsKernelPointers = true;
                 return RegisterState.UnknownOfSize(size);
             case RegisterType.TpBuffer:
+                // check_tp_buffer_access (__check_buffer_access): a constant, non-negative offset only.
+                if (off < 0) throw Fail($"R{regno} invalid tracepoint buffer access: off={off}, size={size}");
+                if (!reg.VarOff.IsConst || reg.VarOff.Value != 0)
+                    throw Fail($"R{regno} invalid variable buffer offset: off={off}, var_off={reg.VarOff}");
+                return LoadedFromMemory(size, write);
             case RegisterType.FlowKeys:
-                if (off < 0) throw Fail($"R{regno} invalid {StateFormatter.TypeName(reg)} access off={off} size={size}");
-                return RegisterState.UnknownOfSize(size);
+                // check_flow_keys_access: within struct bpf_flow_keys.
+                if (write && storedValue.IsPointer && !Privileged) throw Fail($"R{valueReg} leaks addr into flow keys");
+                if (off < 0 || (long)off + size > FlowKeysSize) throw Fail($"invalid access to flow keys off={off} size={size}");
+                return LoadedFromMemory(size, write);
             default:
                 throw Fail($"R{regno} invalid mem access '{StateFormatter.TypeName(reg)}'");
         }
+    }
+
+    /// <summary>sizeof(struct bpf_flow_keys).</summary>
+    private const int FlowKeysSize = 56;
+
+    /// <summary>
+    /// check_ptr_alignment for the pointer kinds without their own rule (packets and the stack have theirs): under
+    /// BPF_F_STRICT_ALIGNMENT, or for an atomic (strict_alignment_once) even with BPF_F_ANY_ALIGNMENT, every offset
+    /// the access may take must be a multiple of its size.
+    /// </summary>
+    private void CheckAlignment(in RegisterState reg, int insnOff, int size, bool strict)
+    {
+        if (!strict || size == 1) return;
+        string? desc = reg.Type switch
+        {
+            RegisterType.FlowKeys => "flow keys ",
+            RegisterType.MapKey => "key ",
+            RegisterType.MapValue => "value ",
+            RegisterType.Ctx => "context ",
+            RegisterType.Socket => "sock ",
+            RegisterType.SockCommon => "sock_common ",
+            RegisterType.TcpSock => "tcp_sock ",
+            RegisterType.XdpSock => "xdp_sock ",
+            RegisterType.Packet or RegisterType.PacketMeta or RegisterType.Stack => null,
+            _ => "",
+        };
+        if (desc is null || reg.Type == RegisterType.NotInit) return;
+        if (!reg.VarOff.Add(reg.Off + insnOff).IsAligned((ulong)size))
+            throw Fail($"misaligned {desc}access off {TnumText(reg.VarOff)}+{reg.Off}+{insnOff} size {size}");
     }
 
     private static RegisterState LoadedFromMemory(int size, bool write) => write ? default : RegisterState.UnknownOfSize(size);

@@ -41,6 +41,8 @@ internal enum RegisterType : byte
     FlowKeys,
     /// <summary>PTR_TO_TP_BUFFER.</summary>
     TpBuffer,
+    /// <summary>PTR_TO_XDP_SOCK (an xskmap lookup, once checked non-NULL).</summary>
+    XdpSock,
 }
 
 /// <summary>Map metadata the verifier needs; the loader's MapSpec and runtime maps provide it.</summary>

@@ -33,6 +33,7 @@ internal static class StateFormatter
             RegisterType.SockCommon => "sock_common",
             RegisterType.Socket => "sock",
             RegisterType.TcpSock => "tcp_sock",
+            RegisterType.XdpSock => "xdp_sock",
             RegisterType.BtfId => "ptr_",
             RegisterType.Func => "func",
             RegisterType.FlowKeys => "flow_keys",

@@ -73,9 +73,14 @@ public sealed record ContextField(
     /// <summary>First byte past the region.</summary>
     public int End => Offset + Length;
 
+    /// <summary>A 4-byte load at <see cref="Offset"/> is allowed though the field is narrower (bpf_sock's dst_port:
+    /// kept for programs written when it was a u32).</summary>
+    internal bool WordLoadAtStart { get; init; }
+
     /// <summary>True when [off, off+size) is an allowed access of this region in the given direction.</summary>
     public bool Allows(int off, int size, bool write)
     {
+        if (WordLoadAtStart && !write && off == Offset && size == 4) return true;
         if (off < Offset || off + size > End) return false;
         var sizes = write ? Write : Read;
         if (size is not (1 or 2 or 4 or 8) || ((int)sizes & size) == 0) return false;

@@ -63,6 +63,11 @@ internal static class ContextLayouts
         ProgramType.CgroupSock => CgroupSock(attachType == AttachType.CgroupInetIngress ? AttachType.CgroupInetSockCreate : attachType),
         ProgramType.CgroupSockAddr => CgroupSockAddr(attachType),
         ProgramType.SchedCls or ProgramType.SchedAct => SkBuffTc,
+        ProgramType.SkSkb => SkBuffSkSkb,
+        ProgramType.SkMsg => SkMsgMd,
+        ProgramType.SkReuseport => SkReuseportMd,
+        ProgramType.SkLookup => SkLookup,
+        ProgramType.CgroupDevice => CgroupDevice,
         ProgramType.Xdp => attachType == AttachType.XdpDevmap ? XdpMdDevmap : XdpMd,
         ProgramType.Kprobe => PtRegs,
         ProgramType.Tracepoint => TracepointRecord,
@@ -127,8 +132,9 @@ internal static class ContextLayouts
         if (post4) fields.Add(new(24, 4, "src_ip4", UpTo4));
         if (post6) fields.Add(new(28, 16, "src_ip6", UpTo4));
         if (post4 || post6) fields.Add(new(44, 4, "src_port", UpTo4));
-        // dst_port is a __be16 followed by padding: 1/2-byte reads within the port, or a 4-byte read of the whole word.
-        fields.Add(new(48, 4, "dst_port", UpTo4));
+        // dst_port is a __be16 followed by padding: 1/2-byte reads within the port, or a 4-byte read of the whole word;
+        // the padding itself is not readable.
+        fields.Add(new(48, 2, "dst_port", B1 | B2) { WordLoadAtStart = true });
         fields.Add(new(52, 4, "dst_ip4", UpTo4));
         fields.Add(new(56, 16, "dst_ip6", UpTo4));
         fields.Add(new(72, 4, "state", UpTo4));
@@ -249,6 +255,96 @@ internal static class ContextLayouts
         }
         return new ContextLayout("__sk_buff", 192, fields, isRealMemory: false);
     }
+
+    /// <summary>sk_skb's view of <c>__sk_buff</c> (<c>sk_skb_is_valid_access</c>): no mark, tc_classid, data_meta or
+    /// timestamps; data/data_end and the socket's addresses readable; only tc_index and priority writable.</summary>
+    public static readonly ContextLayout SkBuffSkSkb = new("__sk_buff", 192,
+    [
+        new(0, 4, "len", UpTo4),
+        new(4, 4, "pkt_type", UpTo4, TargetSize: 1),
+        new(12, 4, "queue_mapping", UpTo4, TargetSize: 2),
+        new(16, 4, "protocol", UpTo4, TargetSize: 2),
+        new(20, 4, "vlan_present", UpTo4),
+        new(24, 4, "vlan_tci", UpTo4, TargetSize: 2),
+        new(28, 4, "vlan_proto", UpTo4, TargetSize: 2),
+        new(32, 4, "priority", UpTo4, B4),
+        new(36, 4, "ingress_ifindex", UpTo4),
+        new(40, 4, "ifindex", UpTo4),
+        new(44, 4, "tc_index", UpTo4, B4, TargetSize: 2),
+        new(48, 20, "cb", Any),
+        new(68, 4, "hash", UpTo4),
+        new(76, 4, "data", B4, Yields: ContextValueKind.Packet, StartOnly: true),
+        new(80, 4, "data_end", B4, Yields: ContextValueKind.PacketEnd, StartOnly: true),
+        new(84, 4, "napi_id", UpTo4),
+        new(88, 4, "family", UpTo4),
+        new(92, 4, "remote_ip4", B4),
+        new(96, 4, "local_ip4", B4),
+        new(100, 16, "remote_ip6", B4),
+        new(116, 16, "local_ip6", B4),
+        new(132, 4, "remote_port", UpTo4),
+        new(136, 4, "local_port", UpTo4),
+        new(164, 4, "gso_segs", UpTo4),
+        new(168, 8, "sk", B8, Yields: ContextValueKind.SockCommonOrNull, StartOnly: true),
+        new(176, 4, "gso_size", UpTo4),
+    ], isRealMemory: false);
+
+    /// <summary><c>struct sk_msg_md</c> (80 bytes, <c>sk_msg_is_valid_access</c>): read-only; data, data_end and sk are
+    /// 8-byte loads yielding packet pointers and the socket, every other field a 4-byte load at its start.</summary>
+    public static readonly ContextLayout SkMsgMd = new("sk_msg_md", 80,
+    [
+        new(0, 8, "data", B8, Yields: ContextValueKind.Packet, StartOnly: true),
+        new(8, 8, "data_end", B8, Yields: ContextValueKind.PacketEnd, StartOnly: true),
+        new(16, 4, "family", B4),
+        new(20, 4, "remote_ip4", B4),
+        new(24, 4, "local_ip4", B4),
+        new(28, 16, "remote_ip6", B4),
+        new(44, 16, "local_ip6", B4),
+        new(60, 4, "remote_port", B4),
+        new(64, 4, "local_port", B4),
+        new(68, 4, "size", B4),
+        new(72, 8, "sk", B8, Yields: ContextValueKind.Socket, StartOnly: true),
+    ], isRealMemory: false);
+
+    /// <summary><c>struct sk_reuseport_md</c> (56 bytes, <c>sk_reuseport_is_valid_access</c>): read-only; data, data_end,
+    /// sk (a socket) and migrating_sk (a sock_common or NULL) are 8-byte loads, hash a 4-byte load, the other u32s narrow
+    /// (eth_protocol at least 2 bytes).</summary>
+    public static readonly ContextLayout SkReuseportMd = new("sk_reuseport_md", 56,
+    [
+        new(0, 8, "data", B8, Yields: ContextValueKind.Packet, StartOnly: true),
+        new(8, 8, "data_end", B8, Yields: ContextValueKind.PacketEnd, StartOnly: true),
+        new(16, 4, "len", UpTo4),
+        new(20, 4, "eth_protocol", B2 | B4),
+        new(24, 4, "ip_protocol", UpTo4),
+        new(28, 4, "bind_inany", UpTo4),
+        new(32, 4, "hash", B4, StartOnly: true),
+        new(40, 8, "sk", B8, Yields: ContextValueKind.Socket, StartOnly: true),
+        new(48, 8, "migrating_sk", B8, Yields: ContextValueKind.SockCommonOrNull, StartOnly: true),
+    ], isRealMemory: false);
+
+    /// <summary><c>struct bpf_sk_lookup</c> (72 bytes, <c>sk_lookup_is_valid_access</c>): read-only; sk (a socket or NULL)
+    /// is an 8-byte load, the u32s narrow, remote_port and the padding after it 1/2-byte loads or one 4-byte load.</summary>
+    public static readonly ContextLayout SkLookup = new("bpf_sk_lookup", 72,
+    [
+        new(0, 8, "sk", B8, Yields: ContextValueKind.SocketOrNull, StartOnly: true),
+        new(8, 4, "family", UpTo4),
+        new(12, 4, "protocol", UpTo4),
+        new(16, 4, "remote_ip4", UpTo4),
+        new(20, 16, "remote_ip6", UpTo4),
+        new(36, 4, "remote_port", UpTo4),
+        new(40, 4, "local_ip4", UpTo4),
+        new(44, 16, "local_ip6", UpTo4),
+        new(60, 4, "local_port", UpTo4),
+        new(64, 4, "ingress_ifindex", UpTo4),
+    ], isRealMemory: false);
+
+    /// <summary><c>struct bpf_cgroup_dev_ctx</c> (12 bytes, <c>cgroup_dev_is_valid_access</c>): read-only; access_type narrow,
+    /// major and minor 4-byte loads.</summary>
+    public static readonly ContextLayout CgroupDevice = new("bpf_cgroup_dev_ctx", 12,
+    [
+        new(0, 4, "access_type", UpTo4),
+        new(4, 4, "major", B4),
+        new(8, 4, "minor", B4),
+    ], isRealMemory: false);
 
     private static ContextLayout Xdp(bool devmap)
     {

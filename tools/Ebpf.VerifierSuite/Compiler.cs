@@ -1,0 +1,41 @@
+using System.Diagnostics;
+
+namespace Ebpf.VerifierSuite;
+
+/// <summary>Builds each verifier_*.c as upstream's selftests Makefile does (clang -target bpf -O2 -g).</summary>
+internal sealed class Compiler(string clang, string cpu, string sourceDir, string outputDir)
+{
+    /// <summary>The object, or null with clang's first error lines when it does not compile.</summary>
+    public (string? Object, string Error) Build(string source)
+    {
+        Directory.CreateDirectory(outputDir);
+        string output = Path.Combine(outputDir, $"{Path.GetFileNameWithoutExtension(source)}.{cpu}.o");
+        if (File.Exists(output) && File.GetLastWriteTimeUtc(output) > File.GetLastWriteTimeUtc(source))
+            return (output, "");
+        var psi = new ProcessStartInfo(clang)
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+        };
+        foreach (string a in new[]
+        {
+            "-target", "bpf", $"-mcpu={cpu}", "-O2", "-g", "-D__TARGET_ARCH_x86", "-mlittle-endian", "-std=gnu11",
+            "-fno-strict-aliasing", "-Wno-compare-distinct-pointer-types", "-DENABLE_ATOMICS_TESTS",
+            "-I", Path.Combine(sourceDir, "include"), "-I", sourceDir, "-I", "/usr/include/x86_64-linux-gnu",
+            "-c", source, "-o", output,
+        })
+            psi.ArgumentList.Add(a);
+        using var process = Process.Start(psi) ?? throw new InvalidOperationException($"cannot run {clang}");
+        string stderr = process.StandardError.ReadToEnd();
+        process.StandardOutput.ReadToEnd();
+        if (!process.WaitForExit(120_000))
+        {
+            process.Kill(entireProcessTree: true);
+            return (null, "clang timed out");
+        }
+        if (process.ExitCode == 0)
+            return (output, "");
+        var firstError = stderr.Split('\n').FirstOrDefault(l => l.Contains("error:", StringComparison.Ordinal)) ?? stderr.Trim();
+        return (null, firstError);
+    }
+}

@@ -1,0 +1,122 @@
+using System.Globalization;
+using System.Text;
+using Ebpf.Linux;
+using Ebpf.VerifierSuite;
+
+// Ebpf.VerifierSuite DIR [--cpu v3|v4] [--clang clang-19] [--only SUBSTRING] [--report FILE] [--no-kernel] [--verbose]
+// Measures our verifier against the kernel's own verifier test programs (README.md: how to fetch them).
+if (args.Length == 0 || args[0] is "-h" or "--help")
+{
+    Console.WriteLine("usage: Ebpf.VerifierSuite DIR [--cpu v4] [--clang clang-19] [--only SUBSTRING] [--report FILE] [--no-kernel] [--verbose]");
+    return args.Length == 0 ? 2 : 0;
+}
+string dir = Path.GetFullPath(args[0]);
+string cpu = Option("--cpu") ?? "v4";
+string clang = Option("--clang") ?? "clang-19";
+string? only = Option("--only");
+string? reportPath = Option("--report");
+bool withKernel = !args.Contains("--no-kernel");
+bool verbose = args.Contains("--verbose");
+if (!Directory.Exists(dir))
+{
+    Console.Error.WriteLine($"{dir}: no such directory (README.md says how to fetch the upstream programs)");
+    return 2;
+}
+if (withKernel && !LinuxKernel.IsAvailable)
+{
+    Console.Error.WriteLine($"the live kernel is not usable ({LinuxKernel.UnavailableReason}); use --no-kernel");
+    return 2;
+}
+
+var compiler = new Compiler(clang, cpu, dir, Path.Combine(dir, "build"));
+var sources = Directory.GetFiles(dir, "verifier_*.c").Order(StringComparer.Ordinal)
+    .Where(s => only is null || Path.GetFileName(s).Contains(only, StringComparison.Ordinal)).ToList();
+var notCompiled = new List<string>();
+var outcomes = new List<Outcome>();
+foreach (string source in sources)
+{
+    string file = Path.GetFileNameWithoutExtension(source);
+    var (obj, error) = compiler.Build(source);
+    if (obj is null)
+    {
+        notCompiled.Add($"{file}: {error}");
+        continue;
+    }
+    foreach (var outcome in Runner.Run(obj, file, withKernel, TimeSpan.FromSeconds(60)))
+    {
+        outcomes.Add(outcome);
+        if (verbose && !outcome.Agree && outcome.KernelVerified)
+            Console.WriteLine($"{outcome.Id}: kernel {(outcome.Kernel.Accepted ? "accepts" : "rejects")}, ours {(outcome.Ours.Accepted ? "accepts" : "rejects: " + outcome.Ours.Error)}");
+    }
+}
+
+var report = Report.Build(sources.Count, notCompiled, outcomes);
+Console.Write(report);
+if (reportPath is not null)
+    File.WriteAllText(reportPath, report + Report.Details(outcomes), Encoding.UTF8);
+return 0;
+
+string? Option(string name)
+{
+    int i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+}
+
+namespace Ebpf.VerifierSuite
+{
+    /// <summary>The numbers: agreement, false accepts/rejects, the __msg match rate of our log and of the kernel's.</summary>
+    internal static class Report
+    {
+        public static string Build(int files, IReadOnlyList<string> notCompiled, IReadOnlyList<Outcome> all)
+        {
+            var s = new StringBuilder();
+            var verified = all.Where(o => o.KernelVerified).ToList();
+            var messageCases = verified.Where(o => o.MessageCase).ToList();
+            int oursMatch = messageCases.Count(o => MessageMatcher.AllInOrder(o.Ours.Log, o.Expect.Messages));
+            int kernelMatch = messageCases.Count(o => MessageMatcher.AllInOrder(o.Kernel.Log, o.Expect.Messages));
+            int asExpected = verified.Count(o => o.Kernel.Accepted == o.Expect.ExpectSuccess);
+            s.AppendLine(CultureInfo.InvariantCulture, $"files: {files}, compiled: {files - notCompiled.Count}, not compiled: {notCompiled.Count}");
+            foreach (string n in notCompiled) s.AppendLine(CultureInfo.InvariantCulture, $"  not compiled: {n}");
+            s.AppendLine(CultureInfo.InvariantCulture, $"programs (privileged tests): {all.Count}, the kernel verified: {verified.Count}, not loadable here: {all.Count - verified.Count}");
+            s.AppendLine(CultureInfo.InvariantCulture, $"kernel verdict as upstream expects: {asExpected}/{verified.Count}");
+            s.AppendLine(CultureInfo.InvariantCulture, $"agreement with the kernel: {verified.Count(o => o.Agree)}/{verified.Count} = {Percent(verified.Count(o => o.Agree), verified.Count)}");
+            s.AppendLine(CultureInfo.InvariantCulture, $"false accepts (we accept, the kernel rejects): {verified.Count(o => o.FalseAccept)}");
+            s.AppendLine(CultureInfo.InvariantCulture, $"false rejects (we reject, the kernel accepts): {verified.Count(o => o.FalseReject)}");
+            s.AppendLine(CultureInfo.InvariantCulture, $"our verifier crashed or timed out: {all.Count(o => o.Ours.Crashed)}");
+            s.AppendLine(CultureInfo.InvariantCulture, $"expected __msg found, on {messageCases.Count} kernel rejections: ours {oursMatch} = {Percent(oursMatch, messageCases.Count)}, the kernel's {kernelMatch} = {Percent(kernelMatch, messageCases.Count)}");
+            s.AppendLine("false accepts:");
+            foreach (var o in verified.Where(o => o.FalseAccept))
+                s.AppendLine(CultureInfo.InvariantCulture, $"  {o.Id}: kernel: {LastLine(o.Kernel.Log)}");
+            s.AppendLine("false rejects:");
+            foreach (var o in verified.Where(o => o.FalseReject))
+                s.AppendLine(CultureInfo.InvariantCulture, $"  {o.Id}: ours: {FirstLine(o.Ours.Error)}");
+            s.AppendLine("kernel rejections whose expected __msg our log lacks:");
+            foreach (var o in messageCases.Where(o => !o.Ours.Accepted && !MessageMatcher.AllInOrder(o.Ours.Log, o.Expect.Messages)))
+                s.AppendLine(CultureInfo.InvariantCulture, $"  {o.Id}: expected \"{string.Join("\" … \"", o.Expect.Messages)}\", ours: {FirstLine(o.Ours.Error)}");
+            s.AppendLine("crashes:");
+            foreach (var o in all.Where(o => o.Ours.Crashed))
+                s.AppendLine(CultureInfo.InvariantCulture, $"  {o.Id}: {FirstLine(o.Ours.Error)}");
+            return s.ToString();
+        }
+
+        public static string Details(IReadOnlyList<Outcome> all)
+        {
+            var s = new StringBuilder("\nper program (kernel/ours; N = not loadable here):\n");
+            foreach (var o in all)
+                s.AppendLine(CultureInfo.InvariantCulture, $"{o.Id}\t{(o.KernelVerified ? o.Kernel.Accepted ? "A" : "R" : "N")}/{(o.Ours.Accepted ? "A" : "R")}\t{(o.KernelVerified ? "" : o.Kernel.Reason)}\t{FirstLine(o.Ours.Error)}\t{(o.Kernel.Accepted ? "" : LastLine(o.Kernel.Log))}");
+            return s.ToString();
+        }
+
+        private static string Percent(int n, int d) => d == 0 ? "n/a" : (100.0 * n / d).ToString("0.0", CultureInfo.InvariantCulture) + "%";
+
+        private static string FirstLine(string text) => text.Split('\n')[0];
+
+        private static string LastLine(string log)
+        {
+            var lines = log.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            int end = Array.FindLastIndex(lines, l => l.StartsWith("processed ", StringComparison.Ordinal));
+            if (end < 0) end = lines.Length;
+            return end > 0 ? lines[end - 1] : "";
+        }
+    }
+}
