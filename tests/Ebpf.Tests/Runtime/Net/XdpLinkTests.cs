@@ -1,4 +1,5 @@
 using Ebpf.Abi;
+using Ebpf.Runtime.Net;
 using Ebpf.Runtime;
 
 namespace Ebpf.Tests.Runtime.Net;
@@ -107,5 +108,29 @@ public class XdpLinkTests
         Assert.Equal(c.Programs["tag_pass"].Id, rt.Backend.XdpQuery(veth).DriverProgramId);
         rt.Backend.Unpin("/sys/fs/bpf/xdp_link");
         Assert.Equal(XdpAttachMode.None, rt.Backend.XdpQuery(veth).AttachMode);
+    }
+}
+
+/// <summary>LINK_UPDATE changes what the next frame runs, in both engines.</summary>
+public class XdpLinkUpdateTests
+{
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void The_next_frame_runs_the_new_program(bool jit)
+    {
+        var rt = new BpfRuntime { JitEnabled = jit };
+        using var c = NetFixtures.Load(rt);
+        rt.Network.AddVethPair("veth0", "veth1");
+        int ifindex = rt.Backend.GetDeviceIndex("veth0");
+        using var link = c.Programs["tag_pass"].AttachXdp(ifindex);
+        for (int i = 0; i < 6; i++)
+        {
+            var (to, verdict, tag) = i % 2 == 0 ? (c.Programs["tag_tx"], XdpActions.Tx, (byte)0xbb) : (c.Programs["tag_pass"], XdpActions.Pass, (byte)0xaa);
+            link.Update(to);
+            var r = rt.Network.Inject("veth0", NetFixtures.Frame(length: 128)).Frames[0];
+            Assert.Equal(verdict, r.Verdict);
+            Assert.True(NetFixtures.TaggedWholly(r.Data, tag));
+        }
     }
 }
