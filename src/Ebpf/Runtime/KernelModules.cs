@@ -1,6 +1,7 @@
 using Ebpf.Abi;
 using Ebpf.Collections;
 using Ebpf.Execution;
+using Ebpf.Btf;
 using Ebpf.Runtime.Objects;
 
 namespace Ebpf.Runtime;
@@ -24,6 +25,8 @@ public sealed class KernelModule
     private bool _unloaded;
     private readonly Lock _lock = new();
 
+    private readonly List<IDisposable> _readable = [];
+
     internal KernelModule(string name, BtfObject btf, Btf.BtfSpec spec, IEnumerable<ModuleKfunc> kfuncs)
     {
         Name = name;
@@ -41,8 +44,11 @@ public sealed class KernelModule
         for (uint id = spec.FirstTypeId; id <= spec.MaxTypeId; id++)
         {
             if (spec.GetType(id) is Ebpf.Btf.BtfVar v && !_variables.ContainsKey(v.Name))
-                _variables[v.Name] = new ModuleVariable(Math.Max(1, (int)spec.SizeOf(v.Type)));
+                _variables[v.Name] = new ModuleVariable(Math.Max(8, (int)BtfObjectPrinter.SizeOrZero(spec, v.Type))); // untyped (void) ones too
         }
+        // Module memory is kernel memory: bpf_probe_read_kernel may read it (untyped ksyms are plain addresses).
+        foreach (var block in _variables.Values)
+            _readable.Add(btf.Runtime.ReadableMemory.Register(block.Address, (nuint)block.Length, Helpers.AddressSpace.Kernel));
     }
 
     /// <summary>The module's name (its BTF object's name).</summary>
@@ -109,6 +115,8 @@ public sealed class KernelModule
 
     internal void FreeVariables()
     {
+        foreach (var r in _readable)
+            r.Dispose();
         foreach (var block in _variables.Values)
             block.Dispose();
     }

@@ -72,6 +72,15 @@ internal sealed class ProgramBtfReferences
                     var module = HoldModule(runtime, btf, pc);
                     AddBtf(btf);
                     _moduleBtfsByFd[second.Imm] = module.Btf;
+                    // An untyped ksym (extern const void x __ksym) is an address, not a typed pointer: libbpf loads
+                    // it as a plain constant from kallsyms. Here the module variable's storage is its address.
+                    if (insn.Imm > 0 && module.Btf.TryGetType((uint)insn.Imm, out var vt) && vt is BtfVar v
+                        && module.Btf.SkipTypedefs(v.Type) == 0 && module.TryGetVariableAddress(v.Name, out nint address, out _))
+                    {
+                        rewritten ??= [.. insns];
+                        rewritten[pc] = insn.WithSrc(0).WithImm((int)(uint)(ulong)address);
+                        rewritten[pc + 1] = second.WithImm((int)(uint)((ulong)address >> 32));
+                    }
                 }
                 pc++;
                 continue;
