@@ -162,6 +162,73 @@ public class ModulesTests
     }
 
     [Fact]
+    public void The_header_keeps_mainline_encoding_for_vmlinux_types_on_both_backends()
+    {
+        Linux.KernelRequirement.Require();
+        var (runtime, _) = LoadModule();
+        var spec = ObjectSpec.Load(UserObject);
+        var options = new ObjectLoadOptions { ProgramFilter = p => p.Name == "print_vmlinux" };
+        using var kernel = Ebpf.Linux.LinuxKernel.Load(spec, options);
+        using var managed = runtime.Load(spec, options);
+        var image = new byte[16];
+        BitConverter.GetBytes(0xffff888012345678UL).CopyTo(image, 0);
+        var texts = new List<string>();
+        var refs = new List<ulong>();
+        foreach (var c in new[] { kernel, managed })
+        {
+            SetInput(c, image);
+            c.Programs["print_vmlinux"].TestRun(new TestRunOptions { DataIn = new byte[64] });
+            var bss = Bss(c);
+            var v = Vars();
+            refs.Add(BitConverter.ToUInt64(bss, v["type_ref"].Offset));
+            texts.Add(Encoding.Latin1.GetString(bss, v["output"].Offset, (int)BitConverter.ToInt64(bss, v["result"].Offset)));
+        }
+        Assert.Equal(refs[0], refs[1]);
+        Assert.Equal(0u, (uint)(refs[0] >> 32)); // vmlinux: upper half 0, as libbpf writes it
+        Assert.Equal(runtime.Vmlinux.FindByName("list_head", BtfKind.Struct)!.Id, (uint)refs[0]);
+        Assert.Equal(texts[0], texts[1]);
+        Assert.Equal("(struct list_head){\n .next = (struct list_head *)0xffff888012345678,\n}\n", texts[1]);
+    }
+
+    [Fact]
+    public void Unloading_the_module_while_programs_print_its_type_tears_nothing()
+    {
+        var (runtime, module) = LoadModule();
+        using var c = runtime.Load(ObjectSpec.Load(UserObject), new ObjectLoadOptions { ProgramFilter = p => p.Name == "print_point" });
+        SetInput(c, Point());
+        var v = Vars();
+        var program = c.Programs["print_point"];
+        string expected = Encoding.Latin1.GetString(BtfObjectPrinter.Print(module.Btf, module.Btf.FindByName("ebpf_testmod_point", BtfKind.Struct)!.Id, Point(), BtfPrintFlags.None));
+        int runs = 0, bad = 0;
+        using var unloaded = new ManualResetEventSlim();
+        // One thread runs the program (each run's text checked) while the main thread unloads the module under it.
+        var worker = new Thread(() =>
+        {
+            for (int i = 0; i < 4000; i++)
+            {
+                program.TestRun(new TestRunOptions { DataIn = new byte[64] });
+                var after = Bss(c);
+                long len = BitConverter.ToInt64(after, v["result"].Offset);
+                if (len != expected.Length || Encoding.Latin1.GetString(after, v["output"].Offset, (int)len) != expected)
+                    Interlocked.Increment(ref bad);
+                if (i == 100)
+                    unloaded.Wait(TimeSpan.FromSeconds(30));
+                Interlocked.Increment(ref runs);
+            }
+        });
+        worker.Start();
+        while (Volatile.Read(ref runs) < 50)
+            Thread.Sleep(1);
+        runtime.Modules.Unload(Module);
+        unloaded.Set();
+        Assert.True(worker.Join(TimeSpan.FromMinutes(2)));
+        Assert.Equal(4000, runs);
+        Assert.Equal(0, bad);
+        Assert.DoesNotContain(module.BtfObject.Id, runtime.GetIds(ObjectKind.Btf));
+        Assert.False(module.BtfObject.IsFreed);
+    }
+
+    [Fact]
     public void Ksyms_and_kfuncs_resolve_into_the_module_and_hold_it()
     {
         var (runtime, module) = LoadModule();
