@@ -36,8 +36,8 @@ public class ModulesTests
         var scratch = Directory.CreateTempSubdirectory("ebpf-testmod-");
         try
         {
-            string copy = Path.Combine(scratch.FullName, "ebpf_testmod.o"), output = Path.Combine(scratch.FullName, "ebpf_testmod.btf");
-            File.Copy(Path.Combine(Dir, "ebpf_testmod.o"), copy);
+            string copy = Path.Combine(scratch.FullName, "ebpf_testmod.host.elf"), output = Path.Combine(scratch.FullName, "ebpf_testmod.btf");
+            File.Copy(Path.Combine(Dir, "ebpf_testmod.host.elf"), copy);
             var r = ExternalTool.Run(pahole, [$"--btf_encode_detached={output}", $"--btf_base={VmlinuxPath}", copy]);
             Assert.True(r.ExitCode == 0, $"pahole failed ({r.ExitCode}): {r.Stderr}");
             return File.ReadAllBytes(output);
