@@ -151,6 +151,8 @@ public sealed class LinuxBackend : IBpfBackend
         options ??= new ProgramLoadOptions();
         if (options.AllowUnverified)
             throw new BpfException(Errno.EOPNOTSUPP, $"program {definition.Name}: the kernel loads only verified programs (AllowUnverified is the managed runtime's)");
+        if (options.FdArray is { Count: > 0 } fdArray && fdArray.Any(h => h is not null))
+            throw new BpfException(Errno.EOPNOTSUPP, $"program {definition.Name}: BTF object references by fd_array index are the managed runtime's (module BTF)");
         var insns = definition.Instructions.ToArray();
         var maps = usedMaps ?? [];
         for (int pc = 0; pc < insns.Length; pc++)

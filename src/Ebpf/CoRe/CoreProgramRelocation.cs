@@ -11,9 +11,16 @@ namespace Ebpf.CoRe;
 public static class CoreProgramRelocation
 {
     /// <summary>The instructions of <paramref name="program"/>, relocated; the originals when it has no CO-RE relocation.</summary>
-    public static Instruction[] Apply(CoreRelocator? relocator, ObjectSpec spec, ProgramSpec program)
+    public static Instruction[] Apply(CoreRelocator? relocator, ObjectSpec spec, ProgramSpec program) =>
+        Apply(relocator, spec, program, out _);
+
+    /// <summary><see cref="Apply(CoreRelocator?, ObjectSpec, ProgramSpec)"/>, also giving each relocation's instruction
+    /// and result in record order (empty without CO-RE relocations).</summary>
+    public static Instruction[] Apply(CoreRelocator? relocator, ObjectSpec spec, ProgramSpec program,
+        out IReadOnlyList<(int Instruction, CoreRelocationResult Result)> results)
     {
         var insns = program.Instructions.ToArray();
+        results = [];
         if (program.CoreRelocations.Count == 0)
             return insns;
         if (relocator is null)
@@ -22,8 +29,10 @@ public static class CoreProgramRelocation
             throw new BpfException(Errno.EINVAL, $"program '{program.Name}': CO-RE relocations need the object's own BTF");
         try
         {
-            relocator.Apply(program.Name, insns, program.CoreRelocations
-                .Select(r => new CoreRelocation(r.InstructionIndex, r.TypeId, r.AccessString, r.Kind)).ToList());
+            var relocations = program.CoreRelocations
+                .Select(r => new CoreRelocation(r.InstructionIndex, r.TypeId, r.AccessString, r.Kind)).ToList();
+            var applied = relocator.Apply(program.Name, insns, relocations);
+            results = [.. applied.Select((r, i) => (relocations[i].InstructionIndex, r))];
         }
         catch (BpfException e)
         {

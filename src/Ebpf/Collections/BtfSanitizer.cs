@@ -66,6 +66,12 @@ public static class BtfSanitizer
                     int index = (int)(v.Type - firstId);
                     if (index >= 0 && index < types.Count && types[index] is BtfVar kv)
                         types[index] = new BtfVar(kv.Name, dummyInt, BtfVarLinkage.GlobalAllocated);
+                    // A kfunc extern: clang leaves its parameters unnamed, which the kernel refuses for a FUNC
+                    // ("Invalid arg#1"); libbpf names them after the dummy variable.
+                    else if (index >= 0 && index < types.Count && types[index] is BtfFunc kf
+                        && (int)(kf.ProtoType - firstId) is int pi && pi >= 0 && pi < types.Count && types[pi] is BtfFuncProto proto
+                        && proto.Parameters.Any(p => p.Type != 0 && p.Name.Length == 0))
+                        types[pi] = new BtfFuncProto(proto.ReturnType, [.. proto.Parameters.Select(p => p.Type != 0 && p.Name.Length == 0 ? p with { Name = "dummy_ksym" } : p)]);
                 }
                 types[i] = new BtfDatasec(ds.Name, 4, [new BtfVarSecinfo(dummyKsymVar.Value, 0, 4)]);
                 continue;

@@ -22,6 +22,7 @@ internal sealed class CollectionLoader
     private readonly List<string> _warnings = [];
     private BtfHandle? _btf;
     private Btf.BtfSpec? _loadedBtf;
+    private readonly Dictionary<string, BtfHandle?> _moduleBtfs = new(StringComparer.Ordinal); // opened once per object load
 
     private CollectionLoader(IBpfBackend backend, ObjectSpec spec, ObjectLoadOptions options)
     {
@@ -47,6 +48,12 @@ internal sealed class CollectionLoader
         {
             loader.Rollback();
             throw;
+        }
+        finally
+        {
+            // Loaded programs hold their own references on the module BTFs they name (libbpf closes its fds likewise).
+            foreach (var h in loader._moduleBtfs.Values)
+                h?.Dispose();
         }
     }
 
@@ -246,16 +253,19 @@ internal sealed class CollectionLoader
         var type = _options.ProgramType ?? ps.Type;
         LoaderRefusals.ThrowIfUntyped(ps, type);
         Instruction[] insns;
+        IReadOnlyList<(int Instruction, CoRe.CoreRelocationResult Result)> coreResults;
         try
         {
-            insns = CoRe.CoreProgramRelocation.Apply(relocator, _spec, ps);
+            insns = CoRe.CoreProgramRelocation.Apply(relocator, _spec, ps, out coreResults);
         }
         catch (BpfException e)
         {
             throw e.Wrap($"{_spec.Name}: program '{ps.Name}'");
         }
+        var fdArray = new List<BtfHandle?> { null }; // slot 0: vmlinux
+        MarkModuleTypeIds(insns, coreResults, fdArray);
         var used = RelocateMaps(ps, insns);
-        ResolveKernelSymbols(ps, insns);
+        ResolveKernelSymbols(ps, insns, fdArray);
         var definition = new ProgramDefinition(type, insns, ObjectNames.Sanitize(ps.Name), ps.License.Length > 0 ? ps.License : _spec.License,
             ps.ExpectedAttachType ?? default, (uint)ps.Flags)
         {
@@ -278,6 +288,7 @@ internal sealed class CollectionLoader
                     ? _options.AttachFunction ?? ps.AttachTarget : type is ProgramType.Tracing ? ps.AttachTarget : null,
                 // func_info: global functions are verified on their own, with their BTF argument types.
                 Functions = Verification.ProgramSpecInput.Create(_spec, ps, _options.LogLevel ?? 1).Functions,
+                FdArray = fdArray.Count > 1 ? fdArray : null,
             });
         }
         catch (BpfException e)
@@ -318,8 +329,49 @@ internal sealed class CollectionLoader
         return used;
     }
 
-    /// <summary>__ksym variables and kfunc calls resolved against the backend's kernel BTF (weak ones may be absent).</summary>
-    private void ResolveKernelSymbols(ProgramSpec ps, Instruction[] insns)
+    /// <summary>A module's BTF object for this load (one handle per object), or null when the backend names none.</summary>
+    private BtfHandle? ModuleBtf(string module)
+    {
+        if (!_moduleBtfs.TryGetValue(module, out var handle))
+            _moduleBtfs[module] = handle = _backend.KernelSymbols?.OpenModuleBtf(module);
+        return handle;
+    }
+
+    /// <summary>The fd_array slot of <paramref name="handle"/> (added on first use; slot 0 is vmlinux).</summary>
+    private static int Slot(List<BtfHandle?> fdArray, BtfHandle handle)
+    {
+        int at = fdArray.IndexOf(handle);
+        if (at > 0)
+            return at;
+        fdArray.Add(handle);
+        return fdArray.Count - 1;
+    }
+
+    /// <summary>
+    /// The btf_ptr extension (<see cref="BtfObjectReference"/>): a TYPE_ID_TARGET relocation that resolved into a
+    /// module's BTF carries that BTF object, where the backend can name it (the managed runtime); elsewhere the
+    /// instruction keeps libbpf's encoding, the 32-bit id with upper half 0.
+    /// </summary>
+    private void MarkModuleTypeIds(Instruction[] insns, IReadOnlyList<(int Instruction, CoRe.CoreRelocationResult Result)> results, List<BtfHandle?> fdArray)
+    {
+        foreach (var (at, r) in results)
+        {
+            if (r.Local.Kind != Btf.BtfCoreReloKind.TypeIdTarget || r.Poison || r.New == 0 || r.TargetBtfName is not { } name
+                || (uint)at + 1 >= (uint)insns.Length || !insns[at].IsLoadImm64 || insns[at].Src != 0)
+                continue;
+            if (ModuleBtf(name) is not { } handle)
+                continue;
+            insns[at] = insns[at].WithSrc(BtfObjectReference.PseudoBtfObject);
+            insns[at + 1] = insns[at + 1].WithImm(Slot(fdArray, handle));
+        }
+    }
+
+    /// <summary>
+    /// __ksym variables and kfunc calls resolved against the backend's kernel BTF, vmlinux first and then module BTF
+    /// (weak ones may be absent). A module symbol names its BTF object: a kfunc call's off and a ksym lddw's second imm
+    /// are its fd_array slot (§4.9).
+    /// </summary>
+    private void ResolveKernelSymbols(ProgramSpec ps, Instruction[] insns, List<BtfHandle?> fdArray)
     {
         foreach (var relo in ps.Relocations)
         {
@@ -332,17 +384,18 @@ internal sealed class CollectionLoader
                 ?? throw new BpfException(Errno.ENOTSUPP, $"program '{ps.Name}': insn {at}: kernel symbol '{relo.Symbol}' cannot be resolved in the {_backend.Name} backend");
             if (relo.Kind == ProgramRelocationKind.KfuncCall)
             {
-                uint id = symbols.FindFunction(relo.Symbol)
+                var fn = symbols.Resolve(relo.Symbol, function: true)
                     ?? throw new BpfException(Errno.ENOENT, $"program {ps.Name}: extern (func ksym) '{relo.Symbol}' not found in kernel BTF");
-                insns[at] = new Instruction(insns[at].Opcode, 0, (byte)CallSource.Kfunc, 0, (int)id);
+                short slot = (short)ModuleSlot(ps, relo.Symbol, fn, fdArray);
+                insns[at] = new Instruction(insns[at].Opcode, 0, (byte)CallSource.Kfunc, slot, (int)fn.BtfId);
                 continue;
             }
             if (!insns[at].IsLoadImm64 || at + 1 >= insns.Length)
                 throw new BpfException(Errno.EINVAL, $"program {ps.Name}: ksym '{relo.Symbol}' at insn {at} is not on an lddw");
-            if (symbols.FindVariable(relo.Symbol) is uint var)
+            if (symbols.Resolve(relo.Symbol, function: false) is { } var)
             {
-                insns[at] = insns[at].WithSrc((byte)LoadImm64Source.BtfId).WithImm((int)var);
-                insns[at + 1] = insns[at + 1].WithImm(0); // btf_obj_fd 0: vmlinux
+                insns[at] = insns[at].WithSrc((byte)LoadImm64Source.BtfId).WithImm((int)var.BtfId);
+                insns[at + 1] = insns[at + 1].WithImm(ModuleSlot(ps, relo.Symbol, var, fdArray)); // btf_obj_fd; 0: vmlinux
             }
             else if (_spec.Externs.FirstOrDefault(e => e.Name == relo.Symbol)?.IsWeak == true)
             {
@@ -352,6 +405,16 @@ internal sealed class CollectionLoader
             else
                 throw new BpfException(Errno.ENOENT, $"program {ps.Name}: extern (var ksym) '{relo.Symbol}' not found in kernel BTF");
         }
+    }
+
+    /// <summary>0 for a vmlinux symbol; a module symbol's BTF object slot (ENOENT when the module went meanwhile).</summary>
+    private int ModuleSlot(ProgramSpec ps, string symbol, KernelSymbol found, List<BtfHandle?> fdArray)
+    {
+        if (found.Module is not { } module)
+            return 0;
+        var handle = ModuleBtf(module)
+            ?? throw new BpfException(Errno.ENOENT, $"program {ps.Name}: ksym '{symbol}' is in module '{module}', whose BTF object is gone");
+        return Slot(fdArray, handle);
     }
 
     private static byte[] EncodeFuncInfo(ProgramSpec ps)

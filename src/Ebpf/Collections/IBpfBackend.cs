@@ -198,4 +198,20 @@ public interface IKernelSymbols
 
     /// <summary>The BTF id of a kernel FUNC, or null.</summary>
     uint? FindFunction(string name);
+
+    /// <summary>
+    /// libbpf's find_ksym_btf_id: the VAR (or FUNC when <paramref name="function"/>) named <paramref name="name"/> in
+    /// vmlinux, else in each module's BTF; null when none has it. The default searches vmlinux only.
+    /// </summary>
+    KernelSymbol? Resolve(string name, bool function) =>
+        (function ? FindFunction(name) : FindVariable(name)) is uint id ? new KernelSymbol(id, null) : null;
+
+    /// <summary>A new handle on the kernel BTF object of module <paramref name="module"/> (the caller disposes it), or
+    /// null when the backend cannot name module BTF objects in instructions. The default: null.</summary>
+    BtfHandle? OpenModuleBtf(string module) => null;
 }
+
+/// <summary>Where a kernel symbol lives: its BTF id, in vmlinux (<paramref name="Module"/> null) or in a module's split BTF.</summary>
+/// <param name="BtfId">The VAR's or FUNC's id (module ids continue after vmlinux's).</param>
+/// <param name="Module">The module whose BTF holds it, or null for vmlinux.</param>
+public sealed record KernelSymbol(uint BtfId, string? Module);

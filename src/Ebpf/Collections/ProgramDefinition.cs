@@ -73,6 +73,16 @@ public sealed record ProgramLoadOptions
     /// <summary>func_info-derived function descriptions for the managed verifier (the object loader fills these).</summary>
     public IReadOnlyList<Verification.VerifierFunction>? Functions { get; init; }
 
+    /// <summary>
+    /// fd_array: the kernel BTF objects (module BTFs) the instructions name. Managed runtime: an instruction's BTF
+    /// object reference (a kfunc call's <c>off</c>, the second <c>imm</c> of a BPF_PSEUDO_BTF_ID lddw, the second
+    /// <c>imm</c> of an ebpf BTF-object lddw) is an index into this list; 0 (and a null entry 0) means vmlinux. A
+    /// reference outside the list, to a closed handle or to a non-kernel BTF is refused at load (EINVAL, "invalid module
+    /// BTF object FD specified."). The Linux backend takes fds in the instructions and refuses a non-empty list
+    /// (EOPNOTSUPP): its loader never resolves module symbols here.
+    /// </summary>
+    public IReadOnlyList<BtfHandle?>? FdArray { get; init; }
+
     /// <summary>Linux: the first log buffer size; grown on ENOSPC up to <see cref="MaxLogSize"/>.</summary>
     public int LogSize { get; init; } = 64 * 1024;
 

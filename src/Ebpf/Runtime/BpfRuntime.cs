@@ -197,6 +197,17 @@ public sealed partial class BpfRuntime
         var maps = new List<MapObject>();
         var indexed = new List<MapObject>(); // src=5/6 map indexes refer to this order
         var btfObject = btf?.Btf;
+        // Module BTF objects named through fd_array are resolved (and held) before verification, like map fds.
+        var btfReferences = new ProgramBtfReferences();
+        try
+        {
+            definition = btfReferences.Resolve(this, definition, options.FdArray);
+        }
+        catch
+        {
+            btfReferences.Release();
+            throw;
+        }
         try
         {
             foreach (var handle in usedMaps ?? [])
@@ -214,9 +225,10 @@ public sealed partial class BpfRuntime
         {
             foreach (var m in maps)
                 m.Release();
+            btfReferences.Release();
             throw;
         }
-        var program = new ProgramObject(this, definition, maps, btfObject);
+        var program = new ProgramObject(this, definition, maps, btfObject) { BtfReferences = btfReferences };
         try
         {
             PrepareLoadTimeAttach(program, options);
@@ -241,9 +253,11 @@ public sealed partial class BpfRuntime
                 : notModelled is null ? "verified and fully modelled" : "verified, but not fully modelled: " + notModelled;
             bool translated = verdict.Accepted && verdict.Program is not null && !options.Untranslated;
             var xlated = ProgramPreparation.Translated(this, program, translated ? verdict.Program : null, indexed, out var mapPointerLoads);
+            xlated = btfReferences.Bind(xlated, program.Name);
             program.Instructions = xlated;
             DescribeFunctions(program, translated ? verdict.Program : null, options.Functions);
             var helperTable = ProgramPreparation.BuildHelperTable(this);
+            btfReferences.RegisterKfuncs(helperTable);
             string interpreterName = string.IsNullOrEmpty(program.Name) ? "prog" : program.Name;
             Execution.Interpreter Build(Execution.ExecutionMode m) => Execution.Interpreter.Load(xlated, new Execution.InterpreterOptions
             {
@@ -304,6 +318,8 @@ public sealed partial class BpfRuntime
                 regions.Add(new Execution.MemoryRegion((nuint)p, (nuint)size, access, map.Name));
             }
         }
+        foreach (var (address, size, name) in program.BtfReferences?.Variables ?? [])
+            regions.Add(new Execution.MemoryRegion((nuint)address, (nuint)size, Execution.MemoryAccess.Read, name));
         return regions.ToArray();
     }
 

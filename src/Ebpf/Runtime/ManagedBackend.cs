@@ -261,9 +261,10 @@ internal sealed class ManagedBackend(BpfRuntime runtime) : IBpfBackend
     public void FillKconfig(Span<byte> image, ObjectSpec spec) =>
         LoaderRefusals.ThrowIfUnsuppliedKconfig(spec, _ => false, "the managed runtime");
 
-    /// <summary>The managed runtime calls no kernel functions and reads no kernel variables.</summary>
-    public IKernelSymbols? KernelSymbols => null;
+    /// <summary>Kernel symbols as the runtime has them: vmlinux's BTF ids (which it cannot run: refused at load) and its
+    /// modules' variables and host-implemented kfuncs.</summary>
+    public IKernelSymbols? KernelSymbols => new RuntimeKernelSymbols(runtime);
 
     public CoRe.CoreTargets CoreTargets(string? customPath) =>
-        customPath is not null ? CoRe.CoreTargets.FromFile(customPath) : runtime.KernelBtf ?? CoRe.CoreTargets.RunningKernel();
+        runtime.CoreTargetsFor(customPath);
 }

@@ -66,6 +66,8 @@ internal static class ProgramVerification
                 ? program.Runtime.Profile
                 : program.Runtime.Profile.WithPossibleCpus(program.Runtime.Profile.PossibleCpus is null ? null : Maps.BpfCpu.PossibleCount),
             ContextConverter = program.TypeInfo,
+            ModuleBtfs = program.BtfReferences?.ModuleBtfsByFd,
+            KernelFunctions = program.BtfReferences is { KfuncsByInstruction.Count: > 0 } refs ? refs.KfuncsByInstruction : null,
         };
         try
         {

@@ -190,9 +190,13 @@ internal sealed class KfuncCalls(VerifierContext walk) : VerifierComponent(walk)
             var insn = Insns[i];
             if (!insn.IsLoadImm64)
                 continue;
-            if (insn.Src == (byte)LoadImm64Source.BtfId && Insns[i + 1].Imm == 0)
+            if (insn.Src == (byte)LoadImm64Source.BtfId)
             {
-                var btf = Input.Profile.KernelBtf;
+                int fd = Insns[i + 1].Imm;
+                Btf.BtfSpec? module = null;
+                if (fd != 0 && (Input.ModuleBtfs is null || !Input.ModuleBtfs.TryGetValue(fd, out module)))
+                    throw new VerifierError(Errno.EINVAL, "invalid module BTF object FD specified.", i);
+                var btf = module ?? Input.Profile.KernelBtf;
                 if (btf is null || insn.Imm <= 0 || !btf.TryGetType((uint)insn.Imm, out var t) || (uint)insn.Imm > btf.MaxTypeId)
                     throw new VerifierError(Errno.ENOENT, $"ldimm64 insn specifies invalid btf_id {insn.Imm}.", i);
                 if (t is not (BtfVar or BtfFunc))

@@ -139,7 +139,7 @@ internal sealed class MemoryAccessChecker(VerifierContext walk) : VerifierCompon
             case LoadImm64Source.BtfId:
             {
                 // check_pseudo_btf_id: a non-zero second imm names a module's BTF by fd; none are loaded here.
-                if (second.Imm != 0) throw Fail("invalid module BTF object FD specified.", Errno.EINVAL);
+                if (second.Imm != 0 && Input.ModuleBtfs?.ContainsKey(second.Imm) != true) throw Fail("invalid module BTF object FD specified.", Errno.EINVAL);
                 var r = RegisterState.Pointer(RegisterType.BtfId);
                 SetReg(insn.Dst, r);
                 return;

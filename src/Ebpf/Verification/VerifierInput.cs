@@ -83,6 +83,10 @@ public sealed class VerifierInput
     /// own). A kfunc call not listed is looked up by its imm as a vmlinux BTF id.</summary>
     public IReadOnlyDictionary<int, KernelFunction>? KernelFunctions { get; init; }
 
+    /// <summary>Module BTFs by the fd (the managed runtime's fd_array index) a BPF_PSEUDO_BTF_ID lddw names in its second
+    /// imm: the split BTF its ksym id is checked against (check_pseudo_btf_id). Absent fds are refused.</summary>
+    internal IReadOnlyDictionary<int, Btf.BtfSpec>? ModuleBtfs { get; init; }
+
     /// <summary>Helpers the host registered, by id, checked like kernel helpers against their prototypes. A call to an
     /// id that is neither a kernel helper nor listed here is refused as the kernel refuses it ("invalid func").</summary>
     public IReadOnlyDictionary<int, HostHelper>? HostHelpers { get; init; }

@@ -33,7 +33,6 @@ public class BtfDifferentialTests(ITestOutputHelper output)
     private static readonly Dictionary<string, string> SanitizerKnownGap = new(StringComparer.Ordinal)
     {
         ["tests/fixtures/loading/unresolved.bpf.o"] = "EINVAL: [20] FUNC defined_elsewhere type_id=19 Invalid arg#1",
-        ["tests/fixtures/verifier/kfuncs.bpf.o"] = "EINVAL: [22] FUNC bpf_task_from_pid type_id=19 Invalid arg#1",
     };
 
     [Theory]

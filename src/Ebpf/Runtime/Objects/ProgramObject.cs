@@ -37,6 +37,8 @@ public sealed partial class ProgramObject : KernelObject
     public Instruction[] Instructions { get; internal set; }
     /// <summary>The program's own BTF (func_info and line_info refer to it); null when loaded without.</summary>
     public BtfObject? Btf { get; }
+    /// <summary>The kernel BTF objects and modules the program holds (module ksyms, kfuncs, btf_ptr type ids).</summary>
+    internal ProgramBtfReferences? BtfReferences { get; init; }
     /// <summary>The kernel's prog tag: first 8 bytes of SHA-256 (Linux 6.18) over the instructions, map references zeroed.</summary>
     public byte[] Tag { get; }
     /// <summary>When the program was loaded (the kernel reports load_time in bpf_prog_info).</summary>
@@ -104,6 +106,7 @@ public sealed partial class ProgramObject : KernelObject
             map.Release();
         ReleaseLoadTimeTarget();
         Btf?.Release();
+        BtfReferences?.Release();
         (Executable as IDisposable)?.Dispose();
     }
 

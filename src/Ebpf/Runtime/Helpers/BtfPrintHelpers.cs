@@ -1,0 +1,76 @@
+using System.Buffers.Binary;
+using Ebpf.Btf;
+
+namespace Ebpf.Runtime.Helpers;
+
+/// <summary>
+/// bpf_snprintf_btf (149): the object a <c>struct btf_ptr</c> names printed as the kernel's btf_type_snprintf_show
+/// prints it (<see cref="BtfObjectPrinter"/>). The type is in the runtime's vmlinux BTF (mainline: a 16-byte btf_ptr)
+/// or, with the ebpf extension (include/ebpf/btf_ptr.h: a 24-byte btf_ptr whose third word is non-zero), in the
+/// program's used BTF object of that slot, a module's BTF the program holds since load.
+/// </summary>
+internal static unsafe class BtfPrintHelpers
+{
+    /// <summary>sizeof(struct btf_ptr): { void *ptr; u32 type_id; u32 flags; }.</summary>
+    public const int BtfPtrSize = 16;
+    /// <summary>The extension's struct: { void *ptr; u32 type_id; u32 flags; u32 btf_obj; u32 pad; }.</summary>
+    public const int BtfPtrObjectSize = 24;
+
+    /// <summary>Kernel reads below this address are user or NULL-page reads (copy_from_kernel_nofault: ERANGE).</summary>
+    private const ulong LowGuard = 4096;
+
+    /// <summary>bpf_snprintf_btf(str, str_size, ptr, btf_ptr_size, flags): the output's length without its NUL (even
+    /// when truncated), or -EINVAL (flags, size, type id 0, BTF object), -ENOENT (no such type), -ERANGE/-EFAULT
+    /// (the object is not readable).</summary>
+    public static ulong SnprintfBtf(ulong str, ulong strSize, ulong ptr, ulong btfPtrSize, ulong flags)
+    {
+        if ((flags & ~(ulong)BtfPrintFlags.All) != 0)
+            return BuiltinHelpers.Err(Errno.EINVAL);
+        if (btfPtrSize is not (BtfPtrSize or BtfPtrObjectSize))
+            return BuiltinHelpers.Err(Errno.EINVAL);
+        var inv = HelperInvocation.Current;
+        if (inv is null || !HelperMemory.CanAccess(ptr, btfPtrSize, write: false))
+            return BuiltinHelpers.Err(Errno.EFAULT);
+        var raw = HelperMemory.Bytes(ptr, btfPtrSize);
+        ulong objectAddress = BinaryPrimitives.ReadUInt64LittleEndian(raw);
+        uint typeId = BinaryPrimitives.ReadUInt32LittleEndian(raw[8..]);
+        uint slot = btfPtrSize == BtfPtrObjectSize ? BinaryPrimitives.ReadUInt32LittleEndian(raw[16..]) : 0;
+        BtfSpec btf;
+        if (slot == 0)
+        {
+            try { btf = inv.Runtime.Vmlinux; }
+            catch (BpfException) { return BuiltinHelpers.Err(Errno.EINVAL); } // bpf_get_btf_vmlinux: none
+        }
+        else if (inv.Program?.BtfReferences?.UsedBtf(slot) is { } used)
+            btf = used.Parsed;
+        else
+            return BuiltinHelpers.Err(Errno.EINVAL);
+        if (typeId == 0)
+            return BuiltinHelpers.Err(Errno.EINVAL);
+        if (!btf.TryGetType(typeId, out _) || typeId > btf.MaxTypeId)
+            return BuiltinHelpers.Err(Errno.ENOENT);
+        uint size = BtfObjectPrinter.SizeOrZero(btf, typeId);
+        byte[] data = [];
+        if (size > 0)
+        {
+            if (objectAddress < LowGuard)
+                return BuiltinHelpers.Err(Errno.ERANGE);
+            data = HelperMemory.ReadNoFault(objectAddress, size) ?? [];
+            if (data.Length != size)
+                return BuiltinHelpers.Err(Errno.EFAULT);
+        }
+        var text = BtfObjectPrinter.Print(btf, typeId, data, (BtfPrintFlags)flags, p => (ulong)HashCode.Combine(p, inv.Runtime));
+        // btf_snprintf_show: chunks are vsnprintf'd until one does not fit; the buffer then holds the first
+        // str_size - 1 bytes and a NUL. Nothing printed leaves it untouched.
+        if (strSize > 0 && text.Length > 0)
+        {
+            if (!HelperMemory.CanAccess(str, strSize, write: true))
+                return BuiltinHelpers.Err(Errno.EFAULT);
+            var dest = HelperMemory.Bytes(str, strSize);
+            int n = Math.Min(text.Length, dest.Length - 1);
+            text.AsSpan(0, n).CopyTo(dest);
+            dest[n] = 0;
+        }
+        return (ulong)text.Length;
+    }
+}

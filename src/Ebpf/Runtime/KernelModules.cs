@@ -1,0 +1,249 @@
+using Ebpf.Abi;
+using Ebpf.Collections;
+using Ebpf.Execution;
+using Ebpf.Btf;
+using Ebpf.Runtime.Objects;
+
+namespace Ebpf.Runtime;
+
+/// <summary>A kfunc a host module provides: its FUNC in the module's BTF (by name) and the host code that runs it.</summary>
+/// <param name="Name">The FUNC's name in the module's BTF; its FUNC_PROTO is what the verifier checks calls against.</param>
+/// <param name="Implementation">Called with R1–R5 as the kfunc's arguments; returns R0.</param>
+/// <param name="Flags">The KF_* flags (acquire, release, return-NULL, sleepable) the kernel keeps in the kfunc's id set.</param>
+public sealed record ModuleKfunc(string Name, HelperFunction Implementation, Verification.KernelFunctionFlags Flags = Verification.KernelFunctionFlags.None);
+
+/// <summary>
+/// A "kernel module" of a managed runtime: a name, its split BTF on top of the runtime's vmlinux BTF (published as a
+/// kernel BTF object, as the kernel does at MODULE_STATE_COMING), the kfuncs the host implements for it and storage
+/// for the variables its BTF declares (what __ksym externs in the module point to).
+/// </summary>
+public sealed class KernelModule
+{
+    private readonly Dictionary<string, ModuleKfunc> _kfuncs;
+    private readonly Dictionary<string, ModuleVariable> _variables = new(StringComparer.Ordinal);
+    private int _users; // programs holding the module (ksyms, kfuncs): try_module_get
+    private bool _unloaded;
+    private readonly Lock _lock = new();
+
+    private readonly List<IDisposable> _readable = [];
+
+    internal KernelModule(string name, BtfObject btf, Btf.BtfSpec spec, IEnumerable<ModuleKfunc> kfuncs)
+    {
+        Name = name;
+        BtfObject = btf;
+        Btf = spec;
+        _kfuncs = new Dictionary<string, ModuleKfunc>(StringComparer.Ordinal);
+        foreach (var k in kfuncs)
+        {
+            if (!spec.TryFindByName(k.Name, Ebpf.Btf.BtfKind.Func, out var f) || f.Id < spec.FirstTypeId)
+                throw new BpfException(Errno.EINVAL, $"module '{name}': kfunc '{k.Name}' is not a FUNC of the module's BTF");
+            if (!_kfuncs.TryAdd(k.Name, k))
+                throw new BpfException(Errno.EEXIST, $"module '{name}': kfunc '{k.Name}' registered twice");
+        }
+        // Every VAR the module's own BTF declares gets zeroed storage, as the module's .data/.bss would be.
+        for (uint id = spec.FirstTypeId; id <= spec.MaxTypeId; id++)
+        {
+            if (spec.GetType(id) is Ebpf.Btf.BtfVar v && !_variables.ContainsKey(v.Name))
+                _variables[v.Name] = new ModuleVariable(Math.Max(8, (int)BtfObjectPrinter.SizeOrZero(spec, v.Type))); // untyped (void) ones too
+        }
+        // Module memory is kernel memory: bpf_probe_read_kernel may read it (untyped ksyms are plain addresses).
+        foreach (var block in _variables.Values)
+            _readable.Add(btf.Runtime.ReadableMemory.Register(block.Address, (nuint)block.Length, Helpers.AddressSpace.Kernel));
+    }
+
+    /// <summary>The module's name (its BTF object's name).</summary>
+    public string Name { get; }
+    /// <summary>The module's split BTF, parsed on top of the runtime's vmlinux BTF.</summary>
+    public Btf.BtfSpec Btf { get; }
+    /// <summary>The kernel BTF object (BPF_BTF_GET_NEXT_ID lists it while the module is loaded).</summary>
+    public BtfObject BtfObject { get; }
+    /// <summary>The kfuncs the host implements for this module, by name.</summary>
+    public IReadOnlyDictionary<string, ModuleKfunc> Kfuncs => _kfuncs;
+    /// <summary>False once unloaded.</summary>
+    public bool IsLoaded { get { lock (_lock) return !_unloaded; } }
+    /// <summary>Programs currently holding the module (its ksyms or kfuncs): the module cannot unload while any do.</summary>
+    public int Users { get { lock (_lock) return _users; } }
+
+    /// <summary>The storage of the module variable <paramref name="name"/> (a VAR of its BTF), for the host to read or fill.</summary>
+    public Span<byte> Variable(string name) => _variables.TryGetValue(name, out var block)
+        ? block.Span
+        : throw new BpfException(Errno.ENOENT, $"module '{Name}' has no variable '{name}'");
+
+    internal bool TryGetVariableAddress(string name, out nint address, out int size)
+    {
+        if (_variables.TryGetValue(name, out var block))
+        {
+            address = block.Address;
+            size = block.Length;
+            return true;
+        }
+        address = 0;
+        size = 0;
+        return false;
+    }
+
+    internal IEnumerable<ModuleVariable> VariableBlocks => _variables.Values;
+
+    /// <summary>btf_try_get_module: a reference for a program, refused once the module is going.</summary>
+    internal bool TryGet()
+    {
+        lock (_lock)
+        {
+            if (_unloaded)
+                return false;
+            _users++;
+            return true;
+        }
+    }
+
+    internal void Put()
+    {
+        lock (_lock)
+            _users--;
+    }
+
+    /// <summary>Marks the module gone; EBUSY while a program holds it (rmmod of a module in use).</summary>
+    internal void BeginUnload()
+    {
+        lock (_lock)
+        {
+            if (_users > 0)
+                throw new BpfException(Errno.EBUSY, $"module '{Name}' is in use by {_users} program(s) (its ksyms or kfuncs)");
+            _unloaded = true;
+        }
+    }
+
+    internal void FreeVariables()
+    {
+        foreach (var r in _readable)
+            r.Dispose();
+        foreach (var block in _variables.Values)
+            block.Dispose();
+    }
+}
+
+/// <summary>Zeroed native storage of one module variable (its address is what a __ksym lddw loads).</summary>
+internal sealed unsafe class ModuleVariable(int length) : IDisposable
+{
+    private byte* _p = (byte*)System.Runtime.InteropServices.NativeMemory.AllocZeroed((nuint)length);
+
+    public int Length { get; } = length;
+    public nint Address => (nint)_p;
+    public Span<byte> Span => _p is null ? throw new ObjectDisposedException("module variable") : new(_p, Length);
+
+    public void Dispose()
+    {
+        var p = _p;
+        _p = null;
+        if (p is not null)
+            System.Runtime.InteropServices.NativeMemory.Free(p);
+    }
+}
+
+/// <summary>
+/// The modules loaded into a managed runtime (kernel-semantics.md §4.9): each one's split BTF is a kernel BTF object
+/// named after it; CO-RE relocations search them after vmlinux, __ksym externs and kfunc calls resolve into them. An
+/// unload removes the BTF id at once (BTF_GET_NEXT_ID and GET_FD_BY_ID no longer find it) while the BTF object
+/// lives as long as something holds it (a program's reference, an open handle).
+/// </summary>
+public sealed class KernelModules
+{
+    /// <summary>MODULE_NAME_LEN - 1.</summary>
+    public const int MaxNameLength = 55;
+
+    private readonly BpfRuntime _runtime;
+    private readonly Lock _lock = new();
+    private readonly List<KernelModule> _loaded = [];
+
+    internal KernelModules(BpfRuntime runtime)
+    {
+        _runtime = runtime;
+    }
+
+    /// <summary>The loaded modules, in load order.</summary>
+    public IReadOnlyList<KernelModule> Loaded
+    {
+        get { lock (_lock) return _loaded.ToArray(); }
+    }
+
+    /// <summary>The loaded module named <paramref name="name"/>, or null.</summary>
+    public KernelModule? Find(string name)
+    {
+        lock (_lock) return _loaded.FirstOrDefault(m => m.Name == name);
+    }
+
+    /// <summary>
+    /// Loads a module: <paramref name="splitBtf"/> is raw split BTF whose base is the runtime's vmlinux BTF (pahole -J
+    /// --btf_base vmlinux, or <see cref="Btf.BtfBuilder"/> over the vmlinux spec); <paramref name="kfuncs"/> are the
+    /// FUNCs of it the host implements. EEXIST for a loaded name, EINVAL for a bad name or BTF.
+    /// </summary>
+    public KernelModule Load(string name, ReadOnlyMemory<byte> splitBtf, IEnumerable<ModuleKfunc>? kfuncs = null)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        if (name.Length == 0 || name.Length > MaxNameLength || name == "vmlinux" || name.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '_' or '-')))
+            throw new BpfException(Errno.EINVAL, $"module name '{name}' is not a module name (1..{MaxNameLength} of [A-Za-z0-9_-], not vmlinux)");
+        var vmlinux = _runtime.Vmlinux;
+        Btf.BtfSpec spec;
+        try
+        {
+            spec = Btf.BtfSpec.Parse(splitBtf, vmlinux);
+            Btf.BtfValidator.Validate(spec);
+        }
+        catch (BpfException e)
+        {
+            throw new BpfException(Errno.EINVAL, $"module '{name}': its BTF is not split BTF on top of this runtime's vmlinux: {e.Message}", e);
+        }
+        lock (_lock)
+        {
+            if (_loaded.Any(m => m.Name == name))
+                throw new BpfException(Errno.EEXIST, $"module '{name}' is already loaded");
+            // The creator's reference is the module's own (the kernel's module->btf), dropped at unload.
+            var btf = _runtime.PublishKernelBtf(splitBtf, name, spec);
+            KernelModule module;
+            try
+            {
+                module = new KernelModule(name, btf, spec, kfuncs ?? []);
+            }
+            catch
+            {
+                btf.Release();
+                throw;
+            }
+            _loaded.Add(module);
+            return module;
+        }
+    }
+
+    /// <summary>
+    /// Unloads a module (MODULE_STATE_GOING): its BTF id disappears at once; the BTF object is freed when the last
+    /// holder (a program using one of its types through a btf_ptr, an open handle) lets go. EBUSY while a program
+    /// uses its ksyms or kfuncs (they hold the module itself); ENOENT when no such module is loaded.
+    /// </summary>
+    public void Unload(string name)
+    {
+        KernelModule module;
+        lock (_lock)
+        {
+            module = _loaded.FirstOrDefault(m => m.Name == name)
+                ?? throw new BpfException(Errno.ENOENT, $"no module '{name}' is loaded");
+            module.BeginUnload();
+            _loaded.Remove(module);
+        }
+        _runtime.Unpublish(module.BtfObject);
+        module.FreeVariables();
+        module.BtfObject.Release();
+    }
+
+    /// <summary>The loaded module whose BTF object is <paramref name="btf"/>, or null.</summary>
+    internal KernelModule? FindByBtf(BtfObject btf)
+    {
+        lock (_lock) return _loaded.FirstOrDefault(m => ReferenceEquals(m.BtfObject, btf));
+    }
+
+    /// <summary>CO-RE targets of the loaded modules (libbpf's load_module_btfs, in id order).</summary>
+    internal IReadOnlyList<CoRe.CoreTargetBtf> CoreTargets()
+    {
+        lock (_lock)
+            return _loaded.OrderBy(m => m.BtfObject.Id).Select(m => new CoRe.CoreTargetBtf(m.Name, m.Btf)).ToArray();
+    }
+}
