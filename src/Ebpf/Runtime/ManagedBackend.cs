@@ -236,6 +236,24 @@ internal sealed class ManagedBackend(BpfRuntime runtime) : IBpfBackend
 
     public IReadOnlyList<string> DrainTraceLog() => runtime.TraceLog.Drain();
 
+    // ---- network devices and XDP: the runtime's virtual devices ----
+
+    public int GetDeviceIndex(string name) => runtime.Network.GetDeviceIndex(name);
+
+    public IReadOnlyList<NetDeviceInfo> ListDevices() => runtime.Network.ListDevices();
+
+    public IReadOnlyList<NetDeviceInfo> CreateDevice(string name, string kind, string? peerName = null) =>
+        runtime.Network.CreateDevice(name, kind, peerName);
+
+    public void DeleteDevice(int ifindex) => runtime.Network.DeleteDevice(ifindex);
+
+    public void XdpAttach(int ifindex, BpfProgram? program, XdpFlags flags, BpfProgram? expected = null) =>
+        runtime.Network.XdpAttach(ifindex, program?.Program, flags, expected?.Program);
+
+    public XdpDeviceState XdpQuery(int ifindex) => runtime.Network.XdpQuery(ifindex);
+
+    public BpfLink AttachXdp(BpfProgram program, int ifindex, XdpFlags flags) => runtime.Network.AttachXdp(program.Program, ifindex, flags);
+
     // ---- loader questions ----
 
     /// <summary>The runtime models no kernel config: weak externs read 0 from the zeroed image, strong ones are refused.</summary>
