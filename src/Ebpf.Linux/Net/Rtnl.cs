@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Ebpf.Collections;
 
 namespace Ebpf.Linux.Net;
 
@@ -8,7 +9,7 @@ internal static class Rtnl
     public const ushort NewLink = 16, DelLink = 17, GetLink = 18, SetLink = 19;
 
     public const ushort IflaAddress = 1, IflaIfname = 3, IflaMtu = 4, IflaLink = 5, IflaOperstate = 16, IflaLinkinfo = 18,
-        IflaNetNsFd = 28, IflaXdp = 43;
+        IflaNetNsFd = 28, IflaNumRxQueues = 32, IflaLinkNetnsid = 37, IflaXdp = 43;
     public const ushort IflaInfoKind = 1, IflaInfoData = 2;
     public const ushort VethInfoPeer = 1;
 
@@ -32,16 +33,6 @@ internal struct IfInfoMsg
     public static readonly int Size = Marshal.SizeOf<IfInfoMsg>();
 }
 
-/// <summary>XDP_ATTACHED_*: what IFLA_XDP_ATTACHED reports for a device.</summary>
-internal enum XdpAttachMode : byte
-{
-    None = 0,
-    Driver = 1,
-    Generic = 2,
-    Hardware = 3,
-    Multiple = 4,
-}
-
 /// <summary>The IFLA_XDP nest of an RTM_NEWLINK reply: the attach mode and the program id per mode (0 = none).</summary>
 internal sealed record RtnlXdpState(XdpAttachMode Attached, uint ProgramId, uint DriverProgramId, uint GenericProgramId, uint HardwareProgramId)
 {
@@ -49,7 +40,12 @@ internal sealed record RtnlXdpState(XdpAttachMode Attached, uint ProgramId, uint
 }
 
 /// <summary>One device as RTM_GETLINK reports it.</summary>
+/// <remarks><see cref="LinkIfindex"/> is IFLA_LINK (a veth's peer); <see cref="LinkInOtherNamespace"/> says IFLA_LINK_NETNSID came
+/// with it, i.e. the index is in another namespace.</remarks>
 internal sealed record RtnlLink(int Ifindex, string Name, uint Flags, uint Mtu, byte[] Address, string? Kind, int LinkIfindex, RtnlXdpState Xdp)
 {
+    public uint RxQueues { get; init; } = 1;
+    public bool LinkInOtherNamespace { get; init; }
+
     public bool IsUp => (Flags & Rtnl.IffUp) != 0;
 }

@@ -1,4 +1,4 @@
-using System.Buffers.Binary;
+using Ebpf.Collections;
 using System.Runtime.InteropServices;
 
 namespace Ebpf.Linux.Net;
@@ -78,6 +78,16 @@ internal sealed class RtnlClient : IDisposable
         _socket.Execute(request, $"RTM_NEWLINK veth {name} peer {peerName}");
     }
 
+    /// <summary>RTM_NEWLINK of a device of <paramref name="kind"/> with no type-specific data ("dummy", …).</summary>
+    public void Create(string name, string kind)
+    {
+        var request = new NetlinkRequest(Rtnl.NewLink, Netlink.FCreate | Netlink.FExcl).Fixed(new IfInfoMsg()).String(Rtnl.IflaIfname, name);
+        int info = request.BeginNested(Rtnl.IflaLinkinfo);
+        request.String(Rtnl.IflaInfoKind, kind);
+        request.EndNested(info);
+        _socket.Execute(request, $"RTM_NEWLINK {kind} {name}");
+    }
+
     /// <summary>Sets or clears IFF_UP.</summary>
     public void SetUp(int ifindex, bool up = true) =>
         _socket.Execute(new NetlinkRequest(Rtnl.NewLink, 0).Fixed(new IfInfoMsg { Index = ifindex, Flags = up ? Rtnl.IffUp : 0, Change = Rtnl.IffUp }),
@@ -134,7 +144,11 @@ internal sealed class RtnlClient : IDisposable
             NetlinkAttributes.Find(attributes, Rtnl.IflaAddress) ?? [],
             kind,
             (int)(NetlinkAttributes.U32(attributes, Rtnl.IflaLink) ?? 0),
-            xdp);
+            xdp)
+        {
+            RxQueues = NetlinkAttributes.U32(attributes, Rtnl.IflaNumRxQueues) ?? 1,
+            LinkInOtherNamespace = NetlinkAttributes.Find(attributes, Rtnl.IflaLinkNetnsid) is not null,
+        };
     }
 
     public void Dispose() => _socket.Dispose();

@@ -1,11 +1,6 @@
-namespace Ebpf.Linux.Net;
+using Ebpf.Collections;
 
-/// <summary>XDP_FLAGS_* of &lt;linux/if_link.h&gt;, as IFLA_XDP_FLAGS and BPF_LINK_CREATE's flags take them.</summary>
-internal static class XdpFlagBits
-{
-    public const uint UpdateIfNoExist = 1, SkbMode = 2, DrvMode = 4, HwMode = 8, Replace = 16;
-    public const uint Modes = SkbMode | DrvMode | HwMode;
-}
+namespace Ebpf.Linux.Net;
 
 /// <summary>
 /// A device's XDP program through rtnetlink, the way iproute2 and libbpf's bpf_xdp_attach/bpf_xdp_query do it, in the
@@ -15,15 +10,15 @@ internal static class XdpNetlink
 {
     /// <summary>
     /// Attaches <paramref name="program"/> to <paramref name="ifindex"/> (null detaches) with XDP_FLAGS_* <paramref name="flags"/>;
-    /// with <see cref="XdpFlagBits.Replace"/>, <paramref name="expected"/> is the program that must be attached now (null: none).
+    /// with <see cref="XdpFlags.Replace"/>, <paramref name="expected"/> is the program that must be attached now (null: none).
     /// </summary>
-    public static void Attach(int ifindex, KernelProgram? program, uint flags, KernelProgram? expected = null)
+    public static void Attach(int ifindex, KernelProgram? program, XdpFlags flags, KernelProgram? expected = null)
     {
         using var prog = FdLease.Of(program?.Fd);
         using var old = FdLease.Of(expected?.Fd);
-        int? expectedFd = (flags & XdpFlagBits.Replace) == 0 ? null : expected is null ? -1 : (int)old.Value;
+        int? expectedFd = (flags & XdpFlags.Replace) == 0 ? null : expected is null ? -1 : (int)old.Value;
         using var rtnl = RtnlClient.Open();
-        rtnl.SetXdp(ifindex, program is null ? -1 : (int)prog.Value, flags, expectedFd);
+        rtnl.SetXdp(ifindex, program is null ? -1 : (int)prog.Value, (uint)flags, expectedFd);
     }
 
     /// <summary>The device's XDP state (bpf_xdp_query): attach mode and program id per mode.</summary>
@@ -37,10 +32,9 @@ internal static class XdpNetlink
 /// <summary>XDP bpf_links (BPF_LINK_CREATE with attach type BPF_XDP and a target ifindex in the caller's namespace).</summary>
 internal static class XdpLinks
 {
-    public static KernelLink Create(KernelProgram program, int ifindex, uint flags = 0) =>
-        KernelLink.Create(new LinkCreateOptions { Program = program, TargetIfindex = (uint)ifindex, AttachType = Abi.AttachType.Xdp, Flags = flags });
+    public static KernelLink Create(KernelProgram program, int ifindex, XdpFlags flags = XdpFlags.None) =>
+        KernelLink.Create(new LinkCreateOptions { Program = program, TargetIfindex = (uint)ifindex, AttachType = Abi.AttachType.Xdp, Flags = (uint)flags });
 
     /// <summary>bpf_link_info.xdp.ifindex: the device, or 0 once the link is detached or its device is gone.</summary>
-    public static int IfindexOf(Collections.LinkInfo info) =>
-        info.Type == Abi.LinkType.Xdp && info.TypeSpecific.Count > 0 ? (int)(uint)info.TypeSpecific[0] : 0;
+    public static int IfindexOf(LinkInfo info) => info.Ifindex;
 }

@@ -1,3 +1,4 @@
+using Ebpf.Collections;
 using Ebpf.Linux;
 using Ebpf.Linux.Net;
 
@@ -11,7 +12,7 @@ namespace Ebpf.Tests.Linux.Net;
 public class XdpAttachRulesTests
 {
     private const Errno ENOLINK = (Errno)67;
-    private const uint Skb = XdpFlagBits.SkbMode, Drv = XdpFlagBits.DrvMode;
+    private const XdpFlags Skb = XdpFlags.SkbMode, Drv = XdpFlags.DrvMode;
 
     private static NetlinkException Refused(Action action) => Assert.Throws<NetlinkException>(action);
 
@@ -23,22 +24,22 @@ public class XdpAttachRulesTests
         int a = veth.A.Ifindex;
         veth.Invoke(() =>
         {
-            XdpNetlink.Attach(a, xdp.Verdict, Skb | XdpFlagBits.UpdateIfNoExist);
+            XdpNetlink.Attach(a, xdp.Verdict, Skb | XdpFlags.UpdateIfNoExist);
             Assert.Equal(xdp.VerdictId, XdpNetlink.Query(a).GenericProgramId);
 
-            var busy = Refused(() => XdpNetlink.Attach(a, xdp.Second, Skb | XdpFlagBits.UpdateIfNoExist));
+            var busy = Refused(() => XdpNetlink.Attach(a, xdp.Second, Skb | XdpFlags.UpdateIfNoExist));
             Assert.Equal(Errno.EBUSY, busy.Errno);
             Assert.Equal("XDP program already attached", busy.ExtendedAck);
 
-            var wrong = Refused(() => XdpNetlink.Attach(a, xdp.Second, Skb | XdpFlagBits.Replace, expected: xdp.Second));
+            var wrong = Refused(() => XdpNetlink.Attach(a, xdp.Second, Skb | XdpFlags.Replace, expected: xdp.Second));
             Assert.Equal(Errno.EEXIST, wrong.Errno);
             Assert.Equal("Active program does not match expected", wrong.ExtendedAck);
             Assert.Equal($"RTM_SETLINK ifindex {a} IFLA_XDP: Active program does not match expected (File exists)", wrong.Message);
-            var none = Refused(() => XdpNetlink.Attach(a, xdp.Second, Skb | XdpFlagBits.Replace, expected: null));
+            var none = Refused(() => XdpNetlink.Attach(a, xdp.Second, Skb | XdpFlags.Replace, expected: null));
             Assert.Equal(Errno.EEXIST, none.Errno);
             Assert.Equal(xdp.VerdictId, XdpNetlink.Query(a).GenericProgramId); // refusals changed nothing
 
-            XdpNetlink.Attach(a, xdp.Second, Skb | XdpFlagBits.Replace, expected: xdp.Verdict);
+            XdpNetlink.Attach(a, xdp.Second, Skb | XdpFlags.Replace, expected: xdp.Verdict);
             Assert.Equal(xdp.SecondId, XdpNetlink.Query(a).GenericProgramId);
 
             // Native and generic cannot both be active; two mode flags at once are refused by rtnetlink before
@@ -49,8 +50,8 @@ public class XdpAttachRulesTests
             Assert.Equal(Errno.EINVAL, Refused(() => XdpNetlink.Attach(a, xdp.Verdict, Skb | Drv)).Errno);
 
             // Detaching under REPLACE also compares: the stale expected program is refused, the current one detaches.
-            Assert.Equal(Errno.EEXIST, Refused(() => XdpNetlink.Attach(a, null, Skb | XdpFlagBits.Replace, expected: xdp.Verdict)).Errno);
-            XdpNetlink.Attach(a, null, Skb | XdpFlagBits.Replace, expected: xdp.Second);
+            Assert.Equal(Errno.EEXIST, Refused(() => XdpNetlink.Attach(a, null, Skb | XdpFlags.Replace, expected: xdp.Verdict)).Errno);
+            XdpNetlink.Attach(a, null, Skb | XdpFlags.Replace, expected: xdp.Second);
             Assert.Equal(RtnlXdpState.Empty, XdpNetlink.Query(a));
         });
     }
@@ -83,7 +84,7 @@ public class XdpAttachRulesTests
             Assert.Equal(Errno.EBUSY, detach.Errno);
             Assert.Equal("Can't replace active BPF XDP link", detach.ExtendedAck);
             Assert.Equal(Errno.EBUSY, Assert.Throws<BpfException>(() => XdpLinks.Create(xdp.Second, a, Skb)).Errno);
-            Assert.Equal(Errno.EINVAL, Assert.Throws<BpfException>(() => XdpLinks.Create(xdp.Second, a, Skb | XdpFlagBits.UpdateIfNoExist)).Errno);
+            Assert.Equal(Errno.EINVAL, Assert.Throws<BpfException>(() => XdpLinks.Create(xdp.Second, a, Skb | XdpFlags.UpdateIfNoExist)).Errno);
 
             // LINK_UPDATE swaps the device's program; BPF_F_REPLACE with the wrong old program is EPERM.
             link.Update(xdp.Second);
@@ -101,7 +102,7 @@ public class XdpAttachRulesTests
             Assert.Equal(ENOLINK, Assert.Throws<BpfException>(() => link.Update(xdp.Second)).Errno);
 
             // The slot is free again for netlink.
-            XdpNetlink.Attach(a, xdp.Second, Skb | XdpFlagBits.UpdateIfNoExist);
+            XdpNetlink.Attach(a, xdp.Second, Skb | XdpFlags.UpdateIfNoExist);
             Assert.Equal(xdp.SecondId, XdpNetlink.Query(a).GenericProgramId);
             XdpNetlink.Attach(a, null, Skb);
         });

@@ -1,3 +1,4 @@
+using Ebpf.Collections;
 using Ebpf.Linux;
 using Ebpf.Linux.Net;
 using static Ebpf.Tests.Linux.Net.XdpFixture;
@@ -31,7 +32,7 @@ public class XdpVerdictTests
         using var veth = VethNamespace.Create();
         using var xdp = new XdpFixture();
         using var peerXdp = new XdpFixture();
-        uint modeFlag = mode == "skb" ? XdpFlagBits.SkbMode : XdpFlagBits.DrvMode;
+        XdpFlags modeFlag = mode == "skb" ? XdpFlags.SkbMode : XdpFlags.DrvMode;
         xdp.SetVerdict(verdict);
         KernelLink? link = null;
         try
@@ -39,13 +40,13 @@ public class XdpVerdictTests
             veth.Invoke(() =>
             {
                 if (how == "netlink")
-                    XdpNetlink.Attach(veth.A.Ifindex, xdp.Verdict, modeFlag | XdpFlagBits.UpdateIfNoExist);
+                    XdpNetlink.Attach(veth.A.Ifindex, xdp.Verdict, modeFlag | XdpFlags.UpdateIfNoExist);
                 else
                     link = XdpLinks.Create(xdp.Verdict, veth.A.Ifindex, modeFlag);
                 // A native XDP_TX on a veth is delivered through the peer's NAPI, which exists only while the peer has an
                 // XDP program (or GRO) of its own; xdp_second passes everything and counts what reaches B.
                 if (mode == "drv")
-                    XdpNetlink.Attach(veth.B.Ifindex, peerXdp.Second, XdpFlagBits.DrvMode);
+                    XdpNetlink.Attach(veth.B.Ifindex, peerXdp.Second, XdpFlags.DrvMode);
             });
             var state = veth.Invoke(() => XdpNetlink.Query(veth.A.Ifindex));
             Assert.Equal(mode == "skb" ? XdpAttachMode.Generic : XdpAttachMode.Driver, state.Attached);
