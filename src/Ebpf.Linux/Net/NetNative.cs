@@ -11,7 +11,7 @@ internal static unsafe class NetNative
     public const int SockRaw = 3, SockCloexec = 0x80000;
     public const int NetlinkRoute = 0;
     public const int SolSocket = 1, SolNetlink = 270;
-    public const int SoRcvtimeo = 20, SoSndtimeo = 21, SoRcvbuf = 8;
+    public const int SoRcvtimeo = 20, SoSndtimeo = 21, SoRcvbuf = 8, SoRcvbufforce = 33;
     public const int NetlinkCapAck = 10, NetlinkExtAck = 11;
     public const int MsgDontwait = 0x40;
     public const short PollIn = 0x1;

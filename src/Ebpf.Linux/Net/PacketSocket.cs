@@ -40,6 +40,17 @@ internal sealed unsafe class PacketSocket : IDisposable
         return new PacketSocket(handle, ifindex);
     }
 
+    /// <summary>
+    /// SO_RCVBUFFORCE (root): room for a burst of frames, so a test that reads after sending many does not lose any to a
+    /// full socket queue.
+    /// </summary>
+    public void SetReceiveBuffer(int bytes)
+    {
+        using var lease = Lease();
+        if (NetNative.SetSockOpt(lease.Fd, NetNative.SolSocket, NetNative.SoRcvbufforce, &bytes, sizeof(int)) != 0)
+            throw NetNative.Fail("setsockopt(SO_RCVBUFFORCE)");
+    }
+
     /// <summary>Transmits one Ethernet frame (destination MAC first) on the bound device.</summary>
     public void Send(ReadOnlySpan<byte> frame)
     {
