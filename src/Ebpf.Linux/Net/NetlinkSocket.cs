@@ -98,17 +98,24 @@ internal sealed unsafe class NetlinkSocket : IDisposable
     /// <summary>struct nlmsgerr: the negative errno, the offending request's header (capped), then the extack TLVs.</summary>
     private static void ThrowIfError(ReadOnlySpan<byte> payload, ushort flags, string what)
     {
+        if (ErrorOf(payload, flags, what) is { } error)
+            throw error;
+    }
+
+    /// <summary>The refusal an NLMSG_ERROR payload carries, or null for an ack (error 0).</summary>
+    internal static BpfException? ErrorOf(ReadOnlySpan<byte> payload, ushort flags, string what)
+    {
         if (payload.Length < 4)
-            throw new BpfException(Errno.EBADMSG, $"{what}: truncated netlink error");
+            return new BpfException(Errno.EBADMSG, $"{what}: truncated netlink error");
         int error = BinaryPrimitives.ReadInt32LittleEndian(payload);
         if (error == 0)
-            return;
+            return null;
         var rest = payload[4..];
         int echoed = Netlink.HeaderSize;
         if ((flags & Netlink.FCapped) == 0 && rest.Length >= 4)
             echoed = (int)BinaryPrimitives.ReadUInt32LittleEndian(rest); // the whole request came back
         rest = rest[Math.Min(Netlink.Align(echoed), rest.Length)..];
-        throw new NetlinkException((Errno)(-error), what, ExtendedAckOf(rest, flags));
+        return new NetlinkException((Errno)(-error), what, ExtendedAckOf(rest, flags));
     }
 
     private static string? ExtendedAckOf(ReadOnlySpan<byte> tlvs, ushort flags) =>
