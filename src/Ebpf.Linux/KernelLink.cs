@@ -134,6 +134,8 @@ public sealed unsafe class KernelLink : IDisposable
             }
         }
         bool tracing = (LinkType)probe.Type == LinkType.Tracing;
+        // bpf_link_info.xdp.ifindex: 0 once the link is detached or its device is gone, while prog_id stays.
+        int ifindex = (LinkType)probe.Type == LinkType.Xdp ? (int)(uint)probe.Union0 : 0;
         return new LinkInfo
         {
             Type = (LinkType)probe.Type,
@@ -141,7 +143,8 @@ public sealed unsafe class KernelLink : IDisposable
             ProgramId = probe.ProgId,
             TracepointName = tracepoint,
             TypeSpecific = tracepoint is null ? [probe.Union0, probe.Union1, probe.Union2, probe.Union3] : [],
-            Detached = probe.ProgId == 0,
+            Detached = (LinkType)probe.Type == LinkType.Xdp ? ifindex == 0 : probe.ProgId == 0,
+            Ifindex = ifindex,
             AttachType = AttachTypeOf((LinkType)probe.Type, probe),
             // bpf_link_info.tracing: attach_type, target_obj_id, target_btf_id, (pad), cookie (6.18).
             TargetObjectId = tracing ? (uint)(probe.Union0 >> 32) : 0,

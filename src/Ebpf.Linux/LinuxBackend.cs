@@ -11,7 +11,7 @@ namespace Ebpf.Linux;
 /// the fd wrapper (<see cref="KernelMap"/>, <see cref="KernelProgram"/>, <see cref="KernelBtf"/>, <see cref="KernelLink"/>);
 /// disposing the handle closes the fd.
 /// </summary>
-public sealed class LinuxBackend : IBpfBackend
+public sealed partial class LinuxBackend : IBpfBackend
 {
     private static readonly Lazy<Abi.Profiles.KernelProfile> FeatureProfile = new(() => Probes.LiveKernelProfile.Probe(includeKfuncs: false));
 
@@ -189,6 +189,7 @@ public sealed class LinuxBackend : IBpfBackend
             LineInfo = btf is null || definition.FuncInfo.IsEmpty ? default : definition.LineInfo,
             AttachBtfId = attachBtfId,
             AttachTarget = options.AttachTarget is { } target ? K(target).Fd : null,
+            Ifindex = (uint)options.Ifindex,
         });
         return Wrap(program);
     }
@@ -404,32 +405,6 @@ public sealed class LinuxBackend : IBpfBackend
     /// <summary>The kernel's trace buffer is a file (/sys/kernel/tracing/trace_pipe), not a command: EOPNOTSUPP.</summary>
     public IReadOnlyList<string> DrainTraceLog() =>
         throw new BpfException(Errno.EOPNOTSUPP, "prog tracelog with --backend linux: read /sys/kernel/tracing/trace_pipe (bpftool prog tracelog)");
-
-    // ---- network devices and XDP (rtnetlink; not yet implemented) ----
-
-    private static BpfException NotYet(string what) =>
-        new(Errno.EOPNOTSUPP, $"{what} is not yet implemented on the Linux backend");
-
-    /// <inheritdoc/>
-    public int GetDeviceIndex(string name) => throw NotYet("if_nametoindex");
-
-    /// <inheritdoc/>
-    public IReadOnlyList<NetDeviceInfo> ListDevices() => throw NotYet("RTM_GETLINK");
-
-    /// <inheritdoc/>
-    public IReadOnlyList<NetDeviceInfo> CreateDevice(string name, string kind, string? peerName = null) => throw NotYet("RTM_NEWLINK");
-
-    /// <inheritdoc/>
-    public void DeleteDevice(int ifindex) => throw NotYet("RTM_DELLINK");
-
-    /// <inheritdoc/>
-    public void XdpAttach(int ifindex, BpfProgram? program, XdpFlags flags, BpfProgram? expected = null) => throw NotYet("IFLA_XDP attach");
-
-    /// <inheritdoc/>
-    public XdpDeviceState XdpQuery(int ifindex) => throw NotYet("IFLA_XDP query");
-
-    /// <inheritdoc/>
-    public BpfLink AttachXdp(BpfProgram program, int ifindex, XdpFlags flags) => throw NotYet("BPF_LINK_CREATE for XDP");
 
     // ---- loader questions ----
 

@@ -5,11 +5,11 @@ namespace Ebpf.Tests;
 /// skips, saying why; where <c>EBPF_REQUIRE</c> names the requirement (CI sets it), the test fails instead, so a
 /// green run cannot hide a check that never ran. Kinds: <c>kernel</c> (bpf(2) usable), <c>shared</c> (../shared),
 /// <c>vmlinux</c> (/sys/kernel/btf/vmlinux), <c>bpftool</c>, <c>llvm</c> (llvm-objdump-14/llvm-mc-14), <c>clang</c>
-/// (clang-14), <c>pahole</c>; <c>EBPF_REQUIRE=all</c> names every kind.
+/// (clang-14), <c>pahole</c>, <c>xdptools</c> (xdp-loader); <c>EBPF_REQUIRE=all</c> names every kind.
 /// </summary>
 public static class Requirement
 {
-    public const string Kernel = "kernel", Shared = "shared", Vmlinux = "vmlinux", Bpftool = "bpftool", Llvm = "llvm", Clang = "clang", Pahole = "pahole";
+    public const string Kernel = "kernel", Shared = "shared", Vmlinux = "vmlinux", Bpftool = "bpftool", Llvm = "llvm", Clang = "clang", Pahole = "pahole", XdpTools = "xdptools";
 
     private static readonly string[] Required =
         (Environment.GetEnvironmentVariable("EBPF_REQUIRE") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
