@@ -403,6 +403,32 @@ public sealed class LinuxBackend : IBpfBackend
     public IReadOnlyList<string> DrainTraceLog() =>
         throw new BpfException(Errno.EOPNOTSUPP, "prog tracelog with --backend linux: read /sys/kernel/tracing/trace_pipe (bpftool prog tracelog)");
 
+    // ---- network devices and XDP (rtnetlink; not yet implemented) ----
+
+    private static BpfException NotYet(string what) =>
+        new(Errno.EOPNOTSUPP, $"{what} is not yet implemented on the Linux backend");
+
+    /// <inheritdoc/>
+    public int GetDeviceIndex(string name) => throw NotYet("if_nametoindex");
+
+    /// <inheritdoc/>
+    public IReadOnlyList<NetDeviceInfo> ListDevices() => throw NotYet("RTM_GETLINK");
+
+    /// <inheritdoc/>
+    public IReadOnlyList<NetDeviceInfo> CreateDevice(string name, string kind, string? peerName = null) => throw NotYet("RTM_NEWLINK");
+
+    /// <inheritdoc/>
+    public void DeleteDevice(int ifindex) => throw NotYet("RTM_DELLINK");
+
+    /// <inheritdoc/>
+    public void XdpAttach(int ifindex, BpfProgram? program, XdpFlags flags, BpfProgram? expected = null) => throw NotYet("IFLA_XDP attach");
+
+    /// <inheritdoc/>
+    public XdpDeviceState XdpQuery(int ifindex) => throw NotYet("IFLA_XDP query");
+
+    /// <inheritdoc/>
+    public BpfLink AttachXdp(BpfProgram program, int ifindex, XdpFlags flags) => throw NotYet("BPF_LINK_CREATE for XDP");
+
     // ---- loader questions ----
 
     /// <summary>LINUX_KERNEL_VERSION and CONFIG_* from the running kernel, as libbpf supplies them.</summary>

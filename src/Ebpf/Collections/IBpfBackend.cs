@@ -137,6 +137,44 @@ public interface IBpfBackend
     /// <summary>bpf_trace_printk output since the last call (EOPNOTSUPP where it is a system file).</summary>
     IReadOnlyList<string> DrainTraceLog();
 
+    // ---- network devices and XDP ----
+
+    /// <summary>if_nametoindex: the device's ifindex (ENODEV when there is none).</summary>
+    int GetDeviceIndex(string name);
+
+    /// <summary>Every network device (RTM_GETLINK dump), by ifindex.</summary>
+    IReadOnlyList<NetDeviceInfo> ListDevices();
+
+    /// <summary>
+    /// Creates a device (RTM_NEWLINK): <paramref name="kind"/> "veth" with <paramref name="peerName"/> makes a pair (the
+    /// first returned), "dummy" a single device. EEXIST when a name is taken.
+    /// </summary>
+    IReadOnlyList<NetDeviceInfo> CreateDevice(string name, string kind, string? peerName = null);
+
+    /// <summary>
+    /// Removes a device (RTM_DELLINK; a veth takes its peer with it). Its XDP programs are detached and its XDP links
+    /// become defunct (ifindex 0). Removing lo is refused (EOPNOTSUPP as the kernel refuses to delete it).
+    /// </summary>
+    void DeleteDevice(int ifindex);
+
+    /// <summary>
+    /// Netlink IFLA_XDP (dev_change_xdp_fd): attaches <paramref name="program"/> (null detaches) in the mode of
+    /// <paramref name="flags"/>. <see cref="XdpFlags.UpdateIfNoExist"/>: EBUSY if a program is attached;
+    /// <see cref="XdpFlags.Replace"/>: only if <paramref name="expected"/> (null: nothing) is the attached one, else EEXIST
+    /// "Active program does not match expected". EBUSY "Can't replace active BPF XDP link" when a link holds the slot.
+    /// Errors carry the kernel's extack message.
+    /// </summary>
+    void XdpAttach(int ifindex, BpfProgram? program, XdpFlags flags, BpfProgram? expected = null);
+
+    /// <summary>The device's XDP state (RTM_GETLINK IFLA_XDP, and the links holding its modes).</summary>
+    XdpDeviceState XdpQuery(int ifindex);
+
+    /// <summary>
+    /// BPF_LINK_CREATE with attach_type BPF_XDP, target_ifindex and mode-only <paramref name="flags"/>
+    /// (bpf_xdp_link_attach): the link owns the device's slot until released or detached.
+    /// </summary>
+    BpfLink AttachXdp(BpfProgram program, int ifindex, XdpFlags flags);
+
     // ---- what the collection loader asks the platform ----
 
     /// <summary>Writes the .kconfig externs' values into the .kconfig map image (EOPNOTSUPP for a strong extern it cannot supply).</summary>

@@ -112,4 +112,6 @@ public sealed record LinkInfo
     public uint TargetBtfId { get; init; }
     /// <summary>Tracing links: the attach cookie (bpf_link_info.tracing.cookie, 6.x).</summary>
     public ulong Cookie { get; init; }
+    /// <summary>XDP links: the device (bpf_link_info.xdp.ifindex), 0 once the link is defunct (detached, or its device gone).</summary>
+    public int Ifindex { get; init; }
 }

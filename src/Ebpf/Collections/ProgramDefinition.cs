@@ -64,6 +64,12 @@ public sealed record ProgramLoadOptions
     /// <summary>The target function by name (resolved in the target's BTF when <see cref="AttachBtfId"/> is 0).</summary>
     public string? AttachFunction { get; init; }
 
+    /// <summary>
+    /// prog_ifindex: with BPF_F_XDP_DEV_BOUND_ONLY in the program's flags, the device an XDP program is bound to (it may
+    /// then call the device's XDP metadata kfuncs and attach only there); 0 for an unbound program.
+    /// </summary>
+    public int Ifindex { get; init; }
+
     /// <summary>func_info-derived function descriptions for the managed verifier (the object loader fills these).</summary>
     public IReadOnlyList<Verification.VerifierFunction>? Functions { get; init; }
 

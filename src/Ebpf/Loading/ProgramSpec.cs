@@ -79,6 +79,8 @@ public enum ProgramLoadFlags : uint
     Sleepable = 1u << 4,
     /// <summary><c>BPF_F_XDP_HAS_FRAGS</c>: the XDP program handles multi-buffer frames ("xdp.frags").</summary>
     XdpHasFrags = 1u << 5,
+    /// <summary><c>BPF_F_XDP_DEV_BOUND_ONLY</c>: the XDP program is bound to the device of prog_ifindex (metadata kfuncs).</summary>
+    XdpDevBoundOnly = 1u << 6,
 }
 
 /// <summary>A function placed in a linked program: where it starts and how long it is.</summary>

@@ -236,6 +236,24 @@ internal sealed class ManagedBackend(BpfRuntime runtime) : IBpfBackend
 
     public IReadOnlyList<string> DrainTraceLog() => runtime.TraceLog.Drain();
 
+    // ---- network devices and XDP: the runtime's virtual devices (being built) ----
+
+    private static BpfException NotYet(string what) => new(Errno.EOPNOTSUPP, $"{what} is not yet implemented in the managed runtime");
+
+    public int GetDeviceIndex(string name) => throw NotYet("if_nametoindex");
+
+    public IReadOnlyList<NetDeviceInfo> ListDevices() => throw NotYet("device listing");
+
+    public IReadOnlyList<NetDeviceInfo> CreateDevice(string name, string kind, string? peerName = null) => throw NotYet("device creation");
+
+    public void DeleteDevice(int ifindex) => throw NotYet("device removal");
+
+    public void XdpAttach(int ifindex, BpfProgram? program, XdpFlags flags, BpfProgram? expected = null) => throw NotYet("XDP attach");
+
+    public XdpDeviceState XdpQuery(int ifindex) => throw NotYet("XDP query");
+
+    public BpfLink AttachXdp(BpfProgram program, int ifindex, XdpFlags flags) => throw NotYet("XDP links");
+
     // ---- loader questions ----
 
     /// <summary>The runtime models no kernel config: weak externs read 0 from the zeroed image, strong ones are refused.</summary>
