@@ -131,6 +131,9 @@ public sealed class XdpProgram : IDisposable
 
     internal bool Attached { get; set; }
 
+    // Read back from a device by an XdpMultiprog, which disposes it; the caller's own programs stay the caller's.
+    internal bool OwnedByMultiprog { get; set; }
+
     private void ThrowIfAttached()
     {
         if (Attached)
@@ -198,9 +201,6 @@ public sealed class XdpProgram : IDisposable
         c = a.Tag!.AsSpan().SequenceCompareTo(b.Tag!);
         return c != 0 ? c : a.LoadTime.CompareTo(b.LoadTime);
     }
-
-    /// <summary>Takes a second handle on the loaded program (for a component read back from a device).</summary>
-    internal void Adopt(BpfCollection? collection) => _collection = collection;
 
     /// <summary>Releases the collection (or the loaded handle) this object holds.</summary>
     public void Dispose()
