@@ -220,6 +220,7 @@ public sealed partial class BpfRuntime
         try
         {
             PrepareLoadTimeAttach(program, options);
+            Net.DeviceBinding.Bind(this, program, options.Ifindex);
             var verdict = ProgramVerification.Verify(program, indexed, options);
             program.Verification = verdict;
             if (!verdict.Accepted && !options.AllowUnverified)

@@ -236,23 +236,23 @@ internal sealed class ManagedBackend(BpfRuntime runtime) : IBpfBackend, IProgram
 
     public IReadOnlyList<string> DrainTraceLog() => runtime.TraceLog.Drain();
 
-    // ---- network devices and XDP: the runtime's virtual devices (being built) ----
+    // ---- network devices and XDP: the runtime's virtual devices ----
 
-    private static BpfException NotYet(string what) => new(Errno.EOPNOTSUPP, $"{what} is not yet implemented in the managed runtime");
+    public int GetDeviceIndex(string name) => runtime.Network.GetDeviceIndex(name);
 
-    public int GetDeviceIndex(string name) => throw NotYet("if_nametoindex");
+    public IReadOnlyList<NetDeviceInfo> ListDevices() => runtime.Network.ListDevices();
 
-    public IReadOnlyList<NetDeviceInfo> ListDevices() => throw NotYet("device listing");
+    public IReadOnlyList<NetDeviceInfo> CreateDevice(string name, string kind, string? peerName = null) =>
+        runtime.Network.CreateDevice(name, kind, peerName);
 
-    public IReadOnlyList<NetDeviceInfo> CreateDevice(string name, string kind, string? peerName = null) => throw NotYet("device creation");
+    public void DeleteDevice(int ifindex) => runtime.Network.DeleteDevice(ifindex);
 
-    public void DeleteDevice(int ifindex) => throw NotYet("device removal");
+    public void XdpAttach(int ifindex, BpfProgram? program, XdpFlags flags, BpfProgram? expected = null) =>
+        runtime.Network.XdpAttach(ifindex, program?.Program, flags, expected?.Program);
 
-    public void XdpAttach(int ifindex, BpfProgram? program, XdpFlags flags, BpfProgram? expected = null) => throw NotYet("XDP attach");
+    public XdpDeviceState XdpQuery(int ifindex) => runtime.Network.XdpQuery(ifindex);
 
-    public XdpDeviceState XdpQuery(int ifindex) => throw NotYet("XDP query");
-
-    public BpfLink AttachXdp(BpfProgram program, int ifindex, XdpFlags flags) => throw NotYet("XDP links");
+    public BpfLink AttachXdp(BpfProgram program, int ifindex, XdpFlags flags) => runtime.Network.AttachXdp(program.Program, ifindex, flags);
 
     // ---- program-owned extension links (beyond the kernel) ----
 

@@ -35,6 +35,10 @@ public sealed partial class BpfRuntime
     /// <summary>The runtime's network devices (loopback always present).</summary>
     public NetDevices Devices { get; } = new();
 
+    /// <summary>The runtime's network: devices, XDP attachment and frame injection over <see cref="Devices"/>.</summary>
+    public Net.VirtualNetwork Network => LazyInitializer.EnsureInitialized(ref _network, () => new Net.VirtualNetwork(this));
+    private Net.VirtualNetwork? _network;
+
     /// <summary>Runs a program once or <c>Repeat</c> times on a context built as the kernel builds it.</summary>
     public RuntimeTestRunResult TestRun(BpfProgram program, TestRunOptions options)
     {

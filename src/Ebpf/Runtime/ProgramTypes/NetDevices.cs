@@ -14,6 +14,19 @@ public sealed record NetDevice(uint Ifindex, string Name, uint RxQueues, byte[] 
     public FrameSink Transmitted { get; } = new($"{Name} tx");
     /// <summary>Frames XDP_PASS handed to the stack in live-frames mode.</summary>
     public FrameSink Received { get; } = new($"{Name} stack");
+
+    /// <summary>IFLA_INFO_KIND: "loopback", "dummy" or "veth" (only veth has native XDP, as in the kernel).</summary>
+    public string Kind { get; init; } = "dummy";
+    /// <summary>IFLA_MTU.</summary>
+    public uint Mtu { get; init; } = 1500;
+    /// <summary>The other end of a veth pair (null for other kinds).</summary>
+    public NetDevice? Peer { get; internal set; }
+    /// <summary>False once the device was removed (unregister_netdevice): frames to it are dropped.</summary>
+    public bool IsRegistered { get; internal set; } = true;
+    /// <summary>What the device's XDP path did (per-device counters, as ethtool -S shows a driver's xdp stats).</summary>
+    public Net.XdpDeviceCounters XdpCounters { get; } = new();
+    /// <summary>The device's XDP slots, one per mode (dev->xdp_state).</summary>
+    internal Net.DeviceXdp Xdp { get; } = new();
 }
 
 /// <summary>An AF_XDP socket as the host registers it: bound to one device queue; its rx ring is <see cref="Received"/>.</summary>
@@ -33,11 +46,12 @@ public sealed class NetDevices
     /// <summary>ifindex of the loopback device every runtime starts with ("lo").</summary>
     public const uint Loopback = 1;
 
-    private readonly Dictionary<uint, NetDevice> _devices = new() { [Loopback] = new(Loopback, "lo", 1, new byte[6]) };
+    private readonly Dictionary<uint, NetDevice> _devices = new() { [Loopback] = new(Loopback, "lo", 1, new byte[6]) { Kind = "loopback", Mtu = 65536 } };
     private readonly Dictionary<uint, XskSocket> _sockets = new();
     private readonly ConcurrentDictionary<uint, FrameSink> _cpuQueues = new();
     private readonly Lock _lock = new();
     private uint _nextSocket;
+    private uint _nextIfindex = 2;
 
     /// <summary>The device with <paramref name="ifindex"/>, or null.</summary>
     public NetDevice? Find(uint ifindex)
@@ -85,6 +99,49 @@ public sealed class NetDevices
     public XskSocket? FindXskSocket(uint id)
     {
         lock (_lock) return _sockets.GetValueOrDefault(id);
+    }
+
+    /// <summary>The device called <paramref name="name"/>, or null.</summary>
+    public NetDevice? Find(string name)
+    {
+        lock (_lock) return _devices.Values.FirstOrDefault(d => d.Name == name);
+    }
+
+    /// <summary>
+    /// Registers devices under the next free ifindexes (allocated cyclically, as the kernel's dev_index_reserve: a
+    /// removed device's ifindex is not handed out again at once). EEXIST when a name is taken.
+    /// </summary>
+    internal IReadOnlyList<NetDevice> Register(IReadOnlyList<Func<uint, NetDevice>> create)
+    {
+        lock (_lock)
+        {
+            var made = new List<NetDevice>();
+            foreach (var make in create)
+            {
+                uint ifindex = _nextIfindex;
+                while (ifindex == 0 || _devices.ContainsKey(ifindex))
+                    ifindex = ifindex >= int.MaxValue ? 1 : ifindex + 1;
+                _nextIfindex = ifindex + 1;
+                var dev = make(ifindex);
+                if (_devices.Values.Any(d => d.Name == dev.Name) || made.Any(d => d.Name == dev.Name))
+                    throw new BpfException(Errno.EEXIST, $"a device called {dev.Name} already exists");
+                made.Add(dev);
+                _devices.Add(ifindex, dev);
+            }
+            return made;
+        }
+    }
+
+    /// <summary>Unregisters a device (the caller detached its XDP programs first).</summary>
+    internal void Unregister(NetDevice dev)
+    {
+        lock (_lock)
+        {
+            _devices.Remove(dev.Ifindex);
+            foreach (var s in _sockets.Values.Where(s => s.Ifindex == dev.Ifindex).ToArray())
+                _sockets.Remove(s.Id);
+            dev.IsRegistered = false;
+        }
     }
 
     /// <summary>The queue a cpumap entry for <paramref name="cpu"/> delivers to (the kthread's input).</summary>

@@ -169,6 +169,9 @@ internal sealed unsafe class XdpContext : IDisposable, IPacketBuffer
         return md;
     }
 
+    /// <summary>xdp->txq->dev: what a devmap program reads as egress_ifindex.</summary>
+    internal void SetEgress(uint ifindex) => BinaryPrimitives.WriteUInt32LittleEndian(_ctx.Span[20..], ifindex);
+
     /// <summary>Restores the ingress fields as given in ctx_in (the kernel leaves them as they were).</summary>
     internal void SetIngress(uint ifindex, uint queue)
     {
