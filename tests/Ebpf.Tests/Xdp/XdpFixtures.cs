@@ -8,9 +8,9 @@ internal static class XdpFixtures
 {
     public const string LibxdpDispatcher = "/usr/lib/x86_64-linux-gnu/bpf/xdp-dispatcher.o";
 
-    public static string Path(string name) => SharedData.Fixture($"xdp/dispatcher/{name}.bpf.o");
+    public static string FixturePath(string name) => SharedData.Fixture($"xdp/dispatcher/{name}.bpf.o");
 
-    public static ObjectSpec Spec(string name) => ObjectSpec.Load(Path(name));
+    public static ObjectSpec Spec(string name) => ObjectSpec.Load(FixturePath(name));
 
     /// <summary>A stamp component: sets bit <paramref name="bit"/> of the frame's first word and returns <paramref name="verdict"/>.</summary>
     public static XdpProgram Stamp(int bit, XdpAction verdict = XdpAction.Pass, uint? priority = null, XdpChainActions? actions = null)
