@@ -98,7 +98,7 @@ public sealed class XdpMultiprog : IDisposable
                 return new XdpMultiprog(backend, ifindex, mode, main, null, [new XdpProgram(main.Duplicate(), XdpRunConfig.DefaultPriority, XdpRunConfig.DefaultActions, false) { Slot = -1, OwnedByMultiprog = true }], [], null);
             string dir = DispatcherPins.Directory(options.BpfFsRoot, ifindex, main.Id);
             var components = new List<XdpProgram>();
-            bool pinned = backend.ListPinDirectory(DispatcherPins.XdpDirectory(options.BpfFsRoot)).Any(e => e.IsDirectory && e.Path.TrimEnd('/').EndsWith("/" + Path.GetFileName(dir), StringComparison.Ordinal));
+            bool pinned = !options.ProgramOwned && IsPinned(backend, options.BpfFsRoot, dir);
             for (int slot = 0; slot < config.ProgramCount; slot++)
             {
                 BpfProgram? p = pinned ? backend.GetPinned(DispatcherPins.ProgramPin(dir, slot)) as BpfProgram : FindOwnedComponent(backend, main, config.ProgramCount, slot);
@@ -113,6 +113,19 @@ public sealed class XdpMultiprog : IDisposable
         {
             main.Dispose();
             throw;
+        }
+    }
+
+    private static bool IsPinned(IBpfBackend backend, string root, string dir)
+    {
+        try
+        {
+            return backend.ListPinDirectory(DispatcherPins.XdpDirectory(root))
+                .Any(e => e.IsDirectory && e.Path.TrimEnd('/').EndsWith("/" + Path.GetFileName(dir), StringComparison.Ordinal));
+        }
+        catch (BpfException e) when (e.Errno is Errno.ENOENT or Errno.ENOTDIR)
+        {
+            return false;
         }
     }
 
@@ -295,8 +308,13 @@ public sealed class XdpMultiprog : IDisposable
                 }
                 if (old?.PinDirectory is { } oldDir)
                     DispatcherPins.Unpin(backend, oldDir);
-                // The components read back from the old dispatcher now belong to the new one.
-                old?._programs.Clear();
+                // The components read back from the old dispatcher now belong to the new one; those left out go.
+                if (old is not null)
+                {
+                    foreach (var gone in old._programs.Where(p => p.OwnedByMultiprog && !programs.Contains(p)))
+                        gone.Dispose();
+                    old._programs.Clear();
+                }
                 foreach (var p in programs)
                     p.Attached = true;
                 return built;
