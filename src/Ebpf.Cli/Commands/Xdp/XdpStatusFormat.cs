@@ -4,45 +4,13 @@ using Ebpf.Xdp;
 
 namespace Ebpf.Cli.Commands.Xdp;
 
-/// <summary>
-/// xdp-loader status's layout: a header, then per device either "&lt;No XDP program loaded!&gt;", the single program,
-/// or the dispatcher followed by one " =&gt;" row per component (priority, name, id, tag, chain actions).
-/// </summary>
+/// <summary>xdp status: the text is xdp-loader's layout (<see cref="XdpStatusText"/>); -j gives the same as JSON.</summary>
 internal static class XdpStatusFormat
 {
-    public static void WriteText(TextWriter o, IReadOnlyList<(string Name, int Ifindex, XdpMultiprog? State)> rows)
-    {
-        o.WriteLine("CURRENT XDP PROGRAM STATUS:");
-        o.WriteLine();
-        o.WriteLine($"{"Interface",-16} {"Prio",-5} {"Program name",-17} {"Mode",-8} {"ID",-4} {"Tag",-17} Chain actions");
-        o.WriteLine(new string('-', 86));
-        foreach (var (name, _, state) in rows)
-        {
-            if (state is null)
-            {
-                o.WriteLine($"{name,-16} {"",-5} <No XDP program loaded!>");
-                continue;
-            }
-            var main = state.MainProgram.GetInfo();
-            o.WriteLine($"{name,-16} {"",-5} {main.Name,-17} {ModeName(state.Mode),-8} {main.Id,-4} {main.TagHex,-17}".TrimEnd());
-            if (state.IsLegacy)
-                continue;
-            foreach (var p in state.Programs)
-            {
-                var info = p.Program!.GetInfo();
-                o.WriteLine($" {"=>",-15} {p.Priority,-5} {p.Name,-17} {"",-8} {info.Id,-4} {info.TagHex,-17} {XdpActionNames.Format(p.ChainCallActions)}".TrimEnd());
-            }
-        }
-        o.WriteLine();
-    }
+    public static void WriteText(TextWriter o, IReadOnlyList<(string Name, int Ifindex, XdpMultiprog? State)> rows) =>
+        XdpStatusText.Write(o, rows.Select(r => (r.Name, r.State)).ToList());
 
-    public static string ModeName(XdpFlags mode) => (mode & XdpFlags.Modes) switch
-    {
-        XdpFlags.DrvMode => "native",
-        XdpFlags.SkbMode => "skb",
-        XdpFlags.HwMode => "hw",
-        _ => "unknown",
-    };
+    public static string ModeName(XdpFlags mode) => XdpStatusText.ModeName(mode);
 
     public static void WriteJson(TextWriter o, IReadOnlyList<(string Name, int Ifindex, XdpMultiprog? State)> rows)
     {
