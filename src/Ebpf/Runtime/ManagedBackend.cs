@@ -13,6 +13,7 @@ namespace Ebpf.Runtime;
 internal sealed class ManagedBackend(BpfRuntime runtime) : IBpfBackend, IProgramOwnedLinks
 {
     public string Name => "managed";
+    public BpfRuntime Runtime => runtime;
     public Abi.Profiles.KernelProfile Profile => runtime.Profile;
     public int PossibleCpus => Maps.BpfCpu.PossibleCount;
     public int PageSize => Environment.SystemPageSize;

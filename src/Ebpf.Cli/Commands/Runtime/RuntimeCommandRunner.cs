@@ -38,6 +38,13 @@ internal sealed partial class RuntimeCommandRunner(IBpfBackend backend, TextWrit
         FsList c => ListDirectory(c),
         FsMkdir c => MakeDirectory(c),
         FsRemove c => Remove(c),
+        DevAdd c => AddDevice(c),
+        DevDelete c => DeleteDevice(c),
+        DevShow c => ShowDevices(c),
+        DevInject c => Inject(c),
+        NetAttach c => AttachXdp(c),
+        NetDetach c => DetachXdp(c),
+        NetShow c => ShowNet(c),
         _ => throw new CliUsageException($"unsupported command {command.GetType().Name}"),
     };
 

@@ -23,6 +23,8 @@ internal abstract class RuntimeVerb(string group, string verb, string descriptio
                 "prog" => RuntimeCommandLine.ParseProg(verb, args),
                 "link" => LinkCommandLine.ParseLink(verb, args),
                 "fs" => LinkCommandLine.ParseFs(verb, args),
+                "dev" => NetCommandLine.ParseDev(verb, args),
+                "net" => NetCommandLine.ParseNet(verb, args),
                 _ => RuntimeCommandLine.ParseMap(verb, args),
             };
             return RuntimeBackends.Create(RuntimeBackends.Resolve(pr), CliConsole.Out, CliConsole.IsJson(pr)).Execute(parsed);
@@ -60,3 +62,10 @@ internal sealed class LinkUpdateVerb() : RuntimeVerb("link", "update", "BPF_LINK
 internal sealed class FsListVerb() : RuntimeVerb("fs", "ls", "List a bpffs directory: [DIR] (default /sys/fs/bpf)");
 internal sealed class FsMkdirVerb() : RuntimeVerb("fs", "mkdir", "Create a bpffs directory (and its parents): DIR");
 internal sealed class FsRemoveVerb() : RuntimeVerb("fs", "rm", "Unpin a pinned object or remove an empty directory: PATH");
+internal sealed class DevAddVerb() : RuntimeVerb("dev", "add", "Create a device: NAME [type dummy | type veth peer NAME]");
+internal sealed class DevDelVerb() : RuntimeVerb("dev", "del", "Remove a device (a veth with its peer): NAME");
+internal sealed class DevShowVerb() : RuntimeVerb("dev", "show", "Show devices and their XDP programs: [NAME]");
+internal sealed class DevInjectVerb() : RuntimeVerb("dev", "inject", "Managed runtime: frames arrive at a device: NAME data_in FILE [count N] [queue Q]; prints verdict counts and where frames went");
+internal sealed class NetAttachVerb() : RuntimeVerb("net", "attach", "Attach an XDP program: ATTACH_TYPE PROG dev DEVNAME [overwrite]; ATTACH_TYPE := xdp | xdpgeneric | xdpdrv | xdpoffload");
+internal sealed class NetDetachVerb() : RuntimeVerb("net", "detach", "Detach the XDP program: ATTACH_TYPE dev DEVNAME");
+internal sealed class NetShowVerb() : RuntimeVerb("net", "show", "Show XDP attachments as bpftool net show: [dev DEVNAME]");

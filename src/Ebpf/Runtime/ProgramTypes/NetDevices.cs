@@ -27,6 +27,15 @@ public sealed record NetDevice(uint Ifindex, string Name, uint RxQueues, byte[] 
     public Net.XdpDeviceCounters XdpCounters { get; } = new();
     /// <summary>The device's XDP slots, one per mode (dev->xdp_state).</summary>
     internal Net.DeviceXdp Xdp { get; } = new();
+
+    /// <summary>A device is itself: identity, not field-wise equality (a veth pair refers to each other).</summary>
+    public bool Equals(NetDevice? other) => ReferenceEquals(this, other);
+
+    /// <inheritdoc/>
+    public override int GetHashCode() => System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(this);
+
+    /// <inheritdoc/>
+    public override string ToString() => $"{Name} (ifindex {Ifindex}, {Kind})";
 }
 
 /// <summary>An AF_XDP socket as the host registers it: bound to one device queue; its rx ring is <see cref="Received"/>.</summary>
@@ -115,19 +124,21 @@ public sealed class NetDevices
     {
         lock (_lock)
         {
+            // Every device is checked before any is added: a pair is created whole or not at all.
             var made = new List<NetDevice>();
+            uint ifindex = _nextIfindex;
             foreach (var make in create)
             {
-                uint ifindex = _nextIfindex;
-                while (ifindex == 0 || _devices.ContainsKey(ifindex))
+                while (ifindex == 0 || _devices.ContainsKey(ifindex) || made.Any(d => d.Ifindex == ifindex))
                     ifindex = ifindex >= int.MaxValue ? 1 : ifindex + 1;
-                _nextIfindex = ifindex + 1;
-                var dev = make(ifindex);
+                var dev = make(ifindex++);
                 if (_devices.Values.Any(d => d.Name == dev.Name) || made.Any(d => d.Name == dev.Name))
                     throw new BpfException(Errno.EEXIST, $"a device called {dev.Name} already exists");
                 made.Add(dev);
-                _devices.Add(ifindex, dev);
             }
+            foreach (var dev in made)
+                _devices.Add(dev.Ifindex, dev);
+            _nextIfindex = ifindex;
             return made;
         }
     }
