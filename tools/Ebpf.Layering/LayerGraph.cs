@@ -24,7 +24,7 @@ public sealed class LayerGraph
         new("Isa", "src/Ebpf/Isa"), new("Elf", "src/Ebpf/Elf"), new("Btf", "src/Ebpf/Btf"), new("Abi", "src/Ebpf/Abi"),
         new("Loading", "src/Ebpf/Loading"), new("CoRe", "src/Ebpf/CoRe"), new("Verification", "src/Ebpf/Verification"),
         new("Execution", "src/Ebpf/Execution"), new("Collections", "src/Ebpf/Collections"), new("Runtime", "src/Ebpf/Runtime"),
-        new("Linux", "src/Ebpf.Linux"), new("Cli", "src/Ebpf.Cli"),
+        new("Xdp", "src/Ebpf/Xdp"), new("Linux", "src/Ebpf.Linux"), new("Cli", "src/Ebpf.Cli"),
     ];
 
     private static readonly Regex UsingDirective = new(@"^\s*(?:global\s+)?using\s+(?:static\s+)?(?:\w+\s*=\s*)?(?:global::)?(Ebpf(?:\.\w+)*)[\s<;]", RegexOptions.Multiline);

@@ -17,9 +17,10 @@ public sealed record LayerRule(string Layer, IReadOnlyList<string> Forbidden, st
         new("CoRe", ["Verification", "Execution", "Collections", "Runtime", "Linux", "Cli"], "CoRe is pure (local BTF + target BTFs + instructions) and never reaches the runtime"),
         new("Verification", ["Execution", "Collections", "Runtime", "Linux", "Cli"], "Verification reads Abi, not Runtime"),
         new("Execution", ["Collections", "Runtime", "Linux", "Cli"], "Execution runs what Verification produced; Runtime ties it in"),
-        new("Linux", ["Runtime", "Cli"], "the Linux backend implements Collections' backend interface with Loading, Abi and Btf, never Runtime"),
-        new("Runtime", ["Linux", "Cli"], "the managed kernel is one backend; it knows neither the other nor the CLI"),
-        new("Collections", ["Linux", "Runtime", "Cli"], "Collections defines the backend interface both backends implement"),
+        new("Xdp", ["Runtime", "Linux", "Cli"], "the XDP dispatcher protocol is written over the backend interface, so it runs on either backend"),
+        new("Linux", ["Runtime", "Xdp", "Cli"], "the Linux backend implements Collections' backend interface with Loading, Abi and Btf, never Runtime"),
+        new("Runtime", ["Linux", "Xdp", "Cli"], "the managed kernel is one backend; it knows neither the other nor the CLI"),
+        new("Collections", ["Linux", "Runtime", "Xdp", "Cli"], "Collections defines the backend interface both backends implement"),
     ];
 
     private static string[] Above(params string[] allowed) =>

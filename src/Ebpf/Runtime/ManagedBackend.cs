@@ -10,7 +10,7 @@ namespace Ebpf.Runtime;
 /// The managed runtime as an <see cref="IBpfBackend"/>: every bpf(2) command answered by <see cref="BpfRuntime"/>'s
 /// object registry, maps, bpffs and executor. One per runtime (<see cref="BpfRuntime.Backend"/>).
 /// </summary>
-internal sealed class ManagedBackend(BpfRuntime runtime) : IBpfBackend
+internal sealed class ManagedBackend(BpfRuntime runtime) : IBpfBackend, IProgramOwnedLinks
 {
     public string Name => "managed";
     public BpfRuntime Runtime => runtime;
@@ -254,6 +254,21 @@ internal sealed class ManagedBackend(BpfRuntime runtime) : IBpfBackend
     public XdpDeviceState XdpQuery(int ifindex) => runtime.Network.XdpQuery(ifindex);
 
     public BpfLink AttachXdp(BpfProgram program, int ifindex, XdpFlags flags) => runtime.Network.AttachXdp(program.Program, ifindex, flags);
+
+    // ---- program-owned extension links (beyond the kernel) ----
+
+    public void GiveLinkToTarget(BpfLink link)
+    {
+        ArgumentNullException.ThrowIfNull(link);
+        if (link.Native is not LinkObject lo || lo.Attachment is not Links.TracingLinkAttachment { Target: { } target } tracing)
+            throw new BpfException(Errno.EINVAL, $"link {link.Id} is not a tracing link on a BPF program");
+        if (!tracing.MarkOwnedByTarget())
+            throw new BpfException(Errno.EINVAL, $"link {link.Id} is already held by its target");
+        lo.Acquire();
+        target.OwnLink(lo);
+        // The link's own reference on the target goes last: the target may be freed right here, taking the link.
+        target.Release();
+    }
 
     // ---- loader questions ----
 

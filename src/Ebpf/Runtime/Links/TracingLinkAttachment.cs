@@ -23,10 +23,20 @@ internal sealed class TracingLinkAttachment(TracingAttachment attachment, Trampo
 
     public bool SupportsDetach => false;
 
+    /// <summary>The target program (null for a kernel target).</summary>
+    public ProgramObject? Target => target;
+
+    // Program-owned (beyond the kernel): the target holds the link, and the link no longer holds the target.
+    private int _ownedByTarget;
+
+    /// <summary>Marks the link as held by its target; false when it already is.</summary>
+    public bool MarkOwnedByTarget() => Interlocked.Exchange(ref _ownedByTarget, 1) == 0;
+
     public void Release(LinkObject link)
     {
         Trampoline.Unlink(Attachment);
         Trampoline.Put();
-        target?.Release();
+        if (Volatile.Read(ref _ownedByTarget) == 0)
+            target?.Release();
     }
 }

@@ -93,15 +93,30 @@ public sealed partial class ProgramObject : KernelObject
         AttachBtfId = AttachBtfId, AttachBtfObjectId = AttachBtfObjectId,
     };
 
+    private List<LinkObject>? _ownedLinks;
+
+    /// <summary>Program-owned links (beyond the kernel): this program holds <paramref name="link"/> (a reference already taken) until it is freed.</summary>
+    internal void OwnLink(LinkObject link)
+    {
+        lock (_lock)
+            (_ownedLinks ??= []).Add(link);
+    }
+
     /// <summary>Drops the program's references on its maps, its load-time attach target and its BTF, and releases its executable form.</summary>
     protected override void OnFree()
     {
         MapObject[] maps;
+        LinkObject[] owned;
         lock (_lock)
         {
             maps = _usedMaps.ToArray();
             _usedMaps.Clear();
+            owned = _ownedLinks?.ToArray() ?? [];
+            _ownedLinks = null;
         }
+        // Program-owned links go first: their extensions leave this program's slots before it is torn down.
+        foreach (var link in owned)
+            link.Release();
         foreach (var map in maps)
             map.Release();
         ReleaseLoadTimeTarget();
