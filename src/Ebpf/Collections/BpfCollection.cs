@@ -38,6 +38,12 @@ public sealed record ObjectLoadOptions
     public BpfProgram? AttachTarget { get; init; }
     /// <summary>The target function of every tracing/extension program, instead of its section's (`func NAME`).</summary>
     public string? AttachFunction { get; init; }
+    /// <summary>
+    /// The kernel the loader adapts the object to (libbpf's feature probes): without
+    /// <see cref="Abi.Profiles.KernelFeature.ArgCtxTag"/> the arg:ctx fallback rewrites func_info, without a BTF kind
+    /// the BTF is sanitised. Null: the backend's own profile (the running kernel's on Linux).
+    /// </summary>
+    public Abi.Profiles.KernelProfile? FeatureProfile { get; init; }
     /// <summary>The object's ELF, for the BTF DATASEC fix-ups (set by <see cref="BpfCollection.LoadFile"/>).</summary>
     public ElfFile? Elf { get; init; }
 }

@@ -22,6 +22,10 @@ internal sealed class CollectionLoader
     private readonly List<string> _warnings = [];
     private BtfHandle? _btf;
     private Btf.BtfSpec? _loadedBtf;
+    /// <summary>The object's BTF as the loader sends it: with libbpf's arg:ctx clones appended when the kernel needs them.</summary>
+    private Btf.BtfSpec? _objectBtf;
+    /// <summary>Per program, the FUNC ids its func_info records name (clones where the arg:ctx fallback rewrote one).</summary>
+    private readonly Dictionary<string, uint[]> _funcInfoTypeIds = new(StringComparer.Ordinal);
 
     private CollectionLoader(IBpfBackend backend, ObjectSpec spec, ObjectLoadOptions options)
     {
@@ -37,6 +41,7 @@ internal sealed class CollectionLoader
         var loader = new CollectionLoader(backend, spec, options);
         try
         {
+            loader.FixupFuncInfo();
             loader.LoadObjectBtf();
             loader.CreateMaps();
             loader.LoadPrograms();
@@ -65,16 +70,43 @@ internal sealed class CollectionLoader
 
     // ---- BTF ----
 
+    /// <summary>The kernel the loader's fall-backs are for (arg:ctx, BTF sanitization).</summary>
+    private Abi.Profiles.KernelProfile FeatureProfile => _options.FeatureProfile ?? _backend.Profile;
+
+    /// <summary>
+    /// libbpf's bpf_program_fixup_func_info, for every program to load in the object's order, when the kernel lacks
+    /// native arg:ctx support: clones appended to the object's BTF, func_info records pointed at them.
+    /// </summary>
+    private void FixupFuncInfo()
+    {
+        _objectBtf = _spec.Btf;
+        if (!_options.LoadBtf || _spec.Btf is null || FeatureProfile.HasFeature(Abi.Profiles.KernelFeature.ArgCtxTag))
+            return;
+        var fallback = new ArgCtxFallback(_spec.Btf);
+        var filter = _options.ProgramFilter ?? (p => p.Autoload);
+        foreach (var ps in _spec.Programs.Where(filter))
+        {
+            if (ps.FuncInfos.Count == 0)
+                continue;
+            _funcInfoTypeIds[ps.Name] = fallback.FixupProgram(ps.Name, _options.ProgramType ?? ps.Type,
+                ps.FuncInfos.Select(f => f.TypeId).ToList(), _warnings.Add);
+        }
+        _objectBtf = fallback.Build();
+    }
+
+    private uint[] FuncInfoTypeIds(ProgramSpec ps) =>
+        _funcInfoTypeIds.TryGetValue(ps.Name, out var ids) ? ids : ps.FuncInfos.Select(f => f.TypeId).ToArray();
+
     private void LoadObjectBtf()
     {
         if (!_options.LoadBtf || _spec.Btf is null)
             return;
-        var (sanitized, raw, problem) = BtfSanitizer.Sanitize(_spec, _options.Elf, _backend.Profile);
+        var (sanitized, raw, problem) = BtfSanitizer.Sanitize(_spec, _options.Elf, FeatureProfile, _objectBtf);
         if (sanitized is null || raw is null)
         {
             // Without the ELF a multi-variable DATASEC cannot be laid out: offer the BTF as the object wrote it.
             _warnings.Add($"{_spec.Name}: BTF not sanitised: {problem}");
-            sanitized = _spec.Btf;
+            sanitized = _objectBtf ?? _spec.Btf;
             raw = sanitized.ToBytes();
         }
         try
@@ -260,7 +292,7 @@ internal sealed class CollectionLoader
             ps.ExpectedAttachType ?? default, (uint)ps.Flags)
         {
             KernelVersion = ps.KernelVersion != 0 ? ps.KernelVersion : _spec.KernelVersion,
-            FuncInfo = _loadedBtf is null ? default : EncodeFuncInfo(ps),
+            FuncInfo = _loadedBtf is null ? default : EncodeFuncInfo(ps, FuncInfoTypeIds(ps)),
             LineInfo = _loadedBtf is null ? default : EncodeLineInfo(ps, _loadedBtf),
         };
         try
@@ -276,7 +308,8 @@ internal sealed class CollectionLoader
                 AttachFunction = type is ProgramType.Tracing or ProgramType.Ext && _options.AttachTarget is not null
                     ? _options.AttachFunction ?? ps.AttachTarget : null,
                 // func_info: global functions are verified on their own, with their BTF argument types.
-                Functions = Verification.ProgramSpecInput.Create(_spec, ps, _options.LogLevel ?? 1).Functions,
+                Functions = Verification.ProgramSpecInput.PrepareFunctions(_loadedBtf ?? _spec.Btf, ps, FuncInfoTypeIds(ps), type,
+                    ps.ExpectedAttachType ?? default, FeatureProfile),
             });
         }
         catch (BpfException e)
@@ -353,13 +386,13 @@ internal sealed class CollectionLoader
         }
     }
 
-    private static byte[] EncodeFuncInfo(ProgramSpec ps)
+    private static byte[] EncodeFuncInfo(ProgramSpec ps, uint[] typeIds)
     {
         var bytes = new byte[ps.FuncInfos.Count * 8];
         for (int i = 0; i < ps.FuncInfos.Count; i++)
         {
             BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(i * 8), (uint)ps.FuncInfos[i].InstructionIndex);
-            BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(i * 8 + 4), ps.FuncInfos[i].TypeId);
+            BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(i * 8 + 4), typeIds[i]);
         }
         return bytes;
     }
