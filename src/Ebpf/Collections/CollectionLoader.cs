@@ -308,8 +308,9 @@ internal sealed class CollectionLoader
                 AttachFunction = type is ProgramType.Tracing or ProgramType.Ext && _options.AttachTarget is not null
                     ? _options.AttachFunction ?? ps.AttachTarget : null,
                 // func_info: global functions are verified on their own, with their BTF argument types.
+                // The kernel's reading of func_info: its own profile decides whether arg tags mean anything.
                 Functions = Verification.ProgramSpecInput.PrepareFunctions(_loadedBtf ?? _spec.Btf, ps, FuncInfoTypeIds(ps), type,
-                    ps.ExpectedAttachType ?? default, FeatureProfile),
+                    ps.ExpectedAttachType ?? default, _backend.Profile),
             });
         }
         catch (BpfException e)
