@@ -185,6 +185,8 @@ public sealed class LinuxBackend : IBpfBackend
             Btf = btf is not null && !definition.FuncInfo.IsEmpty ? btf.NativeAs<KernelBtf>().Fd : null,
             FuncInfo = btf is null ? default : definition.FuncInfo,
             LineInfo = btf is null || definition.FuncInfo.IsEmpty ? default : definition.LineInfo,
+            CoreRelocations = definition.CoreRelocations,
+            CoreRelocationRecordSize = definition.CoreRelocationRecordSize,
             AttachBtfId = attachBtfId,
             AttachTarget = options.AttachTarget is { } target ? K(target).Fd : null,
         });

@@ -28,6 +28,12 @@ public sealed record ObjectLoadOptions
     /// only, instead of the backend's kernel BTF.
     /// </summary>
     public string? BtfCustomPath { get; init; }
+    /// <summary>
+    /// Kernel-side CO-RE, as light skeletons (libbpf's gen_loader) do it: the programs' CO-RE relocations are not
+    /// applied by the loader but sent with BPF_PROG_LOAD (core_relos) for the kernel's verifier to apply against the
+    /// kernel's own BTF — the managed runtime's verifier does the same. Needs the object's BTF loaded.
+    /// </summary>
+    public bool KernelSideCoRe { get; init; }
     /// <summary>Load the object's BTF (and pass func_info/line_info); when the backend refuses it, load without, as libbpf does.</summary>
     public bool LoadBtf { get; init; } = true;
     /// <summary>

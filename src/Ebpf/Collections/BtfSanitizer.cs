@@ -110,7 +110,9 @@ public static class BtfSanitizer
             BtfKindSanitizer.Sanitize(types, firstId, profile);
         byte[] raw = BtfWriter.Write(types);
         // The writer keeps only the strings types use; line_info names file and source-line strings too.
-        var lineStrings = spec.Programs.SelectMany(p => p.LineInfos).SelectMany(l => new[] { l.FileName, l.LineText });
+        // CO-RE access strings too: kernel-side CO-RE sends their offsets (core_relo's access_str_off).
+        var lineStrings = spec.Programs.SelectMany(p => p.LineInfos).SelectMany(l => new[] { l.FileName, l.LineText })
+            .Concat(spec.Programs.SelectMany(p => p.CoreRelocations).Select(r => r.AccessString));
         raw = AppendStrings(raw, lineStrings);
         return (Btf.BtfSpec.Parse(raw), raw, null);
     }

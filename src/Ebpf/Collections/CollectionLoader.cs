@@ -267,7 +267,7 @@ internal sealed class CollectionLoader
     {
         var filter = _options.ProgramFilter ?? (p => p.Autoload);
         // One relocator per object load: libbpf's candidate cache spans the object's programs.
-        var relocator = CoRe.CoreProgramRelocation.RelocatorFor(_spec, () => _backend.CoreTargets(_options.BtfCustomPath));
+        var relocator = _options.KernelSideCoRe ? null : CoRe.CoreProgramRelocation.RelocatorFor(_spec, () => _backend.CoreTargets(_options.BtfCustomPath));
         foreach (var ps in _spec.Programs.Where(filter))
             _programs[ps.Name] = LoadProgram(ps, relocator);
     }
@@ -280,7 +280,7 @@ internal sealed class CollectionLoader
         Instruction[] insns;
         try
         {
-            insns = CoRe.CoreProgramRelocation.Apply(relocator, _spec, ps);
+            insns = _options.KernelSideCoRe ? ps.Instructions.ToArray() : CoRe.CoreProgramRelocation.Apply(relocator, _spec, ps);
         }
         catch (BpfException e)
         {
@@ -294,6 +294,7 @@ internal sealed class CollectionLoader
             KernelVersion = ps.KernelVersion != 0 ? ps.KernelVersion : _spec.KernelVersion,
             FuncInfo = _loadedBtf is null ? default : EncodeFuncInfo(ps, FuncInfoTypeIds(ps)),
             LineInfo = _loadedBtf is null ? default : EncodeLineInfo(ps, _loadedBtf),
+            CoreRelocations = _options.KernelSideCoRe ? EncodeCoreRelocations(ps) : default,
         };
         try
         {
@@ -394,6 +395,31 @@ internal sealed class CollectionLoader
         {
             BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(i * 8), (uint)ps.FuncInfos[i].InstructionIndex);
             BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(i * 8 + 4), typeIds[i]);
+        }
+        return bytes;
+    }
+
+    /// <summary>
+    /// struct bpf_core_relo records {insn_off (bytes), type_id, access_str_off, kind} against the loaded BTF's strings,
+    /// as libbpf's gen_loader emits them for kernel-side CO-RE.
+    /// </summary>
+    private byte[] EncodeCoreRelocations(ProgramSpec ps)
+    {
+        if (ps.CoreRelocations.Count == 0)
+            return [];
+        if (_loadedBtf is null)
+            throw new BpfException(Errno.EINVAL, $"program '{ps.Name}': kernel-side CO-RE needs the object's BTF loaded ({ps.CoreRelocations.Count} relocations)");
+        var bytes = new byte[ps.CoreRelocations.Count * 16];
+        for (int i = 0; i < ps.CoreRelocations.Count; i++)
+        {
+            var r = ps.CoreRelocations[i];
+            if (!_loadedBtf.TryFindString(r.AccessString, out uint accessOff))
+                throw new BpfException(Errno.EINVAL, $"program '{ps.Name}': CO-RE access string \"{r.AccessString}\" is not in the loaded BTF");
+            var s = bytes.AsSpan(i * 16);
+            BinaryPrimitives.WriteUInt32LittleEndian(s, (uint)r.InstructionIndex * 8);
+            BinaryPrimitives.WriteUInt32LittleEndian(s[4..], r.TypeId);
+            BinaryPrimitives.WriteUInt32LittleEndian(s[8..], accessOff);
+            BinaryPrimitives.WriteUInt32LittleEndian(s[12..], (uint)r.Kind);
         }
         return bytes;
     }
