@@ -47,6 +47,29 @@ public sealed class CoreRelocator(Btf.BtfSpec local, CoreTargets targets, CoreLo
         string Where(string what) => $"prog '{program}': relo #{index}: {what}";
         if (!local.TryGetType(relo.TypeId, out var localType) || relo.TypeId == 0)
             throw new BpfException(Errno.EINVAL, Where($"bad type id {relo.TypeId}"));
+        // Candidates are searched (and printed) before relo_core parses and prints the spec: libbpf's
+        // bpf_core_resolve_relo and the kernel's bpf_core_apply both do so. Anonymous roots fail later, in relo_core.
+        if (relo.Kind != BtfCoreReloKind.TypeIdLocal && !localType.IsAnonymous && !_candidates.ContainsKey(relo.TypeId))
+        {
+            try
+            {
+                _candidates[relo.TypeId] = targets.FindCandidates(local, relo.TypeId, _log.KernelStyle ? null : _log.Debug);
+            }
+            catch (BpfException e) when (_log.KernelStyle)
+            {
+                _log.Warn?.Invoke($"target candidate search failed for {relo.TypeId}");
+                throw new BpfException(e.Errno, $"target candidate search failed for {relo.TypeId}");
+            }
+            catch (BpfException e)
+            {
+                string message = Where($"target candidate search failed for [{relo.TypeId}] {CoreNames.KindName(localType)} {localType.Name}: {-(int)e.Errno}");
+                _log.Warn?.Invoke(message);
+                throw new BpfException(e.Errno, message);
+            }
+            if (_log.KernelStyle)
+                foreach (var (_, id) in _candidates[relo.TypeId])
+                    _log.Debug?.Invoke($"CO-RE relocating {localType.Kind.ToKernelName()} {CoreNames.Essential(localType.Name)}: found target candidate [{id}]");
+        }
         CoreSpec spec;
         try
         {
@@ -60,21 +83,6 @@ public sealed class CoreRelocator(Btf.BtfSpec local, CoreTargets targets, CoreLo
         catch (BpfException e)
         {
             throw new BpfException(Errno.EOPNOTSUPP, Where($"unrecognized CO-RE relocation {(uint)relo.Kind} at insn #{relo.InstructionIndex}: {e.Message}"));
-        }
-        if (_log.KernelStyle && relo.Kind != BtfCoreReloKind.TypeIdLocal && !_candidates.ContainsKey(relo.TypeId))
-        {
-            // bpf_core_apply searches (and prints) the candidates before bpf_core_calc_relo_insn prints the spec.
-            try
-            {
-                _candidates[relo.TypeId] = targets.FindCandidates(local, relo.TypeId, null);
-            }
-            catch (BpfException e)
-            {
-                _log.Warn?.Invoke($"target candidate search failed for {relo.TypeId}");
-                throw new BpfException(e.Errno, $"target candidate search failed for {relo.TypeId}");
-            }
-            foreach (var (target, id) in _candidates[relo.TypeId])
-                _log.Debug?.Invoke($"CO-RE relocating {localType.Kind.ToKernelName()} {CoreNames.Essential(localType.Name)}: found target candidate [{id}]");
         }
         // relo_core's bpf_core_format_spec line (kernel and current libbpf): "<kind> [id] type.field (spec @ offset N)".
         _log.Debug?.Invoke(Where(spec.ToString()));

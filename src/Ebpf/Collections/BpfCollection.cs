@@ -34,6 +34,13 @@ public sealed record ObjectLoadOptions
     /// kernel's own BTF — the managed runtime's verifier does the same. Needs the object's BTF loaded.
     /// </summary>
     public bool KernelSideCoRe { get; init; }
+    /// <summary>
+    /// Receives libbpf's debug lines of CO-RE relocation as the loader produces them (candidates found, each
+    /// relocation's spec, matching and non-matching candidates, patched or poisoned instructions), in libbpf's order.
+    /// Its warning lines (failed relocations, ambiguities) go to <see cref="BpfCollection.Warnings"/>, and with a
+    /// failed load to the exception's <see cref="BpfException.Log"/>.
+    /// </summary>
+    public Action<string>? CoreDebugLog { get; init; }
     /// <summary>Load the object's BTF (and pass func_info/line_info); when the backend refuses it, load without, as libbpf does.</summary>
     public bool LoadBtf { get; init; } = true;
     /// <summary>

@@ -20,6 +20,8 @@ internal sealed class CollectionLoader
     private readonly Dictionary<string, BpfProgram> _programs = new(StringComparer.Ordinal);
     private readonly List<string> _newPins = [];
     private readonly List<string> _warnings = [];
+    /// <summary>libbpf's CO-RE warning lines (pr_warn) of the current load, for the warnings or the failure's log.</summary>
+    private readonly List<string> _coreWarnings = [];
     private BtfHandle? _btf;
     private Btf.BtfSpec? _loadedBtf;
     /// <summary>The object's BTF as the loader sends it: with libbpf's arg:ctx clones appended when the kernel needs them.</summary>
@@ -267,7 +269,9 @@ internal sealed class CollectionLoader
     {
         var filter = _options.ProgramFilter ?? (p => p.Autoload);
         // One relocator per object load: libbpf's candidate cache spans the object's programs.
-        var relocator = _options.KernelSideCoRe ? null : CoRe.CoreProgramRelocation.RelocatorFor(_spec, () => _backend.CoreTargets(_options.BtfCustomPath));
+        var coreLog = new CoRe.CoreLog { Debug = _options.CoreDebugLog, Warn = _coreWarnings.Add };
+        var relocator = _options.KernelSideCoRe ? null
+            : CoRe.CoreProgramRelocation.RelocatorFor(_spec, () => _backend.CoreTargets(_options.BtfCustomPath), coreLog);
         foreach (var ps in _spec.Programs.Where(filter))
             _programs[ps.Name] = LoadProgram(ps, relocator);
     }
@@ -284,8 +288,14 @@ internal sealed class CollectionLoader
         }
         catch (BpfException e)
         {
-            throw e.Wrap($"{_spec.Name}: program '{ps.Name}'");
+            // libbpf printed its warnings on the way: they are the failure's log.
+            throw new BpfException(e.Errno, $"{_spec.Name}: program '{ps.Name}': {e.Message}", e)
+            {
+                Log = _coreWarnings.Count > 0 ? string.Join('\n', _coreWarnings) + "\n" : e.Log,
+            };
         }
+        _warnings.AddRange(_coreWarnings);
+        _coreWarnings.Clear();
         var used = RelocateMaps(ps, insns);
         ResolveKernelSymbols(ps, insns);
         var definition = new ProgramDefinition(type, insns, ObjectNames.Sanitize(ps.Name), ps.License.Length > 0 ? ps.License : _spec.License,
