@@ -3,7 +3,8 @@
 //   2. the verifier checks an XDP program the way the kernel would;
 //   3. the managed runtime loads the object (maps, .rodata edited before load) and test-runs packets;
 //   4. where bpf(2) is available (Linux, root), the real kernel runs the same object for comparison;
-//   5. a live program's check() is replaced by an extension and observed by fexit, through a pinned link.
+//   5. a live program's check() is replaced by an extension and observed by fexit, through a pinned link;
+//   6. a CO-RE program is relocated against two kernels' BTF, with its relocation table per kernel.
 using System.Buffers.Binary;
 using System.Text;
 using Ebpf;
@@ -25,6 +26,7 @@ try
     var managed = RunManaged(spec);
     RunKernel(spec, managed);
     LiveReplace.Run(examples);
+    CoreRelocations.Run(examples);
     return 0;
 }
 catch (BpfException e)
