@@ -320,7 +320,7 @@ internal sealed class CollectionLoader
                     ? _options.AttachFunction ?? ps.AttachTarget : null,
                 // func_info: global functions are verified on their own, with their BTF argument types.
                 // The kernel's reading of func_info: its own profile decides whether arg tags mean anything.
-                Functions = Verification.ProgramSpecInput.PrepareFunctions(_loadedBtf ?? _spec.Btf, ps, FuncInfoTypeIds(ps), type,
+                Functions = Verification.ProgramSpecInput.PrepareFunctions(_loadedBtf ?? _spec.Btf, ps, FuncInfoTypeIds(ps), ps.Type,
                     ps.ExpectedAttachType ?? default, _backend.Profile),
             });
         }
