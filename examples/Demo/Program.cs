@@ -4,7 +4,8 @@
 //   3. the managed runtime loads the object (maps, .rodata edited before load) and test-runs packets;
 //   4. where bpf(2) is available (Linux, root), the real kernel runs the same object for comparison;
 //   5. a live program's check() is replaced by an extension and observed by fexit, through a pinned link;
-//   6. three XDP programs share one device through libxdp's dispatcher; one is replaced while traffic flows.
+//   6. three XDP programs share one device through libxdp's dispatcher; one is replaced while traffic flows;
+//   7. a CO-RE program is relocated against two kernels' BTF, with its relocation table per kernel.
 using System.Buffers.Binary;
 using System.Text;
 using Ebpf;
@@ -27,6 +28,7 @@ try
     RunKernel(spec, managed);
     LiveReplace.Run(examples);
     XdpMultiprogDemo.Run(examples, Console.Out);
+    CoreRelocations.Run(examples);
     return 0;
 }
 catch (BpfException e)

@@ -98,6 +98,7 @@ public sealed unsafe class KernelProgram : IDisposable
         fixed (byte* logPtr = logBuffer)
         fixed (byte* funcInfo = options.FuncInfo.Span)
         fixed (byte* lineInfo = options.LineInfo.Span)
+        fixed (byte* coreRelos = options.CoreRelocations.Span)
         {
             var attr = new ProgLoadAttr
             {
@@ -128,6 +129,12 @@ public sealed unsafe class KernelProgram : IDisposable
                 attr.LineInfoRecSize = options.LineInfoRecordSize;
                 attr.LineInfo = (ulong)lineInfo;
                 attr.LineInfoCnt = (uint)(options.LineInfo.Length / Math.Max(1, (int)options.LineInfoRecordSize));
+            }
+            if (!options.CoreRelocations.IsEmpty)
+            {
+                attr.CoreReloRecSize = options.CoreRelocationRecordSize;
+                attr.CoreRelos = (ulong)coreRelos;
+                attr.CoreReloCnt = (uint)(options.CoreRelocations.Length / Math.Max(1, (int)options.CoreRelocationRecordSize));
             }
             long fd = BpfSyscall.TryInvoke(BpfCommand.ProgLoad, ref attr, out var errno);
             return fd < 0 ? (null, errno, attr.LogTrueSize) : (BpfSyscall.NewFd(fd, BpfObjectKind.Program), Errno.None, attr.LogTrueSize);

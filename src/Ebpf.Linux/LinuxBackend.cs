@@ -187,6 +187,8 @@ public sealed partial class LinuxBackend : IBpfBackend
             Btf = btf is not null && !definition.FuncInfo.IsEmpty ? btf.NativeAs<KernelBtf>().Fd : null,
             FuncInfo = btf is null ? default : definition.FuncInfo,
             LineInfo = btf is null || definition.FuncInfo.IsEmpty ? default : definition.LineInfo,
+            CoreRelocations = definition.CoreRelocations,
+            CoreRelocationRecordSize = definition.CoreRelocationRecordSize,
             AttachBtfId = attachBtfId,
             AttachTarget = options.AttachTarget is { } target ? K(target).Fd : null,
             Ifindex = (uint)options.Ifindex,

@@ -80,6 +80,14 @@ public sealed class ProgramLoadAttributes
     public ReadOnlyMemory<byte> LineInfo { get; init; }
     /// <summary>line_info_rec_size: bytes of one struct bpf_line_info record.</summary>
     public uint LineInfoRecordSize { get; init; } = 16;
+    /// <summary>
+    /// core_relos: struct bpf_core_relo records (insn_off in bytes, type_id, access_str_off, kind) the kernel applies
+    /// itself against its BTF (light skeletons' kernel-side CO-RE), <see cref="CoreRelocationRecordSize"/> bytes each.
+    /// The kernel reads them only when func_info or line_info is given too.
+    /// </summary>
+    public ReadOnlyMemory<byte> CoreRelocations { get; init; }
+    /// <summary>core_relo_rec_size: bytes of one struct bpf_core_relo record.</summary>
+    public uint CoreRelocationRecordSize { get; init; } = 16;
 
     /// <summary>The BTF type id of the attach target (tracing, lsm, ext, struct_ops).</summary>
     public uint AttachBtfId { get; init; }

@@ -18,6 +18,8 @@ internal static class KernelFeatureProbes
         KernelFeature.BtfTypeTag => BtfLoads(b => b.Pointer(b.TypeTag("tag", b.Int("int", 4)))),
         KernelFeature.BtfEnum64 => BtfLoads(b => b.Enum64("e", ("a", 1UL << 40))),
         KernelFeature.BtfFloat => BtfLoads(b => b.Float("float", 4)),
+        // libbpf's probe_kern_btf_datasec: static int a; in a ".data" DATASEC.
+        KernelFeature.BtfDatasec => BtfLoads(b => b.Datasec(".data", 4, (b.Var("a", b.Int("", 4), 0), 0, 4))),
         KernelFeature.MayGoto => SocketFilterLoads([new Instruction(OpcodeExtras.MayGoto, 0, 0, 0, 0), Instruction.Mov64(0, 0), Instruction.Exit()]),
         KernelFeature.LoadAcquireStoreRelease => SocketFilterLoads(
         [

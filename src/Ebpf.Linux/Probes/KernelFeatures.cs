@@ -240,21 +240,15 @@ public static class KernelFeatures
     // ---- arg:ctx ----
 
     /// <summary>
-    /// A kprobe whose main function calls a global subprogram <c>int b(void *b)</c> tagged <c>arg:ctx</c> on
-    /// its parameter; the subprogram passes it to bpf_get_func_ip, which needs a ctx. Kernels without the
-    /// tag see a plain void* and reject the call.
+    /// libbpf's probe_kern_arg_ctx_tag (FEAT_ARG_CTX_TAG), byte for byte: BTF <c>int a(void *a)</c> (the main program)
+    /// and <c>int b(void *b)</c> with an <c>arg:ctx</c> decl tag on b's parameter; a kprobe "det_arg_ctx" whose main
+    /// function calls b, which passes its argument to bpf_get_func_ip (ARG_PTR_TO_CTX). Kernels without the tag see a
+    /// plain <c>void *</c> and refuse the call. No verifier log is asked for, as libbpf asks for none; the refusal's
+    /// errno is the detail.
     /// </summary>
     private static FeatureProbe ProbeArgCtxTag()
     {
-        var btf = new TinyBtf();
-        uint intId = btf.Int("int", 4);
-        uint voidPtr = btf.Pointer(0);
-        uint protoA = btf.FuncProto(intId, ("a", voidPtr));
-        uint funcA = btf.Func("a", protoA, global: true);
-        uint protoB = btf.FuncProto(intId, ("b", voidPtr));
-        uint funcB = btf.Func("b", protoB, global: true);
-        btf.DeclTag("arg:ctx", funcB, 0);
-
+        const uint funcA = 4, funcB = 6;
         Instruction[] insns =
         [
             Instruction.CallLocal(1),
@@ -269,24 +263,41 @@ public static class KernelFeatures
         System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(funcInfo.AsSpan(12), funcB);
         try
         {
-            using var kbtf = KernelBtf.Load(btf.ToArray());
+            using var kbtf = KernelBtf.Load(ArgCtxProbeBtf());
             using var p = KernelProgram.Load(new ProgramLoadAttributes
             {
                 Type = ProgramType.Kprobe,
                 Instructions = insns,
-                Name = "probe_arg_ctx",
+                Name = "det_arg_ctx",
                 Btf = kbtf.Fd,
                 FuncInfo = funcInfo,
                 FuncInfoRecordSize = 8,
-                LogLevel = VerifierLogLevel.Level1,
                 RetryWithLogOnFailure = false,
             });
             return new FeatureProbe(true, Errno.None, "global subprogram with arg:ctx accepted");
         }
         catch (BpfException e)
         {
-            string last = e.Log?.Split('\n', StringSplitOptions.RemoveEmptyEntries).Reverse().Skip(1).FirstOrDefault() ?? e.Message;
-            return new FeatureProbe(false, e.Errno, last);
+            return new FeatureProbe(false, e.Errno, e.Message);
         }
+    }
+
+    /// <summary>
+    /// The probe's BTF, as libbpf writes it: strings "\0a\0b\0arg:ctx\0"; [1] INT 'a' (4 bytes, signed), [2] PTR -> void,
+    /// [3] FUNC_PROTO int(void *a), [4] FUNC 'a' global (main program), [5] FUNC_PROTO int(void *b), [6] FUNC 'b' global
+    /// (subprogram), [7] DECL_TAG 'arg:ctx' on b's parameter 0.
+    /// </summary>
+    internal static byte[] ArgCtxProbeBtf()
+    {
+        var btf = new TinyBtf();
+        btf.String("a");
+        btf.String("b");
+        btf.String("arg:ctx");
+        uint intId = btf.Int("a", 4);
+        uint voidPtr = btf.Pointer(0);
+        btf.Func("a", btf.FuncProto(intId, ("a", voidPtr)), global: true);
+        uint funcB = btf.Func("b", btf.FuncProto(intId, ("b", voidPtr)), global: true);
+        btf.DeclTag("arg:ctx", funcB, 0);
+        return btf.ToArray();
     }
 }

@@ -9,7 +9,7 @@ namespace Ebpf.Linux.Probes;
 /// </summary>
 internal sealed class TinyBtf
 {
-    private const int KindInt = 1, KindPtr = 2, KindStruct = 4, KindFunc = 12, KindFuncProto = 13, KindFloat = 16, KindDeclTag = 17, KindTypeTag = 18, KindEnum64 = 19;
+    private const int KindInt = 1, KindPtr = 2, KindStruct = 4, KindFunc = 12, KindVar = 14, KindDatasec = 15, KindFuncProto = 13, KindFloat = 16, KindDeclTag = 17, KindTypeTag = 18, KindEnum64 = 19;
 
     private readonly MemoryStream _types = new();
     private readonly MemoryStream _strings = new();
@@ -108,6 +108,27 @@ internal sealed class TinyBtf
             U32(String(v.Name));
             U32((uint)v.Value);
             U32((uint)(v.Value >> 32));
+        }
+        return id;
+    }
+
+    /// <summary>VAR with linkage 0 static, 1 global.</summary>
+    public uint Var(string name, uint type, uint linkage)
+    {
+        uint id = Type(name, KindVar, 0, type);
+        U32(linkage);
+        return id;
+    }
+
+    /// <summary>DATASEC of <paramref name="size"/> bytes with (var, offset, size) entries.</summary>
+    public uint Datasec(string name, uint size, params (uint Var, uint Offset, uint Size)[] vars)
+    {
+        uint id = Type(name, KindDatasec, vars.Length, size);
+        foreach (var v in vars)
+        {
+            U32(v.Var);
+            U32(v.Offset);
+            U32(v.Size);
         }
         return id;
     }

@@ -22,6 +22,20 @@ internal static class CoreInstructionPatcher
         if ((uint)index >= (uint)insns.Length)
             throw new BpfException(Errno.EINVAL, Where($"insn #{index} is out of range ({insns.Length} insns)"));
         ref var insn = ref insns[index];
+        // The instruction's shape is checked before anything else, poisoning included (the kernel's relo_core: a
+        // poisoned relocation on an exit, a jump or a register ALU fails the load instead of being substituted).
+        bool ldImm64 = insn.Class == InstructionClass.Ld;
+        bool recognised = insn.Class switch
+        {
+            InstructionClass.Alu or InstructionClass.Alu64 => insn.Source == OperandSource.Immediate,
+            InstructionClass.Ldx or InstructionClass.St or InstructionClass.Stx or InstructionClass.Ld => true,
+            _ => false,
+        };
+        if (!recognised)
+            throw new BpfException(Errno.EINVAL, Where($"trying to relocate unrecognized insn #{index}, code:0x{insn.Opcode:x}, src:0x{insn.Src:x}, dst:0x{insn.Dst:x}, off:0x{(ushort)insn.Offset:x}, imm:0x{insn.Imm:x}"));
+        if (ldImm64 && (!insn.IsLoadImm64 || index + 1 >= insns.Length || insn.Src != 0 || insn.Offset != 0
+            || insns[index + 1].Opcode != 0 || insns[index + 1].Dst != 0 || insns[index + 1].Src != 0 || insns[index + 1].Offset != 0))
+            throw new BpfException(Errno.EINVAL, Where($"insn #{index} (LDIMM64) has unexpected form"));
         if (res.Poison)
         {
             Poison(insns, index, debug, Where);
@@ -31,8 +45,6 @@ internal static class CoreInstructionPatcher
         switch (insn.Class)
         {
             case InstructionClass.Alu or InstructionClass.Alu64:
-                if (insn.Source != OperandSource.Immediate)
-                    throw new BpfException(Errno.EINVAL, Where($"insn #{index} (ALU/ALU64) has a register source"));
                 if (res.Validate && (ulong)(long)insn.Imm != orig)
                     throw new BpfException(Errno.EINVAL, Where($"unexpected insn #{index} (ALU/ALU64) value: got {(uint)insn.Imm}, exp {orig} -> {@new}"));
                 debug?.Invoke(Where($"patched insn #{index} (ALU/ALU64) imm {(uint)insn.Imm} -> {@new}"));
@@ -67,9 +79,6 @@ internal static class CoreInstructionPatcher
                 insn = new Instruction(opcode, insn.Dst, insn.Src, (short)@new, insn.Imm);
                 break;
             case InstructionClass.Ld:
-                if (!insn.IsLoadImm64 || index + 1 >= insns.Length || insn.Src != 0 || insn.Offset != 0
-                    || insns[index + 1].Opcode != 0 || insns[index + 1].Dst != 0 || insns[index + 1].Src != 0 || insns[index + 1].Offset != 0)
-                    throw new BpfException(Errno.EINVAL, Where($"insn #{index} (LDIMM64) has unexpected form"));
                 ulong imm = (uint)insn.Imm | ((ulong)(uint)insns[index + 1].Imm << 32);
                 if (res.Validate && imm != orig)
                     throw new BpfException(Errno.EINVAL, Where($"unexpected insn #{index} (LDIMM64) value: got {imm}, exp {orig} -> {@new}"));
@@ -84,10 +93,15 @@ internal static class CoreInstructionPatcher
 
     private static void Poison(Span<Instruction> insns, int index, Action<string>? debug, Func<string, string> where)
     {
-        // Poison the second half of an ld_imm64 too, or the verifier would complain about "unknown opcode 00" first.
-        if (insns[index].IsLoadImm64 && index + 1 < insns.Length)
-            insns[index + 1] = PoisonInstruction;
+        // Poison the second half of an ld_imm64 too, or the verifier would complain about "unknown opcode 00" first;
+        // each substitution is logged, the first half first (as the kernel logs them).
+        bool wide = insns[index].IsLoadImm64 && index + 1 < insns.Length;
         insns[index] = PoisonInstruction;
         debug?.Invoke(where($"substituting insn #{index} w/ invalid insn"));
+        if (wide)
+        {
+            insns[index + 1] = PoisonInstruction;
+            debug?.Invoke(where($"substituting insn #{index + 1} w/ invalid insn"));
+        }
     }
 }

@@ -13,6 +13,12 @@ public sealed class CoreLog
     public Action<string>? Debug { get; init; }
     /// <summary>Receives warnings (poisoned relocations); null drops them.</summary>
     public Action<string>? Warn { get; init; }
+    /// <summary>
+    /// The kernel's copy of the algorithm (bpf_core_apply, kernel-side CO-RE): candidates are printed as the kernel
+    /// prints them ("CO-RE relocating STRUCT name: found target candidate [id]"), before the spec line, and a failed
+    /// search is "target candidate search failed for ID".
+    /// </summary>
+    internal bool KernelStyle { get; init; }
 }
 
 /// <summary>
@@ -41,6 +47,29 @@ public sealed class CoreRelocator(Btf.BtfSpec local, CoreTargets targets, CoreLo
         string Where(string what) => $"prog '{program}': relo #{index}: {what}";
         if (!local.TryGetType(relo.TypeId, out var localType) || relo.TypeId == 0)
             throw new BpfException(Errno.EINVAL, Where($"bad type id {relo.TypeId}"));
+        // Candidates are searched (and printed) before relo_core parses and prints the spec: libbpf's
+        // bpf_core_resolve_relo and the kernel's bpf_core_apply both do so. Anonymous roots fail later, in relo_core.
+        if (relo.Kind != BtfCoreReloKind.TypeIdLocal && !localType.IsAnonymous && !_candidates.ContainsKey(relo.TypeId))
+        {
+            try
+            {
+                _candidates[relo.TypeId] = targets.FindCandidates(local, relo.TypeId, _log.KernelStyle ? null : _log.Debug);
+            }
+            catch (BpfException e) when (_log.KernelStyle)
+            {
+                _log.Warn?.Invoke($"target candidate search failed for {relo.TypeId}");
+                throw new BpfException(e.Errno, $"target candidate search failed for {relo.TypeId}");
+            }
+            catch (BpfException e)
+            {
+                string message = Where($"target candidate search failed for [{relo.TypeId}] {CoreNames.KindName(localType)} {localType.Name}: {-(int)e.Errno}");
+                _log.Warn?.Invoke(message);
+                throw new BpfException(e.Errno, message);
+            }
+            if (_log.KernelStyle)
+                foreach (var (_, id) in _candidates[relo.TypeId])
+                    _log.Debug?.Invoke($"CO-RE relocating {localType.Kind.ToKernelName()} {CoreNames.Essential(localType.Name)}: found target candidate [{id}]");
+        }
         CoreSpec spec;
         try
         {
@@ -55,7 +84,8 @@ public sealed class CoreRelocator(Btf.BtfSpec local, CoreTargets targets, CoreLo
         {
             throw new BpfException(Errno.EOPNOTSUPP, Where($"unrecognized CO-RE relocation {(uint)relo.Kind} at insn #{relo.InstructionIndex}: {e.Message}"));
         }
-        _log.Debug?.Invoke(Where($"kind <{CoreSpec.KindName(relo.Kind)}> ({(uint)relo.Kind}), spec is {spec}"));
+        // relo_core's bpf_core_format_spec line (kernel and current libbpf): "<kind> [id] type.field (spec @ offset N)".
+        _log.Debug?.Invoke(Where(spec.ToString()));
 
         if (relo.Kind == BtfCoreReloKind.TypeIdLocal)
             return new CoreRelocationResult { Original = relo.TypeId, New = relo.TypeId, Validate = false, Local = spec };
@@ -87,7 +117,7 @@ public sealed class CoreRelocator(Btf.BtfSpec local, CoreTargets targets, CoreLo
                 _log.Warn?.Invoke(message);
                 throw new BpfException((Errno)(-r), message);
             }
-            _log.Debug?.Invoke(Where($"{(r > 0 ? "matching" : "non-matching")} candidate #{i} {targetSpec?.ToString() ?? $"[{id}] {target.Btf.GetType(id)}"}"));
+            _log.Debug?.Invoke(Where($"{(r > 0 ? "matching" : "non-matching")} candidate #{i} {targetSpec?.ToString() ?? RootSpecText(relo.Kind, spec, target.Btf, id)}"));
             if (r == 0)
                 continue;
             var res = CoreValueCalculator.Calculate(program, relo.InstructionIndex, spec, targetSpec, target.Name);
@@ -106,6 +136,28 @@ public sealed class CoreRelocator(Btf.BtfSpec local, CoreTargets targets, CoreLo
             return chosen;
         _log.Debug?.Invoke(Where("no matching targets found"));
         return CoreValueCalculator.Calculate(program, relo.InstructionIndex, spec, null, null);
+    }
+
+    /// <summary>
+    /// A candidate that did not match is printed with the part of its spec built before the mismatch; the root (the
+    /// first access index at its byte offset) is what the kernel shows for a field missing at the first level.
+    /// </summary>
+    private static string RootSpecText(BtfCoreReloKind kind, CoreSpec local, Btf.BtfSpec btf, uint id)
+    {
+        var t = btf.GetType(id);
+        string head = $"<{CoreSpec.KindName(kind)}> [{id}] {CoreNames.KindName(t)} {(t.IsAnonymous ? "<anon>" : t.Name)}";
+        if (CoreSpec.ClassOf(kind) != CoreRelocationClass.Field || local.Raw.Count == 0)
+            return head;
+        long offset;
+        try
+        {
+            offset = (long)local.Raw[0] * btf.SizeOf(id);
+        }
+        catch (BpfException)
+        {
+            offset = 0;
+        }
+        return $"{head} ({local.Raw[0]} @ offset {offset})";
     }
 
     private BpfException Ambiguity(string message)

@@ -28,6 +28,19 @@ public sealed record ObjectLoadOptions
     /// only, instead of the backend's kernel BTF.
     /// </summary>
     public string? BtfCustomPath { get; init; }
+    /// <summary>
+    /// Kernel-side CO-RE, as light skeletons (libbpf's gen_loader) do it: the programs' CO-RE relocations are not
+    /// applied by the loader but sent with BPF_PROG_LOAD (core_relos) for the kernel's verifier to apply against the
+    /// kernel's own BTF — the managed runtime's verifier does the same. Needs the object's BTF loaded.
+    /// </summary>
+    public bool KernelSideCoRe { get; init; }
+    /// <summary>
+    /// Receives libbpf's debug lines of CO-RE relocation as the loader produces them (candidates found, each
+    /// relocation's spec, matching and non-matching candidates, patched or poisoned instructions), in libbpf's order.
+    /// Its warning lines (failed relocations, ambiguities) go to <see cref="BpfCollection.Warnings"/>, and with a
+    /// failed load to the exception's <see cref="BpfException.Log"/>.
+    /// </summary>
+    public Action<string>? CoreDebugLog { get; init; }
     /// <summary>Load the object's BTF (and pass func_info/line_info); when the backend refuses it, load without, as libbpf does.</summary>
     public bool LoadBtf { get; init; } = true;
     /// <summary>
@@ -38,6 +51,12 @@ public sealed record ObjectLoadOptions
     public BpfProgram? AttachTarget { get; init; }
     /// <summary>The target function of every tracing/extension program, instead of its section's (`func NAME`).</summary>
     public string? AttachFunction { get; init; }
+    /// <summary>
+    /// The kernel the loader adapts the object to (libbpf's feature probes): without
+    /// <see cref="Abi.Profiles.KernelFeature.ArgCtxTag"/> the arg:ctx fallback rewrites func_info, without a BTF kind
+    /// the BTF is sanitised. Null: the backend's own profile (the running kernel's on Linux).
+    /// </summary>
+    public Abi.Profiles.KernelProfile? FeatureProfile { get; init; }
     /// <summary>The object's ELF, for the BTF DATASEC fix-ups (set by <see cref="BpfCollection.LoadFile"/>).</summary>
     public ElfFile? Elf { get; init; }
 }

@@ -6,20 +6,23 @@ namespace Ebpf.Collections;
 
 /// <summary>
 /// Turns an object's .BTF into what BPF_BTF_LOAD accepts, the fix-ups libbpf makes before loading (for every
-/// backend: the collection loader runs it once). Kinds the backend's kernel profile lacks are replaced as libbpf's
-/// bpf_object__sanitize_btf does (DECL_TAG by a 1-byte INT, TYPE_TAG by CONST, FLOAT by an empty STRUCT of its size),
-/// keeping every type id. Then:
-/// DATASEC sizes and variable offsets from the ELF sections and symbols (clang writes 0s), .kconfig laid
-/// out as the extern map, extern VARs made global-allocated, extern FUNCs made static, and the FUNC
-/// entries of .ksyms (not VARs, which the kernel rejects in a DATASEC) replaced by a dummy int VAR appended
-/// at the end, so no existing type id moves.
+/// backend: the collection loader runs it once). First what libbpf does at open time: DATASEC sizes and variable
+/// offsets from the ELF sections and symbols (clang writes 0s), .kconfig laid out as the extern map, extern VARs made
+/// global-allocated, extern FUNCs made static, and the FUNC entries of .ksyms (not VARs, which the kernel rejects in a
+/// DATASEC) replaced by a dummy int VAR appended at the end, so no existing type id moves. Then the kinds the
+/// kernel profile lacks are replaced as libbpf's bpf_object__sanitize_btf does (<see cref="BtfKindSanitizer"/>).
 /// </summary>
 public static class BtfSanitizer
 {
     /// <summary>The sanitised BTF (parsed, and the raw bytes to load), or null with a reason when a DATASEC cannot be fixed without the ELF.</summary>
-    public static (Btf.BtfSpec? Btf, byte[]? Raw, string? Problem) Sanitize(ObjectSpec spec, ElfFile? elf, Abi.Profiles.KernelProfile? profile = null)
+    /// <param name="spec">The object.</param>
+    /// <param name="elf">Its ELF, for DATASEC sizes and offsets.</param>
+    /// <param name="profile">The kernel to sanitise for (null: no kind is replaced).</param>
+    /// <param name="objectBtf">The object's BTF as the loader sends it (e.g. with arg:ctx clones appended); default <c>spec.Btf</c>.</param>
+    public static (Btf.BtfSpec? Btf, byte[]? Raw, string? Problem) Sanitize(ObjectSpec spec, ElfFile? elf, Abi.Profiles.KernelProfile? profile = null,
+        Btf.BtfSpec? objectBtf = null)
     {
-        var btf = spec.Btf ?? throw new BpfException(Errno.EINVAL, $"{spec.Name}: no BTF to sanitise");
+        var btf = objectBtf ?? spec.Btf ?? throw new BpfException(Errno.EINVAL, $"{spec.Name}: no BTF to sanitise");
         var types = new List<BtfType>(btf.Types);
         uint firstId = btf.FirstTypeId;
         uint? dummyKsymVar = null;
@@ -33,15 +36,6 @@ public static class BtfSanitizer
                     break;
                 case BtfFunc { Linkage: BtfFuncLinkage.Extern } f:
                     types[i] = new BtfFunc(f.Name, f.ProtoType, BtfFuncLinkage.Static);
-                    break;
-                case BtfDeclTag when profile is not null && !profile.HasFeature(Abi.Profiles.KernelFeature.BtfDeclTag):
-                    types[i] = new BtfInt("", 1, BtfIntEncoding.None, 0, 8);
-                    break;
-                case BtfTypeTag tt when profile is not null && !profile.HasFeature(Abi.Profiles.KernelFeature.BtfTypeTag):
-                    types[i] = new BtfConst(tt.Type);
-                    break;
-                case BtfFloat fl when profile is not null && !profile.HasFeature(Abi.Profiles.KernelFeature.BtfFloat):
-                    types[i] = new BtfStruct("", fl.Size, []);
                     break;
             }
         }
@@ -118,9 +112,13 @@ public static class BtfSanitizer
             types[i] = new BtfDatasec(ds.Name, (uint)section.Size, placed);
         }
 
+        if (profile is not null)
+            BtfKindSanitizer.Sanitize(types, firstId, profile);
         byte[] raw = BtfWriter.Write(types);
         // The writer keeps only the strings types use; line_info names file and source-line strings too.
-        var lineStrings = spec.Programs.SelectMany(p => p.LineInfos).SelectMany(l => new[] { l.FileName, l.LineText });
+        // CO-RE access strings too: kernel-side CO-RE sends their offsets (core_relo's access_str_off).
+        var lineStrings = spec.Programs.SelectMany(p => p.LineInfos).SelectMany(l => new[] { l.FileName, l.LineText })
+            .Concat(spec.Programs.SelectMany(p => p.CoreRelocations).Select(r => r.AccessString));
         raw = AppendStrings(raw, lineStrings);
         return (Btf.BtfSpec.Parse(raw), raw, null);
     }

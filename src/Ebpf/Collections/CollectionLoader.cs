@@ -20,9 +20,15 @@ internal sealed class CollectionLoader
     private readonly Dictionary<string, BpfProgram> _programs = new(StringComparer.Ordinal);
     private readonly List<string> _newPins = [];
     private readonly List<string> _warnings = [];
+    /// <summary>libbpf's CO-RE warning lines (pr_warn) of the current load, for the warnings or the failure's log.</summary>
+    private readonly List<string> _coreWarnings = [];
     private BtfHandle? _btf;
     private Btf.BtfSpec? _loadedBtf;
     private readonly Dictionary<string, BtfHandle?> _moduleBtfs = new(StringComparer.Ordinal); // opened once per object load
+    /// <summary>The object's BTF as the loader sends it: with libbpf's arg:ctx clones appended when the kernel needs them.</summary>
+    private Btf.BtfSpec? _objectBtf;
+    /// <summary>Per program, the FUNC ids its func_info records name (clones where the arg:ctx fallback rewrote one).</summary>
+    private readonly Dictionary<string, uint[]> _funcInfoTypeIds = new(StringComparer.Ordinal);
 
     private CollectionLoader(IBpfBackend backend, ObjectSpec spec, ObjectLoadOptions options)
     {
@@ -38,6 +44,7 @@ internal sealed class CollectionLoader
         var loader = new CollectionLoader(backend, spec, options);
         try
         {
+            loader.FixupFuncInfo();
             loader.LoadObjectBtf();
             loader.CreateMaps();
             loader.LoadPrograms();
@@ -72,16 +79,43 @@ internal sealed class CollectionLoader
 
     // ---- BTF ----
 
+    /// <summary>The kernel the loader's fall-backs are for (arg:ctx, BTF sanitization).</summary>
+    private Abi.Profiles.KernelProfile FeatureProfile => _options.FeatureProfile ?? _backend.Profile;
+
+    /// <summary>
+    /// libbpf's bpf_program_fixup_func_info, for every program to load in the object's order, when the kernel lacks
+    /// native arg:ctx support: clones appended to the object's BTF, func_info records pointed at them.
+    /// </summary>
+    private void FixupFuncInfo()
+    {
+        _objectBtf = _spec.Btf;
+        if (!_options.LoadBtf || _spec.Btf is null || FeatureProfile.HasFeature(Abi.Profiles.KernelFeature.ArgCtxTag))
+            return;
+        var fallback = new ArgCtxFallback(_spec.Btf);
+        var filter = _options.ProgramFilter ?? (p => p.Autoload);
+        foreach (var ps in _spec.Programs.Where(filter))
+        {
+            if (ps.FuncInfos.Count == 0)
+                continue;
+            _funcInfoTypeIds[ps.Name] = fallback.FixupProgram(ps.Name, _options.ProgramType ?? ps.Type,
+                ps.FuncInfos.Select(f => f.TypeId).ToList(), _warnings.Add);
+        }
+        _objectBtf = fallback.Build();
+    }
+
+    private uint[] FuncInfoTypeIds(ProgramSpec ps) =>
+        _funcInfoTypeIds.TryGetValue(ps.Name, out var ids) ? ids : ps.FuncInfos.Select(f => f.TypeId).ToArray();
+
     private void LoadObjectBtf()
     {
         if (!_options.LoadBtf || _spec.Btf is null)
             return;
-        var (sanitized, raw, problem) = BtfSanitizer.Sanitize(_spec, _options.Elf, _backend.Profile);
+        var (sanitized, raw, problem) = BtfSanitizer.Sanitize(_spec, _options.Elf, FeatureProfile, _objectBtf);
         if (sanitized is null || raw is null)
         {
             // Without the ELF a multi-variable DATASEC cannot be laid out: offer the BTF as the object wrote it.
             _warnings.Add($"{_spec.Name}: BTF not sanitised: {problem}");
-            sanitized = _spec.Btf;
+            sanitized = _objectBtf ?? _spec.Btf;
             raw = sanitized.ToBytes();
         }
         try
@@ -242,7 +276,9 @@ internal sealed class CollectionLoader
     {
         var filter = _options.ProgramFilter ?? (p => p.Autoload);
         // One relocator per object load: libbpf's candidate cache spans the object's programs.
-        var relocator = CoRe.CoreProgramRelocation.RelocatorFor(_spec, () => _backend.CoreTargets(_options.BtfCustomPath));
+        var coreLog = new CoRe.CoreLog { Debug = _options.CoreDebugLog, Warn = _coreWarnings.Add };
+        var relocator = _options.KernelSideCoRe ? null
+            : CoRe.CoreProgramRelocation.RelocatorFor(_spec, () => _backend.CoreTargets(_options.BtfCustomPath), coreLog);
         foreach (var ps in _spec.Programs.Where(filter))
             _programs[ps.Name] = LoadProgram(ps, relocator);
     }
@@ -256,12 +292,25 @@ internal sealed class CollectionLoader
         IReadOnlyList<(int Instruction, CoRe.CoreRelocationResult Result)> coreResults;
         try
         {
-            insns = CoRe.CoreProgramRelocation.Apply(relocator, _spec, ps, out coreResults);
+            if (_options.KernelSideCoRe)
+            {
+                // Kernel-side CO-RE: the records travel with BPF_PROG_LOAD and the verifier applies them.
+                insns = ps.Instructions.ToArray();
+                coreResults = [];
+            }
+            else
+                insns = CoRe.CoreProgramRelocation.Apply(relocator, _spec, ps, out coreResults);
         }
         catch (BpfException e)
         {
-            throw e.Wrap($"{_spec.Name}: program '{ps.Name}'");
+            // libbpf printed its warnings on the way: they are the failure's log.
+            throw new BpfException(e.Errno, $"{_spec.Name}: program '{ps.Name}': {e.Message}", e)
+            {
+                Log = _coreWarnings.Count > 0 ? string.Join('\n', _coreWarnings) + "\n" : e.Log,
+            };
         }
+        _warnings.AddRange(_coreWarnings);
+        _coreWarnings.Clear();
         var fdArray = new List<BtfHandle?> { null }; // slot 0: vmlinux
         MarkModuleTypeIds(insns, coreResults, fdArray);
         var used = RelocateMaps(ps, insns);
@@ -270,8 +319,9 @@ internal sealed class CollectionLoader
             ps.ExpectedAttachType ?? default, (uint)ps.Flags)
         {
             KernelVersion = ps.KernelVersion != 0 ? ps.KernelVersion : _spec.KernelVersion,
-            FuncInfo = _loadedBtf is null ? default : EncodeFuncInfo(ps),
+            FuncInfo = _loadedBtf is null ? default : EncodeFuncInfo(ps, FuncInfoTypeIds(ps)),
             LineInfo = _loadedBtf is null ? default : EncodeLineInfo(ps, _loadedBtf),
+            CoreRelocations = _options.KernelSideCoRe ? EncodeCoreRelocations(ps) : default,
         };
         try
         {
@@ -287,7 +337,9 @@ internal sealed class CollectionLoader
                 AttachFunction = type is ProgramType.Tracing or ProgramType.Ext && _options.AttachTarget is not null
                     ? _options.AttachFunction ?? ps.AttachTarget : type is ProgramType.Tracing ? ps.AttachTarget : null,
                 // func_info: global functions are verified on their own, with their BTF argument types.
-                Functions = Verification.ProgramSpecInput.Create(_spec, ps, _options.LogLevel ?? 1).Functions,
+                // The kernel's reading of func_info: its own profile decides whether arg tags mean anything.
+                Functions = Verification.ProgramSpecInput.PrepareFunctions(_loadedBtf ?? _spec.Btf, ps, FuncInfoTypeIds(ps), ps.Type,
+                    ps.ExpectedAttachType ?? default, _backend.Profile),
                 FdArray = fdArray.Count > 1 ? fdArray : null,
             });
         }
@@ -417,13 +469,38 @@ internal sealed class CollectionLoader
         return Slot(fdArray, handle);
     }
 
-    private static byte[] EncodeFuncInfo(ProgramSpec ps)
+    private static byte[] EncodeFuncInfo(ProgramSpec ps, uint[] typeIds)
     {
         var bytes = new byte[ps.FuncInfos.Count * 8];
         for (int i = 0; i < ps.FuncInfos.Count; i++)
         {
             BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(i * 8), (uint)ps.FuncInfos[i].InstructionIndex);
-            BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(i * 8 + 4), ps.FuncInfos[i].TypeId);
+            BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(i * 8 + 4), typeIds[i]);
+        }
+        return bytes;
+    }
+
+    /// <summary>
+    /// struct bpf_core_relo records {insn_off (bytes), type_id, access_str_off, kind} against the loaded BTF's strings,
+    /// as libbpf's gen_loader emits them for kernel-side CO-RE.
+    /// </summary>
+    private byte[] EncodeCoreRelocations(ProgramSpec ps)
+    {
+        if (ps.CoreRelocations.Count == 0)
+            return [];
+        if (_loadedBtf is null)
+            throw new BpfException(Errno.EINVAL, $"program '{ps.Name}': kernel-side CO-RE needs the object's BTF loaded ({ps.CoreRelocations.Count} relocations)");
+        var bytes = new byte[ps.CoreRelocations.Count * 16];
+        for (int i = 0; i < ps.CoreRelocations.Count; i++)
+        {
+            var r = ps.CoreRelocations[i];
+            if (!_loadedBtf.TryFindString(r.AccessString, out uint accessOff))
+                throw new BpfException(Errno.EINVAL, $"program '{ps.Name}': CO-RE access string \"{r.AccessString}\" is not in the loaded BTF");
+            var s = bytes.AsSpan(i * 16);
+            BinaryPrimitives.WriteUInt32LittleEndian(s, (uint)r.InstructionIndex * 8);
+            BinaryPrimitives.WriteUInt32LittleEndian(s[4..], r.TypeId);
+            BinaryPrimitives.WriteUInt32LittleEndian(s[8..], accessOff);
+            BinaryPrimitives.WriteUInt32LittleEndian(s[12..], (uint)r.Kind);
         }
         return bytes;
     }

@@ -21,6 +21,14 @@ public sealed record ProgramDefinition(
     public ReadOnlyMemory<byte> FuncInfo { get; init; }
     /// <summary>struct bpf_line_info records, 16 bytes each, against the program's BTF.</summary>
     public ReadOnlyMemory<byte> LineInfo { get; init; }
+    /// <summary>
+    /// Kernel-side CO-RE (what light skeletons send): struct bpf_core_relo records {insn_off (bytes), type_id,
+    /// access_str_off, kind} against the program's BTF, which the verifier applies against the kernel's BTF before
+    /// verifying. As in the kernel, they are read only together with func_info or line_info.
+    /// </summary>
+    public ReadOnlyMemory<byte> CoreRelocations { get; init; }
+    /// <summary>core_relo_rec_size: bytes of one record (16; larger records must have a zero tail).</summary>
+    public uint CoreRelocationRecordSize { get; init; } = 16;
 }
 
 /// <summary>How a backend loads a program: verifier log and limits, and the managed runtime's execution choices.</summary>

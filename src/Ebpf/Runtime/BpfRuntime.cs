@@ -334,6 +334,8 @@ public sealed partial class BpfRuntime
     {
         if (data.Length == 0)
             throw new BpfException(Errno.EINVAL, "empty BTF blob");
+        if (!isKernel)
+            BtfKindSupport.Check(data, parsed, Profile);
         var btf = new BtfObject(this, data.ToArray(), name, isKernel, parsed);
         Publish(btf);
         return new BtfHandle(btf);

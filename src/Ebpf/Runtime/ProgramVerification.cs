@@ -32,7 +32,21 @@ internal static class ProgramVerification
 {
     public static VerificationResult Verify(ProgramObject program, IReadOnlyList<MapObject> indexed, ProgramLoadOptions options)
     {
-        var insns = program.Definition.Instructions;
+        IReadOnlyList<Instruction> insns = program.Definition.Instructions;
+        // Kernel-side CO-RE (core_relos) is applied first, as the kernel's bpf_check does before subprogram checks.
+        string coreLog = "";
+        var definition = program.Definition;
+        if (!definition.CoreRelocations.IsEmpty)
+        {
+            var core = KernelCoreRelocation.Apply(insns, definition.CoreRelocations, definition.CoreRelocationRecordSize,
+                !definition.FuncInfo.IsEmpty || !definition.LineInfo.IsEmpty, program.Btf?.Parsed,
+                () => program.Runtime.Backend.CoreTargets(null), options.LogLevel ?? 1);
+            if (core.Errno != 0)
+                return new VerificationResult { Errno = core.Errno, Error = core.Error, Log = core.Log };
+            insns = core.Instructions;
+            program.Instructions = [.. core.Instructions]; // what runs when the program is not translated
+            coreLog = core.Log;
+        }
         var byFd = new Dictionary<int, IVerifierMapInfo>();
         for (int pc = 0; pc < insns.Count; pc++)
         {
@@ -71,7 +85,7 @@ internal static class ProgramVerification
         };
         try
         {
-            return Verifier.Verify(input);
+            return KernelCoreRelocation.PrependLog(Verifier.Verify(input), coreLog, input.LogLevel);
         }
         catch (BpfException e)
         {

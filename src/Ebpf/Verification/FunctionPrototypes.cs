@@ -51,8 +51,9 @@ internal static class FunctionPrototypes
     };
 
     /// <summary>Describes the function <paramref name="funcTypeId"/> (a BTF FUNC) for the verifier.</summary>
+    /// <remarks><paramref name="argTags"/> false: a kernel before 6.8, which reads no <c>arg:</c> decl tags.</remarks>
     public static VerifierFunction Prepare(Btf.BtfSpec btf, uint funcTypeId, int startInstruction, string name, bool isGlobal,
-        ProgramType programType, AttachType attachType, Btf.BtfSpec? kernelBtf)
+        ProgramType programType, AttachType attachType, Btf.BtfSpec? kernelBtf, bool argTags = true)
     {
         VerifierFunction Error(string message, Errno errno = Errno.EINVAL) =>
             new(startInstruction, name, isGlobal, [], PrepareError: message, PrepareErrno: errno);
@@ -74,7 +75,7 @@ internal static class FunctionPrototypes
         var args = new List<FunctionArgument>();
         for (int i = 0; i < proto.Parameters.Count; i++)
         {
-            var (arg, error, errno) = PrepareArgument(btf, funcTypeId, i, proto.Parameters[i].Type, name, programType, attachType, kernelBtf);
+            var (arg, error, errno) = PrepareArgument(btf, funcTypeId, i, proto.Parameters[i].Type, name, programType, attachType, kernelBtf, argTags);
             if (error is not null) return Error(error, errno);
             args.Add(arg);
         }
@@ -82,10 +83,10 @@ internal static class FunctionPrototypes
     }
 
     private static (FunctionArgument Arg, string? Error, Errno Errno) PrepareArgument(Btf.BtfSpec btf, uint funcId, int i, uint typeId,
-        string name, ProgramType programType, AttachType attachType, Btf.BtfSpec? kernelBtf)
+        string name, ProgramType programType, AttachType attachType, Btf.BtfSpec? kernelBtf, bool argTags)
     {
         var tags = ArgTags.None;
-        foreach (var tag in btf.GetDeclTags(funcId, i))
+        foreach (var tag in argTags ? btf.GetDeclTags(funcId, i) : [])
         {
             if (!tag.Value.StartsWith("arg:", StringComparison.Ordinal)) continue;
             tags |= tag.Value[4..] switch
@@ -170,7 +171,10 @@ internal static class FunctionPrototypes
         if (programType == ProgramType.Kprobe && FirstTypedef(btf, pointeeId) == "bpf_user_pt_regs_t") return true;
         string? canonical = CanonicalContextName(programType);
         if (canonical is null || Resolve(btf, pointeeId) is not BtfComposite { Kind: BtfKind.Struct } s) return false;
-        return s.Name == canonical || s.Name == KernelContextName(programType);
+        // The kernel compares names: kprobe's user-visible ctx is named bpf_user_pt_regs_t, so a struct of that name
+        // (libbpf's arg:ctx fallback writes one) is recognised too.
+        return s.Name == canonical || s.Name == KernelContextName(programType)
+            || programType == ProgramType.Kprobe && s.Name == "bpf_user_pt_regs_t";
     }
 
     /// <summary>btf_validate_prog_ctx_type for an explicit <c>arg:ctx</c>: null when the pointee is acceptable.</summary>

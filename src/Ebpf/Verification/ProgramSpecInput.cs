@@ -53,18 +53,8 @@ public static class ProgramSpecInput
     {
         profile ??= Abi.Profiles.KernelProfile.Reference;
         var maps = obj.Maps.Select(m => (IVerifierMapInfo)new MapSpecInfo(m, obj.Btf)).ToList();
-        var functions = new List<VerifierFunction>();
-        foreach (var f in program.Functions)
-        {
-            bool isGlobal = f.IsGlobal && f.Offset != 0;
-            var info = program.FuncInfos.FirstOrDefault(fi => fi.InstructionIndex == f.Offset);
-            if (info is not null && obj.Btf is { } btf)
-                functions.Add(FunctionPrototypes.Prepare(btf, info.TypeId, f.Offset, f.Name, isGlobal, program.Type, program.ExpectedAttachType ?? default,
-                    profile.KernelBtf));
-            else
-                functions.Add(new VerifierFunction(f.Offset, f.Name, isGlobal, [],
-                    PrepareError: isGlobal ? "Global functions need valid BTF" : null, PrepareErrno: Errno.EFAULT));
-        }
+        var functions = PrepareFunctions(obj.Btf, program, program.FuncInfos.Select(fi => fi.TypeId).ToList(), program.Type,
+            program.ExpectedAttachType ?? default, profile);
         Dictionary<int, KernelFunction>? kfuncs = null;
         foreach (var relo in program.Relocations.Where(r => r.Kind == ProgramRelocationKind.KfuncCall))
             if (KernelFunctions.Resolve(relo.Symbol, profile.KernelBtf) is { } kf)
@@ -85,6 +75,32 @@ public static class ProgramSpecInput
             Sleepable = (program.Flags & ProgramLoadFlags.Sleepable) != 0,
             Profile = profile,
         };
+    }
+
+    /// <summary>
+    /// The functions of <paramref name="program"/> as the verifier sees them from func_info: record i names FUNC
+    /// <paramref name="funcTypeIds"/>[i] of <paramref name="btf"/> (the loader may have pointed records at clones, as
+    /// libbpf's arg:ctx fallback does). A kernel without arg:ctx support (<paramref name="profile"/>) ignores arg tags.
+    /// </summary>
+    internal static List<VerifierFunction> PrepareFunctions(Btf.BtfSpec? btf, ProgramSpec program, IReadOnlyList<uint> funcTypeIds,
+        ProgramType type, AttachType attachType, Abi.Profiles.KernelProfile profile)
+    {
+        var functions = new List<VerifierFunction>();
+        bool argTags = profile.HasFeature(Abi.Profiles.KernelFeature.ArgCtxTag);
+        foreach (var f in program.Functions)
+        {
+            bool isGlobal = f.IsGlobal && f.Offset != 0;
+            int record = -1;
+            for (int i = 0; i < program.FuncInfos.Count && i < funcTypeIds.Count; i++)
+                if (program.FuncInfos[i].InstructionIndex == f.Offset) { record = i; break; }
+            if (record >= 0 && btf is not null)
+                functions.Add(FunctionPrototypes.Prepare(btf, funcTypeIds[record], f.Offset, f.Name, isGlobal, type, attachType,
+                    profile.KernelBtf, argTags));
+            else
+                functions.Add(new VerifierFunction(f.Offset, f.Name, isGlobal, [],
+                    PrepareError: isGlobal ? "Global functions need valid BTF" : null, PrepareErrno: Errno.EFAULT));
+        }
+        return functions;
     }
 
     /// <summary>

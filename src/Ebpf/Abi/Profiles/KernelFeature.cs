@@ -23,4 +23,6 @@ public enum KernelFeature
     LoadAcquireStoreRelease,
     /// <summary>BPF_PROG_TEST_RUN of XDP with BPF_F_TEST_XDP_LIVE_FRAMES (6.0+; needs the kernel's page pool).</summary>
     XdpLiveFrames,
+    /// <summary>BTF_KIND_VAR and BTF_KIND_DATASEC (5.2+); without them libbpf turns DATASECs into STRUCTs and VARs into INTs.</summary>
+    BtfDatasec,
 }

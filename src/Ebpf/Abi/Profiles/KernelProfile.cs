@@ -85,6 +85,17 @@ public sealed class KernelProfile
     /// </summary>
     public bool SupportsMapType(MapType type) => type != MapType.Unspec && (MapTypes?.Contains(type) ?? true);
 
+    /// <summary>
+    /// This profile without <paramref name="features"/>: an older kernel, e.g. one before 6.8 without arg:ctx tags
+    /// (<c>Without(KernelFeature.ArgCtxTag)</c>), which the loader then adapts objects to as libbpf would.
+    /// </summary>
+    public KernelProfile Without(params KernelFeature[] features) => new()
+    {
+        Name = $"{Name} without {string.Join(", ", features.Select(f => KernelNames.Snake(f.ToString())))}", KernelRelease = KernelRelease,
+        ProgramTypes = ProgramTypes, MapTypes = MapTypes, Helpers = Helpers, KfuncProbedTypes = KfuncProbedTypes, Kfuncs = Kfuncs,
+        Features = Features.Except(features).ToFrozenSet(), KernelBtfPath = KernelBtfPath, PossibleCpus = PossibleCpus,
+    };
+
     /// <summary>Whether the profile has <paramref name="feature"/>.</summary>
     public bool HasFeature(KernelFeature feature) => Features.Contains(feature);
 
