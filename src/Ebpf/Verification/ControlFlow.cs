@@ -268,7 +268,7 @@ internal sealed class ControlFlow
                 // differ only there are equal for pruning. Subprogram and kfunc calls keep all five.
                 if (insn.IsCall)
                     return (insn.Src == 0 && _helperArgs?.Invoke(insn.Imm) is { } args ? args : (ushort)0x3e, 0x3f);
-                if (insn.JumpOperation == JumpOperation.Ja) return (0, 0);
+                if (insn.JumpOperation == JumpOperation.Ja || insn.Opcode == OpcodeExtras.MayGoto) return (0, 0);
                 return ((ushort)(R(insn.Dst) | (insn.Source == OperandSource.Register ? R(insn.Src) : 0)), 0);
         }
     }

@@ -42,7 +42,9 @@ internal sealed class StatePruning(VerifierContext walk) : VerifierComponent(wal
     /// </summary>
     internal bool IsStateVisited(int insn)
     {
-        bool force = Cur.JumpHistory > 40;
+        // A may_goto is always a checkpoint (the kernel's mark_force_checkpoint): loop iterations meet there.
+        bool mayGoto = Insns[insn].Opcode == Ebpf.Isa.OpcodeExtras.MayGoto;
+        bool force = Cur.JumpHistory > 40 || mayGoto;
         bool addNew = force || (JumpsProcessed - _prevJmpsProcessed >= 2 && Processed - _prevInsnsProcessed >= 8);
         var list = _explored[insn];
         if (list is not null)
@@ -54,8 +56,17 @@ internal sealed class StatePruning(VerifierContext walk) : VerifierComponent(wal
                 if (!SameCallSites(cp.State, Cur)) continue;
                 if (cp.Branches > 0)
                 {
+                    // A later iteration of a may_goto loop whose values lie within an earlier one's: nothing new can
+                    // happen from here (the kernel compares RANGE_WITHIN, imprecise scalars included).
+                    if (mayGoto && cp.State.MayGotoDepth != Cur.MayGotoDepth && RangeWithinState(cp.State, Cur))
+                    {
+                        cp.HitCount++;
+                        PropagateLiveness(cp.State);
+                        Precision.PropagatePrecision(cp.State);
+                        return true;
+                    }
                     // An ancestor on the current path: identical state means no progress is possible.
-                    if (MaybeLooping(cp.State, Cur) && StatesEqual(cp.State, Cur, exact: true))
+                    if (cp.State.MayGotoDepth == Cur.MayGotoDepth && MaybeLooping(cp.State, Cur) && StatesEqual(cp.State, Cur, exact: true))
                         throw Fail($"infinite loop detected at insn {insn}\ncur state: {StateFormatter.Frame(Cur.Current, Cur)}\nold state: {StateFormatter.Frame(cp.State.Current, cp.State)}", Errno.EINVAL);
                     // Inside a loop: different iterations rarely help each other, so checkpoint less often.
                     if (!force && JumpsProcessed - _prevJmpsProcessed < 20 && Processed - _prevInsnsProcessed < 100) addNew = false;
@@ -96,6 +107,58 @@ internal sealed class StatePruning(VerifierContext walk) : VerifierComponent(wal
         TotalStates++;
         if (++_liveStates > PeakStates) PeakStates = _liveStates;
         return false;
+    }
+
+    /// <summary>
+    /// find_prev_entry: the state this path had at <paramref name="insn"/> on an earlier pass (an ancestor checkpoint
+    /// at the same instruction and call sites), skipping the checkpoint just made for the current pass.
+    /// </summary>
+    internal VerifierState? FindPreviousIteration(int insn)
+    {
+        var cp = Cur.Parent;
+        if (cp is not null && cp.Insn == insn && SameCallSites(cp.State, Cur)) cp = cp.Parent;
+        for (; cp is not null; cp = cp.Parent)
+            if (cp.Insn == insn && !cp.Evicted && SameCallSites(cp.State, Cur)) return cp.State;
+        return null;
+    }
+
+    /// <summary>widen_imprecise_scalars: a scalar that changed since the previous iteration and never decided
+    /// anything forgets its value, so the iterations' states converge.</summary>
+    internal static void WidenImpreciseScalars(VerifierState old, VerifierState cur)
+    {
+        for (int f = Math.Min(old.Frames.Count, cur.Frames.Count) - 1; f >= 0; f--)
+        {
+            var of = old.Frames[f];
+            var cf = cur.Frames[f];
+            for (int r = 0; r < 11; r++)
+                if (Widens(of.Registers[r], cf.Registers[r])) cf.Registers[r] = RegisterState.UnknownScalar();
+            for (int s = 0; s < FrameState.Slots; s++)
+            {
+                if (!of.Stack[s].IsSpill || !cf.Stack[s].IsSpill) continue;
+                if (Widens(of.Stack[s].Spilled, cf.Stack[s].Spilled)) cf.WritableStack[s].Spilled = RegisterState.UnknownScalar();
+            }
+        }
+    }
+
+    private static bool Widens(in RegisterState old, in RegisterState cur) =>
+        old.Type == RegisterType.Scalar && cur.Type == RegisterType.Scalar && !old.Precise && !cur.Precise
+        && !(SameValue(old, cur) && old.Id == cur.Id);
+
+    private bool _rangeWithin;
+
+    /// <summary>states_equal(RANGE_WITHIN): like the pruning comparison, but scalars are compared by range whether
+    /// precise or not, and every stack slot must hold the same kinds of bytes.</summary>
+    private bool RangeWithinState(VerifierState old, VerifierState cur)
+    {
+        _rangeWithin = true;
+        try
+        {
+            return StatesEqual(old, cur, exact: false);
+        }
+        finally
+        {
+            _rangeWithin = false;
+        }
     }
 
     /// <summary>states_maybe_looping: a cheap filter before the exact comparison (the current frame's registers
@@ -200,6 +263,15 @@ internal sealed class StatePruning(VerifierContext walk) : VerifierComponent(wal
                     if (!SlotSafe(ostack[s], cstack[s], exact: true)) return false;
                 continue;
             }
+            if (_rangeWithin)
+            {
+                for (int s = 0; s < FrameState.Slots; s++)
+                {
+                    if (ostack[s].Types != cstack[s].Types) return false;
+                    if (ostack[s].IsSpill && !RegSafe(ostack[s].Spilled, cstack[s].Spilled, false)) return false;
+                }
+                continue;
+            }
             // Only slots some continuation of the old state read can make a difference.
             ulong read = of.ReadSlots;
             while (read != 0)
@@ -243,7 +315,7 @@ internal sealed class StatePruning(VerifierContext walk) : VerifierComponent(wal
 
     /// <summary>An old scalar whose value never decided anything matches any current scalar. Without CAP_BPF the
     /// kernel tracks no precision: every scalar is compared by value.</summary>
-    private bool Imprecise(in RegisterState old) => !old.Precise && Privileged;
+    private bool Imprecise(in RegisterState old) => !old.Precise && Privileged && !_rangeWithin;
 
     private bool RegSafe(in RegisterState old, in RegisterState cur, bool exact)
     {

@@ -166,6 +166,9 @@ internal sealed class VerifierState
     internal int HistTail = -1;
     /// <summary>Jump and spill/fill entries since the last checkpoint (the kernel's jmp_history_cnt).</summary>
     internal int JumpHistory;
+    /// <summary>may_goto loop bodies entered on this path (the kernel's may_goto_depth): states of different
+    /// iterations differ here, which keeps them from being reported as an infinite loop.</summary>
+    internal int MayGotoDepth;
 
     public FrameState Current => Frames[^1];
 
@@ -180,6 +183,7 @@ internal sealed class VerifierState
             Parent = Parent,
             HistTail = HistTail,
             JumpHistory = JumpHistory,
+            MayGotoDepth = MayGotoDepth,
         };
         foreach (var f in Frames) s.Frames.Add(f.Clone());
         return s;
