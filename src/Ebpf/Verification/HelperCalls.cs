@@ -216,11 +216,12 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
         var constKey = _constKey;
         _constKey = null;
 
-        if (callbackInsn >= 0)
+        if (callbackInsn >= 0 && !ControlFlow.IsSyncCallbackHelper(id))
         {
             Subprograms.StartCallback(callbackInsn, (HelperId)id, retMap ?? timerMap, callbackCtx);
             return true;
         }
+        if (callbackInsn >= 0) Subprograms.PushCallback(callbackInsn, (HelperId)id, retMap, callbackCtx);
 
         Subprograms.ClobberCallerSaved();
         var ret = ReturnValue(proto, retMap, retBound, allocSize, constKey);

@@ -44,7 +44,9 @@ internal sealed class StatePruning(VerifierContext walk) : VerifierComponent(wal
     {
         // A may_goto is always a checkpoint (the kernel's mark_force_checkpoint): loop iterations meet there.
         bool mayGoto = Insns[insn].Opcode == Ebpf.Isa.OpcodeExtras.MayGoto;
-        bool force = Cur.JumpHistory > 40 || mayGoto;
+        // A helper calling a callback too: the callback's iterations return there.
+        bool callsCallback = Cfg.CallsCallback[insn];
+        bool force = Cur.JumpHistory > 40 || mayGoto || callsCallback;
         bool addNew = force || (JumpsProcessed - _prevJmpsProcessed >= 2 && Processed - _prevInsnsProcessed >= 8);
         var list = _explored[insn];
         if (list is not null)
@@ -65,8 +67,17 @@ internal sealed class StatePruning(VerifierContext walk) : VerifierComponent(wal
                         Precision.PropagatePrecision(cp.State);
                         return true;
                     }
+                    // A callback iteration back at its helper call with values within an earlier iteration's.
+                    if (callsCallback && RangeWithinState(cp.State, Cur))
+                    {
+                        cp.HitCount++;
+                        PropagateLiveness(cp.State);
+                        Precision.PropagatePrecision(cp.State);
+                        return true;
+                    }
                     // An ancestor on the current path: identical state means no progress is possible.
-                    if (cp.State.MayGotoDepth == Cur.MayGotoDepth && MaybeLooping(cp.State, Cur) && StatesEqual(cp.State, Cur, exact: true))
+                    if (!callsCallback && cp.State.MayGotoDepth == Cur.MayGotoDepth && cp.State.CallbackUnrollDepth == Cur.CallbackUnrollDepth
+                        && MaybeLooping(cp.State, Cur) && StatesEqual(cp.State, Cur, exact: true))
                         throw Fail($"infinite loop detected at insn {insn}\ncur state: {StateFormatter.Frame(Cur.Current, Cur)}\nold state: {StateFormatter.Frame(cp.State.Current, cp.State)}", Errno.EINVAL);
                     // Inside a loop: different iterations rarely help each other, so checkpoint less often.
                     if (!force && JumpsProcessed - _prevJmpsProcessed < 20 && Processed - _prevInsnsProcessed < 100) addNew = false;
@@ -111,12 +122,13 @@ internal sealed class StatePruning(VerifierContext walk) : VerifierComponent(wal
 
     /// <summary>
     /// find_prev_entry: the state this path had at <paramref name="insn"/> on an earlier pass (an ancestor checkpoint
-    /// at the same instruction and call sites), skipping the checkpoint just made for the current pass.
+    /// at the same instruction and call sites), skipping the checkpoint just made for the current pass (a may_goto,
+    /// which has one; a callback returning to its helper call has not made it yet).
     /// </summary>
-    internal VerifierState? FindPreviousIteration(int insn)
+    internal VerifierState? FindPreviousIteration(int insn, bool skipCurrent = true)
     {
         var cp = Cur.Parent;
-        if (cp is not null && cp.Insn == insn && SameCallSites(cp.State, Cur)) cp = cp.Parent;
+        if (skipCurrent && cp is not null && cp.Insn == insn && SameCallSites(cp.State, Cur)) cp = cp.Parent;
         for (; cp is not null; cp = cp.Parent)
             if (cp.Insn == insn && !cp.Evicted && SameCallSites(cp.State, Cur)) return cp.State;
         return null;
@@ -246,7 +258,8 @@ internal sealed class StatePruning(VerifierContext walk) : VerifierComponent(wal
             var cf = cur.Frames[f];
             if (of.CallSite != cf.CallSite || of.FunctionStart != cf.FunctionStart || of.IsCallback != cf.IsCallback) return false;
             // Registers that are dead at the point where this frame resumes cannot matter.
-            int resume = f == old.Frames.Count - 1 ? InsnIdx : old.Frames[f + 1].CallSite + 1;
+            int resume = f == old.Frames.Count - 1 ? InsnIdx
+                : old.Frames[f + 1].ReturnsToCallSite ? old.Frames[f + 1].CallSite : old.Frames[f + 1].CallSite + 1;
             ushort live = resume < Cfg.LiveIn.Length ? Cfg.LiveIn[resume] : (ushort)0xffff;
             var oregs = of.Registers;
             var cregs = cf.Registers;
