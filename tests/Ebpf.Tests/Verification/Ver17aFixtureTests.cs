@@ -27,6 +27,13 @@ public class Ver17aFixtureTests
         { "acquire_release", "from_ctx", "0: BPF_ATOMIC loads from R1 ctx is not allowed" },
         { "acquire_release", "misaligned_map_value", "9: misaligned value access off 0+0+4 size 8" },
         { "acquire_release", "uninit_stack", null },
+        { "callbacks", "second_iteration_out_of_range", "13: R1 min value is outside of the allowed memory range" },
+        { "callbacks", "loop_limit_one", null },
+        { "callbacks", "loop_limit_two", "13: R1 min value is outside of the allowed memory range" },
+        { "callbacks", "for_each_state_machine", "14: R1 min value is outside of the allowed memory range" },
+        { "callbacks", "callback_bad_return", "9: At callback return the register R0 has smin=2 smax=2 should have been in [0, 1]" },
+        { "callbacks", "callback_infinite_loop", "8: old state: frame1: R1=scalar() R2=0 R10=fp0 cb" },
+        { "callbacks", "untouched_field_stays_known", null },
     };
 
     private static string Path(string file) => SharedData.Fixture($"verifier/ver17a/{file}.bpf.o");
