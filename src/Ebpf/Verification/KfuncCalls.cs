@@ -36,6 +36,10 @@ internal sealed class KfuncCalls(VerifierContext walk) : VerifierComponent(walk)
         // fetch_kfunc_meta: the program type must be in one of the kfunc's id sets (host kfuncs are the host's to allow).
         if (!IsHostKfunc(kf) && !Input.Profile.IsKfuncAllowed(name, Input.ProgramType))
             throw Fail($"calling kernel function {name} is not allowed", Errno.EACCES);
+        // clang (21+) turns unreachable code left by an uninitialised variable into a call of __bpf_trap: reaching one
+        // refuses the program (a trap no path reaches is dead code, removed).
+        if (name == "__bpf_trap" && insn.Offset == 0)
+            throw Fail("unexpected __bpf_trap() due to uninitialized variable?", Errno.EFAULT);
         if (kf.Unsupported is { } why) throw Fail($"kernel function {name} is not supported by this verifier: {why}", Errno.ENOTSUPP);
         if ((kf.Flags & KernelFunctionFlags.Sleepable) != 0 && !Input.Sleepable)
             throw Fail($"program must be sleepable to call sleepable kfunc {name}", Errno.EACCES);

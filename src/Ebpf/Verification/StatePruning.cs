@@ -78,7 +78,7 @@ internal sealed class StatePruning(VerifierContext walk) : VerifierComponent(wal
                     // An ancestor on the current path: identical state means no progress is possible.
                     if (!callsCallback && cp.State.MayGotoDepth == Cur.MayGotoDepth && cp.State.CallbackUnrollDepth == Cur.CallbackUnrollDepth
                         && MaybeLooping(cp.State, Cur) && StatesEqual(cp.State, Cur, exact: true))
-                        throw Fail($"infinite loop detected at insn {insn}\ncur state: {StateFormatter.Frame(Cur.Current, Cur)}\nold state: {StateFormatter.Frame(cp.State.Current, cp.State)}", Errno.EINVAL);
+                        throw new VerifierError(Errno.EINVAL, $"infinite loop detected at insn {insn}\ncur state: {StateFormatter.Frame(Cur.Current, Cur)}\nold state: {StateFormatter.Frame(cp.State.Current, cp.State)}", Engine.PreviousInsn);
                     // Inside a loop: different iterations rarely help each other, so checkpoint less often.
                     if (!force && JumpsProcessed - _prevJmpsProcessed < 20 && Processed - _prevInsnsProcessed < 100) addNew = false;
                 }

@@ -142,6 +142,7 @@ internal sealed class SubprogramCalls(VerifierContext walk) : VerifierComponent(
     /// The path that runs no callback at all is explored too.</summary>
     internal void StartCallback(int target, HelperId helper, IVerifierMapInfo? map, RegisterState ctxArg)
     {
+        _asyncCallbacks.Add(target);
         if (Cur.Frames.Count >= MaxCallFrames)
             throw Fail($"the call stack of {Cur.Frames.Count + 1} frames is too deep", Errno.E2BIG);
         CallEdges.Add((Cur.Current.FunctionStart, target));
@@ -253,26 +254,40 @@ internal sealed class SubprogramCalls(VerifierContext walk) : VerifierComponent(
         return Flow.PathDone;
     }
 
-    /// <summary>check_max_stack_depth: the deepest chain of frames must fit in 512 bytes.</summary>
+    /// <summary>Functions run as async callbacks (bpf_timer_set_callback): they start a call chain of their own.</summary>
+    private readonly HashSet<int> _asyncCallbacks = [];
+
+    /// <summary>
+    /// check_max_stack_depth: a depth-first walk of the call graph from the main program, over every call instruction
+    /// and callback reference in each function (global functions included: each is verified once, but its frame
+    /// stacks on its caller's like any other), in instruction order. The first chain whose rounded stack depths add
+    /// up past 512 bytes, or that reaches 8 frames (a recursion through global functions does), is refused.
+    /// Async callbacks run on a stack of their own and are not part of the caller's chain. The check runs after the
+    /// walk, at no instruction (-1), as in the kernel.
+    /// </summary>
     internal void CheckCombinedStack()
     {
-        var edges = CallEdges.Distinct().GroupBy(e => e.Caller).ToDictionary(g => g.Key, g => g.Select(e => e.Callee).ToList());
         int Round(int d) => Math.Max(32, (d + 31) / 32 * 32);
-        void Walk(int fn, int depth, int frames, HashSet<int> onPath)
+        void Walk(int start, int depth, int frame)
         {
-            depth += Round(StackDepth.GetValueOrDefault(fn));
-            if (depth > FrameState.StackSize && frames > 1)
-                throw new VerifierError(Errno.EACCES, $"combined stack size of {frames} calls is {depth}. Too large", InsnIdx);
-            if (!edges.TryGetValue(fn, out var callees)) return;
-            foreach (int c in callees)
+            depth += Round(StackDepth.GetValueOrDefault(start));
+            if (depth > FrameState.StackSize && frame > 0)
+                throw new VerifierError(Errno.EACCES, $"combined stack size of {frame + 1} calls is {depth}. Too large", -1);
+            int s = Cfg.SubprogOf(start);
+            int end = Cfg.SubprogEnd(s);
+            for (int i = start; i < end; i += Insns[i].IsLoadImm64 ? 2 : 1)
             {
-                if (Functions.TryGetValue(c, out var f) && f.IsGlobal) continue;
-                if (!onPath.Add(c)) continue;
-                Walk(c, depth, frames + 1, onPath);
-                onPath.Remove(c);
+                var insn = Insns[i];
+                bool reference = insn.IsLoadImm64 && insn.Src == (byte)LoadImm64Source.Function;
+                if (!insn.IsLocalCall && !reference) continue;
+                int callee = i + insn.Imm + 1;
+                if (reference && _asyncCallbacks.Contains(callee)) continue;
+                if (frame + 1 >= MaxCallFrames)
+                    throw new VerifierError(Errno.E2BIG, $"the call stack of {frame + 1} frames is too deep !", -1);
+                Walk(callee, depth, frame + 1);
             }
         }
-        Walk(0, 0, 1, [0]);
+        Walk(0, 0, 0);
     }
 
     /// <summary>A map element callback's (map, key, value) arguments in R1–R3.</summary>

@@ -125,11 +125,16 @@ internal sealed class VerifierEngine : VerifierComponent
 
     // ---- the main loop ----
 
+    /// <summary>The instruction processed last on the current path (the kernel's log shows it last before a message
+    /// raised on arriving at the next one, such as an infinite loop found by pruning).</summary>
+    internal int PreviousInsn { get; private set; } = -1;
+
     internal void VerifyFrom(int start, VerifierFunction? global)
     {
         Cur = EntryState(start, global);
         InsnIdx = start;
         int prev = -1;
+        PreviousInsn = -1;
         Log.EntryState(start, Cur);
         while (true)
         {
@@ -157,6 +162,7 @@ internal sealed class VerifierEngine : VerifierComponent
                 var flow = Step(insn);
                 if (flow == Flow.PathDone) pathDone = true;
                 prev = at;
+                PreviousInsn = at;
             }
 
             if (!pathDone) continue;

@@ -34,6 +34,16 @@ public class Ver17aFixtureTests
         { "callbacks", "callback_bad_return", "9: At callback return the register R0 has smin=2 smax=2 should have been in [0, 1]" },
         { "callbacks", "callback_infinite_loop", "8: old state: frame1: R1=scalar() R2=0 R10=fp0 cb" },
         { "callbacks", "untouched_field_stays_known", null },
+        { "rejections", "trap_in_middle", "2: unexpected __bpf_trap() due to uninitialized variable?" },
+        { "rejections", "trap_unreachable", null },
+        { "rejections", "no_progress_loop", "1: old state: R1=Pscalar(smin=umin=umin32=6,smax=umax=0xffffffff,var_off=(0x0; 0xffffffff)) R10=fp0" },
+        { "rejections", "no_progress_loop_with_work", "2: old state: R1=Pscalar(smin=umin=umin32=1,smax=umax=0xffffffff,var_off=(0x0; 0xffffffff)) R2=1 R10=fp0" },
+        { "rejections", "global_recursion", "-1: the call stack of 8 frames is too deep !" },
+        { "rejections", "combined_static", "-1: combined stack size of 2 calls is 544. Too large" },
+        { "rejections", "combined_global", "-1: combined stack size of 2 calls is 544. Too large" },
+        { "rejections", "session_returns_two", "1: At program exit the register R0 has smin=2 smax=2 should have been in [0, 1]" },
+        { "rejections", "session_returns_one", null },
+        { "rejections", "uprobe_session_returns_two", "1: At program exit the register R0 has smin=2 smax=2 should have been in [0, 1]" },
     };
 
     private static string Path(string file) => SharedData.Fixture($"verifier/ver17a/{file}.bpf.o");
