@@ -76,7 +76,7 @@ public class UnsupportedFeatureCensusTests(ITestOutputHelper output)
         Assert.Equal("kernel function bpf_iter_num_new is not supported by this verifier: open-coded iterator kfuncs", result.Error);
         Assert.Equal("open-coded iterator kfuncs", result.UnsupportedFeature);
         // A verdict on the kernel's rules names no feature.
-        Assert.Null(Verifier.Verify(new VerifierInput { Instructions = [Isa.Instruction.Exit()], ProgramType = Abi.ProgramType.SocketFilter }).UnsupportedFeature);
+        Assert.Null(Verifier.Verify(new VerifierInput { Instructions = [Ebpf.Isa.Instruction.Exit()], ProgramType = Ebpf.Abi.ProgramType.SocketFilter }).UnsupportedFeature);
     }
 
     private static void Count(SortedDictionary<string, int> counts, ObjectSpec obj, ProgramSpec prog)
