@@ -70,11 +70,11 @@ public class UnsupportedFeatureCensusTests(ITestOutputHelper output)
     public void A_program_using_an_unmodelled_feature_is_refused_naming_it()
     {
         var obj = ObjectSpec.Load(SharedData.Fixture("verifier/ver17a/unsupported.bpf.o"));
-        var result = Verifier.Verify(ProgramSpecInput.Create(obj, obj.FindProgram("iterator_sum")!, logLevel: 1));
+        var result = Verifier.Verify(ProgramSpecInput.Create(obj, obj.FindProgram("dynptr_local")!, logLevel: 1));
         Assert.False(result.Accepted);
         Assert.Equal(Errno.ENOTSUPP, result.Errno);
-        Assert.Equal("kernel function bpf_iter_num_new is not supported by this verifier: open-coded iterator kfuncs", result.Error);
-        Assert.Equal("open-coded iterator kfuncs", result.UnsupportedFeature);
+        Assert.Equal("helper bpf_dynptr_from_mem#197 is not supported by this verifier: dynptr helpers", result.Error);
+        Assert.Equal("dynptr helpers", result.UnsupportedFeature);
         // A verdict on the kernel's rules names no feature.
         Assert.Null(Verifier.Verify(new VerifierInput { Instructions = [Ebpf.Isa.Instruction.Exit()], ProgramType = Ebpf.Abi.ProgramType.SocketFilter }).UnsupportedFeature);
     }
