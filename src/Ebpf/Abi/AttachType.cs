@@ -117,4 +117,6 @@ public enum AttachType : uint
     NetkitPeer = 55,
     /// <summary><c>BPF_TRACE_KPROBE_SESSION</c>.</summary>
     TraceKprobeSession = 56,
+    /// <summary><c>BPF_TRACE_UPROBE_SESSION</c>.</summary>
+    TraceUprobeSession = 57,
 }

@@ -10,7 +10,16 @@ public sealed unsafe partial class Interpreter
     {
         public ulong R6, R7, R8, R9, R10;
         public DecodedInstruction* Return;
+        /// <summary>The caller's may_goto budget, restored at the callee's exit.</summary>
+        public ulong MayGoto;
     }
+
+    /// <summary>
+    /// may_goto's budget per call frame: the kernel's BPF_MAX_LOOPS (8M), which its do_misc_fixups stores in a hidden
+    /// stack slot of every function containing may_goto at that function's entry. The count is kept outside the
+    /// program's stack here, so no store of the program can change it.
+    /// </summary>
+    internal const ulong MayGotoBudget = 8 * 1024 * 1024;
 
     /// <summary>
     /// The hot loop. One switch over a dense operation code; registers in a native array; unchecked
@@ -28,6 +37,7 @@ public sealed unsafe partial class Interpreter
         int depth = baseDepth;
         Frame* frames = stackalloc Frame[MaxFrames];
         long budget = TMode.IsChecked ? ctx.Budget : 0;
+        ulong mayGoto = MayGotoBudget;
 
         while (true)
         {
@@ -121,6 +131,11 @@ public sealed unsafe partial class Interpreter
 
                 // ---- jumps ----
                 case Operation.Ja: ip = code + i->Offset; continue;
+                case Operation.MayGoto:
+                    // Falls through while the frame's budget lasts (one unit per pass), then always jumps.
+                    if (mayGoto == 0) ip = code + i->Offset;
+                    else mayGoto--;
+                    continue;
                 case Operation.Jeq64K: ip = code + (r[i->Dst] == (ulong)(long)i->JumpImm ? i->Offset : i->NotTaken); continue;
                 case Operation.Jeq64X: ip = code + (r[i->Dst] == r[i->Src] ? i->Offset : i->NotTaken); continue;
                 case Operation.Jgt64K: ip = code + (r[i->Dst] > (ulong)(long)i->JumpImm ? i->Offset : i->NotTaken); continue;
@@ -269,6 +284,10 @@ public sealed unsafe partial class Interpreter
                 case Operation.Xchg64: case Operation.Cmpxchg64:
                     ExecuteAtomic<TMode>(ctx, program, code, (int)(i - code), r, depth);
                     continue;
+                case Operation.LoadAcquireB: case Operation.LoadAcquireH: case Operation.LoadAcquireW: case Operation.LoadAcquireDW:
+                case Operation.StoreReleaseB: case Operation.StoreReleaseH: case Operation.StoreReleaseW: case Operation.StoreReleaseDW:
+                    ExecuteAcquireRelease<TMode>(ctx, program, code, (int)(i - code), r, depth);
+                    continue;
 
                 // ---- calls ----
                 case Operation.CallRegister:
@@ -306,6 +325,7 @@ public sealed unsafe partial class Interpreter
                         code = tailTarget._codePointer;
                         ip = code;
                         r[1] = arg1;
+                        mayGoto = MayGotoBudget; // the target's prologue sets its own counter
                     }
                     continue;
                 }
@@ -333,6 +353,8 @@ public sealed unsafe partial class Interpreter
                     f->R9 = r[9];
                     f->R10 = r[10];
                     f->Return = ip;
+                    f->MayGoto = mayGoto;
+                    mayGoto = MayGotoBudget;
                     ctx.FramePrograms[depth] = program;
                     depth++;
                     r[10] -= StackSize;
@@ -355,6 +377,7 @@ public sealed unsafe partial class Interpreter
                     r[9] = f->R9;
                     r[10] = f->R10;
                     ip = f->Return;
+                    mayGoto = f->MayGoto;
                     var caller = ctx.FramePrograms[depth]!;
                     if (caller != program)
                     {
@@ -511,6 +534,48 @@ public sealed unsafe partial class Interpreter
                 case Operation.Xchg64: r[i->Src] = (ulong)Interlocked.Exchange(ref cell, v); break;
                 default: r[0] = (ulong)Interlocked.CompareExchange(ref cell, v, (long)r[0]); break;
             }
+        }
+    }
+
+    private static void ExecuteAcquireRelease<TMode>(InvocationContext ctx, Interpreter program, DecodedInstruction* code, int pc, ulong* r, int depth)
+        where TMode : struct, IExecutionMode
+    {
+        DecodedInstruction* i = code + pc;
+        bool load = i->Op <= Operation.LoadAcquireDW;
+        int width = load ? i->Op - Operation.LoadAcquireB : i->Op - Operation.StoreReleaseB;
+        int size = 1 << width;
+        ulong a = r[load ? i->Src : i->Dst] + (ulong)(long)i->Offset;
+        if (TMode.IsChecked)
+        {
+            Check(ctx, program, code, i, a, size, load ? MemoryAccess.Read : MemoryAccess.Write, depth);
+            // The kernel's verifier demands natural alignment of both (strict alignment, whatever the program's flags).
+            if ((a & (ulong)(size - 1)) != 0)
+                throw Fault(program, pc, Errno.EFAULT, $"misaligned {(load ? "load-acquire" : "store-release")} of size {size} at 0x{a:x}");
+        }
+        if (load)
+            r[i->Dst] = LoadAcquire(a, size);
+        else
+            StoreRelease(a, size, r[i->Src]);
+    }
+
+    /// <summary>BPF_LOAD_ACQ: a load no later access may be reordered before; zero-extended.</summary>
+    internal static ulong LoadAcquire(ulong a, int size) => size switch
+    {
+        1 => Volatile.Read(ref *(byte*)a),
+        2 => Volatile.Read(ref *(ushort*)a),
+        4 => Volatile.Read(ref *(uint*)a),
+        _ => Volatile.Read(ref *(ulong*)a),
+    };
+
+    /// <summary>BPF_STORE_REL: a store no earlier access may be reordered after; the low <paramref name="size"/> bytes of the value.</summary>
+    internal static void StoreRelease(ulong a, int size, ulong value)
+    {
+        switch (size)
+        {
+            case 1: Volatile.Write(ref *(byte*)a, (byte)value); break;
+            case 2: Volatile.Write(ref *(ushort*)a, (ushort)value); break;
+            case 4: Volatile.Write(ref *(uint*)a, (uint)value); break;
+            default: Volatile.Write(ref *(ulong*)a, value); break;
         }
     }
 

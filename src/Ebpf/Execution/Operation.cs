@@ -22,6 +22,8 @@ internal enum Operation : byte
     Jsgt64K, Jsgt64X, Jsge64K, Jsge64X, Jlt64K, Jlt64X, Jle64K, Jle64X, Jslt64K, Jslt64X, Jsle64K, Jsle64X,
     Jeq32K, Jeq32X, Jgt32K, Jgt32X, Jge32K, Jge32X, Jset32K, Jset32X, Jne32K, Jne32X,
     Jsgt32K, Jsgt32X, Jsge32K, Jsge32X, Jlt32K, Jlt32X, Jle32K, Jle32X, Jslt32K, Jslt32X, Jsle32K, Jsle32X,
+    // may_goto: Offset holds the absolute target, taken when this frame's loop budget is spent
+    MayGoto,
     // calls
     CallHelper, CallLocal, CallRegister, Exit,
     // lddw (Imm holds the full 64-bit value; function references are resolved to code addresses)
@@ -31,6 +33,8 @@ internal enum Operation : byte
     StB, StH, StW, StDW, StxB, StxH, StxW, StxDW,
     AtomicAdd32, AtomicOr32, AtomicAnd32, AtomicXor32, AtomicFetchAdd32, AtomicFetchOr32, AtomicFetchAnd32, AtomicFetchXor32, Xchg32, Cmpxchg32,
     AtomicAdd64, AtomicOr64, AtomicAnd64, AtomicXor64, AtomicFetchAdd64, AtomicFetchOr64, AtomicFetchAnd64, AtomicFetchXor64, Xchg64, Cmpxchg64,
+    // load-acquire (rD = *(rS + off)) and store-release (*(rD + off) = rS)
+    LoadAcquireB, LoadAcquireH, LoadAcquireW, LoadAcquireDW, StoreReleaseB, StoreReleaseH, StoreReleaseW, StoreReleaseDW,
     // legacy packet access (needs an skb hook)
     LdAbsB, LdAbsH, LdAbsW, LdIndB, LdIndH, LdIndW,
     // superinstructions (unchecked mode only, see ProgramFuser): rD = rS + rS2, and that followed by a load through rD

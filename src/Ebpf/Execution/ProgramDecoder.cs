@@ -74,7 +74,7 @@ internal static class ProgramDecoder
         && KernelPrePass.InstructionError(program, pc, IsaExtensions.Callx) is null;
 
     private static bool HasTarget(Operation op) =>
-        op is (>= Operation.Ja and <= Operation.Jsle32X) or Operation.CallLocal or Operation.LoadFunctionReference;
+        op is (>= Operation.Ja and <= Operation.Jsle32X) or Operation.MayGoto or Operation.CallLocal or Operation.LoadFunctionReference;
 
     internal static BpfException Error(Errno errno, string name, int pc, string message) =>
         new(errno, $"{name}: insn {pc}: {message}");
@@ -245,6 +245,11 @@ internal static class ProgramDecoder
                 return new DecodedInstruction(Operation.Exit, 0, 0, 0, 0);
             case JumpOperation.Call or JumpOperation.Exit:
                 throw Unknown(insn, pc, name);
+            case (JumpOperation)OpcodeExtras.JumpCond when is64 && !reg:
+                // may_goto (src 0 is the only kind; the decoder refused any other field).
+                if (insn.Src != 0 || insn.Dst != 0 || insn.Imm != 0)
+                    throw Error(Errno.EINVAL, name, pc, $"invalid may_goto imm {insn.Imm}");
+                return new DecodedInstruction(Operation.MayGoto, 0, 0, pc + 1 + insn.Offset, 0);
         }
 
         Operation baseOp = insn.JumpOperation switch
@@ -334,7 +339,11 @@ internal static class ProgramDecoder
             };
             return new DecodedInstruction(store, insn.Dst, insn.Src, insn.Offset, 0);
         }
-        if (insn.AccessMode != AccessMode.Atomic || insn.AccessSize is not (AccessSize.Word or AccessSize.DoubleWord))
+        if (insn.AccessMode != AccessMode.Atomic)
+            throw Unknown(insn, pc, name);
+        if (insn.Imm is OpcodeExtras.LoadAcquire or OpcodeExtras.StoreRelease)
+            return DecodeAcquireRelease(insn, pc, name);
+        if (insn.AccessSize is not (AccessSize.Word or AccessSize.DoubleWord))
             throw Unknown(insn, pc, name);
 
         bool is64 = insn.AccessSize == AccessSize.DoubleWord;
@@ -360,5 +369,22 @@ internal static class ProgramDecoder
         if (insn.Imm != AtomicOperation.Cmpxchg && (insn.Imm & AtomicOperation.Fetch) != 0)
             CheckRegister(insn.Src, pc, name, write: true);
         return new DecodedInstruction(atomic.Value, insn.Dst, insn.Src, insn.Offset, 0);
+    }
+
+    /// <summary>BPF_LOAD_ACQ loads into dst from src + off; BPF_STORE_REL stores src at dst + off; both in every width.</summary>
+    private static DecodedInstruction DecodeAcquireRelease(Instruction insn, int pc, string name)
+    {
+        bool load = insn.Imm == OpcodeExtras.LoadAcquire;
+        if (load)
+            CheckRegister(insn.Dst, pc, name, write: true);
+        int width = insn.AccessSize switch
+        {
+            AccessSize.Byte => 0,
+            AccessSize.Half => 1,
+            AccessSize.Word => 2,
+            _ => 3,
+        };
+        var op = (Operation)((int)(load ? Operation.LoadAcquireB : Operation.StoreReleaseB) + width);
+        return new DecodedInstruction(op, insn.Dst, insn.Src, insn.Offset, 0);
     }
 }

@@ -10,6 +10,7 @@ namespace Ebpf.Isa;
 /// (the conformance-style disassembler emits them): <c>lddw %r1, map_fd 3</c> (pseudo sources
 /// map_fd, map_value, btf_id, func, map_idx, map_idx_value), <c>call helper N</c>, <c>call runtime N</c> (kfunc, src=2),
 /// <c>callx %rN</c>, <c>gotol</c> (= <c>ja32</c>), <c>may_goto +N</c>, <c>ldabs{b,h,w,dw} imm</c>, <c>ldind{b,h,w,dw} %rS, imm</c>,
+/// <c>ldacq{b,h,w,dw} %rD, [%rS+off]</c> (load-acquire), <c>strel{b,h,w,dw} [%rD+off], %rS</c> (store-release),
 /// and <c>.insn 0x…</c> for one raw slot (a little-endian u64 as in <c>-- raw</c>), which covers anything else.
 /// </para>
 /// Errors are <see cref="BpfException"/> (EINVAL) formatted <c>name:line: reason</c>.
@@ -318,6 +319,22 @@ public static class Assembler
         private bool TryMemory(string mnemonic, string rest)
         {
             AccessSize size;
+            if (mnemonic.StartsWith("ldacq", StringComparison.Ordinal) && TrySize(mnemonic[5..], out size))
+            {
+                // load-acquire: BPF_ATOMIC with imm BPF_LOAD_ACQ, dst = *(src + off)
+                var op = Operands(rest, 2, mnemonic);
+                var (src, off) = AsmOperands.Memory(op[1]);
+                Emit(new Instruction(Opcodes.Memory(InstructionClass.Stx, AccessMode.Atomic, size), AsmOperands.Register(op[0]), src, off, OpcodeExtras.LoadAcquire));
+                return true;
+            }
+            if (mnemonic.StartsWith("strel", StringComparison.Ordinal) && TrySize(mnemonic[5..], out size))
+            {
+                // store-release: BPF_ATOMIC with imm BPF_STORE_REL, *(dst + off) = src
+                var op = Operands(rest, 2, mnemonic);
+                var (dst, off) = AsmOperands.Memory(op[0]);
+                Emit(new Instruction(Opcodes.Memory(InstructionClass.Stx, AccessMode.Atomic, size), dst, AsmOperands.Register(op[1]), off, OpcodeExtras.StoreRelease));
+                return true;
+            }
             if (mnemonic.StartsWith("ldxs", StringComparison.Ordinal) && TrySize(mnemonic[4..], out size))
             {
                 var op = Operands(rest, 2, mnemonic);

@@ -167,8 +167,12 @@ public static class ConformanceDisassembler
                 return d.PacketMode == AccessMode.Abs
                     ? $"ldabs{SizeSuffix(d.Size)} {Num(d.Imm)}"
                     : $"ldind{SizeSuffix(d.Size)} {R(d.Src)}, {Num(d.Imm)}";
+            case InstructionKind.LoadAcquire:
+                return $"ldacq{SizeSuffix(d.Size)} {R(d.Dst)}, {Memory(d.Src, d.Offset)}";
+            case InstructionKind.StoreRelease:
+                return $"strel{SizeSuffix(d.Size)} {Memory(d.Dst, d.Offset)}, {R(d.Src)}";
             default:
-                return null; // address-space cast, load-acquire, store-release
+                return null; // address-space cast
         }
     }
 }

@@ -37,6 +37,8 @@ internal static class SectionDefinitions
         new("kprobe.multi", ExactOrSlash, ProgramType.Kprobe, AttachType.TraceKprobeMulti),
         new("kretprobe.multi", ExactOrSlash, ProgramType.Kprobe, AttachType.TraceKprobeMulti),
         new("kprobe.session", ExactOrSlash, ProgramType.Kprobe, AttachType.TraceKprobeSession),
+        new("uprobe.session", ExactOrSlash, ProgramType.Kprobe, AttachType.TraceUprobeSession),
+        new("uprobe.session.s", ExactOrSlash, ProgramType.Kprobe, AttachType.TraceUprobeSession, Sleepable),
         new("uprobe.multi", ExactOrSlash, ProgramType.Kprobe, AttachType.TraceUprobeMulti),
         new("uretprobe.multi", ExactOrSlash, ProgramType.Kprobe, AttachType.TraceUprobeMulti),
         new("uprobe.multi.s", ExactOrSlash, ProgramType.Kprobe, AttachType.TraceUprobeMulti, Sleepable),

@@ -98,9 +98,12 @@ internal sealed class AluChecker(VerifierContext walk) : VerifierComponent(walk)
         {
             if (is64 && insn.Offset == OpcodeExtras.AddressSpaceCastOffset)
             {
-                // Arenas are not modelled: every cast is refused, with the kernel's messages (bad imm first).
+                // The kernel's messages first (bad imm, no arena map); with an arena, the cast is the arena model this
+                // verifier does not have.
                 if (insn.Imm != 1 && insn.Imm != 1 << 16)
                     throw Fail("addr_space_cast insn can only convert between address space 1 and 0", Errno.EINVAL);
+                if (Input.MapsByIndex?.Any(m => m.Type == Abi.MapType.Arena) == true)
+                    throw Unsupported("addr_space_cast", UnsupportedFeatures.ArenaPrograms);
                 throw Fail("addr_space_cast insn can only be used in a program that has an associated arena", Errno.EINVAL);
             }
             if (insn.Imm != 0 || insn.Offset is not (0 or 8 or 16 or 32) || (!is64 && insn.Offset == 32))

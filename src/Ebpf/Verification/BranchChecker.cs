@@ -10,14 +10,33 @@ namespace Ebpf.Verification;
 /// </summary>
 internal sealed class BranchChecker(VerifierContext walk) : VerifierComponent(walk)
 {
+    /// <summary>
+    /// check_cond_jmp_op for may_goto (BPF_JCOND): the current state takes the jump (the loop's exit when the budget
+    /// runs out) and the fall-through (the loop body) is queued one may_goto level deeper, its imprecise scalars
+    /// widened against the previous iteration so that the loop converges (<see cref="StatePruning"/> prunes a body
+    /// state whose scalars lie within an earlier iteration's at the may_goto).
+    /// </summary>
+    private void CheckMayGoto(Instruction insn)
+    {
+        if (insn.Src != 0 || insn.Dst != 0 || insn.Imm != 0)
+            throw Fail($"invalid may_goto imm {insn.Imm}", Errno.EINVAL);
+        var previous = Pruning.FindPreviousIteration(InsnIdx);
+        var body = Cur.Clone();
+        body.MayGotoDepth++;
+        if (previous is not null) StatePruning.WidenImpreciseScalars(previous, body);
+        Engine.PushBranch(body, InsnIdx + 1, InsnIdx);
+        InsnIdx = Cfg.JumpTarget(InsnIdx);
+    }
+
     /// <summary>check_cond_jmp_op: decide the branch if the operands allow it, otherwise explore both with refined states.</summary>
     internal void CheckConditionalJump(Instruction insn)
     {
         var op = insn.JumpOperation;
-        // check_cond_jmp_op looks at may_goto's fields first. This verifier does not model may_goto: a well-formed one
-        // is refused just below as an unknown jump opcode.
-        if (insn.Opcode == OpcodeExtras.MayGoto && (insn.Src != 0 || insn.Dst != 0 || insn.Imm != 0))
-            throw Fail($"invalid may_goto imm {insn.Imm}", Errno.EINVAL);
+        if (insn.Opcode == OpcodeExtras.MayGoto)
+        {
+            CheckMayGoto(insn);
+            return;
+        }
         if ((int)op > (int)JumpOperation.Jsle) throw Fail($"invalid BPF_JMP/JMP32 opcode {insn.Opcode:x}", Errno.EINVAL);
         bool is32 = insn.Class == InstructionClass.Jmp32;
         bool regSrc = insn.Source == OperandSource.Register;

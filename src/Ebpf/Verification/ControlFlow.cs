@@ -13,6 +13,10 @@ internal sealed class ControlFlow
     public bool[] PrunePoint = [];
     /// <summary>Instructions reached by a jump or a return (the kernel's jmp points), counted toward forcing a checkpoint.</summary>
     public bool[] JumpPoint = [];
+    /// <summary>Helper calls that run a callback synchronously (bpf_loop, for_each_map_elem, find_vma,
+    /// user_ringbuf_drain): the callback returns to the call, so iterations meet there (the kernel's calls_callback
+    /// and force_checkpoint marks).</summary>
+    public bool[] CallsCallback = [];
     /// <summary>Per instruction: bit i set when register Ri may be read before being written.</summary>
     public ushort[] LiveIn = [];
     private readonly IReadOnlyList<Instruction> _insns;
@@ -124,6 +128,7 @@ internal sealed class ControlFlow
         var state = new byte[n]; // 0 unseen, 1 on the DFS stack, 2 done
         PrunePoint = new bool[n];
         JumpPoint = new bool[n];
+        CallsCallback = new bool[n];
         var stack = new Stack<(int Insn, IEnumerator<int> Next)>();
         foreach (int entry in new[] { 0 })
         {
@@ -199,8 +204,14 @@ internal sealed class ControlFlow
             if (t == JumpTarget(at)) PrunePoint[t] = JumpPoint[t] = true;
         }
         if (insn.IsCall) PrunePoint[at + 1] = JumpPoint[at + 1] = true;
+        if (insn.IsCall && insn.Src == 0 && IsSyncCallbackHelper(insn.Imm)) CallsCallback[at] = PrunePoint[at] = JumpPoint[at] = true;
+        if (insn.IsCall && insn.Src == 0 && insn.Imm == (int)Abi.Helpers.HelperId.TimerSetCallback) PrunePoint[at] = true;
         if (insn.IsCall && insn.Src == (byte)CallSource.Local) PrunePoint[at] = true;
     }
+
+    /// <summary>is_sync_callback_calling_function: helpers that call their callback before they return.</summary>
+    public static bool IsSyncCallbackHelper(int id) => (Abi.Helpers.HelperId)id is Abi.Helpers.HelperId.Loop
+        or Abi.Helpers.HelperId.ForEachMapElem or Abi.Helpers.HelperId.FindVma or Abi.Helpers.HelperId.UserRingbufDrain;
 
     private void ComputeLiveness(bool[] isSecondSlot)
     {
@@ -268,7 +279,7 @@ internal sealed class ControlFlow
                 // differ only there are equal for pruning. Subprogram and kfunc calls keep all five.
                 if (insn.IsCall)
                     return (insn.Src == 0 && _helperArgs?.Invoke(insn.Imm) is { } args ? args : (ushort)0x3e, 0x3f);
-                if (insn.JumpOperation == JumpOperation.Ja) return (0, 0);
+                if (insn.JumpOperation == JumpOperation.Ja || insn.Opcode == OpcodeExtras.MayGoto) return (0, 0);
                 return ((ushort)(R(insn.Dst) | (insn.Source == OperandSource.Register ? R(insn.Src) : 0)), 0);
         }
     }

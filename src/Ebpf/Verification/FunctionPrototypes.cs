@@ -124,7 +124,7 @@ internal static class FunctionPrototypes
         if (pointee is BtfComposite { Name: "bpf_dynptr" } or BtfFwd { Name: "bpf_dynptr" })
         {
             if (tags != ArgTags.None) return (default, $"arg#{i} has invalid combination of tags", Errno.EINVAL);
-            return (default, $"arg#{i} is a struct bpf_dynptr: dynptr arguments are not supported by this verifier", Errno.ENOTSUPP);
+            return (default, $"arg#{i} (struct bpf_dynptr) {VerificationResult.UnsupportedMarker}{UnsupportedFeatures.GlobalDynptrArgument}", Errno.ENOTSUPP);
         }
         if ((tags & ArgTags.Trusted) != 0)
         {
@@ -146,7 +146,7 @@ internal static class FunctionPrototypes
         if ((tags & ArgTags.Arena) != 0)
         {
             if (tags != ArgTags.Arena) return (default, $"arg#{i} arena cannot be combined with any other tags", Errno.EINVAL);
-            return (default, $"arg#{i} is an arena pointer: arena arguments are not supported by this verifier", Errno.ENOTSUPP);
+            return (default, $"arg#{i} (arena pointer) {VerificationResult.UnsupportedMarker}{UnsupportedFeatures.GlobalArenaArgument}", Errno.ENOTSUPP);
         }
         if ((tags & ArgTags.Nullable) != 0) return (default, $"arg#{i} has invalid combination of tags", Errno.EINVAL);
 

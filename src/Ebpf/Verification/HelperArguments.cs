@@ -165,7 +165,7 @@ internal sealed class HelperArguments(VerifierContext walk) : VerifierComponent(
             default:
                 // Every kind a prototype can name is handled somewhere; reaching this is a table bug, and
                 // rejecting keeps it from becoming an unchecked call.
-                throw Fail($"helper {proto.Name}#{(int)proto.Id} argument R{regno} of kind {arg.Kind} is not checked by this verifier", Errno.ENOTSUPP);
+                throw Unsupported($"helper {proto.Name}#{(int)proto.Id} argument R{regno}", $"helper argument kind {arg.Kind}");
         }
     }
 

@@ -26,7 +26,7 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
             && !Attach.TracingHelperRules.Allows(Input.ProgramType, Input.ExpectedAttachType, id))
             throw Fail($"program of this type cannot use helper {name}#{id}", Errno.EINVAL);
         var proto = host?.Prototype ?? HelperPrototypes.Get((HelperId)id, Input.ProgramType)
-            ?? throw Fail($"helper {name}#{id} has no prototype in this verifier", Errno.ENOTSUPP);
+            ?? throw Unsupported($"helper {name}#{id}", UnsupportedFeatures.HelperWithoutPrototype);
         ResolvedCalls[InsnIdx] = new ResolvedCall(InsnIdx, true, id);
         CheckHelperSupported(proto, name, id);
         if (proto.GplOnly && !Input.GplCompatible)
@@ -224,11 +224,12 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
         var constKey = _constKey;
         _constKey = null;
 
-        if (callbackInsn >= 0)
+        if (callbackInsn >= 0 && !ControlFlow.IsSyncCallbackHelper(id))
         {
             Subprograms.StartCallback(callbackInsn, (HelperId)id, retMap ?? timerMap, callbackCtx);
             return true;
         }
+        if (callbackInsn >= 0) Subprograms.PushCallback(callbackInsn, (HelperId)id, retMap, callbackCtx);
 
         Subprograms.ClobberCallerSaved();
         var ret = ReturnValue(proto, retMap, retBound, allocSize, constKey);
@@ -370,7 +371,7 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
             case HelperReturnKind.MemOrBtfId:
             case HelperReturnKind.MemOrNull:
                 // Only the prototypes marked Unsupported return these; CheckHelperSupported stops them earlier.
-                throw Fail($"helper {proto.Name}#{(int)proto.Id} return type is not modelled", Errno.ENOTSUPP);
+                throw Unsupported($"helper {proto.Name}#{(int)proto.Id}", $"helper return kind {proto.Return}");
             default:
             {
                 var r = RegisterState.UnknownScalar();
@@ -404,7 +405,7 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
     private void CheckHelperSupported(HelperPrototype proto, string name, int id)
     {
         if (proto.Unsupported is { } why)
-            throw Fail($"helper {name}#{id} is not supported by this verifier: {why}", Errno.ENOTSUPP);
+            throw Unsupported($"helper {name}#{id}", why);
         if (proto.Arguments.Any(a => a.Kind == HelperArgKind.PtrToTimer)
             && Input.ProgramType is ProgramType.Kprobe or ProgramType.Tracepoint or ProgramType.PerfEvent
                 or ProgramType.RawTracepoint or ProgramType.RawTracepointWritable)

@@ -63,13 +63,20 @@ public static class KernelFunctions
         ["bpf_ct_release"] = KernelFunctionFlags.Release,
     };
 
-    /// <summary>Families needing verifier machinery that is not modelled here.</summary>
-    private static readonly string[] UnsupportedPrefixes =
+    /// <summary>Families needing verifier machinery that is not modelled here, by name prefix, with the feature a
+    /// refusal names.</summary>
+    private static readonly (string Prefix, string Feature)[] UnsupportedPrefixes =
     [
-        "bpf_obj_", "bpf_percpu_obj_", "bpf_list_", "bpf_rbtree_", "bpf_refcount_", "bpf_iter_", "bpf_dynptr_",
-        "bpf_wq_", "bpf_res_spin_", "bpf_arena_", "bpf_cast_to_kern_ctx", "bpf_rdonly_cast", "bpf_throw",
-        "bpf_preempt_", "bpf_local_irq_", "bpf_session_", "bpf_stream_", "bpf_kptr_",
+        ("bpf_obj_", "allocated-object kfuncs"), ("bpf_percpu_obj_", "allocated-object kfuncs"), ("bpf_refcount_", "allocated-object kfuncs"),
+        ("bpf_kptr_", "allocated-object kfuncs"), ("bpf_list_", "list kfuncs"), ("bpf_rbtree_", "rbtree kfuncs"),
+        ("bpf_iter_", "open-coded iterator kfuncs"), ("bpf_dynptr_", "dynptr kfuncs"), ("bpf_wq_", "bpf_wq kfuncs"),
+        ("bpf_res_spin_", "resilient spin lock kfuncs"), ("bpf_arena_", "arena kfuncs"), ("bpf_cast_to_kern_ctx", "pointer cast kfuncs"),
+        ("bpf_rdonly_cast", "pointer cast kfuncs"), ("bpf_throw", "exceptions (bpf_throw)"), ("bpf_preempt_", "preemption and IRQ kfuncs"),
+        ("bpf_local_irq_", "preemption and IRQ kfuncs"), ("bpf_session_", "session kfuncs"), ("bpf_stream_", "stream kfuncs"),
     ];
+
+    /// <summary>The kfunc families refused, by feature.</summary>
+    internal static IEnumerable<string> UnsupportedFamilies => UnsupportedPrefixes.Select(u => u.Feature).Distinct(StringComparer.Ordinal);
 
     /// <summary>Parameter name suffixes (__ign, __str, …) whose special meaning is not modelled.</summary>
     private static readonly string[] UnsupportedSuffixes = ["__ign", "__uninit", "__str", "__map", "__alloc", "__refcounted_kptr", "__prog", "__irq_flag", "__opt"];
@@ -95,14 +102,14 @@ public static class KernelFunctions
         if (!btf.TryGetType(func.ProtoType, out var p) || p is not BtfFuncProto proto) return null;
         var known = flags ?? KnownFlags.GetValueOrDefault(func.Name);
         string? unsupported = null;
-        if (UnsupportedPrefixes.Any(prefix => func.Name.StartsWith(prefix, StringComparison.Ordinal)))
-            unsupported = "its kfunc family (dynptrs, iterators, allocated objects, …) is not modelled";
-        else if (proto.Parameters.FirstOrDefault(a => UnsupportedSuffixes.Any(s => a.Name.EndsWith(s, StringComparison.Ordinal))) is { Name.Length: > 0 } special)
-            unsupported = $"argument '{special.Name}' has a special suffix that is not modelled";
+        if (Array.FindIndex(UnsupportedPrefixes, u => func.Name.StartsWith(u.Prefix, StringComparison.Ordinal)) is int family and >= 0)
+            unsupported = UnsupportedPrefixes[family].Feature;
+        else if (proto.Parameters.Any(a => UnsupportedSuffixes.Any(s => a.Name.EndsWith(s, StringComparison.Ordinal))))
+            unsupported = UnsupportedFeatures.KfuncSpecialSuffix;
         else if (proto.Parameters.Any(a => PointsTo(btf, a.Type, "bpf_dynptr") || PointsTo(btf, a.Type, "bpf_dynptr_kern")))
-            unsupported = "dynptr arguments are not modelled";
+            unsupported = UnsupportedFeatures.KfuncDynptrArgument;
         else if (flags is null && !KnownFlags.ContainsKey(func.Name) && IsPointer(btf, proto.ReturnType))
-            unsupported = "it returns a pointer and its KF_ACQUIRE/KF_RET_NULL flags are not known to this verifier";
+            unsupported = UnsupportedFeatures.KfuncUnknownPointerReturn;
         return new KernelFunction(func.Name, btf, func.ProtoType, known, unsupported);
     }
 

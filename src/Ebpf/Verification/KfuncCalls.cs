@@ -20,7 +20,7 @@ internal sealed class KfuncCalls(VerifierContext walk) : VerifierComponent(walk)
     private KernelFunction ResolveKfunc(Instruction insn)
     {
         if (Input.KernelFunctions is { } byInsn && byInsn.TryGetValue(InsnIdx, out var kf)) return kf;
-        if (insn.Offset != 0) throw Fail($"kfunc in module BTF (fd_array slot {insn.Offset}) is not supported by this verifier", Errno.ENOTSUPP);
+        if (insn.Offset != 0) throw Unsupported($"kfunc in module BTF (fd_array slot {insn.Offset})", UnsupportedFeatures.ModuleKfuncs);
         return KernelFunctions.ResolveById(insn.Imm, Input.Profile.KernelBtf) ?? throw Fail($"kernel btf_id {insn.Imm} is not a function", Errno.EINVAL);
     }
 
@@ -36,7 +36,11 @@ internal sealed class KfuncCalls(VerifierContext walk) : VerifierComponent(walk)
         // fetch_kfunc_meta: the program type must be in one of the kfunc's id sets (host kfuncs are the host's to allow).
         if (!IsHostKfunc(kf) && !Input.Profile.IsKfuncAllowed(name, Input.ProgramType))
             throw Fail($"calling kernel function {name} is not allowed", Errno.EACCES);
-        if (kf.Unsupported is { } why) throw Fail($"kernel function {name} is not supported by this verifier: {why}", Errno.ENOTSUPP);
+        // clang (21+) turns unreachable code left by an uninitialised variable into a call of __bpf_trap: reaching one
+        // refuses the program (a trap no path reaches is dead code, removed).
+        if (name == "__bpf_trap" && insn.Offset == 0)
+            throw Fail("unexpected __bpf_trap() due to uninitialized variable?", Errno.EFAULT);
+        if (kf.Unsupported is { } why) throw Unsupported($"kernel function {name}", why);
         if ((kf.Flags & KernelFunctionFlags.Sleepable) != 0 && !Input.Sleepable)
             throw Fail($"program must be sleepable to call sleepable kfunc {name}", Errno.EACCES);
         if (Cur.ActiveLockId != 0) throw Fail("function calls are not allowed while holding a lock", Errno.EINVAL);
@@ -143,7 +147,7 @@ internal sealed class KfuncCalls(VerifierContext walk) : VerifierComponent(walk)
             return;
         }
         if (ResolveBtf(btf, rp.Type) is not BtfComposite { Kind: BtfKind.Struct } rs)
-            throw Fail($"kernel function {name} returns a pointer to a non-struct type, which is not modelled", Errno.ENOTSUPP);
+            throw Unsupported($"kernel function {name}", UnsupportedFeatures.KfuncNonStructPointer);
         var r = RegisterState.Pointer(RegisterType.BtfId);
         r.MemSize = KernelTypes.Intern(rs.Name);
         if ((kf.Flags & KernelFunctionFlags.ReturnsNull) != 0) { r.MaybeNull = true; r.Id = NewId(); }

@@ -86,6 +86,13 @@ internal sealed class MemoryAccessChecker(VerifierContext walk) : VerifierCompon
     internal void CheckAtomic(Instruction insn)
     {
         int imm = insn.Imm;
+        // Kernels without BPF_LOAD_ACQ/BPF_STORE_REL (before 6.15) refuse them as unknown atomic opcodes, below.
+        if (imm is OpcodeExtras.LoadAcquire or OpcodeExtras.StoreRelease && Input.Profile.HasFeature(Abi.Profiles.KernelFeature.LoadAcquireStoreRelease))
+        {
+            if (imm == OpcodeExtras.LoadAcquire) CheckLoadAcquire(insn);
+            else CheckStoreRelease(insn);
+            return;
+        }
         bool known = imm is AtomicOperation.Add or AtomicOperation.Or or AtomicOperation.And or AtomicOperation.Xor
             or (AtomicOperation.Add | AtomicOperation.Fetch) or (AtomicOperation.Or | AtomicOperation.Fetch)
             or (AtomicOperation.And | AtomicOperation.Fetch) or (AtomicOperation.Xor | AtomicOperation.Fetch)
@@ -114,6 +121,73 @@ internal sealed class MemoryAccessChecker(VerifierContext walk) : VerifierCompon
             CheckWritable(insn.Src);
             SetReg(insn.Src, old);
         }
+    }
+
+    /// <summary>check_atomic_load: a load (check_load_mem, alignment strict whatever the program's flags), then the
+    /// base may not be a context, packet, flow keys or socket pointer.</summary>
+    private void CheckLoadAcquire(Instruction insn)
+    {
+        int size = Opcodes.SizeInBytes(insn.AccessSize);
+        var srcType = ReadReg(insn.Src).Type;
+        CheckWritable(insn.Dst);
+        CheckStrictAlignment(insn.Src, insn.Offset, size);
+        var value = CheckMemAccess(insn.Src, insn.Offset, size, write: false, valueReg: -1, storedValue: default);
+        Aux.SaveAuxPointerType(srcType, allowTrustMismatch: true);
+        if (!AtomicPointerTypeOk(srcType))
+            throw Fail($"BPF_ATOMIC loads from R{insn.Src} {StateFormatter.TypeName(Reg(insn.Src))} is not allowed");
+        SetReg(insn.Dst, value);
+    }
+
+    /// <summary>check_atomic_store: a register store (check_store_reg, strict alignment), then the same pointer rule.</summary>
+    private void CheckStoreRelease(Instruction insn)
+    {
+        int size = Opcodes.SizeInBytes(insn.AccessSize);
+        var stored = ReadReg(insn.Src);
+        var dstReg = ReadReg(insn.Dst);
+        CheckStrictAlignment(insn.Dst, insn.Offset, size);
+        StackMem.StoreFromImmediate = false;
+        StackMem.WroteStackZero = false;
+        StackMem.StoreInsn = true;
+        try
+        {
+            CheckMemAccess(insn.Dst, insn.Offset, size, write: true, insn.Src, stored);
+        }
+        finally
+        {
+            StackMem.StoreInsn = false;
+        }
+        Aux.SaveAuxPointerType(dstReg.Type, allowTrustMismatch: false);
+        if (StackMem.WroteStackZero) Precision.MarkPrecise(insn.Src);
+        if (!AtomicPointerTypeOk(dstReg.Type))
+            throw Fail($"BPF_ATOMIC stores into R{insn.Dst} {StateFormatter.TypeName(Reg(insn.Dst))} is not allowed");
+    }
+
+    /// <summary>atomic_ptr_type_ok: atomics never touch the context, packets, flow keys or sockets.</summary>
+    private static bool AtomicPointerTypeOk(RegisterType type) =>
+        type is not (RegisterType.Ctx or RegisterType.Packet or RegisterType.PacketMeta or RegisterType.FlowKeys
+            or RegisterType.SockCommon or RegisterType.Socket or RegisterType.TcpSock);
+
+    /// <summary>check_ptr_alignment with strict set (atomics): the access must be naturally aligned for every pointer
+    /// kind (the stack and packets check it themselves, with their own messages).</summary>
+    private void CheckStrictAlignment(int regno, int insnOff, int size)
+    {
+        var reg = Reg(regno);
+        if (size == 1 || !reg.IsPointer || reg.MaybeNull) return;
+        string? what = reg.Type switch
+        {
+            RegisterType.Stack or RegisterType.Packet or RegisterType.PacketMeta => null,
+            RegisterType.MapValue => "value ",
+            RegisterType.MapKey => "key ",
+            RegisterType.Ctx => "context ",
+            RegisterType.FlowKeys => "flow keys ",
+            RegisterType.Socket => "sock ",
+            RegisterType.SockCommon => "sock_common ",
+            RegisterType.TcpSock => "tcp_sock ",
+            _ => "",
+        };
+        if (what is null) return;
+        if (!reg.VarOff.Add(reg.Off + insnOff).IsAligned((ulong)size))
+            throw Fail($"misaligned {what}access off {TnumText(reg.VarOff)}+{reg.Off}+{insnOff} size {size}");
     }
 
     internal void CheckLoadImm64(Instruction insn)

@@ -153,6 +153,10 @@ internal static class StateFormatter
             if (!f.Stack[s].IsEmpty) parts.Add(Slot(s, f.Stack[s], allPrecise, f.FrameNo));
         if (state is not null && state.References.Count > 0)
             parts.Add("refs=" + string.Join(",", state.References.Select(r => r.Id)));
+        if (CallbackMark(f) is { } mark) parts.Add(mark);
         return string.Join(" ", parts);
     }
+
+    /// <summary>print_verifier_state ends a callback's frame with "cb" (bpf_loop and the like) or "async_cb" (timers).</summary>
+    public static string? CallbackMark(FrameState f) => !f.IsCallback ? null : f.ReturnsToCallSite ? "cb" : "async_cb";
 }

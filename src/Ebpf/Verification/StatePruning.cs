@@ -42,7 +42,11 @@ internal sealed class StatePruning(VerifierContext walk) : VerifierComponent(wal
     /// </summary>
     internal bool IsStateVisited(int insn)
     {
-        bool force = Cur.JumpHistory > 40;
+        // A may_goto is always a checkpoint (the kernel's mark_force_checkpoint): loop iterations meet there.
+        bool mayGoto = Insns[insn].Opcode == Ebpf.Isa.OpcodeExtras.MayGoto;
+        // A helper calling a callback too: the callback's iterations return there.
+        bool callsCallback = Cfg.CallsCallback[insn];
+        bool force = Cur.JumpHistory > 40 || mayGoto || callsCallback;
         bool addNew = force || (JumpsProcessed - _prevJmpsProcessed >= 2 && Processed - _prevInsnsProcessed >= 8);
         var list = _explored[insn];
         if (list is not null)
@@ -54,9 +58,27 @@ internal sealed class StatePruning(VerifierContext walk) : VerifierComponent(wal
                 if (!SameCallSites(cp.State, Cur)) continue;
                 if (cp.Branches > 0)
                 {
+                    // A later iteration of a may_goto loop whose values lie within an earlier one's: nothing new can
+                    // happen from here (the kernel compares RANGE_WITHIN, imprecise scalars included).
+                    if (mayGoto && cp.State.MayGotoDepth != Cur.MayGotoDepth && RangeWithinState(cp.State, Cur))
+                    {
+                        cp.HitCount++;
+                        PropagateLiveness(cp.State);
+                        Precision.PropagatePrecision(cp.State);
+                        return true;
+                    }
+                    // A callback iteration back at its helper call with values within an earlier iteration's.
+                    if (callsCallback && RangeWithinState(cp.State, Cur))
+                    {
+                        cp.HitCount++;
+                        PropagateLiveness(cp.State);
+                        Precision.PropagatePrecision(cp.State);
+                        return true;
+                    }
                     // An ancestor on the current path: identical state means no progress is possible.
-                    if (MaybeLooping(cp.State, Cur) && StatesEqual(cp.State, Cur, exact: true))
-                        throw Fail($"infinite loop detected at insn {insn}\ncur state: {StateFormatter.Frame(Cur.Current, Cur)}\nold state: {StateFormatter.Frame(cp.State.Current, cp.State)}", Errno.EINVAL);
+                    if (!callsCallback && cp.State.MayGotoDepth == Cur.MayGotoDepth && cp.State.CallbackUnrollDepth == Cur.CallbackUnrollDepth
+                        && MaybeLooping(cp.State, Cur) && StatesEqual(cp.State, Cur, exact: true))
+                        throw new VerifierError(Errno.EINVAL, $"infinite loop detected at insn {insn}\ncur state: {StateFormatter.Frame(Cur.Current, Cur)}\nold state: {StateFormatter.Frame(cp.State.Current, cp.State)}", Engine.PreviousInsn);
                     // Inside a loop: different iterations rarely help each other, so checkpoint less often.
                     if (!force && JumpsProcessed - _prevJmpsProcessed < 20 && Processed - _prevInsnsProcessed < 100) addNew = false;
                 }
@@ -96,6 +118,59 @@ internal sealed class StatePruning(VerifierContext walk) : VerifierComponent(wal
         TotalStates++;
         if (++_liveStates > PeakStates) PeakStates = _liveStates;
         return false;
+    }
+
+    /// <summary>
+    /// find_prev_entry: the state this path had at <paramref name="insn"/> on an earlier pass (an ancestor checkpoint
+    /// at the same instruction and call sites), skipping the checkpoint just made for the current pass (a may_goto,
+    /// which has one; a callback returning to its helper call has not made it yet).
+    /// </summary>
+    internal VerifierState? FindPreviousIteration(int insn, bool skipCurrent = true)
+    {
+        var cp = Cur.Parent;
+        if (skipCurrent && cp is not null && cp.Insn == insn && SameCallSites(cp.State, Cur)) cp = cp.Parent;
+        for (; cp is not null; cp = cp.Parent)
+            if (cp.Insn == insn && !cp.Evicted && SameCallSites(cp.State, Cur)) return cp.State;
+        return null;
+    }
+
+    /// <summary>widen_imprecise_scalars: a scalar that changed since the previous iteration and never decided
+    /// anything forgets its value, so the iterations' states converge.</summary>
+    internal static void WidenImpreciseScalars(VerifierState old, VerifierState cur)
+    {
+        for (int f = Math.Min(old.Frames.Count, cur.Frames.Count) - 1; f >= 0; f--)
+        {
+            var of = old.Frames[f];
+            var cf = cur.Frames[f];
+            for (int r = 0; r < 11; r++)
+                if (Widens(of.Registers[r], cf.Registers[r])) cf.Registers[r] = RegisterState.UnknownScalar();
+            for (int s = 0; s < FrameState.Slots; s++)
+            {
+                if (!of.Stack[s].IsSpill || !cf.Stack[s].IsSpill) continue;
+                if (Widens(of.Stack[s].Spilled, cf.Stack[s].Spilled)) cf.WritableStack[s].Spilled = RegisterState.UnknownScalar();
+            }
+        }
+    }
+
+    private static bool Widens(in RegisterState old, in RegisterState cur) =>
+        old.Type == RegisterType.Scalar && cur.Type == RegisterType.Scalar && !old.Precise && !cur.Precise
+        && !(SameValue(old, cur) && old.Id == cur.Id);
+
+    private bool _rangeWithin;
+
+    /// <summary>states_equal(RANGE_WITHIN): like the pruning comparison, but scalars are compared by range whether
+    /// precise or not, and every stack slot must hold the same kinds of bytes.</summary>
+    private bool RangeWithinState(VerifierState old, VerifierState cur)
+    {
+        _rangeWithin = true;
+        try
+        {
+            return StatesEqual(old, cur, exact: false);
+        }
+        finally
+        {
+            _rangeWithin = false;
+        }
     }
 
     /// <summary>states_maybe_looping: a cheap filter before the exact comparison (the current frame's registers
@@ -183,7 +258,8 @@ internal sealed class StatePruning(VerifierContext walk) : VerifierComponent(wal
             var cf = cur.Frames[f];
             if (of.CallSite != cf.CallSite || of.FunctionStart != cf.FunctionStart || of.IsCallback != cf.IsCallback) return false;
             // Registers that are dead at the point where this frame resumes cannot matter.
-            int resume = f == old.Frames.Count - 1 ? InsnIdx : old.Frames[f + 1].CallSite + 1;
+            int resume = f == old.Frames.Count - 1 ? InsnIdx
+                : old.Frames[f + 1].ReturnsToCallSite ? old.Frames[f + 1].CallSite : old.Frames[f + 1].CallSite + 1;
             ushort live = resume < Cfg.LiveIn.Length ? Cfg.LiveIn[resume] : (ushort)0xffff;
             var oregs = of.Registers;
             var cregs = cf.Registers;
@@ -198,6 +274,15 @@ internal sealed class StatePruning(VerifierContext walk) : VerifierComponent(wal
             {
                 for (int s = 0; s < FrameState.Slots; s++)
                     if (!SlotSafe(ostack[s], cstack[s], exact: true)) return false;
+                continue;
+            }
+            if (_rangeWithin)
+            {
+                for (int s = 0; s < FrameState.Slots; s++)
+                {
+                    if (ostack[s].Types != cstack[s].Types) return false;
+                    if (ostack[s].IsSpill && !RegSafe(ostack[s].Spilled, cstack[s].Spilled, false)) return false;
+                }
                 continue;
             }
             // Only slots some continuation of the old state read can make a difference.
@@ -243,7 +328,7 @@ internal sealed class StatePruning(VerifierContext walk) : VerifierComponent(wal
 
     /// <summary>An old scalar whose value never decided anything matches any current scalar. Without CAP_BPF the
     /// kernel tracks no precision: every scalar is compared by value.</summary>
-    private bool Imprecise(in RegisterState old) => !old.Precise && Privileged;
+    private bool Imprecise(in RegisterState old) => !old.Precise && Privileged && !_rangeWithin;
 
     private bool RegSafe(in RegisterState old, in RegisterState cur, bool exact)
     {

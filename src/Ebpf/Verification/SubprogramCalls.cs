@@ -77,10 +77,72 @@ internal sealed class SubprogramCalls(VerifierContext walk) : VerifierComponent(
 
     internal static readonly HelperPrototype GlobalFuncProto = new(HelperId.Unspec, HelperReturnKind.Integer, [], PacketAccess: true);
 
-    /// <summary>Simulates a helper callback (bpf_loop, for_each_map_elem) as a call from the helper's site.
+    /// <summary>
+    /// push_callback_call for a synchronous callback (bpf_loop, for_each_map_elem, find_vma): a state entering the
+    /// callback is queued, and the current path continues after the helper (as if it ran the callback no more
+    /// times). The callback's exit returns to the helper call itself, which queues the next iteration, so callbacks
+    /// are verified as called any number of times; iterations converge at the call (see <see cref="StatePruning"/>).
+    /// bpf_loop stops queueing once as many iterations as its count's maximum were queued (the count is then
+    /// precise).
+    /// </summary>
+    internal void PushCallback(int target, HelperId helper, IVerifierMapInfo? map, RegisterState ctxArg)
+    {
+        var caller = Cur.Current;
+        if (helper == HelperId.Loop)
+        {
+            // The verifier relies on R1 to decide whether the iterations are done, so its value must be exact.
+            Precision.MarkPrecise(1);
+            if ((ulong)caller.CallbackDepth >= Reg(1).UMax)
+            {
+                caller.CallbackDepth = 0;
+                if (Log.Verbose) Log.Verbose2($"frame{Cur.Frames.Count - 1} bpf_loop iteration limit reached\n");
+                return;
+            }
+        }
+        if (Cur.Frames.Count >= MaxCallFrames)
+            throw Fail($"the call stack of {Cur.Frames.Count + 1} frames is too deep", Errno.E2BIG);
+        CallEdges.Add((Cur.Current.FunctionStart, target));
+        var entering = Cur.Clone();
+        entering.CallbackUnrollDepth++;
+        entering.Current.CallbackDepth++;
+        var callee = new FrameState
+        {
+            CallSite = InsnIdx, FunctionStart = target, FrameNo = entering.Frames.Count, IsCallback = true, ReturnsToCallSite = true,
+            Serial = ++FrameSerial,
+        };
+        SetCallbackArgs(callee, helper, map, ctxArg);
+        entering.Frames.Add(callee);
+        Engine.PushBranch(entering, target, InsnIdx);
+        caller.CallbackDepth = 0;
+    }
+
+    private void SetCallbackArgs(FrameState callee, HelperId helper, IVerifierMapInfo? map, RegisterState ctxArg)
+    {
+        if (helper == HelperId.FindVma)
+        {
+            callee.Registers[1] = Helpers.TypedPointerReturn(new HelperPrototype(HelperId.FindVma, HelperReturnKind.BtfId, []) { ReturnBtfType = "task_struct" }, false);
+            callee.Registers[2] = Helpers.TypedPointerReturn(new HelperPrototype(HelperId.FindVma, HelperReturnKind.BtfId, []) { ReturnBtfType = "vm_area_struct" }, false);
+            callee.Registers[3] = ctxArg;
+        }
+        else if (helper == HelperId.ForEachMapElem && map is not null)
+        {
+            SetMapElementArgs(callee, map);
+            callee.Registers[4] = ctxArg;
+        }
+        else
+        {
+            callee.Registers[1] = RegisterState.UnknownScalar();
+            callee.Registers[2] = ctxArg;
+        }
+        callee.Registers[10] = RegisterState.Pointer(RegisterType.Stack);
+        callee.Registers[10].FrameNo = callee.FrameNo;
+    }
+
+    /// <summary>Simulates an async callback (bpf_timer_set_callback) as a call from the helper's site, once.
     /// The path that runs no callback at all is explored too.</summary>
     internal void StartCallback(int target, HelperId helper, IVerifierMapInfo? map, RegisterState ctxArg)
     {
+        _asyncCallbacks.Add(target);
         if (Cur.Frames.Count >= MaxCallFrames)
             throw Fail($"the call stack of {Cur.Frames.Count + 1} frames is too deep", Errno.E2BIG);
         CallEdges.Add((Cur.Current.FunctionStart, target));
@@ -152,6 +214,17 @@ internal sealed class SubprogramCalls(VerifierContext walk) : VerifierComponent(
                 Precision.RecordCallbackExit();
                 if (r0.SMin < 0 || r0.SMax > 1)
                     throw Fail($"At callback return the register R0 has smin={r0.SMin} smax={r0.SMax} should have been in [0, 1]", Errno.EINVAL);
+                if (callee.ReturnsToCallSite)
+                {
+                    // prepare_func_exit: back to the helper call, which may queue another iteration; the caller's
+                    // registers are as the call left them. Scalars that changed since the previous iteration and
+                    // never mattered are widened so the iterations converge.
+                    Log.ReturnFromCallee(InsnIdx, callee.CallSite, callee, Cur);
+                    InsnIdx = callee.CallSite;
+                    if (Pruning.FindPreviousIteration(InsnIdx, skipCurrent: false) is { } previous)
+                        StatePruning.WidenImpreciseScalars(previous, Cur);
+                    return Flow.Continue;
+                }
                 caller.Registers[0] = RegisterState.UnknownScalar();
             }
             else
@@ -181,26 +254,40 @@ internal sealed class SubprogramCalls(VerifierContext walk) : VerifierComponent(
         return Flow.PathDone;
     }
 
-    /// <summary>check_max_stack_depth: the deepest chain of frames must fit in 512 bytes.</summary>
+    /// <summary>Functions run as async callbacks (bpf_timer_set_callback): they start a call chain of their own.</summary>
+    private readonly HashSet<int> _asyncCallbacks = [];
+
+    /// <summary>
+    /// check_max_stack_depth: a depth-first walk of the call graph from the main program, over every call instruction
+    /// and callback reference in each function (global functions included: each is verified once, but its frame
+    /// stacks on its caller's like any other), in instruction order. The first chain whose rounded stack depths add
+    /// up past 512 bytes, or that reaches 8 frames (a recursion through global functions does), is refused.
+    /// Async callbacks run on a stack of their own and are not part of the caller's chain. The check runs after the
+    /// walk, at no instruction (-1), as in the kernel.
+    /// </summary>
     internal void CheckCombinedStack()
     {
-        var edges = CallEdges.Distinct().GroupBy(e => e.Caller).ToDictionary(g => g.Key, g => g.Select(e => e.Callee).ToList());
         int Round(int d) => Math.Max(32, (d + 31) / 32 * 32);
-        void Walk(int fn, int depth, int frames, HashSet<int> onPath)
+        void Walk(int start, int depth, int frame)
         {
-            depth += Round(StackDepth.GetValueOrDefault(fn));
-            if (depth > FrameState.StackSize && frames > 1)
-                throw new VerifierError(Errno.EACCES, $"combined stack size of {frames} calls is {depth}. Too large", InsnIdx);
-            if (!edges.TryGetValue(fn, out var callees)) return;
-            foreach (int c in callees)
+            depth += Round(StackDepth.GetValueOrDefault(start));
+            if (depth > FrameState.StackSize && frame > 0)
+                throw new VerifierError(Errno.EACCES, $"combined stack size of {frame + 1} calls is {depth}. Too large", -1);
+            int s = Cfg.SubprogOf(start);
+            int end = Cfg.SubprogEnd(s);
+            for (int i = start; i < end; i += Insns[i].IsLoadImm64 ? 2 : 1)
             {
-                if (Functions.TryGetValue(c, out var f) && f.IsGlobal) continue;
-                if (!onPath.Add(c)) continue;
-                Walk(c, depth, frames + 1, onPath);
-                onPath.Remove(c);
+                var insn = Insns[i];
+                bool reference = insn.IsLoadImm64 && insn.Src == (byte)LoadImm64Source.Function;
+                if (!insn.IsLocalCall && !reference) continue;
+                int callee = i + insn.Imm + 1;
+                if (reference && _asyncCallbacks.Contains(callee)) continue;
+                if (frame + 1 >= MaxCallFrames)
+                    throw new VerifierError(Errno.E2BIG, $"the call stack of {frame + 1} frames is too deep !", -1);
+                Walk(callee, depth, frame + 1);
             }
         }
-        Walk(0, 0, 1, [0]);
+        Walk(0, 0, 0);
     }
 
     /// <summary>A map element callback's (map, key, value) arguments in R1–R3.</summary>

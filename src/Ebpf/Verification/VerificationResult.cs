@@ -82,6 +82,27 @@ public sealed class VerificationResult
     /// <summary>The accepted, fixed-up program; null when rejected.</summary>
     public VerifiedProgram? Program { get; init; }
 
+    /// <summary>What every refusal for lack of modelling says before the missing feature (ours, never the kernel's).</summary>
+    internal const string UnsupportedMarker = "is not supported by this verifier: ";
+
+    /// <summary>
+    /// When the program was refused because this verifier does not model something it uses (not because the
+    /// kernel would refuse it): the missing feature, e.g. "dynptr kfuncs". Null when accepted or refused on the
+    /// kernel's rules.
+    /// </summary>
+    public string? UnsupportedFeature
+    {
+        get
+        {
+            if (Error is null) return null;
+            int at = Error.IndexOf(UnsupportedMarker, StringComparison.Ordinal);
+            if (at < 0) return null;
+            string rest = Error[(at + UnsupportedMarker.Length)..];
+            int end = rest.IndexOf('\n', StringComparison.Ordinal);
+            return end < 0 ? rest : rest[..end];
+        }
+    }
+
     /// <summary>The stats line exactly as the kernel prints it.</summary>
     public string StatsLine =>
         $"processed {ProcessedInstructions} insns (limit {Verifier.ComplexityLimit}) max_states_per_insn {MaxStatesPerInstruction} total_states {TotalStates} peak_states {PeakStates} mark_read 0";

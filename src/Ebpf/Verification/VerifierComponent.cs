@@ -48,6 +48,11 @@ internal abstract class VerifierComponent(VerifierContext walk)
     protected InstructionAux Aux => Walk.Aux;
 
     protected VerifierError Fail(string message, Errno errno = Errno.EACCES) => Walk.Fail(message, errno);
+
+    /// <summary>A refusal for lack of modelling, never a verdict on the program: "<paramref name="subject"/> is not
+    /// supported by this verifier: <paramref name="feature"/>" (ENOTSUPP). The README's status counts them by feature.</summary>
+    protected VerifierError Unsupported(string subject, string feature) =>
+        Walk.Fail($"{subject} {VerificationResult.UnsupportedMarker}{feature}", Errno.ENOTSUPP);
     protected int NewId() => Walk.NewId();
     protected ref RegisterState Reg(int r) => ref Walk.Reg(r);
     protected void CheckRegisterNumber(int r) => Walk.CheckRegisterNumber(r);

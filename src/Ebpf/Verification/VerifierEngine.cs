@@ -29,6 +29,7 @@ internal sealed class VerifierEngine : VerifierComponent
         {
             if (Input.ProgramType == ProgramType.Syscall && !Input.Sleepable)
                 throw new VerifierError(Errno.EINVAL, "Syscall programs can only be sleepable", 0);
+            if (InstructionFeatures.Check(Insns, Input.Profile) is { } missing) throw missing;
             Cfg.Check(allowLoops: Privileged, Kfuncs.CheckPseudoBtfIds);
             Log.Level2Header(Insns, Cfg);
             VerifyFrom(0, Input.EntryFunction); // an extension: its prototype, not R1 = ctx (§2.8)
@@ -125,11 +126,16 @@ internal sealed class VerifierEngine : VerifierComponent
 
     // ---- the main loop ----
 
+    /// <summary>The instruction processed last on the current path (the kernel's log shows it last before a message
+    /// raised on arriving at the next one, such as an infinite loop found by pruning).</summary>
+    internal int PreviousInsn { get; private set; } = -1;
+
     internal void VerifyFrom(int start, VerifierFunction? global)
     {
         Cur = EntryState(start, global);
         InsnIdx = start;
         int prev = -1;
+        PreviousInsn = -1;
         Log.EntryState(start, Cur);
         while (true)
         {
@@ -157,6 +163,7 @@ internal sealed class VerifierEngine : VerifierComponent
                 var flow = Step(insn);
                 if (flow == Flow.PathDone) pathDone = true;
                 prev = at;
+                PreviousInsn = at;
             }
 
             if (!pathDone) continue;

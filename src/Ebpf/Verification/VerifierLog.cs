@@ -136,6 +136,7 @@ internal sealed class VerifierLog
             foreach (int s in _scratchedSlots.Select(x => x.Slot).Distinct().Order())
                 if (!frame.Stack[s].IsEmpty) parts.Add(StateFormatter.Slot(s, frame.Stack[s], _allPrecise, frame.FrameNo));
             if (parts.Count > 0 && frame.FrameNo > 0) parts.Insert(0, $"frame{frame.FrameNo}:");
+            if (parts.Count > 0 && StateFormatter.CallbackMark(frame) is { } mark) parts.Add(mark);
         }
         _scratchedRegs.Clear();
         _scratchedSlots.Clear();

@@ -118,6 +118,12 @@ internal sealed class FrameState
     public int Depth;
     /// <summary>True when this frame runs a helper callback (bpf_loop, for_each_map_elem).</summary>
     public bool IsCallback;
+    /// <summary>A synchronous callback (bpf_loop, for_each_map_elem, find_vma): its exit returns to the helper call
+    /// itself, which may run the callback again, rather than to the instruction after it.</summary>
+    public bool ReturnsToCallSite;
+    /// <summary>Callback iterations queued from this frame's current helper call (the kernel's callback_depth): bpf_loop
+    /// stops queueing more once it reaches the loop count's maximum.</summary>
+    public int CallbackDepth;
 
     public FrameState Clone()
     {
@@ -166,6 +172,11 @@ internal sealed class VerifierState
     internal int HistTail = -1;
     /// <summary>Jump and spill/fill entries since the last checkpoint (the kernel's jmp_history_cnt).</summary>
     internal int JumpHistory;
+    /// <summary>may_goto loop bodies entered on this path (the kernel's may_goto_depth): states of different
+    /// iterations differ here, which keeps them from being reported as an infinite loop.</summary>
+    internal int MayGotoDepth;
+    /// <summary>Callback iterations entered on this path (the kernel's callback_unroll_depth).</summary>
+    internal int CallbackUnrollDepth;
 
     public FrameState Current => Frames[^1];
 
@@ -180,6 +191,8 @@ internal sealed class VerifierState
             Parent = Parent,
             HistTail = HistTail,
             JumpHistory = JumpHistory,
+            MayGotoDepth = MayGotoDepth,
+            CallbackUnrollDepth = CallbackUnrollDepth,
         };
         foreach (var f in Frames) s.Frames.Add(f.Clone());
         return s;

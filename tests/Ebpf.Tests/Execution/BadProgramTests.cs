@@ -58,7 +58,7 @@ public class BadProgramTests
     [InlineData(0xdf)] // ALU64 END with the register bit
     [InlineData(0x8f)] // ALU64 NEG with register source (reserved)
     [InlineData(0x38)] // LD with DW size and ABS mode: not a legal LD form... (0x38 = ld abs dw)
-    [InlineData(0xe5)] // JMP op 0xe0
+    [InlineData(0xed)] // JMP op 0xe0 with the register bit (0xe5 is may_goto)
     [InlineData(0x96)] // exit in JMP32
     [InlineData(0x86)] // call in JMP32
     [InlineData(0x0d)] // ja with register source

@@ -45,6 +45,10 @@ public class ConformanceDisassemblerTests
     [InlineData("le32 %r0")]
     [InlineData("ja32 -70000")]
     [InlineData("may_goto +3")]
+    [InlineData("ldacqb %r0, [%r10-1]")]
+    [InlineData("ldacqdw %r3, [%r1+8]")]
+    [InlineData("strelh [%r0+2], %r1")]
+    [InlineData("strelw [%r1-4], %r2")]
     [InlineData("jset32 %r1, 255, -1")]
     [InlineData("call local -1")]
     [InlineData("call runtime 77")]
@@ -73,7 +77,7 @@ public class ConformanceDisassemblerTests
         Instruction[] program =
         [
             new Instruction(0xbf, 1, 2, 1, 1),                       // addr_space_cast
-            new Instruction(0xdb, 1, 2, 0, OpcodeExtras.LoadAcquire), // load_acquire
+            new Instruction(0xdb, 1, 2, 0, 0x120),                    // an atomic imm nobody defines
             new Instruction(0xff, 0, 0, 0, 0),                       // invalid
             new Instruction(Opcodes.LoadImm64, 1, 0, 0, 1),           // lddw without its second half
         ];

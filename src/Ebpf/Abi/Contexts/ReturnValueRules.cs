@@ -15,6 +15,8 @@ internal static class ReturnValueRules
             AttachType.TraceIter => new ReturnRange(0, 1),
             _ => null,
         },
+        // A session program's return decides whether its exit half runs: 0 or 1 only.
+        ProgramType.Kprobe => attachType is AttachType.TraceKprobeSession or AttachType.TraceUprobeSession ? new ReturnRange(0, 1) : null,
         ProgramType.CgroupSkb => attachType == AttachType.CgroupInetEgress ? new ReturnRange(0, 3) : new ReturnRange(0, 1),
         ProgramType.CgroupSock or ProgramType.SockOps or ProgramType.CgroupDevice or ProgramType.CgroupSysctl
             or ProgramType.CgroupSockopt or ProgramType.SkLookup or ProgramType.Netfilter => new ReturnRange(0, 1),

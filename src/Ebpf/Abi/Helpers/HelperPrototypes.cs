@@ -324,18 +324,18 @@ public static class HelperPrototypes
             P(HelperId.BtfFindByNameKind, Int, MemRo, Size, Any, Any),
 
             // Not modelled: rejected with a reason rather than let through unchecked.
-            P(HelperId.DPath, Int, Btf("path"), MemW, SizeOrZero) with { Unsupported = "the d_path attach-target allowlist is not modelled" },
-            P(HelperId.PerCpuPtr, HelperReturnKind.MemOrBtfId, new HelperArg(PtrToPercpuBtfId), Any) with { Unsupported = "per-cpu ksyms are not modelled" },
-            P(HelperId.ThisCpuPtr, HelperReturnKind.MemOrBtfId, new HelperArg(PtrToPercpuBtfId)) with { Unsupported = "per-cpu ksyms are not modelled" },
-            P(HelperId.KptrXchg, HelperReturnKind.BtfIdOrNull, new HelperArg(PtrToKptr), BtfOrNull("")) with { Unsupported = "kptr fields are not modelled" },
-            P(HelperId.DynptrFromMem, Int, UninitMem, SizeOrZero, Any, new HelperArg(PtrToDynptr, Uninit)) with { Unsupported = "dynptrs are not modelled" },
-            P(HelperId.RingbufReserveDynptr, Int, Map, Any, Any, new HelperArg(PtrToDynptr, Uninit)) with { Unsupported = "dynptrs are not modelled" },
-            P(HelperId.RingbufSubmitDynptr, Void, new HelperArg(PtrToDynptr, Release), Any) with { Unsupported = "dynptrs are not modelled" },
-            P(HelperId.RingbufDiscardDynptr, Void, new HelperArg(PtrToDynptr, Release), Any) with { Unsupported = "dynptrs are not modelled" },
-            P(HelperId.DynptrRead, Int, UninitMem, SizeOrZero, new HelperArg(PtrToDynptr, ReadOnly), Any, Any) with { Unsupported = "dynptrs are not modelled" },
-            P(HelperId.DynptrWrite, Int, new HelperArg(PtrToDynptr, ReadOnly), Any, MemRo, SizeOrZero, Any) with { Unsupported = "dynptrs are not modelled" },
-            P(HelperId.DynptrData, HelperReturnKind.MemOrNull, new HelperArg(PtrToDynptr, ReadOnly), Any, AllocSize) with { Unsupported = "dynptrs are not modelled" },
-            P(HelperId.UserRingbufDrain, Int, Map, Func, StackOrNull, Any) with { AcceptedMapTypes = [MapType.UserRingbuf], Unsupported = "dynptrs are not modelled" },
+            P(HelperId.DPath, Int, Btf("path"), MemW, SizeOrZero) with { Unsupported = "the d_path attach-target allowlist" },
+            P(HelperId.PerCpuPtr, HelperReturnKind.MemOrBtfId, new HelperArg(PtrToPercpuBtfId), Any) with { Unsupported = "per-cpu ksyms" },
+            P(HelperId.ThisCpuPtr, HelperReturnKind.MemOrBtfId, new HelperArg(PtrToPercpuBtfId)) with { Unsupported = "per-cpu ksyms" },
+            P(HelperId.KptrXchg, HelperReturnKind.BtfIdOrNull, new HelperArg(PtrToKptr), BtfOrNull("")) with { Unsupported = "kptr fields" },
+            P(HelperId.DynptrFromMem, Int, UninitMem, SizeOrZero, Any, new HelperArg(PtrToDynptr, Uninit)) with { Unsupported = "dynptr helpers" },
+            P(HelperId.RingbufReserveDynptr, Int, Map, Any, Any, new HelperArg(PtrToDynptr, Uninit)) with { Unsupported = "dynptr helpers" },
+            P(HelperId.RingbufSubmitDynptr, Void, new HelperArg(PtrToDynptr, Release), Any) with { Unsupported = "dynptr helpers" },
+            P(HelperId.RingbufDiscardDynptr, Void, new HelperArg(PtrToDynptr, Release), Any) with { Unsupported = "dynptr helpers" },
+            P(HelperId.DynptrRead, Int, UninitMem, SizeOrZero, new HelperArg(PtrToDynptr, ReadOnly), Any, Any) with { Unsupported = "dynptr helpers" },
+            P(HelperId.DynptrWrite, Int, new HelperArg(PtrToDynptr, ReadOnly), Any, MemRo, SizeOrZero, Any) with { Unsupported = "dynptr helpers" },
+            P(HelperId.DynptrData, HelperReturnKind.MemOrNull, new HelperArg(PtrToDynptr, ReadOnly), Any, AllocSize) with { Unsupported = "dynptr helpers" },
+            P(HelperId.UserRingbufDrain, Int, Map, Func, StackOrNull, Any) with { AcceptedMapTypes = [MapType.UserRingbuf], Unsupported = "dynptr helpers" },
         };
         var table = new Dictionary<HelperId, HelperPrototype>();
         foreach (var p in list) table.Add(p.Id, p);

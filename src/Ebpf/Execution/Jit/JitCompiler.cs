@@ -99,7 +99,7 @@ internal static class JitCompiler
             for (int pc = start; pc < end; pc++)
             {
                 var insn = code[pc];
-                bool jumps = insn.Op == Operation.Ja || insn.IsConditionalJump;
+                bool jumps = insn.Op is Operation.Ja or Operation.MayGoto || insn.IsConditionalJump;
                 if (!jumps)
                     continue;
                 if (insn.Offset < start || insn.Offset >= end)

@@ -43,6 +43,10 @@ internal sealed class JitFunctionEmitter
     private readonly bool _passesFunctionReferences;
     private readonly bool[] _isJumpTarget;
 
+    /// <summary>This invocation's may_goto budget (the kernel's hidden stack slot, set at function entry), or null
+    /// when the function has no may_goto.</summary>
+    private LocalBuilder? _mayGoto;
+
     /// <summary>R1's value when the current instruction starts, if an lddw in this basic block set it (null: unknown).</summary>
     private ulong? _knownR1;
 
@@ -69,7 +73,7 @@ internal sealed class JitFunctionEmitter
         for (int pc = start; pc < end; pc++)
         {
             var insn = code[pc];
-            if ((insn.Op == Operation.Ja || insn.IsConditionalJump) && insn.Offset >= start && insn.Offset <= end)
+            if ((insn.Op is Operation.Ja or Operation.MayGoto || insn.IsConditionalJump) && insn.Offset >= start && insn.Offset <= end)
                 targets[insn.Offset - start] = true;
         }
         return targets;
@@ -86,6 +90,12 @@ internal sealed class JitFunctionEmitter
         {
             _il.Emit(OpCodes.Ldarg, (short)(FirstRegisterArg + r));
             _il.Emit(OpCodes.Stloc, _registers[r]);
+        }
+        if (Array.FindIndex(_code, _start, _end - _start, c => c.Op == Operation.MayGoto) >= 0)
+        {
+            _mayGoto = _il.DeclareLocal(typeof(ulong));
+            _il.Emit(OpCodes.Ldc_I8, (long)Interpreter.MayGotoBudget);
+            _il.Emit(OpCodes.Stloc, _mayGoto);
         }
         for (int pc = _start; pc < _end; pc++)
         {
@@ -185,6 +195,7 @@ internal sealed class JitFunctionEmitter
 
             // ---- jumps ----
             case Operation.Ja: _il.Emit(OpCodes.Br, LabelOf(i.Offset)); break;
+            case Operation.MayGoto: MayGoto(i.Offset); break;
             case >= Operation.Jeq64K and <= Operation.Jsle32X: ConditionalJump(pc, i); break;
 
             // ---- lddw (the second slot gets a label but no code: nothing jumps into it) ----
@@ -210,6 +221,14 @@ internal sealed class JitFunctionEmitter
             case Operation.StxW: StoreRegister(i, OpCodes.Stind_I4, OpCodes.Conv_U4, 4); break;
             case Operation.StxDW: StoreRegister(i, OpCodes.Stind_I8, null, 8); break;
             case >= Operation.AtomicAdd32 and <= Operation.Cmpxchg64: Atomic(i); break;
+            case Operation.LoadAcquireB: LoadAcquire(i, OpCodes.Ldind_U1); break;
+            case Operation.LoadAcquireH: LoadAcquire(i, OpCodes.Ldind_U2); break;
+            case Operation.LoadAcquireW: LoadAcquire(i, OpCodes.Ldind_U4); break;
+            case Operation.LoadAcquireDW: LoadAcquire(i, OpCodes.Ldind_I8); break;
+            case Operation.StoreReleaseB: StoreRelease(i, OpCodes.Stind_I1, OpCodes.Conv_U1); break;
+            case Operation.StoreReleaseH: StoreRelease(i, OpCodes.Stind_I2, OpCodes.Conv_U2); break;
+            case Operation.StoreReleaseW: StoreRelease(i, OpCodes.Stind_I4, OpCodes.Conv_U4); break;
+            case Operation.StoreReleaseDW: StoreRelease(i, OpCodes.Stind_I8, null); break;
 
             // ---- calls ----
             case Operation.CallHelper: CallHelper(pc, i.Imm); break;
@@ -477,6 +496,39 @@ internal sealed class JitFunctionEmitter
             Store(i.Src);
     }
 
+    /// <summary>may_goto: while the budget lasts, spend one unit and fall through; at zero, jump.</summary>
+    private void MayGoto(int target)
+    {
+        _il.Emit(OpCodes.Ldloc, _mayGoto!);
+        _il.Emit(OpCodes.Brfalse, LabelOf(target));
+        _il.Emit(OpCodes.Ldloc, _mayGoto!);
+        _il.Emit(OpCodes.Ldc_I8, 1L);
+        _il.Emit(OpCodes.Sub);
+        _il.Emit(OpCodes.Stloc, _mayGoto!);
+    }
+
+    /// <summary>BPF_LOAD_ACQ: a volatile load (ECMA-335 acquire: no later access moves before it), zero-extended.</summary>
+    private void LoadAcquire(DecodedInstruction i, OpCode load)
+    {
+        Address(i.Src, i.Offset);
+        _il.Emit(OpCodes.Volatile);
+        _il.Emit(load);
+        if (load != OpCodes.Ldind_I8)
+            _il.Emit(OpCodes.Conv_U8);
+        Store(i.Dst);
+    }
+
+    /// <summary>BPF_STORE_REL: a volatile store (release: no earlier access moves after it) of the low bytes of src.</summary>
+    private void StoreRelease(DecodedInstruction i, OpCode store, OpCode? narrow)
+    {
+        Address(i.Dst, i.Offset);
+        Load(i.Src);
+        if (narrow is { } n)
+            _il.Emit(n);
+        _il.Emit(OpCodes.Volatile);
+        _il.Emit(store);
+    }
+
     /// <summary>
     /// Follows R1 through straight-line code: an lddw of a loader-resolved map pointer into R1 makes it known
     /// (any other lddw is a raw constant the program chose and makes it unknown); anything that may write R1
@@ -491,6 +543,7 @@ internal sealed class JitFunctionEmitter
         else if (i.Op == Operation.LoadImm64Tail)
             return;
         else if (writesR1 || (i.Op is >= Operation.AtomicAdd32 and <= Operation.Cmpxchg64 && (i.Src == 1 || i.Dst == 1))
+            || (i.Op is >= Operation.LoadAcquireB and <= Operation.LoadAcquireDW && i.Dst == 1)
             || i.Op is Operation.CallHelper or Operation.CallLocal or Operation.CallRegister or Operation.Exit or Operation.Ja)
             _knownR1 = null;
     }
