@@ -60,7 +60,10 @@ public sealed partial class BpfRuntime
             && def.ExpectedAttachType is AttachType.TraceFentry or AttachType.TraceFexit or AttachType.ModifyReturn
             && (btfId != 0 || function is not null))
             RefuseKernelFunction(program, btfId, function);
-        var attaching = Describe(program, options.Functions);
+        // bpf_prog_dev_bound_inherit: an extension loaded against a device-bound program is bound to the same device.
+        if (def.Type == ProgramType.Ext && target is { BoundIfindex: not 0 })
+            program.BoundIfindex = target.BoundIfindex;
+        var attaching = Describe(program, options.Functions, target?.ResolvedType);
         var targetInfo = target is null ? null : DescribeTarget(target);
         AttachPoint point;
         try
@@ -132,6 +135,7 @@ public sealed partial class BpfRuntime
             return;
         var slots = new List<FunctionSlot>();
         var attachable = new List<AttachableFunction>();
+        var starts = SubprogramEffects.SubprogramStarts(program.Instructions);
         foreach (var vf in verified.Functions)
         {
             uint id = btf.FindAllByName(vf.Name, BtfKind.Func).FirstOrDefault();
@@ -155,7 +159,8 @@ public sealed partial class BpfRuntime
                 var described = functions.FirstOrDefault(f => f.Name == vf.Name);
                 reliable = vf.IsGlobal && described is { IsGlobal: true, PrepareError: null };
             }
-            attachable.Add(new AttachableFunction(id, vf.StartInstruction, vf.Name, reliable));
+            attachable.Add(new AttachableFunction(id, vf.StartInstruction, vf.Name, reliable,
+                ChangesPacketData: SubprogramEffects.ChangesPacketData(program.Instructions, starts, vf.StartInstruction, program.ResolvedType)));
         }
         program.FunctionSlots = slots;
         program.AttachableFunctions = attachable;
@@ -284,7 +289,10 @@ public sealed partial class BpfRuntime
     private static string MainFunctionName(ProgramObject program, IReadOnlyList<VerifierFunction>? functions) =>
         functions?.FirstOrDefault(f => f.StartInstruction == 0)?.Name ?? program.Name;
 
-    private static AttachingProgram Describe(ProgramObject program, IReadOnlyList<VerifierFunction>? functions)
+    /// <param name="program">The program being loaded or attached.</param>
+    /// <param name="functions">Its func_info functions (null after load: its attachable functions stand for them).</param>
+    /// <param name="helperType">The program type its helper calls are resolved for (an extension's target's type).</param>
+    private static AttachingProgram Describe(ProgramObject program, IReadOnlyList<VerifierFunction>? functions, ProgramType? helperType = null)
     {
         uint mainId = 0;
         var btf = program.Btf?.Parsed;
@@ -295,10 +303,15 @@ public sealed partial class BpfRuntime
             if (main is not null)
                 mainId = btf.FindAllByName(main, BtfKind.Func).FirstOrDefault();
         }
+        // changes_pkt_data of the main function (with what it calls), known from check_cfg before the attach check.
+        bool changesPacketData = SubprogramEffects.ChangesPacketData(program.Instructions, SubprogramEffects.SubprogramStarts(program.Instructions), 0,
+            helperType ?? program.ResolvedType);
         return new AttachingProgram(program.Name, program.Type, program.ExpectedAttachType, btf, mainId,
-            Sleepable: (program.Definition.Flags & (uint)Loading.ProgramLoadFlags.Sleepable) != 0);
+            Sleepable: (program.Definition.Flags & (uint)Loading.ProgramLoadFlags.Sleepable) != 0,
+            ChangesPacketData: changesPacketData, BoundIfindex: program.BoundIfindex);
     }
 
     private static AttachTargetProgram DescribeTarget(ProgramObject target) =>
-        new(target.Name, target.Type, target.ExpectedAttachType, target.Btf?.Parsed, target.AttachableFunctions, target.AttachedToTracing);
+        new(target.Name, target.Type, target.ExpectedAttachType, target.Btf?.Parsed, target.AttachableFunctions, target.AttachedToTracing,
+            BoundIfindex: target.BoundIfindex);
 }

@@ -60,27 +60,9 @@ internal sealed class GlobalFunctions(VerifierContext walk) : VerifierComponent(
         }
         _calledGlobals.Add(fn.StartInstruction);
         // bpf_helper_changes_pkt_data over the callee and what it calls (subprog changes_pkt_data).
-        if (MayChangePacketData(fn.StartInstruction, [])) Subprograms.InvalidatePacketPointers();
+        if (SubprogramEffects.ChangesPacketData(Insns, Cfg.SubprogStarts, fn.StartInstruction, Input.ProgramType)) Subprograms.InvalidatePacketPointers();
         Subprograms.ClobberCallerSaved();
         SetReg(0, RegisterState.UnknownScalar());
-    }
-
-    private bool MayChangePacketData(int start, HashSet<int> seen)
-    {
-        if (!seen.Add(start)) return false;
-        int index = SubprogIndex(start);
-        int end = Cfg.SubprogEnd(index);
-        for (int pc = start; pc < end; pc++)
-        {
-            var insn = Insns[pc];
-            if (insn.IsLoadImm64) { pc++; continue; }
-            if (!insn.IsCall) continue;
-            if (insn.Src == 0 && (insn.Imm == (int)HelperId.TailCall
-                || HelperPrototypes.Get((HelperId)insn.Imm, Input.ProgramType) is { ChangesPacketData: true })) return true;
-            if (insn.Src == 1 && MayChangePacketData(pc + insn.Imm + 1, seen)) return true;
-            if (insn.Src == 2) return true; // kfuncs: not known here, assume they may
-        }
-        return false;
     }
 
     private void CheckGlobalCallArg(int i, FunctionArgument a)

@@ -15,6 +15,7 @@ namespace Ebpf.Verification.Attach;
 /// <param name="AttachedToTracing">The sticky <c>attach_tracing_prog</c> flag: the target is a tracing program that was
 /// loaded against another tracing program (rule P9).</param>
 /// <param name="Jited">Whether the target runs JIT-compiled (the kernel refuses fentry/fexit on an interpreted one).</param>
+/// <param name="BoundIfindex">The device the target is bound to (prog_ifindex; 0: not device-bound), for rule P1.</param>
 internal sealed record AttachTargetProgram(
     string Name,
     ProgramType Type,
@@ -22,7 +23,8 @@ internal sealed record AttachTargetProgram(
     BtfSpec? Btf,
     IReadOnlyList<AttachableFunction> Functions,
     bool AttachedToTracing = false,
-    bool Jited = true);
+    bool Jited = true,
+    uint BoundIfindex = 0);
 
 /// <summary>One func_info record of a target: the FUNC's BTF id, where it starts, and whether an extension may replace it.</summary>
 /// <param name="BtfId">The BTF id of the function's FUNC record in the target's BTF.</param>
@@ -31,7 +33,9 @@ internal sealed record AttachTargetProgram(
 /// <param name="Reliable">False for a static function or a main function whose prototype is not "one ctx argument"
 /// (<c>func_info_aux[i].unreliable</c>): such a function cannot be replaced (P4) and fentry/fexit see 5 × u64.</param>
 /// <param name="IsExceptionCallback">The function is the program's exception callback, which nothing may attach to.</param>
-public sealed record AttachableFunction(uint BtfId, int Start, string Name, bool Reliable, bool IsExceptionCallback = false);
+/// <param name="ChangesPacketData">The function, or anything it calls, may change packet data (the kernel's
+/// per-subprogram <c>changes_pkt_data</c>): an extension that does may replace only such a function (P6).</param>
+public sealed record AttachableFunction(uint BtfId, int Start, string Name, bool Reliable, bool IsExceptionCallback = false, bool ChangesPacketData = false);
 
 /// <summary>The program being loaded or attached, as <c>bpf_check_attach_target</c> sees it.</summary>
 /// <param name="Name">The loading program's name.</param>
@@ -41,6 +45,9 @@ public sealed record AttachableFunction(uint BtfId, int Start, string Name, bool
 /// <param name="MainFunctionBtfId">func_info[0].type_id of the program's own BTF (0: it has no func_info).</param>
 /// <param name="Sleepable">Loaded with BPF_F_SLEEPABLE, which restricts the targets it may attach to.</param>
 /// <param name="SavedTargetType">saved_dst_prog_type / saved_dst_attach_type (null before the first target was recorded).</param>
+/// <param name="ChangesPacketData">The program's main function may change packet data (<c>prog->aux->changes_pkt_data</c>, P6).</param>
+/// <param name="BoundIfindex">The device the program is bound to (an extension inherits its load-time target's binding;
+/// 0: not device-bound), for rule P1.</param>
 internal sealed record AttachingProgram(
     string Name,
     ProgramType Type,
@@ -48,7 +55,9 @@ internal sealed record AttachingProgram(
     BtfSpec? Btf,
     uint MainFunctionBtfId,
     bool Sleepable = false,
-    (ProgramType Type, AttachType AttachType)? SavedTargetType = null)
+    (ProgramType Type, AttachType AttachType)? SavedTargetType = null,
+    bool ChangesPacketData = false,
+    uint BoundIfindex = 0)
 {
     /// <summary>Whether the program is BPF_PROG_TYPE_EXT (freplace).</summary>
     public bool IsExtension => Type == ProgramType.Ext;

@@ -5,15 +5,14 @@ namespace Ebpf.Verification.Attach;
 
 /// <summary>
 /// <c>bpf_check_attach_target</c> for targets that are BPF programs (kernel-semantics.md §2.2): rules G1–G4,
-/// P2–P4 and P8–P11, the per-attach-type checks A1, A5–A10 and A13, in the kernel's order and with its log
+/// P1–P4, P6 and P8–P11, the per-attach-type checks A1, A5–A10 and A13, in the kernel's order and with its log
 /// lines. At load time the log line goes into the verifier log; at (re)attach time the kernel passes no log,
 /// so only the errno reaches the caller (the exception still carries the line for diagnostics).
 /// </summary>
 /// <remarks>
-/// Not modelled: P1 (device binding: the runtime binds no program to a device), P5/P8 (every program of the
-/// runtime runs compiled or in the verified interpreter, which stands for "JITed"), P6/P7 (per-subprogram
-/// packet-data and sleep facts), kernel-function targets (K1 is refused here; the runtime has no kernel
-/// functions to trace).
+/// Not modelled: P5/P8 (every program of the runtime runs compiled or in the verified interpreter, which stands
+/// for "JITed"); P7 (an extension cannot be sleepable, so it cannot call the helpers that make a subprogram
+/// "might sleep"); kernel-function targets (K1 is refused here; the runtime has no kernel functions to trace).
 /// </remarks>
 internal static class AttachTargetCheck
 {
@@ -43,6 +42,9 @@ internal static class AttachTargetCheck
         bool conservative = false;
         if (target is not null)
         {
+            // P1: bpf_prog_dev_bound_match — a device-bound program attaches only to a program bound to the same device.
+            if (program.BoundIfindex != 0 && target.BoundIfindex != program.BoundIfindex)
+                throw Refuse("Target program bound device mismatch");
             function = target.Functions.FirstOrDefault(f => f.BtfId == btfId)
                 ?? throw Refuse($"Subprog {tname} doesn't exist");
             if (function.IsExceptionCallback)
@@ -50,6 +52,9 @@ internal static class AttachTargetCheck
             conservative = !function.Reliable;
             if (extension && conservative)
                 throw Refuse("Cannot replace static functions");
+            // P6 (6.13+): callers of the function invalidate packet pointers only if it changes packet data.
+            if (extension && program.ChangesPacketData && !function.ChangesPacketData)
+                throw Refuse("Extension program changes packet data, while original does not");
             if (!target.Jited)
                 throw Refuse("Can attach to only JITed progs");
             if (program.IsTracing)

@@ -39,6 +39,30 @@ public class AttachTargetCheckTests
     }
 
     [Fact]
+    public void Device_binding_and_packet_data_rules_P1_and_P6()
+    {
+        // P1: a device-bound program (an extension inherits its load-time target's binding) attaches only to a
+        // program bound to the same device; it comes after the id checks and before P2, so a FUNC that is not one of
+        // the target's subprograms (mix is not in Target()'s list) still gets this line.
+        var bound = new AttachingProgram("e", ProgramType.Ext, default, TargetBtf, Func("check"), BoundIfindex: 2);
+        Assert.Equal("attach_btf_id 9999 is invalid", Refusal(bound, Target(), 9999));
+        Assert.Equal("Target program bound device mismatch", Refusal(bound, Target(), Func("mix")));
+        Assert.Equal("Target program bound device mismatch", Refusal(bound, Target() with { BoundIfindex = 3 }, Func("check")));
+        AttachTargetCheck.Check(bound, Target() with { BoundIfindex = 2 }, Func("check"));
+        // P6: an extension that changes packet data replaces only a function that does; one that does not replaces either.
+        var changing = new AttachingProgram("e", ProgramType.Ext, default, TargetBtf, Func("check"), ChangesPacketData: true);
+        Assert.Equal("Extension program changes packet data, while original does not", Refusal(changing, Target(), Func("check")));
+        var changingTarget = Target() with
+        {
+            Functions = [new AttachableFunction(Func("check"), 7, "check", Reliable: true, ChangesPacketData: true)],
+        };
+        AttachTargetCheck.Check(changing, changingTarget, Func("check"));
+        AttachTargetCheck.Check(changing with { ChangesPacketData = false }, Target(), Func("check"));
+        // fentry/fexit are not extensions: P6 does not apply to them.
+        AttachTargetCheck.Check(Fentry() with { ChangesPacketData = true }, Target(), Func("check"));
+    }
+
+    [Fact]
     public void An_extension_is_checked_against_its_saved_target_type()
     {
         // A9: loaded against an XDP program, now offered a tc one — silent EINVAL.
