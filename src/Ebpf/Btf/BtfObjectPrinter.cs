@@ -314,7 +314,7 @@ public sealed class BtfObjectPrinter
             {
                 _arrayMember = true;
                 _member = null;
-                ShowResolvedAs(element, elementId, offset, bitsOffset); // the resolved type's ops, the declared id
+                Show(element, elementId, offset, bitsOffset); // the resolved type's ops, the declared id
                 offset += elementSize;
                 _arrayMember = false;
                 _member = null;
@@ -325,19 +325,6 @@ public sealed class BtfObjectPrinter
         _arrayIsChars = false;
         _arrayTerminated = false;
         EndAggregate("]");
-    }
-
-    private void ShowResolvedAs(BtfType t, uint id, int offset, int bitsOffset)
-    {
-        switch (t)
-        {
-            case BtfInt i: ShowInt(i, id, offset, bitsOffset); break;
-            case BtfPtr: ShowPointer(t, id, offset); break;
-            case BtfArray a: ShowArray(a, id, offset, bitsOffset); break;
-            case BtfComposite c: ShowComposite(c, id, offset, bitsOffset); break;
-            case BtfEnumType e: ShowEnum(e, id, offset); break;
-            default: Show(t, id, offset, bitsOffset); break;
-        }
     }
 
     private void ShowCompositeBody(BtfComposite t, uint id, int offset)

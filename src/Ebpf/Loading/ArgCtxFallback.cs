@@ -40,27 +40,8 @@ internal sealed class ArgCtxFallback
     /// libbpf's global_ctx_map: the named context struct a program type's global subprograms must take; null for the
     /// types whose context has no name (tracing, LSM, struct_ops, syscall, tracepoint …), which get no fallback.
     /// </summary>
-    public static string? ContextName(ProgramType type) => type switch
-    {
-        ProgramType.CgroupDevice => "bpf_cgroup_dev_ctx",
-        ProgramType.CgroupSkb or ProgramType.FlowDissector or ProgramType.LwtIn or ProgramType.LwtOut
-            or ProgramType.LwtSeg6Local or ProgramType.LwtXmit or ProgramType.SchedAct or ProgramType.SchedCls
-            or ProgramType.SkSkb or ProgramType.SocketFilter => "__sk_buff",
-        ProgramType.CgroupSock => "bpf_sock",
-        ProgramType.CgroupSockAddr => "bpf_sock_addr",
-        ProgramType.CgroupSockopt => "bpf_sockopt",
-        ProgramType.CgroupSysctl => "bpf_sysctl",
-        ProgramType.Kprobe => "bpf_user_pt_regs_t",
-        ProgramType.Netfilter => "bpf_nf_ctx",
-        ProgramType.PerfEvent => "bpf_perf_event_data",
-        ProgramType.RawTracepoint or ProgramType.RawTracepointWritable => "bpf_raw_tracepoint_args",
-        ProgramType.SkLookup => "bpf_sk_lookup",
-        ProgramType.SkMsg => "sk_msg_md",
-        ProgramType.SkReuseport => "sk_reuseport_md",
-        ProgramType.SockOps => "bpf_sock_ops",
-        ProgramType.Xdp => "xdp_md",
-        _ => null,
-    };
+    public static string? ContextName(ProgramType type) =>
+        type == ProgramType.Kprobe ? "bpf_user_pt_regs_t" : Abi.Contexts.ContextTypeNames.Canonical(type);
 
     private BtfType TypeAt(uint id) => id == 0 || id < _firstId || id - _firstId >= _types.Count ? BtfVoid.Instance : _types[(int)(id - _firstId)];
 

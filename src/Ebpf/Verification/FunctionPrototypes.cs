@@ -20,27 +20,7 @@ internal static class FunctionPrototypes
 
     /// <summary>The canonical user-visible ctx struct of each program type (the kernel's bpf_ctx_convert, as
     /// libbpf's global_ctx_map lists them), or null when the type's ctx has no name.</summary>
-    public static string? CanonicalContextName(ProgramType type) => type switch
-    {
-        ProgramType.SocketFilter or ProgramType.SchedCls or ProgramType.SchedAct or ProgramType.CgroupSkb
-            or ProgramType.LwtIn or ProgramType.LwtOut or ProgramType.LwtXmit or ProgramType.LwtSeg6Local
-            or ProgramType.SkSkb or ProgramType.FlowDissector => "__sk_buff",
-        ProgramType.Xdp => "xdp_md",
-        ProgramType.CgroupDevice => "bpf_cgroup_dev_ctx",
-        ProgramType.CgroupSock => "bpf_sock",
-        ProgramType.CgroupSockAddr => "bpf_sock_addr",
-        ProgramType.CgroupSockopt => "bpf_sockopt",
-        ProgramType.CgroupSysctl => "bpf_sysctl",
-        ProgramType.Kprobe => "pt_regs",
-        ProgramType.PerfEvent => "bpf_perf_event_data",
-        ProgramType.RawTracepoint or ProgramType.RawTracepointWritable => "bpf_raw_tracepoint_args",
-        ProgramType.SkLookup => "bpf_sk_lookup",
-        ProgramType.SkMsg => "sk_msg_md",
-        ProgramType.SkReuseport => "sk_reuseport_md",
-        ProgramType.SockOps => "bpf_sock_ops",
-        ProgramType.Netfilter => "bpf_nf_ctx",
-        _ => null,
-    };
+    public static string? CanonicalContextName(ProgramType type) => Abi.Contexts.ContextTypeNames.Canonical(type);
 
     /// <summary>Kernel-side structs the kernel also recognises as a type's ctx (<c>sk_buff</c> for <c>__sk_buff</c>, …).</summary>
     private static string? KernelContextName(ProgramType type) => CanonicalContextName(type) switch

@@ -161,21 +161,9 @@ internal sealed class SubprogramCalls(VerifierContext walk) : VerifierComponent(
             // Async callback (timer): (map, key, value), must return 0; it runs later, not in the caller's frame.
             SetMapElementArgs(callee, map);
         }
-        else if (helper == HelperId.FindVma)
-        {
-            callee.Registers[1] = Helpers.TypedPointerReturn(new HelperPrototype(HelperId.FindVma, HelperReturnKind.BtfId, []) { ReturnBtfType = "task_struct" }, false);
-            callee.Registers[2] = Helpers.TypedPointerReturn(new HelperPrototype(HelperId.FindVma, HelperReturnKind.BtfId, []) { ReturnBtfType = "vm_area_struct" }, false);
-            callee.Registers[3] = ctxArg;
-        }
-        else if (helper == HelperId.ForEachMapElem && map is not null)
-        {
-            SetMapElementArgs(callee, map);
-            callee.Registers[4] = ctxArg;
-        }
         else
         {
-            callee.Registers[1] = RegisterState.UnknownScalar();
-            callee.Registers[2] = ctxArg;
+            SetCallbackArgs(callee, helper, map, ctxArg);
         }
         callee.Registers[10] = RegisterState.Pointer(RegisterType.Stack);
         callee.Registers[10].FrameNo = callee.FrameNo;
