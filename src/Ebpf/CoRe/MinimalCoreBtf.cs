@@ -13,13 +13,18 @@ namespace Ebpf.CoRe;
 public static class MinimalCoreBtf
 {
     /// <summary>The minimal BTF (raw bytes) for <paramref name="objects"/> against <paramref name="source"/>.</summary>
+    /// <exception cref="BpfException">An object has no .BTF (ENOENT) or no .BTF.ext (EINVAL), as bpftool refuses it;
+    /// a relocation fails to resolve; or the source holds a kind BTFGen cannot keep.</exception>
     public static byte[] Generate(Btf.BtfSpec source, IEnumerable<ObjectSpec> objects)
     {
         var marks = new MinimalCoreBtfMarks(source);
         foreach (var obj in objects)
         {
+            // bpftool refuses these rather than skipping them: an object given for its relocations that has none to read.
             if (obj.Btf is null)
-                continue;
+                throw new BpfException(Errno.ENOENT, $"min_core_btf: {obj.Name}: no .BTF section");
+            if (obj.BtfExt is null)
+                throw new BpfException(Errno.EINVAL, $"min_core_btf: {obj.Name}: section .BTF.ext not found");
             var relocator = new CoreRelocator(obj.Btf, CoreTargets.Custom("source", source));
             foreach (var prog in obj.Programs)
                 for (int i = 0; i < prog.CoreRelocations.Count; i++)

@@ -84,6 +84,21 @@ public class MinimalCoreBtfBpftoolParityTests(ITestOutputHelper output) : IDispo
         Assert.Contains(min.AllTypes.OfType<BtfPtr>(), p => p.Type == mm.Id);
     }
 
+    /// <summary>An object without BTF has no relocations to read: bpftool refuses it, and so do we (ENOENT, named).</summary>
+    [Fact]
+    public void An_object_without_btf_is_refused_as_bpftool_refuses_it()
+    {
+        string bpftool = Bpftool();
+        string obj = SharedData.Require("corpus/objects/build/map_in_map_legacy.o");
+        var b = ExternalTool.Run(bpftool, ["gen", "min_core_btf", VmlinuxPath, Path.Combine(_dir, "bpftool.btf"), obj]);
+        Assert.True(b.ExitCode != 0, "bpftool accepted an object without BTF");
+        string ours = Path.Combine(_dir, "ours.btf");
+        var r = CliRunner.Run("gen", "min_core_btf", VmlinuxPath, ours, obj);
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("no .BTF section", r.Stderr);
+        Assert.False(File.Exists(ours));
+    }
+
     private static string Dump(string bpftool, string file)
     {
         var d = ExternalTool.Run(bpftool, ["btf", "dump", "file", file]);
