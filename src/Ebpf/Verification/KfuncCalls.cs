@@ -124,7 +124,16 @@ internal sealed class KfuncCalls(VerifierContext walk) : VerifierComponent(walk)
             }
             if (pointee is BtfInt or BtfEnumType)
             {
-                HelperArgs.CheckHelperMemory(regno, reg, new HelperArg(HelperArgKind.PtrToMem), KfuncMemoryProto, btf.SizeOf(((BtfPtr)t).Type), zeroSizeAllowed: false);
+                // The kernel (6.18, bpf_xdp_metadata_rx_timestamp with 8 bytes from fp-4) logs the same line as for a
+                // helper but fails the load with EINVAL, not EACCES.
+                try
+                {
+                    HelperArgs.CheckHelperMemory(regno, reg, new HelperArg(HelperArgKind.PtrToMem), KfuncMemoryProto, btf.SizeOf(((BtfPtr)t).Type), zeroSizeAllowed: false);
+                }
+                catch (VerifierError e) when (e.Errno == Errno.EACCES)
+                {
+                    throw new VerifierError(Errno.EINVAL, e.Message, e.Insn);
+                }
                 continue;
             }
             string kind = pointee is null ? "UNKN" : pointee.Kind.ToString().ToUpperInvariant();
