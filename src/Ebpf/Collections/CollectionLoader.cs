@@ -341,6 +341,7 @@ internal sealed class CollectionLoader
                 Functions = Verification.ProgramSpecInput.PrepareFunctions(_loadedBtf ?? _spec.Btf, ps, FuncInfoTypeIds(ps), ps.Type,
                     ps.ExpectedAttachType ?? default, _backend.Profile),
                 FdArray = fdArray.Count > 1 ? fdArray : null,
+                Ifindex = ps.Ifindex,
             });
         }
         catch (BpfException e)

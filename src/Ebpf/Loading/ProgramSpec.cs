@@ -25,6 +25,9 @@ public sealed class ProgramSpec
     public bool Autoload { get; set; } = true;
     /// <summary>BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS as libbpf derives them from the section name.</summary>
     public ProgramLoadFlags Flags { get; set; }
+    /// <summary>prog_ifindex (bpf_program__set_ifindex): with <see cref="ProgramLoadFlags.XdpDevBoundOnly"/> the XDP program
+    /// is bound to that device (its metadata kfuncs); 0 binds nothing.</summary>
+    public int Ifindex { get; set; }
     /// <summary>True when the section name matched libbpf's table; false when the type came from the legacy fallback.</summary>
     public bool SectionKnown { get; set; }
     /// <summary>The linked instructions: the program followed by the subprograms it calls.</summary>

@@ -81,6 +81,7 @@ internal static class ProgramVerification
                 : program.Runtime.Profile.WithPossibleCpus(program.Runtime.Profile.PossibleCpus is null ? null : Maps.BpfCpu.PossibleCount),
             ContextConverter = program.TypeInfo,
             ModuleBtfs = program.BtfReferences?.ModuleBtfsByFd,
+            DeviceBound = program.IsDeviceBound,
             KernelFunctions = program.BtfReferences is { KfuncsByInstruction.Count: > 0 } refs ? refs.KfuncsByInstruction : null,
         };
         try
@@ -123,6 +124,8 @@ internal static class ProgramVerification
                     break;
                 case 1:
                     break; // bpf-to-bpf call: verified like the caller
+                case 2 when Net.XdpMetadataKfuncs.MetadataKfuncOf(insn, runtime.Profile.KernelBtf) is not null:
+                    break; // an XDP metadata kfunc: arguments checked against its vmlinux prototype, run by the host
                 default:
                     return $"insn {pc}: kfunc call (imm {insn.Imm})";
             }

@@ -124,7 +124,16 @@ internal sealed class KfuncCalls(VerifierContext walk) : VerifierComponent(walk)
             }
             if (pointee is BtfInt or BtfEnumType)
             {
-                HelperArgs.CheckHelperMemory(regno, reg, new HelperArg(HelperArgKind.PtrToMem), KfuncMemoryProto, btf.SizeOf(((BtfPtr)t).Type), zeroSizeAllowed: false);
+                // The kernel (6.18, bpf_xdp_metadata_rx_timestamp with 8 bytes from fp-4) logs the same line as for a
+                // helper but fails the load with EINVAL, not EACCES.
+                try
+                {
+                    HelperArgs.CheckHelperMemory(regno, reg, new HelperArg(HelperArgKind.PtrToMem), KfuncMemoryProto, btf.SizeOf(((BtfPtr)t).Type), zeroSizeAllowed: false);
+                }
+                catch (VerifierError e) when (e.Errno == Errno.EACCES)
+                {
+                    throw new VerifierError(Errno.EINVAL, e.Message, e.Insn);
+                }
                 continue;
             }
             string kind = pointee is null ? "UNKN" : pointee.Kind.ToString().ToUpperInvariant();
@@ -173,6 +182,28 @@ internal sealed class KfuncCalls(VerifierContext walk) : VerifierComponent(walk)
         if (id == 0) return null;
         uint r = btf.SkipTypedefs(id);
         return r != 0 && btf.TryGetType(r, out var t) ? t : null;
+    }
+
+    /// <summary>The XDP metadata kfuncs (bpf_dev_bound_kfunc_id).</summary>
+    private static bool IsDevBoundKfunc(string name) =>
+        name is "bpf_xdp_metadata_rx_timestamp" or "bpf_xdp_metadata_rx_hash" or "bpf_xdp_metadata_rx_vlan_tag";
+
+    /// <summary>
+    /// add_subprog_and_kfunc's part for the XDP metadata kfuncs, before the walk: each call refuses a program that is not
+    /// device-bound (bpf_dev_bound_kfunc_check), reached or not, and a non-GPL one first (add_kfunc_call's order).
+    /// </summary>
+    internal void CheckDevBoundKfuncs()
+    {
+        for (int i = 0; i < Insns.Count; i++)
+        {
+            var insn = Insns[i];
+            if (insn.IsLoadImm64) { i++; continue; }
+            if (!insn.IsCall || insn.Src != (byte)CallSource.Kfunc || insn.Offset != 0) continue;
+            var kf = Input.KernelFunctions is { } byInsn && byInsn.TryGetValue(i, out var k) ? k : KernelFunctions.ResolveById(insn.Imm, Input.Profile.KernelBtf);
+            if (kf is null || IsHostKfunc(kf) || !IsDevBoundKfunc(kf.Name)) continue;
+            if (!Input.GplCompatible) throw new VerifierError(Errno.EINVAL, "cannot call kernel function from non-GPL compatible program", i);
+            if (!Input.DeviceBound) throw new VerifierError(Errno.EINVAL, "metadata kfuncs require device-bound program", i);
+        }
     }
 
     /// <summary>At the main program's exit: an open RCU section is reported before references are.</summary>

@@ -30,6 +30,7 @@ internal sealed class VerifierEngine : VerifierComponent
             if (Input.ProgramType == ProgramType.Syscall && !Input.Sleepable)
                 throw new VerifierError(Errno.EINVAL, "Syscall programs can only be sleepable", 0);
             if (InstructionFeatures.Check(Insns, Input.Profile) is { } missing) throw missing;
+            Kfuncs.CheckDevBoundKfuncs();
             Cfg.Check(allowLoops: Privileged, Kfuncs.CheckPseudoBtfIds);
             Log.Level2Header(Insns, Cfg);
             VerifyFrom(0, Input.EntryFunction); // an extension: its prototype, not R1 = ctx (§2.8)

@@ -83,6 +83,10 @@ public sealed class VerifierInput
     /// own). A kfunc call not listed is looked up by its imm as a vmlinux BTF id.</summary>
     public IReadOnlyDictionary<int, KernelFunction>? KernelFunctions { get; init; }
 
+    /// <summary>bpf_prog_is_dev_bound: the program was loaded with a prog_ifindex (BPF_F_XDP_DEV_BOUND_ONLY), so it may
+    /// call the XDP metadata kfuncs (bpf_dev_bound_kfunc_check).</summary>
+    internal bool DeviceBound { get; init; }
+
     /// <summary>Module BTFs by the fd (the managed runtime's fd_array index) a BPF_PSEUDO_BTF_ID lddw names in its second
     /// imm: the split BTF its ksym id is checked against (check_pseudo_btf_id). Absent fds are refused.</summary>
     internal IReadOnlyDictionary<int, Btf.BtfSpec>? ModuleBtfs { get; init; }

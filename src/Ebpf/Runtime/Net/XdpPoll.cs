@@ -30,7 +30,7 @@ internal sealed class XdpPoll(VirtualNetwork network, BpfRuntime runtime, IProgr
 {
     public const int DevBulkSize = 16, CpuBulkSize = 8, MaxHops = 8;
 
-    private readonly record struct Arrival(NetDevice Device, byte[] Frame, uint Queue);
+    private readonly record struct Arrival(NetDevice Device, byte[] Frame, uint Queue, XdpRxMetadata? Metadata = null);
     private readonly record struct DevBulkKey(NetDevice Target, ProgramObject? EntryProgram, NetDevice Ingress);
     private readonly record struct CpuBulkKey(uint Cpu, ProgramObject? EntryProgram, NetDevice Ingress, uint Queue);
 
@@ -45,11 +45,11 @@ internal sealed class XdpPoll(VirtualNetwork network, BpfRuntime runtime, IProgr
     private long _dropped, _exceptions;
 
     /// <summary>Runs the injected frames, flushes, then the rounds they cause on veth peers.</summary>
-    public XdpInjectResult Run(NetDevice dev, IReadOnlyList<byte[]> frames, uint queue)
+    public XdpInjectResult Run(NetDevice dev, IReadOnlyList<byte[]> frames, IReadOnlyList<XdpRxMetadata?>? metadata, uint queue)
     {
         var results = new List<XdpFrameResult>(frames.Count);
-        foreach (var f in frames)
-            results.Add(Receive(new Arrival(dev, f, queue)));
+        for (int i = 0; i < frames.Count; i++)
+            results.Add(Receive(new Arrival(dev, frames[i], queue, metadata?[i])));
         Flush();
         for (int hop = 1; _next.Count > 0; hop++)
         {
@@ -130,6 +130,7 @@ internal sealed class XdpPoll(VirtualNetwork network, BpfRuntime runtime, IProgr
                 return new XdpFrameResult(XdpActions.Drop, a.Frame);
             }
             using var xdp = xdpBuffer;
+            xdp.RxMetadata = a.Metadata;
             uint action = runtime.Loop(slot.Program, executor, xdp.ContextPointer, xdp, 1).RetVal;
             dev.XdpCounters.CountVerdict(action);
             var data = xdp.Packet.ToArray();

@@ -25,6 +25,13 @@ public sealed record NetDevice(uint Ifindex, string Name, uint RxQueues, byte[] 
     public bool IsRegistered { get; internal set; } = true;
     /// <summary>What the device's XDP path did (per-device counters, as ethtool -S shows a driver's xdp stats).</summary>
     public Net.XdpDeviceCounters XdpCounters { get; } = new();
+    /// <summary>
+    /// The driver's xdp_metadata_ops: which XDP metadata kfuncs a program bound to this device gets the device's
+    /// implementation of (resolved at load, as bpf_dev_bound_resolve_kfunc); the others return -EOPNOTSUPP. A veth has
+    /// all three, other kinds none (only a veth can bind programs here).
+    /// </summary>
+    public Net.XdpMetadataOps XdpMetadata { get => _xdpMetadata ?? (Kind == "veth" ? Net.XdpMetadataOps.All : Net.XdpMetadataOps.None); set => _xdpMetadata = value; }
+    private Net.XdpMetadataOps? _xdpMetadata;
     /// <summary>The device's XDP slots, one per mode (dev->xdp_state).</summary>
     internal Net.DeviceXdp Xdp { get; } = new();
 

@@ -39,6 +39,9 @@ internal sealed unsafe class XdpContext : IDisposable, IPacketBuffer
     /// <summary>The redirect the program's last bpf_redirect/bpf_redirect_map call recorded (null after a failed lookup).</summary>
     public XdpRedirect? Redirect { get; set; }
 
+    /// <summary>What the driver reported with the frame, for the XDP metadata kfuncs (null: nothing, -ENODATA).</summary>
+    public Net.XdpRxMetadata? RxMetadata { get; set; }
+
     /// <summary>Linear packet bytes (data .. data_end).</summary>
     public Span<byte> Packet => new((void*)Data, (int)(DataEnd - Data));
     Span<byte> IPacketBuffer.Data => Packet;
