@@ -282,6 +282,9 @@ public sealed class XdpMultiprog : IDisposable
                 XdpMultiprog built;
                 try
                 {
+                    // §6.4 step 5 / §6.6: libxdp's check that the kernel takes freplace on a dispatcher decides
+                    // between a dispatcher and the single-program fallback.
+                    KernelCompatProbe.Require(backend, options);
                     built = Build(backend, ifindex, old, programs, options);
                 }
                 catch (BpfException e) when (old is null && fallbackProgram is not null && programs.Count == 1 && IsNoExtensionSupport(e))

@@ -1,6 +1,8 @@
 using Ebpf.Collections;
 using Ebpf.Linux;
 using Ebpf.Linux.Net;
+using Ebpf.Runtime;
+using Ebpf.Xdp;
 
 namespace Ebpf.Tests.Linux.Net;
 
@@ -130,5 +132,41 @@ public class DispatcherLinuxTests
         Assert.True(byId.ExitCode == 0, byId.Stderr);
         Assert.Equal(XdpAttachMode.None, s.State.AttachMode);
         Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(s.BpfFs.Path, "xdp")));
+    }
+
+    [Fact]
+    public void CompatProbeDecidesTheFallbackAsLibxdpDoes()
+    {
+        using var s = Create();
+        var probe = s.Veth.Invoke(() => KernelCompatProbe.Run(LinuxKernel.Backend, new XdpMultiprogOptions { BpfFsRoot = s.BpfFs.Path }));
+        var theirs = s.XdpLoader("load", "-v", "xa", Obj, "-n", "xdp_verdict");
+        Assert.True(theirs.ExitCode == 0, theirs.Stderr);
+
+        // libxdp's check and ours agree, on the outcome and on the errno it prints.
+        bool theirsFailed = theirs.Stderr.Contains("Compatibility check for dispatcher program failed");
+        Assert.True(theirsFailed == probe is not null, $"ours: {probe?.Message ?? "passed"}; xdp-loader: {theirs.Stderr}");
+        if (probe is not null)
+        {
+            string expected = $"Compatibility check for dispatcher program failed: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage((int)probe.Errno)}";
+            Assert.True(theirs.Stderr.Contains(expected, StringComparison.Ordinal), $"ours: {probe.Errno} {probe.Message}\nxdp-loader: {theirs.Stderr}");
+        }
+        Assert.DoesNotContain(Directory.EnumerateFileSystemEntries(s.BpfFs.Path), e => Path.GetFileName(e).StartsWith("prog-test-link", StringComparison.Ordinal));
+
+        // And the attach follows it: a failed check means the single-program fallback (no dispatcher on the device).
+        Assert.Equal(0, s.XdpLoader("unload", "xa", "--all").ExitCode);
+        var load = s.Ebpf("load", "xa", Obj, "--program", "xdp_verdict");
+        Assert.True(load.ExitCode == 0, load.Stderr);
+        using (var main = KernelProgram.FromId(s.State.DriverProgramId))
+            Assert.Equal(probe is null ? "xdp_dispatcher" : "xdp_verdict", main.GetInfo().Name);
+        Assert.Equal(0, s.Ebpf("unload", "xa", "--all").ExitCode);
+    }
+
+    [Fact]
+    public void CompatProbePassesOnTheManagedRuntime()
+    {
+        var runtime = new BpfRuntime();
+        var probe = KernelCompatProbe.Run(runtime.Backend, new XdpMultiprogOptions());
+        Assert.Null(probe);
+        Assert.DoesNotContain(runtime.Backend.ListPinDirectory("/sys/fs/bpf"), e => e.Path.Contains("prog-test-link", StringComparison.Ordinal));
     }
 }
