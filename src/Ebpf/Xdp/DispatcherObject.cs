@@ -50,6 +50,9 @@ public sealed class DispatcherObject
         return spec;
     }
 
+    /// <summary>The object's ELF, for loads that need its BTF and line info.</summary>
+    internal ElfFile ParseElf() => ElfFile.Parse(_image, Name);
+
     /// <summary>
     /// Loads <c>xdp_dispatcher</c> with <paramref name="config"/> in its .rodata (the config's version must be the
     /// object's), with BPF_F_XDP_HAS_FRAGS when the config says so. The returned collection holds the program.

@@ -174,7 +174,7 @@ public sealed class XdpMultiprog : IDisposable
         return Swap(backend, ifindex, options, old =>
         {
             if (old is not null && old.IsLegacy)
-                throw new BpfException(Errno.EBUSY, $"ifindex {ifindex} has a non-dispatcher XDP program ({old.MainProgram.Id}, {old.MainProgram.Name}) attached; unload it first");
+                throw new BpfException(Errno.EBUSY, $"ifindex {ifindex}: Existing program is not using a dispatcher, can't replace; unload first (program {old.MainProgram.Id}, {old.MainProgram.Name})");
             var layout = (options.Dispatcher ?? DispatcherObject.Default).Layout;
             if (old is not null && old.Version < layout.Version)
                 throw new BpfException(Errno.EBUSY, $"ifindex {ifindex} has an XDP dispatcher of version {old.Version}, older than ours ({layout.Version}); unload it first");
@@ -197,10 +197,10 @@ public sealed class XdpMultiprog : IDisposable
         options ??= new XdpMultiprogOptions();
         using (var l = options.ProgramOwned ? null : DispatcherLock.Take(backend, DispatcherPins.XdpDirectory(options.BpfFsRoot)))
         {
-            using var current = Read(backend, ifindex, options) ?? throw new BpfException(Errno.ENOENT, $"no XDP program on ifindex {ifindex}");
+            using var current = Read(backend, ifindex, options) ?? throw new BpfException(Errno.ENOENT, $"No XDP program loaded on ifindex {ifindex}");
             foreach (uint id in programIds)
                 if (!current.Programs.Any(p => p.Id == id) && current.MainProgram.Id != id)
-                    throw new BpfException(Errno.ENOENT, $"XDP program {id} is not attached to ifindex {ifindex}");
+                    throw new BpfException(Errno.ENOENT, $"Program with ID {id} not loaded on ifindex {ifindex}");
             if (current.IsLegacy || programIds.Contains(current.MainProgram.Id) || current.Programs.All(p => programIds.Contains(p.Id)))
             {
                 DetachMain(backend, ifindex, current);
@@ -223,7 +223,7 @@ public sealed class XdpMultiprog : IDisposable
         ArgumentNullException.ThrowIfNull(backend);
         options ??= new XdpMultiprogOptions();
         using var l = options.ProgramOwned ? null : DispatcherLock.Take(backend, DispatcherPins.XdpDirectory(options.BpfFsRoot));
-        using var current = Read(backend, ifindex, options) ?? throw new BpfException(Errno.ENOENT, $"no XDP program on ifindex {ifindex}");
+        using var current = Read(backend, ifindex, options) ?? throw new BpfException(Errno.ENOENT, $"No XDP program loaded on ifindex {ifindex}");
         DetachMain(backend, ifindex, current);
         if (current.PinDirectory is { } dir)
             DispatcherPins.Unpin(backend, dir);
@@ -282,12 +282,20 @@ public sealed class XdpMultiprog : IDisposable
                 XdpMultiprog built;
                 try
                 {
+                    // §6.4 step 5 / §6.6: libxdp's check that the kernel takes freplace on a dispatcher decides
+                    // between a dispatcher and the single-program fallback.
+                    KernelCompatProbe.Require(backend, options);
                     built = Build(backend, ifindex, old, programs, options);
                 }
                 catch (BpfException e) when (old is null && fallbackProgram is not null && programs.Count == 1 && IsNoExtensionSupport(e))
                 {
                     // §6.4 step 10: no freplace here — one program goes on the device directly.
                     return AttachLegacy(backend, ifindex, fallbackProgram, options);
+                }
+                catch (BpfException e) when (old is null && programs.Count > 1 && IsNoExtensionSupport(e))
+                {
+                    // libxdp cannot fall back either: only one program fits on a device without a dispatcher.
+                    throw new BpfException(Errno.EOPNOTSUPP, $"Can't fall back to legacy load with {programs.Count} programs: the kernel does not support the features needed by the multiprog dispatcher ({e.Message})", e);
                 }
                 try
                 {

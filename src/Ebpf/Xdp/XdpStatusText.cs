@@ -25,13 +25,15 @@ public static class XdpStatusText
                 continue;
             }
             var main = state.MainProgram.GetInfo();
-            output.WriteLine($"{name,-16} {"",-5} {main.Name,-17} {ModeName(state.Mode),-8} {main.Id,-4} {main.TagHex,-17}".TrimEnd());
+            // xdp-loader pads the tag to 17 (so the row ends in a space) and shifts the components' names one column
+            // right of the header's; the text is compared with its output byte for byte.
+            output.WriteLine($"{name,-16} {"",-5} {main.Name,-17} {ModeName(state.Mode),-8} {main.Id,-4} {main.TagHex,-17}");
             if (state.IsLegacy)
                 continue;
             foreach (var p in state.Programs)
             {
                 var info = p.Program!.GetInfo();
-                output.WriteLine($" {"=>",-15} {p.Priority,-5} {p.Name,-17} {"",-8} {info.Id,-4} {info.TagHex,-17} {XdpActionNames.Format(p.ChainCallActions)}".TrimEnd());
+                output.WriteLine($" {"=>",-15} {p.Priority,-5}  {p.Name,-16} {"",-8} {info.Id,-4} {info.TagHex,-17} {XdpActionNames.Format(p.ChainCallActions)}");
             }
         }
         output.WriteLine();

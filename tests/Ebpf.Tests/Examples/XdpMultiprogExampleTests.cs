@@ -21,7 +21,7 @@ public class XdpMultiprogExampleTests
         Assert.True(n.DroppedFirst >= 4000 && n.DroppedSecond >= 8000, $"{n.DroppedFirst} {n.DroppedSecond}");
         Assert.True(n.Seen >= 8000 + 4000);
         Assert.Equal((n.Seen + 15) / 16, n.Sampled);
-        Assert.Contains(" =>              20    xdp_filter", n.Status);
+        Assert.Contains(" =>              20     xdp_filter", n.Status);
         Assert.Equal(3, n.Status.Split('\n').Count(l => l.StartsWith(" =>", StringComparison.Ordinal)));
     }
 }

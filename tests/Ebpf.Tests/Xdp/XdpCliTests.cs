@@ -28,7 +28,7 @@ public class XdpCliTests
             xdp load lo {stamp} {runConfig} --mode skb
             xdp load lo {runConfig} --program late_stop -m skb --prio 5 --actions XDP_PASS,XDP_DROP
             xdp status lo
-            xdp unload lo --id 2
+            xdp unload lo --id 4
             xdp status lo
             xdp unload lo --all
             xdp status lo
@@ -40,10 +40,10 @@ public class XdpCliTests
             + new string('-', 86) + "\n";
         Assert.All(blocks, b => Assert.StartsWith(header, b));
         var rows = blocks[0][header.Length..].Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Matches(@"^lo {21}xdp_dispatcher    skb      4    [0-9a-f]{16}$", rows[0]);
-        Assert.Matches(@"^ =>              5     late_stop                  5    [0-9a-f]{16}  XDP_DROP,XDP_PASS$", rows[1]);
-        Assert.Matches(@"^ =>              10    early_drop                 2    [0-9a-f]{16}  XDP_DROP,XDP_PASS$", rows[2]);
-        Assert.Matches(@"^ =>              50    stamp                      3    [0-9a-f]{16}  XDP_PASS$", rows[3]);
+        Assert.Matches(@"^lo {21}xdp_dispatcher    skb      6    [0-9a-f]{16} $", rows[0]);
+        Assert.Matches(@"^ => {14}5 {6}late_stop {17}7    [0-9a-f]{16}  XDP_DROP,XDP_PASS$", rows[1]);
+        Assert.Matches(@"^ => {14}10 {5}early_drop {16}4    [0-9a-f]{16}  XDP_DROP,XDP_PASS$", rows[2]);
+        Assert.Matches(@"^ => {14}50 {5}stamp {21}5    [0-9a-f]{16}  XDP_PASS$", rows[3]);
         var after = blocks[1][header.Length..].Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(3, after.Length); // dispatcher + late_stop + stamp
         Assert.DoesNotContain(after, l => l.Contains("early_drop"));

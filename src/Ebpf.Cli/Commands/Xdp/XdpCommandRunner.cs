@@ -10,13 +10,39 @@ namespace Ebpf.Cli.Commands.Xdp;
 /// </summary>
 internal sealed class XdpCommandRunner(IBpfBackend backend, TextWriter output, bool json)
 {
-    public int Execute(XdpCommand command) => command switch
+    public int Execute(XdpCommand command)
     {
-        XdpLoad c => Load(c),
-        XdpUnload c => Unload(c),
-        XdpStatus c => Status(c),
-        _ => throw new CliUsageException($"unsupported command {command.GetType().Name}"),
-    };
+        try
+        {
+            return command switch
+            {
+                XdpLoad c => Load(c),
+                XdpUnload c => Unload(c),
+                XdpStatus c => Status(c),
+                _ => throw new CliUsageException($"unsupported command {command.GetType().Name}"),
+            };
+        }
+        catch (BpfException e) when (DeviceOf(command) is { } device && e.Message.Contains(device.Ifindex, StringComparison.Ordinal))
+        {
+            // The library names devices by ifindex; xdp-loader's messages name them as the user did.
+            throw new BpfException(e.Errno, e.Message.Replace(device.Ifindex, device.Name, StringComparison.Ordinal), e);
+        }
+    }
+
+    private (string Ifindex, string Name)? DeviceOf(XdpCommand command)
+    {
+        string? name = command switch { XdpLoad c => c.Device, XdpUnload c => c.Device, _ => null };
+        if (name is null)
+            return null;
+        try
+        {
+            return ($"ifindex {backend.GetDeviceIndex(name)}", name);
+        }
+        catch (BpfException)
+        {
+            return null;
+        }
+    }
 
     private int Load(XdpLoad c)
     {
