@@ -66,7 +66,8 @@ internal static class ProgramVerification
             EntryFunction = program.ExtensionEntry,
             ContextLayout = program.TracingContextLayout,
             Name = program.Name,
-            MapsByIndex = indexed.Select(m => (IVerifierMapInfo)new MapVerifierInfo(m)).ToArray(),
+            // The used-map list is this runtime's fd_array: a load that passes none has no fd_array (kernel: EPROTO).
+            MapsByIndex = indexed.Count == 0 ? null : indexed.Select(m => (IVerifierMapInfo)new MapVerifierInfo(m)).ToArray(),
             MapsByFd = byFd,
             Functions = options.Functions,
             HostHelpers = program.Runtime.Helpers.HostPrototypes,

@@ -19,9 +19,13 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
         // A host helper (registered with the runtime, above the kernel's ids) is checked against the prototype the
         // host gave, exactly like a kernel helper against the kernel's; any program type may call it.
         var host = Input.HostHelpers?.GetValueOrDefault(id);
-        if (host is null && !HelperNames.IsKnown(id))
+        // get_helper_proto: ids outside [0, __BPF_FUNC_MAX_ID) are "invalid func"; id 0 (BPF_FUNC_unspec) is in range
+        // but no program type has it, so it gets the "cannot use helper" line with the kernel's name for it.
+        if (host is null && (id < 0 || id >= HelperNames.MaxId))
             throw Fail($"invalid func {HelperNames.KernelName(id)}#{id}", Errno.EINVAL);
-        string name = host?.Name ?? HelperNames.KernelName(id);
+        string name = host?.Name ?? (id == 0 ? "bpf_unspec" : HelperNames.KernelName(id));
+        if (host is null && id == 0)
+            throw Fail($"program of this type cannot use helper {name}#{id}", Errno.EINVAL);
         if (host is null && !Input.Profile.IsHelperAllowed(Input.ProgramType, id, Input.Privilege)
             && !Attach.TracingHelperRules.Allows(Input.ProgramType, Input.ExpectedAttachType, id))
             throw Fail($"program of this type cannot use helper {name}#{id}", Errno.EINVAL);

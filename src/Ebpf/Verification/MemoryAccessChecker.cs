@@ -255,7 +255,9 @@ internal sealed class MemoryAccessChecker(VerifierContext walk) : VerifierCompon
         bool byIndex = insn.Src is (byte)LoadImm64Source.MapIndex or (byte)LoadImm64Source.MapIndexValue;
         if (byIndex)
         {
-            if (Input.MapsByIndex is { } list && insn.Imm >= 0 && insn.Imm < list.Count) return list[insn.Imm];
+            // The kernel reads fd_array[imm]; a load without fd_array is refused before any index is looked at.
+            if (Input.MapsByIndex is not { } list) throw Fail("fd_idx without fd_array is invalid", Errno.EPROTO);
+            if (insn.Imm >= 0 && insn.Imm < list.Count) return list[insn.Imm];
             throw Fail($"fd_idx {insn.Imm} is out of range", Errno.EINVAL);
         }
         if (Input.MapsByFd is { } fds && fds.TryGetValue(insn.Imm, out var m)) return m;
