@@ -160,7 +160,9 @@ public sealed partial class LinuxBackend : IBpfBackend
             var insn = insns[pc];
             if (!insn.IsLoadImm64)
                 continue;
-            if (insn.Src is (byte)LoadImm64Source.MapIndex or (byte)LoadImm64Source.MapIndexValue)
+            // Without used maps there is nothing to stand for: the instruction goes to the kernel as it is, which
+            // refuses a map index without fd_array ("fd_idx without fd_array is invalid", EPROTO) as the runtime does.
+            if (insn.Src is (byte)LoadImm64Source.MapIndex or (byte)LoadImm64Source.MapIndexValue && maps.Count > 0)
             {
                 if ((uint)insn.Imm >= (uint)maps.Count)
                     throw new BpfException(Errno.EINVAL, $"program {definition.Name}: insn {pc}: map index {insn.Imm} is not among the {maps.Count} used maps");
