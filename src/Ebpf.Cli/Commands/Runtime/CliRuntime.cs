@@ -23,15 +23,5 @@ internal static class CliRuntime
 
     public static BpfRuntime Current => Shared.Value ?? Create();
 
-    public static IDisposable Share(BpfRuntime runtime)
-    {
-        var previous = Shared.Value;
-        Shared.Value = runtime;
-        return new Restore(previous);
-    }
-
-    private sealed class Restore(BpfRuntime? previous) : IDisposable
-    {
-        public void Dispose() => Shared.Value = previous;
-    }
+    public static IDisposable Share(BpfRuntime runtime) => AsyncLocalScope.Set(Shared, runtime);
 }

@@ -25,15 +25,5 @@ internal static class RuntimeBackends
     public static RuntimeCommandRunner Create(string backend, TextWriter output, bool json) => new(Get(backend), output, json);
 
     /// <summary>Makes every line of a batch run on <paramref name="backend"/> (AsyncLocal: parallel in-process runs stay apart).</summary>
-    public static IDisposable ShareForBatch(string backend)
-    {
-        var previous = BatchBackend.Value;
-        BatchBackend.Value = backend;
-        return new Restore(previous);
-    }
-
-    private sealed class Restore(string? previous) : IDisposable
-    {
-        public void Dispose() => BatchBackend.Value = previous;
-    }
+    public static IDisposable ShareForBatch(string backend) => AsyncLocalScope.Set(BatchBackend, backend);
 }
