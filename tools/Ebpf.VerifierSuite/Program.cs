@@ -3,11 +3,11 @@ using System.Text;
 using Ebpf.Linux;
 using Ebpf.VerifierSuite;
 
-// Ebpf.VerifierSuite DIR [--cpu v3|v4] [--clang clang-19] [--only SUBSTRING] [--report FILE] [--no-kernel] [--verbose]
+// Ebpf.VerifierSuite DIR [--cpu v3|v4] [--clang clang-19] [--only SUBSTRING[,SUBSTRING...]] [--report FILE] [--no-kernel] [--verbose]
 // Measures our verifier against the kernel's own verifier test programs (README.md: how to fetch them).
 if (args.Length == 0 || args[0] is "-h" or "--help")
 {
-    Console.WriteLine("usage: Ebpf.VerifierSuite DIR [--cpu v4] [--clang clang-19] [--only SUBSTRING] [--report FILE] [--no-kernel] [--verbose]");
+    Console.WriteLine("usage: Ebpf.VerifierSuite DIR [--cpu v4] [--clang clang-19] [--only SUBSTRING[,SUBSTRING...]] [--report FILE] [--no-kernel] [--verbose]");
     return args.Length == 0 ? 2 : 0;
 }
 string dir = Path.GetFullPath(args[0]);
@@ -30,7 +30,8 @@ if (withKernel && !LinuxKernel.IsAvailable)
 
 var compiler = new Compiler(clang, cpu, dir, Path.Combine(dir, "build"));
 var sources = Directory.GetFiles(dir, "verifier_*.c").Order(StringComparer.Ordinal)
-    .Where(s => only is null || Path.GetFileName(s).Contains(only, StringComparison.Ordinal)).ToList();
+    .Where(s => only is null || only.Split(',', StringSplitOptions.RemoveEmptyEntries)
+        .Any(part => Path.GetFileName(s).Contains(part, StringComparison.Ordinal))).ToList();
 var notCompiled = new List<string>();
 var outcomes = new List<Outcome>();
 foreach (string source in sources)
