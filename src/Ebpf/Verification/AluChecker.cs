@@ -250,23 +250,20 @@ internal sealed class AluChecker(VerifierContext walk) : VerifierComponent(walk)
         SetReg(dst, r);
     }
 
-    /// <summary>check_reg_sane_offset.</summary>
+    /// <summary>check_reg_sane_offset, in the kernel's order: a constant out of range, then the pointer's fixed offset,
+    /// then the signed minimum.</summary>
     private void CheckSaneOffset(in RegisterState reg, in RegisterState ptr, int dst)
     {
         string type = StateFormatter.TypeName(ptr);
-        if (reg.Type == RegisterType.Scalar && reg.VarOff.IsConst)
-        {
-            long val = (long)reg.VarOff.Value;
-            if (val >= MaxVarOff || val <= -MaxVarOff)
-                throw Fail($"math between {type} pointer and {val} is not allowed", Errno.EINVAL);
-            return;
-        }
+        long val = (long)reg.VarOff.Value;
+        if (reg.VarOff.IsConst && (val >= MaxVarOff || val <= -MaxVarOff))
+            throw Fail($"math between {type} pointer and {val} is not allowed", Errno.EINVAL);
+        if (reg.Off >= MaxVarOff || reg.Off <= -MaxVarOff)
+            throw Fail($"{type} pointer offset {reg.Off} is not allowed", Errno.EINVAL);
         if (reg.SMin == long.MinValue)
             throw Fail($"math between {type} pointer and register with unbounded min value is not allowed", Errno.EINVAL);
         if (reg.SMin >= MaxVarOff || reg.SMin <= -MaxVarOff)
             throw Fail($"value {reg.SMin} makes {type} pointer be out of bounds", Errno.EINVAL);
-        if (reg.Type != RegisterType.Scalar && (reg.Off >= MaxVarOff || reg.Off <= -MaxVarOff))
-            throw Fail($"value {reg.Off} makes {type} pointer be out of bounds", Errno.EINVAL);
     }
 
     private static string OpName(AluOperation op) => op switch

@@ -91,6 +91,32 @@ internal sealed class HelperArguments(VerifierContext walk) : VerifierComponent(
         }
     }
 
+    /// <summary>
+    /// A MEM_ALIGNED argument (bpf_strtol's result, bpf_check_mtu's mtu_len …): check_func_arg calls check_ptr_alignment
+    /// with strict set after the memory check, so the pointer must be aligned to the argument's size whatever the
+    /// program's alignment flags (BPF_F_ANY_ALIGNMENT included).
+    /// </summary>
+    internal void CheckAlignedArg(int regno, in RegisterState reg, int size)
+    {
+        if (size <= 1) return;
+        if (reg.Type is RegisterType.Packet or RegisterType.PacketMeta)
+        {
+            // check_pkt_ptr_alignment assumes the 2-byte NET_IP_ALIGN the strict check is defined against.
+            if (!reg.VarOff.Add(2L + reg.Off).IsAligned((ulong)size))
+                throw Fail($"misaligned packet access off 2+{MemoryAccessChecker.TnumText(reg.VarOff)}+{reg.Off}+0 size {size}");
+            return;
+        }
+        string what = reg.Type switch
+        {
+            RegisterType.Stack => "stack ",
+            RegisterType.MapValue => "value ",
+            RegisterType.MapKey => "key ",
+            _ => "",
+        };
+        if (!reg.VarOff.Add(reg.Off).IsAligned((ulong)size))
+            throw Fail($"misaligned {what}access off {MemoryAccessChecker.TnumText(reg.VarOff)}+{reg.Off}+0 size {size}");
+    }
+
     internal void CheckSpinLockArg(int regno, in RegisterState reg, bool isLock)
     {
         if (reg.Type != RegisterType.MapValue || reg.MaybeNull) throw TypeMismatch(regno, reg, "map_value");

@@ -100,6 +100,7 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
                     if (arg.Has(HelperArgFlags.FixedSize))
                     {
                         HelperArgs.CheckHelperMemory(regno, reg, arg, proto, arg.FixedSize, zeroSizeAllowed: false);
+                        if (arg.Has(HelperArgFlags.Aligned)) HelperArgs.CheckAlignedArg(regno, reg, arg.FixedSize);
                         if (HelperArguments.WritesMemory(arg)) writes.Add((regno, arg.FixedSize));
                         break;
                     }

@@ -292,13 +292,16 @@ internal sealed class MemoryAccessChecker(VerifierContext walk) : VerifierCompon
         int off = insnOff + reg.Off;
         if (write && storedValue.IsPointer && reg.Type != RegisterType.Stack && !Privileged)
             throw Fail($"R{valueReg} leaks addr into {(reg.Type == RegisterType.MapValue ? "map" : "mem")}");
-        if (reg.MaybeNull || reg.Type is RegisterType.Scalar or RegisterType.NotInit or RegisterType.PacketEnd or RegisterType.MapPtr or RegisterType.Func)
+        if (reg.MaybeNull || reg.Type is RegisterType.Scalar or RegisterType.NotInit or RegisterType.PacketEnd or RegisterType.Func
+            || (reg.Type == RegisterType.MapPtr && reg.Map is null))
             throw Fail($"R{regno} invalid mem access '{StateFormatter.TypeName(reg)}'");
 
         switch (reg.Type)
         {
             case RegisterType.Stack:
                 return StackMem.StackAccess(regno, reg, off, size, write, storedValue);
+            case RegisterType.MapPtr:
+                return new MapPointerAccess(Walk).Access(regno, reg, off, size, write);
             case RegisterType.Ctx:
                 return Context.CtxAccess(regno, reg, off, size, write);
             case RegisterType.Packet:

@@ -63,6 +63,8 @@ internal sealed class BtfPointerLoads(VerifierContext walk) : VerifierComponent(
     /// btf_struct_walk + btf_struct_access: null for a scalar, else the struct (or <see cref="UntrustedMemory"/>)
     /// a pointer member points to. Throws the kernel's refusal otherwise.
     /// </summary>
+    internal string? WalkStruct(BtfSpec btf, BtfComposite t, int off, int size) => StructWalk(btf, t, off, size);
+
     private string? StructWalk(BtfSpec btf, BtfComposite t, int off, int size)
     {
         bool untrusted = false;
