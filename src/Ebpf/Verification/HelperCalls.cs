@@ -246,6 +246,9 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
 
     private long _retBound = -1;
 
+    /// <summary>MAX_ERRNO: the most negative errno a helper returns.</summary>
+    private const int MaxErrno = 4095;
+
     private ulong? _constKey;
 
     /// <summary>
@@ -389,6 +392,9 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
                 }
                 if (retBound >= 0)
                 {
+                    // The helper returns the bytes it wrote, at most the size argument, or a negative errno.
+                    r.SMin = -MaxErrno;
+                    r.S32Min = -MaxErrno;
                     r.SMax = retBound;
                     r.S32Max = (int)Math.Min(retBound, int.MaxValue);
                     ScalarBounds.Sync(ref r);

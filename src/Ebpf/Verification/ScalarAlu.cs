@@ -151,10 +151,19 @@ internal static class ScalarAlu
         if (op == AluOperation.Lsh)
         {
             var t = d.VarOff.Lsh(k);
-            bool fits = d.UMax <= (ulong.MaxValue >> k);
+            // __scalar64_min_max_lsh: the top bit may be shifted out once umax exceeds 1 << (63 - k).
+            bool fits = bits == 64 ? d.UMax <= 1UL << (63 - k) : d.UMax <= (ulong.MaxValue >> k);
             ulong umin = d.UMin << k, umax = d.UMax << k;
+            // The compilers' "<<32 s>>32" sign extension: a non-negative 32-bit bound survives a 64-bit <<32.
+            long smin = long.MinValue, smax = long.MaxValue;
+            if (bits == 64 && k == 32)
+            {
+                if (d.S32Max >= 0) smax = (long)d.S32Max << 32;
+                if (d.S32Min >= 0) smin = (long)d.S32Min << 32;
+            }
             ScalarBounds.MarkUnbounded(ref d);
             d.VarOff = t;
+            d.SMin = smin; d.SMax = smax;
             if (fits) { d.UMin = umin; d.UMax = umax; }
         }
         else if (op == AluOperation.Rsh)
