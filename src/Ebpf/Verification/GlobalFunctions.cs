@@ -155,7 +155,6 @@ internal sealed class GlobalFunctions(VerifierContext walk) : VerifierComponent(
     {
         if (Cur.Frames.Count != 1 || Cur.Current.FunctionStart == 0) return null;
         if (!Functions.TryGetValue(Cur.Current.FunctionStart, out var fn) || !fn.IsGlobal) return null;
-        if (Cur.ActiveLockId != 0) throw Fail("bpf_spin_unlock is missing", Errno.EINVAL);
         if (Cur.References.Count > 0)
         {
             var leak = Cur.References[0];

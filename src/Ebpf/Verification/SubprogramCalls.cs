@@ -176,9 +176,12 @@ internal sealed class SubprogramCalls(VerifierContext walk) : VerifierComponent(
 
     internal Flow CheckExit()
     {
+        // check_resource_leak: only the outermost frame's exit must have released the lock; a subprogram may return
+        // holding it (its caller unlocks).
+        if (Cur.Frames.Count == 1 && Cur.ActiveLockId != 0)
+            throw Fail("BPF_EXIT instruction in main prog cannot be used inside bpf_spin_lock-ed region", Errno.EINVAL);
         Kfuncs.CheckRcuSectionAtExit();
         if (Globals.CheckGlobalSubprogExit() is { } globalExit) return globalExit;
-        if (Cur.ActiveLockId != 0) throw Fail("bpf_spin_unlock is missing", Errno.EINVAL);
         var r0 = ReadReg(0);
         if (Cur.Frames.Count > 1)
         {
