@@ -325,8 +325,8 @@ public static class HelperPrototypes
 
             // Not modelled: rejected with a reason rather than let through unchecked.
             P(HelperId.DPath, Int, Btf("path"), MemW, SizeOrZero) with { Unsupported = "the d_path attach-target allowlist" },
-            P(HelperId.PerCpuPtr, HelperReturnKind.MemOrBtfId, new HelperArg(PtrToPercpuBtfId), Any) with { Unsupported = "per-cpu ksyms" },
-            P(HelperId.ThisCpuPtr, HelperReturnKind.MemOrBtfId, new HelperArg(PtrToPercpuBtfId)) with { Unsupported = "per-cpu ksyms" },
+            P(HelperId.PerCpuPtr, HelperReturnKind.MemOrBtfId, new HelperArg(PtrToPercpuBtfId), Any),
+            P(HelperId.ThisCpuPtr, HelperReturnKind.MemOrBtfId, new HelperArg(PtrToPercpuBtfId)),
             P(HelperId.KptrXchg, HelperReturnKind.BtfIdOrNull, new HelperArg(PtrToKptr), BtfOrNull("")) with { Unsupported = "kptr fields" },
             P(HelperId.DynptrFromMem, Int, UninitMem, SizeOrZero, Any, new HelperArg(PtrToDynptr, Uninit)) with { Unsupported = "dynptr helpers" },
             P(HelperId.RingbufReserveDynptr, Int, Map, Any, Any, new HelperArg(PtrToDynptr, Uninit)) with { Unsupported = "dynptr helpers" },
