@@ -25,6 +25,7 @@ internal sealed class ProgramBtfReferences
     private readonly List<KernelModule> _modules = [];
     private readonly Dictionary<int, Btf.BtfSpec> _moduleBtfsByFd = [];
     private readonly Dictionary<int, Verification.KernelFunction> _kfuncsByInsn = [];
+    private readonly Dictionary<(short Slot, int Id), Verification.KernelFunction> _kfuncsBySlot = [];
     private readonly List<(int Pc, KernelModule Module, ModuleKfunc Kfunc)> _kfuncCalls = [];
     private readonly List<(nint Address, int Size, string Name)> _variables = [];
     private readonly List<(nint Address, int Stride, int Instances)> _percpu = [];
@@ -101,6 +102,7 @@ internal sealed class ProgramBtfReferences
                 var resolved = Verification.KernelFunctions.FromBtf(module.Btf, (uint)insn.Imm, kfunc.Flags)
                     ?? throw Refuse(Errno.EINVAL, $"kfunc {func.Name} of module {module.Name} has no FUNC_PROTO", pc);
                 _kfuncsByInsn[pc] = resolved with { ProgramTypes = kfunc.ProgramTypes };
+                _kfuncsBySlot[(insn.Offset, insn.Imm)] = _kfuncsByInsn[pc];
             }
         }
         return rewritten is null ? definition : definition with { Instructions = rewritten };
@@ -152,9 +154,9 @@ internal sealed class ProgramBtfReferences
                 pc++;
                 continue;
             }
-            if (insn.IsCall && insn.Src == (byte)CallSource.Kfunc && insn.Offset != 0 && _kfuncsByInsn.ContainsKey(pc))
+            // By (slot, id), not by index: the verifier's translation removes dead code and patches, moving calls.
+            if (insn.IsCall && insn.Src == (byte)CallSource.Kfunc && insn.Offset != 0 && _kfuncsBySlot.TryGetValue((insn.Offset, insn.Imm), out var kf))
             {
-                var kf = _kfuncsByInsn[pc];
                 var module = _modules.First(m => ReferenceEquals(m.Btf, kf.Btf));
                 int id = KfuncHelperBase + _kfuncCalls.Count;
                 _kfuncCalls.Add((pc, module, module.Kfuncs[kf.Name]));
