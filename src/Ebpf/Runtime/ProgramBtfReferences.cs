@@ -89,7 +89,12 @@ internal sealed class ProgramBtfReferences
             }
             if (insn.IsCall && insn.Src == (byte)CallSource.Kfunc && insn.Offset != 0)
             {
-                if (insn.Offset < 0 || fdArray is null || insn.Offset >= fdArray.Count || fdArray[insn.Offset] is not { IsClosed: false, Native: BtfObject btf })
+                // add_kfunc_call / __find_kfunc_desc_btf, in the kernel's order.
+                if (insn.Offset < 0)
+                    throw Refuse(Errno.EINVAL, "negative offset disallowed for kernel module function call", pc);
+                if (fdArray is null)
+                    throw Refuse(Errno.EPROTO, "kfunc offset > 0 without fd_array is invalid", pc);
+                if (insn.Offset >= fdArray.Count || fdArray[insn.Offset] is not { IsClosed: false, Native: BtfObject btf })
                     throw Refuse(Errno.EBADF, "invalid module BTF fd specified", pc);
                 if (btf.Runtime != runtime || !btf.IsKernel || btf.Name == "vmlinux")
                     throw Refuse(Errno.EINVAL, "BTF fd for kfunc is not a module BTF", pc);

@@ -1,6 +1,7 @@
 using Ebpf.Abi;
 using Ebpf.Btf;
 using Ebpf.Collections;
+using Ebpf.Isa;
 using Ebpf.Linux;
 using Ebpf.Loading;
 using Ebpf.Runtime;
@@ -179,6 +180,21 @@ public class ModuleKsymTests
         var e = Assert.Throws<BpfException>(() => runtime.Modules.Load(Module, ModulesTests.ModuleBtf(), Kfuncs([ProgramType.SkMsg])));
         Assert.Equal(Errno.EINVAL, e.Errno);
         Assert.Null(runtime.Modules.Find(Module));
+    }
+
+    [Theory, ClassData(typeof(Backends))]
+    public void A_module_kfunc_slot_without_fd_array_or_negative_is_refused_as_the_kernel_refuses_it(string backendName)
+    {
+        using var backend = TestBackend.Create(backendName);
+        Instruction[] Call(short off) => [new(0x85, 0, 2, off, 100), new(0xb7, 0, 0, 0, 0), new(0x95, 0, 0, 0, 0)];
+        BpfException Load(short off) => Assert.Throws<BpfException>(() =>
+            backend.Backend.LoadProgram(new ProgramDefinition(ProgramType.SocketFilter, Call(off), "slot", "GPL")).Dispose());
+        var e = Load(1);
+        Assert.Equal(Errno.EPROTO, e.Errno);
+        Assert.Contains("kfunc offset > 0 without fd_array is invalid\n", e.Log);
+        e = Load(-1);
+        Assert.Equal(Errno.EINVAL, e.Errno);
+        Assert.Contains("negative offset disallowed for kernel module function call\n", e.Log);
     }
 
     [Theory]
