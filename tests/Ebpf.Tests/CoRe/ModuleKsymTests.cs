@@ -53,10 +53,13 @@ public class ModuleKsymTests
 
     private static int Int(byte[] bss, string name) => BitConverter.ToInt32(bss, ModulesTests.Vars()[name].Offset);
 
-    [Fact]
-    public void A_per_cpu_module_variable_has_one_instance_per_cpu()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_per_cpu_module_variable_has_one_instance_per_cpu(bool jit)
     {
         var (runtime, module) = LoadModule();
+        runtime.JitEnabled = jit; // the IL JIT and the interpreter
         int cpus = BpfCpu.PossibleCount;
         Assert.True(module.IsPerCpuVariable("ebpf_testmod_counter"));
         for (int cpu = 0; cpu < cpus; cpu++)

@@ -5,8 +5,8 @@ namespace Ebpf.Abi.Helpers;
 
 /// <summary>
 /// The prototype table (program-types.md §4.1, 6.1 source with the 6.12 MEM_WRITE backports). Only helpers
-/// of 6.18's <c>enum bpf_func_id</c> has a row; the few that need machinery the verifier lacks (dynptrs, kptrs,
-/// per-cpu ksyms) carry <see cref="HelperPrototype.Unsupported"/> and are rejected, never let through unchecked.
+/// of 6.18's <c>enum bpf_func_id</c> has a row; the few that need machinery the verifier lacks (dynptrs, kptrs)
+/// carry <see cref="HelperPrototype.Unsupported"/> and are rejected, never let through unchecked.
 /// </summary>
 public static class HelperPrototypes
 {
