@@ -90,6 +90,36 @@ public class ModuleKsymTests
             Assert.Equal(100 + cpus - 1, BitConverter.ToInt32(module.Variable("ebpf_testmod_counter", cpus - 1)));
     }
 
+    [Fact]
+    public void A_per_cpu_module_struct_is_read_through_the_typed_pointer_the_helpers_return()
+    {
+        var (runtime, module) = LoadModule();
+        int cpus = BpfCpu.PossibleCount;
+        for (int cpu = 0; cpu < cpus; cpu++)
+        {
+            var instance = module.Variable("ebpf_testmod_origin", cpu);
+            BitConverter.GetBytes(10 + cpu).CopyTo(instance);
+            BitConverter.GetBytes(1000L * (cpu + 1)).CopyTo(instance[8..]);
+        }
+        string obj = SharedData.Fixture("core/modules/module_percpu.bpf.o");
+        using var c = runtime.Load(ObjectSpec.Load(obj));
+        var vars = Ebpf.Elf.ElfFile.Open(obj).Symbols.Where(s => s.Type == Ebpf.Elf.ElfSymbolType.Object && s.Size > 0)
+            .ToDictionary(s => s.Name, s => (int)s.Value);
+        var bssMap = c.Maps.First(kv => kv.Key.EndsWith(".bss", StringComparison.Ordinal)).Value;
+        for (int other = 0; other <= cpus; other++)
+        {
+            var image = bssMap.Lookup(new byte[4]);
+            BitConverter.GetBytes(other).CopyTo(image, vars["cpu"]);
+            bssMap.Update(new byte[4], image);
+            BpfCpu.SetCurrent(cpus - 1);
+            c.Programs["origin_members"].TestRun(Run);
+            var bss = bssMap.Lookup(new byte[4]);
+            Assert.Equal(10 + cpus - 1, BitConverter.ToInt32(bss, vars["mine_x"]));
+            Assert.Equal(other < cpus ? 10 + other : -1, BitConverter.ToInt32(bss, vars["theirs_x"]));
+            Assert.Equal(other < cpus ? 1000L * (other + 1) : -1L, BitConverter.ToInt64(bss, vars["theirs_y"]));
+        }
+    }
+
     [Theory]
     [InlineData("percpu_direct", Errno.EACCES, "R1 is ptr_int access percpu memory: off=0")]
     [InlineData("percpu_write", Errno.EACCES, "R0 cannot write into rdonly_mem")]
