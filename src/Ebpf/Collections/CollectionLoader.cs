@@ -422,12 +422,15 @@ internal sealed class CollectionLoader
     /// <summary>
     /// __ksym variables and kfunc calls resolved against the backend's kernel BTF, vmlinux first and then module BTF
     /// (weak ones may be absent). A module symbol names its BTF object: a kfunc call's off and a ksym lddw's second imm
-    /// are its fd_array slot (§4.9).
+    /// are its fd_array slot (§4.9). As libbpf (≥ 1.2) does, an absent weak kfunc's call is poisoned
+    /// (<see cref="KfuncPoison"/>) and an lddw of it (bpf_ksym_exists) loads 0; an lddw of a present kfunc is a
+    /// BPF_PSEUDO_BTF_ID naming its FUNC.
     /// </summary>
     private void ResolveKernelSymbols(ProgramSpec ps, Instruction[] insns, List<BtfHandle?> fdArray)
     {
-        foreach (var relo in ps.Relocations)
+        for (int r = 0; r < ps.Relocations.Count; r++)
         {
+            var relo = ps.Relocations[r];
             if (relo.Kind is not (ProgramRelocationKind.KfuncCall or ProgramRelocationKind.KsymVariable))
                 continue;
             int at = relo.InstructionIndex;
@@ -435,28 +438,36 @@ internal sealed class CollectionLoader
                 throw new BpfException(Errno.EINVAL, $"program {ps.Name}: relocation '{relo.Symbol}' at insn {at} is outside the program ({insns.Length} insns)");
             var symbols = _backend.KernelSymbols
                 ?? throw new BpfException(Errno.ENOTSUPP, $"program '{ps.Name}': insn {at}: kernel symbol '{relo.Symbol}' cannot be resolved in the {_backend.Name} backend");
+            var ext = _spec.Externs.FirstOrDefault(e => e.Name == relo.Symbol);
+            bool function = relo.Kind == ProgramRelocationKind.KfuncCall || ext?.Kind == ExternKind.KsymFunction;
+            var found = symbols.Resolve(relo.Symbol, function);
             if (relo.Kind == ProgramRelocationKind.KfuncCall)
             {
-                var fn = symbols.Resolve(relo.Symbol, function: true)
-                    ?? throw new BpfException(Errno.ENOENT, $"program {ps.Name}: extern (func ksym) '{relo.Symbol}' not found in kernel BTF");
+                if (found is null && ext?.IsWeak == true)
+                {
+                    insns[at] = KfuncPoison.Call(KfuncPoison.ExternIndex(_spec.Externs, ext));
+                    _options.CoreDebugLog?.Invoke($"prog '{ps.Name}': relo #{r}: poisoning insn #{at} that calls kfunc '{relo.Symbol}'\n");
+                    continue;
+                }
+                var fn = found ?? throw new BpfException(Errno.ENOENT, $"program {ps.Name}: extern (func ksym) '{relo.Symbol}' not found in kernel BTF");
                 short slot = (short)ModuleSlot(ps, relo.Symbol, fn, fdArray);
                 insns[at] = new Instruction(insns[at].Opcode, 0, (byte)CallSource.Kfunc, slot, (int)fn.BtfId);
                 continue;
             }
             if (!insns[at].IsLoadImm64 || at + 1 >= insns.Length)
                 throw new BpfException(Errno.EINVAL, $"program {ps.Name}: ksym '{relo.Symbol}' at insn {at} is not on an lddw");
-            if (symbols.Resolve(relo.Symbol, function: false) is { } var)
+            if (found is { } sym)
             {
-                insns[at] = insns[at].WithSrc((byte)LoadImm64Source.BtfId).WithImm((int)var.BtfId);
-                insns[at + 1] = insns[at + 1].WithImm(ModuleSlot(ps, relo.Symbol, var, fdArray)); // btf_obj_fd; 0: vmlinux
+                insns[at] = insns[at].WithSrc((byte)LoadImm64Source.BtfId).WithImm((int)sym.BtfId);
+                insns[at + 1] = insns[at + 1].WithImm(ModuleSlot(ps, relo.Symbol, sym, fdArray)); // btf_obj_fd; 0: vmlinux
             }
-            else if (_spec.Externs.FirstOrDefault(e => e.Name == relo.Symbol)?.IsWeak == true)
+            else if (ext?.IsWeak == true)
             {
                 insns[at] = insns[at].WithSrc(0).WithImm(0);
                 insns[at + 1] = insns[at + 1].WithImm(0);
             }
             else
-                throw new BpfException(Errno.ENOENT, $"program {ps.Name}: extern (var ksym) '{relo.Symbol}' not found in kernel BTF");
+                throw new BpfException(Errno.ENOENT, $"program {ps.Name}: extern ({(function ? "func" : "var")} ksym) '{relo.Symbol}' not found in kernel BTF");
         }
     }
 

@@ -253,7 +253,7 @@ public sealed partial class BpfRuntime
                 : notModelled is null ? "verified and fully modelled" : "verified, but not fully modelled: " + notModelled;
             bool translated = verdict.Accepted && verdict.Program is not null && !options.Untranslated;
             var xlated = ProgramPreparation.Translated(this, program, translated ? verdict.Program : null, indexed, out var mapPointerLoads);
-            xlated = btfReferences.Bind(xlated, program.Name);
+            xlated = btfReferences.Bind(xlated, program.Name, Profile.KernelBtf);
             xlated = Net.XdpMetadataKfuncs.Bind(program, xlated, Profile.KernelBtf);
             program.Instructions = xlated;
             DescribeFunctions(program, translated ? verdict.Program : null, options.Functions);

@@ -10,7 +10,12 @@ namespace Ebpf.Runtime;
 /// <param name="Name">The FUNC's name in the module's BTF; its FUNC_PROTO is what the verifier checks calls against.</param>
 /// <param name="Implementation">Called with R1–R5 as the kfunc's arguments; returns R0.</param>
 /// <param name="Flags">The KF_* flags (acquire, release, return-NULL, sleepable) the kernel keeps in the kfunc's id set.</param>
-public sealed record ModuleKfunc(string Name, HelperFunction Implementation, Verification.KernelFunctionFlags Flags = Verification.KernelFunctionFlags.None);
+/// <param name="ProgramTypes">The program types the kfunc's id set is registered for (register_btf_kfunc_id_set, one
+/// call per type); null, or <see cref="ProgramType.Unspec"/> among them, registers it for every type. Types share the
+/// kernel's hooks (tracing with tracepoint, raw_tracepoint, perf_event and lsm; the cgroup types with sock_ops; the lwt
+/// types). A call from a program of another type is refused: "calling kernel function %s is not allowed", EACCES.</param>
+public sealed record ModuleKfunc(string Name, HelperFunction Implementation, Verification.KernelFunctionFlags Flags = Verification.KernelFunctionFlags.None,
+    IReadOnlyList<ProgramType>? ProgramTypes = null);
 
 /// <summary>
 /// A "kernel module" of a managed runtime: a name, its split BTF on top of the runtime's vmlinux BTF (published as a
@@ -37,18 +42,28 @@ public sealed class KernelModule
         {
             if (!spec.TryFindByName(k.Name, Ebpf.Btf.BtfKind.Func, out var f) || f.Id < spec.FirstTypeId)
                 throw new BpfException(Errno.EINVAL, $"module '{name}': kfunc '{k.Name}' is not a FUNC of the module's BTF");
+            // btf_populate_kfunc_set: a type without a kfunc hook (BTF_KFUNC_HOOK_MAX) is refused.
+            foreach (var type in k.ProgramTypes ?? [])
+            {
+                if (Verification.KfuncHooks.Hook(type) is null)
+                    throw new BpfException(Errno.EINVAL, $"module '{name}': kfunc '{k.Name}' cannot be registered for program type {type} (the kernel has no kfunc hook for it)");
+            }
             if (!_kfuncs.TryAdd(k.Name, k))
                 throw new BpfException(Errno.EEXIST, $"module '{name}': kfunc '{k.Name}' registered twice");
         }
-        // Every VAR the module's own BTF declares gets zeroed storage, as the module's .data/.bss would be.
+        // Every VAR the module's own BTF declares gets zeroed storage, as the module's .data/.bss would be; a VAR of
+        // its .data..percpu DATASEC one instance per possible CPU, as the kernel's per-CPU areas.
         for (uint id = spec.FirstTypeId; id <= spec.MaxTypeId; id++)
         {
             if (spec.GetType(id) is Ebpf.Btf.BtfVar v && !_variables.ContainsKey(v.Name))
-                _variables[v.Name] = new ModuleVariable(Math.Max(8, (int)BtfObjectPrinter.SizeOrZero(spec, v.Type))); // untyped (void) ones too
+            {
+                int size = Math.Max(8, (int)BtfObjectPrinter.SizeOrZero(spec, v.Type)); // untyped (void) ones too
+                _variables[v.Name] = new ModuleVariable(size, Verification.KsymRegisters.IsPercpu(spec, id) ? Maps.BpfCpu.PossibleCount : 1);
+            }
         }
         // Module memory is kernel memory: bpf_probe_read_kernel may read it (untyped ksyms are plain addresses).
         foreach (var block in _variables.Values)
-            _readable.Add(btf.Runtime.ReadableMemory.Register(block.Address, (nuint)block.Length, Helpers.AddressSpace.Kernel));
+            _readable.Add(btf.Runtime.ReadableMemory.Register(block.Address, (nuint)block.TotalLength, Helpers.AddressSpace.Kernel));
     }
 
     /// <summary>The module's name (its BTF object's name).</summary>
@@ -64,17 +79,33 @@ public sealed class KernelModule
     /// <summary>Programs currently holding the module (its ksyms or kfuncs): the module cannot unload while any do.</summary>
     public int Users { get { lock (_lock) return _users; } }
 
-    /// <summary>The storage of the module variable <paramref name="name"/> (a VAR of its BTF), for the host to read or fill.</summary>
-    public Span<byte> Variable(string name) => _variables.TryGetValue(name, out var block)
-        ? block.Span
-        : throw new BpfException(Errno.ENOENT, $"module '{Name}' has no variable '{name}'");
+    /// <summary>The storage of the module variable <paramref name="name"/> (a VAR of its BTF), for the host to read or
+    /// fill; for a per-CPU variable, CPU 0's instance.</summary>
+    public Span<byte> Variable(string name) => Variable(name, 0);
+
+    /// <summary>CPU <paramref name="cpu"/>'s instance of the per-CPU module variable <paramref name="name"/> (a VAR of
+    /// the module's <c>.data..percpu</c>); a variable that is not per-CPU has one instance, CPU 0's. ENOENT for an unknown
+    /// name, ERANGE for a CPU it has no instance for.</summary>
+    public Span<byte> Variable(string name, int cpu)
+    {
+        if (!_variables.TryGetValue(name, out var block))
+            throw new BpfException(Errno.ENOENT, $"module '{Name}' has no variable '{name}'");
+        if ((uint)cpu >= (uint)block.Instances)
+            throw new BpfException(Errno.ERANGE, $"module '{Name}': variable '{name}' has {block.Instances} instance(s), none for CPU {cpu}");
+        return block.Span.Slice(cpu * block.Stride, block.Length);
+    }
+
+    /// <summary>Whether <paramref name="name"/> is a per-CPU variable (one instance per possible CPU).</summary>
+    public bool IsPerCpuVariable(string name) => _variables.TryGetValue(name, out var block) && block.Instances > 1;
+
+    internal bool TryGetVariable(string name, out ModuleVariable block) => _variables.TryGetValue(name, out block!);
 
     internal bool TryGetVariableAddress(string name, out nint address, out int size)
     {
         if (_variables.TryGetValue(name, out var block))
         {
             address = block.Address;
-            size = block.Length;
+            size = block.TotalLength;
             return true;
         }
         address = 0;
@@ -122,14 +153,31 @@ public sealed class KernelModule
     }
 }
 
-/// <summary>Zeroed native storage of one module variable (its address is what a __ksym lddw loads).</summary>
-internal sealed unsafe class ModuleVariable(int length) : IDisposable
+/// <summary>
+/// Zeroed native storage of one module variable (its address is what a __ksym lddw loads): one instance, or one per
+/// possible CPU for a per-CPU variable, <see cref="Stride"/> bytes apart (bpf_per_cpu_ptr adds cpu * stride).
+/// </summary>
+internal sealed unsafe class ModuleVariable : IDisposable
 {
-    private byte* _p = (byte*)System.Runtime.InteropServices.NativeMemory.AllocZeroed((nuint)length);
+    private byte* _p;
 
-    public int Length { get; } = length;
+    public ModuleVariable(int length, int instances)
+    {
+        Length = length;
+        Instances = instances;
+        Stride = (length + 7) & ~7;
+        _p = (byte*)System.Runtime.InteropServices.NativeMemory.AllocZeroed((nuint)TotalLength);
+    }
+
+    /// <summary>Bytes of one instance.</summary>
+    public int Length { get; }
+    /// <summary>1, or the possible CPUs for a per-CPU variable.</summary>
+    public int Instances { get; }
+    /// <summary>Bytes from one CPU's instance to the next.</summary>
+    public int Stride { get; }
+    public int TotalLength => Stride * (Instances - 1) + Length;
     public nint Address => (nint)_p;
-    public Span<byte> Span => _p is null ? throw new ObjectDisposedException("module variable") : new(_p, Length);
+    public Span<byte> Span => _p is null ? throw new ObjectDisposedException("module variable") : new(_p, TotalLength);
 
     public void Dispose()
     {

@@ -25,8 +25,10 @@ internal sealed class ProgramBtfReferences
     private readonly List<KernelModule> _modules = [];
     private readonly Dictionary<int, Btf.BtfSpec> _moduleBtfsByFd = [];
     private readonly Dictionary<int, Verification.KernelFunction> _kfuncsByInsn = [];
+    private readonly Dictionary<(short Slot, int Id), Verification.KernelFunction> _kfuncsBySlot = [];
     private readonly List<(int Pc, KernelModule Module, ModuleKfunc Kfunc)> _kfuncCalls = [];
     private readonly List<(nint Address, int Size, string Name)> _variables = [];
+    private readonly List<(nint Address, int Stride, int Instances)> _percpu = [];
     private int _released;
 
     /// <summary>Module BTFs by the fd (fd_array index) the instructions use: what the verifier checks ksym ids against.</summary>
@@ -87,7 +89,12 @@ internal sealed class ProgramBtfReferences
             }
             if (insn.IsCall && insn.Src == (byte)CallSource.Kfunc && insn.Offset != 0)
             {
-                if (insn.Offset < 0 || fdArray is null || insn.Offset >= fdArray.Count || fdArray[insn.Offset] is not { IsClosed: false, Native: BtfObject btf })
+                // add_kfunc_call / __find_kfunc_desc_btf, in the kernel's order.
+                if (insn.Offset < 0)
+                    throw Refuse(Errno.EINVAL, "negative offset disallowed for kernel module function call", pc);
+                if (fdArray is null)
+                    throw Refuse(Errno.EPROTO, "kfunc offset > 0 without fd_array is invalid", pc);
+                if (insn.Offset >= fdArray.Count || fdArray[insn.Offset] is not { IsClosed: false, Native: BtfObject btf })
                     throw Refuse(Errno.EBADF, "invalid module BTF fd specified", pc);
                 if (btf.Runtime != runtime || !btf.IsKernel || btf.Name == "vmlinux")
                     throw Refuse(Errno.EINVAL, "BTF fd for kfunc is not a module BTF", pc);
@@ -97,8 +104,10 @@ internal sealed class ProgramBtfReferences
                     throw Refuse(Errno.EINVAL, $"kernel btf_id {insn.Imm} is not a function", pc);
                 if (!module.Kfuncs.TryGetValue(func.Name, out var kfunc))
                     throw Refuse(Errno.ENOTSUPP, $"kfunc {func.Name} of module {module.Name} has no host implementation in this runtime", pc);
-                _kfuncsByInsn[pc] = Verification.KernelFunctions.FromBtf(module.Btf, (uint)insn.Imm, kfunc.Flags)
+                var resolved = Verification.KernelFunctions.FromBtf(module.Btf, (uint)insn.Imm, kfunc.Flags)
                     ?? throw Refuse(Errno.EINVAL, $"kfunc {func.Name} of module {module.Name} has no FUNC_PROTO", pc);
+                _kfuncsByInsn[pc] = resolved with { ProgramTypes = kfunc.ProgramTypes };
+                _kfuncsBySlot[(insn.Offset, insn.Imm)] = _kfuncsByInsn[pc];
             }
         }
         return rewritten is null ? definition : definition with { Instructions = rewritten };
@@ -106,9 +115,11 @@ internal sealed class ProgramBtfReferences
 
     /// <summary>
     /// After verification: module kfunc calls become calls of the program's own helper ids, module ksym lddw's load
-    /// the variable's address. A vmlinux ksym or kernel function address has no storage here and is refused.
+    /// the variable's address (a per-CPU variable's: CPU 0's instance, the base bpf_per_cpu_ptr offsets), and an lddw of
+    /// a kfunc (bpf_ksym_exists) a stand-in kernel text address no access may go through (the verifier gave it
+    /// PTR_TO_MEM of size 0). A vmlinux variable has no storage here and is refused.
     /// </summary>
-    public Instruction[] Bind(Instruction[] insns, string program)
+    public Instruction[] Bind(Instruction[] insns, string program, Btf.BtfSpec? vmlinux = null)
     {
         for (int pc = 0; pc < insns.Length; pc++)
         {
@@ -118,23 +129,39 @@ internal sealed class ProgramBtfReferences
                 if (insn.Src == (byte)LoadImm64Source.BtfId)
                 {
                     int fd = insns[pc + 1].Imm;
+                    ulong value;
                     if (fd == 0 || !_moduleBtfsByFd.TryGetValue(fd, out var btf))
-                        throw new BpfException(Errno.ENOTSUPP, $"program {program}: insn {pc}: ksym btf_id {insn.Imm} is a vmlinux symbol; the managed runtime has no kernel variables (module variables only)");
-                    var module = _modules.First(m => ReferenceEquals(m.Btf, btf));
-                    var t = btf.GetType((uint)insn.Imm);
-                    if (t is not BtfVar || !module.TryGetVariableAddress(t.Name, out nint address, out int size))
-                        throw new BpfException(Errno.ENOTSUPP, $"program {program}: insn {pc}: ksym {t.Name} of module {module.Name} is a function address, which the managed runtime has none of");
-                    if (!_variables.Any(v => v.Address == address))
-                        _variables.Add((address, size, module.Name + ":" + t.Name));
-                    insns[pc] = insn.WithSrc(0).WithImm((int)(uint)(ulong)address);
-                    insns[pc + 1] = insns[pc + 1].WithImm((int)(uint)((ulong)address >> 32));
+                    {
+                        if (vmlinux is null || insn.Imm <= 0 || !vmlinux.TryGetType((uint)insn.Imm, out var vt) || vt is not BtfFunc)
+                            throw new BpfException(Errno.ENOTSUPP, $"program {program}: insn {pc}: ksym btf_id {insn.Imm} is a vmlinux symbol; the managed runtime has no kernel variables (module variables only)");
+                        value = KernelFunctionAddress(0, (uint)insn.Imm);
+                    }
+                    else
+                    {
+                        var module = _modules.First(m => ReferenceEquals(m.Btf, btf));
+                        var t = btf.GetType((uint)insn.Imm);
+                        if (t is BtfFunc)
+                            value = KernelFunctionAddress(module.BtfObject.Id, (uint)insn.Imm);
+                        else if (t is BtfVar && module.TryGetVariable(t.Name, out var block))
+                        {
+                            value = (ulong)block.Address;
+                            if (!_variables.Any(v => v.Address == block.Address))
+                                _variables.Add((block.Address, block.TotalLength, module.Name + ":" + t.Name));
+                            if (block.Instances > 1 && !_percpu.Any(p => p.Address == block.Address))
+                                _percpu.Add((block.Address, block.Stride, block.Instances));
+                        }
+                        else
+                            throw new BpfException(Errno.ENOTSUPP, $"program {program}: insn {pc}: ksym {t.Name} of module {module.Name} has no storage in this runtime");
+                    }
+                    insns[pc] = insn.WithSrc(0).WithImm((int)(uint)value);
+                    insns[pc + 1] = insns[pc + 1].WithImm((int)(uint)(value >> 32));
                 }
                 pc++;
                 continue;
             }
-            if (insn.IsCall && insn.Src == (byte)CallSource.Kfunc && insn.Offset != 0 && _kfuncsByInsn.ContainsKey(pc))
+            // By (slot, id), not by index: the verifier's translation removes dead code and patches, moving calls.
+            if (insn.IsCall && insn.Src == (byte)CallSource.Kfunc && insn.Offset != 0 && _kfuncsBySlot.TryGetValue((insn.Offset, insn.Imm), out var kf))
             {
-                var kf = _kfuncsByInsn[pc];
                 var module = _modules.First(m => ReferenceEquals(m.Btf, kf.Btf));
                 int id = KfuncHelperBase + _kfuncCalls.Count;
                 _kfuncCalls.Add((pc, module, module.Kfuncs[kf.Name]));
@@ -142,6 +169,27 @@ internal sealed class ProgramBtfReferences
             }
         }
         return insns;
+    }
+
+    /// <summary>
+    /// The stand-in address of a kernel function (bpf_ksym_exists' value): non-zero, in the kernel's text range, distinct
+    /// per function, and no memory of this process (nothing is registered there, so a probe read of it faults).
+    /// </summary>
+    internal static ulong KernelFunctionAddress(uint btfObjectId, uint typeId) =>
+        btfObjectId == 0 ? 0xffffffff81000000UL + ((ulong)typeId << 4) : 0xffffffffa0000000UL + ((ulong)btfObjectId << 24) + ((ulong)typeId << 4);
+
+    /// <summary>
+    /// bpf_per_cpu_ptr's address arithmetic: the instance of CPU <paramref name="cpu"/> of the per-CPU variable whose
+    /// base the program loaded, or 0 (NULL) for a CPU past the possible ones or an address that is no such base.
+    /// </summary>
+    public ulong PerCpuInstance(ulong baseAddress, ulong cpu)
+    {
+        foreach (var (address, stride, instances) in _percpu)
+        {
+            if ((ulong)address == baseAddress)
+                return cpu < (ulong)instances ? baseAddress + cpu * (ulong)stride : 0;
+        }
+        return 0;
     }
 
     /// <summary>Adds the bound module kfuncs to the program's helper table.</summary>

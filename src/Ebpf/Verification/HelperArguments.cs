@@ -146,6 +146,9 @@ internal sealed class HelperArguments(VerifierContext walk) : VerifierComponent(
         }
     }
 
+    /// <summary>The per-CPU type of the last ARG_PTR_TO_PERCPU_BTF_ID checked (meta->ret_btf_id of bpf_per_cpu_ptr).</summary>
+    internal int PercpuArgument;
+
     private const string SockCommonArgTypes = "sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_";
 
     /// <summary>Argument kinds the main switch of Helpers.CheckHelperCall leaves to this file. Returns the reference the
@@ -174,6 +177,18 @@ internal sealed class HelperArguments(VerifierContext walk) : VerifierComponent(
                     throw Fail($"R{regno} is of type {(have.Length == 0 ? "(anon)" : have)} but {want} is expected");
                 }
                 return CheckReleaseArg(regno, reg, arg);
+            }
+            case HelperArgKind.PtrToPercpuBtfId:
+            {
+                // check_reg_type (percpu_btf_ptr_types), then check_func_arg_reg_off: no fixed or variable offset.
+                if (reg.Type != RegisterType.BtfId || reg.MaybeNull || !KernelTypes.TryGetPercpu(reg.MemSize, out _))
+                    throw TypeMismatch(regno, reg, "percpu_ptr_, percpu_rcu_ptr_, percpu_trusted_ptr_");
+                string type = StateFormatter.TypeName(reg);
+                if (reg.Off < 0) throw Fail($"negative offset {type} ptr R{regno} off={reg.Off} disallowed");
+                if (reg.Off != 0) throw Fail($"dereference of modified {type} ptr R{regno} off={reg.Off} disallowed");
+                if (!reg.VarOff.IsConst || reg.VarOff.Value != 0) throw Fail($"variable {type} access var_off={reg.VarOff} disallowed");
+                PercpuArgument = reg.MemSize;
+                return 0;
             }
             case HelperArgKind.PtrToTimer:
             {

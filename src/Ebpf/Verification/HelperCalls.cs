@@ -377,6 +377,7 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
             case HelperReturnKind.BtfIdOrNull:
                 return TypedPointerReturn(proto, maybeNull: true);
             case HelperReturnKind.MemOrBtfId:
+                return PercpuPointerReturn(proto);
             case HelperReturnKind.MemOrNull:
                 // Only the prototypes marked Unsupported return these; CheckHelperSupported stops them earlier.
                 throw Unsupported($"helper {proto.Name}#{(int)proto.Id}", $"helper return kind {proto.Return}");
@@ -421,6 +422,35 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
             && Input.ProgramType is ProgramType.Kprobe or ProgramType.Tracepoint or ProgramType.PerfEvent
                 or ProgramType.RawTracepoint or ProgramType.RawTracepointWritable)
             throw Fail("tracing progs cannot use bpf_timer yet", Errno.EINVAL);
+    }
+
+    /// <summary>
+    /// RET_PTR_TO_MEM_OR_BTF_ID | MEM_RDONLY (bpf_this_cpu_ptr; | PTR_MAYBE_NULL for bpf_per_cpu_ptr): this CPU's (or
+    /// the given CPU's) instance of the per-CPU ksym in R1, read-only memory of its size, or a typed pointer to a struct.
+    /// </summary>
+    private RegisterState PercpuPointerReturn(HelperPrototype proto)
+    {
+        if (!KernelTypes.TryGetPercpu(HelperArgs.PercpuArgument, out var percpu))
+            throw Fail("kernel subsystem misconfigured verifier", Errno.EINVAL);
+        RegisterState r;
+        if (percpu.IsStruct)
+        {
+            r = RegisterState.Pointer(RegisterType.BtfId);
+            r.MemSize = KernelTypes.Intern(percpu.Name);
+        }
+        else
+        {
+            if (percpu.Size < 0) throw Fail($"unable to resolve the size of type '{percpu.Name}': -22", Errno.EINVAL);
+            r = RegisterState.Pointer(RegisterType.Mem);
+            r.ReadOnly = true;
+            r.MemSize = percpu.Size;
+        }
+        if (proto.Id == HelperId.PerCpuPtr)
+        {
+            r.MaybeNull = true;
+            r.Id = NewId();
+        }
+        return r;
     }
 
     /// <summary>R0 of a helper returning a typed kernel pointer.</summary>

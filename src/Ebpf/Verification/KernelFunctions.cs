@@ -27,7 +27,16 @@ public enum KernelFunctionFlags
 /// host's own BTF for kfuncs a host registers), its flags, and — when it needs machinery this verifier lacks (dynptrs,
 /// iterators, allocated objects, lists, rbtrees) — the reason calls to it are refused.
 /// </summary>
-public sealed record KernelFunction(string Name, Btf.BtfSpec Btf, uint ProtoTypeId, KernelFunctionFlags Flags, string? Unsupported = null);
+public sealed record KernelFunction(string Name, Btf.BtfSpec Btf, uint ProtoTypeId, KernelFunctionFlags Flags, string? Unsupported = null)
+{
+    /// <summary>
+    /// For a kfunc a host registers (a module's): the program types its id set was registered for
+    /// (register_btf_kfunc_id_set; types sharing a kernel hook count as one, see the README); null, or a list holding
+    /// <see cref="Abi.ProgramType.Unspec"/>, for every type. A call from another type is "calling kernel function %s
+    /// is not allowed" (EACCES).
+    /// </summary>
+    public IReadOnlyList<Abi.ProgramType>? ProgramTypes { get; init; }
+}
 
 /// <summary>
 /// Resolves kfunc calls against the kernel BTF a profile names (<see cref="Abi.Profiles.KernelProfile.KernelBtf"/>): a FUNC with the <c>bpf_kfunc</c> decl

@@ -40,6 +40,25 @@ internal static class KernelTypes
 
     public static bool IsSockCommon(int id) => SockCommonFamily.Contains(Name(id));
 
+    /// <summary>What a per-CPU typed pointer (PTR_TO_BTF_ID | MEM_PERCPU, a per-CPU __ksym) points to: the type's
+    /// name, whether it is a struct (bpf_per_cpu_ptr then returns a typed pointer, else read-only memory of
+    /// <paramref name="Size"/> bytes).</summary>
+    internal readonly record struct PercpuType(string Name, bool IsStruct, int Size);
+
+    private static readonly ConcurrentDictionary<int, PercpuType> PercpuTypes = new();
+
+    /// <summary>The number of a per-CPU pointer's type, distinct from the plain typed pointer's (state comparison
+    /// compares MemSize, so a per-CPU pointer never matches a plain one).</summary>
+    public static int InternPercpu(string name, bool isStruct, int size)
+    {
+        // ':' is no C identifier character: the key cannot collide with a struct name.
+        int id = Intern($"percpu:{(isStruct ? 's' : 'm')}{size}:{name}");
+        PercpuTypes.TryAdd(id, new PercpuType(name, isStruct, size));
+        return id;
+    }
+
+    public static bool TryGetPercpu(int id, out PercpuType type) => PercpuTypes.TryGetValue(id, out type);
+
     /// <summary>The <c>ptr_</c> log name of a typed pointer, e.g. <c>ptr_task_struct</c>.</summary>
     public static string LogName(int id) => "ptr_" + Name(id);
 }

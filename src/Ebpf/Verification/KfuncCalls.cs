@@ -20,6 +20,10 @@ internal sealed class KfuncCalls(VerifierContext walk) : VerifierComponent(walk)
     private KernelFunction ResolveKfunc(Instruction insn)
     {
         if (Input.KernelFunctions is { } byInsn && byInsn.TryGetValue(InsnIdx, out var kf)) return kf;
+        // __find_kfunc_desc_btf: a module slot needs an fd_array; with one, a module BTF the input does not carry
+        // (a verifier run without the modules, e.g. against a kernel profile) cannot be checked here.
+        if (insn.Offset != 0 && Input.MapsByIndex is null && Input.ModuleBtfs is null)
+            throw Fail("kfunc offset > 0 without fd_array is invalid", Errno.EPROTO);
         if (insn.Offset != 0) throw Unsupported($"kfunc in module BTF (fd_array slot {insn.Offset})", UnsupportedFeatures.ModuleKfuncs);
         return KernelFunctions.ResolveById(insn.Imm, Input.Profile.KernelBtf) ?? throw Fail($"kernel btf_id {insn.Imm} is not a function", Errno.EINVAL);
     }
@@ -34,7 +38,7 @@ internal sealed class KfuncCalls(VerifierContext walk) : VerifierComponent(walk)
         string name = kf.Name;
         if (!Input.GplCompatible) throw Fail("cannot call kernel function from non-GPL compatible program", Errno.EINVAL);
         // fetch_kfunc_meta: the program type must be in one of the kfunc's id sets (host kfuncs are the host's to allow).
-        if (!IsHostKfunc(kf) && !Input.Profile.IsKfuncAllowed(name, Input.ProgramType))
+        if (IsHostKfunc(kf) ? !KfuncHooks.Allows(kf.ProgramTypes, Input.ProgramType) : !Input.Profile.IsKfuncAllowed(name, Input.ProgramType))
             throw Fail($"calling kernel function {name} is not allowed", Errno.EACCES);
         // clang (21+) turns unreachable code left by an uninitialised variable into a call of __bpf_trap: reaching one
         // refuses the program (a trap no path reaches is dead code, removed).

@@ -213,8 +213,17 @@ internal sealed class MemoryAccessChecker(VerifierContext walk) : VerifierCompon
             case LoadImm64Source.BtfId:
             {
                 // check_pseudo_btf_id: a non-zero second imm names a module's BTF by fd; none are loaded here.
-                if (second.Imm != 0 && Input.ModuleBtfs?.ContainsKey(second.Imm) != true) throw Fail("invalid module BTF object FD specified.", Errno.EINVAL);
-                var r = RegisterState.Pointer(RegisterType.BtfId);
+                Btf.BtfSpec? module = null;
+                if (second.Imm != 0 && Input.ModuleBtfs?.TryGetValue(second.Imm, out module) != true) throw Fail("invalid module BTF object FD specified.", Errno.EINVAL);
+                var ksymBtf = module ?? Input.Profile.KernelBtf;
+                // Without the kernel's BTF the ksym's kind is unknown: an untyped kernel pointer.
+                if (ksymBtf is null || insn.Imm <= 0 || !ksymBtf.TryGetType((uint)insn.Imm, out var kt) || kt is not (Btf.BtfVar or Btf.BtfFunc))
+                {
+                    SetReg(insn.Dst, RegisterState.Pointer(RegisterType.BtfId));
+                    return;
+                }
+                var r = KsymRegisters.For(ksymBtf, (uint)insn.Imm, out var refused);
+                if (refused is { } e) throw Fail(e.Message, e.Errno);
                 SetReg(insn.Dst, r);
                 return;
             }
@@ -370,6 +379,15 @@ internal sealed class MemoryAccessChecker(VerifierContext walk) : VerifierCompon
                 return RegisterState.UnknownOfSize(size);
             case RegisterType.BtfId when Attach.BtfPointerLoads.Applies(Input, Ctx, reg):
                 return new Attach.BtfPointerLoads(Walk).Load(regno, reg, off, size, write);
+            case RegisterType.BtfId when KernelTypes.TryGetPercpu(reg.MemSize, out var percpu):
+                // check_ptr_to_btf_access: a per-CPU ksym is an offset into each CPU's area, not an address.
+                if (!Input.GplCompatible)
+                    throw Fail($"Cannot access kernel 'struct {percpu.Name}' from non-GPL compatible program", Errno.EINVAL);
+                if (!reg.VarOff.IsConst)
+                    throw Fail($"R{regno} is ptr_{percpu.Name} invalid variable offset: off={off}, var_off={reg.VarOff}");
+                if (off + (long)reg.VarOff.Value < 0)
+                    throw Fail($"R{regno} is ptr_{percpu.Name} invalid negative access: off={off + (long)reg.VarOff.Value}");
+                throw Fail($"R{regno} is ptr_{percpu.Name} access percpu memory: off={off + (long)reg.VarOff.Value}");
             case RegisterType.BtfId:
                 // Typed kernel pointers are read with fault-handling loads (BPF_PROBE_MEM); writes need BTF.
                 if (write) throw Fail($"only read is supported");

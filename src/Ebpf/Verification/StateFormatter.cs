@@ -41,6 +41,7 @@ internal static class StateFormatter
             _ => "?",
         };
         if (r.ReadOnly && r.Type == RegisterType.Mem) b = "rdonly_" + b;
+        if (r.Type == RegisterType.BtfId && KernelTypes.TryGetPercpu(r.MemSize, out _)) b = "percpu_" + b;
         return r.MaybeNull ? b + "_or_null" : b;
     }
 
@@ -88,6 +89,8 @@ internal static class StateFormatter
         }
         // print_verifier_state: a PTR_TO_BTF_ID shows its struct (ptr_xdp_buff); the untrusted read-only memory a
         // void * member yields is PTR_TO_MEM of size 0.
+        if (r.Type == RegisterType.BtfId && KernelTypes.TryGetPercpu(r.MemSize, out var percpu))
+            return $"{TypeName(r)}{percpu.Name}(" + string.Join(",", parts) + ")";
         if (r.Type == RegisterType.BtfId && r.ReadOnly && KernelTypes.Name(r.MemSize) is { Length: > 0 } btfName)
             return btfName == Attach.BtfPointerLoads.UntrustedMemory ? $"{btfName}(sz=0)" : $"{TypeName(r)}{btfName}(" + string.Join(",", parts) + ")";
         return TypeName(r) + frameTag + "(" + string.Join(",", parts) + ")";

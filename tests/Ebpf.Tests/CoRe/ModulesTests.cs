@@ -25,7 +25,7 @@ public class ModulesTests
 
     /// <summary>The module's split BTF for this vmlinux: the committed bytes when they were generated against it,
     /// else pahole's encoding of the committed object now (as build.sh does).</summary>
-    private static byte[] ModuleBtf()
+    internal static byte[] ModuleBtf()
     {
         if (!File.Exists(VmlinuxPath))
             Requirement.Missing(Requirement.Vmlinux, $"{VmlinuxPath} not present");
@@ -60,9 +60,9 @@ public class ModulesTests
         return (runtime, runtime.Modules.Load(Module, ModuleBtf(), kfuncs ? Kfuncs : null));
     }
 
-    private static byte[] Bss(BpfCollection c) => c.Maps.First(kv => kv.Key.EndsWith(".bss", StringComparison.Ordinal)).Value.Lookup(new byte[4]);
+    internal static byte[] Bss(BpfCollection c) => c.Maps.First(kv => kv.Key.EndsWith(".bss", StringComparison.Ordinal)).Value.Lookup(new byte[4]);
 
-    private static Dictionary<string, (int Offset, int Size)> Vars() =>
+    internal static Dictionary<string, (int Offset, int Size)> Vars() =>
         Ebpf.Elf.ElfFile.Open(UserObject).Symbols.Where(s => s.Type == Ebpf.Elf.ElfSymbolType.Object && s.Size > 0)
             .GroupBy(s => s.Name).ToDictionary(g => g.Key, g => ((int)g.First().Value, (int)g.First().Size));
 
@@ -232,7 +232,8 @@ public class ModulesTests
     public void Ksyms_and_kfuncs_resolve_into_the_module_and_hold_it()
     {
         var (runtime, module) = LoadModule();
-        BitConverter.GetBytes(7).CopyTo(module.Variable("ebpf_testmod_counter"));
+        for (int cpu = 0; cpu < Ebpf.Runtime.Maps.BpfCpu.PossibleCount; cpu++) // per-CPU: read through bpf_this_cpu_ptr
+            BitConverter.GetBytes(7).CopyTo(module.Variable("ebpf_testmod_counter", cpu));
         BitConverter.GetBytes(42).CopyTo(module.Variable("ebpf_testmod_origin"));
         var c = runtime.Load(ObjectSpec.Load(UserObject), new ObjectLoadOptions { ProgramFilter = p => p.Name == "use_ksyms" });
         var def = c.Programs["use_ksyms"].Program.Definition.Instructions;

@@ -5,8 +5,8 @@ namespace Ebpf.Abi.Helpers;
 
 /// <summary>
 /// The prototype table (program-types.md §4.1, 6.1 source with the 6.12 MEM_WRITE backports). Only helpers
-/// of 6.18's <c>enum bpf_func_id</c> has a row; the few that need machinery the verifier lacks (dynptrs, kptrs,
-/// per-cpu ksyms) carry <see cref="HelperPrototype.Unsupported"/> and are rejected, never let through unchecked.
+/// of 6.18's <c>enum bpf_func_id</c> has a row; the few that need machinery the verifier lacks (dynptrs, kptrs)
+/// carry <see cref="HelperPrototype.Unsupported"/> and are rejected, never let through unchecked.
 /// </summary>
 public static class HelperPrototypes
 {
@@ -325,8 +325,8 @@ public static class HelperPrototypes
 
             // Not modelled: rejected with a reason rather than let through unchecked.
             P(HelperId.DPath, Int, Btf("path"), MemW, SizeOrZero) with { Unsupported = "the d_path attach-target allowlist" },
-            P(HelperId.PerCpuPtr, HelperReturnKind.MemOrBtfId, new HelperArg(PtrToPercpuBtfId), Any) with { Unsupported = "per-cpu ksyms" },
-            P(HelperId.ThisCpuPtr, HelperReturnKind.MemOrBtfId, new HelperArg(PtrToPercpuBtfId)) with { Unsupported = "per-cpu ksyms" },
+            P(HelperId.PerCpuPtr, HelperReturnKind.MemOrBtfId, new HelperArg(PtrToPercpuBtfId), Any),
+            P(HelperId.ThisCpuPtr, HelperReturnKind.MemOrBtfId, new HelperArg(PtrToPercpuBtfId)),
             P(HelperId.KptrXchg, HelperReturnKind.BtfIdOrNull, new HelperArg(PtrToKptr), BtfOrNull("")) with { Unsupported = "kptr fields" },
             P(HelperId.DynptrFromMem, Int, UninitMem, SizeOrZero, Any, new HelperArg(PtrToDynptr, Uninit)) with { Unsupported = "dynptr helpers" },
             P(HelperId.RingbufReserveDynptr, Int, Map, Any, Any, new HelperArg(PtrToDynptr, Uninit)) with { Unsupported = "dynptr helpers" },
