@@ -85,10 +85,44 @@ internal sealed class AluChecker(VerifierContext walk) : VerifierComponent(walk)
             PointerArithmetic(insn, dst, d, src, op, is64);
             return;
         }
+        if (op is AluOperation.And or AluOperation.Or && src.VarOff.IsConst) MaybeForkScalars(dst, ref d);
         ScalarAlu.Apply(ref d, src, op, is64, signedDivMod);
         d.Id = 0;
         if (!ScalarBounds.IsConsistent(d)) ScalarBounds.MarkUnbounded(ref d);
         SetReg(dst, d);
+    }
+
+    /// <summary>
+    /// maybe_fork_scalars: LLVM turns <c>x &lt; 0 ? K : 0</c> into <c>(x s&gt;&gt; 31) &amp; K</c>, whose [-1, 0] operand no
+    /// range or tnum can follow through the AND/OR. The kernel splits the path: this one continues with the operand -1,
+    /// and a path queued at this same instruction re-runs it with 0 (so any opcode gets its exact result). The 64-bit
+    /// range is looked at first; otherwise only the subregister is made known, its upper half untouched.
+    /// </summary>
+    private void MaybeForkScalars(int dst, ref RegisterState d)
+    {
+        bool alu32;
+        if (d.SMin == -1 && d.SMax == 0) alu32 = false;
+        else if (d.S32Min == -1 && d.S32Max == 0) alu32 = true;
+        else return;
+        var branch = Cur.Clone();
+        ref var zero = ref branch.Current.Registers[dst];
+        MarkKnown(ref zero, 0, alu32);
+        MarkKnown(ref d, ulong.MaxValue, alu32);
+        Engine.PushBranch(branch, InsnIdx, InsnIdx);
+
+        static void MarkKnown(ref RegisterState r, ulong value, bool subregOnly)
+        {
+            r.Id = 0;
+            if (!subregOnly)
+            {
+                ScalarBounds.MarkKnown(ref r, value);
+                return;
+            }
+            // __mark_reg32_known: the low half becomes the constant, the 64-bit bounds stay as they are.
+            r.VarOff = r.VarOff.ClearSubreg | Tnum.Const((uint)value);
+            r.S32Min = r.S32Max = (int)(uint)value;
+            r.U32Min = r.U32Max = (uint)value;
+        }
     }
 
     private void CheckMov(Instruction insn, bool is64, bool regSrc)
@@ -136,6 +170,18 @@ internal sealed class AluChecker(VerifierContext walk) : VerifierComponent(walk)
             {
                 if (!Privileged) throw Fail($"R{insn.Src} partial copy of pointer");
                 SetReg(dst, RegisterState.UnknownOfSize(4));
+                return;
+            }
+            if (src.Type == RegisterType.Scalar && src.UMax <= uint.MaxValue)
+            {
+                // A value already within 32 bits is copied unchanged by w = w, so the copy may share its id
+                // (assign_scalar_id_before_mov for a source of width <= 32): a comparison of one refines the other.
+                if (src.Id == 0 && !src.VarOff.IsConst)
+                {
+                    Reg(insn.Src).Id = NewId();
+                    src = Reg(insn.Src);
+                }
+                SetReg(dst, src);
                 return;
             }
             var low = src;

@@ -107,6 +107,18 @@ internal static class ScalarBounds
             r.U32Min = Math.Max(r.U32Min, (uint)r.S32Min);
             r.U32Max = Math.Min(r.U32Max, (uint)r.S32Max);
         }
+        else if (r.U32Max < (uint)r.S32Min)
+        {
+            // The s32 range wraps around 0: when the u32 range only meets its non-negative half, both shrink to it.
+            r.S32Min = (int)r.U32Min;
+            r.U32Max = Math.Min(r.U32Max, (uint)r.S32Max);
+        }
+        else if ((uint)r.S32Max < r.U32Min)
+        {
+            // ... or only its negative half.
+            r.S32Max = (int)r.U32Max;
+            r.U32Min = Math.Max(r.U32Min, (uint)r.S32Min);
+        }
     }
 
     private static void Deduce64(ref RegisterState r)
@@ -120,6 +132,19 @@ internal static class ScalarBounds
         {
             r.UMin = Math.Max(r.UMin, (ulong)r.SMin);
             r.UMax = Math.Min(r.UMax, (ulong)r.SMax);
+        }
+        else if (r.UMax < (ulong)r.SMin)
+        {
+            // The s64 range crosses the sign boundary (it is split between both ends of the u64 domain); a u64 range
+            // meeting only its non-negative part narrows both to that part. Two overlaps cannot be represented.
+            r.SMin = (long)r.UMin;
+            r.UMax = Math.Min(r.UMax, (ulong)r.SMax);
+        }
+        else if ((ulong)r.SMax < r.UMin)
+        {
+            // ... or only its negative part.
+            r.SMax = (long)r.UMax;
+            r.UMin = Math.Max(r.UMin, (ulong)r.SMin);
         }
     }
 
@@ -198,28 +223,6 @@ internal static class ScalarBounds
         r.S32Min = src.S32Min; r.S32Max = src.S32Max;
         r.U32Min = src.U32Min; r.U32Max = src.U32Max;
         Sync(ref r);
-        return r;
-    }
-
-    /// <summary>The subregister sign-extended to 64 bits (for arithmetic shifts and signed 32-bit ops).</summary>
-    public static RegisterState Low32Signed(in RegisterState src)
-    {
-        var r = UnknownScalarLike(src);
-        if (src.VarOff.Subreg.IsConst)
-        {
-            MarkKnown(ref r, (ulong)(long)(int)(uint)src.VarOff.Value);
-            return r;
-        }
-        r.SMin = src.S32Min; r.SMax = src.S32Max;
-        if (src.S32Min >= 0) { r.VarOff = src.VarOff.Subreg; }
-        Sync(ref r);
-        return r;
-    }
-
-    private static RegisterState UnknownScalarLike(in RegisterState src)
-    {
-        var r = src;
-        MarkUnbounded(ref r);
         return r;
     }
 
