@@ -146,12 +146,28 @@ internal sealed class AluChecker(VerifierContext walk) : VerifierComponent(walk)
             CheckWritable(dst);
             if (insn.Offset != 0)
             {
-                if (src.IsPointer) PointerLeak(insn.Src);
-                var r = src.IsPointer ? RegisterState.UnknownScalar() : src;
-                r.Id = 0;
-                if (!is64) r = ScalarBounds.Low32(r);
-                ScalarBounds.SignExtend(ref r, insn.Offset / 8);
-                if (!is64) ScalarBounds.Truncate(ref r, 4);
+                if (src.IsPointer && !Privileged) throw Fail($"R{insn.Src} sign-extension part of pointer", Errno.EACCES);
+                RegisterState r;
+                if (src.Type == RegisterType.Scalar)
+                {
+                    // A source below 2^(off-1) is unchanged by the extension: the copy keeps its id (linked scalars).
+                    bool noSext = src.UMax < (1UL << (insn.Offset - 1));
+                    if (noSext && src.Id == 0 && !src.VarOff.IsConst)
+                    {
+                        Reg(insn.Src).Id = NewId();
+                        src = Reg(insn.Src);
+                    }
+                    r = src;
+                    if (!noSext) r.Id = 0;
+                    if (is64) ScalarBounds.SignExtend(ref r, insn.Offset / 8);
+                    else ScalarBounds.SignExtendSubreg(ref r, insn.Offset / 8);
+                }
+                else
+                {
+                    r = RegisterState.UnknownScalar();
+                    if (!is64) ScalarBounds.Truncate(ref r, 4);
+                }
+                if (is64) ScalarBounds.Sync(ref r);
                 SetReg(dst, r);
                 return;
             }

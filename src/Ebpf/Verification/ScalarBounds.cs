@@ -190,28 +190,88 @@ internal static class ScalarBounds
         Sync(ref r);
     }
 
-    /// <summary>Sign-extends the low <paramref name="size"/> bytes to 64 bits (movsx, ldsx).</summary>
+    /// <summary>
+    /// Sign-extends the low <paramref name="size"/> bytes to 64 bits (movsx, ldsx: the kernel's
+    /// <c>coerce_reg_to_size_sx</c>). The signed range survives when both ends lie in one 2^bits block and extend to
+    /// the same sign; otherwise the result is the whole signed range of that width.
+    /// </summary>
     public static void SignExtend(ref RegisterState r, int size)
     {
         int bits = size * 8;
         if (r.VarOff.IsConst)
         {
-            ulong v = r.VarOff.Value;
-            long sv = (long)(v << (64 - bits)) >> (64 - bits);
-            MarkKnown(ref r, (ulong)sv);
+            MarkKnown(ref r, (ulong)Extend(r.VarOff.Value, bits));
             return;
         }
-        long lo = -(1L << (bits - 1)), hi = (1L << (bits - 1)) - 1;
-        bool fits = r.SMin >= lo && r.SMax <= hi && r.UMax <= (ulong)hi;
-        if (fits)
+        if (((ulong)r.SMax >> bits) == ((ulong)r.SMin >> bits))
         {
-            // Non-negative values below the sign bit are unchanged by sign extension.
+            long a = Extend((ulong)r.SMax, bits), b = Extend((ulong)r.SMin, bits);
+            long max = Math.Max(a, b), min = Math.Min(a, b);
+            if (min >= 0 == max >= 0)
+            {
+                r.SMin = min; r.SMax = max;
+                r.S32Min = (int)min; r.S32Max = (int)max;
+                r.UMin = (ulong)min; r.UMax = (ulong)max;
+                r.U32Min = (uint)min; r.U32Max = (uint)max;
+                r.VarOff = Tnum.Range((ulong)min, (ulong)max);
+                return;
+            }
+        }
+        // set_sext64_default_val
+        long lo = -(1L << (bits - 1)), hi = (1L << (bits - 1)) - 1;
+        r.SMin = lo; r.SMax = hi;
+        r.S32Min = (int)lo; r.S32Max = (int)hi;
+        r.UMin = 0; r.UMax = ulong.MaxValue;
+        r.U32Min = 0; r.U32Max = uint.MaxValue;
+        r.VarOff = Tnum.Unknown;
+    }
+
+    /// <summary>
+    /// <c>w = (s8/s16)w</c>: the subregister version (<c>coerce_subreg_to_size_sx</c>), then the zero extension of the
+    /// 32-bit result into the register (<c>zext_32_to_64</c>) and <c>reg_bounds_sync</c>.
+    /// </summary>
+    public static void SignExtendSubreg(ref RegisterState r, int size)
+    {
+        int bits = size * 8;
+        if (r.VarOff.IsConst)
+        {
+            MarkKnown(ref r, (uint)Extend(r.VarOff.Value, bits));
             return;
         }
-        MarkUnbounded(ref r);
-        r.SMin = lo; r.SMax = hi;
+        bool done = false;
+        if (((uint)r.S32Max >> bits) == ((uint)r.S32Min >> bits))
+        {
+            int a = (int)Extend((uint)r.S32Max, bits), b = (int)Extend((uint)r.S32Min, bits);
+            int max = Math.Max(a, b), min = Math.Min(a, b);
+            if (min >= 0 == max >= 0)
+            {
+                r.S32Min = min; r.S32Max = max;
+                r.U32Min = (uint)min; r.U32Max = (uint)max;
+                r.VarOff = Tnum.Range((ulong)(long)min, (ulong)(long)max).Subreg;
+                done = true;
+            }
+        }
+        if (!done)
+        {
+            // set_sext32_default_val
+            r.S32Min = -(1 << (bits - 1)); r.S32Max = (1 << (bits - 1)) - 1;
+            r.U32Min = 0; r.U32Max = uint.MaxValue;
+            r.VarOff = Tnum.Unknown.Subreg;
+        }
+        ZeroExtendSubreg(ref r);
         Sync(ref r);
     }
+
+    /// <summary><c>zext_32_to_64</c>: the register becomes its zero-extended subregister, 64-bit bounds from the 32-bit ones.</summary>
+    public static void ZeroExtendSubreg(ref RegisterState r)
+    {
+        r.VarOff = r.VarOff.Subreg;
+        r.UMin = r.U32Min; r.UMax = r.U32Max;
+        if (r.S32Min >= 0 && r.S32Max >= 0) { r.SMin = r.S32Min; r.SMax = r.S32Max; }
+        else { r.SMin = 0; r.SMax = uint.MaxValue; }
+    }
+
+    private static long Extend(ulong v, int bits) => bits == 64 ? (long)v : (long)(v << (64 - bits)) >> (64 - bits);
 
     /// <summary>The subregister as a zero-extended 64-bit scalar.</summary>
     public static RegisterState Low32(in RegisterState src)
