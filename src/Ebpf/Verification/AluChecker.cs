@@ -276,6 +276,7 @@ internal sealed class AluChecker(VerifierContext walk) : VerifierComponent(walk)
         }
         // check_reg_sane_offset comes before the operator is judged ("math between ctx pointer and 2147483647").
         CheckSaneOffset(off, ptr, dst);
+        CheckSaneOffset(ptr, ptr, dst);
         if (op == AluOperation.Sub && !ptrIsDst) throw Fail($"R{dst} tried to subtract pointer from scalar");
         // adjust_ptr_min_max_vals refuses any subtraction from the frame pointer's copies (constant ones included).
         if (op == AluOperation.Sub && ptr.Type == RegisterType.Stack) throw Fail($"R{dst} subtraction from stack pointer prohibited");
@@ -312,23 +313,21 @@ internal sealed class AluChecker(VerifierContext walk) : VerifierComponent(walk)
         SetReg(dst, r);
     }
 
-    /// <summary>check_reg_sane_offset.</summary>
+    /// <summary>check_reg_sane_offset, in the kernel's order: a known value too large, a fixed offset too large, an
+    /// unbounded minimum, a minimum too large.</summary>
     private void CheckSaneOffset(in RegisterState reg, in RegisterState ptr, int dst)
     {
+        _ = dst;
         string type = StateFormatter.TypeName(ptr);
-        if (reg.Type == RegisterType.Scalar && reg.VarOff.IsConst)
-        {
-            long val = (long)reg.VarOff.Value;
-            if (val >= MaxVarOff || val <= -MaxVarOff)
-                throw Fail($"math between {type} pointer and {val} is not allowed", Errno.EINVAL);
-            return;
-        }
+        long val = (long)reg.VarOff.Value;
+        if (reg.VarOff.IsConst && (val >= MaxVarOff || val <= -MaxVarOff))
+            throw Fail($"math between {type} pointer and {val} is not allowed", Errno.EINVAL);
+        if (reg.Type != RegisterType.Scalar && (reg.Off >= MaxVarOff || reg.Off <= -MaxVarOff))
+            throw Fail($"{type} pointer offset {reg.Off} is not allowed", Errno.EINVAL);
         if (reg.SMin == long.MinValue)
             throw Fail($"math between {type} pointer and register with unbounded min value is not allowed", Errno.EINVAL);
         if (reg.SMin >= MaxVarOff || reg.SMin <= -MaxVarOff)
             throw Fail($"value {reg.SMin} makes {type} pointer be out of bounds", Errno.EINVAL);
-        if (reg.Type != RegisterType.Scalar && (reg.Off >= MaxVarOff || reg.Off <= -MaxVarOff))
-            throw Fail($"value {reg.Off} makes {type} pointer be out of bounds", Errno.EINVAL);
     }
 
     private static string OpName(AluOperation op) => op switch
