@@ -85,10 +85,44 @@ internal sealed class AluChecker(VerifierContext walk) : VerifierComponent(walk)
             PointerArithmetic(insn, dst, d, src, op, is64);
             return;
         }
+        if (op is AluOperation.And or AluOperation.Or && src.VarOff.IsConst) MaybeForkScalars(dst, ref d);
         ScalarAlu.Apply(ref d, src, op, is64, signedDivMod);
         d.Id = 0;
         if (!ScalarBounds.IsConsistent(d)) ScalarBounds.MarkUnbounded(ref d);
         SetReg(dst, d);
+    }
+
+    /// <summary>
+    /// maybe_fork_scalars: LLVM turns <c>x &lt; 0 ? K : 0</c> into <c>(x s&gt;&gt; 31) &amp; K</c>, whose [-1, 0] operand no
+    /// range or tnum can follow through the AND/OR. The kernel splits the path: this one continues with the operand -1,
+    /// and a path queued at this same instruction re-runs it with 0 (so any opcode gets its exact result). The 64-bit
+    /// range is looked at first; otherwise only the subregister is made known, its upper half untouched.
+    /// </summary>
+    private void MaybeForkScalars(int dst, ref RegisterState d)
+    {
+        bool alu32;
+        if (d.SMin == -1 && d.SMax == 0) alu32 = false;
+        else if (d.S32Min == -1 && d.S32Max == 0) alu32 = true;
+        else return;
+        var branch = Cur.Clone();
+        ref var zero = ref branch.Current.Registers[dst];
+        MarkKnown(ref zero, 0, alu32);
+        MarkKnown(ref d, ulong.MaxValue, alu32);
+        Engine.PushBranch(branch, InsnIdx, InsnIdx);
+
+        static void MarkKnown(ref RegisterState r, ulong value, bool subregOnly)
+        {
+            r.Id = 0;
+            if (!subregOnly)
+            {
+                ScalarBounds.MarkKnown(ref r, value);
+                return;
+            }
+            // __mark_reg32_known: the low half becomes the constant, the 64-bit bounds stay as they are.
+            r.VarOff = r.VarOff.ClearSubreg | Tnum.Const((uint)value);
+            r.S32Min = r.S32Max = (int)(uint)value;
+            r.U32Min = r.U32Max = (uint)value;
+        }
     }
 
     private void CheckMov(Instruction insn, bool is64, bool regSrc)
@@ -112,12 +146,28 @@ internal sealed class AluChecker(VerifierContext walk) : VerifierComponent(walk)
             CheckWritable(dst);
             if (insn.Offset != 0)
             {
-                if (src.IsPointer) PointerLeak(insn.Src);
-                var r = src.IsPointer ? RegisterState.UnknownScalar() : src;
-                r.Id = 0;
-                if (!is64) r = ScalarBounds.Low32(r);
-                ScalarBounds.SignExtend(ref r, insn.Offset / 8);
-                if (!is64) ScalarBounds.Truncate(ref r, 4);
+                if (src.IsPointer && !Privileged) throw Fail($"R{insn.Src} sign-extension part of pointer", Errno.EACCES);
+                RegisterState r;
+                if (src.Type == RegisterType.Scalar)
+                {
+                    // A source below 2^(off-1) is unchanged by the extension: the copy keeps its id (linked scalars).
+                    bool noSext = src.UMax < (1UL << (insn.Offset - 1));
+                    if (noSext && src.Id == 0 && !src.VarOff.IsConst)
+                    {
+                        Reg(insn.Src).Id = NewId();
+                        src = Reg(insn.Src);
+                    }
+                    r = src;
+                    if (!noSext) r.Id = 0;
+                    if (is64) ScalarBounds.SignExtend(ref r, insn.Offset / 8);
+                    else ScalarBounds.SignExtendSubreg(ref r, insn.Offset / 8);
+                }
+                else
+                {
+                    r = RegisterState.UnknownScalar();
+                    if (!is64) ScalarBounds.Truncate(ref r, 4);
+                }
+                if (is64) ScalarBounds.Sync(ref r);
                 SetReg(dst, r);
                 return;
             }
@@ -136,6 +186,18 @@ internal sealed class AluChecker(VerifierContext walk) : VerifierComponent(walk)
             {
                 if (!Privileged) throw Fail($"R{insn.Src} partial copy of pointer");
                 SetReg(dst, RegisterState.UnknownOfSize(4));
+                return;
+            }
+            if (src.Type == RegisterType.Scalar && src.UMax <= uint.MaxValue)
+            {
+                // A value already within 32 bits is copied unchanged by w = w, so the copy may share its id
+                // (assign_scalar_id_before_mov for a source of width <= 32): a comparison of one refines the other.
+                if (src.Id == 0 && !src.VarOff.IsConst)
+                {
+                    Reg(insn.Src).Id = NewId();
+                    src = Reg(insn.Src);
+                }
+                SetReg(dst, src);
                 return;
             }
             var low = src;
@@ -214,6 +276,7 @@ internal sealed class AluChecker(VerifierContext walk) : VerifierComponent(walk)
         }
         // check_reg_sane_offset comes before the operator is judged ("math between ctx pointer and 2147483647").
         CheckSaneOffset(off, ptr, dst);
+        CheckSaneOffset(ptr, ptr, dst);
         if (op == AluOperation.Sub && !ptrIsDst) throw Fail($"R{dst} tried to subtract pointer from scalar");
         // adjust_ptr_min_max_vals refuses any subtraction from the frame pointer's copies (constant ones included).
         if (op == AluOperation.Sub && ptr.Type == RegisterType.Stack) throw Fail($"R{dst} subtraction from stack pointer prohibited");
@@ -250,10 +313,11 @@ internal sealed class AluChecker(VerifierContext walk) : VerifierComponent(walk)
         SetReg(dst, r);
     }
 
-    /// <summary>check_reg_sane_offset, in the kernel's order: a constant out of range, then the pointer's fixed offset,
-    /// then the signed minimum.</summary>
+    /// <summary>check_reg_sane_offset, in the kernel's order: a known value too large, a fixed offset too large, an
+    /// unbounded minimum, a minimum too large.</summary>
     private void CheckSaneOffset(in RegisterState reg, in RegisterState ptr, int dst)
     {
+        _ = dst;
         string type = StateFormatter.TypeName(ptr);
         long val = (long)reg.VarOff.Value;
         if (reg.VarOff.IsConst && (val >= MaxVarOff || val <= -MaxVarOff))

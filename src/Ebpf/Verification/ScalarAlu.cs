@@ -32,7 +32,12 @@ internal static class ScalarAlu
             Apply64(ref dst, src, op, 64);
             return;
         }
-        var a = op == AluOperation.Arsh ? ScalarBounds.Low32Signed(dst) : ScalarBounds.Low32(dst);
+        if (op == AluOperation.Arsh)
+        {
+            Arsh32(ref dst, (int)src.VarOff.Value);
+            return;
+        }
+        var a = ScalarBounds.Low32(dst);
         var b = ScalarBounds.Low32(src);
         Apply64(ref a, b, op, 32);
         a.Type = RegisterType.Scalar;
@@ -182,6 +187,24 @@ internal static class ScalarAlu
             d.VarOff = t;
             d.SMin = smin; d.SMax = smax;
         }
+    }
+
+    /// <summary>
+    /// scalar32_min_max_arsh then zext_32_to_64: the s32 bounds and the subregister tnum shift arithmetically, the u32
+    /// bounds are left to the tnum, and the 64-bit bounds are those of the zero-extended subregister (the s32 bounds
+    /// carry over only when non-negative).
+    /// </summary>
+    private static void Arsh32(ref RegisterState d, int k)
+    {
+        int s32Min = d.S32Min >> k, s32Max = d.S32Max >> k;
+        var t = d.VarOff.Subreg.Arsh(k, 32);
+        ScalarBounds.MarkUnbounded(ref d);
+        d.VarOff = t;
+        d.S32Min = s32Min; d.S32Max = s32Max;
+        d.UMin = 0; d.UMax = uint.MaxValue;
+        if (s32Min >= 0) { d.SMin = s32Min; d.SMax = s32Max; }
+        else { d.SMin = 0; d.SMax = uint.MaxValue; }
+        ScalarBounds.Sync(ref d);
     }
 
     /// <summary>Byte swap / endianness conversion of <paramref name="size"/> bytes (BPF_END, host little-endian).</summary>

@@ -107,6 +107,18 @@ internal static class ScalarBounds
             r.U32Min = Math.Max(r.U32Min, (uint)r.S32Min);
             r.U32Max = Math.Min(r.U32Max, (uint)r.S32Max);
         }
+        else if (r.U32Max < (uint)r.S32Min)
+        {
+            // The s32 range wraps around 0: when the u32 range only meets its non-negative half, both shrink to it.
+            r.S32Min = (int)r.U32Min;
+            r.U32Max = Math.Min(r.U32Max, (uint)r.S32Max);
+        }
+        else if ((uint)r.S32Max < r.U32Min)
+        {
+            // ... or only its negative half.
+            r.S32Max = (int)r.U32Max;
+            r.U32Min = Math.Max(r.U32Min, (uint)r.S32Min);
+        }
     }
 
     private static void Deduce64(ref RegisterState r)
@@ -120,6 +132,19 @@ internal static class ScalarBounds
         {
             r.UMin = Math.Max(r.UMin, (ulong)r.SMin);
             r.UMax = Math.Min(r.UMax, (ulong)r.SMax);
+        }
+        else if (r.UMax < (ulong)r.SMin)
+        {
+            // The s64 range crosses the sign boundary (it is split between both ends of the u64 domain); a u64 range
+            // meeting only its non-negative part narrows both to that part. Two overlaps cannot be represented.
+            r.SMin = (long)r.UMin;
+            r.UMax = Math.Min(r.UMax, (ulong)r.SMax);
+        }
+        else if ((ulong)r.SMax < r.UMin)
+        {
+            // ... or only its negative part.
+            r.SMax = (long)r.UMax;
+            r.UMin = Math.Max(r.UMin, (ulong)r.SMin);
         }
     }
 
@@ -165,28 +190,88 @@ internal static class ScalarBounds
         Sync(ref r);
     }
 
-    /// <summary>Sign-extends the low <paramref name="size"/> bytes to 64 bits (movsx, ldsx).</summary>
+    /// <summary>
+    /// Sign-extends the low <paramref name="size"/> bytes to 64 bits (movsx, ldsx: the kernel's
+    /// <c>coerce_reg_to_size_sx</c>). The signed range survives when both ends lie in one 2^bits block and extend to
+    /// the same sign; otherwise the result is the whole signed range of that width.
+    /// </summary>
     public static void SignExtend(ref RegisterState r, int size)
     {
         int bits = size * 8;
         if (r.VarOff.IsConst)
         {
-            ulong v = r.VarOff.Value;
-            long sv = (long)(v << (64 - bits)) >> (64 - bits);
-            MarkKnown(ref r, (ulong)sv);
+            MarkKnown(ref r, (ulong)Extend(r.VarOff.Value, bits));
             return;
         }
-        long lo = -(1L << (bits - 1)), hi = (1L << (bits - 1)) - 1;
-        bool fits = r.SMin >= lo && r.SMax <= hi && r.UMax <= (ulong)hi;
-        if (fits)
+        if (((ulong)r.SMax >> bits) == ((ulong)r.SMin >> bits))
         {
-            // Non-negative values below the sign bit are unchanged by sign extension.
+            long a = Extend((ulong)r.SMax, bits), b = Extend((ulong)r.SMin, bits);
+            long max = Math.Max(a, b), min = Math.Min(a, b);
+            if (min >= 0 == max >= 0)
+            {
+                r.SMin = min; r.SMax = max;
+                r.S32Min = (int)min; r.S32Max = (int)max;
+                r.UMin = (ulong)min; r.UMax = (ulong)max;
+                r.U32Min = (uint)min; r.U32Max = (uint)max;
+                r.VarOff = Tnum.Range((ulong)min, (ulong)max);
+                return;
+            }
+        }
+        // set_sext64_default_val
+        long lo = -(1L << (bits - 1)), hi = (1L << (bits - 1)) - 1;
+        r.SMin = lo; r.SMax = hi;
+        r.S32Min = (int)lo; r.S32Max = (int)hi;
+        r.UMin = 0; r.UMax = ulong.MaxValue;
+        r.U32Min = 0; r.U32Max = uint.MaxValue;
+        r.VarOff = Tnum.Unknown;
+    }
+
+    /// <summary>
+    /// <c>w = (s8/s16)w</c>: the subregister version (<c>coerce_subreg_to_size_sx</c>), then the zero extension of the
+    /// 32-bit result into the register (<c>zext_32_to_64</c>) and <c>reg_bounds_sync</c>.
+    /// </summary>
+    public static void SignExtendSubreg(ref RegisterState r, int size)
+    {
+        int bits = size * 8;
+        if (r.VarOff.IsConst)
+        {
+            MarkKnown(ref r, (uint)Extend(r.VarOff.Value, bits));
             return;
         }
-        MarkUnbounded(ref r);
-        r.SMin = lo; r.SMax = hi;
+        bool done = false;
+        if (((uint)r.S32Max >> bits) == ((uint)r.S32Min >> bits))
+        {
+            int a = (int)Extend((uint)r.S32Max, bits), b = (int)Extend((uint)r.S32Min, bits);
+            int max = Math.Max(a, b), min = Math.Min(a, b);
+            if (min >= 0 == max >= 0)
+            {
+                r.S32Min = min; r.S32Max = max;
+                r.U32Min = (uint)min; r.U32Max = (uint)max;
+                r.VarOff = Tnum.Range((ulong)(long)min, (ulong)(long)max).Subreg;
+                done = true;
+            }
+        }
+        if (!done)
+        {
+            // set_sext32_default_val
+            r.S32Min = -(1 << (bits - 1)); r.S32Max = (1 << (bits - 1)) - 1;
+            r.U32Min = 0; r.U32Max = uint.MaxValue;
+            r.VarOff = Tnum.Unknown.Subreg;
+        }
+        ZeroExtendSubreg(ref r);
         Sync(ref r);
     }
+
+    /// <summary><c>zext_32_to_64</c>: the register becomes its zero-extended subregister, 64-bit bounds from the 32-bit ones.</summary>
+    public static void ZeroExtendSubreg(ref RegisterState r)
+    {
+        r.VarOff = r.VarOff.Subreg;
+        r.UMin = r.U32Min; r.UMax = r.U32Max;
+        if (r.S32Min >= 0 && r.S32Max >= 0) { r.SMin = r.S32Min; r.SMax = r.S32Max; }
+        else { r.SMin = 0; r.SMax = uint.MaxValue; }
+    }
+
+    private static long Extend(ulong v, int bits) => bits == 64 ? (long)v : (long)(v << (64 - bits)) >> (64 - bits);
 
     /// <summary>The subregister as a zero-extended 64-bit scalar.</summary>
     public static RegisterState Low32(in RegisterState src)
@@ -198,28 +283,6 @@ internal static class ScalarBounds
         r.S32Min = src.S32Min; r.S32Max = src.S32Max;
         r.U32Min = src.U32Min; r.U32Max = src.U32Max;
         Sync(ref r);
-        return r;
-    }
-
-    /// <summary>The subregister sign-extended to 64 bits (for arithmetic shifts and signed 32-bit ops).</summary>
-    public static RegisterState Low32Signed(in RegisterState src)
-    {
-        var r = UnknownScalarLike(src);
-        if (src.VarOff.Subreg.IsConst)
-        {
-            MarkKnown(ref r, (ulong)(long)(int)(uint)src.VarOff.Value);
-            return r;
-        }
-        r.SMin = src.S32Min; r.SMax = src.S32Max;
-        if (src.S32Min >= 0) { r.VarOff = src.VarOff.Subreg; }
-        Sync(ref r);
-        return r;
-    }
-
-    private static RegisterState UnknownScalarLike(in RegisterState src)
-    {
-        var r = src;
-        MarkUnbounded(ref r);
         return r;
     }
 

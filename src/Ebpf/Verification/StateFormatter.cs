@@ -117,13 +117,19 @@ internal static class StateFormatter
             if (done[i] || items[i].Default) continue;
             if (sb.Length > 0) sb.Append(',');
             sb.Append(items[i].Name);
-            for (int j = i + 1; j < items.Count; j++)
+            // Only mins merge with mins and maxes with maxes, and a negative signed bound never with an unsigned one.
+            bool negative = IsNegativeSigned(items[i]);
+            for (int j = i + 2; j < items.Count; j += 2)
             {
-                if (done[j] || items[j].Default || items[j].Value != items[i].Value) continue;
+                if (done[j] || items[j].Default || items[j].Value != items[i].Value || IsNegativeSigned(items[j]) != negative) continue;
                 sb.Append('=').Append(items[j].Name);
                 done[j] = true;
             }
-            sb.Append('=').Append(items[i].Is32 ? Number32((uint)items[i].Value) : Number(items[i].Value));
+            // verbose_snum / verbose_unum: an unsigned bound is never shown as a negative number.
+            if (items[i].Name[0] == 'u')
+                sb.Append('=').Append(items[i].Value <= 32767 ? items[i].Value.ToString(CultureInfo.InvariantCulture) : $"0x{items[i].Value:x}");
+            else
+                sb.Append('=').Append(items[i].Is32 ? Number32((uint)items[i].Value) : Number(items[i].Value));
         }
         if (!r.VarOff.IsUnknown)
         {
@@ -132,6 +138,9 @@ internal static class StateFormatter
         }
         return sb.ToString();
     }
+
+    private static bool IsNegativeSigned((string Name, ulong Value, bool Is32, bool Default) item) =>
+        item.Name[0] == 's' && (long)item.Value < 0;
 
     /// <summary>A stack slot, e.g. <c>fp-8=0000????</c>, <c>fp-16=ctx()</c>, <c>fp-8=42</c>.</summary>
     public static string Slot(int slotIndex, in StackSlot slot, bool allPrecise = false, int frameNo = -1)
