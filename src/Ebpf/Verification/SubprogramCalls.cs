@@ -174,12 +174,22 @@ internal sealed class SubprogramCalls(VerifierContext walk) : VerifierComponent(
 
     // ---- exit ----
 
+    /// <summary>verbose_invalid_scalar: the signed bounds that are not the type's limits, or "unknown scalar value".</summary>
+    private static string ScalarBoundsText(in RegisterState r)
+    {
+        string text = (r.SMin > long.MinValue ? $" smin={r.SMin}" : "") + (r.SMax < long.MaxValue ? $" smax={r.SMax}" : "");
+        return text.Length == 0 ? " unknown scalar value" : text;
+    }
+
     internal Flow CheckExit()
     {
         Kfuncs.CheckRcuSectionAtExit();
         if (Globals.CheckGlobalSubprogExit() is { } globalExit) return globalExit;
         if (Cur.ActiveLockId != 0) throw Fail("bpf_spin_unlock is missing", Errno.EINVAL);
-        var r0 = ReadReg(0);
+        // prepare_func_exit hands a static subprogram's R0 to its caller as it is, even never written (the
+        // caller may overwrite it); only callbacks and the main program read it at their exit.
+        bool plainSubprogExit = Cur.Frames.Count > 1 && !Cur.Current.IsCallback;
+        var r0 = plainSubprogExit ? Cur.Current.Registers[0] : ReadReg(0);
         if (Cur.Frames.Count > 1)
         {
             var callee = Cur.Current;
@@ -192,7 +202,7 @@ internal sealed class SubprogramCalls(VerifierContext walk) : VerifierComponent(
                 if (!r0.IsScalar) throw Fail($"At async callback return the register R0 is not a known value ({StateFormatter.TypeName(r0)})", Errno.EINVAL);
                 Precision.MarkPrecise(0);
                 if (r0.SMin != 0 || r0.SMax != 0)
-                    throw Fail($"At async callback return the register R0 has smin={r0.SMin} smax={r0.SMax} should have been in [0, 0]", Errno.EINVAL);
+                    throw Fail($"At async callback return the register R0 has{ScalarBoundsText(r0)} should have been in [0, 0]", Errno.EINVAL);
                 caller.Registers[0] = RegisterState.UnknownScalar();
             }
             else if (callee.IsCallback)
@@ -201,7 +211,7 @@ internal sealed class SubprogramCalls(VerifierContext walk) : VerifierComponent(
                 Precision.MarkPrecise(0);
                 Precision.RecordCallbackExit();
                 if (r0.SMin < 0 || r0.SMax > 1)
-                    throw Fail($"At callback return the register R0 has smin={r0.SMin} smax={r0.SMax} should have been in [0, 1]", Errno.EINVAL);
+                    throw Fail($"At callback return the register R0 has{ScalarBoundsText(r0)} should have been in [0, 1]", Errno.EINVAL);
                 if (callee.ReturnsToCallSite)
                 {
                     // prepare_func_exit: back to the helper call, which may queue another iteration; the caller's
@@ -237,7 +247,7 @@ internal sealed class SubprogramCalls(VerifierContext walk) : VerifierComponent(
             if (!r0.IsScalar) throw Fail($"At program exit the register R0 is not a known value ({StateFormatter.TypeName(r0)})", Errno.EINVAL);
             Precision.MarkPrecise(0);
             if (r0.SMin < rr.Min || r0.SMax > rr.Max)
-                throw Fail($"At program exit the register R0 has smin={r0.SMin} smax={r0.SMax} should have been in [{rr.Min}, {rr.Max}]", Errno.EINVAL);
+                throw Fail($"At program exit the register R0 has{ScalarBoundsText(r0)} should have been in [{rr.Min}, {rr.Max}]", Errno.EINVAL);
         }
         return Flow.PathDone;
     }
