@@ -174,6 +174,21 @@ internal sealed class SubprogramCalls(VerifierContext walk) : VerifierComponent(
 
     // ---- exit ----
 
+    /// <summary>
+    /// LD_ABS/LD_IND in a subprogram: the load may fail, and then the program's hidden exit (bpf_gen_ld_abs) leaves the
+    /// subprogram with R0 = 0. The kernel follows that exit first and explores the successful load afterwards. In a
+    /// callback frame, 6.18's precision backtracking of R0 through the load trips its "callback unexpected regs" check.
+    /// </summary>
+    internal Flow LdAbsFailureExit()
+    {
+        if (Cur.Current.IsCallback) throw Fail("verifier bug: callback unexpected regs 1", Errno.EFAULT);
+        int next = InsnIdx;
+        Engine.PushBranch(Cur.Clone(), next, next - 1);
+        InsnIdx = next - 1;
+        Cur.Current.Registers[0] = RegisterState.ConstScalar(0);
+        return CheckExit();
+    }
+
     /// <summary>verbose_invalid_scalar: the signed bounds that are not the type's limits, or "unknown scalar value".</summary>
     private static string ScalarBoundsText(in RegisterState r)
     {

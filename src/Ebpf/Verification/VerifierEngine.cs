@@ -215,7 +215,7 @@ internal sealed class VerifierEngine : VerifierComponent
                 }
                 Memory.CheckLdAbs(insn);
                 InsnIdx++;
-                return Flow.Continue;
+                return Cur.Frames.Count > 1 ? Subprograms.LdAbsFailureExit() : Flow.Continue;
             default:
                 return StepJump(insn);
         }

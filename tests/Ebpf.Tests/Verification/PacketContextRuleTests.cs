@@ -23,6 +23,10 @@ public class PacketContextRuleTests
         ("subprog_ld_abs_void", "LD_ABS is only allowed in functions that return 'int'."),
         ("tail_call_array_map", "expected prog array map for tail call"),
         ("sock_unbounded_return", "At program exit the register R0 has unknown scalar value should have been in [0, 1]"),
+        ("ld_abs_failure_returns_zero", "R9 !read_ok"),
+        ("ld_abs_both_returns_safe", null),
+        // 6.18's own verdict (newer kernels say "cannot use BPF_LD_[ABS|IND] within callback").
+        ("ld_abs_in_callback", "verifier bug: callback unexpected regs 1"),
         ("null_check_zero_register", "R0 invalid mem access 'map_value_or_null'"),
         ("null_check_zero_register_left", "R0 invalid mem access 'map_value_or_null'"),
         ("equal_pointers_jne_fallthrough", null),
