@@ -70,12 +70,6 @@ internal sealed class BranchChecker(VerifierContext walk) : VerifierComponent(wa
             InsnIdx = taken == 1 ? target : fallthrough;
             return;
         }
-        // "ptr == reg" null checks rely on the scalar register being exactly 0.
-        if (regSrc && !is32 && op is JumpOperation.Jeq or JumpOperation.Jne)
-        {
-            if (d.MaybeNull && src.IsScalar) Precision.MarkPrecise(insn.Src);
-            if (src.MaybeNull && d.IsScalar) Precision.MarkPrecise(dst);
-        }
         // Scalars sharing an id with an operand are refined with it; backtracking must know who they were.
         if (d.IsScalar && d.Id != 0) Precision.RecordLinked(d.Id);
         if (regSrc && src.IsScalar && src.Id != 0 && src.Id != d.Id) Precision.RecordLinked(src.Id);
@@ -230,14 +224,23 @@ internal sealed class BranchChecker(VerifierContext walk) : VerifierComponent(wa
         // Null checks: ptr_or_null ==/!= 0.
         if (!is32 && op is JumpOperation.Jeq or JumpOperation.Jne)
         {
-            if (d.MaybeNull && ScalarBounds.IsConst(srcValue, 0) && !srcValue.IsPointer)
+            // Two pointers, one maybe-null and the other not (neither a BTF pointer, which may be NULL untagged):
+            // where they are equal the maybe-null one is not null (mark_ptr_not_null_reg: that register only).
+            if (srcReg >= 0 && d.IsPointer && srcValue.IsPointer && d.MaybeNull != srcValue.MaybeNull
+                && d.Type != RegisterType.BtfId && srcValue.Type != RegisterType.BtfId)
             {
-                MarkNullChecked(state, d.Id, isNull: cond == JumpOperation.Jeq);
+                if (cond == JumpOperation.Jeq)
+                {
+                    if (d.MaybeNull) d.MaybeNull = false;
+                    else frame.Registers[srcReg].MaybeNull = false;
+                }
                 return true;
             }
-            if (srcReg >= 0 && frame.Registers[srcReg].MaybeNull && d.IsScalar && ScalarBounds.IsConst(d, 0))
+            // Only "ptr == 0" with an immediate 0 is a null check (BPF_K, imm 0): a register known to hold 0, on either
+            // side, teaches the kernel nothing about the pointer.
+            if (srcReg < 0 && d.MaybeNull && ScalarBounds.IsConst(srcValue, 0))
             {
-                MarkNullChecked(state, frame.Registers[srcReg].Id, isNull: cond == JumpOperation.Jeq);
+                MarkNullChecked(state, d.Id, isNull: cond == JumpOperation.Jeq);
                 return true;
             }
         }

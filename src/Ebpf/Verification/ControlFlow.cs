@@ -43,7 +43,9 @@ internal sealed class ControlFlow
     /// kernel's "back-edge from insn" refusal applies.</param>
     /// <param name="afterPrePass">Checks of resolve_pseudo_ldimm64 that need more than the instructions (the kernel BTF):
     /// they run where the kernel runs them, after the per-instruction pre-pass and before the subprogram and CFG checks.</param>
-    public void Check(bool allowLoops, Action? afterPrePass = null)
+    /// <param name="afterSubprogs">Checks of check_btf_info on the subprograms found (check_btf_func): after
+    /// check_subprogs, before the CFG walk.</param>
+    public void Check(bool allowLoops, Action? afterPrePass = null, Action? afterSubprogs = null)
     {
         int n = _insns.Count;
         if (n == 0) throw new VerifierError(Errno.EINVAL, "empty program", 0);
@@ -86,6 +88,7 @@ internal sealed class ControlFlow
             if (!ok) throw new VerifierError(Errno.EINVAL, "last insn is not an exit or jmp", end - 1);
         }
 
+        afterSubprogs?.Invoke();
         Walk(allowLoops, isSecondSlot);
         ComputeLiveness(isSecondSlot);
     }

@@ -43,7 +43,10 @@ internal static class FunctionPrototypes
         if (!btf.TryGetType(func.ProtoType, out var pt) || pt is not BtfFuncProto proto)
             return Error($"Invalid type of function {name}()", Errno.EFAULT);
         if (!isGlobal)
-            return new VerifierFunction(startInstruction, name, false, [], proto.ReturnType == 0);
+            return new VerifierFunction(startInstruction, name, false, [], proto.ReturnType == 0)
+            {
+                ReturnsNonScalar = Resolve(btf, proto.ReturnType) is not (BtfInt { Size: <= 8 } or { Kind: BtfKind.Enum or BtfKind.Enum64 }),
+            };
         if (proto.Parameters.Count > MaxArgs)
             return Error($"Global function {name}() with {proto.Parameters.Count} > {MaxArgs} args. Buggy compiler.");
 

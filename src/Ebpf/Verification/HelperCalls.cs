@@ -186,6 +186,9 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
             }
         }
 
+        // record_func_key runs before check_map_func_compatibility: a tail call through any other map is refused here.
+        if ((HelperId)id == HelperId.TailCall && map?.Type != MapType.ProgArray)
+            throw Fail("expected prog array map for tail call", Errno.EINVAL);
         if (map is not null) CheckMapCompatibility(map, proto, name, id);
         if ((HelperId)id == HelperId.GetLocalStorage)
         {

@@ -174,6 +174,28 @@ internal sealed class SubprogramCalls(VerifierContext walk) : VerifierComponent(
 
     // ---- exit ----
 
+    /// <summary>
+    /// LD_ABS/LD_IND in a subprogram: the load may fail, and then the program's hidden exit (bpf_gen_ld_abs) leaves the
+    /// subprogram with R0 = 0. The kernel follows that exit first and explores the successful load afterwards. In a
+    /// callback frame, 6.18's precision backtracking of R0 through the load trips its "callback unexpected regs" check.
+    /// </summary>
+    internal Flow LdAbsFailureExit()
+    {
+        if (Cur.Current.IsCallback) throw Fail("verifier bug: callback unexpected regs 1", Errno.EFAULT);
+        int next = InsnIdx;
+        Engine.PushBranch(Cur.Clone(), next, next - 1);
+        InsnIdx = next - 1;
+        Cur.Current.Registers[0] = RegisterState.ConstScalar(0);
+        return CheckExit();
+    }
+
+    /// <summary>verbose_invalid_scalar: the signed bounds that are not the type's limits, or "unknown scalar value".</summary>
+    private static string ScalarBoundsText(in RegisterState r)
+    {
+        string text = (r.SMin > long.MinValue ? $" smin={r.SMin}" : "") + (r.SMax < long.MaxValue ? $" smax={r.SMax}" : "");
+        return text.Length == 0 ? " unknown scalar value" : text;
+    }
+
     internal Flow CheckExit()
     {
         // check_resource_leak: only the outermost frame's exit must have released the lock; a subprogram may return
@@ -182,7 +204,10 @@ internal sealed class SubprogramCalls(VerifierContext walk) : VerifierComponent(
             throw Fail("BPF_EXIT instruction in main prog cannot be used inside bpf_spin_lock-ed region", Errno.EINVAL);
         Kfuncs.CheckRcuSectionAtExit();
         if (Globals.CheckGlobalSubprogExit() is { } globalExit) return globalExit;
-        var r0 = ReadReg(0);
+        // prepare_func_exit hands a static subprogram's R0 to its caller as it is, even never written (the
+        // caller may overwrite it); only callbacks and the main program read it at their exit.
+        bool plainSubprogExit = Cur.Frames.Count > 1 && !Cur.Current.IsCallback;
+        var r0 = plainSubprogExit ? Cur.Current.Registers[0] : ReadReg(0);
         if (Cur.Frames.Count > 1)
         {
             var callee = Cur.Current;
@@ -195,7 +220,7 @@ internal sealed class SubprogramCalls(VerifierContext walk) : VerifierComponent(
                 if (!r0.IsScalar) throw Fail($"At async callback return the register R0 is not a known value ({StateFormatter.TypeName(r0)})", Errno.EINVAL);
                 Precision.MarkPrecise(0);
                 if (r0.SMin != 0 || r0.SMax != 0)
-                    throw Fail($"At async callback return the register R0 has smin={r0.SMin} smax={r0.SMax} should have been in [0, 0]", Errno.EINVAL);
+                    throw Fail($"At async callback return the register R0 has{ScalarBoundsText(r0)} should have been in [0, 0]", Errno.EINVAL);
                 caller.Registers[0] = RegisterState.UnknownScalar();
             }
             else if (callee.IsCallback)
@@ -204,7 +229,7 @@ internal sealed class SubprogramCalls(VerifierContext walk) : VerifierComponent(
                 Precision.MarkPrecise(0);
                 Precision.RecordCallbackExit();
                 if (r0.SMin < 0 || r0.SMax > 1)
-                    throw Fail($"At callback return the register R0 has smin={r0.SMin} smax={r0.SMax} should have been in [0, 1]", Errno.EINVAL);
+                    throw Fail($"At callback return the register R0 has{ScalarBoundsText(r0)} should have been in [0, 1]", Errno.EINVAL);
                 if (callee.ReturnsToCallSite)
                 {
                     // prepare_func_exit: back to the helper call, which may queue another iteration; the caller's
@@ -240,7 +265,7 @@ internal sealed class SubprogramCalls(VerifierContext walk) : VerifierComponent(
             if (!r0.IsScalar) throw Fail($"At program exit the register R0 is not a known value ({StateFormatter.TypeName(r0)})", Errno.EINVAL);
             Precision.MarkPrecise(0);
             if (r0.SMin < rr.Min || r0.SMax > rr.Max)
-                throw Fail($"At program exit the register R0 has smin={r0.SMin} smax={r0.SMax} should have been in [{rr.Min}, {rr.Max}]", Errno.EINVAL);
+                throw Fail($"At program exit the register R0 has{ScalarBoundsText(r0)} should have been in [{rr.Min}, {rr.Max}]", Errno.EINVAL);
         }
         return Flow.PathDone;
     }

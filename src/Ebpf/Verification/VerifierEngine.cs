@@ -31,7 +31,7 @@ internal sealed class VerifierEngine : VerifierComponent
                 throw new VerifierError(Errno.EINVAL, "Syscall programs can only be sleepable", 0);
             if (InstructionFeatures.Check(Insns, Input.Profile) is { } missing) throw missing;
             Kfuncs.CheckDevBoundKfuncs();
-            Cfg.Check(allowLoops: Privileged, Kfuncs.CheckPseudoBtfIds);
+            Cfg.Check(allowLoops: Privileged, Kfuncs.CheckPseudoBtfIds, () => SubprogReturnTypes.Check(Input, Cfg, Insns));
             Log.Level2Header(Insns, Cfg);
             VerifyFrom(0, Input.EntryFunction); // an extension: its prototype, not R1 = ctx (§2.8)
             Globals.VerifyCalledGlobals();
@@ -215,7 +215,7 @@ internal sealed class VerifierEngine : VerifierComponent
                 }
                 Memory.CheckLdAbs(insn);
                 InsnIdx++;
-                return Flow.Continue;
+                return Cur.Frames.Count > 1 ? Subprograms.LdAbsFailureExit() : Flow.Continue;
             default:
                 return StepJump(insn);
         }

@@ -40,7 +40,12 @@ public readonly record struct FunctionArgument(FunctionArgumentKind Kind, int Me
 /// with this message followed by "Caller passes invalid args into func#N ('name')".</param>
 /// <param name="PrepareErrno">The errno of that failure.</param>
 public sealed record VerifierFunction(int StartInstruction, string Name, bool IsGlobal, IReadOnlyList<FunctionArgument> Arguments,
-    bool ReturnsVoid = false, string? PrepareError = null, Errno PrepareErrno = Errno.EINVAL);
+    bool ReturnsVoid = false, string? PrepareError = null, Errno PrepareErrno = Errno.EINVAL)
+{
+    /// <summary>check_btf_func's scalar_return is false: the BTF return type is neither an integer of at most 8 bytes
+    /// nor an enum (void, a pointer, a struct). Such a subprogram may hold no tail call and no LD_ABS/LD_IND.</summary>
+    internal bool ReturnsNonScalar { get; init; }
+}
 
 /// <summary>A helper the host adds to its runtime (ids from <c>HelperRegistry.FirstHostId</c> up): its name for
 /// messages and the prototype calls to it are checked against.</summary>

@@ -52,6 +52,17 @@ internal static class ContextLayouts
     /// <summary>syscall: the user blob, any aligned access in [0, U16_MAX), read and write (§1.8).</summary>
     public static readonly ContextLayout SyscallBlob = new("ctx_in", 65535, [new ContextField(0, 65535, "ctx", Any, Any)], isRealMemory: true);
 
+    /// <summary><c>bpf_nf_ctx</c> (nf_is_valid_access): two pointers read whole, never written; each load yields a
+    /// typed kernel pointer (<c>state</c> to <c>nf_hook_state</c>, <c>skb</c> to <c>sk_buff</c>) walked by BTF.</summary>
+    public static readonly ContextLayout NetfilterCtx = new("bpf_nf_ctx", 16,
+    [
+        new ContextField(0, 8, "state", B8, Yields: ContextValueKind.BtfId),
+        new ContextField(8, 8, "skb", B8, Yields: ContextValueKind.BtfId),
+    ], isRealMemory: true)
+    {
+        KernelStructs = new Dictionary<int, string> { [0] = "nf_hook_state", [8] = "sk_buff" },
+    };
+
     /// <summary>The layout a program of <paramref name="type"/> sees, or null when no context is modelled.</summary>
     public static ContextLayout? For(ProgramType type, AttachType attachType = default) => type switch
     {
@@ -76,6 +87,7 @@ internal static class ContextLayouts
         ProgramType.RawTracepointWritable => RawTracepointWritableArgs,
         ProgramType.Tracing => TracingArgs,
         ProgramType.Syscall => SyscallBlob,
+        ProgramType.Netfilter => NetfilterCtx,
         _ => null,
     };
 
