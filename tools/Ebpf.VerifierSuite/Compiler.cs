@@ -22,6 +22,8 @@ internal sealed class Compiler(string clang, string cpu, string sourceDir, strin
             "-target", "bpf", $"-mcpu={cpu}", "-O2", "-g", "-D__TARGET_ARCH_x86", "-mlittle-endian", "-std=gnu11",
             "-fno-strict-aliasing", "-Wno-compare-distinct-pointer-types", "-DENABLE_ATOMICS_TESTS",
             "-I", Path.Combine(sourceDir, "include"), "-I", sourceDir, "-I", "/usr/include/x86_64-linux-gnu",
+            // upstream's "../../../include/linux/filter.h" resolves from tools/testing/selftests/bpf to tools/include
+            "-I", Path.Combine(sourceDir, "tools", "testing", "selftests", "bpf"),
             "-c", source, "-o", output,
         })
             psi.ArgumentList.Add(a);

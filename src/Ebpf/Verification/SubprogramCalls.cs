@@ -52,6 +52,7 @@ internal sealed class SubprogramCalls(VerifierContext walk) : VerifierComponent(
         int target = InsnIdx + insn.Imm + 1;
         ResolvedCalls[InsnIdx] = new ResolvedCall(InsnIdx, false, target);
         CallEdges.Add((Cur.Current.FunctionStart, target));
+        Exceptions.CheckNotCalled(target);
         if (Cur.Frames.Count >= MaxCallFrames)
             throw Fail($"the call stack of {Cur.Frames.Count + 1} frames is too deep", Errno.E2BIG);
         if (Functions.TryGetValue(target, out var fn) && fn.IsGlobal)
@@ -178,7 +179,10 @@ internal sealed class SubprogramCalls(VerifierContext walk) : VerifierComponent(
     {
         Kfuncs.CheckRcuSectionAtExit();
         if (Globals.CheckGlobalSubprogExit() is { } globalExit) return globalExit;
-        if (Cur.ActiveLockId != 0) throw Fail("bpf_spin_unlock is missing", Errno.EINVAL);
+        // check_resource_leak checks the lock only at the main frame's exit: a static subprogram may return holding a
+        // lock its caller releases. Callbacks keep the check (conservative: they return into a helper's loop).
+        if (Cur.ActiveLockId != 0 && (Cur.Frames.Count == 1 || Cur.Current.IsCallback))
+            throw Fail("bpf_spin_unlock is missing", Errno.EINVAL);
         var r0 = ReadReg(0);
         if (Cur.Frames.Count > 1)
         {
