@@ -122,6 +122,8 @@ internal sealed class ExceptionCallbacks(VerifierContext walk) : VerifierCompone
         if (Start < 0) return;
         var fn = Functions[Start];
         InsnIdx = Start;
+        int index = Math.Max(0, Cfg.SubprogStarts.IndexOf(Start));
+        Log.Note($"Validating {fn.Name}() func#{index}...");
         if (fn.PrepareError is { } why) throw Fail(why, fn.PrepareErrno);
         if (fn.Arguments.Count != 1 || fn.Arguments[0].Kind != FunctionArgumentKind.Scalar)
             throw Fail("exception cb only supports single integer argument", Errno.EINVAL);
@@ -129,6 +131,7 @@ internal sealed class ExceptionCallbacks(VerifierContext walk) : VerifierCompone
         try
         {
             Engine.VerifyFrom(Start, fn);
+            Log.Note($"Func#{index} ('{fn.Name}') is safe for any args that match its prototype");
         }
         finally
         {

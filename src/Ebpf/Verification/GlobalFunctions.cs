@@ -75,7 +75,7 @@ internal sealed class GlobalFunctions(VerifierContext walk) : VerifierComponent(
         if (reg.IsScalar && a.Kind is not (FunctionArgumentKind.Scalar or FunctionArgumentKind.Untrusted)) Precision.MarkPrecise(regno);
         // A callee that may change packet data would leave the caller's packet pointer dangling inside it.
         if (reg.IsPacketPointer && SubprogramEffects.ChangesPacketData(Insns, Cfg.SubprogStarts, callee.StartInstruction, Input.ProgramType))
-            throw Fail($"R{regno} is a packet pointer, but func#{SubprogIndex(callee.StartInstruction)} may change packet data", Errno.EINVAL);
+            throw Fail($"arg#{i} is a packet pointer, but func#{SubprogIndex(callee.StartInstruction)} may change packet data", Errno.EINVAL);
         switch (a.Kind)
         {
             case FunctionArgumentKind.Scalar:
@@ -160,7 +160,7 @@ internal sealed class GlobalFunctions(VerifierContext walk) : VerifierComponent(
     {
         if (Cur.Frames.Count != 1 || Cur.Current.FunctionStart == 0 || Exceptions.Verifying) return null;
         if (!Functions.TryGetValue(Cur.Current.FunctionStart, out var fn) || !fn.IsGlobal) return null;
-        if (Cur.ActiveLockId != 0) throw Fail("bpf_spin_unlock is missing", Errno.EINVAL);
+        if (Cur.ActiveLockId != 0) throw Fail("BPF_EXIT instruction in main prog cannot be used inside bpf_spin_lock-ed region", Errno.EINVAL);
         if (Cur.References.Count > 0)
         {
             var leak = Cur.References[0];

@@ -41,6 +41,8 @@ internal static class StateFormatter
             _ => "?",
         };
         if (r.ReadOnly && r.Type == RegisterType.Mem) b = "rdonly_" + b;
+        // reg_type_str: a maybe-NULL PTR_TO_BTF_ID reads "ptr_or_null_", the others "<type>_or_null".
+        if (r.MaybeNull && r.Type == RegisterType.BtfId) return "ptr_or_null_";
         return r.MaybeNull ? b + "_or_null" : b;
     }
 

@@ -182,8 +182,10 @@ internal sealed class SubprogramCalls(VerifierContext walk) : VerifierComponent(
         // check_resource_leak checks the lock only at the main frame's exit: a static subprogram may return holding a
         // lock its caller releases. Callbacks keep the check (conservative: they return into a helper's loop).
         if (Cur.ActiveLockId != 0 && (Cur.Frames.Count == 1 || Cur.Current.IsCallback))
-            throw Fail("bpf_spin_unlock is missing", Errno.EINVAL);
-        var r0 = ReadReg(0);
+            throw Fail("BPF_EXIT instruction in main prog cannot be used inside bpf_spin_lock-ed region", Errno.EINVAL);
+        // prepare_func_exit hands a static subprogram's R0 to its caller as it is, even never written (a void
+        // function): only a callback's and the program's return value are read here.
+        var r0 = Cur.Frames.Count > 1 && !Cur.Current.IsCallback ? Cur.Current.Registers[0] : ReadReg(0);
         if (Cur.Frames.Count > 1)
         {
             var callee = Cur.Current;
