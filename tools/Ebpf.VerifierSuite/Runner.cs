@@ -104,6 +104,7 @@ internal static class Runner
         Functions = input.Functions,
         EntryFunction = input.EntryFunction,
         KernelFunctions = input.KernelFunctions,
+        MainFunctionDeclTags = input.MainFunctionDeclTags,
         HostHelpers = input.HostHelpers,
         LogLevel = input.LogLevel,
         Privilege = input.Privilege,

@@ -111,7 +111,20 @@ public sealed partial class BtfSpec
 
     private int OffsetOfStructMember(uint typeId, string structName, int depth)
     {
-        if (depth > 8 || !TryGetType(SkipTypedefs(typeId), out var t) || t is not BtfComposite c) return -1;
+        if (depth > 8 || !TryGetType(SkipTypedefs(typeId), out var t)) return -1;
+        if (t is BtfDatasec sec)
+        {
+            // A global-data map's value is its section: look through each variable (the kernel parses DATASEC fields too).
+            foreach (var v in sec.Variables)
+            {
+                if (!TryGetType(v.Type, out var vt) || vt is not BtfVar var) continue;
+                if (TryGetType(SkipTypedefs(var.Type), out var vtt) && vtt is BtfComposite vc && vc.Name == structName) return (int)v.Offset;
+                int inVar = OffsetOfStructMember(var.Type, structName, depth + 1);
+                if (inVar >= 0) return (int)v.Offset + inVar;
+            }
+            return -1;
+        }
+        if (t is not BtfComposite c) return -1;
         foreach (var m in c.Members)
         {
             if (!TryGetType(SkipTypedefs(m.Type), out var mt)) continue;

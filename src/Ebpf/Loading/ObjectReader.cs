@@ -320,6 +320,9 @@ internal sealed partial class ObjectReader
         return null;
     }
 
+    /// <summary>The non-entry function (a subprogram) named <paramref name="name"/>, or null.</summary>
+    internal ObjectFunction? SubprogramNamed(string name) => _functions.FirstOrDefault(f => !f.IsEntry && f.Name == name);
+
     internal ObjectFunction? FunctionAt(int sectionIndex, int insnIndex) =>
         _functionsBySection.TryGetValue(sectionIndex, out var fs) ? FindFunction(fs, insnIndex) : null;
 

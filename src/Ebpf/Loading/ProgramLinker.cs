@@ -22,6 +22,52 @@ internal static class ProgramLinker
         // Explicit stack instead of recursion: a hostile object may chain thousands of functions.
         var stack = new Stack<(ObjectFunction Function, int Base, int Next)>();
         stack.Push((entry, 0, 0));
+        Walk(reader, code, placed, functions, relocations, stack);
+        // libbpf: the main program need not call its exception callback (__exception_cb); append it after the rest.
+        if (ExceptionCallback(reader, entry) is { } callback && !placed.ContainsKey(callback))
+        {
+            placed[callback] = code.Count;
+            functions.Add(new LinkedFunction(callback.Name, callback.SectionName, code.Count, callback.Length, callback.IsGlobal));
+            stack.Push((callback, code.Count, 0));
+            code.AddRange(callback.Code);
+            Walk(reader, code, placed, functions, relocations, stack);
+        }
+
+        var spec = new ProgramSpec
+        {
+            Name = entry.Name,
+            SectionName = entry.SectionName,
+            Type = info.Type,
+            ExpectedAttachType = info.ExpectedAttachType,
+            AttachTarget = info.AttachTarget,
+            Autoload = info.Autoload,
+            Flags = info.Flags,
+            SectionKnown = info.Known,
+            Instructions = [.. code],
+            Functions = functions,
+            Relocations = relocations,
+            License = reader.Spec.License,
+            KernelVersion = reader.Spec.KernelVersion,
+        };
+        reader.AttachLineAndFuncInfo(spec, placed);
+        return spec;
+    }
+
+    /// <summary>The subprogram the entry's first <c>exception_callback:NAME</c> BTF decl tag names, or null. A second
+    /// tag is left for the kernel to refuse ("multiple exception callback tags for main subprog").</summary>
+    private static ObjectFunction? ExceptionCallback(ObjectReader reader, ObjectFunction entry)
+    {
+        if (reader.Spec.Btf is not { } btf) return null;
+        foreach (uint id in btf.FindAllByName(entry.Name, Btf.BtfKind.Func))
+            foreach (string tag in btf.GetDeclTagValues(id))
+                if (tag.StartsWith("exception_callback:", StringComparison.Ordinal))
+                    return reader.SubprogramNamed(tag["exception_callback:".Length..]);
+        return null;
+    }
+
+    private static void Walk(ObjectReader reader, List<Instruction> code, Dictionary<ObjectFunction, int> placed,
+        List<LinkedFunction> functions, List<ProgramRelocation> relocations, Stack<(ObjectFunction Function, int Base, int Next)> stack)
+    {
         while (stack.Count > 0)
         {
             var (function, baseOffset, next) = stack.Pop();
@@ -63,25 +109,6 @@ internal static class ProgramLinker
                     i++;
             }
         }
-
-        var spec = new ProgramSpec
-        {
-            Name = entry.Name,
-            SectionName = entry.SectionName,
-            Type = info.Type,
-            ExpectedAttachType = info.ExpectedAttachType,
-            AttachTarget = info.AttachTarget,
-            Autoload = info.Autoload,
-            Flags = info.Flags,
-            SectionKnown = info.Known,
-            Instructions = [.. code],
-            Functions = functions,
-            Relocations = relocations,
-            License = reader.Spec.License,
-            KernelVersion = reader.Spec.KernelVersion,
-        };
-        reader.AttachLineAndFuncInfo(spec, placed);
-        return spec;
     }
 
     private static Instruction Retarget(Instruction insn, int relative, bool isCall) =>

@@ -84,6 +84,7 @@ internal static class ProgramVerification
             ModuleBtfs = program.BtfReferences?.ModuleBtfsByFd,
             DeviceBound = program.IsDeviceBound,
             KernelFunctions = program.BtfReferences is { KfuncsByInstruction.Count: > 0 } refs ? refs.KfuncsByInstruction : null,
+            MainFunctionDeclTags = MainDeclTags(program.Btf?.Parsed, definition.FuncInfo.Span),
         };
         try
         {
@@ -95,6 +96,12 @@ internal static class ProgramVerification
             return new VerificationResult { Errno = e.Errno == Errno.None ? Errno.EINVAL : e.Errno, Error = "verifier failed: " + e.Message, Log = e.Log ?? "" };
         }
     }
+
+    /// <summary>The decl tags on the main function's FUNC: func_info's first record (insn_off 0, then its type id).</summary>
+    private static IReadOnlyList<string>? MainDeclTags(Btf.BtfSpec? btf, ReadOnlySpan<byte> funcInfo) =>
+        btf is not null && funcInfo.Length >= 8 && System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(funcInfo) == 0
+            ? btf.GetDeclTagValues(System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(funcInfo[4..]))
+            : null;
 
     /// <summary>
     /// The conservative "fully modelled" test: null when the program may run unchecked, else the reason it may not.

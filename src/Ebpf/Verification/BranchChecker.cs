@@ -107,9 +107,10 @@ internal sealed class BranchChecker(VerifierContext walk) : VerifierComponent(wa
     {
         if (d.IsPointer || s.IsPointer)
         {
-            // A pointer that cannot be null compared with 0 has a known outcome.
-            bool dPtr = d.IsPointer && !d.MaybeNull && !s.IsPointer && ScalarBounds.IsConst(s, 0);
-            bool sPtr = s.IsPointer && !s.MaybeNull && !d.IsPointer && ScalarBounds.IsConst(d, 0);
+            // A pointer that cannot be null compared with 0 has a known outcome (reg_not_null: ctx, stack and packet
+            // pointers are not among the kernel's never-null types, so both branches of "ctx == 0" are explored).
+            bool dPtr = IsNeverNull(d) && !s.IsPointer && ScalarBounds.IsConst(s, 0);
+            bool sPtr = IsNeverNull(s) && !d.IsPointer && ScalarBounds.IsConst(d, 0);
             if (!is32 && (dPtr || sPtr))
             {
                 if (op == JumpOperation.Jeq) return 0;
@@ -130,6 +131,12 @@ internal sealed class BranchChecker(VerifierContext walk) : VerifierComponent(wa
         }
         return Taken64(d, s, op);
     }
+
+    /// <summary>reg_not_null. PTR_TO_BTF_ID counts only when trusted, which this verifier does not track: it is left
+    /// undecided, so both branches are explored (never fewer paths than the kernel walks).</summary>
+    private static bool IsNeverNull(in RegisterState r) => !r.MaybeNull && r.Type is RegisterType.Socket or RegisterType.TcpSock
+        or RegisterType.MapValue or RegisterType.MapKey or RegisterType.SockCommon or RegisterType.Mem or RegisterType.RingbufMem
+        or RegisterType.MapPtr;
 
     private static int Taken64(in RegisterState d, in RegisterState s, JumpOperation op)
     {

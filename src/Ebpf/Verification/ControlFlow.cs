@@ -39,6 +39,9 @@ internal sealed class ControlFlow
 
     public int SubprogEnd(int subprog) => subprog + 1 < SubprogStarts.Count ? SubprogStarts[subprog + 1] : _insns.Count;
 
+    /// <summary>The exception callback's first instruction (a subprogram and a CFG root nothing calls), or -1.</summary>
+    public int ExceptionCallbackStart { get; set; } = -1;
+
     /// <param name="allowLoops">Whether back-edges are allowed (bounded loops, privileged loaders); otherwise the
     /// kernel's "back-edge from insn" refusal applies.</param>
     /// <param name="afterPrePass">Checks of resolve_pseudo_ldimm64 that need more than the instructions (the kernel BTF):
@@ -68,6 +71,7 @@ internal sealed class ControlFlow
             }
             if (insn.IsLocalCall) AddSubprog(i + insn.Imm + 1, i);
         }
+        if (ExceptionCallbackStart > 0) AddSubprog(ExceptionCallbackStart, 0);
         SubprogStarts.Sort();
 
         // Jumps must stay inside their subprogram, and every subprogram must end in exit or goto.
@@ -133,7 +137,8 @@ internal sealed class ControlFlow
         JumpPoint = new bool[n];
         CallsCallback = new bool[n];
         var stack = new Stack<(int Insn, IEnumerator<int> Next)>();
-        foreach (int entry in new[] { 0 })
+        // The exception callback is a root of its own: nothing calls it (check_cfg walks it after the main program).
+        foreach (int entry in ExceptionCallbackStart > 0 ? [0, ExceptionCallbackStart] : new[] { 0 })
         {
             Push(entry);
             while (stack.Count > 0)

@@ -51,13 +51,14 @@ internal sealed class GlobalFunctions(VerifierContext walk) : VerifierComponent(
         {
             try
             {
-                CheckGlobalCallArg(i, fn.Arguments[i]);
+                CheckGlobalCallArg(fn, i, fn.Arguments[i]);
             }
             catch (VerifierError e)
             {
                 throw new VerifierError(e.Errno, $"{e.Message}\n{caller}", e.Insn);
             }
         }
+        Log.Note($"Func#{index} ('{fn.Name}') is global and assumed valid.");
         _calledGlobals.Add(fn.StartInstruction);
         // bpf_helper_changes_pkt_data over the callee and what it calls (subprog changes_pkt_data).
         if (SubprogramEffects.ChangesPacketData(Insns, Cfg.SubprogStarts, fn.StartInstruction, Input.ProgramType)) Subprograms.InvalidatePacketPointers();
@@ -65,13 +66,16 @@ internal sealed class GlobalFunctions(VerifierContext walk) : VerifierComponent(
         SetReg(0, RegisterState.UnknownScalar());
     }
 
-    private void CheckGlobalCallArg(int i, FunctionArgument a)
+    private void CheckGlobalCallArg(VerifierFunction callee, int i, FunctionArgument a)
     {
         int regno = i + 1;
         var reg = ReadReg(regno);
         bool isNull = reg.IsScalar && ScalarBounds.IsConst(reg, 0);
         // A scalar decides the check unless the argument takes any scalar: its value must stay precise for pruning.
         if (reg.IsScalar && a.Kind is not (FunctionArgumentKind.Scalar or FunctionArgumentKind.Untrusted)) Precision.MarkPrecise(regno);
+        // A callee that may change packet data would leave the caller's packet pointer dangling inside it.
+        if (reg.IsPacketPointer && SubprogramEffects.ChangesPacketData(Insns, Cfg.SubprogStarts, callee.StartInstruction, Input.ProgramType))
+            throw Fail($"arg#{i} is a packet pointer, but func#{SubprogIndex(callee.StartInstruction)} may change packet data", Errno.EINVAL);
         switch (a.Kind)
         {
             case FunctionArgumentKind.Scalar:
@@ -109,8 +113,9 @@ internal sealed class GlobalFunctions(VerifierContext walk) : VerifierComponent(
                 if (a.Nullable && isNull) break;
                 // btf_check_func_arg_match: anything but a trusted or referenced typed pointer (NULL, a scalar,
                 // another pointer type, a pointer that may be NULL) is refused before its type is compared.
+                // check_reg_type: the register's type is not among ARG_PTR_TO_BTF_ID's compatible types.
                 if (reg.Type != RegisterType.BtfId || (reg.MaybeNull && !a.Nullable))
-                    throw Fail($"R{regno} must be referenced or trusted", Errno.EINVAL);
+                    throw HelperArgs.TypeMismatch(regno, reg, "ptr_, trusted_ptr_, rcu_ptr_");
                 if (KernelTypes.Name(reg.MemSize) != a.BtfType || reg.Off != 0 || !reg.VarOff.IsConst || reg.VarOff.Value != 0)
                 {
                     string have = KernelTypes.Name(reg.MemSize);
@@ -153,7 +158,7 @@ internal sealed class GlobalFunctions(VerifierContext walk) : VerifierComponent(
     /// outermost frame. Void globals return nothing, so R0 is not even read.</summary>
     internal Flow? CheckGlobalSubprogExit()
     {
-        if (Cur.Frames.Count != 1 || Cur.Current.FunctionStart == 0) return null;
+        if (Cur.Frames.Count != 1 || Cur.Current.FunctionStart == 0 || Exceptions.Verifying) return null;
         if (!Functions.TryGetValue(Cur.Current.FunctionStart, out var fn) || !fn.IsGlobal) return null;
         if (Cur.References.Count > 0)
         {

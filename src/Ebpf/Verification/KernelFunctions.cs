@@ -80,7 +80,7 @@ public static class KernelFunctions
         ("bpf_kptr_", "allocated-object kfuncs"), ("bpf_list_", "list kfuncs"), ("bpf_rbtree_", "rbtree kfuncs"),
         ("bpf_iter_", "open-coded iterator kfuncs"), ("bpf_dynptr_", "dynptr kfuncs"), ("bpf_wq_", "bpf_wq kfuncs"),
         ("bpf_res_spin_", "resilient spin lock kfuncs"), ("bpf_arena_", "arena kfuncs"), ("bpf_cast_to_kern_ctx", "pointer cast kfuncs"),
-        ("bpf_rdonly_cast", "pointer cast kfuncs"), ("bpf_throw", "exceptions (bpf_throw)"), ("bpf_preempt_", "preemption and IRQ kfuncs"),
+        ("bpf_rdonly_cast", "pointer cast kfuncs"), ("bpf_preempt_", "preemption and IRQ kfuncs"),
         ("bpf_local_irq_", "preemption and IRQ kfuncs"), ("bpf_session_", "session kfuncs"), ("bpf_stream_", "stream kfuncs"),
     ];
 

@@ -50,6 +50,11 @@ internal sealed class KfuncCalls(VerifierContext walk) : VerifierComponent(walk)
         if (Cur.ActiveLockId != 0) throw Fail("function calls are not allowed while holding a lock", Errno.EINVAL);
         if (!kf.Btf.TryGetType(kf.ProtoTypeId, out var pt) || pt is not BtfFuncProto proto)
             throw Fail($"kernel function {name} has no FUNC_PROTO", Errno.EINVAL);
+        if (name == "bpf_throw" && !IsHostKfunc(kf))
+        {
+            Exceptions.CheckThrow();
+            return;
+        }
 
         int rcu = Cur.References.FindIndex(r => _rcuSectionIds.Contains(r.Id));
         if ((kf.Flags & KernelFunctionFlags.RcuReadLock) != 0)
@@ -211,6 +216,9 @@ internal sealed class KfuncCalls(VerifierContext walk) : VerifierComponent(walk)
     }
 
     /// <summary>At the main program's exit: an open RCU section is reported before references are.</summary>
+    /// <summary>Whether reference <paramref name="id"/> stands for an open RCU read section, not an object.</summary>
+    internal bool IsRcuSection(int id) => _rcuSectionIds.Contains(id);
+
     internal void CheckRcuSectionAtExit()
     {
         if (Cur.Frames.Count == 1 && Cur.References.Any(r => _rcuSectionIds.Contains(r.Id)))

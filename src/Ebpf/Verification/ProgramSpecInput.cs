@@ -15,8 +15,12 @@ internal sealed class MapSpecInfo : IVerifierMapInfo
     {
         _spec = spec;
         _btf = btf;
-        SpinLockOffset = btf is not null && spec.ValueTypeId != 0 ? btf.OffsetOfStructMember(spec.ValueTypeId, "bpf_spin_lock") : -1;
-        TimerOffset = btf is not null && spec.ValueTypeId != 0 ? btf.OffsetOfStructMember(spec.ValueTypeId, "bpf_timer") : -1;
+        // A global-data map's value type is its section's DATASEC (libbpf's btf_value_type_id for internal maps).
+        uint valueType = spec.ValueTypeId != 0 ? spec.ValueTypeId
+            : btf is not null && spec.Type == MapType.Array && spec.SectionName.StartsWith('.')
+                ? btf.FindAllByName(spec.SectionName, Btf.BtfKind.Datasec).FirstOrDefault() : 0;
+        SpinLockOffset = btf is not null && valueType != 0 ? btf.OffsetOfStructMember(valueType, "bpf_spin_lock") : -1;
+        TimerOffset = btf is not null && valueType != 0 ? btf.OffsetOfStructMember(valueType, "bpf_timer") : -1;
     }
 
     public string Name => _spec.Name;
@@ -69,6 +73,7 @@ public static class ProgramSpecInput
             MapsByIndex = maps,
             Functions = program.FuncInfos.Count > 0 ? functions : null,
             KernelFunctions = kfuncs,
+            MainFunctionDeclTags = MainDeclTags(obj.Btf, program),
             LogLevel = logLevel,
             Privilege = privilege,
             GplCompatible = IsGplCompatible(license),
@@ -76,6 +81,12 @@ public static class ProgramSpecInput
             Profile = profile,
         };
     }
+
+    /// <summary>The decl tags (component -1) on the FUNC of the func_info record at instruction 0: the main function's.</summary>
+    private static IReadOnlyList<string>? MainDeclTags(Btf.BtfSpec? btf, ProgramSpec program) =>
+        btf is not null && program.FuncInfos.FirstOrDefault(fi => fi.InstructionIndex == 0) is { } main
+            ? btf.GetDeclTagValues(main.TypeId)
+            : null;
 
     /// <summary>
     /// The functions of <paramref name="program"/> as the verifier sees them from func_info: record i names FUNC

@@ -42,6 +42,8 @@ internal static class StateFormatter
         };
         if (r.ReadOnly && r.Type == RegisterType.Mem) b = "rdonly_" + b;
         if (r.Type == RegisterType.BtfId && KernelTypes.TryGetPercpu(r.MemSize, out _)) b = "percpu_" + b;
+        // reg_type_str: PTR_TO_BTF_ID's null postfix goes before the struct name ("ptr_or_null_"), the others' after.
+        if (r.MaybeNull && r.Type == RegisterType.BtfId) return b + "or_null_";
         return r.MaybeNull ? b + "_or_null" : b;
     }
 

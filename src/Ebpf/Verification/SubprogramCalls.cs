@@ -52,6 +52,7 @@ internal sealed class SubprogramCalls(VerifierContext walk) : VerifierComponent(
         int target = InsnIdx + insn.Imm + 1;
         ResolvedCalls[InsnIdx] = new ResolvedCall(InsnIdx, false, target);
         CallEdges.Add((Cur.Current.FunctionStart, target));
+        Exceptions.CheckNotCalled(target);
         if (Cur.Frames.Count >= MaxCallFrames)
             throw Fail($"the call stack of {Cur.Frames.Count + 1} frames is too deep", Errno.E2BIG);
         if (Functions.TryGetValue(target, out var fn) && fn.IsGlobal)

@@ -31,11 +31,14 @@ internal sealed class VerifierEngine : VerifierComponent
                 throw new VerifierError(Errno.EINVAL, "Syscall programs can only be sleepable", 0);
             if (InstructionFeatures.Check(Insns, Input.Profile) is { } missing) throw missing;
             Kfuncs.CheckDevBoundKfuncs();
+            Exceptions.Resolve();
             Cfg.Check(allowLoops: Privileged, Kfuncs.CheckPseudoBtfIds, () => SubprogReturnTypes.Check(Input, Cfg, Insns));
             Log.Level2Header(Insns, Cfg);
             VerifyFrom(0, Input.EntryFunction); // an extension: its prototype, not R1 = ctx (§2.8)
             Globals.VerifyCalledGlobals();
+            Exceptions.VerifyCallback();
             Subprograms.CheckCombinedStack();
+            Exceptions.CheckCallbacksDoNotThrow();
             LogStats();
             return new VerificationResult
             {
@@ -229,7 +232,13 @@ internal sealed class VerifierEngine : VerifierComponent
                 if (insn.Opcode != Opcodes.Call)
                     throw Fail($"unknown opcode {insn.Opcode:x2}", Errno.EINVAL);
                 if (insn.Src == (byte)CallSource.Local) { Subprograms.CheckLocalCall(insn); return Flow.Continue; }
-                if (insn.Src == (byte)CallSource.Kfunc) { Kfuncs.CheckKfuncCall(insn); InsnIdx++; return Flow.Continue; }
+                if (insn.Src == (byte)CallSource.Kfunc)
+                {
+                    Kfuncs.CheckKfuncCall(insn);
+                    if (Exceptions.Threw) { Exceptions.Threw = false; return Flow.PathDone; } // an exception exit
+                    InsnIdx++;
+                    return Flow.Continue;
+                }
                 if (insn.Dst != 0 || insn.Offset != 0 || insn.Src != 0) throw Fail("BPF_CALL uses reserved fields", Errno.EINVAL);
                 // A callback-taking helper moves to the callback's first instruction itself.
                 if (!Helpers.CheckHelperCall(insn)) InsnIdx++;

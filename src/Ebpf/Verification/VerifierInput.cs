@@ -88,6 +88,11 @@ public sealed class VerifierInput
     /// own). A kfunc call not listed is looked up by its imm as a vmlinux BTF id.</summary>
     public IReadOnlyDictionary<int, KernelFunction>? KernelFunctions { get; init; }
 
+    /// <summary>The values of the decl tags on the main function's BTF FUNC (component -1), of which the verifier reads
+    /// <c>exception_callback:NAME</c>: the function of <see cref="Functions"/> named NAME is the program's exception
+    /// callback. Null or empty: none.</summary>
+    public IReadOnlyList<string>? MainFunctionDeclTags { get; init; }
+
     /// <summary>bpf_prog_is_dev_bound: the program was loaded with a prog_ifindex (BPF_F_XDP_DEV_BOUND_ONLY), so it may
     /// call the XDP metadata kfuncs (bpf_dev_bound_kfunc_check).</summary>
     internal bool DeviceBound { get; init; }

@@ -31,7 +31,6 @@ public static class HelperPrototypes
     private static readonly HelperArg RingbufRelease = new(PtrToRingbufMem, Release);
     private static readonly HelperArg SpinLock = new(PtrToSpinLock);
     private static readonly HelperArg Timer = new(PtrToTimer);
-    private static readonly HelperArg BtfId = new(PtrToBtfId);
     private static readonly HelperArg Sock = new(PtrToSocket);
     private static readonly HelperArg Uninit8 = new(PtrToMem, Uninit | Write | FixedSize | Aligned, 8);
     private static readonly HelperArg Uninit4 = new(PtrToMem, Uninit | Write | FixedSize | Aligned, 4);
@@ -138,7 +137,7 @@ public static class HelperPrototypes
             new HelperPrototype(HelperId.ProbeReadUserStr, Int, [UninitMem, SizeOrZero, Any], GplOnly: true) { ReturnBoundedBySizeArg = 1 },
             new HelperPrototype(HelperId.ProbeWriteUser, Int, [Any, MemRo, Size], GplOnly: true),
             new HelperPrototype(HelperId.CopyFromUser, Int, [UninitMem, SizeOrZero, Any], GplOnly: true) { SleepableOnly = true },
-            new HelperPrototype(HelperId.CopyFromUserTask, Int, [UninitMem, SizeOrZero, Any, BtfId, Any], GplOnly: true) { SleepableOnly = true },
+            new HelperPrototype(HelperId.CopyFromUserTask, Int, [UninitMem, SizeOrZero, Any, Btf("task_struct"), Any], GplOnly: true) { SleepableOnly = true },
 
             // Current task
             P(HelperId.GetCurrentPidTgid, Int),
