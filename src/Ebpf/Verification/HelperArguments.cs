@@ -57,6 +57,10 @@ internal sealed class HelperArguments(VerifierContext walk) : VerifierComponent(
                         var t = s.IsFullSpill ? StackByte.Spill : s[FrameState.ByteOf((int)o)];
                         if (t == StackByte.Invalid && !Privileged)
                             throw Fail($"invalid read from stack R{regno} off={o} size={size}");
+                        // check_stack_range_initialized: iterator and dynptr bytes are never readable memory.
+                        if (t is StackByte.Iter or StackByte.Dynptr)
+                            throw Fail(reg.VarOff.IsConst ? $"invalid read from stack R{regno} off {min}+{o - min} size {size}"
+                                : $"invalid read from stack R{regno} var_off {MemoryAccessChecker.TnumText(reg.VarOff)}+{o - min} size {size}");
                     }
                 }
                 break;

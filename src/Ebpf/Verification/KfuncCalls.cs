@@ -65,11 +65,20 @@ internal sealed class KfuncCalls(VerifierContext walk) : VerifierComponent(walk)
         var parameters = proto.Parameters;
         if (parameters.Count > 5) throw Fail($"Function {name} has {parameters.Count} > 5 args", Errno.EINVAL);
         int releaseRef = 0;
+        var iterator = IteratorSlots.IsSupported(name) ? IteratorSlots.Classify(name) : null;
+        int iteratorRef = 0;
         for (int i = 0; i < parameters.Count; i++)
         {
             int regno = i + 1;
-            var reg = ReadReg(regno);
             string pname = parameters[i].Name;
+            // is_kfunc_arg_ignore: an __ign argument is not checked at all (the kfunc reads it fault-safely).
+            if (pname.EndsWith("__ign", StringComparison.Ordinal)) continue;
+            if (i == 0 && iterator is { } it)
+            {
+                iteratorRef = Iterators.ProcessIterArg(kf, proto, it.Op, it.Type);
+                continue;
+            }
+            var reg = ReadReg(regno);
             var t = ResolveBtf(btf, parameters[i].Type);
             if (t is null or not BtfPtr)
             {
@@ -145,6 +154,12 @@ internal sealed class KfuncCalls(VerifierContext walk) : VerifierComponent(walk)
 
         Subprograms.ClobberCallerSaved();
         var ret = ResolveBtf(btf, proto.ReturnType);
+        if (iterator is { Op: IteratorOperation.Next })
+        {
+            SetReg(0, IteratorElement(kf, ret, iteratorRef));
+            Iterators.ProcessNextCall();
+            return;
+        }
         if (ret is null)
         {
             Reg(0) = RegisterState.NotInit;
@@ -167,6 +182,21 @@ internal sealed class KfuncCalls(VerifierContext walk) : VerifierComponent(walk)
             Cur.References.Add(new AcquiredReference(r.Id, InsnIdx));
         }
         SetReg(0, r);
+    }
+
+    /// <summary>What an iterator's _next returns: a pointer to a scalar is read-only memory of its size
+    /// (PTR_TO_MEM | MEM_RDONLY, KF_RET_NULL), tied to the iterator's reference so that _destroy invalidates it.</summary>
+    private RegisterState IteratorElement(KernelFunction kf, BtfType? ret, int iteratorRef)
+    {
+        if (ret is not BtfPtr rp || ResolveBtf(kf.Btf, rp.Type) is not (BtfInt or BtfEnumType))
+            throw Unsupported($"kernel function {kf.Name}", UnsupportedFeatures.KfuncNonStructPointer);
+        var r = RegisterState.Pointer(RegisterType.Mem);
+        r.ReadOnly = true;
+        r.MemSize = (int)kf.Btf.SizeOf(rp.Type);
+        r.MaybeNull = true;
+        r.Id = NewId();
+        r.RefObjId = iteratorRef;
+        return r;
     }
 
     private static readonly HelperPrototype KfuncMemoryProto = new(HelperId.Unspec, HelperReturnKind.Integer, [], PacketAccess: true);

@@ -40,6 +40,7 @@ internal abstract class VerifierComponent(VerifierContext walk)
     protected SubprogramCalls Subprograms => Walk.Subprograms;
     protected GlobalFunctions Globals => Walk.Globals;
     protected KfuncCalls Kfuncs => Walk.Kfuncs;
+    protected IteratorSlots Iterators => Walk.Iterators;
     protected MemoryAccessChecker Memory => Walk.Memory;
     protected ContextAccess Context => Walk.Context;
     protected StackMemory StackMem => Walk.StackMem;

@@ -28,6 +28,7 @@ internal sealed class VerifierContext
         Subprograms = new SubprogramCalls(this);
         Globals = new GlobalFunctions(this);
         Kfuncs = new KfuncCalls(this);
+        Iterators = new IteratorSlots(this);
         Memory = new MemoryAccessChecker(this);
         Context = new ContextAccess(this);
         StackMem = new StackMemory(this);
@@ -76,6 +77,7 @@ internal sealed class VerifierContext
     public SubprogramCalls Subprograms { get; }
     public GlobalFunctions Globals { get; }
     public KfuncCalls Kfuncs { get; }
+    public IteratorSlots Iterators { get; }
     public MemoryAccessChecker Memory { get; }
     public ContextAccess Context { get; }
     public StackMemory StackMem { get; }

@@ -32,6 +32,7 @@ internal sealed class VerifierEngine : VerifierComponent
             if (InstructionFeatures.Check(Insns, Input.Profile) is { } missing) throw missing;
             Kfuncs.CheckDevBoundKfuncs();
             Cfg.Check(allowLoops: Privileged, Kfuncs.CheckPseudoBtfIds);
+            Walk.Iterators.FindNextCalls();
             Log.Level2Header(Insns, Cfg);
             VerifyFrom(0, Input.EntryFunction); // an extension: its prototype, not R1 = ctx (§2.8)
             Globals.VerifyCalledGlobals();
