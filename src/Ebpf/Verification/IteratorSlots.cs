@@ -95,19 +95,24 @@ internal sealed class IteratorSlots(VerifierContext walk) : VerifierComponent(wa
         if (reg.Type != RegisterType.Stack)
             throw Fail("arg#0 expected pointer to an iterator on stack", Errno.EINVAL);
         var frame = StackMem.StackFrame(reg);
-        int spi = SlotIndex(reg, nrSlots, "iter");
+        int spi = SlotIndex(reg, nrSlots, "iter", out string? why);
+        string prefix = why is null ? "" : why + "\n";
         int typeId = KernelTypes.Intern(structName);
         if (op == IteratorOperation.New)
         {
-            for (int i = 0; i < nrSlots; i++)
-                if (spi >= 0 && frame.Stack[spi - i].HasIterBytes())
-                    throw Fail($"expected uninitialized iter_{type} as arg #0", Errno.EINVAL);
+            // is_iter_reg_valid_uninit: a misplaced iterator is refused, one (partly) outside the stack is left to
+            // the bounds check of the write that follows.
+            bool uninit = spi != -2;
+            for (int i = 0; i < nrSlots && spi >= 0; i++)
+                if (frame.Stack[spi - i].HasIterBytes()) uninit = false;
+            if (!uninit) throw Fail($"{prefix}expected uninitialized iter_{type} as arg #0", Errno.EINVAL);
             // check_mem_access of each 8-byte word as a write: bounds and stack depth.
             long start = reg.Off + (long)reg.VarOff.Value;
             for (int i = 0; i < nrSlots; i++)
                 if (start + i * 8 < -FrameState.StackSize || start + i * 8 + 8 > 0)
                     throw Fail($"invalid write to stack R1 off={start + i * 8} size=8");
             StackMem.TouchStack(frame, (int)start);
+            spi = FrameState.SlotOf((int)start);
             int id = NewId();
             Cur.References.Add(new AcquiredReference(id, InsnIdx));
             var stack = frame.WritableStack;
@@ -125,7 +130,7 @@ internal sealed class IteratorSlots(VerifierContext walk) : VerifierComponent(wa
             return 0;
         }
         if (spi < 0 || !IsValidInit(frame, spi, nrSlots, typeId))
-            throw Fail($"expected an initialized iter_{type} as arg #0", Errno.EINVAL);
+            throw Fail($"{prefix}expected an initialized iter_{type} as arg #0", Errno.EINVAL);
         for (int i = 0; i < nrSlots; i++)
         {
             Pruning.MarkStackRead(frame, spi - i);
@@ -173,16 +178,25 @@ internal sealed class IteratorSlots(VerifierContext walk) : VerifierComponent(wa
     private (int Frame, int Spi) _lastIter;
 
     /// <summary>stack_slot_obj_get_spi: the object must sit at a constant, 8-byte aligned offset with room for its
-    /// slots; -1 when it lies (partly) outside the stack (the kernel's -ERANGE).</summary>
-    internal int SlotIndex(in RegisterState reg, int nrSlots, string kind)
+    /// slots. Returns the first slot, -1 when the object lies (partly) outside the stack (the kernel's -ERANGE), or
+    /// -2 with <paramref name="why"/> set when it is misplaced (the kernel logs that line, then the caller's).</summary>
+    internal static int SlotIndex(in RegisterState reg, int nrSlots, string kind, out string? why)
     {
-        if (!reg.VarOff.IsConst) throw Fail($"{kind} has to be at a constant offset", Errno.EINVAL);
+        why = null;
+        if (!reg.VarOff.IsConst)
+        {
+            why = $"{kind} has to be at a constant offset";
+            return -2;
+        }
         long off = reg.Off + (long)reg.VarOff.Value;
-        if (off % 8 != 0) throw Fail($"cannot pass in {kind} at an offset={off}", Errno.EINVAL);
-        if (off >= 0 || off < -FrameState.StackSize) return -1;
-        int spi = FrameState.SlotOf((int)off);
-        if (spi + 1 < nrSlots) throw Fail($"cannot pass in {kind} at an offset={off}", Errno.EINVAL);
-        return spi;
+        long spi = (-off - 1) / 8; // __get_spi, truncating as C does
+        if (off % 8 != 0 || spi + 1 < nrSlots)
+        {
+            why = $"cannot pass in {kind} at an offset={off}";
+            return -2;
+        }
+        if (off >= 0 || spi >= FrameState.Slots) return -1;
+        return (int)spi;
     }
 
     /// <summary>is_iter_reg_valid_init: every slot is STACK_ITER of this type, the first holds the reference.</summary>
