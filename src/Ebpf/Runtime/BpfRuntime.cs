@@ -256,12 +256,14 @@ public sealed partial class BpfRuntime
             xlated = btfReferences.Bind(xlated, program.Name);
             xlated = Net.XdpMetadataKfuncs.Bind(program, xlated, Profile.KernelBtf);
             xlated = Ebpf.Runtime.Helpers.IteratorKfuncs.Bind(xlated, Profile.KernelBtf);
+            xlated = Ebpf.Runtime.Helpers.DynptrHelpers.BindKfuncs(xlated, Profile.KernelBtf);
             program.Instructions = xlated;
             DescribeFunctions(program, translated ? verdict.Program : null, options.Functions);
             var helperTable = ProgramPreparation.BuildHelperTable(this);
             btfReferences.RegisterKfuncs(helperTable);
             Net.XdpMetadataKfuncs.Register(helperTable);
             Ebpf.Runtime.Helpers.IteratorKfuncs.Register(helperTable);
+            Ebpf.Runtime.Helpers.DynptrHelpers.RegisterKfuncs(helperTable);
             string interpreterName = string.IsNullOrEmpty(program.Name) ? "prog" : program.Name;
             Execution.Interpreter Build(Execution.ExecutionMode m) => Execution.Interpreter.Load(xlated, new Execution.InterpreterOptions
             {

@@ -48,6 +48,11 @@ internal sealed class HelperArguments(VerifierContext walk) : VerifierComponent(
                         ? $"invalid {rw} stack R{regno} off={min} size={size}"
                         : $"invalid variable-offset {rw} stack R{regno} var_off={reg.VarOff} off={reg.Off} size={size}");
                 StackMem.TouchStack(frame, (int)min);
+                // check_stack_range_initialized in raw mode: a helper never writes over a dynptr.
+                if (arg.Has(HelperArgFlags.Uninit))
+                    for (long o = min; o < max + size; o++)
+                        if (frame.Stack[FrameState.SlotOf((int)o)][FrameState.ByteOf((int)o)] == StackByte.Dynptr)
+                            throw Fail($"potential write to dynptr at off={o} disallowed");
                 if (!write || !arg.Has(HelperArgFlags.Uninit))
                 {
                     for (long o = min; o < max + size; o++)

@@ -102,7 +102,7 @@ public static class KernelFunctions
         if (!btf.TryGetType(func.ProtoType, out var p) || p is not BtfFuncProto proto) return null;
         var known = flags ?? KnownFlags.GetValueOrDefault(func.Name);
         string? unsupported = null;
-        if (flags is null && IteratorSlots.IsSupported(func.Name))
+        if (flags is null && (IteratorSlots.IsSupported(func.Name) || DynptrSlots.IsSupportedKfunc(func.Name)))
         {
             // An open-coded iterator family the verifier (IteratorSlots) and the runtime model: its KF_ITER_* semantics
             // follow from the naming convention the kernel enforces (btf_check_iter_kfuncs).

@@ -70,7 +70,10 @@ internal sealed class StackMemory(VerifierContext walk) : VerifierComponent(walk
         // A store into an iterator's (or dynptr's) slot turns the whole slot into data (check_stack_write_fixed_off's
         // scrub); an iterator's reference stays acquired, so forgetting to destroy it still leaks.
         for (int sl = FrameState.SlotOf(off + size - 1); sl <= FrameState.SlotOf(off); sl++)
+        {
+            Dynptrs.DestroyIfDynptr(frame, sl);
             if (frame.Stack[sl].HasObjectBytes) frame.WritableStack[sl].ScrubObject();
+        }
         if (size == 8 && off % 8 == 0 && (value.IsPointer || value.Type == RegisterType.Scalar))
         {
             // Registers are spilled; so is an immediate when the loader has CAP_BPF (check_stack_write_fixed_off keeps
@@ -198,6 +201,7 @@ internal sealed class StackMemory(VerifierContext walk) : VerifierComponent(walk
                     throw Fail($"invalid read from stack R{regno} var_off {MemoryAccessChecker.TnumText(reg.VarOff)}+{o - min} size {size}");
                 continue;
             }
+            Dynptrs.DestroyIfDynptr(frame, FrameState.SlotOf((int)o));
             ref var s = ref frame.WritableStack[FrameState.SlotOf((int)o)];
             Log.ScratchSlot(frame.FrameNo, FrameState.SlotOf((int)o));
             s.ScrubSpill();
@@ -211,6 +215,7 @@ internal sealed class StackMemory(VerifierContext walk) : VerifierComponent(walk
     {
         for (long o = off; o < off + size; o++)
         {
+            Dynptrs.DestroyIfDynptr(frame, FrameState.SlotOf((int)o));
             ref var s = ref frame.WritableStack[FrameState.SlotOf((int)o)];
             s.ScrubObject(); // the helper's byte writes scrub an iterator's slot whole, as a narrow store does
             s.ScrubSpill();

@@ -136,6 +136,7 @@ internal static class StateFormatter
         string name = $"fp{-(slotIndex + 1) * 8}";
         if (slot.IsSpill) return name + "=" + Register(slot.Spilled, allPrecise, frameNo);
         if (slot[7] == StackByte.Iter) return name + "=" + IteratorSlots.Format(slot.Spilled);
+        if (slot[7] == StackByte.Dynptr) return name + "=" + DynptrSlots.Format(slot.Spilled);
         var sb = new StringBuilder(8);
         for (int i = 0; i < 8; i++)
             sb.Append(slot[i] switch
@@ -146,7 +147,8 @@ internal static class StateFormatter
     }
 
     /// <summary>An iterator's slots after its first: print_verifier_state shows the iterator once, at its first slot.</summary>
-    public static bool IsSecondaryObjectSlot(in StackSlot slot) => slot[7] == StackByte.Iter && slot.Spilled.RefObjId == 0;
+    public static bool IsSecondaryObjectSlot(in StackSlot slot) =>
+        (slot[7] == StackByte.Iter && slot.Spilled.RefObjId == 0) || (slot[7] == StackByte.Dynptr && slot.Spilled.FuncInsn != 1);
 
     /// <summary>A whole frame: live registers then non-empty stack slots.</summary>
     public static string Frame(FrameState f, VerifierState? state = null, bool allPrecise = false)

@@ -179,7 +179,9 @@ internal sealed class SubprogramCalls(VerifierContext walk) : VerifierComponent(
         Kfuncs.CheckRcuSectionAtExit();
         if (Globals.CheckGlobalSubprogExit() is { } globalExit) return globalExit;
         if (Cur.ActiveLockId != 0) throw Fail("bpf_spin_unlock is missing", Errno.EINVAL);
-        var r0 = ReadReg(0);
+        // prepare_func_exit does not read R0 of a static subprogram: a void function may leave it uninitialised (the
+        // caller cannot read it then). Callbacks and the main program's exit need it.
+        var r0 = Cur.Frames.Count > 1 && !Cur.Current.IsCallback ? Reg(0) : ReadReg(0);
         if (Cur.Frames.Count > 1)
         {
             var callee = Cur.Current;
