@@ -255,11 +255,15 @@ public sealed partial class BpfRuntime
             var xlated = ProgramPreparation.Translated(this, program, translated ? verdict.Program : null, indexed, out var mapPointerLoads);
             xlated = btfReferences.Bind(xlated, program.Name, Profile.KernelBtf);
             xlated = Net.XdpMetadataKfuncs.Bind(program, xlated, Profile.KernelBtf);
+            xlated = Ebpf.Runtime.Helpers.IteratorKfuncs.Bind(xlated, Profile.KernelBtf);
+            xlated = Ebpf.Runtime.Helpers.DynptrHelpers.BindKfuncs(xlated, Profile.KernelBtf);
             program.Instructions = xlated;
             DescribeFunctions(program, translated ? verdict.Program : null, options.Functions);
             var helperTable = ProgramPreparation.BuildHelperTable(this);
             btfReferences.RegisterKfuncs(helperTable);
             Net.XdpMetadataKfuncs.Register(helperTable);
+            Ebpf.Runtime.Helpers.IteratorKfuncs.Register(helperTable);
+            Ebpf.Runtime.Helpers.DynptrHelpers.RegisterKfuncs(helperTable);
             string interpreterName = string.IsNullOrEmpty(program.Name) ? "prog" : program.Name;
             Execution.Interpreter Build(Execution.ExecutionMode m) => Execution.Interpreter.Load(xlated, new Execution.InterpreterOptions
             {

@@ -134,6 +134,9 @@ internal static class ProgramVerification
                     break; // bpf-to-bpf call: verified like the caller
                 case 2 when Net.XdpMetadataKfuncs.MetadataKfuncOf(insn, runtime.Profile.KernelBtf) is not null:
                     break; // an XDP metadata kfunc: arguments checked against its vmlinux prototype, run by the host
+                case 2 when Helpers.IteratorKfuncs.Of(insn, runtime.Profile.KernelBtf) is not null
+                    || Helpers.DynptrHelpers.KfuncOf(insn, runtime.Profile.KernelBtf) is not null:
+                    break; // an open-coded iterator kfunc: its stack slots tracked by the verifier, run by the host
                 default:
                     return $"insn {pc}: kfunc call (imm {insn.Imm})";
             }

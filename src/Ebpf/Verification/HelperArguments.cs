@@ -48,6 +48,11 @@ internal sealed class HelperArguments(VerifierContext walk) : VerifierComponent(
                         ? $"invalid {rw} stack R{regno} off={min} size={size}"
                         : $"invalid variable-offset {rw} stack R{regno} var_off={reg.VarOff} off={reg.Off} size={size}");
                 StackMem.TouchStack(frame, (int)min);
+                // check_stack_range_initialized in raw mode: a helper never writes over a dynptr.
+                if (arg.Has(HelperArgFlags.Uninit))
+                    for (long o = min; o < max + size; o++)
+                        if (frame.Stack[FrameState.SlotOf((int)o)][FrameState.ByteOf((int)o)] == StackByte.Dynptr)
+                            throw Fail($"potential write to dynptr at off={o} disallowed");
                 if (!write || !arg.Has(HelperArgFlags.Uninit))
                 {
                     for (long o = min; o < max + size; o++)
@@ -57,6 +62,10 @@ internal sealed class HelperArguments(VerifierContext walk) : VerifierComponent(
                         var t = s.IsFullSpill ? StackByte.Spill : s[FrameState.ByteOf((int)o)];
                         if (t == StackByte.Invalid && !Privileged)
                             throw Fail($"invalid read from stack R{regno} off={o} size={size}");
+                        // check_stack_range_initialized: iterator and dynptr bytes are never readable memory.
+                        if (t is StackByte.Iter or StackByte.Dynptr)
+                            throw Fail(reg.VarOff.IsConst ? $"invalid read from stack R{regno} off {min}+{o - min} size {size}"
+                                : $"invalid read from stack R{regno} var_off {MemoryAccessChecker.TnumText(reg.VarOff)}+{o - min} size {size}");
                     }
                 }
                 break;

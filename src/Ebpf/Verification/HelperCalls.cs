@@ -56,6 +56,7 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
         int callbackInsn = -1;
         RegisterState callbackCtx = RegisterState.NotInit;
         var writes = new List<(int Regno, long Size)>();
+        DynptrSlots.Dynptr? usedDynptr = null, releasedDynptr = null;
         for (int i = 0; i < proto.Arguments.Count; i++)
         {
             var arg = proto.Arguments[i];
@@ -164,6 +165,17 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
                     if (reg.RefObjId == 0) throw Fail($"R{regno} must be referenced when passed to release function");
                     releaseRefId = reg.RefObjId;
                     break;
+                case HelperArgKind.PtrToDynptr:
+                {
+                    // check_reg_type, the OBJ_RELEASE check, then process_dynptr_func.
+                    var (uninit, make, expected, release) = DynptrSlots.HelperArg((HelperId)id, arg);
+                    if (reg.Type != RegisterType.Stack) throw HelperArgs.TypeMismatch(regno, reg, "fp, dynptr_ptr");
+                    if (release) Dynptrs.CheckReleasable(regno);
+                    var d = Dynptrs.Process(regno, uninit, make, expected, kfunc: false);
+                    if (release) releasedDynptr = d;
+                    else if (!uninit) usedDynptr = d;
+                    break;
+                }
                 case HelperArgKind.PtrToSpinLock:
                     HelperArgs.CheckSpinLockArg(regno, reg, (HelperId)id == HelperId.SpinLock);
                     break;
@@ -190,6 +202,9 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
         if ((HelperId)id == HelperId.TailCall && map?.Type != MapType.ProgArray)
             throw Fail("expected prog array map for tail call", Errno.EINVAL);
         if (map is not null) CheckMapCompatibility(map, proto, name, id);
+        // check_helper_call: a local dynptr's memory must be a map value.
+        if ((HelperId)id == HelperId.DynptrFromMem && Reg(1).Type != RegisterType.MapValue)
+            throw Fail($"Unsupported reg type {StateFormatter.TypeName(Reg(1))} for bpf_dynptr_from_mem data");
         if ((HelperId)id == HelperId.GetLocalStorage)
         {
             // get_local_storage() cannot fail, so it has no flags to fail on; the value decides the verdict.
@@ -211,6 +226,7 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
         }
 
         if (releaseRefId != 0) Subprograms.ReleaseReference(releaseRefId);
+        if (releasedDynptr is { } releasedPtr) Dynptrs.Release(releasedPtr);
 
         if (proto.ChangesPacketData)
         {
@@ -240,7 +256,9 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
         if (callbackInsn >= 0) Subprograms.PushCallback(callbackInsn, (HelperId)id, retMap, callbackCtx);
 
         Subprograms.ClobberCallerSaved();
-        var ret = ReturnValue(proto, retMap, retBound, allocSize, constKey);
+        // bpf_dynptr_data: a slice of the dynptr (RET_PTR_TO_DYNPTR_MEM_OR_NULL), dying with it and its reference.
+        var ret = proto.Id == HelperId.DynptrData && usedDynptr is { } sliced ? Dynptrs.Slice(sliced, allocSize, readOnly: false)
+            : ReturnValue(proto, retMap, retBound, allocSize, constKey);
         // is_ptr_cast_function: the result shares the argument's reference.
         if (castRefObjId != 0 && ret.IsPointer) ret.RefObjId = castRefObjId;
         SetReg(0, ret);

@@ -111,7 +111,12 @@ public static class KernelFunctions
         if (!btf.TryGetType(func.ProtoType, out var p) || p is not BtfFuncProto proto) return null;
         var known = flags ?? KnownFlags.GetValueOrDefault(func.Name);
         string? unsupported = null;
-        if (Array.FindIndex(UnsupportedPrefixes, u => func.Name.StartsWith(u.Prefix, StringComparison.Ordinal)) is int family and >= 0)
+        if (flags is null && (IteratorSlots.IsSupported(func.Name) || DynptrSlots.IsSupportedKfunc(func.Name)))
+        {
+            // An open-coded iterator family the verifier (IteratorSlots) and the runtime model: its KF_ITER_* semantics
+            // follow from the naming convention the kernel enforces (btf_check_iter_kfuncs).
+        }
+        else if (Array.FindIndex(UnsupportedPrefixes, u => func.Name.StartsWith(u.Prefix, StringComparison.Ordinal)) is int family and >= 0)
             unsupported = UnsupportedPrefixes[family].Feature;
         else if (proto.Parameters.Any(a => UnsupportedSuffixes.Any(s => a.Name.EndsWith(s, StringComparison.Ordinal))))
             unsupported = UnsupportedFeatures.KfuncSpecialSuffix;

@@ -33,6 +33,8 @@ internal struct RegisterState
     public IVerifierMapInfo? Map;
     /// <summary>Stack pointers: which call frame's stack.</summary>
     public int FrameNo;
+    /// <summary>PTR_TO_MEM slices of a dynptr: the dynptr's id (they die with it, the kernel's dynptr_id).</summary>
+    public int DynptrId;
     /// <summary>Func pointers: the callee's first instruction.</summary>
     public int FuncInsn;
     /// <summary>Scalars in a checkpoint: some later decision depended on this exact value (the kernel's <c>precise</c>),

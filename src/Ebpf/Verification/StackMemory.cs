@@ -67,6 +67,13 @@ internal sealed class StackMemory(VerifierContext walk) : VerifierComponent(walk
     {
         int slot = FrameState.SlotOf(off);
         Log.ScratchSlot(frame.FrameNo, slot);
+        // A store into an iterator's (or dynptr's) slot turns the whole slot into data (check_stack_write_fixed_off's
+        // scrub); an iterator's reference stays acquired, so forgetting to destroy it still leaks.
+        for (int sl = FrameState.SlotOf(off + size - 1); sl <= FrameState.SlotOf(off); sl++)
+        {
+            Dynptrs.DestroyIfDynptr(frame, sl);
+            if (frame.Stack[sl].HasObjectBytes) frame.WritableStack[sl].ScrubObject();
+        }
         if (size == 8 && off % 8 == 0 && (value.IsPointer || value.Type == RegisterType.Scalar))
         {
             // Registers are spilled; so is an immediate when the loader has CAP_BPF (check_stack_write_fixed_off keeps
@@ -161,6 +168,9 @@ internal sealed class StackMemory(VerifierContext walk) : VerifierComponent(walk
             var t = bs.IsFullSpill ? StackByte.Spill : bs[FrameState.ByteOf(byteOff)];
             if (t == StackByte.Invalid && !Privileged)
                 throw Fail($"invalid read from stack R{regno} off={off} size={size}");
+            // Iterator and dynptr state is the kernel's: a program never reads it (check_stack_read_fixed_off).
+            if (t is StackByte.Iter or StackByte.Dynptr)
+                throw Fail($"invalid read from stack off {off}+{b} size {size}");
             if (t == StackByte.Spill && bs.Spilled.IsPointer)
                 throw Fail("invalid size of register fill");
             if (t != StackByte.Zero) allZero = false;
@@ -187,8 +197,11 @@ internal sealed class StackMemory(VerifierContext walk) : VerifierComponent(walk
                 var r = frame.Stack[FrameState.SlotOf((int)o)];
                 if (r[FrameState.ByteOf((int)o)] == StackByte.Spill && r.Spilled.IsPointer && !Privileged)
                     throw Fail($"invalid read from stack R{regno} off={o} size={size}");
+                if (r[FrameState.ByteOf((int)o)] is StackByte.Iter or StackByte.Dynptr)
+                    throw Fail($"invalid read from stack R{regno} var_off {MemoryAccessChecker.TnumText(reg.VarOff)}+{o - min} size {size}");
                 continue;
             }
+            Dynptrs.DestroyIfDynptr(frame, FrameState.SlotOf((int)o));
             ref var s = ref frame.WritableStack[FrameState.SlotOf((int)o)];
             Log.ScratchSlot(frame.FrameNo, FrameState.SlotOf((int)o));
             s.ScrubSpill();
@@ -202,7 +215,9 @@ internal sealed class StackMemory(VerifierContext walk) : VerifierComponent(walk
     {
         for (long o = off; o < off + size; o++)
         {
+            Dynptrs.DestroyIfDynptr(frame, FrameState.SlotOf((int)o));
             ref var s = ref frame.WritableStack[FrameState.SlotOf((int)o)];
+            s.ScrubObject(); // the helper's byte writes scrub an iterator's slot whole, as a narrow store does
             s.ScrubSpill();
             s.Set(FrameState.ByteOf((int)o), StackByte.Misc);
             Log.ScratchSlot(frame.FrameNo, FrameState.SlotOf((int)o));

@@ -149,11 +149,20 @@ internal static class StateFormatter
     {
         string name = $"fp{-(slotIndex + 1) * 8}";
         if (slot.IsSpill) return name + "=" + Register(slot.Spilled, allPrecise, frameNo);
+        if (slot[7] == StackByte.Iter) return name + "=" + IteratorSlots.Format(slot.Spilled);
+        if (slot[7] == StackByte.Dynptr) return name + "=" + DynptrSlots.Format(slot.Spilled);
         var sb = new StringBuilder(8);
         for (int i = 0; i < 8; i++)
-            sb.Append(slot[i] switch { StackByte.Zero => '0', StackByte.Misc => 'm', StackByte.Spill => 'r', _ => '?' });
+            sb.Append(slot[i] switch
+            {
+                StackByte.Zero => '0', StackByte.Misc => 'm', StackByte.Spill => 'r', StackByte.Dynptr => 'd', StackByte.Iter => 'i', _ => '?',
+            });
         return name + "=" + sb;
     }
+
+    /// <summary>An iterator's slots after its first: print_verifier_state shows the iterator once, at its first slot.</summary>
+    public static bool IsSecondaryObjectSlot(in StackSlot slot) =>
+        (slot[7] == StackByte.Iter && slot.Spilled.RefObjId == 0) || (slot[7] == StackByte.Dynptr && slot.Spilled.FuncInsn != 1);
 
     /// <summary>A whole frame: live registers then non-empty stack slots.</summary>
     public static string Frame(FrameState f, VerifierState? state = null, bool allPrecise = false)
@@ -164,7 +173,7 @@ internal static class StateFormatter
         for (int i = 0; i < 11; i++)
             if (f.Registers[i].Type != RegisterType.NotInit) parts.Add($"R{i}={Register(f.Registers[i], allPrecise, f.FrameNo)}");
         for (int s = 0; s < FrameState.Slots; s++)
-            if (!f.Stack[s].IsEmpty) parts.Add(Slot(s, f.Stack[s], allPrecise, f.FrameNo));
+            if (!f.Stack[s].IsEmpty && !IsSecondaryObjectSlot(f.Stack[s])) parts.Add(Slot(s, f.Stack[s], allPrecise, f.FrameNo));
         if (state is not null && state.References.Count > 0)
             parts.Add("refs=" + string.Join(",", state.References.Select(r => r.Id)));
         if (CallbackMark(f) is { } mark) parts.Add(mark);

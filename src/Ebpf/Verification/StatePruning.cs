@@ -46,7 +46,9 @@ internal sealed class StatePruning(VerifierContext walk) : VerifierComponent(wal
         bool mayGoto = Insns[insn].Opcode == Ebpf.Isa.OpcodeExtras.MayGoto;
         // A helper calling a callback too: the callback's iterations return there.
         bool callsCallback = Cfg.CallsCallback[insn];
-        bool force = Cur.JumpHistory > 40 || mayGoto || callsCallback;
+        // An iterator's _next call too: every iteration meets there (mark_force_checkpoint on is_iter_next_insn).
+        bool iterNext = Iterators.IsNextCall(insn);
+        bool force = Cur.JumpHistory > 40 || mayGoto || callsCallback || iterNext;
         bool addNew = force || (JumpsProcessed - _prevJmpsProcessed >= 2 && Processed - _prevInsnsProcessed >= 8);
         var list = _explored[insn];
         if (list is not null)
@@ -58,6 +60,16 @@ internal sealed class StatePruning(VerifierContext walk) : VerifierComponent(wal
                 if (!SameCallSites(cp.State, Cur)) continue;
                 if (cp.Branches > 0)
                 {
+                    // An iterator loop converges when a later iteration, its iterator still active, lies within an
+                    // earlier one still being explored: the iterator eventually returns NULL, and that path is
+                    // explored from the earlier state (is_state_visited on is_iter_next_insn).
+                    if (iterNext && IteratorSlots.R1IteratorActive(Cur) && RangeWithinState(cp.State, Cur))
+                    {
+                        cp.HitCount++;
+                        PropagateLiveness(cp.State);
+                        Precision.PropagatePrecision(cp.State);
+                        return true;
+                    }
                     // A later iteration of a may_goto loop whose values lie within an earlier one's: nothing new can
                     // happen from here (the kernel compares RANGE_WITHIN, imprecise scalars included).
                     if (mayGoto && cp.State.MayGotoDepth != Cur.MayGotoDepth && RangeWithinState(cp.State, Cur))
@@ -76,13 +88,13 @@ internal sealed class StatePruning(VerifierContext walk) : VerifierComponent(wal
                         return true;
                     }
                     // An ancestor on the current path: identical state means no progress is possible.
-                    if (!callsCallback && cp.State.MayGotoDepth == Cur.MayGotoDepth && cp.State.CallbackUnrollDepth == Cur.CallbackUnrollDepth
+                    if (!callsCallback && !iterNext && !IteratorSlots.ActiveDepthsDiffer(cp.State, Cur) && cp.State.MayGotoDepth == Cur.MayGotoDepth && cp.State.CallbackUnrollDepth == Cur.CallbackUnrollDepth
                         && MaybeLooping(cp.State, Cur) && StatesEqual(cp.State, Cur, exact: true))
                         throw new VerifierError(Errno.EINVAL, $"infinite loop detected at insn {insn}\ncur state: {StateFormatter.Frame(Cur.Current, Cur)}\nold state: {StateFormatter.Frame(cp.State.Current, cp.State)}", Engine.PreviousInsn);
                     // Inside a loop: different iterations rarely help each other, so checkpoint less often.
                     if (!force && JumpsProcessed - _prevJmpsProcessed < 20 && Processed - _prevInsnsProcessed < 100) addNew = false;
                 }
-                else if (StatesEqual(cp.State, Cur, exact: false))
+                else if (IteratorSlots.HasActiveIterator(cp.State) ? RangeWithinState(cp.State, Cur) : StatesEqual(cp.State, Cur, exact: false))
                 {
                     cp.HitCount++;
                     PropagateLiveness(cp.State);
@@ -282,6 +294,7 @@ internal sealed class StatePruning(VerifierContext walk) : VerifierComponent(wal
                 {
                     if (ostack[s].Types != cstack[s].Types) return false;
                     if (ostack[s].IsSpill && !RegSafe(ostack[s].Spilled, cstack[s].Spilled, false)) return false;
+                    if (ostack[s].HasObjectBytes && !ObjectSafe(ostack[s].Spilled, cstack[s].Spilled)) return false;
                 }
                 continue;
             }
@@ -365,14 +378,23 @@ internal sealed class StatePruning(VerifierContext walk) : VerifierComponent(wal
         return MapIds(old.RefObjId, cur.RefObjId);
     }
 
+    /// <summary>stacksafe for STACK_ITER / STACK_DYNPTR: same object type and state, references and ids that
+    /// correspond. An iterator's depth is not compared (it would keep iterations from converging).</summary>
+    private bool ObjectSafe(in RegisterState old, in RegisterState cur) =>
+        old.MemSize == cur.MemSize && old.FuncInsn == cur.FuncInsn && old.Off == cur.Off
+        && MapIds(old.RefObjId, cur.RefObjId) && MapIds(old.Id, cur.Id);
+
     private bool SlotSafe(in StackSlot old, in StackSlot cur, bool exact)
     {
         if (exact)
         {
             if (old.Types != cur.Types) return false;
+            if (old.HasObjectBytes) return ObjectSafe(old.Spilled, cur.Spilled);
             return !old.IsSpill || RegSafe(old.Spilled, cur.Spilled, true);
         }
         if (old.IsEmpty) return true;
+        // An iterator (or dynptr) slot: the same object in the same state (stacksafe's STACK_ITER / STACK_DYNPTR).
+        if (old.HasObjectBytes) return old.Types == cur.Types && ObjectSafe(old.Spilled, cur.Spilled);
         if (old.IsFullSpill)
         {
             if (cur.IsFullSpill) return RegSafe(old.Spilled, cur.Spilled, false);

@@ -41,6 +41,8 @@ internal abstract class VerifierComponent(VerifierContext walk)
     protected GlobalFunctions Globals => Walk.Globals;
     protected KfuncCalls Kfuncs => Walk.Kfuncs;
     protected ExceptionCallbacks Exceptions => Walk.Exceptions;
+    protected IteratorSlots Iterators => Walk.Iterators;
+    protected DynptrSlots Dynptrs => Walk.Dynptrs;
     protected MemoryAccessChecker Memory => Walk.Memory;
     protected ContextAccess Context => Walk.Context;
     protected StackMemory StackMem => Walk.StackMem;

@@ -29,6 +29,8 @@ internal sealed class VerifierContext
         Globals = new GlobalFunctions(this);
         Kfuncs = new KfuncCalls(this);
         Exceptions = new ExceptionCallbacks(this);
+        Iterators = new IteratorSlots(this);
+        Dynptrs = new DynptrSlots(this);
         Memory = new MemoryAccessChecker(this);
         Context = new ContextAccess(this);
         StackMem = new StackMemory(this);
@@ -78,6 +80,8 @@ internal sealed class VerifierContext
     public GlobalFunctions Globals { get; }
     public KfuncCalls Kfuncs { get; }
     public ExceptionCallbacks Exceptions { get; }
+    public IteratorSlots Iterators { get; }
+    public DynptrSlots Dynptrs { get; }
     public MemoryAccessChecker Memory { get; }
     public ContextAccess Context { get; }
     public StackMemory StackMem { get; }

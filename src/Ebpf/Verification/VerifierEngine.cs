@@ -33,6 +33,7 @@ internal sealed class VerifierEngine : VerifierComponent
             Kfuncs.CheckDevBoundKfuncs();
             Exceptions.Resolve();
             Cfg.Check(allowLoops: Privileged, Kfuncs.CheckPseudoBtfIds, () => SubprogReturnTypes.Check(Input, Cfg, Insns));
+            Walk.Iterators.FindNextCalls();
             Log.Level2Header(Insns, Cfg);
             VerifyFrom(0, Input.EntryFunction); // an extension: its prototype, not R1 = ctx (§2.8)
             Globals.VerifyCalledGlobals();

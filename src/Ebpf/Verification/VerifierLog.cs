@@ -134,7 +134,7 @@ internal sealed class VerifierLog
             // The kernel scratches slot numbers, not frames, and prints them from the current frame: a write through
             // a pointer to the caller's stack shows nothing unless the callee's own slot of that number is in use.
             foreach (int s in _scratchedSlots.Select(x => x.Slot).Distinct().Order())
-                if (!frame.Stack[s].IsEmpty) parts.Add(StateFormatter.Slot(s, frame.Stack[s], _allPrecise, frame.FrameNo));
+                if (!frame.Stack[s].IsEmpty && !StateFormatter.IsSecondaryObjectSlot(frame.Stack[s])) parts.Add(StateFormatter.Slot(s, frame.Stack[s], _allPrecise, frame.FrameNo));
             if (parts.Count > 0 && frame.FrameNo > 0) parts.Insert(0, $"frame{frame.FrameNo}:");
             if (parts.Count > 0 && StateFormatter.CallbackMark(frame) is { } mark) parts.Add(mark);
         }

@@ -7,6 +7,10 @@ internal enum StackByte : byte
     Spill = 1,
     Misc = 2,
     Zero = 3,
+    /// <summary>STACK_DYNPTR: part of a dynptr the program created on its stack.</summary>
+    Dynptr = 4,
+    /// <summary>STACK_ITER: part of an open-coded iterator's state (bpf_iter_&lt;type&gt;_new made it).</summary>
+    Iter = 5,
 }
 
 /// <summary>One 8-byte stack slot: a type per byte and, for spills, the spilled register.</summary>
@@ -54,6 +58,25 @@ internal struct StackSlot
             for (int i = 0; i < 8; i++) if (this[i] == StackByte.Spill) return true;
             return false;
         }
+    }
+
+    /// <summary>Any byte of the slot belongs to an iterator or a dynptr (the kernel's is_stack_slot_special, spills aside).</summary>
+    public readonly bool HasObjectBytes
+    {
+        get
+        {
+            for (int i = 0; i < 8; i++) if (this[i] is StackByte.Iter or StackByte.Dynptr) return true;
+            return false;
+        }
+    }
+
+    /// <summary>scrub_spilled_slot over a whole slot: a plain data write into an iterator or dynptr slot turns every
+    /// initialised byte of it into data and forgets the object (its reference, if any, stays acquired).</summary>
+    public void ScrubObject()
+    {
+        if (!HasObjectBytes) return;
+        for (int i = 0; i < 8; i++) if (this[i] != StackByte.Invalid) Set(i, StackByte.Misc);
+        Spilled = default;
     }
 
     /// <summary>A write over part of a spill leaves plain data: the spilled register no longer describes the bytes.</summary>

@@ -40,6 +40,7 @@ internal static class BuiltinHelpers
         r.SetBuiltin(HelperId.SpinUnlock, "spin_unlock", LockHelpers.SpinUnlock);
         PacketHelpers.RegisterAll(r);
         MapHelpers.RegisterAll(r);
+        DynptrHelpers.RegisterAll(r);
     }
 
     /// <summary>A negative errno as the u64 a helper returns.</summary>
