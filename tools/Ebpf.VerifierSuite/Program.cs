@@ -3,11 +3,11 @@ using System.Text;
 using Ebpf.Linux;
 using Ebpf.VerifierSuite;
 
-// Ebpf.VerifierSuite DIR [--cpu v3|v4] [--clang clang-19] [--only SUBSTRING[,SUBSTRING...]] [--report FILE] [--no-kernel] [--unpriv] [--verbose]
+// Ebpf.VerifierSuite DIR [--cpu v3|v4] [--clang clang-19] [--only SUBSTRING[,SUBSTRING...]] [--report FILE] [--no-kernel] [--unpriv] [--show PROGRAM] [--verbose]
 // Measures our verifier against the kernel's own verifier test programs (README.md: how to fetch them).
 if (args.Length == 0 || args[0] is "-h" or "--help")
 {
-    Console.WriteLine("usage: Ebpf.VerifierSuite DIR [--cpu v4] [--clang clang-19] [--only SUBSTRING[,SUBSTRING...]] [--report FILE] [--no-kernel] [--unpriv] [--verbose]");
+    Console.WriteLine("usage: Ebpf.VerifierSuite DIR [--cpu v4] [--clang clang-19] [--only SUBSTRING[,SUBSTRING...]] [--report FILE] [--no-kernel] [--unpriv] [--show PROGRAM] [--verbose]");
     return args.Length == 0 ? 2 : 0;
 }
 string dir = Path.GetFullPath(args[0]);
@@ -18,6 +18,7 @@ string? reportPath = Option("--report");
 bool unprivMode = args.Contains("--unpriv");
 bool withKernel = !args.Contains("--no-kernel") && !unprivMode;
 bool verbose = args.Contains("--verbose");
+string? show = Option("--show");
 if (!Directory.Exists(dir))
 {
     Console.Error.WriteLine($"{dir}: no such directory (README.md says how to fetch the upstream programs)");
@@ -56,6 +57,9 @@ foreach (string source in sources)
         if (verbose)
             foreach (var o in fileOutcomes.Where(o => !o.AsExpected))
                 Console.WriteLine($"{o.Id}: upstream expects {(o.Expect.ExpectFailure ? "rejection" : "success")}, ours {(o.Ours.Accepted ? "accepts" : "rejects: " + o.Ours.Error)}");
+        if (show is not null)
+            foreach (var o in fileOutcomes.Where(o => o.Program.Contains(show, StringComparison.Ordinal)))
+                Console.WriteLine($"==== {o.Id}: our log\n{o.Ours.Log}\n====");
         summaries.AppendLine(Summary.Unpriv(file, fileOutcomes, skipped.Count - skippedBefore));
         continue;
     }
@@ -66,6 +70,9 @@ foreach (string source in sources)
         if (verbose && !outcome.Agree && outcome.KernelVerified)
             Console.WriteLine($"{outcome.Id}: kernel {(outcome.Kernel.Accepted ? "accepts" : "rejects")}, ours {(outcome.Ours.Accepted ? "accepts" : "rejects: " + outcome.Ours.Error)}");
     }
+    if (show is not null)
+        foreach (var o in privOutcomes.Where(o => o.Program.Contains(show, StringComparison.Ordinal)))
+            Console.WriteLine($"==== {o.Id}: kernel log\n{o.Kernel.Log}\n==== {o.Id}: our log\n{o.Ours.Log}\n====");
     outcomes.AddRange(privOutcomes);
     summaries.AppendLine(Summary.Priv(file, privOutcomes, skipped.Count - skippedBefore));
 }

@@ -193,7 +193,15 @@ internal sealed record TestAnnotations(
         return long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long d) ? unchecked((int)d) : null;
     }
 
-    private static int? ParseRetval(string value) => value == "_INT_MIN" ? int.MinValue : ParseInt(value);
+    /// <summary>test_loader's parse_retval; a bpf_misc.h that stringifies without expanding leaves bpf_misc.h's own
+    /// names (POINTER_VALUE, TEST_DATA_LEN), read here as test_loader.c defines them.</summary>
+    private static int? ParseRetval(string value) => value switch
+    {
+        "_INT_MIN" => int.MinValue,
+        "POINTER_VALUE" => 0xbadcafe,
+        "TEST_DATA_LEN" => 64,
+        _ => ParseInt(value),
+    };
 
     /// <summary>test_loader.c's names for __flag; anything else is a number.</summary>
     private static uint ParseFlag(string value) => value switch

@@ -48,6 +48,10 @@ internal sealed class BranchChecker(VerifierContext walk) : VerifierComponent(wa
         {
             if (insn.Imm != 0) throw Fail("BPF_JMP/JMP32 uses reserved fields", Errno.EINVAL);
             src = ReadReg(insn.Src);
+            // check_cond_jmp_op judges the source as soon as it is read: without allow_ptr_leaks a pointer may be
+            // compared only with another packet pointer.
+            if (!AllowPtrLeaks && src.IsPointer && !(IsPacketAny(d) && IsPacketAny(src)))
+                throw Fail($"R{insn.Src} pointer comparison prohibited");
         }
         else
         {
@@ -56,9 +60,6 @@ internal sealed class BranchChecker(VerifierContext walk) : VerifierComponent(wa
         }
         int target = Cfg.JumpTarget(InsnIdx);
         int fallthrough = InsnIdx + 1;
-
-        if (!Privileged && d.IsPointer && src.IsPointer && !(d.IsPacketPointer || d.Type == RegisterType.PacketEnd))
-            throw Fail($"R{dst} pointer comparison prohibited");
 
         int taken = IsBranchTaken(d, src, op, is32);
         if (taken >= 0)
@@ -80,6 +81,11 @@ internal sealed class BranchChecker(VerifierContext walk) : VerifierComponent(wa
         if (d.IsScalar && d.Id != 0) Precision.RecordLinked(d.Id);
         if (regSrc && src.IsScalar && src.Id != 0 && src.Id != d.Id) Precision.RecordLinked(src.Id);
 
+        // An undecided comparison of a pointer: only a NULL check (== or != 0 of a maybe-NULL pointer) or a comparison
+        // of packet pointers is not a leak of the pointer's value.
+        if (!AllowPtrLeaks && d.IsPointer && !(!is32 && !regSrc && insn.Imm == 0 && op is JumpOperation.Jeq or JumpOperation.Jne && d.MaybeNull)
+            && !(regSrc && IsPacketAny(d) && IsPacketAny(src)))
+            throw Fail($"R{dst} pointer comparison prohibited");
         var other = Cur.Clone();
         // 'other' takes the jump (condition true); the current state falls through (condition false).
         bool otherAlive = Refine(other, dst, regSrc ? insn.Src : -1, src, op, is32, outcome: true);
@@ -108,14 +114,24 @@ internal sealed class BranchChecker(VerifierContext walk) : VerifierComponent(wa
         if (regSrc && src.IsScalar) Precision.MarkPrecise(insn.Src);
     }
 
+    private static bool IsPacketAny(in RegisterState r) => r.Type is RegisterType.Packet or RegisterType.PacketMeta or RegisterType.PacketEnd;
+
+    /// <summary>
+    /// reg_not_null: the pointer types that can never be NULL once checked. Context, stack and packet pointers are
+    /// not among them, so a comparison of those with 0 is not decided (and, unprivileged, is a pointer comparison).
+    /// </summary>
+    private static bool NotNull(in RegisterState r) => !r.MaybeNull && r.Type is RegisterType.Socket or RegisterType.TcpSock
+        or RegisterType.MapValue or RegisterType.MapKey or RegisterType.SockCommon or RegisterType.BtfId or RegisterType.Mem
+        or RegisterType.RingbufMem or RegisterType.MapPtr;
+
     /// <summary>is_branch_taken: 1 = always, 0 = never, -1 = unknown.</summary>
     private static int IsBranchTaken(in RegisterState d, in RegisterState s, JumpOperation op, bool is32)
     {
         if (d.IsPointer || s.IsPointer)
         {
             // A pointer that cannot be null compared with 0 has a known outcome.
-            bool dPtr = d.IsPointer && !d.MaybeNull && !s.IsPointer && ScalarBounds.IsConst(s, 0);
-            bool sPtr = s.IsPointer && !s.MaybeNull && !d.IsPointer && ScalarBounds.IsConst(d, 0);
+            bool dPtr = d.IsPointer && NotNull(d) && !s.IsPointer && ScalarBounds.IsConst(s, 0);
+            bool sPtr = s.IsPointer && NotNull(s) && !d.IsPointer && ScalarBounds.IsConst(d, 0);
             if (!is32 && (dPtr || sPtr))
             {
                 if (op == JumpOperation.Jeq) return 0;

@@ -66,6 +66,9 @@ internal sealed class StackMemory(VerifierContext walk) : VerifierComponent(walk
     private void WriteStack(FrameState frame, int off, int size, in RegisterState value)
     {
         int slot = FrameState.SlotOf(off);
+        // check_stack_write_fixed_off: without allow_ptr_leaks a spilled pointer may only be overwritten whole.
+        if (!AllowPtrLeaks && size != 8 && frame.Stack[slot][7] == StackByte.Spill && frame.Stack[slot].Spilled.IsPointer)
+            throw Fail("attempt to corrupt spilled pointer on stack");
         Log.ScratchSlot(frame.FrameNo, slot);
         if (size == 8 && off % 8 == 0 && (value.IsPointer || value.Type == RegisterType.Scalar))
         {
@@ -159,7 +162,7 @@ internal sealed class StackMemory(VerifierContext walk) : VerifierComponent(walk
             int byteOff = off + b;
             var bs = frame.Stack[FrameState.SlotOf(byteOff)];
             var t = bs.IsFullSpill ? StackByte.Spill : bs[FrameState.ByteOf(byteOff)];
-            if (t == StackByte.Invalid && !Privileged)
+            if (t == StackByte.Invalid && !AllowPtrLeaks)
                 throw Fail($"invalid read from stack R{regno} off={off} size={size}");
             if (t == StackByte.Spill && bs.Spilled.IsPointer)
                 throw Fail("invalid size of register fill");
@@ -176,7 +179,7 @@ internal sealed class StackMemory(VerifierContext walk) : VerifierComponent(walk
         long min = off + reg.SMin, max = off + reg.SMax;
         if (reg.SMin == long.MinValue || reg.SMax == long.MaxValue || min < -FrameState.StackSize || max + size > 0)
             throw Fail($"invalid variable-offset {(write ? "write to" : "read from")} stack R{regno} var_off={reg.VarOff} off={off} size={size}");
-        if (!Privileged)
+        if (!AllowPtrLeaks)
             throw Fail($"R{regno} variable stack access prohibited for !root, var_off={reg.VarOff} off={off}");
         TouchStack(frame, (int)min);
         for (long o = min; o < max + size; o++)
@@ -185,7 +188,7 @@ internal sealed class StackMemory(VerifierContext walk) : VerifierComponent(walk
             {
                 Pruning.MarkStackRead(frame, FrameState.SlotOf((int)o));
                 var r = frame.Stack[FrameState.SlotOf((int)o)];
-                if (r[FrameState.ByteOf((int)o)] == StackByte.Spill && r.Spilled.IsPointer && !Privileged)
+                if (r[FrameState.ByteOf((int)o)] == StackByte.Spill && r.Spilled.IsPointer && !AllowPtrLeaks)
                     throw Fail($"invalid read from stack R{regno} off={o} size={size}");
                 continue;
             }

@@ -36,6 +36,7 @@ internal sealed class VerifierEngine : VerifierComponent
             VerifyFrom(0, Input.EntryFunction); // an extension: its prototype, not R1 = ctx (§2.8)
             Globals.VerifyCalledGlobals();
             Subprograms.CheckCombinedStack();
+            Helpers.CheckTailCallMaps();
             LogStats();
             return new VerificationResult
             {
