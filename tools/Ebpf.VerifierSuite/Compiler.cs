@@ -17,15 +17,24 @@ internal sealed class Compiler(string clang, string cpu, string sourceDir, strin
             RedirectStandardError = true,
             RedirectStandardOutput = true,
         };
-        foreach (string a in new[]
+        var includes = new List<string> { "-I", Path.Combine(sourceDir, "include"), "-I", sourceDir };
+        // Upstream programs include "../../../include/linux/filter.h" relative to tools/testing/selftests/bpf (the
+        // selftests Makefile's -I$(CURDIR)): with tools/include/linux/filter.h fetched under DIR, the same relative path
+        // resolves from DIR/tools/testing/selftests/bpf.
+        if (Directory.Exists(Path.Combine(sourceDir, "tools", "include")))
         {
+            string selftests = Path.Combine(sourceDir, "tools", "testing", "selftests", "bpf");
+            Directory.CreateDirectory(selftests);
+            includes.AddRange(["-I", selftests]);
+        }
+        string[] arguments =
+        [
             "-target", "bpf", $"-mcpu={cpu}", "-O2", "-g", "-D__TARGET_ARCH_x86", "-mlittle-endian", "-std=gnu11",
             "-fno-strict-aliasing", "-Wno-compare-distinct-pointer-types", "-DENABLE_ATOMICS_TESTS",
-            "-I", Path.Combine(sourceDir, "include"), "-I", sourceDir, "-I", "/usr/include/x86_64-linux-gnu",
-            // upstream's "../../../include/linux/filter.h" resolves from tools/testing/selftests/bpf to tools/include
-            "-I", Path.Combine(sourceDir, "tools", "testing", "selftests", "bpf"),
+            .. includes, "-I", "/usr/include/x86_64-linux-gnu",
             "-c", source, "-o", output,
-        })
+        ];
+        foreach (string a in arguments)
             psi.ArgumentList.Add(a);
         using var process = Process.Start(psi) ?? throw new InvalidOperationException($"cannot run {clang}");
         string stderr = process.StandardError.ReadToEnd();

@@ -3,11 +3,11 @@ using System.Text;
 using Ebpf.Linux;
 using Ebpf.VerifierSuite;
 
-// Ebpf.VerifierSuite DIR [--cpu v3|v4] [--clang clang-19] [--only SUBSTRING[,SUBSTRING...]] [--report FILE] [--no-kernel] [--verbose]
+// Ebpf.VerifierSuite DIR [--cpu v3|v4] [--clang clang-19] [--only SUBSTRING[,SUBSTRING...]] [--report FILE] [--no-kernel] [--unpriv] [--show PROGRAM] [--verbose]
 // Measures our verifier against the kernel's own verifier test programs (README.md: how to fetch them).
 if (args.Length == 0 || args[0] is "-h" or "--help")
 {
-    Console.WriteLine("usage: Ebpf.VerifierSuite DIR [--cpu v4] [--clang clang-19] [--only SUBSTRING[,SUBSTRING...]] [--report FILE] [--no-kernel] [--verbose]");
+    Console.WriteLine("usage: Ebpf.VerifierSuite DIR [--cpu v4] [--clang clang-19] [--only SUBSTRING[,SUBSTRING...]] [--report FILE] [--no-kernel] [--unpriv] [--show PROGRAM] [--verbose]");
     return args.Length == 0 ? 2 : 0;
 }
 string dir = Path.GetFullPath(args[0]);
@@ -15,8 +15,10 @@ string cpu = Option("--cpu") ?? "v4";
 string clang = Option("--clang") ?? "clang-19";
 string? only = Option("--only");
 string? reportPath = Option("--report");
-bool withKernel = !args.Contains("--no-kernel");
+bool unprivMode = args.Contains("--unpriv");
+bool withKernel = !args.Contains("--no-kernel") && !unprivMode;
 bool verbose = args.Contains("--verbose");
+string? show = Option("--show");
 if (!Directory.Exists(dir))
 {
     Console.Error.WriteLine($"{dir}: no such directory (README.md says how to fetch the upstream programs)");
@@ -34,6 +36,9 @@ var sources = Directory.GetFiles(dir, "verifier_*.c").Order(StringComparer.Ordin
         .Any(part => Path.GetFileName(s).Contains(part, StringComparison.Ordinal))).ToList();
 var notCompiled = new List<string>();
 var outcomes = new List<Outcome>();
+var unprivOutcomes = new List<UnprivOutcome>();
+var skipped = new List<string>();
+var summaries = new StringBuilder();
 foreach (string source in sources)
 {
     string file = Path.GetFileNameWithoutExtension(source);
@@ -41,20 +46,42 @@ foreach (string source in sources)
     if (obj is null)
     {
         notCompiled.Add($"{file}: {error}");
+        summaries.AppendLine(Summary.NotCompiled(file, unprivMode));
         continue;
     }
-    foreach (var outcome in Runner.Run(obj, file, withKernel, TimeSpan.FromSeconds(60)))
+    int skippedBefore = skipped.Count;
+    if (unprivMode)
     {
-        outcomes.Add(outcome);
+        var fileOutcomes = UnprivRunner.Run(obj, file, TimeSpan.FromSeconds(60), skipped).ToList();
+        unprivOutcomes.AddRange(fileOutcomes);
+        if (verbose)
+            foreach (var o in fileOutcomes.Where(o => !o.AsExpected))
+                Console.WriteLine($"{o.Id}: upstream expects {(o.Expect.ExpectFailure ? "rejection" : "success")}, ours {(o.Ours.Accepted ? "accepts" : "rejects: " + o.Ours.Error)}");
+        if (show is not null)
+            foreach (var o in fileOutcomes.Where(o => o.Program.Contains(show, StringComparison.Ordinal)))
+                Console.WriteLine($"==== {o.Id}: our log\n{o.Ours.Log}\n====");
+        summaries.AppendLine(Summary.Unpriv(file, fileOutcomes, skipped.Count - skippedBefore));
+        continue;
+    }
+    var privOutcomes = new List<Outcome>();
+    foreach (var outcome in Runner.Run(obj, file, withKernel, TimeSpan.FromSeconds(60), skipped))
+    {
+        privOutcomes.Add(outcome);
         if (verbose && !outcome.Agree && outcome.KernelVerified)
             Console.WriteLine($"{outcome.Id}: kernel {(outcome.Kernel.Accepted ? "accepts" : "rejects")}, ours {(outcome.Ours.Accepted ? "accepts" : "rejects: " + outcome.Ours.Error)}");
     }
+    if (show is not null)
+        foreach (var o in privOutcomes.Where(o => o.Program.Contains(show, StringComparison.Ordinal)))
+            Console.WriteLine($"==== {o.Id}: kernel log\n{o.Kernel.Log}\n==== {o.Id}: our log\n{o.Ours.Log}\n====");
+    outcomes.AddRange(privOutcomes);
+    summaries.AppendLine(Summary.Priv(file, privOutcomes, skipped.Count - skippedBefore));
 }
 
-var report = Report.Build(sources.Count, notCompiled, outcomes);
+var report = unprivMode ? UnprivReport.Build(sources.Count, notCompiled, unprivOutcomes, skipped) : Report.Build(sources.Count, notCompiled, outcomes, skipped);
+report += summaries.ToString() + (unprivMode ? Summary.Unpriv("TOTAL", unprivOutcomes, skipped.Count) : Summary.Priv("TOTAL", outcomes, skipped.Count)) + "\n";
 Console.Write(report);
 if (reportPath is not null)
-    File.WriteAllText(reportPath, report + Report.Details(outcomes), Encoding.UTF8);
+    File.WriteAllText(reportPath, report + (unprivMode ? UnprivReport.Details(unprivOutcomes) : Report.Details(outcomes)), Encoding.UTF8);
 return 0;
 
 string? Option(string name)
@@ -68,7 +95,7 @@ namespace Ebpf.VerifierSuite
     /// <summary>The numbers: agreement, false accepts/rejects, the __msg match rate of our log and of the kernel's.</summary>
     internal static class Report
     {
-        public static string Build(int files, IReadOnlyList<string> notCompiled, IReadOnlyList<Outcome> all)
+        public static string Build(int files, IReadOnlyList<string> notCompiled, IReadOnlyList<Outcome> all, IReadOnlyList<string> skipped)
         {
             var s = new StringBuilder();
             var verified = all.Where(o => o.KernelVerified).ToList();
@@ -97,6 +124,9 @@ namespace Ebpf.VerifierSuite
             s.AppendLine("crashes:");
             foreach (var o in all.Where(o => o.Ours.Crashed))
                 s.AppendLine(CultureInfo.InvariantCulture, $"  {o.Id}: {FirstLine(o.Ours.Error)}");
+            s.AppendLine(CultureInfo.InvariantCulture, $"skipped as test_loader would on this machine (not counted above): {skipped.Count}");
+            foreach (string k in skipped)
+                s.AppendLine(CultureInfo.InvariantCulture, $"  {k}");
             return s.ToString();
         }
 
@@ -108,11 +138,11 @@ namespace Ebpf.VerifierSuite
             return s.ToString();
         }
 
-        private static string Percent(int n, int d) => d == 0 ? "n/a" : (100.0 * n / d).ToString("0.0", CultureInfo.InvariantCulture) + "%";
+        internal static string Percent(int n, int d) => d == 0 ? "n/a" : (100.0 * n / d).ToString("0.0", CultureInfo.InvariantCulture) + "%";
 
-        private static string FirstLine(string text) => text.Split('\n')[0];
+        internal static string FirstLine(string text) => text.Split('\n')[0];
 
-        private static string LastLine(string log)
+        internal static string LastLine(string log)
         {
             var lines = log.Split('\n', StringSplitOptions.RemoveEmptyEntries);
             int end = Array.FindLastIndex(lines, l => l.StartsWith("processed ", StringComparison.Ordinal));

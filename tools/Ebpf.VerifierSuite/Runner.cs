@@ -13,7 +13,7 @@ internal static class Runner
     /// <summary>BPF_F_TEST_REG_INVARIANTS: test_loader.c sets it on every load (testing_prog_flags()).</summary>
     private const uint TestRegInvariants = 1u << 7;
 
-    public static IEnumerable<Outcome> Run(string objectPath, string file, bool withKernel, TimeSpan ourBudget)
+    public static IEnumerable<Outcome> Run(string objectPath, string file, bool withKernel, TimeSpan ourBudget, List<string> skipped)
     {
         ObjectSpec obj;
         try
@@ -30,6 +30,11 @@ internal static class Runner
             var expect = TestAnnotations.Of(obj, program);
             if (expect.Auxiliary || expect.ExpectSuccess is null)
                 continue;
+            if (expect.ParseError is not null || expect.SkipReason is not null)
+            {
+                skipped.Add($"{file}/{program.Name}: {expect.ParseError ?? expect.SkipReason}");
+                continue;
+            }
             program.Flags |= (ProgramLoadFlags)(expect.Flags & ~16u);
             if ((expect.Flags & 16u) != 0) program.Flags |= ProgramLoadFlags.Sleepable;
             var kernel = withKernel ? Kernel(objectPath, obj, program, expect) : new KernelVerdict(KernelKind.NotLoadable, "", "kernel not used");
@@ -42,6 +47,7 @@ internal static class Runner
     {
         var flags = program.Flags;
         program.Flags |= (ProgramLoadFlags)TestRegInvariants;
+        program.Flags &= ~(ProgramLoadFlags)expect.ClearedFlags;
         try
         {
             using var collection = LinuxKernel.Load(obj, new ObjectLoadOptions
@@ -92,9 +98,10 @@ internal static class Runner
     }
 
     /// <summary>The input ProgramSpecInput builds, with the program's __flag options (BPF_F_STRICT_ALIGNMENT) and a time budget.</summary>
-    private static VerifierInput WithOptions(VerifierInput input, TestAnnotations expect, CancellationToken cancel) => new()
+    internal static VerifierInput WithOptions(VerifierInput input, TestAnnotations expect, CancellationToken cancel,
+        IReadOnlyList<Ebpf.Isa.Instruction>? instructions = null) => new()
     {
-        Instructions = input.Instructions,
+        Instructions = instructions ?? input.Instructions,
         ProgramType = input.ProgramType,
         ExpectedAttachType = input.ExpectedAttachType,
         Name = input.Name,

@@ -85,6 +85,7 @@ internal sealed class AluChecker(VerifierContext walk) : VerifierComponent(walk)
             PointerArithmetic(insn, dst, d, src, op, is64);
             return;
         }
+        Sanitizer.ScalarAlu(insn, op);
         if (op is AluOperation.And or AluOperation.Or && src.VarOff.IsConst) MaybeForkScalars(dst, ref d);
         ScalarAlu.Apply(ref d, src, op, is64, signedDivMod);
         d.Id = 0;
@@ -184,7 +185,7 @@ internal sealed class AluChecker(VerifierContext walk) : VerifierComponent(walk)
             }
             if (src.IsPointer)
             {
-                if (!Privileged) throw Fail($"R{insn.Src} partial copy of pointer");
+                if (!AllowPtrLeaks) throw Fail($"R{insn.Src} partial copy of pointer");
                 SetReg(dst, RegisterState.UnknownOfSize(4));
                 return;
             }
@@ -213,12 +214,12 @@ internal sealed class AluChecker(VerifierContext walk) : VerifierComponent(walk)
 
     private void PointerLeak(int r)
     {
-        if (!Privileged) throw Fail($"R{r} leaks addr into register");
+        if (!AllowPtrLeaks) throw Fail($"R{r} leaks addr into register");
     }
 
     private void PointerBecomesScalar(int r)
     {
-        if (!Privileged) throw Fail($"R{r} pointer arithmetic prohibited");
+        if (!AllowPtrLeaks) throw Fail($"R{r} pointer arithmetic prohibited");
         SetReg(r, RegisterState.UnknownScalar());
     }
 
@@ -228,7 +229,7 @@ internal sealed class AluChecker(VerifierContext walk) : VerifierComponent(walk)
         if (d.IsPointer && s.IsPointer)
         {
             // adjust_reg_min_max_vals: with allow_ptr_leaks, pointer minus pointer (64- or 32-bit) is an unknown scalar.
-            if (op == AluOperation.Sub && Privileged)
+            if (op == AluOperation.Sub && AllowPtrLeaks)
             {
                 SetReg(dst, RegisterState.UnknownScalar());
                 return;
@@ -243,7 +244,7 @@ internal sealed class AluChecker(VerifierContext walk) : VerifierComponent(walk)
         var off = ptrIsDst ? s : d;
         if (!is64)
         {
-            if (op == AluOperation.Sub && Privileged)
+            if (op == AluOperation.Sub && AllowPtrLeaks)
             {
                 SetReg(dst, RegisterState.UnknownOfSize(4));
                 return;
@@ -277,6 +278,7 @@ internal sealed class AluChecker(VerifierContext walk) : VerifierComponent(walk)
         // check_reg_sane_offset comes before the operator is judged ("math between ctx pointer and 2147483647").
         CheckSaneOffset(off, ptr, dst);
         CheckSaneOffset(ptr, ptr, dst);
+        var window = Sanitizer.Begin(insn, op, ptr, off, ptrIsDst);
         if (op == AluOperation.Sub && !ptrIsDst) throw Fail($"R{dst} tried to subtract pointer from scalar");
         // adjust_ptr_min_max_vals refuses any subtraction from the frame pointer's copies (constant ones included).
         if (op == AluOperation.Sub && ptr.Type == RegisterType.Stack) throw Fail($"R{dst} subtraction from stack pointer prohibited");
@@ -310,6 +312,7 @@ internal sealed class AluChecker(VerifierContext walk) : VerifierComponent(walk)
             }
         }
         CheckSaneOffset(r, r, dst);
+        Sanitizer.Commit(insn, op, window, r);
         SetReg(dst, r);
     }
 

@@ -48,6 +48,10 @@ internal sealed class BranchChecker(VerifierContext walk) : VerifierComponent(wa
         {
             if (insn.Imm != 0) throw Fail("BPF_JMP/JMP32 uses reserved fields", Errno.EINVAL);
             src = ReadReg(insn.Src);
+            // check_cond_jmp_op judges the source as soon as it is read: without allow_ptr_leaks a pointer may be
+            // compared only with another packet pointer.
+            if (!AllowPtrLeaks && src.IsPointer && !(IsPacketAny(d) && IsPacketAny(src)))
+                throw Fail($"R{insn.Src} pointer comparison prohibited");
         }
         else
         {
@@ -56,9 +60,6 @@ internal sealed class BranchChecker(VerifierContext walk) : VerifierComponent(wa
         }
         int target = Cfg.JumpTarget(InsnIdx);
         int fallthrough = InsnIdx + 1;
-
-        if (!Privileged && d.IsPointer && src.IsPointer && !(d.IsPacketPointer || d.Type == RegisterType.PacketEnd))
-            throw Fail($"R{dst} pointer comparison prohibited");
 
         int taken = IsBranchTaken(d, src, op, is32);
         if (taken >= 0)
@@ -74,6 +75,11 @@ internal sealed class BranchChecker(VerifierContext walk) : VerifierComponent(wa
         if (d.IsScalar && d.Id != 0) Precision.RecordLinked(d.Id);
         if (regSrc && src.IsScalar && src.Id != 0 && src.Id != d.Id) Precision.RecordLinked(src.Id);
 
+        // An undecided comparison of a pointer: only a NULL check (== or != 0 of a maybe-NULL pointer) or a comparison
+        // of packet pointers is not a leak of the pointer's value.
+        if (!AllowPtrLeaks && d.IsPointer && !(!is32 && !regSrc && insn.Imm == 0 && op is JumpOperation.Jeq or JumpOperation.Jne && d.MaybeNull)
+            && !(regSrc && IsPacketAny(d) && IsPacketAny(src)))
+            throw Fail($"R{dst} pointer comparison prohibited");
         var other = Cur.Clone();
         // 'other' takes the jump (condition true); the current state falls through (condition false).
         bool otherAlive = Refine(other, dst, regSrc ? insn.Src : -1, src, op, is32, outcome: true);
@@ -101,6 +107,8 @@ internal sealed class BranchChecker(VerifierContext walk) : VerifierComponent(wa
         if (d.IsScalar) Precision.MarkPrecise(insn.Dst);
         if (regSrc && src.IsScalar) Precision.MarkPrecise(insn.Src);
     }
+
+    private static bool IsPacketAny(in RegisterState r) => r.Type is RegisterType.Packet or RegisterType.PacketMeta or RegisterType.PacketEnd;
 
     /// <summary>is_branch_taken: 1 = always, 0 = never, -1 = unknown.</summary>
     private static int IsBranchTaken(in RegisterState d, in RegisterState s, JumpOperation op, bool is32)

@@ -167,7 +167,7 @@ internal sealed class GlobalFunctions(VerifierContext walk) : VerifierComponent(
         }
         if (fn.ReturnsVoid) return Flow.PathDone;
         var r0 = ReadReg(0);
-        if (r0.IsPointer && !Privileged) throw Fail("R0 leaks addr as return value");
+        if (r0.IsPointer && !AllowPtrLeaks) throw Fail("R0 leaks addr as return value");
         if (!r0.IsScalar)
             throw Fail($"At subprogram exit the register R0 is not a scalar value ({StateFormatter.TypeName(r0)})", Errno.EINVAL);
         return Flow.PathDone;

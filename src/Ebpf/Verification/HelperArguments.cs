@@ -60,11 +60,12 @@ internal sealed class HelperArguments(VerifierContext walk) : VerifierComponent(
                         Pruning.MarkStackRead(frame, FrameState.SlotOf((int)o));
                         var s = frame.Stack[FrameState.SlotOf((int)o)];
                         var t = s.IsFullSpill ? StackByte.Spill : s[FrameState.ByteOf((int)o)];
-                        if (t == StackByte.Invalid && !Privileged)
-                            throw Fail($"invalid read from stack R{regno} off={o} size={size}");
-                        // check_stack_range_initialized: iterator and dynptr bytes are never readable memory.
-                        if (t is StackByte.Iter or StackByte.Dynptr)
-                            throw Fail(reg.VarOff.IsConst ? $"invalid read from stack R{regno} off {min}+{o - min} size {size}"
+                        // check_stack_range_initialized: uninitialized bytes need allow_uninit_stack, spilled pointers
+                        // allow_ptr_leaks (both CAP_PERFMON); iterator and dynptr bytes are never readable memory.
+                        if (t is StackByte.Iter or StackByte.Dynptr
+                            || ((t == StackByte.Invalid || (t == StackByte.Spill && s.Spilled.IsPointer)) && !AllowPtrLeaks))
+                            throw Fail(reg.VarOff.IsConst
+                                ? $"invalid read from stack R{regno} off {min}+{o - min} size {size}"
                                 : $"invalid read from stack R{regno} var_off {MemoryAccessChecker.TnumText(reg.VarOff)}+{o - min} size {size}");
                     }
                 }

@@ -68,7 +68,7 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
             switch (arg.Kind)
             {
                 case HelperArgKind.Anything:
-                    if (reg.IsPointer && !Privileged) throw Fail($"R{regno} leaks addr into helper function");
+                    if (reg.IsPointer && !AllowPtrLeaks) throw Fail($"R{regno} leaks addr into helper function");
                     break;
                 case HelperArgKind.ConstMapPtr:
                     if (reg.Type != RegisterType.MapPtr || reg.MaybeNull) throw HelperArgs.TypeMismatch(regno, reg, "map_ptr");
@@ -214,6 +214,7 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
         }
         // record_func_key: a constant tail-call index is recorded for direct jumps, so it is precise in the kernel.
         if ((HelperId)id == HelperId.TailCall && Reg(3).IsConst) Precision.MarkPrecise(3);
+        if ((HelperId)id == HelperId.TailCall && map is not null) RecordTailCallMap(map);
         if ((HelperId)id == HelperId.TailCall && Cur.References.Count > 0)
             throw Fail("tail_call would lead to reference leak", Errno.EINVAL);
 
@@ -485,5 +486,27 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
             r.Id = NewId();
         }
         return r;
+    }
+
+    /// <summary>record_func_map for bpf_tail_call: the prog array each call site saw first, and the sites that saw two.</summary>
+    private readonly Dictionary<int, IVerifierMapInfo> _tailCallMaps = [];
+    private readonly SortedSet<int> _poisonedTailCalls = [];
+
+    private void RecordTailCallMap(IVerifierMapInfo map)
+    {
+        if (!_tailCallMaps.TryAdd(InsnIdx, map) && !ReferenceEquals(_tailCallMaps[InsnIdx], map))
+            _poisonedTailCalls.Add(InsnIdx);
+    }
+
+    /// <summary>
+    /// do_misc_fixups: the kernel bounds an unprivileged tail call's index with the one prog array of its call site
+    /// (against Spectre v1); a site reached with two different prog arrays cannot be bounded and is refused once the
+    /// program has otherwise been verified.
+    /// </summary>
+    internal void CheckTailCallMaps()
+    {
+        if (AllowPtrLeaks || _poisonedTailCalls.Count == 0) return;
+        InsnIdx = _poisonedTailCalls.Min;
+        throw Fail("tail_call abusing map_ptr", Errno.EINVAL);
     }
 }

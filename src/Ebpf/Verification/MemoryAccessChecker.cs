@@ -104,7 +104,7 @@ internal sealed class MemoryAccessChecker(VerifierContext walk) : VerifierCompon
         var dst = ReadReg(insn.Dst);
         if (imm == AtomicOperation.Cmpxchg) ReadReg(0);
         // is_pointer_value: only a loader without CAP_PERFMON (no pointer leaks) is refused here.
-        if (src.IsPointer && !Privileged) throw Fail($"R{insn.Src} leaks addr into mem");
+        if (src.IsPointer && !AllowPtrLeaks) throw Fail($"R{insn.Src} leaks addr into mem");
         if (dst.Type is RegisterType.Ctx or RegisterType.Packet or RegisterType.PacketMeta or RegisterType.FlowKeys or RegisterType.SockCommon or RegisterType.Socket or RegisterType.TcpSock or RegisterType.XdpSock)
             throw Fail($"BPF_ATOMIC stores into R{insn.Dst} {StateFormatter.TypeName(dst)} is not allowed");
         // An atomic is a read and a write of the same location.
@@ -293,14 +293,49 @@ internal sealed class MemoryAccessChecker(VerifierContext walk) : VerifierCompon
         SetReg(0, RegisterState.UnknownScalar());
     }
 
+    private static string? LeakTarget(RegisterType type) => type switch
+    {
+        RegisterType.MapValue => "map",
+        RegisterType.Ctx => "ctx",
+        RegisterType.Mem or RegisterType.RingbufMem => "mem",
+        _ => null,
+    };
+
+    /// <summary>The struct a map type's ops name as map_btf_id (the kernel object behind a map pointer).</summary>
+    private static string MapKernelStruct(Abi.MapType type) => type switch
+    {
+        Abi.MapType.Array or Abi.MapType.PercpuArray or Abi.MapType.ProgArray or Abi.MapType.PerfEventArray
+            or Abi.MapType.CgroupArray or Abi.MapType.ArrayOfMaps => "bpf_array",
+        Abi.MapType.Hash or Abi.MapType.PercpuHash or Abi.MapType.LruHash or Abi.MapType.LruPercpuHash
+            or Abi.MapType.HashOfMaps => "bpf_htab",
+        Abi.MapType.LpmTrie => "lpm_trie",
+        Abi.MapType.Queue or Abi.MapType.Stack => "bpf_queue_stack",
+        Abi.MapType.Ringbuf or Abi.MapType.UserRingbuf => "bpf_ringbuf_map",
+        Abi.MapType.StackTrace => "bpf_stack_map",
+        Abi.MapType.Devmap or Abi.MapType.DevmapHash => "bpf_dtab",
+        Abi.MapType.Cpumap => "bpf_cpu_map",
+        Abi.MapType.Xskmap => "xsk_map",
+        Abi.MapType.Sockmap => "bpf_stab",
+        Abi.MapType.Sockhash => "bpf_shtab",
+        Abi.MapType.CgroupStorage or Abi.MapType.PercpuCgroupStorage => "bpf_cgroup_storage_map",
+        Abi.MapType.SkStorage or Abi.MapType.InodeStorage or Abi.MapType.TaskStorage or Abi.MapType.CgrpStorage => "bpf_local_storage_map",
+        Abi.MapType.ReuseportSockarray => "reuseport_array",
+        Abi.MapType.BloomFilter => "bpf_bloom_filter",
+        _ => "bpf_map",
+    };
+
     /// <summary>check_mem_access: validates a load (returns the loaded value) or a store through register <paramref name="regno"/>.</summary>
     private RegisterState CheckMemAccess(int regno, int insnOff, int size, bool write, int valueReg, RegisterState storedValue, bool strictOnce = false)
     {
         var reg = Reg(regno);
         CheckAlignment(reg, insnOff, size, Input.StrictAlignment || strictOnce);
         int off = insnOff + reg.Off;
-        if (write && storedValue.IsPointer && reg.Type != RegisterType.Stack && !Privileged)
-            throw Fail($"R{valueReg} leaks addr into {(reg.Type == RegisterType.MapValue ? "map" : "mem")}");
+        // check_mem_access judges a stored pointer per kind of memory, first thing for these three.
+        if (write && storedValue.IsPointer && !AllowPtrLeaks && !reg.MaybeNull && LeakTarget(reg.Type) is { } target)
+            throw Fail($"R{valueReg} leaks addr into {target}");
+        // check_ptr_to_map_access: the map's kernel struct is readable with CAP_PERFMON only.
+        if (reg.Type == RegisterType.MapPtr && !reg.MaybeNull && !AllowPtrLeaks && reg.Map is { } mapPtr)
+            throw Fail($"'{MapKernelStruct(mapPtr.Type)}' access is allowed only to CAP_PERFMON and CAP_SYS_ADMIN", Errno.EPERM);
         if (reg.MaybeNull || reg.Type is RegisterType.Scalar or RegisterType.NotInit or RegisterType.PacketEnd or RegisterType.Func
             || (reg.Type == RegisterType.MapPtr && reg.Map is null))
             throw Fail($"R{regno} invalid mem access '{StateFormatter.TypeName(reg)}'");
@@ -319,7 +354,7 @@ internal sealed class MemoryAccessChecker(VerifierContext walk) : VerifierCompon
                 var (canRead, canWrite) = ContextLayouts.PacketAccess(Input.ProgramType);
                 if (write && !canWrite) throw Fail("cannot write into packet");
                 if (!canRead) throw Fail($"R{regno} invalid mem access '{StateFormatter.TypeName(reg)}'");
-                if (write && storedValue.IsPointer && !Privileged) throw Fail($"R{valueReg} leaks addr into packet");
+                if (write && storedValue.IsPointer && !AllowPtrLeaks) throw Fail($"R{valueReg} leaks addr into packet");
                 if (Input.StrictAlignment && !reg.VarOff.Add(off + 2).IsAligned((ulong)size))
                     throw Fail($"misaligned packet access off 2+{TnumText(reg.VarOff)}+{reg.Off}+{insnOff} size {size}");
                 if (reg.SMin < 0)
@@ -401,7 +436,7 @@ internal sealed class MemoryAccessChecker(VerifierContext walk) : VerifierCompon
                 return LoadedFromMemory(size, write);
             case RegisterType.FlowKeys:
                 // check_flow_keys_access: within struct bpf_flow_keys.
-                if (write && storedValue.IsPointer && !Privileged) throw Fail($"R{valueReg} leaks addr into flow keys");
+                if (write && storedValue.IsPointer && !AllowPtrLeaks) throw Fail($"R{valueReg} leaks addr into flow keys");
                 if (off < 0 || (long)off + size > FlowKeysSize) throw Fail($"invalid access to flow keys off={off} size={size}");
                 return LoadedFromMemory(size, write);
             default:

@@ -66,6 +66,9 @@ internal sealed class StackMemory(VerifierContext walk) : VerifierComponent(walk
     private void WriteStack(FrameState frame, int off, int size, in RegisterState value)
     {
         int slot = FrameState.SlotOf(off);
+        // check_stack_write_fixed_off: without allow_ptr_leaks a spilled pointer may only be overwritten whole.
+        if (!AllowPtrLeaks && size != 8 && frame.Stack[slot][7] == StackByte.Spill && frame.Stack[slot].Spilled.IsPointer)
+            throw Fail("attempt to corrupt spilled pointer on stack");
         Log.ScratchSlot(frame.FrameNo, slot);
         // A store into an iterator's (or dynptr's) slot turns the whole slot into data (check_stack_write_fixed_off's
         // scrub); an iterator's reference stays acquired, so forgetting to destroy it still leaks.
@@ -166,7 +169,7 @@ internal sealed class StackMemory(VerifierContext walk) : VerifierComponent(walk
             int byteOff = off + b;
             var bs = frame.Stack[FrameState.SlotOf(byteOff)];
             var t = bs.IsFullSpill ? StackByte.Spill : bs[FrameState.ByteOf(byteOff)];
-            if (t == StackByte.Invalid && !Privileged)
+            if (t == StackByte.Invalid && !AllowPtrLeaks)
                 throw Fail($"invalid read from stack R{regno} off={off} size={size}");
             // Iterator and dynptr state is the kernel's: a program never reads it (check_stack_read_fixed_off).
             if (t is StackByte.Iter or StackByte.Dynptr)
@@ -186,7 +189,7 @@ internal sealed class StackMemory(VerifierContext walk) : VerifierComponent(walk
         long min = off + reg.SMin, max = off + reg.SMax;
         if (reg.SMin == long.MinValue || reg.SMax == long.MaxValue || min < -FrameState.StackSize || max + size > 0)
             throw Fail($"invalid variable-offset {(write ? "write to" : "read from")} stack R{regno} var_off={reg.VarOff} off={off} size={size}");
-        if (!Privileged)
+        if (!AllowPtrLeaks)
             throw Fail($"R{regno} variable stack access prohibited for !root, var_off={reg.VarOff} off={off}");
         TouchStack(frame, (int)min);
         for (long o = min; o < max + size; o++)
@@ -195,7 +198,7 @@ internal sealed class StackMemory(VerifierContext walk) : VerifierComponent(walk
             {
                 Pruning.MarkStackRead(frame, FrameState.SlotOf((int)o));
                 var r = frame.Stack[FrameState.SlotOf((int)o)];
-                if (r[FrameState.ByteOf((int)o)] == StackByte.Spill && r.Spilled.IsPointer && !Privileged)
+                if (r[FrameState.ByteOf((int)o)] == StackByte.Spill && r.Spilled.IsPointer && !AllowPtrLeaks)
                     throw Fail($"invalid read from stack R{regno} off={o} size={size}");
                 if (r[FrameState.ByteOf((int)o)] is StackByte.Iter or StackByte.Dynptr)
                     throw Fail($"invalid read from stack R{regno} var_off {MemoryAccessChecker.TnumText(reg.VarOff)}+{o - min} size {size}");

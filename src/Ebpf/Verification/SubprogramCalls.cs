@@ -259,7 +259,7 @@ internal sealed class SubprogramCalls(VerifierContext walk) : VerifierComponent(
             var leak = Cur.References[0];
             throw Fail($"Unreleased reference id={leak.Id} alloc_insn={leak.InsnIndex}\nBPF_EXIT instruction in main prog would lead to reference leak", Errno.EINVAL);
         }
-        if (r0.IsPointer && !Privileged) throw Fail("R0 leaks addr as return value");
+        if (r0.IsPointer && !AllowPtrLeaks) throw Fail("R0 leaks addr as return value");
         var range = ReturnValueRules.For(Input.ProgramType, Input.ExpectedAttachType);
         if (range is { } rr)
         {

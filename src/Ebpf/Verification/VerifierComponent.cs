@@ -18,6 +18,7 @@ internal abstract class VerifierComponent(VerifierContext walk)
     protected VerifierLog Log => Walk.Log;
     protected ContextLayout? Ctx => Walk.Ctx;
     protected bool Privileged => Walk.Privileged;
+    protected bool AllowPtrLeaks => Walk.AllowPtrLeaks;
     protected VerifierState Cur { get => Walk.Cur; set => Walk.Cur = value; }
     protected int InsnIdx { get => Walk.InsnIdx; set => Walk.InsnIdx = value; }
     protected int Processed { get => Walk.Processed; set => Walk.Processed = value; }
@@ -49,6 +50,7 @@ internal abstract class VerifierComponent(VerifierContext walk)
     protected AluChecker Alu => Walk.Alu;
     protected BranchChecker Branches => Walk.Branches;
     protected InstructionAux Aux => Walk.Aux;
+    protected SpectreSanitizer Sanitizer => Walk.Sanitizer;
 
     protected VerifierError Fail(string message, Errno errno = Errno.EACCES) => Walk.Fail(message, errno);
 

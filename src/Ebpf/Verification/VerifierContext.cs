@@ -17,8 +17,11 @@ internal sealed class VerifierContext
         Insns = input.Instructions;
         Cfg = new ControlFlow(Insns, id => HelperCalls.HelperArgRegisters(input, id));
         Log = new VerifierLog(input.LogLevel, unprivileged: input.Privilege == HelperPrivilege.Unprivileged) { HostHelpers = input.HostHelpers };
-        Ctx = input.ContextLayout ?? ContextLayouts.For(input.ProgramType, input.ExpectedAttachType);
+        Ctx = input.ContextLayout ?? (input.ProgramType == Abi.ProgramType.CgroupSkb && input.Privilege == HelperPrivilege.Unprivileged
+            ? ContextLayouts.SkBuffCgroupSkbUnprivileged
+            : ContextLayouts.For(input.ProgramType, input.ExpectedAttachType));
         Privileged = input.Privilege != HelperPrivilege.Unprivileged;
+        AllowPtrLeaks = input.Privilege == HelperPrivilege.Full;
         if (input.Functions is not null)
             foreach (var f in input.Functions) Functions[f.StartInstruction] = f;
         Pruning = new StatePruning(this);
@@ -37,6 +40,7 @@ internal sealed class VerifierContext
         Alu = new AluChecker(this);
         Branches = new BranchChecker(this);
         Aux = new InstructionAux(this);
+        Sanitizer = new SpectreSanitizer(this);
     }
 
     public VerifierInput Input { get; }
@@ -45,7 +49,11 @@ internal sealed class VerifierContext
     public VerifierLog Log { get; }
     /// <summary>The program type's context layout, or null when its context cannot be accessed.</summary>
     public ContextLayout? Ctx { get; }
+    /// <summary>bpf_capable (CAP_BPF): loops, narrow spills, precision tracking, the base helpers' second tier.</summary>
     public bool Privileged { get; }
+    /// <summary>perfmon_capable (CAP_PERFMON): the kernel's allow_ptr_leaks, allow_uninit_stack and bypass_spec_v1/v4.
+    /// Without it pointers may not leak, be compared or be mixed, and pointer arithmetic is sanitized against Spectre v1.</summary>
+    public bool AllowPtrLeaks { get; }
 
     /// <summary>The state of the path being explored.</summary>
     public VerifierState Cur { get; set; } = null!;
@@ -88,6 +96,7 @@ internal sealed class VerifierContext
     public AluChecker Alu { get; }
     public BranchChecker Branches { get; }
     public InstructionAux Aux { get; }
+    public SpectreSanitizer Sanitizer { get; }
 
     public VerifierError Fail(string message, Errno errno = Errno.EACCES) => new(errno, message, InsnIdx);
 

@@ -40,6 +40,7 @@ internal sealed class VerifierEngine : VerifierComponent
             Exceptions.VerifyCallback();
             Subprograms.CheckCombinedStack();
             Exceptions.CheckCallbacksDoNotThrow();
+            Helpers.CheckTailCallMaps();
             LogStats();
             return new VerificationResult
             {

@@ -217,6 +217,14 @@ internal static class ContextLayouts
         new(184, 8, "hwtstamp", B8, StartOnly: true),
     ], isRealMemory: false);
 
+    /// <summary>
+    /// cgroup_skb's view for a loader without CAP_BPF: cg_skb_is_valid_access denies data and data_end (no direct
+    /// packet access) and the tstamp write.
+    /// </summary>
+    public static readonly ContextLayout SkBuffCgroupSkbUnprivileged = new("__sk_buff", 192,
+        SkBuffCgroupSkb.Fields.Where(f => f.Name is not ("data" or "data_end"))
+            .Select(f => f.Name == "tstamp" ? f with { Write = None } : f).ToList(), isRealMemory: false);
+
     private static ContextLayout SkBuff(bool tc, bool lwt = false)
     {
         // Notation of §2.1: R = read widths (narrow within the field), W = write width.

@@ -6,7 +6,8 @@ namespace Ebpf.Abi.Helpers;
 /// <summary>How privileged the loader is, for the capability tiers of <c>bpf_base_func_proto</c> (§4.3).</summary>
 public enum HelperPrivilege
 {
-    /// <summary>No CAP_BPF: only the first tier (map ops, ktime, prandom, ringbuf, tail_call, strncmp, …).</summary>
+    /// <summary>No CAP_BPF: the type's own helpers and only the first tier of the base set (map ops, ktime, prandom,
+    /// ringbuf, tail_call, strncmp, …).</summary>
     Unprivileged,
     /// <summary>CAP_BPF without CAP_PERFMON: no printk/probe_read/snprintf/get_current_comm for networking types.</summary>
     Bpf,
@@ -32,6 +33,30 @@ public static class HelperAvailability
 
     /// <summary>Helpers that need CAP_PERFMON in networking program types (§4.3 tier 3, observed).</summary>
     private static readonly FrozenSet<int> PerfmonOnly = FrozenSet.ToFrozenSet([6, 177, 165, 112, 113, 114, 115, 16, 149, 35, 158]);
+
+    /// <summary>
+    /// bpf_base_func_proto's second tier, behind CAP_BPF: a type that inherits these from the base set (every
+    /// networking type does) offers them only to a bpf_capable loader.
+    /// </summary>
+    private static readonly FrozenSet<int> BpfTier = FrozenSet.ToFrozenSet(new[]
+    {
+        HelperId.SpinLock, HelperId.SpinUnlock, HelperId.Jiffies64, HelperId.PerCpuPtr, HelperId.ThisCpuPtr,
+        HelperId.TimerInit, HelperId.TimerSetCallback, HelperId.TimerStart, HelperId.TimerCancel, HelperId.KptrXchg,
+        HelperId.ForEachMapElem, HelperId.Loop, HelperId.UserRingbufDrain, HelperId.RingbufReserveDynptr,
+        HelperId.RingbufSubmitDynptr, HelperId.RingbufDiscardDynptr, HelperId.DynptrFromMem, HelperId.DynptrRead,
+        HelperId.DynptrWrite, HelperId.DynptrData, HelperId.CgrpStorageGet, HelperId.CgrpStorageDelete,
+        HelperId.GetCurrentCgroupId, HelperId.GetCurrentAncestorCgroupId,
+    }.Select(h => (int)h));
+
+    /// <summary>
+    /// bpf_sk_base_func_proto's casts (skc_to_*, sock_from_file) behind CAP_PERFMON, which every socket-based type
+    /// inherits.
+    /// </summary>
+    private static readonly FrozenSet<int> SkPerfmon = FrozenSet.ToFrozenSet(new[]
+    {
+        HelperId.SkcToTcp6Sock, HelperId.SkcToTcpSock, HelperId.SkcToTcpTimewaitSock, HelperId.SkcToTcpRequestSock,
+        HelperId.SkcToUdp6Sock, HelperId.SkcToUnixSock, HelperId.SkcToMptcpSock, HelperId.SockFromFile,
+    }.Select(h => (int)h));
 
     private static readonly FrozenSet<ProgramType> NetworkingTypes = FrozenSet.ToFrozenSet(
         [ProgramType.SocketFilter, ProgramType.SchedCls, ProgramType.SchedAct, ProgramType.Xdp, ProgramType.CgroupSkb]);
@@ -73,8 +98,11 @@ public static class HelperAvailability
             return false;
         return privilege switch
         {
-            HelperPrivilege.Unprivileged => Tier1.Contains(id),
-            HelperPrivilege.Bpf => !(NetworkingTypes.Contains(type) && PerfmonOnly.Contains(id)),
+            // Without CAP_BPF only socket filters and cgroup skb programs load at all; what their func_proto adds to
+            // the base set stays, the base set's CAP_BPF and CAP_PERFMON tiers go.
+            HelperPrivilege.Unprivileged => Tier1.Contains(id)
+                || !(BpfTier.Contains(id) || PerfmonOnly.Contains(id) || SkPerfmon.Contains(id)),
+            HelperPrivilege.Bpf => !(NetworkingTypes.Contains(type) && (PerfmonOnly.Contains(id) || SkPerfmon.Contains(id))),
             _ => true,
         };
     }

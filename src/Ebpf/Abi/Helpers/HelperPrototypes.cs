@@ -33,7 +33,8 @@ public static class HelperPrototypes
     private static readonly HelperArg Timer = new(PtrToTimer);
     private static readonly HelperArg Sock = new(PtrToSocket);
     private static readonly HelperArg Uninit8 = new(PtrToMem, Uninit | Write | FixedSize | Aligned, 8);
-    private static readonly HelperArg Uninit4 = new(PtrToMem, Uninit | Write | FixedSize | Aligned, 4);
+    /// <summary>An in/out u32 (check_mtu's mtu_len: read, then written): it must be initialized.</summary>
+    private static readonly HelperArg InOut4 = new(PtrToMem, Write | FixedSize | Aligned, 4);
     private static readonly HelperArg MemW = new(PtrToMem, Write);
     private static readonly HelperArg SockCommon = new(PtrToBtfIdSockCommon);
     private static readonly HelperArg CtxOrNull = new(PtrToCtx, MaybeNull);
@@ -222,7 +223,7 @@ public static class HelperPrototypes
             P(HelperId.RedirectNeigh, Int, Any, MemRoOrNull, SizeOrZero, Any),
             P(HelperId.RedirectPeer, Int, Any, Any),
             P(HelperId.FibLookup, Int, Ctx, MemW, Size, Any),
-            P(HelperId.CheckMtu, Int, Ctx, Any, Uninit4, Any, Any),
+            P(HelperId.CheckMtu, Int, Ctx, Any, InOut4, Any, Any),
             P(HelperId.SkRelease, Int, new HelperArg(PtrToBtfIdSockCommon, Release)),
             P(HelperId.SkFullsock, HelperReturnKind.SocketOrNull, Sock) with { CastsReference = true },
             P(HelperId.TcpSock, HelperReturnKind.TcpSockOrNull, Sock) with { CastsReference = true },
