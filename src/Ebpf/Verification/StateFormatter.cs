@@ -38,9 +38,10 @@ internal static class StateFormatter
             RegisterType.Func => "func",
             RegisterType.FlowKeys => "flow_keys",
             RegisterType.TpBuffer => "tp_buffer",
+            RegisterType.Buf => "buf",
             _ => "?",
         };
-        if (r.ReadOnly && r.Type == RegisterType.Mem) b = "rdonly_" + b;
+        if (r.ReadOnly && r.Type is RegisterType.Mem or RegisterType.Buf) b = "rdonly_" + b;
         return r.MaybeNull ? b + "_or_null" : b;
     }
 
