@@ -24,6 +24,7 @@ internal static class BuiltinHelpers
         r.SetBuiltin(HelperId.Snprintf, "snprintf", PrintHelpers.Snprintf);
         r.SetBuiltin(HelperId.Strncmp, "strncmp", PrintHelpers.Strncmp);
         r.SetBuiltin(HelperId.SnprintfBtf, "snprintf_btf", BtfPrintHelpers.SnprintfBtf);
+        Iterators.SeqHelpers.Register(r);
         r.SetBuiltin(HelperId.ProbeRead, "probe_read", ProbeReadHelpers.ProbeRead);
         r.SetBuiltin(HelperId.ProbeReadStr, "probe_read_str", ProbeReadHelpers.ProbeReadStr);
         r.SetBuiltin(HelperId.ProbeReadKernel, "probe_read_kernel", ProbeReadHelpers.ProbeReadKernel);
