@@ -22,6 +22,10 @@ public sealed class LinkCreateOptions
     public uint TargetBtfId { get; init; }
     /// <summary>tracing.cookie (offset 24 of the union), what bpf_get_attach_cookie returns to the program.</summary>
     public ulong Cookie { get; init; }
+    /// <summary>iter_info: the address of a union bpf_iter_link_info (offset 16 of the union; 0 for none).</summary>
+    public ulong IterInfo { get; init; }
+    /// <summary>iter_info_len (offset 24).</summary>
+    public uint IterInfoLength { get; init; }
 }
 
 /// <summary>A link: a program attached to a hook, held by this fd (or a pin) and detached when the last reference goes.</summary>
@@ -53,8 +57,8 @@ public sealed unsafe class KernelLink : IDisposable
             TargetFdOrIfindex = options.TargetFd is { } t ? (uint)t.DangerousGetHandle().ToInt64() : options.TargetIfindex,
             AttachType = (uint)options.AttachType,
             Flags = options.Flags,
-            Union0 = options.TargetBtfId,
-            Union1 = options.Cookie,
+            Union0 = options.IterInfo != 0 ? options.IterInfo : options.TargetBtfId,
+            Union1 = options.IterInfo != 0 ? options.IterInfoLength : options.Cookie,
         };
         long fd = BpfSyscall.Invoke(BpfCommand.LinkCreate, ref attr, what);
         return new KernelLink(BpfSyscall.NewFd(fd, BpfObjectKind.Link), what);

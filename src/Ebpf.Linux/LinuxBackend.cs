@@ -385,6 +385,23 @@ public sealed partial class LinuxBackend : IBpfBackend
     }
 
     /// <inheritdoc/>
+    public BpfLink AttachIterator(BpfProgram program, BpfMap? map)
+    {
+        ArgumentNullException.ThrowIfNull(program);
+        return Wrap(KernelIterator.Attach(K(program), map is null ? null : K(map)));
+    }
+
+    /// <inheritdoc/>
+    public BpfIterator CreateIterator(BpfLink link)
+    {
+        ArgumentNullException.ThrowIfNull(link);
+        return KernelIterator.Create(link.NativeAs<KernelLink>());
+    }
+
+    /// <inheritdoc/>
+    public BpfIterator OpenPinnedIterator(string path) => KernelIterator.OpenPinned(path);
+
+    /// <inheritdoc/>
     public void LinkUpdate(BpfLink link, BpfProgram newProgram, BpfProgram? expected) =>
         link.NativeAs<KernelLink>().Update(K(newProgram), expected is null ? null : K(expected));
 

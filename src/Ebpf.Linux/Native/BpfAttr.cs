@@ -159,6 +159,14 @@ internal struct LinkCreateAttr
     [FieldOffset(40)] public ulong Union3;
 }
 
+/// <summary>BPF_ITER_CREATE.</summary>
+[StructLayout(LayoutKind.Explicit, Size = 8)]
+internal struct IterCreateAttr
+{
+    [FieldOffset(0)] public uint LinkFd;
+    [FieldOffset(4)] public uint Flags;
+}
+
 /// <summary>BPF_LINK_UPDATE.</summary>
 [StructLayout(LayoutKind.Explicit, Size = 16)]
 internal struct LinkUpdateAttr

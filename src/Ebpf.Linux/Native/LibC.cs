@@ -57,4 +57,7 @@ internal static unsafe class LibCFiles
 
     [DllImport("libc", EntryPoint = "open", SetLastError = true)]
     public static extern int Open(byte* path, int flags, int mode);
+
+    [DllImport("libc", EntryPoint = "read", SetLastError = true)]
+    public static extern nint Read(int fd, byte* buffer, nuint count);
 }

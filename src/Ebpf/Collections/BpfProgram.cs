@@ -33,6 +33,12 @@ public sealed partial class BpfProgram : BpfHandle
     /// <summary>BPF_PROG_BIND_MAP: the program keeps the map alive; binding twice is a no-op.</summary>
     public void BindMap(BpfMap map) => Backend.BindMap(this, map);
 
+    /// <summary>
+    /// BPF_LINK_CREATE of an iterator program (SEC("iter/TARGET")): the link that BPF_ITER_CREATE opens iterators on;
+    /// <paramref name="map"/> is the map a bpf_map_elem iterator walks.
+    /// </summary>
+    public BpfLink AttachIterator(BpfMap? map = null) => Backend.AttachIterator(this, map);
+
     /// <summary>A second handle on the same program.</summary>
     public new BpfProgram Duplicate() => (BpfProgram)Backend.Duplicate(this);
 
@@ -56,6 +62,9 @@ public sealed partial class BpfLink : BpfHandle
 
     /// <summary>A second handle on the same link.</summary>
     public new BpfLink Duplicate() => (BpfLink)Backend.Duplicate(this);
+
+    /// <summary>BPF_ITER_CREATE: a new iterator over this iterator link.</summary>
+    public BpfIterator CreateIterator() => Backend.CreateIterator(this);
 }
 
 /// <summary>A live BTF object (BPF_BTF_LOAD), held by its handles and by the maps and programs that use it.</summary>

@@ -333,6 +333,7 @@ internal sealed class CollectionLoader
                 VerifierInstructionLimit = _options.VerifierInstructionLimit,
                 LogLevel = _options.LogLevel,
                 AttachTarget = type is ProgramType.Tracing or ProgramType.Ext ? _options.AttachTarget : null,
+                AttachBtfId = IterAttachBtfId(ps, type),
                 // Without a target, a tracing program's function is a kernel function (libbpf looks it up in vmlinux).
                 AttachFunction = type is ProgramType.Tracing or ProgramType.Ext && _options.AttachTarget is not null
                     ? _options.AttachFunction ?? ps.AttachTarget : type is ProgramType.Tracing ? ps.AttachTarget : null,
@@ -349,6 +350,23 @@ internal sealed class CollectionLoader
             // The verifier log travels with the error (bpftool prints it after a refused load).
             throw new BpfException(e.Errno, $"{_spec.Name}: load program {ps.Name} ({ps.SectionName}): {e.Message}", e) { Log = e.Log };
         }
+    }
+
+    /// <summary>
+    /// libbpf's attach for SEC("iter/TARGET") (and iter.s): attach_btf_id is the vmlinux FUNC <c>bpf_iter_TARGET</c>
+    /// (BTF_ITER_PREFIX), looked up in the backend's kernel BTF; a name vmlinux lacks is libbpf's ESRCH
+    /// ("failed to find kernel BTF type ID of '%s'"). 0 for every other program.
+    /// </summary>
+    private uint IterAttachBtfId(ProgramSpec ps, ProgramType type)
+    {
+        if (type != ProgramType.Tracing || ps.ExpectedAttachType != AttachType.TraceIter || _options.AttachTarget is not null)
+            return 0;
+        string target = ps.AttachTarget ?? "";
+        var vmlinux = _backend.Profile.KernelBtf
+            ?? throw new BpfException(Errno.ESRCH, $"program '{ps.Name}': failed to find kernel BTF type ID of '{target}': no kernel BTF");
+        uint id = vmlinux.FindAllByName("bpf_iter_" + target, Btf.BtfKind.Func).FirstOrDefault();
+        return id != 0 ? id
+            : throw new BpfException(Errno.ESRCH, $"program '{ps.Name}': failed to find kernel BTF type ID of '{target}': -3");
     }
 
     /// <summary>

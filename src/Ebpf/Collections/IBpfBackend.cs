@@ -113,6 +113,18 @@ public interface IBpfBackend
     /// </summary>
     BpfLink AttachTracing(BpfProgram program, BpfProgram? target, uint targetBtfId, ulong cookie);
 
+    /// <summary>
+    /// BPF_LINK_CREATE of an iterator link (BPF_TRACE_ITER) for an iterator program; <paramref name="map"/> is
+    /// iter_info's map_fd (bpf_map_elem iterators need it: EBADF without).
+    /// </summary>
+    BpfLink AttachIterator(BpfProgram program, BpfMap? map);
+
+    /// <summary>BPF_ITER_CREATE: a new iterator (a new session) over an iterator link.</summary>
+    BpfIterator CreateIterator(BpfLink link);
+
+    /// <summary>open(2) of a pinned iterator link: a new iterator, as <c>cat</c> on a bpftool-pinned iterator.</summary>
+    BpfIterator OpenPinnedIterator(string path);
+
     /// <summary>BPF_LINK_UPDATE.</summary>
     void LinkUpdate(BpfLink link, BpfProgram newProgram, BpfProgram? expected);
 

@@ -54,6 +54,11 @@ public sealed partial class BpfRuntime
             return;
 
         uint btfId = options.AttachBtfId;
+        if (def.Type == ProgramType.Tracing && def.ExpectedAttachType == AttachType.TraceIter && target is null)
+        {
+            PrepareIterator(program, btfId);
+            return;
+        }
         if (btfId == 0 && function is not null && target is not null)
             btfId = FindFunction(target, function);
         if (target is null && def.Type == ProgramType.Tracing
@@ -96,6 +101,31 @@ public sealed partial class BpfRuntime
         }
         tgt.Acquire();
         program.LoadTimeTarget = tgt; // released with the program unless an attach takes it over
+    }
+
+    /// <summary>
+    /// An iterator program (BPF_TRACE_ITER): bpf_check_attach_target on the vmlinux FUNC bpf_iter_TARGET, then
+    /// bpf_iter_prog_supported (the target must be registered: EINVAL without a line otherwise), and the context as
+    /// btf_ctx_access types it for that target.
+    /// </summary>
+    private void PrepareIterator(ProgramObject program, uint btfId)
+    {
+        BpfException Refuse(string line) => new(Errno.EINVAL, $"program {program.Name}: {line}", line + "\n");
+        if (btfId == 0)
+            throw Refuse("Tracing programs must provide btf_id");
+        var vmlinux = Profile.KernelBtf;
+        if (vmlinux is null || !vmlinux.TryGetType(btfId, out var t))
+            throw Refuse($"attach_btf_id {btfId} is invalid");
+        if (string.IsNullOrEmpty(t.Name))
+            throw Refuse($"attach_btf_id {btfId} doesn't have a name");
+        if (t is not BtfFunc func)
+            throw Refuse($"attach_btf_id {btfId} is not a function");
+        var layout = IterContext.For(vmlinux, func)
+            ?? throw new BpfException(Errno.EINVAL, $"program {program.Name}: {t.Name} is not an iterator target this runtime has "
+                + $"(targets: {string.Join(", ", IterContext.Targets.Keys)})");
+        program.TracingContextLayout = layout;
+        program.IterTarget = t.Name[IterContext.FunctionPrefix.Length..];
+        program.AttachBtfId = btfId;
     }
 
     /// <summary>

@@ -221,6 +221,15 @@ internal sealed class ManagedBackend(BpfRuntime runtime) : IBpfBackend, IProgram
     public BpfLink AttachTracing(BpfProgram program, BpfProgram? target, uint targetBtfId, ulong cookie) =>
         runtime.AttachTracing(program.Program, target?.Program, targetBtfId, cookie);
 
+    /// <inheritdoc/>
+    public BpfLink AttachIterator(BpfProgram program, BpfMap? map) => runtime.AttachIterator(program.Program, map?.Map);
+
+    /// <inheritdoc/>
+    public BpfIterator CreateIterator(BpfLink link) => runtime.CreateIterator(link.Link);
+
+    /// <inheritdoc/>
+    public BpfIterator OpenPinnedIterator(string path) => runtime.OpenPinnedIterator(path);
+
     public void LinkUpdate(BpfLink link, BpfProgram newProgram, BpfProgram? expected) => link.Link.Update(newProgram.Program, expected?.Program);
 
     public void LinkDetach(BpfLink link) => link.Link.Detach();

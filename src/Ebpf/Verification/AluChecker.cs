@@ -263,6 +263,7 @@ internal sealed class AluChecker(VerifierContext walk) : VerifierComponent(walk)
             case RegisterType.Packet:
             case RegisterType.PacketMeta:
             case RegisterType.TpBuffer:
+            case RegisterType.Buf:
             case RegisterType.BtfId:
             case RegisterType.Mem:
             case RegisterType.RingbufMem:

@@ -39,8 +39,24 @@ internal sealed class ContextAccess(VerifierContext walk) : VerifierComponent(wa
             ContextValueKind.BtfId => Attach.BtfPointerLoads.TypedPointer(Ctx.KernelStructs?.GetValueOrDefault(off)),
             ContextValueKind.Socket => RegisterState.Pointer(RegisterType.Socket),
             ContextValueKind.SocketOrNull => NullablePointer(RegisterType.Socket),
+            ContextValueKind.BtfIdOrNull => Nullable(Attach.BtfPointerLoads.TypedPointer(Ctx.KernelStructs?.GetValueOrDefault(off))),
+            ContextValueKind.BufOrNull => NullablePointer(RegisterType.Buf),
+            ContextValueKind.ReadOnlyBufOrNull => ReadOnly(NullablePointer(RegisterType.Buf)),
             _ => RegisterState.UnknownOfSize(size),
         };
+    }
+
+    private RegisterState Nullable(RegisterState r)
+    {
+        r.MaybeNull = true;
+        r.Id = NewId();
+        return r;
+    }
+
+    private static RegisterState ReadOnly(RegisterState r)
+    {
+        r.ReadOnly = true;
+        return r;
     }
 
     private RegisterState NullablePointer(RegisterType type)

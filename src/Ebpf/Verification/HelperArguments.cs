@@ -23,7 +23,7 @@ internal sealed class HelperArguments(VerifierContext walk) : VerifierComponent(
     internal void CheckMemoryArgType(int regno, in RegisterState reg, HelperArg arg, HelperPrototype proto)
     {
         bool okType = !reg.MaybeNull && reg.Type is RegisterType.Stack or RegisterType.Packet or RegisterType.PacketMeta
-            or RegisterType.MapKey or RegisterType.MapValue or RegisterType.Mem or RegisterType.RingbufMem or RegisterType.BtfId;
+            or RegisterType.MapKey or RegisterType.MapValue or RegisterType.Mem or RegisterType.RingbufMem or RegisterType.BtfId or RegisterType.Buf;
         if (!okType) throw TypeMismatch(regno, reg, MemoryArgTypes);
         if (reg.IsPacketPointer && !proto.PacketAccess) throw Fail("helper access to the packet is not allowed");
     }
@@ -93,6 +93,10 @@ internal sealed class HelperArguments(VerifierContext walk) : VerifierComponent(
             case RegisterType.RingbufMem:
                 if (write && reg.ReadOnly) throw Fail($"R{regno} cannot write into {StateFormatter.TypeName(reg)}");
                 Memory.RegionAccess(regno, reg, reg.Off, (int)Math.Min(size, int.MaxValue), reg.MemSize, "memory", "mem_size", size);
+                break;
+            case RegisterType.Buf:
+                if (write && reg.ReadOnly) throw Fail($"R{regno} cannot write into {StateFormatter.TypeName(reg)}");
+                Memory.CheckBufferAccess(regno, reg, reg.Off, (int)Math.Min(size, int.MaxValue));
                 break;
             default:
                 // Typed kernel pointers would need the struct's size from vmlinux BTF; without it the access cannot

@@ -434,6 +434,13 @@ internal sealed class MemoryAccessChecker(VerifierContext walk) : VerifierCompon
                 if (!reg.VarOff.IsConst || reg.VarOff.Value != 0)
                     throw Fail($"R{regno} invalid variable buffer offset: off={off}, var_off={reg.VarOff}");
                 return LoadedFromMemory(size, write);
+            case RegisterType.Buf:
+            {
+                // PTR_TO_BUF (check_mem_access → check_buffer_access): the furthest byte is recorded for the link's check.
+                if (write && reg.ReadOnly) throw Fail($"R{regno} cannot write into {StateFormatter.TypeName(reg)}");
+                CheckBufferAccess(regno, reg, off, size);
+                return LoadedFromMemory(size, write);
+            }
             case RegisterType.FlowKeys:
                 // check_flow_keys_access: within struct bpf_flow_keys.
                 if (write && storedValue.IsPointer && !AllowPtrLeaks) throw Fail($"R{valueReg} leaks addr into flow keys");
@@ -442,6 +449,22 @@ internal sealed class MemoryAccessChecker(VerifierContext walk) : VerifierCompon
             default:
                 throw Fail($"R{regno} invalid mem access '{StateFormatter.TypeName(reg)}'");
         }
+    }
+
+    /// <summary>
+    /// check_buffer_access: a constant, non-negative offset ("rdonly"/"rdwr" buffer), and the furthest byte is kept in
+    /// max_rdonly_access or max_rdwr_access.
+    /// </summary>
+    internal void CheckBufferAccess(int regno, in RegisterState reg, int off, int size)
+    {
+        string info = reg.ReadOnly ? "rdonly" : "rdwr";
+        if (off < 0) throw Fail($"R{regno} invalid {info} buffer access: off={off}, size={size}");
+        if (!reg.VarOff.IsConst || reg.VarOff.Value != 0)
+            throw Fail($"R{regno} invalid variable buffer offset: off={off}, var_off={reg.VarOff}");
+        if (reg.ReadOnly)
+            Walk.MaxReadOnlyBufferAccess = Math.Max(Walk.MaxReadOnlyBufferAccess, off + size);
+        else
+            Walk.MaxReadWriteBufferAccess = Math.Max(Walk.MaxReadWriteBufferAccess, off + size);
     }
 
     /// <summary>sizeof(struct bpf_flow_keys).</summary>

@@ -43,6 +43,8 @@ internal enum RegisterType : byte
     TpBuffer,
     /// <summary>PTR_TO_XDP_SOCK (an xskmap lookup, once checked non-NULL).</summary>
     XdpSock,
+    /// <summary>PTR_TO_BUF: an iterator's key or value buffer (<see cref="RegisterState.ReadOnly"/>: MEM_RDONLY).</summary>
+    Buf,
 }
 
 /// <summary>Map metadata the verifier needs; the loader's MapSpec and runtime maps provide it.</summary>

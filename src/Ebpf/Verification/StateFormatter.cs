@@ -38,12 +38,14 @@ internal static class StateFormatter
             RegisterType.Func => "func",
             RegisterType.FlowKeys => "flow_keys",
             RegisterType.TpBuffer => "tp_buffer",
+            RegisterType.Buf => "buf",
             _ => "?",
         };
-        if (r.ReadOnly && r.Type == RegisterType.Mem) b = "rdonly_" + b;
+        if (r.ReadOnly && r.Type is RegisterType.Mem or RegisterType.Buf) b = "rdonly_" + b;
         if (r.Type == RegisterType.BtfId && KernelTypes.TryGetPercpu(r.MemSize, out _)) b = "percpu_" + b;
-        // reg_type_str: PTR_TO_BTF_ID's null postfix goes before the struct name ("ptr_or_null_"), the others' after.
-        if (r.MaybeNull && r.Type == RegisterType.BtfId) return b + "or_null_";
+        // reg_type_str: PTR_TO_BTF_ID's null postfix goes before the struct name ("ptr_or_null_"), the others' after;
+        // a nullable typed pointer from a context (an iterator's target object, PTR_TRUSTED) carries "trusted_".
+        if (r.MaybeNull && r.Type == RegisterType.BtfId) return (r.ReadOnly ? "trusted_" : "") + b + "or_null_";
         return r.MaybeNull ? b + "_or_null" : b;
     }
 

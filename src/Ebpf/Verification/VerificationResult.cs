@@ -46,6 +46,11 @@ public sealed class VerifiedProgram
     public bool ChangesPacketData { get; init; }
     /// <summary>True when the program stores into packet data directly (tc: the skb must be unshared first).</summary>
     public bool WritesPacket { get; init; }
+    /// <summary>prog->aux->max_rdonly_access: the furthest byte read through a read-only iterator buffer (the key of a
+    /// bpf_map_elem iterator); a link to a map whose key is smaller is refused (EACCES).</summary>
+    internal int MaxReadOnlyBufferAccess { get; init; }
+    /// <summary>prog->aux->max_rdwr_access: the furthest byte touched through a writable iterator buffer (the value).</summary>
+    internal int MaxReadWriteBufferAccess { get; init; }
     /// <summary>True when some load goes through a typed or untrusted kernel pointer (BPF_PROBE_MEM in the kernel:
     /// a fault reads as 0). An interpreter without fault handling must run such a program checked.</summary>
     public bool ReadsKernelPointers { get; init; }

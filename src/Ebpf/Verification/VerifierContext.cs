@@ -72,6 +72,9 @@ internal sealed class VerifierContext
     public List<(int Caller, int Callee)> CallEdges { get; } = [];
     public bool ChangesPacketData { get; set; }
     public bool WritesPacket { get; set; }
+    /// <summary>max_rdonly_access / max_rdwr_access of PTR_TO_BUF accesses (check_buffer_access).</summary>
+    public int MaxReadOnlyBufferAccess { get; set; }
+    public int MaxReadWriteBufferAccess { get; set; }
     public bool ReadsKernelPointers { get; set; }
     /// <summary>Loads through typed kernel pointers walked by BTF: BPF_PROBE_MEM loads (fault-safe at run time).</summary>
     public HashSet<int> ProbeLoads { get; } = [];

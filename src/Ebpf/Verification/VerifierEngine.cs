@@ -107,6 +107,8 @@ internal sealed class VerifierEngine : VerifierComponent
                 .Select(c => c with { InstructionIndex = moved[c.InstructionIndex] })],
             ChangesPacketData = ChangesPacketData,
             WritesPacket = WritesPacket,
+            MaxReadOnlyBufferAccess = Walk.MaxReadOnlyBufferAccess,
+            MaxReadWriteBufferAccess = Walk.MaxReadWriteBufferAccess,
             ReadsKernelPointers = ReadsKernelPointers,
             ProbeLoads = Walk.ProbeLoads.Where(xlated.Survives).Select(i => moved[i]).ToHashSet(),
         };

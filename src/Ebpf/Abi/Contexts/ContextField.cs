@@ -43,6 +43,12 @@ public enum ContextValueKind : byte
     Socket,
     /// <summary>PTR_TO_SOCKET_OR_NULL (<c>bpf_sock_ops->sk</c>).</summary>
     SocketOrNull,
+    /// <summary>PTR_TO_BTF_ID | PTR_MAYBE_NULL (an iterator's target object, NULL in the final call).</summary>
+    BtfIdOrNull,
+    /// <summary>PTR_TO_BUF | PTR_MAYBE_NULL (a bpf_map_elem iterator's value: writable, NULL in the final call).</summary>
+    BufOrNull,
+    /// <summary>PTR_TO_BUF | PTR_MAYBE_NULL | MEM_RDONLY (a bpf_map_elem iterator's key).</summary>
+    ReadOnlyBufOrNull,
 }
 
 /// <summary>

@@ -24,42 +24,9 @@ internal static unsafe class BtfPrintHelpers
     /// (the object is not readable).</summary>
     public static ulong SnprintfBtf(ulong str, ulong strSize, ulong ptr, ulong btfPtrSize, ulong flags)
     {
-        if ((flags & ~(ulong)BtfPrintFlags.All) != 0)
-            return BuiltinHelpers.Err(Errno.EINVAL);
-        if (btfPtrSize is not (BtfPtrSize or BtfPtrObjectSize))
-            return BuiltinHelpers.Err(Errno.EINVAL);
-        var inv = HelperInvocation.Current;
-        if (inv is null || !HelperMemory.CanAccess(ptr, btfPtrSize, write: false))
-            return BuiltinHelpers.Err(Errno.EFAULT);
-        var raw = HelperMemory.Bytes(ptr, btfPtrSize);
-        ulong objectAddress = BinaryPrimitives.ReadUInt64LittleEndian(raw);
-        uint typeId = BinaryPrimitives.ReadUInt32LittleEndian(raw[8..]);
-        uint slot = btfPtrSize == BtfPtrObjectSize ? BinaryPrimitives.ReadUInt32LittleEndian(raw[16..]) : 0;
-        BtfSpec btf;
-        if (slot == 0)
-        {
-            try { btf = inv.Runtime.Vmlinux; }
-            catch (BpfException) { return BuiltinHelpers.Err(Errno.EINVAL); } // bpf_get_btf_vmlinux: none
-        }
-        else if (inv.Program?.BtfReferences?.UsedBtf(slot) is { } used)
-            btf = used.Parsed;
-        else
-            return BuiltinHelpers.Err(Errno.EINVAL);
-        if (typeId == 0)
-            return BuiltinHelpers.Err(Errno.EINVAL);
-        if (!btf.TryGetType(typeId, out _) || typeId > btf.MaxTypeId)
-            return BuiltinHelpers.Err(Errno.ENOENT);
-        uint size = BtfObjectPrinter.SizeOrZero(btf, typeId);
-        byte[] data = [];
-        if (size > 0)
-        {
-            if (objectAddress < LowGuard)
-                return BuiltinHelpers.Err(Errno.ERANGE);
-            data = HelperMemory.ReadNoFault(objectAddress, size) ?? [];
-            if (data.Length != size)
-                return BuiltinHelpers.Err(Errno.EFAULT);
-        }
-        var text = BtfObjectPrinter.Print(btf, typeId, data, (BtfPrintFlags)flags, p => (ulong)HashCode.Combine(p, inv.Runtime));
+        var text = Render(ptr, btfPtrSize, flags, out ulong error);
+        if (text is null)
+            return error;
         // btf_snprintf_show: chunks are vsnprintf'd until one does not fit; the buffer then holds the first
         // str_size - 1 bytes and a NUL. Nothing printed leaves it untouched.
         if (strSize > 0 && text.Length > 0)
@@ -72,5 +39,54 @@ internal static unsafe class BtfPrintHelpers
             dest[n] = 0;
         }
         return (ulong)text.Length;
+    }
+
+    /// <summary>
+    /// bpf_btf_printf_prepare then btf_type_show: the text the object prints as, or null with the helper's negative
+    /// errno in <paramref name="error"/> (shared by bpf_snprintf_btf and bpf_seq_printf_btf).
+    /// </summary>
+    internal static byte[]? Render(ulong ptr, ulong btfPtrSize, ulong flags, out ulong error)
+    {
+        error = 0;
+        if ((flags & ~(ulong)BtfPrintFlags.All) != 0 || btfPtrSize is not (BtfPtrSize or BtfPtrObjectSize))
+            return Fail(Errno.EINVAL, out error);
+        var inv = HelperInvocation.Current;
+        if (inv is null || !HelperMemory.CanAccess(ptr, btfPtrSize, write: false))
+            return Fail(Errno.EFAULT, out error);
+        var raw = HelperMemory.Bytes(ptr, btfPtrSize);
+        ulong objectAddress = BinaryPrimitives.ReadUInt64LittleEndian(raw);
+        uint typeId = BinaryPrimitives.ReadUInt32LittleEndian(raw[8..]);
+        uint slot = btfPtrSize == BtfPtrObjectSize ? BinaryPrimitives.ReadUInt32LittleEndian(raw[16..]) : 0;
+        BtfSpec btf;
+        if (slot == 0)
+        {
+            try { btf = inv.Runtime.Vmlinux; }
+            catch (BpfException) { return Fail(Errno.EINVAL, out error); } // bpf_get_btf_vmlinux: none
+        }
+        else if (inv.Program?.BtfReferences?.UsedBtf(slot) is { } used)
+            btf = used.Parsed;
+        else
+            return Fail(Errno.EINVAL, out error);
+        if (typeId == 0)
+            return Fail(Errno.EINVAL, out error);
+        if (!btf.TryGetType(typeId, out _) || typeId > btf.MaxTypeId)
+            return Fail(Errno.ENOENT, out error);
+        uint size = BtfObjectPrinter.SizeOrZero(btf, typeId);
+        byte[] data = [];
+        if (size > 0)
+        {
+            if (objectAddress < LowGuard)
+                return Fail(Errno.ERANGE, out error);
+            data = HelperMemory.ReadNoFault(objectAddress, size) ?? [];
+            if (data.Length != size)
+                return Fail(Errno.EFAULT, out error);
+        }
+        return BtfObjectPrinter.Print(btf, typeId, data, (BtfPrintFlags)flags, p => (ulong)HashCode.Combine(p, inv.Runtime));
+    }
+
+    private static byte[]? Fail(Errno e, out ulong error)
+    {
+        error = BuiltinHelpers.Err(e);
+        return null;
     }
 }

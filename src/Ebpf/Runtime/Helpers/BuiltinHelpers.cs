@@ -26,6 +26,7 @@ internal static class BuiltinHelpers
         r.SetBuiltin(HelperId.SnprintfBtf, "snprintf_btf", BtfPrintHelpers.SnprintfBtf);
         r.SetBuiltin(HelperId.PerCpuPtr, "per_cpu_ptr", PerCpuHelpers.PerCpuPtr);
         r.SetBuiltin(HelperId.ThisCpuPtr, "this_cpu_ptr", PerCpuHelpers.ThisCpuPtr);
+        Iterators.SeqHelpers.Register(r);
         r.SetBuiltin(HelperId.ProbeRead, "probe_read", ProbeReadHelpers.ProbeRead);
         r.SetBuiltin(HelperId.ProbeReadStr, "probe_read_str", ProbeReadHelpers.ProbeReadStr);
         r.SetBuiltin(HelperId.ProbeReadKernel, "probe_read_kernel", ProbeReadHelpers.ProbeReadKernel);

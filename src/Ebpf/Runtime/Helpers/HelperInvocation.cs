@@ -62,6 +62,10 @@ public sealed class HelperInvocation
     /// (the checked interpreter installs it); null = trusted pointers.
     /// </summary>
     internal Func<ulong, ulong, bool, bool>? MemoryChecker { get; set; }
+    /// <summary>An iterator run: its seq_file (what the seq helpers write to) and the address the program sees as
+    /// <c>meta-&gt;seq</c>, which they must be given.</summary>
+    internal Iterators.SeqFile? IterSeq { get; set; }
+    internal nint IterSeqAddress { get; set; }
     /// <summary>Packet state of skb/xdp contexts (set by the context builders).</summary>
     internal object? PacketState { get; set; }
 

@@ -65,6 +65,39 @@ internal static unsafe class PrintHelpers
         return 0;
     }
 
+    /// <summary>
+    /// bpf_bprintf_prepare for the seq helpers: the format must hold a NUL within <paramref name="fmtSize"/> bytes,
+    /// the arguments come from <paramref name="data"/> (data_len / 8 of them), printing nests at most 3 deep (-EBUSY).
+    /// The formatted text, or null with the errno.
+    /// </summary>
+    internal static byte[]? FormatBounded(ulong fmt, ulong fmtSize, ulong data, ulong dataLen, out Errno error)
+    {
+        error = Errno.EINVAL;
+        if (!ReadArgs(data, dataLen, out var values))
+            return null;
+        if (fmtSize == 0 || !HelperMemory.CanAccess(fmt, fmtSize, write: false))
+            return null;
+        var raw = HelperMemory.Bytes(fmt, fmtSize);
+        int nul = raw.IndexOf((byte)0);
+        if (nul < 0)
+            return null;
+        var inv = HelperInvocation.Current;
+        if (inv is not null && inv.PrintNesting >= MaxNesting)
+        {
+            error = Errno.EBUSY;
+            return null;
+        }
+        if (inv is not null) inv.PrintNesting++;
+        try
+        {
+            return FormatWith(raw[..nul].ToArray(), values, values.Length);
+        }
+        finally
+        {
+            if (inv is not null) inv.PrintNesting--;
+        }
+    }
+
     private static bool ReadArgs(ulong args, ulong dataLen, out ulong[] values)
     {
         values = [];

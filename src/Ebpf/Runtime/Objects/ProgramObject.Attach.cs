@@ -119,4 +119,7 @@ public sealed partial class ProgramObject
 
     /// <summary>An fentry/fexit program's ctx: its target's arguments (set before verification).</summary>
     internal Abi.Contexts.ContextLayout? TracingContextLayout { get; set; }
+
+    /// <summary>An iterator program's target (the TARGET of bpf_iter_TARGET it was loaded against; null for others).</summary>
+    internal string? IterTarget { get; set; }
 }
