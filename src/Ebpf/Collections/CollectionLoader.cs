@@ -459,6 +459,13 @@ internal sealed class CollectionLoader
             var ext = _spec.Externs.FirstOrDefault(e => e.Name == relo.Symbol);
             bool function = relo.Kind == ProgramRelocationKind.KfuncCall || ext?.Kind == ExternKind.KsymFunction;
             var found = symbols.Resolve(relo.Symbol, function);
+            if (found is not null && ext is { Kind: ExternKind.KsymFunction } && !KfuncProtoCompatible(ext, found))
+            {
+                // libbpf: an incompatible weak kfunc counts as unresolved; a strong one fails the load.
+                if (!ext.IsWeak)
+                    throw new BpfException(Errno.EINVAL, $"program {ps.Name}: extern (func ksym) '{relo.Symbol}': func_proto [{LocalProto(ext)}] incompatible with {found.Module ?? "vmlinux"} [{KernelProto(found)}]");
+                found = null;
+            }
             if (relo.Kind == ProgramRelocationKind.KfuncCall)
             {
                 if (found is null && ext?.IsWeak == true)
@@ -488,6 +495,45 @@ internal sealed class CollectionLoader
                 throw new BpfException(Errno.ENOENT, $"program {ps.Name}: extern ({(function ? "func" : "var")} ksym) '{relo.Symbol}' not found in kernel BTF");
         }
     }
+
+    /// <summary>
+    /// bpf_object__resolve_ksym_func_btf_id's check: the extern's FUNC_PROTO must be compatible (bpf_core_types_are_compat)
+    /// with the kernel FUNC's. Without the kernel's BTF at hand (a backend that names no CO-RE targets) it is assumed.
+    /// </summary>
+    private bool KfuncProtoCompatible(ExternSpec ext, KernelSymbol found)
+    {
+        if (_kfuncCompat.TryGetValue(ext.Name, out bool known))
+            return known;
+        bool ok = true;
+        if (_spec.Btf is { } local && KernelBtfOf(found) is { } kernel
+            && kernel.TryGetType(found.BtfId, out var kt) && kt is Btf.BtfFunc kf)
+            ok = CoRe.CoreTypeRelations.TypesAreCompatible(local, LocalProto(ext), kernel, kf.ProtoType) > 0;
+        _kfuncCompat[ext.Name] = ok;
+        return ok;
+    }
+
+    private uint LocalProto(ExternSpec ext) =>
+        _spec.Btf is { } local && local.TryGetType(ext.BtfTypeId, out var t) && t is Btf.BtfFunc f ? f.ProtoType : 0;
+
+    private uint KernelProto(KernelSymbol found) =>
+        KernelBtfOf(found) is { } kernel && kernel.TryGetType(found.BtfId, out var t) && t is Btf.BtfFunc f ? f.ProtoType : 0;
+
+    /// <summary>The kernel BTF holding <paramref name="found"/>: vmlinux or its module's split BTF (never a custom target).</summary>
+    private Btf.BtfSpec? KernelBtfOf(KernelSymbol found)
+    {
+        try
+        {
+            _kernelTargets ??= _backend.CoreTargets(null);
+            return found.Module is null ? _kernelTargets.Main.Btf : _kernelTargets.Modules.FirstOrDefault(m => m.Name == found.Module)?.Btf;
+        }
+        catch (BpfException)
+        {
+            return null;
+        }
+    }
+
+    private readonly Dictionary<string, bool> _kfuncCompat = new(StringComparer.Ordinal);
+    private CoRe.CoreTargets? _kernelTargets;
 
     /// <summary>0 for a vmlinux symbol; a module symbol's BTF object slot (ENOENT when the module went meanwhile).</summary>
     private int ModuleSlot(ProgramSpec ps, string symbol, KernelSymbol found, List<BtfHandle?> fdArray)

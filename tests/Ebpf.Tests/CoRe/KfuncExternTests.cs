@@ -79,6 +79,28 @@ public class KfuncExternTests
         Assert.Contains("invalid func unknown#2002000002\n", e.Log);
     }
 
+    [Theory, ClassData(typeof(Backends))]
+    public void A_weak_kfunc_whose_prototype_differs_from_the_kernels_counts_as_absent(string backendName)
+    {
+        using var backend = TestBackend.Create(backendName);
+        using var c = backend.LoadFixture("core/ksyms/kfunc_incompatible.bpf.o", new ObjectLoadOptions { ProgramFilter = p => p.Name == "incompatible_weak" });
+        Assert.Equal(7u, c.Programs["incompatible_weak"].TestRun(new TestRunOptions { DataIn = new byte[64] }).ReturnValue);
+    }
+
+    [Theory, ClassData(typeof(Backends))]
+    public void A_strong_kfunc_whose_prototype_differs_from_the_kernels_fails_the_load(string backendName)
+    {
+        using var backend = TestBackend.Create(backendName);
+        var e = Assert.Throws<BpfException>(() => backend.LoadFixture("core/ksyms/kfunc_incompatible.bpf.o",
+            new ObjectLoadOptions { ProgramFilter = p => p.Name == "incompatible_strong" }));
+        Assert.Equal(Errno.EINVAL, e.Errno);
+        if (!File.Exists("/sys/kernel/btf/vmlinux"))
+            Requirement.Missing(Requirement.Vmlinux, "/sys/kernel/btf/vmlinux not present");
+        var vmlinux = Ebpf.Btf.BtfSpec.Parse(File.ReadAllBytes("/sys/kernel/btf/vmlinux"));
+        uint kernelProto = ((Ebpf.Btf.BtfFunc)vmlinux.FindByName("bpf_rcu_read_lock", Ebpf.Btf.BtfKind.Func)!).ProtoType;
+        Assert.Matches($@"extern \(func ksym\) 'bpf_rcu_read_lock': func_proto \[\d+\] incompatible with vmlinux \[{kernelProto}\]$", e.Message);
+    }
+
     [Fact]
     public void The_managed_verifier_and_the_kernel_agree_on_the_refused_program_log_line()
     {

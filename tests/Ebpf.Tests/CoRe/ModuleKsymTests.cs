@@ -206,6 +206,18 @@ public class ModuleKsymTests
         using (Load(runtime, "kfunc_xdp")) { }
     }
 
+    [Theory]
+    [InlineData(Ebpf.Verification.KernelFunctionFlags.Sleepable, Errno.EACCES, "program must be sleepable to call sleepable kfunc ebpf_testmod_add")]
+    [InlineData(Ebpf.Verification.KernelFunctionFlags.Release, Errno.EINVAL, "release kernel function ebpf_testmod_add expects refcounted PTR_TO_BTF_ID")]
+    public void The_kf_flags_a_module_registers_are_the_verifiers(Ebpf.Verification.KernelFunctionFlags flags, Errno errno, string line)
+    {
+        var runtime = new BpfRuntime();
+        runtime.Modules.Load(Module, ModulesTests.ModuleBtf(), [new ModuleKfunc("ebpf_testmod_add", (a, b, _, _, _) => a + b, flags)]);
+        var e = Refused(runtime, "kfunc_socket");
+        Assert.Equal(errno, e.Errno);
+        Assert.Contains(line + "\n", e.Log);
+    }
+
     [Fact]
     public void A_kfunc_set_for_a_type_without_a_kfunc_hook_is_refused_at_module_load()
     {
