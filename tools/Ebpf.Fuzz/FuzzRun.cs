@@ -102,6 +102,13 @@ public static class FuzzRun
                     File.WriteAllText(Path.Combine(outDir, $"{finding.Kind}-{summary.Signatures.Count(s => s.Key.StartsWith(finding.Kind.ToString(), StringComparison.Ordinal)):D3}.txt"), reproducer);
                 progress?.Invoke(reproducer);
             }
+            // A message mismatch is not minimised (a shorter program often fails elsewhere), but its first program is kept.
+            if (reproducer is null && finding.Kind == FindingKind.MessageMismatch)
+            {
+                reproducer = Finding.Reproducer(finding, program, program.Instructions);
+                if (options.OutputDirectory is { } outDir)
+                    File.WriteAllText(Path.Combine(outDir, $"{finding.Kind}-{summary.Signatures.Count(s => s.Key.StartsWith(finding.Kind.ToString(), StringComparison.Ordinal)):D3}.txt"), reproducer);
+            }
             summary.Signatures[sig] = (entry.Count + 1, reproducer);
         }
         summary.Elapsed = clock.Elapsed;
@@ -115,7 +122,7 @@ public static class FuzzRun
     private static Finding? VerdictOnly(Differential differential, FuzzProgram program) =>
         differential.Check(program, run: false);
 
-    private static List<Instruction[]> LoadSeeds(string? directory)
+    internal static List<Instruction[]> LoadSeeds(string? directory)
     {
         var seeds = new List<Instruction[]>();
         if (directory is null || !Directory.Exists(directory))

@@ -5,7 +5,21 @@ using Ebpf.Fuzz;
 // Differential fuzzer: our verifier and runtime against the live kernel.
 //   dotnet run -c Release --project tools/Ebpf.Fuzz -- --seed 1 --count 20000 --type xdp --out /tmp/fuzz [--seeds DIR] [--verdicts-only] [--minimise N]
 // Exit code 3 when a false accept or a checked-mode fault was found (reproducers in --out and on stdout).
+//   dotnet run -c Release --project tools/Ebpf.Fuzz -- --cli-verify --seed 1 --count 2000 [--type ...] [--out DIR]
+//     `prog verify` robustness (no kernel needed): exit code 3 when any step threw, printed "internal error" or hung.
+//   dotnet run -c Release --project tools/Ebpf.Fuzz -- --write-elf REPRODUCER.txt OUT.o [--type xdp]
+//     a reproducer's instruction words (one hex word a line, '#' comments) as the object --cli-verify would write.
+if (args.Length >= 3 && args[0] == "--write-elf")
+{
+    var words = File.ReadAllLines(args[1]).Select(l => l.Trim())
+        .Where(l => l.Length == 16 && l.All(char.IsAsciiHexDigit))
+        .Select(l => Ebpf.Isa.Instruction.FromRaw(ulong.Parse(l, NumberStyles.HexNumber, CultureInfo.InvariantCulture))).ToArray();
+    var elfType = args.Length >= 5 && args[3] == "--type" && args[4] == "xdp" ? ProgramType.Xdp : ProgramType.SocketFilter;
+    File.WriteAllBytes(args[2], MiniElf.Write(new FuzzProgram(elfType, words, "reproducer", false)));
+    return 0;
+}
 var options = new FuzzOptions { SeedDirectory = DefaultSeeds() };
+bool cliVerify = false;
 for (int i = 0; i < args.Length; i++)
 {
     string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -21,10 +35,22 @@ for (int i = 0; i < args.Length; i++)
         case "--seeds": options = options with { SeedDirectory = Value() }; break;
         case "--verdicts-only": options = options with { VerdictsOnly = true }; break;
         case "--minimise": options = options with { MaxMinimisations = int.Parse(Value(), CultureInfo.InvariantCulture) }; break;
+        case "--cli-verify": cliVerify = true; break;
         default:
-            Console.Error.WriteLine("usage: Ebpf.Fuzz [--seed N] [--count N] [--type socket_filter|xdp|both] [--out DIR] [--seeds DIR] [--verdicts-only] [--minimise N]");
+            Console.Error.WriteLine("usage: Ebpf.Fuzz [--seed N] [--count N] [--type socket_filter|xdp|both] [--out DIR] [--seeds DIR] [--verdicts-only] [--minimise N] [--cli-verify]");
             return 2;
     }
+}
+if (cliVerify)
+{
+    var cli = CliVerifyFuzz.Run(new CliFuzzOptions
+    {
+        Seed = options.Seed, Count = options.Count, Type = options.Type, SeedDirectory = options.SeedDirectory,
+        OutputDirectory = options.OutputDirectory,
+    }, reproducer => Console.Out.WriteLine(reproducer));
+    foreach (var line in cli.Report())
+        Console.WriteLine(line);
+    return cli.FindingCount > 0 || cli.Hung ? 3 : 0;
 }
 if (KernelBackend.Unavailable() is { } why)
 {

@@ -78,7 +78,7 @@ foreach (string source in sources)
 }
 
 var report = unprivMode ? UnprivReport.Build(sources.Count, notCompiled, unprivOutcomes, skipped) : Report.Build(sources.Count, notCompiled, outcomes, skipped);
-report += summaries.ToString() + (unprivMode ? Summary.Unpriv("TOTAL", unprivOutcomes, skipped.Count) : Summary.Priv("TOTAL", outcomes, skipped.Count)) + "\n";
+report += summaries.ToString() + (unprivMode ? Summary.Unpriv("TOTAL", unprivOutcomes, skipped.Count, sources.Count - notCompiled.Count) : Summary.Priv("TOTAL", outcomes, skipped.Count, sources.Count - notCompiled.Count)) + "\n";
 Console.Write(report);
 if (reportPath is not null)
     File.WriteAllText(reportPath, report + (unprivMode ? UnprivReport.Details(unprivOutcomes) : Report.Details(outcomes)), Encoding.UTF8);

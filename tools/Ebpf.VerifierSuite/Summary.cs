@@ -3,17 +3,17 @@ using System.Globalization;
 namespace Ebpf.VerifierSuite;
 
 /// <summary>
-/// One machine-readable line per file (and a TOTAL line): "SUMMARY file=NAME key=value …" in privileged mode,
+/// One machine-readable line per file (and a TOTAL line, whose compiled= counts the files that compiled): "SUMMARY file=NAME key=value …" in privileged mode,
 /// "SUMMARY-UNPRIV file=NAME key=value …" in unprivileged mode. The keys are the report's figures, counted the same way.
 /// </summary>
 internal static class Summary
 {
-    public static string Priv(string file, IReadOnlyList<Outcome> all, int skipped)
+    public static string Priv(string file, IReadOnlyList<Outcome> all, int skipped, int compiled = 1)
     {
         var verified = all.Where(o => o.KernelVerified).ToList();
         var messageCases = verified.Where(o => o.MessageCase).ToList();
         return Line("SUMMARY", file,
-            ("compiled", 1), ("programs", all.Count), ("kernel_verified", verified.Count), ("not_loadable", all.Count - verified.Count),
+            ("compiled", compiled), ("programs", all.Count), ("kernel_verified", verified.Count), ("not_loadable", all.Count - verified.Count),
             ("kernel_as_expected", verified.Count(o => o.Kernel.Accepted == o.Expect.ExpectSuccess)),
             ("agree", verified.Count(o => o.Agree)), ("false_accepts", verified.Count(o => o.FalseAccept)),
             ("false_rejects", verified.Count(o => o.FalseReject)), ("crashes", all.Count(o => o.Ours.Crashed)),
@@ -23,11 +23,11 @@ internal static class Summary
             ("skipped", skipped));
     }
 
-    public static string Unpriv(string file, IReadOnlyList<UnprivOutcome> all, int skipped)
+    public static string Unpriv(string file, IReadOnlyList<UnprivOutcome> all, int skipped, int compiled = 1)
     {
         var messageCases = all.Where(o => o.Expect.ExpectFailure && o.RefusedBeforeVerifier is null && o.Expect.Messages.Count > 0).ToList();
         return Line("SUMMARY-UNPRIV", file,
-            ("compiled", 1), ("tests", all.Count), ("refused_before_verifier", all.Count(o => o.RefusedBeforeVerifier is not null)),
+            ("compiled", compiled), ("tests", all.Count), ("refused_before_verifier", all.Count(o => o.RefusedBeforeVerifier is not null)),
             ("as_expected", all.Count(o => o.AsExpected)), ("false_accepts", all.Count(o => o.FalseAccept)),
             ("false_rejects", all.Count(o => o.FalseReject)), ("crashes", all.Count(o => o.Ours.Crashed)),
             ("msg_cases", messageCases.Count),

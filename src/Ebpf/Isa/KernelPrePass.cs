@@ -41,7 +41,8 @@ internal static class KernelPrePass
                 var insn = program[i];
                 if (insn.IsJump && insn.JumpOperation is not (JumpOperation.Call or JumpOperation.Exit))
                 {
-                    long target = (long)i + 1 + (insn.Opcode == Opcodes.Ja32 ? insn.Imm : insn.Offset);
+                    // check_subprogs computes the target in an int: a gotol far past the end wraps negative.
+                    int target = unchecked(i + 1 + (insn.Opcode == Opcodes.Ja32 ? insn.Imm : insn.Offset));
                     if (target < start || target >= end)
                         return new PrePassError(i, $"jump out of range from insn {i} to {target}");
                 }

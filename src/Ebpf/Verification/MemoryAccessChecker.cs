@@ -109,6 +109,10 @@ internal sealed class MemoryAccessChecker(VerifierContext walk) : VerifierCompon
             throw Fail($"BPF_ATOMIC stores into R{insn.Dst} {StateFormatter.TypeName(dst)} is not allowed");
         // An atomic is a read and a write of the same location.
         var old = CheckMemAccess(insn.Dst, insn.Offset, size, write: false, valueReg: -1, storedValue: default, strictOnce: true);
+        // check_stack_read_fixed_off with no destination register (a non-fetching atomic uses the slot as a scalar):
+        // a spilled pointer may not be used so without allow_ptr_leaks.
+        if (!AllowPtrLeaks && dst.Type == RegisterType.Stack && old.IsPointer && imm != AtomicOperation.Cmpxchg && (imm & AtomicOperation.Fetch) == 0)
+            throw Fail($"leaking pointer from stack off {insn.Offset + dst.Off + (long)dst.VarOff.Value}");
         CheckMemAccess(insn.Dst, insn.Offset, size, write: true, valueReg: -1, storedValue: RegisterState.UnknownOfSize(size), strictOnce: true);
         // check_atomic_rmw: the fetched register is filled as a load of the same location would be (a spilled
         // constant reads back as that constant).

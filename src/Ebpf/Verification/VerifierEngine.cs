@@ -12,7 +12,7 @@ namespace Ebpf.Verification;
 /// </summary>
 internal sealed class VerifierEngine : VerifierComponent
 {
-    private readonly Stack<(VerifierState State, int Insn, int Prev, int LogPos)> _pending = new();
+    private readonly Stack<(VerifierState State, int Insn, int Prev, long LogPos)> _pending = new();
 
     public VerifierEngine(VerifierInput input) : base(new VerifierContext(input))
     {

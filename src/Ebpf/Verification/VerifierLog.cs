@@ -24,13 +24,20 @@ internal sealed class VerifierLog
     public IReadOnlyDictionary<int, HostHelper>? HostHelpers { get; init; }
 
     private readonly StringBuilder _sb = new();
+    /// <summary>
+    /// The log rotates as the kernel's does by default (no BPF_LOG_FIXED): past <see cref="MaxChars"/> characters its
+    /// oldest lines are dropped, so a level-2 trace of a million instructions keeps its last 16 MiB instead of growing
+    /// to gigabytes. Positions (<see cref="Position"/>) count from the first character ever logged.
+    /// </summary>
+    internal const int MaxChars = 16 * 1024 * 1024;
+    private long _dropped;
     private readonly int _level;
     private readonly HashSet<int> _scratchedRegs = [];
     private readonly HashSet<(int Frame, int Slot)> _scratchedSlots = [];
-    private int _lineStart;
+    private long _lineStart;
     /// <summary>End of the last instruction line and its length with the newline (env->prev_log_pos,
     /// prev_insn_print_pos): the state goes on that line only if nothing was logged after it.</summary>
-    private int _prevLogPos = -1;
+    private long _prevLogPos = -1;
     private int _prevInsnLen;
     /// <summary>After a path switch or a call every register and slot of the frame is printed.</summary>
     private bool _allScratched;
@@ -56,7 +63,18 @@ internal sealed class VerifierLog
         if (Verbose) _sb.Append(text);
     }
 
-    public int Position => _sb.Length;
+    public long Position => _dropped + _sb.Length;
+
+    /// <summary>Drops the oldest whole lines once the log holds twice <see cref="MaxChars"/> (amortized: one copy per
+    /// <see cref="MaxChars"/> characters logged).</summary>
+    private void Rotate()
+    {
+        if (_sb.Length <= 2 * MaxChars) return;
+        int cut = _sb.Length - MaxChars;
+        while (cut < _sb.Length && _sb[cut - 1] != '\n') cut++;
+        _sb.Remove(0, cut);
+        _dropped += cut;
+    }
 
     public void Level2Header(IReadOnlyList<Instruction> insns, ControlFlow cfg)
     {
@@ -98,10 +116,11 @@ internal sealed class VerifierLog
             _pendingFrom = null;
         }
         InsnState(idx, state);
-        _lineStart = _sb.Length;
+        Rotate();
+        _lineStart = Position;
         _sb.Append($"{idx}: {Disassemble(insns, idx, HostHelpers)}\n");
-        _prevInsnLen = _sb.Length - _lineStart;
-        _prevLogPos = _sb.Length;
+        _prevInsnLen = (int)(Position - _lineStart);
+        _prevLogPos = Position;
     }
 
     public void Scratch(int reg)
@@ -142,7 +161,7 @@ internal sealed class VerifierLog
         _scratchedSlots.Clear();
         _allScratched = false;
         if (parts.Count == 0) return;
-        if (_prevLogPos == _sb.Length && _sb.Length > 0)
+        if (_prevLogPos == Position && _sb.Length > 0)
         {
             _sb.Length--;
             int pad = RoundUp(Math.Max(_prevInsnLen + 4, 40), 8) - _prevInsnLen - 1;
@@ -169,10 +188,11 @@ internal sealed class VerifierLog
 
     /// <summary>pop_stack: at level 1 the finished path's trace is dropped (back to where this branch was pushed);
     /// the "from" line (level 2) and the whole state follow at the branch's first instruction.</summary>
-    public void SwitchedPath(int logPos, int prev)
+    public void SwitchedPath(long logPos, int prev)
     {
         if (!Trace) return;
-        if (!Verbose && logPos <= _sb.Length) _sb.Length = logPos;
+        // bpf_vlog_reset: back to the push's position, or to empty when that part has rotated out.
+        if (!Verbose && logPos <= Position) _sb.Length = (int)Math.Max(0, logPos - _dropped);
         _pendingFrom = prev;
         _scratchedRegs.Clear();
         _scratchedSlots.Clear();
