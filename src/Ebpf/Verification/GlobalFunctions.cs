@@ -113,9 +113,8 @@ internal sealed class GlobalFunctions(VerifierContext walk) : VerifierComponent(
                 if (a.Nullable && isNull) break;
                 // btf_check_func_arg_match: anything but a trusted or referenced typed pointer (NULL, a scalar,
                 // another pointer type, a pointer that may be NULL) is refused before its type is compared.
-                // check_reg_type: the register's type is not among ARG_PTR_TO_BTF_ID's compatible types.
                 if (reg.Type != RegisterType.BtfId || (reg.MaybeNull && !a.Nullable))
-                    throw HelperArgs.TypeMismatch(regno, reg, "ptr_, trusted_ptr_, rcu_ptr_");
+                    throw Fail($"R{regno} must be referenced or trusted", Errno.EINVAL);
                 if (KernelTypes.Name(reg.MemSize) != a.BtfType || reg.Off != 0 || !reg.VarOff.IsConst || reg.VarOff.Value != 0)
                 {
                     string have = KernelTypes.Name(reg.MemSize);

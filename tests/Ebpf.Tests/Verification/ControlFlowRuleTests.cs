@@ -66,6 +66,19 @@ public class ControlFlowRuleTests
         Assert.Equal(2, prog.FuncInfos.Count);
     }
 
+    [Fact]
+    public void The_runtime_refuses_to_load_a_verified_throwing_program()
+    {
+        // The verifier accepts it, but bpf_throw is a vmlinux kfunc the managed runtime cannot run: the load is refused
+        // with EOPNOTSUPP before anything runs.
+        Assert.True(Ours("throw_default_callback", out var prog, out var obj).Accepted);
+        var e = Assert.Throws<BpfException>(() => new Ebpf.Runtime.BpfRuntime().Load(obj, new ObjectLoadOptions
+        {
+            ProgramFilter = p => ReferenceEquals(p, prog),
+        }));
+        Assert.Equal(Errno.EOPNOTSUPP, e.Errno);
+    }
+
     [Theory]
     [MemberData(nameof(Programs))]
     public void Verdict_and_message(string program, string? expected)
