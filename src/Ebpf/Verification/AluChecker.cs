@@ -30,6 +30,7 @@ internal sealed class AluChecker(VerifierContext walk) : VerifierComponent(walk)
             var r = Reg(dst);
             ScalarAlu.Endian(ref r, insn.Imm, swap: is64 || regSrc);
             r.Id = 0;
+            r.Off = 0;
             SetReg(dst, r);
             return;
         }
@@ -87,8 +88,23 @@ internal sealed class AluChecker(VerifierContext walk) : VerifierComponent(walk)
         }
         Sanitizer.ScalarAlu(insn, op);
         if (op is AluOperation.And or AluOperation.Or && src.VarOff.IsConst) MaybeForkScalars(dst, ref d);
+        int linkedId = d.Id;
         ScalarAlu.Apply(ref d, src, op, is64, signedDivMod);
         d.Id = 0;
+        d.Off = 0;
+        if (op is AluOperation.Add or AluOperation.Sub && is64 && Privileged && linkedId != 0 && src.Type == RegisterType.Scalar
+            && src.VarOff.IsConst && (linkedId & RegisterState.AddConstFlag) == 0)
+        {
+            // rX += K / rX -= K keeps rX linked to its copies with a known difference (BPF_ADD_CONST), once: a second
+            // change or a constant outside s32 (which could overflow sync_linked_regs) breaks the link. The kernel also
+            // links 32-bit additions (BPF_ADD_CONST32); this verifier does not, which only loses precision.
+            long k = (long)src.VarOff.Value;
+            if (k >= int.MinValue && k <= int.MaxValue && !(op == AluOperation.Sub && k == int.MinValue))
+            {
+                d.Id = linkedId | RegisterState.AddConstFlag;
+                d.Off = op == AluOperation.Sub ? -(int)k : (int)k;
+            }
+        }
         if (!ScalarBounds.IsConsistent(d)) ScalarBounds.MarkUnbounded(ref d);
         SetReg(dst, d);
     }
@@ -114,6 +130,7 @@ internal sealed class AluChecker(VerifierContext walk) : VerifierComponent(walk)
         static void MarkKnown(ref RegisterState r, ulong value, bool subregOnly)
         {
             r.Id = 0;
+            r.Off = 0;
             if (!subregOnly)
             {
                 ScalarBounds.MarkKnown(ref r, value);
@@ -153,11 +170,7 @@ internal sealed class AluChecker(VerifierContext walk) : VerifierComponent(walk)
                 {
                     // A source below 2^(off-1) is unchanged by the extension: the copy keeps its id (linked scalars).
                     bool noSext = src.UMax < (1UL << (insn.Offset - 1));
-                    if (noSext && src.Id == 0 && !src.VarOff.IsConst)
-                    {
-                        Reg(insn.Src).Id = NewId();
-                        src = Reg(insn.Src);
-                    }
+                    if (noSext) src = AssignScalarIdBeforeMov(insn.Src);
                     r = src;
                     if (!noSext) r.Id = 0;
                     if (is64) ScalarBounds.SignExtend(ref r, insn.Offset / 8);
@@ -175,11 +188,7 @@ internal sealed class AluChecker(VerifierContext walk) : VerifierComponent(walk)
             if (is64)
             {
                 // Copies share an id so that a later comparison refines both (sync_linked_regs).
-                if (src.Type == RegisterType.Scalar && src.Id == 0 && !src.VarOff.IsConst)
-                {
-                    Reg(insn.Src).Id = NewId();
-                    src = Reg(insn.Src);
-                }
+                if (src.Type == RegisterType.Scalar) src = AssignScalarIdBeforeMov(insn.Src);
                 SetReg(dst, src);
                 return;
             }
@@ -193,11 +202,7 @@ internal sealed class AluChecker(VerifierContext walk) : VerifierComponent(walk)
             {
                 // A value already within 32 bits is copied unchanged by w = w, so the copy may share its id
                 // (assign_scalar_id_before_mov for a source of width <= 32): a comparison of one refines the other.
-                if (src.Id == 0 && !src.VarOff.IsConst)
-                {
-                    Reg(insn.Src).Id = NewId();
-                    src = Reg(insn.Src);
-                }
+                src = AssignScalarIdBeforeMov(insn.Src);
                 SetReg(dst, src);
                 return;
             }
@@ -210,6 +215,20 @@ internal sealed class AluChecker(VerifierContext walk) : VerifierComponent(walk)
         if (insn.Src != 0 || insn.Offset != 0) throw Fail("BPF_MOV uses reserved fields", Errno.EINVAL);
         CheckWritable(dst);
         SetReg(dst, RegisterState.ConstScalar(is64 ? (ulong)(long)insn.Imm : (uint)insn.Imm));
+    }
+
+    /// <summary>assign_scalar_id_before_mov: a source that went through <c>rX += K</c> loses that link (a copy cannot
+    /// carry a second difference); a non-constant source without an id gets one for the copy to share.</summary>
+    private RegisterState AssignScalarIdBeforeMov(int srcReg)
+    {
+        ref var s = ref Reg(srcReg);
+        if ((s.Id & RegisterState.AddConstFlag) != 0)
+        {
+            s.Id = 0;
+            s.Off = 0;
+        }
+        if (s.Id == 0 && !s.VarOff.IsConst) s.Id = NewId();
+        return s;
     }
 
     private void PointerLeak(int r)

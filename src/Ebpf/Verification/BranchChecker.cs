@@ -73,7 +73,7 @@ internal sealed class BranchChecker(VerifierContext walk) : VerifierComponent(wa
         }
         // Scalars sharing an id with an operand are refined with it; backtracking must know who they were.
         if (d.IsScalar && d.Id != 0) Precision.RecordLinked(d.Id);
-        if (regSrc && src.IsScalar && src.Id != 0 && src.Id != d.Id) Precision.RecordLinked(src.Id);
+        if (regSrc && src.IsScalar && src.Id != 0 && src.BaseId != d.BaseId) Precision.RecordLinked(src.Id);
 
         // An undecided comparison of a pointer: only a NULL check (== or != 0 of a maybe-NULL pointer) or a comparison
         // of packet pointers is not a leak of the pointer's value.
@@ -444,7 +444,11 @@ internal sealed class BranchChecker(VerifierContext walk) : VerifierComponent(wa
         ScalarBounds.Sync(ref a);
     }
 
-    /// <summary>Copies the refined value to every register and spill linked to it by id (sync_linked_regs).</summary>
+    /// <summary>
+    /// sync_linked_regs: every register and spill linked to the refined value by its base id takes its bounds. A link
+    /// through <c>rX += K</c> (<see cref="RegisterState.AddConstFlag"/>) with a different difference gets the value
+    /// shifted by the difference of the two, keeping its own id and difference for later syncs.
+    /// </summary>
     private static void PropagateLinked(VerifierState state, in RegisterState value)
     {
         if (value.Id == 0 || value.Type != RegisterType.Scalar) return;
@@ -452,11 +456,26 @@ internal sealed class BranchChecker(VerifierContext walk) : VerifierComponent(wa
         {
             var regs = f.Registers;
             for (int r = 0; r < 11; r++)
-                if (regs[r].Id == value.Id && regs[r].Type == RegisterType.Scalar) regs[r] = value;
+                if (regs[r].Type == RegisterType.Scalar && regs[r].BaseId == value.BaseId) regs[r] = Synced(regs[r], value);
             var stack = f.Stack;
             for (int s = 0; s < FrameState.Slots; s++)
-                if (stack[s].IsSpill && stack[s].Spilled.Id == value.Id && stack[s].Spilled.Type == RegisterType.Scalar) f.WritableStack[s].Spilled = value;
+                if (stack[s].IsSpill && stack[s].Spilled.Type == RegisterType.Scalar && stack[s].Spilled.BaseId == value.BaseId)
+                    f.WritableStack[s].Spilled = Synced(stack[s].Spilled, value);
         }
+    }
+
+    private static RegisterState Synced(in RegisterState linked, in RegisterState known)
+    {
+        bool linkedAdd = (linked.Id & RegisterState.AddConstFlag) != 0, knownAdd = (known.Id & RegisterState.AddConstFlag) != 0;
+        if ((!linkedAdd && !knownAdd) || linked.Off == known.Off) return known;
+        var r = known;
+        r.Id = linked.Id;
+        r.Off = linked.Off;
+        r.Precise = linked.Precise;
+        ScalarAlu.Apply(ref r, RegisterState.ConstScalar((ulong)((long)linked.Off - known.Off)), AluOperation.Add, true);
+        r.Id = linked.Id;
+        r.Off = linked.Off;
+        return r;
     }
 
     /// <summary>mark_ptr_or_null_regs: every copy of the checked pointer becomes either 0 or a valid pointer.</summary>

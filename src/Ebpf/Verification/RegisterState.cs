@@ -44,6 +44,13 @@ internal struct RegisterState
 
     public const long BeyondPacketEnd = -2;
 
+    /// <summary>BPF_ADD_CONST: set in a scalar's <see cref="Id"/> after <c>rX += K</c> on a linked scalar; the scalar then
+    /// equals the others of its base id plus <see cref="Off"/> (sync_linked_regs adds the difference).</summary>
+    public const int AddConstFlag = 1 << 30;
+
+    /// <summary>The id without <see cref="AddConstFlag"/>: scalars with one base id are linked.</summary>
+    public readonly int BaseId => Id & ~AddConstFlag;
+
     public readonly bool IsScalar => Type == RegisterType.Scalar;
     public readonly bool IsPointer => Type is not (RegisterType.Scalar or RegisterType.NotInit);
     public readonly bool IsConst => Type == RegisterType.Scalar && VarOff.IsConst;

@@ -73,30 +73,45 @@ internal static class ScalarAlu
         ScalarBounds.Sync(ref d);
     }
 
+    /// <summary>scalar_min_max_add and scalar32_min_max_add: each width on its own bounds. Unsigned bounds survive
+    /// when no sum or every sum wraps (then all wrap alike); signed ones only without overflow.</summary>
     private static void Add(ref RegisterState d, in RegisterState s)
     {
         var t = d.VarOff + s.VarOff;
         long smin = d.SMin + s.SMin, smax = d.SMax + s.SMax;
         bool sOverflow = ((d.SMin ^ smin) & (s.SMin ^ smin)) < 0 || ((d.SMax ^ smax) & (s.SMax ^ smax)) < 0;
         ulong umin = d.UMin + s.UMin, umax = d.UMax + s.UMax;
-        bool uOverflow = umin < d.UMin || umax < d.UMax;
+        bool uPartial = umin >= d.UMin && umax < d.UMax;
+        long s32min = (long)d.S32Min + s.S32Min, s32max = (long)d.S32Max + s.S32Max;
+        bool s32Overflow = s32min != (int)s32min || s32max != (int)s32max;
+        ulong u32min = (ulong)d.U32Min + s.U32Min, u32max = (ulong)d.U32Max + s.U32Max;
+        bool u32Partial = u32min <= uint.MaxValue && u32max > uint.MaxValue;
         ScalarBounds.MarkUnbounded(ref d);
         d.VarOff = t;
         if (!sOverflow) { d.SMin = smin; d.SMax = smax; }
-        if (!uOverflow) { d.UMin = umin; d.UMax = umax; }
+        if (!uPartial) { d.UMin = umin; d.UMax = umax; }
+        if (!s32Overflow) { d.S32Min = (int)s32min; d.S32Max = (int)s32max; }
+        if (!u32Partial) { d.U32Min = (uint)u32min; d.U32Max = (uint)u32max; }
     }
 
+    /// <summary>scalar_min_max_sub and scalar32_min_max_sub, with the same rules as <see cref="Add"/>.</summary>
     private static void Sub(ref RegisterState d, in RegisterState s)
     {
         var t = d.VarOff - s.VarOff;
         long smin = d.SMin - s.SMax, smax = d.SMax - s.SMin;
         bool sOverflow = ((d.SMin ^ s.SMax) & (d.SMin ^ smin)) < 0 || ((d.SMax ^ s.SMin) & (d.SMax ^ smax)) < 0;
-        bool uUnderflow = d.UMin < s.UMax;
+        bool uPartial = d.UMin < s.UMax && d.UMax >= s.UMin;
         ulong umin = d.UMin - s.UMax, umax = d.UMax - s.UMin;
+        long s32min = (long)d.S32Min - s.S32Max, s32max = (long)d.S32Max - s.S32Min;
+        bool s32Overflow = s32min != (int)s32min || s32max != (int)s32max;
+        bool u32Partial = d.U32Min < s.U32Max && d.U32Max >= s.U32Min;
+        uint u32min = d.U32Min - s.U32Max, u32max = d.U32Max - s.U32Min;
         ScalarBounds.MarkUnbounded(ref d);
         d.VarOff = t;
         if (!sOverflow) { d.SMin = smin; d.SMax = smax; }
-        if (!uUnderflow) { d.UMin = umin; d.UMax = umax; }
+        if (!uPartial) { d.UMin = umin; d.UMax = umax; }
+        if (!s32Overflow) { d.S32Min = (int)s32min; d.S32Max = (int)s32max; }
+        if (!u32Partial) { d.U32Min = u32min; d.U32Max = u32max; }
     }
 
     private static void Mul(ref RegisterState d, in RegisterState s)

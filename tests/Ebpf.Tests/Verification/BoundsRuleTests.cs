@@ -8,7 +8,8 @@ namespace Ebpf.Tests.Verification;
 /// <summary>
 /// The scalar-bounds rules of issue 17 (fixtures/verifier/v17bounds/bounds_rules.bpf.c): the path split for AND/OR of a
 /// [-1, 0] operand with a constant, 32-bit arithmetic shifts, signed/unsigned ranges crossing the sign boundary (64 and
-/// 32 bits), the id a 32-bit move keeps, sign-extending moves. Our verdict is checked here; against the live kernel,
+/// 32 bits), the id a 32-bit move keeps, sign-extending moves, scalars linked through <c>rX += K</c> (BPF_ADD_CONST),
+/// check_reg_sane_offset on the pointer operand. Our verdict is checked here; against the live kernel,
 /// the verdict must agree, the kernel's last log line must be in our log, and where a row names an instruction, the
 /// state line the kernel prints after it (log level 2) must be in our log too.
 /// </summary>
@@ -30,6 +31,12 @@ public class BoundsRuleTests
         ("movsx32_negative_range", null, "4: (bc) w7 = (s8)w3"),
         ("movsx64_negative_range", null, "4: (bf) r7 = (s16)r3"),
         ("movsx32_mixed_signs", "frame pointer is read only", "3: (bc) w7 = (s8)w3"),
+        ("linked_add_const", null, "3: (07) r1 += 16"),
+        ("linked_add_const_twice", "frame pointer is read only", "4: (07) r1 += 1"),
+        ("linked_add_negative_const", null, "4: (07) r1 += -16"),
+        ("linked_sub_const", null, "3: (17) r1 -= 16"),
+        ("linked_add_wide_const", "frame pointer is read only", null),
+        ("map_value_offset_too_large", "map_value pointer offset 1073741822 is not allowed", null),
     ];
 
     public static TheoryData<string, string?, string?> Programs => new(Rows);
