@@ -42,10 +42,10 @@ internal static class StateFormatter
             _ => "?",
         };
         if (r.ReadOnly && r.Type is RegisterType.Mem or RegisterType.Buf) b = "rdonly_" + b;
-        // PTR_TO_BTF_ID's null postfix goes before the struct name ("ptr_or_null_"); a nullable typed pointer from a
-        // context (an iterator's target object, PTR_TRUSTED) carries the "trusted_" prefix.
-        if (r.Type == RegisterType.BtfId && r.MaybeNull)
-            return (r.ReadOnly ? "trusted_" : "") + "ptr_or_null_";
+        // A nullable typed pointer from a context (an iterator's target object: PTR_TO_BTF_ID | PTR_MAYBE_NULL |
+        // PTR_TRUSTED) prints as the kernel's reg_type_str, the null postfix before the struct name.
+        if (r.Type == RegisterType.BtfId && r.MaybeNull && r.ReadOnly)
+            return "trusted_ptr_or_null_";
         return r.MaybeNull ? b + "_or_null" : b;
     }
 

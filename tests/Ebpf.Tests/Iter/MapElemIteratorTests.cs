@@ -96,6 +96,25 @@ public class MapElemIteratorTests
     }
 
     [Fact]
+    public void An_open_iterator_holds_its_link_and_map_after_every_handle_is_closed()
+    {
+        var (runtime, c, map) = Setup(MapType.Hash);
+        BpfIterator it;
+        using (c)
+        {
+            using var link = c.Programs["dump_elems"].AttachIterator(map);
+            it = link.CreateIterator();
+        }
+        map.Dispose();
+        uint mapId = runtime.GetIds(Abi.ObjectKind.Map).Last();
+        using (it)
+            Assert.EndsWith("end: seq_num 3\n", Encoding.Latin1.GetString(it.ReadToEnd()));
+        // The session was the last holder: the link, its program and the map are gone with it.
+        Assert.Empty(runtime.GetIds(Abi.ObjectKind.Link));
+        Assert.DoesNotContain(mapId, runtime.GetIds(Abi.ObjectKind.Map));
+    }
+
+    [Fact]
     public void The_link_refuses_as_bpf_iter_attach_map_does()
     {
         var runtime = new BpfRuntime();
