@@ -50,6 +50,9 @@ public class ObjectIteratorTests
         string text = Encoding.ASCII.GetString(it.ReadToEnd());
         Assert.Contains($"prog {progs.Id} list_progs type 26 len ", text);
         Assert.EndsWith(" programs after the first\n", text);
+        // The final call's seq_num, as the kernel counts: the elements shown after the first (what the runtime gives).
+        var lines = text.TrimEnd('\n').Split('\n');
+        Assert.Equal($"{lines.Length - 2} programs after the first", lines[^1]);
         var info = link.GetInfo();
         Assert.Equal("bpf_prog", info.IterTargetName);
         Assert.Equal(Abi.LinkType.Iter, info.Type);
