@@ -32,6 +32,12 @@ internal sealed class FeatureGroup : ICliVerbGroup
     public string Description => "Probe what the running Linux kernel supports (bpftool feature)";
 }
 
+internal sealed class IterGroup : ICliVerbGroup
+{
+    public string Name => "iter";
+    public string Description => "Create and pin BPF iterators (bpftool iter)";
+}
+
 internal sealed class LinkGroup : ICliVerbGroup
 {
     public string Name => "link";

@@ -127,7 +127,7 @@ public sealed unsafe class KernelLink : IDisposable
         var probe = new LinkInfoNative();
         ObjectInfo.Get(Fd, ref probe, What);
         string? tracepoint = null;
-        if ((LinkType)probe.Type == LinkType.RawTracepoint)
+        if ((LinkType)probe.Type is LinkType.RawTracepoint or LinkType.Iter)
         {
             fixed (byte* n = name)
             {
@@ -138,6 +138,11 @@ public sealed unsafe class KernelLink : IDisposable
             }
         }
         bool tracing = (LinkType)probe.Type == LinkType.Tracing;
+        bool iter = (LinkType)probe.Type == LinkType.Iter;
+        // bpf_link_info.iter: target_name, target_name_len, then map.map_id (the same word as the name's length's neighbour).
+        string? iterTarget = iter ? tracepoint : null;
+        if (iter)
+            tracepoint = null;
         // bpf_link_info.xdp.ifindex: 0 once the link is detached or its device is gone, while prog_id stays.
         int ifindex = (LinkType)probe.Type == LinkType.Xdp ? (int)(uint)probe.Union0 : 0;
         return new LinkInfo
@@ -154,6 +159,8 @@ public sealed unsafe class KernelLink : IDisposable
             TargetObjectId = tracing ? (uint)(probe.Union0 >> 32) : 0,
             TargetBtfId = tracing ? (uint)probe.Union1 : 0,
             Cookie = tracing ? probe.Union2 : 0,
+            IterTargetName = iterTarget,
+            IterMapId = iter ? (uint)(probe.Union1 >> 32) : 0,
         };
     }
 

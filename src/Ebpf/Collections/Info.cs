@@ -108,6 +108,10 @@ public sealed record LinkInfo
     public IReadOnlyList<ulong> TypeSpecific { get; init; } = [];
     /// <summary>Tracing links: the target program's id (bpf_link_info.tracing.target_obj_id), 0 for a kernel function.</summary>
     public uint TargetObjectId { get; init; }
+    /// <summary>Iterator links: bpf_link_info.iter.target_name (bpf_map_elem, bpf_map, …).</summary>
+    public string? IterTargetName { get; init; }
+    /// <summary>Iterator links over a map (bpf_map_elem): bpf_link_info.iter.map.map_id.</summary>
+    public uint IterMapId { get; init; }
     /// <summary>Tracing links: the target function's BTF id (bpf_link_info.tracing.target_btf_id).</summary>
     public uint TargetBtfId { get; init; }
     /// <summary>Tracing links: the attach cookie (bpf_link_info.tracing.cookie, 6.x).</summary>

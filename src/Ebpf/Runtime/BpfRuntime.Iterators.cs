@@ -59,8 +59,13 @@ public sealed partial class BpfRuntime
     {
         if (link.Attachment is not IterLinkAttachment attachment || link.Program is not { } program)
             throw new BpfException(Errno.EINVAL, $"link {link.Id} is not an iterator link");
+        if (!link.TryAcquire())
+            throw new BpfException(Errno.ENOENT, $"link {link.Id} is being freed");
         if (!program.TryAcquire())
+        {
+            link.Release();
             throw new BpfException(Errno.ENOENT, $"program {program.Id} is being freed");
+        }
         try
         {
             var kernel = Profile.KernelBtf ?? throw new BpfException(Errno.EINVAL, "iterators need the kernel BTF");
@@ -68,13 +73,16 @@ public sealed partial class BpfRuntime
             {
                 "bpf_map_elem" => new MapElemCursor(attachment.Map!, kernel),
                 "bpf_map" => new MapCursor(this, kernel),
+                "bpf_prog" => new ProgCursor(this, kernel),
+                "bpf_link" => new LinkCursor(this, kernel),
                 _ => throw new BpfException(Errno.EINVAL, $"iterator target {attachment.Target} is not supported"),
             };
-            return new ManagedIterator(program, cursor, (ulong)Interlocked.Increment(ref _iterSessions));
+            return new ManagedIterator(link, program, cursor, (ulong)Interlocked.Increment(ref _iterSessions));
         }
         catch
         {
             program.Release();
+            link.Release();
             throw;
         }
     }

@@ -16,7 +16,7 @@ namespace Ebpf.Tests.CoRe;
 /// the program across a module unload) with bpf_snprintf_btf printing a module type; CO-RE into module types;
 /// typed, untyped and weak __ksym variables and kfunc calls into the module through fd_array; bad BTF handles.
 /// </summary>
-public class ModulesTests
+public partial class ModulesTests
 {
     private const string VmlinuxPath = "/sys/kernel/btf/vmlinux";
     private const string Module = "ebpf_testmod";

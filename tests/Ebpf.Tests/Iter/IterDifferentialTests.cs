@@ -113,6 +113,36 @@ public class IterDifferentialTests(ITestOutputHelper output)
             Assert.Equal(Run(managed.Backend, 0, 4096).Text, ours.Text);
     }
 
+    private static (string Text, long[] Rets) RunErrors(IBpfBackend backend)
+    {
+        string path = SharedData.Fixture("iter/seq_errors.bpf.o");
+        int retsOffset = (int)Ebpf.Elf.ElfFile.Open(path).Symbols.Single(s => s.Name == "rets").Value;
+        using var c = BpfCollection.Load(backend, ObjectSpec.Load(path));
+        using var link = c.Programs["seq_errors"].AttachIterator();
+        using var it = link.CreateIterator();
+        string text = Encoding.Latin1.GetString(it.ReadToEnd());
+        var bss = c.Maps.First(kv => kv.Key.EndsWith(".bss", StringComparison.Ordinal)).Value.Lookup(new byte[4]);
+        return (text, Enumerable.Range(0, 23).Select(i => BitConverter.ToInt64(bss, retsOffset + i * 8)).ToArray());
+    }
+
+    /// <summary>bpf_bprintf_prepare's rules (%n, %h, %o, precision, * width, %z, 12 arguments, too few, no NUL, control
+    /// characters, a trailing %), data_len checks, and bpf_seq_write/bpf_seq_printf_btf argument errors: the same return
+    /// values and the same accepted text on both.</summary>
+    [Fact]
+    public void Format_rules_and_argument_errors_match_the_kernel()
+    {
+        using var managed = TestBackend.Create(Backends.Managed);
+        using var kernel = TestBackend.Create(Backends.Linux);
+        var theirs = RunErrors(kernel.Backend);
+        var ours = RunErrors(managed.Backend);
+        output.WriteLine(string.Join(", ", theirs.Rets));
+        output.WriteLine(theirs.Text);
+        Assert.Equal(theirs.Rets, ours.Rets);
+        Assert.Equal(theirs.Text, ours.Text);
+        Assert.StartsWith("1 2 3 4|\n", ours.Text);
+        Assert.Contains(-22L, ours.Rets);
+    }
+
     [Theory]
     [InlineData(4096)]
     [InlineData(100)]

@@ -43,6 +43,12 @@ internal static partial class BpftoolFormat
             case LinkType.Xdp when l.TypeSpecific.Count > 0:
                 sb.Append(CultureInfo.InvariantCulture, $"\n\tifindex {DeviceText((uint)l.TypeSpecific[0])}  ");
                 break;
+            case LinkType.Iter when l.IterTargetName is not null:
+                // bpftool's show_iter_plain: on the same line; map targets add their map.
+                sb.Append(CultureInfo.InvariantCulture, $"target_name {l.IterTargetName}  ");
+                if (IsIterMapTarget(l.IterTargetName))
+                    sb.Append(CultureInfo.InvariantCulture, $"map_id {l.IterMapId}  ");
+                break;
         }
         foreach (var pin in pins)
             sb.Append(CultureInfo.InvariantCulture, $"\n\tpinned {pin}");
@@ -83,11 +89,19 @@ internal static partial class BpftoolFormat
                 d["devname"] = ifindex == 0 ? "(detached)" : InterfaceName(ifindex) ?? "(unknown)";
                 d["ifindex"] = ifindex;
                 break;
+            case LinkType.Iter when l.IterTargetName is not null:
+                d["target_name"] = l.IterTargetName;
+                if (IsIterMapTarget(l.IterTargetName))
+                    d["map_id"] = l.IterMapId;
+                break;
         }
         if (pins.Count > 0)
             d["pinned"] = pins;
         return d;
     }
+
+    /// <summary>bpftool's is_iter_map_target.</summary>
+    private static bool IsIterMapTarget(string target) => target is "bpf_map_elem" or "bpf_sk_storage_map";
 
     /// <summary>bpftool's show_link_ifindex_plain: "lo(1)", "(detached)", "(unknown)".</summary>
     private static string DeviceText(uint ifindex) =>

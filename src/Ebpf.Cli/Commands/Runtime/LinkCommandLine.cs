@@ -8,6 +8,8 @@ internal sealed record LinkUpdate(ObjectRef Link, ObjectRef Program, ObjectRef? 
 internal sealed record FsList(string Directory) : RuntimeCommand;
 internal sealed record FsMkdir(string Directory) : RuntimeCommand;
 internal sealed record FsRemove(string Path) : RuntimeCommand;
+internal sealed record FsCat(string Path) : RuntimeCommand;
+internal sealed record IterPin(string Object, string Path, ObjectRef? Map) : RuntimeCommand;
 
 /// <summary>
 /// Parses the words after `link VERB` and `fs VERB`. bpftool has `link show|pin|detach`; `link create`, `link update`
@@ -78,10 +80,29 @@ internal static class LinkCommandLine
             "ls" => new FsList(w.AtEnd ? "/sys/fs/bpf" : w.Next("directory")),
             "mkdir" => new FsMkdir(w.Next("directory")),
             "rm" => new FsRemove(w.Next("path")),
+            "cat" => new FsCat(w.Next("path")),
             _ => throw new CliUsageException($"unknown command 'fs {verb}'"),
         };
         w.EnsureEnd();
         return cmd;
+    }
+
+    /// <summary>bpftool's `iter pin OBJ PATH [map MAP]` (MAP := id N | pinned PATH).</summary>
+    public static RuntimeCommand ParseIter(string verb, IReadOnlyList<string> args)
+    {
+        if (verb != "pin")
+            throw new CliUsageException($"unknown command 'iter {verb}'");
+        var w = new WordReader(args);
+        string obj = w.Next("object file"), path = w.Next("path");
+        ObjectRef? map = null;
+        if (w.TryTake("map"))
+        {
+            if (w.Peek is not ("id" or "pinned"))
+                throw new CliUsageException($"expected 'id' or 'pinned', got: '{w.Peek}'?");
+            map = ObjectRef.Parse(w, allowName: false);
+        }
+        w.EnsureEnd();
+        return new IterPin(obj, path, map);
     }
 
     /// <summary>LINK := id N | pinned PATH (bpftool's link_parse_fd).</summary>

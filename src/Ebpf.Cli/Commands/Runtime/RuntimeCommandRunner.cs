@@ -38,6 +38,8 @@ internal sealed partial class RuntimeCommandRunner(IBpfBackend backend, TextWrit
         FsList c => ListDirectory(c),
         FsMkdir c => MakeDirectory(c),
         FsRemove c => Remove(c),
+        FsCat c => CatIterator(c),
+        IterPin c => PinIterator(c),
         DevAdd c => AddDevice(c),
         DevDelete c => DeleteDevice(c),
         DevShow c => ShowDevices(c),

@@ -23,6 +23,7 @@ internal abstract class RuntimeVerb(string group, string verb, string descriptio
                 "prog" => RuntimeCommandLine.ParseProg(verb, args),
                 "link" => LinkCommandLine.ParseLink(verb, args),
                 "fs" => LinkCommandLine.ParseFs(verb, args),
+                "iter" => LinkCommandLine.ParseIter(verb, args),
                 "dev" => NetCommandLine.ParseDev(verb, args),
                 "net" => NetCommandLine.ParseNet(verb, args),
                 _ => RuntimeCommandLine.ParseMap(verb, args),
@@ -61,6 +62,8 @@ internal sealed class LinkDetachVerb() : RuntimeVerb("link", "detach", "BPF_LINK
 internal sealed class LinkUpdateVerb() : RuntimeVerb("link", "update", "BPF_LINK_UPDATE: LINK prog PROG [old PROG]");
 internal sealed class FsListVerb() : RuntimeVerb("fs", "ls", "List a bpffs directory: [DIR] (default /sys/fs/bpf)");
 internal sealed class FsMkdirVerb() : RuntimeVerb("fs", "mkdir", "Create a bpffs directory (and its parents): DIR");
+internal sealed class FsCatVerb() : RuntimeVerb("fs", "cat", "Read a pinned iterator (a new session each time), as cat on a bpffs file: PATH");
+internal sealed class IterPinVerb() : RuntimeVerb("iter", "pin", "Load OBJ's first program (SEC(\"iter/TARGET\")), create its iterator link and pin it: OBJ PATH [map MAP]");
 internal sealed class FsRemoveVerb() : RuntimeVerb("fs", "rm", "Unpin a pinned object or remove an empty directory: PATH");
 internal sealed class DevAddVerb() : RuntimeVerb("dev", "add", "Create a device: NAME [type dummy | type veth peer NAME]");
 internal sealed class DevDelVerb() : RuntimeVerb("dev", "del", "Remove a device (a veth with its peer): NAME");

@@ -23,6 +23,7 @@ internal sealed unsafe class ManagedIterator : BpfIterator
     private const Errno E2BIG = (Errno)7;
 
     private readonly ProgramObject _program;
+    private readonly LinkObject _link;
     private readonly IterCursor _cursor;
     private readonly SeqFile _seq = new();
     private readonly KernelStructImage _meta;
@@ -34,8 +35,13 @@ internal sealed unsafe class ManagedIterator : BpfIterator
     private bool _doneStop;
     private int _disposed;
 
-    internal ManagedIterator(ProgramObject program, IterCursor cursor, ulong sessionId)
+    /// <param name="link">The iterator link, held by the session (bpf_iter_new_fd's bpf_link_inc): its map stays alive.</param>
+    /// <param name="program">The link's program, held by the session.</param>
+    /// <param name="cursor">The walk over the target.</param>
+    /// <param name="sessionId">The session's id.</param>
+    internal ManagedIterator(LinkObject link, ProgramObject program, IterCursor cursor, ulong sessionId)
     {
+        _link = link;
         _program = program;
         _cursor = cursor;
         _sessionId = sessionId;
@@ -198,5 +204,6 @@ internal sealed unsafe class ManagedIterator : BpfIterator
             NativeMemory.Free(_seqToken);
         }
         _program.Release();
+        _link.Release();
     }
 }

@@ -124,6 +124,8 @@ public sealed class LinkObject : KernelObject
                 Id = Id, Type = Type, AttachType = AttachType, ProgramId = _program?.Id ?? 0, Detached = _attachment is null,
                 TargetObjectId = key?.TargetObjectId ?? 0, TargetBtfId = key?.BtfId ?? 0, Cookie = Type == LinkType.Tracing ? Cookie : 0,
                 Ifindex = (_attachment as Net.IXdpLinkInfo)?.Ifindex ?? 0,
+                IterTargetName = (_attachment as Iterators.IterLinkAttachment)?.Target,
+                IterMapId = (_attachment as Iterators.IterLinkAttachment)?.Map?.Id ?? 0,
             };
         }
     }

@@ -22,6 +22,8 @@ internal static class IterContext
         new Dictionary<string, IReadOnlyDictionary<int, ContextValueKind>>
         {
             ["bpf_map"] = new Dictionary<int, ContextValueKind> { [8] = ContextValueKind.BtfIdOrNull },
+            ["bpf_prog"] = new Dictionary<int, ContextValueKind> { [8] = ContextValueKind.BtfIdOrNull },
+            ["bpf_link"] = new Dictionary<int, ContextValueKind> { [8] = ContextValueKind.BtfIdOrNull },
             ["bpf_map_elem"] = new Dictionary<int, ContextValueKind>
             {
                 [16] = ContextValueKind.ReadOnlyBufOrNull,
