@@ -26,8 +26,9 @@ internal sealed class MapPointerAccess(VerifierContext walk) : VerifierComponent
             throw Fail($"R{regno} is {tname} invalid negative access: off={off}");
         if (write)
             throw Fail($"only read from {tname} is supported");
+        // A kernel BTF without the map's struct is the kernel's case of a map type without a BTF id.
         if (!kernel.TryFindByName(tname, BtfKind.Struct, out var type) || type is not BtfComposite composite)
-            throw Unsupported($"R{regno} map_ptr access", $"map_ptr access to 'struct {tname}' (not in this kernel's BTF)");
+            throw Fail($"map_ptr access not supported for map type {(int)map.Type}", Errno.ENOTSUPP);
         string? pointee = new Attach.BtfPointerLoads(Walk).WalkStruct(kernel, composite, off, size);
         Walk.ProbeLoads.Add(InsnIdx);
         ReadsKernelPointers = true;

@@ -200,8 +200,10 @@ internal sealed class SubprogramCalls(VerifierContext walk) : VerifierComponent(
     internal Flow CheckExit()
     {
         // check_resource_leak: only the outermost frame's exit must have released the lock; a subprogram may return
-        // holding it (its caller unlocks).
-        if (Cur.Frames.Count == 1 && Cur.ActiveLockId != 0)
+        // holding it (its caller unlocks). An async callback is its own outermost frame in the kernel (it runs later,
+        // on a fresh stack), so it may not return holding a lock either.
+        bool outermost = Cur.Frames.Count == 1 || (Cur.Current.IsCallback && IsAsyncCallback(Cur.Current));
+        if (outermost && Cur.ActiveLockId != 0)
             throw Fail("BPF_EXIT instruction in main prog cannot be used inside bpf_spin_lock-ed region", Errno.EINVAL);
         Kfuncs.CheckRcuSectionAtExit();
         if (Globals.CheckGlobalSubprogExit() is { } globalExit) return globalExit;

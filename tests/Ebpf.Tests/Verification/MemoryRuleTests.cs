@@ -35,6 +35,8 @@ public class MemoryRuleTests
         ("get_stack_result_past_buffer", "invalid access to map value, value_size=48 off=48 size=1\nR7 max value is outside of the allowed memory range"),
         ("lock_taken_in_subprog", null),
         ("exit_holding_lock", "BPF_EXIT instruction in main prog cannot be used inside bpf_spin_lock-ed region"),
+        ("timer_callback_exits_locked", "BPF_EXIT instruction in main prog cannot be used inside bpf_spin_lock-ed region"),
+        ("timer_callback_unlocks", null),
     ];
 
     public static TheoryData<string, string?> Programs => new(Rows);
