@@ -84,7 +84,7 @@ internal static class ProgramVerification
             ModuleBtfs = program.BtfReferences?.ModuleBtfsByFd,
             DeviceBound = program.IsDeviceBound,
             KernelFunctions = program.BtfReferences is { KfuncsByInstruction.Count: > 0 } refs ? refs.KfuncsByInstruction : null,
-            MainFunctionDeclTags = MainDeclTags(program.Btf?.Parsed, definition.FuncInfo.Span),
+            MainFunctionDeclTags = MainDeclTags(program.Btf, definition.FuncInfo.Span),
         };
         try
         {
@@ -97,10 +97,11 @@ internal static class ProgramVerification
         }
     }
 
-    /// <summary>The decl tags on the main function's FUNC: func_info's first record (insn_off 0, then its type id).</summary>
-    private static IReadOnlyList<string>? MainDeclTags(Btf.BtfSpec? btf, ReadOnlySpan<byte> funcInfo) =>
+    /// <summary>The decl tags on the main function's FUNC: func_info's first record (insn_off 0, then its type id).
+    /// The BTF is parsed only when there is func_info to read (a program may hold a BTF it never describes itself with).</summary>
+    private static IReadOnlyList<string>? MainDeclTags(Objects.BtfObject? btf, ReadOnlySpan<byte> funcInfo) =>
         btf is not null && funcInfo.Length >= 8 && System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(funcInfo) == 0
-            ? btf.GetDeclTagValues(System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(funcInfo[4..]))
+            ? btf.Parsed.GetDeclTagValues(System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(funcInfo[4..]))
             : null;
 
     /// <summary>
