@@ -84,7 +84,8 @@ internal static class ProgramVerification
             ModuleBtfs = program.BtfReferences?.ModuleBtfsByFd,
             DeviceBound = program.IsDeviceBound,
             KernelFunctions = program.BtfReferences is { KfuncsByInstruction.Count: > 0 } refs ? refs.KfuncsByInstruction : null,
-            MainFunctionDeclTags = MainDeclTags(program.Btf?.Parsed, definition.FuncInfo.Span),
+            // Only a program with func_info has a main FUNC (and only then is its BTF parsed here).
+            MainFunctionDeclTags = definition.FuncInfo.Length >= 8 ? MainDeclTags(program.Btf?.Parsed, definition.FuncInfo.Span) : null,
         };
         try
         {
