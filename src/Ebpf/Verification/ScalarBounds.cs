@@ -96,6 +96,18 @@ internal static class ScalarBounds
                 r.S32Max = Math.Min(r.S32Max, (int)r.SMax);
             }
         }
+        // The upper halves are two consecutive numbers and the low halves run from negative to non-negative: the
+        // subregister still forms one s32 range (e.g. 64-bit [-1, 1] is s32 [-1, 1]).
+        if ((uint)(r.UMin >> 32) + 1 == (uint)(r.UMax >> 32) && (int)r.UMin < 0 && (int)r.UMax >= 0)
+        {
+            r.S32Min = Math.Max(r.S32Min, (int)r.UMin);
+            r.S32Max = Math.Min(r.S32Max, (int)r.UMax);
+        }
+        if ((uint)((ulong)r.SMin >> 32) + 1 == (uint)((ulong)r.SMax >> 32) && (int)r.SMin < 0 && (int)r.SMax >= 0)
+        {
+            r.S32Min = Math.Max(r.S32Min, (int)r.SMin);
+            r.S32Max = Math.Min(r.S32Max, (int)r.SMax);
+        }
         // Signed and unsigned 32-bit views agree when the range does not cross the sign boundary.
         if ((int)r.U32Min <= (int)r.U32Max)
         {

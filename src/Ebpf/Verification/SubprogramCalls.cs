@@ -173,6 +173,19 @@ internal sealed class SubprogramCalls(VerifierContext walk) : VerifierComponent(
         InsnIdx = target;
     }
 
+    /// <summary>
+    /// bpf_tail_call inside a subprogram: a successful tail call runs the target on this frame, and its exit returns
+    /// to the subprogram's caller with an unknown r0, skipping the rest of the subprogram. The kernel follows that
+    /// return first and queues the path where the tail call failed (the next instruction): a write the subprogram
+    /// makes after the call may not have happened.
+    /// </summary>
+    internal Flow TailCallFromSubprogram(int callInsn)
+    {
+        Engine.PushBranch(Cur.Clone(), InsnIdx, callInsn);
+        SetReg(0, RegisterState.UnknownScalar());
+        return CheckExit();
+    }
+
     // ---- exit ----
 
     /// <summary>

@@ -246,6 +246,7 @@ internal sealed class VerifierEngine : VerifierComponent
                 if (insn.Dst != 0 || insn.Offset != 0 || insn.Src != 0) throw Fail("BPF_CALL uses reserved fields", Errno.EINVAL);
                 // A callback-taking helper moves to the callback's first instruction itself.
                 if (!Helpers.CheckHelperCall(insn)) InsnIdx++;
+                if (insn.Imm == (int)HelperId.TailCall && Cur.Frames.Count > 1) return Subprograms.TailCallFromSubprogram(InsnIdx - 1);
                 return Flow.Continue;
             case JumpOperation.Exit:
                 // The kernel does not look at exit's offset field.

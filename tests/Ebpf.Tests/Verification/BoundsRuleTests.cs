@@ -9,7 +9,7 @@ namespace Ebpf.Tests.Verification;
 /// The scalar-bounds rules of issue 17 (fixtures/verifier/v17bounds/bounds_rules.bpf.c): the path split for AND/OR of a
 /// [-1, 0] operand with a constant, 32-bit arithmetic shifts, signed/unsigned ranges crossing the sign boundary (64 and
 /// 32 bits), the id a 32-bit move keeps, sign-extending moves, scalars linked through <c>rX += K</c> (BPF_ADD_CONST),
-/// check_reg_sane_offset on the pointer operand. Our verdict is checked here; against the live kernel,
+/// check_reg_sane_offset on the pointer operand, a tail call in a subprogram returning to its caller. Our verdict is checked here; against the live kernel,
 /// the verdict must agree, the kernel's last log line must be in our log, and where a row names an instruction, the
 /// state line the kernel prints after it (log level 2) must be in our log too.
 /// </summary>
@@ -37,6 +37,7 @@ public class BoundsRuleTests
         ("linked_sub_const", null, "3: (17) r1 -= 16"),
         ("linked_add_wide_const", "frame pointer is read only", null),
         ("map_value_offset_too_large", "map_value pointer offset 1073741822 is not allowed", null),
+        ("tail_call_in_subprog_skips_write", "invalid read from stack R2 off=-600 size=8", null),
     ];
 
     public static TheoryData<string, string?, string?> Programs => new(Rows);
