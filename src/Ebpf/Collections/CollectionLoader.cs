@@ -333,7 +333,7 @@ internal sealed class CollectionLoader
                 VerifierInstructionLimit = _options.VerifierInstructionLimit,
                 LogLevel = _options.LogLevel,
                 AttachTarget = type is ProgramType.Tracing or ProgramType.Ext ? _options.AttachTarget : null,
-                AttachBtfId = IterAttachBtfId(ps, type),
+                AttachBtfId = KernelAttachBtfId(ps, type),
                 // Without a target, a tracing program's function is a kernel function (libbpf looks it up in vmlinux).
                 AttachFunction = type is ProgramType.Tracing or ProgramType.Ext && _options.AttachTarget is not null
                     ? _options.AttachFunction ?? ps.AttachTarget : type is ProgramType.Tracing ? ps.AttachTarget : null,
@@ -353,18 +353,30 @@ internal sealed class CollectionLoader
     }
 
     /// <summary>
-    /// libbpf's attach for SEC("iter/TARGET") (and iter.s): attach_btf_id is the vmlinux FUNC <c>bpf_iter_TARGET</c>
-    /// (BTF_ITER_PREFIX), looked up in the backend's kernel BTF; a name vmlinux lacks is libbpf's ESRCH
-    /// ("failed to find kernel BTF type ID of '%s'"). 0 for every other program.
+    /// libbpf's find_kernel_btf_id for a tracing or LSM program without a target program: attach_btf_id is the vmlinux
+    /// type the section names — TYPEDEF <c>btf_trace_NAME</c> for tp_btf, FUNC <c>bpf_iter_NAME</c> for iter/iter.s,
+    /// FUNC <c>bpf_lsm_NAME</c> for lsm, the FUNC NAME itself for fentry/fexit/fmod_ret — looked up in the backend's
+    /// kernel BTF; a name vmlinux lacks is libbpf's ESRCH ("failed to find kernel BTF type ID of '%s'"). 0 for every
+    /// other program (and for a section without a name: the kernel then says what it thinks of that).
     /// </summary>
-    private uint IterAttachBtfId(ProgramSpec ps, ProgramType type)
+    private uint KernelAttachBtfId(ProgramSpec ps, ProgramType type)
     {
-        if (type != ProgramType.Tracing || ps.ExpectedAttachType != AttachType.TraceIter || _options.AttachTarget is not null)
+        if (_options.AttachTarget is not null || string.IsNullOrEmpty(ps.AttachTarget))
             return 0;
-        string target = ps.AttachTarget ?? "";
+        (string prefix, Btf.BtfKind kind)? rule = (type, ps.ExpectedAttachType) switch
+        {
+            (ProgramType.Tracing, AttachType.TraceRawTp) => ("btf_trace_", Btf.BtfKind.Typedef),
+            (ProgramType.Tracing, AttachType.TraceIter) => ("bpf_iter_", Btf.BtfKind.Func),
+            (ProgramType.Tracing, AttachType.TraceFentry or AttachType.TraceFexit or AttachType.ModifyReturn) => ("", Btf.BtfKind.Func),
+            (ProgramType.Lsm, _) => ("bpf_lsm_", Btf.BtfKind.Func),
+            _ => null,
+        };
+        if (rule is not { } r)
+            return 0;
+        string target = ps.AttachTarget;
         var vmlinux = _backend.Profile.KernelBtf
             ?? throw new BpfException(Errno.ESRCH, $"program '{ps.Name}': failed to find kernel BTF type ID of '{target}': no kernel BTF");
-        uint id = vmlinux.FindAllByName("bpf_iter_" + target, Btf.BtfKind.Func).FirstOrDefault();
+        uint id = vmlinux.FindAllByName(r.prefix + target, r.kind).FirstOrDefault();
         return id != 0 ? id
             : throw new BpfException(Errno.ESRCH, $"program '{ps.Name}': failed to find kernel BTF type ID of '{target}': -3");
     }
