@@ -35,6 +35,16 @@ internal sealed class VerifierEngine : VerifierComponent
             Cfg.Check(allowLoops: Privileged, Kfuncs.CheckPseudoBtfIds, () => SubprogReturnTypes.Check(Input, Cfg, Insns));
             Walk.Iterators.FindNextCalls();
             Log.Level2Header(Insns, Cfg);
+            // check_struct_ops_btf_id: a struct_ops program is verified as the member of the struct_ops type its
+            // attach_btf_id names, which only a struct_ops map provides; the kernel refuses one without it (ENOTSUPP,
+            // no line), and this runtime has no struct_ops maps, so it is refused, never verified against a guess.
+            if (Input.ProgramType == ProgramType.StructOps)
+            {
+                if (!Input.GplCompatible)
+                    throw new VerifierError(Errno.EINVAL, "struct ops programs must have a GPL compatible license", 0);
+                throw new VerifierError(Errno.ENOTSUPP,
+                    $"struct_ops program {VerificationResult.UnsupportedMarker}{UnsupportedFeatures.StructOpsPrograms}", 0);
+            }
             VerifyFrom(0, Input.EntryFunction); // an extension: its prototype, not R1 = ctx (§2.8)
             Globals.VerifyCalledGlobals();
             Exceptions.VerifyCallback();
