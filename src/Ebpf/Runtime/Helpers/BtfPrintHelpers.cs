@@ -31,12 +31,8 @@ internal static unsafe class BtfPrintHelpers
         // str_size - 1 bytes and a NUL. Nothing printed leaves it untouched.
         if (strSize > 0 && text.Length > 0)
         {
-            if (!HelperMemory.CanAccess(str, strSize, write: true))
-                return BuiltinHelpers.Err(Errno.EFAULT);
-            var dest = HelperMemory.Bytes(str, strSize);
-            int n = Math.Min(text.Length, dest.Length - 1);
-            text.AsSpan(0, n).CopyTo(dest);
-            dest[n] = 0;
+            if (PrintHelpers.CopyTruncated(str, strSize, text) is { } fault)
+                return fault;
         }
         return (ulong)text.Length;
     }

@@ -74,21 +74,21 @@ internal static unsafe class DynptrHelpers
         return len == 0 || HelperMemory.CanAccess(p, len, write) ? p : 0;
     }
 
+    /// <summary>The argument checks every dynptr constructor makes first: its slot (EFAULT), flags (EINVAL, the dynptr
+    /// left NULL) and size (E2BIG, NULL); null when they pass.</summary>
+    private static ulong? NewDynptrError(Span<byte> k, ulong size, ulong flags)
+    {
+        if (k.IsEmpty) return Err(Errno.EFAULT);
+        if (flags == 0 && (uint)size <= MaxSize) return null;
+        SetNull(k);
+        return Err(flags != 0 ? Errno.EINVAL : Errno.E2BIG);
+    }
+
     /// <summary>bpf_dynptr_from_mem(data, size, flags, ptr).</summary>
     private static ulong FromMem(ulong data, ulong size, ulong flags, ulong ptr, ulong r5)
     {
         var k = Kern(ptr);
-        if (k.IsEmpty) return Err(Errno.EFAULT);
-        if (flags != 0)
-        {
-            SetNull(k);
-            return Err(Errno.EINVAL);
-        }
-        if ((uint)size > MaxSize)
-        {
-            SetNull(k);
-            return Err(Errno.E2BIG);
-        }
+        if (NewDynptrError(k, size, flags) is { } error) return error;
         Init(k, data, TypeLocal, 0, (uint)size);
         return 0;
     }
@@ -98,17 +98,7 @@ internal static unsafe class DynptrHelpers
     private static ulong RingbufReserve(ulong map, ulong size, ulong flags, ulong ptr, ulong r5)
     {
         var k = Kern(ptr);
-        if (k.IsEmpty) return Err(Errno.EFAULT);
-        if (flags != 0)
-        {
-            SetNull(k);
-            return Err(Errno.EINVAL);
-        }
-        if ((uint)size > MaxSize)
-        {
-            SetNull(k);
-            return Err(Errno.E2BIG);
-        }
+        if (NewDynptrError(k, size, flags) is { } error) return error;
         ulong record = MapHelpers.RingbufReserve(map, (uint)size, 0, 0, 0);
         if (record == 0)
         {

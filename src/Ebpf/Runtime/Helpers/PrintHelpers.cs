@@ -37,12 +37,8 @@ internal static unsafe class PrintHelpers
             return BuiltinHelpers.Err(Errno.EINVAL);
         if (strSize > 0)
         {
-            if (!HelperMemory.CanAccess(str, strSize, write: true))
-                return BuiltinHelpers.Err(Errno.EFAULT);
-            var dest = HelperMemory.Bytes(str, strSize);
-            int n = Math.Min(text.Length, dest.Length - 1);
-            text.AsSpan(0, n).CopyTo(dest);
-            dest[n] = 0;
+            if (CopyTruncated(str, strSize, text) is { } fault)
+                return fault;
         }
         return (ulong)text.Length + 1;
     }
@@ -160,5 +156,18 @@ internal static unsafe class PrintHelpers
             return (nul < 0 ? span : span[..nul]).ToArray();
         }
         return HelperMemory.ReadCString(address, BprintfFormatter.MaxStringBytes - 1);
+    }
+
+    /// <summary>Copies <paramref name="text"/> into the program's buffer as vsnprintf leaves it: at most
+    /// <paramref name="strSize"/> - 1 bytes and a NUL. The helper's -EFAULT when the buffer is not writable, else null.</summary>
+    internal static ulong? CopyTruncated(ulong str, ulong strSize, ReadOnlySpan<byte> text)
+    {
+        if (!HelperMemory.CanAccess(str, strSize, write: true))
+            return BuiltinHelpers.Err(Errno.EFAULT);
+        var dest = HelperMemory.Bytes(str, strSize);
+        int n = Math.Min(text.Length, dest.Length - 1);
+        text[..n].CopyTo(dest);
+        dest[n] = 0;
+        return null;
     }
 }
