@@ -121,6 +121,7 @@ internal static class Runner
         StrictAlignment = (expect.Flags & 1u) != 0,
         InstructionLimit = input.InstructionLimit,
         ContextConverter = input.ContextConverter,
+        ContextLayout = input.ContextLayout,
         Cancellation = cancel,
     };
 }

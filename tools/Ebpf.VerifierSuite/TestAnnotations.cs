@@ -128,7 +128,7 @@ internal sealed record TestAnnotations(
                     else { flags |= flag; cleared &= ~flag; }
                     break;
                 case "test_arch":
-                    int arch = value switch { "X86_64" => ArchX86, "ARM64" => 4, "RISCV64" => 8, "s390x" => 0x10, "LOONGARCH" => 0x20, _ => 0 };
+                    int arch = value switch { "X86_64" => ArchX86, "ARM64" => 4, "RISCV64" => 8, "s390x" or "S390X" => 0x10, "LOONGARCH" => 0x20, _ => 0 };
                     if (arch == 0) error ??= $"bad arch spec: '{value}'";
                     archMask |= arch;
                     break;

@@ -79,8 +79,20 @@ public static class ProgramSpecInput
             GplCompatible = IsGplCompatible(license),
             Sleepable = (program.Flags & ProgramLoadFlags.Sleepable) != 0,
             Profile = profile,
+            ContextLayout = IteratorContext(program, profile),
         };
     }
+
+    /// <summary>An iterator program's context as the kernel types it (struct bpf_iter__TARGET from the vmlinux FUNC
+    /// bpf_iter_TARGET that libbpf attaches it to), so the standalone verifier reads it as a load would; null for other
+    /// programs or when the kernel BTF lacks the target (the load itself then fails in the loader).</summary>
+    private static Abi.Contexts.ContextLayout? IteratorContext(ProgramSpec program, Abi.Profiles.KernelProfile profile) =>
+        program.Type == ProgramType.Tracing && program.ExpectedAttachType == AttachType.TraceIter
+        && !string.IsNullOrEmpty(program.AttachTarget) && profile.KernelBtf is { } vmlinux
+        && vmlinux.FindAllByName(Attach.IterContext.FunctionPrefix + program.AttachTarget, Btf.BtfKind.Func).FirstOrDefault() is var id and not 0
+        && vmlinux.TryGetType(id, out var t) && t is Btf.BtfFunc func
+            ? Attach.IterContext.For(vmlinux, func, anyKernelTarget: true)
+            : null;
 
     /// <summary>The decl tags (component -1) on the FUNC of the func_info record at instruction 0: the main function's.</summary>
     private static IReadOnlyList<string>? MainDeclTags(Btf.BtfSpec? btf, ProgramSpec program) =>

@@ -35,14 +35,25 @@ internal static class IterContext
     /// The layout for the iterator function <paramref name="function"/> of <paramref name="kernelBtf"/> (the
     /// attach_btf_id's FUNC), or null when the function is not a registered target's (bpf_iter_prog_supported fails).
     /// </summary>
-    public static ContextLayout? For(BtfSpec kernelBtf, BtfFunc function)
+    /// <param name="kernelBtf">The kernel BTF holding the function.</param>
+    /// <param name="function">The iterator function (attach_btf_id).</param>
+    /// <param name="anyKernelTarget">For the standalone verifier: a kernel target this runtime does not register
+    /// (task, task_vma, tcp, …) is typed as the kernel registers nearly all of them, each object pointer after
+    /// <c>meta</c> PTR_TO_BTF_ID_OR_NULL | PTR_TRUSTED; such a program is verified, never run.</param>
+    public static ContextLayout? For(BtfSpec kernelBtf, BtfFunc function, bool anyKernelTarget = false)
     {
         string tname = function.Name;
-        if (!tname.StartsWith(FunctionPrefix, StringComparison.Ordinal) || !Targets.TryGetValue(tname[FunctionPrefix.Length..], out var argInfo))
+        if (!tname.StartsWith(FunctionPrefix, StringComparison.Ordinal))
             return null;
         if (!kernelBtf.TryGetType(function.ProtoType, out var p) || p is not BtfFuncProto proto)
             return null;
         int nargs = proto.Parameters.Count;
+        if (!Targets.TryGetValue(tname[FunctionPrefix.Length..], out var argInfo))
+        {
+            if (!anyKernelTarget)
+                return null;
+            argInfo = Enumerable.Range(1, Math.Max(0, nargs - 1)).ToDictionary(arg => arg * 8, _ => ContextValueKind.BtfIdOrNull);
+        }
         var fields = new List<ContextField>();
         var structs = new Dictionary<int, string>();
         var refusals = new string?[nargs];
