@@ -58,7 +58,7 @@ internal static class Runner
             });
             return new KernelVerdict(KernelKind.Accepted, collection.Programs[program.Name].VerifierLog ?? "", "");
         }
-        catch (BpfException e) when (!string.IsNullOrWhiteSpace(e.Log))
+        catch (BpfException e) when (!string.IsNullOrWhiteSpace(e.Log) && !RefusedBeforeVerifying(e.Log!))
         {
             return new KernelVerdict(KernelKind.Rejected, e.Log!, e.Message);
         }
@@ -73,6 +73,12 @@ internal static class Runner
             program.Flags = flags;
         }
     }
+
+    /// <summary>A log holding only the statistics line of zero processed instructions: the load failed before
+    /// do_check (e.g. check_attach_btf_id refusing an iterator target without a line), so it is no verdict.</summary>
+    private static bool RefusedBeforeVerifying(string log) =>
+        log.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) is [var only]
+        && only.StartsWith("processed 0 insns ", StringComparison.Ordinal);
 
     private static OurVerdict Ours(ObjectSpec obj, ProgramSpec program, TestAnnotations expect, TimeSpan budget)
     {
