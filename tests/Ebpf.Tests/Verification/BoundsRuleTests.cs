@@ -42,20 +42,16 @@ public class BoundsRuleTests
 
     public static TheoryData<string, string?, string?> Programs => new(Rows);
 
-    private static readonly string FixturePath = SharedData.Fixture("verifier/v17bounds/bounds_rules.bpf.o");
+    private static readonly VerifierFixture Fixture = new("verifier/v17bounds/bounds_rules.bpf.o");
 
-    private static VerificationResult Ours(string program, out ProgramSpec prog, out ObjectSpec obj)
-    {
-        obj = ObjectSpec.Load(FixturePath);
-        prog = obj.FindProgram(program) ?? throw new InvalidOperationException($"{program} not in bounds_rules.bpf.o");
-        return Verifier.Verify(ProgramSpecInput.Create(obj, prog, logLevel: 2));
-    }
+    private static VerificationResult Ours(string program, out ProgramSpec prog, out ObjectSpec obj) =>
+        Fixture.Ours(program, out prog, out obj, logLevel: 2);
 
     [Fact]
     public void Every_program_of_the_fixture_is_listed()
     {
         var listed = Rows.Select(row => row.Program).Order(StringComparer.Ordinal);
-        var inObject = ObjectSpec.Load(FixturePath).Programs.Select(p => p.Name).Order(StringComparer.Ordinal);
+        var inObject = Fixture.ProgramNames;
         Assert.Equal(inObject, listed);
     }
 
@@ -78,27 +74,9 @@ public class BoundsRuleTests
     [MemberData(nameof(Programs))]
     public void Kernel_agrees(string program, string? expected, string? stateOf)
     {
-        if (!LinuxKernel.IsAvailable) Requirement.Missing(Requirement.Kernel, $"bpf(2) is not usable here: {LinuxKernel.UnavailableReason}");
         var ours = Ours(program, out var prog, out var obj);
         prog.Flags |= (Ebpf.Loading.ProgramLoadFlags)(1u << 7); // BPF_F_TEST_REG_INVARIANTS: the kernel checks its own bounds too
-        bool kernelAccepted;
-        string log;
-        try
-        {
-            using var collection = LinuxKernel.Load(obj, new ObjectLoadOptions
-            {
-                Elf = ElfFile.Open(FixturePath),
-                ProgramFilter = p => ReferenceEquals(p, prog),
-                LogLevel = 2,
-            });
-            kernelAccepted = true;
-            log = collection.Programs[program].VerifierLog ?? "";
-        }
-        catch (BpfException e)
-        {
-            kernelAccepted = false;
-            log = e.Log ?? e.Message;
-        }
+        var (kernelAccepted, log) = Fixture.Kernel(obj, prog, logLevel: 2);
         Assert.True(ours.Accepted == kernelAccepted, $"kernel accepted={kernelAccepted}\n{log}\n--- ours ---\n{ours.Log}");
         Assert.Equal(expected is null, kernelAccepted);
         if (!kernelAccepted)

@@ -41,20 +41,16 @@ public class MemoryRuleTests
 
     public static TheoryData<string, string?> Programs => new(Rows);
 
-    private static readonly string FixturePath = SharedData.Fixture("verifier/v17mem/mem_rules.bpf.o");
+    private static readonly VerifierFixture Fixture = new("verifier/v17mem/mem_rules.bpf.o");
 
-    private static VerificationResult Ours(string program, out ProgramSpec prog, out ObjectSpec obj)
-    {
-        obj = ObjectSpec.Load(FixturePath);
-        prog = obj.FindProgram(program) ?? throw new InvalidOperationException($"{program} not in mem_rules.bpf.o");
-        return Verifier.Verify(ProgramSpecInput.Create(obj, prog, logLevel: 1));
-    }
+    private static VerificationResult Ours(string program, out ProgramSpec prog, out ObjectSpec obj) =>
+        Fixture.Ours(program, out prog, out obj);
 
     [Fact]
     public void Every_program_of_the_fixture_is_listed()
     {
         var listed = Rows.Select(row => row.Program).Order(StringComparer.Ordinal);
-        var inObject = ObjectSpec.Load(FixturePath).Programs.Select(p => p.Name).Order(StringComparer.Ordinal);
+        var inObject = Fixture.ProgramNames;
         Assert.Equal(inObject, listed);
     }
 
@@ -69,36 +65,18 @@ public class MemoryRuleTests
             return;
         }
         Assert.False(result.Accepted, result.Log);
-        AssertLinesInOrder(expected, result.Log, "ours");
+        VerifierFixture.AssertLinesInOrder(expected, result.Log, "ours");
     }
 
     [Theory]
     [MemberData(nameof(Programs))]
     public void Kernel_agrees(string program, string? expected)
     {
-        if (!LinuxKernel.IsAvailable) Requirement.Missing(Requirement.Kernel, $"bpf(2) is not usable here: {LinuxKernel.UnavailableReason}");
         var ours = Ours(program, out var prog, out var obj);
-        bool kernelAccepted;
-        string log;
-        try
-        {
-            using var collection = LinuxKernel.Load(obj, new ObjectLoadOptions
-            {
-                Elf = ElfFile.Open(FixturePath),
-                ProgramFilter = p => ReferenceEquals(p, prog),
-                LogLevel = 1,
-            });
-            kernelAccepted = true;
-            log = collection.Programs[program].VerifierLog ?? "";
-        }
-        catch (BpfException e)
-        {
-            kernelAccepted = false;
-            log = e.Log ?? e.Message;
-        }
+        var (kernelAccepted, log) = Fixture.Kernel(obj, prog);
         Assert.True(ours.Accepted == kernelAccepted, $"kernel accepted={kernelAccepted}\n{log}\n--- ours ---\n{ours.Log}");
         Assert.Equal(expected is null, kernelAccepted);
-        if (expected is not null) AssertLinesInOrder(expected, log, "the kernel");
+        if (expected is not null) VerifierFixture.AssertLinesInOrder(expected, log, "the kernel");
     }
 
     /// <summary>A map pointer read is a probe load: the verifier says so, and the runtime runs it reading 0 (it does
@@ -114,16 +92,5 @@ public class MemoryRuleTests
         var program = objects.Programs["map_ptr_read_returned"];
         Assert.Contains("kernel pointers", program.Program.ExecutionModeReason, StringComparison.Ordinal);
         Assert.Equal(0u, rt.TestRun(program, new TestRunOptions { DataIn = new byte[64] }).ReturnValue);
-    }
-
-    private static void AssertLinesInOrder(string expected, string log, string who)
-    {
-        int from = 0;
-        foreach (var line in expected.Split('\n'))
-        {
-            int at = log.IndexOf(line, from, StringComparison.Ordinal);
-            Assert.True(at >= 0, $"{who}: \"{line}\" not in the log (in order)\n{log}");
-            from = at + line.Length;
-        }
     }
 }
