@@ -43,12 +43,10 @@ public class DynptrFixtureTests
         { "discard_wrong_type", "arg 1 is an unacquired reference" },
     };
 
-    private static VerificationResult Ours(string program, out ProgramSpec prog, out ObjectSpec obj)
-    {
-        obj = ObjectSpec.Load(SharedData.Fixture(File));
-        prog = obj.FindProgram(program) ?? throw new InvalidOperationException($"{program} not in {File}");
-        return Verifier.Verify(ProgramSpecInput.Create(obj, prog, logLevel: 1));
-    }
+    private static readonly VerifierFixture Fixture = new(File);
+
+    private static VerificationResult Ours(string program, out ProgramSpec prog, out ObjectSpec obj) =>
+        Fixture.Ours(program, out prog, out obj);
 
     [Theory]
     [MemberData(nameof(Programs))]
@@ -67,29 +65,11 @@ public class DynptrFixtureTests
     [MemberData(nameof(Programs))]
     public void The_kernel_agrees(string program, string? expected)
     {
-        if (!LinuxKernel.IsAvailable) Requirement.Missing(Requirement.Kernel, $"bpf(2) is not usable here: {LinuxKernel.UnavailableReason}");
+        VerifierFixture.RequireKernel();
         _ = expected;
         var ours = Ours(program, out var prog, out var obj);
-        bool accepted;
-        string log;
-        try
-        {
-            using var bpffs = new TemporaryBpfFs();
-            using var collection = LinuxKernel.Load(obj, new ObjectLoadOptions
-            {
-                Elf = ElfFile.Open(SharedData.Fixture(File)),
-                ProgramFilter = p => ReferenceEquals(p, prog),
-                LogLevel = 1,
-                PinRoot = bpffs.Path,
-            });
-            accepted = true;
-            log = collection.Programs[program].VerifierLog ?? "";
-        }
-        catch (BpfException e)
-        {
-            accepted = false;
-            log = e.Log ?? e.Message;
-        }
+        using var bpffs = new TemporaryBpfFs();
+        var (accepted, log) = Fixture.Kernel(obj, prog, pinRoot: bpffs.Path);
         Assert.True(accepted == ours.Accepted, $"{program}: kernel accepted={accepted}, ours={ours.Accepted}\n{log}\n--- ours ---\n{ours.Log}");
         if (!accepted)
         {

@@ -27,9 +27,9 @@ internal sealed class VerifierFixture(string fixture)
 
     /// <summary>The live kernel's verdict and log on <paramref name="prog"/> of <paramref name="obj"/> (the test is
     /// skipped, or fails under EBPF_REQUIRE, where bpf(2) is not usable).</summary>
-    public (bool Accepted, string Log) Kernel(ObjectSpec obj, ProgramSpec prog, int logLevel = 1)
+    public (bool Accepted, string Log) Kernel(ObjectSpec obj, ProgramSpec prog, int logLevel = 1, string? pinRoot = null)
     {
-        if (!LinuxKernel.IsAvailable) Requirement.Missing(Requirement.Kernel, $"bpf(2) is not usable here: {LinuxKernel.UnavailableReason}");
+        RequireKernel();
         try
         {
             using var collection = LinuxKernel.Load(obj, new ObjectLoadOptions
@@ -37,6 +37,7 @@ internal sealed class VerifierFixture(string fixture)
                 Elf = ElfFile.Open(Path),
                 ProgramFilter = p => ReferenceEquals(p, prog),
                 LogLevel = logLevel,
+                PinRoot = pinRoot ?? new ObjectLoadOptions().PinRoot, // the loader's default unless the test gives a bpffs
             });
             return (true, collection.Programs[prog.Name].VerifierLog ?? "");
         }
@@ -44,6 +45,12 @@ internal sealed class VerifierFixture(string fixture)
         {
             return (false, e.Log ?? e.Message);
         }
+    }
+
+    /// <summary>Skips the test (fails it under EBPF_REQUIRE) where bpf(2) is not usable.</summary>
+    public static void RequireKernel()
+    {
+        if (!LinuxKernel.IsAvailable) Requirement.Missing(Requirement.Kernel, $"bpf(2) is not usable here: {LinuxKernel.UnavailableReason}");
     }
 
     /// <summary>Each line of <paramref name="expected"/> occurs in <paramref name="log"/>, in that order.</summary>
