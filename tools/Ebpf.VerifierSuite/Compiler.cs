@@ -2,7 +2,7 @@ using System.Diagnostics;
 
 namespace Ebpf.VerifierSuite;
 
-/// <summary>Builds each verifier_*.c as upstream's selftests Makefile does (clang -target bpf -O2 -g).</summary>
+/// <summary>Builds each upstream test program (verifier_*.c and the --files extras) as upstream's selftests Makefile does (clang -target bpf -O2 -g).</summary>
 internal sealed class Compiler(string clang, string cpu, string sourceDir, string outputDir)
 {
     /// <summary>The object, or null with clang's first error lines when it does not compile.</summary>

@@ -3,17 +3,20 @@ using System.Text;
 using Ebpf.Linux;
 using Ebpf.VerifierSuite;
 
-// Ebpf.VerifierSuite DIR [--cpu v3|v4] [--clang clang-19] [--only SUBSTRING[,SUBSTRING...]] [--report FILE] [--no-kernel] [--unpriv] [--show PROGRAM] [--verbose]
+// Ebpf.VerifierSuite DIR [--cpu v3|v4] [--clang clang-19] [--files PATTERN[,PATTERN...]] [--only SUBSTRING[,SUBSTRING...]] [--report FILE] [--no-kernel] [--unpriv] [--show PROGRAM] [--verbose]
 // Measures our verifier against the kernel's own verifier test programs (README.md: how to fetch them).
 if (args.Length == 0 || args[0] is "-h" or "--help")
 {
-    Console.WriteLine("usage: Ebpf.VerifierSuite DIR [--cpu v4] [--clang clang-19] [--only SUBSTRING[,SUBSTRING...]] [--report FILE] [--no-kernel] [--unpriv] [--show PROGRAM] [--verbose]");
+    Console.WriteLine("usage: Ebpf.VerifierSuite DIR [--cpu v4] [--clang clang-19] [--files PATTERN[,PATTERN...]] [--only SUBSTRING[,SUBSTRING...]] [--report FILE] [--no-kernel] [--unpriv] [--show PROGRAM] [--verbose]");
     return args.Length == 0 ? 2 : 0;
 }
 string dir = Path.GetFullPath(args[0]);
 string cpu = Option("--cpu") ?? "v4";
 string clang = Option("--clang") ?? "clang-19";
 string? only = Option("--only");
+// Which upstream files: verifier_*.c by default; e.g. --files "exceptions*.c,test_global_func*.c" for the annotated
+// programs outside verifier_*.c (README.md: which ones and how to fetch them).
+string[] patterns = (Option("--files") ?? "verifier_*.c").Split(',', StringSplitOptions.RemoveEmptyEntries);
 string? reportPath = Option("--report");
 bool unprivMode = args.Contains("--unpriv");
 bool withKernel = !args.Contains("--no-kernel") && !unprivMode;
@@ -31,7 +34,7 @@ if (withKernel && !LinuxKernel.IsAvailable)
 }
 
 var compiler = new Compiler(clang, cpu, dir, Path.Combine(dir, "build"));
-var sources = Directory.GetFiles(dir, "verifier_*.c").Order(StringComparer.Ordinal)
+var sources = patterns.SelectMany(pattern => Directory.GetFiles(dir, pattern)).Distinct().Order(StringComparer.Ordinal)
     .Where(s => only is null || only.Split(',', StringSplitOptions.RemoveEmptyEntries)
         .Any(part => Path.GetFileName(s).Contains(part, StringComparison.Ordinal))).ToList();
 var notCompiled = new List<string>();
