@@ -9,7 +9,9 @@ namespace Ebpf.Tests.Verification;
 /// Issue 17's bullets that no other fixture compared with the live kernel (tests/fixtures/verifier/COVERAGE.md maps
 /// every bullet to its fixture): fixtures/verifier/audit17/audit_rules.bpf.c, ranges after comparisons of derived
 /// packet pointers, packet pointers after helpers that change packet data, a division by zero in a callback, the
-/// find_vma callback's return range, write-only maps read directly. Our verdict and log are checked here, and against
+/// find_vma callback's return range, write-only maps read directly, the combined stack of a call chain rounded as with
+/// the JIT requested; and two checks on other fixtures: may_goto as the kernel prints it at log level 2, and an atomic
+/// access misaligned even with BPF_F_ANY_ALIGNMENT. Our verdict and log are checked here, and against
 /// the live kernel (6.18) where bpf(2) is usable: same verdict, and the kernel's log holds the same lines in order.
 /// </summary>
 public class Audit17FixtureTests
@@ -33,6 +35,8 @@ public class Audit17FixtureTests
         ("find_vma_callback_returns_zero", null),
         ("write_only_direct_read", "read from map forbidden, value_size=8 off=0 size=8"),
         ("write_only_direct_write", null),
+        ("combined_empty_frames_free", null),
+        ("combined_rounded_to_16", "combined stack size of 2 calls is 528. Too large"),
     ];
 
     public static TheoryData<string, string?> Programs => new(Rows);
@@ -69,5 +73,39 @@ public class Audit17FixtureTests
         Assert.True(ours.Accepted == kernelAccepted, $"kernel accepted={kernelAccepted}\n{log}\n--- ours ---\n{ours.Log}");
         Assert.True((expected is null) == kernelAccepted, $"kernel accepted={kernelAccepted}, expected {expected ?? "acceptance"}\n{log}");
         if (expected is not null) VerifierFixture.AssertLinesInOrder(expected, log, "the kernel");
+    }
+
+    /// <summary>may_goto printed at log level 2 (`prog verify --log-level 2` once aborted formatting it): every line
+    /// of the kernel's log that shows a may_goto instruction is in ours.</summary>
+    [Fact]
+    public void May_goto_lines_at_log_level_2_are_the_kernels()
+    {
+        var mayGoto = new VerifierFixture("verifier/ver17a/may_goto.bpf.o");
+        var ours = mayGoto.Ours("counted_sum", out var prog, out var obj, logLevel: 2);
+        Assert.True(ours.Accepted, ours.Log);
+        var (accepted, log) = mayGoto.Kernel(obj, prog, logLevel: 2);
+        Assert.True(accepted, log);
+        // The instruction lines ("6: (e5) may_goto pc+5"), not 6.18's live-registers table, which we do not print.
+        var lines = log.Split('\n').Where(l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^\d+: \(e5\) may_goto"))
+            .Select(l => l.Split(" ;")[0].TrimEnd()).Distinct().ToList();
+        Assert.NotEmpty(lines);
+        foreach (var line in lines) Assert.Contains(line, ours.Log);
+    }
+
+    /// <summary>BPF_F_ANY_ALIGNMENT does not lift an atomic's alignment (strict_alignment_once): the kernel refuses a
+    /// misaligned atomic add into a map value with the flag set, and so do we.</summary>
+    [Fact]
+    public void A_misaligned_atomic_is_refused_even_with_any_alignment()
+    {
+        const string Expected = "misaligned value access off 0+0+1 size 4";
+        const uint AnyAlignment = 1u << 1; // uapi BPF_F_ANY_ALIGNMENT (ProgramLoadFlags names only libbpf's section flags)
+        var rules = new VerifierFixture("verifier/ver17b/kernel_rules.bpf.o");
+        var ours = rules.Ours("atomic_misaligned_value", out var prog, out var obj);
+        Assert.False(ours.Accepted, ours.Log);
+        Assert.Contains(Expected, ours.Log);
+        prog.Flags |= (Ebpf.Loading.ProgramLoadFlags)AnyAlignment;
+        var (accepted, log) = rules.Kernel(obj, prog);
+        Assert.False(accepted, log);
+        Assert.Contains(Expected, log);
     }
 }
