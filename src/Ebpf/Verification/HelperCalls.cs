@@ -229,15 +229,11 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
         if (releaseRefId != 0) Subprograms.ReleaseReference(releaseRefId);
         if (releasedDynptr is { } releasedPtr) Dynptrs.Release(releasedPtr);
 
+        // A tail call itself leaves packet pointers valid (when it fails, nothing moved the packet; when it succeeds,
+        // this program is gone): 6.18 only counts it in a global function's changes_pkt_data summary (GlobalFunctions).
         if (proto.ChangesPacketData)
         {
             ChangesPacketData = true;
-            Subprograms.InvalidatePacketPointers();
-        }
-        else if ((HelperId)id == HelperId.TailCall)
-        {
-            // bpf_helper_changes_pkt_data (6.13+): the tail-called program may have moved the packet, so the
-            // pointers are stale on the path where the tail call did not happen.
             Subprograms.InvalidatePacketPointers();
         }
 

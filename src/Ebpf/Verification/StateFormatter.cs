@@ -111,8 +111,8 @@ internal static class StateFormatter
             ("smax", (ulong)r.SMax, false, r.SMax == long.MaxValue),
             ("umin", r.UMin, false, r.UMin == 0),
             ("umax", r.UMax, false, r.UMax == ulong.MaxValue),
-            ("smin32", (ulong)(long)r.S32Min, true, r.S32Min == int.MinValue),
-            ("smax32", (ulong)(long)r.S32Max, true, r.S32Max == int.MaxValue),
+            ("smin32", Signed32(r.S32Min), true, r.S32Min == int.MinValue),
+            ("smax32", Signed32(r.S32Max), true, r.S32Max == int.MaxValue),
             ("umin32", r.U32Min, true, r.U32Min == 0),
             ("umax32", r.U32Max, true, r.U32Max == uint.MaxValue),
         };
@@ -144,6 +144,10 @@ internal static class StateFormatter
         }
         return sb.ToString();
     }
+
+    // 6.18 sign-extends a 32-bit signed bound only where it prints in decimal; shown in hex it is the u32 value
+    // (smax32=0x80000001, never 0xffffffff80000001), so it merges with umax32 and never with the 64-bit smax.
+    private static ulong Signed32(int v) => v >= -32768 && v <= 32767 ? (ulong)(long)v : (uint)v;
 
     private static bool IsNegativeSigned((string Name, ulong Value, bool Is32, bool Default) item) =>
         item.Name[0] == 's' && (long)item.Value < 0;

@@ -262,6 +262,10 @@ internal sealed class SubprogramCalls(VerifierContext walk) : VerifierComponent(
             else
             {
                 caller.Registers[0] = r0;
+                // A tail call made in a subprogram returns, once the tail-called program is done, to this caller:
+                // 6.18 leaves the subprogram's own packet pointers valid after its tail call but not the caller's.
+                int callSite = callee.CallSite;
+                if (SubprogramEffects.HasTailCall(Insns, Cfg.SubprogStarts, callSite + Insns[callSite].Imm + 1)) InvalidatePacketPointers();
             }
             for (int r = 1; r <= 5; r++) caller.Registers[r] = RegisterState.NotInit;
             if (!callee.IsCallback) Log.ReturnFromCallee(InsnIdx, callee.CallSite + 1, callee, Cur);

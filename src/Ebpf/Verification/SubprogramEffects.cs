@@ -37,6 +37,28 @@ internal static class SubprogramEffects
         return false;
     }
 
+    /// <summary>
+    /// Whether the subprogram starting at <paramref name="start"/>, or a static subprogram it calls, makes a tail call
+    /// (which, from a subprogram, comes back to the subprogram's caller after the tail-called program ran).
+    /// </summary>
+    public static bool HasTailCall(IReadOnlyList<Instruction> insns, IReadOnlyList<int> subprogramStarts, int start) =>
+        HasTailCall(insns, subprogramStarts, start, []);
+
+    private static bool HasTailCall(IReadOnlyList<Instruction> insns, IReadOnlyList<int> starts, int start, HashSet<int> seen)
+    {
+        if (!seen.Add(start)) return false;
+        int end = SubprogramEnd(insns, starts, start);
+        for (int pc = start; pc < end; pc++)
+        {
+            var insn = insns[pc];
+            if (insn.IsLoadImm64) { pc++; continue; }
+            if (!insn.IsCall) continue;
+            if (insn.Src == 0 && insn.Imm == (int)HelperId.TailCall) return true;
+            if (insn.Src == 1 && HasTailCall(insns, starts, pc + insn.Imm + 1, seen)) return true;
+        }
+        return false;
+    }
+
     private static int SubprogramEnd(IReadOnlyList<Instruction> insns, IReadOnlyList<int> starts, int start)
     {
         foreach (int s in starts)

@@ -10,8 +10,9 @@ namespace Ebpf.Tests.Verification;
 /// every bullet to its fixture): fixtures/verifier/audit17/audit_rules.bpf.c, ranges after comparisons of derived
 /// packet pointers, packet pointers after helpers that change packet data, a division by zero in a callback, the
 /// find_vma callback's return range, write-only maps read directly, the combined stack of a call chain rounded as with
-/// the JIT requested; and two checks on other fixtures: may_goto as the kernel prints it at log level 2, and an atomic
-/// access misaligned even with BPF_F_ANY_ALIGNMENT. Our verdict and log are checked here, and against
+/// the JIT requested, sockhash and bpf_sk_lookup_tcp references, the sk_lookup context, packet pointers after a tail
+/// call made directly, from a static subprogram and inside it, a misaligned stack store; and two checks on other
+/// fixtures: may_goto as the kernel prints it at log level 2, and misaligned accesses even with BPF_F_ANY_ALIGNMENT. Our verdict and log are checked here, and against
 /// the live kernel (6.18) where bpf(2) is usable: same verdict, and the kernel's log holds the same lines in order.
 /// </summary>
 public class Audit17FixtureTests
@@ -37,6 +38,18 @@ public class Audit17FixtureTests
         ("write_only_direct_write", null),
         ("combined_empty_frames_free", null),
         ("combined_rounded_to_16", "combined stack size of 2 calls is 528. Too large"),
+        ("sockhash_lookup_leak", "Unreleased reference id=2 alloc_insn=6\nBPF_EXIT instruction in main prog would lead to reference leak"),
+        ("sockhash_lookup_release", null),
+        ("sk_lookup_tcp_leak", "Unreleased reference id=\nBPF_EXIT instruction in main prog would lead to reference leak"),
+        ("sk_lookup_tcp_release", null),
+        ("sk_lookup_ctx_write", "invalid bpf_context access off=8 size=4"),
+        ("sk_lookup_sk_unchecked", "R2 invalid mem access 'sock_or_null'"),
+        ("sk_lookup_sk_checked", null),
+        ("reuseport_select_sockhash", null),
+        ("packet_after_direct_tail_call", null),
+        ("packet_after_static_tail_call", "R6 invalid mem access 'scalar'"),
+        ("subprog_packet_after_own_tail_call", null),
+        ("misaligned_stack_store", "misaligned stack access off 0+0+-12 size 8"),
     ];
 
     public static TheoryData<string, string?> Programs => new(Rows);
@@ -92,20 +105,21 @@ public class Audit17FixtureTests
         foreach (var line in lines) Assert.Contains(line, ours.Log);
     }
 
-    /// <summary>BPF_F_ANY_ALIGNMENT does not lift an atomic's alignment (strict_alignment_once): the kernel refuses a
-    /// misaligned atomic add into a map value with the flag set, and so do we.</summary>
-    [Fact]
-    public void A_misaligned_atomic_is_refused_even_with_any_alignment()
+    /// <summary>BPF_F_ANY_ALIGNMENT lifts neither an atomic's alignment (strict_alignment_once) nor a stack access's
+    /// (check_ptr_alignment: always strict on the stack): the kernel refuses both with the flag set, and so do we.</summary>
+    [Theory]
+    [InlineData("verifier/ver17b/kernel_rules.bpf.o", "atomic_misaligned_value", "misaligned value access off 0+0+1 size 4")]
+    [InlineData("verifier/audit17/audit_rules.bpf.o", "misaligned_stack_store", "misaligned stack access off 0+0+-12 size 8")]
+    public void Misaligned_accesses_are_refused_even_with_any_alignment(string fixture, string program, string expected)
     {
-        const string Expected = "misaligned value access off 0+0+1 size 4";
         const uint AnyAlignment = 1u << 1; // uapi BPF_F_ANY_ALIGNMENT (ProgramLoadFlags names only libbpf's section flags)
-        var rules = new VerifierFixture("verifier/ver17b/kernel_rules.bpf.o");
-        var ours = rules.Ours("atomic_misaligned_value", out var prog, out var obj);
+        var rules = new VerifierFixture(fixture);
+        var ours = rules.Ours(program, out var prog, out var obj);
         Assert.False(ours.Accepted, ours.Log);
-        Assert.Contains(Expected, ours.Log);
+        Assert.Contains(expected, ours.Log);
         prog.Flags |= (Ebpf.Loading.ProgramLoadFlags)AnyAlignment;
         var (accepted, log) = rules.Kernel(obj, prog);
         Assert.False(accepted, log);
-        Assert.Contains(Expected, log);
+        Assert.Contains(expected, log);
     }
 }
