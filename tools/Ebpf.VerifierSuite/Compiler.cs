@@ -10,7 +10,12 @@ internal sealed class Compiler(string clang, string cpu, string sourceDir, strin
     {
         Directory.CreateDirectory(outputDir);
         string output = Path.Combine(outputDir, $"{Path.GetFileNameWithoutExtension(source)}.{cpu}.o");
-        if (File.Exists(output) && File.GetLastWriteTimeUtc(output) > File.GetLastWriteTimeUtc(source))
+        // DIR/compat/NAME.h, when present, is forced into NAME.c (-include): the place for the few definitions a
+        // stored upstream file needs from an older version of the headers beside it (README.md).
+        string compat = Path.Combine(sourceDir, "compat", $"{Path.GetFileNameWithoutExtension(source)}.h");
+        bool hasCompat = File.Exists(compat);
+        if (File.Exists(output) && File.GetLastWriteTimeUtc(output) > File.GetLastWriteTimeUtc(source)
+            && (!hasCompat || File.GetLastWriteTimeUtc(output) > File.GetLastWriteTimeUtc(compat)))
             return (output, "");
         var psi = new ProcessStartInfo(clang)
         {
@@ -31,7 +36,7 @@ internal sealed class Compiler(string clang, string cpu, string sourceDir, strin
         [
             "-target", "bpf", $"-mcpu={cpu}", "-O2", "-g", "-D__TARGET_ARCH_x86", "-mlittle-endian", "-std=gnu11",
             "-fno-strict-aliasing", "-Wno-compare-distinct-pointer-types", "-DENABLE_ATOMICS_TESTS",
-            .. includes, "-I", "/usr/include/x86_64-linux-gnu",
+            .. includes, "-I", "/usr/include/x86_64-linux-gnu", .. (hasCompat ? (string[])["-include", compat] : []),
             "-c", source, "-o", output,
         ];
         foreach (string a in arguments)
