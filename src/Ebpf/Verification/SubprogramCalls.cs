@@ -177,10 +177,12 @@ internal sealed class SubprogramCalls(VerifierContext walk) : VerifierComponent(
     /// bpf_tail_call inside a subprogram: a successful tail call runs the target on this frame, and its exit returns
     /// to the subprogram's caller with an unknown r0, skipping the rest of the subprogram. The kernel follows that
     /// return first and queues the path where the tail call failed (the next instruction): a write the subprogram
-    /// makes after the call may not have happened.
+    /// makes after the call may not have happened. In a callback frame, 6.18's precision backtracking of that R0
+    /// through the call trips its "callback unexpected regs" check, as for LD_ABS.
     /// </summary>
     internal Flow TailCallFromSubprogram(int callInsn)
     {
+        if (Cur.Current.IsCallback) throw Fail("verifier bug: callback unexpected regs 1", Errno.EFAULT);
         Engine.PushBranch(Cur.Clone(), InsnIdx, callInsn);
         SetReg(0, RegisterState.UnknownScalar());
         return CheckExit();

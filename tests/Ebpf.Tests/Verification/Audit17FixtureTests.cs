@@ -11,7 +11,7 @@ namespace Ebpf.Tests.Verification;
 /// packet pointers, packet pointers after helpers that change packet data, a division by zero in a callback, the
 /// find_vma callback's return range, write-only maps read directly, the combined stack of a call chain rounded as with
 /// the JIT requested, sockhash and bpf_sk_lookup_tcp references, the sk_lookup context, packet pointers after a tail
-/// call made directly, from a static subprogram and inside it, a misaligned stack store; and two checks on other
+/// call made directly, from a static subprogram and inside it, from a callback, a misaligned stack store; and two checks on other
 /// fixtures: may_goto as the kernel prints it at log level 2, and misaligned accesses even with BPF_F_ANY_ALIGNMENT. Our verdict and log are checked here, and against
 /// the live kernel (6.18) where bpf(2) is usable: same verdict, and the kernel's log holds the same lines in order.
 /// </summary>
@@ -49,6 +49,7 @@ public class Audit17FixtureTests
         ("packet_after_direct_tail_call", null),
         ("packet_after_static_tail_call", "R6 invalid mem access 'scalar'"),
         ("subprog_packet_after_own_tail_call", null),
+        ("packet_after_callback_tail_call", "verifier bug: callback unexpected regs 1"),
         ("misaligned_stack_store", "misaligned stack access off 0+0+-12 size 8"),
     ];
 
