@@ -195,7 +195,7 @@ internal sealed class IteratorSlots(VerifierContext walk) : VerifierComponent(wa
     internal bool LastIteratorIsRcu => Cur.Frames[_lastIter.Frame].Stack[_lastIter.Spi].Spilled.Off == RcuIterator;
 
     /// <summary>in_rcu_cs: inside bpf_rcu_read_lock, holding a lock, or in a program that is not sleepable.</summary>
-    private bool InRcuSection() =>
+    internal bool InRcuSection() =>
         !Input.Sleepable || Cur.ActiveLockId != 0 || Cur.References.Any(r => Kfuncs.IsRcuSection(r.Id));
 
     /// <summary>check_kfunc_call after the arguments: a KF_RCU_PROTECTED kfunc outside an RCU read section.</summary>

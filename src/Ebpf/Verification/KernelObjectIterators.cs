@@ -71,6 +71,7 @@ internal static class KernelObjectIterators
     // elements are not trusted, so they are not ReadOnly and carry their kind in FuncInsn (unused by typed pointers,
     // compared by state pruning). When RegisterState gains real trust flags, only these three members change.
 
+    // A pointer walked from an element carries the same marks (see Walked).
     private const int RcuElement = -1, UntrustedElement = -2;
 
     /// <summary>What bpf_iter_&lt;type&gt;_next returns: a maybe-NULL pointer to <paramref name="structName"/>,
@@ -84,12 +85,94 @@ internal static class KernelObjectIterators
         return r;
     }
 
-    /// <summary>Whether <paramref name="r"/> is an element an iterator returned (<paramref name="rcu"/>: MEM_RCU, else
-    /// PTR_UNTRUSTED).</summary>
+    /// <summary>Whether <paramref name="r"/> is an element an iterator returned or a pointer walked from one
+    /// (<paramref name="rcu"/>: MEM_RCU, else PTR_UNTRUSTED).</summary>
     public static bool IsElement(in RegisterState r, out bool rcu)
     {
         rcu = r.Type == RegisterType.BtfId && r.FuncInsn == RcuElement;
         return r.Type == RegisterType.BtfId && r.FuncInsn is RcuElement or UntrustedElement;
+    }
+
+    /// <summary>Whether <paramref name="r"/> is PTR_UNTRUSTED (helpers refuse it as a typed pointer argument).</summary>
+    public static bool IsUntrusted(in RegisterState r) => r.Type == RegisterType.BtfId && r.FuncInsn == UntrustedElement;
+
+    /// <summary>The prefix print_verifier_state gives the element's type (rcu_, untrusted_; none for other registers).</summary>
+    public static string Prefix(in RegisterState r) =>
+        r.Type != RegisterType.BtfId ? "" : r.FuncInsn switch { RcuElement => "rcu_", UntrustedElement => "untrusted_", _ => "" };
+
+    /// <summary>
+    /// check_ptr_to_btf_access's trust of a pointer loaded through an element (or a pointer walked from one) at
+    /// <paramref name="off"/>: <paramref name="loaded"/> is what btf_struct_walk yielded (a typed pointer, or a
+    /// scalar returned as is). From an untrusted base it stays untrusted; from an RCU base inside an RCU section the
+    /// vmlinux BTF allowlists decide (<c>&lt;struct&gt;__safe_trusted[_or_null]</c>: trusted, <c>__safe_rcu[_or_null]</c>:
+    /// MEM_RCU), and any other field is untrusted (observed on the live 6.18 kernel: an RCU task's <c>parent</c> is
+    /// <c>untrusted_ptr_task_struct</c>, not a plain PTR_TO_BTF_ID); outside an RCU section everything is untrusted.
+    /// This vmlinux carries no <c>__rcu</c> type tags (gcc-built), so they are not consulted.
+    /// </summary>
+    public static RegisterState Walked(BtfSpec vmlinux, in RegisterState baseReg, int off, RegisterState loaded, bool inRcuSection)
+    {
+        if (loaded.Type != RegisterType.BtfId || KernelTypes.Name(loaded.MemSize) is not { Length: > 0 } target
+            || target == Attach.BtfPointerLoads.UntrustedMemory)
+            return loaded;
+        string baseName = KernelTypes.Name(baseReg.MemSize);
+        bool rcuBase = baseReg.FuncInsn == RcuElement;
+        string? field = rcuBase && inRcuSection && !baseReg.MaybeNull ? PointerFieldAt(vmlinux, baseName, off) : null;
+        if (field is not null && SafeField(vmlinux, baseName, "__safe_trusted", field, target))
+            return Trusted(loaded, maybeNull: false);
+        if (field is not null && SafeField(vmlinux, baseName, "__safe_trusted_or_null", field, target))
+            return Trusted(loaded, maybeNull: true);
+        bool rcu = field is not null && (SafeField(vmlinux, baseName, "__safe_rcu", field, target)
+                                         || SafeField(vmlinux, baseName, "__safe_rcu_or_null", field, target));
+        int kind = rcu ? RcuElement : UntrustedElement;
+        var r = RegisterState.Pointer(RegisterType.BtfId);
+        r.MemSize = loaded.MemSize;
+        r.FuncInsn = kind;
+        r.MaybeNull = kind == RcuElement && field is not null && SafeField(vmlinux, baseName, "__safe_rcu_or_null", field, target);
+        return r;
+    }
+
+    /// <summary>A PTR_TRUSTED result, in today's convention (a trusted typed pointer is ReadOnly, as
+    /// <see cref="Attach.BtfPointerLoads.TypedPointer"/> makes it).</summary>
+    private static RegisterState Trusted(RegisterState loaded, bool maybeNull)
+    {
+        var r = Attach.BtfPointerLoads.TypedPointer(KernelTypes.Name(loaded.MemSize));
+        r.MaybeNull = maybeNull;
+        return r;
+    }
+
+    /// <summary>btf_nested_type_is_trusted: <c>&lt;base&gt;&lt;suffix&gt;</c> has a pointer member named
+    /// <paramref name="field"/> to <paramref name="target"/>.</summary>
+    private static bool SafeField(BtfSpec btf, string baseName, string suffix, string field, string target)
+    {
+        if (!btf.TryFindByName(baseName + suffix, BtfKind.Struct, out var safe) || safe is not BtfComposite sc) return false;
+        foreach (var m in sc.Members)
+        {
+            if (m.Name == field && btf.ResolveType(m.Type) is BtfPtr p && btf.ResolveType(p.Type) is BtfComposite pointee && pointee.Name == target)
+                return true;
+        }
+        return false;
+    }
+
+    /// <summary>The name of the pointer member btf_struct_walk reaches at <paramref name="off"/> in
+    /// <paramref name="structName"/>, descending into embedded structs; null where it passes an array or finds none.</summary>
+    private static string? PointerFieldAt(BtfSpec btf, string structName, int off)
+    {
+        if (!btf.TryFindByName(structName, BtfKind.Struct, out var start) || start is not BtfComposite t) return null;
+        for (int depth = 0; depth < BtfSpec.MaxResolveDepth; depth++)
+        {
+            BtfComposite? next = null;
+            foreach (var m in t.Members)
+            {
+                if (m.IsBitfield) continue;
+                int moff = (int)(m.BitOffset / 8);
+                var mt = btf.ResolveType(m.Type);
+                if (mt is BtfPtr && off == moff) return m.Name;
+                if (mt is BtfComposite c && off >= moff && off < moff + (int)c.Size) { next = c; off -= moff; break; }
+            }
+            if (next is null) return null;
+            t = next;
+        }
+        return null;
     }
 
     /// <summary>bpf_rcu_read_unlock: an RCU element loses its protection (MEM_RCU and PTR_MAYBE_NULL cleared,

@@ -43,7 +43,7 @@ internal static class StateFormatter
         };
         if (r.ReadOnly && r.Type is RegisterType.Mem or RegisterType.Buf) b = "rdonly_" + b;
         if (r.Type == RegisterType.BtfId && KernelTypes.TryGetPercpu(r.MemSize, out _)) b = "percpu_" + b;
-        if (KernelObjectIterators.IsElement(r, out bool rcu)) b = (rcu ? "rcu_" : "untrusted_") + b; // an iterator's element
+        b = KernelObjectIterators.Prefix(r) + b; // an iterator's element: rcu_ / untrusted_
         // reg_type_str: PTR_TO_BTF_ID's null postfix goes before the struct name ("ptr_or_null_"), the others' after;
         // a nullable typed pointer from a context (an iterator's target object, PTR_TRUSTED) carries "trusted_".
         if (r.MaybeNull && r.Type == RegisterType.BtfId) return (r.ReadOnly ? "trusted_" : "") + b + "or_null_";

@@ -6,8 +6,9 @@ namespace Ebpf.Tests.Verification;
 
 /// <summary>
 /// Open-coded iterators over kernel objects (tests/fixtures/verifier/kiters/kernel_iters.bpf.c, clang-19): task, css,
-/// css_task, task_vma and kmem_cache walks in the program types that may use them, the RCU rules of the
-/// KF_RCU_PROTECTED families, css_task's program allowlist, the trust of the elements, leaks and misused iterators.
+/// css_task, task_vma, kmem_cache and dmabuf walks in the program types that may use them, the RCU rules of the
+/// KF_RCU_PROTECTED families, css_task's program allowlist, the trust of the elements and of the pointers walked from
+/// them (element_trust.bpf.c), leaks and misused iterators.
 /// Each program's verdict and key line are ours; the kernel theory loads it into the running kernel and requires the
 /// same verdict, instruction and the kernel's last line in our log. The managed runtime refuses these programs at load
 /// (it has no kernel objects); the Linux backend runs the task walk in the kernel.
@@ -44,6 +45,14 @@ public class KernelIteratorFixtureTests
         { "dmabuf_walk", null },
         { "task_element_to_helper", null },
         { "css_task_element_to_helper", "R2 type=untrusted_ptr_ expected=ptr_, trusted_ptr_, rcu_ptr_" },
+        { "untrusted_walk_acquire", "R1 must be a rcu pointer" },
+        { "untrusted_walk_to_helper", "R2 type=untrusted_ptr_ expected=ptr_, trusted_ptr_, rcu_ptr_" },
+        { "rcu_walk_not_trusted", "R2 must be referenced or trusted" },
+        { "rcu_walk_to_rcu_kfuncs", null },
+        { "unlisted_walk_to_helper", "R2 type=untrusted_ptr_ expected=ptr_, trusted_ptr_, rcu_ptr_" },
+        { "css_walk_cgroup", null },
+        { "rcu_walk_after_unlock", "R1 must be a rcu pointer" },
+        { "untrusted_walk_read", null },
         { "task_nested_element", "R2 must be referenced or trusted" },
         { "css_task_element_acquired", "R1 must be a rcu pointer" },
         { "task_element_after_unlock", "R1 must be a rcu pointer" },
