@@ -59,6 +59,7 @@ public class KernelIteratorFixtureTests
         { "task_unlock_non_sleepable", "expected an RCU CS when using bpf_iter_task_next" },
         { "task_without_rcu", "kernel func bpf_iter_task_new requires RCU critical section protection" },
         { "task_rcu_gap", "expected an RCU CS when using bpf_iter_task_next" },
+        { "task_rcu_gap_pruning", "expected an RCU CS when using bpf_iter_task_next" },
         { "css_without_rcu", "kernel func bpf_iter_css_new requires RCU critical section protection" },
         { "css_task_not_sleepable", "css_task_iter is only allowed in bpf_lsm, bpf_iter and sleepable progs" },
         { "kmem_cache_not_sleepable", "program must be sleepable to call sleepable kfunc bpf_iter_kmem_cache_new" },
