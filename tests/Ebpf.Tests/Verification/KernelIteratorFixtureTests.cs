@@ -69,6 +69,9 @@ public class KernelIteratorFixtureTests
         { "task_vma_element_unchecked", "R0 invalid mem access 'scalar'" },
         { "task_vma_null_task", "Possibly NULL pointer passed to trusted arg1" },
         { "task_next_uninit", "expected an initialized iter_task as arg #0" },
+        { "task_next_null", "Possibly NULL pointer passed to trusted arg0" },
+        { "num_next_null", "Possibly NULL pointer passed to trusted arg0" },
+        { "task_next_ctx", "arg#0 expected pointer to an iterator on stack" },
         { "task_as_css", "expected an initialized iter_css as arg #0" },
     };
 
