@@ -243,6 +243,10 @@ internal sealed class IteratorSlots(VerifierContext walk) : VerifierComponent(wa
         if (objectNew && !nullable && (reg.MaybeNull || (reg.IsScalar && ScalarBounds.IsConst(reg, 0))))
             throw Fail($"Possibly NULL pointer passed to trusted arg{arg}");
         if (KernelObjectIterators.TrustRefusal(kf.Name, regno, reg) is { } refusal) throw Fail(refusal, Errno.EINVAL);
+        // A __nullable argument takes NULL itself, not a pointer that may be NULL: PTR_MAYBE_NULL is an unsafe modifier
+        // (is_trusted_reg, then KF_ARG_PTR_TO_BTF_ID's own check for a referenced one).
+        if (objectNew && nullable && reg.Type == RegisterType.BtfId && reg.MaybeNull)
+            throw Fail(reg.RefObjId == 0 ? $"R{regno} must be referenced or trusted" : $"arg#{arg} is ptr_or_null_ expected ptr_ or socket", Errno.EINVAL);
         if (!objectNew || reg.Type != RegisterType.BtfId) return false;
         string have = KernelTypes.Name(reg.MemSize);
         if (have == expected || !KernelObjectIterators.FirstMemberMatches(kf.Btf, have, expected)) return false;

@@ -70,6 +70,8 @@ public class KernelIteratorFixtureTests
         { "task_vma_null_task", "Possibly NULL pointer passed to trusted arg1" },
         { "task_next_uninit", "expected an initialized iter_task as arg #0" },
         { "task_next_null", "Possibly NULL pointer passed to trusted arg0" },
+        { "task_nullable_unchecked", "R2 must be referenced or trusted" },
+        { "task_nullable_acquired", "arg#1 is ptr_or_null_ expected ptr_ or socket" },
         { "num_next_null", "Possibly NULL pointer passed to trusted arg0" },
         { "task_next_ctx", "arg#0 expected pointer to an iterator on stack" },
         { "task_as_css", "expected an initialized iter_css as arg #0" },
