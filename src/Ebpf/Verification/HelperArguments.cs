@@ -184,6 +184,8 @@ internal sealed class HelperArguments(VerifierContext walk) : VerifierComponent(
             {
                 if (reg.Type != RegisterType.BtfId || (reg.MaybeNull && !nullOk))
                     throw TypeMismatch(regno, reg, "ptr_, trusted_ptr_, rcu_ptr_");
+                if (KernelObjectIterators.IsUntrusted(reg)) // an iterator's PTR_UNTRUSTED element
+                    throw Fail($"R{regno} type=untrusted_ptr_ expected=ptr_, trusted_ptr_, rcu_ptr_");
                 string want = arg.BtfType ?? "";
                 if (KernelTypes.Name(reg.MemSize) != want || reg.Off != 0 || !reg.VarOff.IsConst || reg.VarOff.Value != 0)
                 {

@@ -29,9 +29,13 @@ internal sealed class IteratorSlots(VerifierContext walk) : VerifierComponent(wa
 {
     public const int Active = 1, Drained = 2;
 
-    /// <summary>The iterator families whose kfuncs the managed runtime implements. Task, css, cgroup, dmabuf, kmem_cache
-    /// and other iterators walk kernel objects the managed runtime does not have: they stay refused.</summary>
+    /// <summary>The iterator families over values (the managed runtime runs them); the families over kernel objects are
+    /// <see cref="KernelObjectIterators"/>' (verified here, run only by the kernel).</summary>
     private static readonly HashSet<string> Supported = new(StringComparer.Ordinal) { "num", "bits" };
+
+    /// <summary>An iterator's trust, on its first slot's <see cref="RegisterState.Off"/> (compared by state pruning):
+    /// MEM_RCU (an RCU-protected iterator made inside an RCU read section) or PTR_UNTRUSTED (its section ended).</summary>
+    private const int RcuIterator = 1, UntrustedIterator = 2;
 
     /// <summary>btf_check_iter_kfuncs' naming convention: bpf_iter_&lt;type&gt;_{new,next,destroy} whose first argument
     /// points to struct bpf_iter_&lt;type&gt;.</summary>
@@ -48,7 +52,8 @@ internal sealed class IteratorSlots(VerifierContext walk) : VerifierComponent(wa
     }
 
     /// <summary>A kfunc of an iterator family this verifier and the runtime model.</summary>
-    public static bool IsSupported(string name) => Classify(name) is { } c && Supported.Contains(c.Type);
+    public static bool IsSupported(string name) =>
+        Classify(name) is { } c && (Supported.Contains(c.Type) || KernelObjectIterators.IsFamily(c.Type));
 
     /// <summary>Instructions that call an iterator's _next kfunc: prune points where a checkpoint is always made.</summary>
     private readonly HashSet<int> _nextCalls = [];
@@ -90,6 +95,14 @@ internal sealed class IteratorSlots(VerifierContext walk) : VerifierComponent(wa
     /// </summary>
     internal int ProcessIterArg(KernelFunction kf, BtfFuncProto proto, IteratorOperation op, string type)
     {
+        // check_kfunc_args: the iterator argument is a trusted one, NULL refused before its kind is looked at (observed
+        // on the live 6.18 kernel for every iterator kfunc: num, bits, task, ...).
+        var arg = Reg(1);
+        if (arg.MaybeNull || (arg.IsScalar && ScalarBounds.IsConst(arg, 0)))
+            throw Fail("Possibly NULL pointer passed to trusted arg0", Errno.EACCES);
+        // KF_ARG_PTR_TO_ITER: css_task's program allowlist comes before the iterator itself.
+        if (op == IteratorOperation.New && type == "css_task" && !KernelObjectIterators.CssTaskAllowed(Input))
+            throw Fail("css_task_iter is only allowed in bpf_lsm, bpf_iter and sleepable progs", Errno.EINVAL);
         var (structName, nrSlots) = IteratorStruct(kf, proto, type);
         var reg = Reg(1);
         if (reg.Type != RegisterType.Stack)
@@ -123,6 +136,9 @@ internal sealed class IteratorSlots(VerifierContext walk) : VerifierComponent(wa
                 meta.RefObjId = i == 0 ? id : 0;
                 meta.FuncInsn = Active;
                 meta.Range = 0;
+                // mark_stack_slots_iter: a KF_RCU_PROTECTED iterator is MEM_RCU inside an RCU section, PTR_UNTRUSTED
+                // outside (CheckRcuProtected then refuses the call).
+                meta.Off = KernelObjectIterators.IsRcuProtected(type) ? (InRcuSection() ? RcuIterator : UntrustedIterator) : 0;
                 stack[spi - i] = new StackSlot { Types = 0x0505050505050505UL, Spilled = meta };
                 frame.WrittenSlots |= 1UL << (spi - i);
                 Log.ScratchSlot(frame.FrameNo, spi - i);
@@ -131,6 +147,9 @@ internal sealed class IteratorSlots(VerifierContext walk) : VerifierComponent(wa
         }
         if (spi < 0 || !IsValidInit(frame, spi, nrSlots, typeId))
             throw Fail($"{prefix}expected an initialized iter_{type} as arg #0", Errno.EINVAL);
+        // is_iter_reg_valid_init: an iterator whose RCU section ended is -EPROTO.
+        if (frame.Stack[spi].Spilled.Off == UntrustedIterator)
+            throw Fail($"{prefix}expected an RCU CS when using {kf.Name}", Errno.EPROTO);
         for (int i = 0; i < nrSlots; i++)
         {
             Pruning.MarkStackRead(frame, spi - i);
@@ -176,6 +195,65 @@ internal sealed class IteratorSlots(VerifierContext walk) : VerifierComponent(wa
 
     /// <summary>The iterator the current _next call works on (the kernel's meta->iter.frameno / spi).</summary>
     private (int Frame, int Spi) _lastIter;
+
+    /// <summary>Whether the iterator of the current _next call is MEM_RCU (its element is then an RCU pointer).</summary>
+    internal bool LastIteratorIsRcu => Cur.Frames[_lastIter.Frame].Stack[_lastIter.Spi].Spilled.Off == RcuIterator;
+
+    /// <summary>in_rcu_cs: inside bpf_rcu_read_lock, holding a lock, or in a program that is not sleepable.</summary>
+    internal bool InRcuSection() =>
+        !Input.Sleepable || Cur.ActiveLockId != 0 || Cur.References.Any(r => Kfuncs.IsRcuSection(r.Id));
+
+    /// <summary>check_kfunc_call after the arguments: a KF_RCU_PROTECTED kfunc outside an RCU read section.</summary>
+    internal void CheckRcuProtected(string name, (IteratorOperation Op, string Type)? iterator)
+    {
+        if (iterator is { Op: IteratorOperation.New } it && KernelObjectIterators.IsRcuProtected(it.Type) && !InRcuSection())
+            throw Fail($"kernel func {name} requires RCU critical section protection");
+    }
+
+    /// <summary>bpf_rcu_read_unlock: every MEM_RCU iterator and element of the state becomes PTR_UNTRUSTED.</summary>
+    internal void OnRcuReadUnlock()
+    {
+        foreach (var frame in Cur.Frames)
+        {
+            for (int r = 0; r < frame.Registers.Length; r++) KernelObjectIterators.Unprotect(ref frame.Registers[r]);
+            var stack = frame.Stack;
+            for (int s = 0; s < FrameState.Slots; s++)
+            {
+                bool rcuIter = stack[s].Types == 0x0505050505050505UL && stack[s].Spilled.Off == RcuIterator;
+                bool rcuElement = stack[s].IsSpill && KernelObjectIterators.IsElement(stack[s].Spilled, out bool rcu) && rcu;
+                if (!rcuIter && !rcuElement) continue;
+                var meta = stack[s].Spilled;
+                if (rcuIter) meta.Off = UntrustedIterator;
+                else KernelObjectIterators.Unprotect(ref meta);
+                frame.WritableStack[s].Spilled = meta;
+            }
+        }
+    }
+
+    /// <summary>
+    /// check_kfunc_args for a struct pointer argument (after the iterator), where iterators add rules: an iterator's
+    /// element is refused where the kernel wants a trusted pointer; a kernel-object iterator's _new (KF_TRUSTED_ARGS /
+    /// KF_RCU) refuses NULL unless the argument is __nullable, and takes a struct whose first member is the expected
+    /// one. Returns true when the argument is fully checked here.
+    /// </summary>
+    internal bool CheckStructArg(KernelFunction kf, int arg, in RegisterState reg, string expected, bool nullable)
+    {
+        int regno = arg + 1;
+        bool objectNew = Classify(kf.Name) is { Op: IteratorOperation.New } c && KernelObjectIterators.IsFamily(c.Type);
+        if (objectNew && !nullable && (reg.MaybeNull || (reg.IsScalar && ScalarBounds.IsConst(reg, 0))))
+            throw Fail($"Possibly NULL pointer passed to trusted arg{arg}");
+        if (KernelObjectIterators.TrustRefusal(kf.Name, regno, reg) is { } refusal) throw Fail(refusal, Errno.EINVAL);
+        // A __nullable argument takes NULL itself, not a pointer that may be NULL: PTR_MAYBE_NULL is an unsafe modifier
+        // (is_trusted_reg, then KF_ARG_PTR_TO_BTF_ID's own check for a referenced one).
+        if (objectNew && nullable && reg.Type == RegisterType.BtfId && reg.MaybeNull)
+            throw Fail(reg.RefObjId == 0 ? $"R{regno} must be referenced or trusted" : $"arg#{arg} is ptr_or_null_ expected ptr_ or socket", Errno.EINVAL);
+        if (!objectNew || reg.Type != RegisterType.BtfId) return false;
+        string have = KernelTypes.Name(reg.MemSize);
+        if (have == expected || !KernelObjectIterators.FirstMemberMatches(kf.Btf, have, expected)) return false;
+        if (reg.Off != 0 || !reg.VarOff.IsConst || reg.VarOff.Value != 0)
+            throw Fail($"R{regno} must have zero offset when passed to release func or trusted arg to kfunc", Errno.EINVAL);
+        return true;
+    }
 
     /// <summary>stack_slot_obj_get_spi: the object must sit at a constant, 8-byte aligned offset with room for its
     /// slots. Returns the first slot, -1 when the object lies (partly) outside the stack (the kernel's -ERANGE), or

@@ -110,6 +110,8 @@ public static class KernelFunctions
         if (flags is null && !btf.GetDeclTagValues(funcTypeId).Contains("bpf_kfunc")) return null;
         if (!btf.TryGetType(func.ProtoType, out var p) || p is not BtfFuncProto proto) return null;
         var known = flags ?? KnownFlags.GetValueOrDefault(func.Name);
+        if (flags is null && IteratorSlots.Classify(func.Name) is { } iter && KernelObjectIterators.IsFamily(iter.Type))
+            known |= KernelObjectIterators.Flags(iter.Type, iter.Op);
         string? unsupported = null;
         if (flags is null && (IteratorSlots.IsSupported(func.Name) || DynptrSlots.IsSupportedKfunc(func.Name)))
         {

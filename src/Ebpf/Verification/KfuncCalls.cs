@@ -68,6 +68,7 @@ internal sealed class KfuncCalls(VerifierContext walk) : VerifierComponent(walk)
         {
             if (rcu < 0) throw Fail($"unmatched rcu read unlock (kernel function {name})", Errno.EINVAL);
             Cur.References.RemoveAt(rcu);
+            Iterators.OnRcuReadUnlock();
         }
 
         var btf = kf.Btf;
@@ -138,6 +139,7 @@ internal sealed class KfuncCalls(VerifierContext walk) : VerifierComponent(walk)
             }
             if (pointee is BtfComposite { Kind: BtfKind.Struct } st)
             {
+                if (Iterators.CheckStructArg(kf, i, reg, st.Name, nullable)) continue;
                 if (reg.Type != RegisterType.BtfId)
                     throw Fail($"arg#{i} pointer type STRUCT {st.Name} must point to scalar, or struct with scalar", Errno.EINVAL);
                 if (reg.MaybeNull && !nullable) throw Fail($"Possibly NULL pointer passed to trusted arg{i}", Errno.EACCES);
@@ -173,6 +175,7 @@ internal sealed class KfuncCalls(VerifierContext walk) : VerifierComponent(walk)
         if ((kf.Flags & KernelFunctionFlags.Release) != 0 && releaseRef == 0)
             throw Fail($"release kernel function {name} expects refcounted PTR_TO_BTF_ID", Errno.EINVAL);
         if (releaseRef != 0) Subprograms.ReleaseReference(releaseRef);
+        Iterators.CheckRcuProtected(name, iterator);
 
         Subprograms.ClobberCallerSaved();
         var ret = ResolveBtf(btf, proto.ReturnType);
@@ -219,6 +222,13 @@ internal sealed class KfuncCalls(VerifierContext walk) : VerifierComponent(walk)
     /// (PTR_TO_MEM | MEM_RDONLY, KF_RET_NULL), tied to the iterator's reference so that _destroy invalidates it.</summary>
     private RegisterState IteratorElement(KernelFunction kf, BtfType? ret, int iteratorRef)
     {
+        // A kernel object's iterator yields a maybe-NULL typed pointer (RCU or untrusted), not tied to the iterator.
+        if (ret is BtfPtr op && ResolveBtf(kf.Btf, op.Type) is BtfComposite { Kind: BtfKind.Struct } os)
+        {
+            var e = KernelObjectIterators.Element(os.Name, Iterators.LastIteratorIsRcu);
+            e.Id = NewId();
+            return e;
+        }
         if (ret is not BtfPtr rp || ResolveBtf(kf.Btf, rp.Type) is not (BtfInt or BtfEnumType))
             throw Unsupported($"kernel function {kf.Name}", UnsupportedFeatures.KfuncNonStructPointer);
         var r = RegisterState.Pointer(RegisterType.Mem);

@@ -416,6 +416,8 @@ internal sealed class MemoryAccessChecker(VerifierContext walk) : VerifierCompon
                 if (!SocketAccess.IsValid(reg.Type, off, size))
                     throw Fail($"R{regno} invalid {StateFormatter.TypeName(reg)} access off={off} size={size}");
                 return RegisterState.UnknownOfSize(size);
+            case RegisterType.BtfId when KernelObjectIterators.IsElement(reg, out _) && Input.Profile.KernelBtf is { } vmlinux:
+                return KernelObjectIterators.Walked(vmlinux, reg, off, new Attach.BtfPointerLoads(Walk).Load(regno, reg, off, size, write), Iterators.InRcuSection());
             case RegisterType.BtfId when Attach.BtfPointerLoads.Applies(Input, Ctx, reg):
                 return new Attach.BtfPointerLoads(Walk).Load(regno, reg, off, size, write);
             case RegisterType.BtfId when KernelTypes.TryGetPercpu(reg.MemSize, out var percpu):

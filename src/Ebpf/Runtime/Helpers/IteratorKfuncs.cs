@@ -34,7 +34,19 @@ internal static unsafe class IteratorKfuncs
         insn.IsCall && insn.Src == (byte)CallSource.Kfunc && insn.Offset == 0
         && Verification.KernelFunctions.ResolveById(insn.Imm, vmlinux) is { } kf && Ids.ContainsKey(kf.Name) ? kf.Name : null;
 
-    /// <summary>fixup_kfunc_call for the iterator kfuncs: each call becomes a call of its host implementation.</summary>
+    /// <summary>The objects each kernel-object iterator family walks, for the refusal that names them.</summary>
+    private static readonly Dictionary<string, string> KernelObjects = new(StringComparer.Ordinal)
+    {
+        ["task"] = "the kernel's tasks", ["css"] = "cgroup subsystem states", ["css_task"] = "a cgroup's tasks",
+        ["task_vma"] = "a task's memory areas", ["kmem_cache"] = "the slab caches", ["dmabuf"] = "DMA buffers",
+    };
+
+    /// <summary>
+    /// fixup_kfunc_call for the iterator kfuncs: each call becomes a call of its host implementation. An iterator over
+    /// kernel objects (task, css, css_task, task_vma, kmem_cache, dmabuf) is refused with ENOTSUPP naming it: this
+    /// runtime has no kernel objects to walk (its task model is one current task, with no task_struct to point to), and
+    /// yielding made-up ones would run the program on data no kernel has. Such programs run in the kernel (Linux backend).
+    /// </summary>
     public static Instruction[] Bind(Instruction[] insns, Btf.BtfSpec? vmlinux)
     {
         for (int pc = 0; pc < insns.Length; pc++)
@@ -46,9 +58,18 @@ internal static unsafe class IteratorKfuncs
             }
             if (Of(insns[pc], vmlinux) is { } name)
                 insns[pc] = new Instruction(insns[pc].Opcode, 0, 0, 0, Ids[name]);
+            else if (KernelObjectIteratorOf(insns[pc], vmlinux) is { } refused)
+                throw new BpfException(Errno.ENOTSUPP,
+                    $"insn {pc}: open-coded iterator bpf_iter_{refused.Type} ({refused.Kfunc}) walks {KernelObjects[refused.Type]}, which the managed runtime does not have; load the program with the Linux backend");
         }
         return insns;
     }
+
+    /// <summary>The kernel-object iterator kfunc a call names (vmlinux kfunc, off 0), or null.</summary>
+    internal static (string Kfunc, string Type)? KernelObjectIteratorOf(Instruction insn, Btf.BtfSpec? vmlinux) =>
+        insn.IsCall && insn.Src == (byte)CallSource.Kfunc && insn.Offset == 0
+        && Verification.KernelFunctions.ResolveById(insn.Imm, vmlinux) is { } kf
+        && Verification.IteratorSlots.Classify(kf.Name) is { } c && KernelObjects.ContainsKey(c.Type) ? (kf.Name, c.Type) : null;
 
     /// <summary>Adds the implementations to a program's helper table.</summary>
     public static void Register(HelperTable table)
