@@ -69,6 +69,7 @@ internal sealed class StackMemory(VerifierContext walk) : VerifierComponent(walk
         // check_stack_write_fixed_off: without allow_ptr_leaks a spilled pointer may only be overwritten whole.
         if (!AllowPtrLeaks && size != 8 && frame.Stack[slot][7] == StackByte.Spill && frame.Stack[slot].Spilled.IsPointer)
             throw Fail("attempt to corrupt spilled pointer on stack");
+        Speculation.MarkStackWrite(frame.Stack[slot], size, StoreInsn && value.IsPointer);
         Log.ScratchSlot(frame.FrameNo, slot);
         // A store into an iterator's (or dynptr's) slot turns the whole slot into data (check_stack_write_fixed_off's
         // scrub); an iterator's reference stays acquired, so forgetting to destroy it still leaks.
