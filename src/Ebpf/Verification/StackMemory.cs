@@ -170,8 +170,9 @@ internal sealed class StackMemory(VerifierContext walk) : VerifierComponent(walk
             int byteOff = off + b;
             var bs = frame.Stack[FrameState.SlotOf(byteOff)];
             var t = bs.IsFullSpill ? StackByte.Spill : bs[FrameState.ByteOf(byteOff)];
+            // check_stack_read_fixed_off: without allow_uninit_stack (CAP_PERFMON) a byte never written is refused.
             if (t == StackByte.Invalid && !AllowPtrLeaks)
-                throw Fail($"invalid read from stack R{regno} off={off} size={size}");
+                throw Fail($"invalid read from stack off {off}+{b} size {size}");
             // Iterator and dynptr state is the kernel's: a program never reads it (check_stack_read_fixed_off).
             if (t is StackByte.Iter or StackByte.Dynptr)
                 throw Fail($"invalid read from stack off {off}+{b} size {size}");

@@ -121,6 +121,8 @@ internal sealed class VerifierEngine : VerifierComponent
             MaxReadWriteBufferAccess = Walk.MaxReadWriteBufferAccess,
             ReadsKernelPointers = ReadsKernelPointers,
             ProbeLoads = Walk.ProbeLoads.Where(xlated.Survives).Select(i => moved[i]).ToHashSet(),
+            SpeculationBarriers = [.. Speculation.NospecInstructions],
+            SpeculationBarriersAfter = [.. Speculation.NospecResultInstructions],
         };
     }
 
