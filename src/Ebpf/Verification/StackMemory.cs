@@ -78,16 +78,13 @@ internal sealed class StackMemory(VerifierContext walk) : VerifierComponent(walk
             Dynptrs.DestroyIfDynptr(frame, sl);
             if (frame.Stack[sl].HasObjectBytes) frame.WritableStack[sl].ScrubObject();
         }
-        if (size == 8 && off % 8 == 0 && (value.IsPointer || value.Type == RegisterType.Scalar))
+        // check_stack_write_fixed_off: pointers are spilled; a scalar (register or BPF_ST immediate, zero included) only
+        // when the loader has CAP_BPF. Without it a scalar store is data: STACK_ZERO bytes for a known zero, else
+        // STACK_MISC, and a fill reads back an unknown scalar.
+        if (size == 8 && off % 8 == 0 && (value.IsPointer || (value.Type == RegisterType.Scalar && Privileged)))
         {
-            // Registers are spilled; so is an immediate when the loader has CAP_BPF (check_stack_write_fixed_off keeps
-            // a BPF_ST of any constant, zero included, as a spilled known scalar); without it a zero immediate becomes
-            // STACK_ZERO bytes.
-            if (!(StoreFromImmediate && !Privileged && value.VarOff.IsConst && value.VarOff.Value == 0))
-            {
-                frame.WritableStack[slot] = new StackSlot { Types = 0x0101010101010101UL, Spilled = value };
-                return;
-            }
+            frame.WritableStack[slot] = new StackSlot { Types = 0x0101010101010101UL, Spilled = value };
+            return;
         }
         if (value.IsPointer)
         {
