@@ -66,6 +66,8 @@ internal sealed class BranchChecker(VerifierContext walk) : VerifierComponent(wa
         {
             // The outcome followed from the operands' values: they must match exactly for a later state to be pruned here.
             MarkJumpOperandsPrecise(insn, d, src, regSrc);
+            // Without CAP_PERFMON the side not taken still runs under misprediction (sanitize_speculative_path).
+            if (Speculation.Enabled) Speculation.Push(taken == 1 ? fallthrough : target, InsnIdx, insn);
             // check_cond_jmp_op prints the state of a decided jump itself, under the jump's index.
             Log.InsnState(InsnIdx, Cur);
             InsnIdx = taken == 1 ? target : fallthrough;
@@ -81,6 +83,8 @@ internal sealed class BranchChecker(VerifierContext walk) : VerifierComponent(wa
             && !(regSrc && IsPacketAny(d) && IsPacketAny(src)))
             throw Fail($"R{dst} pointer comparison prohibited");
         var other = Cur.Clone();
+        // The state before refinement, for the speculative side of a branch only the refinement shows impossible.
+        var unrefined = Speculation.Enabled ? Cur.Clone() : null;
         // 'other' takes the jump (condition true); the current state falls through (condition false).
         bool otherAlive = Refine(other, dst, regSrc ? insn.Src : -1, src, op, is32, outcome: true);
         bool curAlive = Refine(Cur, dst, regSrc ? insn.Src : -1, src, op, is32, outcome: false);
@@ -92,14 +96,27 @@ internal sealed class BranchChecker(VerifierContext walk) : VerifierComponent(wa
         else if (otherAlive)
         {
             MarkJumpOperandsPrecise(insn, d, src, regSrc);
+            PushImpossibleSide(unrefined, fallthrough, insn);
             Cur = other;
             InsnIdx = target;
         }
         else
         {
             MarkJumpOperandsPrecise(insn, d, src, regSrc);
+            PushImpossibleSide(unrefined, target, insn);
             InsnIdx = fallthrough;
         }
+    }
+
+    /// <summary>A side the refinement found impossible is one the kernel's is_branch_taken decides away: without
+    /// CAP_PERFMON it runs under misprediction from the state before the comparison (sanitize_speculative_path).</summary>
+    private void PushImpossibleSide(VerifierState? unrefined, int next, Instruction insn)
+    {
+        if (unrefined is null) return;
+        var live = Cur;
+        Cur = unrefined;
+        Speculation.Push(next, InsnIdx, insn);
+        Cur = live;
     }
 
     private void MarkJumpOperandsPrecise(Instruction insn, in RegisterState d, in RegisterState src, bool regSrc)

@@ -23,20 +23,56 @@ internal sealed class SpectreSanitizer(VerifierContext walk) : VerifierComponent
 
     private static bool Needed(AluOperation op) => op is AluOperation.Add or AluOperation.Sub;
 
-    /// <summary>sanitize_ptr_alu before the operation (commit_window false); an inactive window when nothing applies.</summary>
+    /// <summary>explore_alu_limits: a masked offset that is not a constant was seen; from then on state pruning compares
+    /// scalars exactly, so that every path reaching a masked instruction gets to show its own mask.</summary>
+    public bool ExploreAluLimits { get; private set; }
+
+    /// <summary>can_skip_alu_sanitation: a loader with CAP_PERFMON, an immediate offset, or an instruction a speculation
+    /// barrier already protects.</summary>
+    private bool CanSkip(Instruction insn) =>
+        AllowPtrLeaks || insn.Source == OperandSource.Immediate || Speculation.HasNospec(InsnIdx);
+
+    /// <summary>sanitize_ptr_alu before the operation (commit_window false); an inactive window when nothing applies.
+    /// A register offset that is not a constant may be masked to 0 under misprediction: that truncated path is explored
+    /// speculatively (on a speculative path only that: its masks were decided on the architectural paths).</summary>
     public Window Begin(Instruction insn, AluOperation op, in RegisterState ptr, in RegisterState off, bool ptrIsDst)
     {
-        // can_skip_alu_sanitation: a privileged loader, or an immediate offset.
-        if (AllowPtrLeaks || !Needed(op) || insn.Source == OperandSource.Immediate) return default;
+        if (!Needed(op) || CanSkip(insn)) return default;
         bool offIsImm = off.VarOff.IsConst;
+        if (Cur.Speculative)
+        {
+            if (!offIsImm) PushTruncated(insn, ptr, ptrIsDst);
+            return default;
+        }
         bool offIsNeg = off.SMin < 0;
         if (!offIsImm && (off.SMin < 0) != (off.SMax < 0))
             throw Fail($"R{OffReg(insn, ptrIsDst)} has unknown scalar with mixed signed bounds, {ForRoot}");
         bool maskToLeft = (op == AluOperation.Add && offIsNeg) || (op == AluOperation.Sub && !offIsNeg);
         uint limit = PtrLimit(insn, op, ptr, maskToLeft, ptrIsDst);
         uint state = (offIsNeg ? NegValue : 0) | (offIsImm ? Immediate : 0) | (ptrIsDst ? SanitizeSrc : SanitizeDst);
+        // The first phase only computes the window (into the kernel's temporary info->aux); Commit records it.
+        if (!offIsImm) ExploreAluLimits = true;
+        if (!offIsImm) PushTruncated(insn, ptr, ptrIsDst);
         return new Window(true, maskToLeft, state, limit);
     }
+
+    /// <summary>sanitize_ptr_alu's simulation of the zero-truncated offset: the destination holds the unmoved pointer
+    /// after the instruction, on a speculative path.</summary>
+    private void PushTruncated(Instruction insn, in RegisterState ptr, bool ptrIsDst)
+    {
+        if (ptrIsDst)
+        {
+            Speculation.Push(InsnIdx + 1, InsnIdx, null);
+            return;
+        }
+        var dst = Reg(insn.Dst);
+        Reg(insn.Dst) = ptr;
+        Speculation.Push(InsnIdx + 1, InsnIdx, null);
+        Reg(insn.Dst) = dst;
+    }
+
+    /// <summary>A speculation barrier now protects <paramref name="insn"/>: its mask is not needed (aux->alu_state = 0).</summary>
+    public void Forget(int insn) => _aux.Remove(insn);
 
     /// <summary>sanitize_check_bounds then sanitize_ptr_alu's commit: the moved pointer must still be maskable.</summary>
     public void Commit(Instruction insn, AluOperation op, in Window window, in RegisterState result)
@@ -49,10 +85,11 @@ internal sealed class SpectreSanitizer(VerifierContext walk) : VerifierComponent
         Update(insn, op, window.State, limit);
     }
 
-    /// <summary>sanitize_val_alu: a scalar add/sub with a register must not share its instruction with pointer arithmetic.</summary>
+    /// <summary>sanitize_val_alu: a scalar add/sub with a register must not share its instruction with pointer arithmetic
+    /// (checked on speculative paths too, as the kernel does).</summary>
     public void ScalarAlu(Instruction insn, AluOperation op)
     {
-        if (AllowPtrLeaks || !Needed(op) || insn.Source == OperandSource.Immediate) return;
+        if (!Needed(op) || CanSkip(insn)) return;
         Update(insn, op, NonPointer, 0);
     }
 

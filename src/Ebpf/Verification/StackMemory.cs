@@ -69,6 +69,7 @@ internal sealed class StackMemory(VerifierContext walk) : VerifierComponent(walk
         // check_stack_write_fixed_off: without allow_ptr_leaks a spilled pointer may only be overwritten whole.
         if (!AllowPtrLeaks && size != 8 && frame.Stack[slot][7] == StackByte.Spill && frame.Stack[slot].Spilled.IsPointer)
             throw Fail("attempt to corrupt spilled pointer on stack");
+        Speculation.MarkStackWrite(frame.Stack[slot], size, StoreInsn && value.IsPointer);
         Log.ScratchSlot(frame.FrameNo, slot);
         // A store into an iterator's (or dynptr's) slot turns the whole slot into data (check_stack_write_fixed_off's
         // scrub); an iterator's reference stays acquired, so forgetting to destroy it still leaks.
@@ -77,16 +78,13 @@ internal sealed class StackMemory(VerifierContext walk) : VerifierComponent(walk
             Dynptrs.DestroyIfDynptr(frame, sl);
             if (frame.Stack[sl].HasObjectBytes) frame.WritableStack[sl].ScrubObject();
         }
-        if (size == 8 && off % 8 == 0 && (value.IsPointer || value.Type == RegisterType.Scalar))
+        // check_stack_write_fixed_off: pointers are spilled; a scalar (register or BPF_ST immediate, zero included) only
+        // when the loader has CAP_BPF. Without it a scalar store is data: STACK_ZERO bytes for a known zero, else
+        // STACK_MISC, and a fill reads back an unknown scalar.
+        if (size == 8 && off % 8 == 0 && (value.IsPointer || (value.Type == RegisterType.Scalar && Privileged)))
         {
-            // Registers are spilled; so is an immediate when the loader has CAP_BPF (check_stack_write_fixed_off keeps
-            // a BPF_ST of any constant, zero included, as a spilled known scalar); without it a zero immediate becomes
-            // STACK_ZERO bytes.
-            if (!(StoreFromImmediate && !Privileged && value.VarOff.IsConst && value.VarOff.Value == 0))
-            {
-                frame.WritableStack[slot] = new StackSlot { Types = 0x0101010101010101UL, Spilled = value };
-                return;
-            }
+            frame.WritableStack[slot] = new StackSlot { Types = 0x0101010101010101UL, Spilled = value };
+            return;
         }
         if (value.IsPointer)
         {
@@ -169,8 +167,9 @@ internal sealed class StackMemory(VerifierContext walk) : VerifierComponent(walk
             int byteOff = off + b;
             var bs = frame.Stack[FrameState.SlotOf(byteOff)];
             var t = bs.IsFullSpill ? StackByte.Spill : bs[FrameState.ByteOf(byteOff)];
+            // check_stack_read_fixed_off: without allow_uninit_stack (CAP_PERFMON) a byte never written is refused.
             if (t == StackByte.Invalid && !AllowPtrLeaks)
-                throw Fail($"invalid read from stack R{regno} off={off} size={size}");
+                throw Fail($"invalid read from stack off {off}+{b} size {size}");
             // Iterator and dynptr state is the kernel's: a program never reads it (check_stack_read_fixed_off).
             if (t is StackByte.Iter or StackByte.Dynptr)
                 throw Fail($"invalid read from stack off {off}+{b} size {size}");

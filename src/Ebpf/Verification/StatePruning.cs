@@ -258,6 +258,8 @@ internal sealed class StatePruning(VerifierContext walk) : VerifierComponent(wal
     private bool StatesEqual(VerifierState old, VerifierState cur, bool exact)
     {
         if (old.Frames.Count != cur.Frames.Count) return false;
+        // A state seen only under misprediction never covers an architectural one (states_equal).
+        if (old.Speculative && !cur.Speculative) return false;
         if (old.References.Count != cur.References.Count) return false;
         if ((old.ActiveLockId != 0) != (cur.ActiveLockId != 0)) return false;
         _idCount = 0;
@@ -357,6 +359,10 @@ internal sealed class StatePruning(VerifierContext walk) : VerifierComponent(wal
         if (cur.Type != old.Type) return false;
         if (old.Type == RegisterType.Scalar)
         {
+            // explore_alu_limits: once an offset was masked, scalars must match exactly (each path's mask is checked).
+            if (Sanitizer.ExploreAluLimits)
+                return SameValue(old, cur) && old.Off == cur.Off
+                    && ((old.Id == 0 && cur.Id == 0) || MapIds(old.Id != 0 ? old.Id : --_tmpIdGen, cur.Id != 0 ? cur.Id : --_tmpIdGen));
             if (Imprecise(old)) return true;
             // A link through rX += K holds only with the same difference: the old state's later refinements assumed it.
             if ((old.Id & RegisterState.AddConstFlag) != (cur.Id & RegisterState.AddConstFlag)) return false;

@@ -57,6 +57,13 @@ public sealed class VerifiedProgram
     /// <summary>Instructions (of <see cref="Instructions"/>) that load through a typed kernel pointer walked by BTF:
     /// BPF_PROBE_MEM loads, which both engines perform as fault-safe reads.</summary>
     internal IReadOnlySet<int> ProbeLoads { get; init; } = new HashSet<int>();
+    /// <summary>Instructions (of <see cref="VerifiedInstructions"/>) a speculative path found unsafe: the kernel puts a
+    /// BPF_NOSPEC before each (aux->nospec). Only a loader without CAP_PERFMON has any; the engines need none (they do
+    /// not execute speculatively), see <see cref="SpeculativePaths"/>.</summary>
+    internal IReadOnlyList<int> SpeculationBarriers { get; init; } = [];
+    /// <summary>Stack stores (of <see cref="VerifiedInstructions"/>) the kernel follows with a BPF_NOSPEC (Spectre v4,
+    /// aux->nospec_result).</summary>
+    internal IReadOnlyList<int> SpeculationBarriersAfter { get; init; } = [];
 }
 
 /// <summary>The verdict with the kernel-style log and statistics.</summary>

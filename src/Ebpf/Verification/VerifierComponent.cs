@@ -51,6 +51,7 @@ internal abstract class VerifierComponent(VerifierContext walk)
     protected BranchChecker Branches => Walk.Branches;
     protected InstructionAux Aux => Walk.Aux;
     protected SpectreSanitizer Sanitizer => Walk.Sanitizer;
+    protected SpeculativePaths Speculation => Walk.Speculation;
 
     protected VerifierError Fail(string message, Errno errno = Errno.EACCES) => Walk.Fail(message, errno);
 

@@ -41,6 +41,7 @@ internal sealed class VerifierContext
         Branches = new BranchChecker(this);
         Aux = new InstructionAux(this);
         Sanitizer = new SpectreSanitizer(this);
+        Speculation = new SpeculativePaths(this);
     }
 
     public VerifierInput Input { get; }
@@ -100,6 +101,7 @@ internal sealed class VerifierContext
     public BranchChecker Branches { get; }
     public InstructionAux Aux { get; }
     public SpectreSanitizer Sanitizer { get; }
+    public SpeculativePaths Speculation { get; }
 
     public VerifierError Fail(string message, Errno errno = Errno.EACCES) => new(errno, message, InsnIdx);
 

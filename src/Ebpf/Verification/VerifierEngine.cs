@@ -121,6 +121,8 @@ internal sealed class VerifierEngine : VerifierComponent
             MaxReadWriteBufferAccess = Walk.MaxReadWriteBufferAccess,
             ReadsKernelPointers = ReadsKernelPointers,
             ProbeLoads = Walk.ProbeLoads.Where(xlated.Survives).Select(i => moved[i]).ToHashSet(),
+            SpeculationBarriers = [.. Speculation.NospecInstructions],
+            SpeculationBarriersAfter = [.. Speculation.NospecResultInstructions],
         };
     }
 
@@ -166,20 +168,20 @@ internal sealed class VerifierEngine : VerifierComponent
             bool pathDone = false;
             if (Cfg.PrunePoint[InsnIdx] && Pruning.IsStateVisited(InsnIdx))
             {
-                Log.Pruned(InsnIdx);
+                Log.Pruned(InsnIdx, Cur.Speculative);
                 pathDone = true;
             }
             else
             {
                 var insn = Insns[InsnIdx];
                 Precision.PushHistory(InsnIdx);
-                Aux.MarkSeen(InsnIdx);
+                // sanitize_mark_insn_seen: a speculative path keeps nothing alive (its code stays dead code).
+                if (!Cur.Speculative) Aux.MarkSeen(InsnIdx);
                 if (Cfg.JumpPoint[InsnIdx]) Cur.JumpHistory++;
                 if (insn.Class is InstructionClass.Jmp or InstructionClass.Jmp32) JumpsProcessed++;
                 Log.BeginInsn(Insns, InsnIdx, Cur);
                 int at = InsnIdx;
-                var flow = Step(insn);
-                if (flow == Flow.PathDone) pathDone = true;
+                pathDone = Cur.Speculative ? SpeculativeStep(insn) : Step(insn) == Flow.PathDone;
                 prev = at;
                 PreviousInsn = at;
             }
@@ -195,9 +197,34 @@ internal sealed class VerifierEngine : VerifierComponent
         }
     }
 
-    /// <summary>Pushes the other side of a branch (the kernel's <c>push_stack</c>).</summary>
-    internal void PushBranch(VerifierState state, int insn, int prev)
+    /// <summary>
+    /// One instruction of a speculative path (do_check with state->speculative): the path ends at a barrier already
+    /// placed before the instruction, at an error a barrier can prevent (which places one, see
+    /// <see cref="SpeculativePaths"/>), or after a store whose result gets a barrier. The error stays in the log.
+    /// </summary>
+    private bool SpeculativeStep(Instruction insn)
     {
+        int at = InsnIdx;
+        if (Speculation.HasNospec(at)) return true;
+        try
+        {
+            if (Step(insn) == Flow.PathDone) return true;
+        }
+        catch (VerifierError e) when (SpeculativePaths.Recoverable(e.Errno))
+        {
+            Log.Error(e.Message);
+            StackMem.StoreFromImmediate = StackMem.StoreInsn = false;
+            Speculation.MarkNospec(at);
+            return true;
+        }
+        return Speculation.HasNospecResult(at);
+    }
+
+    /// <summary>Pushes the other side of a branch (the kernel's <c>push_stack</c>); a speculative state's branches are
+    /// speculative too.</summary>
+    internal void PushBranch(VerifierState state, int insn, int prev, bool speculative = false)
+    {
+        state.Speculative |= speculative;
         if (state.Parent is not null) state.Parent.Branches++;
         _pending.Push((state, insn, prev, Log.Position));
         if (_pending.Count > 8192)

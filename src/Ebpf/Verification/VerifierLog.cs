@@ -112,7 +112,7 @@ internal sealed class VerifierLog
         if (!Trace) return;
         if (_pendingFrom is { } from)
         {
-            if (Verbose) _sb.Append($"\nfrom {from} to {idx}: {StateFormatter.Frame(state.Current, state, _allPrecise)}\n");
+            if (Verbose) _sb.Append($"\nfrom {from} to {idx}{SpeculativeMark(state.Speculative)}: {StateFormatter.Frame(state.Current, state, _allPrecise)}\n");
             _pendingFrom = null;
         }
         InsnState(idx, state);
@@ -177,11 +177,14 @@ internal sealed class VerifierLog
 
     private static int RoundUp(int v, int m) => (v + m - 1) / m * m;
 
+    /// <summary>The "from" lines' mark of a path explored under misprediction (do_check's speculative state).</summary>
+    private static string SpeculativeMark(bool speculative) => speculative ? " (speculative execution)" : "";
+
     /// <summary>The path was cut at <paramref name="insn"/> by an equivalent explored state.</summary>
-    public void Pruned(int insn)
+    public void Pruned(int insn, bool speculative = false)
     {
         if (!Trace) return;
-        if (_pendingFrom is { } from) _sb.Append($"\nfrom {from} to {insn}: safe\n");
+        if (_pendingFrom is { } from) _sb.Append($"\nfrom {from} to {insn}{SpeculativeMark(speculative)}: safe\n");
         else _sb.Append($"{insn}: safe\n");
         _pendingFrom = null;
     }

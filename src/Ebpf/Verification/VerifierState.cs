@@ -200,6 +200,8 @@ internal sealed class VerifierState
     internal int MayGotoDepth;
     /// <summary>Callback iterations entered on this path (the kernel's callback_unroll_depth).</summary>
     internal int CallbackUnrollDepth;
+    /// <summary>This path runs only under branch misprediction (the kernel's speculative): see <see cref="SpeculativePaths"/>.</summary>
+    internal bool Speculative;
 
     public FrameState Current => Frames[^1];
 
@@ -216,6 +218,7 @@ internal sealed class VerifierState
             JumpHistory = JumpHistory,
             MayGotoDepth = MayGotoDepth,
             CallbackUnrollDepth = CallbackUnrollDepth,
+            Speculative = Speculative,
         };
         foreach (var f in Frames) s.Frames.Add(f.Clone());
         return s;

@@ -93,7 +93,8 @@ public class VerifierCollaboratorTests
         var insns = Prog(Ldx(AccessSize.DoubleWord, 3, 10, -16), Exit());
         var walk = Walk(insns, Abi.Helpers.HelperPrivilege.Unprivileged);
         var e = Assert.Throws<VerifierError>(() => walk.Memory.CheckLoad(insns[0]));
-        Assert.Equal("invalid read from stack R10 off=-16 size=8", e.Message);
+        // check_stack_read_fixed_off names the access offset and the first unwritten byte.
+        Assert.Equal("invalid read from stack off -16+0 size 8", e.Message);
     }
 
     [Fact]
