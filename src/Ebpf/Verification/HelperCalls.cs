@@ -29,6 +29,8 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
         if (host is null && !Input.Profile.IsHelperAllowed(Input.ProgramType, id, Input.Privilege)
             && !Attach.TracingHelperRules.Allows(Input.ProgramType, Input.ExpectedAttachType, id))
             throw Fail($"program of this type cannot use helper {name}#{id}", Errno.EINVAL);
+        if (host is null && Walk.StructOps is { Type: { } stType } st && !stType.AllowsHelper(Input.Profile, st.MemberName, id, Input.Privilege))
+            throw Fail($"program of this type cannot use helper {name}#{id}", Errno.EINVAL);
         var proto = host?.Prototype ?? HelperPrototypes.Get((HelperId)id, Input.ProgramType)
             ?? throw Unsupported($"helper {name}#{id}", UnsupportedFeatures.HelperWithoutPrototype);
         ResolvedCalls[InsnIdx] = new ResolvedCall(InsnIdx, true, id);
