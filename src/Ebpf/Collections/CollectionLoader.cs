@@ -200,7 +200,7 @@ internal sealed class CollectionLoader
     private BpfMap CreateMap(MapSpec ms)
     {
         if (ms.StructOps is not null)
-            return StructOpsMaps.Create(_backend, ms, BindingOf(ms));
+            return StructOpsMaps.Create(_backend, ms, BindingOf(ms), _btf);
         MapShape shape;
         try
         {

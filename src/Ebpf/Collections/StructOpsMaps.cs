@@ -29,17 +29,20 @@ internal static class StructOpsMaps
 
     private static readonly ConditionalWeakTable<BpfMap, Pending> Bound = new();
 
-    /// <summary>BPF_MAP_CREATE of a struct_ops map bound to the backend's kernel BTF.</summary>
-    public static BpfMap Create(IBpfBackend backend, MapSpec ms, StructOpsBinding binding)
+    /// <summary>BPF_MAP_CREATE of a struct_ops map bound to the backend's kernel BTF. The kernel wants the object's BTF
+    /// fd too (map_create takes it whenever btf_vmlinux_value_type_id is set), with no key/value type ids.</summary>
+    public static BpfMap Create(IBpfBackend backend, MapSpec ms, StructOpsBinding binding, BtfHandle? objectBtf)
     {
         if (backend is not IStructOpsBackend)
             throw new BpfException(Errno.EOPNOTSUPP,
                 $"map '{ms.Name}': struct_ops maps are not supported by the {backend.Name} backend: it has no kernel struct_ops "
                 + $"type ({binding.KernelTypeName}) to register programs with");
+        if (objectBtf is null)
+            throw new BpfException(Errno.EINVAL, $"map '{ms.Name}': a struct_ops map needs the object's BTF loaded into the kernel");
         return backend.CreateMap(new MapDefinition(MapType.StructOps, 4, binding.ValueSize, 1, ms.Flags, ObjectNames.Sanitize(ms.Name))
         {
             BtfVmlinuxValueTypeId = binding.ValueTypeId,
-        });
+        }, objectBtf);
     }
 
     /// <summary>Keeps the value to write at attach, once the programs are loaded (a slot whose program was not loaded stays empty).</summary>

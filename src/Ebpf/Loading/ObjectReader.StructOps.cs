@@ -29,8 +29,16 @@ internal sealed partial class ObjectReader
             var datasec = btf.FindDatasec(section.Name)
                 ?? throw new BpfException(Errno.EINVAL, $"{_source}: struct_ops init: DATASEC {section.Name} not found");
             var vars = new List<(MapSpec, uint, uint, uint, Dictionary<int, string>)>();
-            foreach (var (variable, placement) in btf.GetDatasecVariables(datasec))
+            // clang leaves DATASEC offsets 0 in objects: each variable's place is its ELF symbol's value (libbpf's
+            // find_elf_var_sym), its size the DATASEC's.
+            var symbolOffsets = _elf.Symbols
+                .Where(s => s.SectionIndex == section.Index && s.Name.Length > 0 && s.Type != ElfSymbolType.Section)
+                .GroupBy(s => s.Name).ToDictionary(g => g.Key, g => g.First().Value, StringComparer.Ordinal);
+            foreach (var (variable, secinfo) in btf.GetDatasecVariables(datasec))
             {
+                if (!symbolOffsets.TryGetValue(variable.Name, out ulong symbolOffset) || symbolOffset > uint.MaxValue)
+                    throw new BpfException(Errno.ENOENT, $"{_source}: struct_ops init: symbol for {variable.Name} not found in {section.Name}");
+                var placement = (Offset: (uint)symbolOffset, secinfo.Size);
                 uint typeId = btf.SkipTypedefs(variable.Type);
                 if (!btf.TryGetType(typeId, out var type))
                     throw new BpfException(Errno.EINVAL, $"{_source}: struct_ops init: Cannot resolve var type_id {variable.Type} in DATASEC {section.Name}");
