@@ -31,9 +31,12 @@ if (withKernel && !LinuxKernel.IsAvailable)
 }
 
 var compiler = new Compiler(clang, cpu, dir, Path.Combine(dir, "build"));
-var sources = Directory.GetFiles(dir, "verifier_*.c").Order(StringComparer.Ordinal)
-    .Where(s => only is null || only.Split(',', StringSplitOptions.RemoveEmptyEntries)
-        .Any(part => Path.GetFileName(s).Contains(part, StringComparison.Ordinal))).ToList();
+var onlyParts = only?.Split(',', StringSplitOptions.RemoveEmptyEntries) ?? [];
+// verifier_*.c, plus any other annotated upstream file --only names exactly (dummy_st_ops_fail, …).
+var sources = Directory.GetFiles(dir, "*.c").Order(StringComparer.Ordinal)
+    .Where(s => Path.GetFileName(s).StartsWith("verifier_", StringComparison.Ordinal)
+        ? only is null || onlyParts.Any(part => Path.GetFileName(s).Contains(part, StringComparison.Ordinal))
+        : onlyParts.Any(part => Path.GetFileNameWithoutExtension(s) == part)).ToList();
 var notCompiled = new List<string>();
 var outcomes = new List<Outcome>();
 var unprivOutcomes = new List<UnprivOutcome>();
