@@ -48,6 +48,44 @@ public class StructOpsFixtureTests
         { "dummy_sleepable_test_1", "attach to unsupported member test_1 of struct bpf_dummy_ops" },
     };
 
+    private static readonly VerifierFixture Kfuncs = new("struct_ops/kfuncs.bpf.o");
+
+    /// <summary>kfuncs.bpf.c: (program, null when accepted, else a line our log must contain).</summary>
+    public static TheoryData<string, string?> KfuncPrograms => new()
+    {
+        { "k_ssthresh", null },
+        { "k_cong_avoid", null },
+        { "k_undo", null },
+        { "k_bad_arg", "arg#0 pointer type STRUCT sock must point to scalar, or struct with scalar" },
+        // check_return_code: with allow_ptr_leaks (root) a pointer may be returned from a scalar member.
+        { "k_leak", null },
+    };
+
+    [Theory]
+    [MemberData(nameof(KfuncPrograms))]
+    public void Kfunc_calls_agree_with_the_kernel(string program, string? expected) => Compare(Kfuncs, program, expected);
+
+    private static void Compare(VerifierFixture fixture, string program, string? expected)
+    {
+        var ours = fixture.Ours(program, out var prog, out var obj);
+        if (expected is null) Assert.True(ours.Accepted, $"{ours.Error}\n{ours.Log}");
+        else
+        {
+            Assert.False(ours.Accepted, $"{program}: accepted\n{ours.Log}");
+            Assert.True(ours.Log.Contains(expected, StringComparison.Ordinal), $"{program}: no '{expected}' in\n{ours.Log}");
+        }
+        VerifierFixture.RequireKernel();
+        var (accepted, log) = fixture.Kernel(obj, prog);
+        Assert.True(accepted == ours.Accepted, $"{program}: kernel accepted={accepted}, ours={ours.Accepted}\n{log}\n--- ours ---\n{ours.Log}");
+        if (!accepted)
+            Assert.Contains(LastLine(log), ours.Log);
+    }
+
+    private static string LastLine(string log) =>
+        log.Split('\n').Reverse().SkipWhile(l => l.Length == 0 || l.StartsWith("processed ", StringComparison.Ordinal)
+            || l.StartsWith("verification time", StringComparison.Ordinal) || l.StartsWith("stack depth", StringComparison.Ordinal))
+            .FirstOrDefault()?.Trim() ?? "";
+
     [Theory]
     [MemberData(nameof(Programs))]
     public void Our_verdict_and_message(string program, string? expected)
