@@ -176,6 +176,37 @@ public class StructOpsFixtureTests
         Assert.Contains("tcp_congestion_ops", e.Message);
     }
 
+    /// <summary>
+    /// BPF_PROG_TEST_RUN of bpf_dummy_ops programs (bpf_struct_ops_test_run): ctx_in holds the member's u64 arguments,
+    /// the first a user pointer to a bpf_dummy_ops_state the kernel copies in and back out (0: the program sees NULL).
+    /// </summary>
+    [Fact]
+    public unsafe void The_kernel_test_runs_bpf_dummy_ops_programs()
+    {
+        VerifierFixture.RequireKernel();
+        using var collection = LinuxKernel.Load(ObjectSpec.Load(Rules.Path), new ObjectLoadOptions
+        {
+            Elf = ElfFile.Open(Rules.Path), ProgramFilter = p => p.Name is "dummy_null_checked" or "dummy_write_state",
+        });
+        int* state = (int*)System.Runtime.InteropServices.NativeMemory.AllocZeroed(64);
+        try
+        {
+            byte[] Args(params ulong[] args) => args.SelectMany(BitConverter.GetBytes).ToArray();
+            *state = 42;
+            var read = collection.Programs["dummy_null_checked"].TestRun(new TestRunOptions { ContextIn = Args((ulong)state) });
+            Assert.Equal(42u, read.ReturnValue);
+            var none = collection.Programs["dummy_null_checked"].TestRun(new TestRunOptions { ContextIn = Args(0) });
+            Assert.Equal(0u, none.ReturnValue);
+            var write = collection.Programs["dummy_write_state"].TestRun(new TestRunOptions { ContextIn = Args((ulong)state, 7, 0, 0, 0) });
+            Assert.Equal(0u, write.ReturnValue);
+            Assert.Equal(7, *state); // written by the program, copied back by the kernel
+        }
+        finally
+        {
+            System.Runtime.InteropServices.NativeMemory.Free(state);
+        }
+    }
+
     [Fact]
     public void The_linux_backend_registers_tcp_congestion_ops_and_unregisters_it()
     {
