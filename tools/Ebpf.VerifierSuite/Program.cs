@@ -34,9 +34,13 @@ if (withKernel && !LinuxKernel.IsAvailable)
 }
 
 var compiler = new Compiler(clang, cpu, dir, Path.Combine(dir, "build"));
-var sources = patterns.SelectMany(pattern => Directory.GetFiles(dir, pattern)).Distinct().Order(StringComparer.Ordinal)
-    .Where(s => only is null || only.Split(',', StringSplitOptions.RemoveEmptyEntries)
-        .Any(part => Path.GetFileName(s).Contains(part, StringComparison.Ordinal))).ToList();
+var onlyParts = only?.Split(',', StringSplitOptions.RemoveEmptyEntries) ?? [];
+// The --files patterns (verifier_*.c by default) filtered by --only, plus any other annotated upstream file --only
+// names exactly (dummy_st_ops_fail, …).
+var sources = patterns.SelectMany(pattern => Directory.GetFiles(dir, pattern))
+    .Where(s => only is null || onlyParts.Any(part => Path.GetFileName(s).Contains(part, StringComparison.Ordinal)))
+    .Concat(Directory.GetFiles(dir, "*.c").Where(s => onlyParts.Any(part => Path.GetFileNameWithoutExtension(s) == part)))
+    .Distinct().Order(StringComparer.Ordinal).ToList();
 var notCompiled = new List<string>();
 var outcomes = new List<Outcome>();
 var unprivOutcomes = new List<UnprivOutcome>();

@@ -110,6 +110,7 @@ internal static class Runner
         Instructions = instructions ?? input.Instructions,
         ProgramType = input.ProgramType,
         ExpectedAttachType = input.ExpectedAttachType,
+        AttachBtfId = input.AttachBtfId,
         Name = input.Name,
         MapReferences = input.MapReferences,
         MapsByFd = input.MapsByFd,

@@ -49,6 +49,7 @@ internal sealed class CollectionLoader
             loader.CreateMaps();
             loader.LoadPrograms();
             loader.FillInitialSlots();
+            loader.RememberStructOps();
             return new BpfCollection(backend, loader._maps, loader._programs, loader._btf, loader._warnings);
         }
         catch
@@ -198,6 +199,8 @@ internal sealed class CollectionLoader
 
     private BpfMap CreateMap(MapSpec ms)
     {
+        if (ms.StructOps is not null)
+            return StructOpsMaps.Create(_backend, ms, BindingOf(ms), _btf);
         MapShape shape;
         try
         {
@@ -252,6 +255,8 @@ internal sealed class CollectionLoader
     /// <summary>Global data: the section image (.kconfig filled in by the backend) at key 0, then the freeze of .rodata/.kconfig.</summary>
     private void Populate(MapSpec ms, BpfMap map)
     {
+        if (ms.StructOps is not null)
+            return; // its value is written when it is attached (StructOpsMaps)
         if (ms.InitialValue is { Length: > 0 } initial)
         {
             if (initial.Length > map.ValueBufferSize)
@@ -315,8 +320,9 @@ internal sealed class CollectionLoader
         MarkModuleTypeIds(insns, coreResults, fdArray);
         var used = RelocateMaps(ps, insns);
         ResolveKernelSymbols(ps, insns, fdArray);
+        var structOps = type == ProgramType.StructOps ? StructOpsProgram(ps) : default;
         var definition = new ProgramDefinition(type, insns, ObjectNames.Sanitize(ps.Name), ps.License.Length > 0 ? ps.License : _spec.License,
-            ps.ExpectedAttachType ?? default, (uint)ps.Flags)
+            type == ProgramType.StructOps ? (AttachType)structOps.MemberIndex : ps.ExpectedAttachType ?? default, (uint)ps.Flags)
         {
             KernelVersion = ps.KernelVersion != 0 ? ps.KernelVersion : _spec.KernelVersion,
             FuncInfo = _loadedBtf is null ? default : EncodeFuncInfo(ps, FuncInfoTypeIds(ps)),
@@ -333,7 +339,7 @@ internal sealed class CollectionLoader
                 VerifierInstructionLimit = _options.VerifierInstructionLimit,
                 LogLevel = _options.LogLevel,
                 AttachTarget = type is ProgramType.Tracing or ProgramType.Ext ? _options.AttachTarget : null,
-                AttachBtfId = KernelAttachBtfId(ps, type),
+                AttachBtfId = type == ProgramType.StructOps ? structOps.AttachBtfId : KernelAttachBtfId(ps, type),
                 // Without a target, a tracing program's function is a kernel function (libbpf looks it up in vmlinux).
                 AttachFunction = type is ProgramType.Tracing or ProgramType.Ext && _options.AttachTarget is not null
                     ? _options.AttachFunction ?? ps.AttachTarget : type is ProgramType.Tracing ? ps.AttachTarget : null,
@@ -350,6 +356,44 @@ internal sealed class CollectionLoader
             // The verifier log travels with the error (bpftool prints it after a refused load).
             throw new BpfException(e.Errno, $"{_spec.Name}: load program {ps.Name} ({ps.SectionName}): {e.Message}", e) { Log = e.Log };
         }
+    }
+
+    // ---- struct_ops (libbpf's bpf_object__init_kern_struct_ops_maps) ----
+
+    private (IReadOnlyList<StructOpsBinding> Maps, IReadOnlyDictionary<string, (uint AttachBtfId, int MemberIndex)> Programs)? _structOps;
+
+    private (IReadOnlyList<StructOpsBinding> Maps, IReadOnlyDictionary<string, (uint AttachBtfId, int MemberIndex)> Programs) StructOpsBindings()
+    {
+        if (_structOps is { } done)
+            return done;
+        var kernel = _backend.Profile.KernelBtf
+            ?? throw new BpfException(Errno.EOPNOTSUPP, $"{_spec.Name}: struct_ops init_kern: no kernel BTF to find the struct_ops types in");
+        try
+        {
+            var bound = StructOpsBinding.BindAll(_spec, kernel);
+            foreach (var b in bound.Maps)
+                _warnings.AddRange(b.Warnings);
+            _structOps = bound;
+            return bound;
+        }
+        catch (BpfException e)
+        {
+            throw e.Wrap(_spec.Name);
+        }
+    }
+
+    private StructOpsBinding BindingOf(MapSpec ms) => StructOpsBindings().Maps.Single(b => b.MapName == ms.Name);
+
+    /// <summary>attach_btf_id and member index of a struct_ops program; libbpf refuses one no struct_ops map references.</summary>
+    private (uint AttachBtfId, int MemberIndex) StructOpsProgram(ProgramSpec ps) =>
+        StructOpsBindings().Programs.TryGetValue(ps.Name, out var bound) ? bound
+            : throw new BpfException(Errno.EINVAL,
+                $"{_spec.Name}: prog '{ps.Name}': SEC(\"struct_ops\") program isn't referenced anywhere, did you forget to use it?");
+
+    private void RememberStructOps()
+    {
+        foreach (var ms in _spec.Maps.Where(m => m.StructOps is not null && _maps.ContainsKey(m.Name)))
+            StructOpsMaps.Remember(_maps[ms.Name], ms, BindingOf(ms), _programs);
     }
 
     /// <summary>

@@ -72,6 +72,9 @@ public sealed class MapSpec
     /// <summary>Kernel samples' 28-byte layout only: inner_map_idx, the template's position among the object's legacy maps.</summary>
     public uint SamplesInnerMapIndex { get; set; }
 
+    /// <summary>A struct_ops variable's local type and program slots (libbpf's st_ops); null for other maps.</summary>
+    internal StructOpsSpec? StructOps { get; set; }
+
     /// <summary>Whether this is a global-data map (.data, .rodata, .bss, .kconfig).</summary>
     public bool IsGlobalData => Origin is MapOrigin.GlobalData or MapOrigin.Kconfig;
 

@@ -45,6 +45,7 @@ internal sealed partial class ObjectReader
         ReadMapRelocations();
         foreach (var entry in _functions.Where(f => f.IsEntry))
             _spec.Programs.Add(ProgramLinker.Link(this, entry));
+        CheckStructOpsPrograms();
         return _spec;
     }
 
@@ -157,6 +158,7 @@ internal sealed partial class ObjectReader
         LegacyMapReader.LinkSamplesInnerMaps(legacy);
 
         ReadBtfMaps();
+        ReadStructOpsMaps();
 
         foreach (var section in _elf.Sections.Where(ElfObjectText.IsDataSection))
         {

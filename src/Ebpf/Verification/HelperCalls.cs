@@ -26,8 +26,12 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
         string name = host?.Name ?? (id == 0 ? "bpf_unspec" : HelperNames.KernelName(id));
         if (host is null && id == 0)
             throw Fail($"program of this type cannot use helper {name}#{id}", Errno.EINVAL);
-        if (host is null && !Input.Profile.IsHelperAllowed(Input.ProgramType, id, Input.Privilege)
-            && !Attach.TracingHelperRules.Allows(Input.ProgramType, Input.ExpectedAttachType, id))
+        // A struct_ops program's helpers are its struct_ops type's get_func_proto (per member), not the program type's.
+        bool allowed = Walk.StructOps is { Type: { } stType } st
+            ? stType.AllowsHelper(Input.Profile, st.MemberName, id, Input.Privilege)
+            : Input.Profile.IsHelperAllowed(Input.ProgramType, id, Input.Privilege)
+                || Attach.TracingHelperRules.Allows(Input.ProgramType, Input.ExpectedAttachType, id);
+        if (host is null && !allowed)
             throw Fail($"program of this type cannot use helper {name}#{id}", Errno.EINVAL);
         var proto = host?.Prototype ?? HelperPrototypes.Get((HelperId)id, Input.ProgramType)
             ?? throw Unsupported($"helper {name}#{id}", UnsupportedFeatures.HelperWithoutPrototype);

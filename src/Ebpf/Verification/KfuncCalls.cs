@@ -28,6 +28,24 @@ internal sealed class KfuncCalls(VerifierContext walk) : VerifierComponent(walk)
         return KernelFunctions.ResolveById(insn.Imm, Input.Profile.KernelBtf) ?? throw Fail($"kernel btf_id {insn.Imm} is not a function", Errno.EINVAL);
     }
 
+    /// <summary>Whether kernel struct <paramref name="have"/> begins with a <paramref name="want"/> (its first member
+    /// at offset 0, or that member's first member, …): btf_struct_walk's WALK_STRUCT at offset 0.</summary>
+    private static bool StartsWithStruct(Btf.BtfSpec btf, string have, string want)
+    {
+        if (!btf.TryFindByName(have, Btf.BtfKind.Struct, out var t))
+            return false;
+        for (int depth = 0; depth < Btf.BtfSpec.MaxResolveDepth && t is Btf.BtfComposite { Kind: Btf.BtfKind.Struct, Members.Count: > 0 } c; depth++)
+        {
+            var first = c.Members[0];
+            if (first.BitOffset != 0 || first.IsBitfield)
+                return false;
+            t = btf.ResolveType(first.Type);
+            if (t is Btf.BtfComposite { Kind: Btf.BtfKind.Struct } inner && inner.Name == want)
+                return true;
+        }
+        return false;
+    }
+
     /// <summary>A kfunc the host registered (VerifierInput.KernelFunctions) from its own BTF rather than vmlinux's.</summary>
     private bool IsHostKfunc(KernelFunction kf) => !ReferenceEquals(kf.Btf, Input.Profile.KernelBtf);
 
@@ -144,7 +162,10 @@ internal sealed class KfuncCalls(VerifierContext walk) : VerifierComponent(walk)
                     throw Fail($"arg#{i} pointer type STRUCT {st.Name} must point to scalar, or struct with scalar", Errno.EINVAL);
                 if (reg.MaybeNull && !nullable) throw Fail($"Possibly NULL pointer passed to trusted arg{i}", Errno.EACCES);
                 string have = KernelTypes.Name(reg.MemSize);
-                if (have != st.Name)
+                // btf_struct_ids_match: unless the kfunc acquires or releases a reference, a struct whose first member
+                // (at offset 0, recursively) is the wanted struct matches it (tcp_sock for struct sock).
+                bool strict = (kf.Flags & KernelFunctionFlags.Acquire) != 0 || (kf.Flags & KernelFunctionFlags.Release) != 0 && reg.RefObjId != 0;
+                if (have != st.Name && !(strict is false && reg.Off == 0 && StartsWithStruct(btf, have, st.Name)))
                     throw Fail($"kernel function {name} args#{i} expected pointer to STRUCT {st.Name} but R{regno} has a pointer to STRUCT {(have.Length == 0 ? "(anon)" : have)}", Errno.EINVAL);
                 if (reg.Off != 0 || !reg.VarOff.IsConst || reg.VarOff.Value != 0)
                     throw Fail($"R{regno} must have zero offset when passed to release func or trusted arg to kfunc", Errno.EINVAL);

@@ -64,11 +64,13 @@ public static class ProgramSpecInput
             if (KernelFunctions.Resolve(relo.Symbol, profile.KernelBtf) is { } kf)
                 (kfuncs ??= [])[relo.InstructionIndex] = kf;
         string license = string.IsNullOrEmpty(program.License) ? obj.License : program.License;
+        var (attachBtfId, member) = StructOpsAttach(obj, program, profile);
         return new VerifierInput
         {
             Instructions = Relocated(obj, program, profile),
             ProgramType = program.Type,
-            ExpectedAttachType = program.ExpectedAttachType ?? default,
+            ExpectedAttachType = program.Type == ProgramType.StructOps ? (AttachType)member : program.ExpectedAttachType ?? default,
+            AttachBtfId = attachBtfId,
             Name = program.Name,
             MapsByIndex = maps,
             Functions = program.FuncInfos.Count > 0 ? functions : null,
@@ -93,6 +95,17 @@ public static class ProgramSpecInput
         && vmlinux.TryGetType(id, out var t) && t is Btf.BtfFunc func
             ? Attach.IterContext.For(vmlinux, func, anyKernelTarget: true)
             : null;
+
+    /// <summary>A struct_ops program's (attach_btf_id, member index) as libbpf sets them from the struct_ops map that
+    /// references it, bound to the profile's kernel BTF; (0, 0) for other programs and for one no map references (the
+    /// kernel then refuses it with ENOTSUPP).</summary>
+    private static (uint AttachBtfId, int Member) StructOpsAttach(ObjectSpec obj, ProgramSpec program, Abi.Profiles.KernelProfile profile)
+    {
+        if (program.Type != ProgramType.StructOps || profile.KernelBtf is not { } kernel)
+            return (0, 0);
+        Func<MapSpec, bool> include = m => m.StructOps!.Programs.Values.Contains(program.Name);
+        return StructOpsBinding.BindAll(obj, kernel, include).Programs.TryGetValue(program.Name, out var bound) ? bound : (0, 0);
+    }
 
     /// <summary>The decl tags (component -1) on the FUNC of the func_info record at instruction 0: the main function's.</summary>
     private static IReadOnlyList<string>? MainDeclTags(Btf.BtfSpec? btf, ProgramSpec program) =>

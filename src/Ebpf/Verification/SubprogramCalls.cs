@@ -225,7 +225,9 @@ internal sealed class SubprogramCalls(VerifierContext walk) : VerifierComponent(
         // prepare_func_exit hands a static subprogram's R0 to its caller as it is, even never written (the
         // caller may overwrite it); only callbacks and the main program read it at their exit.
         bool plainSubprogExit = Cur.Frames.Count > 1 && !Cur.Current.IsCallback;
-        var r0 = plainSubprogExit ? Cur.Current.Registers[0] : ReadReg(0);
+        // check_return_code: a struct_ops member returning void needs no R0 at all.
+        bool voidMain = Cur.Frames.Count == 1 && Walk.StructOps is { ReturnsVoid: true };
+        var r0 = plainSubprogExit || voidMain ? Cur.Current.Registers[0] : ReadReg(0);
         if (Cur.Frames.Count > 1)
         {
             var callee = Cur.Current;
@@ -280,6 +282,7 @@ internal sealed class SubprogramCalls(VerifierContext walk) : VerifierComponent(
             var leak = Cur.References[0];
             throw Fail($"Unreleased reference id={leak.Id} alloc_insn={leak.InsnIndex}\nBPF_EXIT instruction in main prog would lead to reference leak", Errno.EINVAL);
         }
+        if (voidMain) return Flow.PathDone;
         if (r0.IsPointer && !AllowPtrLeaks) throw Fail("R0 leaks addr as return value");
         var range = ReturnValueRules.For(Input.ProgramType, Input.ExpectedAttachType);
         if (range is { } rr)

@@ -15,14 +15,14 @@ internal static class UnsupportedFeatures
     public const string GlobalDynptrArgument = "dynptr arguments of global functions";
     public const string GlobalArenaArgument = "arena arguments of global functions";
     public const string ArenaPrograms = "arena programs";
-    public const string StructOpsPrograms = "struct_ops programs (no struct_ops maps)";
+    public const string StructOpsTypes = "struct_ops types other than tcp_congestion_ops and bpf_dummy_ops";
 
     /// <summary>Every feature a refusal can name, with the kfunc families and the helpers' reasons.</summary>
     public static IEnumerable<string> All =>
         new[]
         {
             HelperWithoutPrototype, ModuleKfuncs, KfuncNonStructPointer, KfuncSpecialSuffix, KfuncDynptrArgument,
-            KfuncUnknownPointerReturn, GlobalDynptrArgument, GlobalArenaArgument, ArenaPrograms, StructOpsPrograms,
+            KfuncUnknownPointerReturn, GlobalDynptrArgument, GlobalArenaArgument, ArenaPrograms, StructOpsTypes,
         }
         .Concat(KernelFunctions.UnsupportedFamilies)
         .Concat(Abi.Helpers.HelperPrototypes.All.Select(p => p.Unsupported).OfType<string>())

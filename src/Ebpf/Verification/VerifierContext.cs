@@ -17,7 +17,8 @@ internal sealed class VerifierContext
         Insns = input.Instructions;
         Cfg = new ControlFlow(Insns, id => HelperCalls.HelperArgRegisters(input, id));
         Log = new VerifierLog(input.LogLevel, unprivileged: input.Privilege == HelperPrivilege.Unprivileged) { HostHelpers = input.HostHelpers };
-        Ctx = input.ContextLayout ?? (input.ProgramType == Abi.ProgramType.CgroupSkb && input.Privilege == HelperPrivilege.Unprivileged
+        StructOps = input.ProgramType == Abi.ProgramType.StructOps ? Attach.StructOpsMember.Resolve(input) : null;
+        Ctx = StructOps?.Layout ?? input.ContextLayout ?? (input.ProgramType == Abi.ProgramType.CgroupSkb && input.Privilege == HelperPrivilege.Unprivileged
             ? ContextLayouts.SkBuffCgroupSkbUnprivileged
             : ContextLayouts.For(input.ProgramType, input.ExpectedAttachType));
         Privileged = input.Privilege != HelperPrivilege.Unprivileged;
@@ -50,6 +51,8 @@ internal sealed class VerifierContext
     public VerifierLog Log { get; }
     /// <summary>The program type's context layout, or null when its context cannot be accessed.</summary>
     public ContextLayout? Ctx { get; }
+    /// <summary>A struct_ops program's member (check_struct_ops_btf_id), or null for other program types.</summary>
+    public Attach.StructOpsMember? StructOps { get; }
     /// <summary>bpf_capable (CAP_BPF): loops, narrow spills, precision tracking, the base helpers' second tier.</summary>
     public bool Privileged { get; }
     /// <summary>perfmon_capable (CAP_PERFMON): the kernel's allow_ptr_leaks, allow_uninit_stack and bypass_spec_v1/v4.

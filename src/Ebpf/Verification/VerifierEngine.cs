@@ -36,14 +36,13 @@ internal sealed class VerifierEngine : VerifierComponent
             Walk.Iterators.FindNextCalls();
             Log.Level2Header(Insns, Cfg);
             // check_struct_ops_btf_id: a struct_ops program is verified as the member of the struct_ops type its
-            // attach_btf_id names, which only a struct_ops map provides; the kernel refuses one without it (ENOTSUPP,
-            // no line), and this runtime has no struct_ops maps, so it is refused, never verified against a guess.
+            // attach_btf_id names (Attach/StructOpsCheck); the license comes first, as in the kernel.
             if (Input.ProgramType == ProgramType.StructOps)
             {
                 if (!Input.GplCompatible)
                     throw new VerifierError(Errno.EINVAL, "struct ops programs must have a GPL compatible license", 0);
-                throw new VerifierError(Errno.ENOTSUPP,
-                    $"struct_ops program {VerificationResult.UnsupportedMarker}{UnsupportedFeatures.StructOpsPrograms}", 0);
+                if (Walk.StructOps!.Error is { } refused)
+                    throw refused;
             }
             VerifyFrom(0, Input.EntryFunction); // an extension: its prototype, not R1 = ctx (§2.8)
             Globals.VerifyCalledGlobals();

@@ -84,6 +84,10 @@ public sealed class VerifierInput
     /// sees its target function's arguments: Verification/Attach/TracingContext). Null: the type's layout.</summary>
     internal Abi.Contexts.ContextLayout? ContextLayout { get; init; }
 
+    /// <summary>attach_btf_id: for a struct_ops program, the kernel struct it implements a member of (the member's index is
+    /// <see cref="ExpectedAttachType"/>), in <see cref="Profile"/>'s kernel BTF.</summary>
+    internal uint AttachBtfId { get; init; }
+
     /// <summary>kfunc calls by instruction index (the loader resolves each extern kfunc by name; a host may supply its
     /// own). A kfunc call not listed is looked up by its imm as a vmlinux BTF id.</summary>
     public IReadOnlyDictionary<int, KernelFunction>? KernelFunctions { get; init; }

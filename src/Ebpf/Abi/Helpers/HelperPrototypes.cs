@@ -67,9 +67,14 @@ public static class HelperPrototypes
         (HelperId.SkStorageGet, ProgramType.CgroupSock) => SkStorageGetCgSock,
         // bpf_sk_lookup_assign_proto: a socket or NULL, not a BTF pointer.
         (HelperId.SkAssign, ProgramType.SkLookup) => SkAssignSkLookup,
+        // bpf_sk_setsockopt_proto / bpf_sk_getsockopt_proto (struct_ops): the socket is a BTF pointer, not the context.
+        (HelperId.Setsockopt, ProgramType.StructOps) => SkSetsockopt,
+        (HelperId.Getsockopt, ProgramType.StructOps) => SkGetsockopt,
         _ => Get(id),
     };
 
+    private static readonly HelperPrototype SkSetsockopt = P(HelperId.Setsockopt, HelperReturnKind.Integer, SockCommon, Any, Any, MemRo, Size);
+    private static readonly HelperPrototype SkGetsockopt = P(HelperId.Getsockopt, HelperReturnKind.Integer, SockCommon, Any, Any, UninitMem, Size);
     private static readonly HelperPrototype SkStorageGetCgSock =
         P(HelperId.SkStorageGet, HelperReturnKind.MapValueOrNull, Map, Ctx, ValueOrNull, Any) with { AcceptedMapTypes = [MapType.SkStorage] };
     private static readonly HelperPrototype SkAssignSkLookup = P(HelperId.SkAssign, HelperReturnKind.Integer, Ctx, SockCommonOrNull, Any);

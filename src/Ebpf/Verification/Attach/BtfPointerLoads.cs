@@ -51,7 +51,14 @@ internal sealed class BtfPointerLoads(VerifierContext walk) : VerifierComponent(
         if (!reg.VarOff.IsConst || reg.VarOff.Value != 0)
             throw Fail($"R{regno} is ptr_{tname} invalid variable offset: off={off}, var_off={reg.VarOff}");
         if (write)
-            throw Fail("only read is supported");
+        {
+            // check_ptr_to_btf_access: a write goes to the program type's btf_struct_access op (struct_ops types).
+            if (Walk.StructOps?.Type?.WriteAccess is not { } writeAccess)
+                throw Fail("only read is supported");
+            if (writeAccess(kernel, tname, off, size) is { } refused)
+                throw Fail(refused);
+            return RegisterState.UnknownOfSize(size);
+        }
         if (!kernel.TryFindByName(tname, BtfKind.Struct, out var start) && !kernel.TryFindByName(tname, BtfKind.Union, out start))
             throw Fail($"Type '{tname}' is not a struct", Errno.EINVAL);
         var result = StructWalk(kernel, (BtfComposite)start, off, size);
