@@ -229,7 +229,7 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
         if (releaseRefId != 0) Subprograms.ReleaseReference(releaseRefId);
         if (releasedDynptr is { } releasedPtr) Dynptrs.Release(releasedPtr);
 
-        if (proto.ChangesPacketData)
+        if (proto.ChangesPacketData || DynptrSlots.HelperWriteChangesPacket((HelperId)id, usedDynptr))
         {
             ChangesPacketData = true;
             Subprograms.InvalidatePacketPointers();
