@@ -221,10 +221,11 @@ internal sealed class DynptrSlots(VerifierContext walk) : VerifierComponent(walk
         name == "bpf_xdp_pull_data"
         || (name is "bpf_dynptr_memset" or "bpf_dynptr_copy" && destination is { Type: Skb or SkbMeta });
 
-    /// <summary>check_helper_call's bpf_dynptr_write case: a write into an skb dynptr may move the packet
-    /// (bpf_try_make_writable), so it changes packet data; an skb_meta, xdp, local or ring buffer one does not.</summary>
+    /// <summary>check_helper_call's bpf_dynptr_write case: a write into an skb or skb_meta dynptr may move the packet
+    /// (bpf_try_make_writable), so it changes packet data (6.18 here: a slice of the packet dies with a write into the
+    /// skb_meta dynptr, too); an xdp, local or ring buffer one does not.</summary>
     internal static bool HelperWriteChangesPacket(HelperId helper, Dynptr? written) =>
-        helper == HelperId.DynptrWrite && written is { Type: Skb };
+        helper == HelperId.DynptrWrite && written is { Type: Skb or SkbMeta };
 
     /// <summary>reg_is_dynptr_slice_pkt: a slice of an skb / xdp / skb_meta dynptr taken by bpf_dynptr_slice.</summary>
     internal static bool IsPacketSlice(in RegisterState r) => r.Type == RegisterType.Mem && (r.FuncInsn & PacketSliceFlag) != 0;
