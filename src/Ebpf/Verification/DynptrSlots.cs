@@ -39,6 +39,12 @@ internal sealed class DynptrSlots(VerifierContext walk) : VerifierComponent(walk
         _ => 0,
     };
 
+    /// <summary>btf_is_projection_of: a kfunc taking the program-visible projection (<c>__sk_buff</c>, <c>xdp_md</c>) cannot
+    /// use it as such and casts to the kernel struct, so a trusted pointer to that struct (<c>sk_buff</c>, <c>xdp_buff</c>)
+    /// is accepted for it: how a netfilter or tp_btf program passes its skb to bpf_dynptr_from_skb.</summary>
+    public static bool IsProjectionOf(string parameterStruct, string registerStruct) => (parameterStruct, registerStruct) is
+        ("__sk_buff", "sk_buff") or ("xdp_md", "xdp_buff");
+
     /// <summary>DYNPTR_TYPE_SKB / XDP / SKB_META: the dynptr reads the program's packet, so its slices are packet
     /// memory (clear_all_pkt_pointers invalidates them).</summary>
     public static bool IsPacket(int type) => type is Skb or Xdp or SkbMeta;

@@ -163,7 +163,7 @@ internal sealed class KfuncCalls(VerifierContext walk) : VerifierComponent(walk)
                     throw Fail($"arg#{i} pointer type STRUCT {st.Name} must point to scalar, or struct with scalar", Errno.EINVAL);
                 if (reg.MaybeNull && !nullable) throw Fail($"Possibly NULL pointer passed to trusted arg{i}", Errno.EACCES);
                 string have = KernelTypes.Name(reg.MemSize);
-                if (have != st.Name)
+                if (have != st.Name && !DynptrSlots.IsProjectionOf(st.Name, have))
                     throw Fail($"kernel function {name} args#{i} expected pointer to STRUCT {st.Name} but R{regno} has a pointer to STRUCT {(have.Length == 0 ? "(anon)" : have)}", Errno.EINVAL);
                 if (reg.Off != 0 || !reg.VarOff.IsConst || reg.VarOff.Value != 0)
                     throw Fail($"R{regno} must have zero offset when passed to release func or trusted arg to kfunc", Errno.EINVAL);

@@ -30,6 +30,7 @@ public class SkbDynptrFixtureTests
         { "ok_copy_from_skb_keeps_packet", null },
         { "ok_data_slice_after_pull", null },
         { "ok_store_beside_buffer", null },
+        { "ok_netfilter_from_skb", null },
         { "bad_data_slice_after_meta_write", "invalid mem access 'scalar'" },
         { "bad_slice_after_pull", "invalid mem access 'scalar'" },
         { "bad_slice_after_write", "invalid mem access 'scalar'" },
@@ -89,6 +90,17 @@ public class SkbDynptrFixtureTests
                 .TakeWhile(l => !char.IsDigit(l.FirstOrDefault()) && !l.StartsWith(';')).FirstOrDefault() ?? "";
             Assert.Contains(kernelTail.Trim(), ours.Log);
         }
+    }
+
+    /// <summary>A netfilter program's skb dynptr reads the sk_buff it holds, not a test run's packet: the managed runtime
+    /// refuses the program at load (the kernel loads it), never runs it wrong.</summary>
+    [Fact]
+    public void The_managed_runtime_refuses_a_netfilter_skb_dynptr()
+    {
+        using var b = TestBackend.Create(Backends.Managed);
+        var e = Assert.Throws<BpfException>(() => b.LoadFixture(File, new ObjectLoadOptions { ProgramFilter = p => p.Name == "ok_netfilter_from_skb" }));
+        Assert.Equal(Errno.ENOTSUPP, e.Errno);
+        Assert.Contains("bpf_dynptr_from_skb in a Netfilter program is not supported by the managed runtime", e.Message);
     }
 
     /// <summary>(program, data_in length): tc and socket programs get an skb, xdp ones a frame (past a page, frags).</summary>

@@ -28,6 +28,36 @@ internal static unsafe class PacketDynptrs
         _ => null,
     };
 
+    /// <summary>
+    /// Why this runtime cannot run <paramref name="program"/>'s packet dynptr constructors, or null when it can. The
+    /// kernel lets netfilter, tracing (tp_btf) and sk_skb programs make skb dynptrs over an sk_buff they hold (a
+    /// projection-typed argument, btf_is_projection_of); here a packet dynptr reads the run's own packet (an skb or xdp
+    /// test run, an attached XDP program's frame), so such a program is refused at load rather than run wrong.
+    /// </summary>
+    public static string? WhyUnbacked(Objects.ProgramObject program, Btf.BtfSpec? vmlinux)
+    {
+        var kind = program.TypeInfo.TestRun;
+        var insns = program.Instructions;
+        for (int pc = 0; pc < insns.Length; pc++)
+        {
+            if (insns[pc].IsLoadImm64)
+            {
+                pc++;
+                continue;
+            }
+            string? name = DynptrHelpers.KfuncOf(insns[pc], vmlinux);
+            bool backed = name switch
+            {
+                "bpf_dynptr_from_skb" or "bpf_dynptr_from_skb_meta" => kind == TestRunKind.Skb,
+                "bpf_dynptr_from_xdp" => kind == TestRunKind.Xdp,
+                _ => true,
+            };
+            if (!backed)
+                return $"insn {pc}: {name} in a {program.ResolvedType} program is not supported by the managed runtime (its packet is not the program's context)";
+        }
+        return null;
+    }
+
     /// <summary>may_access_direct_pkt_data(BPF_WRITE): the program types whose skb dynptrs are writable (the verifier
     /// calls bpf_dynptr_from_skb_rdonly for the others).</summary>
     public static bool MayWritePacket(ProgramType? type) => type is ProgramType.SchedCls or ProgramType.SchedAct or ProgramType.Xdp
