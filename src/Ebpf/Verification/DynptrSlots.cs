@@ -27,7 +27,8 @@ internal sealed class DynptrSlots(VerifierContext walk) : VerifierComponent(walk
     /// subsystems (crypto, fs-verity, keys, …) stay refused.</summary>
     public static bool IsSupportedKfunc(string name) => name is "bpf_dynptr_adjust" or "bpf_dynptr_is_null" or "bpf_dynptr_is_rdonly"
         or "bpf_dynptr_size" or "bpf_dynptr_clone" or "bpf_dynptr_slice" or "bpf_dynptr_slice_rdwr"
-        or "bpf_dynptr_from_skb" or "bpf_dynptr_from_xdp" or "bpf_dynptr_from_skb_meta" or "bpf_dynptr_copy" or "bpf_dynptr_memset";
+        or "bpf_dynptr_from_skb" or "bpf_dynptr_from_xdp" or "bpf_dynptr_from_skb_meta" or "bpf_dynptr_copy" or "bpf_dynptr_memset"
+        or "bpf_probe_read_user_dynptr" or "bpf_probe_read_kernel_dynptr" or "bpf_probe_read_user_str_dynptr" or "bpf_probe_read_kernel_str_dynptr";
 
     /// <summary>The type the constructor kfunc <paramref name="name"/> makes (its __uninit argument), 0 for the others
     /// (the special_kfunc_list cases of check_kfunc_args' KF_ARG_PTR_TO_DYNPTR).</summary>
@@ -220,12 +221,13 @@ internal sealed class DynptrSlots(VerifierContext walk) : VerifierComponent(walk
     // the kernel's memcmp of the register compares them): the packet type flag, and the stack buffer it may alias.
     private const int PacketSliceFlag = 1, BufferFlag = 2, FrameShift = 4, OffsetShift = 8;
 
-    /// <summary>Whether the kfunc call changes packet data (clear_all_pkt_pointers afterwards): bpf_dynptr_memset and
-    /// bpf_dynptr_copy writing into an skb or skb_meta dynptr (their first dynptr argument, the destination; observed on
+    /// <summary>Whether the kfunc call changes packet data (clear_all_pkt_pointers afterwards): bpf_dynptr_memset,
+    /// bpf_dynptr_copy and the bpf_probe_read_*_dynptr kfuncs writing into an skb or skb_meta dynptr (their first dynptr argument, the destination; observed on
     /// 6.18: an xdp dynptr's writes leave packet pointers valid, as bpf_dynptr_write's do), and bpf_xdp_pull_data.</summary>
     internal static bool KfuncChangesPacket(string name, Dynptr? destination) =>
         name == "bpf_xdp_pull_data"
-        || (name is "bpf_dynptr_memset" or "bpf_dynptr_copy" && destination is { Type: Skb or SkbMeta });
+        || (name is "bpf_dynptr_memset" or "bpf_dynptr_copy" or "bpf_probe_read_user_dynptr" or "bpf_probe_read_kernel_dynptr"
+            or "bpf_probe_read_user_str_dynptr" or "bpf_probe_read_kernel_str_dynptr" && destination is { Type: Skb or SkbMeta });
 
     /// <summary>check_helper_call's bpf_dynptr_write case: a write into an skb or skb_meta dynptr may move the packet
     /// (bpf_try_make_writable), so it changes packet data (6.18 here: a slice of the packet dies with a write into the

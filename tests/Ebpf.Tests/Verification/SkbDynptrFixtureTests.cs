@@ -26,6 +26,8 @@ public class SkbDynptrFixtureTests
         { "run_local_copy", null },
         { "run_xdp_rw", null },
         { "run_xdp_frags", null },
+        { "run_probe_read", null },
+        { "run_xdp_probe_read", null },
         { "ok_xdp_write_keeps_packet", null },
         { "ok_copy_from_skb_keeps_packet", null },
         { "ok_data_slice_after_pull", null },
@@ -37,6 +39,7 @@ public class SkbDynptrFixtureTests
         { "bad_slice_after_memset", "invalid mem access 'scalar'" },
         { "bad_meta_slice_after_write", "invalid mem access 'scalar'" },
         { "bad_packet_after_copy", "invalid mem access 'scalar'" },
+        { "bad_packet_after_probe_read", "invalid mem access 'scalar'" },
         { "bad_packet_after_xdp_pull", "invalid mem access 'scalar'" },
         { "bad_xdp_slice_after_adjust", "invalid mem access 'scalar'" },
         { "bad_store_into_buffer", "R7 invalid mem access 'scalar'" },
@@ -117,6 +120,9 @@ public class SkbDynptrFixtureTests
         { "run_xdp_frags", 64 },
         { "run_xdp_frags", 5000 },
         { "run_xdp_frags", 9000 },
+        { "run_probe_read", 64 },
+        { "run_xdp_probe_read", 5000 },
+        { "run_xdp_probe_read", 64 },
     };
 
     private static TestRunResult RunOn(string backend, bool jit, string program, int length)

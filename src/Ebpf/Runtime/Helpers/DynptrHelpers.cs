@@ -199,6 +199,8 @@ internal static unsafe class DynptrHelpers
         ["bpf_dynptr_size"] = KfuncBase + 3, ["bpf_dynptr_clone"] = KfuncBase + 4, ["bpf_dynptr_slice"] = KfuncBase + 5,
         ["bpf_dynptr_slice_rdwr"] = KfuncBase + 6, ["bpf_dynptr_from_skb"] = KfuncBase + 7, ["bpf_dynptr_from_xdp"] = KfuncBase + 8,
         ["bpf_dynptr_from_skb_meta"] = KfuncBase + 9, ["bpf_dynptr_copy"] = KfuncBase + 10, ["bpf_dynptr_memset"] = KfuncBase + 11,
+        ["bpf_probe_read_user_dynptr"] = KfuncBase + 12, ["bpf_probe_read_kernel_dynptr"] = KfuncBase + 13,
+        ["bpf_probe_read_user_str_dynptr"] = KfuncBase + 14, ["bpf_probe_read_kernel_str_dynptr"] = KfuncBase + 15,
     };
 
     /// <summary>The dynptr kfuncs the verifier models and this runtime runs.</summary>
@@ -239,6 +241,53 @@ internal static unsafe class DynptrHelpers
         table.Register(KfuncIds["bpf_dynptr_from_skb_meta"], &FromSkbMeta, "bpf_dynptr_from_skb_meta");
         table.Register(KfuncIds["bpf_dynptr_copy"], &Copy, "bpf_dynptr_copy");
         table.Register(KfuncIds["bpf_dynptr_memset"], &Memset, "bpf_dynptr_memset");
+        table.Register(KfuncIds["bpf_probe_read_user_dynptr"], &ProbeReadUserDynptr, "bpf_probe_read_user_dynptr");
+        table.Register(KfuncIds["bpf_probe_read_kernel_dynptr"], &ProbeReadKernelDynptr, "bpf_probe_read_kernel_dynptr");
+        table.Register(KfuncIds["bpf_probe_read_user_str_dynptr"], &ProbeReadUserStrDynptr, "bpf_probe_read_user_str_dynptr");
+        table.Register(KfuncIds["bpf_probe_read_kernel_str_dynptr"], &ProbeReadKernelStrDynptr, "bpf_probe_read_kernel_str_dynptr");
+    }
+
+    private static ulong ProbeReadUserDynptr(ulong p, ulong off, ulong size, ulong src, ulong r5) => ProbeRead(p, off, size, src, AddressSpace.User, str: false);
+    private static ulong ProbeReadKernelDynptr(ulong p, ulong off, ulong size, ulong src, ulong r5) => ProbeRead(p, off, size, src, AddressSpace.Kernel, str: false);
+    private static ulong ProbeReadUserStrDynptr(ulong p, ulong off, ulong size, ulong src, ulong r5) => ProbeRead(p, off, size, src, AddressSpace.User, str: true);
+    private static ulong ProbeReadKernelStrDynptr(ulong p, ulong off, ulong size, ulong src, ulong r5) => ProbeRead(p, off, size, src, AddressSpace.Kernel, str: true);
+
+    /// <summary>
+    /// bpf_probe_read_{user,kernel}{,_str}_dynptr(dptr, off, size, unsafe_ptr) as __bpf_dynptr_copy{,_str}: straight into
+    /// a writable slice of the dynptr when it has one, else (-E2BIG past its end) 256-byte chunks read then written with
+    /// __bpf_dynptr_write's checks (a read-only dynptr: -EINVAL). The _str variants return the bytes written, NUL
+    /// included, each chunk after the first overwriting the previous chunk's NUL.
+    /// </summary>
+    private static ulong ProbeRead(ulong p, ulong off, ulong size, ulong src, AddressSpace space, bool str)
+    {
+        var k = Kern(p);
+        if (k.IsEmpty) return Err(Errno.EFAULT);
+        ulong slice = DataOf(k) == 0 || IsRdonly(k) ? 0 : SliceOf(k, off, 0, size, write: true);
+        if (slice != 0)
+        {
+            var to = HelperMemory.Bytes(slice, size);
+            return (ulong)(str ? ProbeReadHelpers.CopyStrNofault(to, src, space) : ProbeReadHelpers.CopyNofault(to, src, space));
+        }
+        if (!OffLenOk(k, off, size)) return Err(Errno.E2BIG);
+        Span<byte> chunk = stackalloc byte[ChunkSize];
+        ulong at = 0;
+        while (at < size)
+        {
+            int step = (int)Math.Min(ChunkSize, size - at);
+            long got = str ? ProbeReadHelpers.CopyStrNofault(chunk[..step], src + at, space) : ProbeReadHelpers.CopyNofault(chunk[..step], src + at, space);
+            if (got < 0) return (ulong)got;
+            int written = str ? (int)got : step;
+            long err = WriteChecked(k, (uint)(off + at), chunk[..written], 0);
+            if (err != 0) return (ulong)err;
+            if (!str)
+            {
+                at += (ulong)step;
+                continue;
+            }
+            if (written < step || step == 1) return at + (ulong)written;
+            at += (ulong)step - 1;
+        }
+        return str ? at : 0;
     }
 
     private static ulong FromSkb(ulong ctx, ulong flags, ulong ptr, ulong r4, ulong r5) => FromPacket(ctx, flags, ptr, PacketDynptrs.TypeSkb);
