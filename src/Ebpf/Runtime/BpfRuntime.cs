@@ -243,6 +243,8 @@ public sealed partial class BpfRuntime
                     $"program {program.Name}: verifier rejected it{at}: {first}", verdict.Log);
             }
             CheckTailCallOwners(program, maps);
+            if (verdict.Accepted && Ebpf.Runtime.Helpers.PacketDynptrs.WhyUnbacked(program, Profile.KernelBtf) is { } unbacked)
+                throw new BpfException(Errno.ENOTSUPP, $"program {program.Name}: {unbacked}");
             string? notModelled = ProgramVerification.WhyNotFullyModelled(program.Instructions, this)
                 ?? (verdict.Program?.ReadsKernelPointers == true ? "loads through kernel pointers (fault-handled in the kernel)" : null);
             var mode = options.AlwaysChecked || options.Untranslated ? Execution.ExecutionMode.Checked : ProgramVerification.ChooseMode(verdict, notModelled);

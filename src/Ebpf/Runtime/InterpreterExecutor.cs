@@ -76,6 +76,12 @@ public sealed class InterpreterExecutor : IProgramExecutor
         {
             case XdpContext xdp:
                 request.AddRegion(new MemoryRegion((nuint)xdp.HardStart, XdpContext.FrameSize - XdpContext.Tailroom, MemoryAccess.ReadWrite, "xdp frame"));
+                for (int i = 0; i < xdp.FragCount; i++)
+                {
+                    // A dynptr slice may point into a frag (bpf_xdp_pointer).
+                    var (address, length) = xdp.FragRegion(i);
+                    request.AddRegion(new MemoryRegion((nuint)address, (nuint)length, MemoryAccess.ReadWrite, $"xdp frag {i}"));
+                }
                 break;
             case SkbContext skb:
                 request.AddRegion(new MemoryRegion((nuint)skb.DataPointer, skb.Length, MemoryAccess.ReadWrite, "packet"));

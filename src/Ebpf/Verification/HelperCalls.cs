@@ -235,7 +235,7 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
 
         // A tail call itself leaves packet pointers valid (when it fails, nothing moved the packet; when it succeeds,
         // this program is gone): 6.18 only counts it in a global function's changes_pkt_data summary (GlobalFunctions).
-        if (proto.ChangesPacketData)
+        if (proto.ChangesPacketData || DynptrSlots.HelperWriteChangesPacket((HelperId)id, usedDynptr))
         {
             ChangesPacketData = true;
             Subprograms.InvalidatePacketPointers();

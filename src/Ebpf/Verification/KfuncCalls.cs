@@ -95,7 +95,7 @@ internal sealed class KfuncCalls(VerifierContext walk) : VerifierComponent(walk)
         int releaseRef = 0;
         var iterator = IteratorSlots.IsSupported(name) ? IteratorSlots.Classify(name) : null;
         int iteratorRef = 0;
-        DynptrSlots.Dynptr? dynptr = null;
+        DynptrSlots.Dynptr? dynptr = null, firstDynptr = null;
         int constSize = 0;
         for (int i = 0; i < parameters.Count; i++)
         {
@@ -128,9 +128,17 @@ internal sealed class KfuncCalls(VerifierContext walk) : VerifierComponent(walk)
             // clone is of its source's type and shares its reference.
             if (pointee is BtfComposite { Kind: BtfKind.Struct, Name: "bpf_dynptr" })
             {
+                // Every kfunc's pointer arguments are trusted: a NULL dynptr is refused before its slots are looked at.
+                if ((reg.IsScalar && ScalarBounds.IsConst(reg, 0)) || reg.MaybeNull)
+                    throw Fail($"Possibly NULL pointer passed to trusted arg{i}", Errno.EACCES);
                 bool uninit = pname.EndsWith("__uninit", StringComparison.Ordinal);
-                var made = Dynptrs.Process(regno, uninit, dynptr?.Type ?? 0, 0, kfunc: true, dynptr?.RefObjId ?? 0);
-                if (!uninit) dynptr = made;
+                int makes = DynptrSlots.KfuncMakes(name);
+                var made = Dynptrs.Process(regno, uninit, makes != 0 ? makes : dynptr?.Type ?? 0, 0, kfunc: true, dynptr?.RefObjId ?? 0);
+                if (!uninit)
+                {
+                    dynptr = made;
+                    firstDynptr ??= made;
+                }
                 continue;
             }
             // __opt: the buffer may be NULL (its __szk size must still be a constant).
@@ -142,12 +150,25 @@ internal sealed class KfuncCalls(VerifierContext walk) : VerifierComponent(walk)
                 var size = Reg(regno + 1);
                 if (!size.IsScalar) throw Fail($"R{regno + 1} is not a scalar", Errno.EINVAL);
                 Precision.MarkPrecise(regno + 1); // the size bounds the checked access
-                if (size.SMin < 0) throw Fail($"R{regno + 1} min value is negative, either use unsigned or 'var &= const'");
-                if (size.UMax >= (ulong)AluChecker.MaxVarOff) throw Fail($"R{regno + 1} unbounded memory access, use 'var &= const' or 'if (var < const)'");
-                if (size.UMax > 0)
-                    HelperArgs.CheckHelperMemory(regno, reg, new HelperArg(HelperArgKind.PtrToMem), KfuncMemoryProto, (long)size.UMax, zeroSizeAllowed: true);
+                try
+                {
+                    if (size.SMin < 0) throw Fail($"R{regno + 1} min value is negative, either use unsigned or 'var &= const'");
+                    if (size.UMax >= (ulong)AluChecker.MaxVarOff) throw Fail($"R{regno + 1} unbounded memory access, use 'var &= const' or 'if (var < const)'");
+                    if (size.UMax > 0)
+                        HelperArgs.CheckHelperMemory(regno, reg, new HelperArg(HelperArgKind.PtrToMem), KfuncMemoryProto, (long)size.UMax, zeroSizeAllowed: true);
+                }
+                catch (VerifierError e)
+                {
+                    // check_kfunc_args: a failed memory / size pair is followed by the pair's own line.
+                    throw new VerifierError(e.Errno, $"{e.Message}\narg#{i} arg#{i + 1} memory, len pair leads to invalid memory access", e.Insn);
+                }
                 continue;
             }
+            // bpf_dynptr_from_skb / from_skb_meta / from_xdp from a program whose context is another struct (the kfunc
+            // sets share hooks): the context is no sk_buff / xdp_buff, so it is an untrusted pointer to one.
+            if (DynptrSlots.KfuncMakes(name) != 0 && reg.Type == RegisterType.Ctx
+                && pointee is BtfComposite { Kind: BtfKind.Struct } ctxStruct && !IsContextStruct(ctxStruct.Name))
+                throw Fail($"R{regno} must be referenced or trusted", Errno.EINVAL);
             if (pointee is BtfComposite { Kind: BtfKind.Struct } s && IsContextStruct(s.Name))
             {
                 if (reg.Type != RegisterType.Ctx) throw Fail($"arg#{i} expected pointer to ctx, but got {StateFormatter.TypeName(reg)}", Errno.EINVAL);
@@ -165,7 +186,8 @@ internal sealed class KfuncCalls(VerifierContext walk) : VerifierComponent(walk)
                 // btf_struct_ids_match: unless the kfunc acquires or releases a reference, a struct whose first member
                 // (at offset 0, recursively) is the wanted struct matches it (tcp_sock for struct sock).
                 bool strict = (kf.Flags & KernelFunctionFlags.Acquire) != 0 || (kf.Flags & KernelFunctionFlags.Release) != 0 && reg.RefObjId != 0;
-                if (have != st.Name && !(strict is false && reg.Off == 0 && StartsWithStruct(btf, have, st.Name)))
+                if (have != st.Name && !DynptrSlots.IsProjectionOf(st.Name, have)
+                    && !(strict is false && reg.Off == 0 && StartsWithStruct(btf, have, st.Name)))
                     throw Fail($"kernel function {name} args#{i} expected pointer to STRUCT {st.Name} but R{regno} has a pointer to STRUCT {(have.Length == 0 ? "(anon)" : have)}", Errno.EINVAL);
                 if (reg.Off != 0 || !reg.VarOff.IsConst || reg.VarOff.Value != 0)
                     throw Fail($"R{regno} must have zero offset when passed to release func or trusted arg to kfunc", Errno.EINVAL);
@@ -197,6 +219,12 @@ internal sealed class KfuncCalls(VerifierContext walk) : VerifierComponent(walk)
             throw Fail($"release kernel function {name} expects refcounted PTR_TO_BTF_ID", Errno.EINVAL);
         if (releaseRef != 0) Subprograms.ReleaseReference(releaseRef);
         Iterators.CheckRcuProtected(name, iterator);
+        var sliceBuffer = Reg(3);
+        if (DynptrSlots.KfuncChangesPacket(name, firstDynptr))
+        {
+            ChangesPacketData = true;
+            Subprograms.InvalidatePacketPointers();
+        }
 
         Subprograms.ClobberCallerSaved();
         var ret = ResolveBtf(btf, proto.ReturnType);
@@ -206,7 +234,7 @@ internal sealed class KfuncCalls(VerifierContext walk) : VerifierComponent(walk)
             // programs, local and ring buffer dynptrs, with or without a buffer: observed on the live kernel). Until the
             // condition is known, it is refused here the same way.
             if (name == "bpf_dynptr_slice_rdwr") throw Fail("bpf_dynptr_slice_rdwr() is not allowed", Errno.EACCES);
-            SetReg(0, Dynptrs.Slice(sliced, constSize, readOnly: name == "bpf_dynptr_slice"));
+            SetReg(0, Dynptrs.Slice(sliced, constSize, readOnly: name == "bpf_dynptr_slice", packetFlag: true, buffer: sliceBuffer));
             return;
         }
         if (iterator is { Op: IteratorOperation.Next })

@@ -71,6 +71,7 @@ internal sealed class StackMemory(VerifierContext walk) : VerifierComponent(walk
             throw Fail("attempt to corrupt spilled pointer on stack");
         Speculation.MarkStackWrite(frame.Stack[slot], size, StoreInsn && value.IsPointer);
         Log.ScratchSlot(frame.FrameNo, slot);
+        Dynptrs.StackWritten(frame, off, size);
         // A store into an iterator's (or dynptr's) slot turns the whole slot into data (check_stack_write_fixed_off's
         // scrub); an iterator's reference stays acquired, so forgetting to destroy it still leaks.
         for (int sl = FrameState.SlotOf(off + size - 1); sl <= FrameState.SlotOf(off); sl++)
@@ -191,6 +192,7 @@ internal sealed class StackMemory(VerifierContext walk) : VerifierComponent(walk
         if (!AllowPtrLeaks)
             throw Fail($"R{regno} variable stack access prohibited for !root, var_off={reg.VarOff} off={off}");
         TouchStack(frame, (int)min);
+        if (write) Dynptrs.StackWritten(frame, min, max + size - min);
         for (long o = min; o < max + size; o++)
         {
             if (!write)
@@ -215,6 +217,7 @@ internal sealed class StackMemory(VerifierContext walk) : VerifierComponent(walk
     /// <summary>Marks [off, off+size) of a stack as written by a helper (MEM_UNINIT arguments).</summary>
     internal void MarkStackWritten(FrameState frame, long off, long size)
     {
+        Dynptrs.StackWritten(frame, off, size);
         for (long o = off; o < off + size; o++)
         {
             Dynptrs.DestroyIfDynptr(frame, FrameState.SlotOf((int)o));

@@ -86,6 +86,7 @@ internal static class StateFormatter
         if (r.Off != 0) parts.Add($"off={r.Off}");
         if (r.IsPacketPointer) parts.Add($"r={Number((ulong)r.Range)}");
         if (r.Type is RegisterType.Mem or RegisterType.RingbufMem) parts.Add($"sz={r.MemSize}");
+        if (DynptrSlots.BufferText(r) is { } buffer) parts.Add(buffer);
         if (r.VarOff.IsConst)
         {
             if (r.VarOff.Value != 0) parts.Add($"imm={r.VarOff.Value:x}");

@@ -353,6 +353,7 @@ internal sealed class StatePruning(VerifierContext walk) : VerifierComponent(wal
             if (old.Type == RegisterType.NotInit) return true;
             return SameValue(old, cur) && old.Off == cur.Off && old.MaybeNull == cur.MaybeNull && old.Range == cur.Range
                 && ReferenceEquals(old.Map, cur.Map) && old.MemSize == cur.MemSize && old.FrameNo == cur.FrameNo
+                && old.FuncInsn == cur.FuncInsn // regs_exact's memcmp covers it (a callback's subprog, a slice's buffer)
                 && MapIds(old.Id, cur.Id) && MapIds(old.RefObjId, cur.RefObjId);
         }
         if (old.Type == RegisterType.NotInit) return true;

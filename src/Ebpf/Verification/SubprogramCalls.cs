@@ -33,7 +33,8 @@ internal sealed class SubprogramCalls(VerifierContext walk) : VerifierComponent(
     {
         foreach (var (f, i, spilled) in Cur.AllRegisters())
         {
-            if (VerifierState.Read(f, i, spilled).Type is RegisterType.Packet or RegisterType.PacketMeta or RegisterType.PacketEnd)
+            var r = VerifierState.Read(f, i, spilled);
+            if (r.Type is RegisterType.Packet or RegisterType.PacketMeta or RegisterType.PacketEnd || DynptrSlots.IsPacketSlice(r))
                 VerifierState.Write(f, i, spilled, Privileged ? RegisterState.UnknownScalar() : RegisterState.NotInit);
         }
     }

@@ -83,6 +83,46 @@ internal static unsafe class ProbeReadHelpers
         return 0;
     }
 
+    /// <summary>copy_from_kernel_nofault / copy_from_user_nofault into <paramref name="dst"/> (the dynptr probe-read kfuncs):
+    /// 0 or a negative errno; unlike the helpers, nothing is zeroed on a fault.</summary>
+    internal static long CopyNofault(Span<byte> dst, ulong src, AddressSpace space)
+    {
+        if (dst.IsEmpty)
+        {
+            // copy_from_kernel_nofault_allowed looks at the address before the size: NULL is -ERANGE even for 0 bytes.
+            var inv = HelperInvocation.Current;
+            bool userHalf = src < LowGuard || (inv is not null && inv.Runtime.ReadableMemory.ReadableFrom(src, AddressSpace.User) > 0);
+            return space == AddressSpace.Kernel && userHalf ? -(long)Errno.ERANGE : 0;
+        }
+        var error = Check(src, (ulong)dst.Length, space);
+        if (error != Errno.None)
+            return -(long)error;
+        new ReadOnlySpan<byte>((void*)src, dst.Length).CopyTo(dst);
+        return 0;
+    }
+
+    /// <summary>strncpy_from_{kernel,user}_nofault into <paramref name="dst"/>: the bytes copied with the NUL (the last
+    /// byte forced to NUL when none came), 0 for an empty <paramref name="dst"/>, or a negative errno (dst[0] = NUL).</summary>
+    internal static long CopyStrNofault(Span<byte> dst, ulong src, AddressSpace space)
+    {
+        if (dst.IsEmpty)
+            return 0;
+        for (int i = 0; i < dst.Length; i++)
+        {
+            var error = Check(src + (ulong)i, 1, space);
+            if (error != Errno.None)
+            {
+                dst[i] = 0;
+                return -(long)error;
+            }
+            dst[i] = *(byte*)(src + (ulong)i);
+            if (dst[i] == 0)
+                return i + 1;
+        }
+        dst[^1] = 0;
+        return dst.Length;
+    }
+
     private static ulong ReadStr(ulong dst, ulong size, ulong src, AddressSpace space)
     {
         if (size == 0)

@@ -22,13 +22,23 @@ internal sealed unsafe class XdpContext : IDisposable, IPacketBuffer
 
     private readonly NativeBlock _frame = new(FrameSize);
     private readonly NativeBlock _ctx = new(ProgramTypeInfo.XdpInternalSize);
-    private readonly List<byte[]> _frags = new();
+    /// <summary>The frags (skb_shared_info's), each a page of native memory of which the first Length bytes are data:
+    /// a dynptr slice may point into one, as bpf_xdp_pointer does.</summary>
+    private readonly List<(NativeBlock Page, int Length)> _frags = new();
 
     private XdpContext() { }
 
     public nint ContextPointer => _ctx.Pointer;
     public nint HardStart => _frame.Pointer;
-    public IReadOnlyList<byte[]> Frags => _frags;
+
+    /// <summary>How many frags the buffer has.</summary>
+    public int FragCount => _frags.Count;
+
+    /// <summary>Frag <paramref name="i"/>'s data bytes (skb_frag_address, skb_frag_size).</summary>
+    public Span<byte> Frag(int i) => _frags[i].Page.Span[.._frags[i].Length];
+
+    /// <summary>Frag <paramref name="i"/>'s page, for the checked interpreter's regions.</summary>
+    public (nint Address, int Length) FragRegion(int i) => (_frags[i].Page.Pointer, _frags[i].Length);
 
     public ulong Data { get => Read(ProgramTypeInfo.XdpDataSlot); set => Write(ProgramTypeInfo.XdpDataSlot, value); }
     public ulong DataEnd { get => Read(ProgramTypeInfo.XdpDataEndSlot); set => Write(ProgramTypeInfo.XdpDataEndSlot, value); }
@@ -119,7 +129,9 @@ internal sealed unsafe class XdpContext : IDisposable, IPacketBuffer
                 if (ctx._frags.Count == MaxFrags)
                     throw new BpfException(Errno.ENOMEM, $"data_size_in {dataIn.Length} needs more than {MaxFrags} frags");
                 int n = Math.Min(FrameSize, dataIn.Length - offset);
-                ctx._frags.Add(dataIn.Slice(offset, n).ToArray());
+                var page = new NativeBlock(FrameSize);
+                dataIn.Slice(offset, n).CopyTo(page.Span);
+                ctx._frags.Add((page, n));
                 offset += n;
             }
             ctx.RefreshUserView();
@@ -149,13 +161,13 @@ internal sealed unsafe class XdpContext : IDisposable, IPacketBuffer
     public byte[] Output()
     {
         int linear = (int)(DataEnd - DataMeta);
-        var result = new byte[linear + _frags.Sum(f => f.Length)];
+        var result = new byte[linear + FragsSize];
         new ReadOnlySpan<byte>((void*)DataMeta, linear).CopyTo(result);
         int o = linear;
-        foreach (var f in _frags)
+        for (int i = 0; i < _frags.Count; i++)
         {
-            f.CopyTo(result, o);
-            o += f.Length;
+            Frag(i).CopyTo(result.AsSpan(o));
+            o += _frags[i].Length;
         }
         return result;
     }
@@ -221,16 +233,19 @@ internal sealed unsafe class XdpContext : IDisposable, IPacketBuffer
     {
         if (_frags.Count > 0)
         {
-            var last = _frags[^1];
-            long size = last.Length + (long)delta;
+            var (page, length) = _frags[^1];
+            long size = length + (long)delta;
             if (size < 0 || size > FrameSize)
                 return -(long)Errno.EINVAL;
-            if (size == 0) _frags.RemoveAt(_frags.Count - 1);
+            if (size == 0)
+            {
+                page.Dispose();
+                _frags.RemoveAt(_frags.Count - 1);
+            }
             else
             {
-                var resized = new byte[size];
-                last.AsSpan(0, (int)Math.Min(last.Length, size)).CopyTo(resized);
-                _frags[^1] = resized;
+                if (size > length) page.Span[length..(int)size].Clear(); // grown bytes read as zero
+                _frags[^1] = (page, (int)size);
             }
             return 0;
         }
@@ -249,5 +264,7 @@ internal sealed unsafe class XdpContext : IDisposable, IPacketBuffer
     {
         _frame.Dispose();
         _ctx.Dispose();
+        foreach (var (page, _) in _frags)
+            page.Dispose();
     }
 }
