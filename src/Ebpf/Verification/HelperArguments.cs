@@ -24,6 +24,9 @@ internal sealed class HelperArguments(VerifierContext walk) : VerifierComponent(
     {
         bool okType = !reg.MaybeNull && reg.Type is RegisterType.Stack or RegisterType.Packet or RegisterType.PacketMeta
             or RegisterType.MapKey or RegisterType.MapValue or RegisterType.Mem or RegisterType.RingbufMem or RegisterType.BtfId or RegisterType.Buf;
+        // mem_types lists PTR_TO_BTF_ID | PTR_TRUSTED only: a plain, untrusted or RCU typed pointer is no memory argument.
+        if (reg.Type == RegisterType.BtfId && (reg.Trust != PointerTrust.Trusted || KernelTypes.Name(reg.MemSize) == Attach.BtfPointerLoads.UntrustedMemory))
+            okType = false;
         if (!okType) throw TypeMismatch(regno, reg, MemoryArgTypes);
         if (reg.IsPacketPointer && !proto.PacketAccess) throw Fail("helper access to the packet is not allowed");
     }
@@ -176,13 +179,14 @@ internal sealed class HelperArguments(VerifierContext walk) : VerifierComponent(
             case HelperArgKind.PtrToBtfIdSockCommon:
             {
                 bool ok = reg.Type is RegisterType.SockCommon or RegisterType.Socket or RegisterType.TcpSock or RegisterType.XdpSock
-                    || (reg.Type == RegisterType.BtfId && KernelTypes.IsSockCommon(reg.MemSize));
+                    || (reg.Type == RegisterType.BtfId && KernelTypes.IsSockCommon(reg.MemSize) && (reg.Trust & PointerTrust.Untrusted) == 0);
                 if (!ok || (reg.MaybeNull && !nullOk)) throw TypeMismatch(regno, reg, SockCommonArgTypes);
                 return CheckReleaseArg(regno, reg, arg);
             }
             case HelperArgKind.PtrToBtfId:
             {
-                if (reg.Type != RegisterType.BtfId || (reg.MaybeNull && !nullOk))
+                // btf_ptr_types: plain, PTR_TRUSTED or MEM_RCU; an untrusted pointer (bpf_rdonly_cast) is none of them.
+                if (reg.Type != RegisterType.BtfId || (reg.MaybeNull && !nullOk) || (reg.Trust & PointerTrust.Untrusted) != 0)
                     throw TypeMismatch(regno, reg, "ptr_, trusted_ptr_, rcu_ptr_");
                 string want = arg.BtfType ?? "";
                 if (KernelTypes.Name(reg.MemSize) != want || reg.Off != 0 || !reg.VarOff.IsConst || reg.VarOff.Value != 0)

@@ -79,7 +79,7 @@ public static class ProgramSpecInput
             GplCompatible = IsGplCompatible(license),
             Sleepable = (program.Flags & ProgramLoadFlags.Sleepable) != 0,
             Profile = profile,
-            ContextLayout = IteratorContext(program, profile),
+            ContextLayout = IteratorContext(program, profile) ?? RawTracepointContext(program, profile),
         };
     }
 
@@ -92,6 +92,14 @@ public static class ProgramSpecInput
         && vmlinux.FindAllByName(Attach.IterContext.FunctionPrefix + program.AttachTarget, Btf.BtfKind.Func).FirstOrDefault() is var id and not 0
         && vmlinux.TryGetType(id, out var t) && t is Btf.BtfFunc func
             ? Attach.IterContext.For(vmlinux, func, anyKernelTarget: true)
+            : null;
+
+    /// <summary>A tp_btf program's context typed by its tracepoint's BTF prototype (Attach/RawTracepointBtfContext); null
+    /// for other programs or when the kernel BTF lacks the tracepoint.</summary>
+    private static Abi.Contexts.ContextLayout? RawTracepointContext(ProgramSpec program, Abi.Profiles.KernelProfile profile) =>
+        program.Type == ProgramType.Tracing && program.ExpectedAttachType == AttachType.TraceRawTp
+        && !string.IsNullOrEmpty(program.AttachTarget) && profile.KernelBtf is { } vmlinux
+            ? Attach.RawTracepointBtfContext.For(vmlinux, program.AttachTarget)
             : null;
 
     /// <summary>The decl tags (component -1) on the FUNC of the func_info record at instruction 0: the main function's.</summary>
