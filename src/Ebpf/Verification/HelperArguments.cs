@@ -101,8 +101,13 @@ internal sealed class HelperArguments(VerifierContext walk) : VerifierComponent(
                 if (write && reg.ReadOnly) throw Fail($"R{regno} cannot write into {StateFormatter.TypeName(reg)}");
                 Memory.CheckBufferAccess(regno, reg, reg.Off, (int)Math.Min(size, int.MaxValue));
                 break;
+            case RegisterType.BtfId when Attach.BtfPointerLoads.Applies(Input, Ctx, reg):
+                // A trusted typed pointer (the only one mem_types lists): check_ptr_to_btf_access over the accessed
+                // bytes, which refuses a write ("only read is supported") and a range that is no field of the struct.
+                _ = new Attach.BtfPointerLoads(Walk).Load(regno, reg, reg.Off, (int)Math.Min(size, int.MaxValue), write);
+                break;
             default:
-                // Typed kernel pointers would need the struct's size from vmlinux BTF; without it the access cannot
+                // Other typed kernel pointers would need the struct's size from vmlinux BTF; without it the access cannot
                 // be bounded, so they are refused as memory.
                 throw TypeMismatch(regno, reg, MemoryArgTypes);
         }

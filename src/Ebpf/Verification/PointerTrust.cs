@@ -30,9 +30,9 @@ internal static class TrustedPointers
     public static string Prefix(PointerTrust t) =>
         ((t & PointerTrust.Rcu) != 0 ? "rcu_" : "") + ((t & PointerTrust.Untrusted) != 0 ? "untrusted_" : "") + ((t & PointerTrust.Trusted) != 0 ? "trusted_" : "");
 
-    /// <summary>is_trusted_reg: a reference, or PTR_TRUSTED with no unsafe modifier.</summary>
+    /// <summary>is_trusted_reg: a reference, or PTR_TRUSTED with no unsafe modifier (untrusted, RCU, maybe NULL).</summary>
     public static bool IsTrusted(in RegisterState r) =>
-        r.Type == RegisterType.BtfId && (r.RefObjId != 0 || r.Trust == PointerTrust.Trusted);
+        r.Type == RegisterType.BtfId && (r.RefObjId != 0 || (r.Trust == PointerTrust.Trusted && !r.MaybeNull));
 
     /// <summary>is_rcu_reg: MEM_RCU (and not untrusted).</summary>
     public static bool IsRcu(in RegisterState r) =>

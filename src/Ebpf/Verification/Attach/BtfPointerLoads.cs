@@ -44,9 +44,10 @@ internal sealed class BtfPointerLoads(VerifierContext walk) : VerifierComponent(
     {
         var kernel = Input.Profile.KernelBtf!;
         string tname = KernelTypes.Name(reg.MemSize);
-        // Outside a program whose context is managed memory, what a typed pointer points to is the kernel's: the runtime
-        // reads it fault-safely and cannot vouch for the values (not fully modelled).
-        if (Ctx?.KernelStructs is not { Count: > 0 }) ReadsKernelPointers = true;
+        // Outside an iterator program (whose target objects the runtime shadows), what a typed pointer points to is the
+        // kernel's: the runtime reads it fault-safely and cannot vouch for the values (not fully modelled).
+        if (Ctx?.KernelStructs is not { Count: > 0 } || !Ctx.StructName.StartsWith("bpf_iter__", StringComparison.Ordinal))
+            ReadsKernelPointers = true;
         if (tname == UntrustedMemory)
         {
             if (write) throw Fail($"R{regno} cannot write into {UntrustedMemory}");
