@@ -38,16 +38,41 @@ internal static class TrustedPointers
     public static bool IsRcu(in RegisterState r) =>
         r.Type == RegisterType.BtfId && (r.Trust & PointerTrust.Rcu) != 0 && (r.Trust & PointerTrust.Untrusted) == 0;
 
+    /// <summary>The iterator targets whose ctx_arg_info marks the object PTR_TRUSTED (6.18, observed on the live kernel:
+    /// <c>trusted_ptr_or_null_</c>); the others' (task_file, task_vma, bpf_prog, bpf_link, unix, netlink, ksym,
+    /// ipv6_route, dmabuf …) are plain.</summary>
+    private static readonly HashSet<string> TrustedIterTargets = ["task", "bpf_map", "tcp", "udp", "cgroup", "kmem_cache"];
+
+    /// <summary>The modifiers of a typed pointer read from the context at <paramref name="off"/>: PTR_TRUSTED where
+    /// prog_args_trusted holds (tp_btf, iterators' meta and trusted targets, netfilter), plain for fentry/fexit
+    /// arguments and the other iterator targets.</summary>
+    public static PointerTrust OfContext(Abi.Contexts.ContextLayout ctx, int off)
+    {
+        if (ctx.PlainTypedPointers) return PointerTrust.None;
+        if (ctx.StructName.StartsWith("bpf_iter__", StringComparison.Ordinal) && off != 0)
+            return TrustedIterTargets.Contains(ctx.StructName["bpf_iter__".Length..]) ? PointerTrust.Trusted : PointerTrust.None;
+        return PointerTrust.Trusted;
+    }
+
     /// <summary>Fields (struct, member) a walk from a trusted pointer yields trusted (BTF_TYPE_SAFE_TRUSTED).</summary>
     private static readonly HashSet<(string, string)> SafeTrusted =
     [
-        ("bpf_iter_meta", "seq"), ("bpf_iter__task", "task"), ("linux_binprm", "file"), ("file", "f_inode"), ("dentry", "d_inode"),
+        ("bpf_iter_meta", "seq"), ("bpf_iter__task", "task"), ("linux_binprm", "file"), ("file", "f_inode"),
     ];
 
     /// <summary>BTF_TYPE_SAFE_TRUSTED_OR_NULL: trusted, but maybe NULL.</summary>
     private static readonly HashSet<(string, string)> SafeTrustedOrNull =
     [
-        ("socket", "sk"), ("vm_area_struct", "vm_mm"), ("vm_area_struct", "vm_file"),
+        ("socket", "sk"), ("dentry", "d_inode"),
+    ];
+
+    /// <summary>Fields whose 6.18 entry we could not confirm (vm_area_struct's vm_mm and vm_file joined
+    /// BTF_TYPE_SAFE_TRUSTED_OR_NULL around that release): they are given what both readings allow, a plain pointer
+    /// that may be NULL (never trusted, always checked; untrusted outside an RCU section), so that either way we accept
+    /// nothing the kernel refuses.</summary>
+    private static readonly HashSet<(string, string)> UnconfirmedOrNull =
+    [
+        ("vm_area_struct", "vm_mm"), ("vm_area_struct", "vm_file"),
     ];
 
     /// <summary>BTF_TYPE_SAFE_RCU: trusted inside an RCU read-side section and never NULL.</summary>
@@ -79,6 +104,11 @@ internal static class TrustedPointers
         if ((parent.Trust & PointerTrust.Untrusted) != 0) return PointerTrust.Untrusted;
         if (!IsTrusted(parent) && !IsRcu(parent)) return PointerTrust.None; // old compat: plain pointers stay plain
         var key = (rootStruct, field);
+        if (UnconfirmedOrNull.Contains(key))
+        {
+            maybeNull = true;
+            return inRcuSection && !parent.MaybeNull ? PointerTrust.None : PointerTrust.Untrusted;
+        }
         if (SafeTrusted.Contains(key)) return PointerTrust.Trusted;
         if (SafeTrustedOrNull.Contains(key))
         {

@@ -35,6 +35,13 @@ public class TrustedPointerFixtureTests
         { "rdonly_cast_int", "kfunc bpf_rdonly_cast type ID argument must be of a struct or void" },
         { "kern_ctx_read", null },
         { "kern_ctx_not_ctx", "arg#0 expected pointer to ctx, but got fp" },
+        { "release_at_offset", "R1 must have zero offset when passed to release func or trusted arg to kfunc" },
+        { "rdonly_cast_void_write", "cannot write into rdonly_untrusted_mem" },
+        { "kern_ctx_xdp", null },
+        { "nullable_tp_arg_unchecked", "invalid mem access 'trusted_ptr_or_null_'" },
+        { "nullable_tp_arg_checked", null },
+        { "sleepable_walk_outside_rcu", "R2 must be a rcu pointer" },
+        { "sleepable_walk_inside_rcu", null },
     };
 
     private static readonly VerifierFixture Fixture = new(File);

@@ -8,8 +8,9 @@ namespace Ebpf.Verification.Attach;
 /// for the standalone verifier: the tracepoint's arguments as u64 slots, typed by the vmlinux typedef
 /// <c>btf_trace_NAME</c> (a pointer to a FUNC_PROTO whose first parameter, the tracepoint's private data, is not
 /// passed), checked as <c>btf_ctx_access</c> checks them (kernel 6.18): read-only, 8-byte slots read at their start;
-/// a pointer to a struct is PTR_TO_BTF_ID | PTR_TRUSTED of that struct (prog_args_trusted), a pointer to anything else
-/// a scalar.
+/// a pointer to a struct is PTR_TO_BTF_ID | PTR_TRUSTED of that struct (prog_args_trusted), maybe NULL where
+/// <see cref="RawTracepointNullArgs"/> or a <c>__nullable</c> parameter says so, a scalar where it may be an ERR_PTR; a
+/// pointer to anything else is a scalar.
 /// </summary>
 internal static class RawTracepointBtfContext
 {
@@ -34,9 +35,12 @@ internal static class RawTracepointBtfContext
             int off = arg * 8;
             var p = proto.Parameters[arg + 1];
             var t = kernelBtf.ResolveType(p.Type);
-            if (t is BtfPtr argPtr && argPtr.Type != 0 && kernelBtf.ResolveType(argPtr.Type) is BtfComposite s)
+            if (t is BtfPtr argPtr && argPtr.Type != 0 && kernelBtf.ResolveType(argPtr.Type) is BtfComposite s
+                && !RawTracepointNullArgs.MayBeError(tracepoint, arg))
             {
-                fields.Add(new ContextField(off, 8, p.Name, AccessSizes.B8, Yields: ContextValueKind.BtfId, StartOnly: true));
+                // raw_tp_null_args and a "__nullable" parameter name make the argument PTR_MAYBE_NULL.
+                bool maybeNull = RawTracepointNullArgs.MayBeNull(tracepoint, arg) || p.Name.EndsWith("__nullable", StringComparison.Ordinal);
+                fields.Add(new ContextField(off, 8, p.Name, AccessSizes.B8, Yields: maybeNull ? ContextValueKind.BtfIdOrNull : ContextValueKind.BtfId, StartOnly: true));
                 structs[off] = s.Name;
             }
             else if (t is BtfPtr)
