@@ -113,10 +113,11 @@ internal sealed class GlobalFunctions(VerifierContext walk) : VerifierComponent(
             {
                 if (a.Nullable && isNull) break;
                 // btf_check_func_arg_match (6.18, observed on the live kernel): a register that is neither referenced nor
-                // trusted (a scalar, NULL for a non-nullable argument, an untrusted pointer) is refused first; then
-                // check_reg_type: plain, PTR_TRUSTED or MEM_RCU typed pointers (maybe NULL only when the argument is
-                // nullable), btf_struct_ids_match and check_func_arg_reg_off.
-                if (!TrustedPointers.IsTrusted(reg)) throw Fail($"R{regno} must be referenced or trusted", Errno.EINVAL);
+                // PTR_TRUSTED (a scalar, NULL for a non-nullable argument, an untrusted pointer) is refused first, whether
+                // or not it may be NULL; then check_reg_type: plain, PTR_TRUSTED or MEM_RCU typed pointers (maybe NULL
+                // only when the argument is nullable), btf_struct_ids_match and check_func_arg_reg_off.
+                if (reg.Type != RegisterType.BtfId || (reg.RefObjId == 0 && reg.Trust != PointerTrust.Trusted))
+                    throw Fail($"R{regno} must be referenced or trusted", Errno.EINVAL);
                 bool typeOk = reg.Type == RegisterType.BtfId && (!reg.MaybeNull || a.Nullable)
                     && reg.Trust is PointerTrust.None or PointerTrust.Trusted or PointerTrust.Rcu
                     && KernelTypes.Name(reg.MemSize) != Attach.BtfPointerLoads.UntrustedMemory;

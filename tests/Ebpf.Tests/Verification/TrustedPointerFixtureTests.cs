@@ -42,6 +42,8 @@ public class TrustedPointerFixtureTests
         { "nullable_tp_arg_checked", null },
         { "sleepable_walk_outside_rcu", "R2 must be a rcu pointer" },
         { "sleepable_walk_inside_rcu", null },
+        { "trusted_or_null_to_global", null },
+        { "untrusted_to_global", "R1 must be referenced or trusted" },
     };
 
     private static readonly VerifierFixture Fixture = new(File);
