@@ -70,6 +70,25 @@ public class CpumaskRunTests
         Assert.Equal(before, Ebpf.Runtime.Helpers.CpumaskKfuncs.LiveCount);
     }
 
+    /// <summary>Programs running on several threads at once each get their own masks and references: every run sees
+    /// its own bits, and every mask is freed once all have released it.</summary>
+    [Fact]
+    public void Concurrent_runs_keep_their_masks_apart()
+    {
+        var rt = new BpfRuntime();
+        using var objects = rt.Load(ObjectSpec.Load(SharedData.Fixture(File)), new ObjectLoadOptions { ProgramFilter = p => p.Name is "acquire_release" or "set_algebra" });
+        int before = Ebpf.Runtime.Helpers.CpumaskKfuncs.LiveCount;
+        uint algebra = rt.TestRun(objects.Programs["set_algebra"], new TestRunOptions()).ReturnValue;
+        var results = new System.Collections.Concurrent.ConcurrentBag<(string, uint)>();
+        Parallel.For(0, 8, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i =>
+        {
+            string name = i % 2 == 0 ? "acquire_release" : "set_algebra";
+            for (int n = 0; n < 200; n++) results.Add((name, rt.TestRun(objects.Programs[name], new TestRunOptions()).ReturnValue));
+        });
+        Assert.All(results, r => Assert.Equal(r.Item1 == "acquire_release" ? 3u : algebra, r.Item2));
+        Assert.Equal(before, Ebpf.Runtime.Helpers.CpumaskKfuncs.LiveCount);
+    }
+
     /// <summary>bpf_rdonly_cast and bpf_cast_to_kern_ctx load and run; reads through their results are probe loads, so
     /// the program is verified but not fully modelled (the runtime has no kernel structs behind them).</summary>
     [Theory]
