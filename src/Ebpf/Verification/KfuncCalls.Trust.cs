@@ -150,12 +150,23 @@ internal sealed partial class KfuncCalls
         SetReg(0, Attach.BtfPointerLoads.TypedPointer(kern, PointerTrust.Trusted));
     }
 
-    /// <summary>get_kern_ctx_btf_id for the program types whose kernel context this verifier knows (bpf_ctx_convert).</summary>
+    /// <summary>get_kern_ctx_btf_id for the program types whose kernel context this verifier knows (bpf_ctx_convert,
+    /// include/linux/bpf_types.h); the others are refused as not supported.</summary>
     private static string? KernelContextStruct(ProgramType type) => type switch
     {
         ProgramType.SocketFilter or ProgramType.SchedCls or ProgramType.SchedAct or ProgramType.CgroupSkb
             or ProgramType.LwtIn or ProgramType.LwtOut or ProgramType.LwtXmit or ProgramType.LwtSeg6Local or ProgramType.SkSkb => "sk_buff",
         ProgramType.Xdp => "xdp_buff",
+        ProgramType.SockOps => "bpf_sock_ops_kern",
+        ProgramType.SkMsg => "sk_msg",
+        ProgramType.CgroupSockAddr => "bpf_sock_addr_kern",
+        ProgramType.CgroupSockopt => "bpf_sockopt_kern",
+        ProgramType.CgroupSysctl => "bpf_sysctl_kern",
+        ProgramType.PerfEvent => "bpf_perf_event_data_kern",
+        ProgramType.Kprobe => "pt_regs",
+        ProgramType.SkLookup => "bpf_sk_lookup_kern",
+        ProgramType.SkReuseport => "sk_reuseport_kern",
+        ProgramType.FlowDissector => "bpf_flow_dissector",
         _ => null,
     };
 

@@ -44,6 +44,9 @@ public class TrustedPointerFixtureTests
         { "sleepable_walk_inside_rcu", null },
         { "trusted_or_null_to_global", null },
         { "untrusted_to_global", "R1 must be referenced or trusted" },
+        { "kern_ctx_sockops", null },
+        { "kern_ctx_sk_msg", null },
+        { "kern_ctx_kprobe", null },
     };
 
     private static readonly VerifierFixture Fixture = new(File);
