@@ -259,6 +259,7 @@ public sealed partial class BpfRuntime
             xlated = Net.XdpMetadataKfuncs.Bind(program, xlated, Profile.KernelBtf);
             xlated = Ebpf.Runtime.Helpers.IteratorKfuncs.Bind(xlated, Profile.KernelBtf);
             xlated = Ebpf.Runtime.Helpers.DynptrHelpers.BindKfuncs(xlated, Profile.KernelBtf);
+            xlated = Ebpf.Runtime.Helpers.CpumaskKfuncs.Bind(xlated, Profile.KernelBtf);
             program.Instructions = xlated;
             DescribeFunctions(program, translated ? verdict.Program : null, options.Functions);
             var helperTable = ProgramPreparation.BuildHelperTable(this);
@@ -266,6 +267,7 @@ public sealed partial class BpfRuntime
             Net.XdpMetadataKfuncs.Register(helperTable);
             Ebpf.Runtime.Helpers.IteratorKfuncs.Register(helperTable);
             Ebpf.Runtime.Helpers.DynptrHelpers.RegisterKfuncs(helperTable);
+            Ebpf.Runtime.Helpers.CpumaskKfuncs.Register(helperTable);
             string interpreterName = string.IsNullOrEmpty(program.Name) ? "prog" : program.Name;
             Execution.Interpreter Build(Execution.ExecutionMode m) => Execution.Interpreter.Load(xlated, new Execution.InterpreterOptions
             {

@@ -138,6 +138,8 @@ internal static class ProgramVerification
                 case 2 when Helpers.IteratorKfuncs.Of(insn, runtime.Profile.KernelBtf) is not null
                     || Helpers.DynptrHelpers.KfuncOf(insn, runtime.Profile.KernelBtf) is not null:
                     break; // an open-coded iterator kfunc: its stack slots tracked by the verifier, run by the host
+                case 2 when Helpers.CpumaskKfuncs.Of(insn, runtime.Profile.KernelBtf) is not null:
+                    break; // a cpumask kfunc or pointer cast: references tracked by the verifier, run by the host
                 default:
                     return $"insn {pc}: kfunc call (imm {insn.Imm})";
             }

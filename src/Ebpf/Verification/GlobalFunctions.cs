@@ -110,17 +110,27 @@ internal sealed class GlobalFunctions(VerifierContext walk) : VerifierComponent(
                 break;
             }
             case FunctionArgumentKind.Trusted:
+            {
                 if (a.Nullable && isNull) break;
-                // btf_check_func_arg_match: anything but a trusted or referenced typed pointer (NULL, a scalar,
-                // another pointer type, a pointer that may be NULL) is refused before its type is compared.
-                if (reg.Type != RegisterType.BtfId || (reg.MaybeNull && !a.Nullable))
+                // btf_check_func_arg_match (6.18, observed on the live kernel): a register that is neither referenced nor
+                // PTR_TRUSTED (a scalar, NULL for a non-nullable argument, an untrusted pointer) is refused first, whether
+                // or not it may be NULL; then check_reg_type: plain, PTR_TRUSTED or MEM_RCU typed pointers (maybe NULL
+                // only when the argument is nullable), btf_struct_ids_match and check_func_arg_reg_off.
+                if (reg.Type != RegisterType.BtfId || (reg.RefObjId == 0 && reg.Trust != PointerTrust.Trusted))
                     throw Fail($"R{regno} must be referenced or trusted", Errno.EINVAL);
-                if (KernelTypes.Name(reg.MemSize) != a.BtfType || reg.Off != 0 || !reg.VarOff.IsConst || reg.VarOff.Value != 0)
-                {
-                    string have = KernelTypes.Name(reg.MemSize);
-                    throw Fail($"R{regno} is of type {(have.Length == 0 ? "(anon)" : have)} but {a.BtfType} is expected", Errno.EINVAL);
-                }
+                bool typeOk = reg.Type == RegisterType.BtfId && (!reg.MaybeNull || a.Nullable)
+                    && reg.Trust is PointerTrust.None or PointerTrust.Trusted or PointerTrust.Rcu
+                    && KernelTypes.Name(reg.MemSize) != Attach.BtfPointerLoads.UntrustedMemory;
+                if (!typeOk) throw Fail($"R{regno} type={StateFormatter.TypeName(reg)} expected=ptr_, trusted_ptr_, rcu_ptr_");
+                string have = KernelTypes.Name(reg.MemSize);
+                if (!Kfuncs.TypedStructMatches(have, reg.Off, a.BtfType ?? ""))
+                    throw Fail($"R{regno} is of type {(have.Length == 0 ? "(anon)" : have)} but {a.BtfType} is expected");
+                if (reg.Off < 0)
+                    throw Fail($"negative offset {StateFormatter.TypeName(reg)} ptr R{regno} off={reg.Off} disallowed");
+                if (!reg.VarOff.IsConst || reg.VarOff.Value != 0)
+                    throw Fail($"variable {StateFormatter.TypeName(reg)} access var_off={reg.VarOff} disallowed");
                 break;
+            }
         }
     }
 
@@ -140,14 +150,14 @@ internal sealed class GlobalFunctions(VerifierContext walk) : VerifierComponent(
             }
             case FunctionArgumentKind.Trusted:
             {
-                var r = RegisterState.Pointer(RegisterType.BtfId);
-                r.MemSize = KernelTypes.Intern(a.BtfType);
+                var r = Attach.BtfPointerLoads.TypedPointer(a.BtfType, PointerTrust.Trusted);
                 if (a.Nullable) { r.MaybeNull = true; r.Id = NewId(); }
                 return r;
             }
             case FunctionArgumentKind.Untrusted:
-                // Untyped as far as helpers go: it may only be read (fault-handled), never passed on as trusted.
-                return RegisterState.Pointer(RegisterType.BtfId);
+                // PTR_TO_BTF_ID | PTR_UNTRUSTED of its struct, or (void, char, …) read-only untrusted memory of size 0: it
+                // may only be read (fault-handled), never passed on as trusted.
+                return Attach.BtfPointerLoads.TypedPointer(a.BtfType ?? Attach.BtfPointerLoads.UntrustedMemory, PointerTrust.Untrusted);
             default:
                 return RegisterState.UnknownScalar();
         }

@@ -24,6 +24,9 @@ internal sealed class HelperArguments(VerifierContext walk) : VerifierComponent(
     {
         bool okType = !reg.MaybeNull && reg.Type is RegisterType.Stack or RegisterType.Packet or RegisterType.PacketMeta
             or RegisterType.MapKey or RegisterType.MapValue or RegisterType.Mem or RegisterType.RingbufMem or RegisterType.BtfId or RegisterType.Buf;
+        // mem_types lists PTR_TO_BTF_ID | PTR_TRUSTED only: a plain, untrusted or RCU typed pointer is no memory argument.
+        if (reg.Type == RegisterType.BtfId && (reg.Trust != PointerTrust.Trusted || KernelTypes.Name(reg.MemSize) == Attach.BtfPointerLoads.UntrustedMemory))
+            okType = false;
         if (!okType) throw TypeMismatch(regno, reg, MemoryArgTypes);
         if (reg.IsPacketPointer && !proto.PacketAccess) throw Fail("helper access to the packet is not allowed");
     }
@@ -98,8 +101,13 @@ internal sealed class HelperArguments(VerifierContext walk) : VerifierComponent(
                 if (write && reg.ReadOnly) throw Fail($"R{regno} cannot write into {StateFormatter.TypeName(reg)}");
                 Memory.CheckBufferAccess(regno, reg, reg.Off, (int)Math.Min(size, int.MaxValue));
                 break;
+            case RegisterType.BtfId when Attach.BtfPointerLoads.Applies(Input, Ctx, reg):
+                // A trusted typed pointer (the only one mem_types lists): check_ptr_to_btf_access over the accessed
+                // bytes, which refuses a write ("only read is supported") and a range that is no field of the struct.
+                _ = new Attach.BtfPointerLoads(Walk).Load(regno, reg, reg.Off, (int)Math.Min(size, int.MaxValue), write);
+                break;
             default:
-                // Typed kernel pointers would need the struct's size from vmlinux BTF; without it the access cannot
+                // Other typed kernel pointers would need the struct's size from vmlinux BTF; without it the access cannot
                 // be bounded, so they are refused as memory.
                 throw TypeMismatch(regno, reg, MemoryArgTypes);
         }
@@ -176,16 +184,15 @@ internal sealed class HelperArguments(VerifierContext walk) : VerifierComponent(
             case HelperArgKind.PtrToBtfIdSockCommon:
             {
                 bool ok = reg.Type is RegisterType.SockCommon or RegisterType.Socket or RegisterType.TcpSock or RegisterType.XdpSock
-                    || (reg.Type == RegisterType.BtfId && KernelTypes.IsSockCommon(reg.MemSize));
+                    || (reg.Type == RegisterType.BtfId && KernelTypes.IsSockCommon(reg.MemSize) && (reg.Trust & PointerTrust.Untrusted) == 0);
                 if (!ok || (reg.MaybeNull && !nullOk)) throw TypeMismatch(regno, reg, SockCommonArgTypes);
                 return CheckReleaseArg(regno, reg, arg);
             }
             case HelperArgKind.PtrToBtfId:
             {
-                if (reg.Type != RegisterType.BtfId || (reg.MaybeNull && !nullOk))
+                // btf_ptr_types: plain, PTR_TRUSTED or MEM_RCU; an untrusted pointer (bpf_rdonly_cast) is none of them.
+                if (reg.Type != RegisterType.BtfId || (reg.MaybeNull && !nullOk) || (reg.Trust & PointerTrust.Untrusted) != 0)
                     throw TypeMismatch(regno, reg, "ptr_, trusted_ptr_, rcu_ptr_");
-                if (KernelObjectIterators.IsUntrusted(reg)) // an iterator's PTR_UNTRUSTED element
-                    throw Fail($"R{regno} type=untrusted_ptr_ expected=ptr_, trusted_ptr_, rcu_ptr_");
                 string want = arg.BtfType ?? "";
                 if (KernelTypes.Name(reg.MemSize) != want || reg.Off != 0 || !reg.VarOff.IsConst || reg.VarOff.Value != 0)
                 {

@@ -480,6 +480,8 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
     {
         var r = RegisterState.Pointer(RegisterType.BtfId);
         r.MemSize = KernelTypes.Intern(proto.ReturnBtfType);
+        // RET_PTR_TO_BTF_ID_TRUSTED: the current task stays valid for the whole run.
+        if (proto.Id == HelperId.GetCurrentTaskBtf) r.Trust = PointerTrust.Trusted;
         if (maybeNull)
         {
             r.MaybeNull = true;

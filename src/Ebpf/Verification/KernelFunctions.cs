@@ -20,6 +20,10 @@ public enum KernelFunctionFlags
     RcuReadLock = 1 << 4,
     /// <summary>bpf_rcu_read_unlock: closes it.</summary>
     RcuReadUnlock = 1 << 5,
+    /// <summary>KF_TRUSTED_ARGS: every typed-pointer argument must be trusted or referenced, non-NULL and at offset 0.</summary>
+    TrustedArgs = 1 << 6,
+    /// <summary>KF_RCU: typed-pointer arguments may also be RCU-protected pointers (MEM_RCU).</summary>
+    Rcu = 1 << 7,
 }
 
 /// <summary>
@@ -50,19 +54,45 @@ public static class KernelFunctions
     {
         ["bpf_rcu_read_lock"] = KernelFunctionFlags.RcuReadLock,
         ["bpf_rcu_read_unlock"] = KernelFunctionFlags.RcuReadUnlock,
-        ["bpf_task_acquire"] = KernelFunctionFlags.Acquire | KernelFunctionFlags.ReturnsNull,
+        ["bpf_task_acquire"] = KernelFunctionFlags.Acquire | KernelFunctionFlags.Rcu | KernelFunctionFlags.ReturnsNull,
         ["bpf_task_release"] = KernelFunctionFlags.Release,
         ["bpf_task_from_pid"] = KernelFunctionFlags.Acquire | KernelFunctionFlags.ReturnsNull,
         ["bpf_task_from_vpid"] = KernelFunctionFlags.Acquire | KernelFunctionFlags.ReturnsNull,
-        ["bpf_cgroup_acquire"] = KernelFunctionFlags.Acquire | KernelFunctionFlags.ReturnsNull,
+        ["bpf_cgroup_acquire"] = KernelFunctionFlags.Acquire | KernelFunctionFlags.Rcu | KernelFunctionFlags.ReturnsNull,
         ["bpf_cgroup_release"] = KernelFunctionFlags.Release,
         ["bpf_cgroup_from_id"] = KernelFunctionFlags.Acquire | KernelFunctionFlags.ReturnsNull,
-        ["bpf_cgroup_ancestor"] = KernelFunctionFlags.Acquire | KernelFunctionFlags.ReturnsNull,
-        ["bpf_task_get_cgroup1"] = KernelFunctionFlags.Acquire | KernelFunctionFlags.ReturnsNull,
+        ["bpf_cgroup_ancestor"] = KernelFunctionFlags.Acquire | KernelFunctionFlags.Rcu | KernelFunctionFlags.ReturnsNull,
+        ["bpf_task_get_cgroup1"] = KernelFunctionFlags.Acquire | KernelFunctionFlags.Rcu | KernelFunctionFlags.ReturnsNull,
         ["bpf_cpumask_create"] = KernelFunctionFlags.Acquire | KernelFunctionFlags.ReturnsNull,
-        ["bpf_cpumask_acquire"] = KernelFunctionFlags.Acquire,
+        ["bpf_cpumask_acquire"] = KernelFunctionFlags.Acquire | KernelFunctionFlags.TrustedArgs,
         ["bpf_cpumask_release"] = KernelFunctionFlags.Release,
-        ["bpf_get_task_exe_file"] = KernelFunctionFlags.Acquire | KernelFunctionFlags.ReturnsNull,
+        ["bpf_cpumask_first"] = KernelFunctionFlags.Rcu,
+        ["bpf_cpumask_first_zero"] = KernelFunctionFlags.Rcu,
+        ["bpf_cpumask_first_and"] = KernelFunctionFlags.Rcu,
+        ["bpf_cpumask_set_cpu"] = KernelFunctionFlags.Rcu,
+        ["bpf_cpumask_clear_cpu"] = KernelFunctionFlags.Rcu,
+        ["bpf_cpumask_test_cpu"] = KernelFunctionFlags.Rcu,
+        ["bpf_cpumask_test_and_set_cpu"] = KernelFunctionFlags.Rcu,
+        ["bpf_cpumask_test_and_clear_cpu"] = KernelFunctionFlags.Rcu,
+        ["bpf_cpumask_setall"] = KernelFunctionFlags.Rcu,
+        ["bpf_cpumask_clear"] = KernelFunctionFlags.Rcu,
+        ["bpf_cpumask_and"] = KernelFunctionFlags.Rcu,
+        ["bpf_cpumask_or"] = KernelFunctionFlags.Rcu,
+        ["bpf_cpumask_xor"] = KernelFunctionFlags.Rcu,
+        ["bpf_cpumask_equal"] = KernelFunctionFlags.Rcu,
+        ["bpf_cpumask_intersects"] = KernelFunctionFlags.Rcu,
+        ["bpf_cpumask_subset"] = KernelFunctionFlags.Rcu,
+        ["bpf_cpumask_empty"] = KernelFunctionFlags.Rcu,
+        ["bpf_cpumask_full"] = KernelFunctionFlags.Rcu,
+        ["bpf_cpumask_copy"] = KernelFunctionFlags.Rcu,
+        ["bpf_cpumask_any_distribute"] = KernelFunctionFlags.Rcu,
+        ["bpf_cpumask_any_and_distribute"] = KernelFunctionFlags.Rcu,
+        ["bpf_cpumask_weight"] = KernelFunctionFlags.Rcu,
+        ["bpf_cpumask_populate"] = KernelFunctionFlags.Rcu,
+        // The pointer cast kfuncs (no KF_* flags; their returns are special-cased, KfuncCalls.Trust.cs).
+        ["bpf_rdonly_cast"] = KernelFunctionFlags.None,
+        ["bpf_cast_to_kern_ctx"] = KernelFunctionFlags.None,
+        ["bpf_get_task_exe_file"] = KernelFunctionFlags.Acquire | KernelFunctionFlags.TrustedArgs | KernelFunctionFlags.ReturnsNull,
         ["bpf_put_file"] = KernelFunctionFlags.Release,
         ["bpf_lookup_user_key"] = KernelFunctionFlags.Acquire | KernelFunctionFlags.ReturnsNull | KernelFunctionFlags.Sleepable,
         ["bpf_lookup_system_key"] = KernelFunctionFlags.Acquire | KernelFunctionFlags.ReturnsNull,
@@ -79,8 +109,7 @@ public static class KernelFunctions
         ("bpf_obj_", "allocated-object kfuncs"), ("bpf_percpu_obj_", "allocated-object kfuncs"), ("bpf_refcount_", "allocated-object kfuncs"),
         ("bpf_kptr_", "allocated-object kfuncs"), ("bpf_list_", "list kfuncs"), ("bpf_rbtree_", "rbtree kfuncs"),
         ("bpf_iter_", "open-coded iterator kfuncs"), ("bpf_dynptr_", "dynptr kfuncs"), ("bpf_wq_", "bpf_wq kfuncs"),
-        ("bpf_res_spin_", "resilient spin lock kfuncs"), ("bpf_arena_", "arena kfuncs"), ("bpf_cast_to_kern_ctx", "pointer cast kfuncs"),
-        ("bpf_rdonly_cast", "pointer cast kfuncs"), ("bpf_preempt_", "preemption and IRQ kfuncs"),
+        ("bpf_res_spin_", "resilient spin lock kfuncs"), ("bpf_arena_", "arena kfuncs"), ("bpf_preempt_", "preemption and IRQ kfuncs"),
         ("bpf_local_irq_", "preemption and IRQ kfuncs"), ("bpf_session_", "session kfuncs"), ("bpf_stream_", "stream kfuncs"),
     ];
 
@@ -113,7 +142,7 @@ public static class KernelFunctions
         if (flags is null && IteratorSlots.Classify(func.Name) is { } iter && KernelObjectIterators.IsFamily(iter.Type))
             known |= KernelObjectIterators.Flags(iter.Type, iter.Op);
         string? unsupported = null;
-        if (flags is null && (IteratorSlots.IsSupported(func.Name) || DynptrSlots.IsSupportedKfunc(func.Name)))
+        if (flags is null && (IteratorSlots.IsSupported(func.Name) || DynptrSlots.IsSupportedKfunc(func.Name) || KfuncCalls.IsPointerCast(func.Name)))
         {
             // An open-coded iterator family the verifier (IteratorSlots) and the runtime model: its KF_ITER_* semantics
             // follow from the naming convention the kernel enforces (btf_check_iter_kfuncs).

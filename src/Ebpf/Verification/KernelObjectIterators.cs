@@ -66,10 +66,10 @@ internal static class KernelObjectIterators
         || (input.ProgramType == ProgramType.Tracing && input.ExpectedAttachType == AttachType.TraceIter)
         || input.Sleepable;
 
-    // ---- the element's trust: the ONE place a PTR_TO_BTF_ID's MEM_RCU / PTR_UNTRUSTED is represented ----
-    // Today's convention: a trusted typed pointer is ReadOnly (StateFormatter prints "trusted_"); the iterators'
-    // elements are not trusted, so they are not ReadOnly and carry their kind in FuncInsn (unused by typed pointers,
-    // compared by state pruning). When RegisterState gains real trust flags, only these three members change.
+    // ---- the element's trust ----
+    // An element carries the kernel's modifier in RegisterState.Trust (MEM_RCU or PTR_UNTRUSTED: what prints and what
+    // the generic kfunc/helper rules check) and, in FuncInsn (unused by typed pointers, compared by state pruning), the
+    // mark that it came from an iterator: the walk from it and the KF_RCU argument rule below are the iterators' own.
 
     // A pointer walked from an element carries the same marks (see Walked).
     private const int RcuElement = -1, UntrustedElement = -2;
@@ -82,6 +82,7 @@ internal static class KernelObjectIterators
         r.MemSize = KernelTypes.Intern(structName);
         r.MaybeNull = true;
         r.FuncInsn = rcu ? RcuElement : UntrustedElement;
+        r.Trust = rcu ? PointerTrust.Rcu : PointerTrust.Untrusted;
         return r;
     }
 
@@ -92,13 +93,6 @@ internal static class KernelObjectIterators
         rcu = r.Type == RegisterType.BtfId && r.FuncInsn == RcuElement;
         return r.Type == RegisterType.BtfId && r.FuncInsn is RcuElement or UntrustedElement;
     }
-
-    /// <summary>Whether <paramref name="r"/> is PTR_UNTRUSTED (helpers refuse it as a typed pointer argument).</summary>
-    public static bool IsUntrusted(in RegisterState r) => r.Type == RegisterType.BtfId && r.FuncInsn == UntrustedElement;
-
-    /// <summary>The prefix print_verifier_state gives the element's type (rcu_, untrusted_; none for other registers).</summary>
-    public static string Prefix(in RegisterState r) =>
-        r.Type != RegisterType.BtfId ? "" : r.FuncInsn switch { RcuElement => "rcu_", UntrustedElement => "untrusted_", _ => "" };
 
     /// <summary>
     /// check_ptr_to_btf_access's trust of a pointer loaded through an element (or a pointer walked from one) at
@@ -127,12 +121,12 @@ internal static class KernelObjectIterators
         var r = RegisterState.Pointer(RegisterType.BtfId);
         r.MemSize = loaded.MemSize;
         r.FuncInsn = kind;
+        r.Trust = kind == RcuElement ? PointerTrust.Rcu : PointerTrust.Untrusted;
         r.MaybeNull = kind == RcuElement && field is not null && SafeField(vmlinux, baseName, "__safe_rcu_or_null", field, target);
         return r;
     }
 
-    /// <summary>A PTR_TRUSTED result, in today's convention (a trusted typed pointer is ReadOnly, as
-    /// <see cref="Attach.BtfPointerLoads.TypedPointer"/> makes it).</summary>
+    /// <summary>A PTR_TRUSTED result (<see cref="Attach.BtfPointerLoads.TypedPointer"/>'s default).</summary>
     private static RegisterState Trusted(RegisterState loaded, bool maybeNull)
     {
         var r = Attach.BtfPointerLoads.TypedPointer(KernelTypes.Name(loaded.MemSize));
@@ -181,6 +175,7 @@ internal static class KernelObjectIterators
     {
         if (r.Type != RegisterType.BtfId || r.FuncInsn != RcuElement) return;
         r.FuncInsn = UntrustedElement;
+        r.Trust = PointerTrust.Untrusted;
         r.MaybeNull = false;
     }
 

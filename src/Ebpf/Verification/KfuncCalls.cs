@@ -11,7 +11,7 @@ namespace Ebpf.Verification;
 /// __szk argument), and the KF_* flags give reference semantics (acquire / release / return NULL) and the
 /// RCU read-side section.
 /// </summary>
-internal sealed class KfuncCalls(VerifierContext walk) : VerifierComponent(walk)
+internal sealed partial class KfuncCalls(VerifierContext walk) : VerifierComponent(walk)
 {
     /// <summary>Reference ids that stand for an open bpf_rcu_read_lock section (kept in the state's reference list so
     /// that state comparison sees them; told apart from object references by this set).</summary>
@@ -87,6 +87,13 @@ internal sealed class KfuncCalls(VerifierContext walk) : VerifierComponent(walk)
             if (rcu < 0) throw Fail($"unmatched rcu read unlock (kernel function {name})", Errno.EINVAL);
             Cur.References.RemoveAt(rcu);
             Iterators.OnRcuReadUnlock();
+            InvalidateRcuPointers();
+        }
+
+        if (IsPointerCast(name) && !IsHostKfunc(kf))
+        {
+            CheckPointerCast(kf);
+            return;
         }
 
         var btf = kf.Btf;
@@ -179,23 +186,8 @@ internal sealed class KfuncCalls(VerifierContext walk) : VerifierComponent(walk)
             if (pointee is BtfComposite { Kind: BtfKind.Struct } st)
             {
                 if (Iterators.CheckStructArg(kf, i, reg, st.Name, nullable)) continue;
-                if (reg.Type != RegisterType.BtfId)
-                    throw Fail($"arg#{i} pointer type STRUCT {st.Name} must point to scalar, or struct with scalar", Errno.EINVAL);
-                if (reg.MaybeNull && !nullable) throw Fail($"Possibly NULL pointer passed to trusted arg{i}", Errno.EACCES);
-                string have = KernelTypes.Name(reg.MemSize);
-                // btf_struct_ids_match: unless the kfunc acquires or releases a reference, a struct whose first member
-                // (at offset 0, recursively) is the wanted struct matches it (tcp_sock for struct sock).
-                bool strict = (kf.Flags & KernelFunctionFlags.Acquire) != 0 || (kf.Flags & KernelFunctionFlags.Release) != 0 && reg.RefObjId != 0;
-                if (have != st.Name && !DynptrSlots.IsProjectionOf(st.Name, have)
-                    && !(strict is false && reg.Off == 0 && StartsWithStruct(btf, have, st.Name)))
-                    throw Fail($"kernel function {name} args#{i} expected pointer to STRUCT {st.Name} but R{regno} has a pointer to STRUCT {(have.Length == 0 ? "(anon)" : have)}", Errno.EINVAL);
-                if (reg.Off != 0 || !reg.VarOff.IsConst || reg.VarOff.Value != 0)
-                    throw Fail($"R{regno} must have zero offset when passed to release func or trusted arg to kfunc", Errno.EINVAL);
-                if ((kf.Flags & KernelFunctionFlags.Release) != 0 && releaseRef == 0)
-                {
-                    if (reg.RefObjId == 0) throw Fail($"release kernel function {name} expects refcounted PTR_TO_BTF_ID", Errno.EINVAL);
-                    releaseRef = reg.RefObjId;
-                }
+                int released = CheckTypedPointerArg(kf, i, regno, reg, st, nullable, releaseRef);
+                if (released != 0) releaseRef = released;
                 continue;
             }
             if (pointee is BtfInt or BtfEnumType)

@@ -67,7 +67,7 @@ internal static class KsymRegisters
         // A struct: the typed pointer; only vmlinux structs are walked by name (module structs stay untyped here).
         var s = RegisterState.Pointer(RegisterType.BtfId);
         if (btf.Base is null)
-            s = Attach.BtfPointerLoads.TypedPointer(resolved!.Name);
+            s = Attach.BtfPointerLoads.TypedPointer(resolved!.Name, PointerTrust.None);
         return s;
     }
 

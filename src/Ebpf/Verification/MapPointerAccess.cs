@@ -32,7 +32,7 @@ internal sealed class MapPointerAccess(VerifierContext walk) : VerifierComponent
         string? pointee = new Attach.BtfPointerLoads(Walk).WalkStruct(kernel, composite, off, size);
         Walk.ProbeLoads.Add(InsnIdx);
         ReadsKernelPointers = true;
-        return pointee is null ? RegisterState.UnknownOfSize(size) : Attach.BtfPointerLoads.TypedPointer(pointee);
+        return pointee is null ? RegisterState.UnknownOfSize(size) : Attach.BtfPointerLoads.TypedPointer(pointee, PointerTrust.None);
     }
 
     /// <summary>The kernel struct behind a map of <paramref name="type"/>: its ops' map_btf_id (null: none).</summary>

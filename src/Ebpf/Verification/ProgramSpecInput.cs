@@ -81,7 +81,7 @@ public static class ProgramSpecInput
             GplCompatible = IsGplCompatible(license),
             Sleepable = (program.Flags & ProgramLoadFlags.Sleepable) != 0,
             Profile = profile,
-            ContextLayout = IteratorContext(program, profile),
+            ContextLayout = IteratorContext(program, profile) ?? RawTracepointContext(program, profile),
         };
     }
 
@@ -106,6 +106,14 @@ public static class ProgramSpecInput
         Func<MapSpec, bool> include = m => m.StructOps!.Programs.Values.Contains(program.Name);
         return StructOpsBinding.BindAll(obj, kernel, include).Programs.TryGetValue(program.Name, out var bound) ? bound : (0, 0);
     }
+
+    /// <summary>A tp_btf program's context typed by its tracepoint's BTF prototype (Attach/RawTracepointBtfContext); null
+    /// for other programs or when the kernel BTF lacks the tracepoint.</summary>
+    private static Abi.Contexts.ContextLayout? RawTracepointContext(ProgramSpec program, Abi.Profiles.KernelProfile profile) =>
+        program.Type == ProgramType.Tracing && program.ExpectedAttachType == AttachType.TraceRawTp
+        && !string.IsNullOrEmpty(program.AttachTarget) && profile.KernelBtf is { } vmlinux
+            ? Attach.RawTracepointBtfContext.For(vmlinux, program.AttachTarget)
+            : null;
 
     /// <summary>The decl tags (component -1) on the FUNC of the func_info record at instruction 0: the main function's.</summary>
     private static IReadOnlyList<string>? MainDeclTags(Btf.BtfSpec? btf, ProgramSpec program) =>

@@ -12,6 +12,8 @@ internal struct RegisterState
     public bool MaybeNull;
     /// <summary>MEM_RDONLY (read-only memory, e.g. a BPF_F_RDONLY_PROG map value).</summary>
     public bool ReadOnly;
+    /// <summary>Typed kernel pointers: PTR_TRUSTED / PTR_UNTRUSTED / MEM_RCU (see <see cref="TrustedPointers"/>).</summary>
+    public PointerTrust Trust;
     /// <summary>Fixed offset of a pointer from its base.</summary>
     public int Off;
     public Tnum VarOff;

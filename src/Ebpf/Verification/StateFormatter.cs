@@ -43,10 +43,11 @@ internal static class StateFormatter
         };
         if (r.ReadOnly && r.Type is RegisterType.Mem or RegisterType.Buf) b = "rdonly_" + b;
         if (r.Type == RegisterType.BtfId && KernelTypes.TryGetPercpu(r.MemSize, out _)) b = "percpu_" + b;
-        b = KernelObjectIterators.Prefix(r) + b; // an iterator's element: rcu_ / untrusted_
-        // reg_type_str: PTR_TO_BTF_ID's null postfix goes before the struct name ("ptr_or_null_"), the others' after;
-        // a nullable typed pointer from a context (an iterator's target object, PTR_TRUSTED) carries "trusted_".
-        if (r.MaybeNull && r.Type == RegisterType.BtfId) return (r.ReadOnly ? "trusted_" : "") + b + "or_null_";
+        else if (r.Type == RegisterType.BtfId && KernelTypes.Name(r.MemSize) == Attach.BtfPointerLoads.UntrustedMemory)
+            return r.MaybeNull ? Attach.BtfPointerLoads.UntrustedMemory + "_or_null" : Attach.BtfPointerLoads.UntrustedMemory;
+        else if (r.Type == RegisterType.BtfId) b = TrustedPointers.Prefix(r.Trust) + b;
+        // reg_type_str: PTR_TO_BTF_ID's null postfix goes before the struct name ("ptr_or_null_"), the others' after.
+        if (r.MaybeNull && r.Type == RegisterType.BtfId) return b + "or_null_";
         return r.MaybeNull ? b + "_or_null" : b;
     }
 
@@ -99,8 +100,8 @@ internal static class StateFormatter
         // void * member yields is PTR_TO_MEM of size 0.
         if (r.Type == RegisterType.BtfId && KernelTypes.TryGetPercpu(r.MemSize, out var percpu))
             return $"{TypeName(r)}{percpu.Name}(" + string.Join(",", parts) + ")";
-        if (r.Type == RegisterType.BtfId && (r.ReadOnly || KernelObjectIterators.IsElement(r, out _)) && KernelTypes.Name(r.MemSize) is { Length: > 0 } btfName)
-            return btfName == Attach.BtfPointerLoads.UntrustedMemory ? $"{btfName}(sz=0)" : $"{TypeName(r)}{btfName}(" + string.Join(",", parts) + ")";
+        if (r.Type == RegisterType.BtfId && KernelTypes.Name(r.MemSize) is { Length: > 0 } btfName)
+            return btfName == Attach.BtfPointerLoads.UntrustedMemory ? $"{TypeName(r)}(sz=0)" : $"{TypeName(r)}{btfName}(" + string.Join(",", parts) + ")";
         return TypeName(r) + frameTag + "(" + string.Join(",", parts) + ")";
     }
 

@@ -352,8 +352,8 @@ internal sealed class StatePruning(VerifierContext walk) : VerifierComponent(wal
             if (old.Type != cur.Type) return false;
             if (old.Type == RegisterType.NotInit) return true;
             return SameValue(old, cur) && old.Off == cur.Off && old.MaybeNull == cur.MaybeNull && old.Range == cur.Range
-                && ReferenceEquals(old.Map, cur.Map) && old.MemSize == cur.MemSize && old.FrameNo == cur.FrameNo
-                && old.FuncInsn == cur.FuncInsn // regs_exact's memcmp covers it (a callback's subprog, a slice's buffer)
+                && ReferenceEquals(old.Map, cur.Map) && old.MemSize == cur.MemSize && old.FrameNo == cur.FrameNo && old.Trust == cur.Trust
+                && old.FuncInsn == cur.FuncInsn // regs_exact's memcmp covers it (a callback's subprog, a slice's buffer, an iterator element's mark)
                 && MapIds(old.Id, cur.Id) && MapIds(old.RefObjId, cur.RefObjId);
         }
         if (old.Type == RegisterType.NotInit) return true;
@@ -373,7 +373,7 @@ internal sealed class StatePruning(VerifierContext walk) : VerifierComponent(wal
             if ((old.Id != 0 || cur.Id != 0) && !MapIds(old.Id != 0 ? old.Id : --_tmpIdGen, cur.Id != 0 ? cur.Id : --_tmpIdGen)) return false;
             return RangeWithin(old, cur);
         }
-        if (old.MaybeNull != cur.MaybeNull || old.Off != cur.Off || old.ReadOnly != cur.ReadOnly) return false;
+        if (old.MaybeNull != cur.MaybeNull || old.Off != cur.Off || old.ReadOnly != cur.ReadOnly || old.Trust != cur.Trust) return false;
         if (!ReferenceEquals(old.Map, cur.Map) || old.MemSize != cur.MemSize || old.FrameNo != cur.FrameNo || old.FuncInsn != cur.FuncInsn) return false;
         if (!RangeWithin(old, cur)) return false;
         if (old.IsPacketPointer)

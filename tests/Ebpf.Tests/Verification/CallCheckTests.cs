@@ -223,7 +223,7 @@ public class CallCheckTests
         var bad = Asm.Prog(Asm.CallId(158), Asm.MovReg(1, 0), Asm.CallId(137), Asm.Mov(0, 0), Asm.Exit());
         var result = Verifier.Verify(new VerifierInput { Instructions = bad, ProgramType = ProgramType.Tracing });
         Assert.False(result.Accepted);
-        Assert.Contains("R1 type=ptr_ expected=sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_", result.Error);
+        Assert.Contains("R1 type=trusted_ptr_ expected=sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_", result.Error);
         Assert.Equal(2, result.ErrorInstruction);
     }
 

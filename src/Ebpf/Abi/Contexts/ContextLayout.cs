@@ -42,6 +42,10 @@ internal sealed class ContextLayout
     /// pointer points to, by field offset. Non-null means typed pointers of this program are walked by BTF.</summary>
     public IReadOnlyDictionary<int, string>? KernelStructs { get; init; }
 
+    /// <summary>Whether the typed pointers of <see cref="KernelStructs"/> are plain PTR_TO_BTF_ID (an fentry/fexit
+    /// program's arguments: prog_args_trusted is false) rather than PTR_TRUSTED.</summary>
+    public bool PlainTypedPointers { get; init; }
+
     /// <summary>Checks a load (<paramref name="write"/> false) or store of <paramref name="size"/> bytes at <paramref name="offset"/>.</summary>
     public ContextAccess Check(int offset, int size, bool write)
     {

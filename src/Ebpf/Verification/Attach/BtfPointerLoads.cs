@@ -11,33 +11,43 @@ namespace Ebpf.Verification.Attach;
 /// <remarks>
 /// A void (or other non-struct) pointer member yields the kernel's PTR_TO_MEM | MEM_RDONLY | PTR_UNTRUSTED of size 0,
 /// whose loads are probe loads with no bounds (6.18); it is kept here as a typed pointer to
-/// <see cref="UntrustedMemory"/>. Trust flags are not tracked otherwise: every typed pointer here is read-only.
+/// <see cref="UntrustedMemory"/>. A pointer member's trust follows <see cref="TrustedPointers.Walked"/>.
 /// </remarks>
 internal sealed class BtfPointerLoads(VerifierContext walk) : VerifierComponent(walk)
 {
     /// <summary>The pseudo struct of an untrusted read-only memory pointer (a void * member).</summary>
     public const string UntrustedMemory = "rdonly_untrusted_mem";
 
-    /// <summary>A PTR_TO_BTF_ID register to the kernel struct <paramref name="kernelStruct"/> (null: unknown struct).</summary>
-    public static RegisterState TypedPointer(string? kernelStruct)
+    /// <summary>A PTR_TO_BTF_ID register to the kernel struct <paramref name="kernelStruct"/> (null: unknown struct) with
+    /// the modifiers <paramref name="trust"/> (a context argument is PTR_TRUSTED, a walked pointer whatever the walk gives).</summary>
+    public static RegisterState TypedPointer(string? kernelStruct, PointerTrust trust = PointerTrust.Trusted)
     {
         var r = RegisterState.Pointer(RegisterType.BtfId);
         r.MemSize = KernelTypes.Intern(kernelStruct);
-        // Marks a pointer typed by BTF here (read-only, as every pointer this path hands out): the state printer
-        // names its struct as print_verifier_state does (ptr_xdp_buff), which other typed pointers do not yet.
-        r.ReadOnly = true;
+        r.Trust = kernelStruct == UntrustedMemory ? PointerTrust.Untrusted : trust;
         return r;
     }
 
-    /// <summary>Whether a load through <paramref name="reg"/> is walked by BTF (else the older untyped rule applies).</summary>
-    public static bool Applies(VerifierInput input, Abi.Contexts.ContextLayout? ctx, in RegisterState reg) =>
-        ctx?.KernelStructs is { Count: > 0 } && input.Profile.KernelBtf is not null && reg.MemSize != KernelTypes.Unknown;
+    /// <summary>Whether a load through <paramref name="reg"/> is walked by BTF (else the older untyped rule applies): a
+    /// program whose context hands out typed pointers, or a pointer to a struct of the kernel BTF.</summary>
+    public static bool Applies(VerifierInput input, Abi.Contexts.ContextLayout? ctx, in RegisterState reg)
+    {
+        if (input.Profile.KernelBtf is not { } kernel || reg.MemSize == KernelTypes.Unknown || KernelTypes.TryGetPercpu(reg.MemSize, out _))
+            return false;
+        if (ctx?.KernelStructs is { Count: > 0 }) return true;
+        string name = KernelTypes.Name(reg.MemSize);
+        return name == UntrustedMemory || kernel.TryFindByName(name, BtfKind.Struct, out _) || kernel.TryFindByName(name, BtfKind.Union, out _);
+    }
 
     /// <summary>check_ptr_to_btf_access for register <paramref name="regno"/> at <paramref name="off"/> (insn off + reg off).</summary>
     public RegisterState Load(int regno, in RegisterState reg, int off, int size, bool write)
     {
         var kernel = Input.Profile.KernelBtf!;
         string tname = KernelTypes.Name(reg.MemSize);
+        // Outside an iterator program (whose target objects the runtime shadows), what a typed pointer points to is the
+        // kernel's: the runtime reads it fault-safely and cannot vouch for the values (not fully modelled).
+        if (Ctx?.KernelStructs is not { Count: > 0 } || !Ctx.StructName.StartsWith("bpf_iter__", StringComparison.Ordinal))
+            ReadsKernelPointers = true;
         if (tname == UntrustedMemory)
         {
             if (write) throw Fail($"R{regno} cannot write into {UntrustedMemory}");
@@ -61,10 +71,27 @@ internal sealed class BtfPointerLoads(VerifierContext walk) : VerifierComponent(
         }
         if (!kernel.TryFindByName(tname, BtfKind.Struct, out var start) && !kernel.TryFindByName(tname, BtfKind.Union, out start))
             throw Fail($"Type '{tname}' is not a struct", Errno.EINVAL);
+        _lastField = "";
         var result = StructWalk(kernel, (BtfComposite)start, off, size);
         Walk.ProbeLoads.Add(InsnIdx);
-        return result is null ? RegisterState.UnknownOfSize(size) : TypedPointer(result);
+        if (result is null) return RegisterState.UnknownOfSize(size);
+        if (result == UntrustedMemory) return TypedPointer(result);
+        var trust = TrustedPointers.Walked(reg, tname, _lastField, InRcuSection, out bool maybeNull);
+        var loaded = TypedPointer(result, trust);
+        if (maybeNull)
+        {
+            loaded.MaybeNull = true;
+            loaded.Id = NewId();
+        }
+        return loaded;
     }
+
+    /// <summary>in_rcu_cs: inside bpf_rcu_read_lock, holding a lock, or any point of a non-sleepable program.</summary>
+    private bool InRcuSection =>
+        !Input.Sleepable || Cur.ActiveLockId != 0 || Cur.References.Any(r => Kfuncs.IsRcuSection(r.Id));
+
+    /// <summary>The pointer member the last walk ended on (the BTF_TYPE_SAFE_* lists are keyed by its name).</summary>
+    private string _lastField = "";
 
     /// <summary>
     /// btf_struct_walk + btf_struct_access: null for a scalar, else the struct (or <see cref="UntrustedMemory"/>)
@@ -139,6 +166,7 @@ internal sealed class BtfPointerLoads(VerifierContext walk) : VerifierComponent(
                 {
                     if (msize != size || off != moff)
                         throw Fail($"cannot access ptr member {member.Name} with moff {moff} in struct {tname} with off {off} size {size}");
+                    _lastField = member.Name;
                     return ptr.Type != 0 && btf.ResolveType(ptr.Type) is BtfComposite pointee ? pointee.Name : UntrustedMemory;
                 }
                 if (off + size > mtrueEnd && !untrusted)

@@ -100,6 +100,7 @@ internal static class TracingContext
         {
             DenialLog = Explain,
             KernelStructs = structs,
+            PlainTypedPointers = true,
         };
     }
 
