@@ -23,6 +23,8 @@ public class LinkedScalarRuleTests
         ("linked32_add_wraps", "invalid unbounded variable-offset write to stack R2"),
         ("linked32_add_wide_source", null),
         ("linked64_add_cmp32", null),
+        ("linked32_sync_wrapped_64cmp", null),
+        ("linked32_copy_follows_base", null),
     ];
 
     public static TheoryData<string, string?> Programs => new(Rows);
