@@ -22,6 +22,13 @@ public sealed partial class BpfRuntime
     /// <summary>The vmlinux BTF of this runtime: <see cref="KernelBtf"/>'s main BTF, or this machine's (ENOENT without one).</summary>
     internal Btf.BtfSpec Vmlinux => (KernelBtf ?? CoRe.CoreTargets.RunningKernel()).Main.Btf;
 
+    /// <summary><see cref="Vmlinux"/>, or null on a machine without one (a rule that consults it then does not apply).</summary>
+    internal Btf.BtfSpec? VmlinuxIfAny()
+    {
+        try { return Vmlinux; }
+        catch (BpfException) { return null; }
+    }
+
     /// <summary>
     /// The CO-RE targets of an object load: a custom file alone (btf_custom_path); otherwise vmlinux, then the module
     /// BTFs <see cref="KernelBtf"/> names and the modules loaded now (read when a relocation first needs them).

@@ -157,7 +157,10 @@ public sealed partial class BpfRuntime
         definition = definition with { Name = name };
         var btfObject = btf?.Btf;
         if (btfObject is not null && definition.BtfValueTypeId != 0)
+        {
             definition = MapSpecialFields.FromBtf(definition, btfObject.Parsed);
+            UptrMapRules.Check(definition, btfObject.Parsed, VmlinuxIfAny);
+        }
         // Prog arrays always get their storage: tail calls and slot references live there.
         var storage = MapStorageFactory?.Invoke(definition)
             ?? (definition.Type == MapType.ProgArray ? Maps.BpfMapFactory.Create(MapType.ProgArray, definition.KeySize, definition.ValueSize, definition.MaxEntries, definition.Flags, definition.Name) : null);

@@ -89,19 +89,21 @@ internal sealed class AluChecker(VerifierContext walk) : VerifierComponent(walk)
         Sanitizer.ScalarAlu(insn, op);
         if (op is AluOperation.And or AluOperation.Or && src.VarOff.IsConst) MaybeForkScalars(dst, ref d);
         int linkedId = d.Id;
+        ulong dstUMaxBefore = d.UMax;
         ScalarAlu.Apply(ref d, src, op, is64, signedDivMod);
         d.Id = 0;
         d.Off = 0;
-        if (op is AluOperation.Add or AluOperation.Sub && is64 && Privileged && linkedId != 0 && src.Type == RegisterType.Scalar
-            && src.VarOff.IsConst && (linkedId & RegisterState.AddConstFlag) == 0)
+        if (op is AluOperation.Add or AluOperation.Sub && Privileged && linkedId != 0 && src.Type == RegisterType.Scalar
+            && (is64 ? src.VarOff.IsConst : src.VarOff.Subreg.IsConst) && (linkedId & RegisterState.AddConstMask) == 0)
         {
             // rX += K / rX -= K keeps rX linked to its copies with a known difference (BPF_ADD_CONST), once: a second
-            // change or a constant outside s32 (which could overflow sync_linked_regs) breaks the link. The kernel also
-            // links 32-bit additions (BPF_ADD_CONST32); this verifier does not, which only loses precision.
-            long k = (long)src.VarOff.Value;
-            if (k >= int.MinValue && k <= int.MaxValue && !(op == AluOperation.Sub && k == int.MinValue))
+            // change or a constant outside s32 (which could overflow sync_linked_regs) breaks the link. wX += K / wX -= K
+            // does too (BPF_ADD_CONST32) when rX fit in 32 bits before it: the copies then differ by K modulo 2^32.
+            long k = is64 ? (long)src.VarOff.Value : (int)(uint)src.VarOff.Subreg.Value;
+            if (k >= int.MinValue && k <= int.MaxValue && !(op == AluOperation.Sub && k == int.MinValue)
+                && (is64 || dstUMaxBefore <= uint.MaxValue))
             {
-                d.Id = linkedId | RegisterState.AddConstFlag;
+                d.Id = linkedId | (is64 ? RegisterState.AddConstFlag : RegisterState.AddConst32Flag);
                 d.Off = op == AluOperation.Sub ? -(int)k : (int)k;
             }
         }
@@ -222,7 +224,7 @@ internal sealed class AluChecker(VerifierContext walk) : VerifierComponent(walk)
     private RegisterState AssignScalarIdBeforeMov(int srcReg)
     {
         ref var s = ref Reg(srcReg);
-        if ((s.Id & RegisterState.AddConstFlag) != 0)
+        if ((s.Id & RegisterState.AddConstMask) != 0)
         {
             s.Id = 0;
             s.Off = 0;

@@ -483,13 +483,23 @@ internal sealed class BranchChecker(VerifierContext walk) : VerifierComponent(wa
 
     private static RegisterState Synced(in RegisterState linked, in RegisterState known)
     {
-        bool linkedAdd = (linked.Id & RegisterState.AddConstFlag) != 0, knownAdd = (known.Id & RegisterState.AddConstFlag) != 0;
-        if ((!linkedAdd && !knownAdd) || linked.Off == known.Off) return known;
+        bool linkedAdd = (linked.Id & RegisterState.AddConstMask) != 0, knownAdd = (known.Id & RegisterState.AddConstMask) != 0;
+        if ((!linkedAdd && !knownAdd) || (linked.Off == known.Off && (linked.Id & RegisterState.AddConstMask) == (known.Id & RegisterState.AddConstMask)))
+            return known;
+        bool linked32 = (linked.Id & RegisterState.AddConst32Flag) != 0, known32 = (known.Id & RegisterState.AddConst32Flag) != 0;
+        // A 64-bit difference cannot be recovered from a value that wrapped at 32 bits: keep what the register had.
+        if (known32 && (linked.Id & RegisterState.AddConstFlag) != 0) return linked;
         var r = known;
         r.Id = linked.Id;
         r.Off = linked.Off;
         r.Precise = linked.Precise;
         ScalarAlu.Apply(ref r, RegisterState.ConstScalar((ulong)((long)linked.Off - known.Off)), AluOperation.Add, true);
+        // Either side linked through wX += K: the two differ by the difference modulo 2^32, and both fit in 32 bits.
+        if (linked32 || known32)
+        {
+            ScalarBounds.ZeroExtendSubreg(ref r);
+            ScalarBounds.Sync(ref r);
+        }
         r.Id = linked.Id;
         r.Off = linked.Off;
         return r;

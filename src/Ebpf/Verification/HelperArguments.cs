@@ -87,6 +87,7 @@ internal sealed class HelperArguments(VerifierContext walk) : VerifierComponent(
                 if (!write && (map.Flags & MapFlags.WronlyProg) != 0)
                     throw Fail($"read from map forbidden, value_size={map.ValueSize} off={reg.Off} size={size}");
                 Memory.RegionAccess(regno, reg, reg.Off, (int)Math.Min(size, int.MaxValue), (int)map.ValueSize, "map value", "value_size", size);
+                if (MapValueUptrs.Of(map).Count > 0) new UptrAccess(Walk).HelperAccess(reg, reg.Off, size);
                 break;
             }
             case RegisterType.MapKey:

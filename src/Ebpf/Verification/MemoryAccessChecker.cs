@@ -378,6 +378,8 @@ internal sealed class MemoryAccessChecker(VerifierContext walk) : VerifierCompon
                 RegionAccess(regno, reg, off, size, (int)map.ValueSize, "map value", "value_size", size);
                 if (map.SpinLockOffset >= 0 && RangesOverlap(reg, off, size, map.SpinLockOffset, 4))
                     throw Fail("bpf_spin_lock cannot be accessed directly by load/store");
+                if (MapValueUptrs.Of(map).Count > 0 && new UptrAccess(Walk).Access(regno, reg, off, size, write) is { } userPointer)
+                    return userPointer;
                 if (!write && reg.VarOff.IsConst && (map.Flags & MapFlags.RdonlyProg) != 0 && map.Frozen && map.FrozenValue is { } frozen)
                 {
                     long at = (long)reg.VarOff.Value + off;

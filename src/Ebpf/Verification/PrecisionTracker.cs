@@ -85,10 +85,10 @@ internal sealed class PrecisionTracker(VerifierContext walk) : VerifierComponent
         {
             var fr = Cur.Frames[f];
             for (int r = 0; r < 10; r++)
-                if (fr.Registers[r].Type == RegisterType.Scalar && fr.Registers[r].BaseId == (id & ~RegisterState.AddConstFlag)) _linked.Add((f, r));
+                if (fr.Registers[r].Type == RegisterType.Scalar && fr.Registers[r].BaseId == (id & ~RegisterState.AddConstMask)) _linked.Add((f, r));
             for (int s = 0; s < FrameState.Slots; s++)
                 if (fr.Stack[s].IsSpill && fr.Stack[s].Spilled.Type == RegisterType.Scalar
-                    && fr.Stack[s].Spilled.BaseId == (id & ~RegisterState.AddConstFlag)) _linked.Add((f, 16 + s));
+                    && fr.Stack[s].Spilled.BaseId == (id & ~RegisterState.AddConstMask)) _linked.Add((f, 16 + s));
         }
         if (_linked.Count - start < 2) { _linked.RemoveRange(start, _linked.Count - start); return; }
         ref var e = ref _hist[Cur.HistTail];

@@ -6,7 +6,7 @@ using Ebpf.Loading;
 namespace Ebpf.Verification;
 
 /// <summary>A <see cref="MapSpec"/> as the verifier sees it (sizes, flags, frozen, bpf_spin_lock offset from BTF).</summary>
-internal sealed class MapSpecInfo : IVerifierMapInfo
+internal sealed class MapSpecInfo : IVerifierMapInfo, IUptrFieldSource
 {
     private readonly MapSpec _spec;
     private readonly Btf.BtfSpec? _btf;
@@ -21,6 +21,7 @@ internal sealed class MapSpecInfo : IVerifierMapInfo
                 ? btf.FindAllByName(spec.SectionName, Btf.BtfKind.Datasec).FirstOrDefault() : 0;
         SpinLockOffset = btf is not null && valueType != 0 ? btf.OffsetOfStructMember(valueType, "bpf_spin_lock") : -1;
         TimerOffset = btf is not null && valueType != 0 ? btf.OffsetOfStructMember(valueType, "bpf_timer") : -1;
+        UptrFields = btf is not null && valueType != 0 ? MapValueUptrs.Find(btf, valueType) : [];
     }
 
     public string Name => _spec.Name;
@@ -32,6 +33,7 @@ internal sealed class MapSpecInfo : IVerifierMapInfo
     public bool Frozen => _spec.Freeze;
     public int SpinLockOffset { get; }
     public int TimerOffset { get; }
+    public IReadOnlyList<UptrField> UptrFields { get; }
     // .kconfig values are filled in by the loader later, so only .rodata-style global data is known now.
     public ReadOnlyMemory<byte>? FrozenValue =>
         _spec.Freeze && _spec.Origin == MapOrigin.GlobalData && _spec.InitialValue is { } v && v.Length == _spec.ValueSize ? v : null;

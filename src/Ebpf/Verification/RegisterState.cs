@@ -50,8 +50,15 @@ internal struct RegisterState
     /// equals the others of its base id plus <see cref="Off"/> (sync_linked_regs adds the difference).</summary>
     public const int AddConstFlag = 1 << 30;
 
-    /// <summary>The id without <see cref="AddConstFlag"/>: scalars with one base id are linked.</summary>
-    public readonly int BaseId => Id & ~AddConstFlag;
+    /// <summary>BPF_ADD_CONST32: the same after <c>wX += K</c> on a linked scalar that fit in 32 bits; the scalar then
+    /// equals the others of its base id plus <see cref="Off"/>, zero-extended from 32 bits.</summary>
+    public const int AddConst32Flag = 1 << 29;
+
+    /// <summary>BPF_ADD_CONST: either kind of link with a difference.</summary>
+    public const int AddConstMask = AddConstFlag | AddConst32Flag;
+
+    /// <summary>The id without <see cref="AddConstMask"/>: scalars with one base id are linked.</summary>
+    public readonly int BaseId => Id & ~AddConstMask;
 
     public readonly bool IsScalar => Type == RegisterType.Scalar;
     public readonly bool IsPointer => Type is not (RegisterType.Scalar or RegisterType.NotInit);

@@ -186,6 +186,9 @@ internal sealed class StackMemory(VerifierContext walk) : VerifierComponent(walk
 
     private RegisterState VariableStackAccess(int regno, in RegisterState reg, FrameState frame, int off, int size, bool write)
     {
+        // check_stack_access_within_bounds: an offset this wide is refused before its range is looked at.
+        if (reg.SMax >= AluChecker.MaxVarOff || reg.SMin <= -AluChecker.MaxVarOff)
+            throw Fail($"invalid unbounded variable-offset {(write ? "write to" : "read from")} stack R{regno}");
         long min = off + reg.SMin, max = off + reg.SMax;
         if (reg.SMin == long.MinValue || reg.SMax == long.MaxValue || min < -FrameState.StackSize || max + size > 0)
             throw Fail($"invalid variable-offset {(write ? "write to" : "read from")} stack R{regno} var_off={reg.VarOff} off={off} size={size}");

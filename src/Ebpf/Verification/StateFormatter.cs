@@ -69,7 +69,7 @@ internal static class StateFormatter
             // Scalars linked by a register copy share an id (sync_linked_regs); print_reg_state shows it first.
             string ranges = ScalarRanges(r);
             // A link through rX += K shows its difference after the base id (id=1+4).
-            string id = (r.Id & RegisterState.AddConstFlag) != 0 ? $"id={r.BaseId}{r.Off:+0;-0}" : $"id={r.Id}";
+            string id = (r.Id & RegisterState.AddConstMask) != 0 ? $"id={r.BaseId}{r.Off:+0;-0}" : $"id={r.Id}";
             if (r.Id != 0) ranges = ranges.Length > 0 ? $"{id},{ranges}" : id;
             return p + "scalar(" + ranges + ")";
         }

@@ -366,8 +366,8 @@ internal sealed class StatePruning(VerifierContext walk) : VerifierComponent(wal
                     && ((old.Id == 0 && cur.Id == 0) || MapIds(old.Id != 0 ? old.Id : --_tmpIdGen, cur.Id != 0 ? cur.Id : --_tmpIdGen));
             if (Imprecise(old)) return true;
             // A link through rX += K holds only with the same difference: the old state's later refinements assumed it.
-            if ((old.Id & RegisterState.AddConstFlag) != (cur.Id & RegisterState.AddConstFlag)) return false;
-            if ((old.Id & RegisterState.AddConstFlag) != 0 && old.Off != cur.Off) return false;
+            if ((old.Id & RegisterState.AddConstMask) != (cur.Id & RegisterState.AddConstMask)) return false;
+            if ((old.Id & RegisterState.AddConstMask) != 0 && old.Off != cur.Off) return false;
             // check_scalar_ids: an id-less scalar gets a fresh id, so links present in the old state must be present
             // (and the same) in the current one only among the scalars compared.
             if ((old.Id != 0 || cur.Id != 0) && !MapIds(old.Id != 0 ? old.Id : --_tmpIdGen, cur.Id != 0 ? cur.Id : --_tmpIdGen)) return false;

@@ -303,21 +303,37 @@ internal sealed class SubprogramCalls(VerifierContext walk) : VerifierComponent(
     /// check_max_stack_depth: a depth-first walk of the call graph from the main program, over every call instruction
     /// and callback reference in each function (global functions included: each is verified once, but its frame
     /// stacks on its caller's like any other), in instruction order. The first chain whose rounded stack depths add
-    /// up past 512 bytes, or that reaches 8 frames (a recursion through global functions does), is refused.
-    /// Async callbacks run on a stack of their own and are not part of the caller's chain. The check runs after the
-    /// walk, at no instruction (-1), as in the kernel. Depths are rounded as round_up_stack_depth does for a program
-    /// whose JIT is requested (bpf_jit_enable=1, the x86-64 kernel's setting): up to 16 bytes, an empty frame costing
-    /// nothing (the interpreter's 32-byte granularity, an empty frame costing 32, applies only without a JIT). Our
+    /// up past 512 bytes, or that reaches 8 frames (a recursion through global functions does), is refused; so is a
+    /// subprogram that tail-calls below 256 bytes of its callers' stack. With a private stack (<see cref="PrivateStack"/>)
+    /// frames of 64 bytes or more do not add up. Async callbacks run on a stack of their own: they are not part of the
+    /// caller's chain but start one (on the kernel stack) of their own. The check runs after the walk, at no
+    /// instruction (-1), as in the kernel. Depths are rounded as round_up_stack_depth does for a program whose JIT is
+    /// requested (bpf_jit_enable=1, the x86-64 kernel's setting): up to 16 bytes (<see cref="PrivateStack.Round"/>). Our
     /// runtime gives every frame its own 512 bytes, so the limit is the kernel's verdict, not our stack's.
     /// </summary>
     internal void CheckCombinedStack()
     {
-        static int Round(int d) => (d + 15) / 16 * 16;
-        void Walk(int start, int depth, int frame)
+        bool HasTailCall(int start)
         {
-            depth += Round(StackDepth.GetValueOrDefault(start));
-            if (depth > FrameState.StackSize && frame > 0)
-                throw new VerifierError(Errno.EACCES, $"combined stack size of {frame + 1} calls is {depth}. Too large", -1);
+            int end = Cfg.SubprogEnd(Cfg.SubprogOf(start));
+            for (int i = start; i < end; i += Insns[i].IsLoadImm64 ? 2 : 1)
+                if (Insns[i].IsHelperCall && Insns[i].Imm == (int)HelperId.TailCall) return true;
+            return false;
+        }
+        bool anyTailCall = Enumerable.Range(0, Insns.Count).Any(i => Insns[i].IsHelperCall && Insns[i].Imm == (int)HelperId.TailCall);
+        bool privateStack = !anyTailCall && PrivateStack.Applies(Input.ProgramType, Input.ExpectedAttachType);
+
+        void Walk(int start, int depth, int frame, bool priv)
+        {
+            if (frame > 0 && depth >= PrivateStack.TailCallCallerLimit && HasTailCall(start))
+                throw new VerifierError(Errno.EACCES, $"tail_calls are not allowed when call stack of previous frames is {depth} bytes. Too large", -1);
+            int own = PrivateStack.Round(StackDepth.GetValueOrDefault(start));
+            if (!priv || own < PrivateStack.MinSize)
+            {
+                depth += own;
+                if (depth > FrameState.StackSize)
+                    throw new VerifierError(Errno.EACCES, $"combined stack size of {frame + 1} calls is {depth}. Too large", -1);
+            }
             int s = Cfg.SubprogOf(start);
             int end = Cfg.SubprogEnd(s);
             for (int i = start; i < end; i += Insns[i].IsLoadImm64 ? 2 : 1)
@@ -329,10 +345,11 @@ internal sealed class SubprogramCalls(VerifierContext walk) : VerifierComponent(
                 if (reference && _asyncCallbacks.Contains(callee)) continue;
                 if (frame + 1 >= MaxCallFrames)
                     throw new VerifierError(Errno.E2BIG, $"the call stack of {frame + 1} frames is too deep !", -1);
-                Walk(callee, depth, frame + 1);
+                Walk(callee, depth, frame + 1, priv);
             }
         }
-        Walk(0, 0, 0);
+        Walk(0, 0, 0, privateStack);
+        foreach (int callback in _asyncCallbacks.Order()) Walk(callback, 0, 0, priv: false);
     }
 
     /// <summary>A map element callback's (map, key, value) arguments in R1–R3.</summary>

@@ -25,7 +25,13 @@ internal static class MapDefinitionChecks
             throw new BpfException(Errno.EINVAL, $"map '{d.Name}': {d.Type} requires key_size 0 (got {d.KeySize})");
         if (!valueless && d.ValueSize == 0 && d.Type is not (MapType.Arena))
             throw new BpfException(Errno.EINVAL, $"map '{d.Name}': value_size 0 is not allowed for {d.Type}");
-        if (d.MaxEntries == 0)
+        if (d.Type is MapType.SkStorage or MapType.InodeStorage or MapType.TaskStorage or MapType.CgrpStorage)
+        {
+            // bpf_local_storage_map_alloc_check: one value per owner, so no max_entries; always BTF-described.
+            if (d.MaxEntries != 0 || d.KeySize != 4 || (d.Flags & MapFlags.NoPrealloc) == 0 || d.BtfKeyTypeId == 0 || d.BtfValueTypeId == 0)
+                throw new BpfException(Errno.EINVAL, $"map '{d.Name}': {d.Type} needs max_entries 0, key_size 4, BPF_F_NO_PREALLOC and BTF key/value types");
+        }
+        else if (d.MaxEntries == 0)
             throw new BpfException(Errno.EINVAL, $"map '{d.Name}': max_entries 0");
         if (d.Type is MapType.Array or MapType.PercpuArray or MapType.ProgArray or MapType.PerfEventArray
             or MapType.CgroupArray or MapType.ArrayOfMaps or MapType.Devmap or MapType.DevmapHash or MapType.Cpumap or MapType.Xskmap
