@@ -57,6 +57,10 @@ internal static class KernelObjectIterators
     {
         var traits = Families.GetValueOrDefault(type);
         var flags = (traits & Traits.Sleepable) != 0 ? KernelFunctionFlags.Sleepable : KernelFunctionFlags.None;
+        // KF_TRUSTED_ARGS / KF_RCU on _new: check_kfunc_args (KfuncCalls.CheckTypedPointerArg) then refuses an RCU or
+        // plain object pointer where the family wants a trusted one (task->group_leader is rcu_ptr_, not trusted).
+        if (op == IteratorOperation.New && (traits & Traits.TrustedArgs) != 0) flags |= KernelFunctionFlags.TrustedArgs;
+        if (op == IteratorOperation.New && (traits & Traits.RcuArgs) != 0) flags |= KernelFunctionFlags.Rcu;
         return op == IteratorOperation.Next ? flags | KernelFunctionFlags.ReturnsNull : flags;
     }
 

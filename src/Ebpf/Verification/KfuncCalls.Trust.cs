@@ -120,6 +120,7 @@ internal sealed partial class KfuncCalls
     /// </summary>
     private void CheckPointerCast(KernelFunction kf)
     {
+        ReadsKernelPointers = true; // the runtime has no kernel object behind a cast pointer: not fully modelled
         if (kf.Name == "bpf_rdonly_cast")
         {
             var id = ReadReg(2);

@@ -1,3 +1,4 @@
+using Ebpf.Abi;
 using Ebpf.Btf;
 
 namespace Ebpf.Verification.Attach;
@@ -44,9 +45,13 @@ internal sealed class BtfPointerLoads(VerifierContext walk) : VerifierComponent(
     {
         var kernel = Input.Profile.KernelBtf!;
         string tname = KernelTypes.Name(reg.MemSize);
-        // Outside an iterator program (whose target objects the runtime shadows), what a typed pointer points to is the
-        // kernel's: the runtime reads it fault-safely and cannot vouch for the values (not fully modelled).
-        if (Ctx?.KernelStructs is not { Count: > 0 } || !Ctx.StructName.StartsWith("bpf_iter__", StringComparison.Ordinal))
+        // The runtime builds kernel-layout shadows of the objects an iterator's, an fentry/fexit-on-BPF program's or a
+        // netfilter program's context hands out, so walks from them are modelled. Any other typed pointer (a tp_btf or
+        // struct_ops argument, a kfunc's result) points at what would be the kernel's: the runtime reads it fault-safely
+        // and cannot vouch for the values (not fully modelled; the pointer casts mark it so themselves).
+        bool shadowed = Ctx?.KernelStructs is { Count: > 0 } && Input.ProgramType != ProgramType.StructOps
+            && !(Input.ProgramType == ProgramType.Tracing && Input.ExpectedAttachType == AttachType.TraceRawTp);
+        if (!shadowed)
             ReadsKernelPointers = true;
         if (tname == UntrustedMemory)
         {
