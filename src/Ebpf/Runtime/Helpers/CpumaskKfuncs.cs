@@ -33,25 +33,10 @@ internal static unsafe class CpumaskKfuncs
     private static readonly Dictionary<string, int> Ids = Names.Select((n, i) => (n, i)).ToDictionary(p => p.n, p => HelperBase + p.i, StringComparer.Ordinal);
 
     /// <summary>The kfunc a call instruction (vmlinux kfunc, off 0) names when this runtime runs it, or null.</summary>
-    public static string? Of(Instruction insn, Btf.BtfSpec? vmlinux) =>
-        insn.IsCall && insn.Src == (byte)CallSource.Kfunc && insn.Offset == 0
-        && Verification.KernelFunctions.ResolveById(insn.Imm, vmlinux) is { } kf && Ids.ContainsKey(kf.Name) ? kf.Name : null;
+    public static string? Of(Instruction insn, Btf.BtfSpec? vmlinux) => HostKfuncBinding.NameOf(insn, vmlinux, Ids);
 
     /// <summary>fixup_kfunc_call for these kfuncs: each call becomes a call of its host implementation.</summary>
-    public static Instruction[] Bind(Instruction[] insns, Btf.BtfSpec? vmlinux)
-    {
-        for (int pc = 0; pc < insns.Length; pc++)
-        {
-            if (insns[pc].IsLoadImm64)
-            {
-                pc++;
-                continue;
-            }
-            if (Of(insns[pc], vmlinux) is { } name)
-                insns[pc] = new Instruction(insns[pc].Opcode, 0, 0, 0, Ids[name]);
-        }
-        return insns;
-    }
+    public static Instruction[] Bind(Instruction[] insns, Btf.BtfSpec? vmlinux) => HostKfuncBinding.Bind(insns, vmlinux, Ids);
 
     /// <summary>Adds the implementations to a program's helper table.</summary>
     public static void Register(HelperTable table)

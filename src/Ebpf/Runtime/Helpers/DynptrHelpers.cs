@@ -207,25 +207,10 @@ internal static unsafe class DynptrHelpers
     public static bool IsKfunc(string name) => KfuncIds.ContainsKey(name);
 
     /// <summary>The dynptr kfunc a call instruction (vmlinux kfunc, off 0) names, or null.</summary>
-    public static string? KfuncOf(Instruction insn, Btf.BtfSpec? vmlinux) =>
-        insn.IsCall && insn.Src == (byte)CallSource.Kfunc && insn.Offset == 0
-        && Verification.KernelFunctions.ResolveById(insn.Imm, vmlinux) is { } kf && KfuncIds.ContainsKey(kf.Name) ? kf.Name : null;
+    public static string? KfuncOf(Instruction insn, Btf.BtfSpec? vmlinux) => HostKfuncBinding.NameOf(insn, vmlinux, KfuncIds);
 
     /// <summary>fixup_kfunc_call for the dynptr kfuncs.</summary>
-    public static Instruction[] BindKfuncs(Instruction[] insns, Btf.BtfSpec? vmlinux)
-    {
-        for (int pc = 0; pc < insns.Length; pc++)
-        {
-            if (insns[pc].IsLoadImm64)
-            {
-                pc++;
-                continue;
-            }
-            if (KfuncOf(insns[pc], vmlinux) is { } name)
-                insns[pc] = new Instruction(insns[pc].Opcode, 0, 0, 0, KfuncIds[name]);
-        }
-        return insns;
-    }
+    public static Instruction[] BindKfuncs(Instruction[] insns, Btf.BtfSpec? vmlinux) => HostKfuncBinding.Bind(insns, vmlinux, KfuncIds);
 
     public static void RegisterKfuncs(HelperTable table)
     {
