@@ -142,7 +142,7 @@ internal sealed class HelperArguments(VerifierContext walk) : VerifierComponent(
 
     internal void CheckSpinLockArg(int regno, in RegisterState reg, bool isLock)
     {
-        if (reg.Type != RegisterType.MapValue || reg.MaybeNull) throw TypeMismatch(regno, reg, "map_value");
+        if (reg.Type != RegisterType.MapValue || reg.MaybeNull) throw TypeMismatch(regno, reg, "map_value, ptr_");
         var map = reg.Map!;
         if (map.SpinLockOffset < 0)
             throw Fail($"map '{map.Name}' has no valid bpf_spin_lock", Errno.EINVAL);

@@ -46,12 +46,8 @@ internal sealed class HelperCalls(VerifierContext walk) : VerifierComponent(walk
             throw Fail("function calls are not allowed while holding a lock", Errno.EINVAL);
         if (proto.Id == HelperId.GetFuncIp && Input.ProgramType is not (ProgramType.Kprobe or ProgramType.Tracing))
             throw Fail($"func {name}#{id} not supported for program type {(int)Input.ProgramType}", Errno.ENOTSUPP);
-        if ((HelperId)id is HelperId.SpinLock or HelperId.SpinUnlock)
-        {
-            if (Input.ProgramType == ProgramType.SocketFilter) throw Fail("socket filter progs cannot use bpf_spin_lock yet", Errno.EINVAL);
-            if (Input.ProgramType is ProgramType.Kprobe or ProgramType.Tracepoint or ProgramType.PerfEvent or ProgramType.RawTracepoint or ProgramType.RawTracepointWritable)
-                throw Fail("tracing progs cannot use bpf_spin_lock yet", Errno.EINVAL);
-        }
+        // A socket filter's or tracing program's use of a spin-lock map is refused before the walk
+        // (MapProgramCompatibility); the helper itself checks only its argument, as the kernel does.
 
         IVerifierMapInfo? map = null;
         int releaseRefId = 0;

@@ -32,7 +32,7 @@ internal sealed class VerifierEngine : VerifierComponent
             if (InstructionFeatures.Check(Insns, Input.Profile) is { } missing) throw missing;
             Kfuncs.CheckDevBoundKfuncs();
             Exceptions.Resolve();
-            Cfg.Check(allowLoops: Privileged, Kfuncs.CheckPseudoBtfIds, () => SubprogReturnTypes.Check(Input, Cfg, Insns));
+            Cfg.Check(allowLoops: Privileged, () => { Kfuncs.CheckPseudoBtfIds(); MapProgramCompatibility.Check(Input, Insns); }, () => SubprogReturnTypes.Check(Input, Cfg, Insns));
             Walk.Iterators.FindNextCalls();
             Log.Level2Header(Insns, Cfg);
             // check_struct_ops_btf_id: a struct_ops program is verified as the member of the struct_ops type its

@@ -51,6 +51,9 @@ public class Audit17FixtureTests
         ("subprog_packet_after_own_tail_call", null),
         ("packet_after_callback_tail_call", "verifier bug: callback unexpected regs 1"),
         ("misaligned_stack_store", "misaligned stack access off 0+0+-12 size 8"),
+        ("spin_lock_map_in_socket_filter", "socket filter progs cannot use bpf_spin_lock yet"),
+        ("spin_lock_map_in_kprobe", "tracing progs cannot use bpf_spin_lock yet"),
+        ("spin_lock_on_context", "R1 type=ctx expected=map_value, ptr_"),
     ];
 
     public static TheoryData<string, string?> Programs => new(Rows);
