@@ -18,33 +18,22 @@ internal static class SubprogramEffects
     /// <paramref name="subprogramStarts"/> is sorted and holds every subprogram's first instruction.
     /// </summary>
     public static bool ChangesPacketData(IReadOnlyList<Instruction> insns, IReadOnlyList<int> subprogramStarts, int start, ProgramType type) =>
-        ChangesPacketData(insns, subprogramStarts, start, type, []);
-
-    private static bool ChangesPacketData(IReadOnlyList<Instruction> insns, IReadOnlyList<int> starts, int start, ProgramType type, HashSet<int> seen)
-    {
-        if (!seen.Add(start)) return false;
-        int end = SubprogramEnd(insns, starts, start);
-        for (int pc = start; pc < end; pc++)
-        {
-            var insn = insns[pc];
-            if (insn.IsLoadImm64) { pc++; continue; }
-            if (!insn.IsCall) continue;
-            if (insn.Src == 0 && (insn.Imm == (int)HelperId.TailCall
-                || HelperPrototypes.Get((HelperId)insn.Imm, type) is { ChangesPacketData: true })) return true;
-            if (insn.Src == 1 && ChangesPacketData(insns, starts, pc + insn.Imm + 1, type, seen)) return true;
-            if (insn.Src == 2) return true; // kfuncs: not known here, assume they may
-        }
-        return false;
-    }
+        AnyCall(insns, subprogramStarts, start, [], insn =>
+            insn.Src == 2 // kfuncs: not known here, assume they may
+            || (insn.Src == 0 && (insn.Imm == (int)HelperId.TailCall
+                || HelperPrototypes.Get((HelperId)insn.Imm, type) is { ChangesPacketData: true })));
 
     /// <summary>
     /// Whether the subprogram starting at <paramref name="start"/>, or a static subprogram it calls, makes a tail call
     /// (which, from a subprogram, comes back to the subprogram's caller after the tail-called program ran).
     /// </summary>
     public static bool HasTailCall(IReadOnlyList<Instruction> insns, IReadOnlyList<int> subprogramStarts, int start) =>
-        HasTailCall(insns, subprogramStarts, start, []);
+        AnyCall(insns, subprogramStarts, start, [], insn => insn.Src == 0 && insn.Imm == (int)HelperId.TailCall);
 
-    private static bool HasTailCall(IReadOnlyList<Instruction> insns, IReadOnlyList<int> starts, int start, HashSet<int> seen)
+    /// <summary>Whether a call instruction of the subprogram at <paramref name="start"/>, or of a static subprogram it
+    /// calls (each visited once), satisfies <paramref name="matches"/>.</summary>
+    private static bool AnyCall(IReadOnlyList<Instruction> insns, IReadOnlyList<int> starts, int start, HashSet<int> seen,
+        Func<Instruction, bool> matches)
     {
         if (!seen.Add(start)) return false;
         int end = SubprogramEnd(insns, starts, start);
@@ -53,8 +42,8 @@ internal static class SubprogramEffects
             var insn = insns[pc];
             if (insn.IsLoadImm64) { pc++; continue; }
             if (!insn.IsCall) continue;
-            if (insn.Src == 0 && insn.Imm == (int)HelperId.TailCall) return true;
-            if (insn.Src == 1 && HasTailCall(insns, starts, pc + insn.Imm + 1, seen)) return true;
+            if (matches(insn)) return true;
+            if (insn.Src == 1 && AnyCall(insns, starts, pc + insn.Imm + 1, seen, matches)) return true;
         }
         return false;
     }

@@ -61,36 +61,15 @@ public class Audit17FixtureTests
     private static readonly VerifierFixture Fixture = new("verifier/audit17/audit_rules.bpf.o");
 
     [Fact]
-    public void Every_program_of_the_fixture_is_listed()
-    {
-        var listed = Rows.Select(row => row.Program).Order(StringComparer.Ordinal);
-        Assert.Equal(Fixture.ProgramNames, listed);
-    }
+    public void Every_program_of_the_fixture_is_listed() => Fixture.AssertEveryProgramListed(Rows.Select(row => row.Program));
 
     [Theory]
     [MemberData(nameof(Programs))]
-    public void Verdict_and_message(string program, string? expected)
-    {
-        var result = Fixture.Ours(program, out _, out _);
-        if (expected is null)
-        {
-            Assert.True(result.Accepted, $"{result.Error}\n{result.Log}");
-            return;
-        }
-        Assert.False(result.Accepted, result.Log);
-        VerifierFixture.AssertLinesInOrder(expected, result.Log, "ours");
-    }
+    public void Verdict_and_message(string program, string? expected) => Fixture.AssertOurs(program, expected);
 
     [Theory]
     [MemberData(nameof(Programs))]
-    public void Kernel_agrees(string program, string? expected)
-    {
-        var ours = Fixture.Ours(program, out var prog, out var obj);
-        var (kernelAccepted, log) = Fixture.Kernel(obj, prog);
-        Assert.True(ours.Accepted == kernelAccepted, $"kernel accepted={kernelAccepted}\n{log}\n--- ours ---\n{ours.Log}");
-        Assert.True((expected is null) == kernelAccepted, $"kernel accepted={kernelAccepted}, expected {expected ?? "acceptance"}\n{log}");
-        if (expected is not null) VerifierFixture.AssertLinesInOrder(expected, log, "the kernel");
-    }
+    public void Kernel_agrees(string program, string? expected) => Fixture.AssertKernelAgrees(program, expected);
 
     /// <summary>may_goto printed at log level 2 (`prog verify --log-level 2` once aborted formatting it): every line
     /// of the kernel's log that shows a may_goto instruction is in ours.</summary>

@@ -37,36 +37,15 @@ public class UptrRuleTests
     private static readonly VerifierFixture Fixture = new("verifier/misc17/uptr.bpf.o");
 
     [Fact]
-    public void Every_program_of_the_fixture_is_listed()
-    {
-        Assert.Equal(Fixture.ProgramNames, Rows.Select(row => row.Program).Order(StringComparer.Ordinal));
-    }
+    public void Every_program_of_the_fixture_is_listed() => Fixture.AssertEveryProgramListed(Rows.Select(row => row.Program));
 
     [Theory]
     [MemberData(nameof(Programs))]
-    public void Verdict_and_message(string program, string? expected)
-    {
-        var result = Fixture.Ours(program, out _, out _);
-        if (expected is null)
-        {
-            Assert.True(result.Accepted, $"{result.Error}\n{result.Log}");
-            return;
-        }
-        Assert.False(result.Accepted, result.Log);
-        Assert.Equal(Errno.EACCES, result.Errno);
-        VerifierFixture.AssertLinesInOrder(expected, result.Log, "ours");
-    }
+    public void Verdict_and_message(string program, string? expected) => Fixture.AssertOurs(program, expected, Errno.EACCES);
 
     [Theory]
     [MemberData(nameof(Programs))]
-    public void Kernel_agrees(string program, string? expected)
-    {
-        var ours = Fixture.Ours(program, out var prog, out var obj);
-        var (kernelAccepted, log) = Fixture.Kernel(obj, prog);
-        Assert.True(ours.Accepted == kernelAccepted, $"kernel accepted={kernelAccepted}\n{log}\n--- ours ---\n{ours.Log}");
-        Assert.Equal(expected is null, kernelAccepted);
-        if (expected is not null) VerifierFixture.AssertLinesInOrder(expected, log, "the kernel");
-    }
+    public void Kernel_agrees(string program, string? expected) => Fixture.AssertKernelAgrees(program, expected);
 
     /// <summary>The loaded field is printed as the kernel prints it: mem_or_null with its id and the pointee's size.</summary>
     [Fact]

@@ -1,3 +1,4 @@
+using Ebpf.Abi;
 using Ebpf.Elf;
 using Ebpf.Linux;
 using Ebpf.Loading;
@@ -45,6 +46,37 @@ internal sealed class VerifierFixture(string fixture)
         {
             return (false, e.Log ?? e.Message);
         }
+    }
+
+    /// <summary>The rows of a fixture's test name every program of the object, and no other.</summary>
+    public void AssertEveryProgramListed(IEnumerable<string> listed) =>
+        Assert.Equal(ProgramNames, listed.Order(StringComparer.Ordinal));
+
+    /// <summary>Our verdict on <paramref name="program"/>: accepted when <paramref name="expected"/> is null, else
+    /// refused (with <paramref name="errno"/> when one is given) and the lines of <paramref name="expected"/> in our log
+    /// in order.</summary>
+    public void AssertOurs(string program, string? expected, Errno? errno = null)
+    {
+        var result = Ours(program, out _, out _);
+        if (expected is null)
+        {
+            Assert.True(result.Accepted, $"{result.Error}\n{result.Log}");
+            return;
+        }
+        Assert.False(result.Accepted, result.Log);
+        if (errno is { } want) Assert.Equal(want, result.Errno);
+        AssertLinesInOrder(expected, result.Log, "ours");
+    }
+
+    /// <summary>The live kernel's verdict on <paramref name="program"/> equals ours and the expected one, and a
+    /// refusal's log holds the lines of <paramref name="expected"/> in order.</summary>
+    public void AssertKernelAgrees(string program, string? expected)
+    {
+        var ours = Ours(program, out var prog, out var obj);
+        var (kernelAccepted, log) = Kernel(obj, prog);
+        Assert.True(ours.Accepted == kernelAccepted, $"kernel accepted={kernelAccepted}\n{log}\n--- ours ---\n{ours.Log}");
+        Assert.True((expected is null) == kernelAccepted, $"kernel accepted={kernelAccepted}, expected {expected ?? "acceptance"}\n{log}");
+        if (expected is not null) AssertLinesInOrder(expected, log, "the kernel");
     }
 
     /// <summary>Skips the test (fails it under EBPF_REQUIRE) where bpf(2) is not usable.</summary>
