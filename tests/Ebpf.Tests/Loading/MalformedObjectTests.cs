@@ -48,6 +48,39 @@ public sealed class MalformedObjectTests
         }
     }
 
+    /// <summary>struct_ops objects corrupted at random: the .struct_ops sections' parsing and their binding to the
+    /// kernel structs (libbpf's init_kern_struct_ops_maps against vmlinux BTF) fail with a BpfException or succeed,
+    /// never with another exception.</summary>
+    [Theory]
+    [InlineData("tcp_ca")]
+    [InlineData("rules")]
+    public void Corrupted_struct_ops_objects_fail_cleanly_when_bound_to_the_kernel(string fixture)
+    {
+        var vmlinux = Btf.BtfFixtures.Vmlinux();
+        byte[] original = File.ReadAllBytes(SharedData.Fixture($"struct_ops/{fixture}.bpf.o"));
+        var random = new Random(0x5eed ^ fixture.Length * 7919);
+        for (int round = 0; round < 600; round++)
+        {
+            byte[] bytes = (byte[])original.Clone();
+            int flips = 1 + random.Next(8);
+            for (int i = 0; i < flips; i++)
+                bytes[random.Next(bytes.Length)] = (byte)random.Next(256);
+            string what = $"{fixture} round {round}";
+            try
+            {
+                _ = StructOpsBinding.BindAll(ObjectSpec.Parse(bytes, what), vmlinux);
+            }
+            catch (BpfException e)
+            {
+                Assert.False(string.IsNullOrWhiteSpace(e.Message), what);
+            }
+            catch (Exception e)
+            {
+                Assert.Fail($"{what}: {e.GetType().Name}: {e.Message}\n{e.StackTrace}");
+            }
+        }
+    }
+
     [Fact]
     public void EveryTruncationFailsCleanly()
     {
